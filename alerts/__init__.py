@@ -1,0 +1,1 @@
+"""Alerts service: turns alert signals into stored, deduplicated alerts with a lifecycle."""

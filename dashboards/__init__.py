@@ -1,0 +1,1 @@
+"""Pages of the operations centre (Dash): the wall and its shared components."""

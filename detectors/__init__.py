@@ -1,0 +1,1 @@
+"""Detectors: pure, event-time rules turning event records into alert signals."""

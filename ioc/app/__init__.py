@@ -1,0 +1,1 @@
+"""Composition root: the ``ioc`` command, the runtime that wires feeds, rules, alerts and pages."""

@@ -1,0 +1,176 @@
+"""Settings: environment variables (``IOC_...``, nested with ``__``) over a TOML file.
+
+The TOML file is named by ``IOC_CONFIG`` or passed to :func:`load_settings`;
+without one the packaged sample configuration of Huế is used. Nothing in the
+code is tied to one city: stations, feeds, rules and zones are all data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
+
+
+class DatabaseSettings(BaseModel):
+    """Where the store lives; with no DSN an embedded PostgreSQL is started."""
+
+    dsn: str | None = None
+    data_dir: Path = Path(".ioc/pgdata")
+    pool_min: int = 1
+    pool_max: int = 8
+    retention_days: int = 30
+    timescaledb: Literal["auto", "off"] = "auto"
+    rollup_refresh_seconds: float = 5.0
+
+
+class KafkaSecurity(BaseModel):
+    """Passed through to kafka-python (SASL/SSL)."""
+
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_plain_username: str | None = None
+    sasl_plain_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+
+class BusSettings(BaseModel):
+    """Which bus carries the topics."""
+
+    kind: Literal["memory", "kafka"] = "memory"
+    bootstrap_servers: str = "127.0.0.1:9092"
+    partitions: int = 4
+    namespace: str = ""
+    security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+
+
+class WebSettings(BaseModel):
+    """The Dash server of the wall."""
+
+    host: str = "127.0.0.1"
+    port: int = 8050
+    refresh_ms: int = Field(default=2000, ge=250, le=60000)
+    title: str = "Operations Centre"
+
+
+class Station(BaseModel):
+    """A named place a sensor reports from."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    area: str = ""
+    kind: str = "sensor"
+
+
+class FeedSettings(BaseModel):
+    """One ingest source: its adapter (``kind``) and that adapter's options."""
+
+    name: str
+    kind: str
+    enabled: bool = True
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ThresholdRule(BaseModel):
+    """Fire when ``metric`` stays above/below a level for ``for_minutes``."""
+
+    name: str
+    metric: str
+    above: float | None = None
+    below: float | None = None
+    for_minutes: float = 10.0
+    clear_margin: float = 0.0
+    severity: Literal["info", "warning", "critical"] = "warning"
+    stations: list[str] = Field(default_factory=list)
+    title: str = ""
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> ThresholdRule:
+        if (self.above is None) == (self.below is None):
+            raise ValueError(f"rule {self.name!r}: set exactly one of 'above' or 'below'")
+        return self
+
+
+class StaleRule(BaseModel):
+    """Fire when a source sends nothing for ``after_minutes``."""
+
+    name: str
+    kind: str = "environment.reading"
+    after_minutes: float = 15.0
+    severity: Literal["info", "warning", "critical"] = "warning"
+    sources: list[str] = Field(default_factory=list)
+
+
+class RuleSettings(BaseModel):
+    """Every detector rule, as data."""
+
+    thresholds: list[ThresholdRule] = Field(default_factory=list)
+    stale: list[StaleRule] = Field(default_factory=list)
+    stale_check_seconds: float = 30.0
+
+
+class Settings(BaseSettings):
+    """All settings of one operations centre."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IOC_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    city: str = "Huế"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    stations: list[Station] = Field(default_factory=list)
+    feeds: list[FeedSettings] = Field(default_factory=list)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
+    zones: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = getattr(settings_cls, "_toml_file", None)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+    def station(self, station_id: str) -> Station | None:
+        """The configured station with this id, if any."""
+        return next((s for s in self.stations if s.id == station_id), None)
+
+
+class ConfigError(RuntimeError):
+    """The configuration file is missing or invalid."""
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config_file`` (or ``$IOC_CONFIG``, or the sample), env vars and overrides."""
+    path = Path(config_file or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG)
+    if not path.is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    bound = type("FileSettings", (Settings,), {"_toml_file": path})
+    try:
+        return bound(**overrides)
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration in {path}: {exc}") from None

@@ -1,0 +1,251 @@
+"""Typed, versioned event records for every feed, with one JSON wire form.
+
+Every record carries ``kind`` (which record it is), ``v`` (schema version),
+``time`` (event time, timezone-aware) and ``source_id`` (camera, sensor,
+MMSI, host... : the bus key that keeps a source's order). Input is
+validated at the edge: :func:`decode` turns wire bytes into a record or
+raises :class:`EventDecodeError` with a reason fit for a dead-letter row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
+
+SCHEMA_VERSION = 1
+MAX_WIRE_BYTES = 1_000_000
+
+SourceId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]+$")]
+Severity = Literal["info", "warning", "critical"]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+class EventDecodeError(ValueError):
+    """Raised when wire bytes are not a valid event record; ``str()`` is the reason."""
+
+
+class Event(BaseModel):
+    """Fields every record shares."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = SCHEMA_VERSION
+    time: AwareDatetime
+    source_id: SourceId
+
+    @field_validator("time")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @property
+    def key(self) -> str:
+        """The bus partition key: the id of the source, so each source keeps its order."""
+        return self.source_id
+
+    def to_wire(self) -> bytes:
+        """The one JSON wire form."""
+        return self.model_dump_json().encode()
+
+
+class EnvironmentReading(Event):
+    """One measured value of one metric at one station (air, water, weather sensor)."""
+
+    kind: Literal["environment.reading"] = "environment.reading"
+    metric: Name
+    value: Annotated[float, Field(allow_inf_nan=False)]
+    unit: Annotated[str, Field(max_length=32)] = ""
+    quality: Literal["good", "suspect", "bad"] = "good"
+
+
+class Box(BaseModel):
+    """Bounding box in pixels of the analysed frame."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class CameraDetection(Event):
+    """One object seen by a camera's detector in one analysed frame."""
+
+    kind: Literal["camera.detection"] = "camera.detection"
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    score: Annotated[float, Field(ge=0, le=1)]
+    box: Box
+    track_id: int | None = None
+    zone: str | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+
+
+class VesselPosition(Event):
+    """An AIS position report (types 1-3, 18, 19, 27); ``source_id`` is the MMSI."""
+
+    kind: Literal["vessel.position"] = "vessel.position"
+    mmsi: Annotated[int, Field(ge=0, le=999_999_999)]
+    lat: Latitude
+    lon: Longitude
+    sog: Annotated[float, Field(ge=0, le=102.3)] | None = None
+    cog: Annotated[float, Field(ge=0, lt=360)] | None = None
+    heading: Annotated[int, Field(ge=0, lt=360)] | None = None
+    nav_status: int | None = None
+    msg_type: int | None = None
+    simulated: bool = False
+
+
+class VesselStatic(Event):
+    """AIS static and voyage data (types 5, 24) for the vessel register."""
+
+    kind: Literal["vessel.static"] = "vessel.static"
+    mmsi: Annotated[int, Field(ge=0, le=999_999_999)]
+    name: str | None = None
+    callsign: str | None = None
+    imo: int | None = None
+    ship_type: int | None = None
+    length_m: float | None = None
+    beam_m: float | None = None
+    destination: str | None = None
+    simulated: bool = False
+
+
+class SecurityEvent(Event):
+    """A network security event (Suricata eve.json alert, syslog auth failure...)."""
+
+    kind: Literal["security.event"] = "security.event"
+    src_ip: str | None = None
+    src_port: int | None = None
+    dest_ip: str | None = None
+    dest_port: int | None = None
+    proto: str | None = None
+    signature: str
+    severity: Annotated[int, Field(ge=1, le=5)] = 3
+    raw: Annotated[str, Field(max_length=65536)] = ""
+
+
+class PressArticle(Event):
+    """A local press article from an RSS/Atom feed; ``source_id`` is the feed id."""
+
+    kind: Literal["press.article"] = "press.article"
+    url: Annotated[str, Field(max_length=2048)]
+    title: Annotated[str, Field(max_length=1024)]
+    summary: Annotated[str, Field(max_length=16384)] = ""
+    language: str | None = None
+    watch_terms: list[str] = Field(default_factory=list)
+    sentiment: float | None = None
+
+
+class FieldReport(Event):
+    """A citizen's field report (Open311 GeoReport v2 shape)."""
+
+    kind: Literal["field.report"] = "field.report"
+    service_request_id: str
+    category: str
+    description: Annotated[str, Field(max_length=16384)] = ""
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    address: str | None = None
+    status: Literal["open", "closed"] = "open"
+    due: AwareDatetime | None = None
+
+
+class AlertSignal(Event):
+    """A detector's verdict: a condition started (``firing``) or cleared (``resolved``).
+
+    ``fingerprint`` identifies the condition (rule + source + area) so repeats
+    dedupe into one alert. ``time`` is the event time of the deciding record.
+    """
+
+    kind: Literal["alert.signal"] = "alert.signal"
+    detector: Name
+    rule: Annotated[str, Field(min_length=1, max_length=128)]
+    fingerprint: Annotated[str, Field(min_length=1, max_length=256)]
+    status: Literal["firing", "resolved"]
+    severity: Severity = "warning"
+    title: Annotated[str, Field(max_length=512)]
+    area: str | None = None
+    started_at: AwareDatetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+AnyEvent = Annotated[
+    EnvironmentReading
+    | CameraDetection
+    | VesselPosition
+    | VesselStatic
+    | SecurityEvent
+    | PressArticle
+    | FieldReport
+    | AlertSignal,
+    Field(discriminator="kind"),
+]
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["kind"].default: cls
+    for cls in (
+        EnvironmentReading,
+        CameraDetection,
+        VesselPosition,
+        VesselStatic,
+        SecurityEvent,
+        PressArticle,
+        FieldReport,
+        AlertSignal,
+    )
+}
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
+
+
+def _reason(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors()[:5]:
+        where = ".".join(str(p) for p in item["loc"]) or "record"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def decode(wire: bytes | str) -> Event:
+    """Parse one wire record; raise :class:`EventDecodeError` with a short reason."""
+    if isinstance(wire, bytes) and len(wire) > MAX_WIRE_BYTES:
+        raise EventDecodeError(f"record too large: {len(wire)} bytes > {MAX_WIRE_BYTES}")
+    try:
+        data = json.loads(wire)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventDecodeError(f"not JSON: {exc}") from None
+    return parse(data)
+
+
+def parse(data: Any) -> Event:
+    """Validate an already-parsed JSON object as an event record."""
+    if not isinstance(data, dict):
+        raise EventDecodeError(f"not a JSON object: {type(data).__name__}")
+    if data.get("v", SCHEMA_VERSION) != SCHEMA_VERSION:
+        raise EventDecodeError(f"unsupported schema version {data.get('v')!r}")
+    if data.get("kind") not in EVENT_TYPES:
+        raise EventDecodeError(f"unknown kind {data.get('kind')!r}")
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        raise EventDecodeError(_reason(exc)) from None
+
+
+def is_finite(value: float) -> bool:
+    """True for a number that is neither NaN nor infinite."""
+    return not (math.isnan(value) or math.isinf(value))

@@ -1,0 +1,1 @@
+"""The store: schema and migrations, batched writer, queries, embedded PostgreSQL."""
