@@ -1,1 +1,1 @@
-"""Feeds: one subpackage per source kind turning raw signals into event records, and the store sink."""
+"""Feeds: one subpackage per source kind (raw signals to event records), and the store sink."""
