@@ -59,16 +59,19 @@ exec 9>"$WORK/.lock"
 flock 9
 
 # Quiet by default; show the end of the log if anything fails.
+LAST_CMD=
 on_err() {
     local rc=$? line=$1
     trap - ERR
-    printf '[build_timescaledb] FAILED (exit %s) at line %s; last lines of %s:\n' "$rc" "$line" "$LOG" >&2
+    printf '[build_timescaledb] FAILED (exit %s) at line %s%s; last lines of %s:\n' \
+        "$rc" "$line" "${LAST_CMD:+ (last logged command: $LAST_CMD)}" "$LOG" >&2
     tail -n 40 "$LOG" >&2 || true
     exit "$rc"
 }
 trap 'on_err $LINENO' ERR
 
 run() { # run CMD... with output appended to the log
+    LAST_CMD=$*
     printf '\n+ %s\n' "$*" >>"$LOG"
     "$@" >>"$LOG" 2>&1
 }
@@ -143,16 +146,20 @@ APT_PRIV=(
 log "fetching timescaledb source from Debian $SUITE"
 printf 'deb-src [signed-by=%s] %s %s main\n' "$KEYRING" "$MIRROR" "$SUITE" >"$SRCLIST"
 if ! run apt-get "${APT_PRIV[@]}" update; then
-    # Only if the installed keyring cannot verify the suite's Release file.
-    log "WARNING: signature check of $SUITE failed with $KEYRING; retrying with trusted=yes"
-    printf 'deb-src [trusted=yes] %s %s main\n' "$MIRROR" "$SUITE" >"$SRCLIST"
-    run apt-get "${APT_PRIV[@]}" update
+    if grep -qiE 'NO_PUBKEY|EXPKEYSIG|not signed|signatures (couldn.t|were invalid)|GPG error' "$LOG"; then
+        # Only if the installed keyring cannot verify the suite's Release file.
+        log "WARNING: $SUITE Release signature not verifiable with $KEYRING; retrying with trusted=yes"
+        printf 'deb-src [trusted=yes] %s %s main\n' "$MIRROR" "$SUITE" >"$SRCLIST"
+        run apt-get "${APT_PRIV[@]}" update
+    else
+        false
+    fi
 fi
 
 cd "$WORK/src"
 run apt-get "${APT_PRIV[@]}" source --download-only timescaledb
-dsc=$(ls -1t timescaledb_*.dsc | head -n 1)
-[[ -n $dsc ]] || die "no timescaledb .dsc downloaded"
+dsc=$(printf '%s\n' timescaledb_*.dsc | sort -V | tail -n 1)
+[[ -f $dsc ]] || die "no timescaledb .dsc downloaded"
 srcdir=$WORK/src/tree
 rm -rf "$srcdir"
 run dpkg-source -x "$dsc" "$srcdir"
