@@ -1,0 +1,184 @@
+"""Batched, idempotent writes: binary ``COPY`` into a staging table, then ``ON CONFLICT DO NOTHING``.
+
+A batch written twice stores each row once, because every table has a
+natural key (station, metric, time for readings; bus position for dead
+letters). One batch is one transaction: rows, latest values, counts and
+the rollup's dirty range land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from ioc.events import EnvironmentReading, Event
+from ioc.store.capabilities import Capabilities
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one kind of event record is kept: its table, columns and natural key."""
+
+    kind: str
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (name, postgres type)
+    key: tuple[str, ...]
+    to_row: Callable[[Any], tuple[Any, ...]]
+    time_column: str = "time"
+    after_insert: tuple[str, ...] = ()  # statements run against the staging table after the insert
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{self.table}"
+
+
+READINGS = TableSpec(
+    kind="environment.reading",
+    table="readings",
+    columns=(
+        ("time", "timestamptz"),
+        ("station_id", "text"),
+        ("metric", "text"),
+        ("value", "float8"),
+        ("unit", "text"),
+        ("quality", "text"),
+    ),
+    key=("station_id", "metric", "time"),
+    to_row=lambda e: (e.time, e.source_id, e.metric, e.value, e.unit, e.quality),
+    after_insert=(
+        """
+        INSERT INTO latest_readings AS l (station_id, metric, time, value, unit)
+        SELECT DISTINCT ON (station_id, metric) station_id, metric, time, value, unit
+        FROM stage_readings ORDER BY station_id, metric, time DESC
+        ON CONFLICT (station_id, metric) DO UPDATE
+            SET time = excluded.time, value = excluded.value, unit = excluded.unit
+            WHERE excluded.time > l.time
+        """,
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {spec.kind: spec for spec in (READINGS,)}
+
+
+@dataclass
+class WriteResult:
+    """What one batch did: rows new to the store and rows it already had."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_inserted(self) -> int:
+        return sum(self.inserted.values())
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that could not be used, with the reason; kept for operators to see."""
+
+    stage: str
+    source: str
+    reason: str
+    payload: bytes
+    key: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+class StoreWriter:
+    """Writes batches of event records and dead letters into the store."""
+
+    def __init__(self, pool: ConnectionPool, caps: Capabilities) -> None:
+        self.pool = pool
+        self.caps = caps
+
+    @staticmethod
+    def storable(kind: str) -> bool:
+        """True when the store has a table for this kind of record."""
+        return kind in TABLES
+
+    def write(self, events: Sequence[Event], dead_letters: Sequence[DeadLetter] = ()) -> WriteResult:
+        """Store a batch in one transaction; raise on database errors (the caller retries)."""
+        by_kind: dict[str, list[Event]] = {}
+        for event in events:
+            by_kind.setdefault(event.kind, []).append(event)  # type: ignore[attr-defined]
+        result = WriteResult()
+        with self.pool.connection() as conn, conn.transaction():
+            for kind, batch in by_kind.items():
+                spec = TABLES.get(kind)
+                if spec is None:
+                    raise ValueError(f"the store has no table for {kind!r}")
+                inserted = self._write_table(conn, spec, batch)
+                result.inserted[kind] = inserted
+                result.duplicates[kind] = len(batch) - inserted
+            if dead_letters:
+                inserted = self._write_dead_letters(conn, dead_letters)
+                result.inserted["dead_letter"] = inserted
+                result.duplicates["dead_letter"] = len(dead_letters) - inserted
+        return result
+
+    def _write_table(self, conn: psycopg.Connection, spec: TableSpec, batch: list[Event]) -> int:
+        names = ", ".join(c for c, _ in spec.columns)
+        conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {spec.stage} "
+            f"({', '.join(f'{c} {t}' for c, t in spec.columns)}) ON COMMIT DELETE ROWS"
+        )
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY {spec.stage} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([t for _, t in spec.columns])
+                for event in batch:
+                    copy.write_row(spec.to_row(event))
+            cur.execute(
+                f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM {spec.stage} "
+                f"ON CONFLICT ({', '.join(spec.key)}) DO NOTHING"
+            )
+            inserted = cur.rowcount
+            for statement in spec.after_insert:
+                cur.execute(statement)
+            if inserted:
+                times = [getattr(e, spec.time_column) for e in batch]
+                cur.execute(
+                    "INSERT INTO stored_counts (kind, n, last_write) VALUES (%s, %s, now()) "
+                    "ON CONFLICT (kind) DO UPDATE SET n = stored_counts.n + excluded.n, "
+                    "last_write = excluded.last_write",
+                    (spec.kind, inserted),
+                )
+                if spec is READINGS and not self.caps.continuous_aggregates:
+                    cur.execute(
+                        "INSERT INTO rollup_dirty (lo, hi) VALUES (%s, %s)", (min(times), max(times))
+                    )
+        return inserted
+
+    def _write_dead_letters(self, conn: psycopg.Connection, rows: Sequence[DeadLetter]) -> int:
+        with conn.cursor() as cur:
+            cur.executemany(
+                'INSERT INTO dead_letters (stage, source, key, reason, payload, topic, partition, "offset") '
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [
+                    (d.stage, d.source, d.key, d.reason[:2000], d.payload[:65536], d.topic,
+                     d.partition, d.offset)
+                    for d in rows
+                ],
+            )
+            inserted = cur.rowcount
+            if inserted:
+                cur.execute(
+                    "INSERT INTO stored_counts (kind, n, last_write) VALUES ('dead_letter', %s, now()) "
+                    "ON CONFLICT (kind) DO UPDATE SET n = stored_counts.n + excluded.n, "
+                    "last_write = excluded.last_write",
+                    (inserted,),
+                )
+        return inserted
+
+
+def reading(station: str, metric: str, value: float, time: datetime | None = None) -> EnvironmentReading:
+    """Convenience constructor used by tools and benchmarks."""
+    return EnvironmentReading(
+        time=time or datetime.now(UTC), source_id=station, metric=metric, value=value
+    )
