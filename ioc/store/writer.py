@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ioc.bus.base import Message
 from ioc.events import EnvironmentReading, Event
 from ioc.store.capabilities import Capabilities
 
@@ -90,6 +91,13 @@ class DeadLetter:
     partition: int | None = None
     offset: int | None = None
 
+    @classmethod
+    def for_message(cls, message: Message, stage: str, reason: str) -> DeadLetter:
+        """A dead letter about one bus message, keyed by its bus position (idempotent on redelivery)."""
+        return cls(stage=stage, source=message.topic, reason=reason, payload=message.value,
+                   key=message.key, topic=message.topic, partition=message.partition,
+                   offset=message.offset)
+
 
 class StoreWriter:
     """Writes batches of event records and dead letters into the store."""
@@ -122,6 +130,11 @@ class StoreWriter:
                 result.inserted["dead_letter"] = inserted
                 result.duplicates["dead_letter"] = len(dead_letters) - inserted
         return result
+
+    def write_dead_letters(self, rows: Sequence[DeadLetter]) -> int:
+        """Store dead letters alone, in their own transaction; returns rows new to the store."""
+        with self.pool.connection() as conn, conn.transaction():
+            return self._write_dead_letters(conn, rows)
 
     def _write_table(self, conn: psycopg.Connection, spec: TableSpec, batch: list[Event]) -> int:
         names = ", ".join(c for c, _ in spec.columns)
