@@ -223,9 +223,13 @@ def _reason(error: ValidationError) -> str:
 
 def decode(wire: bytes | str) -> Event:
     """Parse one wire record; raise :class:`EventDecodeError` with a short reason."""
-    if isinstance(wire, bytes) and len(wire) > MAX_WIRE_BYTES:
+    if len(wire) > MAX_WIRE_BYTES:
         raise EventDecodeError(f"record too large: {len(wire)} bytes > {MAX_WIRE_BYTES}")
     try:
+        return _ADAPTER.validate_json(wire)  # fast path: pydantic-core parses and validates at once
+    except ValidationError:
+        pass
+    try:  # slow path, only for bad records: say precisely what is wrong
         data = json.loads(wire)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"not JSON: {exc}") from None

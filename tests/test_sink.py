@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+from ingest.sink import StoreSink
 from ioc.bus.memory import MemoryBus
 from ioc.events import EnvironmentReading
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
-from ingest.sink import StoreSink
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 TOPIC = TOPIC_BY_KIND["environment.reading"]

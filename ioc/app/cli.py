@@ -1,0 +1,172 @@
+"""The ``ioc`` command: ``ioc demo`` (everything in one process on the embedded default),
+``ioc migrate``, ``ioc check-config``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from ioc.config import ConfigError, Settings, load_settings
+from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
+
+log = logging.getLogger("ioc")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "dsn", None):
+        overrides["database"] = {"dsn": args.dsn}
+    settings = load_settings(args.config, **overrides)
+    if getattr(args, "port", None) is not None:
+        settings.web.port = args.port
+    if getattr(args, "host", None):
+        settings.web.host = args.host
+    return settings
+
+
+def pipeline_counts(runtime) -> dict[str, int]:  # noqa: ANN001 - Runtime
+    """Events stored, alerts raised and dead letters, read back from the store."""
+    with runtime.store.pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT coalesce(sum(n), 0) FROM stored_counts WHERE kind <> 'dead_letter'").fetchone()[0]
+        alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
+        dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    return {"events_stored": int(stored), "alerts_raised": int(alerts), "dead_letters": int(dead)}
+
+
+def _wall_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as r1, \
+                urllib.request.urlopen(url, timeout=10) as r2:
+            return r1.status == 200 and r2.status == 200
+    except OSError as exc:
+        log.error("the wall at %s does not answer: %s", url, exc)
+        return False
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run store, bus, sample feeds, detectors, alerts, scheduler and wall in one process."""
+    from ioc.app.runtime import Runtime
+
+    settings = _settings(args)
+    tmp = None
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    if data_dir is None and not settings.database.dsn:
+        tmp = Path(tempfile.mkdtemp(prefix="ioc-demo-", dir="/var/tmp"))
+        tmp.chmod(0o755)
+        data_dir = tmp / "pgdata"
+    runtime = Runtime(settings, data_dir=data_dir)
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("signal %d: stopping", signum)
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    ok = False
+    try:
+        runtime.open_store()
+        runtime.open_bus()
+        runtime.add_sink()
+        runtime.add_detectors()
+        runtime.add_alerts()
+        runtime.add_ingest()
+        runtime.add_scheduler()
+        url = runtime.add_web()
+        runtime.start()
+        print(f"Wall: {url}", flush=True)
+        print(f"Store: {runtime.store.caps.label} ({runtime.store.dsn})", flush=True)
+        deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
+        while not stopping.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            failed = runtime.failed_workers()
+            if failed:
+                log.error("workers stopped unexpectedly: %s", ", ".join(failed))
+                break
+            stopping.wait(0.5)
+        counts = pipeline_counts(runtime)
+        failed = runtime.failed_workers()
+        wall_ok = _wall_answers(url)
+        print(" ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
+        ok = counts["events_stored"] > 0 and counts["alerts_raised"] > 0 and not failed and wall_ok
+        if not ok:
+            print(f"pipeline check failed: counts={counts} failed_workers={failed} wall_ok={wall_ok}",
+                  file=sys.stderr)
+    finally:
+        runtime.stop()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if args.for_seconds:
+        return 0 if ok else 1
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Bring the schema of the configured database up to date."""
+    from ioc.store.database import open_store
+
+    settings = _settings(args)
+    if not settings.database.dsn:
+        print("set IOC_DATABASE__DSN (or --dsn) to the database to migrate", file=sys.stderr)
+        return 2
+    store = open_store(settings.database.dsn, want_timescaledb=settings.database.timescaledb != "off")
+    print(f"schema up to date ({store.caps.label})")
+    store.close()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Load and validate the configuration; print a summary."""
+    s = _settings(args)
+    print(f"city={s.city} stations={len(s.stations)} feeds={len(s.feeds)} "
+          f"threshold_rules={len(s.rules.thresholds)} stale_rules={len(s.rules.stale)} bus={s.bus.kind}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ioc", description="Smart-city Intelligent Operations Centre")
+    parser.add_argument("--config", help="TOML settings file (default: $IOC_CONFIG or the Huế sample)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run everything on the embedded default with the sample streams")
+    demo.add_argument("--for", dest="for_seconds", type=float, default=None,
+                      help="run this many seconds, print counts, exit 0 only if the pipeline worked")
+    demo.add_argument("--port", type=int, default=None, help="port of the wall (0: any free port)")
+    demo.add_argument("--host", default=None, help="address the wall binds (default 127.0.0.1)")
+    demo.add_argument("--data-dir", default=None, help="keep the embedded database here (default: temp)")
+    demo.add_argument("--dsn", default=None, help="use this PostgreSQL instead of the embedded one")
+    demo.set_defaults(func=cmd_demo)
+    mig = sub.add_parser("migrate", help="create or update the schema of IOC_DATABASE__DSN")
+    mig.add_argument("--dsn", default=None)
+    mig.set_defaults(func=cmd_migrate)
+    chk = sub.add_parser("check-config", help="validate the settings")
+    chk.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args))
+    except (PostgresNotFound, EmbeddedPostgresError, ConfigError) as exc:
+        print(f"ioc: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
