@@ -149,10 +149,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = getattr(settings_cls, "_toml_file", None)
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        if settings_cls.model_config.get("toml_file"):
+            sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
 
     def station(self, station_id: str) -> Station | None:
@@ -169,7 +168,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     path = Path(config_file or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG)
     if not path.is_file():
         raise ConfigError(f"configuration file not found: {path}")
-    bound = type("FileSettings", (Settings,), {"_toml_file": path})
+    bound = type("FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
     try:
         return bound(**overrides)
     except ValueError as exc:

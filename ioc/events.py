@@ -227,12 +227,14 @@ def decode(wire: bytes | str) -> Event:
         raise EventDecodeError(f"record too large: {len(wire)} bytes > {MAX_WIRE_BYTES}")
     try:
         return _ADAPTER.validate_json(wire)  # fast path: pydantic-core parses and validates at once
-    except ValidationError:
+    except (ValidationError, RecursionError):
         pass
     try:  # slow path, only for bad records: say precisely what is wrong
         data = json.loads(wire)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"not JSON: {exc}") from None
+    except RecursionError:
+        raise EventDecodeError("not an event record: nested too deeply") from None
     return parse(data)
 
 

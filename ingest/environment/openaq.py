@@ -1,0 +1,172 @@
+"""Poll an OpenAQ v3 style API: ``GET {base_url}/v3/locations/{id}/latest`` for each location.
+
+The answer is ``{"meta": {...}, "results": [{"datetime": {"utc": ..., "local": ...}, "value": ...,
+"coordinates": {"latitude": ..., "longitude": ...}, "sensorsId": ..., "locationsId": ...}]}``.
+Each mapped sensor id becomes a station's metric; sensors that are not mapped are ignored (a
+location often has more sensors than a city uses). A value is emitted once: the last datetime
+seen per sensor is kept and an older or equal one is not emitted again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.config import FeedSettings, Settings
+from ioc.events import EnvironmentReading
+
+from .base import (
+    BadRecord,
+    Clock,
+    SourceBase,
+    SourceUnavailable,
+    Target,
+    check_stations,
+    feed_options,
+    make_reading,
+    parse_time,
+    utc_now,
+)
+from .http import BadPayload, get_json, new_session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openaq.org"
+
+
+class OpenAqSource(SourceBase):
+    """Latest values of mapped OpenAQ sensors, polled every ``poll_seconds``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        locations: list[int],
+        sensors: dict[int, Target],
+        *,
+        api_key: str | None = None,
+        poll_seconds: float = 60.0,
+        timeout_seconds: float = 10.0,
+        name: str = "openaq",
+        session: requests.Session | None = None,
+        now: Clock = utc_now,
+    ) -> None:
+        super().__init__(name)
+        self.base_url = base_url.rstrip("/")
+        self.locations = list(locations)
+        self.sensors = dict(sensors)
+        self.poll_seconds = poll_seconds
+        self.timeout_seconds = timeout_seconds
+        self.session = session or new_session()
+        if api_key:
+            self.session.headers["X-API-Key"] = api_key
+        self.last_seen: dict[int, datetime] = {}
+        self.ignored_sensors: set[int] = set()
+        self._last_reject: dict[str | None, str] = {}
+        self._next_poll = now()
+
+    def due(self, now: datetime) -> list[EnvironmentReading]:
+        """Poll every location if the interval has passed; new readings, oldest first."""
+        if now < self._next_poll:
+            return []
+        out: list[EnvironmentReading] = []
+        failed = False
+        for location in self.locations:
+            url = f"{self.base_url}/v3/locations/{location}/latest"
+            try:
+                body = get_json(self.session, url, params={"limit": "1000"}, timeout=self.timeout_seconds)
+            except SourceUnavailable as exc:
+                self.error(str(exc))
+                failed = True
+                continue
+            except BadPayload as exc:
+                self.reject(str(exc), exc.payload)
+                self.error(str(exc))
+                failed = True
+                continue
+            out.extend(self._results(body, url))
+        if not failed:  # on failure the worker's backoff decides when to try again
+            self._next_poll = now + timedelta(seconds=self.poll_seconds)
+        out.sort(key=lambda r: r.time)
+        return out
+
+    def _results(self, body: Any, url: str) -> list[EnvironmentReading]:
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            self.reject(f"no 'results' list in the answer from {url}", json.dumps(body)[:65536])
+            return []
+        out = []
+        for item in results:
+            try:
+                reading = self._reading(item)
+            except BadRecord as exc:
+                payload = json.dumps(item, default=str)
+                key = str(item.get("sensorsId"))[:64] if isinstance(item, dict) else None
+                if self._last_reject.get(key) != payload:  # the same bad item: reported once
+                    self.reject(f"{url}: {exc}", payload)
+                    self._last_reject[key] = payload
+                continue
+            if reading is not None:
+                out.append(reading)
+        return out
+
+    def _reading(self, item: Any) -> EnvironmentReading | None:
+        if not isinstance(item, dict):
+            raise BadRecord(f"result is not an object: {type(item).__name__}")
+        sensor = item.get("sensorsId")
+        if not isinstance(sensor, int) or isinstance(sensor, bool):
+            raise BadRecord(f"sensorsId is not an integer: {sensor!r}")
+        target = self.sensors.get(sensor)
+        if target is None:
+            if sensor not in self.ignored_sensors:
+                log.info("%s: sensor %s is not mapped to a station; ignored", self.name, sensor)
+                self.ignored_sensors.add(sensor)
+            return None
+        stamp = item.get("datetime")
+        when = parse_time(stamp.get("utc") if isinstance(stamp, dict) else stamp)
+        last = self.last_seen.get(sensor)
+        if last is not None and when <= last:
+            return None
+        self.last_seen[sensor] = when  # even if the value is bad: reject it once, not every poll
+        return make_reading(
+            time=when, station=target.station, metric=target.metric, value=item.get("value"), unit=target.unit
+        )
+
+
+class OpenAqOptions(BaseModel):
+    """``[feeds.options]`` of an ``openaq`` feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: str | None = None
+    api_key_env: str | None = "OPENAQ_API_KEY"
+    locations: list[int] = Field(min_length=1)
+    sensors: dict[int, Target] = Field(min_length=1)
+    poll_seconds: float = Field(default=300.0, ge=0)
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+
+def from_feed(
+    feed: FeedSettings, settings: Settings, samples_dir: Path, now: Clock = utc_now
+) -> OpenAqSource:
+    """An :class:`OpenAqSource` from a feed's options (the key from ``api_key`` or ``$api_key_env``)."""
+    options = feed_options(OpenAqOptions, feed)
+    check_stations(feed, settings, (t.station for t in options.sensors.values()))
+    api_key = options.api_key or (os.environ.get(options.api_key_env) if options.api_key_env else None)
+    return OpenAqSource(
+        options.base_url,
+        options.locations,
+        options.sensors,
+        api_key=api_key,
+        poll_seconds=options.poll_seconds,
+        timeout_seconds=options.timeout_seconds,
+        name=feed.name,
+        now=now,
+    )

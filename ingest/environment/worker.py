@@ -1,0 +1,180 @@
+"""Drive one environment source: publish its readings on the bus, its rejects as dead letters.
+
+:meth:`EnvironmentWorker.step` asks the source for what is due, publishes each reading to
+``topic_for(reading)`` keyed by the station id, publishes each rejected input on
+``ioc.topics.DEAD_LETTERS`` keyed by the feed name, and flushes. Nothing a source or the bus
+does stops the worker: failures are logged, counted in :attr:`EnvironmentWorker.health`, and
+retried after an exponential backoff; records whose publishing failed are kept and sent again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ioc.bus.base import Publisher
+from ioc.events import EnvironmentReading
+from ioc.topics import DEAD_LETTERS, topic_for
+
+from .base import Clock, EnvironmentSource, SourceUnavailable, utc_now
+
+log = logging.getLogger(__name__)
+
+MAX_DEAD_LETTER_PAYLOAD = 64 * 1024
+MAX_PENDING = 100_000
+
+DeadLetterFactory = Callable[[str, str, str, str | bytes, datetime], bytes]
+
+
+def dead_letter_record(stage: str, feed: str, reason: str, payload: str | bytes, now: datetime) -> bytes:
+    """The JSON value of a dead letter: where, which feed, why, the raw input (≤ 64 KB), when.
+
+    Bytes that are not UTF-8 are kept visible as ``\\xNN`` escapes; the payload is cut to
+    64 KiB of UTF-8 without splitting a character.
+    """
+    text = payload.decode("utf-8", errors="backslashreplace") if isinstance(payload, bytes) else payload
+    encoded = text.encode("utf-8", errors="backslashreplace")
+    if len(encoded) > MAX_DEAD_LETTER_PAYLOAD:
+        text = encoded[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", errors="ignore")
+    record = {
+        "stage": stage,
+        "feed": feed,
+        "reason": reason[:1024],
+        "payload": text,
+        "time": now.astimezone(UTC).isoformat(),
+    }
+    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+
+
+class EnvironmentWorker:
+    """Publishes what one source makes due; keeps a health record; never raises."""
+
+    def __init__(
+        self,
+        source: EnvironmentSource,
+        publisher: Publisher,
+        dead_letter: DeadLetterFactory = dead_letter_record,
+        *,
+        feed_name: str | None = None,
+        clock: Clock = utc_now,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
+        self.source = source
+        self.publisher = publisher
+        self.dead_letter = dead_letter
+        self.feed = feed_name or source.name
+        self.clock = clock
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self._pending: list[tuple[str, str | None, bytes]] = []
+        self._failures = 0
+        self._retry_at: datetime | None = None
+        self.health: dict[str, Any] = {
+            "feed": self.feed,
+            "connected": False,
+            "last_reading_time": None,
+            "readings": 0,
+            "errors": 0,
+            "dead_letters": 0,
+            "dropped": 0,
+            "last_error": None,
+            "retry_at": None,
+        }
+        """Live counters (updated in place, safe to hand to a status page): ``connected``,
+        ``last_reading_time`` (event time), ``readings``, ``errors``, ``dead_letters``,
+        ``dropped`` (unpublished records over the pending cap), ``last_error``, ``retry_at``."""
+
+    def step(self, now: datetime | None = None) -> int:
+        """Publish what is due at ``now``; the number of readings published (0 while backing off)."""
+        now = now or self.clock()
+        if self._retry_at is not None and now < self._retry_at:
+            return 0
+        errors: list[str] = []
+        readings: list[EnvironmentReading] = []
+        try:
+            readings = self.source.due(now)
+        except SourceUnavailable as exc:
+            errors.append(str(exc))
+        except Exception as exc:  # a bug in a source must not stop the feed
+            log.exception("%s: source failed", self.feed)
+            errors.append(f"{type(exc).__name__}: {exc}")
+        errors.extend(self._take(self.source.take_errors))
+        rejects = self._take(self.source.take_rejects)
+
+        batch = list(self._pending)
+        for rejected in rejects:
+            value = self.dead_letter("ingest", self.feed, rejected.reason, rejected.payload, now)
+            batch.append((DEAD_LETTERS, self.feed, value))
+        for reading in readings:
+            batch.append((topic_for(reading), reading.source_id, reading.to_wire()))
+        published = self._publish(batch, errors)
+        sent = sum(1 for topic, _, _ in batch if topic != DEAD_LETTERS) if published else 0
+        if published:
+            self._pending = []
+            self.health["readings"] += sent
+            self.health["dead_letters"] += len(batch) - sent
+            if readings:
+                last = max(r.time for r in readings)
+                prev = self.health["last_reading_time"]
+                self.health["last_reading_time"] = last if prev is None else max(prev, last)
+        else:
+            self._keep(batch)
+        self._settle(now, errors)
+        return sent
+
+    def _take(self, method: Callable[[], list[Any]]) -> list[Any]:
+        try:
+            return method()
+        except Exception:  # pragma: no cover - defensive
+            log.exception("%s: source bookkeeping failed", self.feed)
+            return []
+
+    def _publish(self, batch: list[tuple[str, str | None, bytes]], errors: list[str]) -> bool:
+        if not batch:
+            return True
+        try:
+            for topic, key, value in batch:
+                self.publisher.publish(topic, key, value)
+            self.publisher.flush()
+        except Exception as exc:
+            errors.append(f"publish failed: {type(exc).__name__}: {exc}")
+            return False
+        return True
+
+    def _keep(self, batch: list[tuple[str, str | None, bytes]]) -> None:
+        """Keep unpublished records for the next step (oldest dropped beyond the cap, counted)."""
+        overflow = len(batch) - MAX_PENDING
+        if overflow > 0:
+            self.health["dropped"] += overflow
+            log.error("%s: %d unpublished records dropped (pending cap)", self.feed, overflow)
+            batch = batch[overflow:]
+        self._pending = batch
+
+    def _settle(self, now: datetime, errors: list[str]) -> None:
+        if not errors:
+            self._failures = 0
+            self._retry_at = None
+            self.health.update(connected=True, retry_at=None)
+            return
+        self._failures += 1
+        delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+        self._retry_at = now + timedelta(seconds=delay)
+        self.health["errors"] += len(errors)
+        self.health.update(connected=False, last_error=errors[-1], retry_at=self._retry_at)
+        log.warning("%s: %s (retry in %.1f s)", self.feed, "; ".join(errors)[:500], delay)
+
+    def run(self, stop: threading.Event, interval: float = 0.5) -> None:
+        """Step every ``interval`` seconds until ``stop`` is set."""
+        log.info("%s: environment worker started", self.feed)
+        while not stop.is_set():
+            try:
+                self.step(self.clock())
+            except Exception:  # pragma: no cover - step does not raise; belt and braces
+                log.exception("%s: step failed", self.feed)
+            stop.wait(interval)
+        log.info("%s: environment worker stopped", self.feed)

@@ -1,0 +1,74 @@
+"""``ioc demo`` end to end: the real command, a private PostgreSQL, the sample streams, the wall."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.conftest import ARTIFACTS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def ioc(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ioc.app.cli", *args]
+
+
+def test_demo_for_reports_counts_and_exits_zero() -> None:
+    res = subprocess.run(ioc("demo", "--for", "20", "--port", "0"), cwd=ROOT, capture_output=True,
+                         text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    wall = re.search(r"Wall: (http://127\.0\.0\.1:\d+/)", res.stdout)
+    assert wall, res.stdout
+    counts = dict(re.findall(r"(\w+)=(\d+)", res.stdout.splitlines()[-1]))
+    assert int(counts["events_stored"]) > 100
+    assert int(counts["alerts_raised"]) >= 1
+    assert "dead_letters" in counts
+
+
+@pytest.mark.browser
+def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # noqa: ANN001
+    proc = subprocess.Popen(ioc("demo", "--port", "0"), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 90
+        lines = []
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"Wall: (http://\S+)", line)
+            url = m.group(1) if m else None
+        assert url, "".join(lines)
+        browser.get(url)
+        wait = WebDriverWait(browser, 60, poll_frequency=0.25)
+        stored = browser.find_element(By.ID, "kpi-stored")
+        first = wait.until(lambda d: re.sub(r"\D", "", stored.text) or None)
+        browser.execute_script("window.__iocNoReload = true;")
+        # the tiles change while we watch, without a page reload
+        wait.until(lambda d: re.sub(r"\D", "", stored.text) not in ("", first))
+        assert browser.execute_script("return window.__iocNoReload === true;")
+        rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alert-ticker .alert-row"))
+        assert rows and rows[0].text.strip()
+        time.sleep(2.5)  # let the charts draw
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "demo-wall.png"))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0
