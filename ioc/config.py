@@ -54,6 +54,8 @@ class BusSettings(BaseModel):
     partitions: int = 4
     namespace: str = ""
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
+    producer_options: dict[str, Any] = Field(default_factory=dict)  # passed to KafkaProducer
+    consumer_options: dict[str, Any] = Field(default_factory=dict)  # e.g. session_timeout_ms
 
 
 class WebSettings(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -112,6 +113,54 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+ROLES = ("ingest", "sink", "detectors", "alerts", "web", "scheduler")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one role as its own process (distributed mode); SIGTERM stops it gracefully."""
+    from ioc.app.runtime import Runtime
+
+    settings = _settings(args)
+    if args.role in ("ingest", "sink", "detectors", "alerts") and settings.bus.kind == "memory":
+        print(f"ioc run {args.role}: the in-process bus cannot connect separate processes; "
+              "set IOC_BUS__KIND=kafka and IOC_BUS__BOOTSTRAP_SERVERS (or use `ioc demo`)", file=sys.stderr)
+        return 2
+    if not settings.database.dsn:
+        print(f"ioc run {args.role}: set IOC_DATABASE__DSN (or --dsn) to the shared PostgreSQL/TimescaleDB",
+              file=sys.stderr)
+        return 2
+    if args.role == "ingest" and not args.feed:
+        print("ioc run ingest: name the feed with --feed NAME", file=sys.stderr)
+        return 2
+    runtime = Runtime(settings)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        runtime.open_store()
+        if args.role != "web" and args.role != "scheduler":
+            runtime.open_bus(client_id=f"ioc-{args.role}")
+        {
+            "ingest": lambda: runtime.add_ingest(only=args.feed),
+            "sink": runtime.add_sink,
+            "detectors": runtime.add_detectors,
+            "alerts": runtime.add_alerts,
+            "scheduler": runtime.add_scheduler,
+            "web": lambda: print(f"Wall: {runtime.add_web()}", flush=True),
+        }[args.role]()
+        runtime.start()
+        log.info("role %s running (pid %d)", args.role, os.getpid())
+        while not stopping.wait(0.5):
+            failed = runtime.failed_workers()
+            if failed:
+                log.error("workers stopped unexpectedly: %s", ", ".join(failed))
+                return 1
+        log.info("role %s stopping", args.role)
+        return 0
+    finally:
+        runtime.stop()
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     """Bring the schema of the configured database up to date."""
     from ioc.store.database import open_store
@@ -147,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None, help="keep the embedded database here (default: temp)")
     demo.add_argument("--dsn", default=None, help="use this PostgreSQL instead of the embedded one")
     demo.set_defaults(func=cmd_demo)
+    run = sub.add_parser("run", help="run one role as its own process (distributed mode)")
+    run.add_argument("role", choices=ROLES)
+    run.add_argument("--feed", help="the feed an ingest role reads")
+    run.add_argument("--port", type=int, default=None, help="port of the web role")
+    run.add_argument("--host", default=None, help="address the web role binds")
+    run.add_argument("--dsn", default=None, help="PostgreSQL/TimescaleDB (default: IOC_DATABASE__DSN)")
+    run.set_defaults(func=cmd_run)
     mig = sub.add_parser("migrate", help="create or update the schema of IOC_DATABASE__DSN")
     mig.add_argument("--dsn", default=None)
     mig.set_defaults(func=cmd_migrate)

@@ -12,6 +12,8 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +28,33 @@ from ingest.environment.worker import EnvironmentWorker
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
 from ioc.bus.base import Bus
+from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
-from ioc.config import Settings
+from ioc.config import ConfigError, Settings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.health import Beat, record_beats
 from ioc.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
+
+
+def _consumer_beat(h: WorkerHealth) -> Beat:
+    return Beat(h.name, lag=h.lag, last_write=h.last_batch, errors=h.errors, waits=h.waits,
+                last_error=h.last_error, details={"batches": h.batches, "records": h.records, **h.extra})
+
+
+def _runner_beat(r: DetectorRunner) -> Beat:
+    return Beat("detectors", errors=r.detector_errors, last_write=None,
+                details={"events_seen": r.events_seen, "signals": r.signals_published,
+                         "undecodable": r.undecodable, "watermark": r.watermark,
+                         "last_event_time": r.last_event_time})
+
+
+def _ingest_beat(role: str, h: dict[str, Any]) -> Beat:
+    return Beat(role, errors=int(h.get("errors", 0)), last_write=h.get("last_reading_time"),
+                last_error=h.get("last_error"),
+                details={k: v for k, v in h.items() if k not in ("last_error", "last_reading_time")})
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_streams"
 
@@ -43,7 +65,7 @@ class Worker:
 
     name: str
     run: Callable[[threading.Event], None]
-    health: Any = None
+    beat: Callable[[], Beat]
     stage: int = 1  # lower stages stop first
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
@@ -62,6 +84,9 @@ class Runtime:
         self.scheduler = None
         self.web: BaseWSGIServer | None = None
         self._web_thread: threading.Thread | None = None
+        self._stop_beats = threading.Event()
+        self.heartbeat_s = 5.0
+        self.started_at = datetime.now(UTC)
 
     # -- building ------------------------------------------------------------------
     def open_store(self) -> Store:
@@ -77,36 +102,49 @@ class Runtime:
         log.info("store ready: %s", self.store.caps.label)
         return self.store
 
-    def open_bus(self) -> Bus:
-        if self.settings.bus.kind != "memory":
-            raise NotImplementedError(f"bus kind {self.settings.bus.kind!r} is not available yet")
-        self.bus = MemoryBus(partitions=self.settings.bus.partitions)
+    def open_bus(self, client_id: str = "ioc") -> Bus:
+        """The in-process bus (embedded mode) or Kafka (distributed mode), as configured."""
+        cfg = self.settings.bus
+        if cfg.kind == "kafka":
+            from ioc.bus.kafka import KafkaBus
+
+            self.bus = KafkaBus(cfg, client_id=client_id, producer_options=cfg.producer_options,
+                                consumer_options=cfg.consumer_options)
+        else:
+            self.bus = MemoryBus(partitions=cfg.partitions)
         return self.bus
 
-    def add_ingest(self) -> None:
+    def add_ingest(self, only: str | None = None) -> None:
+        """Ingest workers for every enabled feed, or for the one named ``only``."""
         assert self.bus is not None
+        names = [f.name for f in self.settings.feeds]
+        if only is not None and only not in names:
+            raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
         for feed in self.settings.feeds:
-            if not feed.enabled:
+            if not feed.enabled or (only is not None and feed.name != only):
                 continue
             source = build_source(feed, self.settings, SAMPLES_DIR)
             worker = EnvironmentWorker(source, self.bus.publisher(), feed_name=feed.name)
-            self.workers.append(Worker(f"ingest:{feed.name}", worker.run, worker.health, stage=0))
+            self.workers.append(Worker(f"ingest:{feed.name}", worker.run,
+                                       partial(_ingest_beat, f"ingest:{feed.name}", worker.health),
+                                       stage=0))
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None
         sink = StoreSink(self.bus, StoreWriter(self.store.pool, self.store.caps))
-        self.workers.append(Worker("sink", sink.run, sink.health))
+        self.workers.append(Worker("sink", sink.run, partial(_consumer_beat, sink.health)))
 
     def add_detectors(self) -> None:
         assert self.bus is not None
         runner = DetectorRunner(self.bus, build_detectors(self.settings), use_wall_clock=True)
-        self.workers.append(Worker("detectors", runner.run, runner))
+        self.workers.append(Worker("detectors", runner.run, partial(_runner_beat, runner)))
 
     def add_alerts(self) -> None:
         assert self.bus is not None and self.store is not None
         consumer = AlertSignalConsumer(self.bus, AlertService(self.store.pool),
                                        StoreWriter(self.store.pool, self.store.caps))
-        self.workers.append(Worker("alerts", consumer.run, consumer.health, stage=2))
+        self.workers.append(Worker("alerts", consumer.run, partial(_consumer_beat, consumer.health),
+                                   stage=2))
 
     def add_scheduler(self) -> None:
         assert self.store is not None
@@ -125,6 +163,29 @@ class Runtime:
         assert self.web is not None
         return f"http://{self.web.host}:{self.web.server_port}/"
 
+    # -- health --------------------------------------------------------------------
+    def beats(self) -> list[Beat]:
+        """One heartbeat per worker, plus the web and scheduler roles when this process runs them."""
+        out = [w.beat() for w in self.workers]
+        if self.web is not None:
+            out.append(Beat("web", details={"url": self.web_url}))
+        if self.scheduler is not None:
+            out.append(Beat("scheduler", details={"jobs": len(self.scheduler.get_jobs())}))
+        return out
+
+    def _heartbeat(self) -> None:
+        while not self._stop_beats.wait(self.heartbeat_s):
+            self.record_health()
+
+    def record_health(self, stopped: bool = False) -> None:
+        """Write this process's heartbeat rows; a store outage is logged, not fatal."""
+        if self.store is None:
+            return
+        try:
+            record_beats(self.store.pool, self.beats(), self.started_at, stopped=stopped)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("could not record role health: %s", exc)
+
     # -- running -------------------------------------------------------------------
     def start(self) -> None:
         for w in self.workers:
@@ -135,6 +196,8 @@ class Runtime:
         if self.web is not None:
             self._web_thread = threading.Thread(target=self.web.serve_forever, name="web", daemon=True)
             self._web_thread.start()
+        self.record_health()
+        threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
 
     @staticmethod
     def _guard(w: Worker) -> None:
@@ -150,6 +213,7 @@ class Runtime:
 
     def stop(self, drain_s: float = 3.0) -> None:
         """Stop ingest, let the consumers drain and commit, then stop the rest."""
+        self._stop_beats.set()
         for stage in sorted({w.stage for w in self.workers}):
             group = [w for w in self.workers if w.stage == stage]
             for w in group:
@@ -159,6 +223,7 @@ class Runtime:
                     w.thread.join(timeout=drain_s + 10)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+        self.record_health(stopped=True)
         if self.web is not None:
             self.web.shutdown()
         if self.store is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import psycopg
 
 from ioc.store.capabilities import Capabilities, enable
+from ioc.store.health import apply_role_health
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def _rollups(conn: psycopg.Connection, caps: Capabilities) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "readings, latest values, counts, dead letters, alerts", _core),
     Migration(2, "1-minute and 1-hour reading rollups", _rollups),
+    Migration(5, "health of running roles", apply_role_health),
 ]
 
 
@@ -200,7 +202,7 @@ def migrate(conn: psycopg.Connection, want_timescaledb: bool = True) -> Capabili
             """
         )
         done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        for m in MIGRATIONS:
+        for m in sorted(MIGRATIONS, key=lambda m: m.version):
             if m.version in done:
                 continue
             with conn.transaction():

@@ -1,0 +1,146 @@
+"""Wall callback time with millions of readings stored, measured on the real page.
+
+Run: .venv/bin/python bench/wall_callbacks.py [--readings 10000000] [--seconds 60]
+
+Loads ``--readings`` environment readings (50 stations x 4 metrics, one a minute, ending
+now) into a private TimescaleDB through the store's writer, brings the rollups up to date
+the way the scheduler does, then serves the wall and opens it in headless Chromium with a
+fast refresh. Every callback request the browser makes is timed on the server (WSGI
+middleware around Dash's ``/_dash-update-component``), so the figure covers the store
+queries, figure building and JSON serialisation. Prints p50/p95/max per callback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from bench.common import machine, private_store  # noqa: E402
+from dashboards.app import create_app  # noqa: E402
+from ioc.config import Station, load_settings  # noqa: E402
+from ioc.events import EnvironmentReading  # noqa: E402
+from ioc.store.maintenance import refresh_rollups  # noqa: E402
+from ioc.store.writer import StoreWriter  # noqa: E402
+
+METRICS = (("pm25", "µg/m³"), ("pm10", "µg/m³"), ("temperature", "°C"), ("humidity", "%"))
+STATIONS = 50
+
+
+class Timing:
+    """WSGI middleware recording the duration of each callback request by its output."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001
+        self.app = app
+        self.samples: dict[str, list[float]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):  # noqa: ANN001, ANN204
+        if environ.get("PATH_INFO", "").endswith("/_dash-update-component"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length)
+            import io
+
+            environ["wsgi.input"] = io.BytesIO(body)
+            try:
+                key = json.loads(body).get("output", "?")[:60]
+            except ValueError:
+                key = "?"
+            t = time.perf_counter()
+            result = list(self.app(environ, start_response))
+            with self.lock:
+                self.samples.setdefault(key, []).append((time.perf_counter() - t) * 1000)
+            return result
+        return self.app(environ, start_response)
+
+
+def load(store, n: int) -> None:  # noqa: ANN001
+    writer = StoreWriter(store.pool, store.caps)
+    per_step = STATIONS * len(METRICS)
+    steps = n // per_step
+    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=steps - 1)
+    batch: list[EnvironmentReading] = []
+    t = time.perf_counter()
+    for step in range(steps):
+        ts = start + timedelta(minutes=step)
+        for s in range(STATIONS):
+            for m, (metric, unit) in enumerate(METRICS):
+                batch.append(EnvironmentReading.model_construct(
+                    kind="environment.reading", v=1, time=ts, source_id=f"hue-st-{s:02d}", metric=metric,
+                    value=20 + 10 * ((step + s + m) % 17) / 17, unit=unit, quality="good"))
+        if len(batch) >= 20_000:
+            writer.write(batch)
+            batch = []
+    if batch:
+        writer.write(batch)
+    print(f"loaded {steps * per_step:,} readings in {time.perf_counter() - t:.0f} s")
+    t = time.perf_counter()
+    refresh_rollups(store.pool, store.caps)
+    print(f"rollups refreshed in {time.perf_counter() - t:.0f} s")
+
+
+def browse(url: str, seconds: float) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory() as profile:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = "/usr/bin/chromium"
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--window-size=1920,1080",
+                    f"--user-data-dir={profile}"):
+            opts.add_argument(arg)
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+        try:
+            driver.get(url)
+            time.sleep(seconds)
+        finally:
+            driver.quit()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--readings", type=int, default=10_000_000)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--refresh-ms", type=int, default=500)
+    args = ap.parse_args()
+    print(machine())
+    settings = load_settings()
+    settings.stations = [Station(id=f"hue-st-{s:02d}", name=f"Station {s:02d}", lat=16.46, lon=107.59)
+                         for s in range(12)]
+    settings.web.refresh_ms = args.refresh_ms
+    with private_store(timescaledb=True, synchronous_commit="off") as store:
+        print("store:", store.caps.label)
+        load(store, args.readings)
+        with store.pool.connection() as conn:
+            print("readings stored:", conn.execute("SELECT n FROM stored_counts").fetchone()[0])
+        app = create_app(store.pool, settings, caps_label=store.caps.label)
+        timing = Timing(app.server.wsgi_app)
+        app.server.wsgi_app = timing
+        server = make_server("127.0.0.1", 0, app.server, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            browse(f"http://127.0.0.1:{server.server_port}/", args.seconds)
+        finally:
+            server.shutdown()
+    print("| callback (outputs) | calls | p50 ms | p95 ms | max ms |")
+    print("|---|---:|---:|---:|---:|")
+    for key, xs in sorted(timing.samples.items()):
+        xs.sort()
+        p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
+        print(f"| `{key}` | {len(xs)} | {statistics.median(xs):.1f} | {p95:.1f} | {xs[-1]:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""The Dash application of the operations centre: built from a pool and settings, no globals.
+
+``create_app`` closes the pages over the store's connection pool and the
+city's settings, registers their callbacks on this app only (so several
+apps can live in one process, as the tests do) and adds ``/healthz``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import dash
+from flask import Response
+from psycopg_pool import ConnectionPool
+
+from dashboards import wall
+from ioc.config import Settings
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
+    """The wall as a Dash app reading from ``pool``; serve ``app.server`` with any WSGI server."""
+    app = dash.Dash(
+        __name__,
+        title=f"{settings.web.title} · {settings.city}",
+        update_title=None,  # keep the tab title still while callbacks run
+        assets_folder=str(ASSETS),
+        serve_locally=True,  # a control room may have no internet
+    )
+    view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
+    app.layout = partial(wall.layout, view)
+    wall.register_callbacks(app, view)
+
+    @app.server.route("/healthz")
+    def healthz() -> Response:
+        return Response("ok", mimetype="text/plain")
+
+    return app

@@ -1,0 +1,342 @@
+"""Shared pieces of the pages: palette, number and age formats, KPI tiles, alert rows, station charts.
+
+Pure functions from query results to Dash components or plotly figures;
+nothing here touches the store, so reports can reuse the charts.
+"""
+
+from __future__ import annotations
+
+import html as html_text
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dash import html
+
+from ioc.config import ThresholdRule
+from ioc.store.queries import AlertRow, LatestValue, SeriesPoint
+
+# A dark palette with enough contrast for a wall seen from across a room at night.
+BG = "#0a0e14"
+PANEL = "#121923"
+GRID = "#253041"
+TEXT = "#eef2f7"
+MUTED = "#9aa8ba"
+LINE = "#5cc8ff"
+SEVERITY_COLOURS: dict[str, str] = {"critical": "#ff5a5f", "warning": "#ffb020", "info": "#59a8ff"}
+SEVERITY_SHORT: dict[str, str] = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
+STATE_LABELS: dict[str, str] = {"open": "OPEN", "acknowledged": "ACK", "resolved": "RESOLVED"}
+FONT = "Inter, Roboto, 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif"
+
+METRIC_LABELS: dict[str, str] = {
+    "pm25": "PM2.5", "pm2_5": "PM2.5", "pm10": "PM10", "pm1": "PM1", "no2": "NO₂", "so2": "SO₂",
+    "o3": "O₃", "co": "CO", "co2": "CO₂", "aqi": "AQI", "temperature": "Temperature", "temp": "Temp",
+    "humidity": "Humidity", "rh": "Humidity", "pressure": "Pressure", "rain": "Rain",
+    "rainfall": "Rainfall", "water_level": "Water level", "wind_speed": "Wind",
+    "relative_humidity": "Humidity", "illuminance": "Light", "water_flow": "Water flow",
+}
+LABEL_CHARS = 13  # what fits beside a chart strip at the wall's type size
+
+
+# The order metrics are stacked in a station's panel: what floods or chokes the city first.
+METRIC_ORDER: tuple[str, ...] = (
+    "water_level", "rain", "rainfall", "aqi", "pm25", "pm2_5", "pm10", "pm1", "no2", "o3", "so2", "co",
+    "co2", "temperature", "temp", "humidity", "rh", "pressure", "wind_speed",
+)
+
+
+def severity_rank(severity: str) -> int:
+    """0 for the most severe; unknown severities last."""
+    return {"critical": 0, "warning": 1, "info": 2}.get(severity, 3)
+
+
+def metric_sort_key(metric: str) -> tuple[int, str]:
+    """Known metrics in :data:`METRIC_ORDER`, then the rest alphabetically."""
+    try:
+        return METRIC_ORDER.index(metric), metric
+    except ValueError:
+        return len(METRIC_ORDER), metric
+
+
+def place(name: str, area: str | None) -> str:
+    """``name · area``, without repeating an area that the name already says."""
+    if not area or area.casefold() in name.casefold():
+        return name
+    return f"{name} · {area}"
+
+
+def metric_label(metric: str) -> str:
+    """A short readable name for a metric id (``pm25`` -> ``PM2.5``), at most :data:`LABEL_CHARS` long."""
+    label = METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
+    return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+
+
+def fmt_int(n: int) -> str:
+    """``10234567`` -> ``10,234,567``."""
+    return f"{n:,}"
+
+
+def fmt_value(value: float) -> str:
+    """A measured value with as many decimals as its size deserves."""
+    if not math.isfinite(value):
+        return "—"
+    size = abs(value)
+    if size >= 1000:
+        return f"{value:,.0f}"
+    if size >= 100:
+        return f"{value:.0f}"
+    if size >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def fmt_age(delta: timedelta) -> str:
+    """A short age for a wall: ``now``, ``45 s``, ``12 min``, ``3 h 05``, ``2 d``."""
+    s = int(delta.total_seconds())
+    if s < 5:
+        return "now"
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s % 3600 // 60:02d}"
+    return f"{s // 86400} d"
+
+
+def ago(delta: timedelta) -> str:
+    """``just now`` or ``12 min ago``."""
+    age = fmt_age(delta)
+    return "just now" if age == "now" else f"{age} ago"
+
+
+def local_time(t: datetime | None, tz: ZoneInfo, seconds: bool = True) -> str:
+    """``t`` as a wall-clock time in the city's time zone."""
+    if t is None:
+        return "—"
+    return t.astimezone(tz).strftime("%H:%M:%S" if seconds else "%H:%M")
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def tile_children(label: str, value: str, sub: str = "", extra: object = None) -> list[object]:
+    """What goes inside a KPI tile: a label, one big value, an optional line below."""
+    children: list[object] = [
+        html.Div(label, className="tile-label"),
+        html.Div(value, className="tile-value"),
+    ]
+    if extra is not None:
+        children.append(extra)
+    children.append(html.Div(sub, className="tile-sub"))
+    return children
+
+
+def tile(tile_id: str, label: str) -> html.Div:
+    """An empty KPI tile, filled in by the refresh callback."""
+    return html.Div(tile_children(label, "—"), id=tile_id, className="tile")
+
+
+def severity_chips(counts: dict[str, int]) -> html.Div:
+    """Colour-coded counts of open alerts (``2 CRIT 1 WARN 0 INFO``); zero counts are dimmed."""
+    return html.Div(
+        [
+            html.Span(
+                [html.B(str(n)), f" {SEVERITY_SHORT.get(sev, sev.upper())}"],
+                className=f"chip sev-{sev}" + ("" if n else " zero"),
+                **{"data-severity": sev},
+            )
+            for sev, n in counts.items()
+        ],
+        className="chips",
+    )
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None) -> html.Div:
+    """One line of the alert ticker: severity, title, where, how long, how often, which state."""
+    where = place(station_name or alert.source_id, alert.area)
+    if alert.resolved and alert.resolved_at is not None:
+        when = f"resolved {ago(now - alert.resolved_at)}"
+    else:
+        when = f"for {fmt_age(now - alert.started_at)}"
+    state = STATE_LABELS.get(alert.state, alert.state.upper())
+    return html.Div(
+        [
+            html.Div(SEVERITY_SHORT.get(alert.severity, alert.severity[:4].upper()), className="alert-sev"),
+            html.Div(
+                [
+                    html.Div(alert.title, className="alert-title", title=alert.title),
+                    html.Div(
+                        [
+                            html.Span(where, className="alert-where"),
+                            html.Span(when, className="alert-age"),
+                        ],
+                        className="alert-meta",
+                    ),
+                ],
+                className="alert-body",
+            ),
+            html.Div(
+                [
+                    html.Div(state, className=f"alert-state state-{alert.state}"),
+                    html.Div(f"×{alert.count}", className="alert-count", title="signals seen"),
+                ],
+                className="alert-side",
+            ),
+        ],
+        className=f"alert-row sev-{alert.severity} state-{alert.state}" + (" resolved" * alert.resolved),
+        **{"data-severity": alert.severity, "data-state": alert.state, "data-alert-id": str(alert.id)},
+    )
+
+
+# --------------------------------------------------------------------------- charts
+
+
+@dataclass(frozen=True)
+class MetricPanel:
+    """What one metric's strip of a station chart shows."""
+
+    metric: str
+    points: Sequence[SeriesPoint]
+    latest: LatestValue | None
+    thresholds: Sequence[ThresholdRule] = ()
+
+    def breached(self) -> ThresholdRule | None:
+        """The most severe threshold the latest value is beyond, if any."""
+        if self.latest is None:
+            return None
+        hits = [
+            r for r in self.thresholds
+            if (r.above is not None and self.latest.value > r.above)
+            or (r.below is not None and self.latest.value < r.below)
+        ]
+        return min(hits, key=lambda r: severity_rank(r.severity)) if hits else None
+
+
+def thresholds_for(rules: Sequence[ThresholdRule], station_id: str, metric: str) -> list[ThresholdRule]:
+    """The threshold rules that watch ``metric`` at ``station_id``."""
+    return [r for r in rules if r.metric == metric and (not r.stations or station_id in r.stations)]
+
+
+def frame_trace(panel: MetricPanel, x0: datetime, x1: datetime, suffix: str = "") -> dict | None:
+    """An invisible trace that makes autorange span the whole time window and the threshold levels.
+
+    The window and the levels reach plotly through data, not through explicit
+    axis ranges: a range that the figure itself changes on every refresh would
+    override the operator's zoom. With autorange the threshold lines always sit inside their strip, so
+    one sees at a glance how far a value is from the level that raises an alert.
+    """
+    levels = [lvl for r in panel.thresholds for lvl in (r.above, r.below) if lvl is not None]
+    if levels:
+        ys = [min(levels), max(levels)]
+    elif panel.latest is not None:
+        ys = [panel.latest.value] * 2
+    elif panel.points:
+        ys = [panel.points[-1].avg] * 2
+    else:
+        return None
+    return {
+        "type": "scatter", "x": [x0.isoformat(), x1.isoformat()], "y": ys, "mode": "markers",
+        "marker": {"size": 0, "opacity": 0}, "hoverinfo": "skip", "showlegend": False, "xaxis": "x",
+        "yaxis": f"y{suffix}",
+    }
+
+
+def station_figure(
+    station_id: str,
+    panels: Sequence[MetricPanel],
+    start: datetime,
+    end: datetime,
+    tz: ZoneInfo,
+) -> dict:
+    """One station's small multiple: a strip per metric over a shared time axis, latest value beside it.
+
+    The figure sets no axis ranges (see :func:`frame_trace`), so an operator's
+    zoom can be carried over onto it (the wall does that in the browser; see
+    ``dashboards.wall``); ``uirevision`` is the station id. It is built as plain
+    JSON-ready dicts: plotly's figure objects validate every property and cost
+    ten times more on a refresh of a dozen stations.
+    """
+    data: list[dict] = []
+    layout: dict[str, object] = {
+        "uirevision": station_id,
+        "paper_bgcolor": PANEL,
+        "plot_bgcolor": PANEL,
+        "font": {"family": FONT, "color": TEXT, "size": 15},
+        "margin": {"l": 150, "r": 44, "t": 8, "b": 26},
+        "showlegend": False,
+        "hovermode": "x unified",
+        "annotations": [],
+        "shapes": [],
+    }
+    x0 = start.astimezone(tz).replace(tzinfo=None)
+    x1 = end.astimezone(tz).replace(tzinfo=None)
+    if not panels:
+        layout["xaxis"] = {"visible": False}
+        layout["yaxis"] = {"visible": False}
+        layout["annotations"] = [
+            {"text": "no readings yet", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+             "yref": "paper", "font": {"size": 20, "color": MUTED}}
+        ]
+        return {"data": data, "layout": layout}
+    k = len(panels)
+    gap = 0.12 if k > 1 else 0.0
+    height = (1.0 - gap * (k - 1)) / k
+    for i, panel in enumerate(panels):
+        n = i + 1
+        suffix = "" if n == 1 else str(n)
+        top = min(1.0, round(1.0 - i * (height + gap), 6))
+        bottom = max(0.0, round(top - height, 6))
+        breached = panel.breached()
+        colour = SEVERITY_COLOURS.get(breached.severity, LINE) if breached else LINE
+        xs = [p.bucket.astimezone(tz).replace(tzinfo=None).isoformat() for p in panel.points]
+        frame = frame_trace(panel, x0, x1, suffix)
+        if frame is not None:
+            data.append(frame)
+        data.append({
+            "type": "scattergl" if len(xs) > 2000 else "scatter", "x": xs,
+            "y": [p.avg for p in panel.points], "mode": "lines", "xaxis": "x", "yaxis": f"y{suffix}",
+            "line": {"color": colour, "width": 2.5}, "connectgaps": False,
+            "name": metric_label(panel.metric), "hovertemplate": "%{y:.4g}<extra></extra>",
+        })
+        layout[f"yaxis{suffix}"] = {
+            "domain": [bottom, top], "anchor": "x", "side": "right", "gridcolor": GRID,
+            "zeroline": False, "nticks": 3 if k <= 2 else 2, "tickfont": {"size": 14, "color": MUTED},
+        }
+        latest = panel.latest
+        value = "—" if latest is None else fmt_value(latest.value)
+        unit = "" if latest is None else html_text.escape(latest.unit)  # plotly reads tags in text
+        label = html_text.escape(metric_label(panel.metric))
+        middle = (bottom + top) / 2
+        common = {"showarrow": False, "xref": "paper", "yref": "paper", "x": 0, "xanchor": "right",
+                  "xshift": -12, "y": middle, "align": "right"}
+        layout["annotations"].extend(  # type: ignore[union-attr]
+            [
+                {**common, "text": label, "yanchor": "bottom", "yshift": 2,
+                 "font": {"size": 16, "color": MUTED}},
+                {**common, "text": f"<b>{value}</b> <span style='font-size:14px'>{unit}</span>",
+                 "yanchor": "top", "font": {"size": 24, "color": colour if breached else TEXT}},
+            ]
+        )
+        for rule in panel.thresholds:
+            level = rule.above if rule.above is not None else rule.below
+            layout["shapes"].append(  # type: ignore[union-attr]
+                {
+                    "type": "line", "xref": "x domain", "yref": f"y{suffix}", "x0": 0, "x1": 1,
+                    "y0": level, "y1": level,
+                    "line": {"color": SEVERITY_COLOURS.get(rule.severity, MUTED), "width": 1.5,
+                             "dash": "dash"},
+                }
+            )
+    # one time axis for every strip, labelled under the lowest: a zoom on any strip zooms them all
+    # (one shared axis, not ``matches``: plotly forgets a zoom on matched axes when the figure changes)
+    layout["xaxis"] = {
+        "domain": [0, 1], "anchor": f"y{k if k > 1 else ''}", "type": "date", "showgrid": False,
+        "tickformat": "%H:%M", "tickfont": {"size": 14, "color": MUTED}, "linecolor": GRID,
+    }
+    return {"data": data, "layout": layout}

@@ -1,0 +1,414 @@
+"""The wall: the page operators watch on the big screen of the night shift.
+
+One screen, no scrolling at 1920x1080: a header (city, page, live clock,
+store label, data time), five KPI tiles, one small-multiple chart per
+station from the 1-minute rollup, and the alert ticker. Two cheap
+server callbacks keep it live without reloading the page: one for the
+tiles and the ticker on every tick, one for the charts on every second
+tick (never slower than every 5 s). The clock and the "no update"
+warning run in the browser.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dash
+import psycopg
+from dash import ALL, Input, Output, State, dcc, html
+from dash.exceptions import PreventUpdate
+from psycopg_pool import ConnectionPool
+
+from dashboards import components as c
+from ioc.config import Settings, Station
+from ioc.store import queries as q
+
+log = logging.getLogger(__name__)
+
+CHART_WINDOW = timedelta(minutes=90)
+ALERT_ROWS = 10  # more than fit: rows that do not fit wrap out of sight, whole
+RECENT_DEAD_LETTER = timedelta(minutes=10)  # the dead-letter tile is amber while one is this fresh
+STALE_WRITE = timedelta(seconds=60)  # the stored tile is amber when nothing was written this long
+SILENT_WRITE = timedelta(minutes=5)  # ...and red after this long
+STATION_STALE = timedelta(minutes=5)  # the reporting window of queries.kpis
+
+# no mode bar and no "double-click to zoom out" tip popping up over the clock on a wall
+GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "scrollZoom": False, "doubleClick": "reset",
+                "showTips": False}
+
+
+def chart_interval_ms(refresh_ms: int) -> int:
+    """Charts refresh every second tick, but at least every 5 s (or every tick if ticks are slower)."""
+    return min(2 * refresh_ms, max(refresh_ms, 5000))
+
+
+def stale_after_ms(refresh_ms: int) -> int:
+    """How long without a successful update before the page says so: three missed ticks and a bit."""
+    return max(5000, 3 * refresh_ms + 2000)
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Columns and rows of the station grid for ``n`` panels: panels a little wider than tall."""
+    rows = max(1, round(math.sqrt(max(n, 1) / 1.4)))
+    return -(-max(n, 1) // rows), rows
+
+
+@dataclass(frozen=True)
+class WallView:
+    """What the wall's layout and callbacks share: the store's pool and the city's settings."""
+
+    pool: ConnectionPool
+    settings: Settings
+    caps_label: str = ""
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def station_name(self, station_id: str) -> str:
+        station = self.settings.station(station_id)
+        return station.name if station else station_id
+
+    def stations(self) -> list[Station]:
+        """Configured stations first, then any that report without being configured."""
+        stations = list(self.settings.stations)
+        known = {s.id for s in stations}
+        try:
+            seen = sorted({v.station_id for v in q.latest_values(self.pool)} - known)
+        except psycopg.Error as exc:
+            log.warning("wall: could not list reporting stations: %s", exc)
+            seen = []
+        return stations + [Station(id=s, name=s, lat=0.0, lon=0.0) for s in seen]
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _station_panel(station: Station) -> html.Div:
+    key = {"station": station.id}
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span(station.name, className="station-name", title=station.id),
+                    html.Span("" if c.place(station.name, station.area) == station.name else station.area,
+                              className="station-area"),
+                    html.Span("", id={"type": "station-status", **key}, className="station-status"),
+                ],
+                className="station-head",
+            ),
+            dcc.Graph(
+                id={"type": "station-graph", **key},
+                figure=c.station_figure(station.id, [], datetime.now(UTC) - CHART_WINDOW, datetime.now(UTC),
+                                        ZoneInfo("UTC")),
+                config=GRAPH_CONFIG,
+                className="station-graph",
+                style={"height": "100%", "width": "100%"},
+            ),
+        ],
+        id={"type": "station-panel", **key},
+        className="station-panel",
+        **{"data-station": station.id},
+    )
+
+
+def layout(view: WallView) -> html.Div:
+    """The wall's layout; built on every page load so stations that appeared since show up."""
+    settings = view.settings
+    stations = view.stations()
+    cols, rows = grid_shape(len(stations))
+    refresh = settings.web.refresh_ms
+    now_local = datetime.now(view.tz)
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Div(
+                        [
+                            html.Div(settings.city, className="city"),
+                            html.Div(settings.web.title, className="page-title"),
+                        ],
+                        className="brand",
+                    ),
+                    html.Div(
+                        [
+                            html.Span(f"store: {view.caps_label or 'unknown'}", id="store-label",
+                                      className="pill", title="store capability level"),
+                            html.Span("Data as of —", id="data-asof", className="asof"),
+                            html.Span("", id="link-status", className="link-status"),
+                        ],
+                        className="status",
+                    ),
+                    html.Div(
+                        [
+                            html.Div(now_local.strftime("%H:%M:%S"), id="clock", className="clock"),
+                            html.Div(now_local.strftime("%a %d %b"), id="clock-date", className="clock-date"),
+                        ],
+                        className="clock-box",
+                    ),
+                ],
+                className="wall-header",
+            ),
+            html.Section(
+                [
+                    c.tile("kpi-stored", "Readings stored"),
+                    c.tile("kpi-rate", "Readings / min"),
+                    c.tile("kpi-stations", "Stations reporting"),
+                    c.tile("kpi-alerts", "Open alerts"),
+                    c.tile("kpi-deadletters", "Dead letters"),
+                ],
+                className="kpis",
+            ),
+            html.Main(
+                [
+                    html.Section(
+                        [_station_panel(s) for s in stations]
+                        or [html.Div("No stations configured or reporting yet", className="empty")],
+                        id="station-charts",
+                        className="station-grid",
+                        style={
+                            "gridTemplateColumns": f"repeat({cols}, minmax(0, 1fr))",
+                            "gridTemplateRows": f"repeat({rows}, minmax(0, 1fr))",
+                        },
+                    ),
+                    html.Aside(
+                        [
+                            html.Div(
+                                [html.H2("Alerts"),
+                                 html.Span("", id="alert-summary", className="alert-summary")],
+                                className="alerts-head",
+                            ),
+                            html.Div([], id="alert-ticker", className="alert-ticker"),
+                        ],
+                        className="alerts",
+                    ),
+                ],
+                className="wall-main",
+            ),
+            dcc.Interval(id="tick", interval=refresh),
+            dcc.Interval(id="chart-tick", interval=chart_interval_ms(refresh)),
+            dcc.Interval(id="clock-tick", interval=1000),
+            dcc.Store(id="last-update"),
+            dcc.Store(id="chart-figures"),  # the charts' new figures, on their way to the graphs
+            dcc.Store(id="wall-config", data={"tz": settings.timezone, "staleMs": stale_after_ms(refresh)}),
+        ],
+        id="wall",
+        className="wall",
+    )
+
+
+# --------------------------------------------------------------------------- callbacks
+
+_CLOCK_JS = """
+function (n, seq, cfg) {
+    const now = new Date();
+    const tz = (cfg && cfg.tz) || 'UTC';
+    const w = window;
+    if (w.__wallSeen === undefined || seq !== w.__wallSeq) {
+        w.__wallSeq = seq;
+        w.__wallSeen = now.getTime();
+    }
+    let time, date;
+    try {
+        time = new Intl.DateTimeFormat('en-GB', {timeZone: tz, hour: '2-digit', minute: '2-digit',
+            second: '2-digit', hourCycle: 'h23'}).format(now);
+        date = new Intl.DateTimeFormat('en-GB', {timeZone: tz, weekday: 'short', day: '2-digit',
+            month: 'short', timeZoneName: 'shortOffset'}).format(now).replace(/,/g, '');
+    } catch (e) {
+        time = now.toISOString().slice(11, 19); date = 'UTC';
+    }
+    const quiet = now.getTime() - w.__wallSeen;
+    const stale = quiet > ((cfg && cfg.staleMs) || 10000);
+    const msg = stale ? ('NO UPDATE FOR ' + Math.round(quiet / 1000) + ' s') : '';
+    return [time, date, msg, stale ? 'link-status stale' : 'link-status'];
+}
+"""
+
+
+# New figures reach the graphs through the browser, which carries over the zoom each graph
+# has at that moment. ``uirevision`` alone does not keep it under Dash 4: its Graph writes a
+# zoom back into the ``figure`` prop and re-plots, plotly then takes the zoom as the figure's
+# own starting point, and the next figure from the server resets it. Reading the live plot
+# here, when the new figure arrives, also wins the race against a refresh already in flight.
+# The figures set no ranges of their own, so ``autorange === false`` means the operator zoomed.
+_KEEP_ZOOM_JS = """
+function (figures) {
+    const outputs = dash_clientside.callback_context.outputs_list;
+    if (!figures) { return outputs.map(() => dash_clientside.no_update); }
+    return outputs.map(function (out) {
+        const fig = figures[out.id.station];
+        if (!fig) { return dash_clientside.no_update; }
+        const host = document.getElementById(JSON.stringify({station: out.id.station, type: out.id.type}));
+        const live = host && host.querySelector('.js-plotly-plot');
+        if (!live || !live.layout) { return fig; }
+        const layout = Object.assign({}, fig.layout);
+        for (const axis of Object.keys(layout)) {
+            const now = /^[xy]axis[0-9]*$/.test(axis) && live.layout[axis];
+            if (now && now.autorange === false && Array.isArray(now.range)) {
+                layout[axis] = Object.assign({}, layout[axis], {range: now.range.slice(), autorange: false});
+            }
+        }
+        return Object.assign({}, fig, {layout: layout});
+    });
+}
+"""
+
+
+def _tile_state(base: str, state: str | None) -> str:
+    return f"tile {base}" + (f" {state}" if state else "")
+
+
+def register_callbacks(app: dash.Dash, view: WallView) -> None:
+    """Wire the wall's refresh callbacks onto ``app`` (never the global callback list)."""
+    settings = view.settings
+    tz = view.tz
+
+    @app.callback(
+        Output("kpi-stored", "children"),
+        Output("kpi-stored", "className"),
+        Output("kpi-rate", "children"),
+        Output("kpi-stations", "children"),
+        Output("kpi-stations", "className"),
+        Output("kpi-alerts", "children"),
+        Output("kpi-alerts", "className"),
+        Output("kpi-deadletters", "children"),
+        Output("kpi-deadletters", "className"),
+        Output("alert-ticker", "children"),
+        Output("alert-summary", "children"),
+        Output("data-asof", "children"),
+        Output("last-update", "data"),
+        Input("tick", "n_intervals"),
+    )
+    def refresh_tiles(_n: int | None) -> tuple[object, ...]:
+        try:
+            k = q.kpis(view.pool)
+            alerts = q.recent_alerts(view.pool, limit=ALERT_ROWS, open_first=True)
+            dead = q.recent_dead_letters(view.pool, limit=1)
+        except psycopg.Error as exc:
+            log.warning("wall: store query failed: %s", exc)
+            raise PreventUpdate from None
+        now = k.as_of
+
+        # readings stored, with the age of the last write
+        if k.last_write is None:
+            stored_sub, stored_state = "nothing written yet", "warn"
+        else:
+            quiet = now - k.last_write
+            stored_sub = f"last write {c.ago(quiet)}"
+            stored_state = "crit" if quiet > SILENT_WRITE else "warn" if quiet > STALE_WRITE else None
+
+        # stations reporting n / N
+        total = max(len(settings.stations), k.stations_known)
+        silent = total - k.stations_reporting
+        stations_state = None if silent <= 0 else "crit" if k.stations_reporting == 0 else "warn"
+        stations_sub = "all in the last 5 min" if silent <= 0 else f"{silent} silent for 5 min or more"
+
+        # open alerts, colour of the worst
+        alerts_state = "crit" if k.alerts_critical else "warn" if k.alerts_warning else None
+        other = k.alerts_open - k.alerts_critical - k.alerts_warning - k.alerts_info
+        alerts_sub = "nothing open" if not k.alerts_open else f"+ {other} of other severity" if other else ""
+
+        # dead letters, amber while a new one is fresh
+        if dead:
+            d = dead[0]
+            dead_sub = f"latest {c.ago(now - d.received_at)} · {d.stage}: {d.reason}"
+            dead_state = "warn" if now - d.received_at < RECENT_DEAD_LETTER else None
+        else:
+            dead_sub, dead_state = "none", None
+
+        rows = [c.alert_row(a, now, view.station_name(a.source_id)) for a in alerts]
+        shown_open = sum(1 for a in alerts if not a.resolved)
+        if k.alerts_open > shown_open:
+            rows.append(html.Div(f"+ {k.alerts_open - shown_open} more open", className="alert-more"))
+        if not rows:
+            rows = [html.Div("No alerts", className="alert-none")]
+        summary = f"{k.alerts_open} open" if k.alerts_open else "all clear"
+
+        return (
+            c.tile_children("Readings stored", c.fmt_int(k.readings_stored), stored_sub),
+            _tile_state("kpi-stored", stored_state),
+            c.tile_children("Readings / min", c.fmt_int(k.readings_last_minute), "trailing 60 s"),
+            c.tile_children("Stations reporting", f"{k.stations_reporting} / {total}", stations_sub),
+            _tile_state("kpi-stations", stations_state),
+            c.tile_children("Open alerts", c.fmt_int(k.alerts_open), alerts_sub,
+                            extra=c.severity_chips(k.open_by_severity)),
+            _tile_state("kpi-alerts", alerts_state),
+            c.tile_children("Dead letters", c.fmt_int(k.dead_letters), dead_sub),
+            _tile_state("kpi-deadletters", dead_state),
+            rows,
+            summary,
+            f"Data as of {c.local_time(now, tz)}",
+            now.isoformat(),
+        )
+
+    @app.callback(
+        Output("chart-figures", "data"),
+        Output({"type": "station-status", "station": ALL}, "children"),
+        Output({"type": "station-panel", "station": ALL}, "className"),
+        Input("chart-tick", "n_intervals"),
+    )
+    def refresh_charts(_n: int | None) -> tuple[dict[str, object], list[str], list[str]]:
+        ids = [o["id"]["station"] for o in dash.ctx.outputs_list[1]]
+        if not ids:
+            return {}, [], []
+        end = datetime.now(UTC)
+        start = end - CHART_WINDOW
+        try:
+            latest = q.latest_values(view.pool)
+            series = q.station_series(view.pool, start, "1m", station_ids=ids)
+        except psycopg.Error as exc:
+            log.warning("wall: store query failed: %s", exc)
+            raise PreventUpdate from None
+        by_metric: dict[tuple[str, str], list[q.SeriesPoint]] = {}
+        for p in series:
+            by_metric.setdefault((p.station_id, p.metric), []).append(p)
+        latest_by: dict[tuple[str, str], q.LatestValue] = {(v.station_id, v.metric): v for v in latest}
+        figures: dict[str, object] = {}
+        statuses: list[str] = []
+        classes: list[str] = []
+        rules = settings.rules.thresholds
+        for sid in ids:
+            metrics = sorted(
+                {m for s, m in by_metric if s == sid} | {m for s, m in latest_by if s == sid},
+                key=c.metric_sort_key,
+            )
+            panels = [
+                c.MetricPanel(m, by_metric.get((sid, m), []), latest_by.get((sid, m)),
+                              c.thresholds_for(rules, sid, m))
+                for m in metrics
+            ]
+            figures[sid] = c.station_figure(sid, panels, start, end, tz)
+            newest = max((v.time for (s, _), v in latest_by.items() if s == sid), default=None)
+            if newest is None:
+                statuses.append("no data")
+                classes.append("station-panel stale")
+            elif end - newest > STATION_STALE:
+                statuses.append(f"silent {c.fmt_age(end - newest)}")
+                classes.append("station-panel stale")
+            else:
+                statuses.append(f"last {c.local_time(newest, tz, seconds=False)}")
+                worst = min((r.severity for p in panels if (r := p.breached())), key=c.severity_rank,
+                            default=None)
+                classes.append(f"station-panel breach breach-{worst}" if worst else "station-panel")
+        return figures, statuses, classes
+
+    app.clientside_callback(
+        _KEEP_ZOOM_JS,
+        Output({"type": "station-graph", "station": ALL}, "figure"),
+        Input("chart-figures", "data"),
+    )
+
+    app.clientside_callback(
+        _CLOCK_JS,
+        Output("clock", "children"),
+        Output("clock-date", "children"),
+        Output("link-status", "children"),
+        Output("link-status", "className"),
+        Input("clock-tick", "n_intervals"),
+        State("last-update", "data"),
+        State("wall-config", "data"),
+    )
