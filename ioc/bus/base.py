@@ -14,6 +14,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 
+class BusUnavailable(RuntimeError):
+    """The bus cannot be reached or refused a write; the operation may succeed later."""
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One record read from the bus."""
@@ -47,6 +51,9 @@ class Subscription(Protocol):
 
     def commit(self) -> None:
         """Mark everything returned by :meth:`poll` so far as processed."""
+
+    def rewind(self) -> None:
+        """Go back to the committed offsets: what was polled since is returned again."""
 
     def lag(self) -> int:
         """Messages in the assigned partitions not yet committed (best effort)."""

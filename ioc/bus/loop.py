@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg
 import psycopg_pool
 
-from ioc.bus.base import Message, Subscription
+from ioc.bus.base import BusUnavailable, Message, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
     psycopg.errors.AdminShutdown,
     psycopg_pool.PoolTimeout,
+    BusUnavailable,
 )
 
 
@@ -104,6 +105,7 @@ class BatchConsumer:
                     self.health.errors += 1
                     self.health.last_error = f"{type(exc).__name__}: {exc}"
                     log.exception("%s: batch failed; it will be redelivered", self.health.name)
+                    self.subscription.rewind()
                     stop.wait(1.0)
         finally:
             self.subscription.close()

@@ -180,6 +180,13 @@ class MemorySubscription:
                     group.committed[slot] = pos
                     self._bus._trim(*slot)
 
+    def rewind(self) -> None:
+        with self._bus._cond:
+            group = self._bus._groups[self.group]
+            for slot in self._assigned:
+                self._assigned[slot] = max(group.committed.get(slot, 0),
+                                           self._bus._topics[slot[0]][slot[1]].base)
+
     def lag(self) -> int:
         with self._bus._cond:
             group = self._bus._groups[self.group]
