@@ -16,6 +16,9 @@ import psycopg
 
 from ioc.store.capabilities import Capabilities, enable
 from ioc.store.health import apply_role_health
+from ioc.store.schema_alerts import apply_alert_lifecycle
+from ioc.store.schema_vessels import apply_vessels
+from ioc.store.tables import hypertable_or_brin
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +45,6 @@ def _time_bucket_fallback(conn: psycopg.Connection, caps: Capabilities) -> None:
     )
 
 
-def _hypertable_or_brin(conn: psycopg.Connection, caps: Capabilities, table: str, chunk: str) -> None:
-    if caps.timescaledb:
-        conn.execute(
-            f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => interval '{chunk}', "
-            "if_not_exists => true)"
-        )
-    else:
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_time_brin ON {table} USING brin (time)")
-
-
 def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
     _time_bucket_fallback(conn, caps)
     conn.execute(
@@ -67,7 +60,7 @@ def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
         )
         """
     )
-    _hypertable_or_brin(conn, caps, "readings", "1 day")
+    hypertable_or_brin(conn, caps, "readings", "1 day")
     conn.execute(
         """
         CREATE TABLE latest_readings (
@@ -181,7 +174,9 @@ def _rollups(conn: psycopg.Connection, caps: Capabilities) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "readings, latest values, counts, dead letters, alerts", _core),
     Migration(2, "1-minute and 1-hour reading rollups", _rollups),
+    Migration(3, "alert lifecycle, people, silences, escalation, notifications", apply_alert_lifecycle),
     Migration(5, "health of running roles", apply_role_health),
+    Migration(6, "vessel positions, static reports and the register", apply_vessels),
 ]
 
 

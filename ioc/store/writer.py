@@ -8,10 +8,9 @@ the rollup's dirty range land together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -19,24 +18,8 @@ from psycopg_pool import ConnectionPool
 from ioc.bus.base import Message
 from ioc.events import EnvironmentReading, Event
 from ioc.store.capabilities import Capabilities
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """How one kind of event record is kept: its table, columns and natural key."""
-
-    kind: str
-    table: str
-    columns: tuple[tuple[str, str], ...]  # (name, postgres type)
-    key: tuple[str, ...]
-    to_row: Callable[[Any], tuple[Any, ...]]
-    time_column: str = "time"
-    after_insert: tuple[str, ...] = ()  # statements run against the staging table after the insert
-
-    @property
-    def stage(self) -> str:
-        return f"stage_{self.table}"
-
+from ioc.store.schema_vessels import vessel_table_specs
+from ioc.store.tables import TableSpec
 
 READINGS = TableSpec(
     kind="environment.reading",
@@ -63,7 +46,9 @@ READINGS = TableSpec(
     ),
 )
 
-TABLES: dict[str, TableSpec] = {spec.kind: spec for spec in (READINGS,)}
+TABLES: dict[str, TableSpec] = {
+    spec.kind: spec for spec in (READINGS, *vessel_table_specs())
+}
 
 
 @dataclass

@@ -1,0 +1,39 @@
+"""How event records map onto tables, and the DDL helper every schema module shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from ioc.store.capabilities import Capabilities
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one kind of event record is kept: its table, columns and natural key."""
+
+    kind: str
+    table: str
+    columns: tuple[tuple[str, str], ...]  # (name, postgres type)
+    key: tuple[str, ...]
+    to_row: Callable[[Any], tuple[Any, ...]]
+    time_column: str = "time"
+    after_insert: tuple[str, ...] = ()  # statements run against the staging table after the insert
+
+    @property
+    def stage(self) -> str:
+        return f"stage_{self.table}"
+
+
+def hypertable_or_brin(conn: psycopg.Connection, caps: Capabilities, table: str, chunk: str) -> None:
+    """A hypertable on ``time`` where TimescaleDB is present, a BRIN index on ``time`` elsewhere."""
+    if caps.timescaledb:
+        conn.execute(
+            f"SELECT create_hypertable('{table}', 'time', chunk_time_interval => interval '{chunk}', "
+            "if_not_exists => true)"
+        )
+    else:
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_time_brin ON {table} USING brin (time)")
