@@ -1,25 +1,36 @@
 """The registry of detector kinds: a name and a factory that builds it from the settings.
 
 Adding a rule kind means one module with a detector class and one line here.
-A factory gets the whole :class:`ioc.config.Settings` and returns a detector;
+A factory gets the whole :class:`ioc.config.Settings` and returns the detectors
+it configures (a family such as the vessel rules returns several);
 :func:`build_detectors` leaves out detectors that read no event kind (no rules
 of theirs are configured).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from detectors.base import Detector
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
+from detectors.vessels import build_vessel_detectors
 from ioc.config import Settings
 
-DetectorFactory = Callable[[Settings], Detector]
+DetectorFactory = Callable[[Settings], Sequence[Detector]]
+
+
+def vessel_rules(settings: Settings) -> Sequence[Detector]:
+    """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
+    if not settings.rules.vessels:
+        return []
+    return build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+
 
 DETECTORS: Mapping[str, DetectorFactory] = {
-    "threshold": ThresholdDetector.from_settings,
-    "stale": StaleSensorDetector.from_settings,
+    "threshold": lambda s: [ThresholdDetector.from_settings(s)],
+    "stale": lambda s: [StaleSensorDetector.from_settings(s)],
+    "vessels": vessel_rules,
 }
 
 
@@ -28,5 +39,5 @@ def build_detectors(
 ) -> list[Detector]:
     """Every registered detector that has rules in ``settings``, in registry order."""
     chosen = DETECTORS if registry is None else registry
-    built = [factory(settings) for factory in chosen.values()]
+    built = [detector for factory in chosen.values() for detector in factory(settings)]
     return [detector for detector in built if detector.kinds]

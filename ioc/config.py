@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
+DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
 
 
 class DatabaseSettings(BaseModel):
@@ -123,6 +124,7 @@ class RuleSettings(BaseModel):
     thresholds: list[ThresholdRule] = Field(default_factory=list)
     stale: list[StaleRule] = Field(default_factory=list)
     stale_check_seconds: float = 30.0
+    vessels: dict[str, Any] = Field(default_factory=dict)  # see detectors/vessels/__init__.py
 
 
 class Settings(BaseSettings):
@@ -134,6 +136,7 @@ class Settings(BaseSettings):
 
     city: str = "Huế"
     timezone: str = "Asia/Ho_Chi_Minh"
+    samples_dir: Path = DEFAULT_SAMPLES  # relative paths of feeds and zone files start here
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bus: BusSettings = Field(default_factory=BusSettings)
     web: WebSettings = Field(default_factory=WebSettings)

@@ -22,6 +22,7 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 SCHEMA_VERSION = 1
@@ -184,6 +185,38 @@ class AlertSignal(Event):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class StormWarning(Event):
+    """A storm warning that closes a sea area to boats for a time.
+
+    ``time`` is when it was issued; ``source_id`` the issuer (e.g. ``nchmf``, Vietnam's
+    National Centre for Hydro-Meteorological Forecasting, or the provincial border guard).
+    """
+
+    kind: Literal["storm.warning"] = "storm.warning"
+    warning_id: str = Field(min_length=1, max_length=96)
+    title: str = Field(default="", max_length=512)
+    zone_id: str | None = None
+    area: dict[str, Any] | None = None
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+    severity: Severity = "critical"
+
+    @model_validator(mode="after")
+    def _check(self) -> StormWarning:
+        if (self.zone_id is None) == (self.area is None):
+            raise ValueError("set exactly one of zone_id or area")
+        if self.valid_to <= self.valid_from:
+            raise ValueError("valid_to must be after valid_from")
+        if self.area is not None and self.area.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("area must be a GeoJSON Polygon or MultiPolygon")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Warnings are keyed by their id, so a re-issued warning follows the one it replaces."""
+        return self.warning_id
+
+
 AnyEvent = Annotated[
     EnvironmentReading
     | CameraDetection
@@ -192,6 +225,7 @@ AnyEvent = Annotated[
     | SecurityEvent
     | PressArticle
     | FieldReport
+    | StormWarning
     | AlertSignal,
     Field(discriminator="kind"),
 ]
@@ -206,6 +240,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SecurityEvent,
         PressArticle,
         FieldReport,
+        StormWarning,
         AlertSignal,
     )
 }

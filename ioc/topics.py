@@ -12,6 +12,7 @@ TOPIC_BY_KIND: dict[str, str] = {
     "security.event": "ioc.security.events",
     "press.article": "ioc.press.articles",
     "field.report": "ioc.reports.requests",
+    "storm.warning": "ioc.weather.warnings",
     "alert.signal": "ioc.alerts.signals",
 }
 ALERT_SIGNALS = TOPIC_BY_KIND["alert.signal"]

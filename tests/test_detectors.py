@@ -439,7 +439,8 @@ def test_registry_builds_configured_detectors() -> None:
         rules=RuleSettings(thresholds=[CO2_RULE], stale=[STALE_RULE]),
     )
     detectors = build_detectors(settings)
-    assert [d.name for d in detectors] == list(DETECTORS) == ["threshold", "stale"]
+    assert [d.name for d in detectors] == ["threshold", "stale"]
+    assert list(DETECTORS) == ["threshold", "stale", "vessels"]
     assert all(isinstance(d, Detector) for d in detectors)
     threshold = detectors[0]
     assert isinstance(threshold, ThresholdDetector) and threshold.stations == {"hue-air-dongba": "Đông Ba"}

@@ -35,6 +35,7 @@ from ingest.environment import (
 from ingest.environment.base import Target
 from ingest.environment.csv_replay import CsvFormatError
 from ingest.environment.http import new_session
+from ingest.vessels import feed_options as vessel_feed_options
 from ioc.bus.memory import MemoryBus
 from ioc.config import DEFAULT_CONFIG, FeedSettings, Settings, load_settings
 from ioc.events import EnvironmentReading, decode
@@ -593,7 +594,7 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     settings = hue_settings()
     assert settings.city == "Huế" and settings.timezone == "Asia/Ho_Chi_Minh"
     assert settings.database.dsn is None and settings.bus.kind == "memory"
-    assert settings.web.port == 8050 and settings.web.title == "Huế IOC — Environment"
+    assert settings.web.port == 8050 and settings.web.title == "Huế Intelligent Operations Centre"
     ids = {s.id for s in settings.stations}
     assert len(ids) == len(settings.stations) == 5
     for s in settings.stations:  # inside Huế
@@ -601,25 +602,28 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     for rule in settings.rules.thresholds:
         assert set(rule.stations) <= ids
     assert [r.after_minutes for r in settings.rules.stale] == [15.0]
-    [feed] = settings.feeds
-    assert feed.kind in SOURCE_FACTORIES and feed.options["loop"] is True
+    [feed] = [f for f in settings.feeds if f.kind in SOURCE_FACTORIES]
+    assert feed.options["loop"] is True
     source = build_source(feed, settings, SAMPLES, now=lambda: T0)
     assert set(source.station_ids) == ids
     # the commented examples are valid feeds too, once uncommented
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     blocks = text.split("# [[feeds]]")[1:]
-    assert len(blocks) == 2
+    assert len(blocks) == 4
     for block in blocks:
         lines = [ln.removeprefix("# ") for ln in block.split("\n\n")[0].splitlines()[1:]]
         data = tomllib.loads("\n".join(["[[feeds]]", *lines]))
         example = FeedSettings(**data["feeds"][0])
-        assert build_source(example, settings, SAMPLES, now=lambda: T0).name == example.name
+        if example.kind in SOURCE_FACTORIES:
+            assert build_source(example, settings, SAMPLES, now=lambda: T0).name == example.name
+        else:
+            assert vessel_feed_options(example)
 
 
 def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
-    assert settings.web.title == "Huế IOC — Environment"
-    assert [f.name for f in settings.feeds] == ["environment-sample"]
+    assert settings.web.title == "Huế Intelligent Operations Centre"
+    assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 

@@ -9,14 +9,14 @@ retried after an exponential backoff; records whose publishing failed are kept a
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ioc.bus.base import Publisher
+from ioc.deadletters import dead_letter_record
 from ioc.events import EnvironmentReading
 from ioc.topics import DEAD_LETTERS, topic_for
 
@@ -24,30 +24,9 @@ from .base import Clock, EnvironmentSource, SourceUnavailable, utc_now
 
 log = logging.getLogger(__name__)
 
-MAX_DEAD_LETTER_PAYLOAD = 64 * 1024
 MAX_PENDING = 100_000
 
 DeadLetterFactory = Callable[[str, str, str, str | bytes, datetime], bytes]
-
-
-def dead_letter_record(stage: str, feed: str, reason: str, payload: str | bytes, now: datetime) -> bytes:
-    """The JSON value of a dead letter: where, which feed, why, the raw input (≤ 64 KB), when.
-
-    Bytes that are not UTF-8 are kept visible as ``\\xNN`` escapes; the payload is cut to
-    64 KiB of UTF-8 without splitting a character.
-    """
-    text = payload.decode("utf-8", errors="backslashreplace") if isinstance(payload, bytes) else payload
-    encoded = text.encode("utf-8", errors="backslashreplace")
-    if len(encoded) > MAX_DEAD_LETTER_PAYLOAD:
-        text = encoded[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", errors="ignore")
-    record = {
-        "stage": stage,
-        "feed": feed,
-        "reason": reason[:1024],
-        "payload": text,
-        "time": now.astimezone(UTC).isoformat(),
-    }
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
 class EnvironmentWorker:
@@ -75,6 +54,7 @@ class EnvironmentWorker:
         self._failures = 0
         self._retry_at: datetime | None = None
         self.health: dict[str, Any] = {
+            "live": False,
             "feed": self.feed,
             "connected": False,
             "last_reading_time": None,
@@ -116,6 +96,7 @@ class EnvironmentWorker:
         sent = sum(1 for topic, _, _ in batch if topic != DEAD_LETTERS) if published else 0
         if published:
             self._pending = []
+            self.health["live"] = True  # the backfill (if any) is on the bus: now in step with the clock
             self.health["readings"] += sent
             self.health["dead_letters"] += len(batch) - sent
             if readings:

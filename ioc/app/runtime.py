@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -23,8 +23,7 @@ from alerts.service import AlertService, AlertSignalConsumer
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
-from ingest.environment import build_source
-from ingest.environment.worker import EnvironmentWorker
+from ingest.registry import FeedWorker, build_feed_worker
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
 from ioc.bus.base import Bus
@@ -51,12 +50,12 @@ def _runner_beat(r: DetectorRunner) -> Beat:
                          "last_event_time": r.last_event_time})
 
 
-def _ingest_beat(role: str, h: dict[str, Any]) -> Beat:
-    return Beat(role, errors=int(h.get("errors", 0)), last_write=h.get("last_reading_time"),
+def _ingest_beat(role: str, worker: FeedWorker) -> Beat:
+    h = dict(worker.health)
+    errors = h.get("errors", h.get("source_errors", 0) + h.get("publish_errors", 0))
+    return Beat(role, errors=int(errors), last_write=h.get("last_reading_time") or h.get("last_time"),
                 last_error=h.get("last_error"),
                 details={k: v for k, v in h.items() if k not in ("last_error", "last_reading_time")})
-
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "sample_streams"
 
 
 @dataclass
@@ -123,10 +122,9 @@ class Runtime:
         for feed in self.settings.feeds:
             if not feed.enabled or (only is not None and feed.name != only):
                 continue
-            source = build_source(feed, self.settings, SAMPLES_DIR)
-            worker = EnvironmentWorker(source, self.bus.publisher(), feed_name=feed.name)
+            worker = build_feed_worker(feed, self.settings, self.bus.publisher())
             self.workers.append(Worker(f"ingest:{feed.name}", worker.run,
-                                       partial(_ingest_beat, f"ingest:{feed.name}", worker.health),
+                                       partial(_ingest_beat, f"ingest:{feed.name}", worker),
                                        stage=0))
 
     def add_sink(self) -> None:
@@ -187,10 +185,23 @@ class Runtime:
             log.warning("could not record role health: %s", exc)
 
     # -- running -------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, live_wait_s: float = 60.0) -> None:
+        """Start ingest first and wait until its backfilled history is on the bus, then the rest.
+
+        Detectors in live mode judge absence against the clock once caught up; history
+        published after that would be too late for them, so it must be there first.
+        """
+        ingest = [w for w in self.workers if w.stage == 0]
+        for w in ingest:
+            self._start_worker(w)
+        deadline = time.monotonic() + live_wait_s
+        while ingest and time.monotonic() < deadline:
+            if all(w.beat().details.get("live", True) for w in ingest):
+                break
+            time.sleep(0.1)
         for w in self.workers:
-            w.thread = threading.Thread(target=self._guard, args=(w,), name=w.name, daemon=True)
-            w.thread.start()
+            if w.stage != 0:
+                self._start_worker(w)
         if self.scheduler is not None:
             self.scheduler.start()
         if self.web is not None:
@@ -198,6 +209,10 @@ class Runtime:
             self._web_thread.start()
         self.record_health()
         threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True).start()
+
+    def _start_worker(self, w: Worker) -> None:
+        w.thread = threading.Thread(target=self._guard, args=(w,), name=w.name, daemon=True)
+        w.thread.start()
 
     @staticmethod
     def _guard(w: Worker) -> None:

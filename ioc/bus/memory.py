@@ -146,17 +146,28 @@ class MemorySubscription:
         self._closed = False
 
     def _ready(self, max_records: int) -> list[Message]:
+        """Up to ``max_records`` messages, shared fairly between the assigned partitions.
+
+        Taking each partition's share in turn (as Kafka's fetcher interleaves partitions)
+        keeps a backlog's partitions in step in event time instead of draining one first.
+        """
         out: list[Message] = []
-        for (topic, p), pos in self._assigned.items():
-            part = self._bus._topics[topic][p]
-            if pos < part.base:
-                pos = part.base
-            take = part.log[pos - part.base : pos - part.base + max_records - len(out)]
-            if take:
-                out.extend(take)
-                self._assigned[(topic, p)] = pos + len(take)
-            if len(out) >= max_records:
-                break
+        slots = list(self._assigned)
+        while slots and len(out) < max_records:
+            share = max(1, (max_records - len(out)) // len(slots))
+            still: list[tuple[str, int]] = []
+            for slot in slots:
+                part = self._bus._topics[slot[0]][slot[1]]
+                pos = max(self._assigned[slot], part.base)
+                take = part.log[pos - part.base: pos - part.base + min(share, max_records - len(out))]
+                if take:
+                    out.extend(take)
+                    self._assigned[slot] = pos + len(take)
+                    if len(take) == share:
+                        still.append(slot)
+                if len(out) >= max_records:
+                    break
+            slots = still
         return out
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:

@@ -1,0 +1,570 @@
+"""Decode NMEA 0183 AIS lines (``!AIVDM`` / ``!AIVDO``) into vessel records, with pyais.
+
+:class:`AisDecoder` takes one raw line at a time (bytes or text, as read from a file, a TCP
+stream or a UDP datagram) with the time it was received, and answers the
+:class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` records it completes.
+Every line ends in exactly one of four places, and is counted there:
+
+* **decoded**: it was (part of) an AIS message of type 1, 2, 3, 18, 19 or 27 (a position) or 5
+  or 24 part A/B (static data) and became a record;
+* **ignored**: it is valid but unused: a blank line, a ``#`` comment, another NMEA sentence
+  (``$GPRMC``..., counted by sentence id) or an AIS message of another type (counted by type);
+* **dead-lettered**: it is malformed or unusable, kept as a :class:`DeadLetter` with a reason
+  (bad or missing checksum, truncated, binary junk, invalid UTF-8, a 1 MB line, "position not
+  available", an incomplete multi-part message that timed out...);
+* **pending**: it is a fragment of a multi-part message still waiting for its other parts.
+
+So ``lines == lines_decoded + lines_ignored + lines_dead + pending_lines`` always holds
+(:meth:`DecodeStats.balanced`). Nothing in here raises on bad input.
+
+NMEA 4.10 tag blocks (``\\s:station,c:1700000000*hh\\!AIVDM...``) are checked (checksum) and
+their ``c:`` (UNIX time, seconds or milliseconds) becomes the event time; without one, the
+receive time given by the caller is the event time. Multi-part messages are reassembled per
+tag-block group (``g:``) when there is one, else per radio channel and sequence id, in a
+bounded buffer: a group that does not complete within ``fragment_timeout`` (receive time), is
+interrupted by a different message on the same key, or is pushed out of a full buffer becomes
+one dead letter per line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from operator import xor
+from typing import Any, NamedTuple
+
+from pyais.bit_vector import bit_vector
+from pyais.messages import MSG_CLASS
+from pydantic import ValidationError
+
+from ioc.events import VesselPosition, VesselStatic
+
+VesselRecord = VesselPosition | VesselStatic
+
+POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
+STATIC_TYPES = frozenset({5, 24})
+USED_TYPES = POSITION_TYPES | STATIC_TYPES
+
+DEFAULT_MAX_LINE_BYTES = 1024  # an NMEA sentence is at most 82 characters; tag blocks add some
+DEFAULT_FRAGMENT_TIMEOUT = timedelta(seconds=10)
+DEFAULT_MAX_PENDING_GROUPS = 1024
+DEFAULT_MAX_FUTURE = timedelta(minutes=5)
+DEAD_LETTER_PAYLOAD_BYTES = 4096  # what of an oversized line is kept in its dead letter
+
+# Bits a message must carry for the fields read from it (shorter payloads are truncated).
+MIN_BITS: dict[int, int] = {1: 137, 2: 137, 3: 137, 18: 133, 19: 133, 27: 94, 5: 420}
+MIN_BITS_24 = {0: 160, 1: 162}
+
+_HEX = b"0123456789ABCDEFabcdef"
+_WHITESPACE = b" \t\r\n\x00"
+# AIS payload armouring: ASCII 48..87 and 96..119.
+_PAYLOAD_CHARS = bytes(list(range(48, 88)) + list(range(96, 120)))
+_CONTROL = bytes(range(0, 32)) + b"\x7f"
+_ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
+
+
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """A line cut by a line reader because it exceeded its limit: its start and full size."""
+
+    prefix: bytes
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One input line that did not become a record: why, the raw line, and when it was received."""
+
+    reason: str
+    payload: bytes
+    received: datetime
+
+
+@dataclass(slots=True)
+class DecodeStats:
+    """Counters of an :class:`AisDecoder`; see the module docstring for the four outcomes."""
+
+    lines: int = 0
+    lines_decoded: int = 0
+    lines_ignored: int = 0
+    lines_dead: int = 0
+    sentences: int = 0  # valid AIS sentences (fragments) accepted
+    messages: int = 0  # AIS messages complete (single or reassembled)
+    positions: int = 0
+    statics: int = 0
+    ignored_by_type: Counter[int] = field(default_factory=Counter)  # AIS message type -> messages
+    ignored_other: Counter[str] = field(default_factory=Counter)  # blank, comment, nmea:GPRMC...
+    dead_letters: int = 0
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)  # reason (before ':') -> n
+    pending_lines: int = 0
+
+    def balanced(self) -> bool:
+        """Every line counted is decoded, ignored, dead-lettered or pending."""
+        return self.lines == self.lines_decoded + self.lines_ignored + self.lines_dead + self.pending_lines
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly copy (counter keys as text)."""
+        return {
+            "lines": self.lines,
+            "lines_decoded": self.lines_decoded,
+            "lines_ignored": self.lines_ignored,
+            "lines_dead": self.lines_dead,
+            "sentences": self.sentences,
+            "messages": self.messages,
+            "positions": self.positions,
+            "statics": self.statics,
+            "ignored_by_type": {str(k): v for k, v in sorted(self.ignored_by_type.items())},
+            "ignored_other": dict(sorted(self.ignored_other.items())),
+            "dead_letters": self.dead_letters,
+            "dead_letter_reasons": dict(sorted(self.dead_letter_reasons.items())),
+            "pending_lines": self.pending_lines,
+        }
+
+
+class _Reject(Exception):
+    """Internal: this line becomes a dead letter with this reason."""
+
+
+class _Sentence(NamedTuple):
+    """The fields of one checked ``!AIVDM`` sentence."""
+
+    count: int
+    number: int
+    seq: bytes
+    channel: bytes
+    payload: bytes
+    fill: int
+
+
+@dataclass(slots=True)
+class _Fragment:
+    sentence: _Sentence
+    line: bytes
+    tag_time: datetime | None
+
+
+@dataclass(slots=True)
+class _Group:
+    count: int
+    first_received: datetime
+    fragments: dict[int, _Fragment] = field(default_factory=dict)
+
+
+def nmea_checksum(body: bytes) -> int:
+    """XOR of the bytes between the start delimiter and ``*`` (the NMEA 0183 checksum)."""
+    return reduce(xor, body, 0)
+
+
+def _to_bytes(line: bytes | bytearray | memoryview | str) -> bytes:
+    """Bytes of a line; text with lone surrogates raises ``UnicodeEncodeError``."""
+    if isinstance(line, bytes):
+        return line
+    if isinstance(line, str):
+        return line.encode("utf-8")
+    if isinstance(line, bytearray | memoryview):
+        return bytes(line)
+    raise TypeError(type(line).__name__)
+
+
+def _clean_text(value: Any) -> str | None:
+    """An AIS 6-bit text field without padding; ``None`` when empty."""
+    if not isinstance(value, str):
+        return None
+    text = value.split("@", 1)[0].strip()
+    return text or None
+
+
+def _int_or_none(value: Any, not_available: int = 0) -> int | None:
+    if value is None:
+        return None
+    number = int(value)
+    return None if number == not_available else number
+
+
+class AisDecoder:
+    """Turns raw AIS NMEA lines into vessel records; keeps dead letters and counters."""
+
+    def __init__(
+        self,
+        *,
+        simulated: bool = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        fragment_timeout: timedelta = DEFAULT_FRAGMENT_TIMEOUT,
+        max_pending_groups: int = DEFAULT_MAX_PENDING_GROUPS,
+        max_future: timedelta | None = DEFAULT_MAX_FUTURE,
+    ) -> None:
+        if max_line_bytes < 82 or max_pending_groups < 1 or fragment_timeout <= timedelta(0):
+            raise ValueError("max_line_bytes >= 82, max_pending_groups >= 1, fragment_timeout > 0")
+        self.simulated = simulated
+        self.max_line_bytes = max_line_bytes
+        self.fragment_timeout = fragment_timeout
+        self.max_pending_groups = max_pending_groups
+        self.max_future = max_future
+        self.stats = DecodeStats()
+        self._groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
+        self._dead: list[DeadLetter] = []
+        self._tag_time_cache: tuple[str, datetime] | None = None
+
+    # -- public ---------------------------------------------------------------------------
+    def feed(self, line: bytes | str | TooLong, received: datetime) -> list[VesselRecord]:
+        """Decode one line received at ``received`` (timezone-aware); the records it completes."""
+        stats = self.stats
+        stats.lines += 1
+        if received.tzinfo is None:
+            received = received.replace(tzinfo=UTC)
+        if isinstance(line, TooLong):
+            reason = f"line too long: {line.size} bytes > {self.max_line_bytes}"
+            self._dead_line(reason, line.prefix, received)
+            return []
+        try:
+            raw = _to_bytes(line)
+        except UnicodeEncodeError:
+            text = line if isinstance(line, str) else repr(line)
+            self._dead_line("invalid Unicode text", text.encode("utf-8", "backslashreplace"), received)
+            return []
+        except (TypeError, ValueError):
+            self._dead_line(f"not a line of text: {type(line).__name__}", repr(line)[:200].encode(), received)
+            return []
+        if self._groups:
+            self.expire(received)
+        try:
+            return self._feed(raw, received)
+        except _Reject as exc:
+            self._dead_line(str(exc), raw, received)
+        except Exception as exc:  # a decoder bug must not lose the line: it is dead-lettered
+            self._dead_line(f"decoder error: {type(exc).__name__}: {exc}", raw, received)
+        return []
+
+    def feed_many(self, lines: Iterable[bytes | str | TooLong], received: datetime) -> list[VesselRecord]:
+        """Decode several lines received together (one UDP datagram, one read)."""
+        out: list[VesselRecord] = []
+        for line in lines:
+            out.extend(self.feed(line, received))
+        return out
+
+    def expire(self, now: datetime) -> int:
+        """Dead-letter multi-part groups older than ``fragment_timeout`` at ``now``; how many."""
+        expired = 0
+        limit = now - self.fragment_timeout
+        while self._groups:
+            key, group = next(iter(self._groups.items()))
+            if group.first_received > limit:
+                break
+            del self._groups[key]
+            self._drop_group(group, "timed out", now)
+            expired += 1
+        return expired
+
+    def flush(self, now: datetime) -> int:
+        """End of input: every incomplete multi-part group becomes dead letters; how many groups."""
+        groups = list(self._groups.values())
+        self._groups.clear()
+        for group in groups:
+            self._drop_group(group, "input ended", now)
+        return len(groups)
+
+    def take_dead_letters(self) -> list[DeadLetter]:
+        """Dead letters since the last call (and forget them)."""
+        out, self._dead = self._dead, []
+        return out
+
+    @property
+    def pending_groups(self) -> int:
+        """Multi-part messages waiting for more fragments."""
+        return len(self._groups)
+
+    # -- one line -------------------------------------------------------------------------
+    def _feed(self, raw: bytes, received: datetime) -> list[VesselRecord]:
+        stats = self.stats
+        if len(raw) > self.max_line_bytes:
+            raise _Reject(f"line too long: {len(raw)} bytes > {self.max_line_bytes}")
+        line = raw.strip(_WHITESPACE)
+        if not line:
+            self._ignore_line("blank")
+            return []
+        if line[:1] == b"#":
+            self._ignore_line("comment")
+            return []
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise _Reject("invalid UTF-8 (binary data?)") from None
+            raise _Reject("non-ASCII characters in NMEA line")
+        if len(line.translate(None, _CONTROL)) != len(line):
+            raise _Reject("control characters in NMEA line")
+
+        tag_time: datetime | None = None
+        group_id: str | None = None
+        if line[:1] == b"\\":
+            end = line.find(b"\\", 1)
+            if end < 0:
+                raise _Reject("unterminated tag block")
+            tag_time, group_id = self._tag_block(line[1:end], received)
+            line = line[end + 1 :]
+
+        sentence = self._checked_sentence(line)
+        address = sentence[1 : sentence.find(b",")] if b"," in sentence else sentence[1:-3]
+        if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO") and sentence[:1] == b"!"):
+            name = address.decode("ascii") if _ADDRESS.match(address) else "other"
+            self._ignore_line(f"nmea:{name}")
+            return []
+        ais = self._ais_sentence(sentence)
+        stats.sentences += 1
+        if ais.count == 1:
+            return self._message(ais.payload, ais.fill, [raw], tag_time, received)
+        return self._fragment(ais, raw, tag_time, group_id, received)
+
+    def _checked_sentence(self, line: bytes) -> bytes:
+        if line[:1] not in (b"!", b"$"):
+            raise _Reject("not an NMEA sentence (no '!' or '$' start)")
+        star = line.rfind(b"*")
+        if star < 0:
+            raise _Reject("missing checksum")
+        given = line[star + 1 :]
+        if len(given) != 2 or given.strip(_HEX):
+            raise _Reject(f"malformed checksum field {given[:8]!r}")
+        expected = int(given, 16)
+        actual = nmea_checksum(line[1:star])
+        if actual != expected:
+            raise _Reject(f"bad checksum: computed {actual:02X}, sentence says {expected:02X}")
+        return line
+
+    def _tag_block(self, block: bytes, received: datetime) -> tuple[datetime | None, str | None]:
+        star = block.rfind(b"*")
+        if star < 0:
+            raise _Reject("tag block checksum missing")
+        given = block[star + 1 :]
+        if len(given) != 2 or given.strip(_HEX):
+            raise _Reject(f"malformed tag block checksum {given[:8]!r}")
+        if nmea_checksum(block[:star]) != int(given, 16):
+            raise _Reject("bad tag block checksum")
+        when: datetime | None = None
+        group: str | None = None
+        for item in block[:star].split(b","):
+            code, sep, value = item.partition(b":")
+            if not sep:
+                raise _Reject(f"malformed tag block field {item[:32]!r}")
+            if code == b"c":
+                when = self._tag_time(value.decode("ascii"))
+            elif code == b"g":
+                parts = value.split(b"-")
+                if len(parts) != 3 or not all(p.isdigit() for p in parts):
+                    raise _Reject(f"malformed tag block group {value[:32]!r}")
+                group = parts[2].decode("ascii")
+        if when is not None and self.max_future is not None and when > received + self.max_future:
+            raise _Reject(f"tag block time {when.isoformat()} is in the future of its receive time")
+        return when, group
+
+    def _tag_time(self, text: str) -> datetime:
+        cached = self._tag_time_cache
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        try:
+            value = float(text)
+            if not math.isfinite(value) or value < 0:
+                raise ValueError
+            if value > 1e11:  # milliseconds (some receivers)
+                value /= 1000.0
+            when = datetime.fromtimestamp(value, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise _Reject(f"bad tag block time {text[:32]!r}") from None
+        self._tag_time_cache = (text, when)
+        return when
+
+    def _ais_sentence(self, sentence: bytes) -> _Sentence:
+        star = sentence.rfind(b"*")
+        fields = sentence[:star].split(b",")
+        if len(fields) != 7:
+            raise _Reject(f"malformed AIS sentence: {len(fields)} fields, expected 7")
+        _, count, number, seq, channel, payload, fill = fields
+        if not (count.isdigit() and number.isdigit() and len(count) == 1 and len(number) == 1):
+            raise _Reject("malformed AIS sentence: fragment count/number")
+        if not 1 <= int(number) <= int(count):
+            raise _Reject(f"malformed AIS sentence: fragment {number.decode()} of {count.decode()}")
+        if seq and not (seq.isdigit() and len(seq) == 1):
+            raise _Reject("malformed AIS sentence: sequence id")
+        if len(channel) > 1:
+            raise _Reject("malformed AIS sentence: radio channel")
+        if not payload:
+            raise _Reject("empty AIS payload")
+        if payload.translate(None, _PAYLOAD_CHARS):
+            raise _Reject("invalid characters in AIS payload")
+        if not (len(fill) == 1 and fill in b"012345"):
+            raise _Reject("malformed AIS sentence: fill bits")
+        return _Sentence(int(count), int(number), seq, channel, payload, int(fill))
+
+    # -- multi-part ---------------------------------------------------------------------
+    def _fragment(
+        self,
+        ais: _Sentence,
+        raw: bytes,
+        tag_time: datetime | None,
+        group_id: str | None,
+        received: datetime,
+    ) -> list[VesselRecord]:
+        key: tuple[Any, ...] = ("g", group_id) if group_id is not None else ("c", ais.channel, ais.seq)
+        group = self._groups.get(key)
+        if group is not None and (group.count != ais.count or ais.number in group.fragments):
+            del self._groups[key]
+            self._drop_group(group, "interrupted by another message on the same channel/sequence", received)
+            group = None
+        if group is None:
+            while len(self._groups) >= self.max_pending_groups:
+                _, oldest = self._groups.popitem(last=False)
+                self._drop_group(oldest, "multi-part buffer full", received)
+            group = self._groups[key] = _Group(count=ais.count, first_received=received)
+        group.fragments[ais.number] = _Fragment(ais, raw, tag_time)
+        self.stats.pending_lines += 1
+        if len(group.fragments) < group.count:
+            return []
+        del self._groups[key]
+        self.stats.pending_lines -= group.count
+        parts = [group.fragments[i] for i in sorted(group.fragments)]
+        when = next((p.tag_time for p in parts if p.tag_time is not None), None)
+        lines = [p.line for p in parts]
+        payload = b"".join(p.sentence.payload for p in parts)
+        try:
+            return self._message(payload, parts[-1].sentence.fill, lines, when, group.first_received)
+        except _Reject as exc:
+            self._dead_lines(str(exc), lines, received)
+        except Exception as exc:
+            self._dead_lines(f"decoder error: {type(exc).__name__}: {exc}", lines, received)
+        return []
+
+    def _drop_group(self, group: _Group, why: str, now: datetime) -> None:
+        have = len(group.fragments)
+        self.stats.pending_lines -= have
+        reason = f"incomplete multi-part message: {have} of {group.count} fragments, {why}"
+        self._dead_lines(reason, [f.line for _, f in sorted(group.fragments.items())], now)
+
+    # -- messages -----------------------------------------------------------------------
+    def _message(
+        self, payload: bytes, fill: int, lines: list[bytes], tag_time: datetime | None, received: datetime
+    ) -> list[VesselRecord]:
+        """One complete AIS message (its ``lines``); raises :class:`_Reject` for a dead letter."""
+        stats = self.stats
+        stats.messages += 1
+        first = payload[0] - 48
+        msg_type = first - 8 if first > 40 else first  # the 6-bit value of the first character
+        if msg_type not in USED_TYPES:
+            stats.ignored_by_type[msg_type] += 1
+            stats.lines_ignored += len(lines)
+            return []
+        bits = len(payload) * 6 - fill
+        bv = bit_vector(payload, fill)
+        if msg_type == 24:
+            part = bv.get(38, 2) if bits >= 40 else -1
+            need = MIN_BITS_24.get(part)
+            if need is None:
+                raise _Reject(f"type 24 with unknown part number {part}")
+        else:
+            need = MIN_BITS[msg_type]
+        if bits < need:
+            raise _Reject(f"truncated payload: type {msg_type} has {bits} bits, needs {need}")
+        try:
+            decoded = MSG_CLASS[msg_type].from_vector(bv)
+        except Exception as exc:
+            raise _Reject(f"undecodable AIS payload: {type(exc).__name__}: {exc}") from None
+        when = tag_time or received
+        try:
+            record: VesselRecord
+            if msg_type in POSITION_TYPES:
+                record = self._position(decoded, msg_type, when)
+                stats.positions += 1
+            else:
+                record = self._static(decoded, msg_type, when)
+                stats.statics += 1
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            raise _Reject(f"invalid record: {where}: {first['msg']}") from None
+        stats.lines_decoded += len(lines)
+        return [record]
+
+    def _position(self, msg: Any, msg_type: int, when: datetime) -> VesselPosition:
+        lat, lon = msg.lat, msg.lon
+        if lat is None or lon is None or msg.mmsi is None:
+            raise _Reject("truncated payload: no position")
+        if lat == 91 or lon == 181:
+            raise _Reject("position not available")
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise _Reject(f"position out of range: lat {lat}, lon {lon}")
+        sog: float | None
+        cog: float | None
+        heading: int | None = None
+        status: int | None = None
+        if msg_type == 27:
+            sog = None if msg.speed is None or msg.speed >= 63 else float(msg.speed)
+            cog = None if msg.course is None or msg.course >= 360 else float(msg.course)
+            status = None if msg.status is None else int(msg.status)
+        else:
+            sog = None if msg.speed is None or msg.speed >= 102.25 else round(float(msg.speed), 1)
+            cog = None if msg.course is None or msg.course >= 360 else round(float(msg.course), 1)
+            heading = None if msg.heading is None or msg.heading >= 360 else int(msg.heading)
+            if msg_type <= 3:
+                status = None if msg.status is None else int(msg.status)
+        mmsi = int(msg.mmsi)
+        return VesselPosition(
+            time=when,
+            source_id=str(mmsi),
+            mmsi=mmsi,
+            lat=float(lat),
+            lon=float(lon),
+            sog=sog,
+            cog=cog,
+            heading=heading,
+            nav_status=status,
+            msg_type=msg_type,
+            simulated=self.simulated,
+        )
+
+    def _static(self, msg: Any, msg_type: int, when: datetime) -> VesselStatic:
+        if msg.mmsi is None:
+            raise _Reject("truncated payload: no MMSI")
+        mmsi = int(msg.mmsi)
+        fields: dict[str, Any] = {}
+        if msg_type == 5:
+            fields["name"] = _clean_text(msg.shipname)
+            fields["callsign"] = _clean_text(msg.callsign)
+            fields["imo"] = _int_or_none(msg.imo)
+            fields["ship_type"] = _int_or_none(msg.ship_type)
+            fields["destination"] = _clean_text(msg.destination)
+            self._dimensions(msg, fields)
+        elif getattr(msg, "partno", None) == 0:
+            fields["name"] = _clean_text(msg.shipname)
+        else:
+            fields["callsign"] = _clean_text(msg.callsign)
+            fields["ship_type"] = _int_or_none(msg.ship_type)
+            if hasattr(msg, "to_bow"):
+                self._dimensions(msg, fields)
+        return VesselStatic(time=when, source_id=str(mmsi), mmsi=mmsi, simulated=self.simulated, **fields)
+
+    @staticmethod
+    def _dimensions(msg: Any, fields: dict[str, Any]) -> None:
+        length = (msg.to_bow or 0) + (msg.to_stern or 0)
+        beam = (msg.to_port or 0) + (msg.to_starboard or 0)
+        fields["length_m"] = float(length) if length else None
+        fields["beam_m"] = float(beam) if beam else None
+
+    # -- bookkeeping ----------------------------------------------------------------------
+    def _ignore_line(self, what: str) -> None:
+        self.stats.ignored_other[what] += 1
+        self.stats.lines_ignored += 1
+
+    def _dead_line(self, reason: str, raw: bytes, received: datetime) -> None:
+        self._dead_lines(reason, [raw], received)
+
+    def _dead_lines(self, reason: str, lines: list[bytes], received: datetime) -> None:
+        stats = self.stats
+        category = reason.split(":", 1)[0]
+        for raw in lines:
+            stats.lines_dead += 1
+            stats.dead_letters += 1
+            stats.dead_letter_reasons[category] += 1
+            self._dead.append(DeadLetter(reason, raw.rstrip(b"\r\n")[:DEAD_LETTER_PAYLOAD_BYTES], received))

@@ -1,0 +1,205 @@
+"""Drive one AIS source: decode its lines, publish vessel records and dead letters on the bus.
+
+:class:`VesselWorker` reads :data:`~ingest.vessels.sources.Batch` es from a
+:class:`~ingest.vessels.sources.LineSource`, decodes them with an
+:class:`~ingest.vessels.nmea.AisDecoder`, and publishes each
+:class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` to ``topic_for(record)``
+keyed by the MMSI, and each rejected line to ``ioc.topics.DEAD_LETTERS`` keyed by the feed name
+(value: :func:`ingest.environment.worker.dead_letter_record`). Records are flushed every
+``flush_records`` records and at least every ``flush_seconds`` (on idle ticks too).
+
+Nothing stops the worker: a failed publish keeps the records (up to ``max_pending``, the
+oldest dropped beyond and counted) and is retried after an exponential backoff; the
+source's own trouble (refused connection...) is counted in :attr:`VesselWorker.health`.
+For the fleet simulator's source the decoder marks every record ``simulated=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from ingest.vessels.nmea import AisDecoder, DeadLetter
+from ingest.vessels.sources import Clock, Line, LineSource, utc_now
+from ioc.bus.base import Publisher
+from ioc.deadletters import dead_letter_record
+from ioc.events import Event
+from ioc.topics import DEAD_LETTERS, topic_for
+
+log = logging.getLogger(__name__)
+
+DeadLetterFactory = Callable[[str, str, str, str | bytes, datetime], bytes]
+Outgoing = tuple[str, str | None, bytes]
+
+
+class VesselWorker:
+    """Decodes one AIS source and publishes what it yields; keeps a health record; never raises."""
+
+    def __init__(
+        self,
+        source: LineSource,
+        publisher: Publisher,
+        *,
+        feed: str | None = None,
+        decoder: AisDecoder | None = None,
+        simulated: bool = False,
+        dead_letter: DeadLetterFactory = dead_letter_record,
+        clock: Clock = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        flush_records: int = 500,
+        flush_seconds: float = 1.0,
+        backoff_initial: float = 1.0,
+        backoff_max: float = 60.0,
+        max_pending: int = 100_000,
+    ) -> None:
+        self.source = source
+        self.publisher = publisher
+        self.feed = feed or source.name
+        self.decoder = decoder or AisDecoder(simulated=simulated)
+        if simulated:
+            self.decoder.simulated = True
+        self.dead_letter = dead_letter
+        self.clock = clock
+        self.monotonic = monotonic
+        self.flush_records = flush_records
+        self.flush_seconds = flush_seconds
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.max_pending = max_pending
+        self._pending: list[Outgoing] = []
+        self._last_flush = monotonic()
+        self._failures = 0
+        self._retry_at: float | None = None
+        self._published = Counter[str]()
+        self._last_time: datetime | None = None
+        self._source_errors = 0
+        self._publish_errors = 0
+        self._dropped = 0
+        self._last_error: str | None = None
+
+    # -- health ---------------------------------------------------------------------------
+    @property
+    def health(self) -> dict[str, Any]:
+        """Counters: connected, sentences, positions, statics, ignored_by_type, dead_letters..."""
+        stats = self.decoder.stats
+        return {
+            "feed": self.feed,
+            "connected": bool(getattr(self.source, "connected", False)),
+            "lines": stats.lines,
+            "sentences": stats.sentences,
+            "positions": stats.positions,
+            "statics": stats.statics,
+            "ignored_by_type": {str(k): v for k, v in sorted(stats.ignored_by_type.items())},
+            "ignored_other": dict(sorted(stats.ignored_other.items())),
+            "dead_letters": stats.dead_letters,
+            "dead_letter_reasons": dict(sorted(stats.dead_letter_reasons.items())),
+            "pending_fragments": stats.pending_lines,
+            "last_time": self._last_time,
+            "published": dict(sorted(self._published.items())),
+            "unpublished": len(self._pending),
+            "live": bool(getattr(self.source, "live", True)) and not self._pending,
+            "dropped": self._dropped,
+            "source_errors": self._source_errors,
+            "publish_errors": self._publish_errors,
+            "last_error": self._last_error,
+        }
+
+    # -- work -----------------------------------------------------------------------------
+    def handle(self, lines: list[Line], received: datetime) -> int:
+        """Decode one batch of lines received at ``received`` and queue what it yields; records."""
+        decoder = self.decoder
+        out = self._pending
+        records = 0
+        if lines:
+            for line in lines:
+                for record in decoder.feed(line, received):
+                    out.append((topic_for(record), record.source_id, record.to_wire()))
+                    if self._last_time is None or record.time > self._last_time:
+                        self._last_time = record.time
+                    records += 1
+        elif decoder.pending_groups:
+            decoder.expire(received)
+        self._queue_dead_letters(decoder.take_dead_letters())
+        for message in self.source.take_errors():
+            self._source_errors += 1
+            self._last_error = message
+            log.warning("%s: %s", self.feed, message)
+        return records
+
+    def finish(self, now: datetime | None = None) -> None:
+        """End of input: incomplete multi-part messages become dead letters; flush."""
+        self.decoder.flush(now or self.clock())
+        self._queue_dead_letters(self.decoder.take_dead_letters())
+        self.flush(force=True)
+
+    def _queue_dead_letters(self, letters: list[DeadLetter]) -> None:
+        for letter in letters:
+            value = self.dead_letter("ingest", self.feed, letter.reason, letter.payload, letter.received)
+            self._pending.append((DEAD_LETTERS, self.feed, value))
+
+    def maybe_flush(self) -> bool:
+        """Flush when enough records wait or ``flush_seconds`` have passed; whether it flushed."""
+        due = len(self._pending) >= self.flush_records or (
+            self._pending and self.monotonic() - self._last_flush >= self.flush_seconds
+        )
+        return self.flush() if due else False
+
+    def announce(self, records: list[Event]) -> None:
+        """Queue records that come with the source rather than from its lines (e.g. storm warnings)."""
+        self._pending.extend((topic_for(r), r.key, r.to_wire()) for r in records)
+
+    def flush(self, force: bool = False) -> bool:
+        """Publish and flush everything queued; False if the bus failed (kept for a retry)."""
+        now = self.monotonic()
+        if not force and self._retry_at is not None and now < self._retry_at:
+            return False
+        self._last_flush = now
+        if not self._pending:
+            return True
+        batch = self._pending
+        try:
+            for topic, key, value in batch:
+                self.publisher.publish(topic, key, value)
+            self.publisher.flush()
+        except Exception as exc:
+            self._publish_errors += 1
+            self._failures += 1
+            self._last_error = f"publish failed: {type(exc).__name__}: {exc}"
+            delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+            self._retry_at = now + delay
+            log.warning("%s: %s (retry in %.1f s)", self.feed, self._last_error, delay)
+            overflow = len(batch) - self.max_pending
+            if overflow > 0:
+                self._dropped += overflow
+                del batch[:overflow]
+            return False
+        for topic, _, _ in batch:
+            self._published[topic] += 1
+        self._pending = []
+        self._failures = 0
+        self._retry_at = None
+        return True
+
+    def run(self, stop: threading.Event) -> None:
+        """Read, decode and publish until ``stop`` is set or the source ends."""
+        log.info("%s: vessel worker started", self.feed)
+        try:
+            for lines, received in self.source.read(stop):
+                try:
+                    self.handle(lines, received)
+                    self.maybe_flush()
+                except Exception:  # pragma: no cover - handle() does not raise; belt and braces
+                    log.exception("%s: batch failed", self.feed)
+                if stop.is_set():
+                    break
+        except Exception as exc:  # a source bug must not kill the thread silently
+            self._source_errors += 1
+            self._last_error = f"source failed: {type(exc).__name__}: {exc}"
+            log.exception("%s: source failed", self.feed)
+        self.finish()
+        log.info("%s: vessel worker stopped", self.feed)
