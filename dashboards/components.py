@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from ioc.config import ThresholdRule
-from ioc.store.queries import AlertRow, LatestValue, SeriesPoint
+from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 # A dark palette with enough contrast for a wall seen from across a room at night.
 BG = "#0a0e14"
@@ -340,3 +340,37 @@ def station_figure(
         "tickformat": "%H:%M", "tickfont": {"size": 14, "color": MUTED}, "linecolor": GRID,
     }
     return {"data": data, "layout": layout}
+
+
+ROLE_LATE_S = 15.0  # a heartbeat older than three intervals: the role is late
+ROLE_DOWN_S = 60.0
+
+
+def system_rows(roles: Sequence[RoleHealth]) -> list[html.Div]:
+    """The system panel: one line per running role with its state, lag and last write."""
+    if not roles:
+        return [html.Div("no role has reported yet", className="sys-none")]
+    out = []
+    for r in roles:
+        if r.stopped:
+            state, word = "stopped", "stopped"
+        elif r.beat_age_s > ROLE_DOWN_S:
+            state, word = "down", f"silent {fmt_age(timedelta(seconds=r.beat_age_s))}"
+        elif r.beat_age_s > ROLE_LATE_S or r.waits and r.last_error:
+            state, word = "late", "waiting" if r.last_error else "late"
+        else:
+            state, word = "ok", "ok"
+        bits = [word]
+        if r.lag:
+            bits.append(f"lag {fmt_int(r.lag)}")
+        if r.last_write_age_s is not None:
+            bits.append(f"wrote {ago(timedelta(seconds=r.last_write_age_s))}")
+        if r.errors:
+            bits.append(f"{fmt_int(r.errors)} errors")
+        out.append(html.Div(
+            [html.Span("", className=f"sys-dot sys-{state}"), html.Span(r.role, className="sys-role"),
+             html.Span(" · ".join(bits), className="sys-info")],
+            className=f"sys-row sys-row-{state}", title=f"{r.instance}\n{r.last_error or ''}".strip(),
+            **{"data-state": state},
+        ))
+    return out

@@ -183,6 +183,10 @@ def layout(view: WallView) -> html.Div:
                                 className="alerts-head",
                             ),
                             html.Div([], id="alert-ticker", className="alert-ticker"),
+                            html.Div(
+                                [html.H2("System"), html.Div([], id="system-panel", className="sys-list")],
+                                className="system",
+                            ),
                         ],
                         className="alerts",
                     ),
@@ -281,6 +285,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         Output("alert-summary", "children"),
         Output("data-asof", "children"),
         Output("last-update", "data"),
+        Output("system-panel", "children"),
         Input("tick", "n_intervals"),
     )
     def refresh_tiles(_n: int | None) -> tuple[object, ...]:
@@ -288,6 +293,8 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             k = q.kpis(view.pool)
             alerts = q.recent_alerts(view.pool, limit=ALERT_ROWS, open_first=True)
             dead = q.recent_dead_letters(view.pool, limit=1)
+            roles = q.role_health(view.pool)
+            names = q.source_names(view.pool, [a.source_id for a in alerts])
         except psycopg.Error as exc:
             log.warning("wall: store query failed: %s", exc)
             raise PreventUpdate from None
@@ -320,7 +327,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         else:
             dead_sub, dead_state = "none", None
 
-        rows = [c.alert_row(a, now, view.station_name(a.source_id)) for a in alerts]
+        rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id)) for a in alerts]
         shown_open = sum(1 for a in alerts if not a.resolved)
         if k.alerts_open > shown_open:
             rows.append(html.Div(f"+ {k.alerts_open - shown_open} more open", className="alert-more"))
@@ -343,6 +350,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             summary,
             f"Data as of {c.local_time(now, tz)}",
             now.isoformat(),
+            c.system_rows(roles),
         )
 
     @app.callback(

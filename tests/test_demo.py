@@ -53,7 +53,7 @@ def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # 
         assert url, "".join(lines)
         browser.get(url)
         wait = WebDriverWait(browser, 60, poll_frequency=0.25)
-        stored = browser.find_element(By.ID, "kpi-stored")
+        stored = wait.until(lambda d: d.find_elements(By.ID, "kpi-stored"))[0]
         first = wait.until(lambda d: re.sub(r"\D", "", stored.text) or None)
         browser.execute_script("window.__iocNoReload = true;")
         # the tiles change while we watch, without a page reload
@@ -61,6 +61,11 @@ def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # 
         assert browser.execute_script("return window.__iocNoReload === true;")
         rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alert-ticker .alert-row"))
         assert rows and rows[0].text.strip()
+        # the system panel shows the roles this process runs, all healthy
+        roles = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#system-panel .sys-row"))
+        names = {r.find_element(By.CLASS_NAME, "sys-role").text for r in roles}
+        assert {"sink", "detectors", "alerts", "web"} <= names
+        assert all(r.get_attribute("data-state") == "ok" for r in roles), [r.text for r in roles]
         time.sleep(2.5)  # let the charts draw
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "demo-wall.png"))

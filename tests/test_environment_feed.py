@@ -594,7 +594,7 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     settings = hue_settings()
     assert settings.city == "Huế" and settings.timezone == "Asia/Ho_Chi_Minh"
     assert settings.database.dsn is None and settings.bus.kind == "memory"
-    assert settings.web.port == 8050 and settings.web.title == "Huế Intelligent Operations Centre"
+    assert settings.web.port == 8050 and settings.web.title == "Intelligent Operations Centre"
     ids = {s.id for s in settings.stations}
     assert len(ids) == len(settings.stations) == 5
     for s in settings.stations:  # inside Huế
@@ -622,7 +622,7 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
 
 def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
-    assert settings.web.title == "Huế Intelligent Operations Centre"
+    assert settings.web.title == "Intelligent Operations Centre"
     assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 

@@ -296,6 +296,49 @@ def recent_dead_letters(pool: ConnectionPool, limit: int = 20) -> list[DeadLette
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
 
 
+def source_names(pool: ConnectionPool, source_ids: Sequence[str]) -> dict[str, str]:
+    """Display names of alert sources that are vessels (by MMSI, from the register)."""
+    mmsis = sorted({int(s) for s in source_ids if s.isdigit() and len(s) <= 9})
+    if not mmsis:
+        return {}
+    with pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT mmsi, name FROM vessels WHERE mmsi = ANY(%s) AND name IS NOT NULL", (mmsis,)
+        ).fetchall()
+    return {str(m): f"{n.strip()} ({m})" for m, n in rows if n and n.strip()}
+
+
+@dataclass(frozen=True)
+class RoleHealth:
+    """One running (or stopped) worker of one process, from its latest heartbeat."""
+
+    role: str
+    instance: str
+    beat_age_s: float  # seconds since its last heartbeat, by the database's clock
+    lag: int
+    last_write_age_s: float | None
+    errors: int
+    waits: int
+    last_error: str | None
+    stopped: bool
+
+
+def role_health(pool: ConnectionPool, forget_after: str = "1 hour") -> list[RoleHealth]:
+    """Every role instance that beat within ``forget_after`` (the system panel)."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            """
+            SELECT role, instance, extract(epoch FROM now() - beat_at), lag,
+                   extract(epoch FROM now() - last_write), errors, waits, last_error, stopped
+            FROM role_health WHERE beat_at > now() - %s::interval
+            ORDER BY stopped, role, instance
+            """,
+            (forget_after,),
+        ).fetchall()
+    return [RoleHealth(r[0], r[1], float(r[2]), int(r[3]), None if r[4] is None else float(r[4]),
+                       int(r[5]), int(r[6]), r[7], bool(r[8])) for r in rows]
+
+
 def escape_preview(payload: bytes, limit: int = PAYLOAD_PREVIEW_CHARS, complete: bool = True) -> str:
     """A payload as one short line of printable text.
 
