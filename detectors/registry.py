@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from detectors.base import Detector
+from detectors.cameras import CAMERA_DETECTORS
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
 from detectors.vessels import build_vessel_detectors
@@ -31,6 +32,7 @@ DETECTORS: Mapping[str, DetectorFactory] = {
     "threshold": lambda s: [ThresholdDetector.from_settings(s)],
     "stale": lambda s: [StaleSensorDetector.from_settings(s)],
     "vessels": vessel_rules,
+    **{name: (lambda s, f=factory: [f(s)]) for name, factory in CAMERA_DETECTORS.items()},
 }
 
 

@@ -19,6 +19,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ioc.camera_settings import CameraSettings, VisionSettings
+
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
 
@@ -125,6 +127,11 @@ class RuleSettings(BaseModel):
     stale: list[StaleRule] = Field(default_factory=list)
     stale_check_seconds: float = 30.0
     vessels: dict[str, Any] = Field(default_factory=dict)  # see detectors/vessels/__init__.py
+    # camera rules, validated by their detectors (detectors/cameras/): [[rules.crowd]] ...
+    crowd: list[dict[str, Any]] = Field(default_factory=list)
+    congestion: list[dict[str, Any]] = Field(default_factory=list)
+    intrusion: list[dict[str, Any]] = Field(default_factory=list)
+    camera_faults: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -143,6 +150,8 @@ class Settings(BaseSettings):
     stations: list[Station] = Field(default_factory=list)
     feeds: list[FeedSettings] = Field(default_factory=list)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    cameras: list[CameraSettings] = Field(default_factory=list)
+    vision: VisionSettings = Field(default_factory=VisionSettings)
     zones: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod

@@ -185,6 +185,41 @@ class AlertSignal(Event):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
+class CameraFrameStats(Event):
+    """Measurements of one sampled frame (or, with ``connected=False``, a camera that sends none).
+
+    ``brightness``: mean grey level 0..255 (black or covered lens: near 0).
+    ``sharpness``: variance of the Laplacian of the grey frame at the stats width (blur: low).
+    ``change``: mean absolute grey difference to the previous sampled frame (frozen: ~0).
+    ``motion``: foreground fraction from the motion detector (MOG2), 0..1.
+    ``analysed``: whether the object detector ran on this frame (False: gated, no motion).
+    """
+
+    kind: Literal["camera.frame_stats"] = "camera.frame_stats"
+    connected: bool = True
+    brightness: Annotated[float, Field(ge=0, le=255)] | None = None
+    sharpness: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    change: Annotated[float, Field(ge=0, le=255)] | None = None
+    motion: Annotated[float, Field(ge=0, le=1)] | None = None
+    analysed: bool = False
+    detections: Annotated[int, Field(ge=0)] = 0
+    fps_in: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+
+
+class CameraKeyFrame(Event):
+    """A JPEG key frame written by the camera worker (boxes drawn); the file, not the image, travels."""
+
+    kind: Literal["camera.keyframe"] = "camera.keyframe"
+    path: Annotated[str, Field(min_length=1, max_length=1024)]
+    """Relative to the configured ``keyframes_dir``: ``<camera>/<UTC time>.jpg``."""
+    width: Annotated[int, Field(ge=1)]
+    height: Annotated[int, Field(ge=1)]
+    detections: Annotated[int, Field(ge=0)] = 0
+    size_bytes: Annotated[int, Field(ge=0)] = 0
+
+
 class StormWarning(Event):
     """A storm warning that closes a sea area to boats for a time.
 
@@ -220,6 +255,8 @@ class StormWarning(Event):
 AnyEvent = Annotated[
     EnvironmentReading
     | CameraDetection
+    | CameraFrameStats
+    | CameraKeyFrame
     | VesselPosition
     | VesselStatic
     | SecurityEvent
@@ -235,6 +272,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         EnvironmentReading,
         CameraDetection,
+        CameraFrameStats,
+        CameraKeyFrame,
         VesselPosition,
         VesselStatic,
         SecurityEvent,

@@ -7,6 +7,8 @@ from ioc.events import Event
 TOPIC_BY_KIND: dict[str, str] = {
     "environment.reading": "ioc.environment.readings",
     "camera.detection": "ioc.cameras.detections",
+    "camera.frame_stats": "ioc.cameras.frame_stats",
+    "camera.keyframe": "ioc.cameras.keyframes",
     "vessel.position": "ioc.vessels.positions",
     "vessel.static": "ioc.vessels.static",
     "security.event": "ioc.security.events",

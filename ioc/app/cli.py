@@ -65,6 +65,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         tmp = Path(tempfile.mkdtemp(prefix="ioc-demo-", dir="/var/tmp"))
         tmp.chmod(0o755)
         data_dir = tmp / "pgdata"
+    if tmp is not None and not settings.vision.keyframes_dir.is_absolute():
+        settings.vision.keyframes_dir = tmp / "keyframes"
     runtime = Runtime(settings, data_dir=data_dir)
     stopping = threading.Event()
 
@@ -198,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help="run one role as its own process (distributed mode)")
     run.add_argument("role", choices=ROLES)
-    run.add_argument("--feed", help="the feed an ingest role reads")
+    run.add_argument("--feed", help="the feed (or camera id) an ingest role reads")
     run.add_argument("--port", type=int, default=None, help="port of the web role")
     run.add_argument("--host", default=None, help="address the web role binds")
     run.add_argument("--dsn", default=None, help="PostgreSQL/TimescaleDB (default: IOC_DATABASE__DSN)")

@@ -116,9 +116,10 @@ class Runtime:
     def add_ingest(self, only: str | None = None) -> None:
         """Ingest workers for every enabled feed, or for the one named ``only``."""
         assert self.bus is not None
-        names = [f.name for f in self.settings.feeds]
+        names = [f.name for f in self.settings.feeds] + [c.id for c in self.settings.cameras]
         if only is not None and only not in names:
             raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
+        self.add_cameras(only)
         for feed in self.settings.feeds:
             if not feed.enabled or (only is not None and feed.name != only):
                 continue
@@ -126,6 +127,19 @@ class Runtime:
             self.workers.append(Worker(f"ingest:{feed.name}", worker.run,
                                        partial(_ingest_beat, f"ingest:{feed.name}", worker),
                                        stage=0))
+
+    def add_cameras(self, only: str | None = None) -> None:
+        """A worker per enabled camera (or only the camera ``only``): frames in, detections out."""
+        assert self.bus is not None
+        from ingest.cameras import CameraWorker  # OpenCV is loaded only where cameras run
+
+        for cam in self.settings.cameras:
+            if not cam.enabled or (only is not None and cam.id != only):
+                continue
+            worker = CameraWorker(cam, self.bus.publisher(), vision=self.settings.vision,
+                                  samples_dir=self.settings.samples_dir)
+            self.workers.append(Worker(f"camera:{cam.id}", worker.run,
+                                       partial(_ingest_beat, f"camera:{cam.id}", worker), stage=0))
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None

@@ -17,10 +17,12 @@ from psycopg_pool import ConnectionPool
 
 from ioc.store.capabilities import Capabilities
 from ioc.store.migrations import ROLLUPS
+from ioc.store.schema_cameras import RAW_CAMERA_TABLES
+from ioc.store.schema_vessels import RAW_VESSEL_TABLES
 
 log = logging.getLogger(__name__)
 
-RAW_TABLES = ("readings",)
+RAW_TABLES = ("readings", *RAW_CAMERA_TABLES, *RAW_VESSEL_TABLES)
 
 
 def refresh_rollups(pool: ConnectionPool, caps: Capabilities) -> int:

@@ -79,6 +79,7 @@ def apply_vessels(conn: psycopg.Connection, caps: Capabilities) -> None:
         );
         """
     )
+    hypertable_or_brin(conn, caps, "vessel_static_reports", "7 days")
 
 
 VESSEL_POSITIONS = TableSpec(

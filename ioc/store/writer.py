@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool
 from ioc.bus.base import Message
 from ioc.events import EnvironmentReading, Event
 from ioc.store.capabilities import Capabilities
+from ioc.store.schema_cameras import camera_table_specs
 from ioc.store.schema_vessels import vessel_table_specs
 from ioc.store.tables import TableSpec
 
@@ -47,7 +48,7 @@ READINGS = TableSpec(
 )
 
 TABLES: dict[str, TableSpec] = {
-    spec.kind: spec for spec in (READINGS, *vessel_table_specs())
+    spec.kind: spec for spec in (READINGS, *camera_table_specs(), *vessel_table_specs())
 }
 
 

@@ -1,0 +1,36 @@
+"""Camera rules: crowds, congestion, intrusion and camera faults, one module each.
+
+Each is a pure, event-time :class:`detectors.base.Detector` over ``camera.detection`` records
+(``camera.frame_stats`` for faults), built on the frame fold of :mod:`detectors.cameras.frames`.
+:data:`CAMERA_DETECTORS` maps a registry name to a ``from_settings`` factory, ready to merge
+into :data:`detectors.registry.DETECTORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from detectors.cameras.congestion import CongestionDetector, CongestionRule
+from detectors.cameras.crowd import CrowdDetector, CrowdRule
+from detectors.cameras.faults import CameraFaultDetector, CameraFaultRule
+from detectors.cameras.intrusion import IntrusionDetector, IntrusionRule
+
+CAMERA_DETECTORS: Mapping[str, Callable[[Any], Any]] = {
+    "crowd": CrowdDetector.from_settings,
+    "congestion": CongestionDetector.from_settings,
+    "intrusion": IntrusionDetector.from_settings,
+    "camera_fault": CameraFaultDetector.from_settings,
+}
+
+__all__ = [
+    "CAMERA_DETECTORS",
+    "CameraFaultDetector",
+    "CameraFaultRule",
+    "CongestionDetector",
+    "CongestionRule",
+    "CrowdDetector",
+    "CrowdRule",
+    "IntrusionDetector",
+    "IntrusionRule",
+]

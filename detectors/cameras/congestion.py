@@ -1,0 +1,181 @@
+"""Congestion rules: too many vehicles in a zone for a while, or vehicles that do not move.
+
+Per (rule, camera), for each analysed frame, the detector takes the objects of the rule's
+``labels`` (vehicles by default) whose bottom centre is in ``zone`` (no zone: the frame).
+A frame breaches when
+
+* ``above`` is set and more than ``above`` of them are in the zone (held for
+  ``for_seconds`` to fire), or
+* ``stopped_px`` is set and at least ``min_stopped`` of them are stopped: tracked objects
+  seen for at least ``for_seconds`` whose box centre stayed within ``stopped_px`` pixels of
+  its current position over the last ``for_seconds`` (they have already waited that long,
+  so the rule fires at once, with ``started_at`` = when the wait began).
+
+It resolves after ``clear_seconds`` without a breaching frame, or when the camera reports
+nothing for ``max_gap``. Untracked detections count for ``above`` but can never be
+"stopped". Fingerprint ``congestion:<rule>:<camera>``; title fields as for crowds plus
+``stopped``.
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from detectors.base import dump_time, load_time
+from detectors.cameras.base import (
+    CameraRule,
+    FrameRuleDetector,
+    cameras_from_settings,
+    in_zone,
+    rules_from_settings,
+)
+from detectors.cameras.crowd import object_id
+from detectors.cameras.frames import Change, FrameSample
+from ioc.events import CameraDetection, Event
+
+VEHICLES = ["car", "truck", "bus", "motorcycle", "bicycle"]
+Observation = tuple[datetime, float, float]
+
+
+class CongestionRule(CameraRule):
+    """More than ``above`` vehicles in ``zone`` for ``for_seconds``, or ``min_stopped`` not moving."""
+
+    zone: str | None = None
+    labels: list[str] = Field(default_factory=lambda: list(VEHICLES))
+    above: Annotated[int, Field(ge=0)] | None = None
+    for_seconds: Annotated[float, Field(ge=0)] = 60.0
+    stopped_px: Annotated[float, Field(gt=0)] | None = None
+    min_stopped: Annotated[int, Field(ge=1)] = 1
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @model_validator(mode="after")
+    def _a_condition(self) -> CongestionRule:
+        if self.above is None and self.stopped_px is None:
+            raise ValueError(f"congestion rule {self.name!r}: set 'above', 'stopped_px' or both")
+        return self
+
+
+class CongestionDetector(FrameRuleDetector):
+    """Fires on crowded or standing traffic in a zone."""
+
+    name = "congestion"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (rule, camera) -> track id -> observations (time, centre x, centre y), sorted
+        self._history: dict[tuple[str, str], dict[int, list[Observation]]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CongestionDetector:
+        """The detector of ``settings.rules.congestion`` with the zones of ``settings.cameras``."""
+        zones, names = cameras_from_settings(settings)
+        return cls(rules_from_settings(settings, "congestion", CongestionRule), zones, names)
+
+    def _targets(self, rule: CongestionRule, event: Event) -> list[tuple[str, ...]]:
+        return [(event.source_id,)] if self.has_zone(rule, event.source_id, rule.zone) else []
+
+    def _empty(self) -> dict[str, Any]:
+        return {}
+
+    def _add(self, rule: CongestionRule, key: tuple[str, ...], agg: dict[str, Any], event: Event) -> None:
+        assert isinstance(event, CameraDetection)
+        if event.label not in rule.labels or event.score < rule.min_score:
+            return
+        if not in_zone(event, rule.zone, self.polygon(event.source_id, rule.zone)):
+            return
+        agg["|".join(object_id(event))] = event.track_id
+        if rule.stopped_px is not None and event.track_id is not None:
+            cx = (event.box.x1 + event.box.x2) / 2
+            cy = (event.box.y1 + event.box.y2) / 2
+            tracks = self._history.setdefault((rule.name, event.source_id), {})
+            seen = tracks.setdefault(event.track_id, [])
+            if not any(t == event.time for t, _, _ in seen):
+                insort(seen, (event.time, cx, cy))
+            self._prune(rule, key, event.time)
+
+    def _prune(self, rule: CongestionRule, key: tuple[str, ...], now: datetime) -> None:
+        keep = timedelta(seconds=rule.for_seconds) + self.max_gap + self.settle + self.lateness
+        tracks = self._history.get((rule.name, key[1]), {})
+        for tid in list(tracks):
+            obs = [o for o in tracks[tid] if o[0] >= now - keep]
+            if obs:
+                tracks[tid] = obs
+            else:
+                del tracks[tid]
+
+    def stopped(self, rule: CongestionRule, camera: str, track_id: int, t: datetime) -> bool:
+        """Whether the track stood within ``stopped_px`` of its place at ``t`` for ``for_seconds``."""
+        assert rule.stopped_px is not None
+        obs = [o for o in self._history.get((rule.name, camera), {}).get(track_id, []) if o[0] <= t]
+        if not obs or obs[-1][0] != t:
+            return False
+        window = t - timedelta(seconds=rule.for_seconds)
+        if obs[0][0] > window:
+            return False  # not seen for long enough
+        _, x, y = obs[-1]
+        limit = rule.stopped_px ** 2
+        return all((ox - x) ** 2 + (oy - y) ** 2 <= limit for ot, ox, oy in obs if ot >= window)
+
+    def _sample(
+        self, rule: CongestionRule, key: tuple[str, ...], t: datetime, agg: dict[str, Any]
+    ) -> FrameSample:
+        count = len(agg)
+        crowded = rule.above is not None and count > rule.above
+        stopped = 0
+        if rule.stopped_px is not None:
+            stopped = sum(1 for tid in agg.values() if tid is not None and self.stopped(rule, key[1], tid, t))
+        standing = rule.stopped_px is not None and stopped >= rule.min_stopped
+        since = t - timedelta(seconds=rule.for_seconds) if standing else None
+        return FrameSample(breaching=crowded or standing, value=float(count), since=since,
+                           info={"stopped": stopped})
+
+    @staticmethod
+    def _stopped_of(change: Change) -> int:
+        return int((change.info or {}).get("stopped", 0))
+
+    def _title(
+        self, rule: CongestionRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]
+    ) -> str:
+        stopped = self._stopped_of(change)
+        fields.update(above=rule.above, for_seconds=rule.for_seconds, stopped=stopped)
+        where = f"{rule.zone} at {fields['camera_name']}" if rule.zone else fields["camera_name"]
+        if change.status == "resolved":
+            return f"Traffic moving again in {where}"
+        if rule.stopped_px is not None and stopped >= rule.min_stopped:
+            return f"Congestion: {stopped} vehicle(s) stopped for {rule.for_seconds:g} s in {where}"
+        return (f"Congestion: {int(change.value)} vehicles in {where} "
+                f"(over {rule.above} for {rule.for_seconds:g} s)")
+
+    def _details(self, rule: CongestionRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
+        return {"zone": rule.zone, "labels": rule.labels, "count": int(change.value),
+                "stopped": self._stopped_of(change), "above": rule.above,
+                "stopped_px": rule.stopped_px, "for_seconds": rule.for_seconds}
+
+    def _dump_agg(self, agg: Any) -> Any:
+        return agg
+
+    def _load_agg(self, raw: Any) -> Any:
+        return dict(raw)
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {
+            "history": [
+                [rule, camera, tid, [[dump_time(t), x, y] for t, x, y in obs]]
+                for (rule, camera), tracks in sorted(self._history.items())
+                for tid, obs in sorted(tracks.items())
+            ]
+        }
+
+    def _restore_extra(self, state: dict[str, Any]) -> None:
+        self._history = {}
+        for rule, camera, tid, obs in state.get("history", []):
+            if rule not in self._rules:
+                continue
+            loaded = [(load_time(t), float(x), float(y)) for t, x, y in obs]
+            self._history.setdefault((rule, camera), {})[int(tid)] = sorted(
+                o for o in loaded if o[0] is not None  # type: ignore[misc]
+            )

@@ -1,0 +1,88 @@
+"""Crowd rules: more than ``above`` people in a zone for ``for_seconds``, in event time.
+
+Per (rule, camera) the detector counts, per analysed frame, the distinct objects of the
+rule's ``labels`` (score at least ``min_score``) whose bottom centre is in the rule's
+``zone`` (no zone: the whole frame). Any detection of the camera marks a frame, so a frame
+with people elsewhere counts as 0 in the zone; a camera that reports nothing for
+``max_gap`` (no one detected) counts as 0 too. The count must stay above ``above`` for
+``for_seconds`` to fire, and at or below it for ``clear_seconds`` to resolve. Duplicated
+records (at-least-once bus) are counted once: an object is its label and track id, or its
+box when untracked. Fingerprint: ``crowd:<rule>:<camera>``. Title fields: ``count``,
+``peak``, ``zone``, ``camera``, ``camera_name``, ``above``, ``for_seconds``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from detectors.cameras.base import (
+    CameraRule,
+    FrameRuleDetector,
+    cameras_from_settings,
+    in_zone,
+    rules_from_settings,
+)
+from detectors.cameras.frames import Change, FrameSample
+from ioc.events import CameraDetection, Event
+
+
+class CrowdRule(CameraRule):
+    """More than ``above`` objects of ``labels`` in ``zone`` for ``for_seconds``."""
+
+    zone: str | None = None
+    labels: list[str] = Field(default_factory=lambda: ["person"])
+    above: Annotated[int, Field(ge=0)]
+    for_seconds: Annotated[float, Field(ge=0)] = 30.0
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+def object_id(event: CameraDetection) -> tuple[str, str]:
+    """What tells two objects of one frame apart: label and track id, or the rounded box."""
+    if event.track_id is not None:
+        return (event.label, f"t{event.track_id}")
+    b = event.box
+    return (event.label, f"b{round(b.x1)},{round(b.y1)},{round(b.x2)},{round(b.y2)}")
+
+
+class CrowdDetector(FrameRuleDetector):
+    """Fires when a zone holds more than a rule's number of people for a while."""
+
+    name = "crowd"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> CrowdDetector:
+        """The detector of ``settings.rules.crowd`` with the zones of ``settings.cameras``."""
+        zones, names = cameras_from_settings(settings)
+        return cls(rules_from_settings(settings, "crowd", CrowdRule), zones, names)
+
+    def _targets(self, rule: CrowdRule, event: Event) -> list[tuple[str, ...]]:
+        return [(event.source_id,)] if self.has_zone(rule, event.source_id, rule.zone) else []
+
+    def _empty(self) -> set[tuple[str, str]]:
+        return set()
+
+    def _add(self, rule: CrowdRule, key: tuple[str, ...], agg: set[tuple[str, str]], event: Event) -> None:
+        assert isinstance(event, CameraDetection)
+        if event.label not in rule.labels or event.score < rule.min_score:
+            return
+        if in_zone(event, rule.zone, self.polygon(event.source_id, rule.zone)):
+            agg.add(object_id(event))
+
+    def _sample(self, rule: CrowdRule, key: tuple[str, ...], t: datetime, agg: set[Any]) -> FrameSample:
+        return FrameSample(breaching=len(agg) > rule.above, value=float(len(agg)))
+
+    def _title(self, rule: CrowdRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> str:
+        fields.update(above=rule.above, for_seconds=rule.for_seconds)
+        where = f"{rule.zone} at {fields['camera_name']}" if rule.zone else fields["camera_name"]
+        what = "/".join(rule.labels)
+        if change.status == "firing":
+            return (f"Crowd: {int(change.value)} {what} in {where} "
+                    f"(over {rule.above} for {rule.for_seconds:g} s)")
+        return f"Crowd cleared in {where} (peak {int(change.peak)} {what})"
+
+    def _details(self, rule: CrowdRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
+        return {"zone": rule.zone, "labels": rule.labels, "count": int(change.value),
+                "above": rule.above, "for_seconds": rule.for_seconds}

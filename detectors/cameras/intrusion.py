@@ -1,0 +1,148 @@
+"""Intrusion rules: a person in a restricted zone, optionally only at certain hours.
+
+Per (rule, camera), a frame breaches when at least one object of the rule's ``labels``
+(score at least ``min_score``) stands (bottom centre of its box) in one of the rule's
+``zones``, and, when ``active_from`` / ``active_until`` are set, the frame's event time read
+in the city's timezone falls in that daily window (``"22:00"`` to ``"05:00"`` wraps
+midnight; the start is included, the end is not). It fires after ``for_seconds`` (0: on the
+first such frame) and resolves after ``clear_seconds`` with no intruder (or outside the
+window), or when the camera reports nothing for ``max_gap``. The clock of the window is the
+events' time, never the machine's, so a replay at noon of a night recording still alerts.
+Fingerprint ``intrusion:<rule>:<camera>``; title fields as for crowds plus ``zones``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+
+from detectors.cameras.base import (
+    CameraRule,
+    CameraZones,
+    FrameRuleDetector,
+    cameras_from_settings,
+    in_zone,
+    rules_from_settings,
+)
+from detectors.cameras.crowd import object_id
+from detectors.cameras.frames import Change, FrameSample
+from ioc.events import CameraDetection, Event
+
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def parse_clock(value: str) -> time:
+    """``"HH:MM"`` (or ``"HH:MM:SS"``) as a time of day."""
+    return time.fromisoformat(value)
+
+
+class IntrusionRule(CameraRule):
+    """Someone in one of ``zones`` (during ``active_from``..``active_until`` local time, if set)."""
+
+    zones: Annotated[list[str], Field(min_length=1)]
+    labels: list[str] = Field(default_factory=lambda: ["person"])
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+    for_seconds: Annotated[float, Field(ge=0)] = 0.0
+    active_from: str | None = None
+    active_until: str | None = None
+    severity: Literal["info", "warning", "critical"] = "critical"
+
+    @field_validator("active_from", "active_until")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_clock(value)
+        return value
+
+    def active(self, local: time) -> bool:
+        """Whether the rule watches at local time of day ``local``."""
+        if self.active_from is None and self.active_until is None:
+            return True
+        start = parse_clock(self.active_from or "00:00")
+        end = parse_clock(self.active_until or "00:00")
+        if start == end:
+            return True
+        if start < end:
+            return start <= local < end
+        return local >= start or local < end
+
+
+class IntrusionDetector(FrameRuleDetector):
+    """Fires when someone enters a restricted zone (at the hours a rule watches)."""
+
+    name = "intrusion"
+
+    def __init__(
+        self,
+        rules: list[IntrusionRule],
+        zones: CameraZones | None = None,
+        camera_names: dict[str, str] | None = None,
+        *,
+        timezone: str = DEFAULT_TIMEZONE,
+        max_gap: timedelta = timedelta(seconds=10),
+        settle: timedelta = timedelta(seconds=1),
+        lateness: timedelta = timedelta(seconds=5),
+    ) -> None:
+        super().__init__(rules, zones, camera_names, max_gap=max_gap, settle=settle, lateness=lateness)
+        self.tz = ZoneInfo(timezone)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> IntrusionDetector:
+        """The detector of ``settings.rules.intrusion``, zones of ``settings.cameras``, city timezone."""
+        zones, names = cameras_from_settings(settings)
+        return cls(rules_from_settings(settings, "intrusion", IntrusionRule), zones, names,
+                   timezone=getattr(settings, "timezone", DEFAULT_TIMEZONE))
+
+    def _targets(self, rule: IntrusionRule, event: Event) -> list[tuple[str, ...]]:
+        camera = event.source_id
+        if any(self.has_zone(rule, camera, z) for z in rule.zones):
+            return [(camera,)]
+        return []
+
+    def _empty(self) -> dict[str, str]:
+        return {}
+
+    def _add(self, rule: IntrusionRule, key: tuple[str, ...], agg: dict[str, str], event: Event) -> None:
+        assert isinstance(event, CameraDetection)
+        if event.label not in rule.labels or event.score < rule.min_score:
+            return
+        for zone in rule.zones:
+            if self.has_zone(rule, event.source_id, zone) and in_zone(
+                event, zone, self.polygon(event.source_id, zone)
+            ):
+                agg["|".join(object_id(event))] = zone
+                return
+
+    def _sample(
+        self, rule: IntrusionRule, key: tuple[str, ...], t: datetime, agg: dict[str, str]
+    ) -> FrameSample:
+        watching = rule.active(t.astimezone(self.tz).time())
+        count = len(agg) if watching else 0
+        return FrameSample(breaching=count > 0, value=float(count),
+                           info={"zones": sorted(set(agg.values())) if watching else []})
+
+    def _title(
+        self, rule: IntrusionRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]
+    ) -> str:
+        zones = (change.info or {}).get("zones") or rule.zones
+        fields.update(zones=", ".join(zones), for_seconds=rule.for_seconds)
+        where = f"{', '.join(zones)} at {fields['camera_name']}"
+        if change.status == "firing":
+            n = int(change.value)
+            who = "/".join(rule.labels)
+            return f"Intrusion: {n} {who} in restricted {where}"
+        return f"Restricted zone clear: {', '.join(rule.zones)} at {fields['camera_name']}"
+
+    def _details(self, rule: IntrusionRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
+        return {"zones": (change.info or {}).get("zones", []), "watched_zones": rule.zones,
+                "count": int(change.value), "active_from": rule.active_from,
+                "active_until": rule.active_until}
+
+    def _dump_agg(self, agg: Any) -> Any:
+        return agg
+
+    def _load_agg(self, raw: Any) -> Any:
+        return dict(raw)
