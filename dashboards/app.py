@@ -14,7 +14,7 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import wall
+from dashboards import console, wall
 from ioc.config import Settings
 
 ASSETS = Path(__file__).parent / "assets"
@@ -32,6 +32,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
+    console.create_console(app.server, pool, settings)  # /console, /login, /logout: see dashboards.auth
 
     @app.server.route("/healthz")
     def healthz() -> Response:

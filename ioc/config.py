@@ -150,6 +150,7 @@ class Settings(BaseSettings):
     stations: list[Station] = Field(default_factory=list)
     feeds: list[FeedSettings] = Field(default_factory=list)
     rules: RuleSettings = Field(default_factory=RuleSettings)
+    alerts: dict[str, Any] = Field(default_factory=dict)  # [alerts]: validated by alerts.settings
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
     zones: dict[str, Any] = Field(default_factory=dict)

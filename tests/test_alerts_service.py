@@ -36,10 +36,15 @@ def test_repeat_updates_count_then_resolve_then_new_episode(store: Store) -> Non
     assert svc.apply(signal("resolved", 20)).action == "resolved"
     assert svc.apply(signal("resolved", 20)).action == "ignored"
     assert svc.apply(signal("firing", 12)).action == "ignored"  # a late repeat of the closed episode
-    assert svc.apply(signal("firing", 30)).action == "raised"
-    assert rows(store, "SELECT state, count FROM alerts ORDER BY id") == [("resolved", 2), ("open", 1)]
+    # firing again within the flapping window (10 min by default) reopens the same alert...
+    assert svc.apply(signal("firing", 30)).action == "reopened"
+    assert svc.apply(signal("resolved", 35)).action == "resolved"
+    # ...and later than that raises a new one
+    assert svc.apply(signal("firing", 50)).action == "raised"
+    assert rows(store, "SELECT state, count FROM alerts ORDER BY id") == [("resolved", 3), ("open", 1)]
     assert rows(store, "SELECT action, from_state, to_state, actor FROM alert_audit ORDER BY id") == [
         ("raise", None, "open", "system"), ("resolve", "open", "resolved", "system"),
+        ("reopen", "resolved", "reopened", "system"), ("resolve", "reopened", "resolved", "system"),
         ("raise", None, "open", "system")]
 
 
@@ -54,5 +59,6 @@ def test_consumer_applies_signals_and_dead_letters_garbage(store: Store) -> None
         pass
     assert rows(store, "SELECT fingerprint, count FROM alerts ORDER BY id") == [
         ("threshold:co2-high:hue-air-1", 2), ("stale:x:y", 1)]
-    assert consumer.health.extra == {"raised": 2, "resolved": 0, "undecodable": 1}
+    assert consumer.health.extra == {"raised": 2, "resolved": 0, "reopened": 0, "silenced": 0,
+                                     "undecodable": 1}
     assert rows(store, "SELECT stage, reason FROM dead_letters") == [("alerts", "unknown kind None")]

@@ -1,5 +1,5 @@
 """The ``ioc`` command: ``ioc demo`` (everything in one process on the embedded default),
-``ioc migrate``, ``ioc check-config``.
+``ioc migrate``, ``ioc check-config``, ``ioc users``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
 from ioc.config import ConfigError, Settings, load_settings
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
@@ -42,6 +43,20 @@ def pipeline_counts(runtime) -> dict[str, int]:  # noqa: ANN001 - Runtime
         alerts = conn.execute("SELECT count(*) FROM alerts").fetchone()[0]
         dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     return {"events_stored": int(stored), "alerts_raised": int(alerts), "dead_letters": int(dead)}
+
+
+def demo_login(runtime) -> tuple[str, str] | None:  # noqa: ANN001 - Runtime
+    """A duty officer for the demo's console, with a fresh random password, when the store has no users."""
+    import secrets
+
+    from alerts.people import People
+
+    people = People(runtime.store.pool)
+    if people.users():
+        return None
+    password = secrets.token_urlsafe(12)
+    people.add_user("duty", "duty_officer", password, display_name="Demo duty officer")
+    return "duty", password
 
 
 def _wall_answers(url: str) -> bool:
@@ -88,6 +103,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         url = runtime.add_web()
         runtime.start()
         print(f"Wall: {url}", flush=True)
+        login = demo_login(runtime)
+        if login:
+            print(f"Console: {url}console/ (duty officer {login[0]!r}, password {login[1]!r})", flush=True)
         print(f"Store: {runtime.store.caps.label} ({runtime.store.dsn})", flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
         while not stopping.is_set():
@@ -185,6 +203,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """Console users: ``ioc users add NAME --role duty_officer`` (password on stdin or asked), ``list`` ..."""
+    from alerts.people import users_command
+    from ioc.store.database import open_store
+    from ioc.store.embedded import EmbeddedPostgres
+
+    settings = _settings(args)
+    dsn, embedded = settings.database.dsn, None
+    if not dsn:
+        if not args.data_dir:
+            print("ioc users: set IOC_DATABASE__DSN (or --dsn), or name the embedded store with --data-dir "
+                  "(the one `ioc demo --data-dir` keeps, while the demo is not running)", file=sys.stderr)
+            return 2
+        embedded = EmbeddedPostgres(Path(args.data_dir))
+        dsn = embedded.start()
+    store = open_store(dsn, pool_max=2, want_timescaledb=settings.database.timescaledb != "off")
+    try:
+        return users_command(store.pool, args.action, args.name, args.role, args.display_name)
+    finally:
+        store.close()
+        if embedded is not None:
+            embedded.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ioc", description="Smart-city Intelligent Operations Centre")
     parser.add_argument("--config", help="TOML settings file (default: $IOC_CONFIG or the Huế sample)")
@@ -210,6 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=cmd_migrate)
     chk = sub.add_parser("check-config", help="validate the settings")
     chk.set_defaults(func=cmd_check_config)
+    usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
+                                       "list, passwd NAME, disable NAME, enable NAME")
+    usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable"))
+    usr.add_argument("name", nargs="?")
+    usr.add_argument("--role", choices=ROLES_OF_PEOPLE, default="viewer")
+    usr.add_argument("--display-name", default="")
+    usr.add_argument("--dsn", default=None)
+    usr.add_argument("--data-dir", default=None, help="the data directory of an embedded store")
+    usr.set_defaults(func=cmd_users)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The scheduler's jobs: rollup refresh and retention, run by apscheduler.
+"""The scheduler's jobs: rollup refresh and retention, alert escalation and notifications, run by apscheduler.
 
 Where TimescaleDB's own job scheduler can do the work (continuous
 aggregates, retention policies on the community licence), the policy is
@@ -11,6 +11,8 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from alerts.escalation import register_alert_jobs
+from alerts.settings import alert_settings
 from ioc.config import Settings
 from ioc.store.database import Store
 from ioc.store.maintenance import apply_retention, install_policies, refresh_rollups
@@ -38,4 +40,5 @@ def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
         args=("retention", apply_retention, store.pool, store.caps, settings.database.retention_days),
         hours=1, id="retention",
     )
+    register_alert_jobs(scheduler, store.pool, alert_settings(settings))  # escalation, reminders, notifying
     return scheduler

@@ -20,6 +20,7 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from alerts.service import AlertService, AlertSignalConsumer
+from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
@@ -153,7 +154,7 @@ class Runtime:
 
     def add_alerts(self) -> None:
         assert self.bus is not None and self.store is not None
-        consumer = AlertSignalConsumer(self.bus, AlertService(self.store.pool),
+        consumer = AlertSignalConsumer(self.bus, AlertService(self.store.pool, alert_settings(self.settings)),
                                        StoreWriter(self.store.pool, self.store.caps))
         self.workers.append(Worker("alerts", consumer.run, partial(_consumer_beat, consumer.health),
                                    stage=2))

@@ -16,6 +16,7 @@ import psycopg
 
 from ioc.store.capabilities import Capabilities, enable
 from ioc.store.health import apply_role_health
+from ioc.store.schema_alerts import apply_alert_lifecycle
 from ioc.store.schema_cameras import apply_cameras
 from ioc.store.schema_vessels import apply_vessels
 from ioc.store.tables import hypertable_or_brin
@@ -174,6 +175,7 @@ def _rollups(conn: psycopg.Connection, caps: Capabilities) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "readings, latest values, counts, dead letters, alerts", _core),
     Migration(2, "1-minute and 1-hour reading rollups", _rollups),
+    Migration(3, "alert lifecycle, people, silences, escalation, notifications", apply_alert_lifecycle),
     Migration(5, "health of running roles", apply_role_health),
     Migration(6, "vessel positions, static reports and the register", apply_vessels),
     Migration(4, "camera detections, counts, key frames and health", apply_cameras),

@@ -157,7 +157,7 @@ WITH counts AS (
            count(*) FILTER (WHERE severity = 'warning') AS warning,
            count(*) FILTER (WHERE severity = 'info') AS info,
            count(*) AS total
-    FROM alerts WHERE state <> 'resolved'
+    FROM alerts WHERE state NOT IN ('resolved', 'silenced')  -- a silenced alert asks nobody to act
 )
 SELECT now(), counts.readings, rate.per_minute, stations.reporting, stations.known,
        open_alerts.critical, open_alerts.warning, open_alerts.info, open_alerts.total,

@@ -1,0 +1,165 @@
+"""The alert lifecycle as data: states, transitions, who may make them, and the refusals.
+
+::
+
+    raise ──> open ──acknowledge──> acknowledged ──assign──> assigned
+                │  ╲                     │                      │
+                │   ╲──assign────────────┼──────────────────────┤
+                ├──silence──> silenced ──unsilence──> (back where it was)
+                └────────────────────resolve────────────────────┴──> resolved
+    resolved ──reopen (a person, or the same condition re-firing within the flapping window)──> reopened
+    reopened behaves like open: it needs acknowledging again.
+
+Pure logic, no database: :class:`alerts.service.AlertService` asks
+:func:`check` before it writes, then compares-and-sets the alert's version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+State = Literal["open", "acknowledged", "assigned", "resolved", "silenced", "reopened"]
+STATES: tuple[State, ...] = ("open", "acknowledged", "assigned", "resolved", "silenced", "reopened")
+ACTIVE_STATES: frozenset[str] = frozenset(s for s in STATES if s != "resolved")
+UNACKNOWLEDGED: frozenset[str] = frozenset({"open", "reopened"})
+
+Role = Literal["viewer", "operator", "duty_officer", "analyst", "admin"]
+# In rank order, as the issue lists them: "duty officers and above" change alerts.
+ROLES: tuple[Role, ...] = ("viewer", "operator", "duty_officer", "analyst", "admin")
+SYSTEM = "system"  # the service itself (signals, escalation, silence expiry); never a login
+
+Action = Literal["acknowledge", "assign", "resolve", "silence", "unsilence", "reopen", "comment"]
+
+# action -> (states it may start from, the state it leads to; None: decided by the alert)
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "acknowledge": (frozenset({"open", "reopened"}), "acknowledged"),
+    "assign": (frozenset({"open", "reopened", "acknowledged", "assigned"}), "assigned"),
+    "resolve": (frozenset({"open", "reopened", "acknowledged", "assigned", "silenced"}), "resolved"),
+    "silence": (frozenset({"open", "reopened", "acknowledged", "assigned"}), "silenced"),
+    "unsilence": (frozenset({"silenced"}), None),
+    "reopen": (frozenset({"resolved"}), "reopened"),
+    "comment": (frozenset(STATES), None),
+}
+
+# the lowest role allowed to take each action
+MIN_ROLE: dict[str, Role] = {
+    "acknowledge": "duty_officer",
+    "assign": "duty_officer",
+    "resolve": "duty_officer",
+    "silence": "duty_officer",
+    "unsilence": "duty_officer",
+    "reopen": "duty_officer",
+    "comment": "operator",
+    "manage_silences": "duty_officer",
+    "manage_users": "admin",
+}
+
+PAST: dict[str, str] = {
+    "acknowledge": "acknowledged",
+    "assign": "assigned",
+    "resolve": "resolved",
+    "silence": "silenced",
+    "unsilence": "unsilenced",
+    "reopen": "reopened",
+    "comment": "commented on",
+    "raise": "raised",
+    "escalate": "escalated",
+    "remind": "reminded about",
+}
+
+
+class AlertError(Exception):
+    """Base of the refusals of the alerts service; ``str()`` is a sentence for the console."""
+
+
+class AlertNotFound(AlertError):
+    """No alert (or silence) with that id."""
+
+
+class NotAllowed(AlertError):
+    """The person's role may not take this action."""
+
+
+class TransitionRefused(AlertError):
+    """The alert is not in a state this action starts from (e.g. already acknowledged by someone)."""
+
+
+class StaleAlertError(TransitionRefused):
+    """The alert changed between reading and writing it: someone else acted first."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: a console user with a role, or :data:`SYSTEM`."""
+
+    name: str
+    role: Role | Literal["system"]
+
+    @property
+    def is_system(self) -> bool:
+        return self.role == SYSTEM
+
+
+SYSTEM_ACTOR = Actor(SYSTEM, SYSTEM)
+
+
+def role_rank(role: str) -> int:
+    """0 for a viewer up to 4 for an admin; the system outranks everyone; unknown roles rank -1."""
+    if role == SYSTEM:
+        return len(ROLES)
+    return ROLES.index(role) if role in ROLES else -1  # type: ignore[arg-type]
+
+
+def may(role: str, action: str) -> bool:
+    """Whether ``role`` may take ``action`` (an alert action, or ``manage_silences`` / ``manage_users``)."""
+    need = MIN_ROLE.get(action)
+    return need is not None and role_rank(role) >= role_rank(need)
+
+
+def can_change_alerts(role: str) -> bool:
+    """Duty officers and above change alerts; viewers and operators only read (operators may comment)."""
+    return may(role, "acknowledge")
+
+
+def label(role: str) -> str:
+    """``duty_officer`` -> ``duty officer``."""
+    return role.replace("_", " ")
+
+
+def check(
+    actor: Actor, action: str, state: str, alert_id: int, last: tuple[str, str, datetime | None] | None = None
+) -> None:
+    """Raise unless ``actor`` may take ``action`` on an alert in ``state``.
+
+    ``last`` is (actor, action, at) of the alert's latest audit row, used to
+    say who put it in its present state ("already acknowledged by lan at 02:14").
+    """
+    if action not in TRANSITIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if not actor.is_system and not may(actor.role, action):
+        raise NotAllowed(
+            f"{actor.name} ({label(actor.role)}) may not {action} alerts; "
+            f"that needs a {label(MIN_ROLE[action])} or above"
+        )
+    sources, _ = TRANSITIONS[action]
+    if state not in sources:
+        raise TransitionRefused(refusal(action, state, alert_id, last))
+
+
+def refusal(action: str, state: str, alert_id: int, last: tuple[str, str, datetime | None] | None) -> str:
+    """Why ``action`` cannot be taken on alert ``alert_id`` in ``state``, naming who got there first."""
+    who = ""
+    if last is not None:
+        actor, _last_action, at = last
+        who = f" by {actor}" + (f" at {at:%H:%M:%S} UTC" if at is not None else "")
+    if action == "acknowledge" and state in ("acknowledged", "assigned"):
+        return f"Alert #{alert_id} is already {state}{who}."
+    if state == "resolved":
+        return f"Alert #{alert_id} is already resolved{who}."
+    if action == "unsilence":
+        return f"Alert #{alert_id} is not silenced (it is {state}{who})."
+    if action == "reopen":
+        return f"Alert #{alert_id} is still {state}; only a resolved alert can be reopened."
+    return f"Cannot {action} alert #{alert_id}: it is {state}{who}."

@@ -1,0 +1,354 @@
+"""Notifications: an outbox in the database, channels behind one interface, retries with backoff.
+
+Whoever decides that someone must hear of an alert (the service on raise,
+the escalator) calls :func:`enqueue` inside its own transaction, so a
+notification exists exactly when the change that caused it does: never
+lost, never sent for a change that rolled back. :class:`NotificationSender`
+then delivers the due ones: it leases a batch (moves their next attempt a
+minute on and commits, so a crash mid-send retries them later), sends each
+through its :class:`Channel`, and records every attempt. A failure is
+retried after ``backoff_seconds``, doubling up to ``backoff_max_seconds``,
+until ``max_attempts``; then the notification is ``failed`` and the console
+shows it. Channels: webhook (JSON POST), email (SMTP), and the console
+itself (the stored row *is* the console's notice; its page plays a sound and
+flashes for critical ones).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any, Protocol
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from alerts.settings import (
+    AlertSettings,
+    ChannelSettings,
+    EmailChannelSettings,
+    NotificationSettings,
+    Recipient,
+    WebhookChannelSettings,
+)
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+LEASE = timedelta(seconds=60)  # a claimed notification is retried after this if its sender died
+ERROR_CHARS = 500
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver; worth retrying."""
+
+
+class PermanentDeliveryError(DeliveryError):
+    """A channel can never deliver this one (no address, unknown channel): fail it now."""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message for one channel and recipient, as the sender hands it to the channel."""
+
+    id: int
+    alert_id: int | None
+    channel: str
+    recipient: str
+    reason: str
+    subject: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class Channel(Protocol):
+    """A way of reaching people. ``send`` returns when delivered and raises :class:`DeliveryError` if not."""
+
+    name: str
+
+    def send(self, notification: Notification) -> None: ...
+
+
+class ConsoleChannel:
+    """The duty console: the stored notification is the notice the console shows; nothing to send."""
+
+    def __init__(self, name: str = "console") -> None:
+        self.name = name
+
+    def send(self, notification: Notification) -> None:
+        return None
+
+
+class WebhookChannel:
+    """POSTs the notification's JSON document; any 2xx answer is a delivery."""
+
+    def __init__(self, cfg: WebhookChannelSettings) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+
+    def send(self, notification: Notification) -> None:
+        body = json.dumps(
+            {
+                "id": notification.id,
+                "reason": notification.reason,
+                "recipient": notification.recipient,
+                "subject": notification.subject,
+                **notification.payload,
+            },
+            default=str,
+        ).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "ioc-alerts/1",
+            "Idempotency-Key": f"ioc-notification-{notification.id}",
+            **self.cfg.headers,
+        }
+        request = urllib.request.Request(self.cfg.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.cfg.timeout_seconds) as resp:
+                status = resp.status
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"HTTP {exc.code} {exc.reason} from {self.cfg.url}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeliveryError(f"cannot reach {self.cfg.url}: {reason}") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"HTTP {status} from {self.cfg.url}")
+
+
+class EmailChannel:
+    """Sends a plain-text mail through SMTP to the recipient's address."""
+
+    def __init__(self, cfg: EmailChannelSettings, recipients: Mapping[str, Recipient]) -> None:
+        self.name = cfg.name
+        self.cfg = cfg
+        self.recipients = recipients
+
+    def send(self, notification: Notification) -> None:
+        who = self.recipients.get(notification.recipient)
+        address = who.email if who else None
+        if not address:
+            raise PermanentDeliveryError(f"no email address configured for {notification.recipient!r}")
+        msg = EmailMessage()
+        msg["From"] = self.cfg.sender
+        msg["To"] = address
+        msg["Subject"] = notification.subject
+        alert = notification.payload.get("alert", {})
+        lines = [notification.payload.get("message", notification.subject), ""]
+        lines += [f"{k}: {v}" for k, v in alert.items() if v not in (None, "")]
+        msg.set_content("\n".join(str(x) for x in lines))
+        try:
+            with smtplib.SMTP(self.cfg.host, self.cfg.port, timeout=self.cfg.timeout_seconds) as smtp:
+                if self.cfg.starttls:
+                    smtp.starttls()
+                if self.cfg.username:
+                    smtp.login(self.cfg.username, self.cfg.password or "")
+                smtp.send_message(msg)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(f"SMTP {self.cfg.host}:{self.cfg.port}: {exc}") from None
+
+
+def build_channels(settings: AlertSettings) -> dict[str, Channel]:
+    """One channel object per configured channel, by name."""
+    out: dict[str, Channel] = {}
+    for cfg in settings.notifications.channels:
+        out[cfg.name] = _channel(cfg, settings.recipients)
+    return out
+
+
+def _channel(cfg: ChannelSettings, recipients: Mapping[str, Recipient]) -> Channel:
+    if isinstance(cfg, WebhookChannelSettings):
+        return WebhookChannel(cfg)
+    if isinstance(cfg, EmailChannelSettings):
+        return EmailChannel(cfg, recipients)
+    return ConsoleChannel(cfg.name)
+
+
+# --------------------------------------------------------------------------- the outbox
+
+_ENQUEUE = """
+INSERT INTO notifications (alert_id, channel, recipient, reason, subject, payload, next_attempt_at,
+                           created_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING id
+"""
+
+
+def enqueue(
+    conn: psycopg.Connection,
+    *,
+    alert_id: int | None,
+    channels: list[str],
+    recipient: str,
+    reason: str,
+    subject: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> list[int]:
+    """Put one notification per channel in the outbox, in the caller's transaction."""
+    doc = json.dumps(payload, default=str)
+    ids = []
+    for channel in dict.fromkeys(channels):  # each channel once, in order
+        row = conn.execute(_ENQUEUE, (alert_id, channel, recipient, reason, subject[:300], doc, now, now))
+        ids.append(row.fetchone()[0])  # type: ignore[index]
+    return ids
+
+
+@dataclass
+class SendRun:
+    """What one pass of the sender did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+_CLAIM = """
+WITH due AS (
+    SELECT id FROM notifications
+    WHERE state = 'pending' AND next_attempt_at <= %(now)s
+    ORDER BY next_attempt_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE notifications n SET next_attempt_at = %(lease)s
+FROM due WHERE n.id = due.id
+RETURNING n.id, n.alert_id, n.channel, n.recipient, n.reason, n.subject, n.payload, n.attempts
+"""
+
+
+class NotificationSender:
+    """Delivers due notifications through their channels, retrying with exponential backoff."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        channels: Mapping[str, Channel],
+        settings: NotificationSettings | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.pool = pool
+        self.channels = dict(channels)
+        self.settings = settings or NotificationSettings()
+        self.clock = clock
+        self.health: dict[str, Any] = {"sent": 0, "retries": 0, "failed": 0, "last_error": None}
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before the next try after ``attempts`` failed ones: base, 2×base, 4×base ... capped."""
+        s = self.settings
+        return timedelta(seconds=min(s.backoff_max_seconds, s.backoff_seconds * 2 ** max(0, attempts - 1)))
+
+    def run_once(self, limit: int = 50) -> SendRun:
+        """Send every due notification (up to ``limit``); returns what happened."""
+        now = self.clock()
+        with self.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(_CLAIM, {"now": now, "limit": limit, "lease": now + LEASE}).fetchall()
+        run = SendRun()
+        for row in rows:
+            n = Notification(*row)
+            self._deliver(n, run)
+        return run
+
+    def _deliver(self, n: Notification, run: SendRun) -> None:
+        channel = self.channels.get(n.channel)
+        started = time.monotonic()
+        error: str | None = None
+        permanent = False
+        try:
+            if channel is None:
+                raise PermanentDeliveryError(f"no notification channel named {n.channel!r} is configured")
+            channel.send(n)
+        except PermanentDeliveryError as exc:
+            error, permanent = str(exc), True
+        except Exception as exc:  # any failure of a channel is recorded and retried, never lost
+            error = str(exc) or type(exc).__name__
+        took = int((time.monotonic() - started) * 1000)
+        now = self.clock()
+        attempts = n.attempts + 1
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO notification_attempts (notification_id, at, ok, error, duration_ms) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                (n.id, now, error is None, error and error[:ERROR_CHARS], took),
+            )
+            if error is None:
+                conn.execute(
+                    "UPDATE notifications SET state = 'sent', attempts = %s, sent_at = %s, "
+                    "last_error = NULL WHERE id = %s",
+                    (attempts, now, n.id),
+                )
+                run.sent += 1
+                self.health["sent"] += 1
+                return
+            give_up = permanent or attempts >= self.settings.max_attempts
+            conn.execute(
+                "UPDATE notifications SET state = %s, attempts = %s, last_error = %s, next_attempt_at = %s "
+                "WHERE id = %s",
+                (
+                    "failed" if give_up else "pending",
+                    attempts,
+                    error[:ERROR_CHARS],
+                    now + self.backoff(attempts),
+                    n.id,
+                ),
+            )
+        run.errors.append(error)
+        self.health["last_error"] = error
+        if give_up:
+            run.failed += 1
+            self.health["failed"] += 1
+            log.error(
+                "notification %d (%s to %s) failed for good after %d attempt(s): %s",
+                n.id,
+                n.channel,
+                n.recipient or "-",
+                attempts,
+                error,
+            )
+        else:
+            run.retrying += 1
+            self.health["retries"] += 1
+            log.warning(
+                "notification %d (%s) attempt %d failed, retrying in %s: %s",
+                n.id,
+                n.channel,
+                attempts,
+                self.backoff(attempts),
+                error,
+            )
+
+    def run(self, stop: threading.Event) -> None:
+        """Send until ``stop`` is set (a runtime worker)."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except psycopg.Error as exc:
+                log.warning("notification sender: store unavailable: %s", exc)
+                busy = SendRun()
+            if not (busy.sent or busy.retrying or busy.failed):
+                stop.wait(self.settings.send_every_seconds)
+
+
+def retry_failed(pool: ConnectionPool, notification_id: int, now: datetime) -> bool:
+    """Put a failed notification back in the queue (a person decided to try again)."""
+    with pool.connection() as conn:
+        cur = conn.execute(
+            "UPDATE notifications SET state = 'pending', next_attempt_at = %s "
+            "WHERE id = %s AND state = 'failed'",
+            (now, notification_id),
+        )
+        return cur.rowcount == 1

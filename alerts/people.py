@@ -1,0 +1,360 @@
+"""People on the console: users with roles, passwords hashed with scrypt, sessions that expire.
+
+Passwords are stored as ``scrypt$N$r$p$salt$hash`` (``hashlib.scrypt``, a
+memory-hard KDF; 16-byte random salt), compared in constant time. After
+``max_failed_logins`` wrong passwords an account is locked for
+``lockout_minutes``. A session is a random token in an HttpOnly cookie; only
+its SHA-256 is stored, with the session's CSRF token, an absolute expiry
+(``session_hours``, or ``kiosk_session_hours`` for viewer accounts such as
+the wall's kiosk) and an idle limit (``idle_minutes``, not applied to
+viewers: a wall polls all night without anyone touching it).
+
+:func:`users_command` is what ``ioc users add|list|passwd|disable`` runs.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import hmac
+import re
+import secrets
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import IO
+
+import psycopg
+from psycopg.rows import class_row
+from psycopg_pool import ConnectionPool
+
+from alerts.lifecycle import ROLES, label, role_rank
+from alerts.settings import AuthSettings
+
+Clock = Callable[[], datetime]
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+MIN_PASSWORD = 10
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LoginRefused(Exception):
+    """Wrong name or password, a disabled or locked account: one message for all (no user enumeration)."""
+
+
+class UserError(ValueError):
+    """A user cannot be added or changed as asked; the message says why."""
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def _b64(b: bytes) -> str:
+    return base64.b64encode(b).decode()
+
+
+def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    """A salted scrypt hash of ``password`` in ``scrypt$N$r$p$salt$hash`` form."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=64 * 1024 * 1024)
+    return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether ``password`` matches a :func:`hash_password` string (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(want),
+            maxmem=64 * 1024 * 1024,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+_DUMMY_HASH = hash_password(secrets.token_hex(8))  # checked when the user does not exist: same cost
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class User:
+    """A console user (never with the password hash)."""
+
+    name: str
+    display_name: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def shown(self) -> str:
+        return self.display_name or self.name
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a request is from: the user of a live session, with that session's CSRF token."""
+
+    name: str
+    display_name: str
+    role: str
+    csrf_token: str
+    expires_at: datetime
+
+    @property
+    def shown(self) -> str:
+        return self.display_name or self.name
+
+
+_USER_COLUMNS = "name, display_name, role, active, created_at, last_login_at"
+
+
+def token_hash(token: str) -> bytes:
+    """What is stored of a session token: its SHA-256."""
+    return hashlib.sha256(token.encode()).digest()
+
+
+class People:
+    """Users and sessions in the store."""
+
+    def __init__(
+        self, pool: ConnectionPool, settings: AuthSettings | None = None, clock: Clock = utcnow
+    ) -> None:
+        self.pool = pool
+        self.settings = settings or AuthSettings()
+        self.clock = clock
+
+    # -- users -----------------------------------------------------------------------
+    def add_user(self, name: str, role: str, password: str, display_name: str = "") -> User:
+        """Create a user; :class:`UserError` for a taken or bad name, unknown role, short password."""
+        self._valid(name, role)
+        self._strong(password)
+        try:
+            with self.pool.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
+                return cur.execute(
+                    f"INSERT INTO users (name, display_name, role, password_hash) VALUES (%s, %s, %s, %s) "
+                    f"RETURNING {_USER_COLUMNS}",
+                    (name, display_name, role, hash_password(password)),
+                ).fetchone()
+        except psycopg.errors.UniqueViolation:
+            raise UserError(f"a user named {name!r} already exists") from None
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password; ends the user's sessions."""
+        self._strong(password)
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.execute(
+                "UPDATE users SET password_hash = %s, password_changed_at = %s, failed_logins = 0, "
+                "locked_until = NULL WHERE name = %s",
+                (hash_password(password), self.clock(), name),
+            )
+            if cur.rowcount != 1:
+                raise UserError(f"no user named {name!r}")
+            conn.execute(
+                "UPDATE user_sessions SET revoked_at = %s WHERE username = %s AND revoked_at IS NULL",
+                (self.clock(), name),
+            )
+
+    def set_active(self, name: str, active: bool) -> None:
+        """Enable or disable a user; disabling ends their sessions."""
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.execute("UPDATE users SET active = %s WHERE name = %s", (active, name))
+            if cur.rowcount != 1:
+                raise UserError(f"no user named {name!r}")
+            if not active:
+                conn.execute(
+                    "UPDATE user_sessions SET revoked_at = %s WHERE username = %s AND revoked_at IS NULL",
+                    (self.clock(), name),
+                )
+
+    def users(self) -> list[User]:
+        """Every user, by name."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
+            return cur.execute(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name").fetchall()
+
+    def assignable(self) -> list[User]:
+        """Active users an alert can be assigned to (operators and above)."""
+        return [u for u in self.users() if u.active and role_rank(u.role) >= role_rank("operator")]
+
+    @staticmethod
+    def _valid(name: str, role: str) -> None:
+        if not NAME_RE.match(name or ""):
+            raise UserError("a user name is 1-64 letters, digits, '.', '_' or '-'")
+        if role not in ROLES:
+            raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+
+    @staticmethod
+    def _strong(password: str) -> None:
+        if len(password or "") < MIN_PASSWORD:
+            raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+
+    # -- logging in ------------------------------------------------------------------
+    def authenticate(self, name: str, password: str) -> User:
+        """The user if the password is right and the account usable; else :class:`LoginRefused`.
+
+        A wrong password is counted (committed) before the refusal is raised.
+        """
+        now = self.clock()
+        refusal: str | None = None
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute(
+                "SELECT password_hash, active, locked_until FROM users WHERE name = %s FOR UPDATE", (name,)
+            ).fetchone()
+            if row is None:
+                verify_password(password, _DUMMY_HASH)  # the same work as for a real user
+                refusal = "Wrong name or password."
+            elif row[2] is not None and row[2] > now:
+                refusal = "Too many wrong passwords: this account is locked for a few minutes."
+            elif not verify_password(password, row[0]):
+                conn.execute(
+                    "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE "
+                    "WHEN failed_logins + 1 >= %s THEN %s ELSE locked_until END WHERE name = %s",
+                    (
+                        self.settings.max_failed_logins,
+                        now + timedelta(minutes=self.settings.lockout_minutes),
+                        name,
+                    ),
+                )
+                refusal = "Wrong name or password."
+            elif not row[1]:
+                refusal = "Wrong name or password."
+            else:
+                conn.execute(
+                    "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = %s "
+                    "WHERE name = %s",
+                    (now, name),
+                )
+        if refusal is not None:
+            raise LoginRefused(refusal)
+        return next(u for u in self.users() if u.name == name)
+
+    def start_session(
+        self, user: User, remote_addr: str | None = None, user_agent: str | None = None
+    ) -> tuple[str, Principal]:
+        """A new session for ``user``: (the cookie's token, the principal with its CSRF token)."""
+        now = self.clock()
+        hours = self.settings.kiosk_session_hours if user.role == "viewer" else self.settings.session_hours
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=hours)
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO user_sessions (token_hash, username, csrf_token, created_at, last_seen_at, "
+                "expires_at, "
+                "remote_addr, user_agent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                (
+                    token_hash(token),
+                    user.name,
+                    csrf,
+                    now,
+                    now,
+                    expires,
+                    remote_addr,
+                    (user_agent or "")[:300],
+                ),
+            )
+        return token, Principal(user.name, user.display_name, user.role, csrf, expires)
+
+    def session(self, token: str | None) -> Principal | None:
+        """The principal of a live session, or ``None`` (unknown, revoked, expired, idle, user disabled)."""
+        if not token:
+            return None
+        now = self.clock()
+        idle = timedelta(minutes=self.settings.idle_minutes)
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT u.name, u.display_name, u.role, s.csrf_token, s.expires_at, s.last_seen_at "
+                "FROM user_sessions s JOIN users u ON u.name = s.username "
+                "WHERE s.token_hash = %s AND s.revoked_at IS NULL AND u.active AND s.expires_at > %s",
+                (token_hash(token), now),
+            ).fetchone()
+            if row is None:
+                return None
+            name, display, role, csrf, expires, last_seen = row
+            if role != "viewer" and now - last_seen > idle:
+                return None
+            if now - last_seen >= TOUCH_EVERY:
+                conn.execute(
+                    "UPDATE user_sessions SET last_seen_at = %s WHERE token_hash = %s",
+                    (now, token_hash(token)),
+                )
+        return Principal(name, display, role, csrf, expires)
+
+    def end_session(self, token: str | None) -> None:
+        """Log out: the session is revoked."""
+        if token:
+            with self.pool.connection() as conn:
+                conn.execute(
+                    "UPDATE user_sessions SET revoked_at = %s WHERE token_hash = %s AND revoked_at IS NULL",
+                    (self.clock(), token_hash(token)),
+                )
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def read_password(stdin: IO[str], stdout: IO[str], confirm: bool = True) -> str:
+    """The password from a prompt (twice) on a terminal, else the first line of standard input."""
+    if stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if confirm and getpass.getpass("Again: ") != first:
+            raise UserError("the two passwords differ")
+        return first
+    return stdin.readline().rstrip("\r\n")
+
+
+def users_command(
+    pool: ConnectionPool,
+    action: str,
+    name: str | None = None,
+    role: str | None = None,
+    display_name: str = "",
+    stdin: IO[str] | None = None,
+    stdout: IO[str] | None = None,
+) -> int:
+    """``ioc users add|list|passwd|disable|enable``; returns the exit status."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    people = People(pool)
+    try:
+        if action == "list":
+            users = people.users()
+            stdout.write(f"{'name':<20} {'role':<14} {'active':<7} last login\n")
+            for u in users:
+                last = u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never"
+                stdout.write(f"{u.name:<20} {label(u.role):<14} {'yes' if u.active else 'no':<7} {last}\n")
+            return 0
+        if not name:
+            raise UserError("name the user")
+        if action == "add":
+            user = people.add_user(name, role or "viewer", read_password(stdin, stdout), display_name)
+            stdout.write(f"added {user.name} ({label(user.role)})\n")
+        elif action == "passwd":
+            people.set_password(name, read_password(stdin, stdout))
+            stdout.write(f"password of {name} changed; their sessions ended\n")
+        elif action in ("disable", "enable"):
+            people.set_active(name, action == "enable")
+            stdout.write(f"{name} {action}d\n")
+        else:
+            raise UserError(f"unknown action {action!r}")
+    except UserError as exc:
+        sys.stderr.write(f"ioc users: {exc}\n")
+        return 2
+    return 0

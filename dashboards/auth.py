@@ -1,0 +1,251 @@
+"""Logging in to the operations centre: sessions, CSRF protection, and who may see which page.
+
+Installed on the Flask server that carries the Dash apps (:func:`install`):
+
+- ``GET/POST /login`` (a plain HTML form), ``POST /logout``, ``GET /whoami``.
+- A session is a random token in an HttpOnly, SameSite=Lax cookie; the
+  database keeps its hash and expiry (:class:`alerts.people.People`).
+- CSRF: every request that is not GET/HEAD/OPTIONS must carry a token,
+  in the ``X-CSRFToken`` header (Dash's renderer sends it by itself from the
+  ``_csrf_token`` cookie) or the ``csrf_token`` form field, equal to that
+  cookie and, when the request belongs to a session, to the session's own
+  token. So a cross-site form or fetch (which can neither read our cookie
+  nor set our header) is refused with 403, logged in or not.
+- ``/console/...`` needs a session (any role; what one may *do* there is
+  checked by the alerts service). The wall and the other pages stay open
+  unless ``alerts.auth.wall_requires_login`` is set; then any session will
+  do, e.g. a ``viewer`` kiosk account on the wall's screen.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+import secrets
+from urllib.parse import quote, urlsplit
+
+from flask import Flask, Response, g, has_request_context, redirect, request
+
+from alerts.lifecycle import label
+from alerts.people import LoginRefused, People, Principal
+from alerts.settings import AuthSettings
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "ioc_session"
+CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
+CSRF_HEADER = "X-CSRFToken"  # the header dash-renderer sends
+CSRF_FIELD = "csrf_token"
+CONSOLE_PREFIX = "/console"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# never behind a login: the login itself and health (and every page's static files: see is_static)
+PUBLIC_PREFIXES = ("/login", "/logout", "/whoami", "/healthz")
+
+
+def is_static(path: str) -> bool:
+    """A static file of any Dash page (its assets, component bundles, favicon): no session needed."""
+    return "/_dash-component-suites/" in path or "/assets/" in path or path.endswith("_favicon.ico")
+
+
+def principal() -> Principal | None:
+    """The logged-in user of the current request, if any (``None`` outside a request)."""
+    if not has_request_context():
+        return None
+    return getattr(g, "ioc_principal", None)
+
+
+def safe_next(target: str | None, default: str = "/console/") -> str:
+    """A redirect target on this site only (a path, never ``//host`` or ``http://``)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
+        return default
+    return target
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+
+
+class Auth:
+    """The login pages and the request checks of one server."""
+
+    def __init__(self, people: People, settings: AuthSettings, title: str = "Operations Centre") -> None:
+        self.people = people
+        self.settings = settings
+        self.title = title
+
+    # -- installing ------------------------------------------------------------------
+    def install(self, server: Flask) -> None:
+        """Register the checks and the routes on ``server``."""
+        server.before_request(self.before_request)
+        server.after_request(self.after_request)
+        server.add_url_rule("/login", "ioc_login", self.login, methods=["GET", "POST"])
+        server.add_url_rule("/logout", "ioc_logout", self.logout, methods=["POST"])
+        server.add_url_rule("/whoami", "ioc_whoami", self.whoami, methods=["GET"])
+
+    # -- every request ---------------------------------------------------------------
+    def before_request(self) -> Response | None:
+        """Find the session, refuse a state change without the CSRF token, keep closed pages closed."""
+        if request.method == "GET" and is_static(request.path):
+            return None
+        g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE))
+        g.ioc_csrf_new = None
+        if request.method not in SAFE_METHODS and not self._csrf_ok():
+            log.warning(
+                "refused %s %s from %s: CSRF token missing or wrong",
+                request.method,
+                request.path,
+                request.remote_addr,
+            )
+            return Response(
+                "Refused: this request carries no valid CSRF token. Reload the page and try again.",
+                status=403,
+                mimetype="text/plain",
+            )
+        path = request.path
+        if path.startswith(PUBLIC_PREFIXES) or is_static(path):
+            return None
+        needs_login = (
+            path == CONSOLE_PREFIX
+            or path.startswith(CONSOLE_PREFIX + "/")
+            or self.settings.wall_requires_login
+        )
+        if needs_login and principal() is None:
+            if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
+                return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/')}", code=302)
+            return Response("Log in first.", status=401, mimetype="text/plain")
+        return None
+
+    def _csrf_ok(self) -> bool:
+        sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+        if not _same(sent, request.cookies.get(CSRF_COOKIE)):
+            return False
+        who = principal()
+        return who is None or _same(sent, who.csrf_token)
+
+    def csrf_token(self) -> str:
+        """The token the current page must send back: the session's, or a fresh anonymous one."""
+        who = principal()
+        if who is not None:
+            return who.csrf_token
+        current = request.cookies.get(CSRF_COOKIE)
+        if current:
+            return current
+        if not getattr(g, "ioc_csrf_new", None):
+            g.ioc_csrf_new = secrets.token_urlsafe(32)
+        return g.ioc_csrf_new
+
+    def after_request(self, response: Response) -> Response:
+        """Keep the CSRF cookie equal to the token the page must send (set it on first visit)."""
+        if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
+            return response
+        want = self.csrf_token() if hasattr(g, "ioc_principal") else None
+        if want and request.cookies.get(CSRF_COOKIE) != want:
+            self._set_csrf_cookie(response, want)
+        return response
+
+    def _set_csrf_cookie(self, response: Response, token: str) -> None:
+        response.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=False,
+            samesite="Strict",
+            secure=self.settings.secure_cookies,
+            path="/",
+        )
+
+    # -- routes ----------------------------------------------------------------------
+    def login(self) -> Response:
+        """The login form (GET), or logging in (POST; the form carries the CSRF token)."""
+        target = safe_next(request.values.get("next"))
+        if request.method == "GET":
+            return self._form(target)
+        name = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        try:
+            user = self.people.authenticate(name, password)
+        except LoginRefused as exc:
+            log.info("login refused for %r from %s", name, request.remote_addr)
+            return self._form(target, error=str(exc), name=name, status=401)
+        token, who = self.people.start_session(user, request.remote_addr, request.headers.get("User-Agent"))
+        log.info("%s (%s) logged in from %s", who.name, who.role, request.remote_addr)
+        response = redirect(target, code=303)
+        lifetime = int((who.expires_at - self.people.clock()).total_seconds())
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="Lax",
+            max_age=lifetime,
+            secure=self.settings.secure_cookies,
+            path="/",
+        )
+        self._set_csrf_cookie(response, who.csrf_token)
+        g.ioc_cookie_set = True
+        return response
+
+    def logout(self) -> Response:
+        """End the session (POST with the CSRF token) and go back to the login form."""
+        self.people.end_session(request.cookies.get(SESSION_COOKIE))
+        response = redirect("/login", code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        g.ioc_logged_out = True
+        return response
+
+    def whoami(self) -> Response:
+        """``{"name", "role"}`` of the session, or 401: the console checks it to notice an expired session."""
+        who = principal()
+        if who is None:
+            return Response('{"error": "not logged in"}', status=401, mimetype="application/json")
+        return Response(
+            json.dumps({"name": who.name, "role": who.role, "expires_at": who.expires_at.isoformat()}),
+            mimetype="application/json",
+        )
+
+    def _form(self, target: str, error: str = "", name: str = "", status: int = 200) -> Response:
+        who = principal()
+        already = (
+            f'<p class="login-note">Logged in as <b>{html.escape(who.shown)}</b> '
+            f'({html.escape(label(who.role))}). <a href="/console/">Open the console</a></p>'
+            if who
+            else ""
+        )
+        err = f'<p class="login-error" role="alert">{html.escape(error)}</p>' if error else ""
+        page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Log in · {html.escape(self.title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/console/assets/console.css"></head>
+<body class="login-body"><main class="login-page">
+<h1>{html.escape(self.title)}</h1>
+<p class="login-sub">Duty console: log in with your own account. Every action is recorded in your name.</p>
+{already}{err}
+<form method="post" action="/login" class="login-form" autocomplete="on">
+<input type="hidden" name="{CSRF_FIELD}" value="{html.escape(self.csrf_token())}">
+<input type="hidden" name="next" value="{html.escape(target)}">
+<label for="username">Name</label>
+<input id="username" name="username" value="{html.escape(name)}" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit" id="login-submit">Log in</button>
+</form>
+<p class="login-foot"><a href="/">Back to the wall</a></p>
+</main></body></html>"""
+        return Response(page, status=status, mimetype="text/html")
+
+
+def install(server: Flask, people: People, settings: AuthSettings, title: str = "Operations Centre") -> Auth:
+    """Create and install the :class:`Auth` of ``server``."""
+    auth = Auth(people, settings, title)
+    auth.install(server)
+    return auth

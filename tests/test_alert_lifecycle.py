@@ -1,0 +1,380 @@
+"""The alert lifecycle on a real PostgreSQL: transitions, roles, concurrency, silences, flapping, figures."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import fresh_database
+from psycopg_pool import ConnectionPool
+
+from alerts.lifecycle import (
+    STATES,
+    TRANSITIONS,
+    Actor,
+    AlertNotFound,
+    NotAllowed,
+    StaleAlertError,
+    TransitionRefused,
+)
+from alerts.people import People
+from alerts.service import Alert, AlertFilter, AlertService, NoteRequired, actions_for, current_shift
+from alerts.settings import AlertSettings
+from ioc.events import AlertSignal
+from ioc.store.database import Store, open_store
+from ioc.store.embedded import EmbeddedPostgres
+
+T0 = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
+LAN = Actor("lan", "duty_officer")
+MINH = Actor("minh", "duty_officer")
+VIEWER = Actor("kiosk", "viewer")
+OPERATOR = Actor("hoa", "operator")
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> datetime:
+        self.t += timedelta(**kw)
+        return self.t
+
+
+@pytest.fixture
+def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
+    st = open_store(fresh_database(pg_plain), pool_max=6, want_timescaledb=False)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+def signal(
+    fp: str,
+    status: str = "firing",
+    minute: float = 0,
+    *,
+    detector: str = "threshold",
+    area: str | None = "Đông Ba",
+    severity: str = "warning",
+    source: str | None = None,
+) -> AlertSignal:
+    return AlertSignal(
+        time=T0 + timedelta(minutes=minute),
+        source_id=source or fp,
+        detector=detector,
+        rule="co2-high",
+        fingerprint=fp,
+        status=status,
+        severity=severity,  # type: ignore[arg-type]
+        title=f"CO₂ high at {fp}",
+        area=area,
+        started_at=T0,
+        details={"metric": "co2"},
+    )
+
+
+def rows(store: Store, sql: str, *params: object) -> list[tuple]:
+    with store.pool.connection() as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def audit(store: Store, alert_id: int) -> list[tuple]:
+    return rows(
+        store,
+        "SELECT actor, action, from_state, to_state, note FROM alert_audit WHERE alert_id = %s ORDER BY id",
+        alert_id,
+    )
+
+
+def into_state(svc: AlertService, people_clock: Clock, fp: str, state: str) -> Alert:
+    """A fresh alert brought into ``state`` through the service's own transitions."""
+    alert_id = svc.apply(signal(fp)).alert_id
+    assert alert_id is not None
+    if state == "acknowledged":
+        svc.acknowledge(alert_id, LAN)
+    elif state == "assigned":
+        svc.assign(alert_id, LAN, "minh")
+    elif state == "silenced":
+        svc.silence(alert_id, LAN, people_clock() + timedelta(hours=1), "maintenance")
+    elif state in ("resolved", "reopened"):
+        svc.resolve(alert_id, LAN, "fixed")
+        if state == "reopened":
+            svc.reopen(alert_id, LAN, "not fixed after all")
+    alert = svc.get(alert_id)
+    assert alert.state == state
+    return alert
+
+
+def test_every_legal_and_illegal_transition(plain_store: Store) -> None:
+    clock = Clock(T0)
+    svc = AlertService(plain_store.pool, clock=clock)
+    People(plain_store.pool).add_user("minh", "duty_officer", "correct horse battery")
+    calls = {
+        "acknowledge": lambda a: svc.acknowledge(a.id, MINH, "on it"),
+        "assign": lambda a: svc.assign(a.id, MINH, "minh", "mine"),
+        "resolve": lambda a: svc.resolve(a.id, MINH, "sensor cleaned"),
+        "silence": lambda a: svc.silence(a.id, MINH, clock() + timedelta(hours=2), "works on the pump"),
+        "unsilence": lambda a: svc.unsilence(a.id, MINH, "works done"),
+        "reopen": lambda a: svc.reopen(a.id, MINH, "still smells"),
+        "comment": lambda a: svc.comment(a.id, MINH, "called the ward"),
+    }
+    assert set(calls) == set(TRANSITIONS)
+    expected_to = {
+        "acknowledge": "acknowledged",
+        "assign": "assigned",
+        "resolve": "resolved",
+        "silence": "silenced",
+        "reopen": "reopened",
+    }
+    legal = illegal = 0
+    for n, (state, action) in enumerate((s, a) for s in STATES for a in TRANSITIONS):
+        clock.advance(minutes=1)
+        alert = into_state(svc, clock, f"fp-{n}", state)
+        before = audit(plain_store, alert.id)
+        sources, _ = TRANSITIONS[action]
+        if state in sources:
+            calls[action](alert)
+            after = svc.get(alert.id)
+            if action == "comment":
+                assert after.state == state and after.version == alert.version
+            elif action == "unsilence":
+                assert after.state == "open", (
+                    "an alert silenced before anyone acknowledged it comes back open"
+                )
+            else:
+                assert after.state == expected_to[action], (state, action)
+            assert after.version == alert.version + (action != "comment")
+            new = audit(plain_store, alert.id)[len(before) :]
+            assert [r[:3] for r in new] == [("minh", action, state)], (state, action, new)
+            assert new[0][3] == after.state and new[0][4]  # to-state and the note are recorded
+            legal += 1
+        else:
+            with pytest.raises(TransitionRefused) as refused:
+                calls[action](alert)
+            assert f"#{alert.id}" in str(refused.value)
+            assert svc.get(alert.id) == alert, f"a refused {action} from {state} changed the alert"
+            assert audit(plain_store, alert.id) == before
+            illegal += 1
+    assert (legal, illegal) == (23, 19)
+    with pytest.raises(AlertNotFound):
+        svc.acknowledge(10_000, LAN)
+
+
+def test_roles_and_notes(plain_store: Store) -> None:
+    svc = AlertService(plain_store.pool)
+    alert_id = svc.apply(signal("roles")).alert_id
+    assert alert_id is not None
+    for actor in (VIEWER, OPERATOR):
+        with pytest.raises(NotAllowed, match="duty officer or above"):
+            svc.acknowledge(alert_id, actor)
+        with pytest.raises(NotAllowed):
+            svc.resolve(alert_id, actor, "note")
+    with pytest.raises(NotAllowed):
+        svc.comment(alert_id, VIEWER, "hello")
+    svc.comment(alert_id, OPERATOR, "ward chief informed")
+    with pytest.raises(NotAllowed):
+        svc.create_silence(OPERATOR, reason="x", ends_at=T0 + timedelta(days=1), detector="threshold")
+    with pytest.raises(NoteRequired):
+        svc.resolve(alert_id, LAN, "  ")
+    assert svc.get(alert_id).state == "open"
+    svc.acknowledge(alert_id, Actor("thu", "analyst"))  # the issue's order: analysts rank above duty officers
+    assert actions_for("viewer", "open") == []
+    assert actions_for("operator", "open") == ["comment"]
+    assert actions_for("duty_officer", "acknowledged") == ["assign", "resolve", "silence", "comment"]
+    assert [r[:4] for r in audit(plain_store, alert_id)] == [
+        ("system", "raise", None, "open"),
+        ("hoa", "comment", "open", "open"),
+        ("thu", "acknowledge", "open", "acknowledged"),
+    ]
+
+
+def test_a_stale_version_is_refused_naming_who_was_first(plain_store: Store) -> None:
+    svc = AlertService(plain_store.pool)
+    alert = svc.get(svc.apply(signal("stale")).alert_id)  # type: ignore[arg-type]
+    svc.comment(alert.id, OPERATOR, "a comment does not make anyone's view stale")
+    svc.acknowledge(alert.id, LAN, expected_version=alert.version)
+    with pytest.raises(StaleAlertError, match=r"just acknowledged by lan at \d\d:\d\d:\d\d UTC"):
+        svc.resolve(alert.id, MINH, "done", expected_version=alert.version)
+    assert svc.get(alert.id).state == "acknowledged"
+
+
+def test_fifty_concurrent_acknowledgements_one_wins(plain_store: Store) -> None:
+    alert_id = AlertService(plain_store.pool).apply(signal("race")).alert_id
+    assert alert_id is not None
+    n = 50
+    pool = ConnectionPool(plain_store.dsn, min_size=n, max_size=n, open=True)
+    pool.wait(timeout=30)
+    try:
+        svc = AlertService(pool)
+        barrier = threading.Barrier(n)
+        results: list[tuple[str, str]] = [("", "")] * n
+
+        def officer(i: int) -> None:
+            with pool.connection():  # hold a connection of one's own before the start line
+                barrier.wait()
+            try:
+                svc.acknowledge(alert_id, Actor(f"officer-{i}", "duty_officer"), f"mine ({i})")
+                results[i] = ("ok", "")
+            except TransitionRefused as exc:
+                results[i] = (type(exc).__name__, str(exc))
+
+        threads = [threading.Thread(target=officer, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    finally:
+        pool.close()
+    winners = [i for i, (r, _) in enumerate(results) if r == "ok"]
+    assert len(winners) == 1, results
+    winner = f"officer-{winners[0]}"
+    refusals = [msg for r, msg in results if r != "ok"]
+    assert len(refusals) == n - 1
+    assert all(winner in msg and f"#{alert_id}" in msg and "acknowledged" in msg for msg in refusals), (
+        refusals
+    )
+    assert rows(plain_store, "SELECT actor FROM alert_audit WHERE action = 'acknowledge'") == [(winner,)]
+    assert rows(plain_store, "SELECT state, version, acknowledged_by FROM alerts") == [
+        ("acknowledged", 2, winner)
+    ]
+
+
+def test_dedupe_and_grouping_into_incidents(plain_store: Store) -> None:
+    svc = AlertService(plain_store.pool, AlertSettings(grouping_minutes=30))
+    a = svc.apply(signal("a", minute=0))
+    assert svc.apply(signal("a", minute=2)).action == "repeated"
+    assert svc.apply(signal("a", minute=2)).action == "repeated"  # redelivered: counted once
+    b = svc.apply(signal("b", minute=20))  # same detector and area within 30 min: same incident
+    c = svc.apply(signal("c", minute=25, area="Vỹ Dạ"))  # another area
+    d = svc.apply(signal("d", minute=51))  # 31 min after b: a new incident
+    e = svc.apply(signal("e", minute=52, detector="stale"))  # another detector
+    got = dict(rows(plain_store, "SELECT fingerprint, incident_id FROM alerts"))
+    assert got["a"] == got["b"] and len({got["a"], got["c"], got["d"], got["e"]}) == 4
+    assert rows(plain_store, "SELECT count, last_seen FROM alerts WHERE fingerprint = 'a'") == [
+        (2, T0 + timedelta(minutes=2))
+    ]
+    assert rows(plain_store, "SELECT count(*) FROM alerts") == [(5,)]
+    assert {x.action for x in (a, b, c, d, e)} == {"raised"}
+    assert [x.id for x in svc.incident_alerts(got["a"])] == [b.alert_id, a.alert_id]
+
+
+def test_silences_suppress_raising_but_keep_a_record(plain_store: Store) -> None:
+    clock = Clock(T0)
+    svc = AlertService(plain_store.pool, clock=clock)
+    loud = svc.apply(signal("before", severity="critical"))
+    silence = svc.create_silence(
+        LAN,
+        reason="pump station maintenance",
+        area="Đông Ba",
+        severity="critical",
+        ends_at=T0 + timedelta(hours=2),
+    )
+    assert svc.get(loud.alert_id).state == "silenced"  # type: ignore[arg-type]  # active ones are held too
+    held = svc.apply(signal("held", severity="critical"))
+    other = svc.apply(signal("other", severity="warning"))  # the severity does not match
+    elsewhere = svc.apply(signal("elsewhere", severity="critical", area="Vỹ Dạ"))
+    assert (held.action, other.action, elsewhere.action) == ("silenced", "raised", "raised")
+    assert svc.apply(signal("held", minute=3, severity="critical")).action == "repeated"
+    kept = svc.get(held.alert_id)  # type: ignore[arg-type]
+    assert (kept.state, kept.count, kept.silence_id) == ("silenced", 2, silence.id)
+    assert "silenced by silence" in audit(plain_store, kept.id)[0][4]
+    notified = {r[0] for r in rows(plain_store, "SELECT alert_id FROM notifications")}
+    assert kept.id not in notified and elsewhere.alert_id in notified
+    assert rows(plain_store, "SELECT matched FROM silences") == [(2,)]
+    with pytest.raises(NotAllowed):
+        svc.expire_silence(silence.id, VIEWER)
+    clock.advance(minutes=30)
+    svc.expire_silence(silence.id, LAN, "maintenance over")
+    back = svc.get(kept.id)
+    assert (back.state, back.silence_id, back.opened_at) == ("open", None, clock())  # escalates from now
+    assert audit(plain_store, kept.id)[-1][:4] == ("lan", "unsilence", "silenced", "open")
+    assert kept.id in {r[0] for r in rows(plain_store, "SELECT alert_id FROM notifications")}
+    with pytest.raises(TransitionRefused, match="already ended by lan"):
+        svc.expire_silence(silence.id, MINH)
+
+    # a silence that runs out by itself: the escalation job's sweep brings its alerts back
+    short = svc.create_silence(
+        LAN,
+        reason="bridge works",
+        detector="threshold",
+        source_id="bridge",
+        ends_at=clock() + timedelta(minutes=10),
+    )
+    quiet = svc.apply(signal("bridge-1", source="bridge"))
+    assert quiet.action == "silenced" and svc.end_expired_silences() == 0
+    clock.advance(minutes=10)
+    assert svc.end_expired_silences() == 1
+    assert svc.get(quiet.alert_id).state == "open"  # type: ignore[arg-type]
+    assert audit(plain_store, quiet.alert_id)[-1][:2] == ("system", "unsilence")
+    assert [s.id for s in svc.silences()] == []
+    assert {s.id for s in svc.silences(include_ended=True)} == {silence.id, short.id}
+
+
+def test_flapping_reopens_instead_of_duplicating(plain_store: Store) -> None:
+    clock = Clock(T0)
+    svc = AlertService(plain_store.pool, AlertSettings(flapping_minutes=10), clock=clock)
+    first = svc.apply(signal("flap", minute=0)).alert_id
+    assert first is not None
+    svc.acknowledge(first, LAN)
+    assert svc.apply(signal("flap", "resolved", minute=5)).action == "resolved"
+    clock.advance(minutes=9)
+    again = svc.apply(signal("flap", minute=14))  # 9 min after resolving: flapping
+    assert again == type(again)("reopened", first)
+    alert = svc.get(first)
+    assert (alert.state, alert.reopened_count, alert.count, alert.acknowledged_by) == ("reopened", 1, 2, None)
+    assert alert.opened_at == clock() and alert.resolved_at is None
+    assert audit(plain_store, first)[-1][:4] == ("system", "reopen", "resolved", "reopened")
+    assert "flapping" in audit(plain_store, first)[-1][4]
+    svc.acknowledge(first, MINH)  # it needs acknowledging again
+    assert svc.apply(signal("flap", "resolved", minute=20)).action == "resolved"
+    later = svc.apply(signal("flap", minute=31))  # 11 min later: a new alert
+    assert later.action == "raised" and later.alert_id != first
+    assert rows(plain_store, "SELECT count(*) FROM alerts") == [(2,)]
+    with pytest.raises(TransitionRefused, match=f"already active as alert #{later.alert_id}"):
+        svc.reopen(first, LAN, "by hand")
+
+
+def test_console_reads_and_shift_figures(plain_store: Store) -> None:
+    clock = Clock(datetime(2026, 11, 25, 16, 0, tzinfo=UTC))  # 23:00 in Huế: the night shift began at 22:00
+    svc = AlertService(plain_store.pool, clock=clock)
+    crit = svc.apply(signal("c1", severity="critical", detector="ais_gap", source="574001234")).alert_id
+    warn = svc.apply(signal("w1", severity="warning")).alert_id
+    svc.apply(signal("i1", severity="info"))
+    clock.advance(minutes=2)
+    svc.acknowledge(crit, LAN)  # type: ignore[arg-type]
+    clock.advance(minutes=4)
+    svc.acknowledge(warn, LAN)  # type: ignore[arg-type]
+    clock.advance(minutes=4)
+    svc.resolve(warn, LAN, "false alarm")  # type: ignore[arg-type]
+    figures = svc.shift_figures("Asia/Ho_Chi_Minh")
+    assert figures.shift_start == datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+    assert figures.shift_end == datetime(2026, 11, 25, 23, 0, tzinfo=UTC)
+    assert figures.open_by_severity == {"critical": 1, "warning": 0, "info": 1}
+    assert (figures.unacknowledged, figures.raised, figures.acknowledged, figures.resolved) == (1, 3, 2, 1)
+    assert figures.mean_time_to_acknowledge == timedelta(minutes=4)  # (2 + 6) / 2
+    assert figures.mean_time_to_resolve == timedelta(minutes=10)
+    vessels = svc.alerts(AlertFilter(feeds=("vessels",)))
+    assert [a.id for a in vessels] == [crit] and vessels[0].link == (
+        "Open the vessel on the sea map",
+        "/sea?mmsi=574001234",
+    )
+    assert [a.severity for a in svc.alerts()] == ["critical", "info", "warning"]  # active first, worst first
+    assert [a.id for a in svc.alerts(AlertFilter(states=("resolved",)))] == [warn]
+    start, end = current_shift(
+        datetime(2026, 11, 25, 22, 30, tzinfo=UTC), _tz("Asia/Ho_Chi_Minh"), ["06:00", "14:00", "22:00"]
+    )
+    assert (start.hour, end.hour) == (15, 23)  # 05:30 local belongs to the night shift from 22:00
+
+
+def _tz(name: str):  # noqa: ANN202
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)

@@ -1,0 +1,228 @@
+"""People and sessions: scrypt hashes, lockout, expiry on a controllable clock, the CLI, page access."""
+
+from __future__ import annotations
+
+import io
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import fresh_database
+
+from alerts.people import (
+    LoginRefused,
+    People,
+    UserError,
+    hash_password,
+    users_command,
+    verify_password,
+)
+from alerts.settings import AlertSettings, AuthSettings, alert_settings
+from dashboards.app import create_app
+from dashboards.auth import safe_next
+from ioc.app.cli import main as ioc_main
+from ioc.config import Settings
+from ioc.store.database import Store, open_store
+from ioc.store.embedded import EmbeddedPostgres
+
+T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
+PW = "a long enough password"
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, **kw: float) -> None:
+        self.t += timedelta(**kw)
+
+
+@pytest.fixture
+def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
+    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+def test_passwords_are_salted_scrypt_hashes() -> None:
+    a, b = hash_password(PW), hash_password(PW)
+    assert a != b and a.startswith("scrypt$16384$8$1$")  # a fresh salt each time
+    assert verify_password(PW, a) and verify_password(PW, b)
+    assert not verify_password(PW + "!", a) and not verify_password("", a)
+    assert not verify_password(PW, "plain$" + PW) and not verify_password(PW, "scrypt$garbage")
+
+
+def test_users_roles_lockout_and_stored_hashes(plain_store: Store) -> None:
+    clock = Clock(T0)
+    people = People(plain_store.pool, AuthSettings(max_failed_logins=3, lockout_minutes=5), clock)
+    people.add_user("lan", "duty_officer", PW, "Nguyễn Thị Lan")
+    with pytest.raises(UserError, match="already exists"):
+        people.add_user("lan", "viewer", PW)
+    with pytest.raises(UserError, match="unknown role"):
+        people.add_user("x", "superuser", PW)
+    with pytest.raises(UserError, match="at least 10"):
+        people.add_user("y", "viewer", "short")
+    with pytest.raises(UserError, match="letters, digits"):
+        people.add_user("bad name", "viewer", PW)
+    with plain_store.pool.connection() as conn:
+        stored = conn.execute("SELECT password_hash FROM users WHERE name = 'lan'").fetchone()[0]
+    assert PW not in stored and verify_password(PW, stored)
+    assert people.authenticate("lan", PW).role == "duty_officer"
+    with pytest.raises(LoginRefused, match="Wrong name or password"):
+        people.authenticate("nobody", PW)
+    for _ in range(3):
+        with pytest.raises(LoginRefused, match="Wrong name or password"):
+            people.authenticate("lan", "wrong password!")
+    with pytest.raises(LoginRefused, match="locked"):
+        people.authenticate("lan", PW)  # even the right password, while locked
+    clock.advance(minutes=5)
+    assert people.authenticate("lan", PW).last_login_at == clock()
+    people.set_active("lan", False)
+    with pytest.raises(LoginRefused, match="Wrong name or password"):
+        people.authenticate("lan", PW)
+
+
+def test_sessions_expire_idle_and_absolute_and_end_on_logout(plain_store: Store) -> None:
+    clock = Clock(T0)
+    people = People(
+        plain_store.pool, AuthSettings(session_hours=12, idle_minutes=60, kiosk_session_hours=720), clock
+    )
+    people.add_user("lan", "duty_officer", PW)
+    people.add_user("kiosk", "viewer", PW)
+    token, who = people.start_session(people.authenticate("lan", PW))
+    kiosk_token, _ = people.start_session(people.authenticate("kiosk", PW))
+    assert who.expires_at == T0 + timedelta(hours=12) and len(who.csrf_token) >= 32
+    with plain_store.pool.connection() as conn:
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM user_sessions WHERE token_hash = %s", (token.encode(),)
+            ).fetchone()[0]
+            == 0
+        )  # only the token's hash is stored
+    assert people.session(token).name == "lan"  # type: ignore[union-attr]
+    clock.advance(minutes=59)
+    assert people.session(token) is not None  # touches last_seen
+    clock.advance(minutes=61)
+    assert people.session(token) is None  # idle for more than an hour
+    assert people.session(kiosk_token) is not None  # a kiosk (viewer) is never idle-timed out
+    token2, _ = people.start_session(people.authenticate("lan", PW))
+    for _ in range(12):  # 11 h 48 min of steady use
+        clock.advance(minutes=59)
+        assert people.session(token2) is not None
+    clock.advance(minutes=12)
+    assert people.session(token2) is None  # 12 hours is the end, however busy
+    assert people.session(kiosk_token) is not None
+    clock.advance(hours=720)
+    assert people.session(kiosk_token) is None
+    token3, _ = people.start_session(people.authenticate("lan", PW))
+    people.end_session(token3)
+    assert people.session(token3) is None
+    token4, _ = people.start_session(people.authenticate("lan", PW))
+    people.set_password("lan", "another long password")
+    assert people.session(token4) is None  # a new password ends the old sessions
+    assert people.session("made-up") is None and people.session(None) is None
+
+
+def test_ioc_users_command(
+    plain_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
+    assert (
+        ioc_main(
+            [
+                "users",
+                "add",
+                "minh",
+                "--role",
+                "duty_officer",
+                "--display-name",
+                "Trần Minh",
+                "--dsn",
+                plain_store.dsn,
+            ]
+        )
+        == 0
+    )
+    assert "added minh (duty officer)" in capsys.readouterr().out
+    assert People(plain_store.pool).authenticate("minh", PW).display_name == "Trần Minh"
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert ioc_main(["users", "add", "hoa", "--role", "viewer", "--dsn", plain_store.dsn]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+    assert ioc_main(["users", "list", "--dsn", plain_store.dsn]) == 0
+    out = capsys.readouterr().out
+    assert "minh" in out and "duty officer" in out and "hoa" not in out
+    assert users_command(plain_store.pool, "disable", "minh", stdout=io.StringIO()) == 0
+    with pytest.raises(LoginRefused):
+        People(plain_store.pool).authenticate("minh", PW)
+
+
+def test_safe_next_stays_on_this_site() -> None:
+    assert safe_next("/console/") == "/console/" and safe_next("/?station=x") == "/?station=x"
+    for bad in (
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "console",
+        "/\\evil",
+        None,
+    ):
+        assert safe_next(bad) == "/console/"
+
+
+def test_settings_are_read_from_the_core_settings() -> None:
+    assert alert_settings(None).flapping_minutes == 10
+    assert alert_settings({"alerts": {}}).grouping_minutes == 30  # type: ignore[arg-type]
+    s = Settings()
+    object.__setattr__(s, "alerts", {"flapping_minutes": 3, "auth": {"wall_requires_login": True}})
+    cfg = alert_settings(s)
+    assert cfg.flapping_minutes == 3 and cfg.auth.wall_requires_login
+    with pytest.raises(ValueError, match="unknown notification channels"):
+        AlertSettings.model_validate({"notifications": {"on_raise": {"critical": ["pager"]}}})
+    with pytest.raises(ValueError, match="unknown recipients"):
+        AlertSettings.model_validate(
+            {"escalation": [{"severity": "critical", "steps": [{"after_minutes": 5, "notify": "mayor"}]}]}
+        )
+
+
+def _get(url: str) -> tuple[int, str]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    req = urllib.request.Request(url, headers={"Accept": "text/html"})
+    try:
+        with opener.open(req, timeout=10) as resp:
+            return resp.status, resp.headers.get("Location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Location", "")
+
+
+@pytest.mark.parametrize("wall_login", [False, True])
+def test_which_pages_need_a_login(plain_store: Store, wall_login: bool) -> None:
+    from werkzeug.serving import make_server
+
+    settings = Settings()
+    object.__setattr__(settings, "alerts", {"auth": {"wall_requires_login": wall_login}})
+    app = create_app(plain_store.pool, settings)
+    server = make_server("127.0.0.1", 0, app.server, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        assert _get(f"{base}/console/") == (302, "/login?next=/console/")
+        assert _get(f"{base}/console") == (302, "/login?next=/console")
+        assert _get(f"{base}/login")[0] == 200 and _get(f"{base}/healthz")[0] == 200
+        assert _get(f"{base}/?station=hue-vyda") == (
+            (302, "/login?next=/%3Fstation%3Dhue-vyda") if wall_login else (200, "")
+        )
+        assert _get(f"{base}/whoami")[0] == 401
+    finally:
+        server.shutdown()

@@ -1,0 +1,270 @@
+"""Notifications through real servers on 127.0.0.1: a webhook that fails the first tries, an SMTP server.
+
+Retries follow the backoff on a controllable clock; failures are recorded
+attempt by attempt and a notification that gives up stays visible.
+"""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from conftest import fresh_database
+
+from alerts.notify import NotificationSender, build_channels
+from alerts.service import AlertService
+from alerts.settings import (
+    AlertSettings,
+    ConsoleChannelSettings,
+    EmailChannelSettings,
+    NotificationSettings,
+    Recipient,
+    WebhookChannelSettings,
+)
+from ioc.events import AlertSignal
+from ioc.store.database import Store, open_store
+from ioc.store.embedded import EmbeddedPostgres, free_port
+
+T0 = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, t: datetime) -> None:
+        self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += timedelta(seconds=seconds)
+
+
+class FlakyHook:
+    """A real HTTP server that answers 503 to the first ``fail`` POSTs, then 200, and keeps what it got."""
+
+    def __init__(self, fail: int) -> None:
+        self.fail = fail
+        self.received: list[tuple[int, dict, dict]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status = 503 if len(hook.received) < hook.fail else 200
+                hook.received.append((status, dict(self.headers), body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/ioc"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TinySMTP(socketserver.ThreadingTCPServer):
+    """Just enough SMTP (RFC 5321) to receive mail from smtplib on 127.0.0.1."""
+
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], str]] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                def say(line: str) -> None:
+                    self.wfile.write(line.encode() + b"\r\n")
+
+                say("220 tiny ESMTP")
+                sender, rcpts, data = "", [], []
+                while line := self.rfile.readline().decode():
+                    verb = line[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        say("250 tiny")
+                    elif verb == "MAIL":
+                        sender = line.split(":", 1)[1].strip()
+                        say("250 ok")
+                    elif verb == "RCPT":
+                        rcpts.append(line.split(":", 1)[1].strip())
+                        say("250 ok")
+                    elif verb == "DATA":
+                        say("354 go ahead")
+                        while (body := self.rfile.readline().decode()) not in (".\r\n", ""):
+                            data.append(body)
+                        outer.messages.append((sender, rcpts, "".join(data)))
+                        say("250 queued")
+                    elif verb == "QUIT":
+                        say("221 bye")
+                        return
+                    else:
+                        say("250 ok")
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
+    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+def fire(svc: AlertService, fp: str, severity: str = "critical") -> int:
+    sig = AlertSignal(
+        time=svc.clock(),
+        source_id="574123456",
+        detector="storm_ban",
+        rule="storm",
+        fingerprint=fp,
+        status="firing",
+        severity=severity,
+        title="Vessel at sea during the storm ban",  # type: ignore[arg-type]
+        area="Thuận An",
+        details={"mmsi": 574123456},
+    )
+    alert_id = svc.apply(sig).alert_id
+    assert alert_id is not None
+    return alert_id
+
+
+def attempts(store: Store) -> list[tuple]:
+    with store.pool.connection() as conn:
+        return conn.execute("SELECT ok, error FROM notification_attempts ORDER BY id").fetchall()
+
+
+def notification(store: Store, channel: str) -> tuple:
+    with store.pool.connection() as conn:
+        return conn.execute(
+            "SELECT state, attempts, next_attempt_at, last_error FROM notifications WHERE channel = %s",
+            (channel,),
+        ).fetchone()
+
+
+def test_webhook_is_retried_with_backoff_until_it_answers(plain_store: Store) -> None:
+    hook = FlakyHook(fail=2)
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[ConsoleChannelSettings(), WebhookChannelSettings(url=hook.url)],
+                on_raise={"critical": ["console", "webhook"]},
+                backoff_seconds=10,
+                max_attempts=5,
+            )
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        alert = fire(svc, "storm-1")
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+
+        run = sender.run_once()
+        assert (run.sent, run.retrying, run.failed) == (
+            1,
+            1,
+            0,
+        )  # the console's notice, and one webhook failure
+        assert notification(plain_store, "webhook")[:3] == ("pending", 1, T0 + timedelta(seconds=10))
+        assert "HTTP 503" in notification(plain_store, "webhook")[3]
+        clock.advance(9.9)
+        assert sender.run_once().retrying == 0  # not due yet: the backoff holds
+        clock.advance(0.1)
+        assert sender.run_once().retrying == 1
+        assert notification(plain_store, "webhook")[:3] == ("pending", 2, clock() + timedelta(seconds=20))
+        clock.advance(20)
+        assert sender.run_once().sent == 1
+        state, tries, _, error = notification(plain_store, "webhook")
+        assert (state, tries, error) == ("sent", 3, None)
+    finally:
+        hook.close()
+    assert [status for status, _, _ in hook.received] == [503, 503, 200]
+    keys = {headers["Idempotency-Key"] for _, headers, _ in hook.received}
+    assert keys == {f"ioc-notification-{hook.received[0][2]['id']}"}  # the receiver can drop duplicates
+    body = hook.received[-1][2]
+    assert body["alert"]["id"] == alert and body["alert"]["link"] == "/sea?mmsi=574123456"
+    assert body["reason"] == "raised" and body["critical"] is True
+    webhook_attempts = [a for a in attempts(plain_store) if a != (True, None)]
+    assert [ok for ok, _ in webhook_attempts] == [False, False]
+    assert all("HTTP 503" in (err or "") for _, err in webhook_attempts)
+    assert svc.console_notices()[0]["critical"] is True
+
+
+def test_a_notification_that_gives_up_stays_visible(plain_store: Store) -> None:
+    clock = Clock(T0)
+    dead_url = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    cfg = AlertSettings(
+        notifications=NotificationSettings(
+            channels=[ConsoleChannelSettings(), WebhookChannelSettings(url=dead_url, timeout_seconds=2)],
+            on_raise={"critical": ["webhook"]},
+            backoff_seconds=1,
+            max_attempts=3,
+        )
+    )
+    svc = AlertService(plain_store.pool, cfg, clock)
+    alert = fire(svc, "storm-2")
+    sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+    outcomes = []
+    for _ in range(3):
+        run = sender.run_once()
+        outcomes.append((run.retrying, run.failed))
+        clock.advance(60)
+    assert outcomes == [(1, 0), (1, 0), (0, 1)]
+    assert sender.run_once().failed == 0  # failed for good: not tried again by itself
+    failed = svc.failed_notifications()
+    assert [(f["alert_id"], f["channel"], f["attempts"]) for f in failed] == [(alert, "webhook", 3)]
+    assert "cannot reach" in failed[0]["last_error"]
+    assert svc.shift_figures().notifications_failed == 1
+    assert [n["state"] for n in svc.notifications_of(alert)] == ["failed"]
+
+
+def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Store) -> None:
+    smtp = TinySMTP()
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[
+                    ConsoleChannelSettings(),
+                    EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example"),
+                ],
+                on_raise={"critical": ["email"]},
+            ),
+            recipients={
+                "duty": Recipient(name="Duty desk", email="duty@hue.example"),
+                "shift_lead": Recipient(name="Shift lead"),
+                "director": Recipient(name="Director"),
+            },
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        fire(svc, "storm-3")
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        assert sender.run_once().sent == 1
+        ((sender_addr, rcpts, data),) = smtp.messages
+        assert sender_addr == "<ioc@hue.example>" and rcpts == ["<duty@hue.example>"]
+        assert "Subject: [CRITICAL] new: Vessel at sea during the storm ban" in data
+        assert "link: /sea?mmsi=574123456" in data
+
+        # a recipient without an address can never be mailed: failed at once, with the reason
+        cfg.recipients["duty"].email = None
+        fire(svc, "storm-4")
+        run = sender.run_once()
+        assert (run.sent, run.failed) == (0, 1)
+        assert "no email address configured for 'duty'" in svc.failed_notifications()[0]["last_error"]
+    finally:
+        smtp.shutdown()
+        smtp.server_close()
