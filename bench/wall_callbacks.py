@@ -16,7 +16,6 @@ import argparse
 import json
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from ioc.config import Station, load_settings  # noqa: E402
 from ioc.events import EnvironmentReading  # noqa: E402
 from ioc.store.maintenance import refresh_rollups  # noqa: E402
 from ioc.store.writer import StoreWriter  # noqa: E402
+from tests.browser import headless_chromium  # noqa: E402
 
 METRICS = (("pm25", "µg/m³"), ("pm10", "µg/m³"), ("temperature", "°C"), ("humidity", "%"))
 STATIONS = 50
@@ -91,22 +91,9 @@ def load(store, n: int) -> None:  # noqa: ANN001
 
 
 def browse(url: str, seconds: float) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory() as profile:
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = "/usr/bin/chromium"
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--window-size=1920,1080",
-                    f"--user-data-dir={profile}"):
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-        try:
-            driver.get(url)
-            time.sleep(seconds)
-        finally:
-            driver.quit()
+    with headless_chromium() as driver:
+        driver.get(url)
+        time.sleep(seconds)
 
 
 def main() -> None:

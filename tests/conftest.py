@@ -13,6 +13,8 @@ import pytest
 
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres, timescaledb_installed
+from tests.browser import headless_chromium
+from tests.browser import require as require_chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 _db_counter = itertools.count()
@@ -75,30 +77,9 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         st.close()
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
-
 @pytest.fixture
 def browser() -> Iterator[object]:
     """A real headless Chromium (Debian's chromium + chromium-driver) driven by selenium."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        if os.environ.get("CI"):
-            pytest.fail("headless Chromium is required in CI (apt-get install chromium chromium-driver)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory(prefix="ioc-chromium-") as profile:
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = str(CHROMIUM)
-        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--disable-quic", "--window-size=1920,1080",
-                    f"--user-data-dir={profile}"):
-            opts.add_argument(arg)
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    require_chromium()
+    with headless_chromium() as driver:
+        yield driver

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 
 import pytest
-from conftest import ARTIFACTS, CHROMEDRIVER, CHROMIUM, fresh_database
+from conftest import ARTIFACTS, fresh_database
 
 from alerts.people import People
 from alerts.service import AlertService
@@ -151,43 +151,8 @@ def base_url(console_store: Store) -> Iterator[str]:
 
 
 @pytest.fixture
-def chrome() -> Iterator[object]:
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian's chromium and chromium-driver are not installed")
-    import tempfile
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    with tempfile.TemporaryDirectory(prefix="ioc-chromium-") as profile:
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = str(CHROMIUM)
-        for arg in (
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--window-size=1920,1080",
-            "--autoplay-policy=no-user-gesture-required",
-            f"--user-data-dir={profile}",
-        ):
-            opts.add_argument(arg)
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-        try:
-            driver.execute_cdp_cmd(
-                "Emulation.setDeviceMetricsOverride",
-                {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
-            )
-            driver.set_page_load_timeout(30)
-            yield driver
-        finally:
-            driver.quit()
-
+def chrome(browser: object) -> object:
+    return browser
 
 def _text(driver: object, css: str) -> str:
     return driver.execute_script(  # type: ignore[attr-defined]

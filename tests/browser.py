@@ -1,0 +1,62 @@
+"""Headless Chromium for page tests and benchmarks: Debian's chromium + chromium-driver via selenium.
+
+Flags follow what works on these machines: no sandbox (root), no background networking (the
+closed network refuses it), a fresh profile, a 1920x1080 wall-sized viewport.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--disable-quic", "--window-size=1920,1080",
+    "--autoplay-policy=no-user-gesture-required",
+)
+
+
+def available() -> bool:
+    return CHROMIUM.exists() and CHROMEDRIVER.exists()
+
+
+@contextmanager
+def headless_chromium(width: int = 1920, height: int = 1080) -> Iterator[Any]:
+    """A selenium driver on a fresh headless Chromium, quit (with its chromedriver) on exit."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory(prefix="ioc-chromium-") as profile:
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = str(CHROMIUM)
+        for arg in (*FLAGS, f"--user-data-dir={profile}"):
+            opts.add_argument(arg)
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+        try:
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            )
+            driver.set_page_load_timeout(30)
+            yield driver
+        finally:
+            driver.quit()  # ends the chromedriver and the Chromium it started, nothing else
+
+
+def require() -> None:
+    """Skip (or, in CI, fail) when Debian's chromium and chromium-driver are missing."""
+    import pytest
+
+    if available():
+        return
+    if os.environ.get("CI"):
+        pytest.fail("headless Chromium is required in CI (apt-get install chromium chromium-driver)")
+    pytest.skip("Debian's chromium and chromium-driver are not installed")
