@@ -14,7 +14,7 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import cameras, console, wall
+from dashboards import cameras, console, sea, wall
 from ioc.config import Settings
 
 ASSETS = Path(__file__).parent / "assets"
@@ -33,6 +33,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
     console.create_console(app.server, pool, settings)  # /console, /login, /logout: see dashboards.auth
+    sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
     cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
 
     @app.server.route("/healthz")

@@ -131,6 +131,12 @@ def layout(view: WallView) -> html.Div:
                         [
                             html.Div(settings.city, className="city"),
                             html.Div(settings.web.title, className="page-title"),
+                            html.Nav(
+                                [html.A("Sea map", href="/sea/", className="pill nav-link"),
+                                 html.A("Cameras", href="/cameras/", className="pill nav-link"),
+                                 html.A("Console", href="/console/", className="pill nav-link")],
+                                className="wall-nav",
+                            ),
                         ],
                         className="brand",
                     ),

@@ -68,6 +68,8 @@ class WebSettings(BaseModel):
     port: int = 8050
     refresh_ms: int = Field(default=2000, ge=250, le=60000)
     title: str = "Operations Centre"
+    map_tiles_url: str | None = None  # XYZ tile template for the sea map; unset: offline background
+    map_tiles_attribution: str = ""
 
 
 class Station(BaseModel):
