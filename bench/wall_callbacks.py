@@ -43,6 +43,7 @@ class Timing:
     def __init__(self, app) -> None:  # noqa: ANN001
         self.app = app
         self.samples: dict[str, list[float]] = {}
+        self.bodies: dict[str, tuple[bytes, str]] = {}  # the last request of each callback, to replay
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):  # noqa: ANN001, ANN204
@@ -60,6 +61,8 @@ class Timing:
             result = list(self.app(environ, start_response))
             with self.lock:
                 self.samples.setdefault(key, []).append((time.perf_counter() - t) * 1000)
+                path = environ.get("PATH_INFO", "") + "?" + environ.get("QUERY_STRING", "")
+                self.bodies[key] = (body, path)
             return result
         return self.app(environ, start_response)
 
@@ -100,7 +103,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readings", type=int, default=10_000_000)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--refresh-ms", type=int, default=500)
+    ap.add_argument("--refresh-ms", type=int, default=2000)
+    ap.add_argument("--replays", type=int, default=50)
     args = ap.parse_args()
     print(machine())
     settings = load_settings()
@@ -117,14 +121,36 @@ def main() -> None:
         app.server.wsgi_app = timing
         server = make_server("127.0.0.1", 0, app.server, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
         try:
-            browse(f"http://127.0.0.1:{server.server_port}/", args.seconds)
+            browse(base + "/", args.seconds)
+            browser_samples = {k: list(v) for k, v in timing.samples.items()}
+            # the same requests again without a browser rendering on the same two cores
+            timing.samples.clear()
+            for body, path in list(timing.bodies.values()):
+                for _ in range(args.replays):
+                    replay(base + path, body)
         finally:
             server.shutdown()
+    report("with the page open in headless Chromium (software rendering on the same 2 cores)",
+           browser_samples)
+    report(f"the same callback requests replayed {args.replays} times, no browser running", timing.samples)
+
+
+def replay(url: str, body: bytes) -> None:
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        r.read()
+
+
+def report(title: str, samples: dict[str, list[float]]) -> None:
+    print(f"\n{title}\n")
     print("| callback (outputs) | calls | p50 ms | p95 ms | max ms |")
     print("|---|---:|---:|---:|---:|")
-    for key, xs in sorted(timing.samples.items()):
-        xs.sort()
+    for key, xs in sorted(samples.items()):
+        xs = sorted(xs)
         p95 = xs[min(len(xs) - 1, int(round(0.95 * (len(xs) - 1))))]
         print(f"| `{key}` | {len(xs)} | {statistics.median(xs):.1f} | {p95:.1f} | {xs[-1]:.1f} |")
 

@@ -2,38 +2,94 @@
 
 One batch is: poll, decode (an undecodable record is counted and skipped; the
 store sink dead-letters it), route each event to the detectors that read its
-kind, advance every detector to the watermark, publish the signals on
+kind, advance the detectors to the watermark, publish the signals on
 ``ioc.alerts.signals`` keyed by source, flush, and only then commit the
 consumed offsets. The watermark is the largest event time seen; in live mode
 (``use_wall_clock``) it is at least the injected clock's time, so silence is
 noticed even when nothing arrives. This is the only place a wall clock is read.
 
-Detectors are advanced only after a batch that leaves the runner caught up
-(fewer records than asked for). While a backlog drains, partitions are read
-at different paces, and a watermark taken from one partition would declare
-the sources of a lagging partition silent; absence is judged once everything
-available has been read (gaps inside the backlog are still found from the
-events themselves), so a replay gives the same signals whatever the batching.
+Detectors are advanced only once they have read everything available to them.
+While a backlog drains, partitions are read at different paces, and a
+watermark taken from one partition would declare the sources of a lagging
+partition silent; absence is judged once everything available has been read
+(gaps inside the backlog are still found from the events themselves), so a
+replay gives the same signals whatever the batching.
+
+Two ways to hold detector state:
+
+* Without a snapshot store (embedded mode, replays, tests) one set of detectors
+  judges every record of the subscription, as one *slot*; it is caught up when a
+  poll returns fewer records than asked for.
+* With a :class:`~detectors.state.SnapshotStore` (distributed mode), every
+  topic-partition the member owns is a slot with detectors of its own (built by
+  ``factory``), its own watermark and the offset of its next record. After the
+  signals of a batch are flushed, the slots that changed are saved as snapshots,
+  and then the offsets are committed. When a partition is assigned (first poll,
+  rebalance, restart) its snapshot is restored and the partition is read from the
+  snapshot's offset; a partition that leaves the member takes its slot with it.
+  A slot is caught up when its partition has no record left to fetch (the fetch
+  high watermark), so a restored detector in live mode first reads what arrived
+  while it was down and only then judges silence against the clock. See
+  :mod:`detectors.state`.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from detectors.base import Detector
-from ioc.bus.base import Bus
+from detectors.state import SlotKey, SlotSnapshot, SnapshotStore
+from ioc.bus.base import Bus, BusUnavailable, Message
+from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event, decode
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)
 
+ALL: SlotKey = ("*", -1)  # the one slot of a runner without a snapshot store
+T = TypeVar("T")
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass
+class _Slot:
+    """The detectors of one topic-partition (or of everything), with their progress."""
+
+    key: SlotKey
+    detectors: list[Detector]
+    by_kind: dict[str, list[Detector]] = field(default_factory=dict)
+    next_offset: int | None = None  # partitioned: the next record not yet folded in
+    watermark: datetime | None = None
+    dirty: bool = False
+
+    def __post_init__(self) -> None:
+        self.route()
+
+    def route(self) -> None:
+        self.by_kind = {}
+        for detector in self.detectors:
+            for kind in sorted(detector.kinds):
+                self.by_kind.setdefault(kind, []).append(detector)
+
+
+def _snapshot_names(detectors: Sequence[Detector]) -> list[str]:
+    """The key of each detector's state in a snapshot: its name (``name#2`` for a repeat)."""
+    seen: dict[str, int] = {}
+    out = []
+    for detector in detectors:
+        seen[detector.name] = seen.get(detector.name, 0) + 1
+        out.append(detector.name if seen[detector.name] == 1 else f"{detector.name}#{seen[detector.name]}")
+    return out
 
 
 class DetectorRunner:
@@ -49,17 +105,20 @@ class DetectorRunner:
         use_wall_clock: bool = False,
         clock: Callable[[], datetime] | None = None,
         max_future_skew: timedelta = timedelta(minutes=5),
+        state: SnapshotStore | None = None,
+        factory: Callable[[], Sequence[Detector]] | None = None,
+        checkpoint_interval: float = 0.0,
+        max_backoff: float = 10.0,
     ) -> None:
+        # Without a snapshot store these judge every record; with one they are templates
+        # (each slot gets instances of its own from ``factory``, by default deep copies of them).
         self.detectors = list(detectors)
-        self._by_kind: dict[str, list[Detector]] = {}
-        for detector in self.detectors:
-            for kind in sorted(detector.kinds):
-                self._by_kind.setdefault(kind, []).append(detector)
+        kinds = {kind for detector in self.detectors for kind in detector.kinds}
         if topics is None:
-            unknown = sorted(k for k in self._by_kind if k not in TOPIC_BY_KIND)
+            unknown = sorted(k for k in kinds if k not in TOPIC_BY_KIND)
             if unknown:
                 raise ValueError(f"no topic carries event kinds {unknown}")
-            topics = sorted({TOPIC_BY_KIND[k] for k in self._by_kind})
+            topics = sorted({TOPIC_BY_KIND[k] for k in kinds})
         if not topics:
             raise ValueError("the detectors read no event kind: nothing to subscribe to")
         self.topics = tuple(topics)
@@ -67,9 +126,26 @@ class DetectorRunner:
         self.signal_topic = signal_topic
         self.use_wall_clock = use_wall_clock
         self.max_future_skew = max_future_skew
+        self.state = state
+        self.partitioned = state is not None
+        self.checkpoint_interval = checkpoint_interval
+        self.max_backoff = max_backoff
+        self._factory = factory or (lambda: copy.deepcopy(self.detectors))
+        self._names = _snapshot_names(self.detectors)
         self._clock = clock or _utc_now
         self._subscription = bus.subscribe(self.topics, group)
+        if self.partitioned:
+            missing = [m for m in ("assignment", "take_released", "seek", "backlog")
+                       if not hasattr(self._subscription, m)]
+            if missing:
+                self._subscription.close()
+                raise TypeError("detector snapshots need a bus with partition control "
+                                f"({', '.join(missing)})")
         self._publisher = bus.publisher()
+        self._slots: dict[SlotKey, _Slot] = {}
+        if not self.partitioned:
+            self._slots[ALL] = _Slot(ALL, self.detectors)
+        self._last_checkpoint = time.monotonic()
         self._closed = False
         self.events_seen = 0
         self.signals_published = 0
@@ -78,13 +154,27 @@ class DetectorRunner:
         self.future_events = 0  # live mode: event times too far ahead of the clock to move the watermark
         self.last_event_time: datetime | None = None  # event time of the latest event handled
         self.watermark: datetime | None = None  # largest event time seen
+        self.slots_restored = 0  # partitioned: slots started from a snapshot
+        self.slots_started_cold = 0  # partitioned: slots with no snapshot (or an unusable one)
+        self.snapshots_saved = 0
+        self.store_waits = 0
 
-    def run_once(self, max_records: int = 500, timeout: float = 0.5) -> int:
+    # -- one batch ---------------------------------------------------------------------------------
+    def run_once(self, max_records: int = 500, timeout: float = 0.5,
+                 stop: threading.Event | None = None) -> int:
         """Handle one batch; return how many bus records it held."""
         messages = self._subscription.poll(max_records=max_records, timeout=timeout)
+        polled = len(messages)
+        if self.partitioned:
+            messages = self._sync_slots(messages, stop)
         now = self._clock() if self.use_wall_clock else None
         signals: list[AlertSignal] = []
+        touched: dict[SlotKey, _Slot] = {}
         for message in messages:
+            slot = self._slot_of(message)
+            if slot is None:
+                continue  # its partition left this member during the poll: its owner reads it
+            touched[slot.key] = slot
             try:
                 event = decode(message.value)
             except (ValueError, TypeError, RecursionError):
@@ -94,24 +184,60 @@ class DetectorRunner:
             self.last_event_time = event.time
             if now is not None and event.time > now + self.max_future_skew:
                 self.future_events += 1
-            elif self.watermark is None or event.time > self.watermark:
-                self.watermark = event.time
-            for detector in self._by_kind.get(getattr(event, "kind", ""), ()):
+            else:
+                if slot.watermark is None or event.time > slot.watermark:
+                    slot.watermark = event.time
+                if self.watermark is None or event.time > self.watermark:
+                    self.watermark = event.time
+            for detector in slot.by_kind.get(getattr(event, "kind", ""), ()):
                 signals.extend(self._call(detector, detector.observe, event))
-        watermark = self.watermark
-        if now is not None:
-            watermark = now if watermark is None else max(watermark, now)
-        if watermark is not None and len(messages) < max_records:  # caught up: see module docstring
-            for detector in self.detectors:
-                signals.extend(self._call(detector, detector.advance, watermark))
-        for signal in signals:
-            self._publisher.publish(self.signal_topic, signal.source_id, signal.to_wire())
+        for slot in list(self._slots.values()):
+            watermark = slot.watermark
+            if now is not None:
+                watermark = now if watermark is None else max(watermark, now)
+            if watermark is None or not self._caught_up(slot, polled, max_records):
+                continue
+            decided: list[AlertSignal] = []
+            for detector in slot.detectors:
+                decided.extend(self._call(detector, detector.advance, watermark))
+            if decided:
+                signals.extend(decided)
+                touched[slot.key] = slot
         if signals:
-            self._publisher.flush()
-            self.signals_published += len(signals)
-        if messages:
+            self._publish(signals, stop)
+        if self.partitioned:
+            for slot in touched.values():
+                slot.dirty = True
+            due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval
+            if due and any(slot.dirty for slot in self._slots.values()):
+                self.checkpoint(stop)
+        elif polled:
             self._subscription.commit()
-        return len(messages)
+        return polled
+
+    def _slot_of(self, message: Message) -> _Slot | None:
+        if not self.partitioned:
+            return self._slots[ALL]
+        slot = self._slots.get((message.topic, message.partition))
+        if slot is None:
+            return None
+        if slot.next_offset is not None and message.offset < slot.next_offset:
+            # Positions only move forward after a restore: the log itself went back
+            # (topic recreated, offsets reset). The snapshot describes another log.
+            log.warning("%s: %s[%d] went back from offset %d to %d (topic recreated?); "
+                        "its detectors start again empty", self.group, message.topic,
+                        message.partition, slot.next_offset, message.offset)
+            slot = self._slots[slot.key] = _Slot(slot.key, list(self._factory()))
+            self.slots_started_cold += 1
+        slot.next_offset = message.offset + 1
+        return slot
+
+    def _caught_up(self, slot: _Slot, polled: int, max_records: int) -> bool:
+        """True when the slot's detectors have read every record available to them."""
+        if not self.partitioned:
+            return polled < max_records
+        backlog = self._subscription.backlog(*slot.key)  # type: ignore[attr-defined]
+        return backlog == 0
 
     def _call(
         self,
@@ -128,24 +254,157 @@ class DetectorRunner:
             log.exception("detector %s failed on %s", detector.name, what)
             return []
 
+    def _publish(self, signals: list[AlertSignal], stop: threading.Event | None) -> None:
+        """Publish and flush; a bus outage is waited out (republished signals are harmless)."""
+        def send() -> None:
+            for signal in signals:
+                self._publisher.publish(self.signal_topic, signal.source_id, signal.to_wire())
+            self._publisher.flush()
+
+        self._retry("bus unavailable", f"publishing {len(signals)} alert signal(s)", send, stop,
+                    (BusUnavailable,))
+        self.signals_published += len(signals)
+
+    # -- slots and snapshots -----------------------------------------------------------------------
+    def _sync_slots(self, messages: list[Message], stop: threading.Event | None) -> list[Message]:
+        """Drop the slots of partitions that left; restore those of partitions that came.
+
+        Returns the messages still to handle: those of a partition that had to be moved
+        to its snapshot's offset are dropped (they are fetched again from there).
+        """
+        sub: Any = self._subscription
+        for key in sub.take_released():
+            if self._slots.pop(key, None) is not None:
+                log.info("%s: %s[%d] left this member; its detectors go with it", self.group, *key)
+        owned = {key for key in sub.assignment() if key[0] in self.topics}
+        for key in [k for k in self._slots if k not in owned]:
+            del self._slots[key]
+        new = sorted(owned - set(self._slots))
+        if not new:
+            return messages
+        assert self.state is not None
+        state = self.state
+        snapshots = self._retry("store unavailable", "loading detector state",
+                                lambda: state.load(self.group, new), stop, TRANSIENT_ERRORS)
+        first: dict[SlotKey, int] = {}
+        for m in messages:
+            first.setdefault((m.topic, m.partition), m.offset)
+        moved: set[SlotKey] = set()
+        for key in new:
+            slot = self._slots[key] = _Slot(key, list(self._factory()))
+            snapshot = snapshots.get(key)
+            if snapshot is None:
+                self.slots_started_cold += 1
+                log.info("%s: %s[%d] assigned; no saved state, starting empty", self.group, *key)
+                continue
+            self._restore(slot, snapshot)
+            if first.get(key) != snapshot.next_offset:
+                sub.seek(key[0], key[1], snapshot.next_offset)
+                moved.add(key)
+            log.info("%s: %s[%d] assigned; state restored (saved %s by %s), reading from offset %d",
+                     self.group, key[0], key[1], snapshot.saved_at, snapshot.saved_by or "?",
+                     snapshot.next_offset)
+        if not moved:
+            return messages
+        return [m for m in messages if (m.topic, m.partition) not in moved]
+
+    def _restore(self, slot: _Slot, snapshot: SlotSnapshot) -> None:
+        fresh: list[Detector] | None = None
+        for i, (name, detector) in enumerate(zip(self._names, slot.detectors, strict=True)):
+            saved = snapshot.detectors.get(name)
+            if saved is None:
+                continue  # a detector added since: it starts empty
+            try:
+                detector.restore(saved)
+            except Exception as exc:
+                log.warning("%s: %s[%d]: detector %s cannot restore its saved state (%s); it starts empty",
+                            self.group, slot.key[0], slot.key[1], name, exc)
+                fresh = fresh or list(self._factory())
+                slot.detectors[i] = fresh[i]
+        slot.route()
+        slot.next_offset = snapshot.next_offset
+        slot.watermark = snapshot.watermark
+        if snapshot.watermark is not None and (self.watermark is None or snapshot.watermark > self.watermark):
+            self.watermark = snapshot.watermark
+        self.slots_restored += 1
+
+    def _snapshot(self, slot: _Slot) -> SlotSnapshot:
+        states: dict[str, dict[str, Any]] = {}
+        for name, detector in zip(self._names, slot.detectors, strict=True):
+            try:
+                states[name] = detector.state()
+            except Exception:
+                self.detector_errors += 1
+                log.exception("detector %s cannot snapshot its state; it will restart empty", name)
+        assert slot.next_offset is not None
+        return SlotSnapshot(slot.key[0], slot.key[1], slot.next_offset, slot.watermark, states)
+
+    def checkpoint(self, stop: threading.Event | None = None) -> int:
+        """Save the slots that changed, then commit the offsets; return how many were saved.
+
+        Called after the signals of everything handled were flushed, so a snapshot never
+        covers a record whose signals could still be lost.
+        """
+        self._last_checkpoint = time.monotonic()
+        if not self.partitioned:
+            self._subscription.commit()
+            return 0
+        dirty = [s for s in self._slots.values() if s.dirty and s.next_offset is not None]
+        if dirty:
+            snapshots = [self._snapshot(s) for s in dirty]
+            assert self.state is not None
+            state = self.state
+            self._retry("store unavailable", f"saving the state of {len(dirty)} partition(s)",
+                        lambda: state.save(self.group, snapshots), stop, TRANSIENT_ERRORS)
+            for slot in dirty:
+                slot.dirty = False
+            self.snapshots_saved += len(snapshots)
+        self._subscription.commit()
+        return len(dirty)
+
+    def _retry(self, what: str, doing: str, action: Callable[[], T], stop: threading.Event | None,
+               errors: tuple[type[BaseException], ...]) -> T:
+        """Run ``action``, waiting out transient failures with exponential backoff (logged)."""
+        delay = 0.2
+        while True:
+            try:
+                return action()
+            except errors as exc:
+                self.store_waits += 1
+                reason = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+                log.warning("detectors: %s (%s); waiting %.1f s before %s again", what, reason, delay, doing)
+                if stop is not None:
+                    if stop.wait(delay):
+                        raise
+                else:
+                    time.sleep(delay)
+                delay = min(delay * 2, self.max_backoff)
+
+    # -- the loop ----------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
-        """Handle batches until ``stop`` is set, then commit and close."""
+        """Handle batches until ``stop`` is set, then checkpoint, commit and close."""
         try:
             while not stop.is_set():
-                self.run_once()
+                self.run_once(stop=stop)
         except BaseException:
             self.close(commit=False)  # the failed batch was not handled: let it be redelivered
             raise
         self.close()
 
     def close(self, commit: bool = True) -> None:
-        """Commit what was handled (unless told not to) and leave the group."""
+        """Save and commit what was handled (unless told not to) and leave the group."""
         if self._closed:
             return
         self._closed = True
         try:
             if commit:
-                self._subscription.commit()
+                once = threading.Event()
+                once.set()  # one try: a store outage at exit must not hold the process
+                try:
+                    self.checkpoint(once)
+                except TRANSIENT_ERRORS as exc:  # pragma: no cover - the store went away at exit
+                    log.warning("%s: state not saved at exit (%s); the next owner redoes the last "
+                                "records", self.group, exc)
             self._publisher.close()
         finally:
             self._subscription.close()

@@ -24,6 +24,7 @@ from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
+from detectors.state import PostgresSnapshotStore
 from ingest.registry import FeedWorker, build_feed_worker
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
@@ -33,7 +34,7 @@ from ioc.bus.memory import MemoryBus
 from ioc.config import ConfigError, Settings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
-from ioc.store.health import Beat, record_beats
+from ioc.store.health import Beat, instance_id, record_beats
 from ioc.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,11 @@ def _consumer_beat(h: WorkerHealth) -> Beat:
 
 
 def _runner_beat(r: DetectorRunner) -> Beat:
-    return Beat("detectors", errors=r.detector_errors, last_write=None,
+    return Beat("detectors", errors=r.detector_errors, waits=r.store_waits, last_write=None,
                 details={"events_seen": r.events_seen, "signals": r.signals_published,
                          "undecodable": r.undecodable, "watermark": r.watermark,
-                         "last_event_time": r.last_event_time})
+                         "last_event_time": r.last_event_time, "slots_restored": r.slots_restored,
+                         "snapshots_saved": r.snapshots_saved})
 
 
 def _ingest_beat(role: str, worker: FeedWorker) -> Beat:
@@ -144,12 +146,21 @@ class Runtime:
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None
-        sink = StoreSink(self.bus, StoreWriter(self.store.pool, self.store.caps))
+        sink = StoreSink(self.bus, StoreWriter(self.store.pool, self.store.caps),
+                         publisher=self.bus.publisher())
         self.workers.append(Worker("sink", sink.run, partial(_consumer_beat, sink.health)))
 
     def add_detectors(self) -> None:
         assert self.bus is not None
-        runner = DetectorRunner(self.bus, build_detectors(self.settings), use_wall_clock=True)
+        # Distributed mode: detector state per partition, saved in the store, so a restart or a
+        # rebalance neither forgets a window nor fires twice (detectors/state.py).
+        state = None
+        if self.settings.bus.kind == "kafka" and self.store is not None:
+            state = PostgresSnapshotStore(self.store.pool, instance=instance_id())
+        settings = self.settings
+        runner = DetectorRunner(self.bus, build_detectors(settings), use_wall_clock=True,
+                                state=state, factory=lambda: build_detectors(settings),
+                                checkpoint_interval=1.0)
         self.workers.append(Worker("detectors", runner.run, partial(_runner_beat, runner)))
 
     def add_alerts(self) -> None:

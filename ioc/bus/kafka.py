@@ -10,8 +10,10 @@ offsets committed only for what :meth:`KafkaSubscription.poll` returned.
   :class:`KafkaPublishError` if any record failed, so no failure is lost.
 - Topics are created on first use with ``settings.partitions`` partitions
   (an existing topic is left as it is); ``settings.namespace``, when set,
-  prefixes every topic name on the broker and is stripped again from the
-  :class:`~ioc.bus.base.Message` topics a subscription returns.
+  prefixes every topic name and consumer group id on the broker (so two
+  namespaces on one cluster never share a group or its rebalances) and is
+  stripped again from the :class:`~ioc.bus.base.Message` topics a
+  subscription returns.
 - A commit never moves the offset of a partition this member no longer
   owns: a rebalance drops the tracking of the partitions that moved (those
   the member keeps keep their position in kafka-python 3, and their
@@ -170,7 +172,7 @@ class KafkaBus:
     def consumer_config(self, group: str) -> dict[str, Any]:
         """The options a subscription's ``KafkaConsumer`` in ``group`` is built with."""
         return {**self._common("consumer"), **CONSUMER_DEFAULTS, **self._consumer_options,
-                **_CONSUMER_FIXED, "group_id": group}
+                **_CONSUMER_FIXED, "group_id": self.physical(group)}
 
     def admin_config(self) -> dict[str, Any]:
         """The options of the admin client that creates topics."""
@@ -337,12 +339,15 @@ class _Tracker(ConsumerRebalanceListener):
 
     def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         self._sub._forget_unowned("revoked", list(revoked))
+        self._sub._note_released(())
 
     def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         self._sub._forget_unowned("assigned", list(assigned))
+        self._sub._note_released(())
 
     def on_partitions_lost(self, lost: Iterable[TopicPartition]) -> None:
         self._sub._forget(list(lost))
+        self._sub._note_released(list(lost))
         log.warning("%s: membership lost; partitions %s go to other members without a commit",
                     self._sub.group, _names(lost))
 
@@ -371,6 +376,8 @@ class KafkaSubscription:
         self._last_lag = 0
         self._closed = False
         self.commit_failures = 0
+        self._owned: set[TopicPartition] = set()  # as of the last rebalance callback
+        self._released: set[TopicPartition] = set()  # left this member since take_released()
         try:
             self._consumer = KafkaConsumer(**config)
         except kerr.KafkaError as exc:
@@ -397,6 +404,56 @@ class KafkaSubscription:
         self._forget(gone)
         log.info("%s: partitions %s: %s%s", self.group, event, _names(partitions),
                  f" (uncommitted offsets dropped for {_names(gone)})" if gone else "")
+
+    def _note_released(self, lost: Iterable[TopicPartition]) -> None:
+        """Remember the partitions that left this member (revoked for good, or lost)."""
+        owned = set(self._consumer.assignment()) - set(lost)
+        with self._lock:
+            self._released |= (self._owned - owned) | set(lost)
+            self._owned = owned
+
+    # -- partition-level control, for workers that keep state per partition ---------------------
+    def assignment(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+        if self._closed:
+            return set()
+        return {(self._bus.logical(tp.topic), tp.partition) for tp in self._consumer.assignment()}
+
+    def take_released(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs that left this member since the last call.
+
+        A partition that was taken away and given back in between is in it too: another
+        member may have owned it meanwhile, so what this member knew of it is stale.
+        """
+        with self._lock:
+            gone, self._released = self._released, set()
+        return {(self._bus.logical(tp.topic), tp.partition) for tp in gone}
+
+    def seek(self, topic: str, partition: int, offset: int) -> None:
+        """Read ``topic``'s ``partition`` from ``offset`` on; the next commit records that offset."""
+        tp = TopicPartition(self._bus.physical(topic), partition)
+        self._consumer.seek(tp, offset)
+        with self._lock:
+            self._next[tp] = offset
+            self._committed.pop(tp, None)
+
+    def backlog(self, topic: str, partition: int) -> int | None:
+        """Records of an owned partition not yet returned by :meth:`poll`; None while unknown.
+
+        From the high watermark of the last fetch response and the consumer's position,
+        so it costs no request once the partition has been fetched.
+        """
+        tp = TopicPartition(self._bus.physical(topic), partition)
+        if self._closed or tp not in self._consumer.assignment():
+            return None
+        high = self._consumer.highwater(tp)
+        if high is None:
+            return None
+        try:
+            position = self._consumer.position(tp, timeout_ms=0)
+        except (kerr.KafkaError, AssertionError):
+            return None
+        return None if position is None else max(0, high - position)
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         """Up to ``max_records`` new messages; an empty list after ``timeout`` seconds."""
