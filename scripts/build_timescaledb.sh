@@ -22,6 +22,7 @@
 #                     extract the .deb into the work dir)
 #   TSDB_SKIP_VERIFY  set to 1 to skip the throwaway-cluster check
 set -Eeuo pipefail
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 PG_MAJOR=15
 PG_BINDIR=/usr/lib/postgresql/${PG_MAJOR}/bin
@@ -101,34 +102,8 @@ fi
 
 # ----------------------------------------------------- 2b. mirror + sources
 # Mirror URI of the system's bookworm entry, read at run time.
-find_mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [[ -r $f ]]; then
-        # deb822: paragraphs separated by blank lines; pick the first URI of the
-        # first paragraph whose Suites field contains the word "bookworm".
-        awk '
-            function flush() {
-                if (suites ~ /(^|[ \t])bookworm([ \t]|$)/ && uri != "" && !done) { print uri; done = 1 }
-                suites = ""; uri = ""
-            }
-            /^[ \t]*$/        { flush(); next }
-            /^[ \t]*#/        { next }
-            tolower($1) == "suites:" { suites = $0; sub(/^[^:]*:/, "", suites) }
-            tolower($1) == "uris:"   { uri = $2 }
-            END { flush() }
-        ' "$f"
-    fi
-    if [[ -r /etc/apt/sources.list ]]; then
-        # one-line format: deb [opts] URI SUITE COMPONENTS...
-        awk '
-            $1 == "deb" || $1 == "deb-src" {
-                i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-                if ($(i + 1) == "bookworm") { print $i; exit }
-            }
-        ' /etc/apt/sources.list
-    fi
-}
+# shellcheck source=scripts/debian_mirror.sh
+source "$SCRIPT_DIR/debian_mirror.sh"
 MIRROR=$(find_mirror | head -n 1)
 MIRROR=${MIRROR%/}
 [[ -n $MIRROR ]] || die "could not find a bookworm mirror URI in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"

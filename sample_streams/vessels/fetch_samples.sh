@@ -19,31 +19,8 @@ WORK=$(mktemp -d /tmp/ioc-ais-samples.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 chmod 755 "$WORK"
 
-find_mirror() {
-    local f=/etc/apt/sources.list.d/debian.sources
-    if [[ -r $f ]]; then
-        awk '
-            function flush() {
-                if (suites ~ /(^|[ \t])bookworm([ \t]|$)/ && uri != "" && !done) { print uri; done = 1 }
-                suites = ""; uri = ""
-            }
-            /^[ \t]*$/        { flush(); next }
-            /^[ \t]*#/        { next }
-            tolower($1) == "suites:" { suites = $0; sub(/^[^:]*:/, "", suites) }
-            tolower($1) == "uris:"   { uri = $2 }
-            END { flush() }
-        ' "$f"
-    fi
-    if [[ -r /etc/apt/sources.list ]]; then
-        awk '
-            $1 == "deb" || $1 == "deb-src" {
-                i = 2
-                if ($i ~ /^\[/) { while ($i !~ /\]$/ && i < NF) i++; i++ }
-                if ($(i + 1) == "bookworm") { print $i; exit }
-            }
-        ' /etc/apt/sources.list
-    fi
-}
+# shellcheck source=../../scripts/debian_mirror.sh
+source "$HERE/../../scripts/debian_mirror.sh"
 MIRROR=$(find_mirror | head -n 1)
 MIRROR=${MIRROR%/}
 [[ -n $MIRROR ]] || { echo "no bookworm mirror found in the system apt config" >&2; exit 1; }
