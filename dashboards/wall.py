@@ -74,7 +74,11 @@ class WallView:
         return station.name if station else station_id
 
     def stations(self) -> list[Station]:
-        """Configured stations first, then any that report without being configured."""
+        """Configured stations first, then any that report without being configured.
+
+        At most ``web.max_station_panels``: more panels would not be readable on one screen
+        (the "stations reporting" tile still counts them all).
+        """
         stations = list(self.settings.stations)
         known = {s.id for s in stations}
         try:
@@ -82,7 +86,8 @@ class WallView:
         except psycopg.Error as exc:
             log.warning("wall: could not list reporting stations: %s", exc)
             seen = []
-        return stations + [Station(id=s, name=s, lat=0.0, lon=0.0) for s in seen]
+        stations += [Station(id=s, name=s, lat=0.0, lon=0.0) for s in seen]
+        return stations[: self.settings.web.max_station_panels]
 
 
 # --------------------------------------------------------------------------- layout

@@ -68,6 +68,7 @@ class WebSettings(BaseModel):
     port: int = 8050
     refresh_ms: int = Field(default=2000, ge=250, le=60000)
     title: str = "Operations Centre"
+    max_station_panels: int = Field(default=12, ge=1, le=48)  # station charts that fit one wall screen
     map_tiles_url: str | None = None  # XYZ tile template for the sea map; unset: offline background
     map_tiles_attribution: str = ""
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -51,6 +48,7 @@ from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
+from tests.demo_process import running_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMS = {"hue-cam-ngomon": "Ngọ Môn gate square", "hue-cam-truongtien": "Trường Tiền bridge, south end"}
@@ -205,24 +203,9 @@ def _get(host: str, port: int, path: str) -> tuple[int, bytes]:
 @pytest.mark.browser
 def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
     started = time.monotonic()
-    proc = subprocess.Popen(_ioc("demo", "--port", "0"), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        url, data_dir, lines = None, None, []
-        deadline = time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()  # type: ignore[union-attr]
-            if not line:
-                break
-            lines.append(line)
-            if m := re.search(r"\(data in (\S+)/pgdata\)", line):
-                data_dir = Path(m.group(1))
-            if m := re.search(r"Wall: (http://\S+)", line):
-                url = m.group(1)
-        assert url and data_dir, "".join(lines)
-        # keep reading the demo's output (it must never block on a full pipe), for the checks at the end
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
-        reader.start()
+    with running_demo() as demo:
+        url, data_dir, lines = demo.url, demo.data_dir, demo.lines
+        assert data_dir, demo.output
         host, port = urlsplit(url).hostname, urlsplit(url).port
         assert host == "127.0.0.1" and port
 
@@ -306,15 +289,7 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         ActionChains(browser).send_keys(Keys.ESCAPE).perform()
         wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
         assert browser.execute_script("return window.__camNoReload === true;")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode is not None and proc.returncode >= 0  # it stopped on SIGTERM, not killed
-    reader.join(timeout=5)
+    assert demo.returncode is not None and demo.returncode >= 0  # it stopped on SIGTERM, not killed
     failures = [line for line in lines if "Exception on /cameras" in line]
     assert failures == [], "".join(lines[-200:])  # no request of the page failed on the server
     assert time.monotonic() - started < 60

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import ARTIFACTS
+from tests.demo_process import running_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,21 +36,8 @@ def test_demo_for_reports_counts_and_exits_zero() -> None:
 
 @pytest.mark.browser
 def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # noqa: ANN001
-    proc = subprocess.Popen(ioc("demo", "--port", "0"), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        url = None
-        deadline = time.monotonic() + 90
-        lines = []
-        while url is None and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"Wall: (http://\S+)", line)
-            url = m.group(1) if m else None
-        assert url, "".join(lines)
-        browser.get(url)
+    with running_demo() as demo:
+        browser.get(demo.url)
         wait = WebDriverWait(browser, 60, poll_frequency=0.25)
         stored = wait.until(lambda d: d.find_elements(By.ID, "kpi-stored"))[0]
         first = wait.until(lambda d: re.sub(r"\D", "", stored.text) or None)
@@ -69,11 +55,4 @@ def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # 
         time.sleep(2.5)  # let the charts draw
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "demo-wall.png"))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0
+    assert demo.returncode == 0, demo.output[-3000:]

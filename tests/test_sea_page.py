@@ -14,12 +14,8 @@ import json
 import math
 import os
 import re
-import signal
 import struct
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,6 +31,7 @@ from shapely.geometry import box
 from dashboards import sea
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store import vessel_queries as vq
+from tests.demo_process import running_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -278,27 +275,8 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
 
     driver = sea_browser
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ioc.app.cli", "--config", str(_demo_config(tmp_path)), "demo", "--port", "0"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    lines: list[str] = []
-    found = threading.Event()
-
-    def drain() -> None:  # read the demo's output to the end, so its pipe never fills up
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "Wall: " in line:
-                found.set()
-        found.set()
-
-    threading.Thread(target=drain, name="demo-output", daemon=True).start()
-    try:
-        found.wait(timeout=120)
-        m = next((re.search(r"Wall: (http://127\.0\.0\.1:\d+/)", line) for line in lines if "Wall: " in line),
-                 None)
-        assert m, "".join(lines)
-        url = m.group(1)
+    with running_demo("--config", str(_demo_config(tmp_path))) as demo:
+        url = demo.url
         driver.get_log("performance")  # forget the browser's own start page
         driver.get(url + "sea/")
         driver.execute_script("window.__seaNoReload = true;")
@@ -367,14 +345,7 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
 
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "sea-map.png"))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0, "".join(lines[-20:])
+    assert demo.returncode == 0, "".join(demo.lines[-20:])
     print(f"sea map browser test: {time.monotonic() - started:.1f} s")
 
 

@@ -1,0 +1,69 @@
+"""The real ``ioc demo`` as a subprocess for end-to-end tests: started, read, stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunningDemo:
+    """A demo process, its wall address, its embedded data folder and everything it printed."""
+
+    proc: subprocess.Popen[str]
+    url: str = ""
+    data_dir: Path | None = None
+    lines: list[str] = field(default_factory=list)
+    returncode: int | None = None
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def running_demo(*args: str, start_timeout: float = 120) -> Iterator[RunningDemo]:
+    """``ioc [args] demo --port 0``; yields once the wall's address is printed; SIGTERM on exit.
+
+    The demo's output is read to the end on a thread, so its pipe never fills up and blocks it.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "ioc.app.cli", *args, "demo", "--port", "0"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    demo = RunningDemo(proc)
+    ready = threading.Event()
+
+    def drain() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            demo.lines.append(line)
+            if m := re.search(r"\(data in (\S+)/pgdata\)", line):
+                demo.data_dir = Path(m.group(1))
+            if m := re.search(r"Wall: (http://127\.0\.0\.1:\d+/)", line):
+                demo.url = m.group(1)
+                ready.set()
+        ready.set()
+
+    reader = threading.Thread(target=drain, name="demo-output", daemon=True)
+    reader.start()
+    try:
+        ready.wait(timeout=start_timeout)
+        assert demo.url, demo.output
+        yield demo
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(timeout=5)
+        demo.returncode = proc.returncode
