@@ -20,7 +20,7 @@ Two ways to hold detector state:
 * Without a snapshot store (embedded mode, replays, tests) one set of detectors
   judges every record of the subscription, as one *slot*; it is caught up when a
   poll returns fewer records than asked for.
-* With a :class:`~detectors.state.SnapshotStore` (distributed mode), every
+* With a :class:`~ioc.store.detector_state.SnapshotStore` (distributed mode), every
   topic-partition the member owns is a slot with detectors of its own (built by
   ``factory``), its own watermark and the offset of its next record. After the
   signals of a batch are flushed, the slots that changed are saved as snapshots,
@@ -30,7 +30,7 @@ Two ways to hold detector state:
   A slot is caught up when its partition has no record left to fetch (the fetch
   high watermark), so a restored detector in live mode first reads what arrived
   while it was down and only then judges silence against the clock. See
-  :mod:`detectors.state`.
+  :mod:`ioc.store.detector_state`.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from detectors.base import Detector
-from detectors.state import SlotKey, SlotSnapshot, SnapshotStore
 from ioc.bus.base import Bus, BusUnavailable, Message
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event, decode
+from ioc.store.detector_state import SlotKey, SlotSnapshot, SnapshotStore
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The runner keeps one set of detectors per topic-partition and saves each as a
 snapshot (detector states + the partition's next offset) after the signals
-are flushed and before the offsets are committed (``detectors/state.py``).
+are flushed and before the offsets are committed (``ioc/store/detector_state.py``).
 
 - A partition that moves to another member takes its windows with it: a
   breaching run that started under one member fires, once, under the next,
@@ -43,12 +43,12 @@ from test_distributed_e2e import (
 
 from detectors.runner import DetectorRunner
 from detectors.stale import StaleSensorDetector
-from detectors.state import MemorySnapshotStore, PostgresSnapshotStore, SlotSnapshot
 from detectors.threshold import ThresholdDetector
 from ioc.bus.kafka import KafkaBus
 from ioc.config import StaleRule, ThresholdRule
 from ioc.events import AlertSignal, EnvironmentReading, decode
 from ioc.store.database import Store, open_store
+from ioc.store.detector_state import MemorySnapshotStore, PostgresSnapshotStore, SlotSnapshot
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
 
 pytest_plugins = ["kafka_broker"]

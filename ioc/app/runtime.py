@@ -24,7 +24,6 @@ from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
-from detectors.state import PostgresSnapshotStore
 from ingest.registry import FeedWorker, build_feed_worker
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
@@ -33,6 +32,7 @@ from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
 from ioc.config import ConfigError, Settings
 from ioc.store.database import Store, open_store
+from ioc.store.detector_state import PostgresSnapshotStore
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.health import Beat, instance_id, record_beats
 from ioc.store.writer import StoreWriter
@@ -153,7 +153,7 @@ class Runtime:
     def add_detectors(self) -> None:
         assert self.bus is not None
         # Distributed mode: detector state per partition, saved in the store, so a restart or a
-        # rebalance neither forgets a window nor fires twice (detectors/state.py).
+        # rebalance neither forgets a window nor fires twice (ioc/store/detector_state.py).
         state = None
         if self.settings.bus.kind == "kafka" and self.store is not None:
             state = PostgresSnapshotStore(self.store.pool, instance=instance_id())

@@ -1,6 +1,6 @@
 """Detector state snapshots: one row per (consumer group, topic, partition).
 
-Written by the detector runner in distributed mode (``detectors/state.py``): the
+Written by the detector runner in distributed mode (``ioc/store/detector_state.py``): the
 JSON states of the detectors that judge one topic-partition and the offset of
 the next record of that partition not yet folded into them. The same table at
 both capability levels (it is small: one row per partition and group).
