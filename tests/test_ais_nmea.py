@@ -96,13 +96,14 @@ def test_aisdb_log_every_line_accounted_for() -> None:
     statics = [r for r in records if isinstance(r, VesselStatic)]
     assert stats.lines == 1000
     assert stats.sentences == 997
-    assert len(positions) == 915
-    assert len({p.mmsi for p in positions}) == 799
-    assert Counter(p.msg_type for p in positions) == {1: 607, 3: 104, 18: 74, 19: 4, 27: 126}
-    assert len(statics) == 42
+    assert len(positions) == 914
+    assert len({p.mmsi for p in positions}) == 798
+    assert Counter(p.msg_type for p in positions) == {1: 606, 3: 104, 18: 74, 19: 4, 27: 126}
+    assert len(statics) == 46  # 42 from types 5 and 24, 4 from the type 19 positions
     assert stats.ignored_by_type == {4: 5, 6: 1, 8: 1, 21: 11, 25: 2}
     assert stats.ignored_other == {"blank": 3}
-    assert [d.reason for d in dead] == ["position not available"] * 2
+    # a real type 1 from MMSI 0 (no station identity) is a dead letter, not a vessel
+    assert [d.reason for d in dead] == ["position not available"] * 2 + ["MMSI 0: not a station identity"]
     assert stats.lines_decoded + stats.lines_ignored + stats.lines_dead == 1000
     # Event time comes from the tag blocks' c: field (one minute of 1 November 2021).
     assert min(p.time for p in positions) == datetime(2021, 11, 1, 1, 58, 7, tzinfo=UTC)
@@ -121,14 +122,27 @@ def _static(records: list[VesselRecord]) -> VesselStatic:
 
 
 def test_multipart_in_order_and_reversed() -> None:
-    for order in ((T5_PART1, T5_PART2), (T5_PART2, T5_PART1)):
-        decoder = AisDecoder()
-        assert decoder.feed(order[0], RECEIVED) == []
-        assert decoder.stats.pending_lines == 1 and decoder.stats.balanced()
-        static = _static(decoder.feed(order[1], RECEIVED + timedelta(seconds=1)))
-        assert static.mmsi == 371255000 and static.name == "SEA ENTERPRISE"
-        assert static.time == RECEIVED  # the group's first receive time
-        assert decoder.stats.lines_decoded == 2 and decoder.stats.pending_lines == 0
+    decoder = AisDecoder()
+    assert decoder.feed(T5_PART1, RECEIVED) == []
+    assert decoder.stats.pending_lines == 1 and decoder.stats.balanced()
+    static = _static(decoder.feed(T5_PART2, RECEIVED + timedelta(seconds=1)))
+    assert static.mmsi == 371255000 and static.name == "SEA ENTERPRISE"
+    assert static.time == RECEIVED  # the group's first receive time
+    assert decoder.stats.lines_decoded == 2 and decoder.stats.pending_lines == 0
+    # Without a tag-block group only the order ties the parts together: a part 2 with no part 1
+    # waiting is dead at once (kept, it would glue onto the next part 1 with the same id).
+    decoder = AisDecoder()
+    assert decoder.feed(T5_PART2, RECEIVED) == []
+    [stray] = decoder.take_dead_letters()
+    assert stray.reason == (
+        "incomplete multi-part message: fragment 2 of 2 without the fragments before it "
+        "(lost or out of order)"
+    )
+    assert decoder.feed(T5_PART1, RECEIVED) == [] and decoder.pending_groups == 1
+    # With a group id the parts may come in any order.
+    decoder = AisDecoder()
+    assert decoder.feed(tag("g:2-2-77").encode() + T5_PART2, RECEIVED) == []
+    assert _static(decoder.feed(tag("g:1-2-77").encode() + T5_PART1, RECEIVED)).name == "SEA ENTERPRISE"
 
 
 def test_multipart_groups_interleaved_by_channel_and_sequence() -> None:
@@ -154,13 +168,16 @@ def test_multipart_timeout_interruption_buffer_and_end_of_input() -> None:
     assert late.reason == "incomplete multi-part message: 1 of 2 fragments, timed out"
     assert late.payload == T5_PART1
     assert decoder.feed(T5_PART2, RECEIVED + timedelta(seconds=11)) == []  # its partner is gone
-    # A second "part 2" on the same channel and sequence id interrupts the waiting group...
-    assert decoder.feed(T5_PART2, RECEIVED + timedelta(seconds=12)) == []
+    [orphan] = decoder.take_dead_letters()
+    assert "fragment 2 of 2 without the fragments before it" in orphan.reason
+    # A second part 1 on the same channel and sequence id interrupts the waiting group...
+    assert decoder.feed(T5_PART1, RECEIVED + timedelta(seconds=12)) == []
+    assert decoder.feed(T5_PART1, RECEIVED + timedelta(seconds=12)) == []
     [interrupted] = decoder.take_dead_letters()
     assert interrupted.reason.endswith("interrupted by another message on the same channel/sequence")
-    assert interrupted.payload == T5_PART2
-    # ... and a part 1 arriving after its part 2 completes the message.
-    assert _static(decoder.feed(T5_PART1, RECEIVED + timedelta(seconds=13))).name == "SEA ENTERPRISE"
+    assert interrupted.payload == T5_PART1
+    # ... and its part 2 completes the newer one.
+    assert _static(decoder.feed(T5_PART2, RECEIVED + timedelta(seconds=13))).name == "SEA ENTERPRISE"
     # Three groups into a buffer of two: the oldest goes.
     later = RECEIVED + timedelta(seconds=14)
     decoder.feed(T5_PART1, later)
@@ -172,8 +189,8 @@ def test_multipart_timeout_interruption_buffer_and_end_of_input() -> None:
     decoder.flush(later)
     assert [d.reason.endswith("input ended") for d in decoder.take_dead_letters()] == [True, True]
     stats = decoder.stats
-    assert stats.pending_lines == 0 and stats.balanced() and stats.lines_dead == 5
-    assert stats.lines_decoded == 2 and stats.lines == 7
+    assert stats.pending_lines == 0 and stats.balanced() and stats.lines_dead == 6
+    assert stats.lines_decoded == 2 and stats.lines == 8
 
 
 def test_multipart_by_tag_block_group_without_channel() -> None:

@@ -239,13 +239,13 @@ def test_udp_listener_with_real_datagrams(udp_worker: tuple[UdpSource, VesselWor
     wait_for(lambda: worker.health["unpublished"] == 0)
     health = worker.health
     assert source.datagrams == 200 + 3
-    assert health["positions"] == 915 and health["statics"] == 42 + 1
-    assert health["dead_letters"] == 2 + 1
+    assert health["positions"] == 914 and health["statics"] == 46 + 1
+    assert health["dead_letters"] == 3 + 1
     assert health["ignored_by_type"] == {"4": 5, "6": 1, "8": 1, "21": 11, "25": 2}
     published = drain(bus)
     statics = [decode(v) for _, v in published["ioc.vessels.static"]]
     assert any(isinstance(s, VesselStatic) and s.name == "SEA ENTERPRISE" for s in statics)
-    assert len(published["ioc.vessels.positions"]) == 915
+    assert len(published["ioc.vessels.positions"]) == 914
     junk = [json.loads(v) for _, v in published[DEAD_LETTERS] if b"junk" in v]
     assert junk and junk[0]["reason"] == "invalid UTF-8 (binary data?)" and junk[0]["feed"] == "ais-udp"
 

@@ -18,12 +18,29 @@ So ``lines == lines_decoded + lines_ignored + lines_dead + pending_lines`` alway
 (:meth:`DecodeStats.balanced`). Nothing in here raises on bad input.
 
 NMEA 4.10 tag blocks (``\\s:station,c:1700000000*hh\\!AIVDM...``) are checked (checksum) and
-their ``c:`` (UNIX time, seconds or milliseconds) becomes the event time; without one, the
-receive time given by the caller is the event time. Multi-part messages are reassembled per
-tag-block group (``g:``) when there is one, else per radio channel and sequence id, in a
-bounded buffer: a group that does not complete within ``fragment_timeout`` (receive time), is
-interrupted by a different message on the same key, or is pushed out of a full buffer becomes
-one dead letter per line.
+their ``c:`` (UNIX time, seconds or milliseconds) becomes the event time. Receiver metadata
+written after the checksum, as the US Coast Guard's NAIS archives do
+(``!AIVDM,...,0*4A,s28089,d-103,T39.44353985,x147521,r08TPHI1,1242958962``), is accepted: its
+last field (UNIX time) is the event time when there is no tag-block time, and its ``r``/``b``
+field names the receiving station. Without either, the receive time given by the caller is the
+event time. A time before AIS existed (:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than
+``max_future`` after the receive time is refused.
+
+Multi-part messages are reassembled per source: per tag-block group (``g:``) when there is
+one, else per talker, station (tag-block ``s:`` or NAIS ``r``/``b`` field), radio channel and
+sequence id, in a bounded buffer. Without a group id the fragments must arrive in order (part
+1 first): a later part with no earlier part waiting is dead-lettered at once rather than kept,
+so a stray part 2 whose part 1 was lost cannot glue onto the next message's part 1. A group
+that does not complete within ``fragment_timeout`` (receive time), is interrupted by a
+different message on the same key, or is pushed out of a full buffer becomes one dead letter
+per line. An empty final fragment (sent by some transponders) is accepted.
+
+Records are checked against ITU-R M.1371: message types 0 and 28-63 are not defined (dead
+letters), MMSI 0 and the position 0° N 0° E (a receiver's default, not a fix) are refused,
+dimensions at their "511 m or more" / "63 m or more" limits are unknown (``None``), and the
+ship and cargo type is the raw code 0-255 (``None`` for 0, not available), not pyais's
+``ShipType`` enum which folds reserved codes together. Type 19 yields a position and a static
+record (name, type, dimensions).
 """
 
 from __future__ import annotations
@@ -55,6 +72,13 @@ DEFAULT_FRAGMENT_TIMEOUT = timedelta(seconds=10)
 DEFAULT_MAX_PENDING_GROUPS = 1024
 DEFAULT_MAX_FUTURE = timedelta(minutes=5)
 DEAD_LETTER_PAYLOAD_BYTES = 4096  # what of an oversized line is kept in its dead letter
+# No AIS message predates ITU-R M.1371-0 (1998): an earlier time is a receiver's unset clock.
+EARLIEST_TIME = datetime(1998, 1, 1, tzinfo=UTC)
+MAX_MESSAGE_TYPE = 27  # ITU-R M.1371-5 defines types 1-27; 0 and 28-63 are not messages
+# Bit offsets of the 8-bit ship and cargo type (read raw: pyais's ShipType folds codes).
+SHIP_TYPE_BIT = {5: 232, 19: 263, 24: 40}
+MIN_BITS_19_STATIC = 301  # a type 19 carrying its name, type and dimensions
+DIMENSION_LIMITS = (511, 63)  # "511 m or more" (bow/stern), "63 m or more" (port/starboard)
 
 # Bits a message must carry for the fields read from it (shorter payloads are truncated).
 MIN_BITS: dict[int, int] = {1: 137, 2: 137, 3: 137, 18: 133, 19: 133, 27: 94, 5: 420}
@@ -66,6 +90,7 @@ _WHITESPACE = b" \t\r\n\x00"
 _PAYLOAD_CHARS = bytes(list(range(48, 88)) + list(range(96, 120)))
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
+_METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +164,14 @@ class _Sentence(NamedTuple):
     channel: bytes
     payload: bytes
     fill: int
+
+
+class _Framing(NamedTuple):
+    """What a line carries besides its sentence: tag block or NAIS metadata."""
+
+    time: datetime | None  # tag-block c:, else the NAIS metadata time
+    group: str | None  # tag-block g: group id
+    station: bytes | None  # tag-block s:, else the NAIS r/b station
 
 
 @dataclass(slots=True)
@@ -299,43 +332,61 @@ class AisDecoder:
         if len(line.translate(None, _CONTROL)) != len(line):
             raise _Reject("control characters in NMEA line")
 
-        tag_time: datetime | None = None
-        group_id: str | None = None
+        framing = _Framing(None, None, None)
         if line[:1] == b"\\":
             end = line.find(b"\\", 1)
             if end < 0:
                 raise _Reject("unterminated tag block")
-            tag_time, group_id = self._tag_block(line[1:end], received)
+            framing = self._tag_block(line[1:end], received)
             line = line[end + 1 :]
 
-        sentence = self._checked_sentence(line)
+        sentence, metadata = self._checked_sentence(line)
         address = sentence[1 : sentence.find(b",")] if b"," in sentence else sentence[1:-3]
         if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO") and sentence[:1] == b"!"):
             name = address.decode("ascii") if _ADDRESS.match(address) else "other"
             self._ignore_line(f"nmea:{name}")
             return []
+        if metadata:
+            framing = self._metadata(metadata, framing, received)
         ais = self._ais_sentence(sentence)
         stats.sentences += 1
         if ais.count == 1:
-            return self._message(ais.payload, ais.fill, [raw], tag_time, received)
-        return self._fragment(ais, raw, tag_time, group_id, received)
+            return self._message(ais.payload, ais.fill, [raw], framing.time, received)
+        return self._fragment(ais, address[:2], raw, framing, received)
 
-    def _checked_sentence(self, line: bytes) -> bytes:
+    def _checked_sentence(self, line: bytes) -> tuple[bytes, bytes]:
+        """The sentence up to its checksum (checked), and what follows it (receiver metadata)."""
         if line[:1] not in (b"!", b"$"):
             raise _Reject("not an NMEA sentence (no '!' or '$' start)")
-        star = line.rfind(b"*")
+        star = line.find(b"*")
         if star < 0:
             raise _Reject("missing checksum")
-        given = line[star + 1 :]
-        if len(given) != 2 or given.strip(_HEX):
-            raise _Reject(f"malformed checksum field {given[:8]!r}")
+        given = line[star + 1 : star + 3]
+        rest = line[star + 3 :]
+        if len(given) != 2 or given.strip(_HEX) or (rest and rest[:1] != b","):
+            raise _Reject(f"malformed checksum field {line[star + 1 : star + 9]!r}")
         expected = int(given, 16)
         actual = nmea_checksum(line[1:star])
         if actual != expected:
             raise _Reject(f"bad checksum: computed {actual:02X}, sentence says {expected:02X}")
-        return line
+        return line[: star + 3], rest[1:]
 
-    def _tag_block(self, block: bytes, received: datetime) -> tuple[datetime | None, str | None]:
+    def _metadata(self, metadata: bytes, framing: _Framing, received: datetime) -> _Framing:
+        """NAIS receiver metadata (``s28089,d-103,...,r08TPHI1,1242958962``): time and station."""
+        fields = metadata.split(b",")
+        stamp = fields[-1]
+        if not _METADATA_TIME.match(stamp):
+            raise _Reject(f"malformed receiver metadata after the checksum: {metadata[:48]!r}")
+        when = framing.time
+        if when is None:
+            when = self._tag_time(stamp.decode("ascii"), "receiver metadata time")
+            self._check_time(when, received, "receiver metadata time")
+        station = framing.station
+        if station is None:
+            station = next((f for f in fields[:-1] if f[:1] in (b"r", b"b", b"B")), None)
+        return _Framing(when, framing.group, station)
+
+    def _tag_block(self, block: bytes, received: datetime) -> _Framing:
         star = block.rfind(b"*")
         if star < 0:
             raise _Reject("tag block checksum missing")
@@ -346,22 +397,32 @@ class AisDecoder:
             raise _Reject("bad tag block checksum")
         when: datetime | None = None
         group: str | None = None
+        station: bytes | None = None
         for item in block[:star].split(b","):
             code, sep, value = item.partition(b":")
             if not sep:
                 raise _Reject(f"malformed tag block field {item[:32]!r}")
             if code == b"c":
-                when = self._tag_time(value.decode("ascii"))
+                when = self._tag_time(value.decode("ascii"), "tag block time")
+            elif code == b"s":
+                station = value
             elif code == b"g":
                 parts = value.split(b"-")
                 if len(parts) != 3 or not all(p.isdigit() for p in parts):
                     raise _Reject(f"malformed tag block group {value[:32]!r}")
                 group = parts[2].decode("ascii")
-        if when is not None and self.max_future is not None and when > received + self.max_future:
-            raise _Reject(f"tag block time {when.isoformat()} is in the future of its receive time")
-        return when, group
+        if when is not None:
+            self._check_time(when, received, "tag block time")
+        return _Framing(when, group, station)
 
-    def _tag_time(self, text: str) -> datetime:
+    def _check_time(self, when: datetime, received: datetime, what: str) -> None:
+        """Refuse a time before AIS existed or more than ``max_future`` after the receive time."""
+        if when < EARLIEST_TIME:
+            raise _Reject(f"implausible {what}: {when.isoformat()} is before AIS ({EARLIEST_TIME.year})")
+        if self.max_future is not None and when > received + self.max_future:
+            raise _Reject(f"implausible {what}: {when.isoformat()} is in the future of its receive time")
+
+    def _tag_time(self, text: str, what: str) -> datetime:
         cached = self._tag_time_cache
         if cached is not None and cached[0] == text:
             return cached[1]
@@ -373,53 +434,62 @@ class AisDecoder:
                 value /= 1000.0
             when = datetime.fromtimestamp(value, UTC)
         except (ValueError, OverflowError, OSError):
-            raise _Reject(f"bad tag block time {text[:32]!r}") from None
+            raise _Reject(f"bad {what} {text[:32]!r}") from None
         self._tag_time_cache = (text, when)
         return when
 
     def _ais_sentence(self, sentence: bytes) -> _Sentence:
-        star = sentence.rfind(b"*")
-        fields = sentence[:star].split(b",")
+        fields = sentence[:-3].split(b",")
         if len(fields) != 7:
             raise _Reject(f"malformed AIS sentence: {len(fields)} fields, expected 7")
         _, count, number, seq, channel, payload, fill = fields
         if not (count.isdigit() and number.isdigit() and len(count) == 1 and len(number) == 1):
             raise _Reject("malformed AIS sentence: fragment count/number")
-        if not 1 <= int(number) <= int(count):
-            raise _Reject(f"malformed AIS sentence: fragment {number.decode()} of {count.decode()}")
+        total, index = int(count), int(number)
+        if not 1 <= index <= total:
+            raise _Reject(f"malformed AIS sentence: fragment {index} of {total}")
         if seq and not (seq.isdigit() and len(seq) == 1):
             raise _Reject("malformed AIS sentence: sequence id")
         if len(channel) > 1:
             raise _Reject("malformed AIS sentence: radio channel")
-        if not payload:
+        if not payload and not 1 < index == total:  # an empty final fragment carries no bits
             raise _Reject("empty AIS payload")
         if payload.translate(None, _PAYLOAD_CHARS):
             raise _Reject("invalid characters in AIS payload")
         if not (len(fill) == 1 and fill in b"012345"):
             raise _Reject("malformed AIS sentence: fill bits")
-        return _Sentence(int(count), int(number), seq, channel, payload, int(fill))
+        return _Sentence(total, index, seq, channel, payload, int(fill))
 
     # -- multi-part ---------------------------------------------------------------------
     def _fragment(
-        self,
-        ais: _Sentence,
-        raw: bytes,
-        tag_time: datetime | None,
-        group_id: str | None,
-        received: datetime,
+        self, ais: _Sentence, talker: bytes, raw: bytes, framing: _Framing, received: datetime
     ) -> list[VesselRecord]:
-        key: tuple[Any, ...] = ("g", group_id) if group_id is not None else ("c", ais.channel, ais.seq)
+        ordered = framing.group is None  # without a group id only the order ties fragments together
+        key: tuple[Any, ...] = (
+            ("c", talker, framing.station, ais.channel, ais.seq) if ordered else ("g", talker, framing.group)
+        )
         group = self._groups.get(key)
-        if group is not None and (group.count != ais.count or ais.number in group.fragments):
-            del self._groups[key]
-            self._drop_group(group, "interrupted by another message on the same channel/sequence", received)
-            group = None
+        if group is not None:
+            why = None
+            if group.count != ais.count or ais.number in group.fragments:
+                why = "interrupted by another message on the same channel/sequence"
+            elif ordered and ais.number != len(group.fragments) + 1:
+                why = f"fragment {len(group.fragments) + 1} missing"
+            if why is not None:
+                del self._groups[key]
+                self._drop_group(group, why, received)
+                group = None
         if group is None:
+            if ordered and ais.number != 1:
+                raise _Reject(
+                    f"incomplete multi-part message: fragment {ais.number} of {ais.count} "
+                    "without the fragments before it (lost or out of order)"
+                )
             while len(self._groups) >= self.max_pending_groups:
                 _, oldest = self._groups.popitem(last=False)
                 self._drop_group(oldest, "multi-part buffer full", received)
             group = self._groups[key] = _Group(count=ais.count, first_received=received)
-        group.fragments[ais.number] = _Fragment(ais, raw, tag_time)
+        group.fragments[ais.number] = _Fragment(ais, raw, framing.time)
         self.stats.pending_lines += 1
         if len(group.fragments) < group.count:
             return []
@@ -453,6 +523,8 @@ class AisDecoder:
         first = payload[0] - 48
         msg_type = first - 8 if first > 40 else first  # the 6-bit value of the first character
         if msg_type not in USED_TYPES:
+            if not 1 <= msg_type <= MAX_MESSAGE_TYPE:
+                raise _Reject(f"invalid AIS message type {msg_type} (ITU-R M.1371 defines 1-27)")
             stats.ignored_by_type[msg_type] += 1
             stats.lines_ignored += len(lines)
             return []
@@ -471,21 +543,28 @@ class AisDecoder:
             decoded = MSG_CLASS[msg_type].from_vector(bv)
         except Exception as exc:
             raise _Reject(f"undecodable AIS payload: {type(exc).__name__}: {exc}") from None
+        if decoded.mmsi is not None and int(decoded.mmsi) == 0:
+            raise _Reject("MMSI 0: not a station identity")
         when = tag_time or received
+        records: list[VesselRecord] = []
         try:
-            record: VesselRecord
             if msg_type in POSITION_TYPES:
-                record = self._position(decoded, msg_type, when)
+                records.append(self._position(decoded, msg_type, when))
+                if msg_type == 19 and bits >= MIN_BITS_19_STATIC:
+                    records.append(self._static(decoded, bv, msg_type, when))
+            else:
+                records.append(self._static(decoded, bv, msg_type, when))
+        except ValidationError as exc:
+            first_error = exc.errors()[0]
+            where = ".".join(str(p) for p in first_error["loc"]) or "record"
+            raise _Reject(f"invalid record: {where}: {first_error['msg']}") from None
+        for record in records:
+            if isinstance(record, VesselPosition):
                 stats.positions += 1
             else:
-                record = self._static(decoded, msg_type, when)
                 stats.statics += 1
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "record"
-            raise _Reject(f"invalid record: {where}: {first['msg']}") from None
         stats.lines_decoded += len(lines)
-        return [record]
+        return records
 
     def _position(self, msg: Any, msg_type: int, when: datetime) -> VesselPosition:
         lat, lon = msg.lat, msg.lon
@@ -495,6 +574,8 @@ class AisDecoder:
             raise _Reject("position not available")
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise _Reject(f"position out of range: lat {lat}, lon {lon}")
+        if lat == 0 and lon == 0:
+            raise _Reject("position 0, 0: a receiver's default, not a fix")
         sog: float | None
         cog: float | None
         heading: int | None = None
@@ -524,31 +605,36 @@ class AisDecoder:
             simulated=self.simulated,
         )
 
-    def _static(self, msg: Any, msg_type: int, when: datetime) -> VesselStatic:
+    def _static(self, msg: Any, bv: Any, msg_type: int, when: datetime) -> VesselStatic:
         if msg.mmsi is None:
             raise _Reject("truncated payload: no MMSI")
         mmsi = int(msg.mmsi)
         fields: dict[str, Any] = {}
-        if msg_type == 5:
+        if msg_type in (5, 19):
             fields["name"] = _clean_text(msg.shipname)
-            fields["callsign"] = _clean_text(msg.callsign)
-            fields["imo"] = _int_or_none(msg.imo)
-            fields["ship_type"] = _int_or_none(msg.ship_type)
-            fields["destination"] = _clean_text(msg.destination)
+            fields["ship_type"] = _int_or_none(bv.get(SHIP_TYPE_BIT[msg_type], 8))
+            if msg_type == 5:
+                fields["callsign"] = _clean_text(msg.callsign)
+                fields["imo"] = _int_or_none(msg.imo)
+                fields["destination"] = _clean_text(msg.destination)
             self._dimensions(msg, fields)
         elif getattr(msg, "partno", None) == 0:
             fields["name"] = _clean_text(msg.shipname)
         else:
             fields["callsign"] = _clean_text(msg.callsign)
-            fields["ship_type"] = _int_or_none(msg.ship_type)
-            if hasattr(msg, "to_bow"):
+            fields["ship_type"] = _int_or_none(bv.get(SHIP_TYPE_BIT[24], 8))
+            if hasattr(msg, "to_bow"):  # not an auxiliary craft's (mothership MMSI instead)
                 self._dimensions(msg, fields)
         return VesselStatic(time=when, source_id=str(mmsi), mmsi=mmsi, simulated=self.simulated, **fields)
 
     @staticmethod
     def _dimensions(msg: Any, fields: dict[str, Any]) -> None:
-        length = (msg.to_bow or 0) + (msg.to_stern or 0)
-        beam = (msg.to_port or 0) + (msg.to_starboard or 0)
+        """Length and beam; ``None`` when not available (0) or at the field's "or more" limit."""
+        bow, stern = int(msg.to_bow or 0), int(msg.to_stern or 0)
+        port, starboard = int(msg.to_port or 0), int(msg.to_starboard or 0)
+        long_limit, wide_limit = DIMENSION_LIMITS
+        length = 0 if long_limit in (bow, stern) else bow + stern
+        beam = 0 if wide_limit in (port, starboard) else port + starboard
         fields["length_m"] = float(length) if length else None
         fields["beam_m"] = float(beam) if beam else None
 
