@@ -112,14 +112,18 @@ class VesselPosition(Event):
 
 
 class VesselStatic(Event):
-    """AIS static and voyage data (types 5, 24) for the vessel register."""
+    """AIS static and voyage data (types 5, 19, 24) for the vessel register.
+
+    ``ship_type`` is the raw ITU-R M.1371 ship and cargo type code (1-255; ``None``: not
+    available); its category is derived where it is shown.
+    """
 
     kind: Literal["vessel.static"] = "vessel.static"
     mmsi: Annotated[int, Field(ge=0, le=999_999_999)]
     name: str | None = None
     callsign: str | None = None
     imo: int | None = None
-    ship_type: int | None = None
+    ship_type: Annotated[int, Field(ge=0, le=255)] | None = None
     length_m: float | None = None
     beam_m: float | None = None
     destination: str | None = None

@@ -100,6 +100,35 @@ def test_file_source_replays_with_original_timing(tmp_path: Path) -> None:
     assert source.passes == 1 and not source.connected
 
 
+def test_file_source_paces_nais_archives_by_their_receive_times(tmp_path: Path) -> None:
+    # Real USCG NAIS lines (libais's tests, github.com/schwehr/libais, Apache-2.0): no tag block,
+    # the UNIX time last; 1, 58 and 10 s apart, replayed at 10x.
+    lines = [
+        b"!SAVDM,1,1,,A,15N4OMPP01I<cGrA1v>Id?vF060l,0*22,b003669978,1429287189",
+        b"!SAVDM,2,1,4,B,54h@7?02BAF=`L4wN21<eTH4hj2222222222220U4HG6553U06T0C3H0Q@@j,0*5D,d-86,S389,"
+        b"t161310.00,T10.377780,D07MN-MI-LAKBS1,1429287190",
+        b"!SAVDM,2,2,4,B,88888888880,2*39,d-86,S389,t161310.00,T10.377780,D07MN-MI-LAKBS1,1429287190",
+        b"!AIVDM,1,1,,B,3592u`iP03GWEflBRosm0Ov@0000,0*70,d-107,S0297,t161407.00,T07.92201452,r11CSDO1,"
+        b"1429287248",
+        b"!SAVDM,1,1,,B,K8VSqb9LdU28WP8<,0*17,rMySat,1429287258",
+    ]
+    path = tmp_path / "nais.nmea"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    clock = {"now": 0.0}
+    waits: list[float] = []
+
+    class FakeStop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waits.append(round(timeout or 0.0, 6))
+            clock["now"] += timeout or 0.0
+            return False
+
+    source = FileSource(path, speed=10.0, monotonic=lambda: clock["now"])
+    batches = [batch for batch, _ in source.read(FakeStop())]
+    assert waits == [0.1, 5.8, 1.0]
+    assert [len(b) for b in batches] == [1, 2, 1, 1]
+
+
 def test_file_source_missing_file_is_an_error_not_an_exception(tmp_path: Path) -> None:
     source = FileSource(tmp_path / "nope.nmea")
     assert list(source.read(threading.Event())) == []

@@ -39,3 +39,26 @@ def test_register_merges_static_parts_and_keeps_known_fields(store: Store) -> No
     assert rows(store, "SELECT name, callsign, ship_type, length_m, destination FROM vessels") == [
         ("TTH 90123 TS", "XVAB1", 30, 17.0, "THUAN AN")]
     assert rows(store, "SELECT count(*) FROM vessel_static_reports") == [(3,)]
+
+
+def test_raw_ship_type_codes_reach_the_register_and_the_sea_map(store: Store) -> None:
+    """Ship and cargo types decoded raw (not folded by pyais's enum) are stored and shown as such."""
+    from dashboards.sea import ship_type_label
+    from ingest.vessels.nmea import AisDecoder
+    from ioc.store.vessel_queries import latest_vessels
+    from tests.test_ais_spec import T1, T5_PART1, T5_PART2, with_bits
+
+    codes = {66: "passenger", 77: "cargo", 26: "wing in ground", 150: "type 150", 19: "type 19"}
+    now = datetime.now(UTC)
+    w = StoreWriter(store.pool, store.caps)
+    for i, code in enumerate(codes):
+        mmsi = 244660274 + i
+        decoder = AisDecoder()
+        part1 = with_bits(with_bits(T5_PART1, 232, 8, code), 8, 30, mmsi)  # type 5 of this MMSI and code
+        [static] = decoder.feed(part1, now) + decoder.feed(T5_PART2, now)
+        [pos] = decoder.feed(with_bits(T1, 8, 30, mmsi), now)
+        w.write([static, pos])
+    assert rows(store, "SELECT ship_type FROM vessels ORDER BY mmsi") == [(c,) for c in codes]
+    assert rows(store, "SELECT ship_type FROM vessel_static_reports ORDER BY mmsi") == [(c,) for c in codes]
+    shown = [ship_type_label(v.ship_type) for v in latest_vessels(store.pool).vessels]
+    assert shown == list(codes.values())

@@ -6,12 +6,14 @@ stream or a UDP datagram) with the time it was received, and answers the
 Every line ends in exactly one of four places, and is counted there:
 
 * **decoded**: it was (part of) an AIS message of type 1, 2, 3, 18, 19 or 27 (a position) or 5
-  or 24 part A/B (static data) and became a record;
+  or 24 part A/B (static data) and became a record (type 19 becomes both);
 * **ignored**: it is valid but unused: a blank line, a ``#`` comment, another NMEA sentence
-  (``$GPRMC``..., counted by sentence id) or an AIS message of another type (counted by type);
+  (``$GPRMC``..., counted by sentence id) or an AIS message of another defined type (counted
+  by type);
 * **dead-lettered**: it is malformed or unusable, kept as a :class:`DeadLetter` with a reason
   (bad or missing checksum, truncated, binary junk, invalid UTF-8, a 1 MB line, "position not
-  available", an incomplete multi-part message that timed out...);
+  available", MMSI 0, an undefined message type, an implausible time, an incomplete multi-part
+  message that timed out or lost its first part...);
 * **pending**: it is a fragment of a multi-part message still waiting for its other parts.
 
 So ``lines == lines_decoded + lines_ignored + lines_dead + pending_lines`` always holds
@@ -174,6 +176,9 @@ class _Framing(NamedTuple):
     station: bytes | None  # tag-block s:, else the NAIS r/b station
 
 
+_NO_FRAMING = _Framing(None, None, None)
+
+
 @dataclass(slots=True)
 class _Fragment:
     sentence: _Sentence
@@ -332,7 +337,7 @@ class AisDecoder:
         if len(line.translate(None, _CONTROL)) != len(line):
             raise _Reject("control characters in NMEA line")
 
-        framing = _Framing(None, None, None)
+        framing = _NO_FRAMING
         if line[:1] == b"\\":
             end = line.find(b"\\", 1)
             if end < 0:

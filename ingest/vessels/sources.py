@@ -37,6 +37,7 @@ Batch = tuple[list[Line], datetime]
 DEFAULT_MAX_LINE_BYTES = 64 * 1024
 TOO_LONG_PREFIX = 4096
 _TAG_TIME = re.compile(rb"^\\[^\\]*?\bc:(\d{9,13})")
+_NAIS_TIME = re.compile(rb"\*[0-9A-Fa-f]{2},(?:.*,)?(\d{9,13})(?:\.\d*)?$")  # NAIS metadata's last field
 
 
 def utc_now() -> datetime:
@@ -127,9 +128,10 @@ class _Base:
 class FileSource(_Base):
     """Reads a recorded AIS log (``.nmea``, ``.nm4``, ``.log``...), once or in a loop.
 
-    With ``speed`` set, lines are paced by their tag-block ``c:`` times: a line stamped ``s``
-    seconds after the first stamped line is released ``s / speed`` seconds after it (lines
-    without a stamp follow their predecessor at once). Without ``speed`` the file is read as
+    With ``speed`` set, lines are paced by their tag-block ``c:`` times (or, without a tag block,
+    the UNIX time that ends NAIS receiver metadata): a line stamped ``s`` seconds after the first
+    stamped line is released ``s / speed`` seconds after it (lines without a stamp follow their
+    predecessor at once). Without ``speed`` the file is read as
     fast as it is consumed.
     """
 
@@ -186,7 +188,7 @@ class FileSource(_Base):
                     lines.append(rest)
             for line in lines:
                 if self.speed is not None and isinstance(line, bytes):
-                    match = _TAG_TIME.match(line)
+                    match = _TAG_TIME.match(line) or _NAIS_TIME.search(line)
                     if match is not None:
                         stamp = int(match.group(1))
                         stamp = stamp // 1000 if stamp > 10**11 else stamp
