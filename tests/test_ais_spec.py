@@ -15,6 +15,7 @@ from operator import xor
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from ingest.vessels.nmea import AisDecoder, VesselRecord
 from ingest.vessels.sources import FileSource
@@ -351,3 +352,8 @@ def test_file_of_nais_lines_decodes(tmp_path: Path) -> None:
         for line in lines:
             records += decoder.feed(line, received)
     assert len(records) == 5 and decoder.take_dead_letters() == []
+
+
+def test_a_ship_type_beyond_eight_bits_is_refused() -> None:
+    with pytest.raises(ValidationError):
+        VesselStatic(time=RECEIVED, source_id="1", mmsi=244660274, ship_type=256)
