@@ -19,7 +19,8 @@ Each firing is a row of ``alert_escalations`` keyed by (alert, episode,
 kind, seq), inserted with ``ON CONFLICT DO NOTHING`` on rows locked with
 ``SKIP LOCKED``: several schedulers never fire a step twice, and an
 acknowledgement committing at the same moment wins. Silences that ran out
-are ended at the start of each run.
+are ended at the start of each run, and flapping alerts held open whose
+condition stayed clear for the flapping window are resolved.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class EscalationRun:
     escalated: int = 0
     reminded: int = 0
     silences_ended: int = 0
+    flaps_settled: int = 0
 
 
 _DUE_STEP = f"""
@@ -113,6 +115,7 @@ class Escalator:
         """One pass: end silences that ran out, then fire every step and reminder due now."""
         run = EscalationRun()
         run.silences_ended = self.service.end_expired_silences()
+        run.flaps_settled = self.service.settle_flapping()
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             for policy in self.settings.escalation:

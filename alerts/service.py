@@ -8,6 +8,14 @@ bus's at-least-once delivery does not inflate counts. Noise control:
 
 - an alert that fires again within ``flapping_minutes`` (event time) of
   resolving is *reopened*, not raised a second time;
+- the flapping damper: an alert reopened that way ``flapping_reopens``
+  times within ``flapping_minutes`` is *flapping*; a resolved signal then
+  holds it open (``resolved_at`` keeps the time its condition cleared, no
+  transition, no audit row) and a re-firing just counts. It resolves once its
+  condition has stayed clear for ``flapping_minutes``: at the next signal of
+  its fingerprint or at :meth:`AlertService.settle_flapping` (run with the
+  escalation job). So a fingerprint writes a bounded number of audit rows and
+  notifications per window, whatever its rule;
 - a new alert joins the incident of its detector and area when that
   incident saw an alert within ``grouping_minutes``, else starts one;
 - a signal matching an active silence is still stored (state
@@ -78,7 +86,7 @@ __all__ = [
 ]
 
 Clock = Callable[[], datetime]
-ChangeAction = Literal["raised", "repeated", "resolved", "ignored", "reopened", "silenced"]
+ChangeAction = Literal["raised", "repeated", "resolved", "ignored", "reopened", "silenced", "held"]
 
 
 def utcnow() -> datetime:
@@ -269,7 +277,7 @@ ORDER BY id DESC LIMIT 1
 
 _REPEAT = """
 UPDATE alerts SET count = count + 1, last_seen = %(t)s, severity = %(severity)s, title = %(title)s,
-    details = %(details)s, updated_at = now()
+    details = %(details)s, resolved_at = NULL, updated_at = now()
 WHERE id = %(id)s AND last_seen < %(t)s
 """
 
@@ -310,6 +318,21 @@ UPDATE alerts SET state = %(state)s, resolved_at = NULL, closed_at = NULL, resol
     version = version + 1, updated_at = now()
 WHERE id = %(id)s
 RETURNING {ALERT_COLUMNS}
+"""
+
+_FLAPS = """
+SELECT count(*) FROM alert_audit WHERE alert_id = %s AND action = 'reopen' AND actor = 'system'
+  AND (details->>'event_time')::timestamptz >= %s
+"""
+
+_HOLD = """
+UPDATE alerts SET resolved_at = %(t)s, last_seen = greatest(last_seen, %(t)s), updated_at = now()
+WHERE id = %(id)s
+"""
+
+_SETTLED = """
+SELECT id, state, resolved_at FROM alerts
+WHERE state <> 'resolved' AND resolved_at IS NOT NULL AND resolved_at < %s FOR UPDATE SKIP LOCKED
 """
 
 _SIGNAL_RESOLVE = """
@@ -405,16 +428,23 @@ class AlertService:
         """Apply signals in order, in one transaction."""
         changes: list[AlertChange] = []
         now = self.clock()
+        window = timedelta(minutes=self.settings.flapping_minutes)
         with self.pool.connection() as conn, conn.transaction():
             for s in signals:
                 p = _params(s, now)
                 active = conn.execute(
-                    "SELECT id, state, first_seen FROM alerts WHERE fingerprint = %s AND state <> 'resolved' "
-                    "FOR UPDATE",
+                    "SELECT id, state, first_seen, resolved_at FROM alerts WHERE fingerprint = %s "
+                    "AND state <> 'resolved' FOR UPDATE",
                     (s.fingerprint,),
                 ).fetchone()
+                if active is not None and active[3] is not None and s.time - active[3] > window:
+                    self._settle(conn, active[0], active[1], active[3], now)  # held, and clear since
+                    active = None
                 if s.status == "firing":
                     changes.append(self._fire(conn, s, p, active))
+                elif active is not None and active[2] <= s.time and self._flapping(conn, active[0], s.time):
+                    conn.execute(_HOLD, {"t": s.time, "id": active[0]})
+                    changes.append(AlertChange("held", active[0]))
                 elif active is not None and active[2] <= s.time:
                     conn.execute(_SIGNAL_RESOLVE, {**p, "id": active[0]})
                     self._audit(
@@ -431,6 +461,33 @@ class AlertService:
                 else:
                     changes.append(AlertChange("ignored", None))
         return changes
+
+    def _flapping(self, conn: psycopg.Connection, alert_id: int, t: datetime) -> bool:
+        """Reopened by re-firing ``flapping_reopens`` times within ``flapping_minutes`` before ``t``."""
+        window = timedelta(minutes=self.settings.flapping_minutes)
+        if not window:
+            return False
+        row = conn.execute(_FLAPS, (alert_id, t - window)).fetchone()
+        return row is not None and int(row[0]) >= self.settings.flapping_reopens
+
+    def _settle(
+        self, conn: psycopg.Connection, alert_id: int, state: str, cleared: datetime, now: datetime
+    ) -> None:
+        """A flapping alert held open whose condition stayed clear for the window resolves."""
+        conn.execute(_SIGNAL_RESOLVE, {"t": cleared, "now": now, "id": alert_id})
+        note = f"condition clear since {cleared:%H:%M:%S} UTC: flapping settled"
+        self._audit(conn, alert_id, now, SYSTEM_ACTOR, "resolve", state, "resolved", note)
+
+    def settle_flapping(self) -> int:
+        """Resolve flapping alerts held open whose condition has been clear for the window (by the
+        clock: in live running, event time); returns how many. The escalation job runs it."""
+        now = self.clock()
+        cutoff = now - timedelta(minutes=self.settings.flapping_minutes)
+        with self.pool.connection() as conn, conn.transaction():
+            rows = conn.execute(_SETTLED, (cutoff,)).fetchall()
+            for alert_id, state, cleared in rows:
+                self._settle(conn, alert_id, state, cleared, now)
+        return len(rows)
 
     def _fire(
         self,
@@ -459,7 +516,8 @@ class AlertService:
             note = f"fired again {gap:.0f} min after it resolved (flapping): reopened, not raised anew"
             if silence:
                 note += f"; silenced by silence #{silence[0]} ({silence[2]})"
-            self._audit(conn, alert.id, now, SYSTEM_ACTOR, "reopen", "resolved", alert.state, note)
+            self._audit(conn, alert.id, now, SYSTEM_ACTOR, "reopen", "resolved", alert.state, note,
+                        {"event_time": s.time.isoformat()})
             if alert.incident_id is not None:
                 conn.execute(
                     "UPDATE incidents SET last_at = greatest(last_at, %s) WHERE id = %s",

@@ -182,6 +182,7 @@ class AlertSettings(BaseModel):
     """Everything ``alerts/`` is configured with."""
 
     flapping_minutes: float = Field(default=10.0, ge=0)  # re-fires within this after resolving reopen
+    flapping_reopens: int = Field(default=3, ge=1)  # that many reopens within it: held open until calm
     grouping_minutes: float = Field(default=30.0, ge=0)  # same detector and area within this: one incident
     escalation_check_seconds: float = Field(default=15.0, gt=0)
     escalation: list[EscalationPolicy] = Field(default_factory=_default_policies)

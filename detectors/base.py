@@ -6,10 +6,19 @@ no database or bus and never reads a clock: time comes only from the events
 and from :meth:`Detector.advance`, so replaying a recorded stream gives the
 same signals. Its state is a JSON-serialisable snapshot, so a runner can
 persist it and hand it to another process after a restart or a rebalance.
+
+Event-time progress is per *clock domain* (a feed: the camera records, the
+environment readings, the vessel positions...): an absence rule is judged
+against the progress of its own feed's clock, never against another feed's.
+The runner advances a detector to the watermark of the domain of the kinds it
+reads. A detector whose kinds span several domains, or whose rules each watch
+one kind (the stale rules), also implements :class:`ClockedDetector`'s
+``advance_clocks`` and gets one watermark per kind instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -40,6 +49,16 @@ class Detector(Protocol):
 
     def restore(self, state: dict[str, Any]) -> None:
         """Load a snapshot from :meth:`state` (of a detector built with the same rules)."""
+        ...
+
+
+@runtime_checkable
+class ClockedDetector(Protocol):
+    """A detector that takes event-time progress per kind (the runner prefers this when present)."""
+
+    def advance_clocks(self, watermarks: Mapping[str, datetime]) -> list[AlertSignal]:
+        """Event time of each kind read (its own feed's clock) has reached ``watermarks[kind]``;
+        kinds without progress yet are absent. Return the signals due by then."""
         ...
 
 

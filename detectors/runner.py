@@ -4,9 +4,22 @@ One batch is: poll, decode (an undecodable record is counted and skipped; the
 store sink dead-letters it), route each event to the detectors that read its
 kind, advance the detectors to the watermark, publish the signals on
 ``ioc.alerts.signals`` keyed by source, flush, and only then commit the
-consumed offsets. The watermark is the largest event time seen; in live mode
-(``use_wall_clock``) it is at least the injected clock's time, so silence is
-noticed even when nothing arrives. This is the only place a wall clock is read.
+consumed offsets. This is the only place a wall clock is read.
+
+Watermarks are kept per *clock domain*: the feed a record kind belongs to, the
+``<feed>`` of its topic ``ioc.<feed>.<kind>`` (:func:`clock_of_kind`), so the
+camera records (detections, frame statistics) share one clock, the
+environment readings another, the vessel positions a third, the storm warnings
+a fourth. A domain's watermark is the largest event time seen in it; in live
+mode (``use_wall_clock``) it is at least the injected clock's time, so silence
+is noticed even when nothing arrives, and a record more than
+``max_future_skew`` ahead of that clock moves no watermark. A detector is
+advanced to the watermark of the domain of the kinds it reads, never to
+another feed's: a replay re-timed ahead of the wall clock, or a storm warning
+issued for later, cannot make a camera that is sending look silent. A detector
+that reads kinds of several domains, or judges rules of several kinds (the
+stale rules), implements ``advance_clocks`` and gets the watermark of each kind
+(see :mod:`detectors.base`); any other gets the latest of its kinds'.
 
 Detectors are advanced only once they have read everything available to them.
 While a backlog drains, partitions are read at different paces, and a
@@ -22,7 +35,7 @@ Two ways to hold detector state:
   poll returns fewer records than asked for.
 * With a :class:`~ioc.store.detector_state.SnapshotStore` (distributed mode), every
   topic-partition the member owns is a slot with detectors of its own (built by
-  ``factory``), its own watermark and the offset of its next record. After the
+  ``factory``), its own watermarks and the offset of its next record. After the
   signals of a batch are flushed, the slots that changed are saved as snapshots,
   and then the offsets are committed. When a partition is assigned (first poll,
   rebalance, restart) its snapshot is restored and the partition is read from the
@@ -44,7 +57,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from detectors.base import Detector
+from detectors.base import Detector, dump_time, load_time
 from ioc.bus.base import Bus, BusUnavailable, Message
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event, decode
@@ -54,11 +67,26 @@ from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
 log = logging.getLogger(__name__)
 
 ALL: SlotKey = ("*", -1)  # the one slot of a runner without a snapshot store
+CLOCKS_KEY = "@clocks"  # a slot snapshot's per-domain watermarks, beside the detectors' states
 T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def clock_of_topic(topic: str) -> str:
+    """The clock domain of a topic: ``<feed>`` of ``[replay.<ns>.]ioc.<feed>.<kind>``, else the topic."""
+    parts = topic.split(".")
+    if len(parts) >= 4 and parts[0] == "replay":
+        parts = parts[2:]
+    return parts[1] if len(parts) >= 3 and parts[0] == "ioc" else topic
+
+
+def clock_of_kind(kind: str) -> str:
+    """The clock domain of an event kind: the feed of the topic that carries it."""
+    topic = TOPIC_BY_KIND.get(kind)
+    return clock_of_topic(topic) if topic is not None else kind.split(".", 1)[0]
 
 
 @dataclass
@@ -69,7 +97,8 @@ class _Slot:
     detectors: list[Detector]
     by_kind: dict[str, list[Detector]] = field(default_factory=dict)
     next_offset: int | None = None  # partitioned: the next record not yet folded in
-    watermark: datetime | None = None
+    watermark: datetime | None = None  # the latest of ``clocks``
+    clocks: dict[str, datetime] = field(default_factory=dict)  # clock domain -> its watermark
     dirty: bool = False
 
     def __post_init__(self) -> None:
@@ -153,7 +182,8 @@ class DetectorRunner:
         self.detector_errors = 0
         self.future_events = 0  # live mode: event times too far ahead of the clock to move the watermark
         self.last_event_time: datetime | None = None  # event time of the latest event handled
-        self.watermark: datetime | None = None  # largest event time seen
+        self.watermark: datetime | None = None  # largest event time seen (any domain)
+        self.clocks: dict[str, datetime] = {}  # clock domain -> largest event time seen in it
         self.slots_restored = 0  # partitioned: slots started from a snapshot
         self.slots_started_cold = 0  # partitioned: slots with no snapshot (or an unusable one)
         self.snapshots_saved = 0
@@ -185,21 +215,15 @@ class DetectorRunner:
             if now is not None and event.time > now + self.max_future_skew:
                 self.future_events += 1
             else:
-                if slot.watermark is None or event.time > slot.watermark:
-                    slot.watermark = event.time
-                if self.watermark is None or event.time > self.watermark:
-                    self.watermark = event.time
+                self._tick(slot, clock_of_kind(getattr(event, "kind", "")), event.time)
             for detector in slot.by_kind.get(getattr(event, "kind", ""), ()):
                 signals.extend(self._call(detector, detector.observe, event))
         for slot in list(self._slots.values()):
-            watermark = slot.watermark
-            if now is not None:
-                watermark = now if watermark is None else max(watermark, now)
-            if watermark is None or not self._caught_up(slot, polled, max_records):
+            if not self._caught_up(slot, polled, max_records):
                 continue
             decided: list[AlertSignal] = []
             for detector in slot.detectors:
-                decided.extend(self._call(detector, detector.advance, watermark))
+                decided.extend(self._advance(slot, detector, now))
             if decided:
                 signals.extend(decided)
                 touched[slot.key] = slot
@@ -214,6 +238,33 @@ class DetectorRunner:
         elif polled:
             self._subscription.commit()
         return polled
+
+    def _tick(self, slot: _Slot, clock: str, when: datetime) -> None:
+        """Event time ``when`` was seen in clock domain ``clock``."""
+        if clock not in slot.clocks or when > slot.clocks[clock]:
+            slot.clocks[clock] = when
+        if slot.watermark is None or when > slot.watermark:
+            slot.watermark = when
+        if clock not in self.clocks or when > self.clocks[clock]:
+            self.clocks[clock] = when
+        if self.watermark is None or when > self.watermark:
+            self.watermark = when
+
+    def _advance(self, slot: _Slot, detector: Detector, now: datetime | None) -> list[AlertSignal]:
+        """Advance one detector to the watermarks of its own kinds' clock domains (none: not yet)."""
+        marks: dict[str, datetime] = {}
+        for kind in detector.kinds:
+            mark = slot.clocks.get(clock_of_kind(kind))
+            if now is not None:
+                mark = now if mark is None else max(mark, now)
+            if mark is not None:
+                marks[kind] = mark
+        if not marks:
+            return []
+        per_kind = getattr(detector, "advance_clocks", None)
+        if per_kind is not None:
+            return self._call(detector, per_kind, marks)
+        return self._call(detector, detector.advance, max(marks.values()))
 
     def _slot_of(self, message: Message) -> _Slot | None:
         if not self.partitioned:
@@ -243,14 +294,19 @@ class DetectorRunner:
         self,
         detector: Detector,
         method: Callable[[Any], list[AlertSignal]],
-        arg: Event | datetime,
+        arg: Event | datetime | dict[str, datetime],
     ) -> list[AlertSignal]:
         """One detector step; a detector's bug is logged and counted, never a stuck partition."""
         try:
             return method(arg)
         except Exception:
             self.detector_errors += 1
-            what = arg.isoformat() if isinstance(arg, datetime) else f"{arg.source_id}@{arg.time.isoformat()}"
+            if isinstance(arg, dict):
+                what = ", ".join(f"{k}@{t.isoformat()}" for k, t in sorted(arg.items()))
+            elif isinstance(arg, datetime):
+                what = arg.isoformat()
+            else:
+                what = f"{arg.source_id}@{arg.time.isoformat()}"
             log.exception("detector %s failed on %s", detector.name, what)
             return []
 
@@ -323,10 +379,23 @@ class DetectorRunner:
                 slot.detectors[i] = fresh[i]
         slot.route()
         slot.next_offset = snapshot.next_offset
-        slot.watermark = snapshot.watermark
-        if snapshot.watermark is not None and (self.watermark is None or snapshot.watermark > self.watermark):
-            self.watermark = snapshot.watermark
+        for clock, when in self._saved_clocks(snapshot).items():
+            self._tick(slot, clock, when)
         self.slots_restored += 1
+
+    @staticmethod
+    def _saved_clocks(snapshot: SlotSnapshot) -> dict[str, datetime]:
+        """A snapshot's per-domain watermarks; one written before they existed gives its topic's."""
+        saved = snapshot.detectors.get(CLOCKS_KEY)
+        clocks: dict[str, datetime] = {}
+        if isinstance(saved, dict):
+            for clock, text in saved.items():
+                when = load_time(text) if isinstance(text, str) else None
+                if when is not None:
+                    clocks[str(clock)] = when
+        if not clocks and snapshot.watermark is not None:
+            clocks[clock_of_topic(snapshot.topic)] = snapshot.watermark
+        return clocks
 
     def _snapshot(self, slot: _Slot) -> SlotSnapshot:
         states: dict[str, dict[str, Any]] = {}
@@ -336,6 +405,7 @@ class DetectorRunner:
             except Exception:
                 self.detector_errors += 1
                 log.exception("detector %s cannot snapshot its state; it will restart empty", name)
+        states[CLOCKS_KEY] = {clock: dump_time(when) for clock, when in sorted(slot.clocks.items())}
         assert slot.next_offset is not None
         return SlotSnapshot(slot.key[0], slot.key[1], slot.next_offset, slot.watermark, states)
 

@@ -2,8 +2,9 @@
 
 Per rule, the detector keeps each source's last-seen event time (the largest
 event time seen, so out-of-order events never move it back). A source is
-silent when the watermark from :meth:`StaleSensorDetector.advance` is more
-than ``after_minutes`` past its last-seen time: one ``firing`` signal, whose
+silent when the watermark of its rule's kind (:meth:`StaleSensorDetector.advance_clocks`:
+the progress of that kind's own feed, never another feed's; :meth:`advance` gives
+every kind the same one) is more than ``after_minutes`` past its last-seen time: one ``firing`` signal, whose
 ``time`` is the moment the silence crossed the limit (last seen +
 ``after_minutes``) and whose ``started_at`` is the last-seen time. The next
 event newer than the last-seen time resolves it (``time`` = that event).
@@ -16,6 +17,7 @@ emitted live.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -68,10 +70,17 @@ class StaleSensorDetector:
         return out
 
     def advance(self, watermark: datetime) -> list[AlertSignal]:
-        if self._watermark is None or watermark > self._watermark:
-            self._watermark = watermark
+        return self.advance_clocks({kind: watermark for kind in self.kinds})
+
+    def advance_clocks(self, watermarks: Mapping[str, datetime]) -> list[AlertSignal]:
+        """Event time per kind has reached ``watermarks``; each rule is judged on its own kind's."""
         out: list[AlertSignal] = []
         for rule in self.rules:
+            watermark = watermarks.get(rule.kind)
+            if watermark is None:
+                continue
+            if self._watermark is None or watermark > self._watermark:
+                self._watermark = watermark
             cutoff = watermark - self._limit(rule)
             silent = self._silent[rule.name]
             for source, last in sorted(self._last_seen[rule.name].items()):

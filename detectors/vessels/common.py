@@ -7,7 +7,8 @@ one vessel's data can lag another's by minutes. :class:`VesselRule` therefore ke
 reorder *lane* per vessel and two times:
 
 * the *watermark* ``W``: the largest event time seen (positions, or
-  :meth:`VesselRule.advance`);
+  :meth:`VesselRule.advance`; the runner hands it the positions' own clock through
+  :meth:`VesselRule.advance_clocks`);
 * a vessel's *frontier* ``F = max(newest position of that vessel, W - allowed_lateness) -
   settle``. Its positions at or before ``F`` are released in the order of :class:`Fix`
   (time, then lat, lon, sog, cog, nav_status) and folded by the rule;
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -269,6 +271,11 @@ class VesselRule:
             self._watermark = value
             self._advance_global(out)
         return out
+
+    def advance_clocks(self, watermarks: Mapping[str, datetime]) -> list[AlertSignal]:
+        """Only the positions' clock drives a vessel rule (a storm warning is issued ahead of time)."""
+        watermark = watermarks.get(POSITION_KIND)
+        return [] if watermark is None else self.advance(watermark)
 
     def _frontier(self, lane: ReorderBuffer) -> int:
         assert self._watermark is not None and lane.newest is not None
