@@ -15,8 +15,8 @@ from detectors.base import Detector
 from detectors.cameras import CAMERA_DETECTORS
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
-from detectors.vessels import build_vessel_detectors
-from ioc.config import Settings
+from detectors.vessels import EncounterDetector, build_vessel_detectors
+from ioc.config import ConfigError, Settings
 
 DetectorFactory = Callable[[Settings], Sequence[Detector]]
 
@@ -25,7 +25,13 @@ def vessel_rules(settings: Settings) -> Sequence[Detector]:
     """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
     if not settings.rules.vessels:
         return []
-    return build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+    rules = build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+    halo = settings.bus.cells.halo_m
+    for rule in rules:
+        if isinstance(rule, EncounterDetector) and rule.cfg.max_distance_m > halo:
+            raise ConfigError(f"encounter max_distance_m {rule.cfg.max_distance_m:g} is more than the map "
+                             f"cells' halo ([bus.cells] halo_m = {halo:g}): a close pair could be missed")
+    return rules
 
 
 DETECTORS: Mapping[str, DetectorFactory] = {
