@@ -26,11 +26,17 @@ def vessel_rules(settings: Settings) -> Sequence[Detector]:
     if not settings.rules.vessels:
         return []
     rules = build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
-    halo = settings.bus.cells.halo_m
+    cells = settings.bus.cells
     for rule in rules:
-        if isinstance(rule, EncounterDetector) and rule.cfg.max_distance_m > halo:
+        if not isinstance(rule, EncounterDetector):
+            continue
+        if rule.cfg.max_distance_m > cells.halo_m:
             raise ConfigError(f"encounter max_distance_m {rule.cfg.max_distance_m:g} is more than the map "
-                             f"cells' halo ([bus.cells] halo_m = {halo:g}): a close pair could be missed")
+                              f"cells' halo ([bus.cells] halo_m = {cells.halo_m:g}): a close pair could "
+                              "be missed")
+        if cells.hold_minutes < rule.cfg.max_fix_age_minutes + rule.cfg.bin_minutes:
+            raise ConfigError(f"[bus.cells] hold_minutes {cells.hold_minutes:g} is less than the encounter's "
+                              "max_fix_age_minutes + bin_minutes: a cell could keep a vessel where it was")
     return rules
 
 

@@ -56,9 +56,9 @@ class MapCellSettings(BaseModel):
     going to a cell for ``hold_minutes`` of event time after it was last within ``halo_m``.
     """
 
-    size_deg: float = Field(default=0.1, gt=0, le=10)
+    size_deg: float = Field(default=0.2, gt=0, le=10)
     halo_m: float = Field(default=5000.0, gt=0)
-    hold_minutes: float = Field(default=60.0, ge=0)
+    hold_minutes: float = Field(default=45.0, ge=0)
 
 
 class BusSettings(BaseModel):

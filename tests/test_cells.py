@@ -41,7 +41,7 @@ def test_an_encounter_instance_signals_only_pairs_whose_midpoint_is_in_its_cells
 
     def fold(cells: set[str] | None) -> list[str]:
         detector = EncounterDetector(ZoneIndex([]))
-        router = CellRouter()
+        router = CellRouter(MapCellSettings(size_deg=0.1))
         out = []
         for minute in range(0, 200, 2):
             for p in (at(minute, lat, 107.75, 1), at(minute, lat + 100 / M_PER_DEG, 107.75, 2)):
@@ -57,8 +57,13 @@ def test_an_encounter_instance_signals_only_pairs_whose_midpoint_is_in_its_cells
     assert fold({north}) == []  # sees the same pair, leaves it to its owner
 
 
-def test_the_encounter_distance_may_not_exceed_the_cells_halo() -> None:
+def test_the_cells_halo_and_hold_must_cover_the_encounter_rule() -> None:
     settings = Settings(rules={"vessels": {"enabled": ["encounter"], "encounter": {"max_distance_m": 6000}}},
                         bus={"cells": {"halo_m": 5000}})
     with pytest.raises(ConfigError, match="halo"):
         vessel_rules(settings)
+    settings = Settings(rules={"vessels": {"enabled": ["encounter"]}}, bus={"cells": {"hold_minutes": 20}})
+    with pytest.raises(ConfigError, match="hold_minutes"):
+        vessel_rules(settings)
+    defaults = Settings(rules={"vessels": {"enabled": ["encounter"]}})
+    assert [r.name for r in vessel_rules(defaults)] == ["encounter"]

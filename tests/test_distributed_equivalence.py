@@ -33,7 +33,7 @@ from ioc.bus.base import Bus
 from ioc.bus.kafka import KafkaBus
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
-from ioc.config import BusSettings
+from ioc.config import BusSettings, MapCellSettings
 from ioc.events import AlertSignal, Event, StormWarning, VesselPosition, decode
 from ioc.store.database import Store, open_store
 from ioc.store.detector_state import PostgresSnapshotStore
@@ -128,7 +128,7 @@ def warnings() -> list[StormWarning]:
 
 def recorded() -> list[Event]:
     """What the ingest workers publish: warnings, then each position and its map-cell copies."""
-    cells = CellRouter()
+    cells = CellRouter(MapCellSettings(size_deg=0.1, halo_m=5000, hold_minutes=45))
     out: list[Event] = [*warnings()]
     for p in encounter_stream():
         out.append(p)
