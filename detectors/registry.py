@@ -15,8 +15,8 @@ from detectors.base import Detector
 from detectors.cameras import CAMERA_DETECTORS
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
-from detectors.vessels import build_vessel_detectors
-from ioc.config import Settings
+from detectors.vessels import EncounterDetector, build_vessel_detectors
+from ioc.config import ConfigError, Settings
 
 DetectorFactory = Callable[[Settings], Sequence[Detector]]
 
@@ -25,7 +25,19 @@ def vessel_rules(settings: Settings) -> Sequence[Detector]:
     """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
     if not settings.rules.vessels:
         return []
-    return build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+    rules = build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+    cells = settings.bus.cells
+    for rule in rules:
+        if not isinstance(rule, EncounterDetector):
+            continue
+        if rule.cfg.max_distance_m > cells.halo_m:
+            raise ConfigError(f"encounter max_distance_m {rule.cfg.max_distance_m:g} is more than the map "
+                              f"cells' halo ([bus.cells] halo_m = {cells.halo_m:g}): a close pair could "
+                              "be missed")
+        if cells.hold_minutes < rule.cfg.max_fix_age_minutes + rule.cfg.bin_minutes:
+            raise ConfigError(f"[bus.cells] hold_minutes {cells.hold_minutes:g} is less than the encounter's "
+                              "max_fix_age_minutes + bin_minutes: a cell could keep a vessel where it was")
+    return rules
 
 
 DETECTORS: Mapping[str, DetectorFactory] = {

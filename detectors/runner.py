@@ -44,6 +44,14 @@ Two ways to hold detector state:
   high watermark), so a restored detector in live mode first reads what arrived
   while it was down and only then judges silence against the clock. See
   :mod:`ioc.store.detector_state`.
+
+Broadcast topics (:data:`~ioc.topics.BROADCAST_TOPICS`: storm warnings) are not split by
+the group: each runner reads them in full with a :class:`~ioc.bus.broadcast.BroadcastReader`,
+before the records of its own partitions (it folds none of those until it has read every
+broadcast record published before it started), and hands each record to the detectors of
+every slot. It keeps the latest record of each key, for the slots it gets later, so a slot
+restored from a snapshot also knows the warnings issued since. A broadcast record does not
+move a slot's watermark (it is not that partition's data).
 """
 
 from __future__ import annotations
@@ -59,10 +67,11 @@ from typing import Any, TypeVar
 
 from detectors.base import Detector, dump_time, load_time
 from ioc.bus.base import Bus, BusUnavailable, Message
+from ioc.bus.broadcast import BroadcastReader
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event, decode
 from ioc.store.detector_state import SlotKey, SlotSnapshot, SnapshotStore
-from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
+from ioc.topics import ALERT_SIGNALS, BROADCAST_TOPICS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +109,7 @@ class _Slot:
     watermark: datetime | None = None  # the latest of ``clocks``
     clocks: dict[str, datetime] = field(default_factory=dict)  # clock domain -> its watermark
     dirty: bool = False
+    fresh: bool = True  # not yet given the broadcast records read before it was made
 
     def __post_init__(self) -> None:
         self.route()
@@ -148,6 +158,8 @@ class DetectorRunner:
             if unknown:
                 raise ValueError(f"no topic carries event kinds {unknown}")
             topics = sorted({TOPIC_BY_KIND[k] for k in kinds})
+        self.broadcast_topics = tuple(t for t in topics if t in BROADCAST_TOPICS)
+        topics = [t for t in topics if t not in BROADCAST_TOPICS]
         if not topics:
             raise ValueError("the detectors read no event kind: nothing to subscribe to")
         self.topics = tuple(topics)
@@ -170,6 +182,9 @@ class DetectorRunner:
                 self._subscription.close()
                 raise TypeError("detector snapshots need a bus with partition control "
                                 f"({', '.join(missing)})")
+        self._broadcast = (BroadcastReader(bus, self.broadcast_topics, group)
+                           if self.broadcast_topics else None)
+        self._kept: dict[tuple[str, str], Event] = {}  # latest broadcast record of each key
         self._publisher = bus.publisher()
         self._slots: dict[SlotKey, _Slot] = {}
         if not self.partitioned:
@@ -193,17 +208,25 @@ class DetectorRunner:
     def run_once(self, max_records: int = 500, timeout: float = 0.5,
                  stop: threading.Event | None = None) -> int:
         """Handle one batch; return how many bus records it held."""
+        signals: list[AlertSignal] = []
+        if self._broadcast is not None:
+            broadcast = self._read_broadcast(max_records, timeout, signals)
+            if not self._broadcast.caught_up:  # nothing of our partitions before every warning is known
+                if signals:
+                    self._publish(signals, stop)
+                return broadcast
         messages = self._subscription.poll(max_records=max_records, timeout=timeout)
         polled = len(messages)
         if self.partitioned:
             messages = self._sync_slots(messages, stop)
         now = self._clock() if self.use_wall_clock else None
-        signals: list[AlertSignal] = []
         touched: dict[SlotKey, _Slot] = {}
         for message in messages:
             slot = self._slot_of(message)
             if slot is None:
                 continue  # its partition left this member during the poll: its owner reads it
+            if slot.fresh:
+                self._replay(slot, signals)
             touched[slot.key] = slot
             try:
                 event = decode(message.value)
@@ -265,6 +288,41 @@ class DetectorRunner:
         if per_kind is not None:
             return self._call(detector, per_kind, marks)
         return self._call(detector, detector.advance, max(marks.values()))
+
+    # -- broadcast topics --------------------------------------------------------------------------
+    def _read_broadcast(self, max_records: int, timeout: float, out: list[AlertSignal]) -> int:
+        """Read the broadcast topics' new records and hand them to every slot; how many were read."""
+        assert self._broadcast is not None
+        for slot in self._slots.values():
+            if slot.fresh:
+                self._replay(slot, out)
+        messages = self._broadcast.poll(max_records, timeout if not self._broadcast.caught_up else 0.0)
+        for message in messages:
+            try:
+                event = decode(message.value)
+            except (ValueError, TypeError, RecursionError):
+                self.undecodable += 1
+                continue
+            self.events_seen += 1
+            key = message.key if message.key is not None else f"@{message.partition}:{message.offset}"
+            self._kept.pop((message.topic, key), None)
+            self._kept[(message.topic, key)] = event  # the latest of each key, in arrival order
+            for slot in self._slots.values():
+                self._deliver(slot, event, out)
+        return len(messages)
+
+    def _replay(self, slot: _Slot, out: list[AlertSignal]) -> None:
+        """Give a new slot the broadcast records read before it was made."""
+        slot.fresh = False
+        for event in self._kept.values():
+            self._deliver(slot, event, out)
+
+    def _deliver(self, slot: _Slot, event: Event, out: list[AlertSignal]) -> None:
+        detectors = slot.by_kind.get(getattr(event, "kind", ""), ())
+        for detector in detectors:
+            out.extend(self._call(detector, detector.observe, event))
+        if detectors:
+            slot.dirty = True
 
     def _slot_of(self, message: Message) -> _Slot | None:
         if not self.partitioned:
@@ -477,4 +535,6 @@ class DetectorRunner:
                                 "records", self.group, exc)
             self._publisher.close()
         finally:
+            if self._broadcast is not None:
+                self._broadcast.close()
             self._subscription.close()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import ingest.environment as environment
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
+from ioc.cells import CellRouter
 from ioc.config import FeedSettings, Settings
 
 
@@ -34,7 +35,7 @@ def _environment(feed: FeedSettings, settings: Settings, publisher: Publisher) -
 
 
 def _vessels(feed: FeedSettings, settings: Settings, publisher: Publisher) -> FeedWorker:
-    return vessels.build_worker(feed, publisher, settings.samples_dir)
+    return vessels.build_worker(feed, publisher, settings.samples_dir, cells=CellRouter(settings.bus.cells))
 
 
 FEEDS: list[tuple[frozenset[str], Callable[[FeedSettings, Settings, Publisher], FeedWorker]]] = [

@@ -49,6 +49,18 @@ class KafkaSecurity(BaseModel):
     ssl_keyfile: str | None = None
 
 
+class MapCellSettings(BaseModel):
+    """The map cells of ``ioc.vessels.cells``, the topic of pairwise vessel rules (ioc/cells.py).
+
+    A position goes to its own cell and to every cell within ``halo_m`` of it, and keeps
+    going to a cell for ``hold_minutes`` of event time after it was last within ``halo_m``.
+    """
+
+    size_deg: float = Field(default=0.2, gt=0, le=10)
+    halo_m: float = Field(default=5000.0, gt=0)
+    hold_minutes: float = Field(default=45.0, ge=0)
+
+
 class BusSettings(BaseModel):
     """Which bus carries the topics."""
 
@@ -59,6 +71,7 @@ class BusSettings(BaseModel):
     security: KafkaSecurity = Field(default_factory=KafkaSecurity)
     producer_options: dict[str, Any] = Field(default_factory=dict)  # passed to KafkaProducer
     consumer_options: dict[str, Any] = Field(default_factory=dict)  # e.g. session_timeout_ms
+    cells: MapCellSettings = Field(default_factory=MapCellSettings)
 
 
 class WebSettings(BaseModel):

@@ -111,6 +111,22 @@ class VesselPosition(Event):
     simulated: bool = False
 
 
+class VesselCellPosition(VesselPosition):
+    """A vessel position as sent to one map cell of ``ioc.vessels.cells`` (see :mod:`ioc.cells`).
+
+    Keyed by ``cell``, so the positions of every vessel near a cell meet in one partition:
+    rules about pairs of vessels (encounters) read this topic. ``cell_deg`` is the grid.
+    """
+
+    kind: Literal["vessel.cell_position"] = "vessel.cell_position"  # type: ignore[assignment]
+    cell: Annotated[str, Field(min_length=1, max_length=64)]
+    cell_deg: Annotated[float, Field(gt=0, le=10)]
+
+    @property
+    def key(self) -> str:
+        return self.cell
+
+
 class VesselStatic(Event):
     """AIS static and voyage data (types 5, 19, 24) for the vessel register.
 
@@ -262,6 +278,7 @@ AnyEvent = Annotated[
     | CameraFrameStats
     | CameraKeyFrame
     | VesselPosition
+    | VesselCellPosition
     | VesselStatic
     | SecurityEvent
     | PressArticle
@@ -279,6 +296,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CameraFrameStats,
         CameraKeyFrame,
         VesselPosition,
+        VesselCellPosition,
         VesselStatic,
         SecurityEvent,
         PressArticle,

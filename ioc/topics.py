@@ -1,4 +1,14 @@
-"""Topic names: ``ioc.<feed>.<kind>``, one per record kind, plus dead letters."""
+"""Topic names: ``ioc.<feed>.<kind>``, one per record kind, plus dead letters.
+
+Most topics are keyed by source, and a consumer group splits their partitions. Two kinds
+of topic exist so that a rule needing facts of many sources sees all of them however many
+detector processes share the work:
+
+* *broadcast* topics (:data:`BROADCAST_TOPICS`, storm warnings) are read in full by every
+  detector process, whatever partitions it owns;
+* the *cell* topic ``ioc.vessels.cells`` carries vessel positions keyed by map cell (each
+  also sent to the neighbouring cells it is near, :mod:`ioc.cells`), for pairwise rules.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +20,7 @@ TOPIC_BY_KIND: dict[str, str] = {
     "camera.frame_stats": "ioc.cameras.frame_stats",
     "camera.keyframe": "ioc.cameras.keyframes",
     "vessel.position": "ioc.vessels.positions",
+    "vessel.cell_position": "ioc.vessels.cells",
     "vessel.static": "ioc.vessels.static",
     "security.event": "ioc.security.events",
     "press.article": "ioc.press.articles",
@@ -20,6 +31,9 @@ TOPIC_BY_KIND: dict[str, str] = {
 ALERT_SIGNALS = TOPIC_BY_KIND["alert.signal"]
 DEAD_LETTERS = "ioc.deadletters"
 FACT_TOPICS: tuple[str, ...] = tuple(t for k, t in TOPIC_BY_KIND.items() if k != "alert.signal")
+CELL_POSITIONS = TOPIC_BY_KIND["vessel.cell_position"]
+#: Topics every detector process reads in full (not split by the consumer group).
+BROADCAST_TOPICS: frozenset[str] = frozenset({TOPIC_BY_KIND["storm.warning"]})
 
 
 def topic_for(event: Event) -> str:

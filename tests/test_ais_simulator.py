@@ -23,8 +23,9 @@ from ingest.vessels.nmea import AisDecoder, nmea_checksum
 from ingest.vessels.simulator import MMSI_BASE, SCENARIO_HOURS, FleetSimulator, SimulatedFleetSource
 from ingest.vessels.worker import VesselWorker
 from ioc.bus.memory import MemoryBus
+from ioc.cells import CellRouter
 from ioc.events import AlertSignal, VesselPosition, VesselStatic, decode
-from ioc.topics import ALERT_SIGNALS, topic_for
+from ioc.topics import ALERT_SIGNALS, CELL_POSITIONS, topic_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 T0 = datetime(2025, 9, 1, tzinfo=UTC)
@@ -174,6 +175,7 @@ def test_scenario_through_the_bus_and_the_detector_runner(
     bus = MemoryBus(partitions=4)
     runner = DetectorRunner(bus, rules(zones, sim), group="vessel-rules")
     publisher = bus.publisher()
+    cells = CellRouter()
     step = timedelta(minutes=10)  # live-like: the runner keeps up, ten minutes of data per round
     cut = T0 + step
     for record in [*records, None]:
@@ -183,6 +185,9 @@ def test_scenario_through_the_bus_and_the_detector_runner(
             cut += step
         if record is not None:
             publisher.publish(topic_for(record), record.source_id, record.to_wire())
+            if isinstance(record, VesselPosition):  # as the ingest worker does: a copy per map cell
+                for copy in cells.records(record):
+                    publisher.publish(CELL_POSITIONS, copy.cell, copy.to_wire())
     publisher.publish(
         topic_for(records[-1]),
         "clock",

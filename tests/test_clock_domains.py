@@ -104,7 +104,9 @@ def test_cameras_sending_are_never_offline_while_other_feeds_run_ahead(live: boo
     f.bus.publisher().publish(topic_for(warning), warning.source_id, warning.to_wire())
     f.play(120)
     assert f.take() == []  # no offline camera, no silent station
-    assert f.runner.clocks["weather"] == warning.time
+    # Warnings are broadcast to every detector and move no feed's clock, the cameras' least.
+    assert f.runner.clocks.get("weather") in (None, warning.time)
+    assert f.runner.clocks["cameras"] < warning.time
     assert f.runner.clocks["environment"] - f.runner.clocks["cameras"] >= timedelta(minutes=3)
 
     # One camera really stops: one alert, 30 s after its last frame, judged on the cameras' clock.

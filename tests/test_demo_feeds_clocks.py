@@ -17,7 +17,7 @@ from ingest.cameras import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.config import load_settings
 from ioc.events import AlertSignal, decode
-from ioc.topics import ALERT_SIGNALS
+from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
@@ -31,6 +31,7 @@ def test_demo_feeds_together_raise_no_offline_camera_and_one_for_a_stopped_one(t
 
     bus = MemoryBus(partitions=settings.bus.partitions)
     wall = bus.subscribe([ALERT_SIGNALS], "wall")
+    weather = bus.subscribe([TOPIC_BY_KIND["storm.warning"]], "weather-reader")
     runner = DetectorRunner(bus, build_detectors(settings), use_wall_clock=True, clock=clock)
     env_feed = next(f for f in settings.feeds if f.kind == "csv_replay")
     env_source = environment.build_source(env_feed, settings, settings.samples_dir, clock)
@@ -71,7 +72,9 @@ def test_demo_feeds_together_raise_no_offline_camera_and_one_for_a_stopped_one(t
         return [(s.source_id, s.status) for s in signals if s.fingerprint.endswith(":offline")]
 
     run(120)  # two minutes of event time with every feed
-    assert runner.clocks["weather"] - T0 > timedelta(minutes=3)  # the storm warning, issued ahead
+    warnings = [decode(m.value) for m in weather.poll(max_records=100, timeout=0.001)]
+    assert max(w.time for w in warnings) - T0 > timedelta(minutes=3)  # the storm warning, issued ahead
+    assert runner.clocks["cameras"] < max(w.time for w in warnings)  # ... moves no feed's clock
     assert {"cameras", "environment", "vessels"} <= set(runner.clocks)
     assert offline() == []
     assert not [s for s in signals if s.detector == "stale"]

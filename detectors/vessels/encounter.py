@@ -17,6 +17,14 @@ A pair close in a bin starts or extends a run; a run that has covered
 start of its first bin). A run survives ``max_missed_bins`` bins without the pair being
 close; after that it ends, and a firing run is resolved (``time`` = end of the bin that
 ended it). Fingerprint: ``encounter:{low_mmsi}:{high_mmsi}``; ``source_id`` is the lower MMSI.
+
+The rule reads ``ioc.vessels.cells`` (:class:`~ioc.events.VesselCellPosition`, keyed by map
+cell, :mod:`ioc.cells`), so that vessels near each other meet in one detector instance however
+many share the work. An instance that reads some of the cells judges every pair it sees but
+signals only the pairs it *owns*: those whose midpoint (at their latest close bin) lies in a
+cell delivered to it. Each cell is in exactly one partition, so each signal is decided once;
+with every cell (embedded mode, or plain :class:`~ioc.events.VesselPosition` input) it owns
+every pair.
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ from detectors.vessels.common import (
     speed_knots,
 )
 from detectors.vessels.zones import M_PER_DEG_SPHERE, ZoneIndex, distance_m
-from ioc.events import AlertSignal
+from ioc.cells import cell_id
+from ioc.events import AlertSignal, Event, VesselCellPosition
 
 
 class EncounterConfig(RuleConfig):
@@ -79,6 +88,7 @@ class EncounterDetector(VesselRule):
     """Fires when two slow vessels stay within ``max_distance_m`` at sea for long."""
 
     name = "encounter"
+    kinds: frozenset[str] = frozenset({"vessel.cell_position"})
 
     def __init__(self, zones: ZoneIndex, config: Mapping[str, Any] | EncounterConfig | None = None) -> None:
         cfg = config if isinstance(config, EncounterConfig) else EncounterConfig.model_validate(config or {})
@@ -92,6 +102,18 @@ class EncounterDetector(VesselRule):
         self._vessels: dict[int, _Vessel] = {}
         self._runs: dict[tuple[int, int], _Run] = {}
         self._next_end: int | None = None  # end of the next bin to judge
+        self._cells: set[str] = set()  # map cells delivered to this instance (cell input only)
+        self._cell_deg: float | None = None  # their grid; None: plain positions, every pair is ours
+
+    def observe(self, event: Event) -> list[AlertSignal]:
+        if isinstance(event, VesselCellPosition):
+            self._cells.add(event.cell)
+            self._cell_deg = event.cell_deg
+        return super().observe(event)
+
+    def owns(self, lat: float, lon: float) -> bool:
+        """Whether a pair with its midpoint at (lat, lon) is signalled by this instance."""
+        return self._cell_deg is None or cell_id(lat, lon, self._cell_deg) in self._cells
 
     def near_port(self, lon: float, lat: float) -> bool:
         """Within ``min_port_distance_m`` of a port zone."""
@@ -185,12 +207,13 @@ class EncounterDetector(VesselRule):
             run.lat, run.lon = lat, lon
             if not run.firing and end - run.start >= self._span:
                 run.firing = True
-                out.append(self._signal(pair, run, end, "firing"))
+                if self.owns(lat, lon):
+                    out.append(self._signal(pair, run, end, "firing"))
         for pair in sorted(p for p in self._runs if p not in close):
             run = self._runs[pair]
             run.missed += 1
             if run.missed > self.cfg.max_missed_bins:
-                if run.firing:
+                if run.firing and self.owns(run.lat, run.lon):
                     out.append(self._signal(pair, run, end, "resolved"))
                 del self._runs[pair]
         return alive
@@ -223,6 +246,8 @@ class EncounterDetector(VesselRule):
     def _body(self) -> dict[str, Any]:
         return {
             "next_end": self._next_end,
+            "cells": sorted(self._cells),
+            "cell_deg": self._cell_deg,
             "vessels": {
                 str(m): {
                     "last": list(v.last),
@@ -241,6 +266,8 @@ class EncounterDetector(VesselRule):
 
     def _load(self, body: dict[str, Any]) -> None:
         self._next_end = body.get("next_end")
+        self._cells = set(body.get("cells", []))
+        self._cell_deg = body.get("cell_deg")
         self._vessels = {
             int(m): _Vessel(
                 last=fix_from_list(v["last"]),

@@ -4,7 +4,9 @@
 :class:`~ingest.vessels.sources.LineSource`, decodes them with an
 :class:`~ingest.vessels.nmea.AisDecoder`, and publishes each
 :class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` to ``topic_for(record)``
-keyed by the MMSI, and each rejected line to ``ioc.topics.DEAD_LETTERS`` keyed by the feed name
+keyed by the MMSI, each position also to ``ioc.vessels.cells`` keyed by map cell (one copy per
+cell a :class:`~ioc.cells.CellRouter` names: the topic of rules about pairs of vessels), and
+each rejected line to ``ioc.topics.DEAD_LETTERS`` keyed by the feed name
 (value: :func:`ingest.environment.worker.dead_letter_record`). Records are flushed every
 ``flush_records`` records and at least every ``flush_seconds`` (on idle ticks too).
 
@@ -27,9 +29,10 @@ from typing import Any
 from ingest.vessels.nmea import AisDecoder, DeadLetter
 from ingest.vessels.sources import Clock, Line, LineSource, utc_now
 from ioc.bus.base import Publisher
+from ioc.cells import CellRouter
 from ioc.deadletters import dead_letter_record
-from ioc.events import Event
-from ioc.topics import DEAD_LETTERS, topic_for
+from ioc.events import Event, VesselPosition
+from ioc.topics import CELL_POSITIONS, DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class VesselWorker:
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         max_pending: int = 100_000,
+        cells: CellRouter | None = None,
     ) -> None:
         self.source = source
         self.publisher = publisher
@@ -71,6 +75,7 @@ class VesselWorker:
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.max_pending = max_pending
+        self.cells = cells or CellRouter()
         self._pending: list[Outgoing] = []
         self._last_flush = monotonic()
         self._failures = 0
@@ -119,6 +124,8 @@ class VesselWorker:
             for line in lines:
                 for record in decoder.feed(line, received):
                     out.append((topic_for(record), record.source_id, record.to_wire()))
+                    if isinstance(record, VesselPosition):
+                        out.extend((CELL_POSITIONS, c.cell, c.to_wire()) for c in self.cells.records(record))
                     if self._last_time is None or record.time > self._last_time:
                         self._last_time = record.time
                     records += 1
