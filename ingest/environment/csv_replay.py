@@ -288,17 +288,33 @@ class CsvReplaySource(SourceBase):
             )
 
     def _scan(self, pos: int) -> None:
-        """Find each station's first row (one pass, memory per station only)."""
+        """Find each station's first row (one pass, memory per station only).
+
+        Lines that are not well-formed are rejected here (a cursor skips them later); the other
+        checks are left to the cursor of the row's station."""
+        width = len(self._columns)
+        column = self._columns.index("station_id")
+        known: set[bytes] = set()  # raw station fields already placed (the fast path)
         number = 1
+        self._file.seek(pos)
         while True:
-            raw, too_long, next_pos = self._lines.read(pos)
+            raw = self._file.readline(MAX_LINE_BYTES + 1)
             if not raw:
                 break
             number += 1
-            here, pos = pos, next_pos
-            if too_long:
+            here, pos = pos, pos + len(raw)
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raw, _, pos = self._lines.read(here)  # skips the rest of the line
                 self.reject(f"line {number}: longer than {MAX_LINE_BYTES} bytes", raw)
                 continue
+            if b'"' not in raw and b"\x00" not in raw:  # the common case, without the csv module
+                fields = raw.rstrip(b"\r\n").split(b",")
+                if len(fields) == width and fields[column] in known:
+                    try:
+                        raw.decode("utf-8")
+                        continue
+                    except UnicodeDecodeError:
+                        pass
             if not raw.strip():
                 continue
             try:
@@ -307,6 +323,8 @@ class CsvReplaySource(SourceBase):
                 self.reject(f"line {number}: {exc}", raw)
                 continue
             if station in self._cursors or (self.stations is not None and station not in self.stations):
+                if b'"' not in raw and len(known) < MAX_STATIONS:
+                    known.add(raw.rstrip(b"\r\n").split(b",")[column])
                 continue
             if self.checks.stations is not None and station not in self.checks.stations:
                 self.reject(
@@ -507,6 +525,11 @@ class CsvReplaySource(SourceBase):
         if self.timestamped:
             return sorted(self._seen | {row.reading.source_id for _, _, row in self._ahead})
         return sorted(self._cursors)
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into a timestamped file the replay has read (its look-ahead included)."""
+        return self._pos
 
     def backfill(self) -> list[EnvironmentReading]:
         """The history: everything due at the moment the source was created."""
