@@ -444,8 +444,14 @@ def test_retry_after_on_503_as_an_http_date(server: Server) -> None:
     assert retry_after("999999999", now=lambda: T0) == 3600.0  # bounded
     assert retry_after("soon", now=lambda: T0) is None
     server.on(OBS7, 503, b"busy", {"Retry-After": "90"})
-    worker = EnvironmentWorker(sensorthings(server.base), MemoryBus().publisher(), feed_name="sta")
+    server.on("/Datastreams(8)/Observations", 200, sta_page([]))
+    streams: dict[int | str, Target] = {
+        7: Target(station="hue-river-kimlong", metric="water_level"),
+        8: Target(station="hue-river-truongtien", metric="water_level"),
+    }
+    worker = EnvironmentWorker(sensorthings(server.base, streams), MemoryBus().publisher(), feed_name="sta")
     assert worker.step(at(0)) == 0 and worker.health["retry_at"] == at(90)
+    assert server.count("/Datastreams(8)/Observations") == 0  # asked to wait: no other request either
 
 
 # -- (f) bounded state, one dead letter per bad item -----------------------------------------

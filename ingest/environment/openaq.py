@@ -94,6 +94,8 @@ class OpenAqSource(SourceBase):
             except SourceUnavailable as exc:
                 self.unavailable(exc)
                 failed = True
+                if exc.retry_after is not None:
+                    break  # the server asked us to wait: not the next location either
                 continue
             except BadPayload as exc:
                 self.reject(str(exc), exc.payload)

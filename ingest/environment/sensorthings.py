@@ -102,6 +102,8 @@ class SensorThingsSource(SourceBase):
             except SourceUnavailable as exc:
                 self.unavailable(exc)
                 failed = True
+                if exc.retry_after is not None:
+                    break  # the server asked us to wait: not the next datastream either
             except BadPayload as exc:
                 self.reject(str(exc), exc.payload)
                 self.error(str(exc))
