@@ -8,10 +8,11 @@ code is tied to one city: stations, feeds, rules and zones are all data.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -106,6 +107,54 @@ class FeedSettings(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class MetricLimits(BaseModel):
+    """What one metric can physically read: outside ``[min, max]`` a reading is published as ``bad``;
+    a value in ``sentinels`` is a "no measurement" marker and becomes a dead letter."""
+
+    min: float | None = None
+    max: float | None = None
+    sentinels: list[float] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricLimits:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+def _default_metric_limits() -> dict[str, MetricLimits]:
+    """Physical limits of common environment metrics, in the units the feeds use (µg/m³, °C, %...)."""
+    limits = {
+        "pm1": (0, 1000),
+        "pm25": (0, 1000),
+        "pm10": (0, 2000),
+        "no2": (0, 2000),
+        "o3": (0, 1000),
+        "so2": (0, 2000),
+        "co": (0, 100_000),
+        "co2": (0, 40_000),
+        "temperature": (-90, 60),
+        "relative_humidity": (0, 100),
+        "humidity": (0, 100),
+        "pressure": (300, 1100),
+        "illuminance": (0, 200_000),
+        "wind_speed": (0, 120),
+        "rainfall": (0, 500),
+        "water_flow": (0, None),
+    }
+    return {name: MetricLimits(min=lo, max=hi) for name, (lo, hi) in limits.items()}
+
+
+class EnvironmentSettings(BaseModel):
+    """``[environment]``: plausibility checks every environment feed applies before publishing."""
+
+    max_future_seconds: float = Field(default=300.0, ge=0)  # clock skew allowed past the receive time
+    earliest_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)  # older event times are dead letters
+    sentinels: list[float] = Field(default_factory=lambda: [-999.0, -9999.0])  # "no value" markers
+    unknown_stations: Literal["reject", "accept"] = "reject"  # station ids not in [[stations]]
+    metrics: dict[str, MetricLimits] = Field(default_factory=_default_metric_limits)
+
+
 class ThresholdRule(BaseModel):
     """Fire when ``metric`` stays above/below a level for ``for_minutes``."""
 
@@ -165,6 +214,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     stations: list[Station] = Field(default_factory=list)
     feeds: list[FeedSettings] = Field(default_factory=list)
+    environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     alerts: dict[str, Any] = Field(default_factory=dict)  # [alerts]: validated by alerts.settings
     cameras: list[CameraSettings] = Field(default_factory=list)

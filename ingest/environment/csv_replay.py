@@ -1,4 +1,4 @@
-"""Replay recorded environment readings from CSV, re-timed to the present.
+"""Replay recorded environment readings from CSV, re-timed to the present, streamed from disk.
 
 Two file shapes, told apart by the header:
 
@@ -12,9 +12,19 @@ Two file shapes, told apart by the header:
 * a *timestamped file* ``time,station_id,metric,value,unit[,quality]`` with ISO 8601 times and a
   timezone: rows keep their own times (no re-timing, no loop); every row not after ``now`` is due.
 
-The file is read line by line with a length limit; a line that is not a valid reading (binary
-junk, too long, wrong number of fields, text or NaN value, bad metric name...) becomes a
-:class:`~ingest.environment.base.Rejected` with the reason. Quoted fields may not hold newlines.
+The file is streamed, never loaded: memory does not grow with its size. A series file is scanned
+once when the source is built (to find each station's first row); then every station has a
+cursor into the file that reads one step at a time, so a station's rows must come in
+non-decreasing ``offset_s`` (stations may be grouped or interleaved). A timestamped file is read
+in order with a look-ahead of :data:`REORDER_ROWS` rows that puts nearby rows back in time
+order; a row earlier than one already replayed is a dead letter.
+
+A line that is not a valid reading (binary junk, too long, wrong number of fields, text or NaN
+value, bad metric name, a station not in ``[[stations]]``, a sentinel, a repeat or a conflicting
+value for the same station, metric and time...) becomes a
+:class:`~ingest.environment.base.Rejected` with the reason (once, not on every loop). A
+compressed file, or a header whose rows all use another delimiter, is a :class:`CsvFormatError`.
+Quoted fields may not hold newlines.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
+from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,13 +44,14 @@ from ioc.config import FeedSettings, Settings
 from ioc.events import EnvironmentReading
 
 from .base import (
+    DEFAULT_CHECKS,
     BadRecord,
     Clock,
     FeedConfigError,
+    ReadingChecks,
     SourceBase,
     check_stations,
     feed_options,
-    make_reading,
     parse_time,
     parse_value,
     utc_now,
@@ -52,40 +64,25 @@ SERIES_COLUMNS = ("offset_s", "station_id", "metric", "value", "unit")
 TIMESTAMPED_COLUMNS = ("time", "station_id", "metric", "value", "unit")
 OPTIONAL_COLUMNS = ("quality",)
 DEFAULT_GAP_SECONDS = 60.0
+MIN_SPEED = 0.001  # slower stretches a century-long offset past what a datetime holds
+MAX_OFFSET_SECONDS = 100 * 365.25 * 86400  # a series longer than a century is a typo
+MAX_STATIONS = 10_000  # cursors a series file may open
+MAX_STEP_ROWS = 10_000  # rows of one station at one offset
+MAX_GAPS = 1001  # spacings kept for the median gap of a series
+REORDER_ROWS = 4096  # look-ahead of a timestamped file
+SNIFF_ROWS = 20  # rows read to check the delimiter
+OTHER_DELIMITERS = (";", "\t", "|")
+COMPRESSED = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\xfd7zXZ\x00": "xz",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"PK\x03\x04": "zip",
+}
 
 
 class CsvFormatError(ValueError):
-    """The file's header is not one of the two known shapes."""
-
-
-@dataclass
-class _Series:
-    """One station's steps: times in seconds since ``start`` and the readings of each step."""
-
-    times: list[float]
-    steps: list[list[EnvironmentReading]]
-    period: float
-    cycle: int = 0
-    index: int = 0
-    last: datetime | None = field(default=None)
-
-
-def _lines(path: Path):
-    """``(line_number, raw_bytes, too_long)`` for each line, reading at most the limit into memory."""
-    with path.open("rb") as f:
-        number = 0
-        while True:
-            raw = f.readline(MAX_LINE_BYTES + 1)
-            if not raw:
-                return
-            number += 1
-            too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
-            if too_long:  # skip the rest of this line in chunks
-                while True:
-                    rest = f.readline(MAX_LINE_BYTES)
-                    if not rest or rest.endswith(b"\n"):
-                        break
-            yield number, raw, too_long
+    """The file is not a CSV of one of the two known shapes (header, delimiter, compression)."""
 
 
 def _text(raw: bytes) -> str:
@@ -95,6 +92,70 @@ def _text(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadRecord(f"line is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+
+
+def _fields(raw: bytes, delimiter: str = ",") -> list[str]:
+    try:
+        return next(csv.reader([_text(raw).rstrip("\r\n")], strict=True, delimiter=delimiter))
+    except (csv.Error, StopIteration) as exc:
+        raise BadRecord(f"not a CSV row: {exc}") from None
+
+
+def _record(raw: bytes, columns: list[str]) -> dict[str, str]:
+    fields = _fields(raw)
+    if len(fields) > len(columns):
+        raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: unknown extra column(s)")
+    if len(fields) < len(columns):
+        missing = ", ".join(columns[len(fields) :])
+        raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: missing column(s) {missing}")
+    return dict(zip(columns, (f.strip() for f in fields), strict=True))
+
+
+class _Lines:
+    """Lines of the file by position: ``read(pos)`` -> ``(raw, too_long, next_pos)``, bounded memory."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+
+    def read(self, pos: int) -> tuple[bytes, bool, int]:
+        if self.f.tell() != pos:
+            self.f.seek(pos)
+        raw = self.f.readline(MAX_LINE_BYTES + 1)
+        too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
+        if too_long:  # skip the rest of this line in chunks
+            while True:
+                rest = self.f.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        return raw, too_long, self.f.tell()
+
+
+@dataclass
+class _Row:
+    """One valid row: where it is, its offset and its reading (timed at the series start)."""
+
+    number: int
+    offset: float
+    reading: EnvironmentReading
+    raw: bytes
+
+
+@dataclass
+class _Cursor:
+    """One station's place in a series file and what it knows of the series so far."""
+
+    first_pos: int
+    first_number: int
+    pos: int = 0
+    number: int = 0
+    ahead: _Row | None = None  # the first row of the next step
+    first_offset: float | None = None
+    last_offset: float | None = None  # of the last step read
+    index: int = 0  # steps read in this cycle
+    cycle: int = 0
+    period: float | None = None  # seconds of one cycle, once the end of the file has been seen
+    gaps: list[float] = field(default_factory=list)  # the first spacings, for the median
+    pending: tuple[float, list[EnvironmentReading]] | None = None  # the next step and its time
 
 
 class CsvReplaySource(SourceBase):
@@ -112,12 +173,13 @@ class CsvReplaySource(SourceBase):
         *,
         name: str = "csv_replay",
         max_batch: int = 50_000,
+        checks: ReadingChecks = DEFAULT_CHECKS,
     ) -> None:
         super().__init__(name)
         if cadence_seconds is not None and cadence_seconds <= 0:
             raise ValueError("cadence_seconds must be > 0")
-        if speed <= 0:
-            raise ValueError("speed must be > 0")
+        if speed < MIN_SPEED:
+            raise ValueError(f"speed must be >= {MIN_SPEED}")
         if backfill_minutes < 0:
             raise ValueError("backfill_minutes must be >= 0")
         self.path = Path(path)
@@ -127,17 +189,61 @@ class CsvReplaySource(SourceBase):
         self.loop = loop
         self.speed = speed
         self.max_batch = max_batch
+        self.checks = checks
         self.anchor = now().astimezone(UTC)
         self.start = self.anchor - timedelta(minutes=backfill_minutes)
         self.rows_loaded = 0
         self.timestamped = False
-        self._series: dict[str, _Series] = {}
-        self._timed: list[EnvironmentReading] = []
-        self._timed_pos = 0
+        self._columns: list[str] = []
+        self._file = self.path.open("rb")
+        self._lines = _Lines(self._file)
+        self._cursors: dict[str, _Cursor] = {}
         self._heap: list[tuple[float, str]] = []
-        self._load()
+        # timestamped files: read position, look-ahead heap, the last time replayed and its rows
+        self._pos = 0
+        self._number = 0
+        self._eof = False
+        self._seq = 0
+        self._ahead: list[tuple[datetime, int, _Row]] = []
+        self._seen: set[str] = set()
+        self._last_time: datetime | None = None
+        self._at_last: dict[tuple[str, str], tuple[float, int]] = {}
+        try:
+            self._open()
+        except BaseException:
+            self._file.close()
+            raise
 
-    # -- loading ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+    # -- opening ---------------------------------------------------------------------
+    def _open(self) -> None:
+        magic = self._file.read(8)
+        for prefix, kind in COMPRESSED.items():
+            if magic.startswith(prefix):
+                raise CsvFormatError(f"{self.path}: the file is {kind}-compressed; decompress it first")
+        raw, too_long, pos = self._lines.read(0)
+        if not raw:
+            raise CsvFormatError(f"{self.path}: empty file")
+        if too_long:
+            raise CsvFormatError(f"{self.path}: header line longer than {MAX_LINE_BYTES} bytes")
+        self._columns = self._header(raw)
+        self._check_delimiter(pos)
+        self._pos, self._number = pos, 1
+        if self.timestamped:
+            if self.loop:
+                log.info("%s: timestamped file, 'loop' does not apply", self.path)
+            self._fill()
+        else:
+            self._scan(pos)
+
     def _header(self, raw: bytes) -> list[str]:
         try:
             columns = [c.strip() for c in next(csv.reader([_text(raw).lstrip("\ufeff").rstrip("\r\n")]))]
@@ -157,65 +263,93 @@ class CsvReplaySource(SourceBase):
             f"nor {','.join(TIMESTAMPED_COLUMNS)}"
         )
 
-    def _load(self) -> None:
-        columns: list[str] | None = None
-        by_station: dict[str, dict[float, list[EnvironmentReading]]] = {}
-        timed: list[EnvironmentReading] = []
-        for number, raw, too_long in _lines(self.path):
-            if columns is None:
-                if too_long:
-                    raise CsvFormatError(f"{self.path}: header line longer than {MAX_LINE_BYTES} bytes")
-                columns = self._header(raw)
+    def _check_delimiter(self, pos: int) -> None:
+        """Stop when the first rows all split into the header's columns with another delimiter."""
+        width, votes, seen = len(self._columns), dict.fromkeys(OTHER_DELIMITERS, 0), 0
+        while seen < SNIFF_ROWS:
+            raw, too_long, pos = self._lines.read(pos)
+            if not raw:
+                break
+            if too_long or not raw.strip():
                 continue
-            if too_long:
+            seen += 1
+            try:
+                if len(_fields(raw)) == width:
+                    return
+                for delimiter in OTHER_DELIMITERS:
+                    votes[delimiter] += len(_fields(raw, delimiter)) == width
+            except BadRecord:
+                continue
+        best = max(OTHER_DELIMITERS, key=lambda d: votes[d])
+        if seen and votes[best] == seen:
+            raise CsvFormatError(
+                f"{self.path}: the header is separated by ',' but the rows by {best!r}; "
+                "write the file with one delimiter (',')"
+            )
+
+    def _scan(self, pos: int) -> None:
+        """Find each station's first row (one pass, memory per station only).
+
+        Lines that are not well-formed are rejected here (a cursor skips them later); the other
+        checks are left to the cursor of the row's station."""
+        width = len(self._columns)
+        column = self._columns.index("station_id")
+        known: set[bytes] = set()  # raw station fields already placed (the fast path)
+        number = 1
+        self._file.seek(pos)
+        while True:
+            raw = self._file.readline(MAX_LINE_BYTES + 1)
+            if not raw:
+                break
+            number += 1
+            here, pos = pos, pos + len(raw)
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                raw, _, pos = self._lines.read(here)  # skips the rest of the line
                 self.reject(f"line {number}: longer than {MAX_LINE_BYTES} bytes", raw)
                 continue
+            if b'"' not in raw and b"\x00" not in raw:  # the common case, without the csv module
+                fields = raw.rstrip(b"\r\n").split(b",")
+                if len(fields) == width and fields[column] in known:
+                    try:
+                        raw.decode("utf-8")
+                        continue
+                    except UnicodeDecodeError:
+                        pass
             if not raw.strip():
-                continue  # a blank line is not a row
+                continue
             try:
-                record = self._record(raw, columns)
-                if self.stations is not None and record["station_id"] not in self.stations:
-                    continue
-                if self.timestamped:
-                    timed.append(self._reading(parse_time(record["time"]), record))
-                else:
-                    offset = parse_value(record["offset_s"])
-                    if offset < 0:
-                        raise BadRecord(f"offset_s is negative: {offset}")
-                    reading = self._reading(self.start, record)
-                    by_station.setdefault(reading.source_id, {}).setdefault(offset, []).append(reading)
+                station = _record(raw, self._columns)["station_id"]
             except BadRecord as exc:
                 self.reject(f"line {number}: {exc}", raw)
                 continue
-            self.rows_loaded += 1
-        if columns is None:
-            raise CsvFormatError(f"{self.path}: empty file")
+            if station in self._cursors or (self.stations is not None and station not in self.stations):
+                if b'"' not in raw and len(known) < MAX_STATIONS:
+                    known.add(raw.rstrip(b"\r\n").split(b",")[column])
+                continue
+            if self.checks.stations is not None and station not in self.checks.stations:
+                self.reject(
+                    f"line {number}: station {station[:80]!r} is not one of the configured [[stations]]", raw
+                )
+                continue
+            if len(self._cursors) >= MAX_STATIONS:
+                self.reject(f"line {number}: more than {MAX_STATIONS} stations in one file", raw)
+                continue
+            self._cursors[station] = _Cursor(
+                first_pos=here, first_number=number - 1, pos=here, number=number - 1
+            )
+        for station in list(self._cursors):
+            self._schedule(station)
+
+    # -- one row ---------------------------------------------------------------------
+    def _valid(self, record: dict[str, str], raw: bytes, number: int) -> _Row:
+        """The row of a well-formed record, or :class:`BadRecord` with the reason."""
         if self.timestamped:
-            if self.loop:
-                log.info("%s: timestamped file, 'loop' does not apply", self.path)
-            self._timed = sorted(timed, key=lambda r: r.time)
+            when, offset = parse_time(record["time"]), 0.0
         else:
-            for station, steps in by_station.items():
-                self._series[station] = self._make_series(steps)
-                heapq.heappush(self._heap, (self._series[station].times[0], station))
-
-    @staticmethod
-    def _record(raw: bytes, columns: list[str]) -> dict[str, str]:
-        text = _text(raw).rstrip("\r\n")
-        try:
-            fields = next(csv.reader([text], strict=True))
-        except (csv.Error, StopIteration) as exc:
-            raise BadRecord(f"not a CSV row: {exc}") from None
-        if len(fields) > len(columns):
-            raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: unknown extra column(s)")
-        if len(fields) < len(columns):
-            missing = ", ".join(columns[len(fields) :])
-            raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: missing column(s) {missing}")
-        return dict(zip(columns, (f.strip() for f in fields), strict=True))
-
-    @staticmethod
-    def _reading(when: datetime, record: dict[str, str]) -> EnvironmentReading:
-        return make_reading(
+            when, offset = self.start, parse_value(record["offset_s"])
+            if not 0 <= offset <= MAX_OFFSET_SECONDS:
+                raise BadRecord(f"offset_s is negative or beyond a century: {offset:g}")
+        reading = self.checks.reading(
             time=when,
             station=record["station_id"],
             metric=record["metric"],
@@ -223,25 +357,179 @@ class CsvReplaySource(SourceBase):
             unit=record["unit"],
             quality=record.get("quality") or "good",
         )
+        return _Row(number, offset, reading, raw)
 
-    def _make_series(self, steps: dict[float, list[EnvironmentReading]]) -> _Series:
-        offsets = sorted(steps)
+    def _repeat(self, seen: dict[tuple[str, str], tuple[float, int]], row: _Row, report: bool) -> bool:
+        """True (and a dead letter when ``report``) if ``row``'s station and metric were read at its time."""
+        key = (row.reading.source_id, row.reading.metric)
+        known = seen.get(key)
+        if known is None:
+            seen[key] = (row.reading.value, row.number)
+            return False
+        if report:
+            what = "repeats" if known[0] == row.reading.value else f"conflicts with value {known[0]:g} of"
+            self.reject(f"line {row.number}: {what} line {known[1]} (same station, metric and time)", row.raw)
+        return True
+
+    # -- series ----------------------------------------------------------------------
+    def _next_row(self, station: str, cursor: _Cursor) -> _Row | None:
+        """The next valid row of ``station`` after the cursor; None at the end of the file.
+
+        Lines that are not well-formed were rejected by :meth:`_scan`; invalid rows of this
+        station are rejected here, on the first cycle only."""
+        first = cursor.cycle == 0
+        while True:
+            raw, too_long, next_pos = self._lines.read(cursor.pos)
+            if not raw:
+                return None
+            cursor.pos, cursor.number = next_pos, cursor.number + 1
+            if too_long or not raw.strip():
+                continue
+            try:
+                record = _record(raw, self._columns)
+            except BadRecord:
+                continue
+            if record["station_id"] != station:
+                continue
+            try:
+                row = self._valid(record, raw, cursor.number)
+            except BadRecord as exc:
+                if first:
+                    self.reject(f"line {cursor.number}: {exc}", raw)
+                continue
+            if cursor.last_offset is not None and row.offset < cursor.last_offset:
+                if first:
+                    self.reject(
+                        f"line {row.number}: offset_s {row.offset:g} goes back (station {station} "
+                        f"is at {cursor.last_offset:g}; rows must be in offset order)",
+                        raw,
+                    )
+                continue
+            return row
+
+    def _read_step(self, station: str, cursor: _Cursor) -> list[EnvironmentReading] | None:
+        """The readings of the cursor's next step (one offset); None at the end of the file."""
+        row = cursor.ahead or self._next_row(station, cursor)
+        cursor.ahead = None
+        if row is None:
+            return None
+        first = cursor.cycle == 0
+        offset = row.offset
+        if first and cursor.last_offset is not None and len(cursor.gaps) < MAX_GAPS:
+            cursor.gaps.append(offset - cursor.last_offset)
+        cursor.last_offset = offset
+        if cursor.first_offset is None:
+            cursor.first_offset = offset
+        seen: dict[tuple[str, str], tuple[float, int]] = {}
+        step: list[EnvironmentReading] = []
+        while row is not None and row.offset == offset:
+            if not self._repeat(seen, row, first):
+                if len(step) < MAX_STEP_ROWS:
+                    step.append(row.reading)
+                    self.rows_loaded += first
+                elif first:
+                    self.reject(f"line {row.number}: more than {MAX_STEP_ROWS} rows at one offset", row.raw)
+            row = self._next_row(station, cursor)
+        cursor.ahead = row
+        return step
+
+    def _schedule(self, station: str) -> None:
+        """Read the station's next step and put it on the heap at its time (wrapping when looping)."""
+        cursor = self._cursors[station]
+        step = self._read_step(station, cursor)
+        if step is None:
+            if cursor.first_offset is None:
+                del self._cursors[station]  # not one valid row
+                return
+            if not self.loop:
+                cursor.pending = None
+                return
+            if cursor.period is None:
+                cursor.period = self._offset_seconds(cursor, cursor.index - 1) + self._gap(cursor)
+            cursor.cycle += 1
+            cursor.index = 0
+            cursor.pos, cursor.number = cursor.first_pos, cursor.first_number
+            cursor.last_offset = None
+            step = self._read_step(station, cursor)
+            if step is None:  # pragma: no cover - the file was emptied under us
+                return
+        seconds = cursor.cycle * (cursor.period or 0.0) + self._offset_seconds(cursor, cursor.index)
+        cursor.index += 1
+        cursor.pending = (seconds, step)
+        heapq.heappush(self._heap, (seconds, station))
+
+    def _offset_seconds(self, cursor: _Cursor, index: int) -> float:
+        """Seconds after the cycle's start of step ``index`` (the last one read, without a cadence)."""
         if self.cadence_seconds is not None:
-            times = [i * self.cadence_seconds for i in range(len(offsets))]
-            gap = self.cadence_seconds
-        else:
-            times = [(o - offsets[0]) / self.speed for o in offsets]
-            diffs = [b - a for a, b in zip(offsets, offsets[1:], strict=False)]
-            gap = (median(diffs) if diffs else DEFAULT_GAP_SECONDS) / self.speed
-        return _Series(times=times, steps=[steps[o] for o in offsets], period=times[-1] + gap)
+            return index * self.cadence_seconds
+        assert cursor.first_offset is not None and cursor.last_offset is not None
+        return (cursor.last_offset - cursor.first_offset) / self.speed
+
+    def _gap(self, cursor: _Cursor) -> float:
+        if self.cadence_seconds is not None:
+            return self.cadence_seconds
+        return (median(cursor.gaps) if cursor.gaps else DEFAULT_GAP_SECONDS) / self.speed
+
+    # -- timestamped -----------------------------------------------------------------
+    def _fill(self) -> None:
+        """Read rows until the look-ahead holds :data:`REORDER_ROWS` (or the file ends)."""
+        while not self._eof and len(self._ahead) < REORDER_ROWS:
+            raw, too_long, next_pos = self._lines.read(self._pos)
+            if not raw:
+                self._eof = True
+                return
+            self._pos, self._number = next_pos, self._number + 1
+            if too_long:
+                self.reject(f"line {self._number}: longer than {MAX_LINE_BYTES} bytes", raw)
+                continue
+            if not raw.strip():
+                continue
+            try:
+                record = _record(raw, self._columns)
+                if self.stations is not None and record["station_id"] not in self.stations:
+                    continue
+                row = self._valid(record, raw, self._number)
+            except BadRecord as exc:
+                self.reject(f"line {self._number}: {exc}", raw)
+                continue
+            self._seq += 1
+            heapq.heappush(self._ahead, (row.reading.time, self._seq, row))
+
+    def _due_timed(self, now: datetime) -> list[EnvironmentReading]:
+        out: list[EnvironmentReading] = []
+        self._fill()
+        while self._ahead and self._ahead[0][0] <= now and len(out) < self.max_batch:
+            when, _, row = heapq.heappop(self._ahead)
+            self._fill()
+            if self._last_time is not None and when < self._last_time:
+                self.reject(
+                    f"line {row.number}: time {when.isoformat()} is earlier than rows already replayed "
+                    f"({self._last_time.isoformat()}); the file must be in time order",
+                    row.raw,
+                )
+                continue
+            if when != self._last_time:
+                self._last_time, self._at_last = when, {}
+            if self._repeat(self._at_last, row, True):
+                continue
+            self.rows_loaded += 1
+            if len(self._seen) < MAX_STATIONS:
+                self._seen.add(row.reading.source_id)
+            out.append(row.reading)
+        return out
 
     # -- replay ----------------------------------------------------------------------
     @property
     def station_ids(self) -> list[str]:
-        """Stations present in the file (after the ``stations`` filter)."""
+        """Stations of the file (after the ``stations`` filter); of a timestamped file, those read so far."""
         if self.timestamped:
-            return sorted({r.source_id for r in self._timed})
-        return sorted(self._series)
+            return sorted(self._seen | {row.reading.source_id for _, _, row in self._ahead})
+        return sorted(self._cursors)
+
+    @property
+    def bytes_read(self) -> int:
+        """How far into a timestamped file the replay has read (its look-ahead included)."""
+        return self._pos
 
     def backfill(self) -> list[EnvironmentReading]:
         """The history: everything due at the moment the source was created."""
@@ -255,33 +543,18 @@ class CsvReplaySource(SourceBase):
         out: list[EnvironmentReading] = []
         while self._heap and self._heap[0][0] <= horizon and len(out) < self.max_batch:
             seconds, station = heapq.heappop(self._heap)
-            series = self._series[station]
+            cursor = self._cursors[station]
+            assert cursor.pending is not None
             when = self.start + timedelta(seconds=seconds)
-            out.extend(r.model_copy(update={"time": when}) for r in series.steps[series.index])
-            series.last = when
-            series.index += 1
-            if series.index == len(series.steps):
-                if not self.loop:
-                    continue
-                series.index = 0
-                series.cycle += 1
-            heapq.heappush(self._heap, (series.cycle * series.period + series.times[series.index], station))
-        return out
-
-    def _due_timed(self, now: datetime) -> list[EnvironmentReading]:
-        end = self._timed_pos
-        while (
-            end < len(self._timed) and self._timed[end].time <= now and end - self._timed_pos < self.max_batch
-        ):
-            end += 1
-        out, self._timed_pos = self._timed[self._timed_pos : end], end
+            out.extend(r.model_copy(update={"time": when}) for r in cursor.pending[1])
+            self._schedule(station)
         return out
 
     @property
     def exhausted(self) -> bool:
         """True when nothing more will ever be due (no loop, everything emitted)."""
         if self.timestamped:
-            return self._timed_pos >= len(self._timed)
+            return self._eof and not self._ahead
         return not self._heap
 
 
@@ -295,7 +568,7 @@ class CsvReplayOptions(BaseModel):
     cadence_seconds: float | None = Field(default=None, gt=0)
     backfill_minutes: float = Field(default=0.0, ge=0)
     loop: bool = True
-    speed: float = Field(default=1.0, gt=0)
+    speed: float = Field(default=1.0, ge=MIN_SPEED)
 
 
 def from_feed(
@@ -320,6 +593,7 @@ def from_feed(
             speed=options.speed,
             now=now,
             name=feed.name,
+            checks=ReadingChecks.from_settings(settings),
         )
     except CsvFormatError as exc:
         raise FeedConfigError(f"feed {feed.name!r}: {exc}") from None

@@ -1,21 +1,42 @@
-"""HTTP JSON fetching shared by the polling sources: timeouts, a size cap, and typed failures.
+"""HTTP JSON fetching shared by the polling sources: deadlines, a size cap, credentials, typed failures.
 
-A transport failure or an HTTP error status raises :class:`SourceUnavailable`; a body that is
-not JSON (or too large) raises :class:`BadPayload`, carrying the raw text for the dead letter.
+A transport failure, an HTTP error status or a request that outlives its deadline raises
+:class:`SourceUnavailable` (with ``retry_after`` when a 429/503 answer says ``Retry-After``);
+a body that is not JSON (too large, too deeply nested) raises :class:`BadPayload`, carrying the
+raw text for the dead letter.
+
+``timeout`` is a deadline for the whole request (connect, headers, body, redirects), not per
+socket read: a watchdog shuts the socket down when it passes, so a server that trickles bytes
+cannot hold a poll. Credentials go only to the configured origin: redirects are followed here,
+hop by hop, and a hop to another scheme, host or port is made without them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .base import SourceUnavailable
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_REDIRECTS = 5
+MAX_RETRY_AFTER = 3600.0
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "ioc-environment-ingest/0.1"
+
+_call = threading.local()  # the sockets the current thread's request uses (for its watchdog)
 
 
 class BadPayload(ValueError):
@@ -26,37 +47,165 @@ class BadPayload(ValueError):
         self.payload = payload
 
 
+def _register(sock: socket.socket | None) -> None:
+    sockets = getattr(_call, "sockets", None)
+    if sockets is not None and sock is not None:
+        sockets.append(sock)
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _register(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:
+        _register(self.sock)
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """An adapter whose connections let :func:`get_json`'s watchdog find their sockets."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
 def new_session(headers: Mapping[str, str] | None = None) -> requests.Session:
-    """A session with the ingest user agent and extra headers."""
+    """A session with the ingest user agent and extra (non-secret) headers."""
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
     session.headers.update(headers or {})
+    watch(session)
     return session
 
 
-def get_json(
-    session: requests.Session,
-    url: str,
-    *,
-    params: Mapping[str, str] | None = None,
-    timeout: float = 10.0,
-) -> Any:
-    """GET ``url`` and parse its JSON body."""
+def watch(session: requests.Session) -> requests.Session:
+    """Mount the deadline adapter on ``session`` (idempotent)."""
+    if not isinstance(session.get_adapter("http://x"), DeadlineAdapter):
+        session.mount("http://", DeadlineAdapter())
+        session.mount("https://", DeadlineAdapter())
+    return session
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the default port filled in."""
+    parts = urlsplit(url)
     try:
-        with session.get(url, params=params, timeout=timeout, stream=True) as resp:
-            if resp.status_code >= 400:
-                raise SourceUnavailable(f"HTTP {resp.status_code} {resp.reason} from {url}")
-            body = bytearray()
-            for chunk in resp.iter_content(64 * 1024):
-                body += chunk
-                if len(body) > MAX_BODY_BYTES:
-                    raise BadPayload(
-                        f"body larger than {MAX_BODY_BYTES} bytes from {url}", bytes(body[:65536])
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), at most an hour."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isascii() and text.isdigit():
+        seconds = float(text)
+    else:
+        try:
+            seconds = (parsedate_to_datetime(text) - now()).total_seconds()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+class JsonClient:
+    """GETs JSON for one configured origin; its credential headers are sent to that origin only."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        credentials: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.origin = origin(base_url)
+        self.session = watch(session or new_session())
+        self.credentials = dict(credentials or {})
+        self.timeout = timeout
+
+    def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET ``url`` (following redirects, all within ``timeout``) and parse its JSON body."""
+        deadline = time.monotonic() + self.timeout
+        sockets: list[socket.socket] = []
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            for sock in list(sockets):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.timeout, expire)
+        watchdog.daemon = True
+        _call.sockets = sockets
+        watchdog.start()
+        try:
+            body = self._fetch(url, params, deadline)
+        except (requests.RequestException, OSError) as exc:
+            if expired.is_set():
+                raise SourceUnavailable(f"no complete answer within {self.timeout:g} s from {url}") from None
+            raise SourceUnavailable(f"{type(exc).__name__} from {url}: {exc}") from None
+        finally:
+            watchdog.cancel()
+            _call.sockets = None
+        if expired.is_set():  # a close-delimited body cut short by the watchdog
+            self.session.close()
+            raise SourceUnavailable(f"no complete answer within {self.timeout:g} s from {url}")
+        return parse_json(body, url)
+
+    def _fetch(self, url: str, params: Mapping[str, str] | None, deadline: float) -> bytes:
+        for _ in range(MAX_REDIRECTS + 1):
+            headers = self.credentials if origin(url) == self.origin else {}
+            remaining = max(deadline - time.monotonic(), 0.001)
+            with self.session.get(
+                url, params=params, headers=headers, timeout=remaining, stream=True, allow_redirects=False
+            ) as resp:
+                if resp.status_code in REDIRECTS and resp.headers.get("Location"):
+                    url, params = urljoin(resp.url, resp.headers["Location"]), None
+                    continue
+                if resp.status_code >= 400:
+                    wait = (
+                        retry_after(resp.headers.get("Retry-After"))
+                        if resp.status_code in (429, 503)
+                        else None
                     )
-    except requests.RequestException as exc:
-        raise SourceUnavailable(f"{type(exc).__name__} from {url}: {exc}") from None
+                    raise SourceUnavailable(f"HTTP {resp.status_code} {resp.reason} from {url}", wait)
+                body = bytearray()
+                for chunk in resp.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise BadPayload(
+                            f"body larger than {MAX_BODY_BYTES} bytes from {url}", bytes(body[:65536])
+                        )
+                return bytes(body)
+        raise SourceUnavailable(f"more than {MAX_REDIRECTS} redirects from {url}")
+
+
+def parse_json(body: bytes, url: str) -> Any:
+    """The JSON value of ``body``; :class:`BadPayload` if it is not JSON or nested too deeply."""
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload(f"not JSON from {url}: {exc}", bytes(body)) from None
+        raise BadPayload(f"not JSON from {url}: {exc}", body) from None
+    except RecursionError:
+        raise BadPayload(f"JSON nested too deeply from {url}", body[:65536]) from None

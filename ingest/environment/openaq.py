@@ -4,7 +4,11 @@ The answer is ``{"meta": {...}, "results": [{"datetime": {"utc": ..., "local": .
 "coordinates": {"latitude": ..., "longitude": ...}, "sensorsId": ..., "locationsId": ...}]}``.
 Each mapped sensor id becomes a station's metric; sensors that are not mapped are ignored (a
 location often has more sensors than a city uses). A value is emitted once: the last datetime
-seen per sensor is kept and an older or equal one is not emitted again.
+seen per sensor is kept and an older or equal one is not emitted again. A time that fails the
+:class:`~ingest.environment.base.ReadingChecks` (far in the future, before ``earliest_time``) is a
+dead letter and does not move the last datetime; a different value at the last datetime is a
+conflict (a dead letter). The same bad item is dead-lettered once; what is remembered about
+unmapped sensors and bad items is bounded.
 """
 
 from __future__ import annotations
@@ -23,18 +27,20 @@ from ioc.config import FeedSettings, Settings
 from ioc.events import EnvironmentReading
 
 from .base import (
+    DEFAULT_CHECKS,
     BadRecord,
+    BoundedMemory,
     Clock,
+    ReadingChecks,
     SourceBase,
     SourceUnavailable,
     Target,
     check_stations,
     feed_options,
-    make_reading,
     parse_time,
     utc_now,
 )
-from .http import BadPayload, get_json, new_session
+from .http import BadPayload, JsonClient
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,7 @@ class OpenAqSource(SourceBase):
         name: str = "openaq",
         session: requests.Session | None = None,
         now: Clock = utc_now,
+        checks: ReadingChecks = DEFAULT_CHECKS,
     ) -> None:
         super().__init__(name)
         self.base_url = base_url.rstrip("/")
@@ -63,12 +70,15 @@ class OpenAqSource(SourceBase):
         self.sensors = dict(sensors)
         self.poll_seconds = poll_seconds
         self.timeout_seconds = timeout_seconds
-        self.session = session or new_session()
-        if api_key:
-            self.session.headers["X-API-Key"] = api_key
-        self.last_seen: dict[int, datetime] = {}
-        self.ignored_sensors: set[int] = set()
-        self._last_reject: dict[str | None, str] = {}
+        self.checks = checks
+        self.client = JsonClient(
+            self.base_url,
+            session=session,
+            credentials={"X-API-Key": api_key} if api_key else None,
+            timeout=timeout_seconds,
+        )
+        self.last_seen: dict[int, tuple[datetime, Any]] = {}  # per mapped sensor: time and raw value
+        self.ignored_sensors = BoundedMemory()  # unmapped sensor ids, logged once each
         self._next_poll = now()
 
     def due(self, now: datetime) -> list[EnvironmentReading]:
@@ -80,43 +90,43 @@ class OpenAqSource(SourceBase):
         for location in self.locations:
             url = f"{self.base_url}/v3/locations/{location}/latest"
             try:
-                body = get_json(self.session, url, params={"limit": "1000"}, timeout=self.timeout_seconds)
+                body = self.client.get_json(url, params={"limit": "1000"})
             except SourceUnavailable as exc:
-                self.error(str(exc))
+                self.unavailable(exc)
                 failed = True
+                if exc.retry_after is not None:
+                    break  # the server asked us to wait: not the next location either
                 continue
             except BadPayload as exc:
                 self.reject(str(exc), exc.payload)
                 self.error(str(exc))
                 failed = True
                 continue
-            out.extend(self._results(body, url))
+            out.extend(self._results(body, url, now))
         if not failed:  # on failure the worker's backoff decides when to try again
             self._next_poll = now + timedelta(seconds=self.poll_seconds)
         out.sort(key=lambda r: r.time)
         return out
 
-    def _results(self, body: Any, url: str) -> list[EnvironmentReading]:
+    def _results(self, body: Any, url: str, now: datetime) -> list[EnvironmentReading]:
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list):
-            self.reject(f"no 'results' list in the answer from {url}", json.dumps(body)[:65536])
+            self.reject_once(url, f"no 'results' list in the answer from {url}", json.dumps(body)[:65536])
             return []
         out = []
         for item in results:
             try:
-                reading = self._reading(item)
+                reading = self._reading(item, now)
             except BadRecord as exc:
                 payload = json.dumps(item, default=str)
                 key = str(item.get("sensorsId"))[:64] if isinstance(item, dict) else None
-                if self._last_reject.get(key) != payload:  # the same bad item: reported once
-                    self.reject(f"{url}: {exc}", payload)
-                    self._last_reject[key] = payload
+                self.reject_once(key, f"{url}: {exc}", payload)  # the same bad item: reported once
                 continue
             if reading is not None:
                 out.append(reading)
         return out
 
-    def _reading(self, item: Any) -> EnvironmentReading | None:
+    def _reading(self, item: Any, now: datetime) -> EnvironmentReading | None:
         if not isinstance(item, dict):
             raise BadRecord(f"result is not an object: {type(item).__name__}")
         sensor = item.get("sensorsId")
@@ -126,16 +136,27 @@ class OpenAqSource(SourceBase):
         if target is None:
             if sensor not in self.ignored_sensors:
                 log.info("%s: sensor %s is not mapped to a station; ignored", self.name, sensor)
-                self.ignored_sensors.add(sensor)
+            self.ignored_sensors.remember(sensor)
             return None
         stamp = item.get("datetime")
         when = parse_time(stamp.get("utc") if isinstance(stamp, dict) else stamp)
+        self.checks.check_time(when, now)  # before any state: a time in 2999 must not silence the sensor
+        value = item.get("value")
         last = self.last_seen.get(sensor)
-        if last is not None and when <= last:
+        if last is not None and when <= last[0]:
+            if when == last[0] and value != last[1]:
+                raise BadRecord(
+                    f"value {value!r} conflicts with {last[1]!r} already read at {when.isoformat()}"
+                )
             return None
-        self.last_seen[sensor] = when  # even if the value is bad: reject it once, not every poll
-        return make_reading(
-            time=when, station=target.station, metric=target.metric, value=item.get("value"), unit=target.unit
+        self.last_seen[sensor] = (when, value)  # even if the value is bad: reject it once, not every poll
+        return self.checks.reading(
+            time=when,
+            station=target.station,
+            metric=target.metric,
+            value=value,
+            unit=target.unit,
+            received=now,
         )
 
 
@@ -169,4 +190,5 @@ def from_feed(
         timeout_seconds=options.timeout_seconds,
         name=feed.name,
         now=now,
+        checks=ReadingChecks.from_settings(settings),
     )

@@ -7,6 +7,12 @@ on the wire; emitted oldest first. The first poll takes the newest ``top``; late
 ``@iot.nextLink`` (up to ``max_pages``) while pages come back full, so a burst between polls is
 not lost. Observations not newer than the last one seen are not emitted again, even when a
 server ignores ``$filter``. A ``phenomenonTime`` interval ``start/end`` counts at its end.
+
+Within one poll a page is read once and an observation (``@iot.id``) counted once, so a
+``nextLink`` that loops back ends the paging; a different result at a time already read in that
+poll is a conflict (a dead letter). Observations that fail the checks (a time far in the
+future...) are dead-lettered once, not on every poll. Configured ``headers`` (credentials) go to
+the ``base_url`` origin only, never to another host a ``nextLink`` names.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,18 +30,20 @@ from ioc.config import FeedSettings, Settings
 from ioc.events import EnvironmentReading
 
 from .base import (
+    DEFAULT_CHECKS,
     BadRecord,
     Clock,
+    ReadingChecks,
     SourceBase,
     SourceUnavailable,
     Target,
     check_stations,
     feed_options,
-    make_reading,
+    fingerprint,
     parse_time,
     utc_now,
 )
-from .http import BadPayload, get_json, new_session
+from .http import BadPayload, JsonClient
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,7 @@ class SensorThingsSource(SourceBase):
         name: str = "sensorthings",
         session: requests.Session | None = None,
         now: Clock = utc_now,
+        checks: ReadingChecks = DEFAULT_CHECKS,
     ) -> None:
         super().__init__(name)
         self.base_url = base_url.rstrip("/")
@@ -74,7 +84,8 @@ class SensorThingsSource(SourceBase):
         self.top = top
         self.poll_seconds = poll_seconds
         self.timeout_seconds = timeout_seconds
-        self.session = session or new_session(headers)
+        self.checks = checks
+        self.client = JsonClient(self.base_url, session=session, credentials=headers, timeout=timeout_seconds)
         self.max_pages = max_pages
         self.last_seen: dict[int | str, datetime] = {}
         self._next_poll = now()
@@ -87,10 +98,12 @@ class SensorThingsSource(SourceBase):
         failed = False
         for datastream, target in self.datastreams.items():
             try:
-                out.extend(self._poll(datastream, target))
+                out.extend(self._poll(datastream, target, now))
             except SourceUnavailable as exc:
-                self.error(str(exc))
+                self.unavailable(exc)
                 failed = True
+                if exc.retry_after is not None:
+                    break  # the server asked us to wait: not the next datastream either
             except BadPayload as exc:
                 self.reject(str(exc), exc.payload)
                 self.error(str(exc))
@@ -100,7 +113,7 @@ class SensorThingsSource(SourceBase):
         out.sort(key=lambda r: r.time)
         return out
 
-    def _poll(self, datastream: int | str, target: Target) -> list[EnvironmentReading]:
+    def _poll(self, datastream: int | str, target: Target, now: datetime) -> list[EnvironmentReading]:
         """New observations of one datastream, following ``@iot.nextLink`` while pages are full."""
         url = f"{self.base_url}/{datastream_path(datastream)}/Observations"
         params: dict[str, str] | None = {"$orderby": "phenomenonTime desc", "$top": str(self.top)}
@@ -109,35 +122,60 @@ class SensorThingsSource(SourceBase):
             params["$filter"] = f"phenomenonTime gt {iso_z(last)}"
         out: list[EnvironmentReading] = []
         newest = last
+        pages: set[str] = set()
+        ids: set[str] = set()
+        values: dict[datetime, object] = {}  # result per time read in this poll
         for _ in range(self.max_pages):
-            body = get_json(self.session, url, params=params, timeout=self.timeout_seconds)
+            page = requests.Request("GET", url, params=params).prepare().url or url
+            if page in pages:
+                break  # a nextLink back to a page already read
+            pages.add(page)
+            body = self.client.get_json(url, params=params)
             items = body.get("value") if isinstance(body, dict) else None
             if not isinstance(items, list):
-                self.reject(f"no 'value' list in the answer from {url}", json.dumps(body)[:65536])
+                self.reject_once(page, f"no 'value' list in the answer from {url}", json.dumps(body)[:65536])
                 break
+            fresh = 0
             for item in items:
+                if isinstance(item, dict) and "@iot.id" in item:
+                    key = json.dumps(item["@iot.id"], default=str)[:256]
+                    if key in ids:
+                        continue  # already read in this poll (pages that overlap or repeat)
+                    ids.add(key)
+                fresh += 1
                 try:
                     if not isinstance(item, dict):
                         raise BadRecord(f"observation is not an object: {type(item).__name__}")
                     when = parse_time(item.get("phenomenonTime"))
+                    self.checks.check_time(when, now)  # before newest moves
                     if last is not None and when <= last:
                         continue  # already seen (a server that ignores $filter)
+                    result = item.get("result")
+                    if when in values:
+                        if values[when] != result:
+                            raise BadRecord(
+                                f"result {result!r} conflicts with {values[when]!r} at the same time"
+                            )
+                        continue  # the same observation again
+                    values[when] = result
                     newest = when if newest is None else max(newest, when)
                     out.append(
-                        make_reading(
+                        self.checks.reading(
                             time=when,
                             station=target.station,
                             metric=target.metric,
-                            value=item.get("result"),
+                            value=result,
                             unit=target.unit,
+                            received=now,
                         )
                     )
                 except BadRecord as exc:
-                    self.reject(f"{url}: {exc}", json.dumps(item, default=str))
+                    payload = json.dumps(item, default=str)
+                    self.reject_once((datastream, fingerprint(payload)), f"{url}: {exc}", payload)
             link = body.get("@iot.nextLink")
-            if last is None or len(items) < self.top or not isinstance(link, str):
+            if last is None or len(items) < self.top or not isinstance(link, str) or not fresh:
                 break  # first poll: the newest page is enough; later: stop once a page is not full
-            url, params = link, None
+            url, params = urljoin(url, link), None
         if newest is not None:  # bad observations are passed too: rejected once, not every poll
             self.last_seen[datastream] = newest
         return out
@@ -173,4 +211,5 @@ def from_feed(
         headers=options.headers,
         name=feed.name,
         now=now,
+        checks=ReadingChecks.from_settings(settings),
     )

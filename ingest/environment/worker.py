@@ -4,7 +4,8 @@
 ``topic_for(reading)`` keyed by the station id, publishes each rejected input on
 ``ioc.topics.DEAD_LETTERS`` keyed by the feed name, and flushes. Nothing a source or the bus
 does stops the worker: failures are logged, counted in :attr:`EnvironmentWorker.health`, and
-retried after an exponential backoff; records whose publishing failed are kept and sent again.
+retried after an exponential backoff, or after the wait the source asked for (HTTP
+``Retry-After``) when that is longer; records whose publishing failed are kept and sent again.
 """
 
 from __future__ import annotations
@@ -76,15 +77,20 @@ class EnvironmentWorker:
             return 0
         errors: list[str] = []
         readings: list[EnvironmentReading] = []
+        wait: float | None = None
         try:
             readings = self.source.due(now)
         except SourceUnavailable as exc:
             errors.append(str(exc))
+            wait = exc.retry_after
         except Exception as exc:  # a bug in a source must not stop the feed
             log.exception("%s: source failed", self.feed)
             errors.append(f"{type(exc).__name__}: {exc}")
         errors.extend(self._take(self.source.take_errors))
         rejects = self._take(self.source.take_rejects)
+        asked = getattr(self.source, "take_retry_after", None)
+        if asked is not None:
+            wait = max(wait or 0.0, self._take(asked) or 0.0) or None
 
         batch = list(self._pending)
         for rejected in rejects:
@@ -105,10 +111,10 @@ class EnvironmentWorker:
                 self.health["last_reading_time"] = last if prev is None else max(prev, last)
         else:
             self._keep(batch)
-        self._settle(now, errors)
+        self._settle(now, errors, wait)
         return sent
 
-    def _take(self, method: Callable[[], list[Any]]) -> list[Any]:
+    def _take(self, method: Callable[[], Any]) -> Any:
         try:
             return method()
         except Exception:  # pragma: no cover - defensive
@@ -136,7 +142,7 @@ class EnvironmentWorker:
             batch = batch[overflow:]
         self._pending = batch
 
-    def _settle(self, now: datetime, errors: list[str]) -> None:
+    def _settle(self, now: datetime, errors: list[str], wait: float | None = None) -> None:
         if not errors:
             self._failures = 0
             self._retry_at = None
@@ -144,6 +150,7 @@ class EnvironmentWorker:
             return
         self._failures += 1
         delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
+        delay = max(delay, wait or 0.0)  # the server's Retry-After, when it asks for longer
         self._retry_at = now + timedelta(seconds=delay)
         self.health["errors"] += len(errors)
         self.health.update(connected=False, last_error=errors[-1], retry_at=self._retry_at)
