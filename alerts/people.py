@@ -30,7 +30,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from alerts.lifecycle import ROLES, label, role_rank
+from alerts.lifecycle import ROLES, label, may
 from alerts.settings import AuthSettings
 
 Clock = Callable[[], datetime]
@@ -192,7 +192,7 @@ class People:
 
     def assignable(self) -> list[User]:
         """Active users an alert can be assigned to (operators and above)."""
-        return [u for u in self.users() if u.active and role_rank(u.role) >= role_rank("operator")]
+        return [u for u in self.users() if u.active and may(u.role, "be_assigned")]
 
     @staticmethod
     def _valid(name: str, role: str) -> None:

@@ -545,6 +545,11 @@ class AlertService:
             row = conn.execute("SELECT role FROM users WHERE name = %s AND active", (assignee,)).fetchone()
         if row is None:
             raise AlertError(f"Cannot assign to {assignee!r}: no active console user of that name.")
+        if not lc.may(row[0], "be_assigned"):
+            raise NotAllowed(
+                f"Cannot assign to {assignee} ({lc.label(row[0])}): that role cannot act on alerts; "
+                f"assign to a {lc.label(lc.MIN_ROLE['be_assigned'])} or above."
+            )
         return self._transition(
             alert_id,
             actor,
