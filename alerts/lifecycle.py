@@ -54,6 +54,7 @@ MIN_ROLE: dict[str, Role] = {
     "comment": "operator",
     "manage_silences": "duty_officer",
     "manage_users": "admin",
+    "be_assigned": "operator",  # whom an alert may be given to (a viewer cannot act on it)
 }
 
 PAST: dict[str, str] = {

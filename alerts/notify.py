@@ -12,16 +12,22 @@ until ``max_attempts``; then the notification is ``failed`` and the console
 shows it. Channels: webhook (JSON POST), email (SMTP), and the console
 itself (the stored row *is* the console's notice; its page plays a sound and
 flashes for critical ones).
+
+A webhook's URL is often its own secret (a chat's incoming-hook token sits
+in its path or query), so errors, logs and the console name only its scheme
+and host (:func:`public_url`); :func:`redact_urls` does the same to any text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import smtplib
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -48,8 +54,36 @@ LEASE = timedelta(seconds=60)  # a claimed notification is retried after this if
 ERROR_CHARS = 500
 
 
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def public_url(url: str) -> str:
+    """What may be shown of a URL: ``scheme://host[:port]`` (no user, password, path or query)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme or '?'}://{host}" + (f":{port}" if port else "")
+
+
+def redact_urls(text: str | None) -> str | None:
+    """``text`` with every URL in it cut down to its scheme and host."""
+    if not text:
+        return text
+
+    def cut(m: re.Match[str]) -> str:
+        url = m.group(0).rstrip(".,:;)]}")  # punctuation after a URL is the sentence's
+        return public_url(url) + m.group(0)[len(url):]
+
+    return _URL.sub(cut, text)
 
 
 class DeliveryError(Exception):
@@ -116,17 +150,21 @@ class WebhookChannel:
             "Idempotency-Key": f"ioc-notification-{notification.id}",
             **self.cfg.headers,
         }
-        request = urllib.request.Request(self.cfg.url, data=body, headers=headers, method="POST")
+        where = public_url(self.cfg.url)  # the full URL is a secret: never in errors or logs
+        try:
+            request = urllib.request.Request(self.cfg.url, data=body, headers=headers, method="POST")
+        except ValueError:
+            raise PermanentDeliveryError(f"the webhook URL of channel {self.name!r} is not a URL") from None
         try:
             with urllib.request.urlopen(request, timeout=self.cfg.timeout_seconds) as resp:
                 status = resp.status
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"HTTP {exc.code} {exc.reason} from {self.cfg.url}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise DeliveryError(f"cannot reach {self.cfg.url}: {reason}") from None
+            raise DeliveryError(f"HTTP {exc.code} {redact_urls(str(exc.reason))} from {where}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = redact_urls(str(getattr(exc, "reason", exc)))
+            raise DeliveryError(f"cannot reach {where}: {reason}") from None
         if not 200 <= status < 300:
-            raise DeliveryError(f"HTTP {status} from {self.cfg.url}")
+            raise DeliveryError(f"HTTP {status} from {where}")
 
 
 class EmailChannel:
@@ -275,7 +313,7 @@ class NotificationSender:
         except PermanentDeliveryError as exc:
             error, permanent = str(exc), True
         except Exception as exc:  # any failure of a channel is recorded and retried, never lost
-            error = str(exc) or type(exc).__name__
+            error = redact_urls(str(exc)) or type(exc).__name__
         took = int((time.monotonic() - started) * 1000)
         now = self.clock()
         attempts = n.attempts + 1

@@ -1,9 +1,11 @@
 """People on the console: users with roles, passwords hashed with scrypt, sessions that expire.
 
 Passwords are stored as ``scrypt$N$r$p$salt$hash`` (``hashlib.scrypt``, a
-memory-hard KDF; 16-byte random salt), compared in constant time. After
-``max_failed_logins`` wrong passwords an account is locked for
-``lockout_minutes``. A session is a random token in an HttpOnly cookie; only
+memory-hard KDF; 16-byte random salt) at OWASP's recommended cost (N=2^17,
+r=8, p=1), compared in constant time; a hash made at a lower cost is made
+anew at the current one when its owner logs in. Wrong passwords slow down
+whoever sends them (:mod:`alerts.throttle`), never lock the account, and every
+refusal reads the same. A session is a random token in an HttpOnly cookie; only
 its SHA-256 is stored, with the session's CSRF token, an absolute expiry
 (``session_hours``, or ``kiosk_session_hours`` for viewer accounts such as
 the wall's kiosk) and an idle limit (``idle_minutes``, not applied to
@@ -15,9 +17,11 @@ viewers: a wall polls all night without anyone touching it).
 from __future__ import annotations
 
 import base64
+import functools
 import getpass
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import sys
@@ -30,13 +34,18 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from alerts.lifecycle import ROLES, label, role_rank
+from alerts.lifecycle import ROLES, label, may
 from alerts.settings import AuthSettings
+from alerts.throttle import LoginThrottle
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MIN_PASSWORD = 10
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # OWASP Password Storage Cheat Sheet: N=2^17, r=8, p=1
+MAX_SCRYPT_N = 2**20  # a stored hash asking for more is refused, not computed
+REFUSED = "Wrong name or password, or too many tries from here: wait a minute and try again."
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
 
 
@@ -45,7 +54,10 @@ def utcnow() -> datetime:
 
 
 class LoginRefused(Exception):
-    """Wrong name or password, a disabled or locked account: one message for all (no user enumeration)."""
+    """Wrong name or password, a disabled account, too many tries: one message for all (no enumeration)."""
+
+    def __init__(self, message: str = REFUSED) -> None:
+        super().__init__(message)
 
 
 class UserError(ValueError):
@@ -59,35 +71,44 @@ def _b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
 
 
+def _maxmem(n: int, r: int, p: int) -> int:
+    """Memory scrypt needs for these parameters (128·r·(N+p) bytes), with room to spare."""
+    return 128 * r * (n + p + 2) + (1 << 20)
+
+
 def hash_password(password: str, *, n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
     """A salted scrypt hash of ``password`` in ``scrypt$N$r$p$salt$hash`` form."""
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=64 * 1024 * 1024)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, dklen=32, maxmem=_maxmem(n, r, p))
     return f"scrypt${n}${r}${p}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, stored: str) -> bool:
     """Whether ``password`` matches a :func:`hash_password` string (constant-time comparison)."""
     try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
+        scheme, n_, r_, p_, salt, digest = stored.split("$")
+        n, r, p = int(n_), int(r_), int(p_)
+        if scheme != "scrypt" or n > MAX_SCRYPT_N or r > 32 or p > 16:
             return False
         want = base64.b64decode(digest)
         got = hashlib.scrypt(
-            password.encode(),
-            salt=base64.b64decode(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(want),
-            maxmem=64 * 1024 * 1024,
+            password.encode(), salt=base64.b64decode(salt), n=n, r=r, p=p, dklen=len(want),
+            maxmem=_maxmem(n, r, p),
         )
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, MemoryError):
         return False
     return hmac.compare_digest(got, want)
 
 
-_DUMMY_HASH = hash_password(secrets.token_hex(8))  # checked when the user does not exist: same cost
+def needs_rehash(stored: str) -> bool:
+    """Whether a stored hash was made with other parameters than the current ones (a lower cost)."""
+    return not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash checked when the user does not exist: the same work as for a real one."""
+    return hash_password(secrets.token_hex(8))
 
 
 # --------------------------------------------------------------------------- records
@@ -192,7 +213,7 @@ class People:
 
     def assignable(self) -> list[User]:
         """Active users an alert can be assigned to (operators and above)."""
-        return [u for u in self.users() if u.active and role_rank(u.role) >= role_rank("operator")]
+        return [u for u in self.users() if u.active and may(u.role, "be_assigned")]
 
     @staticmethod
     def _valid(name: str, role: str) -> None:
@@ -207,43 +228,47 @@ class People:
             raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
 
     # -- logging in ------------------------------------------------------------------
-    def authenticate(self, name: str, password: str) -> User:
+    def authenticate(self, name: str, password: str, remote_addr: str | None = None) -> User:
         """The user if the password is right and the account usable; else :class:`LoginRefused`.
 
-        A wrong password is counted (committed) before the refusal is raised.
+        ``remote_addr`` is the client's address, for throttling (:mod:`alerts.throttle`).
+        A client that must wait is refused without its password being checked. Every
+        refusal carries the same message; a failure is counted (committed) before it
+        is raised. A right password stored at a lower cost is hashed anew.
         """
+        throttle = LoginThrottle(self.settings, self.clock)
         now = self.clock()
-        refusal: str | None = None
+        refused = False
         with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute(
-                "SELECT password_hash, active, locked_until FROM users WHERE name = %s FOR UPDATE", (name,)
-            ).fetchone()
-            if row is None:
-                verify_password(password, _DUMMY_HASH)  # the same work as for a real user
-                refusal = "Wrong name or password."
-            elif row[2] is not None and row[2] > now:
-                refusal = "Too many wrong passwords: this account is locked for a few minutes."
-            elif not verify_password(password, row[0]):
-                conn.execute(
-                    "UPDATE users SET failed_logins = failed_logins + 1, locked_until = CASE "
-                    "WHEN failed_logins + 1 >= %s THEN %s ELSE locked_until END WHERE name = %s",
-                    (
-                        self.settings.max_failed_logins,
-                        now + timedelta(minutes=self.settings.lockout_minutes),
-                        name,
-                    ),
-                )
-                refusal = "Wrong name or password."
-            elif not row[1]:
-                refusal = "Wrong name or password."
+            # one try at a time per client address: parallel guesses from one place queue up
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-login'), hashtext(%s))",
+                         (remote_addr or "-",))
+            wait = throttle.wait(conn, remote_addr, name)
+            if wait:
+                log.warning("login of %r from %s throttled for %.0f s (%s)", name[:64], remote_addr,
+                            wait.left.total_seconds(), wait.reason)
+                refused = True
             else:
-                conn.execute(
-                    "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = %s "
-                    "WHERE name = %s",
-                    (now, name),
-                )
-        if refusal is not None:
-            raise LoginRefused(refusal)
+                row = conn.execute(
+                    "SELECT password_hash, active FROM users WHERE name = %s FOR UPDATE", (name,)
+                ).fetchone()
+                if row is None:
+                    verify_password(password, _dummy_hash())  # the same work as for a real user
+                    refused = True
+                elif not verify_password(password, row[0]) or not row[1]:
+                    refused = True
+                if refused:
+                    throttle.failed(conn, remote_addr, name)
+                else:
+                    throttle.succeeded(conn, remote_addr, name)
+                    stored = hash_password(password) if needs_rehash(row[0]) else row[0]
+                    conn.execute(
+                        "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = %s, "
+                        "password_hash = %s WHERE name = %s",
+                        (now, stored, name),
+                    )
+        if refused:
+            raise LoginRefused()
         return next(u for u in self.users() if u.name == name)
 
     def start_session(

@@ -56,7 +56,7 @@ from alerts.lifecycle import (
     TransitionRefused,
 )
 from alerts.links import data_link, feed_of
-from alerts.notify import enqueue
+from alerts.notify import enqueue, redact_urls
 from alerts.settings import AlertSettings
 from ioc.bus.base import Bus, Message
 from ioc.bus.loop import BatchConsumer
@@ -603,6 +603,11 @@ class AlertService:
             row = conn.execute("SELECT role FROM users WHERE name = %s AND active", (assignee,)).fetchone()
         if row is None:
             raise AlertError(f"Cannot assign to {assignee!r}: no active console user of that name.")
+        if not lc.may(row[0], "be_assigned"):
+            raise NotAllowed(
+                f"Cannot assign to {assignee} ({lc.label(row[0])}): that role cannot act on alerts; "
+                f"assign to a {lc.label(lc.MIN_ROLE['be_assigned'])} or above."
+            )
         return self._transition(
             alert_id,
             actor,
@@ -1046,7 +1051,7 @@ class AlertService:
             "created_at",
             "sent_at",
         )
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return [_shown(dict(zip(keys, r, strict=True))) for r in rows]
 
     def failed_notifications(self, limit: int = 10) -> list[dict[str, Any]]:
         """Notifications that gave up, newest first: the console shows them so none is lost silently."""
@@ -1057,7 +1062,7 @@ class AlertService:
                 (limit,),
             ).fetchall()
         keys = ("id", "alert_id", "channel", "recipient", "attempts", "last_error")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        return [_shown(dict(zip(keys, r, strict=True))) for r in rows]
 
     def console_notices(self, after_id: int = 0, limit: int = 20) -> list[dict[str, Any]]:
         """Console-channel notices newer than ``after_id`` (the page flashes and chimes for critical ones)."""
@@ -1216,6 +1221,15 @@ _ACTION_OF = {
     "reopened": "reopen",
     "open": "unsilence",
 }
+
+
+def _shown(notification: dict[str, Any]) -> dict[str, Any]:
+    """A notification as any console user may see it: URLs in its error cut to scheme and host.
+
+    Errors stored before URLs were kept out of them may still hold a webhook's secret URL.
+    """
+    notification["last_error"] = redact_urls(notification["last_error"])
+    return notification
 
 
 def actions_for(role: str, state: str) -> list[str]:

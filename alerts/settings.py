@@ -139,15 +139,32 @@ class NotificationSettings(BaseModel):
 
 
 class AuthSettings(BaseModel):
-    """People on the console: session lifetimes, lockout, cookies, whether the wall needs a login."""
+    """People on the console: session lifetimes, login throttling, cookies, which pages need a login.
+
+    Wrong passwords slow down whoever sends them, never the account's owner (see
+    :mod:`alerts.throttle`): a client address gets ``free_tries_per_account`` tries at
+    one name and ``free_tries_per_address`` at all names together, then waits
+    ``delay_seconds``, doubling with every further failure up to ``max_delay_seconds``.
+    Failures are forgotten after ``forget_minutes`` without one. When wrong passwords
+    for one name come from ``spread_addresses`` or more addresses (a guessing
+    botnet), addresses that never logged in as that user also wait, after
+    ``free_tries_per_spread_account`` failures in all.
+    """
 
     session_hours: float = Field(default=12.0, gt=0)  # a night shift and its hand-over
     idle_minutes: float = Field(default=60.0, gt=0)
     kiosk_session_hours: float = Field(default=720.0, gt=0)  # viewer accounts (the wall): 30 days
     wall_requires_login: bool = False  # the demo's wall is open; a city sets this and a kiosk account
-    secure_cookies: bool = False  # set behind HTTPS
-    max_failed_logins: int = Field(default=5, ge=1)
-    lockout_minutes: float = Field(default=5.0, gt=0)
+    cameras_require_login: bool = True  # camera frames show people: a login (a kiosk account) by default
+    secure_cookies: bool = False  # mark cookies Secure even on plain HTTP (HTTPS requests always are)
+    free_tries_per_account: int = Field(default=3, ge=1)
+    free_tries_per_address: int = Field(default=10, ge=1)
+    free_tries_per_spread_account: int = Field(default=20, ge=1)
+    spread_addresses: int = Field(default=5, ge=2)
+    delay_seconds: float = Field(default=1.0, gt=0)
+    max_delay_seconds: float = Field(default=300.0, gt=0)
+    forget_minutes: float = Field(default=30.0, gt=0)
+    known_address_days: float = Field(default=90.0, gt=0)  # a user's own workstations skip the spread wait
 
 
 def _default_policies() -> list[EscalationPolicy]:

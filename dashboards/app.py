@@ -14,7 +14,7 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import cameras, console, sea, wall
+from dashboards import auth, cameras, console, sea, wall
 from ioc.config import Settings
 
 ASSETS = Path(__file__).parent / "assets"
@@ -32,11 +32,14 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
-    console.create_console(app.server, pool, settings)  # /console, /login, /logout: see dashboards.auth
-    sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
-    cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
+    console_app = console.create_console(app.server, pool, settings)  # /console, /login: dashboards.auth
+    sea_app = sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
+    camera_app = cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
+    guard = auth.Auth.of(app.server)
+    if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
+        guard.headers.allow_pages(app, console_app, sea_app, camera_app)
 
-    @app.server.route("/healthz")
+    @app.server.route("/healthz", endpoint="ioc_healthz")
     def healthz() -> Response:
         return Response("ok", mimetype="text/plain")
 

@@ -11,10 +11,20 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   cookie and, when the request belongs to a session, to the session's own
   token. So a cross-site form or fetch (which can neither read our cookie
   nor set our header) is refused with 403, logged in or not.
-- ``/console/...`` needs a session (any role; what one may *do* there is
-  checked by the alerts service). The wall and the other pages stay open
-  unless ``alerts.auth.wall_requires_login`` is set; then any session will
-  do, e.g. a ``viewer`` kiosk account on the wall's screen.
+- Who may see what is decided from the route the request matched, never
+  from words in its path (a path with ``.`` or ``..`` segments is refused
+  outright): the login form, ``/logout``, ``/whoami``, ``/healthz`` and the
+  pages' static files (Dash's assets and component bundles) are public;
+  ``/console/...`` needs a session (any role; what one may *do* there is
+  checked by the alerts service); ``/cameras/...`` (the page, its data and
+  its key frames: people are on them) needs one unless
+  ``alerts.auth.cameras_require_login`` is off; the wall and the other pages
+  stay open unless ``alerts.auth.wall_requires_login`` is set. Any session
+  will do there, e.g. a ``viewer`` kiosk account on the wall's screen.
+- Every answer carries the security headers of :mod:`dashboards.http_security`;
+  cookies are ``Secure`` when the request came over HTTPS (directly, or by
+  ``X-Forwarded-Proto`` from a proxy in ``web.trusted_proxies``, whose
+  ``X-Forwarded-For`` then also names the client for login throttling).
 """
 
 from __future__ import annotations
@@ -24,13 +34,16 @@ import html
 import json
 import logging
 import secrets
+from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
 from flask import Flask, Response, g, has_request_context, redirect, request
+from flask.typing import ResponseReturnValue
 
 from alerts.lifecycle import label
 from alerts.people import LoginRefused, People, Principal
 from alerts.settings import AuthSettings
+from dashboards.http_security import ProxyTrust, SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +52,37 @@ CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
 CSRF_HEADER = "X-CSRFToken"  # the header dash-renderer sends
 CSRF_FIELD = "csrf_token"
 CONSOLE_PREFIX = "/console"
+CAMERAS_PREFIX = "/cameras"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# never behind a login: the login itself and health (and every page's static files: see is_static)
-PUBLIC_PREFIXES = ("/login", "/logout", "/whoami", "/healthz")
+# routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
+PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
+DASH_BUNDLES = "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 
 
-def is_static(path: str) -> bool:
-    """A static file of any Dash page (its assets, component bundles, favicon): no session needed."""
-    return "/_dash-component-suites/" in path or "/assets/" in path or path.endswith("_favicon.ico")
+def is_static(endpoint: str | None) -> bool:
+    """Whether a matched route serves static files of a page (assets, component bundles, favicon).
+
+    Decided by the route, not the path: Flask's and each Dash page's asset blueprint
+    (``<name>.static``), Dash's component bundles and its favicon.
+    """
+    if not endpoint:
+        return False
+    return (
+        endpoint == "static"
+        or endpoint.endswith(".static")
+        or endpoint.endswith("/" + DASH_BUNDLES)
+        or endpoint.endswith("/_favicon.ico")
+    )
+
+
+def has_dot_segment(path: str) -> bool:
+    """Whether a (decoded) path has a ``.`` or ``..`` segment: never needed, refused before routing."""
+    return any(seg in (".", "..") for seg in path.replace("\\", "/").split("/"))
+
+
+def under(route: str, prefix: str) -> bool:
+    """Whether ``route`` is ``prefix`` or below it."""
+    return route == prefix or route.startswith(prefix + "/")
 
 
 def principal() -> Principal | None:
@@ -79,14 +115,29 @@ def _same(a: str | None, b: str | None) -> bool:
 class Auth:
     """The login pages and the request checks of one server."""
 
-    def __init__(self, people: People, settings: AuthSettings, title: str = "Operations Centre") -> None:
+    def __init__(
+        self,
+        people: People,
+        settings: AuthSettings,
+        title: str = "Operations Centre",
+        trusted_proxies: Sequence[str] = (),
+        extra_origins: Sequence[str] = (),
+    ) -> None:
         self.people = people
         self.settings = settings
         self.title = title
+        self.proxies = ProxyTrust(trusted_proxies)
+        self.headers = SecurityHeaders(extra_origins)
+
+    @staticmethod
+    def of(server: Flask) -> Auth | None:
+        """The :class:`Auth` installed on ``server``, if any."""
+        return server.extensions.get("ioc_auth")
 
     # -- installing ------------------------------------------------------------------
     def install(self, server: Flask) -> None:
         """Register the checks and the routes on ``server``."""
+        server.extensions["ioc_auth"] = self
         server.before_request(self.before_request)
         server.after_request(self.after_request)
         server.add_url_rule("/login", "ioc_login", self.login, methods=["GET", "POST"])
@@ -94,9 +145,15 @@ class Auth:
         server.add_url_rule("/whoami", "ioc_whoami", self.whoami, methods=["GET"])
 
     # -- every request ---------------------------------------------------------------
-    def before_request(self) -> Response | None:
+    def before_request(self) -> ResponseReturnValue | None:
         """Find the session, refuse a state change without the CSRF token, keep closed pages closed."""
-        if request.method == "GET" and is_static(request.path):
+        if has_dot_segment(request.path):
+            log.warning("refused %s %r from %s: '.' or '..' in the path", request.method, request.path,
+                        self.client_address())
+            return Response("Refused: a path may not contain '.' or '..' segments.", status=400,
+                            mimetype="text/plain")
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else None
+        if request.method == "GET" and is_static(endpoint):
             return None
         g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE))
         g.ioc_csrf_new = None
@@ -105,26 +162,37 @@ class Auth:
                 "refused %s %s from %s: CSRF token missing or wrong",
                 request.method,
                 request.path,
-                request.remote_addr,
+                self.client_address(),
             )
             return Response(
                 "Refused: this request carries no valid CSRF token. Reload the page and try again.",
                 status=403,
                 mimetype="text/plain",
             )
-        path = request.path
-        if path.startswith(PUBLIC_PREFIXES) or is_static(path):
+        if endpoint in PUBLIC_ENDPOINTS or is_static(endpoint):
             return None
-        needs_login = (
-            path == CONSOLE_PREFIX
-            or path.startswith(CONSOLE_PREFIX + "/")
-            or self.settings.wall_requires_login
-        )
-        if needs_login and principal() is None:
+        route = request.url_rule.rule if request.url_rule is not None else request.path
+        if self.needs_login(route) and principal() is None:
             if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
                 return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/')}", code=302)
             return Response("Log in first.", status=401, mimetype="text/plain")
         return None
+
+    def needs_login(self, route: str) -> bool:
+        """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
+        if under(route, CONSOLE_PREFIX):
+            return True
+        if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):
+            return True
+        return self.settings.wall_requires_login
+
+    def client_address(self) -> str | None:
+        """The client's address (the one a trusted proxy names, behind one)."""
+        return self.proxies.client_address(request)
+
+    def secure_cookies(self) -> bool:
+        """Whether cookies get ``Secure``: over HTTPS (directly or via a trusted proxy), or if configured."""
+        return self.settings.secure_cookies or self.proxies.is_https(request)
 
     def _csrf_ok(self) -> bool:
         sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
@@ -146,7 +214,8 @@ class Auth:
         return g.ioc_csrf_new
 
     def after_request(self, response: Response) -> Response:
-        """Keep the CSRF cookie equal to the token the page must send (set it on first visit)."""
+        """Security headers; keep the CSRF cookie equal to the token the page must send."""
+        self.headers.apply(response)
         if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
             return response
         want = self.csrf_token() if hasattr(g, "ioc_principal") else None
@@ -160,7 +229,7 @@ class Auth:
             token,
             httponly=False,
             samesite="Strict",
-            secure=self.settings.secure_cookies,
+            secure=self.secure_cookies(),
             path="/",
         )
 
@@ -172,13 +241,14 @@ class Auth:
             return self._form(target)
         name = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
+        client = self.client_address()
         try:
-            user = self.people.authenticate(name, password)
+            user = self.people.authenticate(name, password, client)
         except LoginRefused as exc:
-            log.info("login refused for %r from %s", name, request.remote_addr)
+            log.info("login refused for %r from %s", name[:64], client)
             return self._form(target, error=str(exc), name=name, status=401)
-        token, who = self.people.start_session(user, request.remote_addr, request.headers.get("User-Agent"))
-        log.info("%s (%s) logged in from %s", who.name, who.role, request.remote_addr)
+        token, who = self.people.start_session(user, client, request.headers.get("User-Agent"))
+        log.info("%s (%s) logged in from %s", who.name, who.role, client)
         response = redirect(target, code=303)
         lifetime = int((who.expires_at - self.people.clock()).total_seconds())
         response.set_cookie(
@@ -187,7 +257,7 @@ class Auth:
             httponly=True,
             samesite="Lax",
             max_age=lifetime,
-            secure=self.settings.secure_cookies,
+            secure=self.secure_cookies(),
             path="/",
         )
         self._set_csrf_cookie(response, who.csrf_token)
@@ -198,8 +268,8 @@ class Auth:
         """End the session (POST with the CSRF token) and go back to the login form."""
         self.people.end_session(request.cookies.get(SESSION_COOKIE))
         response = redirect("/login", code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        response.delete_cookie(CSRF_COOKIE, path="/")
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure_cookies(), httponly=True)
+        response.delete_cookie(CSRF_COOKIE, path="/", secure=self.secure_cookies())
         g.ioc_logged_out = True
         return response
 
@@ -244,8 +314,15 @@ class Auth:
         return Response(page, status=status, mimetype="text/html")
 
 
-def install(server: Flask, people: People, settings: AuthSettings, title: str = "Operations Centre") -> Auth:
+def install(
+    server: Flask,
+    people: People,
+    settings: AuthSettings,
+    title: str = "Operations Centre",
+    trusted_proxies: Sequence[str] = (),
+    extra_origins: Sequence[str] = (),
+) -> Auth:
     """Create and install the :class:`Auth` of ``server``."""
-    auth = Auth(people, settings, title)
+    auth = Auth(people, settings, title, trusted_proxies, extra_origins)
     auth.install(server)
     return auth

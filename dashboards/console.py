@@ -43,6 +43,7 @@ from alerts.service import Alert, AlertError, AlertFilter, AlertService, actions
 from alerts.settings import AlertSettings
 from dashboards import auth
 from dashboards.components import SEVERITY_SHORT, fmt_age, severity_rank
+from dashboards.http_security import origin
 from ioc.config import Settings
 
 log = logging.getLogger(__name__)
@@ -1134,7 +1135,14 @@ def create_console(
     kwargs = {"clock": clock} if clock is not None else {}
     service = AlertService(pool, cfg, **kwargs)
     people = People(pool, cfg.auth, **kwargs)
-    auth.install(server, people, cfg.auth, title=f"{settings.web.title} · {settings.city}")
+    auth.install(
+        server,
+        people,
+        cfg.auth,
+        title=f"{settings.web.title} · {settings.city}",
+        trusted_proxies=settings.web.trusted_proxies,
+        extra_origins=[o for o in [origin(settings.web.map_tiles_url)] if o],
+    )
     view = ConsoleView(service=service, people=people, settings=settings, alert_settings=cfg)
     return attach(server, view)
 

@@ -85,6 +85,8 @@ class WebSettings(BaseModel):
     max_station_panels: int = Field(default=12, ge=1, le=48)  # station charts that fit one wall screen
     map_tiles_url: str | None = None  # XYZ tile template for the sea map; unset: offline background
     map_tiles_attribution: str = ""
+    # reverse proxies (addresses or networks) whose X-Forwarded-For / -Proto are believed
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class Station(BaseModel):

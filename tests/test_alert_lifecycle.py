@@ -196,6 +196,20 @@ def test_roles_and_notes(plain_store: Store) -> None:
     ]
 
 
+def test_an_alert_is_only_assigned_to_someone_who_can_act_on_it(plain_store: Store) -> None:
+    svc = AlertService(plain_store.pool)
+    people = People(plain_store.pool)
+    people.add_user("kiosk", "viewer", "correct horse battery")
+    people.add_user("hoa", "operator", "correct horse battery")
+    alert_id = svc.apply(signal("assignees")).alert_id
+    assert alert_id is not None
+    with pytest.raises(NotAllowed, match=r"kiosk \(viewer\): that role cannot act on alerts"):
+        svc.assign(alert_id, LAN, "kiosk")
+    assert svc.get(alert_id).state == "open" and svc.get(alert_id).assignee is None
+    assert [u.name for u in people.assignable()] == ["hoa"]  # what the console offers: the same rule
+    assert svc.assign(alert_id, LAN, "hoa").assignee == "hoa"
+
+
 def test_a_stale_version_is_refused_naming_who_was_first(plain_store: Store) -> None:
     svc = AlertService(plain_store.pool)
     alert = svc.get(svc.apply(signal("stale")).alert_id)  # type: ignore[arg-type]

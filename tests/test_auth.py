@@ -1,4 +1,4 @@
-"""People and sessions: scrypt hashes, lockout, expiry on a controllable clock, the CLI, page access."""
+"""People and sessions: scrypt hashes, login throttling, expiry on a controllable clock, the CLI, pages."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from alerts.people import (
     People,
     UserError,
     hash_password,
+    needs_rehash,
     users_command,
     verify_password,
 )
@@ -52,17 +53,40 @@ def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
         st.close()
 
 
-def test_passwords_are_salted_scrypt_hashes() -> None:
+def test_passwords_are_salted_scrypt_hashes_at_owasp_cost() -> None:
     a, b = hash_password(PW), hash_password(PW)
-    assert a != b and a.startswith("scrypt$16384$8$1$")  # a fresh salt each time
+    assert a != b and a.startswith("scrypt$131072$8$1$")  # N=2^17, r=8, p=1; a fresh salt each time
     assert verify_password(PW, a) and verify_password(PW, b)
     assert not verify_password(PW + "!", a) and not verify_password("", a)
     assert not verify_password(PW, "plain$" + PW) and not verify_password(PW, "scrypt$garbage")
+    assert not verify_password(PW, "scrypt$1073741824$8$1$AAAA$AAAA")  # a cost we refuse to compute
+    old = hash_password(PW, n=2**14)
+    assert verify_password(PW, old) and needs_rehash(old) and not needs_rehash(a)
 
 
-def test_users_roles_lockout_and_stored_hashes(plain_store: Store) -> None:
+def test_a_weaker_stored_hash_is_made_anew_on_login(plain_store: Store) -> None:
+    people = People(plain_store.pool)
+    people.add_user("lan", "duty_officer", PW)
+    with plain_store.pool.connection() as conn:
+        conn.execute("UPDATE users SET password_hash = %s WHERE name = 'lan'", (hash_password(PW, n=2**14),))
+    with pytest.raises(LoginRefused):
+        people.authenticate("lan", "wrong password!", "10.0.0.7")
+    assert _stored_hash(plain_store, "lan").startswith("scrypt$16384$")  # a wrong password changes nothing
+    people.authenticate("lan", PW, "10.0.0.7")
+    stored = _stored_hash(plain_store, "lan")
+    assert stored.startswith("scrypt$131072$8$1$") and verify_password(PW, stored)
+    people.authenticate("lan", PW, "10.0.0.7")
+    assert _stored_hash(plain_store, "lan") == stored  # already at the current cost: left alone
+
+
+def _stored_hash(store: Store, name: str) -> str:
+    with store.pool.connection() as conn:
+        return conn.execute("SELECT password_hash FROM users WHERE name = %s", (name,)).fetchone()[0]
+
+
+def test_users_roles_and_stored_hashes(plain_store: Store) -> None:
     clock = Clock(T0)
-    people = People(plain_store.pool, AuthSettings(max_failed_logins=3, lockout_minutes=5), clock)
+    people = People(plain_store.pool, AuthSettings(), clock)
     people.add_user("lan", "duty_officer", PW, "Nguyễn Thị Lan")
     with pytest.raises(UserError, match="already exists"):
         people.add_user("lan", "viewer", PW)
@@ -78,16 +102,67 @@ def test_users_roles_lockout_and_stored_hashes(plain_store: Store) -> None:
     assert people.authenticate("lan", PW).role == "duty_officer"
     with pytest.raises(LoginRefused, match="Wrong name or password"):
         people.authenticate("nobody", PW)
-    for _ in range(3):
-        with pytest.raises(LoginRefused, match="Wrong name or password"):
-            people.authenticate("lan", "wrong password!")
-    with pytest.raises(LoginRefused, match="locked"):
-        people.authenticate("lan", PW)  # even the right password, while locked
-    clock.advance(minutes=5)
     assert people.authenticate("lan", PW).last_login_at == clock()
     people.set_active("lan", False)
     with pytest.raises(LoginRefused, match="Wrong name or password"):
         people.authenticate("lan", PW)
+
+
+OUTSIDER, DESK, ELSEWHERE = "203.0.113.66", "10.20.0.7", "10.20.0.8"
+
+
+def _refused(people: People, name: str, password: str, addr: str) -> str:
+    with pytest.raises(LoginRefused) as exc:
+        people.authenticate(name, password, addr)
+    return str(exc.value)
+
+
+def test_wrong_passwords_slow_the_guesser_never_the_user(plain_store: Store) -> None:
+    """OWASP: growing delays per address and per (address, name); an outsider cannot keep a user out."""
+    clock = Clock(T0)
+    settings = AuthSettings(free_tries_per_account=3, free_tries_per_address=6, delay_seconds=1,
+                            max_delay_seconds=300, forget_minutes=30)
+    people = People(plain_store.pool, settings, clock)
+    people.add_user("lan", "duty_officer", PW)
+    messages = {_refused(people, "lan", "guess number 0", OUTSIDER) for _ in range(3)}  # the free tries
+    messages.add(_refused(people, "nobody", PW, ELSEWHERE))  # an unknown name
+    # the guesser now waits 1 s, even with the right password (refused unchecked: a guess tells nothing)
+    messages.add(_refused(people, "lan", PW, OUTSIDER))
+    assert messages == {"Wrong name or password, or too many tries from here: wait a minute and try again."}
+    # ... while the duty officer at her desk logs in at once, again and again (never a lock on the account)
+    assert people.authenticate("lan", PW, DESK).name == "lan"
+    # the guesser's waits grow: 1 s, 2 s, 4 s, 8 s ...
+    for wait in (1, 2, 4, 8, 16):
+        clock.advance(seconds=wait - 0.5)
+        _refused(people, "lan", PW, OUTSIDER)  # too early: still waiting
+        clock.advance(seconds=0.5)
+        _refused(people, "lan", "another guess", OUTSIDER)  # its turn: a wrong password, counted
+        assert people.authenticate("lan", PW, DESK).name == "lan"
+    # the wait is per name and per address: other names from the guesser wait too, once it tried many
+    for i in range(3):
+        _refused(people, f"user{i}", "guess", OUTSIDER)  # the address is past its 6 free tries now
+    _refused(people, "nobody-else", PW, OUTSIDER)  # waiting, whatever the name
+    # failures are forgotten after a quiet half hour (not kept for ever, as the old lock counter was)
+    clock.advance(minutes=31)
+    assert people.authenticate("lan", PW, OUTSIDER).name == "lan"
+    with plain_store.pool.connection() as conn:
+        rows = conn.execute("SELECT count(*) FROM login_failures WHERE username = 'lan'").fetchone()[0]
+    assert rows == 0  # a right password forgets that address's failures at that name
+
+
+def test_guesses_from_many_addresses_slow_strangers_not_the_users_own_desk(plain_store: Store) -> None:
+    clock = Clock(T0)
+    settings = AuthSettings(free_tries_per_account=3, spread_addresses=3, free_tries_per_spread_account=6)
+    people = People(plain_store.pool, settings, clock)
+    user = people.add_user("lan", "duty_officer", PW)
+    people.start_session(user, DESK)  # she worked from her desk before
+    for bot in ("198.51.100.1", "198.51.100.2", "198.51.100.3"):
+        for _ in range(2):
+            _refused(people, "lan", "guess", bot)
+    _refused(people, "lan", PW, "198.51.100.4")  # a new address waits: the name is under attack
+    assert people.authenticate("lan", PW, DESK).name == "lan"  # her own desk does not
+    clock.advance(seconds=2)
+    assert people.authenticate("lan", PW, "198.51.100.4").name == "lan"  # and the wait is short
 
 
 def test_sessions_expire_idle_and_absolute_and_end_on_logout(plain_store: Store) -> None:

@@ -2,7 +2,8 @@
 
 The browser test starts the real command (the Huế sample config: two sample cameras, the
 OpenCV backend at 2 analysed fps, a key frame every 5 s, key frames in the demo's temporary
-folder), opens ``/cameras/``, waits for both tiles to show a loaded key frame and counts,
+folder), logs in with the account the demo prints (camera frames need a login), opens
+``/cameras/``, waits for both tiles to show a loaded key frame and counts,
 fetches a frame, tries to climb out of the key frame folder, opens a camera large (click and
 number key), closes it with Esc, and leaves ``tests/artifacts/camera-wall.png`` (the grid) and
 ``camera-wall-large.png`` (one camera) for a human to judge.
@@ -189,11 +190,11 @@ def _assert_one_screen(driver: Any) -> None:
     assert clipped == []
 
 
-def _get(host: str, port: int, path: str) -> tuple[int, bytes]:
+def _get(host: str, port: int, path: str, cookie: str = "") -> tuple[int, bytes]:
     """A GET with the path sent as written (no client-side ``..`` clean-up)."""
     conn = http.client.HTTPConnection(host, port, timeout=10)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -210,7 +211,16 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         assert host == "127.0.0.1" and port
 
         _wall_screen(browser)
+        creds = r"duty officer '([^']+)', password '([^']+)'"  # printed just after the wall's address
+        login = WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda _: re.search(creds, demo.output))
+        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg")[0] == 401  # people: a login
         browser.get(url + "cameras/")
+        WebDriverWait(browser, 20).until(lambda d: "/login?next=/cameras/" in d.current_url)
+        browser.find_element(By.ID, "username").send_keys(login.group(1))
+        browser.find_element(By.ID, "password").send_keys(login.group(2))
+        browser.find_element(By.ID, "login-submit").click()
+        WebDriverWait(browser, 20).until(lambda d: d.current_url == url + "cameras/")
+        cookie = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
         browser.execute_script("window.__camNoReload = true;")
         wait = WebDriverWait(browser, 40, poll_frequency=0.25)
         wait.until(lambda d: d.execute_script(_READY_JS))
@@ -227,13 +237,14 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         # a frame: a JPEG, revalidated on every use, with the key frame's time in its URL
         src = tiles[0].find_element(By.CSS_SELECTOR, "img.cam-img").get_attribute("src")
         assert re.search(r"/cameras/frame/hue-cam-ngomon/[^?]+\.jpg\?t=\d+$", src), src
-        with urllib.request.urlopen(src, timeout=10) as resp:
+        with urllib.request.urlopen(urllib.request.Request(src, headers={"Cookie": cookie}),
+                                    timeout=10) as resp:
             body = resp.read()
             assert resp.headers["Content-Type"] == "image/jpeg"
             assert resp.headers["Cache-Control"] == "no-cache"
             assert body[:2] == b"\xff\xd8"
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg")[0] == 200
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/nope.jpg")[0] == 404
+        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg", cookie)[0] == 200
+        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/nope.jpg", cookie)[0] == 404
 
         # nothing outside the key frame folder, however the path climbs
         (data_dir / "secret.jpg").write_bytes(b"not for the wall")
@@ -241,9 +252,10 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
                      "/cameras/frame/hue-cam-ngomon/..%2F..%2Fsecret.jpg",
                      "/cameras/frame/../secret.jpg", "/cameras/frame/%2E%2E/secret.jpg",
                      "/cameras/frame/hue-cam-ngomon/../../pgdata/PG_VERSION"):
-            status, body = _get(host, port, path)
-            assert status in (403, 404) and b"not for the wall" not in body, (path, status)
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/../../secret.jpg")[0] == 403
+            status, body = _get(host, port, path, cookie)
+            assert status in (400, 403, 404) and b"not for the wall" not in body, (path, status)
+        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/../../secret.jpg", cookie)[0] == 400
+        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/%2e%2e%2f..%2fsecret.jpg", cookie)[0] == 400
 
         # everything the page loaded came from the demo itself
         origin = f"http://{host}:{port}/"

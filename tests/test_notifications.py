@@ -232,6 +232,47 @@ def test_a_notification_that_gives_up_stays_visible(plain_store: Store) -> None:
     assert [n["state"] for n in svc.notifications_of(alert)] == ["failed"]
 
 
+def test_a_webhooks_secret_url_stays_out_of_errors_logs_and_the_console(
+    plain_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock(T0)
+    hook = FlakyHook(fail=99)
+    secret_url = hook.url + "/T0KEN-in-the-path?key=sk_live_51secret"  # how chat hooks carry their token
+    shown = f"http://127.0.0.1:{hook.server.server_port}"
+    cfg = AlertSettings(
+        notifications=NotificationSettings(
+            channels=[ConsoleChannelSettings(), WebhookChannelSettings(url=secret_url)],
+            on_raise={"critical": ["webhook"]},
+            max_attempts=2,
+        )
+    )
+    svc = AlertService(plain_store.pool, cfg, clock)
+    alert = fire(svc, "storm-secret")
+    sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+    try:
+        with caplog.at_level("INFO"):
+            assert sender.run_once().retrying == 1
+            clock.advance(600)
+            assert sender.run_once().failed == 1
+    finally:
+        hook.close()
+    assert len(hook.received) == 2  # it was really sent to the whole URL
+    with plain_store.pool.connection() as conn:
+        stored = conn.execute(
+            "SELECT error FROM notification_attempts UNION ALL SELECT last_error FROM notifications"
+        ).fetchall()
+    seen = [e for (e,) in stored] + [n["last_error"] for n in svc.notifications_of(alert)]
+    seen += [f["last_error"] for f in svc.failed_notifications()] + [caplog.text]
+    assert all(f"HTTP 503 Service Unavailable from {shown}" in e for e in seen), seen
+    assert not any("T0KEN" in e or "sk_live" in e for e in seen), seen
+    # an error stored before this change, with the whole URL in it, is cut down when shown
+    with plain_store.pool.connection() as conn:
+        conn.execute("UPDATE notifications SET last_error = %s",
+                     ("cannot reach https://hooks.example.org/services/T0KEN?key=sk_live_1: timed out",))
+    assert svc.failed_notifications()[0]["last_error"] == "cannot reach https://hooks.example.org: timed out"
+    assert svc.notifications_of(alert)[0]["last_error"] == "cannot reach https://hooks.example.org: timed out"
+
+
 def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Store) -> None:
     smtp = TinySMTP()
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
 from ioc.config import ConfigError, Settings, load_settings
+from ioc.store.database import public_dsn
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
 log = logging.getLogger("ioc")
@@ -106,7 +107,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         login = demo_login(runtime)
         if login:
             print(f"Console: {url}console/ (duty officer {login[0]!r}, password {login[1]!r})", flush=True)
-        print(f"Store: {runtime.store.caps.label} ({runtime.store.dsn})", flush=True)
+        print(f"Store: {runtime.store.caps.label} ({public_dsn(runtime.store.dsn)})", flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
         while not stopping.is_set():
             if deadline is not None and time.monotonic() >= deadline:

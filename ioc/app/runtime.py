@@ -31,7 +31,7 @@ from ioc.bus.base import Bus
 from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
 from ioc.config import ConfigError, Settings
-from ioc.store.database import Store, open_store
+from ioc.store.database import Store, open_store, public_dsn
 from ioc.store.detector_state import PostgresSnapshotStore
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.health import Beat, instance_id, record_beats
@@ -98,7 +98,7 @@ class Runtime:
         if not dsn:
             self.embedded = EmbeddedPostgres(self.data_dir, timescaledb=None if want_ts else False)
             dsn = self.embedded.start()
-            log.info("embedded PostgreSQL on %s (data in %s)", dsn, self.embedded.data_dir)
+            log.info("embedded PostgreSQL on %s (data in %s)", public_dsn(dsn), self.embedded.data_dir)
         self.store = open_store(dsn, self.settings.database.pool_min, self.settings.database.pool_max,
                                 want_timescaledb=want_ts)
         log.info("store ready: %s", self.store.caps.label)

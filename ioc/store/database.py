@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from ioc.store.capabilities import Capabilities
@@ -25,6 +26,17 @@ class Store:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def public_dsn(dsn: str) -> str:
+    """``dsn`` without its password, for logs and messages: ``postgresql://user@host:port/db``."""
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "(a DSN that cannot be parsed)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{parts.get('host', '')}{port}/{parts.get('dbname', '')}"
 
 
 def connect_with_backoff(dsn: str, wait_s: float = 60.0) -> psycopg.Connection:

@@ -1,11 +1,18 @@
 """A private PostgreSQL cluster for the embedded mode and the tests.
 
 Started from the server binaries already on the machine, in a data
-directory of its own, listening on 127.0.0.1 only. As root, ``initdb`` and
-``postgres`` refuse to run, so they run as the ``postgres`` user with the
-data directory owned by it. TimescaleDB is preloaded when its library is
-installed. :meth:`EmbeddedPostgres.stop` (or leaving the ``with`` block)
+directory of its own, listening on 127.0.0.1 only (no Unix socket). As root,
+``initdb`` and ``postgres`` refuse to run, so they run as the ``postgres`` user
+with the data directory owned by it. TimescaleDB is preloaded when its library
+is installed. :meth:`EmbeddedPostgres.stop` (or leaving the ``with`` block)
 stops the server.
+
+No connection is trusted: the superuser has a generated password (SCRAM-SHA-256
+in ``pg_hba.conf``), kept in ``ioc-superuser.password`` (mode 0600) inside the
+data directory, and :attr:`EmbeddedPostgres.dsn` carries it. So another local
+process cannot connect as superuser (and, say, make itself admin in ``users``)
+without reading a file only the cluster's owner may read. A cluster made before
+this (``initdb -A trust``) gets a password and SCRAM on its next start.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import hashlib
 import logging
 import os
 import pwd
+import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -27,6 +36,11 @@ INSTALL_HINT = (
     "/usr/lib/postgresql/*/bin). Install them with `apt-get install -y postgresql`, "
     "or set IOC_DATABASE__DSN to an existing PostgreSQL/TimescaleDB."
 )
+
+
+PASSWORD_FILE = "ioc-superuser.password"  # inside the data directory, mode 0600
+SUPERUSER = "postgres"
+_TRUST = re.compile(r"\btrust\s*$")
 
 
 class PostgresNotFound(RuntimeError):
@@ -121,8 +135,38 @@ class EmbeddedPostgres:
         self.started = False
 
     @property
+    def password_file(self) -> Path:
+        """The superuser's password (mode 0600, inside the data directory)."""
+        return self.data_dir / PASSWORD_FILE
+
+    @property
+    def password(self) -> str:
+        """The superuser's generated password (read from :attr:`password_file`)."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise EmbeddedPostgresError(
+                f"{self.password_file} is missing: the cluster has not been started by this version"
+            ) from None
+
+    @property
     def dsn(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
+        """A DSN of the superuser on :attr:`database`, with the password (keep it out of logs)."""
+        return self.dsn_for(self.database)
+
+    def dsn_for(self, database: str) -> str:
+        """A DSN of the superuser on ``database`` (with the password)."""
+        return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def _write_private(self, path: Path, text: str) -> None:
+        """Write ``text`` to a new file only the cluster's owner may read (0600 from the start)."""
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        if self._run_as:
+            pw = pwd.getpwnam(self._run_as)
+            os.chown(path, pw.pw_uid, pw.pw_gid)
 
     def _run(self, args: list[str | Path], check: bool = True) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, object] = {}
@@ -152,13 +196,7 @@ class EmbeddedPostgres:
         """Initialise (first time) and start the server; return its DSN."""
         self._prepare_dir()
         if not self.initialised():
-            res = self._run(
-                [self.bindir / "initdb", "-D", self.data_dir, "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--no-locale", "--no-sync"],
-                check=False,
-            )
-            if res.returncode != 0:
-                raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {res.stderr.strip()}")
+            self._initdb()
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists():
             self._run([self.bindir / "pg_ctl", "-D", self.data_dir, "-m", "fast", "stop"], check=False)
@@ -183,8 +221,54 @@ class EmbeddedPostgres:
             tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
             raise EmbeddedPostgresError(f"PostgreSQL did not start: {res.stderr.strip()}\n{tail}")
         self.started = True
+        if not self.password_file.exists():
+            self._secure_trusting_cluster()
         self._ensure_database()
         return self.dsn
+
+    def _initdb(self) -> None:
+        """A new cluster whose superuser has a generated password, checked with SCRAM-SHA-256."""
+        password = secrets.token_urlsafe(24)
+        pwfile = self.data_dir.parent / f".{self.data_dir.name}.initdb-password"
+        self._write_private(pwfile, password)
+        try:
+            res = self._run(
+                [self.bindir / "initdb", "-D", self.data_dir, "-U", SUPERUSER, "-A", "scram-sha-256",
+                 f"--pwfile={pwfile}", "-E", "UTF8", "--no-locale", "--no-sync"],
+                check=False,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if res.returncode != 0:
+            raise EmbeddedPostgresError(f"initdb failed in {self.data_dir}: {res.stderr.strip()}")
+        self._write_private(self.password_file, password)
+
+    def _secure_trusting_cluster(self) -> None:
+        """A cluster made with ``initdb -A trust``: give the superuser a password, then require it."""
+        import psycopg
+        from psycopg import sql
+
+        password = secrets.token_urlsafe(24)
+        try:
+            conn = psycopg.connect(f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres",
+                                   autocommit=True, connect_timeout=10)
+        except psycopg.OperationalError as exc:
+            raise EmbeddedPostgresError(
+                f"{self.password_file} is missing and the cluster asks for a password ({exc}); "
+                "restore the file or start from a new data directory"
+            ) from None
+        with conn:
+            conn.execute("SET password_encryption = 'scram-sha-256'")
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(SUPERUSER), sql.Literal(password))
+            )
+            self._write_private(self.password_file, password)
+            hba = self.data_dir / "pg_hba.conf"
+            lines = [ln if ln.lstrip().startswith("#") else _TRUST.sub("scram-sha-256", ln)
+                     for ln in hba.read_text().splitlines()]
+            hba.write_text("\n".join(lines) + "\n")
+            conn.execute("SELECT pg_reload_conf()")
+        log.info("embedded PostgreSQL in %s: superuser now needs its password (SCRAM)", self.data_dir)
 
     def _ensure_database(self) -> None:
         import psycopg
@@ -192,9 +276,7 @@ class EmbeddedPostgres:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with psycopg.connect(
-                    f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
-                ) as conn:
+                with psycopg.connect(self.dsn_for("postgres"), autocommit=True) as conn:
                     exists = conn.execute(
                         "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
                     ).fetchone()

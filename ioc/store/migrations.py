@@ -19,6 +19,7 @@ from ioc.store.health import apply_role_health
 from ioc.store.schema_alerts import apply_alert_lifecycle
 from ioc.store.schema_cameras import apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
+from ioc.store.schema_login import apply_login_failures
 from ioc.store.schema_vessels import apply_vessels
 from ioc.store.tables import hypertable_or_brin
 
@@ -181,6 +182,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "vessel positions, static reports and the register", apply_vessels),
     Migration(4, "camera detections, counts, key frames and health", apply_cameras),
     Migration(7, "detector state snapshots", apply_detector_state),
+    Migration(8, "failed logins for throttling", apply_login_failures),
 ]
 
 

@@ -1,0 +1,118 @@
+"""What every answer of the web server carries for safety, and what to believe of a reverse proxy.
+
+- :class:`ProxyTrust`: behind the city's reverse proxy the client's address
+  and scheme come from ``X-Forwarded-For`` / ``X-Forwarded-Proto``, but only
+  when the request arrives from an address in ``web.trusted_proxies``;
+  anyone else could write those headers themselves.
+- :class:`SecurityHeaders`: a Content Security Policy (scripts from this site
+  and the Dash pages' own inline scripts by their hashes; no framing,
+  no plugins, forms and fetches to this site only; blob: workers for the sea
+  map), ``X-Content-Type-Options: nosniff``, a ``Referrer-Policy`` and
+  ``X-Frame-Options`` for old browsers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Request, Response
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address((text or "").strip())
+    except ValueError:
+        return None
+
+
+class ProxyTrust:
+    """The reverse proxies whose forwarding headers are believed (addresses or networks)."""
+
+    def __init__(self, trusted: Iterable[str] = ()) -> None:
+        self.networks: list[Network] = [ipaddress.ip_network(t, strict=False) for t in trusted]
+
+    def trusts(self, addr: str | None) -> bool:
+        ip = _ip(addr)
+        return ip is not None and any(ip in net for net in self.networks)
+
+    def client_address(self, request: Request) -> str | None:
+        """The client's address: the nearest ``X-Forwarded-For`` hop that is not a trusted proxy."""
+        addr = request.remote_addr
+        if not self.trusts(addr):
+            return addr
+        hops = [h.strip() for v in request.headers.getlist("X-Forwarded-For") for h in v.split(",")]
+        for hop in reversed([h for h in hops if h]):
+            if _ip(hop) is None:
+                return addr  # a hop we cannot read: keep to what we know
+            if not self.trusts(hop):
+                return hop
+        return addr
+
+    def is_https(self, request: Request) -> bool:
+        """Whether the client reached us over HTTPS (directly, or says a trusted proxy)."""
+        if request.is_secure:
+            return True
+        if not self.trusts(request.remote_addr):
+            return False
+        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return proto == "https"
+
+
+def origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of ``url`` (a tile server, say), or None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+class SecurityHeaders:
+    """The headers every response gets; the pages' inline scripts are allowed by their hashes."""
+
+    def __init__(self, extra_origins: Sequence[str] = ()) -> None:
+        self.extra = " ".join(o for o in extra_origins if o)
+        self.pages: list[Any] = []  # Dash apps whose inline scripts the policy allows
+        self._policy: str | None = None
+
+    def allow_pages(self, *apps: Any) -> None:
+        """Allow the inline scripts (config, renderer, clientside callbacks) of these Dash apps."""
+        self.pages.extend(apps)
+        self._policy = None
+
+    def policy(self) -> str:
+        if self._policy is None:
+            hashes = sorted({h for app in self.pages for h in app.csp_hashes()})
+            extra = f" {self.extra}" if self.extra else ""
+            directives = {
+                "default-src": "'self'",
+                "script-src": " ".join(["'self'", *hashes]),
+                "style-src": "'self' 'unsafe-inline'",  # Plotly and AG Grid set inline styles
+                "img-src": f"'self' data: blob:{extra}",
+                "font-src": "'self' data:",
+                "connect-src": f"'self'{extra}",
+                "worker-src": "'self' blob:",  # the sea map's MapLibre workers
+                "child-src": "'self' blob:",
+                "object-src": "'none'",
+                "base-uri": "'self'",
+                "form-action": "'self'",
+                "frame-ancestors": "'none'",
+            }
+            self._policy = "; ".join(f"{k} {v}" for k, v in directives.items())
+        return self._policy
+
+    def apply(self, response: Response) -> Response:
+        h = response.headers
+        h.setdefault("Content-Security-Policy", self.policy())
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "same-origin")
+        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response
