@@ -115,6 +115,10 @@ class CameraSettings(BaseModel):
     keyframes_keep: Annotated[int, Field(ge=0, le=100_000)] = 120
     """Timestamped key frames kept per camera for replay (oldest removed)."""
     keyframe_quality: Annotated[int, Field(ge=10, le=100)] = 80
+    keyframe_max_dim: Annotated[int, Field(ge=64, le=16384)] = 1280
+    """Key frames larger than this (pixels, longer side) are scaled down before JPEG encoding."""
+    keyframes_max_mb: Annotated[float, Field(gt=0)] = 50.0
+    """Disk the camera's key frames may take (MB); the oldest are removed beyond it."""
     heartbeat_s: Annotated[float, Field(gt=0)] = 5.0
     """While disconnected, a ``connected=false`` frame-stats record this often."""
     zones: list[CameraZone] = Field(default_factory=list)

@@ -264,3 +264,62 @@ def test_sample_camera_configuration_builds_workers_and_rules(tmp_path: Path) ->
     built = {name: factory(settings) for name, factory in CAMERA_DETECTORS.items()}
     assert all(d.kinds for d in built.values())
     assert set(built["intrusion"].zones["hue-cam-ngomon"]) == {"path", "lawn"}
+
+
+# -- bad frames, warm-up, key frame size ----------------------------------------------------
+def test_an_empty_frame_is_a_clear_error_and_a_bad_frame_not_a_crash(vtest: list[np.ndarray]) -> None:
+    from ingest.cameras.analysis import small_gray
+
+    for shape in [(0, 0, 3), (480, 0, 3), (0, 640)]:
+        with pytest.raises(ValueError, match="empty frame"):
+            small_gray(np.zeros(shape, np.uint8), 160)
+    worker = CameraWorker(camera(keyframe_every_s=0), MemoryBus().publisher())
+    result = worker.process(CapturedFrame(image=np.zeros((0, 0, 3), np.uint8), time=T0, index=0, fps_in=10))
+    assert result.records == [] and not result.analysed
+    assert worker.health["bad_frames"] == 1 and "empty frame" in worker.health["last_error"]
+    records = feed(worker, vtest[:2])  # the camera goes on with good frames
+    assert sum(isinstance(r, CameraFrameStats) for r in records) == 2
+
+
+def test_detect_ms_leaves_out_the_first_run(vtest: list[np.ndarray]) -> None:
+    worker = CameraWorker(camera(motion_gating=False, keyframe_every_s=0), MemoryBus().publisher())
+    feed(worker, vtest[:1])
+    assert worker.health["detect_warmup_ms"] is not None and worker.health["detect_ms"] is None
+    feed(worker, vtest[1:4])
+    assert worker.health["frames_detected"] == 4 and worker.health["detect_ms"] is not None
+
+
+def test_key_frames_of_an_8k_camera_are_scaled_down(tmp_path: Path, vtest: list[np.ndarray]) -> None:
+    eight_k = [cv2.resize(f, (7680, 4320), interpolation=cv2.INTER_CUBIC) for f in vtest[:2]]
+    worker = CameraWorker(camera(keyframe_every_s=1), MemoryBus().publisher(),
+                          vision=VisionSettings(keyframes_dir=tmp_path))
+    records = feed(worker, eight_k, step_s=1)
+    keyframes = [r for r in records if isinstance(r, CameraKeyFrame)]
+    assert len(keyframes) == 2
+    for k in keyframes:
+        assert (k.width, k.height) == (1280, 720)
+        image = cv2.imread(str(tmp_path / k.path))
+        assert image.shape == (720, 1280, 3)
+        assert k.size_bytes == (tmp_path / k.path).stat().st_size < 400_000
+    small_cam = camera(id="cam-small", keyframe_every_s=1, keyframe_max_dim=320, keyframe_quality=60)
+    small = CameraWorker(small_cam, MemoryBus().publisher(), vision=VisionSettings(keyframes_dir=tmp_path))
+    k = next(r for r in feed(small, eight_k[:1]) if isinstance(r, CameraKeyFrame))
+    assert (k.width, k.height) == (320, 180) and k.size_bytes < 40_000
+
+
+def test_key_frames_of_a_camera_stay_within_its_disk_cap(tmp_path: Path, vtest: list[np.ndarray]) -> None:
+    cam = camera(keyframe_every_s=1, keyframes_keep=1000, keyframes_max_mb=0.3)
+    folder = tmp_path / cam.id
+    folder.mkdir()
+    old = folder / "20200101T000000.000Z.jpg"  # left by an earlier run: counted and pruned first
+    old.write_bytes(cv2.imencode(".jpg", vtest[0])[1].tobytes())
+    worker = CameraWorker(cam, MemoryBus().publisher(), vision=VisionSettings(keyframes_dir=tmp_path))
+    records = feed(worker, vtest[:40], step_s=1)
+    keyframes = [r for r in records if isinstance(r, CameraKeyFrame)]
+    assert len(keyframes) == 40
+    on_disk = sum(p.stat().st_size for p in folder.glob("*.jpg"))
+    assert on_disk <= 300_000
+    kept = sorted(p.name for p in folder.glob("*Z.jpg"))
+    assert not old.exists() and 3 <= len(kept) < 40
+    assert kept == [Path(k.path).name for k in keyframes[-len(kept):]]  # the newest are kept
+    assert worker.keyframes.disk_bytes() == on_disk

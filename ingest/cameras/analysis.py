@@ -23,7 +23,9 @@ import numpy as np
 
 
 def small_gray(image: np.ndarray, width: int) -> np.ndarray:
-    """A grey copy ``width`` pixels wide (aspect kept), area-averaged."""
+    """A grey copy ``width`` pixels wide (aspect kept), area-averaged; ``ValueError`` on an empty frame."""
+    if image.ndim < 2 or image.size == 0:
+        raise ValueError(f"empty frame (shape {image.shape})")
     h, w = image.shape[:2]
     height = max(1, int(round(h * width / w)))
     small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) if w != width else image

@@ -309,7 +309,7 @@ class CameraCapture:
             return False
         return bool(self._cap.grab())
 
-    def _bad_frame(self, reason: str) -> None:
+    def bad_frame(self, reason: str) -> None:
         """A frame the source delivered but that is unusable: counted, skipped, the stream kept."""
         self.health["bad_frames"] += 1
         self.health["last_error"] = reason
@@ -392,7 +392,7 @@ class CameraCapture:
             got, raw = self._cap.retrieve()
             packet = raw.tobytes() if got and raw is not None else b""
             if not complete_jpeg(packet):
-                self._bad_frame(f"truncated JPEG ({len(packet)} bytes, no end-of-image marker)")
+                self.bad_frame(f"truncated JPEG ({len(packet)} bytes, no end-of-image marker)")
                 return None
         # Files are sampled on their own timeline (so realtime=False keeps the cadence), streams
         # on the wall clock.
@@ -402,7 +402,7 @@ class CameraCapture:
         if packet is not None:
             image = cv2.imdecode(np.frombuffer(packet, np.uint8), cv2.IMREAD_COLOR)
             if image is None:
-                self._bad_frame(f"JPEG could not be decoded ({len(packet)} bytes)")
+                self.bad_frame(f"JPEG could not be decoded ({len(packet)} bytes)")
                 return None
         else:
             ok, image = self._cap.retrieve()
@@ -410,7 +410,7 @@ class CameraCapture:
                 self._fail("frame could not be decoded")
                 return None
         if image.size == 0:
-            self._bad_frame(f"empty frame {image.shape}")
+            self.bad_frame(f"empty frame {image.shape}")
             return None
         period = 1.0 / self.analysed_fps
         target = self._next_pick + period if self._next_pick else media + period
