@@ -110,6 +110,11 @@ class CameraSettings(BaseModel):
     """``opencv``: smallest motion blob, as a fraction of the frame."""
     hog: bool = True
     """``opencv``: confirm motion blobs as people with OpenCV's HOG people detector."""
+    max_global_shift: Annotated[float, Field(ge=0)] = 0.3
+    """``opencv``: a frame whose whole picture moved more than this % of its width since the
+    detector's previous frame (a shaking or panning camera) yields no motion blobs."""
+    max_foreground: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """``opencv``: a frame with more than this share of moving pixels yields no motion blobs."""
     keyframe_every_s: Annotated[float, Field(ge=0)] = 5.0
     """A JPEG with boxes at most this often (0: none)."""
     keyframes_keep: Annotated[int, Field(ge=0, le=100_000)] = 120

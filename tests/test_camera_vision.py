@@ -323,3 +323,45 @@ def test_key_frames_of_a_camera_stay_within_its_disk_cap(tmp_path: Path, vtest: 
     assert not old.exists() and 3 <= len(kept) < 40
     assert kept == [Path(k.path).name for k in keyframes[-len(kept):]]  # the newest are kept
     assert worker.keyframes.disk_bytes() == on_disk
+
+
+# -- a shaking camera ----------------------------------------------------------------------------
+def jittered(frames: list[np.ndarray], pixels: int = 6, seed: int = 7) -> list[np.ndarray]:
+    """Real frames moved by a random whole-pixel offset of up to +-``pixels`` each: a shaking mount."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame in frames:
+        dx, dy = (int(v) for v in rng.integers(-pixels, pixels + 1, size=2))
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        out.append(cv2.warpAffine(frame, shift, (frame.shape[1], frame.shape[0]),
+                                  borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+def test_a_shaking_camera_is_a_fault_not_traffic() -> None:
+    from detectors.cameras import CongestionDetector, CongestionRule
+
+    frames = read_frames(VTEST, 150)[::2]  # all of vtest, every other frame, fed 2 a second
+    still_before, shaken, still_after = frames[:20], jittered(frames[20:50]), frames[50:75]
+    cam = camera(labels={"motion": "vehicle"}, motion_gating=False, keyframe_every_s=0)  # as on a road
+    worker = CameraWorker(cam, MemoryBus().publisher())
+    records = feed(worker, still_before + shaken + still_after)
+    stats = [r for r in records if isinstance(r, CameraFrameStats)]
+    vehicles = Counter(r.time for r in records if isinstance(r, CameraDetection) and r.label == "vehicle")
+    shaken_times = [s.time for s in stats[20:50]]
+    assert max(vehicles[t] for t in shaken_times) <= 1, [vehicles[t] for t in shaken_times]
+    assert worker.detector.rejected >= 25  # type: ignore[attr-defined]
+    assert all(s.shake is not None and s.shake < 0.05 for s in stats[1:20])
+    assert sum(s.shake is not None and s.shake > 0.2 for s in stats[20:50]) >= 25
+
+    congestion = CongestionDetector([CongestionRule(name="road", above=3, for_seconds=5, clear_seconds=2)])
+    faults = CameraFaultDetector([CameraFaultRule(name="faults", shake_seconds=5, clear_seconds=2)])
+    signals = []
+    for record in records:
+        signals += congestion.observe(record) + faults.observe(record)  # type: ignore[arg-type]
+    signals += congestion.advance(stats[-1].time + timedelta(seconds=30))
+    got = [(s.detector, s.status, s.fingerprint.rsplit(":", 1)[1]) for s in signals]
+    assert got == [("camera_fault", "firing", "shaking"), ("camera_fault", "resolved", "shaking")]
+    firing = signals[0]
+    assert firing.title == "Camera shaking: hue-cam-ngomon" and firing.details["measure"] == "shake"
+    assert shaken_times[0] <= firing.started_at <= shaken_times[3]

@@ -182,7 +182,7 @@ class CameraWorker:
                 brightness=stats.brightness, sharpness=stats.sharpness, change=stats.change,
                 motion=min(1.0, self.gate.last_ratio), analysed=result.analysed,
                 detections=len(result.detections), fps_in=frame.fps_in,
-                frame_width=width, frame_height=height,
+                frame_width=width, frame_height=height, shake=stats.shake,
             )
         )
         if self.keyframes.due(when):

@@ -17,7 +17,7 @@ import psycopg
 from ioc.store.capabilities import Capabilities, enable
 from ioc.store.health import apply_role_health
 from ioc.store.schema_alerts import apply_alert_lifecycle
-from ioc.store.schema_cameras import apply_cameras
+from ioc.store.schema_cameras import apply_camera_shake, apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_vessels import apply_vessels
 from ioc.store.tables import hypertable_or_brin
@@ -181,6 +181,7 @@ MIGRATIONS: list[Migration] = [
     Migration(6, "vessel positions, static reports and the register", apply_vessels),
     Migration(4, "camera detections, counts, key frames and health", apply_cameras),
     Migration(7, "detector state snapshots", apply_detector_state),
+    Migration(8, "camera frame statistics keep the shake", apply_camera_shake),
 ]
 
 
