@@ -365,3 +365,98 @@ def test_a_shaking_camera_is_a_fault_not_traffic() -> None:
     firing = signals[0]
     assert firing.title == "Camera shaking: hue-cam-ngomon" and firing.details["measure"] == "shake"
     assert shaken_times[0] <= firing.started_at <= shaken_times[3]
+
+
+# -- one object, one detection ---------------------------------------------------------------
+def test_related_labels_on_one_box_are_merged_into_one_object() -> None:
+    from ingest.cameras.backends.merge import merge_overlaps
+    from ingest.cameras.backends.tracking import iou
+    from ioc.camera_settings import MERGE_GROUPS
+
+    truck = ("truck", 0.50, (412.0, 188.0, 611.0, 341.0))  # YOLO's two answers for one van
+    car = ("car", 0.46, (414.0, 189.0, 611.0, 341.0))
+    assert iou(truck[2], car[2]) == pytest.approx(0.98, abs=0.005)
+    rider = ("person", 0.81, (470.0, 120.0, 540.0, 300.0))  # a person on a motorcycle: two objects
+    bike = ("motorcycle", 0.77, (455.0, 200.0, 560.0, 330.0))
+    other_car = ("car", 0.70, (600.0, 190.0, 790.0, 345.0))  # the next car, touching the van
+    candidates = [car, rider, truck, bike, other_car]
+    kept = [candidates[i] for i in merge_overlaps(candidates, MERGE_GROUPS, 0.7)]
+    assert kept == [rider, truck, bike, other_car]
+    assert merge_overlaps(candidates, [], 0.7) == [0, 1, 2, 3, 4]  # car and truck unrelated: both kept
+
+
+# -- what a camera publishes, and rules that must be able to match ---------------------------------
+def test_a_camera_publishes_a_city_cameras_classes_by_default() -> None:
+    from ingest.cameras.backends import relabel
+    from ioc.camera_settings import CITY_CLASSES
+
+    cam = camera()
+    assert cam.classes == list(CITY_CLASSES)
+    assert [relabel(c, {}, cam.classes) for c in ("tie", "vase", "zebra", "person", "car", "bus")] == [
+        None, None, None, "person", "car", "bus"]
+    assert relabel("tie", {}, camera(classes=["*"]).classes) == "tie"  # every class, when asked for
+    with pytest.raises(CameraConfigError, match=r"cameras\.x\.classes"):
+        cameras_from_data([{"id": "x", "url": "x.mp4", "classes": []}])
+
+
+def people_settings(labels: dict[str, str] | None = None) -> object:
+    """The sample configuration with the Ngọ Môn camera on the people model (as its comment suggests)."""
+    from ioc.camera_settings import ModelSettings
+    from ioc.config import load_settings
+
+    settings = load_settings()
+    people = settings.vision.models["people"]
+    if labels is not None:
+        people = ModelSettings(path=people.path, names=people.names, labels=labels)
+    vision = settings.vision.model_copy(update={"models": {"people": people}})
+    cams = [c.model_copy(update={"detector": "ultralytics", "model": "people", "device": "cpu"})
+            if c.id == "hue-cam-ngomon" else c for c in settings.cameras]
+    return settings.model_copy(update={"cameras": cams, "vision": vision})
+
+
+def test_the_people_models_label_map_lives_with_the_model() -> None:
+    from detectors.cameras import CrowdDetector, IntrusionDetector
+
+    settings = people_settings()
+    cam = settings.cameras[0]  # type: ignore[attr-defined]
+    assert cam.label_map(settings.vision) == {"Normal": "person", "Fall": "person"}  # type: ignore[attr-defined]
+    assert cam.produced_labels(settings.vision) == {"person"}  # type: ignore[attr-defined]
+    assert CrowdDetector.from_settings(settings).kinds and IntrusionDetector.from_settings(settings).kinds
+
+
+def test_a_rule_that_can_never_match_its_cameras_is_a_config_error_at_start() -> None:
+    from detectors.cameras import CongestionDetector, CrowdDetector, IntrusionDetector
+    from detectors.registry import build_detectors
+
+    raw = people_settings(labels={})  # the model described without its label map: Normal, Fall
+    with pytest.raises(CameraConfigError, match=(
+            r"rules\.crowd\.ngomon-path-crowd: labels \['person'\] can never come from camera "
+            r"'hue-cam-ngomon', which publishes nothing")):
+        CrowdDetector.from_settings(raw)
+    with pytest.raises(CameraConfigError, match=r"rules\.intrusion\.ngomon-lawn"):
+        IntrusionDetector.from_settings(raw)
+    with pytest.raises(CameraConfigError, match=r"rules\.crowd\.ngomon-path-crowd"):
+        build_detectors(raw)  # type: ignore[arg-type]
+    everything = people_settings(labels={})
+    everything.cameras[0].classes = ["*"]  # type: ignore[attr-defined]
+    with pytest.raises(CameraConfigError, match=r"which publishes \['Fall', 'Normal'\]"):
+        CrowdDetector.from_settings(everything)
+
+    from ioc.config import load_settings
+
+    settings = load_settings()  # the opencv road camera publishes people and vehicles
+    road = settings.cameras[1].model_copy(update={"classes": ["person"]})
+    narrowed = settings.model_copy(update={"cameras": [settings.cameras[0], road]})
+    road_error = r"rules\.congestion\.truongtien-traffic: .*'hue-cam-truongtien'"
+    with pytest.raises(CameraConfigError, match=road_error):
+        CongestionDetector.from_settings(narrowed)
+    assert CongestionDetector.from_settings(settings).kinds  # the sample itself is consistent
+
+
+def test_a_camera_naming_an_undefined_model_is_a_config_error(tmp_path: Path) -> None:
+    from ioc.config import ConfigError, load_settings
+
+    config = tmp_path / "city.toml"
+    config.write_text('[[cameras]]\nid = "c1"\nurl = "x.mp4"\ndetector = "ultralytics"\nmodel = "coco"\n')
+    with pytest.raises(ConfigError, match=r"cameras\.c1\.model: no model 'coco' in \[vision\.models\]"):
+        load_settings(config)

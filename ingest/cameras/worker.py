@@ -90,7 +90,7 @@ class CameraWorker:
         self.publisher = publisher
         self.vision = vision or VisionSettings()
         self.clock = clock
-        self.detector = detector if detector is not None else build_detector(camera)
+        self.detector = detector if detector is not None else build_detector(camera, vision=self.vision)
         self.capture = capture or CameraCapture(
             camera.id,
             camera.resolved_url(samples_dir),

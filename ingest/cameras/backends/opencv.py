@@ -28,7 +28,7 @@ import numpy as np
 from ingest.cameras.analysis import global_shift
 from ingest.cameras.backends import BackendError, Detection, relabel
 from ingest.cameras.backends.tracking import IouTracker, iou
-from ioc.camera_settings import CameraSettings
+from ioc.camera_settings import CameraSettings, VisionSettings
 
 HOG_WINDOW_H = 128
 HOG_TARGET_H = 112.0  # a person's height in the window of OpenCV's default people detector
@@ -93,9 +93,9 @@ class OpenCVDetector:
         """How far the picture moved before the last frame, % of its width (``None``: unknown)."""
 
     @classmethod
-    def from_settings(cls, camera: CameraSettings) -> OpenCVDetector:
+    def from_settings(cls, camera: CameraSettings, vision: VisionSettings | None = None) -> OpenCVDetector:
         """The backend for one camera's settings."""
-        return cls(min_blob_area=camera.min_blob_area, hog=camera.hog, labels=camera.labels,
+        return cls(min_blob_area=camera.min_blob_area, hog=camera.hog, labels=camera.label_map(vision),
                    classes=camera.classes, max_shift=camera.max_global_shift,
                    max_foreground=camera.max_foreground)
 
