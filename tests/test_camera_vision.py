@@ -264,3 +264,199 @@ def test_sample_camera_configuration_builds_workers_and_rules(tmp_path: Path) ->
     built = {name: factory(settings) for name, factory in CAMERA_DETECTORS.items()}
     assert all(d.kinds for d in built.values())
     assert set(built["intrusion"].zones["hue-cam-ngomon"]) == {"path", "lawn"}
+
+
+# -- bad frames, warm-up, key frame size ----------------------------------------------------
+def test_an_empty_frame_is_a_clear_error_and_a_bad_frame_not_a_crash(vtest: list[np.ndarray]) -> None:
+    from ingest.cameras.analysis import small_gray
+
+    for shape in [(0, 0, 3), (480, 0, 3), (0, 640)]:
+        with pytest.raises(ValueError, match="empty frame"):
+            small_gray(np.zeros(shape, np.uint8), 160)
+    worker = CameraWorker(camera(keyframe_every_s=0), MemoryBus().publisher())
+    result = worker.process(CapturedFrame(image=np.zeros((0, 0, 3), np.uint8), time=T0, index=0, fps_in=10))
+    assert result.records == [] and not result.analysed
+    assert worker.health["bad_frames"] == 1 and "empty frame" in worker.health["last_error"]
+    records = feed(worker, vtest[:2])  # the camera goes on with good frames
+    assert sum(isinstance(r, CameraFrameStats) for r in records) == 2
+
+
+def test_detect_ms_leaves_out_the_first_run(vtest: list[np.ndarray]) -> None:
+    worker = CameraWorker(camera(motion_gating=False, keyframe_every_s=0), MemoryBus().publisher())
+    feed(worker, vtest[:1])
+    assert worker.health["detect_warmup_ms"] is not None and worker.health["detect_ms"] is None
+    feed(worker, vtest[1:4])
+    assert worker.health["frames_detected"] == 4 and worker.health["detect_ms"] is not None
+
+
+def test_key_frames_of_an_8k_camera_are_scaled_down(tmp_path: Path, vtest: list[np.ndarray]) -> None:
+    eight_k = [cv2.resize(f, (7680, 4320), interpolation=cv2.INTER_CUBIC) for f in vtest[:2]]
+    worker = CameraWorker(camera(keyframe_every_s=1), MemoryBus().publisher(),
+                          vision=VisionSettings(keyframes_dir=tmp_path))
+    records = feed(worker, eight_k, step_s=1)
+    keyframes = [r for r in records if isinstance(r, CameraKeyFrame)]
+    assert len(keyframes) == 2
+    for k in keyframes:
+        assert (k.width, k.height) == (1280, 720)
+        image = cv2.imread(str(tmp_path / k.path))
+        assert image.shape == (720, 1280, 3)
+        assert k.size_bytes == (tmp_path / k.path).stat().st_size < 400_000
+    small_cam = camera(id="cam-small", keyframe_every_s=1, keyframe_max_dim=320, keyframe_quality=60)
+    small = CameraWorker(small_cam, MemoryBus().publisher(), vision=VisionSettings(keyframes_dir=tmp_path))
+    k = next(r for r in feed(small, eight_k[:1]) if isinstance(r, CameraKeyFrame))
+    assert (k.width, k.height) == (320, 180) and k.size_bytes < 40_000
+
+
+def test_key_frames_of_a_camera_stay_within_its_disk_cap(tmp_path: Path, vtest: list[np.ndarray]) -> None:
+    cam = camera(keyframe_every_s=1, keyframes_keep=1000, keyframes_max_mb=0.3)
+    folder = tmp_path / cam.id
+    folder.mkdir()
+    old = folder / "20200101T000000.000Z.jpg"  # left by an earlier run: counted and pruned first
+    old.write_bytes(cv2.imencode(".jpg", vtest[0])[1].tobytes())
+    worker = CameraWorker(cam, MemoryBus().publisher(), vision=VisionSettings(keyframes_dir=tmp_path))
+    records = feed(worker, vtest[:40], step_s=1)
+    keyframes = [r for r in records if isinstance(r, CameraKeyFrame)]
+    assert len(keyframes) == 40
+    on_disk = sum(p.stat().st_size for p in folder.glob("*.jpg"))
+    assert on_disk <= 300_000
+    kept = sorted(p.name for p in folder.glob("*Z.jpg"))
+    assert not old.exists() and 3 <= len(kept) < 40
+    assert kept == [Path(k.path).name for k in keyframes[-len(kept):]]  # the newest are kept
+    assert worker.keyframes.disk_bytes() == on_disk
+
+
+# -- a shaking camera ----------------------------------------------------------------------------
+def jittered(frames: list[np.ndarray], pixels: int = 6, seed: int = 7) -> list[np.ndarray]:
+    """Real frames moved by a random whole-pixel offset of up to +-``pixels`` each: a shaking mount."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for frame in frames:
+        dx, dy = (int(v) for v in rng.integers(-pixels, pixels + 1, size=2))
+        shift = np.float32([[1, 0, dx], [0, 1, dy]])
+        out.append(cv2.warpAffine(frame, shift, (frame.shape[1], frame.shape[0]),
+                                  borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+def test_a_shaking_camera_is_a_fault_not_traffic() -> None:
+    from detectors.cameras import CongestionDetector, CongestionRule
+
+    frames = read_frames(VTEST, 150)[::2]  # all of vtest, every other frame, fed 2 a second
+    still_before, shaken, still_after = frames[:20], jittered(frames[20:50]), frames[50:75]
+    cam = camera(labels={"motion": "vehicle"}, motion_gating=False, keyframe_every_s=0)  # as on a road
+    worker = CameraWorker(cam, MemoryBus().publisher())
+    records = feed(worker, still_before + shaken + still_after)
+    stats = [r for r in records if isinstance(r, CameraFrameStats)]
+    vehicles = Counter(r.time for r in records if isinstance(r, CameraDetection) and r.label == "vehicle")
+    shaken_times = [s.time for s in stats[20:50]]
+    assert max(vehicles[t] for t in shaken_times) <= 1, [vehicles[t] for t in shaken_times]
+    assert worker.detector.rejected >= 25  # type: ignore[attr-defined]
+    assert all(s.shake is not None and s.shake < 0.05 for s in stats[1:20])
+    assert sum(s.shake is not None and s.shake > 0.2 for s in stats[20:50]) >= 25
+
+    congestion = CongestionDetector([CongestionRule(name="road", above=3, for_seconds=5, clear_seconds=2)])
+    faults = CameraFaultDetector([CameraFaultRule(name="faults", shake_seconds=5, clear_seconds=2)])
+    signals = []
+    for record in records:
+        signals += congestion.observe(record) + faults.observe(record)  # type: ignore[arg-type]
+    signals += congestion.advance(stats[-1].time + timedelta(seconds=30))
+    got = [(s.detector, s.status, s.fingerprint.rsplit(":", 1)[1]) for s in signals]
+    assert got == [("camera_fault", "firing", "shaking"), ("camera_fault", "resolved", "shaking")]
+    firing = signals[0]
+    assert firing.title == "Camera shaking: hue-cam-ngomon" and firing.details["measure"] == "shake"
+    assert shaken_times[0] <= firing.started_at <= shaken_times[3]
+
+
+# -- one object, one detection ---------------------------------------------------------------
+def test_related_labels_on_one_box_are_merged_into_one_object() -> None:
+    from ingest.cameras.backends.merge import merge_overlaps
+    from ingest.cameras.backends.tracking import iou
+    from ioc.camera_settings import MERGE_GROUPS
+
+    truck = ("truck", 0.50, (412.0, 188.0, 611.0, 341.0))  # YOLO's two answers for one van
+    car = ("car", 0.46, (414.0, 189.0, 611.0, 341.0))
+    assert iou(truck[2], car[2]) == pytest.approx(0.98, abs=0.005)
+    rider = ("person", 0.81, (470.0, 120.0, 540.0, 300.0))  # a person on a motorcycle: two objects
+    bike = ("motorcycle", 0.77, (455.0, 200.0, 560.0, 330.0))
+    other_car = ("car", 0.70, (600.0, 190.0, 790.0, 345.0))  # the next car, touching the van
+    candidates = [car, rider, truck, bike, other_car]
+    kept = [candidates[i] for i in merge_overlaps(candidates, MERGE_GROUPS, 0.7)]
+    assert kept == [rider, truck, bike, other_car]
+    assert merge_overlaps(candidates, [], 0.7) == [0, 1, 2, 3, 4]  # car and truck unrelated: both kept
+
+
+# -- what a camera publishes, and rules that must be able to match ---------------------------------
+def test_a_camera_publishes_a_city_cameras_classes_by_default() -> None:
+    from ingest.cameras.backends import relabel
+    from ioc.camera_settings import CITY_CLASSES
+
+    cam = camera()
+    assert cam.classes == list(CITY_CLASSES)
+    assert [relabel(c, {}, cam.classes) for c in ("tie", "vase", "zebra", "person", "car", "bus")] == [
+        None, None, None, "person", "car", "bus"]
+    assert relabel("tie", {}, camera(classes=["*"]).classes) == "tie"  # every class, when asked for
+    with pytest.raises(CameraConfigError, match=r"cameras\.x\.classes"):
+        cameras_from_data([{"id": "x", "url": "x.mp4", "classes": []}])
+
+
+def people_settings(labels: dict[str, str] | None = None) -> object:
+    """The sample configuration with the Ngọ Môn camera on the people model (as its comment suggests)."""
+    from ioc.camera_settings import ModelSettings
+    from ioc.config import load_settings
+
+    settings = load_settings()
+    people = settings.vision.models["people"]
+    if labels is not None:
+        people = ModelSettings(path=people.path, names=people.names, labels=labels)
+    vision = settings.vision.model_copy(update={"models": {"people": people}})
+    cams = [c.model_copy(update={"detector": "ultralytics", "model": "people", "device": "cpu"})
+            if c.id == "hue-cam-ngomon" else c for c in settings.cameras]
+    return settings.model_copy(update={"cameras": cams, "vision": vision})
+
+
+def test_the_people_models_label_map_lives_with_the_model() -> None:
+    from detectors.cameras import CrowdDetector, IntrusionDetector
+
+    settings = people_settings()
+    cam = settings.cameras[0]  # type: ignore[attr-defined]
+    assert cam.label_map(settings.vision) == {"Normal": "person", "Fall": "person"}  # type: ignore[attr-defined]
+    assert cam.produced_labels(settings.vision) == {"person"}  # type: ignore[attr-defined]
+    assert CrowdDetector.from_settings(settings).kinds and IntrusionDetector.from_settings(settings).kinds
+
+
+def test_a_rule_that_can_never_match_its_cameras_is_a_config_error_at_start() -> None:
+    from detectors.cameras import CongestionDetector, CrowdDetector, IntrusionDetector
+    from detectors.registry import build_detectors
+
+    raw = people_settings(labels={})  # the model described without its label map: Normal, Fall
+    with pytest.raises(CameraConfigError, match=(
+            r"rules\.crowd\.ngomon-path-crowd: labels \['person'\] can never come from camera "
+            r"'hue-cam-ngomon', which publishes nothing")):
+        CrowdDetector.from_settings(raw)
+    with pytest.raises(CameraConfigError, match=r"rules\.intrusion\.ngomon-lawn"):
+        IntrusionDetector.from_settings(raw)
+    with pytest.raises(CameraConfigError, match=r"rules\.crowd\.ngomon-path-crowd"):
+        build_detectors(raw)  # type: ignore[arg-type]
+    everything = people_settings(labels={})
+    everything.cameras[0].classes = ["*"]  # type: ignore[attr-defined]
+    with pytest.raises(CameraConfigError, match=r"which publishes \['Fall', 'Normal'\]"):
+        CrowdDetector.from_settings(everything)
+
+    from ioc.config import load_settings
+
+    settings = load_settings()  # the opencv road camera publishes people and vehicles
+    road = settings.cameras[1].model_copy(update={"classes": ["person"]})
+    narrowed = settings.model_copy(update={"cameras": [settings.cameras[0], road]})
+    road_error = r"rules\.congestion\.truongtien-traffic: .*'hue-cam-truongtien'"
+    with pytest.raises(CameraConfigError, match=road_error):
+        CongestionDetector.from_settings(narrowed)
+    assert CongestionDetector.from_settings(settings).kinds  # the sample itself is consistent
+
+
+def test_a_camera_naming_an_undefined_model_is_a_config_error(tmp_path: Path) -> None:
+    from ioc.config import ConfigError, load_settings
+
+    config = tmp_path / "city.toml"
+    config.write_text('[[cameras]]\nid = "c1"\nurl = "x.mp4"\ndetector = "ultralytics"\nmodel = "coco"\n')
+    with pytest.raises(ConfigError, match=r"cameras\.c1\.model: no model 'coco' in \[vision\.models\]"):
+        load_settings(config)

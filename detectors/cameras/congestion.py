@@ -35,6 +35,7 @@ from detectors.cameras.base import (
 )
 from detectors.cameras.crowd import object_id
 from detectors.cameras.frames import Change, FrameSample
+from detectors.cameras.labels import check_rule_labels
 from ioc.events import CameraDetection, Event
 
 VEHICLES = ["car", "truck", "bus", "motorcycle", "bicycle"]
@@ -73,7 +74,9 @@ class CongestionDetector(FrameRuleDetector):
     def from_settings(cls, settings: Any) -> CongestionDetector:
         """The detector of ``settings.rules.congestion`` with the zones of ``settings.cameras``."""
         zones, names = cameras_from_settings(settings)
-        return cls(rules_from_settings(settings, "congestion", CongestionRule), zones, names)
+        rules = rules_from_settings(settings, "congestion", CongestionRule)
+        check_rule_labels(settings, "congestion", rules, {r.name: [r.zone] for r in rules})
+        return cls(rules, zones, names)
 
     def _targets(self, rule: CongestionRule, event: Event) -> list[tuple[str, ...]]:
         return [(event.source_id,)] if self.has_zone(rule, event.source_id, rule.zone) else []

@@ -26,6 +26,7 @@ from detectors.cameras.base import (
     rules_from_settings,
 )
 from detectors.cameras.frames import Change, FrameSample
+from detectors.cameras.labels import check_rule_labels
 from ioc.events import CameraDetection, Event
 
 
@@ -56,7 +57,9 @@ class CrowdDetector(FrameRuleDetector):
     def from_settings(cls, settings: Any) -> CrowdDetector:
         """The detector of ``settings.rules.crowd`` with the zones of ``settings.cameras``."""
         zones, names = cameras_from_settings(settings)
-        return cls(rules_from_settings(settings, "crowd", CrowdRule), zones, names)
+        rules = rules_from_settings(settings, "crowd", CrowdRule)
+        check_rule_labels(settings, "crowd", rules, {r.name: [r.zone] for r in rules})
+        return cls(rules, zones, names)
 
     def _targets(self, rule: CrowdRule, event: Event) -> list[tuple[str, ...]]:
         return [(event.source_id,)] if self.has_zone(rule, event.source_id, rule.zone) else []

@@ -14,9 +14,13 @@ while a camera is down). Per (rule, camera) and fault:
   nothing moves (sensor noise); a repeated frame by 0.
 * ``blurred`` (defocus, fog, dirt): ``sharpness`` below ``blur_below`` for ``blur_seconds``.
   Not judged on dark frames (a dark frame is also flat).
+* ``shaking`` (loose mount, wind, traffic vibration): ``shake`` (back-and-forth motion of the
+  picture, % of the frame width) above ``shake_above`` for ``shake_seconds``. A shaking
+  picture's motion is not objects: the worker does not count it as such. Not judged on dark
+  frames; records without ``shake`` (older workers) never breach.
 
 Each fault resolves after ``clear_seconds`` of good frames. ``faults`` lists the faults a
-rule judges (all four by default). Fingerprint ``camera_fault:<rule>:<camera>:<fault>``;
+rule judges (all five by default). Fingerprint ``camera_fault:<rule>:<camera>:<fault>``;
 title fields: ``camera``, ``camera_name``, ``fault``, ``value``, ``seconds`` (offline).
 """
 
@@ -39,20 +43,21 @@ from detectors.cameras.frames import Change, FrameSample, RunTiming
 from ioc.events import AlertSignal, Event
 
 KIND = "camera.frame_stats"
-FAULTS = ("dark", "frozen", "blurred")
+FAULTS = ("dark", "frozen", "blurred", "shaking")
 TITLES = {
     "offline": ("Camera offline: no frames from {camera_name} for {seconds:g} s",
                 "Camera back online: {camera_name}"),
     "dark": ("Camera dark or covered: {camera_name}", "Camera image back: {camera_name}"),
     "frozen": ("Camera image frozen: {camera_name}", "Camera image moving again: {camera_name}"),
     "blurred": ("Camera image blurred: {camera_name}", "Camera image sharp again: {camera_name}"),
+    "shaking": ("Camera shaking: {camera_name}", "Camera steady again: {camera_name}"),
 }
 
 
 class CameraFaultRule(CameraRule):
     """Which camera faults to judge, and their thresholds."""
 
-    faults: list[Literal["offline", "dark", "frozen", "blurred"]] = Field(
+    faults: list[Literal["offline", "dark", "frozen", "blurred", "shaking"]] = Field(
         default_factory=lambda: ["offline", *FAULTS]
     )
     offline_seconds: Annotated[float, Field(gt=0)] = 30.0
@@ -62,6 +67,8 @@ class CameraFaultRule(CameraRule):
     frozen_seconds: Annotated[float, Field(ge=0)] = 10.0
     blur_below: Annotated[float, Field(ge=0)] = 80.0
     blur_seconds: Annotated[float, Field(ge=0)] = 10.0
+    shake_above: Annotated[float, Field(ge=0)] = 0.2
+    shake_seconds: Annotated[float, Field(ge=0)] = 5.0
     clear_seconds: Annotated[float, Field(ge=0)] = 5.0
 
     def enabled(self) -> list[str]:
@@ -75,6 +82,7 @@ def _stats(event: Event) -> dict[str, Any]:
         "brightness": getattr(event, "brightness", None),
         "sharpness": getattr(event, "sharpness", None),
         "change": getattr(event, "change", None),
+        "shake": getattr(event, "shake", None),
     }
 
 
@@ -108,7 +116,8 @@ class CameraFaultDetector(FrameRuleDetector):
         agg.update(_stats(event))
 
     def _timing(self, rule: CameraFaultRule, key: tuple[str, ...]) -> RunTiming:
-        seconds = {"dark": rule.dark_seconds, "frozen": rule.frozen_seconds, "blurred": rule.blur_seconds}
+        seconds = {"dark": rule.dark_seconds, "frozen": rule.frozen_seconds, "blurred": rule.blur_seconds,
+                   "shaking": rule.shake_seconds}
         return RunTiming(for_s=timedelta(seconds=seconds[key[2]]),
                          clear_s=timedelta(seconds=rule.clear_seconds),
                          max_gap=self.max_gap, settle=self.settle, lateness=self.lateness)
@@ -124,6 +133,10 @@ class CameraFaultDetector(FrameRuleDetector):
         if fault == "frozen":
             bad = change is not None and not dark and change <= rule.frozen_change_below
             return FrameSample(breaching=bad, value=float(change if change is not None else 0))
+        if fault == "shaking":
+            shake = agg.get("shake")
+            bad = shake is not None and not dark and shake > rule.shake_above
+            return FrameSample(breaching=bad, value=float(shake if shake is not None else 0))
         bad = sharpness is not None and not dark and sharpness < rule.blur_below
         return FrameSample(breaching=bad, value=float(sharpness if sharpness is not None else 0))
 
@@ -135,8 +148,9 @@ class CameraFaultDetector(FrameRuleDetector):
         return (firing if change.status == "firing" else resolved).format(**fields)
 
     def _details(self, rule: CameraFaultRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
-        limits = {"dark": rule.dark_below, "frozen": rule.frozen_change_below, "blurred": rule.blur_below}
-        measures = {"dark": "brightness", "frozen": "change", "blurred": "sharpness"}
+        limits = {"dark": rule.dark_below, "frozen": rule.frozen_change_below, "blurred": rule.blur_below,
+                  "shaking": rule.shake_above}
+        measures = {"dark": "brightness", "frozen": "change", "blurred": "sharpness", "shaking": "shake"}
         return {"fault": key[2], "limit": limits[key[2]], "measure": measures[key[2]]}
 
     # -- offline ---------------------------------------------------------------------------

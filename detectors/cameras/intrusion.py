@@ -29,6 +29,7 @@ from detectors.cameras.base import (
 )
 from detectors.cameras.crowd import object_id
 from detectors.cameras.frames import Change, FrameSample
+from detectors.cameras.labels import check_rule_labels
 from ioc.events import CameraDetection, Event
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
@@ -93,8 +94,9 @@ class IntrusionDetector(FrameRuleDetector):
     def from_settings(cls, settings: Any) -> IntrusionDetector:
         """The detector of ``settings.rules.intrusion``, zones of ``settings.cameras``, city timezone."""
         zones, names = cameras_from_settings(settings)
-        return cls(rules_from_settings(settings, "intrusion", IntrusionRule), zones, names,
-                   timezone=getattr(settings, "timezone", DEFAULT_TIMEZONE))
+        rules = rules_from_settings(settings, "intrusion", IntrusionRule)
+        check_rule_labels(settings, "intrusion", rules, {r.name: list(r.zones) for r in rules})
+        return cls(rules, zones, names, timezone=getattr(settings, "timezone", DEFAULT_TIMEZONE))
 
     def _targets(self, rule: IntrusionRule, event: Event) -> list[tuple[str, ...]]:
         camera = event.source_id

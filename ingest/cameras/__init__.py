@@ -21,6 +21,7 @@ from ioc.camera_settings import (
     CameraConfigError,
     CameraSettings,
     CameraZone,
+    ModelSettings,
     VisionSettings,
     cameras_from_data,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "CameraZone",
     "CapturedFrame",
     "Detection",
+    "ModelSettings",
     "ObjectDetector",
     "VisionSettings",
     "build_detector",

@@ -6,7 +6,17 @@ rate (``realtime``) and start again at the end (``loop``), so a sample stands in
 camera. When a stream drops or cannot be opened it retries with exponential backoff
 (``backoff_initial`` doubling up to ``backoff_max``); :attr:`CameraCapture.health` tells the
 story: ``connected``, ``fps_in``, ``fps_analysed``, ``last_frame_time``, ``reconnects``,
-``errors``, ``last_error``, ``retry_at``.
+``errors``, ``bad_frames``, ``last_error``, ``retry_at``.
+
+A camera that accepts the connection and then says nothing must not hold the worker: every
+open and read runs with FFmpeg's ``open_timeout_s`` / ``read_timeout_s`` (network streams are
+opened through FFmpeg only, never through a default backend without timeouts), and an open
+runs in a helper thread, so :meth:`CameraCapture.next_frame` returns at its own deadline (the
+worker then sends its ``connected=false`` heartbeat) and at once on ``stop``.
+
+MJPEG sources are read in FFmpeg's raw mode: each packet is the camera's JPEG, checked for
+its end-of-image marker before it is decoded (a decoder fills a truncated JPEG silently, e.g.
+its bottom part solid green). Truncated, undecodable or empty frames are ``bad_frames``.
 """
 
 from __future__ import annotations
@@ -44,17 +54,85 @@ class CapturedFrame:
     fps_in: float
 
 
+JPEG_SOI = b"\xff\xd8"
+JPEG_EOI = b"\xff\xd9"
+MJPEG_FOURCCS = {"MJPG", "mjpg", "JPEG", "jpeg"}
+
+
+def is_stream_url(url: str) -> bool:
+    """True for a network source (``rtsp://``, ``http://``...), False for a local file."""
+    return "://" in url and not url.startswith("file://")
+
+
 def open_video(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0) -> Any:
-    """``cv2.VideoCapture`` through FFmpeg with open/read timeouts (a hung camera must not block)."""
+    """``cv2.VideoCapture`` through FFmpeg with open/read timeouts (a hung camera must not block).
+
+    A local file FFmpeg cannot open is tried once more through OpenCV's other backends (some
+    builds open files only there), with the same timeouts; a network stream never is: the
+    default backend would wait for OpenCV's built-in 30 s.
+    """
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
     ]
     cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
-    if not cap.isOpened():  # some builds open files only through their default backend
+    if not cap.isOpened() and not is_stream_url(url):
         cap.release()
-        cap = cv2.VideoCapture(url)
+        cap = cv2.VideoCapture(url, cv2.CAP_ANY, params)
     return cap
+
+
+def complete_jpeg(data: bytes) -> bool:
+    """True when ``data`` starts like a JPEG and holds its end-of-image marker (``FFD9``) at the end.
+
+    Trailing padding a camera adds after the marker (CR LF, zero bytes) is allowed. In the
+    entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so a
+    truncated JPEG has no ``FFD9`` near its end.
+    """
+    return data.startswith(JPEG_SOI) and JPEG_EOI in data[-32:]
+
+
+def fourcc_of(cap: Any) -> str:
+    """The source's codec as four characters (``MJPG``, ``h264``...), '' when unknown."""
+    try:
+        code = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
+    except (TypeError, ValueError, OverflowError):
+        return ""
+    text = code.to_bytes(4, "little", signed=False).decode("latin-1") if 0 < code < 2**32 else ""
+    return text if text.isprintable() else ""
+
+
+class _PendingOpen:
+    """An open running in a helper thread, so a silent camera never blocks the caller."""
+
+    def __init__(self, opener: Opener, url: str) -> None:
+        self.done = threading.Event()
+        self.cap: Any = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._thread = threading.Thread(target=self._run, args=(opener, url), name="camera-open", daemon=True)
+        self._thread.start()
+
+    def _run(self, opener: Opener, url: str) -> None:
+        try:
+            cap = opener(url)
+        except Exception as exc:  # reported to the caller, not raised in this thread
+            cap, self.error = None, exc
+        with self._lock:
+            self.cap = cap
+            abandoned = self._abandoned
+            self.done.set()
+        if abandoned and cap is not None:
+            cap.release()
+
+    def abandon(self) -> None:
+        """Nobody waits for this open any more: release what it opens when it returns."""
+        with self._lock:
+            self._abandoned = True
+            cap = self.cap if self.done.is_set() else None
+        if cap is not None:
+            cap.release()
 
 
 class _Rate:
@@ -112,6 +190,8 @@ class CameraCapture:
         self.clock = clock
         self.monotonic = monotonic
         self._cap: Any = None
+        self._pending: _PendingOpen | None = None
+        self._raw_jpeg = False  # MJPEG read as raw packets: JPEG bytes checked, then decoded here
         self._failures = 0
         self._retry_at: float | None = None  # monotonic
         self._ever_connected = False
@@ -137,13 +217,15 @@ class CameraCapture:
             "reconnects": 0,
             "loops": 0,
             "errors": 0,
+            "bad_frames": 0,
             "last_error": None,
             "retry_at": None,
         }
         """Live counters, updated in place: ``connected``, ``fps_in`` (frames read a second),
         ``fps_analysed`` (frames handed out a second), ``last_frame_time`` (UTC), ``frames_in``,
         ``frames_analysed``, ``reconnects`` (successful re-opens after a failure), ``loops``
-        (file restarts), ``errors``, ``last_error``, ``retry_at`` (UTC, while backing off)."""
+        (file restarts), ``errors``, ``bad_frames`` (truncated, undecodable or empty frames,
+        skipped), ``last_error``, ``retry_at`` (UTC, while backing off)."""
 
     # -- connection ------------------------------------------------------------------------
     @property
@@ -164,9 +246,29 @@ class CameraCapture:
         )
         log.warning("camera %s: %s (retry in %.1f s)", self.camera_id, reason, delay)
 
-    def _open(self) -> bool:
+    def _open(self, stop: threading.Event | None = None, deadline: float | None = None) -> bool | None:
+        """Open the source, waiting at most until ``deadline`` (monotonic) or ``stop``.
+
+        True: opened. False: failed (backing off now). None: still opening in the helper
+        thread (the next call picks it up).
+        """
+        if self._pending is None:
+            self._pending = _PendingOpen(self.opener, self.url)
+        pending = self._pending
+        while not pending.done.is_set():
+            if stop is not None and stop.is_set():
+                return None
+            wait = 1.0 if deadline is None else deadline - self.monotonic()
+            if wait <= 0:
+                return None
+            pending.done.wait(min(wait, 0.05))
+        self._pending = None
+        cap = pending.cap
+        if pending.error is not None:
+            exc = pending.error
+            self._fail(f"cannot open {self.url}: {type(exc).__name__}: {exc}")
+            return False
         try:
-            cap = self.opener(self.url)
             opened = bool(cap is not None and cap.isOpened())
         except Exception as exc:  # a broken URL must not stop the worker
             self._fail(f"cannot open {self.url}: {type(exc).__name__}: {exc}")
@@ -184,6 +286,8 @@ class CameraCapture:
         self._retry_at = None
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self._file_fps = fps if self.is_file and 0 < fps <= 240 else 0.0
+        # MJPEG: take the camera's JPEG bytes (raw mode) to check them before decoding.
+        self._raw_jpeg = fourcc_of(cap) in MJPEG_FOURCCS and bool(cap.set(cv2.CAP_PROP_FORMAT, -1))
         self._play_start = self.monotonic()
         if self._file_fps:
             self._media_base += self._played / self._file_fps
@@ -205,8 +309,17 @@ class CameraCapture:
             return False
         return bool(self._cap.grab())
 
+    def bad_frame(self, reason: str) -> None:
+        """A frame the source delivered but that is unusable: counted, skipped, the stream kept."""
+        self.health["bad_frames"] += 1
+        self.health["last_error"] = reason
+        log.debug("camera %s: bad frame: %s", self.camera_id, reason)
+
     def close(self) -> None:
-        """Release the source."""
+        """Release the source (and give up an open still under way)."""
+        if self._pending is not None:
+            self._pending.abandon()
+            self._pending = None
         if self._cap is not None:
             self._cap.release()
             self._cap = None
@@ -231,7 +344,10 @@ class CameraCapture:
                     else:
                         time.sleep(wait)
                     continue
-                if not self._open():
+                opened = self._open(stop, deadline)
+                if opened is None:  # still opening: the caller gets control back (heartbeat, stop)
+                    return None
+                if not opened:
                     if self.monotonic() >= deadline:
                         return None
                     continue
@@ -271,14 +387,30 @@ class CameraCapture:
         self._in.tick(now)
         self.health["frames_in"] += 1
         self.health["fps_in"] = round(self._in.rate(now), 2)
+        packet: bytes | None = None
+        if self._raw_jpeg:  # every packet is checked, picked or not: a bad one is not analysed
+            got, raw = self._cap.retrieve()
+            packet = raw.tobytes() if got and raw is not None else b""
+            if not complete_jpeg(packet):
+                self.bad_frame(f"truncated JPEG ({len(packet)} bytes, no end-of-image marker)")
+                return None
         # Files are sampled on their own timeline (so realtime=False keeps the cadence), streams
         # on the wall clock.
         media = self._media_base + self._played / self._file_fps if self._file_fps else now
         if media + 1e-6 < self._next_pick:  # tolerance: float steps of 1/fps must not skip a frame
             return None
-        ok, image = self._cap.retrieve()
-        if not ok or image is None:
-            self._fail("frame could not be decoded")
+        if packet is not None:
+            image = cv2.imdecode(np.frombuffer(packet, np.uint8), cv2.IMREAD_COLOR)
+            if image is None:
+                self.bad_frame(f"JPEG could not be decoded ({len(packet)} bytes)")
+                return None
+        else:
+            ok, image = self._cap.retrieve()
+            if not ok or image is None:
+                self._fail("frame could not be decoded")
+                return None
+        if image.size == 0:
+            self.bad_frame(f"empty frame {image.shape}")
             return None
         period = 1.0 / self.analysed_fps
         target = self._next_pick + period if self._next_pick else media + period

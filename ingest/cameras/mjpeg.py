@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "ioc-mjpeg-frame"
 FrameSource = Callable[[int], np.ndarray | None]
+PartFilter = Callable[[int, bytes], bytes]
+"""``(part index, JPEG bytes) -> bytes sent``: how a test makes a camera send damaged parts."""
 
 
 def file_frames(path: str | Path, loop: bool = True) -> FrameSource:
@@ -49,8 +51,9 @@ class MjpegServer:
     """Serves ``frames(index)`` as MJPEG at ``http://host:port/stream.mjpg``, ``fps`` parts a second."""
 
     def __init__(self, frames: FrameSource, fps: float = 10.0, host: str = "127.0.0.1",
-                 port: int = 0, quality: int = 80) -> None:
+                 port: int = 0, quality: int = 80, parts: PartFilter | None = None) -> None:
         self.frames = frames
+        self.parts = parts
         self.fps = fps
         self.host = host
         self.port = port
@@ -106,6 +109,8 @@ class MjpegServer:
                 ok, jpeg = cv2.imencode(".jpg", frame, params)
                 if ok:
                     data = jpeg.tobytes()
+                    if self.parts is not None:
+                        data = self.parts(index, data)
                     handler.wfile.write(
                         f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
                         .encode()

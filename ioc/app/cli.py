@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
+from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
 from ioc.store.database import public_dsn
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         return int(args.func(args))
-    except (PostgresNotFound, EmbeddedPostgresError, ConfigError) as exc:
+    except (PostgresNotFound, EmbeddedPostgresError, ConfigError, CameraConfigError) as exc:
         print(f"ioc: {exc}", file=sys.stderr)
         return 2
 

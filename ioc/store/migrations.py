@@ -17,7 +17,7 @@ import psycopg
 from ioc.store.capabilities import Capabilities, enable
 from ioc.store.health import apply_role_health
 from ioc.store.schema_alerts import apply_alert_lifecycle
-from ioc.store.schema_cameras import apply_cameras
+from ioc.store.schema_cameras import apply_camera_shake, apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
 from ioc.store.schema_vessels import apply_vessels
@@ -183,6 +183,7 @@ MIGRATIONS: list[Migration] = [
     Migration(4, "camera detections, counts, key frames and health", apply_cameras),
     Migration(7, "detector state snapshots", apply_detector_state),
     Migration(8, "failed logins for throttling", apply_login_failures),
+    Migration(9, "camera frame statistics keep the shake", apply_camera_shake),
 ]
 
 

@@ -21,7 +21,8 @@ hypertable on TimescaleDB or a BRIN index on plain PostgreSQL.
 * ``camera_frame_stats``: one row per sampled frame (and per ``connected=false`` heartbeat),
   key ``(camera_id, time)``. ``camera_status`` has one row per camera, upserted by the writer
   (what a wall tile shows): ``time`` and ``connected`` of the newest record, the measurements
-  and ``last_frame`` of the newest real frame (a heartbeat does not blank them).
+  and ``last_frame`` of the newest real frame (a heartbeat does not blank them). ``shake``
+  (added by :func:`apply_camera_shake`) is NULL in rows of workers that did not measure it.
 * ``camera_keyframes``: the index of JPEG key frames written by the workers, key
   ``(camera_id, time)``; ``path`` is relative to the configured ``keyframes_dir``.
 """
@@ -124,6 +125,11 @@ def apply_cameras(conn: psycopg.Connection, caps: Capabilities) -> None:
     hypertable_or_brin(conn, caps, "camera_keyframes", "7 days")
 
 
+def apply_camera_shake(conn: psycopg.Connection, caps: Capabilities) -> None:
+    """Migration: frame statistics keep the camera's shake (back-and-forth motion, % of width)."""
+    conn.execute("ALTER TABLE camera_frame_stats ADD COLUMN shake real")
+
+
 def object_key(event: Any) -> str:
     """The part of a detection's natural key that tells objects of one frame apart."""
     if event.track_id is not None:
@@ -207,11 +213,12 @@ CAMERA_FRAME_STATS = TableSpec(
         ("fps_in", "float4"),
         ("frame_width", "int4"),
         ("frame_height", "int4"),
+        ("shake", "float4"),
     ),
     key=("camera_id", "time"),
     to_row=lambda e: (
         e.time, e.source_id, e.connected, e.brightness, e.sharpness, e.change, e.motion, e.analysed,
-        e.detections, e.fps_in, e.frame_width, e.frame_height,
+        e.detections, e.fps_in, e.frame_width, e.frame_height, e.shake,
     ),
     after_insert=(
         """

@@ -3,8 +3,10 @@
 Every backend implements :class:`ObjectDetector`: ``detect(frame) -> list[Detection]`` on a BGR
 frame, boxes in that frame's pixels, ``track_id`` when the backend tracks objects across calls
 (so one detector instance belongs to one camera). :data:`BACKENDS` maps a name to a factory
-taking the camera's :class:`~ioc.camera_settings.CameraSettings`; adding a backend is one
-module and one line here.
+taking the camera's :class:`~ioc.camera_settings.CameraSettings` and the shared
+:class:`~ioc.camera_settings.VisionSettings` (where named models and their label maps live);
+adding a backend is one module and one line here. Every backend publishes labels through the
+camera's label map (:meth:`~ioc.camera_settings.CameraSettings.label_map`) and ``classes``.
 
 * ``opencv`` (always available, no weights): MOG2 motion blobs, confirmed as ``person`` by
   OpenCV's HOG people detector, the rest labelled ``motion``; an IoU tracker gives ids.
@@ -20,7 +22,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ioc.camera_settings import CameraSettings
+from ioc.camera_settings import ALL_CLASSES, CameraSettings, VisionSettings
 
 
 class BackendError(RuntimeError):
@@ -54,19 +56,19 @@ class ObjectDetector(Protocol):
         ...
 
 
-BackendFactory = Callable[[CameraSettings], ObjectDetector]
+BackendFactory = Callable[[CameraSettings, VisionSettings], ObjectDetector]
 
 
-def _opencv(camera: CameraSettings) -> ObjectDetector:
+def _opencv(camera: CameraSettings, vision: VisionSettings) -> ObjectDetector:
     from ingest.cameras.backends.opencv import OpenCVDetector
 
-    return OpenCVDetector.from_settings(camera)
+    return OpenCVDetector.from_settings(camera, vision)
 
 
-def _ultralytics(camera: CameraSettings) -> ObjectDetector:
+def _ultralytics(camera: CameraSettings, vision: VisionSettings) -> ObjectDetector:
     from ingest.cameras.backends.yolo import UltralyticsDetector  # imports torch: only when chosen
 
-    return UltralyticsDetector.from_settings(camera)
+    return UltralyticsDetector.from_settings(camera, vision)
 
 
 BACKENDS: dict[str, BackendFactory] = {
@@ -76,7 +78,8 @@ BACKENDS: dict[str, BackendFactory] = {
 
 
 def build_detector(
-    camera: CameraSettings, registry: dict[str, BackendFactory] | None = None
+    camera: CameraSettings, registry: dict[str, BackendFactory] | None = None,
+    vision: VisionSettings | None = None,
 ) -> ObjectDetector:
     """The detector a camera's settings choose; :class:`BackendError` names the bad setting."""
     backends = BACKENDS if registry is None else registry
@@ -85,13 +88,13 @@ def build_detector(
         raise BackendError(
             f"{camera.setting('detector')}: unknown detector {camera.detector!r} (known: {sorted(backends)})"
         )
-    return factory(camera)
+    return factory(camera, vision or VisionSettings())
 
 
-def relabel(label: str, labels: dict[str, str], classes: list[str]) -> str | None:
-    """Apply a camera's ``labels`` mapping and ``classes`` filter; ``None`` drops the object."""
+def relabel(label: str, labels: dict[str, str], classes: list[str] | tuple[str, ...]) -> str | None:
+    """Apply a label map and a ``classes`` filter (empty or ``["*"]``: keep all); ``None`` drops it."""
     mapped = labels.get(label, label)
-    if classes and mapped not in classes:
+    if classes and ALL_CLASSES not in classes and mapped not in classes:
         return None
     return mapped
 

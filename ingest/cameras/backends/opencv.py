@@ -11,6 +11,12 @@
    (score: the fraction of its box that is foreground).
 3. An :class:`~ingest.cameras.backends.tracking.IouTracker` gives track ids.
 
+Whole-frame motion is not objects: when the picture itself moved since the previous frame
+(:func:`~ingest.cameras.analysis.global_shift` above ``max_shift`` % of the width: a shaking
+or panning camera), or more than ``max_foreground`` of the pixels are foreground (the camera
+moved, the light jumped), the frame yields no blobs (:attr:`OpenCVDetector.rejected` counts
+them); the worker reports the shaking as a frame statistic, for the camera fault rules.
+
 Needs ``opencv-python-headless`` 4.x: 5.x has no ``HOGDescriptor``.
 """
 
@@ -19,9 +25,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ingest.cameras.analysis import global_shift
 from ingest.cameras.backends import BackendError, Detection, relabel
 from ingest.cameras.backends.tracking import IouTracker, iou
-from ioc.camera_settings import CameraSettings
+from ioc.camera_settings import CameraSettings, VisionSettings
 
 HOG_WINDOW_H = 128
 HOG_TARGET_H = 112.0  # a person's height in the window of OpenCV's default people detector
@@ -51,6 +58,9 @@ class OpenCVDetector:
         classes: list[str] | None = None,
         history: int = 300,
         var_threshold: float = 25.0,
+        max_shift: float = 0.3,
+        max_foreground: float = 0.3,
+        settle_frames: int = 2,
     ) -> None:
         if not hasattr(cv2, "HOGDescriptor"):
             raise BackendError(
@@ -72,12 +82,22 @@ class OpenCVDetector:
             self._hog = cv2.HOGDescriptor()
             self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self._tracker = IouTracker(min_iou=0.25, max_missed=3)
+        self.max_shift = max_shift
+        self.max_foreground = max_foreground
+        self.settle_frames = settle_frames
+        self._prev_gray: np.ndarray | None = None
+        self._unsettled = 0  # frames still to reject after the picture moved
+        self.rejected = 0
+        """Frames whose blobs were dropped as whole-frame motion."""
+        self.last_shift: float | None = None
+        """How far the picture moved before the last frame, % of its width (``None``: unknown)."""
 
     @classmethod
-    def from_settings(cls, camera: CameraSettings) -> OpenCVDetector:
+    def from_settings(cls, camera: CameraSettings, vision: VisionSettings | None = None) -> OpenCVDetector:
         """The backend for one camera's settings."""
-        return cls(min_blob_area=camera.min_blob_area, hog=camera.hog, labels=camera.labels,
-                   classes=camera.classes)
+        return cls(min_blob_area=camera.min_blob_area, hog=camera.hog, labels=camera.label_map(vision),
+                   classes=camera.classes, max_shift=camera.max_global_shift,
+                   max_foreground=camera.max_foreground)
 
     def blobs(self, frame: np.ndarray) -> list[tuple[tuple[float, float, float, float], float]]:
         """Moving blobs of this frame: ``(box in frame pixels, foreground fill 0..1)``."""
@@ -86,6 +106,8 @@ class OpenCVDetector:
         small = cv2.resize(frame, (int(w * scale), int(h * scale)), interpolation=cv2.INTER_AREA) \
             if scale != 1.0 else frame
         mask = self._mog.apply(small)
+        if self._camera_moved(small, mask):
+            return []
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
@@ -98,6 +120,29 @@ class OpenCVDetector:
             fill = float(np.count_nonzero(mask[y:y + bh, x:x + bw])) / (bw * bh)
             out.append(((x / scale, y / scale, (x + bw) / scale, (y + bh) / scale), fill))
         return out
+
+    def _camera_moved(self, small: np.ndarray, mask: np.ndarray) -> bool:
+        """Whether this frame's foreground is whole-frame motion (shake, pan, light) and not objects.
+
+        A frame after a move is rejected too for ``settle_frames``: the background model still
+        holds the picture at its old place.
+        """
+        gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+        first, prev, self._prev_gray = self._prev_gray is None, self._prev_gray, gray
+        if first or prev is None:  # MOG2 calls the whole first frame foreground: nothing to judge
+            self.last_shift = None
+            return False
+        shift = global_shift(prev, gray)
+        self.last_shift = None if shift is None else 100.0 * float(np.hypot(*shift)) / gray.shape[1]
+        moved = self.last_shift is not None and self.last_shift > self.max_shift
+        flooded = float(np.count_nonzero(mask)) / mask.size > self.max_foreground
+        if moved or flooded:
+            self._unsettled = self.settle_frames + 1
+        if self._unsettled > 0:
+            self._unsettled -= 1
+            self.rejected += 1
+            return True
+        return False
 
     def _people_in(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> list[Detection]:
         assert self._hog is not None

