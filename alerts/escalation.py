@@ -28,24 +28,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from alerts.intake import SignalIntake
+from alerts.ledger import Clock, utcnow, write_audit
 from alerts.lifecycle import SYSTEM_ACTOR
+from alerts.models import ALERT_COLUMNS, Alert
 from alerts.notify import NotificationSender, build_channels, enqueue
-from alerts.service import ALERT_COLUMNS, Alert, AlertService
 from alerts.settings import AlertSettings, EscalationPolicy
+from alerts.silences import Silences
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -109,13 +106,14 @@ class Escalator:
         self.pool = pool
         self.settings = settings or AlertSettings()
         self.clock = clock
-        self.service = AlertService(pool, self.settings, clock)
+        self.silences = Silences(pool, self.settings, clock)
+        self.intake = SignalIntake(pool, self.settings, clock)
 
     def run_once(self) -> EscalationRun:
         """One pass: end silences that ran out, then fire every step and reminder due now."""
         run = EscalationRun()
-        run.silences_ended = self.service.end_expired_silences()
-        run.flaps_settled = self.service.settle_flapping()
+        run.silences_ended = self.silences.end_expired_silences()
+        run.flaps_settled = self.intake.settle_flapping()
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             for policy in self.settings.escalation:
@@ -233,7 +231,7 @@ class Escalator:
         subject: str,
         extra: dict[str, Any],
     ) -> None:
-        AlertService._audit(
+        write_audit(
             conn,
             alert.id,
             now,

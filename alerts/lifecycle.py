@@ -10,7 +10,7 @@
     resolved ──reopen (a person, or the same condition re-firing within the flapping window)──> reopened
     reopened behaves like open: it needs acknowledging again.
 
-Pure logic, no database: :class:`alerts.service.AlertService` asks
+Pure logic, no database: :mod:`alerts.transitions` asks
 :func:`check` before it writes, then compares-and-sets the alert's version.
 """
 
@@ -22,15 +22,12 @@ from typing import Literal
 
 State = Literal["open", "acknowledged", "assigned", "resolved", "silenced", "reopened"]
 STATES: tuple[State, ...] = ("open", "acknowledged", "assigned", "resolved", "silenced", "reopened")
-ACTIVE_STATES: frozenset[str] = frozenset(s for s in STATES if s != "resolved")
 UNACKNOWLEDGED: frozenset[str] = frozenset({"open", "reopened"})
 
 Role = Literal["viewer", "operator", "duty_officer", "analyst", "admin"]
 # In rank order, as the issue lists them: "duty officers and above" change alerts.
 ROLES: tuple[Role, ...] = ("viewer", "operator", "duty_officer", "analyst", "admin")
 SYSTEM = "system"  # the service itself (signals, escalation, silence expiry); never a login
-
-Action = Literal["acknowledge", "assign", "resolve", "silence", "unsilence", "reopen", "comment"]
 
 # action -> (states it may start from, the state it leads to; None: decided by the alert)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
@@ -91,6 +88,10 @@ class StaleAlertError(TransitionRefused):
     """The alert changed between reading and writing it: someone else acted first."""
 
 
+class NoteRequired(AlertError):
+    """This action needs a note (resolve, silence): the next shift must know why."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: a console user with a role, or :data:`SYSTEM`."""
@@ -147,6 +148,12 @@ def check(
     sources, _ = TRANSITIONS[action]
     if state not in sources:
         raise TransitionRefused(refusal(action, state, alert_id, last))
+
+
+def require_note(note: str, action: str) -> None:
+    """Raise :class:`NoteRequired` unless ``note`` says something."""
+    if not (note or "").strip():
+        raise NoteRequired(f"Write a note to {action}: the next shift needs to know why.")
 
 
 def refusal(action: str, state: str, alert_id: int, last: tuple[str, str, datetime | None] | None) -> str:

@@ -379,14 +379,3 @@ class NotificationSender:
                 busy = SendRun()
             if not (busy.sent or busy.retrying or busy.failed):
                 stop.wait(self.settings.send_every_seconds)
-
-
-def retry_failed(pool: ConnectionPool, notification_id: int, now: datetime) -> bool:
-    """Put a failed notification back in the queue (a person decided to try again)."""
-    with pool.connection() as conn:
-        cur = conn.execute(
-            "UPDATE notifications SET state = 'pending', next_attempt_at = %s "
-            "WHERE id = %s AND state = 'failed'",
-            (now, notification_id),
-        )
-        return cur.rowcount == 1

@@ -37,10 +37,13 @@ from dash.exceptions import PreventUpdate
 from flask import Flask
 
 from alerts import lifecycle as lc
+from alerts.lifecycle import AlertError
 from alerts.links import FEEDS
+from alerts.models import Alert, AlertFilter
 from alerts.people import People, Principal
-from alerts.service import Alert, AlertError, AlertFilter, AlertService, actions_for
+from alerts.service import AlertService
 from alerts.settings import AlertSettings
+from alerts.transitions import actions_for
 from dashboards import auth
 from dashboards.components import SEVERITY_SHORT, fmt_age, severity_rank
 from dashboards.http_security import origin

@@ -303,11 +303,7 @@ def zone_files(settings: Settings) -> list[Path]:
 
 
 def coastline_files(settings: Settings) -> list[Path]:
-    """The coastline layers: ``web.map_coastline`` when set, else ``<city>-coastline.geojson`` beside
-    each ``<city>-zones.geojson``."""
-    named = getattr(settings.web, "map_coastline", None)
-    if named:
-        return [_resolve(settings, n) for n in ([named] if isinstance(named, str | Path) else named)]
+    """The coastline layers: ``<city>-coastline.geojson`` beside each ``<city>-zones.geojson``."""
     out = []
     for zones in zone_files(settings):
         candidate = zones.with_name(zones.name.replace("zones", "coastline"))

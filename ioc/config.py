@@ -221,7 +221,6 @@ class Settings(BaseSettings):
     alerts: dict[str, Any] = Field(default_factory=dict)  # [alerts]: validated by alerts.settings
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
-    zones: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(

@@ -30,7 +30,6 @@ TOPIC_BY_KIND: dict[str, str] = {
 }
 ALERT_SIGNALS = TOPIC_BY_KIND["alert.signal"]
 DEAD_LETTERS = "ioc.deadletters"
-FACT_TOPICS: tuple[str, ...] = tuple(t for k, t in TOPIC_BY_KIND.items() if k != "alert.signal")
 CELL_POSITIONS = TOPIC_BY_KIND["vessel.cell_position"]
 #: Topics every detector process reads in full (not split by the consumer group).
 BROADCAST_TOPICS: frozenset[str] = frozenset({TOPIC_BY_KIND["storm.warning"]})

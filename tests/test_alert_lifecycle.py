@@ -16,12 +16,16 @@ from alerts.lifecycle import (
     Actor,
     AlertNotFound,
     NotAllowed,
+    NoteRequired,
     StaleAlertError,
     TransitionRefused,
 )
+from alerts.models import Alert, AlertFilter
 from alerts.people import People
-from alerts.service import Alert, AlertFilter, AlertService, NoteRequired, actions_for, current_shift
+from alerts.reads import current_shift
+from alerts.service import AlertService
 from alerts.settings import AlertSettings
+from alerts.transitions import actions_for
 from ioc.events import AlertSignal
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres

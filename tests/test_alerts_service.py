@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alerts.service import AlertService, AlertSignalConsumer
+from alerts.consumer import AlertSignalConsumer
+from alerts.service import AlertService
 from ioc.bus.memory import MemoryBus
 from ioc.events import AlertSignal
 from ioc.store.database import Store

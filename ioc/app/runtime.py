@@ -19,7 +19,8 @@ from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from alerts.service import AlertService, AlertSignalConsumer
+from alerts.consumer import AlertSignalConsumer
+from alerts.service import AlertService
 from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
