@@ -15,16 +15,20 @@ from one process, in batches of ``--batch`` rows, one transaction per batch, sam
 * baseline: ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` (psycopg 3 pipeline).
 
 Each is printed as readings/s and as a share of the ceiling measured in the same run, with
-the full path's ratio to ``executemany``.
+the full path's ratio to ``executemany``, and with the CPU time it cost per reading in this
+process and in the database server (postmaster and all its processes, from /proc): on a
+shared machine wall-clock rates swing with the load, the CPU cost per reading much less.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,13 +58,42 @@ def make_readings(n: int, start: datetime) -> list[EnvironmentReading]:
     return out
 
 
-def rate(n: int, run: Callable[[], None]) -> float:
-    t = time.perf_counter()
+@dataclass
+class Figure:
+    """One path's throughput, and the CPU it cost per reading (this process; the database server)."""
+
+    name: str
+    rows: int
+    per_s: float
+    client_us: float
+    server_us: float
+
+
+def server_cpu_s(store: Store) -> float:
+    """CPU seconds used so far by the PostgreSQL server: postmaster and all its processes."""
+    with store.pool.connection() as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    postmaster = int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == postmaster or stat.parent.name == str(postmaster):
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(store: Store, name: str, n: int, run: Callable[[], None]) -> Figure:
+    server, client, wall = server_cpu_s(store), time.process_time(), time.perf_counter()
     run()
-    return n / (time.perf_counter() - t)
+    wall, client = time.perf_counter() - wall, time.process_time() - client
+    server = server_cpu_s(store) - server
+    return Figure(name, n, n / wall, client / n * 1e6, server / n * 1e6)
 
 
-def bench_ceiling(store: Store, readings: list[EnvironmentReading], batch: int) -> float:
+def bench_ceiling(store: Store, readings: list[EnvironmentReading], batch: int) -> Figure:
     """Bare binary COPY of the same rows into a table with no index."""
     rows = [READINGS.to_row(r) for r in readings]
     types = [t for _, t in READINGS.columns]
@@ -77,10 +110,10 @@ def bench_ceiling(store: Store, readings: list[EnvironmentReading], batch: int) 
                         for row in rows[i:i + batch]:
                             copy.write_row(row)
 
-        return rate(len(rows), run)
+        return measure(store, "ceiling: bare binary COPY into an unindexed table", len(rows), run)
 
 
-def bench_sink(store: Store, readings: list[EnvironmentReading], batch: int) -> float:
+def bench_sink(store: Store, readings: list[EnvironmentReading], batch: int) -> Figure:
     """The real sink's batch handler on bus messages carrying the wire form: decode + validate + write."""
     sink = StoreSink(MemoryBus(), StoreWriter(store.pool, store.caps), batch_size=batch)
     topic = TOPIC_BY_KIND["environment.reading"]
@@ -90,22 +123,22 @@ def bench_sink(store: Store, readings: list[EnvironmentReading], batch: int) -> 
         for i in range(0, len(msgs), batch):
             sink.store_batch(msgs[i:i + batch])
 
-    result = rate(len(msgs), run)
+    result = measure(store, "full sink path: bus bytes → decode → validate → COPY", len(msgs), run)
     assert sink.health.extra["stored"] == len(msgs), sink.health.extra
     return result
 
 
-def bench_writer(store: Store, readings: list[EnvironmentReading], batch: int) -> float:
+def bench_writer(store: Store, readings: list[EnvironmentReading], batch: int) -> Figure:
     writer = StoreWriter(store.pool, store.caps)
 
     def run() -> None:
         for i in range(0, len(readings), batch):
             writer.write(readings[i:i + batch])
 
-    return rate(len(readings), run)
+    return measure(store, "writer alone: StoreWriter.write of reading models", len(readings), run)
 
 
-def bench_executemany(store: Store, readings: list[EnvironmentReading], batch: int) -> float:
+def bench_executemany(store: Store, readings: list[EnvironmentReading], batch: int) -> Figure:
     sql = ("INSERT INTO readings (time, station_id, metric, value, unit, quality) "
            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING")
     with store.pool.connection() as conn:
@@ -115,7 +148,7 @@ def bench_executemany(store: Store, readings: list[EnvironmentReading], batch: i
                     cur.executemany(sql, [(r.time, r.source_id, r.metric, r.value, r.unit, r.quality)
                                           for r in readings[i:i + batch]])
 
-        return rate(len(readings), run)
+        return measure(store, "baseline: executemany INSERT ... ON CONFLICT", len(readings), run)
 
 
 def run_store(timescaledb: bool, rows: int, baseline_rows: int, batch: int) -> None:
@@ -126,20 +159,16 @@ def run_store(timescaledb: bool, rows: int, baseline_rows: int, batch: int) -> N
         print(f"\nstore: {store.caps.label}")
         readings = make_readings(rows, START)
         ceiling = bench_ceiling(store, readings, batch)
-        results = [
-            ("ceiling: bare binary COPY into an unindexed table", rows, ceiling),
-            ("full sink path: bus bytes → decode → validate → COPY (StoreSink.store_batch)", rows,
-             bench_sink(store, readings, batch)),
-            ("writer alone: StoreWriter.write of reading models", rows,
-             bench_writer(store, make_readings(rows, START + timedelta(days=30)), batch)),
-            ("baseline: executemany INSERT ... ON CONFLICT", baseline_rows,
-             bench_executemany(store, make_readings(baseline_rows, START + timedelta(days=60)), batch)),
-        ]
-        print("| path | rows | readings/s | share of ceiling |")
-        print("|---|---:|---:|---:|")
-        for name, n, per_s in results:
-            print(f"| {name} | {n:,} | {per_s:,.0f} | {per_s / ceiling:.2f} |")
-        print(f"full sink path / executemany: {results[1][2] / results[3][2]:.1f}x")
+        full = bench_sink(store, readings, batch)
+        writer = bench_writer(store, make_readings(rows, START + timedelta(days=30)), batch)
+        baseline = bench_executemany(store, make_readings(baseline_rows, START + timedelta(days=60)), batch)
+        print("| path | rows | readings/s | share of ceiling | CPU µs/reading: sink process | "
+              "database server |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for f in (ceiling, full, writer, baseline):
+            print(f"| {f.name} | {f.rows:,} | {f.per_s:,.0f} | {f.per_s / ceiling.per_s:.2f} | "
+                  f"{f.client_us:.2f} | {f.server_us:.2f} |")
+        print(f"full sink path / executemany: {full.per_s / baseline.per_s:.1f}x")
 
 
 def main() -> None:
