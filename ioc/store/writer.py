@@ -152,11 +152,13 @@ class StoreWriter:
             f"({', '.join(f'{c} {t}' for c, t in spec.columns)}) ON COMMIT DELETE ROWS"
         )
         rows = [spec.to_row(event) for event in batch]
-        columns = [c for c, _ in spec.columns]
-        try:  # in key order the index inserts touch fewer pages (10-25 % less server time for readings)
-            rows.sort(key=itemgetter(*(columns.index(k) for k in spec.key)))
-        except TypeError:  # a key value the table will refuse anyway (None): let the database say why
-            pass
+        series = spec.key[:spec.key.index(spec.time_column)] if spec.time_column in spec.key else spec.key
+        if series:  # grouped by the key's leading columns the index inserts touch fewer pages
+            columns = [c for c, _ in spec.columns]
+            try:  # (10-25 % less server time for readings); the sort is stable, time order stays
+                rows.sort(key=itemgetter(*(columns.index(k) for k in series)))
+            except TypeError:  # a key value the table will refuse anyway (None): let the database say why
+                pass
         with conn.cursor() as cur:
             try:
                 with conn.transaction():  # a savepoint: a row already stored undoes only this copy
