@@ -24,11 +24,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ioc.batch_decode import decode_batch
 from ioc.bus.base import Bus, Message, Publisher
 from ioc.bus.loop import BatchConsumer
 from ioc.deadletters import dead_letter_record
-from ioc.events import Event, EventDecodeError, decode
-from ioc.store.writer import TABLES, DeadLetter, StoreWriter
+from ioc.events import EventDecodeError
+from ioc.store.writer import TABLES, DeadLetter, Record, StoreWriter
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)
@@ -97,22 +98,24 @@ class StoreSink:
 
     def store_batch(self, batch: Sequence[Message]) -> None:
         """Decode, validate and write one batch in a single transaction."""
-        events: list[Event] = []
+        records: list[Record] = []
         dead: list[DeadLetter] = []
         poison: list[DeadLetter] = []  # about records of this batch (not read from the dead-letter topic)
+        messages = []
         for message in batch:
             if message.topic == DEAD_LETTERS:
                 dead.append(dead_letter_from_message(message))
-                continue
-            try:
-                event = decode(message.value)
-                if not self.writer.storable(event.kind):  # type: ignore[attr-defined]
-                    raise EventDecodeError(f"the store keeps no {event.kind!r} records")  # type: ignore[attr-defined]
-            except EventDecodeError as exc:
-                poison.append(DeadLetter.for_message(message, "sink", str(exc)))
-                continue
-            events.append(event)
-        result = self.writer.write(events, dead + poison)
+            else:
+                messages.append(message)
+        for message, decoded in zip(messages, decode_batch([m.value for m in messages]), strict=True):
+            if isinstance(decoded, EventDecodeError):
+                poison.append(DeadLetter.for_message(message, "sink", str(decoded)))
+            elif not self.writer.storable(decoded.kind):  # type: ignore[union-attr]
+                reason = f"the store keeps no {decoded.kind!r} records"  # type: ignore[union-attr]
+                poison.append(DeadLetter.for_message(message, "sink", reason))
+            else:
+                records.append(decoded)
+        result = self.writer.write(records, dead + poison)
         extra = self.health.extra
         extra["stored"] += result.total_inserted - result.inserted.get("dead_letter", 0)
         extra["duplicates"] += sum(v for k, v in result.duplicates.items() if k != "dead_letter")

@@ -51,7 +51,10 @@ class Event(BaseModel):
     @field_validator("time")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-02:00: no such time in UTC
+            raise ValueError("outside the years 1-9999 once converted to UTC") from None
 
     @property
     def key(self) -> str:

@@ -80,3 +80,36 @@ def test_redelivered_batch_after_a_crash_stores_each_row_once(store: Store) -> N
     assert table(store, "SELECT count(*), count(DISTINCT (station_id, time)) FROM readings") == [(500, 500)]
     assert table(store, "SELECT count(*) FROM dead_letters") == [(1,)]
     assert replacement.consumer.subscription.lag() == 0
+
+
+def test_a_reading_whose_time_leaves_the_calendar_in_utc_is_a_dead_letter(store: Store) -> None:
+    bus = MemoryBus()
+    sink = StoreSink(bus, StoreWriter(store.pool, store.caps))
+    publish_readings(bus, 10)
+    bus.publisher().publish(TOPIC, "st-9999", json.dumps(
+        {"kind": "environment.reading", "time": "9999-12-31T23:00:00-02:00", "source_id": "st-9999",
+         "metric": "pm25", "value": 1}).encode())
+    drain(sink)  # before: OverflowError, the batch failed and came back for ever
+    assert table(store, "SELECT count(*) FROM readings") == [(10,)]
+    [(key, reason)] = table(store, "SELECT key, reason FROM dead_letters")
+    assert key == "st-9999" and "time: Value error" in reason and "UTC" in reason
+
+
+def test_readings_in_every_wire_shape_are_stored_as_the_models_say(store: Store) -> None:
+    """Offsets, lax values the model coerces, and canonical records share one batch."""
+    bus = MemoryBus()
+    sink = StoreSink(bus, StoreWriter(store.pool, store.caps))
+    published = publish_readings(bus, 20)
+    pub = bus.publisher()
+    lax = [{"kind": "environment.reading", "time": "2026-11-25T15:00:00+07:00", "source_id": "st-hcm",
+            "metric": "pm25", "value": "12.5"},  # a number in a string: the model coerces it
+           {"kind": "environment.reading", "time": "2026-11-25T08:00:00.1234567Z", "source_id": "st-ns",
+            "metric": "pm25", "value": 3}]  # sub-microsecond digits: truncated by the model
+    for record in lax:
+        pub.publish(TOPIC, str(record["source_id"]), json.dumps(record).encode())
+    drain(sink)
+    rows = dict(((r[0], r[1]), r[2]) for r in table(store, "SELECT station_id, time, value FROM readings"))
+    assert rows[("st-hcm", T0)] == 12.5
+    assert rows[("st-ns", T0 + timedelta(microseconds=123456))] == 3.0
+    assert all(rows[(r.source_id, r.time)] == r.value for r in published)
+    assert sink.health.extra == {"stored": 22, "duplicates": 0, "dead_letters": 0}

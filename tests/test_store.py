@@ -127,3 +127,21 @@ def test_retention_drops_old_rows_only(store: Store) -> None:
     apply_retention(store.pool, store.caps, retention_days=30)
     assert count(store, "SELECT count(*) FROM readings") == 30
     assert count(store, "SELECT count(*) FROM readings WHERE time < now() - interval '30 days'") == 0
+
+
+def test_latest_values_and_counts_from_a_batch_with_many_readings_per_series(store: Store) -> None:
+    w = StoreWriter(store.pool, store.caps)
+    batch = readings(60, stations=3)  # 20 readings per station, newest last
+    newest = {r.source_id: r for r in batch}
+    batch.reverse()  # newest first: the latest value must not follow arrival order
+    assert w.write(batch).inserted == {"environment.reading": 60}
+    with store.pool.connection() as conn:
+        latest = conn.execute("SELECT station_id, time, value FROM latest_readings").fetchall()
+    assert sorted(latest) == sorted((s, r.time, r.value) for s, r in newest.items())
+    assert count(store, "SELECT n FROM stored_counts WHERE kind = 'environment.reading'") == 60
+    # half of it again with new rows: the rows already stored are skipped, the new ones kept
+    again = w.write(batch[:30] + readings(30, stations=3, start=T0 + timedelta(hours=1)))
+    assert (again.inserted, again.duplicates) == ({"environment.reading": 30}, {"environment.reading": 30})
+    assert count(store, "SELECT count(*) FROM readings") == 90
+    assert count(store, "SELECT n FROM stored_counts WHERE kind = 'environment.reading'") == 90
+    assert count(store, "SELECT count(*) FROM latest_readings WHERE time > '2026-11-25 09:00Z'") == 3

@@ -22,6 +22,8 @@ class TableSpec:
     to_row: Callable[[Any], tuple[Any, ...]]
     time_column: str = "time"
     after_insert: tuple[str, ...] = ()  # statements run against the staging table after the insert
+    # the rows after_insert needs when every row of a batch was new (default: all of them)
+    stage_rows: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
 
     @property
     def stage(self) -> str:
