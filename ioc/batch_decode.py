@@ -105,8 +105,8 @@ def decode_batch(wires: Sequence[bytes]) -> list[Event | PlainReading | EventDec
     if fast_path_enabled:
         known_ids, known_metrics = _SOURCE_IDS.valid, _METRICS.valid
         for i, wire in enumerate(wires):
-            if len(wire) > MAX_WIRE_BYTES:
-                continue
+            if len(wire) > MAX_WIRE_BYTES or b"\\u0000" in wire:
+                continue  # the model path refuses it with its reason
             try:
                 r = _DECODER.decode(wire)
             except (msgspec.DecodeError, msgspec.ValidationError):

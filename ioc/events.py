@@ -328,6 +328,8 @@ def decode(wire: bytes | str) -> Event:
     """Parse one wire record; raise :class:`EventDecodeError` with a short reason."""
     if len(wire) > MAX_WIRE_BYTES:
         raise EventDecodeError(f"record too large: {len(wire)} bytes > {MAX_WIRE_BYTES}")
+    if (_NUL_ESCAPE if isinstance(wire, bytes) else _NUL_ESCAPE_TEXT) in wire:
+        _refuse_nul(wire)
     try:
         return _ADAPTER.validate_json(wire)  # fast path: pydantic-core parses and validates at once
     except (ValidationError, RecursionError):
@@ -339,6 +341,31 @@ def decode(wire: bytes | str) -> Event:
     except RecursionError:
         raise EventDecodeError("not an event record: nested too deeply") from None
     return parse(data)
+
+
+_NUL_ESCAPE = b"\\u0000"
+_NUL_ESCAPE_TEXT = "\\u0000"
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(wire: bytes | str) -> None:
+    """PostgreSQL's text and jsonb cannot hold U+0000: a record with one is refused at the edge."""
+    try:
+        data = json.loads(wire)
+        nul = _holds_nul(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return  # not JSON (or too deep): the usual path says why
+    if nul:
+        raise EventDecodeError("text holds a NUL character (U+0000), which the store cannot keep")
 
 
 def parse(data: Any) -> Event:

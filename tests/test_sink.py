@@ -113,3 +113,23 @@ def test_readings_in_every_wire_shape_are_stored_as_the_models_say(store: Store)
     assert rows[("st-ns", T0 + timedelta(microseconds=123456))] == 3.0
     assert all(rows[(r.source_id, r.time)] == r.value for r in published)
     assert sink.health.extra == {"stored": 22, "duplicates": 0, "dead_letters": 0}
+
+
+def test_text_with_a_nul_character_is_a_dead_letter_not_a_stuck_batch(store: Store) -> None:
+    """PostgreSQL text and jsonb cannot hold U+0000: such a record must not fail its whole batch."""
+    bus = MemoryBus()
+    sink = StoreSink(bus, StoreWriter(store.pool, store.caps))
+    publish_readings(bus, 10)
+    pub = bus.publisher()
+    base = {"kind": "environment.reading", "time": "2026-11-25T09:00:00Z", "source_id": "st-nul",
+            "metric": "pm25", "value": 1}
+    pub.publish(TOPIC, "st-nul", json.dumps({**base, "unit": "µg\u0000"}).encode())
+    signal = {"kind": "alert.signal", "time": "2026-11-25T09:00:00Z", "source_id": "cam-1",
+              "detector": "crowd", "rule": "r", "fingerprint": "f", "status": "firing",
+              "severity": "warning", "title": "t", "details": {"note": "a\u0000b"}}
+    pub.publish(TOPIC, "cam-1", json.dumps(signal).encode())
+    drain(sink)
+    assert table(store, "SELECT count(*) FROM readings") == [(10,)]
+    reasons = dict(table(store, "SELECT key, reason FROM dead_letters"))
+    assert set(reasons) == {"st-nul", "cam-1"}
+    assert all("NUL" in reason for reason in reasons.values()), reasons
