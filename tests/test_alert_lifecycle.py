@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import fresh_database
+from conftest import migrated_database
 from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import (
@@ -49,7 +49,7 @@ class Clock:
 
 @pytest.fixture
 def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=6, want_timescaledb=False)
+    st = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
     try:
         yield st
     finally:

@@ -15,7 +15,6 @@ import json
 import re
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ARTIFACTS, fresh_database
+from conftest import ARTIFACTS, migrated_database
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -48,7 +47,9 @@ from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
+from tests.browser import wait_until_still
 from tests.demo_process import running_demo
+from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMS = {"hue-cam-ngomon": "Ngọ Môn gate square", "hue-cam-truongtien": "Trường Tiền bridge, south end"}
@@ -202,7 +203,6 @@ def _get(host: str, port: int, path: str) -> tuple[int, bytes]:
 
 @pytest.mark.browser
 def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
-    started = time.monotonic()
     with running_demo() as demo:
         url, data_dir, lines = demo.url, demo.data_dir, demo.lines
         assert data_dir, demo.output
@@ -212,7 +212,7 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         _wall_screen(browser)
         browser.get(url + "cameras/")
         browser.execute_script("window.__camNoReload = true;")
-        wait = WebDriverWait(browser, 40, poll_frequency=0.25)
+        wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
         wait.until(lambda d: d.execute_script(_READY_JS))
         tiles = browser.find_elements(By.CSS_SELECTOR, ".cam-tile")
         assert [t.get_attribute("data-camera") for t in tiles] == list(CAMS)
@@ -275,7 +275,7 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         assert "People" in detail.find_element(By.ID, "cam-detail-counts").text
         legend = browser.find_element(By.CSS_SELECTOR, "#cam-detail-chart .legend").text
         assert "People · whole frame" in legend and "People · path" in legend
-        time.sleep(0.5)
+        wait_until_still(browser)
         browser.save_screenshot(str(ARTIFACTS / "camera-wall-large.png"))
         ActionChains(browser).send_keys(Keys.ESCAPE).perform()
         wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
@@ -292,7 +292,6 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
     assert demo.returncode is not None and demo.returncode >= 0  # it stopped on SIGTERM, not killed
     failures = [line for line in lines if "Exception on /cameras" in line]
     assert failures == [], "".join(lines[-200:])  # no request of the page failed on the server
-    assert time.monotonic() - started < 60
 
 
 # --------------------------------------------------------------------------- a crowded wall
@@ -320,7 +319,7 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
 
     from dashboards.cameras import create_camera_page
 
-    store = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     keyframes = tmp_path / "keyframes"
     street = CameraZone(name="street", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)])
     cams = [CameraSettings(id=f"cam-{i:02d}", name=f"Camera {i:02d} {place}", area=area,
@@ -387,7 +386,7 @@ def test_a_crowded_camera_wall_marks_offline_and_faulty_cameras(browser, crowded
     base, _store = crowded
     _wall_screen(browser)
     browser.get(base + "/cameras/")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.25)
+    wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
     tiles_js = ("return Array.from(document.querySelectorAll('.cam-tile')).map(t => ({cam: t.dataset.camera,"
                 " cls: t.className, badge: t.querySelector('.cam-badge').textContent,"
                 " border: getComputedStyle(t).borderTopColor,"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from conftest import fresh_database
+from conftest import migrated_database
 
 from alerts.escalation import Escalator, register_alert_jobs
 from alerts.lifecycle import Actor
@@ -57,7 +57,7 @@ def settings(remind: float | None = None, remind_ack: float | None = None) -> Al
 
 @pytest.fixture
 def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    st = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     try:
         yield st
     finally:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import fresh_database
+from conftest import migrated_database
 
 from alerts.notify import NotificationSender, build_channels
 from alerts.service import AlertService
@@ -119,7 +119,7 @@ class TinySMTP(socketserver.ThreadingTCPServer):
 
 @pytest.fixture
 def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    st = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     try:
         yield st
     finally:

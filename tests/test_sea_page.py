@@ -366,14 +366,14 @@ def _post(client: object, app: object, first_output: str, inputs: list[dict], st
 
 
 def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
-    from conftest import fresh_database
+    from conftest import migrated_database
     from flask import Flask
 
     from ioc.events import VesselPosition, VesselStatic
     from ioc.store.database import open_store
     from ioc.store.writer import StoreWriter
 
-    store = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     try:
         with store.pool.connection() as conn:
             now = conn.execute("SELECT now()").fetchone()[0]
