@@ -6,6 +6,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -121,6 +122,36 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
         yield st
     finally:
         st.close()
+
+
+@pytest.fixture
+def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
+    """A migrated store of its own on plain PostgreSQL (for tests that need one capability level)."""
+    st = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+class Clock:
+    """A clock the test moves by hand: ``clock()`` is the time now."""
+
+    def __init__(self, t: datetime) -> None:
+        self.start = self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float = 0.0, **kw: float) -> datetime:
+        """Move on by ``seconds`` (or ``minutes=``, ``hours=``...); the new time."""
+        self.t += timedelta(seconds=seconds, **kw)
+        return self.t
+
+    def at(self, minutes: float) -> datetime:
+        """Set the clock to ``minutes`` after where it started."""
+        self.t = self.start + timedelta(minutes=minutes)
+        return self.t
 
 
 @pytest.fixture
