@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser import wait_until_still
 from tests.conftest import ARTIFACTS
 from tests.demo_process import running_demo
 
@@ -52,7 +52,10 @@ def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # 
         names = {r.find_element(By.CLASS_NAME, "sys-role").text for r in roles}
         assert {"sink", "detectors", "alerts", "web"} <= names
         assert all(r.get_attribute("data-state") == "ok" for r in roles), [r.text for r in roles]
-        time.sleep(2.5)  # let the charts draw
+        wait.until(lambda d: d.execute_script(  # every chart on the wall has drawn its data
+            "const g = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+            "return g.length > 0 && g.every(p => p._fullData && p.querySelector('.main-svg'));"))
+        wait_until_still(browser)
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "demo-wall.png"))
     assert demo.returncode == 0, demo.output[-3000:]
