@@ -2,8 +2,9 @@
 # Make the TimescaleDB extension (Apache-2.0 edition) available to the
 # machine's PostgreSQL 15.
 #
-# Idempotent: if timescaledb.so and timescaledb.control are already installed
-# it prints "timescaledb already installed" and exits 0 straight away.
+# Idempotent: if TimescaleDB is already installed (the loader timescaledb.so, the
+# control file, and the versioned library and SQL script it names) it prints
+# "timescaledb already installed" and exits 0 straight away.
 #
 # Otherwise it builds TimescaleDB from Debian's own source package
 # `timescaledb` in the *trixie* suite (2.19.x+dfsg) against the PostgreSQL 15
@@ -21,11 +22,14 @@
 #                     fall back to extracting the .deb) | extract (always
 #                     extract the .deb into the work dir)
 #   TSDB_SKIP_VERIFY  set to 1 to skip the throwaway-cluster check
+#   TSDB_PG_BINDIR    the PostgreSQL bin folder (default /usr/lib/postgresql/15/bin)
+#
+# Usage: build_timescaledb.sh [--check]   (--check: exit 0 if installed, 1 if not; change nothing)
 set -Eeuo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 PG_MAJOR=15
-PG_BINDIR=/usr/lib/postgresql/${PG_MAJOR}/bin
+PG_BINDIR=${TSDB_PG_BINDIR:-/usr/lib/postgresql/${PG_MAJOR}/bin}
 SYS_PG_CONFIG=${PG_BINDIR}/pg_config
 WORK=${TSDB_BUILD_DIR:-/var/tmp/ioc-timescaledb-build}
 SUITE=${TSDB_SUITE:-trixie}
@@ -41,10 +45,20 @@ PKGLIBDIR=$("$SYS_PG_CONFIG" --pkglibdir)
 SHAREDIR=$("$SYS_PG_CONFIG" --sharedir)
 
 # ---------------------------------------------------------------- 1. fast path
-if [[ -f $PKGLIBDIR/timescaledb.so && -f $SHAREDIR/extension/timescaledb.control ]]; then
+# Installed means all of it: the loader, the control file, and the versioned library and install
+# script the control file names (a half-finished install fails only at CREATE EXTENSION).
+installed() {
+    local control=$SHAREDIR/extension/timescaledb.control version
+    [[ -f $PKGLIBDIR/timescaledb.so && -f $control ]] || return 1
+    version=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$control")
+    [[ -n $version && -f $PKGLIBDIR/timescaledb-$version.so \
+        && -f $SHAREDIR/extension/timescaledb--$version.sql ]]
+}
+if installed; then
     echo "timescaledb already installed"
     exit 0
 fi
+[[ ${1:-} == --check ]] && { echo "timescaledb not installed"; exit 1; }
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (installs packages and files into the system PostgreSQL)"
 
@@ -195,8 +209,7 @@ run cmake -S "$srcdir" -B "$bld" \
     -DENABLE_DEBUG_UTILS=OFF
 run make -C "$bld" -j"$(nproc)"
 run make -C "$bld" install
-[[ -f $PKGLIBDIR/timescaledb.so && -f $SHAREDIR/extension/timescaledb.control ]] \
-    || die "make install did not put timescaledb.so/.control into $PKGLIBDIR / $SHAREDIR/extension"
+installed || die "make install did not put timescaledb.so, its versioned library, .control and .sql into $PKGLIBDIR / $SHAREDIR/extension"
 log "installed timescaledb ${TSDB_VERSION:-?} into $PKGLIBDIR in $((SECONDS - START))s"
 
 # ----------------------------------------------------------- 3. verification

@@ -60,3 +60,18 @@ def require() -> None:
     if os.environ.get("CI"):
         pytest.fail("headless Chromium is required in CI (apt-get install chromium chromium-driver)")
     pytest.skip("Debian's chromium and chromium-driver are not installed")
+
+
+def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
+    """Wait until the page has nothing left to draw: fonts loaded, no animation or transition running.
+
+    Used before a screenshot instead of a fixed pause; the timeout only guards against a hang.
+    """
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    still = ("return document.fonts.status === 'loaded' && document.getAnimations().every(a =>"
+             " a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);")
+    WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(still))
+    # two animation frames: whatever the last change scheduled has been painted
+    driver.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")

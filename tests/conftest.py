@@ -6,6 +6,7 @@ import itertools
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres, timescaledb_installed
+from ioc.store.migrations import migrate
 from tests.browser import headless_chromium
 from tests.browser import require as require_chromium
 
@@ -57,24 +59,99 @@ def pg_timescale(pg_root: Path) -> Iterator[EmbeddedPostgres]:
     yield from _server(pg_root, "timescale", timescaledb=True)
 
 
+def _server_url(pg: EmbeddedPostgres) -> str:
+    return pg.dsn.rsplit("/", 1)[0]
+
+
 def fresh_database(pg: EmbeddedPostgres) -> str:
-    """A new empty database on ``pg``; returns its DSN."""
+    """A new empty database on ``pg`` (nothing migrated: for tests of the migrations); returns its DSN."""
     name = f"t{os.getpid()}_{next(_db_counter)}"
-    with psycopg.connect(pg.dsn.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+    with psycopg.connect(_server_url(pg) + "/postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    return pg.dsn.rsplit("/", 1)[0] + f"/{name}"
+    return _server_url(pg) + f"/{name}"
+
+
+#: (server's data folder, TimescaleDB wanted) -> name of its migrated template database
+_templates: dict[tuple[str, bool], str] = {}
+
+
+def _migrated_template(pg: EmbeddedPostgres, timescaledb: bool) -> str:
+    """The name of a database on ``pg`` migrated once per session, to copy for each test.
+
+    It is marked as a template that takes no connections, so nothing (a TimescaleDB background
+    worker included) holds it open when a copy is made.
+    """
+    key = (str(pg.dsn), timescaledb)
+    if key not in _templates:
+        name = f"template_ioc_{'tsdb' if timescaledb else 'plain'}_{os.getpid()}"
+        with psycopg.connect(_server_url(pg) + "/postgres", autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        with psycopg.connect(_server_url(pg) + f"/{name}") as conn:
+            migrate(conn, timescaledb)
+        with psycopg.connect(_server_url(pg) + "/postgres", autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+        _templates[key] = name
+    return _templates[key]
+
+
+def migrated_database(pg: EmbeddedPostgres, timescaledb: bool = False) -> str:
+    """A new database on ``pg`` holding the migrated schema and no data; returns its DSN.
+
+    A copy of a template migrated once per session (``CREATE DATABASE ... TEMPLATE``), so each
+    test still gets a database of its own without running every migration again.
+    ``timescaledb`` is what :func:`~ioc.store.migrations.migrate` was asked for (it needs a
+    server with the extension preloaded, as ``pg_timescale``).
+    """
+    template = _migrated_template(pg, timescaledb)
+    name = f"t{os.getpid()}_{next(_db_counter)}"
+    with psycopg.connect(_server_url(pg) + "/postgres", autocommit=True) as conn:
+        # FILE_COPY: a checkpoint and a copy of the files, faster here than logging every page
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+    return _server_url(pg) + f"/{name}"
 
 
 @pytest.fixture(params=["plain", "timescaledb"])
 def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     """A migrated store on plain PostgreSQL, then on TimescaleDB (each test runs twice)."""
-    pg = request.getfixturevalue("pg_plain" if request.param == "plain" else "pg_timescale")
-    st = open_store(fresh_database(pg), pool_max=4, want_timescaledb=request.param == "timescaledb")
+    timescaledb = request.param == "timescaledb"
+    pg = request.getfixturevalue("pg_timescale" if timescaledb else "pg_plain")
+    st = open_store(migrated_database(pg, timescaledb), pool_max=4, want_timescaledb=timescaledb)
     assert st.caps.timescaledb == (request.param == "timescaledb")
     try:
         yield st
     finally:
         st.close()
+
+
+@pytest.fixture
+def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
+    """A migrated store of its own on plain PostgreSQL (for tests that need one capability level)."""
+    st = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
+    try:
+        yield st
+    finally:
+        st.close()
+
+
+class Clock:
+    """A clock the test moves by hand: ``clock()`` is the time now."""
+
+    def __init__(self, t: datetime) -> None:
+        self.start = self.t = t
+
+    def __call__(self) -> datetime:
+        return self.t
+
+    def advance(self, seconds: float = 0.0, **kw: float) -> datetime:
+        """Move on by ``seconds`` (or ``minutes=``, ``hours=``...); the new time."""
+        self.t += timedelta(seconds=seconds, **kw)
+        return self.t
+
+    def at(self, minutes: float) -> datetime:
+        """Set the clock to ``minutes`` after where it started."""
+        self.t = self.start + timedelta(minutes=minutes)
+        return self.t
 
 
 @pytest.fixture

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from ingest.vessels.worker import VesselWorker
 from ioc.bus.memory import MemoryBus
 from ioc.events import VesselPosition, VesselStatic, decode
 from ioc.topics import DEAD_LETTERS
+from tests.waiting import wait_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 GPSD_LOG = SAMPLES / "ais-nmea.log"
@@ -44,14 +44,6 @@ def drain(bus: MemoryBus, group: str = "check") -> dict[str, list]:
             out[message.topic].append((message.key, message.value))
     sub.close()
     return out
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 # -- line splitting -------------------------------------------------------------------------
@@ -140,11 +132,12 @@ def test_file_source_missing_file_is_an_error_not_an_exception(tmp_path: Path) -
 
 class DroppingServer:
     """A real TCP server on 127.0.0.1 that sends ``first`` then drops the connection mid-line,
-    stops listening for a while (the client's reconnects are refused), then listens again on
-    the same port and sends ``second``."""
+    stops listening (the client's reconnects are refused) until ``reopen_when()`` holds, then
+    listens again on the same port and sends ``second``."""
 
-    def __init__(self, first: bytes, second: bytes, pause: float = 0.4) -> None:
-        self.first, self.second, self.pause = first, second, pause
+    def __init__(self, first: bytes, second: bytes) -> None:
+        self.first, self.second = first, second
+        self.reopen_when: Callable[[], bool] = lambda: True
         self.listener = self._listen(0)
         self.port = self.listener.getsockname()[1]
         self.accepted = 0
@@ -167,7 +160,7 @@ class DroppingServer:
         conn.sendall(self.first)
         conn.close()
         self.listener.close()
-        time.sleep(self.pause)
+        wait_for(self.reopen_when, "the client to be refused while the server is away")
         self.listener = self._listen(self.port)
         conn, _ = self.listener.accept()
         self.accepted += 1
@@ -188,6 +181,8 @@ def test_tcp_source_reconnects_after_a_drop_and_loses_nothing() -> None:
     bus = MemoryBus()
     source = TcpSource("127.0.0.1", server.port, backoff_initial=0.05, backoff_max=0.2, read_timeout=0.05)
     worker = VesselWorker(source, bus.publisher(), feed="ais-tcp", flush_seconds=0.05)
+    # back once the client has seen the drop and at least one refused retry, however busy the machine
+    server.reopen_when = lambda: worker.health["source_errors"] >= 2
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -259,8 +254,9 @@ def test_udp_listener_with_real_datagrams(udp_worker: tuple[UdpSource, VesselWor
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         for i in range(0, len(lines), 5):  # five sentences per datagram, CRLF-separated
             sender.sendto(b"\r\n".join(lines[i : i + 5]) + b"\r\n", address)
-            if i % 200 == 0:
-                time.sleep(0.01)  # let the listener keep up (UDP drops what overflows)
+            if i % 200 == 195:  # UDP drops what overflows: let the listener catch up, however slow
+                sent = i // 5 + 1
+                wait_for(lambda sent=sent: source.datagrams >= sent, "the listener catching up")
         sender.sendto(T5_PART1, address)  # a multi-part message split over two datagrams
         sender.sendto(T5_PART2, address)
         sender.sendto(b"\x00\xff junk \xfe", address)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import fresh_database
+from conftest import Clock
 from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import (
@@ -27,37 +26,13 @@ from alerts.service import AlertService
 from alerts.settings import AlertSettings
 from alerts.transitions import actions_for
 from ioc.events import AlertSignal
-from ioc.store.database import Store, open_store
-from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.database import Store
 
 T0 = datetime(2026, 11, 25, 20, 0, tzinfo=UTC)
 LAN = Actor("lan", "duty_officer")
 MINH = Actor("minh", "duty_officer")
 VIEWER = Actor("kiosk", "viewer")
 OPERATOR = Actor("hoa", "operator")
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw: float) -> datetime:
-        self.t += timedelta(**kw)
-        return self.t
-
-
-@pytest.fixture
-def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=6, want_timescaledb=False)
-    try:
-        yield st
-    finally:
-        st.close()
 
 
 def signal(

@@ -6,11 +6,10 @@ import io
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import fresh_database
+from conftest import Clock
 
 from alerts.people import (
     LoginRefused,
@@ -26,31 +25,10 @@ from dashboards.app import create_app
 from dashboards.auth import safe_next
 from ioc.app.cli import main as ioc_main
 from ioc.config import Settings
-from ioc.store.database import Store, open_store
-from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.database import Store
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 PW = "a long enough password"
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, **kw: float) -> None:
-        self.t += timedelta(**kw)
-
-
-@pytest.fixture
-def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
-    try:
-        yield st
-    finally:
-        st.close()
 
 
 def test_passwords_are_salted_scrypt_hashes_at_owasp_cost() -> None:

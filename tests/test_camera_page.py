@@ -16,7 +16,6 @@ import json
 import re
 import sys
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ARTIFACTS, fresh_database
+from conftest import ARTIFACTS, migrated_database
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -49,7 +48,9 @@ from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
+from tests.browser import wait_until_still
 from tests.demo_process import running_demo
+from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMS = {"hue-cam-ngomon": "Ngọ Môn gate square", "hue-cam-truongtien": "Trường Tiền bridge, south end"}
@@ -203,7 +204,6 @@ def _get(host: str, port: int, path: str, cookie: str = "") -> tuple[int, bytes]
 
 @pytest.mark.browser
 def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
-    started = time.monotonic()
     with running_demo() as demo:
         url, data_dir, lines = demo.url, demo.data_dir, demo.lines
         assert data_dir, demo.output
@@ -222,7 +222,7 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         WebDriverWait(browser, 20).until(lambda d: d.current_url == url + "cameras/")
         cookie = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
         browser.execute_script("window.__camNoReload = true;")
-        wait = WebDriverWait(browser, 40, poll_frequency=0.25)
+        wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
         wait.until(lambda d: d.execute_script(_READY_JS))
         tiles = browser.find_elements(By.CSS_SELECTOR, ".cam-tile")
         assert [t.get_attribute("data-camera") for t in tiles] == list(CAMS)
@@ -287,7 +287,7 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
         assert "People" in detail.find_element(By.ID, "cam-detail-counts").text
         legend = browser.find_element(By.CSS_SELECTOR, "#cam-detail-chart .legend").text
         assert "People · whole frame" in legend and "People · path" in legend
-        time.sleep(0.5)
+        wait_until_still(browser)
         browser.save_screenshot(str(ARTIFACTS / "camera-wall-large.png"))
         ActionChains(browser).send_keys(Keys.ESCAPE).perform()
         wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
@@ -304,7 +304,6 @@ def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
     assert demo.returncode is not None and demo.returncode >= 0  # it stopped on SIGTERM, not killed
     failures = [line for line in lines if "Exception on /cameras" in line]
     assert failures == [], "".join(lines[-200:])  # no request of the page failed on the server
-    assert time.monotonic() - started < 60
 
 
 # --------------------------------------------------------------------------- a crowded wall
@@ -332,7 +331,7 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
 
     from dashboards.cameras import create_camera_page
 
-    store = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     keyframes = tmp_path / "keyframes"
     street = CameraZone(name="street", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)])
     cams = [CameraSettings(id=f"cam-{i:02d}", name=f"Camera {i:02d} {place}", area=area,
@@ -348,16 +347,24 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
                         rules=RuleSettings(camera_faults=[{"name": "camera-faults", "offline_seconds": 30}]))
     now = datetime.now(UTC)
     events: list[Any] = []
+
+    def live(cam: CameraSettings) -> dict[str, Any]:
+        return {"brightness": 4.0 if cam.id == "cam-05" else 120.0, "sharpness": 900.0, "change": 3.0,
+                "motion": 0.02, "analysed": True, "fps_in": 25.0}
+
+    def report(t: datetime) -> list[CameraFrameStats]:
+        """What the cameras say at ``t``: ten send frames, cam-03 sends heartbeats of a lost link."""
+        return [CameraFrameStats(time=t, source_id=cam.id, connected=False) if cam.id == "cam-03"
+                else CameraFrameStats(time=t, source_id=cam.id, **live(cam)) for cam in cams[:11]]
+
     for i, cam in enumerate(cams[:11], start=1):  # the twelfth never reports
         t = now - timedelta(seconds=1)
-        live = {"brightness": 4.0 if cam.id == "cam-05" else 120.0, "sharpness": 900.0, "change": 3.0,
-                "motion": 0.02, "analysed": True, "fps_in": 25.0}
         if cam.id == "cam-03":  # lost two minutes ago; heartbeats since
-            events.append(CameraFrameStats(time=now - timedelta(minutes=2), source_id=cam.id, **live))
+            events.append(CameraFrameStats(time=now - timedelta(minutes=2), source_id=cam.id, **live(cam)))
             events.append(CameraFrameStats(time=t, source_id=cam.id, connected=False))
             t = now - timedelta(minutes=2)
         else:
-            events.append(CameraFrameStats(time=t, source_id=cam.id, **live))
+            events.append(CameraFrameStats(time=t, source_id=cam.id, **live(cam)))
         name = f"{t:%Y%m%dT%H%M%S}.000Z.jpg"
         colour = (20, 20, 20) if cam.id == "cam-05" else (90, 70 + 8 * i, 40)
         size = _jpeg(keyframes / cam.id / name, cam.id, colour)
@@ -381,6 +388,17 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
                 (f"{detector}:{cam}", detector, cam, severity, title, now - timedelta(minutes=3),
                  now - timedelta(minutes=3), now, json.dumps(details)),
             )
+    # The cameras go on reporting once a second, as live ones do: the page judges "live" against
+    # the database's clock, and a loaded machine may take longer than 30 s to show it.
+    stop = threading.Event()
+
+    def keep_reporting() -> None:
+        writer = StoreWriter(store.pool, store.caps)
+        while not stop.wait(1.0):
+            writer.write(report(datetime.now(UTC)))
+
+    reporter = threading.Thread(target=keep_reporting, name="crowded-cameras", daemon=True)
+    reporter.start()
     server = Flask(__name__)
     create_camera_page(server, store.pool, settings)
     httpd = make_server("127.0.0.1", 0, server, threaded=True)
@@ -391,6 +409,8 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
     finally:
         httpd.shutdown()
         thread.join(timeout=10)
+        stop.set()
+        reporter.join(timeout=30)
         store.close()
 
 
@@ -399,7 +419,7 @@ def test_a_crowded_camera_wall_marks_offline_and_faulty_cameras(browser, crowded
     base, _store = crowded
     _wall_screen(browser)
     browser.get(base + "/cameras/")
-    wait = WebDriverWait(browser, 20, poll_frequency=0.25)
+    wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
     tiles_js = ("return Array.from(document.querySelectorAll('.cam-tile')).map(t => ({cam: t.dataset.camera,"
                 " cls: t.className, badge: t.querySelector('.cam-badge').textContent,"
                 " border: getComputedStyle(t).borderTopColor,"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,17 +18,9 @@ from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraSettings, VisionSettings
 from ioc.events import decode
+from tests.waiting import wait_for
 
 VTEST = Path(__file__).resolve().parent.parent / "sample_streams" / "cameras" / "vtest.mp4"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -39,7 +32,9 @@ def server() -> Any:
         srv.stop()
 
 
-def test_worker_reconnects_with_backoff_when_the_stream_drops(server: MjpegServer, tmp_path: Path) -> None:
+def test_worker_reconnects_with_backoff_when_the_stream_drops(
+        server: MjpegServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="ingest.cameras.capture")
     attempts: list[tuple[float, bool]] = []
 
     def recording_opener(url: str) -> Any:  # the real opener, with the time of each try noted
@@ -62,24 +57,29 @@ def test_worker_reconnects_with_backoff_when_the_stream_drops(server: MjpegServe
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_for(lambda: capture.health["frames_analysed"] >= 5, 15, "frames from the MJPEG stream")
+        wait_for(lambda: capture.health["frames_analysed"] >= 5, "frames from the MJPEG stream")
         assert capture.health["connected"] and capture.health["reconnects"] == 0
-        assert 3 < capture.health["fps_in"] <= 13  # the server sends 10 a second
+        # frames read per second: measured, so above zero; how many depends on the machine's load
+        health = capture.health
+        assert health["fps_in"] > 0 and health["frames_in"] >= health["frames_analysed"]
         before = capture.health["frames_analysed"]
 
+        caplog.clear()
         server.stop()  # the camera drops off the network
-        wait_for(lambda: capture.health["errors"] >= 4, 10, "failed reconnect attempts")
+        wait_for(lambda: capture.health["errors"] >= 4, "failed reconnect attempts")
         assert not capture.health["connected"] and capture.health["retry_at"] is not None
+        # the backoff doubles from 0.2 s up to the 0.8 s cap: 0.2 after the drop, then 0.4, 0.8, 0.8...
+        delays = [float(m) for m in re.findall(r"retry in ([\d.]+) s", caplog.text)]
+        assert delays[:4] == [0.2, 0.4, 0.8, 0.8], delays
+        # and no retry comes before its delay is over (a busy machine can only make it later)
         down = [t for t, ok in attempts if not ok]
         gaps = [b - a for a, b in zip(down, down[1:], strict=False)]
-        assert gaps[0] == pytest.approx(0.4, abs=0.15)  # 0.2 after the drop, then 0.4, 0.8, 0.8...
-        assert gaps[1] == pytest.approx(0.8, abs=0.2) and gaps[1] > gaps[0]
-        wait_for(lambda: worker.health["published"] > 0 and not worker.health["connected"], 5, "health")
+        assert gaps[0] >= 0.4 - 0.01 and gaps[1] >= 0.8 - 0.01, gaps
+        wait_for(lambda: worker.health["published"] > 0 and not worker.health["connected"], "health")
 
         server.start()  # same port: the camera is back
         wait_for(
             lambda: capture.health["connected"] and capture.health["frames_analysed"] > before + 3,
-            15,
             "frames after the stream came back",
         )
         assert capture.health["reconnects"] == 1

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
 
 import pytest
-from conftest import ARTIFACTS, fresh_database
+from conftest import ARTIFACTS, migrated_database
 
 from alerts.people import People
 from alerts.service import AlertService
@@ -128,7 +128,7 @@ def _seed(store: Store) -> dict[str, int]:
 
 @pytest.fixture
 def console_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    store = open_store(fresh_database(pg_plain), pool_max=8, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=8, want_timescaledb=False)
     try:
         yield store
     finally:

@@ -20,7 +20,7 @@ from typing import Any
 
 import psycopg
 import test_distributed_e2e as e2e
-from conftest import fresh_database
+from conftest import migrated_database
 from test_distributed_e2e import (
     Deployment,
     SteadyProducer,
@@ -56,7 +56,7 @@ WHERE application_name = %s AND state = 'idle' AND query ~* '^COMMIT'
 
 def test_kill_9_of_a_sink_mid_batch_five_times_loses_and_doubles_nothing(
         deployment_factory: Callable[..., Deployment], pg_timescale: Any, tmp_path: Path) -> None:
-    dsn = fresh_database(pg_timescale)
+    dsn = migrated_database(pg_timescale, timescaledb=True)
     migrate(dsn)
     d = deployment_factory(dsn, write_config(tmp_path / "ioc.toml"))
     victim_dsn = f"{dsn}?application_name={VICTIM}"

@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser import wait_until_still
 from tests.conftest import ARTIFACTS
 from tests.demo_process import running_demo
+from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +39,7 @@ def test_demo_for_reports_counts_and_exits_zero() -> None:
 def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # noqa: ANN001
     with running_demo() as demo:
         browser.get(demo.url)
-        wait = WebDriverWait(browser, 60, poll_frequency=0.25)
+        wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
         stored = wait.until(lambda d: d.find_elements(By.ID, "kpi-stored"))[0]
         first = wait.until(lambda d: re.sub(r"\D", "", stored.text) or None)
         browser.execute_script("window.__iocNoReload = true;")
@@ -48,11 +49,16 @@ def test_wall_of_a_running_demo_updates_and_shows_an_alert(browser) -> None:  # 
         rows = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alert-ticker .alert-row"))
         assert rows and rows[0].text.strip()
         # the system panel shows the roles this process runs, all healthy
-        roles = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#system-panel .sys-row"))
-        names = {r.find_element(By.CLASS_NAME, "sys-role").text for r in roles}
-        assert {"sink", "detectors", "alerts", "web"} <= names
-        assert all(r.get_attribute("data-state") == "ok" for r in roles), [r.text for r in roles]
-        time.sleep(2.5)  # let the charts draw
+        # (read in one go: the panel is drawn again on every refresh, elements found earlier go stale)
+        roles = wait.until(lambda d: d.execute_script(
+            "return Array.from(document.querySelectorAll('#system-panel .sys-row')).map(r => ({role:"
+            " r.querySelector('.sys-role').textContent, state: r.dataset.state, text: r.innerText}));"))
+        assert {"sink", "detectors", "alerts", "web"} <= {r["role"] for r in roles}
+        assert all(r["state"] == "ok" for r in roles), [r["text"] for r in roles]
+        wait.until(lambda d: d.execute_script(  # every chart on the wall has drawn its data
+            "const g = Array.from(document.querySelectorAll('.js-plotly-plot'));"
+            "return g.length > 0 && g.every(p => p._fullData && p.querySelector('.main-svg'));"))
+        wait_until_still(browser)
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "demo-wall.png"))
     assert demo.returncode == 0, demo.output[-3000:]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from ioc.bus.memory import MemoryBus, MemorySubscription
 from ioc.config import StaleRule, ThresholdRule
 from ioc.events import AlertSignal, EnvironmentReading, Event, decode
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND, replay_topic
+from tests.waiting import wait_for
 
 READINGS = TOPIC_BY_KIND["environment.reading"]
 T0 = datetime(2024, 10, 14, 8, 0, tzinfo=UTC)
@@ -200,9 +200,7 @@ def test_runner_run_loop_stops_commits_and_closes() -> None:
     thread = threading.Thread(target=runner.run, args=(stop,), daemon=True)
     thread.start()
     publish(bus, co2("hue-air-dongba"))
-    deadline = time.monotonic() + 5
-    while runner.signals_published < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: runner.signals_published >= 2, "the firing and the resolved signal")
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()

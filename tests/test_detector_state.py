@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 import test_distributed_e2e as e2e
-from conftest import fresh_database
+from conftest import migrated_database
 from psycopg.types.json import Jsonb
 from test_distributed_e2e import (
     CONSUMER_OPTIONS,
@@ -135,7 +135,7 @@ class Running:
 
 @pytest.fixture
 def state_store(pg_plain: Any) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    st = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     try:
         yield st
     finally:
@@ -256,7 +256,7 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
 def test_kill_9_of_the_detector_process_raises_each_alert_once(
         deployment_factory: Callable[..., Deployment], pg_timescale: Any, tmp_path: Path,
         signal_readers: Callable[[KafkaBus], Signals]) -> None:
-    dsn = fresh_database(pg_timescale)
+    dsn = migrated_database(pg_timescale, timescaledb=True)
     migrate(dsn)
     rule = {"name": "pm25-high", "metric": "pm25", "above": 100.0, "for_minutes": 10.0, "clear_margin": 10.0}
     d = deployment_factory(dsn, write_config(tmp_path / "ioc.toml", thresholds=[rule]))

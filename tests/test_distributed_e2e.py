@@ -299,9 +299,9 @@ def positions(t0: datetime) -> list[VesselPosition]:
 
 def test_two_sinks_and_a_detector_store_everything_once_and_raise_each_alert_once(
         deployment_factory: Callable[..., Deployment], pg_timescale: Any, tmp_path: Path) -> None:
-    from conftest import fresh_database
+    from conftest import migrated_database
 
-    dsn = fresh_database(pg_timescale)
+    dsn = migrated_database(pg_timescale, timescaledb=True)
     migrate(dsn)
     d = deployment_factory(dsn, write_config(tmp_path / "ioc.toml", thresholds=[RULE]))
     sinks = [d.start("sink"), d.start("sink")]

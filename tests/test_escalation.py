@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from conftest import fresh_database
+from conftest import Clock
 
 from alerts.escalation import Escalator, register_alert_jobs
 from alerts.lifecycle import Actor
 from alerts.service import AlertService
 from alerts.settings import AlertSettings, EscalationPolicy, EscalationStep, Recipient
 from ioc.events import AlertSignal
-from ioc.store.database import Store, open_store
-from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.database import Store
+from tests.waiting import wait_for
 
 T0 = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 LAN = Actor("lan", "duty_officer")
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def at(self, minutes: float) -> datetime:
-        """Set the clock to T0 + ``minutes``."""
-        self.t = T0 + timedelta(minutes=minutes)
-        return self.t
 
 
 def settings(remind: float | None = None, remind_ack: float | None = None) -> AlertSettings:
@@ -53,15 +37,6 @@ def settings(remind: float | None = None, remind_ack: float | None = None) -> Al
         ],
         recipients={"shift_lead": Recipient(name="Shift lead Trần"), "director": Recipient(name="Director")},
     )
-
-
-@pytest.fixture
-def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
-    try:
-        yield st
-    finally:
-        st.close()
 
 
 def fire(svc: AlertService, fp: str, severity: str = "critical") -> int:
@@ -206,16 +181,15 @@ def test_the_scheduler_runs_escalation_and_sends(plain_store: Store) -> None:
     assert {j.id for j in scheduler.get_jobs()} == {"alerts_escalation", "alerts_notifications"}
     scheduler.start()
     try:
-        deadline = time.monotonic() + 10
-        sent: list[tuple] = []
-        while time.monotonic() < deadline and not sent:
+        def sent_escalations() -> list[tuple]:
             with plain_store.pool.connection() as conn:
-                sent = conn.execute(
+                return conn.execute(
                     "SELECT recipient FROM notifications WHERE alert_id = %s "
                     "AND reason = 'escalation' AND state = 'sent'",
                     (alert,),
                 ).fetchall()
-            time.sleep(0.05)
+
+        sent = wait_for(sent_escalations, "the escalation notice sent by the scheduled jobs")
     finally:
         scheduler.shutdown(wait=True)
     assert sent == [("shift_lead",)]

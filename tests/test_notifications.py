@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import fresh_database
+from conftest import Clock
 
 from alerts.notify import NotificationSender, build_channels
 from alerts.service import AlertService
@@ -27,21 +26,10 @@ from alerts.settings import (
     WebhookChannelSettings,
 )
 from ioc.events import AlertSignal
-from ioc.store.database import Store, open_store
-from ioc.store.embedded import EmbeddedPostgres, free_port
+from ioc.store.database import Store
+from ioc.store.embedded import free_port
 
 T0 = datetime(2026, 11, 25, 21, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += timedelta(seconds=seconds)
 
 
 class FlakyHook:
@@ -115,15 +103,6 @@ class TinySMTP(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
-@pytest.fixture
-def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    st = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
-    try:
-        yield st
-    finally:
-        st.close()
 
 
 def fire(svc: AlertService, fp: str, severity: str = "critical") -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import test_distributed_e2e as e2e
-from conftest import fresh_database
+from conftest import migrated_database
 from kafka import KafkaAdminClient
 from test_distributed_e2e import (
     Deployment,
@@ -46,7 +46,7 @@ JUNK = b"\x00\xff\xfe !AIVDM,1,1,,B,garbage"
 
 def test_a_poison_record_is_dead_lettered_once_and_its_partition_moves_on(
         deployment_factory: Callable[..., Deployment], pg_timescale: Any, tmp_path: Path) -> None:
-    dsn = fresh_database(pg_timescale)
+    dsn = migrated_database(pg_timescale, timescaledb=True)
     migrate(dsn)
     d = deployment_factory(dsn, write_config(tmp_path / "ioc.toml"))
     sink = d.start("sink")

@@ -304,10 +304,11 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
         assert any("SIM" in i["text"] for i in items)  # the simulated fleet says so
 
         # the operator zooms in; the refreshes keep that zoom
-        driver.execute_script(
-            "const gd = document.querySelector('#sea-map .js-plotly-plot');"
+        driver.execute_script(  # count the map's redraws from here on
+            "const gd = document.querySelector('#sea-map .js-plotly-plot'); window.__seaDraws = 0;"
+            "gd.on('plotly_afterplot', () => { window.__seaDraws += 1; });"
             "gd._fullLayout.map._subplot.map.jumpTo({zoom: 11.25});")
-        time.sleep(3 * sea.refresh_ms(load_settings(DEFAULT_CONFIG)) / 1000 + 1)
+        wait.until(lambda d: d.execute_script("return window.__seaDraws;") >= 3)  # three refreshes later
         assert abs(driver.execute_script(_MAP_STATE_JS)["zoom"] - 11.25) < 0.01
         # ...until "Fit view" brings back the whole sea area
         driver.execute_script("document.getElementById('sea-reset').click();")
@@ -326,7 +327,9 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
         assert first["mmsi"] in details and "SIMULATED" in details and "last seen" in details.lower()
         assert first["name"] in details
         state = wait.until(lambda d: (s := d.execute_script(_MAP_STATE_JS)) and s["selected"] > 1 and s)
-        time.sleep(2)  # let the map settle on the selected vessel
+        wait.until(lambda d: d.execute_script(  # the map has settled on the selected vessel
+            "const m = document.querySelector('#sea-map .js-plotly-plot')._fullLayout.map._subplot.map;"
+            "return m.loaded() && !m.isMoving();"))
         assert driver.execute_script("return window.__seaNoReload === true;")
 
         # nothing was asked of any host but the demo's own
@@ -366,14 +369,14 @@ def _post(client: object, app: object, first_output: str, inputs: list[dict], st
 
 
 def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
-    from conftest import fresh_database
+    from conftest import migrated_database
     from flask import Flask
 
     from ioc.events import VesselPosition, VesselStatic
     from ioc.store.database import open_store
     from ioc.store.writer import StoreWriter
 
-    store = open_store(fresh_database(pg_plain), pool_max=4, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
     try:
         with store.pool.connection() as conn:
             now = conn.execute("SELECT now()").fetchone()[0]

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ARTIFACTS, fresh_database
+from conftest import ARTIFACTS, migrated_database
 
 from dashboards.app import create_app
 from dashboards.components import (
@@ -124,7 +124,7 @@ def _insert_alert(
 
 @pytest.fixture
 def wall_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
-    store = open_store(fresh_database(pg_plain), pool_max=6, want_timescaledb=False)
+    store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
     try:
         yield store
     finally:
