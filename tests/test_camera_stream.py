@@ -236,3 +236,26 @@ def test_truncated_jpegs_from_an_mjpeg_camera_are_bad_frames_not_analysed() -> N
     for frame in frames:  # real footage to the last row: no flat band from a filled-in truncation
         bottom = frame.image[int(frame.image.shape[0] * 0.6):]
         assert float(bottom.std()) > 10
+
+
+def test_a_sample_played_in_real_time_is_stamped_like_a_live_camera_when_decoding_falls_behind() -> None:
+    """A loaded machine decodes a real-time sample slower than its timeline: its frames must still
+    carry the time they were taken, or the camera drifts behind the wall clock and looks offline."""
+    from datetime import UTC, datetime, timedelta
+
+    wall = [datetime(2026, 12, 4, 12, 0, tzinfo=UTC)]
+
+    def clock() -> datetime:
+        wall[0] += timedelta(seconds=5)  # every frame costs the machine 5 s of wall time
+        return wall[0]
+
+    capture = CameraCapture("hue-cam-slow", str(VTEST), analysed_fps=2, realtime=True, clock=clock)
+    stop = threading.Event()
+    try:
+        frames = [f for f in (capture.next_frame(stop, timeout=30) for _ in range(6)) if f is not None]
+    finally:
+        capture.close()
+    assert len(frames) >= 3
+    # A file timeline would have put them 0.5 s apart, minutes behind the wall clock by now.
+    assert wall[0] - frames[-1].time <= timedelta(seconds=10)
+    assert frames[-1].time - frames[0].time >= timedelta(seconds=5 * (len(frames) - 1))

@@ -416,9 +416,15 @@ class CameraCapture:
         target = self._next_pick + period if self._next_pick else media + period
         self._next_pick = target if target > media else media + period
         self._out.tick(now)
-        # A file's frames are stamped on its own timeline from the first open, so their spacing is
-        # exact whatever the decoding speed (realtime=False runs ahead of the wall clock).
-        when = self._epoch + timedelta(seconds=media) if self._epoch is not None else self.clock()
+        # A file replayed as fast as it decodes (realtime=False) is stamped on its own timeline from
+        # the first open, so its spacing is exact whatever the decoding speed. A file played in real
+        # time stands in for a live camera and is stamped, like a stream, when the frame is taken:
+        # on a loaded machine its decoding falls behind the file's timeline, and stamps from that
+        # timeline would drift behind the wall clock until the camera looked offline while sending.
+        if self._epoch is not None and not self.realtime:
+            when = self._epoch + timedelta(seconds=media)
+        else:
+            when = self.clock()
         self._index += 1
         self.health.update(
             connected=True,
