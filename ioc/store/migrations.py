@@ -21,18 +21,11 @@ from ioc.store.schema_cameras import apply_camera_shake, apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
 from ioc.store.schema_vessels import apply_vessels
-from ioc.store.tables import hypertable_or_brin
+from ioc.store.tables import Migration, hypertable_or_brin
 
 log = logging.getLogger(__name__)
 
 LOCK_ID = 0x10C5C4E4A  # advisory lock held while migrating
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    description: str
-    apply: Callable[[psycopg.Connection, Capabilities], None]
 
 
 def _time_bucket_fallback(conn: psycopg.Connection, caps: Capabilities) -> None:

@@ -12,6 +12,15 @@ from ioc.store.capabilities import Capabilities
 
 
 @dataclass(frozen=True)
+class Migration:
+    """One schema step: numbered within its namespace (the core's, or one feed's), run once."""
+
+    version: int
+    description: str
+    apply: Callable[[psycopg.Connection, Capabilities], None]
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """How one kind of event record is kept: its table, columns and natural key."""
 

@@ -1,0 +1,56 @@
+"""What a feed declares about itself, in one place: the seam every feed goes through.
+
+A feed is one package per layer: ``ioc/feeds/<name>/`` (its records, tables, migrations,
+settings models: this declaration), ``ingest/<name>/`` (its workers), ``detectors/<name>/``
+(its rules) and ``dashboards/<name>/`` (its page), each with one line in its layer's
+registry. The core derives from the registered :class:`FeedSpec` objects the event union,
+the topics, the writer's tables, the migrations, retention and the ``[rules.<name>]`` and
+``[feeds.<name>]`` sections of the settings; nothing feed-specific is listed by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from ioc.store.tables import Migration, TableSpec
+
+if TYPE_CHECKING:  # the event union is built from the feeds: no import cycle at run time
+    from ioc.events import Event
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Everything the core needs to know of one feed.
+
+    * ``name``: the feed's namespace: its topics are ``ioc.<name>.<...>``, its migrations are
+      numbered 1, 2, ... in this namespace (recorded as ``(name, version)``), its rules live
+      under ``[rules.<name>]`` and its feed-wide options under ``[feeds.<name>]``.
+    * ``events``: the record types it publishes (each with a unique ``kind`` literal).
+    * ``topics``: the topic of each of its kinds, ``kind -> topic``.
+    * ``broadcast``: those of its topics every detector process reads in full.
+    * ``tables``: how its records are written (one :class:`TableSpec` per stored kind).
+    * ``migrations``: its schema steps, in its own namespace; ``after`` names the namespaces
+      (``"core"`` or other feeds) whose migrations must run first.
+    * ``raw_tables``: tables whose old rows retention drops (rollups are kept longer).
+    * ``rules``: the pydantic model of ``[rules.<name>]`` (``extra="forbid"``), or ``None``.
+    * ``options``: the pydantic model of ``[feeds.<name>]`` (``extra="forbid"``), or ``None``.
+    * ``kinds``: the ``[[feeds]]`` entry kinds its ingest package builds workers for.
+    * ``title``: message-catalogue id of the feed's display name.
+    """
+
+    name: str
+    title: str = ""
+    events: tuple[type[Event], ...] = ()
+    topics: Mapping[str, str] = field(default_factory=dict)
+    broadcast: frozenset[str] = frozenset()
+    tables: tuple[TableSpec, ...] = ()
+    migrations: tuple[Migration, ...] = ()
+    after: tuple[str, ...] = ("core",)
+    raw_tables: tuple[str, ...] = ()
+    rules: type[BaseModel] | None = None
+    options: type[BaseModel] | None = None
+    kinds: frozenset[str] = frozenset()
