@@ -322,7 +322,8 @@ def test_worker_keeps_records_when_publishing_fails_and_marks_simulated() -> Non
     assert worker.flush() is True
     health = worker.health
     assert health["publish_errors"] == 2 and health["unpublished"] == 0
-    records = [decode(v) for t, _, v in publisher.sent if t in ("ioc.vessels.positions", "ioc.vessels.static")]
+    kept = ("ioc.vessels.positions", "ioc.vessels.static")
+    records = [decode(v) for t, _, v in publisher.sent if t in kept]
     assert len(records) == 162 and all(r.simulated for r in records)  # type: ignore[attr-defined]
     # every position is also copied to each map cell the router names (pair rules' topic)
     cell_copies = sum(len(worker.cells.records(r)) for r in records if isinstance(r, VesselPosition))

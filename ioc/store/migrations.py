@@ -9,8 +9,6 @@ aggregates vs rollup tables) the migration asks :class:`Capabilities`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import psycopg
 
