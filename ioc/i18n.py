@@ -1,0 +1,94 @@
+"""The message catalogue: every user-facing text in Vietnamese and English, Babel/gettext style.
+
+Texts live in gettext catalogues, ``ioc/locales/<lang>/LC_MESSAGES/<domain>.po``, one domain per
+package that owns texts (``ioc`` for the core and CLI, ``alerts``, ``dashboards``, one per feed...).
+The message id is the English text (gettext's convention), so English needs no catalogue entry and a
+missing Vietnamese entry falls back to English rather than to nothing. Catalogues are read with
+Babel at first use; no compile step. Parameters are ``str.format`` fields: ``{camera}``.
+
+Dates, times and numbers are formatted with Babel in the locale's form and the city's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime as _babel_datetime
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal as _babel_decimal
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+LANGUAGES: tuple[str, ...] = ("vi", "en")
+DEFAULT_LANGUAGE = "vi"
+
+
+def language(value: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """A supported language code from a request's value (``vi``, ``en``, ``en-GB``...), else ``default``."""
+    if value:
+        code = value.strip().lower().replace("_", "-").split("-", 1)[0]
+        if code in LANGUAGES:
+            return code
+    return default
+
+
+@lru_cache(maxsize=64)
+def _catalogue(domain: str, lang: str) -> dict[str, Any]:
+    path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        catalog = read_po(f, locale=lang, domain=domain)
+    out: dict[str, Any] = {}
+    for message in catalog:
+        if not message.id or not message.string or message.fuzzy:
+            continue
+        key = message.id[0] if isinstance(message.id, tuple) else message.id
+        out[key] = message.string
+    return out
+
+
+def gettext(domain: str, message: str, lang: str, **params: Any) -> str:
+    """``message`` (its English text) in ``lang``, with ``params`` filled in."""
+    text = _catalogue(domain, lang).get(message, message) if lang != "en" else message
+    if isinstance(text, tuple):  # a plural entry asked for in the singular
+        text = text[0] or message
+    return text.format(**params) if params else text
+
+
+def ngettext(domain: str, singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
+    """The singular or plural form for ``n`` in ``lang`` (Vietnamese has one form)."""
+    english = singular if n == 1 else plural
+    forms = _catalogue(domain, lang).get(singular) if lang != "en" else None
+    if isinstance(forms, tuple) and forms and forms[0]:
+        text = forms[0] if lang == "vi" or len(forms) == 1 else forms[0 if n == 1 else 1]
+    else:
+        text = english
+    return text.format(n=n, **params)
+
+
+def format_time(value: datetime, lang: str, tz: str, pattern: str = "medium") -> str:
+    """A time in the city's zone, in the locale's form (``pattern``: short, medium, long, or a Babel one)."""
+    return _babel_datetime(value.astimezone(ZoneInfo(tz)), format=pattern, locale=lang)
+
+
+def format_number(value: float, lang: str, digits: int = 1) -> str:
+    """A number in the locale's form (``1.234,5`` in Vietnamese, ``1,234.5`` in English)."""
+    return _babel_decimal(round(value, digits), format=f"#,##0.{'#' * digits}" if digits else "#,##0",
+                          locale=lang)
+
+
+class Translator:
+    """``gettext`` bound to one domain: ``t = Translator("dashboards"); t("Alerts", lang)``."""
+
+    def __init__(self, domain: str) -> None:
+        self.domain = domain
+
+    def __call__(self, message: str, lang: str, **params: Any) -> str:
+        return gettext(self.domain, message, lang, **params)
+
+    def plural(self, singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
+        return ngettext(self.domain, singular, plural, n, lang, **params)
