@@ -87,6 +87,13 @@ class WebSettings(BaseModel):
     map_tiles_attribution: str = ""
     # reverse proxies (addresses or networks) whose X-Forwarded-For / -Proto are believed
     trusted_proxies: list[str] = Field(default_factory=list)
+    # the server (ioc/app/web_server.py): gunicorn's worker processes for ``ioc run web``, threads
+    # per worker (and of the embedded server), seconds a graceful restart waits for requests, and
+    # where gunicorn writes its access log ("-": standard output; "" for none)
+    workers: int = Field(default=2, ge=1, le=64)
+    threads: int = Field(default=8, ge=1, le=256)
+    graceful_timeout_s: float = Field(default=30.0, gt=0)
+    access_log: str = "-"
 
 
 class Station(BaseModel):

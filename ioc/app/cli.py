@@ -154,6 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.role == "ingest" and not args.feed:
         print("ioc run ingest: name the feed with --feed NAME", file=sys.stderr)
         return 2
+    if args.role == "web":  # gunicorn's arbiter handles the signals (TERM stops, HUP restarts gracefully)
+        from ioc.app.web_server import serve_web_role
+
+        return serve_web_role(settings)
     runtime = Runtime(settings)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -168,7 +172,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "detectors": runtime.add_detectors,
             "alerts": runtime.add_alerts,
             "scheduler": runtime.add_scheduler,
-            "web": lambda: print(f"Wall: {runtime.add_web()}", flush=True),
         }[args.role]()
         runtime.start()
         log.info("role %s running (pid %d)", args.role, os.getpid())
