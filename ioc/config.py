@@ -226,6 +226,7 @@ class Settings(BaseSettings):
     environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
     rules: RuleSettings = Field(default_factory=RuleSettings)
     alerts: dict[str, Any] = Field(default_factory=dict)  # [alerts]: validated by alerts.settings
+    reports: dict[str, Any] = Field(default_factory=dict)  # [reports]: validated by dashboards.reports
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
 

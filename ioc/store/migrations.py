@@ -18,6 +18,7 @@ from ioc.store.schema_alerts import apply_alert_lifecycle
 from ioc.store.schema_cameras import apply_camera_shake, apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
+from ioc.store.schema_reports import apply_reports
 from ioc.store.schema_vessels import apply_vessels
 from ioc.store.tables import Migration, hypertable_or_brin
 
@@ -175,6 +176,7 @@ MIGRATIONS: list[Migration] = [
     Migration(7, "detector state snapshots", apply_detector_state),
     Migration(8, "failed logins for throttling", apply_login_failures),
     Migration(9, "camera frame statistics keep the shake", apply_camera_shake),
+    Migration(10, "report archive", apply_reports),
 ]
 
 
