@@ -131,3 +131,56 @@ def test_two_schedulers_make_one_report_per_period_and_catch_up_after_downtime(p
     later = run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker="scheduler-0",
                     now=now + timedelta(hours=8))
     assert len(later) == 1  # the 06:00-14:00 shift of the 5th
+
+
+def test_reports_page_needs_a_session_lists_reports_and_makes_one_for_an_incident(plain_store: Store) -> None:
+    import re
+
+    from dashboards.app import create_app
+    from ioc.config import Settings
+
+    make_day(plain_store)
+    People(plain_store.pool).add_user("lan", "duty_officer", "correct horse battery")
+    run_due(plain_store.pool, ReportSettings(kinds=["daily"], languages=["en"], pdf=False, catch_up_days=2),
+            tz=TZ, city="Huế", shift_starts=SHIFTS, maker="s", now=datetime(2026, 12, 5, 1, 0, tzinfo=UTC))
+    client = create_app(plain_store.pool, Settings()).server.test_client()
+    anonymous = client.get("/reports/", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    answer = client.post("/login", data={"username": "lan", "password": "correct horse battery",
+                                         "csrf_token": token.group(1), "next": "/reports/"})
+    assert answer.status_code in (302, 303)
+    listing = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert "Daily incident report" in listing and ".html" in listing
+    token = re.search(r'name="csrf_token" value="([^"]+)"', listing)
+    assert token is not None
+    with plain_store.pool.connection() as conn:
+        incident = conn.execute("SELECT min(id) FROM incidents").fetchone()
+    assert incident is not None
+    made = client.post("/reports/incident", data={"incident": str(incident[0]), "lang": "vi",
+                                                  "csrf_token": token.group(1)})
+    assert made.status_code == 303
+    rows = archive.recent(plain_store.pool)
+    mine = [r for r in rows if r.kind == "incident"]
+    assert len(mine) == 1 and mine[0].incident_id == incident[0] and mine[0].state == "done"
+    body = client.get(f"/reports/{mine[0].id}.html").get_data(as_text=True)
+    assert "Báo cáo sự cố" in body and "lan" in body
+
+
+def test_a_report_is_delivered_through_the_notification_outbox(plain_store: Store) -> None:
+    make_day(plain_store)
+    cfg = ReportSettings(kinds=["daily"], languages=["en"], pdf=False, catch_up_days=1,
+                         recipients=["shift_lead"], channels=["email"], base_url="https://ioc.example/")
+    made = run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker="s",
+                   now=datetime(2026, 12, 5, 1, 0, tzinfo=UTC))
+    assert len(made) == 1
+    with plain_store.pool.connection() as conn:
+        rows = conn.execute("SELECT channel, recipient, reason, subject, payload->>'message', state "
+                            "FROM notifications WHERE reason = 'report'").fetchall()
+    assert len(rows) == 1
+    channel, recipient, reason, subject, message, state = rows[0]
+    assert (channel, recipient, reason, state) == ("email", "shift_lead", "report", "pending")
+    assert subject.startswith("Daily incident report · Huế")
+    assert f"https://ioc.example/reports/{made[0]}.pdf" in message
