@@ -114,7 +114,11 @@ class Runtime:
             self.bus = KafkaBus(cfg, client_id=client_id, producer_options=cfg.producer_options,
                                 consumer_options=cfg.consumer_options)
         else:
-            self.bus = MemoryBus(partitions=cfg.partitions)
+            # one partition per topic: the one detector runner of the embedded mode then reads each
+            # topic in publication order, and a backlog (the feeds' backfill at start) cannot let
+            # one partition run hours ahead of another in event time and make the rules drop the
+            # lagging one's records as late (partitions only spread work between processes)
+            self.bus = MemoryBus(partitions=1)
         return self.bus
 
     def add_ingest(self, only: str | None = None) -> None:
