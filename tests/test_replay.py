@@ -139,3 +139,35 @@ def test_two_replays_at_once_do_not_mix_and_a_back_test_names_what_a_rule_change
     assert all(r in gap_rules for r in diff.per_rule())
     same = compare(runs["baseline"], runs["baseline"])
     assert (same.added, same.removed, same.changed) == ([], [], []) and same.same == len(runs["baseline"])
+
+
+def test_ioc_replay_back_tests_a_rules_file_from_the_command_line(pg_plain: EmbeddedPostgres,
+                                                                   tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    write_recording(tmp_path / "rec", [("vessels", r) for r in fleet_records()])
+    rules = tmp_path / "tuned.toml"
+    rules.write_text('[rules.vessels]\nzones = ["vessels/hue-zones.geojson"]\n'
+                     'enabled = ["zone_dwell", "ais_gap", "loitering", "encounter", "storm_ban"]\n'
+                     '[rules.vessels.ais_gap]\ngap_minutes = 20\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-m", "ioc.app.cli", "replay", "--recording", str(tmp_path / "rec"),
+         "--from", "2025-09-01T00:00+00:00", "--to", "2025-09-02T00:00+00:00", "--feeds", "vessels",
+         "--rules", str(rules), "--dsn", pg_plain.dsn],
+        env={**env, "PYTHONPATH": str(root)}, cwd=root, capture_output=True, text=True, timeout=600,
+        stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "replay: " in out and "back-test: " in out
+    per_rule = [line for line in out.splitlines() if line.strip().startswith("ais_gap ")]
+    assert per_rule and "+0 -0 ~0" not in per_rule[0]
+    # a bad recording folder is a clear error, not a traceback
+    bad = subprocess.run([sys.executable, "-m", "ioc.app.cli", "replay", "--recording", str(tmp_path),
+                          "--from", "2025-09-01T00:00+00:00", "--to", "2025-09-02T00:00+00:00",
+                          "--dsn", pg_plain.dsn], env={**env, "PYTHONPATH": str(root)}, cwd=root,
+                         capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    assert bad.returncode == 2 and "manifest.json" in bad.stderr and "Traceback" not in bad.stderr

@@ -233,6 +233,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ioc.app.replay_cli import add_replay_parser
+
     parser = argparse.ArgumentParser(prog="ioc", description="Smart-city Intelligent Operations Centre")
     parser.add_argument("--config", help="TOML settings file (default: $IOC_CONFIG or the Huế sample)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -266,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     usr.add_argument("--dsn", default=None)
     usr.add_argument("--data-dir", default=None, help="the data directory of an embedded store")
     usr.set_defaults(func=cmd_users)
+    add_replay_parser(sub, _settings)  # ioc replay: ioc/app/replay_cli.py
     return parser
 
 
