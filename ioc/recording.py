@@ -48,27 +48,64 @@ class RecordedFile:
     sha256: str
 
 
-def write_recording(root: Path, records: Iterable[tuple[str, Event]]) -> list[RecordedFile]:
-    """Write ``(feed, record)`` pairs into hour files under ``root`` (records of a feed in time order
-    within each hour), and the manifest; returns the files written."""
-    by_file: dict[tuple[str, datetime], list[Event]] = {}
-    for feed, record in records:
-        by_file.setdefault((feed, hour_of(record.time)), []).append(record)
+class _HourFile:
+    """One hour file being written: gzip stream, its kinds and count."""
+
+    def __init__(self, root: Path, feed: str, hour: datetime) -> None:
+        self.feed, self.hour, self.records = feed, hour, 0
+        self.path = root / file_name(feed, hour)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.body = self.path.with_suffix(".body")
+        self.out = gzip.open(self.body, "wb", compresslevel=6)
+        self.kinds: set[str] = set()
+
+    def add(self, record: Event) -> None:
+        self.kinds.add(record.kind)  # type: ignore[attr-defined]
+        self.out.write(record.to_wire() + b"\n")
+        self.records += 1
+
+    def close(self) -> RecordedFile:
+        """Prefix the header (a gzip member of its own: gzip readers join members) and hash."""
+        self.out.close()
+        header = {"ioc_recording": FORMAT_VERSION, "feed": self.feed, "hour": self.hour.isoformat(),
+                  "schema": {k: SCHEMA_VERSION for k in sorted(self.kinds)}}
+        with open(self.path, "wb") as out:
+            out.write(gzip.compress(json.dumps(header).encode() + b"\n"))
+            with open(self.body, "rb") as body:
+                while chunk := body.read(1 << 20):
+                    out.write(chunk)
+        self.body.unlink()
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return RecordedFile(file_name(self.feed, self.hour), self.feed, self.hour, self.records,
+                            digest.hexdigest())
+
+
+def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False
+                    ) -> list[RecordedFile]:
+    """Write ``(feed, record)`` pairs into hour files under ``root``, and the manifest; returns the
+    files written. With ``ordered`` (each feed's records already in event-time order) the records
+    stream through (any number of them); otherwise they are sorted in memory first."""
+    if not ordered:
+        records = sorted(records, key=lambda pair: pair[1].time)
     root.mkdir(parents=True, exist_ok=True)
+    open_files: dict[str, _HourFile] = {}
     written: list[RecordedFile] = []
-    for (feed, hour), rows in sorted(by_file.items()):
-        rows.sort(key=lambda r: r.time)
-        kinds = sorted({r.kind for r in rows})  # type: ignore[attr-defined]
-        header = {"ioc_recording": FORMAT_VERSION, "feed": feed, "hour": hour.isoformat(),
-                  "schema": {k: SCHEMA_VERSION for k in kinds}}
-        path = root / file_name(feed, hour)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with gzip.open(path, "wb", compresslevel=6) as out:
-            out.write(json.dumps(header).encode() + b"\n")
-            for r in rows:
-                out.write(r.to_wire() + b"\n")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        written.append(RecordedFile(file_name(feed, hour), feed, hour, len(rows), digest))
+    for feed, record in records:
+        hour = hour_of(record.time)
+        current = open_files.get(feed)
+        if current is not None and current.hour != hour:
+            if hour < current.hour:
+                raise RecordingError(f"{feed}: a record of {record.time.isoformat()} after "
+                                     f"{current.hour.isoformat()}: records must come in event-time order")
+            written.append(current.close())
+            current = None
+        if current is None:
+            current = open_files[feed] = _HourFile(root, feed, hour)
+        current.add(record)
+    written += [f.close() for f in open_files.values()]
     manifest = root / MANIFEST
     known = {f.path: f for f in read_manifest(root)} if manifest.exists() else {}
     known.update({f.path: f for f in written})
@@ -77,7 +114,7 @@ def write_recording(root: Path, records: Iterable[tuple[str, Event]]) -> list[Re
          "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
                     "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)]},
         indent=1))
-    return written
+    return sorted(written, key=lambda f: f.path)
 
 
 def read_manifest(root: Path) -> list[RecordedFile]:
