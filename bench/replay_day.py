@@ -28,7 +28,9 @@ from dashboards.reports.render import render_html
 from ingest.vessels.simulator import FleetSimulator
 from ioc.app.replay import replay_database, run_replay
 from ioc.config import load_settings
-from ioc.events import EnvironmentReading, Event, VesselPosition, VesselStatic
+from ioc.events import Event
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.recording import read_recording, write_recording
 
 DAY = datetime(2026, 12, 4, 17, 0, tzinfo=UTC)  # midnight in Huế

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
-from ioc.config import ThresholdRule
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 # A dark palette with enough contrast for a wall seen from across a room at night.

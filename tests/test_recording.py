@@ -12,7 +12,8 @@ import pytest
 from ingest.vessels.sources import FileSource
 from ingest.vessels.worker import VesselWorker
 from ioc.bus.memory import MemoryBus
-from ioc.events import EnvironmentReading, Event, decode
+from ioc.events import Event, decode
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.recording import RecordingError, read_manifest, read_recording, write_recording
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"

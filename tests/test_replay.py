@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from conftest import migrated_database
 
 from alerts.consumer import AlertSignalConsumer
 from alerts.service import AlertService
@@ -18,12 +19,12 @@ from ioc.app.replay import compare, replay_database, replayed_alerts, run_replay
 from ioc.app.runtime import Runtime
 from ioc.cells import CellRouter
 from ioc.config import RuleSettings, Settings, load_settings
-from ioc.events import Event, StormWarning
+from ioc.events import Event
+from ioc.feeds.vessels.records import StormWarning
 from ioc.recording import read_recording, write_recording
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.conftest import migrated_database
 from tests.waiting import wait_for
 
 T0 = datetime(2025, 9, 1, tzinfo=UTC)

@@ -201,11 +201,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Load and validate the configuration; print a summary."""
-    s = _settings(args)
-    print(f"city={s.city} stations={len(s.stations)} feeds={len(s.feeds)} "
-          f"threshold_rules={len(s.rules.thresholds)} stale_rules={len(s.rules.stale)} bus={s.bus.kind}")
-    return 0
+    """Validate a configuration file; print every error with its TOML path."""
+    from ioc.app.check_config import print_report
+    from ioc.config import DEFAULT_CONFIG
+
+    return print_report(Path(args.file or args.config or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG))
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="create or update the schema of IOC_DATABASE__DSN")
     mig.add_argument("--dsn", default=None)
     mig.set_defaults(func=cmd_migrate)
-    chk = sub.add_parser("check-config", help="validate the settings")
+    chk = sub.add_parser("check-config", help="validate a settings file: every error with its TOML path")
+    chk.add_argument("file", nargs="?", default=None, help="the TOML file (default: --config or the sample)")
     chk.set_defaults(func=cmd_check_config)
     usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
                                        "list, passwd NAME, disable NAME, enable NAME")

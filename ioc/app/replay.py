@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -31,9 +32,10 @@ from detectors.runner import DetectorRunner
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
 from ioc.config import Settings
-from ioc.events import AlertSignal, Event, VesselPosition, decode
+from ioc.events import AlertSignal, Event, decode
+from ioc.feeds import FEEDS
 from ioc.store.database import Store, open_store
-from ioc.topics import ALERT_SIGNALS, CELL_POSITIONS, topic_for
+from ioc.topics import ALERT_SIGNALS, topic_for
 
 SPEEDS = {"1": 1.0, "10": 10.0, "60": 60.0, "max": None}
 
@@ -72,12 +74,13 @@ class ReplayRun:
         return self.events / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def wire_copies(record: Event, cells: CellRouter) -> Iterator[tuple[str, str, bytes]]:
-    """``(topic, key, value)`` of everything ingest publishes for ``record``."""
+def wire_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]]:
+    """``(topic, key, value)`` of everything ingest publishes for ``record``: the record, and the
+    copies its feed fans out (:attr:`~ioc.feeds.base.FeedSpec.fan_out`)."""
     yield topic_for(record), record.key, record.to_wire()
-    if isinstance(record, VesselPosition):
-        for copy in cells.records(record):
-            yield CELL_POSITIONS, copy.cell, copy.to_wire()
+    for feed in FEEDS:
+        if feed.fan_out is not None and type(record) in feed.events:
+            yield from feed.fan_out(record, settings)
 
 
 _ALERTS = """
@@ -108,7 +111,7 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
     publisher = bus.publisher()
     now: list[datetime] = [datetime.now(UTC)]
     service = AlertService(pool, alert_settings(settings), clock=lambda: now[0])
-    cells = CellRouter(settings.bus.cells)
+    cells = CellRouter(settings.bus.cells)  # one router for the whole replay: it holds cell state
     run = ReplayRun()
     started = time.monotonic()
 
