@@ -24,6 +24,7 @@ from dash.exceptions import PreventUpdate
 from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
+from dashboards.registry import navigation
 from ioc.config import Settings, Station
 from ioc.store import queries as q
 
@@ -137,9 +138,8 @@ def layout(view: WallView) -> html.Div:
                             html.Div(settings.city, className="city"),
                             html.Div(settings.web.title, className="page-title"),
                             html.Nav(
-                                [html.A("Sea map", href="/sea/", className="pill nav-link"),
-                                 html.A("Cameras", href="/cameras/", className="pill nav-link"),
-                                 html.A("Console", href="/console/", className="pill nav-link")],
+                                [html.A(page.label, href=page.path, className="pill nav-link")
+                                 for page in navigation()],
                                 className="wall-nav",
                             ),
                         ],
