@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -258,3 +260,54 @@ def test_pending_publisher_keeps_records_through_a_bus_failure() -> None:
     assert out.flush() is False  # backing off
     now[0] = 1.5
     assert out.flush() is True and out.published["a"] == 1 and not out.pending
+
+
+def rsyslog_forwarding(tmp_path: Path, port: int, protocol: str) -> tuple[list[str], Path]:
+    """An rsyslogd of its own: it reads a private Unix socket and forwards to 127.0.0.1:port."""
+    sock, conf = tmp_path / "log.sock", tmp_path / "rsyslog.conf"
+    framing = ' TCP_Framing="octet-counted"' if protocol == "tcp" else ""
+    conf.write_text(f'global(workDirectory="{tmp_path}")\n'
+                    f'module(load="imuxsock" SysSock.Use="off")\n'
+                    f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
+                    f'action(type="omfwd" target="127.0.0.1" port="{port}" protocol="{protocol}"{framing} '
+                    f'template="RSYSLOG_SyslogProtocol23Format")\n')
+    return ["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")], sock
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None or shutil.which("logger") is None,
+                    reason="rsyslog and util-linux's logger are installed by scripts/setup --test")
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: str) -> None:
+    cls = UdpSyslogSource if protocol == "udp" else TcpSyslogSource
+    source = cls("127.0.0.1", 0, name="syslog")
+    bus = MemoryBus()
+    worker = SecurityWorker(source, bus.publisher(), log_kind="syslog", host="gw", tz=HUE)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    command, sock = rsyslog_forwarding(tmp_path, source.address[1], protocol)
+    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, "rsyslogd's socket")
+        line = "Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2"
+        # through rsyslog (RFC 5424 out, octet-counted on TCP), then logger straight to our port
+        subprocess.run(["logger", "-u", str(sock), "-t", "sshd", "-i", line], check=True, timeout=30)
+        flag = "--udp" if protocol == "udp" else "--tcp"
+        direct = ["logger", "-n", "127.0.0.1", "-P", str(source.address[1]), flag, "--rfc5424",
+                  "-t", "sshd", line]
+        if protocol == "tcp":
+            direct.insert(1, "--octet-count")
+        subprocess.run(direct, check=True, timeout=30)
+        wait_for(lambda: worker.events >= 2, f"both messages over {protocol}")
+        wait_for(lambda: not worker.out.pending, "published")
+    finally:
+        rsyslog.terminate()
+        rsyslog.wait(timeout=30)
+        stop.set()
+        thread.join(timeout=30)
+    events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
+    logins = [e for e in events if e.action == "login"]  # type: ignore[attr-defined]
+    assert len(logins) == 2, [e.raw for e in events]  # type: ignore[attr-defined]
+    assert {e.src_ip for e in logins} == {"203.0.113.9"}  # type: ignore[attr-defined]
+    assert worker.health["dead_letters"] == 0

@@ -67,9 +67,10 @@ def _text(line: bytes) -> str:
 
 def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
     """A login attempt from an sshd/PAM message, else a plain syslog event of its program."""
-    if msg.app in ("sshd", "sshd-session") or "pam_unix" in msg.message:
+    text = msg.message.lstrip()  # rsyslog's RFC 5424 template keeps the legacy message's leading space
+    if msg.app in ("sshd", "sshd-session") or "pam_unix" in text:
         for pattern, outcome in _SSHD:
-            m = pattern.search(msg.message)
+            m = pattern.search(text)
             if m:
                 port = m.groupdict().get("port")
                 return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
