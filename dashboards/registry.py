@@ -36,6 +36,12 @@ def _console(server: Flask, pool: Any, settings: Settings) -> Any:
     return create_console(server, pool, settings)
 
 
+def _security(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.security import create_security_page
+
+    return create_security_page(server, pool, settings)
+
+
 def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
     from dashboards.reports.page import register_reports_page
 
@@ -58,7 +64,8 @@ PAGES: tuple[Page, ...] = (
     Page("/console/", "Console", _console, nav=3),
     Page("/sea/", "Sea map", _sea, nav=1),
     Page("/cameras/", "Cameras", _cameras, nav=2),
-    Page("/reports/", "Reports", _reports, nav=4),
+    Page("/security/", "Security", _security, nav=4),
+    Page("/reports/", "Reports", _reports, nav=5),
 )
 
 
