@@ -8,16 +8,14 @@ apps can live in one process, as the tests do) and adds ``/healthz``.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
 from dashboards import auth, cameras, console, sea, wall
+from dashboards import components as c
 from ioc.config import Settings
-
-ASSETS = Path(__file__).parent / "assets"
 
 
 def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
@@ -26,7 +24,8 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         __name__,
         title=f"{settings.web.title} · {settings.city}",
         update_title=None,  # keep the tab title still while callbacks run
-        assets_folder=str(ASSETS),
+        assets_folder=str(c.ASSETS),
+        assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs
         serve_locally=True,  # a control room may have no internet
     )
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)

@@ -295,6 +295,7 @@ class Auth:
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Log in · {html.escape(self.title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/console/assets/theme.css">
 <link rel="stylesheet" href="/console/assets/console.css"></head>
 <body class="login-body"><main class="login-page">
 <h1>{html.escape(self.title)}</h1>

@@ -8,15 +8,38 @@ from __future__ import annotations
 
 import html as html_text
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash import html
 
 from ioc.config import ThresholdRule
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
+
+ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks
+SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js")  # what every page loads
+
+
+def assets_only(*names: str) -> str:
+    """A Dash ``assets_ignore`` pattern that leaves a page the shared assets and its own ``names``."""
+    return r"^(?!(" + "|".join(re.escape(n) for n in (*SHARED_ASSETS, *names)) + r")$)"
+
+
+def clock_config(tz: str, stale_ms: int | None = None, parts: Sequence[str] = ("time",), link_class: str = "",
+                 stale_class: str = "stale", **extra: Any) -> dict[str, Any]:
+    """What the shared clock (``assets/clock.js``) of a page needs: the city's zone, when the page
+    counts as not updated, which outputs it fills (``time``, ``date``, ``status``, ``class``)."""
+    cfg: dict[str, Any] = {"tz": tz, "parts": list(parts), "linkClass": link_class, "staleClass": stale_class,
+                           **extra}
+    if stale_ms is not None:
+        cfg["staleMs"] = stale_ms
+    return cfg
+
 
 # A dark palette with enough contrast for a wall seen from across a room at night.
 BG = "#0a0e14"

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import dash
 import psycopg
-from dash import ALL, Input, Output, State, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 from psycopg_pool import ConnectionPool
 
@@ -209,7 +209,9 @@ def layout(view: WallView) -> html.Div:
             dcc.Interval(id="clock-tick", interval=1000),
             dcc.Store(id="last-update"),
             dcc.Store(id="chart-figures"),  # the charts' new figures, on their way to the graphs
-            dcc.Store(id="wall-config", data={"tz": settings.timezone, "staleMs": stale_after_ms(refresh)}),
+            dcc.Store(id="wall-config", data=c.clock_config(settings.timezone, stale_after_ms(refresh),
+                                                            ("time", "date", "status", "class"),
+                                                            "link-status")),
         ],
         id="wall",
         className="wall",
@@ -218,59 +220,8 @@ def layout(view: WallView) -> html.Div:
 
 # --------------------------------------------------------------------------- callbacks
 
-_CLOCK_JS = """
-function (n, seq, cfg) {
-    const now = new Date();
-    const tz = (cfg && cfg.tz) || 'UTC';
-    const w = window;
-    if (w.__wallSeen === undefined || seq !== w.__wallSeq) {
-        w.__wallSeq = seq;
-        w.__wallSeen = now.getTime();
-    }
-    let time, date;
-    try {
-        time = new Intl.DateTimeFormat('en-GB', {timeZone: tz, hour: '2-digit', minute: '2-digit',
-            second: '2-digit', hourCycle: 'h23'}).format(now);
-        date = new Intl.DateTimeFormat('en-GB', {timeZone: tz, weekday: 'short', day: '2-digit',
-            month: 'short', timeZoneName: 'shortOffset'}).format(now).replace(/,/g, '');
-    } catch (e) {
-        time = now.toISOString().slice(11, 19); date = 'UTC';
-    }
-    const quiet = now.getTime() - w.__wallSeen;
-    const stale = quiet > ((cfg && cfg.staleMs) || 10000);
-    const msg = stale ? ('NO UPDATE FOR ' + Math.round(quiet / 1000) + ' s') : '';
-    return [time, date, msg, stale ? 'link-status stale' : 'link-status'];
-}
-"""
 
 
-# New figures reach the graphs through the browser, which carries over the zoom each graph
-# has at that moment. ``uirevision`` alone does not keep it under Dash 4: its Graph writes a
-# zoom back into the ``figure`` prop and re-plots, plotly then takes the zoom as the figure's
-# own starting point, and the next figure from the server resets it. Reading the live plot
-# here, when the new figure arrives, also wins the race against a refresh already in flight.
-# The figures set no ranges of their own, so ``autorange === false`` means the operator zoomed.
-_KEEP_ZOOM_JS = """
-function (figures) {
-    const outputs = dash_clientside.callback_context.outputs_list;
-    if (!figures) { return outputs.map(() => dash_clientside.no_update); }
-    return outputs.map(function (out) {
-        const fig = figures[out.id.station];
-        if (!fig) { return dash_clientside.no_update; }
-        const host = document.getElementById(JSON.stringify({station: out.id.station, type: out.id.type}));
-        const live = host && host.querySelector('.js-plotly-plot');
-        if (!live || !live.layout) { return fig; }
-        const layout = Object.assign({}, fig.layout);
-        for (const axis of Object.keys(layout)) {
-            const now = /^[xy]axis[0-9]*$/.test(axis) && live.layout[axis];
-            if (now && now.autorange === false && Array.isArray(now.range)) {
-                layout[axis] = Object.assign({}, layout[axis], {range: now.range.slice(), autorange: false});
-            }
-        }
-        return Object.assign({}, fig, {layout: layout});
-    });
-}
-"""
 
 
 def _tile_state(base: str, state: str | None) -> str:
@@ -416,18 +367,18 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         return figures, statuses, classes
 
     app.clientside_callback(
-        _KEEP_ZOOM_JS,
+        ClientsideFunction("wall", "keepZoom"),
         Output({"type": "station-graph", "station": ALL}, "figure"),
         Input("chart-figures", "data"),
     )
 
     app.clientside_callback(
-        _CLOCK_JS,
+        ClientsideFunction("ioc", "clock"),
         Output("clock", "children"),
         Output("clock-date", "children"),
         Output("link-status", "children"),
         Output("link-status", "className"),
         Input("clock-tick", "n_intervals"),
-        State("last-update", "data"),
         State("wall-config", "data"),
+        State("last-update", "data"),
     )
