@@ -13,7 +13,7 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, cameras, console, sea, wall
+from dashboards import auth, cameras, console, i18n, sea, wall
 from dashboards import components as c
 from ioc.config import Settings
 
@@ -28,6 +28,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs
         serve_locally=True,  # a control room may have no internet
     )
+    i18n.install(app.server)  # a screen's ?lang= is remembered for its callbacks
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)

@@ -87,6 +87,8 @@ class WebSettings(BaseModel):
     map_tiles_attribution: str = ""
     # reverse proxies (addresses or networks) whose X-Forwarded-For / -Proto are believed
     trusted_proxies: list[str] = Field(default_factory=list)
+    # the pages' language unless a screen asks for another (``?lang=en``, a cookie) or the user has one
+    language: Literal["vi", "en"] = "en"
 
 
 class Station(BaseModel):

@@ -17,6 +17,7 @@ from dashboards.cameras.figures import alert_rows, count_figure, health_facts
 from dashboards.cameras.health import Health, camera_health, fault_limits
 from dashboards.cameras.model import CHART_MINUTES, DETAIL_ALERTS, CameraView, counts_by_camera, frame_url
 from dashboards.cameras.tiles import TILE_PARTS, counts_block, frame_caption, tile_update
+from dashboards.i18n import page_language, t
 from ioc.store import camera_queries as cq
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             updates.append(tile_update(view.info(cam_id), status, health, cam_alerts, counts.get(cam_id),
                                        now, tz))
         columns = [[getattr(u, name) for u in updates] for name, _, _ in TILE_PARTS]
-        return (*columns, _summary(healths, alerts), f"Data as of {c.local_time(now, tz)}", now.isoformat())
+        asof = t("Data as of {time}", page_language(view.settings), time=c.local_time(now, tz))
+        return (*columns, _summary(healths, alerts), asof, now.isoformat())
 
     @app.callback(
         Output("cam-selected", "data"),

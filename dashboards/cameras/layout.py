@@ -7,6 +7,7 @@ from dash import dcc, html
 from dashboards import components as c
 from dashboards.cameras.model import GRAPH_CONFIG, CameraView, grid_shape
 from dashboards.cameras.tiles import _tile
+from dashboards.i18n import clock_texts, page_language, t
 
 
 def layout(view: CameraView) -> html.Div:
@@ -15,17 +16,19 @@ def layout(view: CameraView) -> html.Div:
     cams = view.cameras()
     cols, rows = grid_shape(len(cams))
     refresh = settings.web.refresh_ms
+    lang = page_language(settings)
     density = "cam-dense" if rows >= 3 or cols >= 4 else "cam-roomy" if len(cams) <= 2 else ""
     return html.Div(
         [
             html.Header(
                 [
                     html.Div([html.Div(settings.city, className="cam-city"),
-                              html.Div("Camera wall", className="cam-page-title"),
-                              html.A("← Wall", href="/", className="cam-link", title="back to the wall")],
+                              html.Div(t("Camera wall", lang), className="cam-page-title"),
+                              html.A(t("← Wall", lang), href="/", className="cam-link",
+                                     title=t("back to the wall", lang))],
                              className="cam-brand"),
                     html.Div([html.Span("", id="cam-summary", className="cam-summary"),
-                              html.Span("Data as of —", id="cam-asof", className="cam-asof"),
+                              html.Span(t("Data as of —", lang), id="cam-asof", className="cam-asof"),
                               html.Span("", id="cam-link-status", className="cam-link-status")],
                              className="cam-status"),
                     html.Div([html.Div("", id="cam-clock", className="cam-clock"),
@@ -36,7 +39,8 @@ def layout(view: CameraView) -> html.Div:
             ),
             html.Main(
                 [_tile(i + 1, cam) for i, cam in enumerate(cams)]
-                or [html.Div("No cameras configured or reporting yet", className="cam-none cam-empty-grid")],
+                or [html.Div(t("No cameras configured or reporting yet", lang),
+                          className="cam-none cam-empty-grid")],
                 id="cam-grid",
                 className=f"cam-grid {density}".strip(),
                 style={"gridTemplateColumns": f"repeat({cols}, minmax(0, 1fr))",
@@ -58,7 +62,7 @@ def layout(view: CameraView) -> html.Div:
                                                     alt="key frame"),
                                            html.Div("", id="cam-detail-cap", className="cam-img-cap")],
                                           className="cam-frame cam-detail-frame"),
-                                 html.Div([html.H2("Counts per minute, last hour"),
+                                 html.Div([html.H2(t("Counts per minute, last hour", lang)),
                                            dcc.Graph(id="cam-detail-chart", config=GRAPH_CONFIG,
                                                      className="cam-detail-chart",
                                                      figure={"data": [], "layout": {
@@ -70,9 +74,9 @@ def layout(view: CameraView) -> html.Div:
                                 className="cam-detail-main",
                             ),
                             html.Aside(
-                                [html.H2("Health"), html.Div(id="cam-detail-health"),
-                                 html.H2("Counts now"), html.Div(id="cam-detail-counts"),
-                                 html.H2("Alerts"),
+                                [html.H2(t("Health", lang)), html.Div(id="cam-detail-health"),
+                                 html.H2(t("Counts now", lang)), html.Div(id="cam-detail-counts"),
+                                 html.H2(t("Alerts", lang)),
                                  html.Div(id="cam-detail-alerts", className="cam-alert-list")],
                                 className="cam-detail-side",
                             ),
@@ -94,7 +98,8 @@ def layout(view: CameraView) -> html.Div:
             dcc.Store(id="cam-keys-sink"),
             dcc.Store(id="cam-config",
                       data=c.clock_config(settings.timezone, max(5000, 3 * refresh + 2000),
-                                          ("time", "status", "class"), "cam-link-status", "cam-stale")),
+                                          ("time", "status", "class"), "cam-link-status", "cam-stale",
+                                          **clock_texts(lang))),
         ],
         id="cam-page",
         className="cam-page",

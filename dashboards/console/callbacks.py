@@ -20,6 +20,7 @@ from dashboards.console.details import detail_children, history_children
 from dashboards.console.grid import grid_rows
 from dashboards.console.layout import _tile_children
 from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView, fmt_duration, local
+from dashboards.i18n import page_language, t
 
 log = logging.getLogger(__name__)
 
@@ -84,39 +85,40 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             log.warning("console: store query failed: %s", exc)
             raise PreventUpdate from None
         rows = grid_rows(alerts, view, clock, by_incident="group" in (group or []))
+        lang = page_language(view.settings)
         since = local(fig.shift_start, view.tz)  # this shift's start
         crit, warn, info = (fig.open_by_severity[s] for s in ("critical", "warning", "info"))
         notify_sub = (
             f"#{failed[0]['id']} {failed[0]['channel']}: {failed[0]['last_error']}"
             if failed
-            else "all delivered"
+            else t("all delivered", lang)
         )
         return (
             rows,
-            _tile_children("Critical open", str(crit)),
+            _tile_children(t("Critical open", lang), str(crit)),
             "ctile crit" if crit else "ctile",
-            _tile_children("Warning open", str(warn)),
+            _tile_children(t("Warning open", lang), str(warn)),
             "ctile warn" if warn else "ctile",
-            _tile_children("Info open", str(info)),
-            _tile_children("Waiting for ack", str(fig.unacknowledged), "open or reopened"),
+            _tile_children(t("Info open", lang), str(info)),
+            _tile_children(t("Waiting for ack", lang), str(fig.unacknowledged), t("open or reopened", lang)),
             "ctile warn" if fig.unacknowledged else "ctile",
             _tile_children(
-                "Mean ack time",
+                t("Mean ack time", lang),
                 fmt_duration(fig.mean_time_to_acknowledge),
-                f"{fig.acknowledged} acked since {since}",
+                t("{n} acked since {since}", lang, n=fig.acknowledged, since=since),
             ),
             _tile_children(
-                "Mean resolve time",
+                t("Mean resolve time", lang),
                 fmt_duration(fig.mean_time_to_resolve),
-                f"{fig.resolved} resolved since {since}",
+                t("{n} resolved since {since}", lang, n=fig.resolved, since=since),
             ),
             _tile_children(
-                "Notifications",
-                f"{fig.notifications_failed} failed" if fig.notifications_failed else "OK",
+                t("Notifications", lang),
+                t("{n} failed", lang, n=fig.notifications_failed) if fig.notifications_failed else "OK",
                 notify_sub,
             ),
             "ctile crit" if fig.notifications_failed else "ctile",
-            _tile_children("Silences", str(fig.silences_active), "active now"),
+            _tile_children(t("Silences", lang), str(fig.silences_active), t("active now", lang)),
         )
 
     @app.callback(

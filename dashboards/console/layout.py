@@ -25,6 +25,7 @@ from dashboards.console.view import (
     TIME_WINDOWS,
     ConsoleView,
 )
+from dashboards.i18n import clock_texts, page_language, t
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ def layout(view: ConsoleView) -> html.Div:
     who: Principal | None = auth.principal()
     role = who.role if who else "viewer"
     may_change = lc.can_change_alerts(role)
+    lang = page_language(view.settings)
     try:
         areas = view.service.areas()
         assignable = view.people.assignable()
@@ -69,7 +71,7 @@ def layout(view: ConsoleView) -> html.Div:
             html.Form(
                 [
                     dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=csrf),
-                    html.Button("Log out", type="submit", className="btn-quiet", id="logout"),
+                    html.Button(t("Log out", lang), type="submit", className="btn-quiet", id="logout"),
                 ],
                 method="post",
                 action="/logout",
@@ -95,8 +97,9 @@ def layout(view: ConsoleView) -> html.Div:
                     html.Div(
                         [
                             html.Div(view.settings.city, className="city"),
-                            html.Div("Duty console", className="page-title"),
-                            html.A("Wall ↗", href="/", className="wall-link", title="the wall of live data"),
+                            html.Div(t("Duty console", lang), className="page-title"),
+                            html.A(t("Wall ↗", lang), href="/", className="wall-link",
+                                   title=t("the wall of live data", lang)),
                         ],
                         className="brand",
                     ),
@@ -117,14 +120,14 @@ def layout(view: ConsoleView) -> html.Div:
             ),
             html.Section(
                 [
-                    _tile("fig-critical", "Critical open"),
-                    _tile("fig-warning", "Warning open"),
-                    _tile("fig-info", "Info open"),
-                    _tile("fig-unacked", "Waiting for ack"),
-                    _tile("fig-mtta", "Mean ack time"),
-                    _tile("fig-mttr", "Mean resolve time"),
-                    _tile("fig-notify", "Notifications"),
-                    _tile("fig-silences", "Silences"),
+                    _tile("fig-critical", t("Critical open", lang)),
+                    _tile("fig-warning", t("Warning open", lang)),
+                    _tile("fig-info", t("Info open", lang)),
+                    _tile("fig-unacked", t("Waiting for ack", lang)),
+                    _tile("fig-mtta", t("Mean ack time", lang)),
+                    _tile("fig-mttr", t("Mean resolve time", lang)),
+                    _tile("fig-notify", t("Notifications", lang)),
+                    _tile("fig-silences", t("Silences", lang)),
                 ],
                 className="figures",
                 id="figures",
@@ -135,7 +138,7 @@ def layout(view: ConsoleView) -> html.Div:
                         id="f-feed",
                         options=[{"label": f.capitalize(), "value": f} for f in FEEDS],
                         multi=True,
-                        placeholder="Every feed",
+                        placeholder=t("Every feed", lang),
                         className="filter filter-feed",
                     ),
                     dcc.Checklist(
@@ -155,14 +158,14 @@ def layout(view: ConsoleView) -> html.Div:
                         ],
                         value=list(ACTIVE),
                         multi=True,
-                        placeholder="Every state",
+                        placeholder=t("Every state", lang),
                         className="filter filter-state",
                     ),
                     dcc.Dropdown(
                         id="f-area",
                         options=[{"label": a, "value": a} for a in areas],
                         multi=True,
-                        placeholder="Every area",
+                        placeholder=t("Every area", lang),
                         className="filter filter-area",
                     ),
                     dcc.Dropdown(
@@ -174,7 +177,7 @@ def layout(view: ConsoleView) -> html.Div:
                     ),
                     dcc.Checklist(
                         id="f-group",
-                        options=[{"label": "Group into incidents", "value": "group"}],
+                        options=[{"label": t("Group into incidents", lang), "value": "group"}],
                         value=["group"],
                         className="filter filter-group",
                         inputClassName="chk",
@@ -222,7 +225,8 @@ def layout(view: ConsoleView) -> html.Div:
                     html.Aside(
                         [
                             html.Div(
-                                html.Div("Select an alert (click, or j / k).", className="detail-empty"),
+                                html.Div(t("Select an alert (click, or j / k).", lang),
+                                         className="detail-empty"),
                                 id="detail",
                                 className="detail",
                             ),
@@ -329,7 +333,8 @@ def layout(view: ConsoleView) -> html.Div:
             dcc.Store(id="action-done", data=0),
             dcc.Store(id="notice-seen", data=last_notice),
             dcc.Store(id="notices", data=None),
-            dcc.Store(id="console-config", data=c.clock_config(view.settings.timezone, role=role)),
+            dcc.Store(id="console-config", data=c.clock_config(view.settings.timezone, role=role,
+                                                                 **clock_texts(lang))),
             dcc.Store(id="keys-sink"),
             dcc.Store(id="alarm-sink"),
         ],

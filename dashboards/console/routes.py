@@ -64,6 +64,7 @@ def create_console(
         title=f"{settings.web.title} · {settings.city}",
         trusted_proxies=settings.web.trusted_proxies,
         extra_origins=[o for o in [origin(settings.web.map_tiles_url)] if o],
+        language=settings.web.language,
     )
     view = ConsoleView(service=service, people=people, settings=settings, alert_settings=cfg)
     return attach(server, view)

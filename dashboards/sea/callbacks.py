@@ -13,6 +13,7 @@ from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from dashboards import components as c
+from dashboards.i18n import page_language, t
 from dashboards.sea.basemap import SeaView, TrackSet
 from dashboards.sea.layout import vessel_refresh_ms
 from dashboards.sea.panel import alert_items, counts_children, details_children, simulated_note
@@ -41,17 +42,18 @@ def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None)
     names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
     osig = str(hash(json.dumps(names)))
     n_alert = len(flagged)
+    lang = page_language(view.settings)
     return (
         {"traces": [vessel_trace(rows, snap.as_of)], "count": len(rows)},
         counts_children(rows),
         simulated_note(rows),
         alert_items(rows) if sig != list_sig else dash.no_update,
         sig,
-        f"{n_alert}" if n_alert else "none",
+        f"{n_alert}" if n_alert else t("none", lang),
         [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
          for mmsi, label in sorted(names, key=lambda x: x[1])] if osig != options_sig else dash.no_update,
         osig,
-        f"Data as of {c.local_time(snap.as_of, view.tz)}",
+        t("Data as of {time}", lang, time=c.local_time(snap.as_of, view.tz)),
         snap.as_of.isoformat(),
         vessel_refresh_ms(view.settings, len(rows)),
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboards import components as c
+from dashboards.i18n import clock_texts, page_language, t
 from dashboards.sea.basemap import SeaView, base_figure
 from dashboards.sea.panel import _legend
 from dashboards.sea.style import BUSY_FLEET, DEFAULT_TRACK_HOURS, EMPTY_FIGURE, GRAPH_CONFIG, HOURS_OPTIONS
@@ -38,15 +39,17 @@ def layout(view: SeaView) -> html.Div:
     settings = view.settings
     now_local = datetime.now(view.tz)
     base = base_figure(view)
+    lang = page_language(settings)
     return html.Div(
         [
             html.Header(
                 [
                     html.Div([html.Div(settings.city, className="sea-city"),
-                              html.Div("Sea map", className="sea-title"),
-                              html.A("← Wall", href="/", className="sea-nav")], className="sea-brand"),
+                              html.Div(t("Sea map", lang), className="sea-title"),
+                              html.A(t("← Wall", lang), href="/", className="sea-nav")],
+                             className="sea-brand"),
                     html.Div([], id="sea-counts", className="sea-counts"),
-                    html.Div([html.Span("Data as of —", id="sea-asof", className="sea-asof"),
+                    html.Div([html.Span(t("Data as of —", lang), id="sea-asof", className="sea-asof"),
                               html.Span("", id="sea-link", className="sea-link")], className="sea-status"),
                     html.Div(now_local.strftime("%H:%M:%S"), id="sea-clock", className="sea-clock"),
                 ],
@@ -57,20 +60,21 @@ def layout(view: SeaView) -> html.Div:
                     html.Div(
                         [dcc.Graph(id="sea-map", figure=EMPTY_FIGURE, config=GRAPH_CONFIG,
                                    className="sea-graph", style={"height": "100%", "width": "100%"}),
-                         html.Div("Zones and coastline approximate: not for navigation",
+                         html.Div(t("Zones and coastline approximate: not for navigation", lang),
                                   className="sea-map-note"),
-                         html.Div("Map offline: shipped coastline" if not view.tiles_url else "",
+                         html.Div(t("Map offline: shipped coastline", lang) if not view.tiles_url else "",
                                   className="sea-map-mode"),
                          html.Div("", id="sea-sim-note", className="sea-sim-note"),
-                         html.Button("Fit view", id="sea-reset", className="sea-button sea-fit", n_clicks=0,
-                                     title="Back to the whole sea area")],
+                         html.Button(t("Fit view", lang), id="sea-reset", className="sea-button sea-fit",
+                                     n_clicks=0,
+                                     title=t("Back to the whole sea area", lang))],
                         className="sea-map-wrap",
                     ),
                     html.Aside(
                         [
                             html.Div(
                                 [
-                                    html.Span("Tracks", className="sea-ctl-label"),
+                                    html.Span(t("Tracks", lang), className="sea-ctl-label"),
                                     dcc.RadioItems(id="sea-hours", options=HOURS_OPTIONS,
                                                    value=DEFAULT_TRACK_HOURS, inline=True,
                                                    className="sea-hours"),
@@ -78,15 +82,16 @@ def layout(view: SeaView) -> html.Div:
                                 className="sea-controls",
                             ),
                             dcc.Dropdown(id="sea-search", options=[], className="sea-search",
-                                         placeholder="Find a vessel: name or MMSI", clearable=True),
+                                         placeholder=t("Find a vessel: name or MMSI", lang), clearable=True),
                             html.Section(
-                                [html.Button("×", id="sea-close", className="sea-close", title="Close (Esc)",
+                                [html.Button("×", id="sea-close", className="sea-close",
+                                             title=t("Close (Esc)", lang),
                                              n_clicks=0),
                                  html.Div([], id="sea-details-body", className="sea-details-body")],
                                 id="sea-details", className="sea-details hidden",
                             ),
                             html.Section(
-                                [html.Div([html.H2("Vessels in alert"),
+                                [html.Div([html.H2(t("Vessels in alert", lang)),
                                            html.Span("", id="sea-alert-count", className="sea-alert-count")],
                                           className="sea-alerts-head"),
                                  html.Div([], id="sea-alert-list", className="sea-alert-list")],
@@ -113,7 +118,8 @@ def layout(view: SeaView) -> html.Div:
             dcc.Store(id="sea-last-update"),
             dcc.Store(id="sea-keys"),
             dcc.Store(id="sea-config", data=c.clock_config(settings.timezone, stale_after_ms(settings),
-                                                           ("time", "status", "class"), "sea-link")),
+                                                           ("time", "status", "class"), "sea-link",
+                                                           **clock_texts(lang))),
         ],
         className="sea-page",
     )
