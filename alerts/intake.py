@@ -68,9 +68,10 @@ ORDER BY ends_at DESC, id LIMIT 1
 
 _INSERT = f"""
 INSERT INTO alerts (fingerprint, detector, rule, source_id, area, severity, title, state, started_at,
-                    first_seen, last_seen, details, incident_id, opened_at, silence_id, silenced_until)
+                    first_seen, last_seen, details, incident_id, opened_at, silence_id, silenced_until,
+                    created_at)
 VALUES (%(fp)s, %(detector)s, %(rule)s, %(source)s, %(area)s, %(severity)s, %(title)s, %(state)s,
-        %(started)s, %(t)s, %(t)s, %(details)s, %(incident)s, %(now)s, %(silence)s, %(until)s)
+        %(started)s, %(t)s, %(t)s, %(details)s, %(incident)s, %(now)s, %(silence)s, %(until)s, %(now)s)
 RETURNING {ALERT_COLUMNS}
 """
 

@@ -15,6 +15,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import auth, cameras, console, i18n, sea, wall
 from dashboards import components as c
+from dashboards.reports.page import register_reports_page
 from ioc.config import Settings
 
 
@@ -35,6 +36,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     console_app = console.create_console(app.server, pool, settings)  # /console, /login: dashboards.auth
     sea_app = sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
     camera_app = cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
+    register_reports_page(app.server, pool, settings)  # /reports/: the report archive (dashboards.reports)
     guard = auth.Auth.of(app.server)
     if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
         guard.headers.allow_pages(app, console_app, sea_app, camera_app)

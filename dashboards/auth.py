@@ -52,6 +52,7 @@ CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
 CSRF_HEADER = "X-CSRFToken"  # the header dash-renderer sends
 CSRF_FIELD = "csrf_token"
 CONSOLE_PREFIX = "/console"
+REPORTS_PREFIX = "/reports"  # reports name officers and hold incident notes: a session is needed
 CAMERAS_PREFIX = "/cameras"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
@@ -182,7 +183,7 @@ class Auth:
 
     def needs_login(self, route: str) -> bool:
         """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
-        if under(route, CONSOLE_PREFIX):
+        if under(route, CONSOLE_PREFIX) or under(route, REPORTS_PREFIX):
             return True
         if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):
             return True

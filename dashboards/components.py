@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
-from ioc.config import ThresholdRule
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks

@@ -35,8 +35,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from detectors.base import check_rule_names, check_version, dump_time, load_time
-from ioc.config import Settings, ThresholdRule
-from ioc.events import AlertSignal, EnvironmentReading, Event
+from ioc.config import Settings
+from ioc.events import AlertSignal, Event
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
 
 KIND = "environment.reading"
 SNAPSHOT_VERSION = 1

@@ -44,6 +44,17 @@ FEEDS: list[tuple[frozenset[str], Callable[[FeedSettings, Settings, Publisher], 
 ]
 
 
+def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
+    """Raise ``ValueError`` with the reason when a feed's kind or options are invalid (nothing runs)."""
+    if feed.kind in vessels.KINDS:
+        vessels.feed_options(feed)
+    elif feed.kind in environment.KINDS:
+        environment.build_source(feed, settings, settings.samples_dir)
+    else:
+        known = sorted(k for kinds, _ in FEEDS for k in kinds)
+        raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")
+
+
 def build_feed_worker(feed: FeedSettings, settings: Settings, publisher: Publisher) -> FeedWorker:
     """The worker of one configured feed."""
     for kinds, build in FEEDS:

@@ -22,7 +22,8 @@ from detectors.cameras import (
     IntrusionRule,
 )
 from ioc.camera_settings import point_in_polygon
-from ioc.events import AlertSignal, Box, CameraDetection, CameraFrameStats, Event
+from ioc.events import AlertSignal, Event
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 15:00 in Huế
 CAM = "hue-cam-ngomon"

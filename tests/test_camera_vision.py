@@ -18,7 +18,8 @@ from ingest.cameras.capture import CameraCapture, CapturedFrame
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraConfigError, CameraSettings, VisionSettings, cameras_from_data
-from ioc.events import CameraDetection, CameraFrameStats, CameraKeyFrame, decode
+from ioc.events import decode
+from ioc.feeds.cameras.records import CameraDetection, CameraFrameStats, CameraKeyFrame
 from tests.waiting import HANG_GUARD_S, wait_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "cameras"

@@ -38,7 +38,8 @@ from ingest.environment.http import new_session
 from ingest.vessels import feed_options as vessel_feed_options
 from ioc.bus.memory import MemoryBus
 from ioc.config import DEFAULT_CONFIG, FeedSettings, Settings, load_settings
-from ioc.events import EnvironmentReading, decode
+from ioc.events import decode
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 ROOT = Path(__file__).resolve().parents[1]

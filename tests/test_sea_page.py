@@ -372,7 +372,7 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
     from conftest import migrated_database
     from flask import Flask
 
-    from ioc.events import VesselPosition, VesselStatic
+    from ioc.feeds.vessels.records import VesselPosition, VesselStatic
     from ioc.store.database import open_store
     from ioc.store.writer import StoreWriter
 

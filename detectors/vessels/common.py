@@ -42,7 +42,8 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import check_version
-from ioc.events import AlertSignal, Event, Severity, VesselPosition
+from ioc.events import AlertSignal, Event, Severity
+from ioc.feeds.vessels.records import VesselPosition
 
 POSITION_KIND = "vessel.position"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

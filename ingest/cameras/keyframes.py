@@ -6,7 +6,7 @@ newest ``keep`` are kept, and no more than ``max_bytes`` on disk per camera (``l
 included; the oldest go first, the newest is always kept). A frame larger than ``max_dim``
 pixels on its longer side is scaled down before boxes are drawn on it (an 8K frame at
 quality 80 is 1.5-2.6 MB; at 1280 pixels it is about 0.1-0.2 MB). This is file output of the
-ingest worker; the bus carries only a :class:`~ioc.events.CameraKeyFrame` naming the file
+ingest worker; the bus carries only a :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming the file
 (its ``width`` and ``height`` are the JPEG's).
 """
 

@@ -3,7 +3,7 @@
 :class:`VesselWorker` reads :data:`~ingest.vessels.sources.Batch` es from a
 :class:`~ingest.vessels.sources.LineSource`, decodes them with an
 :class:`~ingest.vessels.nmea.AisDecoder`, and publishes each
-:class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` to ``topic_for(record)``
+:class:`VesselPosition` / :class:`VesselStatic` to ``topic_for(record)``
 keyed by the MMSI, each position also to ``ioc.vessels.cells`` keyed by map cell (one copy per
 cell a :class:`~ioc.cells.CellRouter` names: the topic of rules about pairs of vessels), and
 each rejected line to ``ioc.topics.DEAD_LETTERS`` keyed by the feed name
@@ -31,8 +31,10 @@ from ingest.vessels.sources import Clock, Line, LineSource, utc_now
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
 from ioc.deadletters import dead_letter_record
-from ioc.events import Event, VesselPosition
-from ioc.topics import CELL_POSITIONS, DEAD_LETTERS, topic_for
+from ioc.events import Event
+from ioc.feeds.vessels import CELL_POSITIONS
+from ioc.feeds.vessels.records import VesselPosition
+from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
 

@@ -154,6 +154,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.role == "ingest" and not args.feed:
         print("ioc run ingest: name the feed with --feed NAME", file=sys.stderr)
         return 2
+    if args.role == "web":  # gunicorn's arbiter handles the signals (TERM stops, HUP restarts gracefully)
+        from ioc.app.web_server import serve_web_role
+
+        return serve_web_role(settings)
     runtime = Runtime(settings)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -168,7 +172,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             "detectors": runtime.add_detectors,
             "alerts": runtime.add_alerts,
             "scheduler": runtime.add_scheduler,
-            "web": lambda: print(f"Wall: {runtime.add_web()}", flush=True),
         }[args.role]()
         runtime.start()
         log.info("role %s running (pid %d)", args.role, os.getpid())
@@ -198,11 +201,11 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Load and validate the configuration; print a summary."""
-    s = _settings(args)
-    print(f"city={s.city} stations={len(s.stations)} feeds={len(s.feeds)} "
-          f"threshold_rules={len(s.rules.thresholds)} stale_rules={len(s.rules.stale)} bus={s.bus.kind}")
-    return 0
+    """Validate a configuration file; print every error with its TOML path."""
+    from ioc.app.check_config import print_report
+    from ioc.config import DEFAULT_CONFIG
+
+    return print_report(Path(args.file or args.config or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG))
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -230,6 +233,8 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ioc.app.replay_cli import add_replay_parser
+
     parser = argparse.ArgumentParser(prog="ioc", description="Smart-city Intelligent Operations Centre")
     parser.add_argument("--config", help="TOML settings file (default: $IOC_CONFIG or the Huế sample)")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -252,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="create or update the schema of IOC_DATABASE__DSN")
     mig.add_argument("--dsn", default=None)
     mig.set_defaults(func=cmd_migrate)
-    chk = sub.add_parser("check-config", help="validate the settings")
+    chk = sub.add_parser("check-config", help="validate a settings file: every error with its TOML path")
+    chk.add_argument("file", nargs="?", default=None, help="the TOML file (default: --config or the sample)")
     chk.set_defaults(func=cmd_check_config)
     usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
                                        "list, passwd NAME, disable NAME, enable NAME")
@@ -263,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     usr.add_argument("--dsn", default=None)
     usr.add_argument("--data-dir", default=None, help="the data directory of an embedded store")
     usr.set_defaults(func=cmd_users)
+    add_replay_parser(sub, _settings)  # ioc replay: ioc/app/replay_cli.py
     return parser
 
 

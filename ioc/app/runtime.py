@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from alerts.consumer import AlertSignalConsumer
 from alerts.service import AlertService
 from alerts.settings import alert_settings
@@ -28,6 +26,7 @@ from detectors.runner import DetectorRunner
 from ingest.registry import FeedWorker, build_feed_worker
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
+from ioc.app.web_server import ThreadedServer
 from ioc.bus.base import Bus
 from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
@@ -85,7 +84,8 @@ class Runtime:
         self.bus: Bus | None = None
         self.workers: list[Worker] = []
         self.scheduler = None
-        self.web: BaseWSGIServer | None = None
+        self.web: ThreadedServer | None = None
+        self.web_address: str | None = None  # host:port the pages are served on
         self._web_thread: threading.Thread | None = None
         self._stop_beats = threading.Event()
         self.heartbeat_s = 5.0
@@ -114,7 +114,11 @@ class Runtime:
             self.bus = KafkaBus(cfg, client_id=client_id, producer_options=cfg.producer_options,
                                 consumer_options=cfg.consumer_options)
         else:
-            self.bus = MemoryBus(partitions=cfg.partitions)
+            # one partition per topic: the one detector runner of the embedded mode then reads each
+            # topic in publication order, and a backlog (the feeds' backfill at start) cannot let
+            # one partition run hours ahead of another in event time and make the rules drop the
+            # lagging one's records as late (partitions only spread work between processes)
+            self.bus = MemoryBus(partitions=1)
         return self.bus
 
     def add_ingest(self, only: str | None = None) -> None:
@@ -175,28 +179,38 @@ class Runtime:
         assert self.store is not None
         self.scheduler = build_scheduler(self.store, self.settings)
 
-    def add_web(self, host: str | None = None, port: int | None = None) -> str:
+    def build_web_app(self) -> object:
+        """The pages' WSGI app on this runtime's store (one per process: gunicorn builds one per worker)."""
         assert self.store is not None
-        app = create_app(self.store.pool, self.settings, caps_label=self.store.caps.label)
-        self.web = make_server(host or self.settings.web.host,
-                               self.settings.web.port if port is None else port,
-                               app.server, threaded=True)
+        return create_app(self.store.pool, self.settings, caps_label=self.store.caps.label).server
+
+    def add_web(self, host: str | None = None, port: int | None = None) -> str:
+        """Serve the pages from a thread of this process (embedded mode); returns their address."""
+        self.web = ThreadedServer(self.build_web_app(), host or self.settings.web.host,
+                                  self.settings.web.port if port is None else port,
+                                  threads=self.settings.web.threads)
+        self.web_address = f"{self.web.host}:{self.web.server_port}"
         return self.web_url
 
     @property
     def web_url(self) -> str:
-        assert self.web is not None
-        return f"http://{self.web.host}:{self.web.server_port}/"
+        assert self.web_address is not None
+        return f"http://{self.web_address}/"
 
     # -- health --------------------------------------------------------------------
     def beats(self) -> list[Beat]:
         """One heartbeat per worker, plus the web and scheduler roles when this process runs them."""
         out = [w.beat() for w in self.workers]
-        if self.web is not None:
+        if self.web_address is not None:
             out.append(Beat("web", details={"url": self.web_url}))
         if self.scheduler is not None:
             out.append(Beat("scheduler", details={"jobs": len(self.scheduler.get_jobs())}))
         return out
+
+    def beat_forever(self) -> None:
+        """Record this process's heartbeat now and every ``heartbeat_s`` until stopped."""
+        self.record_health()
+        self._heartbeat()
 
     def _heartbeat(self) -> None:
         while not self._stop_beats.wait(self.heartbeat_s):

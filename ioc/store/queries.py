@@ -24,7 +24,7 @@ from typing import Literal
 
 from psycopg_pool import ConnectionPool
 
-from ioc.store.writer import READINGS
+from ioc.feeds.environment.schema import READINGS
 
 DEAD_LETTER_KIND = "dead_letter"  # the ``stored_counts`` kind the writer uses for dead letters
 REPORTING_WINDOW = "5 minutes"  # a station "reports" when it sent something this recently
