@@ -180,8 +180,9 @@ def severity_chips(counts: dict[str, int]) -> html.Div:
 # --------------------------------------------------------------------------- alerts
 
 
-def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None) -> html.Div:
-    """One line of the alert ticker: severity, title, where, how long, how often, which state."""
+def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, lang: str = "en") -> html.Div:
+    """One line of the alert ticker: severity, title (in ``lang``), where, how long, how often, state."""
+    title = alert.title_in(lang)
     where = place(station_name or alert.source_id, alert.area)
     if alert.resolved and alert.resolved_at is not None:
         when = f"resolved {ago(now - alert.resolved_at)}"
@@ -193,7 +194,7 @@ def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None) -
             html.Div(SEVERITY_SHORT.get(alert.severity, alert.severity[:4].upper()), className="alert-sev"),
             html.Div(
                 [
-                    html.Div(alert.title, className="alert-title", title=alert.title),
+                    html.Div(title, className="alert-title", title=title),
                     html.Div(
                         [
                             html.Span(where, className="alert-where"),

@@ -297,7 +297,8 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         else:
             dead_sub, dead_state = t("none", lang), None
 
-        rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id)) for a in alerts]
+        rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id), lang)
+                for a in alerts]
         shown_open = sum(1 for a in alerts if not a.resolved)
         if k.alerts_open > shown_open:
             more = t("+ {n} more open", lang, n=k.alerts_open - shown_open)

@@ -11,6 +11,7 @@ from alerts import lifecycle as lc
 from alerts.models import Alert
 from dashboards.components import SEVERITY_SHORT, fmt_age
 from dashboards.console.view import STATE_LABELS, ConsoleView, local, where
+from dashboards.i18n import page_language
 
 
 def _fact(label: str, value: Any) -> html.Div:
@@ -60,7 +61,7 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
             ],
             className="detail-badges",
         ),
-        html.H2(alert.title, className="detail-title", id="detail-title"),
+        html.H2(alert.title_in(page_language(view.settings)), className="detail-title", id="detail-title"),
         html.Div(facts, className="facts"),
         html.A(
             f"{link[0]} ↗",

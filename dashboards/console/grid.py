@@ -9,6 +9,7 @@ from alerts import lifecycle as lc
 from alerts.models import Alert
 from dashboards.components import SEVERITY_SHORT, fmt_age, severity_rank
 from dashboards.console.view import FEED_LABELS, STATE_LABELS, ConsoleView, local, where
+from dashboards.i18n import page_language
 
 
 def grid_rows(
@@ -20,6 +21,7 @@ def grid_rows(
         key = ("i", a.incident_id) if by_incident and a.incident_id is not None else ("a", a.id)
         groups.setdefault(key, []).append(a)
     rows = []
+    lang = page_language(view.settings)
     for members in groups.values():
         lead = members[0]  # the service orders active first, worst first, newest first
         others = len(members) - 1
@@ -35,7 +37,7 @@ def grid_rows(
                 "state": lead.state,
                 "stateLabel": STATE_LABELS.get(lead.state, lead.state.upper())
                 + (f" · {owner}" if owner else ""),
-                "title": lead.title + (f"   (+{others} related)" if others else ""),
+                "title": lead.title_in(lang) + (f"   (+{others} related)" if others else ""),
                 "where": where(lead, view),
                 "feed": lead.feed,
                 "feedLabel": FEED_LABELS.get(lead.feed, lead.feed),

@@ -105,6 +105,14 @@ def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
     )
 
 
+def _alert_title_templates(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """An alert's title as a catalogue message and its fields, beside the stored English title."""
+    conn.execute(
+        "ALTER TABLE alerts ADD COLUMN title_template text, "
+        "ADD COLUMN title_params jsonb NOT NULL DEFAULT '{}'::jsonb"
+    )
+
+
 #: the core's own schema steps, in the ``core`` namespace (feeds number theirs in their own)
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "counts, dead letters, alerts", _core),
@@ -113,6 +121,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "detector state snapshots", apply_detector_state),
     Migration(5, "failed logins for throttling", apply_login_failures),
     Migration(6, "report archive", apply_reports),
+    Migration(7, "alert titles rendered in the reader's language", _alert_title_templates),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``
