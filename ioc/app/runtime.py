@@ -145,7 +145,7 @@ class Runtime:
             if not cam.enabled or (only is not None and cam.id != only):
                 continue
             worker = CameraWorker(cam, self.bus.publisher(), vision=self.settings.vision,
-                                  samples_dir=self.settings.samples_dir)
+                                  samples_dir=self.settings.samples_dir, timezone=self.settings.timezone)
             self.workers.append(Worker(f"camera:{cam.id}", worker.run,
                                        partial(_ingest_beat, f"camera:{cam.id}", worker), stage=0))
 
