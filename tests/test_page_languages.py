@@ -83,3 +83,40 @@ def test_every_page_in_both_languages(browser, app_url: str, lang: str) -> None:
             continue
         wait_until_still(browser)
         _shot(browser, f"{(path.strip('/') or 'wall')}-{lang}")
+
+
+def test_a_users_language_follows_their_session(pg_plain: Any) -> None:
+    """A user who chose English gets English pages on a Vietnamese screen; a screen's ?lang wins."""
+    from conftest import migrated_database
+    from flask import Flask, g
+
+    from alerts.people import People, UserError
+    from dashboards.i18n import page_language
+    from ioc.config import DEFAULT_CONFIG, load_settings
+    from ioc.store.database import open_store
+
+    store = open_store(migrated_database(pg_plain), pool_max=2, want_timescaledb=False)
+    try:
+        people = People(store.pool)
+        people.add_user("minh", "duty_officer", PASSWORD, "Trần Minh")
+        people.set_language("minh", "en")
+        with pytest.raises(UserError):
+            people.set_language("minh", "fr")
+        user = people.authenticate("minh", PASSWORD)
+        token, _ = people.start_session(user)
+        who = people.session(token)
+        assert who is not None and who.language == "en"
+        settings = load_settings(DEFAULT_CONFIG)
+        assert settings.web.language == "vi"
+        app = Flask(__name__)
+        with app.test_request_context("/console/"):
+            assert page_language(settings) == "vi"  # nobody logged in: the city's language
+            g.ioc_principal = who
+            assert page_language(settings) == "en"  # the user's own
+        with app.test_request_context("/console/?lang=vi"):
+            g.ioc_principal = who
+            assert page_language(settings) == "vi"  # the screen asked
+        people.set_language("minh", None)
+        assert people.session(token).language is None  # type: ignore[union-attr]
+    finally:
+        store.close()

@@ -225,7 +225,8 @@ def cmd_users(args: argparse.Namespace) -> int:
         dsn = embedded.start()
     store = open_store(dsn, pool_max=2, want_timescaledb=settings.database.timescaledb != "off")
     try:
-        return users_command(store.pool, args.action, args.name, args.role, args.display_name)
+        return users_command(store.pool, args.action, args.name, args.role, args.display_name,
+                             language=args.language)
     finally:
         store.close()
         if embedded is not None:
@@ -261,8 +262,10 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file", nargs="?", default=None, help="the TOML file (default: --config or the sample)")
     chk.set_defaults(func=cmd_check_config)
     usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
-                                       "list, passwd NAME, disable NAME, enable NAME")
-    usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable"))
+                                       "list, passwd NAME, disable NAME, enable NAME, "
+                                       "language NAME --language vi|en|none")
+    usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable", "language"))
+    usr.add_argument("--language", default=None, help="the pages' language of the user: vi, en or none")
     usr.add_argument("name", nargs="?")
     usr.add_argument("--role", choices=ROLES_OF_PEOPLE, default="viewer")
     usr.add_argument("--display-name", default="")
