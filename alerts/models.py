@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from alerts.links import data_link, feed_of
-from ioc.i18n import render
+from ioc.i18n import LANGUAGES, render
 
 ChangeAction = Literal["raised", "repeated", "resolved", "ignored", "reopened", "silenced", "held"]
 
@@ -81,6 +81,7 @@ class Alert:
         return {
             "id": self.id,
             "title": self.title,
+            "titles": {lang: self.title_in(lang) for lang in LANGUAGES},
             "severity": self.severity,
             "state": self.state,
             "detector": self.detector,

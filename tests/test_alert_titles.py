@@ -40,3 +40,13 @@ def test_the_console_alert_renders_too() -> None:
     alert = Alert(**fields)  # type: ignore[arg-type]
     assert alert.title_in("vi") == "Không có dữ liệu từ st-1 hơn 15 phút (Huế)"
     assert alert.title_in("en") == alert.title
+
+
+def test_a_notification_carries_the_title_in_every_language() -> None:
+    fields = {f: None for f in Alert.__dataclass_fields__}  # type: ignore[attr-defined]
+    fields.update(id=2, detector="stale", source_id="st-1", details={}, count=1, first_seen=T, last_seen=T,
+                  title="No data from st-1 for over 15 min (Huế)", title_template=STALE_TITLE,
+                  title_params={"source": "st-1", "minutes": "15", "area": "Huế"})
+    summary = Alert(**fields).summary()  # type: ignore[arg-type]
+    assert summary["title"] == fields["title"]
+    assert summary["titles"] == {"vi": "Không có dữ liệu từ st-1 hơn 15 phút (Huế)", "en": fields["title"]}
