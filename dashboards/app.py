@@ -13,9 +13,9 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, cameras, console, i18n, sea, wall
+from dashboards import auth, i18n, wall
 from dashboards import components as c
-from dashboards.reports.page import register_reports_page
+from dashboards.registry import PAGES
 from ioc.config import Settings
 
 
@@ -33,13 +33,10 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
-    console_app = console.create_console(app.server, pool, settings)  # /console, /login: dashboards.auth
-    sea_app = sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
-    camera_app = cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
-    register_reports_page(app.server, pool, settings)  # /reports/: the report archive (dashboards.reports)
+    pages = [page.build(app.server, pool, settings) for page in PAGES]  # dashboards/registry.py
     guard = auth.Auth.of(app.server)
     if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
-        guard.headers.allow_pages(app, console_app, sea_app, camera_app)
+        guard.headers.allow_pages(app, *(p for p in pages if p is not None))
 
     @app.server.route("/healthz", endpoint="ioc_healthz")
     def healthz() -> Response:

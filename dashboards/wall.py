@@ -25,6 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import clock_texts, page_language, t, when
+from dashboards.registry import navigation
 from ioc.config import Settings, Station
 from ioc.store import queries as q
 
@@ -139,9 +140,8 @@ def layout(view: WallView) -> html.Div:
                             html.Div(settings.city, className="city"),
                             html.Div(t(settings.web.title, lang), className="page-title"),
                             html.Nav(
-                                [html.A(t("Sea map", lang), href="/sea/", className="pill nav-link"),
-                                 html.A(t("Cameras", lang), href="/cameras/", className="pill nav-link"),
-                                 html.A(t("Console", lang), href="/console/", className="pill nav-link")],
+                                [html.A(t(page.label, lang), href=page.path, className="pill nav-link")
+                                 for page in navigation()],
                                 className="wall-nav",
                             ),
                         ],
