@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
+from dashboards.i18n import t
 from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
@@ -277,6 +278,7 @@ def station_figure(
     start: datetime,
     end: datetime,
     tz: ZoneInfo,
+    lang: str = "en",
 ) -> dict:
     """One station's small multiple: a strip per metric over a shared time axis, latest value beside it.
 
@@ -304,7 +306,7 @@ def station_figure(
         layout["xaxis"] = {"visible": False}
         layout["yaxis"] = {"visible": False}
         layout["annotations"] = [
-            {"text": "no readings yet", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+            {"text": t("no readings yet", lang), "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
              "yref": "paper", "font": {"size": 20, "color": MUTED}}
         ]
         return {"data": data, "layout": layout}
@@ -370,10 +372,10 @@ ROLE_LATE_S = 15.0  # a heartbeat older than three intervals: the role is late
 ROLE_DOWN_S = 60.0
 
 
-def system_rows(roles: Sequence[RoleHealth]) -> list[html.Div]:
+def system_rows(roles: Sequence[RoleHealth], lang: str = "en") -> list[html.Div]:
     """The system panel: one line per running role with its state, lag and last write."""
     if not roles:
-        return [html.Div("no role has reported yet", className="sys-none")]
+        return [html.Div(t("no role has reported yet", lang), className="sys-none")]
     out = []
     for r in roles:
         if r.stopped:

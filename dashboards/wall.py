@@ -323,7 +323,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             summary,
             t("Data as of {time}", lang, time=c.local_time(now, tz)),
             now.isoformat(),
-            c.system_rows(roles),
+            c.system_rows(roles, lang),
         )
 
     @app.callback(
@@ -352,6 +352,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         statuses: list[str] = []
         classes: list[str] = []
         rules = settings.rules.thresholds
+        lang = page_language(settings)
         for sid in ids:
             metrics = sorted(
                 {m for s, m in by_metric if s == sid} | {m for s, m in latest_by if s == sid},
@@ -362,16 +363,16 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
                               c.thresholds_for(rules, sid, m))
                 for m in metrics
             ]
-            figures[sid] = c.station_figure(sid, panels, start, end, tz)
+            figures[sid] = c.station_figure(sid, panels, start, end, tz, lang)
             newest = max((v.time for (s, _), v in latest_by.items() if s == sid), default=None)
             if newest is None:
-                statuses.append("no data")
+                statuses.append(t("no data", lang))
                 classes.append("station-panel stale")
             elif end - newest > STATION_STALE:
-                statuses.append(f"silent {c.fmt_age(end - newest)}")
+                statuses.append(t("silent {age}", lang, age=c.fmt_age(end - newest)))
                 classes.append("station-panel stale")
             else:
-                statuses.append(f"last {c.local_time(newest, tz, seconds=False)}")
+                statuses.append(t("last {time}", lang, time=c.local_time(newest, tz, seconds=False)))
                 worst = min((r.severity for p in panels if (r := p.breached())), key=c.severity_rank,
                             default=None)
                 classes.append(f"station-panel breach breach-{worst}" if worst else "station-panel")
