@@ -278,7 +278,7 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
     with running_demo("--config", str(_demo_config(tmp_path))) as demo:
         url = demo.url
         driver.get_log("performance")  # forget the browser's own start page
-        driver.get(url + "sea/")
+        driver.get(url + "sea/?lang=en")  # the Huế config speaks Vietnamese
         driver.execute_script("window.__seaNoReload = true;")
         wait = WebDriverWait(driver, 90, poll_frequency=0.5)
 

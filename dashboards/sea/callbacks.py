@@ -45,9 +45,9 @@ def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None)
     lang = page_language(view.settings)
     return (
         {"traces": [vessel_trace(rows, snap.as_of)], "count": len(rows)},
-        counts_children(rows),
-        simulated_note(rows),
-        alert_items(rows) if sig != list_sig else dash.no_update,
+        counts_children(rows, lang),
+        simulated_note(rows, lang),
+        alert_items(rows, lang=lang) if sig != list_sig else dash.no_update,
         sig,
         f"{n_alert}" if n_alert else t("none", lang),
         [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
@@ -99,7 +99,7 @@ def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | 
     sev = v.alert_severity if v.in_alert else None
     focus = {"lon": v.lon, "lat": v.lat} if selected.get("focus") else None
     return (
-        details_children(d, view.tz, hours),
+        details_children(d, view.tz, hours, page_language(view.settings)),
         "sea-details" + (f" alert-{sev}" if sev else ""),
         {"traces": selection_traces(d, view.tz), "seq": seq, "focus": focus, "mmsi": v.mmsi},
     )

@@ -98,7 +98,7 @@ def layout(view: SeaView) -> html.Div:
                                 className="sea-alerts",
                             ),
                             html.Div("", id="sea-track-note", className="sea-track-note"),
-                            _legend(),
+                            _legend(lang),
                         ],
                         className="sea-side",
                     ),

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from dashboards import components as c
+from dashboards.i18n import t
 from dashboards.sea.style import (
     ALERT_LIST_ROWS,
     DETECTOR_LABELS,
@@ -28,7 +29,7 @@ def _sim_badge(v: vq.VesselNow) -> list[Any]:
     return [html.Span("SIM", className="sea-badge-sim", title="SIMULATED vessel")] if v.simulated else []
 
 
-def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS) -> list[Any]:
+def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS, lang: str = "en") -> list[Any]:
     """The vessels in alert, worst first: clickable rows (severity, name, what)."""
     flagged = sorted((r for r in rows if r.vessel.in_alert),
                      key=lambda r: (c.severity_rank(r.vessel.alert_severity or ""), r.vessel.label))
@@ -51,38 +52,41 @@ def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS) -> list
             **{"data-mmsi": str(v.mmsi)},
         ))
     if len(flagged) > limit:
-        items.append(html.Div(f"+ {len(flagged) - limit} more", className="sea-more"))
+        items.append(html.Div(t("+ {n} more", lang, n=len(flagged) - limit), className="sea-more"))
     if not items:
-        items = [html.Div("No vessel in alert", className="sea-none")]
+        items = [html.Div(t("No vessel in alert", lang), className="sea-none")]
     return items
 
 
-def counts_children(rows: Sequence[VesselRow]) -> list[Any]:
+def counts_children(rows: Sequence[VesselRow], lang: str = "en") -> list[Any]:
     """The header's counts: vessels shown, by state, in alert, simulated."""
     by_state = {s: 0 for s in STATES}
     for r in rows:
         by_state[r.state] += 1
     flagged = sum(1 for r in rows if r.vessel.in_alert)
-    parts: list[Any] = [html.Span([html.B(c.fmt_int(len(rows)), className="sea-count-vessels"), " vessels"],
+    parts: list[Any] = [html.Span([html.B(c.fmt_int(len(rows)), className="sea-count-vessels"),
+                                   " " + t("vessels", lang)],
                                   className="sea-count-total")]
     for s in STATES:
-        parts.append(html.Span([html.I(className=f"sea-key sea-key-{s}"), f"{by_state[s]} {STATE_SHORT[s]}"],
-                               className="sea-count", title=STATE_LABELS[s]))
-    parts.append(html.Span(f"{flagged} in alert",
+        label = f"{by_state[s]} {t(STATE_SHORT[s], lang)}"
+        parts.append(html.Span([html.I(className=f"sea-key sea-key-{s}"), label],
+                               className="sea-count", title=t(STATE_LABELS[s], lang)))
+    parts.append(html.Span(t("{n} in alert", lang, n=flagged),
                            className="sea-count sea-count-alert" + (" hot" if flagged else "")))
     return parts
 
 
-def simulated_note(rows: Sequence[VesselRow]) -> str:
+def simulated_note(rows: Sequence[VesselRow], lang: str = "en") -> str:
     """Over the map: how many of the vessels drawn are simulated ("" when none)."""
     sims = sum(1 for r in rows if r.vessel.simulated)
     if not sims:
         return ""
-    return ("All vessels SIMULATED" if sims == len(rows) else f"{sims} of {len(rows)} vessels SIMULATED") + \
-        " (names SIM …): not real boats"
+    note = (t("All vessels SIMULATED", lang) if sims == len(rows)
+            else t("{n} of {total} vessels SIMULATED", lang, n=sims, total=len(rows)))
+    return note + t(" (names SIM …): not real boats", lang)
 
 
-def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int) -> list[Any]:
+def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int, lang: str = "en") -> list[Any]:
     """The selected vessel's panel: who, where, how fast, since when, which alerts."""
     v = d.vessel
     size = "—"
@@ -96,7 +100,7 @@ def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int) -> list[Any]
         ("Status", status), ("Destination", (v.destination or "—").strip() or "—"),
         ("Last seen", f"{c.ago(seen)} ({c.local_time(v.time, tz, seconds=False)})"),
         ("Position", fmt_position(v.lat, v.lon)),
-    ]
+    ]  # keys: message ids, shown in ``lang``
     alerts: list[Any] = []
     for a in d.alerts:
         when = (f"since {c.local_time(a.started_at, tz, seconds=False)}" if a.active
@@ -110,34 +114,34 @@ def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int) -> list[Any]
             className="sea-detail-alert" + ("" if a.active else " resolved"), title=a.title,
         ))
     stale = seen > STALE_AFTER
-    track_note = f"{len(d.track)} positions in the last {hours} h"
+    track_note = t("{n} positions in the last {hours} h", lang, n=len(d.track), hours=hours)
     if d.track_truncated:
-        track_note += " (the newest shown)"
+        track_note += t(" (the newest shown)", lang)
     return [
         html.Div(
             [html.Span(v.label, className="sea-details-name"),
              *([html.Span("SIMULATED", className="sea-badge-sim big")] if v.simulated else [])],
             className="sea-details-head", **{"data-mmsi": str(v.mmsi)},
         ),
-        html.Div([html.Div([html.Span(k, className="sea-fact-k"),
+        html.Div([html.Div([html.Span(t(k, lang), className="sea-fact-k"),
                             html.Span(val, className="sea-fact-v" + (" stale" if k == "Last seen" and stale
                                                                       else ""))],
                            className="sea-fact" + (" wide" if k == "Position" else ""))
                   for k, val in facts], className="sea-facts"),
         html.Div(track_note, className="sea-details-track"),
-        html.Div(alerts or [html.Div("No alert in the last 24 h", className="sea-none")],
+        html.Div(alerts or [html.Div(t("No alert in the last 24 h", lang), className="sea-none")],
                  className="sea-details-alerts"),
     ]
 
 
-def _legend() -> html.Div:
+def _legend(lang: str = "en") -> html.Div:
     def item(key: str, label: str) -> html.Div:
         return html.Div([html.I(className=key), label], className="sea-legend-item")
 
-    vessels = [item(f"sea-key sea-key-{s}", STATE_LABELS[s]) for s in STATES]
+    vessels = [item(f"sea-key sea-key-{s}", t(STATE_LABELS[s], lang)) for s in STATES]
     rings = [html.I(className="sea-key sea-key-alert"), html.I(className="sea-key sea-key-alert warn")]
-    vessels += [html.Div([*rings, "alert: critical, warning"], className="sea-legend-item"),
-                item("sea-key sea-key-track", "track (selected: white)")]
-    zones = [item(f"sea-swatch sea-zone-{k}", st.label) for k, st in ZONE_STYLES.items()]
+    vessels += [html.Div([*rings, t("alert: critical, warning", lang)], className="sea-legend-item"),
+                item("sea-key sea-key-track", t("track (selected: white)", lang))]
+    zones = [item(f"sea-swatch sea-zone-{k}", t(st.label, lang)) for k, st in ZONE_STYLES.items()]
     return html.Div([html.Div(vessels, className="sea-legend-col"),
                      html.Div(zones, className="sea-legend-col")], className="sea-legend")
