@@ -23,18 +23,20 @@ from ioc.store import camera_queries as cq
 log = logging.getLogger(__name__)
 
 
-def _summary(healths: Sequence[Health], alerts: dict[str, list[cq.CameraAlert]]) -> list[Any]:
+def _summary(healths: Sequence[Health], alerts: dict[str, list[cq.CameraAlert]],
+             lang: str = "en") -> list[Any]:
     n = len(healths)
     live = sum(1 for h in healths if h.state in ("ok", "fault"))
     offline = sum(1 for h in healths if h.state == "offline")
     faulty = sum(1 for h in healths if h.state == "fault")
     open_alerts = sum(len(v) for v in alerts.values())
-    parts: list[Any] = [html.Span(f"{live} / {n} live", className="cam-pill")]
+    parts: list[Any] = [html.Span(t("{live} / {n} live", lang, live=live, n=n), className="cam-pill")]
     if offline:
-        parts.append(html.Span(f"{offline} offline", className="cam-pill cam-pill-bad"))
+        parts.append(html.Span(t("{n} offline", lang, n=offline), className="cam-pill cam-pill-bad"))
     if faulty:
-        parts.append(html.Span(f"{faulty} faulty", className="cam-pill cam-pill-bad"))
-    text = f"{open_alerts} open alert{'s' * (open_alerts != 1)}" if open_alerts else "no open alerts"
+        parts.append(html.Span(t("{n} faulty", lang, n=faulty), className="cam-pill cam-pill-bad"))
+    text = (t.plural("{n} open alert", "{n} open alerts", open_alerts, lang) if open_alerts
+            else t("no open alerts", lang))
     parts.append(html.Span(text, className="cam-pill" + (" cam-pill-warn" if open_alerts else "")))
     return parts
 
@@ -69,8 +71,9 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             updates.append(tile_update(view.info(cam_id), status, health, cam_alerts, counts.get(cam_id),
                                        now, tz))
         columns = [[getattr(u, name) for u in updates] for name, _, _ in TILE_PARTS]
-        asof = t("Data as of {time}", page_language(view.settings), time=c.local_time(now, tz))
-        return (*columns, _summary(healths, alerts), asof, now.isoformat())
+        lang = page_language(view.settings)
+        asof = t("Data as of {time}", lang, time=c.local_time(now, tz))
+        return (*columns, _summary(healths, alerts, lang), asof, now.isoformat())
 
     @app.callback(
         Output("cam-selected", "data"),
