@@ -394,6 +394,8 @@ def test_registry_factories_build_from_settings_like_objects() -> None:
         congestion = [{"name": "j", "above": 2}]
         intrusion = [{"name": "i", "zones": ["lawn"]}]
         camera_faults = [{"name": "f"}]
+        wrong_way = [{"name": "w", "zone": "gate", "direction": [1, 0]}]
+        no_stopping = [{"name": "n", "zone": "gate", "stopped_seconds": 30}]
 
     class FakeSettings:  # the shape ioc.config.Settings takes once cameras and rules move there
         timezone = "Asia/Ho_Chi_Minh"

@@ -1,4 +1,5 @@
-"""The camera feed's rule sections: ``[[rules.crowd]]``, ``congestion``, ``intrusion``, ``camera_faults``."""
+"""The camera feed's rule sections: ``[[rules.crowd]]``, ``congestion``, ``intrusion``, ``camera_faults``,
+``wrong_way``, ``no_stopping``."""
 
 from __future__ import annotations
 
@@ -16,3 +17,5 @@ class CameraRules(BaseModel):
     congestion: list[dict[str, Any]] = Field(default_factory=list)
     intrusion: list[dict[str, Any]] = Field(default_factory=list)
     camera_faults: list[dict[str, Any]] = Field(default_factory=list)
+    wrong_way: list[dict[str, Any]] = Field(default_factory=list)
+    no_stopping: list[dict[str, Any]] = Field(default_factory=list)
