@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ingest.environment as environment
+import ingest.security as security
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
@@ -58,6 +59,14 @@ def _vessels(settings: Settings) -> list[Source]:
             if f.enabled and f.kind in vessels.KINDS]
 
 
+def _security(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: security.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in security.KINDS]
+
+
 def _cameras(settings: Settings) -> list[Source]:
     def build(cam: Any) -> Callable[[Publisher], FeedWorker]:
         def worker(publisher: Publisher) -> FeedWorker:
@@ -75,6 +84,7 @@ def _cameras(settings: Settings) -> list[Source]:
 INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = (
     (environment.KINDS, _environment),
     (vessels.KINDS, _vessels),
+    (security.KINDS, _security),
     (frozenset(), _cameras),  # [[cameras]]
 )
 
@@ -95,6 +105,8 @@ def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
         vessels.feed_options(feed)
     elif feed.kind in environment.KINDS:
         environment.build_source(feed, settings, settings.samples_dir)
+    elif feed.kind in security.KINDS:
+        security.feed_options(feed)
     else:
         known = sorted(k for kinds, _ in INGEST for k in kinds)
         raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")

@@ -46,27 +46,34 @@ def legacy(conn: psycopg.Connection, versions: list[int]) -> None:
                      "'plain PostgreSQL')", (v,))
 
 
+def old_database(pg: EmbeddedPostgres, versions: list[int]) -> str:
+    """A database as the old single-numbered code left it after ``versions``; its DSN."""
+    dsn = fresh_database(pg)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        steps = {(ns, m.version): m for ns, m in plan()}
+        caps = enable(conn, False)
+        for v in versions:
+            for key in LEGACY_VERSIONS[v]:
+                steps[key].apply(conn, caps)
+        legacy(conn, versions)
+    return dsn
+
+
 def test_a_database_of_the_old_numbering_upgrades_without_running_anything_twice(
         pg_plain: EmbeddedPostgres) -> None:
     with psycopg.connect(migrated_database(pg_plain), autocommit=True) as conn:
-        before = tables(conn)
-        legacy(conn, list(LEGACY_VERSIONS))
-        migrate(conn, want_timescaledb=False)  # would fail (tables exist) if a step ran again
+        current = tables(conn)
+    with psycopg.connect(old_database(pg_plain, list(LEGACY_VERSIONS)), autocommit=True) as conn:
+        migrate(conn, want_timescaledb=False)  # would fail (tables exist) if an old step ran again
         done = set(conn.execute("SELECT namespace, version FROM schema_migrations").fetchall())
         assert done == {(ns, m.version) for ns, m in plan()}
-        assert tables(conn) == before | {"schema_migrations_legacy"}
+        assert tables(conn) == current | {"schema_migrations_legacy"}
         migrate(conn, want_timescaledb=False)  # and again: nothing to do
 
 
 def test_an_old_database_half_way_gets_the_steps_it_missed(pg_plain: EmbeddedPostgres) -> None:
     """A database the old code migrated to version 3 (readings, rollups, alert lifecycle) only."""
-    with psycopg.connect(fresh_database(pg_plain), autocommit=True) as conn:
-        steps = {(ns, m.version): m for ns, m in plan()}
-        migrate_only = [steps[k] for v in (1, 2, 3) for k in LEGACY_VERSIONS[v]]
-        caps = enable(conn, False)
-        for m in migrate_only:
-            m.apply(conn, caps)
-        legacy(conn, [1, 2, 3])
+    with psycopg.connect(old_database(pg_plain, [1, 2, 3]), autocommit=True) as conn:
         assert "vessel_positions" not in tables(conn)
         migrate(conn, want_timescaledb=False)
         assert {"vessel_positions", "camera_detections", "reports", "role_health"} <= tables(conn)

@@ -13,13 +13,11 @@ against the flow; ``details`` name the track ids.
 from __future__ import annotations
 
 import math
-from bisect import insort
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from detectors.base import dump_time, load_time
 from detectors.cameras.base import (
     CameraRule,
     FrameRuleDetector,
@@ -30,10 +28,9 @@ from detectors.cameras.base import (
 from detectors.cameras.congestion import VEHICLES
 from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
+from detectors.cameras.tracks import TrackHistory
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
-
-Observation = tuple[datetime, float, float]  # time, centre x, centre y (pixels)
 
 
 class WrongWayRule(CameraRule):
@@ -63,8 +60,7 @@ class WrongWayDetector(FrameRuleDetector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (rule, camera) -> track id -> observations, sorted by time
-        self._history: dict[tuple[str, str], dict[int, list[Observation]]] = {}
+        self.tracks = TrackHistory()
         self._frame_size: dict[str, tuple[int, int]] = {}
 
     @classmethod
@@ -89,21 +85,13 @@ class WrongWayDetector(FrameRuleDetector):
             return
         if event.frame_width and event.frame_height:
             self._frame_size[event.source_id] = (event.frame_width, event.frame_height)
-        cx, cy = (event.box.x1 + event.box.x2) / 2, (event.box.y1 + event.box.y2) / 2
-        seen = self._history.setdefault((rule.name, event.source_id), {}).setdefault(event.track_id, [])
-        if not any(t == event.time for t, _, _ in seen):
-            insort(seen, (event.time, cx, cy))
         agg[str(event.track_id)] = event.track_id
         keep = timedelta(seconds=rule.over_seconds) + self.max_gap + self.settle + self.lateness
-        tracks = self._history[(rule.name, event.source_id)]
-        for tid in list(tracks):
-            tracks[tid] = [o for o in tracks[tid] if o[0] >= event.time - keep]
-            if not tracks[tid]:
-                del tracks[tid]
+        self.tracks.remember(rule.name, event, keep)
 
     def against(self, rule: WrongWayRule, camera: str, track_id: int, t: datetime) -> float:
         """Pixels the track moved against the lane's direction over the last ``over_seconds``."""
-        obs = [o for o in self._history.get((rule.name, camera), {}).get(track_id, []) if o[0] <= t]
+        obs = self.tracks.of(rule.name, camera, track_id, t)
         window = [o for o in obs if o[0] >= t - timedelta(seconds=rule.over_seconds)]
         if len(window) < 2 or window[-1][0] != t:
             return 0.0
@@ -136,18 +124,9 @@ class WrongWayDetector(FrameRuleDetector):
         return dict(raw)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {
-            "history": [[rule, camera, tid, [[dump_time(t), x, y] for t, x, y in obs]]
-                        for (rule, camera), tracks in sorted(self._history.items())
-                        for tid, obs in sorted(tracks.items())],
-            "frame_size": {c: list(s) for c, s in self._frame_size.items()},
-        }
+        sizes = {c: list(s) for c, s in self._frame_size.items()}
+        return {"history": self.tracks.dump(), "frame_size": sizes}
 
     def _restore_extra(self, state: dict[str, Any]) -> None:
-        self._history = {}
-        for rule, camera, tid, obs in state.get("history", []):
-            if rule in self._rules:
-                loaded = [(load_time(t), float(x), float(y)) for t, x, y in obs]
-                self._history.setdefault((rule, camera), {})[int(tid)] = sorted(
-                    o for o in loaded if o[0] is not None)  # type: ignore[misc]
+        self.tracks.load(state.get("history", []), self._rules)
         self._frame_size = {c: (int(w), int(h)) for c, (w, h) in state.get("frame_size", {}).items()}

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from ioc.feeds import cameras, environment, vessels
+from ioc.feeds import cameras, environment, security, vessels
 from ioc.feeds.base import FeedSpec
 
 FEEDS: tuple[FeedSpec, ...] = (
     environment.SPEC,
     vessels.SPEC,
     cameras.SPEC,
+    security.SPEC,
 )
 
 
