@@ -8,17 +8,15 @@ apps can live in one process, as the tests do) and adds ``/healthz``.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, wall
+from dashboards import auth, i18n, wall
+from dashboards import components as c
 from dashboards.registry import PAGES
 from ioc.config import Settings
-
-ASSETS = Path(__file__).parent / "assets"
 
 
 def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
@@ -27,9 +25,11 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         __name__,
         title=f"{settings.web.title} · {settings.city}",
         update_title=None,  # keep the tab title still while callbacks run
-        assets_folder=str(ASSETS),
+        assets_folder=str(c.ASSETS),
+        assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs
         serve_locally=True,  # a control room may have no internet
     )
+    i18n.install(app.server)  # a screen's ?lang= is remembered for its callbacks
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)

@@ -60,6 +60,11 @@ Reading = tuple[datetime, float]
 Change = Literal["firing", "resolved"]
 
 
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
+THRESHOLD_TITLES = {"above": "{metric} above {bound}{unit} for {minutes} min at {area}",
+                    "below": "{metric} below {bound}{unit} for {minutes} min at {area}"}
+
+
 @dataclass(frozen=True, slots=True)
 class _Phase:
     """Where the fold stands: idle (maybe inside a breaching run) or firing."""
@@ -242,17 +247,18 @@ class ThresholdDetector:
             "rule": rule.name,
         }
         title = ""
+        template: str | None = rule.title or None
+        params: dict[str, Any] = fields
         if rule.title:
             try:
                 title = rule.title.format(**fields)
             except (KeyError, IndexError, ValueError, AttributeError):
                 title = ""  # a broken template must not stop the detector
         if not title:
-            unit_part = f" {unit}" if unit else ""
-            title = (
-                f"{fields['metric']} {direction} {bound:g}{unit_part} "
-                f"for {rule.for_minutes:g} min at {where}"
-            )
+            template = THRESHOLD_TITLES[direction]
+            params = {"metric": fields["metric"], "bound": f"{bound:g}", "unit": f" {unit}" if unit else "",
+                      "minutes": f"{rule.for_minutes:g}", "area": where}
+            title = template.format(**params)
         return AlertSignal(
             time=t,
             source_id=source,
@@ -262,6 +268,8 @@ class ThresholdDetector:
             status=status,
             severity=rule.severity,
             title=title[:512],
+            title_template=template,
+            title_params={k: v for k, v in params.items() if isinstance(v, str | int | float)},
             area=self.stations.get(source),
             started_at=started_at,
             details={

@@ -72,7 +72,8 @@ def _cameras(settings: Settings) -> list[Source]:
         def worker(publisher: Publisher) -> FeedWorker:
             from ingest.cameras import CameraWorker  # OpenCV is loaded only where cameras run
 
-            return CameraWorker(cam, publisher, vision=settings.vision, samples_dir=settings.samples_dir)
+            return CameraWorker(cam, publisher, vision=settings.vision, samples_dir=settings.samples_dir,
+                                timezone=settings.timezone)  # key frames in the city's local time
 
         return worker
 

@@ -103,6 +103,8 @@ class WebSettings(BaseModel):
     threads: int = Field(default=8, ge=1, le=256)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     access_log: str = "-"
+    # the pages' language unless a screen asks for another (``?lang=en``, a cookie) or the user has one
+    language: Literal["vi", "en"] = "en"
 
 
 class Station(BaseModel):

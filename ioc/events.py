@@ -44,7 +44,11 @@ class AlertSignal(Event):
     fingerprint: Annotated[str, Field(min_length=1, max_length=256)]
     status: Literal["firing", "resolved"]
     severity: Severity = "warning"
-    title: Annotated[str, Field(max_length=512)]
+    title: Annotated[str, Field(max_length=512)]  # English, the fallback of the stored alert
+    # the title as a message id of the ``alerts`` catalogue (English, with {fields}) and its fields:
+    # pages and notifications render it at display time in the reader's language
+    title_template: Annotated[str, Field(max_length=512)] | None = None
+    title_params: dict[str, Any] = Field(default_factory=dict)
     area: str | None = None
     started_at: AwareDatetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)

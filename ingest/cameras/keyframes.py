@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -50,6 +51,14 @@ def ascii_caption(text: str) -> str:
 def keyframe_name(when: datetime) -> str:
     """File name of a key frame taken at ``when`` (UTC, millisecond precision, sorts by time)."""
     return f"{when.strftime(STAMP_FORMAT)}.{when.microsecond // 1000:03d}Z.jpg"
+
+
+def caption_time(when: datetime, tz: str) -> str:
+    """A key frame's time as burnt into the image: the city's local time with its offset
+    (``2026-12-05 13:00:00 +07:00``), as the pages show it; UTC only when no zone is known."""
+    local = when.astimezone(ZoneInfo(tz))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}" if offset else f"{local:%Y-%m-%d %H:%M:%S}"
 
 
 def fit(image: np.ndarray, max_dim: int) -> tuple[np.ndarray, float]:

@@ -36,7 +36,7 @@ from pydantic import ValidationError
 from ingest.cameras.analysis import FrameStatsMeter, MotionGate
 from ingest.cameras.backends import Detection, ObjectDetector, build_detector
 from ingest.cameras.capture import CameraCapture, CapturedFrame, utc_now
-from ingest.cameras.keyframes import KeyframeWriter, draw, fit
+from ingest.cameras.keyframes import KeyframeWriter, caption_time, draw, fit
 from ioc.bus.base import Publisher
 from ioc.camera_settings import CameraSettings, VisionSettings
 from ioc.events import Event
@@ -86,8 +86,10 @@ class CameraWorker:
         detector: ObjectDetector | None = None,
         capture: CameraCapture | None = None,
         clock: Callable[[], datetime] = utc_now,
+        timezone: str = "UTC",
     ) -> None:
         self.camera = camera
+        self.timezone = timezone  # the city's: key frames carry its local time, as the pages show
         self.publisher = publisher
         self.vision = vision or VisionSettings()
         self.clock = clock
@@ -188,7 +190,7 @@ class CameraWorker:
         )
         if self.keyframes.due(when):
             try:
-                caption = f"{self.camera.name or self.camera.id}  {when:%Y-%m-%d %H:%M:%S}Z"
+                caption = f"{self.camera.name or self.camera.id}  {caption_time(when, self.timezone)}"
                 small, scale = fit(image, self.keyframes.max_dim)  # draw at the size that is kept
                 drawn = draw(small, result.detections, self.camera.zones, caption, scale=scale)
                 path, size = self.keyframes.write(drawn, when)

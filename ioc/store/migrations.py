@@ -105,6 +105,18 @@ def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
     )
 
 
+def _alert_title_templates(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """An alert's title as a catalogue message and its fields, beside the stored English title."""
+    conn.execute(
+        "ALTER TABLE alerts ADD COLUMN title_template text, "
+        "ADD COLUMN title_params jsonb NOT NULL DEFAULT '{}'::jsonb"
+    )
+
+
+def _user_language(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    conn.execute("ALTER TABLE users ADD COLUMN language text CHECK (language IN ('vi', 'en'))")
+
+
 #: the core's own schema steps, in the ``core`` namespace (feeds number theirs in their own)
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "counts, dead letters, alerts", _core),
@@ -113,6 +125,8 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "detector state snapshots", apply_detector_state),
     Migration(5, "failed logins for throttling", apply_login_failures),
     Migration(6, "report archive", apply_reports),
+    Migration(7, "alert titles rendered in the reader's language", _alert_title_templates),
+    Migration(8, "a user's language for the pages", _user_language),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``
