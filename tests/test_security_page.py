@@ -65,7 +65,7 @@ def test_security_page_in_both_languages_with_raw_lines_for_analysts(served: tup
 
     base, _ = served
     driver = browser
-    login(driver, base, "lan", "/security/")
+    login(driver, base, "lan", "/security/?lang=vi")
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
         lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".sec-latest tbody tr"))
     wait_until_still(driver)

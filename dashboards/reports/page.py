@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import can_change_alerts
 from dashboards import auth
+from dashboards.i18n import page_language
 from dashboards.reports import archive
 from dashboards.reports.making import make_report
 from dashboards.reports.periods import Period
@@ -22,18 +23,13 @@ from ioc.store.health import instance_id
 PREFIX = "/reports"
 
 
-def _lang(settings: Settings) -> str:
-    default = getattr(settings.web, "language", "vi")
-    return language(request.args.get("lang") or request.cookies.get("ioc_lang"), default)
-
-
 def register_reports_page(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
     """Add the report routes to the pages' Flask server (the login guard covers them)."""
     cfg = report_settings(settings)
 
     @server.route(f"{PREFIX}/", endpoint="ioc_reports")
     def reports_list() -> Response:
-        lang = _lang(settings)
+        lang = page_language(settings)
         rows = []
         for r in archive.recent(pool):
             period = (f"{format_time(r.period_start, lang, settings.timezone, 'short')} – "

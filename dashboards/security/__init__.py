@@ -12,24 +12,17 @@ from typing import Any
 import dash
 import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
-from flask import Flask, request
+from flask import Flask
 
 from dashboards import auth
+from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.security import queries as q
-from ioc.i18n import Translator, format_time, language
+from ioc.i18n import Translator, format_time
 
 PREFIX = "/security/"
 t = Translator("security")
 RAW_ROLES = {"analyst", "admin"}
-
-
-def _lang(settings: Settings) -> str:
-    default = getattr(settings.web, "language", "vi")
-    try:
-        return language(request.args.get("lang") or request.cookies.get("ioc_lang"), default)
-    except RuntimeError:
-        return default
 
 
 def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], lang: str, cls: str) -> html.Table:
@@ -90,7 +83,7 @@ def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.D
                     assets_ignore=".*")
 
     def layout() -> html.Div:
-        lang = _lang(settings)
+        lang = page_language(settings)
         return html.Div([
             html.Header([html.A("←", href="/", className="back"), html.H1(t("Network security", lang)),
                          html.Span(settings.city, className="city")], className="sec-header"),
@@ -104,6 +97,6 @@ def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.D
     @app.callback(Output("security-body", "children"), Input("security-refresh", "n_intervals"),
                   Input("security-lang", "data"))
     def refresh(_: int | None, lang: str) -> list[Any]:
-        return content(pool, settings, lang or "vi", datetime.now(UTC))
+        return content(pool, settings, lang or page_language(settings), datetime.now(UTC))
 
     return app
