@@ -30,6 +30,7 @@ from ioc.bus.memory import MemoryBus
 from ioc.events import decode
 from ioc.feeds.security.records import SecurityEvent
 from ioc.feeds.security.settings import SecurityRuleSettings
+from ioc.i18n import gettext
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
 from ioc.topics import DEAD_LETTERS
@@ -142,6 +143,10 @@ def test_brute_force_then_a_success_is_a_compromise_and_alerts_resolve_when_quie
     assert fired == {("brute_force", "brute_force:203.0.113.9", "warning"),
                      ("spraying", "spraying:203.0.113.9", "warning"),
                      ("compromise", "compromise:203.0.113.9:root", "critical")}
+    compromise = next(s for s in out if s.rule == "compromise")
+    assert compromise.title == "Possible compromise: root logged in from 203.0.113.9 after 6 failures"
+    assert gettext("alerts", compromise.title_template, "vi", **compromise.title_params) == (
+        "Nghi bị xâm nhập: root đăng nhập từ 203.0.113.9 sau 6 lần thất bại")
     state = json.loads(json.dumps(rules.state()))
     again = SecurityDetector(rules.cfg)
     again.restore(state)

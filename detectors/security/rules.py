@@ -82,16 +82,21 @@ class SecurityDetector:
         w.add(t, value, timedelta(minutes=minutes))
         return w
 
-    def _fire(self, fp: str, rule: str, e: SecurityEvent, severity: str, title: str,
-              details: dict[str, Any]) -> list[AlertSignal]:
+    def _fire(self, fp: str, rule: str, e: SecurityEvent, severity: str, template: str,
+              params: dict[str, Any], details: dict[str, Any]) -> list[AlertSignal]:
+        """Fire once per fingerprint; ``template`` (an ``alerts`` catalogue id) and ``params`` give
+        the title in the reader's language, the English one is stored beside them."""
         held = self.open.get(fp)
         if held is not None:
             held.last, held.details = e.time, details
             return []
-        self.open[fp] = Open(e.time, e.time, severity, title, e.source_id, rule, details)
+        title = template.format(**params)
+        self.open[fp] = Open(e.time, e.time, severity, title, e.source_id, rule,
+                             {**details, "title_template": template, "title_params": params})
         return [AlertSignal(time=e.time, source_id=e.source_id, detector=self.name, rule=rule,
                             fingerprint=fp, status="firing", severity=severity,  # type: ignore[arg-type]
-                            title=title, started_at=e.time, details=details)]
+                            title=title, title_template=template, title_params=params, started_at=e.time,
+                            details=details)]
 
     # -- rules ---------------------------------------------------------------------------
     def observe(self, event: Event) -> list[AlertSignal]:
@@ -116,14 +121,16 @@ class SecurityDetector:
             failures = self._window("failures", src, e.time, e.user or "?", cfg.brute_force_minutes)
             if "brute_force" in cfg.enabled and failures.count() >= cfg.brute_force_failures:
                 out += self._fire(f"brute_force:{src}", "brute_force", e, "warning",
-                                  f"Login brute force from {src}: {failures.count()} failures in "
-                                  f"{cfg.brute_force_minutes:g} min",
+                                  "Login brute force from {src}: {n} failures in {minutes} min",
+                                  {"src": src, "n": failures.count(),
+                                   "minutes": f"{cfg.brute_force_minutes:g}"},
                                   {"src_ip": src, "failures": failures.count(),
                                    "users": sorted(failures.distinct())[:20]})
             users = self._window("spray", src, e.time, e.user or "?", cfg.spraying_minutes)
             if "spraying" in cfg.enabled and len(users.distinct()) >= cfg.spraying_accounts:
                 out += self._fire(f"spraying:{src}", "spraying", e, "warning",
-                                  f"Password spraying from {src}: {len(users.distinct())} accounts tried",
+                                  "Password spraying from {src}: {n} accounts tried",
+                                  {"src": src, "n": len(users.distinct())},
                                   {"src_ip": src, "accounts": sorted(users.distinct())[:50]})
         elif e.outcome == "success" and "brute_force" in cfg.enabled:
             failures = self.windows.get(("failures", src))
@@ -132,8 +139,8 @@ class SecurityDetector:
                 failed = failures.count() - 1
                 if failed >= cfg.brute_force_failures:
                     out += self._fire(f"compromise:{src}:{e.user}", "compromise", e, "critical",
-                                      f"Possible compromise: {e.user} logged in from {src} "
-                                      f"after {failed} failures",
+                                      "Possible compromise: {user} logged in from {src} after {n} failures",
+                                      {"user": e.user or "?", "src": src, "n": failed},
                                       {"src_ip": src, "user": e.user, "failures_before": failed})
         return out
 
@@ -143,8 +150,9 @@ class SecurityDetector:
         hosts = self._window("hosts", src, e.time, e.dest_ip or "?", cfg.scan_minutes).distinct()
         if len(ports) >= cfg.scan_ports or len(hosts) >= cfg.scan_hosts:
             return self._fire(f"port_scan:{src}", "port_scan", e, "warning",
-                              f"Port scan from {src}: {len(ports)} ports on {len(hosts)} hosts in "
-                              f"{cfg.scan_minutes:g} min",
+                              "Port scan from {src}: {ports} ports on {hosts} hosts in {minutes} min",
+                              {"src": src, "ports": len(ports), "hosts": len(hosts),
+                               "minutes": f"{cfg.scan_minutes:g}"},
                               {"src_ip": src, "ports": len(ports), "hosts": len(hosts)})
         return []
 
@@ -155,14 +163,15 @@ class SecurityDetector:
             hits = self._window("web", src, e.time, text[:200], cfg.web_minutes)
             if hits.count() >= cfg.web_signatures:
                 out += self._fire(f"web_attack:{src}", "web_attack", e, "warning",
-                                  f"Web attack from {src}: {hits.count()} requests with attack signatures",
+                                  "Web attack from {src}: {n} requests with attack signatures",
+                                  {"src": src, "n": hits.count()},
                                   {"src_ip": src, "requests": hits.count(), "example": (e.url or "")[:300]})
         if e.status is not None and e.status >= 400:
             errors = self._window("web_errors", src, e.time, str(e.status), cfg.web_minutes)
             if errors.count() >= cfg.web_errors:
                 out += self._fire(f"web_errors:{src}", "web_errors", e, "warning",
-                                  f"Burst of web errors from {src}: {errors.count()} in "
-                                  f"{cfg.web_minutes:g} min",
+                                  "Burst of web errors from {src}: {n} in {minutes} min",
+                                  {"src": src, "n": errors.count(), "minutes": f"{cfg.web_minutes:g}"},
                                   {"src_ip": src, "errors": errors.count()})
         return out
 
@@ -172,8 +181,8 @@ class SecurityDetector:
         hits = self._window("ids", f"{sig}:{e.src_ip}", e.time, "", self.cfg.ids_group_minutes)
         details = {"src_ip": e.src_ip, "dest_ip": e.dest_ip, "signature": e.signature,
                    "signature_id": e.signature_id, "category": e.category, "count": hits.count()}
-        return self._fire(fp, "ids", e, IDS_SEVERITY.get(e.severity, "info"),
-                          f"IDS: {e.signature} from {e.src_ip}", details)
+        return self._fire(fp, "ids", e, IDS_SEVERITY.get(e.severity, "info"), "IDS: {signature} from {src}",
+                          {"signature": e.signature or sig, "src": e.src_ip}, details)
 
     # -- time ----------------------------------------------------------------------------
     def advance(self, watermark: datetime) -> list[AlertSignal]:
@@ -182,10 +191,13 @@ class SecurityDetector:
         for fp, held in list(self.open.items()):
             if held.last + quiet <= watermark:
                 del self.open[fp]
+                details = {k: v for k, v in held.details.items() if not k.startswith("title_")}
                 out.append(AlertSignal(time=held.last + quiet, source_id=held.source, detector=self.name,
                                        rule=held.rule, fingerprint=fp, status="resolved",
                                        severity=held.severity, title=held.title,  # type: ignore[arg-type]
-                                       started_at=held.started, details=held.details))
+                                       title_template=held.details.get("title_template"),
+                                       title_params=held.details.get("title_params", {}),
+                                       started_at=held.started, details=details))
         return out
 
     # -- snapshots -----------------------------------------------------------------------
