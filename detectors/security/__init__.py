@@ -1,0 +1,5 @@
+"""The security feed's rules."""
+
+from detectors.security.rules import SecurityDetector
+
+__all__ = ["SecurityDetector"]
