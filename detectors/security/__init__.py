@@ -1,5 +1,9 @@
-"""The security feed's rules."""
+"""Security rules: brute force and compromise, spraying, port scans, web attacks, IDS alerts."""
+
+from __future__ import annotations
 
 from detectors.security.rules import SecurityDetector
 
-__all__ = ["SecurityDetector"]
+DETECTORS = {"security": lambda settings: [SecurityDetector.from_settings(settings)]}
+
+__all__ = ["DETECTORS", "SecurityDetector"]

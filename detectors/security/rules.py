@@ -1,216 +1,217 @@
-"""The security rules, pure and in event time: brute force, compromise, spraying, scans, web attacks, IDS.
+"""Security rules over security events, pure and event-time: brute force and compromise, password
+spraying, port scans, web attacks, IDS alerts grouped by signature.
 
-One detector reads ``security.event`` records and keeps, per source address, event-time windows
-(:class:`KeyedWindow`), so late and duplicate records give the same signals as an ordered stream.
-Each condition fires once per fingerprint; it resolves when event time has passed its window
-with no new evidence. Allow-listed addresses, networks and users never raise anything.
+Each rule keeps, per source address, the recent events it counts (a window in event time) and
+fires once when its threshold is crossed (fingerprint ``<rule>:<address>[:...]``); a further
+breach only refreshes the alert (the alerts service counts it), and quiet for ``clear_minutes``
+after the last breach resolves it. Signals carry the event time of the deciding event.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors.base import check_version, dump_time, load_time
-from detectors.security.windows import KeyedWindow
+from detectors.base import dump_time, load_time
 from ioc.events import AlertSignal, Event
 from ioc.feeds.security.records import SecurityEvent
-from ioc.feeds.security.settings import SecurityRules
+from ioc.feeds.security.settings import SecurityRuleSettings
 
-NAME = "security"
-VERSION = 1
-
-WEB_ATTACK = re.compile(
-    r"(union(\s|%20|\+)+select|select.+from|'\s*or\s*'?1'?\s*=\s*'?1|%27|<script|%3cscript|"
-    r"\.\./|\.\.%2f|%2e%2e|/etc/passwd|cmd\.exe|\$\{jndi:|wp-login\.php|phpmyadmin|\.env\b|/\.git/)",
-    re.I,
-)
-SCANNER_AGENT = re.compile(
-    r"(sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix)", re.I
-)
-IDS_SEVERITY = {1: "critical", 2: "warning", 3: "info", 4: "info"}
+WEB_SIGNATURES = re.compile(
+    r"(union(\s|%20|\+)+select|'(\s|%20|\+)*or(\s|%20|\+)+'?1'?(\s|%20|\+)*=|%27(\s|%20|\+)*or|<script|%3cscript"
+    r"|\.\./|\.\.%2f|%2e%2e|/etc/passwd|cmd\.exe|/wp-login\.php|/\.env\b|/\.git/|phpmyadmin|\$\{jndi:)",
+    re.I)
+SCANNER_AGENTS = re.compile(r"(sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix)",
+                            re.I)
+IDS_SEVERITY = {1: "critical", 2: "warning"}
 
 
-def _item(e: SecurityEvent, extra: str) -> str:
-    return f"{extra}|{e.source_id}|{zlib.crc32(e.raw.encode()) if e.raw else ''}"
+@dataclass
+class Window:
+    """Recent ``(time, value)`` of one key, in event time."""
+
+    items: deque[tuple[datetime, str]] = field(default_factory=deque)
+
+    def add(self, t: datetime, value: str, span: timedelta) -> None:
+        self.items.append((t, value))
+        while self.items and self.items[0][0] < t - span:
+            self.items.popleft()
+
+    def count(self) -> int:
+        return len(self.items)
+
+    def distinct(self) -> set[str]:
+        return {v for _, v in self.items}
+
+
+@dataclass
+class Open:
+    """An alert this detector holds open: when it last breached, its title and details."""
+
+    started: datetime
+    last: datetime
+    severity: str
+    title: str
+    source: str
+    rule: str
+    details: dict[str, Any]
 
 
 class SecurityDetector:
-    """Every ``[rules.security]`` rule in one detector (they share the per-address windows)."""
+    """Every security rule of ``[rules.security]``, over ``security.event`` records."""
 
-    name = NAME
-    kinds = frozenset({"security.event"})
+    name = "security"
 
-    def __init__(self, rules: SecurityRules) -> None:
-        self.rules = rules
-        s = timedelta(seconds=1)
-        self.fail = KeyedWindow(s * rules.brute_force_window_s)
-        self.spray = KeyedWindow(s * rules.spray_window_s)
-        self.scan = KeyedWindow(s * rules.scan_window_s)
-        self.web = KeyedWindow(s * rules.web_errors_window_s)
-        self.firing: dict[str, list[str]] = {}  # fingerprint -> [last evidence time, rule, source]
-        self.ids_counts: dict[str, int] = {}
-        self.last_seen: dict[str, str] = {}
-        self.silent: set[str] = set()
-        self.clock_start: str | None = None
+    def __init__(self, cfg: SecurityRuleSettings) -> None:
+        self.cfg = cfg
+        self.kinds = frozenset({"security.event"}) if cfg.enabled else frozenset()
+        self.windows: dict[tuple[str, str], Window] = {}
+        self.open: dict[str, Open] = {}
 
-    # ---- helpers --------------------------------------------------------------------------------
-    def _fire(self, e: Event, rule: str, key: str, severity: str, title: str, area: str | None,
-              details: dict[str, Any], refire: bool = False) -> list[AlertSignal]:
-        fp = f"{NAME}:{rule}:{key}"
-        known = self.firing.get(fp)
-        if known is None:
-            self.firing[fp] = [dump_time(e.time) or "", rule, e.source_id]
-        elif e.time > (load_time(known[0]) or e.time):
-            known[0] = dump_time(e.time) or ""
-        if known is not None and not refire:
+    @classmethod
+    def from_settings(cls, settings: Any) -> SecurityDetector:
+        cfg = getattr(settings.rules, "security", None)
+        return cls(cfg if cfg is not None else SecurityRuleSettings(enabled=[]))
+
+    # -- windows -------------------------------------------------------------------------
+    def _window(self, rule: str, key: str, t: datetime, value: str, minutes: float) -> Window:
+        w = self.windows.setdefault((rule, key), Window())
+        w.add(t, value, timedelta(minutes=minutes))
+        return w
+
+    def _fire(self, fp: str, rule: str, e: SecurityEvent, severity: str, template: str,
+              params: dict[str, Any], details: dict[str, Any]) -> list[AlertSignal]:
+        """Fire once per fingerprint; ``template`` (an ``alerts`` catalogue id) and ``params`` give
+        the title in the reader's language, the English one is stored beside them."""
+        held = self.open.get(fp)
+        if held is not None:
+            held.last, held.details = e.time, details
             return []
-        return [AlertSignal(
-            time=e.time, source_id=e.source_id, detector=NAME, rule=rule, fingerprint=fp[:256],
-            status="firing",
-            severity=severity, title=title[:512], area=area, details=details,  # type: ignore[arg-type]
-        )]
+        title = template.format(**params)
+        self.open[fp] = Open(e.time, e.time, severity, title, e.source_id, rule,
+                             {**details, "title_template": template, "title_params": params})
+        return [AlertSignal(time=e.time, source_id=e.source_id, detector=self.name, rule=rule,
+                            fingerprint=fp, status="firing", severity=severity,  # type: ignore[arg-type]
+                            title=title, title_template=template, title_params=params, started_at=e.time,
+                            details=details)]
 
-    # ---- the rules ------------------------------------------------------------------------------
+    # -- rules ---------------------------------------------------------------------------
     def observe(self, event: Event) -> list[AlertSignal]:
-        if not isinstance(event, SecurityEvent):
+        if not isinstance(event, SecurityEvent) or not event.src_ip:
             return []
-        out = self._seen(event)
-        if self.rules.allowed(event.src_ip, event.user):
-            return out
-        if event.category == "auth" and event.src_ip:
-            out += self._auth(event)
-        if event.dest_port is not None and event.src_ip and event.category in ("flow", "ids", "firewall"):
+        out: list[AlertSignal] = []
+        on = set(self.cfg.enabled)
+        if event.action == "login" and on & {"brute_force", "spraying"}:
+            out += self._logins(event)
+        scan_kinds = ("flow", "ids_alert", "anomaly")
+        if event.action in scan_kinds and "port_scan" in on and event.dest_port is not None:
             out += self._scan(event)
-        if event.category in ("web", "http") and event.src_ip:
+        if event.action == "http_request" and "web_attack" in on:
             out += self._web(event)
-        if event.category == "ids":
+        if event.action == "ids_alert" and "ids" in on and event.severity <= self.cfg.ids_min_severity:
             out += self._ids(event)
         return out
 
-    def _auth(self, e: SecurityEvent) -> list[AlertSignal]:
-        ip, r, out = e.src_ip or "", self.rules, []
+    def _logins(self, e: SecurityEvent) -> list[AlertSignal]:
+        cfg, src, out = self.cfg, e.src_ip or "", []
         if e.outcome == "failure":
-            self.fail.add(ip, e.time, _item(e, e.user or ""))
-            self.spray.add(ip, e.time, _item(e, e.user or ""))
-            n = max((len(w) for w in self.fail.around(ip, e.time)), default=0)
-            if n >= r.brute_force_failures:
-                out += self._fire(e, "brute_force", ip, "warning",
-                                  f"Brute force from {ip}: {n} failed logins", ip,
-                                  {"src_ip": ip, "failures": n, "host": e.source_id})
-            spans = self.spray.around(ip, e.time)
-            users = max((len({i.split("|")[0] for _, i in w}) for w in spans), default=0)
-            if users >= r.spray_accounts:
-                out += self._fire(e, "password_spray", ip, "warning",
-                                  f"Password spraying from {ip}: {users} accounts", ip,
-                                  {"src_ip": ip, "accounts": users, "host": e.source_id})
-        elif e.outcome == "success":
-            before = [t for t, _ in self.fail.entries.get(ip, [])
-                      if e.time - self.fail.width <= t <= e.time]
-            if len(before) >= r.brute_force_failures:
-                out += self._fire(e, "possible_compromise", f"{ip}:{e.source_id}:{e.user}", "critical",
-                                  f"Possible compromise: {e.user} logged in on {e.source_id} from {ip} "
-                                  f"after {len(before)} failures", ip,
-                                  {"src_ip": ip, "user": e.user, "failures": len(before),
-                                   "host": e.source_id})
+            failures = self._window("failures", src, e.time, e.user or "?", cfg.brute_force_minutes)
+            if "brute_force" in cfg.enabled and failures.count() >= cfg.brute_force_failures:
+                out += self._fire(f"brute_force:{src}", "brute_force", e, "warning",
+                                  "Login brute force from {src}: {n} failures in {minutes} min",
+                                  {"src": src, "n": failures.count(),
+                                   "minutes": f"{cfg.brute_force_minutes:g}"},
+                                  {"src_ip": src, "failures": failures.count(),
+                                   "users": sorted(failures.distinct())[:20]})
+            users = self._window("spray", src, e.time, e.user or "?", cfg.spraying_minutes)
+            if "spraying" in cfg.enabled and len(users.distinct()) >= cfg.spraying_accounts:
+                out += self._fire(f"spraying:{src}", "spraying", e, "warning",
+                                  "Password spraying from {src}: {n} accounts tried",
+                                  {"src": src, "n": len(users.distinct())},
+                                  {"src_ip": src, "accounts": sorted(users.distinct())[:50]})
+        elif e.outcome == "success" and "brute_force" in cfg.enabled:
+            failures = self.windows.get(("failures", src))
+            if failures is not None:
+                failures.add(e.time, "", timedelta(minutes=cfg.brute_force_minutes))
+                failed = failures.count() - 1
+                if failed >= cfg.brute_force_failures:
+                    out += self._fire(f"compromise:{src}:{e.user}", "compromise", e, "critical",
+                                      "Possible compromise: {user} logged in from {src} after {n} failures",
+                                      {"user": e.user or "?", "src": src, "n": failed},
+                                      {"src_ip": src, "user": e.user, "failures_before": failed})
         return out
 
     def _scan(self, e: SecurityEvent) -> list[AlertSignal]:
-        ip, r = e.src_ip or "", self.rules
-        self.scan.add(ip, e.time, f"{e.dest_ip}|{e.dest_port}")
-        out: list[AlertSignal] = []
-        for w in self.scan.around(ip, e.time):
-            ports = len({i.split("|")[1] for _, i in w})
-            hosts = len({i.split("|")[0] for _, i in w})
-            if ports >= r.scan_ports or hosts >= r.scan_hosts:
-                out += self._fire(e, "port_scan", ip, "warning",
-                                  f"Scan from {ip}: {ports} ports, {hosts} hosts", ip,
-                                  {"src_ip": ip, "ports": ports, "hosts": hosts})
-                break
-        return out
+        cfg, src = self.cfg, e.src_ip or ""
+        ports = self._window("ports", src, e.time, str(e.dest_port), cfg.scan_minutes).distinct()
+        hosts = self._window("hosts", src, e.time, e.dest_ip or "?", cfg.scan_minutes).distinct()
+        if len(ports) >= cfg.scan_ports or len(hosts) >= cfg.scan_hosts:
+            return self._fire(f"port_scan:{src}", "port_scan", e, "warning",
+                              "Port scan from {src}: {ports} ports on {hosts} hosts in {minutes} min",
+                              {"src": src, "ports": len(ports), "hosts": len(hosts),
+                               "minutes": f"{cfg.scan_minutes:g}"},
+                              {"src_ip": src, "ports": len(ports), "hosts": len(hosts)})
+        return []
 
     def _web(self, e: SecurityEvent) -> list[AlertSignal]:
-        ip, out = e.src_ip or "", []
-        hit = WEB_ATTACK.search(e.path or "")
-        agent = SCANNER_AGENT.search(e.signature or "") if e.category == "web" else None
-        if hit or agent:
-            why = hit.group(0) if hit else agent.group(0)  # type: ignore[union-attr]
-            out += self._fire(e, "web_attack", f"{ip}:{e.source_id}", "warning",
-                              f"Web attack from {ip} on {e.source_id}: {why}", ip,
-                              {"src_ip": ip, "host": e.source_id, "path": (e.path or "")[:256], "match": why})
+        cfg, src, out = self.cfg, e.src_ip or "", []
+        text = f"{e.url or ''} {e.user_agent or ''}"
+        if WEB_SIGNATURES.search(e.url or "") or SCANNER_AGENTS.search(e.user_agent or ""):
+            hits = self._window("web", src, e.time, text[:200], cfg.web_minutes)
+            if hits.count() >= cfg.web_signatures:
+                out += self._fire(f"web_attack:{src}", "web_attack", e, "warning",
+                                  "Web attack from {src}: {n} requests with attack signatures",
+                                  {"src": src, "n": hits.count()},
+                                  {"src_ip": src, "requests": hits.count(), "example": (e.url or "")[:300]})
         if e.status is not None and e.status >= 400:
-            self.web.add(ip, e.time, _item(e, str(e.path)))
-            n = max((len(w) for w in self.web.around(ip, e.time)), default=0)
-            if n >= self.rules.web_errors:
-                out += self._fire(e, "web_errors", ip, "warning", f"Burst of {n} HTTP errors from {ip}", ip,
-                                  {"src_ip": ip, "errors": n})
+            errors = self._window("web_errors", src, e.time, str(e.status), cfg.web_minutes)
+            if errors.count() >= cfg.web_errors:
+                out += self._fire(f"web_errors:{src}", "web_errors", e, "warning",
+                                  "Burst of web errors from {src}: {n} in {minutes} min",
+                                  {"src": src, "n": errors.count(), "minutes": f"{cfg.web_minutes:g}"},
+                                  {"src_ip": src, "errors": errors.count()})
         return out
 
     def _ids(self, e: SecurityEvent) -> list[AlertSignal]:
-        key = f"{e.rule_id or e.signature}:{e.src_ip or ''}"
-        fp = f"{NAME}:ids:{key}"
-        self.ids_counts[fp] = self.ids_counts.get(fp, 0) + 1
-        count = self.ids_counts[fp]
-        refire = count in (1, 10, 100, 1000)  # the grouped alert's count is updated at orders of magnitude
-        return self._fire(e, "ids", key, IDS_SEVERITY.get(e.severity, "info"),
-                          f"IDS: {e.signature} from {e.src_ip or '?'}", e.src_ip,
-                          {"signature": e.signature, "rule_id": e.rule_id, "src_ip": e.src_ip,
-                           "dest_ip": e.dest_ip, "count": count}, refire=refire)
+        sig = str(e.signature_id or e.signature)
+        fp = f"ids:{sig}:{e.src_ip}"
+        hits = self._window("ids", f"{sig}:{e.src_ip}", e.time, "", self.cfg.ids_group_minutes)
+        details = {"src_ip": e.src_ip, "dest_ip": e.dest_ip, "signature": e.signature,
+                   "signature_id": e.signature_id, "category": e.category, "count": hits.count()}
+        return self._fire(fp, "ids", e, IDS_SEVERITY.get(e.severity, "info"), "IDS: {signature} from {src}",
+                          {"signature": e.signature or sig, "src": e.src_ip}, details)
 
-    def _seen(self, e: SecurityEvent) -> list[AlertSignal]:
-        host, out = e.source_id, []
-        prev = load_time(self.last_seen.get(host))
-        if prev is None or e.time > prev:
-            self.last_seen[host] = dump_time(e.time)  # type: ignore[assignment]
-        if host in self.silent:
-            self.silent.discard(host)
-            out.append(AlertSignal(time=e.time, source_id=host, detector=NAME, rule="silent_host",
-                                   fingerprint=f"{NAME}:silent_host:{host}", status="resolved",
-                                   title=f"{host} sends logs again", area=host, details={"host": host}))
-        return out
-
-    # ---- event-time progress --------------------------------------------------------------------
+    # -- time ----------------------------------------------------------------------------
     def advance(self, watermark: datetime) -> list[AlertSignal]:
-        out: list[AlertSignal] = []
-        if self.clock_start is None:
-            self.clock_start = dump_time(watermark)
-        silent_after = timedelta(seconds=self.rules.silent_after_s)
-        for host in self.rules.expected_hosts:
-            last = load_time(self.last_seen.get(host)) or load_time(self.clock_start)
-            if host not in self.silent and last is not None and watermark - last >= silent_after:
-                self.silent.add(host)
-                out.append(AlertSignal(time=watermark, source_id=host, detector=NAME, rule="silent_host",
-                                       fingerprint=f"{NAME}:silent_host:{host}", status="firing",
-                                       title=f"{host} has sent no logs since {dump_time(last)}", area=host,
-                                       details={"host": host, "last_seen": dump_time(last)}))
-        widest = max(self.fail.width, self.spray.width, self.scan.width, self.web.width,
-                     timedelta(seconds=self.rules.ids_group_window_s))
-        for fp, (last_s, rule, source) in list(self.firing.items()):
-            last = load_time(last_s)
-            if last is not None and watermark - last > widest:
-                del self.firing[fp]
-                self.ids_counts.pop(fp, None)
-                out.append(AlertSignal(time=watermark, source_id=source, detector=NAME, rule=rule,
-                                       fingerprint=fp[:256], status="resolved", title=f"{rule} ended",
-                                       details={}))
-        for window in (self.fail, self.spray, self.scan, self.web):
-            window.prune(watermark - 2 * widest)
+        quiet = timedelta(minutes=self.cfg.clear_minutes)
+        out = []
+        for fp, held in list(self.open.items()):
+            if held.last + quiet <= watermark:
+                del self.open[fp]
+                details = {k: v for k, v in held.details.items() if not k.startswith("title_")}
+                out.append(AlertSignal(time=held.last + quiet, source_id=held.source, detector=self.name,
+                                       rule=held.rule, fingerprint=fp, status="resolved",
+                                       severity=held.severity, title=held.title,  # type: ignore[arg-type]
+                                       title_template=held.details.get("title_template"),
+                                       title_params=held.details.get("title_params", {}),
+                                       started_at=held.started, details=details))
         return out
 
+    # -- snapshots -----------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        return {"detector": NAME, "version": VERSION, "fail": self.fail.state(), "spray": self.spray.state(),
-                "scan": self.scan.state(), "web": self.web.state(), "firing": dict(self.firing),
-                "ids_counts": dict(self.ids_counts), "last_seen": dict(self.last_seen),
-                "silent": sorted(self.silent), "clock_start": self.clock_start}
+        return {
+            "windows": [[rule, key, [[dump_time(t), v] for t, v in w.items]]
+                        for (rule, key), w in self.windows.items()],
+            "open": {fp: [dump_time(o.started), dump_time(o.last), o.severity, o.title, o.source, o.rule,
+                          o.details] for fp, o in self.open.items()},
+        }
 
     def restore(self, state: dict[str, Any]) -> None:
-        check_version(state, NAME, VERSION)
-        for name in ("fail", "spray", "scan", "web"):
-            getattr(self, name).restore(state[name])
-        self.firing = {fp: list(v) for fp, v in state["firing"].items()}
-        self.ids_counts = dict(state["ids_counts"])
-        self.last_seen = dict(state["last_seen"])
-        self.silent = set(state["silent"])
-        self.clock_start = state["clock_start"]
+        self.windows = {}
+        for rule, key, items in state.get("windows", []):
+            self.windows[(rule, key)] = Window(deque((load_time(t), v) for t, v in items))  # type: ignore[misc]
+        self.open = {fp: Open(load_time(a), load_time(b), sev, title, src, rule, det)  # type: ignore[arg-type]
+                     for fp, (a, b, sev, title, src, rule, det) in state.get("open", {}).items()}

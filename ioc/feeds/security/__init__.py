@@ -1,11 +1,12 @@
-"""The network-security feed: syslog, auth/fail2ban/access logs and Suricata EVE records."""
+"""The network security feed: syslog, auth and web server logs, fail2ban, Suricata EVE JSON."""
 
 from __future__ import annotations
 
 from ioc.feeds.base import FeedSpec
 from ioc.feeds.security.records import SecurityEvent
-from ioc.feeds.security.schema import MIGRATIONS, RAW_SECURITY_TABLES, SECURITY_EVENTS
-from ioc.feeds.security.settings import SecurityOptions, SecurityRules
+from ioc.feeds.security.schema import RAW_SECURITY_TABLES, SECURITY_EVENTS, apply_security
+from ioc.feeds.security.settings import SecurityRules
+from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="security",
@@ -13,11 +14,7 @@ SPEC = FeedSpec(
     events=(SecurityEvent,),
     topics={"security.event": "ioc.security.events"},
     tables=(SECURITY_EVENTS,),
-    migrations=MIGRATIONS,
+    migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),),
     raw_tables=RAW_SECURITY_TABLES,
     rules=SecurityRules,
-    options=SecurityOptions,
-    kinds=frozenset({"syslog", "security_file", "suricata_eve", "security_simulator"}),
 )
-
-__all__ = ["SPEC", "SecurityEvent", "SecurityOptions", "SecurityRules"]

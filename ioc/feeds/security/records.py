@@ -1,4 +1,4 @@
-"""The security feed's record: one typed event per log line or IDS record, raw line kept."""
+"""The security feed's record: one event of a log or an IDS (who, from where, to where, what, outcome)."""
 
 from __future__ import annotations
 
@@ -6,45 +6,37 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ioc.events import Event
+from ioc.records import Event
 
-MAX_RAW = 16_384
-Text64 = Annotated[str, Field(max_length=64)]
-Text256 = Annotated[str, Field(max_length=256)]
-Port = Annotated[int, Field(ge=0, le=65535)]
-
-#: what the event is about: the rules and the page group by it
-Category = Literal["auth", "web", "ids", "flow", "dns", "tls", "http", "anomaly", "firewall", "system"]
-Outcome = Literal["success", "failure", "unknown"]
+Text = Annotated[str, Field(max_length=512)]
 
 
 class SecurityEvent(Event):
-    """One security-relevant line: an SSH login, a web request, a Suricata alert or flow...
+    """A network security event: an SSH login, a web request, an IDS alert, a flow...
 
-    ``source_id`` is the host that logged it (syslog HOSTNAME, Suricata sensor, log file's host).
-    ``severity`` follows Suricata: 1 (high) .. 3 (low), 4 for plain informational lines.
-    ``rule_id`` is the IDS signature id (or the parser's rule name for log lines).
+    ``source_id`` is the host that logged it (the bus key). ``action`` says what happened
+    (``login``, ``http_request``, ``ids_alert``, ``flow``, ``dns``, ``tls``, ``anomaly``,
+    ``ban``...), ``outcome`` whether it succeeded; ``severity`` is 1 (highest) to 5 as Suricata
+    numbers them; ``raw`` keeps the line it came from.
     """
 
     kind: Literal["security.event"] = "security.event"
-    category: Category = "system"
-    src_ip: Text64 | None = None
-    src_port: Port | None = None
-    dest_ip: Text64 | None = None
-    dest_port: Port | None = None
-    proto: Text64 | None = None
-    user: Text256 | None = None
-    process: Text64 | None = None
-    action: Text64 = ""
-    outcome: Outcome = "unknown"
-    signature: Text256 = ""
-    rule_id: Text64 | None = None
-    severity: Annotated[int, Field(ge=1, le=4)] = 4
-    status: Annotated[int, Field(ge=0, le=999)] | None = None  # HTTP status of a web request
-    path: Annotated[str, Field(max_length=2048)] | None = None  # HTTP request target
-    raw: Annotated[str, Field(max_length=MAX_RAW)] = ""
+    log: Literal["syslog", "auth", "fail2ban", "web", "suricata"]
+    action: Annotated[str, Field(min_length=1, max_length=64)]
+    outcome: Literal["success", "failure", "unknown"] = "unknown"
+    src_ip: Annotated[str, Field(max_length=64)] | None = None
+    src_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    dest_ip: Annotated[str, Field(max_length=64)] | None = None
+    dest_port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    proto: Annotated[str, Field(max_length=16)] | None = None
+    user: Text | None = None
+    process: Text | None = None
+    signature: Annotated[str, Field(max_length=1024)] | None = None
+    signature_id: int | None = None
+    severity: Annotated[int, Field(ge=1, le=5)] = 3
+    category: Annotated[str, Field(max_length=256)] = ""
+    status: Annotated[int, Field(ge=100, le=999)] | None = None  # HTTP status of a web request
+    url: Annotated[str, Field(max_length=4096)] | None = None
+    user_agent: Text | None = None
+    raw: Annotated[str, Field(max_length=65536)] = ""
     simulated: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.source_id

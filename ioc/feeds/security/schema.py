@@ -1,127 +1,98 @@
-"""Security tables: raw events (hypertable or BRIN) and a 1-minute rollup by category and source.
+"""The security feed's tables: every event, and a 1-minute rollup by category and source address.
 
-``security_events`` has one row per event, natural key ``(host, time, fingerprint)`` where the
-fingerprint is an MD5 of the raw line (or of the record when no raw line), so a redelivered
-record is stored once. ``security_counts_1m`` counts events per minute, category and source
-address (``''`` when none); the writer's ``after_insert`` recomputes every touched bucket from
-the stored rows, exact under duplicates and out-of-order batches, the same SQL on plain
-PostgreSQL (with the core's ``time_bucket`` fallback) and TimescaleDB.
+``security_events``: one row per event, natural key ``(host, time, digest)`` where ``digest`` is
+a hash of the raw line (a redelivered event is stored once); a hypertable on TimescaleDB, a BRIN
+index elsewhere. ``security_events_1m``: per minute, category and source address, the events and
+failures; the writer recomputes, in the same transaction, every minute its batch touched from the
+stored rows (exact under duplicates and batches out of order, the same SQL at both levels).
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import psycopg
 
-from ioc.feeds.security.records import SecurityEvent
 from ioc.store.capabilities import Capabilities
-from ioc.store.tables import Migration, TableSpec, hypertable_or_brin
+from ioc.store.tables import TableSpec, hypertable_or_brin
 
 RAW_SECURITY_TABLES = ("security_events",)
 
 
 def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
-    """Migration 1: the raw events table and its per-minute rollup."""
+    """Migration 1: the events and their per-minute rollup."""
     conn.execute(
         """
         CREATE TABLE security_events (
-            time         timestamptz NOT NULL,
-            host         text        NOT NULL,
-            fingerprint  text        NOT NULL,
-            category     text        NOT NULL,
-            src_ip       text,
-            src_port     integer,
-            dest_ip      text,
-            dest_port    integer,
-            proto        text,
-            username     text,
-            process      text,
-            action       text        NOT NULL,
-            outcome      text        NOT NULL,
-            signature    text        NOT NULL,
-            rule_id      text,
-            severity     smallint    NOT NULL,
-            status       smallint,
-            path         text,
-            raw          text        NOT NULL,
-            simulated    boolean     NOT NULL,
-            PRIMARY KEY (host, time, fingerprint)
-        )
+            time        timestamptz NOT NULL,
+            host        text        NOT NULL,
+            digest      text        NOT NULL,
+            log         text        NOT NULL,
+            action      text        NOT NULL,
+            outcome     text        NOT NULL,
+            src_ip      text,
+            src_port    integer,
+            dest_ip     text,
+            dest_port   integer,
+            proto       text,
+            username    text,
+            process     text,
+            signature   text,
+            signature_id bigint,
+            severity    smallint    NOT NULL,
+            category    text        NOT NULL DEFAULT '',
+            status      smallint,
+            url         text,
+            raw         text        NOT NULL DEFAULT '',
+            simulated   boolean     NOT NULL DEFAULT false,
+            PRIMARY KEY (host, time, digest)
+        );
+        CREATE INDEX security_events_src ON security_events (src_ip, time DESC);
+        CREATE TABLE security_events_1m (
+            bucket      timestamptz NOT NULL,
+            category    text        NOT NULL,
+            src_ip      text        NOT NULL,
+            events      bigint      NOT NULL,
+            failures    bigint      NOT NULL,
+            PRIMARY KEY (bucket, category, src_ip)
+        );
         """
     )
     hypertable_or_brin(conn, caps, "security_events", "1 day")
-    conn.execute(
-        """
-        CREATE INDEX security_events_src ON security_events (src_ip, time);
-        CREATE TABLE security_counts_1m (
-            bucket    timestamptz NOT NULL,
-            category  text        NOT NULL,
-            src_ip    text        NOT NULL,
-            events    integer     NOT NULL,
-            failures  integer     NOT NULL,
-            max_severity smallint NOT NULL,
-            PRIMARY KEY (category, src_ip, bucket)
-        );
-        CREATE INDEX security_counts_1m_bucket ON security_counts_1m (bucket)
-        """
-    )
 
 
-def fingerprint(event: SecurityEvent) -> str:
-    """What tells two events of one host at one instant apart: a digest of the raw line."""
-    basis = event.raw or event.model_dump_json(exclude={"time", "source_id"})
-    return hashlib.md5(basis.encode("utf-8", "backslashreplace"), usedforsecurity=False).hexdigest()
+def digest(event: Any) -> str:
+    """What tells two events of one host at one time apart: the raw line (or the whole record)."""
+    basis = event.raw or event.model_dump_json(exclude={"raw"})
+    return hashlib.blake2b(basis.encode(), digest_size=12).hexdigest()
 
 
-_COUNTS_REFRESH = """
-WITH touched AS (
-    SELECT DISTINCT category, coalesce(src_ip, '') AS src_ip, time_bucket('1 minute', time) AS bucket
-    FROM stage_security_events
+_TOUCHED = "(SELECT DISTINCT date_trunc('minute', time) AS bucket FROM stage_security_events)"
+_ROLLUP = (  # two statements: a data-modifying CTE would not let the insert see the delete
+    f"DELETE FROM security_events_1m r USING {_TOUCHED} t WHERE r.bucket = t.bucket",
+    f"""
+INSERT INTO security_events_1m (bucket, category, src_ip, events, failures)
+SELECT date_trunc('minute', e.time), coalesce(nullif(e.category, ''), e.action), coalesce(e.src_ip, ''),
+       count(*), count(*) FILTER (WHERE e.outcome = 'failure')
+FROM security_events e JOIN {_TOUCHED} t ON e.time >= t.bucket AND e.time < t.bucket + interval '1 minute'
+GROUP BY 1, 2, 3
+""",
 )
-INSERT INTO security_counts_1m AS c (bucket, category, src_ip, events, failures, max_severity)
-SELECT t.bucket, t.category, t.src_ip, count(*),
-       count(*) FILTER (WHERE e.outcome = 'failure'), min(e.severity)
-FROM touched t JOIN security_events e
-  ON e.category = t.category AND coalesce(e.src_ip, '') = t.src_ip
- AND e.time >= t.bucket AND e.time < t.bucket + interval '1 minute'
-GROUP BY t.bucket, t.category, t.src_ip
-ON CONFLICT (category, src_ip, bucket) DO UPDATE
-    SET events = excluded.events, failures = excluded.failures, max_severity = excluded.max_severity
-"""
 
 SECURITY_EVENTS = TableSpec(
     kind="security.event",
     table="security_events",
     columns=(
-        ("time", "timestamptz"),
-        ("host", "text"),
-        ("fingerprint", "text"),
-        ("category", "text"),
-        ("src_ip", "text"),
-        ("src_port", "int4"),
-        ("dest_ip", "text"),
-        ("dest_port", "int4"),
-        ("proto", "text"),
-        ("username", "text"),
-        ("process", "text"),
-        ("action", "text"),
-        ("outcome", "text"),
-        ("signature", "text"),
-        ("rule_id", "text"),
-        ("severity", "int2"),
-        ("status", "int2"),
-        ("path", "text"),
-        ("raw", "text"),
-        ("simulated", "bool"),
+        ("time", "timestamptz"), ("host", "text"), ("digest", "text"), ("log", "text"),
+        ("action", "text"), ("outcome", "text"), ("src_ip", "text"), ("src_port", "int4"),
+        ("dest_ip", "text"), ("dest_port", "int4"), ("proto", "text"), ("username", "text"),
+        ("process", "text"), ("signature", "text"), ("signature_id", "int8"), ("severity", "int2"),
+        ("category", "text"), ("status", "int2"), ("url", "text"), ("raw", "text"), ("simulated", "bool"),
     ),
-    key=("host", "time", "fingerprint"),
-    to_row=lambda e: (
-        e.time, e.source_id, fingerprint(e), e.category, e.src_ip, e.src_port, e.dest_ip, e.dest_port,
-        e.proto, e.user, e.process, e.action, e.outcome, e.signature, e.rule_id, e.severity, e.status,
-        e.path, e.raw, e.simulated,
-    ),
-    after_insert=(_COUNTS_REFRESH,),
+    key=("host", "time", "digest"),
+    to_row=lambda e: (e.time, e.source_id, digest(e), e.log, e.action, e.outcome, e.src_ip, e.src_port,
+                      e.dest_ip, e.dest_port, e.proto, e.user, e.process, e.signature, e.signature_id,
+                      e.severity, e.category, e.status, e.url, e.raw, e.simulated),
+    after_insert=_ROLLUP,
 )
-
-MIGRATIONS = (Migration(1, "security events and per-minute counts by category and source", apply_security),)

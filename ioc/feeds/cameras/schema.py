@@ -35,7 +35,6 @@ import psycopg
 
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
-from ioc.topics import TOPIC_BY_KIND
 
 COUNT_BUCKET = "1 minute"
 RAW_CAMERA_TABLES = ("camera_detections", "camera_frame_stats", "camera_keyframes")
@@ -265,16 +264,6 @@ CAMERA_KEYFRAMES = TableSpec(
 
 CAMERA_SPECS: tuple[TableSpec, ...] = (CAMERA_DETECTIONS, CAMERA_FRAME_STATS, CAMERA_KEYFRAMES)
 """How each camera record kind is kept: detections, frame statistics, key frames."""
-
-
-def camera_table_specs() -> tuple[TableSpec, ...]:
-    """The camera specs the store writes now: those whose kind has a bus topic.
-
-    ``camera.detection`` today; ``camera.frame_stats`` and ``camera.keyframe`` join by
-    themselves once they are registered in :mod:`ioc.events` and :mod:`ioc.topics` (the sink
-    subscribes to the topic of every kind in ``TABLES``).
-    """
-    return tuple(spec for spec in CAMERA_SPECS if spec.kind in TOPIC_BY_KIND)
 
 
 def camera_spec(kind: str) -> TableSpec:

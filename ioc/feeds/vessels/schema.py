@@ -141,8 +141,3 @@ VESSEL_STATIC = TableSpec(
     ),
 )
 
-
-def vessel_table_specs() -> tuple[TableSpec, ...]:
-    """The writer's specs for vessel records."""
-    return (VESSEL_POSITIONS, VESSEL_STATIC)
-
