@@ -24,9 +24,9 @@ DetectorFactory = Callable[[Settings], Sequence[Detector]]
 
 def vessel_rules(settings: Settings) -> Sequence[Detector]:
     """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
-    if not settings.rules.vessels:
+    if "vessels" not in settings.rules.model_fields_set:
         return []
-    rules = build_vessel_detectors(settings.rules.vessels, base_dir=settings.samples_dir)
+    rules = build_vessel_detectors(settings.rules.vessels.as_config(), base_dir=settings.samples_dir)
     cells = settings.bus.cells
     for rule in rules:
         if not isinstance(rule, EncounterDetector):

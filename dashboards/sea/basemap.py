@@ -84,8 +84,7 @@ def _resolve(settings: Settings, name: str | Path) -> Path:
 
 def zone_files(settings: Settings) -> list[Path]:
     """The zone files of the vessel rules (``rules.vessels.zones``, relative to ``samples_dir``)."""
-    names = settings.rules.vessels.get("zones", []) if isinstance(settings.rules.vessels, dict) else []
-    return [_resolve(settings, n) for n in ([names] if isinstance(names, str) else names)]
+    return [_resolve(settings, n) for n in settings.rules.vessels.zones]
 
 
 def coastline_files(settings: Settings) -> list[Path]:

@@ -69,8 +69,7 @@ def check_config(path: Path) -> tuple[Settings | None, list[str]]:
 
 
 def _zone_files(settings: Settings) -> list[str]:
-    files = (settings.rules.vessels or {}).get("zones", [])
-    return [files] if isinstance(files, str) else list(files)
+    return list(settings.rules.vessels.zones)
 
 
 def _read_zones(settings: Settings, file: str) -> None:
