@@ -29,12 +29,20 @@ def hour_of(when: datetime) -> datetime:
 
 
 def find_bursts(counts: Mapping[str, Mapping[datetime, int]], *, z: float = 4.0, min_count: int = 3,
-                baseline_hours: int = 24, floor: float = 0.25) -> list[Burst]:
-    """Every (term, hour) whose count is far above the term's preceding baseline."""
+                baseline_hours: int = 24, floor: float = 0.25, since: datetime | None = None) -> list[Burst]:
+    """Every (term, hour) whose count is far above the term's preceding baseline.
+
+    Hours less than ``baseline_hours`` after ``since`` (default: the earliest hour counted, of
+    any term) are not judged: there is no baseline yet, everything would look new.
+    """
+    hours = [h for series in counts.values() for h in series]
+    if not hours:
+        return []
+    judged_from = (since or min(hours)) + timedelta(hours=baseline_hours)
     found = []
     for term, series in counts.items():
         for hour, count in sorted(series.items()):
-            if count < min_count:
+            if count < min_count or hour < judged_from:
                 continue
             previous = [series.get(hour - timedelta(hours=h), 0) for h in range(1, baseline_hours + 1)]
             mean = max(floor, sum(previous) / baseline_hours)

@@ -1,0 +1,135 @@
+"""Press intake against a local HTTP server (127.0.0.1): real RSS parsing, conditional GET,
+dedup across feeds, article page fetch, hostile documents turned into dead letters."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ingest.press.feeds import Seen
+from ingest.press.poller import FeedPoller
+from ingest.press.text import Matcher
+from ioc.feeds.press.settings import PressOptions
+
+SAMPLE = (Path(__file__).parents[1] / "sample_streams/press/sim_tin_hue.xml").read_bytes()
+NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
+BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]><rss version="2.0"><channel><title>&lol3;</title>'
+        b'</channel></rss>')
+PAGE = ("<html><body><nav>Menu</nav><article><h1>Chợ Đông Ba</h1><p>Tiểu thương vui mừng.</p>"
+        "<script>document.cookie</script><img src=x onerror=alert(1)></article></body></html>").encode()
+ROUTES: dict[str, tuple[int, str, bytes]] = {
+    "/feed.xml": (200, "application/rss+xml", SAMPLE),
+    "/copy.xml": (200, "application/rss+xml", SAMPLE),
+    "/bomb.xml": (200, "application/xml", BOMB),
+    "/error.xml": (200, "text/html", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"),
+    "/broken.xml": (200, "application/xml", b"<rss version='2.0'><channel><item><title>x</item>"),
+    "/big.xml": (200, "application/xml", b"<rss>" + b" " * 6_000_000 + b"</rss>"),
+    "/sim-tin-hue/cho-dong-ba": (200, "text/html; charset=utf-8", PAGE),
+}
+
+
+class Handler(BaseHTTPRequestHandler):
+    hits: list[tuple[str, str | None]] = []
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.hits.append((self.path, self.headers.get("If-None-Match")))
+        if self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.end_headers()
+            return
+        if self.path == "/feed.xml" and self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.end_headers()
+            return
+        status, ctype, body = ROUTES.get(self.path, (404, "text/plain", b"no"))
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"v1"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def options() -> PressOptions:
+    return PressOptions.model_validate({
+        "places": [{"name": "Phú Hội", "terms": ["phường Phú Hội", "Phu Hoi"]},
+                   {"name": "Đông Ba", "terms": ["chợ Đông Ba", "Dong Ba market"]}],
+        "topics": [{"name": "flood", "terms": ["lũ lụt", "ngập", "flood"], "department": "PCTT",
+                    "hazard": True}],
+    })
+
+
+def poller(base: str, path: str, seen: Seen | None = None) -> FeedPoller:
+    return FeedPoller("SIM Tin Huế", base + path, Matcher.build(options()), seen or Seen(), simulated=True)
+
+
+def test_feed_read_cleaned_matched_and_page_fetched(server):
+    # the sample's links point at 127.0.0.1 without a port: route them to the test server
+    p = poller(server, "/feed.xml")
+    p.session.get = _rebase(p.session.get, server)
+    articles, dead = p.poll(NOW)
+    assert dead == []
+    by_guid = {a.guid: a for a in articles}
+    flood = by_guid["sim-tin-hue-001"]
+    assert flood.topics == ["flood"] and flood.places == ["Phú Hội"] and flood.tone == "negative"
+    assert "alert" not in flood.text and "steal" not in flood.text and "<" not in flood.text
+    market = by_guid["sim-tin-hue-002"]
+    assert "Tiểu thương vui mừng" in market.text
+    assert "cookie" not in market.text and "onerror" not in market.text
+    assert market.places == ["Đông Ba"]
+
+
+def _rebase(get, base):
+    def wrapped(url, **kw):
+        return get(url.replace("http://127.0.0.1/", base + "/"), **kw)
+    return wrapped
+
+
+def test_conditional_get_and_dedup_across_feeds(server):
+    seen = Seen()
+    first = poller(server, "/feed.xml", seen)
+    first.fetch_pages = False
+    assert len(first.poll(NOW)[0]) == 2
+    assert first.etag == '"v1"'
+    again, dead = first.poll(NOW)  # the server answers 304 to the ETag
+    assert again == [] and dead == []
+    assert Handler.hits[-1] == ("/feed.xml", '"v1"')
+    copy = poller(server, "/copy.xml", seen)  # another feed carrying the same links and GUIDs
+    copy.fetch_pages = False
+    assert copy.poll(NOW) == ([], [])
+
+
+@pytest.mark.parametrize(("path", "reason"), [
+    ("/bomb.xml", "EntitiesForbidden"),
+    ("/error.xml", "HTML page"),
+    ("/broken.xml", "not well-formed"),
+    ("/big.xml", "larger than"),
+    ("/loop", "redirect loop"),
+    ("/missing.xml", "HTTP 404"),
+])
+def test_hostile_feeds_become_dead_letters(server, path, reason):
+    p = poller(server, path)
+    articles, dead = p.poll(NOW)
+    assert articles == [] and len(dead) == 1 and reason in dead[0][0]
+    assert p.failures == 1 and p.next_poll is not None and (p.next_poll - NOW).total_seconds() == 600
+    p.poll(p.next_poll)
+    assert p.failures == 2 and (p.next_poll - NOW).total_seconds() == 600 + 1200  # backoff doubles
