@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from detectors.press.bursts import HourlyCounts, find_bursts
+from detectors.press.rules import PressDetector
 from detectors.press.stories import StoryGrouper
+from ioc.feeds.press.records import PressArticle
+from ioc.feeds.press.settings import PressRuleSettings
 
 T0 = datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
 FLOOD = ("Lũ lụt gây ngập sâu nhiều tuyến đường ở phường Phú Hội",
@@ -54,3 +58,26 @@ def test_burst_on_recorded_hourly_counts():
         for _ in range(5):
             steady.add(T0 + timedelta(hours=h), ["topic:traffic"])
     assert find_bursts(steady.counts) == []
+
+
+def _article(outlet: str, when: datetime, title: str, text: str, **kw) -> PressArticle:
+    from ingest.press.feeds import content_hash
+    url = f"http://127.0.0.1/{outlet}/{when:%H%M}"
+    return PressArticle(time=when, source_id=outlet, outlet=outlet, url=url,
+                        title=title, text=text, hash=content_hash(title, text), **kw)
+
+
+def test_press_detector_alerts_with_departments_and_survives_a_snapshot():
+    cfg = PressRuleSettings(spread_outlets=3, spread_minutes=120,
+                            departments={"flood": "Ban Chỉ huy PCTT"})
+    d = PressDetector(cfg)
+    kw = {"topics": ["flood"], "places": ["Phú Hội"], "tone": "negative", "tone_score": -0.6}
+    first = d.observe(_article("SIM A", T0, *FLOOD, **kw))
+    assert [s.rule for s in first] == ["negative"] and first[0].details["department"] == "Ban Chỉ huy PCTT"
+    assert d.observe(_article("SIM B", T0 + timedelta(minutes=10), *FLOOD, **kw)) == []  # one alert a story
+    restored = PressDetector(cfg)
+    restored.restore(json.loads(json.dumps(d.state())))
+    third = restored.observe(_article("SIM C", T0 + timedelta(minutes=40), *FLOOD, **kw))
+    assert [s.rule for s in third] == ["spreading"]
+    assert third[0].details["outlets"] == ["SIM A", "SIM B", "SIM C"]
+    assert third[0].details["department"] == "Ban Chỉ huy PCTT"

@@ -47,6 +47,12 @@ class PressRuleSettings(BaseModel):
     burst_z: Positive = 4.0  # hourly count this many Poisson deviations above baseline
     burst_min_count: Count = 3
     baseline_hours: Count = 24
+    # the watched topics whose bursts and stories alert, and who must answer: name -> department
+    hazards: list[str] = Field(default_factory=lambda: [
+        "flood", "landslide", "accident", "fire", "outbreak", "complaint", "service_failure"])
+    departments: dict[str, str] = Field(default_factory=dict)  # topic, agency or place name -> department
+    default_department: str = "Trung tâm IOC"
+    keep_hours: Count = 48  # articles older than this (event time) leave the story index
 
 
 class PressRules(BaseModel):
