@@ -14,6 +14,7 @@ from ingest.press.feeds import Seen
 from ingest.press.poller import FeedPoller
 from ingest.press.text import Matcher
 from ioc.feeds.press.settings import PressOptions
+from tests.waiting import wait_for
 
 SAMPLE = (Path(__file__).parents[1] / "sample_streams/press/sim_tin_hue.xml").read_bytes()
 NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
@@ -133,3 +134,27 @@ def test_hostile_feeds_become_dead_letters(server, path, reason):
     assert p.failures == 1 and p.next_poll is not None and (p.next_poll - NOW).total_seconds() == 600
     p.poll(p.next_poll)
     assert p.failures == 2 and (p.next_poll - NOW).total_seconds() == 600 + 1200  # backoff doubles
+
+
+def test_worker_from_registry_publishes_articles_and_dead_letters(server):
+    from ingest.registry import build_feed_worker
+    from ioc.bus.memory import MemoryBus
+    from ioc.config import FeedSettings, Settings
+    from ioc.events import decode
+
+    feed = FeedSettings(name="press", kind="rss", options={
+        "outlets": [{"name": "SIM Tin Huế", "url": server + "/copy.xml", "simulated": True},
+                    {"name": "SIM Lỗi", "url": server + "/bomb.xml", "simulated": True}],
+        "fetch_pages": False,
+        "topics": [{"name": "flood", "terms": ["lũ lụt"]}]})
+    bus = MemoryBus()
+    worker = build_feed_worker(feed, Settings(), bus.publisher())
+    assert worker.round(NOW) == 2
+    sub = bus.subscribe(["ioc.press.articles", "ioc.deadletters"], "t")
+    msgs: list = []
+    wait_for(lambda: msgs.extend(sub.poll(500, 0.1)) or len(msgs) >= 3, "three messages on the bus")
+    kinds = sorted(m.topic for m in msgs)
+    assert kinds == ["ioc.deadletters", "ioc.press.articles", "ioc.press.articles"]
+    flood = [decode(m.value) for m in msgs if m.topic == "ioc.press.articles"]
+    assert any(a.topics == ["flood"] and a.simulated for a in flood)
+    assert worker.health["dead_letters"] == 1 and worker.health["failing"] == ["SIM Lỗi"]
