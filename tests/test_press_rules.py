@@ -81,3 +81,24 @@ def test_press_detector_alerts_with_departments_and_survives_a_snapshot():
     assert [s.rule for s in third] == ["spreading"]
     assert third[0].details["outlets"] == ["SIM A", "SIM B", "SIM C"]
     assert third[0].details["department"] == "Ban Chỉ huy PCTT"
+
+
+def test_hue_config_press_sections_validate() -> None:
+    """The Huế config's [rules.press] and its commented press feed parse as settings."""
+    import tomllib
+    from pathlib import Path
+
+    from ingest.press.worker import PressFeedOptions
+
+    path = Path(__file__).parents[1] / "ioc/app/config/hue.toml"
+    text = path.read_text(encoding="utf-8")
+    rules = PressRuleSettings.model_validate(tomllib.loads(text)["rules"]["press"])
+    assert rules.departments["flood"] == "Ban Chỉ huy PCTT"
+    start = text.index("# [[feeds]]\n# name = \"press\"")
+    block = []
+    for line in text[start:].splitlines():
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    options = PressFeedOptions.model_validate(tomllib.loads("\n".join(block))["feeds"][0]["options"])
+    assert {t.name for t in options.topics} >= set(rules.hazards)
