@@ -21,8 +21,13 @@ NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
         b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]><rss version="2.0"><channel><title>&lol3;</title>'
         b'</channel></rss>')
-PAGE = ("<html><body><nav>Menu</nav><article><h1>Chợ Đông Ba</h1><p>Tiểu thương vui mừng.</p>"
-        "<script>document.cookie</script><img src=x onerror=alert(1)></article></body></html>").encode()
+PAGE = ("<html><head><title>Chợ Đông Ba</title></head><body><nav><a href='/'>Trang chủ</a> "
+        "<a href='/ts'>Thời sự</a></nav><article><h1>Chợ Đông Ba đón khách kỷ lục</h1>"
+        "<p>Tiểu thương vui mừng khi lượng khách đến chợ Đông Ba tăng mạnh dịp cuối tuần, nhiều quầy hàng "
+        "bán hết hàng từ trưa. Ban quản lý chợ cho biết sẽ bố trí thêm lực lượng giữ trật tự.</p>"
+        "<p>Du khách chủ yếu mua đặc sản Huế như mè xửng, tôm chua và nón lá làm quà.</p>"
+        "<script>document.cookie</script><img src=x onerror=alert(1)></article>"
+        "<footer>Bản quyền thuộc về SIM Tin Huế</footer></body></html>").encode()
 ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/feed.xml": (200, "application/rss+xml", SAMPLE),
     "/copy.xml": (200, "application/rss+xml", SAMPLE),
@@ -96,6 +101,7 @@ def test_feed_read_cleaned_matched_and_page_fetched(server):
     market = by_guid["sim-tin-hue-002"]
     assert "Tiểu thương vui mừng" in market.text
     assert "cookie" not in market.text and "onerror" not in market.text
+    assert "Trang chủ" not in market.text and "Bản quyền" not in market.text  # boilerplate left out
     assert market.places == ["Đông Ba"]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
+import trafilatura
 
 from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, parse_feed, plain
 from ingest.press.text import Matcher, understand
@@ -99,11 +100,16 @@ class FeedPoller:
         return articles, dead
 
     def page_text(self, url: str) -> str:
-        """Main text of an article page: the paragraphs of its <article> (or body), tags stripped."""
+        """Main text of an article page by trafilatura (boilerplate, menus and scripts left out); where
+        it finds none, the page's <article> (or whole page) with every tag stripped."""
         response = self._get(url)
         if response.status_code != 200:
             raise FeedRefused(f"HTTP {response.status_code} for article page {url}")
         page = response.content.decode(response.encoding or "utf-8", errors="replace")
+        extracted = trafilatura.extract(page, include_comments=False, include_tables=False,
+                                        favor_precision=True)
+        if extracted:
+            return plain(extracted)
         start = page.lower().find("<article")
         body = page[start:page.lower().find("</article>", start)] if start >= 0 else page
         return plain(body)
