@@ -164,3 +164,35 @@ def test_worker_from_registry_publishes_articles_and_dead_letters(server):
     flood = [decode(m.value) for m in msgs if m.topic == "ioc.press.articles"]
     assert any(a.topics == ["flood"] and a.simulated for a in flood)
     assert worker.health["dead_letters"] == 1 and worker.health["failing"] == ["SIM Lỗi"]
+
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>SIM Atom</title><id>urn:sim</id>
+<updated>2026-12-05T01:00:00Z</updated>
+<entry><title type="html">Sạt lở ở A Lưới &lt;b onmouseover="x()"&gt;!&lt;/b&gt;</title>
+<link href="https://example.org/atom/1"/><id>urn:sim:1</id><updated>2026-12-05T01:00:00Z</updated>
+<summary>Mưa lớn gây sạt lở.</summary></entry></feed>""".encode()
+RDF = """<?xml version="1.0" encoding="utf-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="https://example.org/"><title>SIM RDF</title><link>https://example.org/</link>
+<description>x</description></channel>
+<item rdf:about="https://example.org/rdf/1"><title>Cháy ở chợ Đông Ba</title>
+<link>https://example.org/rdf/1</link><description>Hỏa hoạn.</description></item></rdf:RDF>""".encode()
+
+
+def test_atom_and_rdf_parse_to_plain_entries():
+    from ingest.press.feeds import parse_feed
+
+    [atom] = parse_feed(ATOM)
+    assert atom.url == "https://example.org/atom/1" and atom.title == "Sạt lở ở A Lưới !"
+    assert atom.published == datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
+    [rdf] = parse_feed(RDF)
+    assert rdf.title == "Cháy ở chợ Đông Ba" and rdf.summary == "Hỏa hoạn."
+
+
+def test_a_wrong_declared_encoding_is_a_dead_letter_reason_not_a_crash():
+    from ingest.press.feeds import FeedRefused, parse_feed
+
+    ascii_declared = ATOM.replace(b'encoding="utf-8"', b'encoding="us-ascii"')  # says ASCII, carries UTF-8
+    with pytest.raises(FeedRefused, match="not well-formed XML"):
+        parse_feed(ascii_declared)
