@@ -196,3 +196,21 @@ def test_a_wrong_declared_encoding_is_a_dead_letter_reason_not_a_crash():
     ascii_declared = ATOM.replace(b'encoding="utf-8"', b'encoding="us-ascii"')  # says ASCII, carries UTF-8
     with pytest.raises(FeedRefused, match="not well-formed XML"):
         parse_feed(ascii_declared)
+
+
+def test_the_simulated_outlet_serves_the_sample_with_etags():
+    from ingest.press.simulated import serve
+
+    httpd = serve(0)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        p = poller(f"http://127.0.0.1:{httpd.server_port}", "/sim_tin_hue.xml")
+        p.fetch_pages = False
+        articles, dead = p.poll(NOW)
+        assert dead == [] and len(articles) == 2 and all(a.simulated for a in articles)
+        assert p.poll(NOW) == ([], [])  # 304: nothing new
+        assert poller(f"http://127.0.0.1:{httpd.server_port}", "/../pyproject.toml").poll(NOW)[1]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
