@@ -102,3 +102,18 @@ def test_hue_config_press_sections_validate() -> None:
         block.append(line[2:])
     options = PressFeedOptions.model_validate(tomllib.loads("\n".join(block))["feeds"][0]["options"])
     assert {t.name for t in options.topics} >= set(rules.hazards)
+
+
+def test_the_two_simulated_outlets_carry_one_flood_story():
+    from pathlib import Path
+
+    from ingest.press.feeds import parse_feed
+
+    root = Path(__file__).parents[1] / "sample_streams/press"
+    g = StoryGrouper(threshold=0.5)
+    stories = {}
+    for name in ("sim_tin_hue.xml", "sim_song_huong.xml"):
+        for e in parse_feed((root / name).read_bytes()):
+            stories[e.guid] = g.add(e.guid, name, e.published, e.title, e.text or e.summary).id
+    assert stories["sim-tin-hue-001"] == stories["sim-song-huong-101"]
+    assert len(set(stories.values())) == 3
