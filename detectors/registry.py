@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 import detectors.cameras as cameras
+import detectors.press as press
 import detectors.security as security
 import detectors.vessels as vessels
 from detectors.base import Detector
@@ -30,6 +31,7 @@ PACKAGES: list[Mapping[str, DetectorFactory]] = [
     vessels.DETECTORS,
     cameras.DETECTORS,
     security.DETECTORS,
+    press.DETECTORS,
 ]
 """Each detector package's own ``DETECTORS`` (name -> factory): one line per package."""
 
