@@ -18,5 +18,5 @@ SPEC = FeedSpec(
     raw_tables=RAW_SERVICES_TABLES,
     rules=ServicesRules,
     options=ServicesOptions,
-    kinds=frozenset({"services_http", "services_csv"}),
+    kinds=frozenset({"services-http", "services-csv"}),
 )
