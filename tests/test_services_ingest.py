@@ -102,3 +102,9 @@ def test_polling_pages_conditional_requests_backoff_and_worker() -> None:
             thread.join()
         assert worker.health["dead_letter_reasons"] == {"level": 1}
         assert worker.out.published[DEAD_LETTERS] == 1
+
+
+def test_the_demo_sample_imports_without_dead_letters() -> None:
+    sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
+    items = list(read_csv_file(sample, source="motcua-sample", tz=HUE, simulated=True))
+    assert items and all(isinstance(i, DossierEvent) and i.simulated for i in items)

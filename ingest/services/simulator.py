@@ -125,7 +125,7 @@ def dossier_rows(start: datetime, end: datetime, *, per_day: int = 900, seed: in
         count = per_day if weekday < 5 else (per_day // 5 if weekday == 5 else 0)
         picked = rng.choices(catalogue, weights, k=count)
         for proc in picked:
-            received = day + timedelta(hours=7.5, seconds=rng.uniform(0, 9.5 * 3600))
+            received = day + timedelta(hours=7.5, seconds=int(rng.uniform(0, 9.5 * 3600)))
             if received < start or received >= end:
                 continue
             n += 1
@@ -152,8 +152,35 @@ def dossier_rows(start: datetime, end: datetime, *, per_day: int = 900, seed: in
             if rng.random() < 0.08:
                 steps.append(("supplement_requested", received + span * 0.4))
             steps.append(("returned" if rng.random() < 0.03 else "resolved", finished))
-            for status, t in steps:
+            for status, t in ((s, t.replace(microsecond=0)) for s, t in steps):
                 if t >= end:
                     break
                 yield {**base, "status": status, "time": t, "finished": t if status in FINAL else None}
         day += timedelta(days=1)
+
+
+def write_csv(path: str, start: datetime, end: datetime, per_day: int) -> int:
+    """Write the SIMULATED rows of ``start``..``end`` as the CSV export the ``services-csv`` feed reads."""
+    import csv
+
+    from ingest.services.rows import FIELDS
+
+    rows = sorted(dossier_rows(start, end, per_day=per_day), key=lambda r: r["time"])
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(FIELDS)
+        for r in rows:
+            out.writerow(
+                [
+                    "" if r[k] is None else (r[k].isoformat() if isinstance(r[k], datetime) else r[k])
+                    for k in FIELDS
+                ]
+            )
+    return len(rows)
+
+
+if __name__ == "__main__":  # python -m ingest.services.simulator OUT.csv START_DAY DAYS PER_DAY
+    import sys
+
+    first = datetime.fromisoformat(sys.argv[2]).replace(tzinfo=HUE)
+    print(write_csv(sys.argv[1], first, first + timedelta(days=int(sys.argv[3])), int(sys.argv[4])))
