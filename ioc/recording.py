@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ioc.events import SCHEMA_VERSION, Event, EventDecodeError, decode
 
@@ -170,3 +171,29 @@ def read_recording(root: Path, start: datetime, end: datetime,
 
     streams = [stream(feed) for feed in sorted({f.feed for f in files})]
     yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
+
+
+def records_from_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[str] | None = None,
+                       batch: int = 5000) -> Iterator[tuple[str, Event]]:
+    """``(feed, record)`` of every stored fact in ``[start, end)``, in event-time order across feeds
+    (each feed's raw tables whose spec can turn a row back into its record; server-side cursors)."""
+    from ioc.feeds import FEEDS  # the feeds declare which tables hold records and how to read them
+
+    def stream(feed: str, spec: Any) -> Iterator[tuple[str, Event]]:
+        names = [c for c, _ in spec.columns]
+        with pool.connection() as conn, conn.cursor(name=f"export_{spec.table}") as cur:
+            cur.itersize = batch
+            cur.execute(f"SELECT {', '.join(names)} FROM {spec.table} WHERE {spec.time_column} >= %s "
+                        f"AND {spec.time_column} < %s ORDER BY {spec.time_column}", (start, end))
+            for row in cur:
+                yield feed, spec.from_row(dict(zip(names, row, strict=True)))
+
+    streams = [stream(f.name, spec) for f in FEEDS if feeds is None or f.name in feeds
+               for spec in f.tables if spec.from_row is not None]
+    yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
+
+
+def export_recording(pool: Any, root: Path, start: datetime, end: datetime,
+                     feeds: Sequence[str] | None = None) -> list[RecordedFile]:
+    """The store's facts of ``[start, end)`` as a recording under ``root``."""
+    return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True)

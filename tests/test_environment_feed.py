@@ -627,7 +627,8 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
 def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
     assert settings.web.title == "Intelligent Operations Centre"
-    assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "motcua-sample"]
+    assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "security-sim-auth",
+                                                "security-sim-web", "security-sim-ids", "motcua-sample"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 

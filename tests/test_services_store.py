@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ioc.feeds.services.records import DossierEvent
+from ioc.feeds.services.schema import DOSSIER_EVENTS
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
 
@@ -56,3 +57,7 @@ def test_events_dossiers_and_rollups(store: Store) -> None:
             "SELECT month::text, received, finished, on_time FROM services_monthly ORDER BY month"
         ).fetchall()
         assert monthly == [("2026-03-01", 3, 1, 1), ("2026-04-01", 0, 1, 0)]
+        names = [c for c, _ in DOSSIER_EVENTS.columns]
+        rows = conn.execute(f"SELECT {', '.join(names)} FROM services_dossier_events").fetchall()
+        back = {DOSSIER_EVENTS.from_row(dict(zip(names, r, strict=True))) for r in rows}
+        assert back == set(events)  # what a recording exports and a replay reads

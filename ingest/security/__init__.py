@@ -1,5 +1,6 @@
 """Security feed ingest: ``[[feeds]]`` of kind ``security-file`` (a log followed across rotation),
-``security-udp`` or ``security-tcp`` (a syslog port); ``options.log`` names the log's format:
+``security-udp`` or ``security-tcp`` (a syslog port), ``security-simulator`` (the labelled attack
+script of :mod:`ingest.security.simulator`, always ``simulated``); ``options.log`` names the log's format:
 ``auth`` (sshd/PAM), ``syslog`` (RFC 5424/3164 messages), ``fail2ban``, ``web`` (combined
 access log) or ``suricata`` (EVE JSON)."""
 
@@ -10,13 +11,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ingest.security.sources import TailSource, TcpSyslogSource, UdpSyslogSource
+from ingest.security.simulator import SCRIPTS, SimulatedAttackSource
+from ingest.security.sources import TailSource, TcpSyslogSource, UdpSyslogSource, utc_now
 from ingest.security.syslog import zone
 from ingest.security.worker import SecurityWorker
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
 
-KINDS: frozenset[str] = frozenset({"security-file", "security-udp", "security-tcp"})
+KINDS: frozenset[str] = frozenset({"security-file", "security-udp", "security-tcp", "security-simulator"})
 
 
 class SecurityFeedOptions(BaseModel):
@@ -43,6 +45,9 @@ def feed_options(feed: FeedSettings) -> SecurityFeedOptions:
         raise ValueError(f"feed {feed.name!r}: options.{where}: {first['msg']}") from None
     if feed.kind == "security-file" and not options.path:
         raise ValueError(f"feed {feed.name!r}: a security-file feed needs options.path")
+    if feed.kind == "security-simulator" and options.log not in SCRIPTS:
+        raise ValueError(f"feed {feed.name!r}: the simulator plays options.log {sorted(SCRIPTS)}, "
+                         f"not {options.log!r}")
     return options
 
 
@@ -50,8 +55,12 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
     options = feed_options(feed)
     if feed.kind == "security-file":
         assert options.path is not None
-        source: TailSource | UdpSyslogSource | TcpSyslogSource = TailSource(
+        source: TailSource | UdpSyslogSource | TcpSyslogSource | SimulatedAttackSource = TailSource(
             Path(samples_dir) / options.path, name=feed.name, from_start=options.from_start)
+    elif feed.kind == "security-simulator":
+        source = SimulatedAttackSource(options.log, name=feed.name, clock=utc_now)
+        return SecurityWorker(source, publisher, log_kind=options.log, host=options.hostname,
+                              tz=zone(options.timezone), simulated=True)
     elif feed.kind == "security-udp":
         source = UdpSyslogSource(options.host, options.port, name=feed.name)
     else:

@@ -37,11 +37,18 @@ class LineContext:
     simulated: bool = False
 
 
-_FROM = r" from (?P<ip>[0-9a-fA-F:.]+)(?: port (?P<port>\d+))?"
+# The address is the one right after the user name, followed by the port and protocol and then
+# the end or sshd's ": ..." suffix. A valid user name has no space; a name an attacker chose
+# ("invalid user") cannot hold " from ": either way a name like "x from 10.0.0.1 port 1 ssh2"
+# cannot make us blame another address (fail2ban's sshd test log carries both injections).
+_FROM = (r" from (?P<ip>[0-9a-fA-F:.]+)(?: port (?P<port>\d+))?(?: on \S+(?: port \d+)?)?(?: ssh\d*)?"
+         r"(?: \[preauth\])?(?::.*)?\s*$")
+_ANY_USER = r"(?P<user>(?:(?! from ).)*?)"
 _SSHD = [
-    (re.compile(r"^Failed (?P<method>\S+) for (?:invalid user )?(?P<user>.*?)" + _FROM), "failure"),
-    (re.compile(r"^Accepted (?P<method>\S+) for (?P<user>.*?)" + _FROM), "success"),
-    (re.compile(r"^Invalid user (?P<user>.*?)" + _FROM), "failure"),
+    (re.compile(r"^Failed (?P<method>\S+) for (?:invalid user " + _ANY_USER + r"|(?P<vuser>\S+))" + _FROM),
+     "failure"),
+    (re.compile(r"^Accepted (?P<method>\S+) for (?P<vuser>\S+)" + _FROM), "success"),
+    (re.compile(r"^Invalid user " + _ANY_USER + _FROM), "failure"),
     (re.compile(r"authentication failure;.*?rhost=(?P<ip>[0-9a-fA-F:.]+)(?:\s+user=(?P<user>\S+))?"),
      "failure"),
 ]
@@ -75,7 +82,8 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
                 port = m.groupdict().get("port")
                 return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
                               outcome=outcome, src_ip=m["ip"], src_port=int(port) if port else None,
-                              user=(m.groupdict().get("user") or None), process=msg.app, proto="ssh",
+                              user=(m.groupdict().get("user") or m.groupdict().get("vuser") or None),
+                              process=msg.app, proto="ssh",
                               category="authentication", severity=3)
     return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,
                   severity=msg.severity if msg.severity and 1 <= msg.severity <= 5 else 5,

@@ -36,6 +36,9 @@ class TableSpec:
     # a table the writer adds each new batch's time range to, where rollups are not continuous
     # aggregates (the feed's refresh job recomputes those ranges)
     dirty_ranges: str | None = None
+    # the record back from a stored row (a dict by column name): what a recording exports and a
+    # replay reads from the store; None: the kind cannot be replayed from the store
+    from_row: Callable[[dict[str, Any]], Any] | None = None
 
     @property
     def stage(self) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 
 import psycopg
 
+from ioc.feeds.cameras.records import Box, CameraDetection
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -194,6 +195,11 @@ CAMERA_DETECTIONS = TableSpec(
         e.track_id, e.zone, e.frame_width, e.frame_height,
     ),
     after_insert=(_COUNTS_REFRESH,),
+    from_row=lambda r: CameraDetection(time=r["time"], source_id=r["camera_id"], label=r["label"],
+                                       score=round(r["score"], 4),
+                                       box=Box(x1=r["x1"], y1=r["y1"], x2=r["x2"], y2=r["y2"]),
+                                       track_id=r["track_id"], zone=r["zone"], frame_width=r["frame_width"],
+                                       frame_height=r["frame_height"])
 )
 
 CAMERA_FRAME_STATS = TableSpec(

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -117,6 +118,8 @@ READINGS = TableSpec(
     to_row=lambda e: (e.time, e.source_id, e.metric, e.value, e.unit, e.quality),
     stage_rows=latest_per_series,
     dirty_ranges="rollup_dirty",  # the rollup tables of the plain-PostgreSQL level follow these
+    from_row=lambda r: EnvironmentReading(time=r["time"], source_id=r["station_id"], metric=r["metric"],
+                                          value=r["value"], unit=r["unit"], quality=r["quality"]),
     after_insert=(
         """
         INSERT INTO latest_readings AS l (station_id, metric, time, value, unit)

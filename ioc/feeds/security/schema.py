@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from ioc.feeds.security.records import SecurityEvent
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -44,6 +45,7 @@ def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
             category    text        NOT NULL DEFAULT '',
             status      smallint,
             url         text,
+            user_agent  text,
             raw         text        NOT NULL DEFAULT '',
             simulated   boolean     NOT NULL DEFAULT false,
             PRIMARY KEY (host, time, digest)
@@ -88,11 +90,18 @@ SECURITY_EVENTS = TableSpec(
         ("action", "text"), ("outcome", "text"), ("src_ip", "text"), ("src_port", "int4"),
         ("dest_ip", "text"), ("dest_port", "int4"), ("proto", "text"), ("username", "text"),
         ("process", "text"), ("signature", "text"), ("signature_id", "int8"), ("severity", "int2"),
-        ("category", "text"), ("status", "int2"), ("url", "text"), ("raw", "text"), ("simulated", "bool"),
+        ("category", "text"), ("status", "int2"), ("url", "text"), ("user_agent", "text"), ("raw", "text"),
+        ("simulated", "bool"),
     ),
     key=("host", "time", "digest"),
     to_row=lambda e: (e.time, e.source_id, digest(e), e.log, e.action, e.outcome, e.src_ip, e.src_port,
                       e.dest_ip, e.dest_port, e.proto, e.user, e.process, e.signature, e.signature_id,
-                      e.severity, e.category, e.status, e.url, e.raw, e.simulated),
+                      e.severity, e.category, e.status, e.url, e.user_agent, e.raw, e.simulated),
+    from_row=lambda r: SecurityEvent(
+        time=r["time"], source_id=r["host"], log=r["log"], action=r["action"], outcome=r["outcome"],
+        src_ip=r["src_ip"], src_port=r["src_port"], dest_ip=r["dest_ip"], dest_port=r["dest_port"],
+        proto=r["proto"], user=r["username"], process=r["process"], signature=r["signature"],
+        signature_id=r["signature_id"], severity=r["severity"], category=r["category"], status=r["status"],
+        url=r["url"], user_agent=r["user_agent"], raw=r["raw"], simulated=r["simulated"]),
     after_insert=_ROLLUP,
 )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyAddress, IPvAnyNetwork
 
 Severity = Literal["info", "warning", "critical"]
 Positive = Annotated[float, Field(gt=0)]
 Count = Annotated[int, Field(ge=1)]
+RuleName = Literal["brute_force", "spraying", "port_scan", "web_attack", "ids", "silent_host"]
 
 
 class SecurityRuleSettings(BaseModel):
@@ -16,8 +18,8 @@ class SecurityRuleSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: list[Literal["brute_force", "spraying", "port_scan", "web_attack", "ids"]] = Field(
-        default_factory=lambda: ["brute_force", "spraying", "port_scan", "web_attack", "ids"])
+    enabled: list[RuleName] = Field(
+        default_factory=lambda: ["brute_force", "spraying", "port_scan", "web_attack", "ids", "silent_host"])
     # brute force: failures from one address within the window; a success after them: compromise
     brute_force_failures: Count = 10
     brute_force_minutes: Positive = 5.0
@@ -37,6 +39,26 @@ class SecurityRuleSettings(BaseModel):
     ids_group_minutes: Positive = 30.0
     ids_min_severity: Annotated[int, Field(ge=1, le=5)] = 3
     clear_minutes: Positive = 15.0  # quiet this long after the last breach: the alert resolves
+    # silent host: each of these log sources (a syslog HOSTNAME, a followed file's host) sending
+    # nothing for this long in the feed's event time raises an alert; a line from it resolves it
+    expected_hosts: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(default_factory=list)
+    silent_minutes: Positive = 15.0
+    # never alerted on: source addresses, networks (CIDR) and accounts
+    allow_addresses: list[IPvAnyAddress] = Field(default_factory=list)
+    allow_networks: list[IPvAnyNetwork] = Field(default_factory=list)
+    allow_users: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(default_factory=list)
+
+    def allowed(self, address: str | None, user: str | None) -> bool:
+        """Whether an event's source address or account is on the allow-lists."""
+        if user is not None and user in self.allow_users:
+            return True
+        if not address or not (self.allow_addresses or self.allow_networks):
+            return False
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return ip in self.allow_addresses or any(ip in net for net in self.allow_networks)
 
 
 class SecurityRules(BaseModel):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import psycopg
 
+from ioc.feeds.services.records import DossierEvent
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -160,5 +161,10 @@ DOSSIER_EVENTS = TableSpec(
         e.finished,
         e.simulated,
     ),
+    from_row=lambda r: DossierEvent(
+        time=r["time"], source_id=r["source"], dossier_id=r["dossier_id"], status=r["status"],
+        procedure_code=r["procedure_code"], procedure_name=r["procedure_name"], level=r["level"],
+        department=r["department"], received=r["received"], due=r["due"], finished=r["finished"],
+        simulated=r["simulated"]),
     after_insert=_AFTER,
 )
