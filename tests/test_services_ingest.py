@@ -108,3 +108,14 @@ def test_the_demo_sample_imports_without_dead_letters() -> None:
     sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
     items = list(read_csv_file(sample, source="motcua-sample", tz=HUE, simulated=True))
     assert items and all(isinstance(i, DossierEvent) and i.simulated for i in items)
+
+
+def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample() -> None:
+    from ingest.registry import build_feed_worker
+    from ioc.config import load_settings
+
+    settings = load_settings()
+    [feed] = [f for f in settings.feeds if f.name == "motcua-sample"]
+    worker = build_feed_worker(feed, settings, MemoryBus().publisher())
+    worker.run(threading.Event())  # a CSV feed reads its file once
+    assert worker.health["events"] > 1000 and worker.health["dead_letters"] == 0
