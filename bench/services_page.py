@@ -87,11 +87,22 @@ def main() -> None:
         page()  # warm the pool and the caches once
         base = timed(trivial, args.rounds)
         pages = timed(page, args.rounds)
+        year_ago = (month - timedelta(days=335)).replace(day=1)
+        parts = {
+            "tiles": lambda: q.tiles(store.pool, now),
+            "department_on_time": lambda: q.department_on_time(store.pool, today - timedelta(days=30)),
+            "overdue": lambda: q.overdue(store.pool, now),
+            "level_share": lambda: q.level_share(store.pool, month),
+            "monthly_trend": lambda: q.monthly_trend(store.pool, year_ago),
+        }
+        each = {name: timed(fn, max(20, args.rounds // 5)) for name, fn in parts.items()}
         print(f"machine: {machine()}; timescaledb: {store.caps.timescaledb}")
         print(f"events: {n:,} ({dossiers:,} dossiers) loaded and rolled up in {seconds:.1f} s")
         print(f"baseline SELECT 1: p50 {statistics.median(base):.2f} ms, p95 {p95(base):.2f} ms")
         print(f"page queries:      p50 {statistics.median(pages):.2f} ms, p95 {p95(pages):.2f} ms "
               f"({p95(pages) / p95(base):.0f}x the baseline's p95)")
+        for name, samples in each.items():
+            print(f"  {name}: p50 {statistics.median(samples):.2f} ms, p95 {p95(samples):.2f} ms")
 
 
 if __name__ == "__main__":

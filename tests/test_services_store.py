@@ -57,6 +57,10 @@ def test_events_dossiers_and_rollups(store: Store) -> None:
             "SELECT month::text, received, finished, on_time FROM services_monthly ORDER BY month"
         ).fetchall()
         assert monthly == [("2026-03-01", 3, 1, 1), ("2026-04-01", 0, 1, 0)]
+        for table in ("services_department_daily", "services_department_monthly"):  # the sums of the above
+            sql = f"SELECT sum(received), sum(finished), sum(on_time) FROM {table}"
+            per_dept = conn.execute(sql).fetchone()
+            assert per_dept == (3, 2, 1)
         names = [c for c, _ in DOSSIER_EVENTS.columns]
         rows = conn.execute(f"SELECT {', '.join(names)} FROM services_dossier_events").fetchall()
         back = {DOSSIER_EVENTS.from_row(dict(zip(names, r, strict=True))) for r in rows}

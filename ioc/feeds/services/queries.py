@@ -23,7 +23,7 @@ def department_on_time(pool: ConnectionPool, since: date) -> list[dict[str, Any]
     return _rows(
         pool,
         "SELECT department, sum(finished)::bigint, sum(on_time)::bigint, "
-        "sum(on_time)::float / nullif(sum(finished), 0) AS rate FROM services_daily "
+        "sum(on_time)::float / nullif(sum(finished), 0) AS rate FROM services_department_daily "
         "WHERE day >= %(since)s GROUP BY 1 HAVING sum(finished) > 0 ORDER BY rate ASC, 1",
         {"since": since},
         ("department", "finished", "on_time", "rate"),
@@ -45,7 +45,7 @@ def level_share(pool: ConnectionPool, since: date) -> list[dict[str, Any]]:
     """Dossiers received since ``since`` per level (in person, online level 3, level 4)."""
     return _rows(
         pool,
-        "SELECT level, sum(received)::bigint FROM services_daily WHERE day >= %(since)s "
+        "SELECT level, sum(received)::bigint FROM services_department_daily WHERE day >= %(since)s "
         "GROUP BY 1 ORDER BY 1",
         {"since": since},
         ("level", "received"),
@@ -57,7 +57,7 @@ def monthly_trend(pool: ConnectionPool, since: date) -> list[dict[str, Any]]:
     return _rows(
         pool,
         "SELECT month, sum(received)::bigint, sum(finished)::bigint, sum(on_time)::bigint, "
-        "sum(handling_s) / nullif(sum(finished), 0) / 3600 FROM services_monthly "
+        "sum(handling_s) / nullif(sum(finished), 0) / 3600 FROM services_department_monthly "
         "WHERE month >= %(since)s GROUP BY 1 ORDER BY 1",
         {"since": since},
         ("month", "received", "finished", "on_time", "handling_h"),
@@ -74,7 +74,7 @@ def tiles(pool: ConnectionPool, now: datetime) -> dict[str, Any]:
         local = f"(%s::timestamptz AT TIME ZONE '{ZONE}')"
         today, month_finished, month_on_time = conn.execute(
             f"SELECT coalesce(sum(received) FILTER (WHERE day = {local}::date), 0), "
-            "coalesce(sum(finished), 0), coalesce(sum(on_time), 0) FROM services_daily "
+            "coalesce(sum(finished), 0), coalesce(sum(on_time), 0) FROM services_department_daily "
             f"WHERE day >= date_trunc('month', {local})::date",
             (now, now),
         ).fetchone() or (0, 0, 0)
