@@ -142,3 +142,14 @@ def test_snapshot_restores_the_same_decisions() -> None:
     later = T0 + timedelta(hours=4)
     assert [s.fingerprint for s in copy.advance(later)] == [s.fingerprint for s in det.advance(later)]
     assert copy.state() == det.state()
+
+
+def test_finished_dossiers_are_forgotten_after_sixty_days() -> None:
+    det = ServicesDetector(ServicesRuleSettings(enabled=["overdue"]))
+    det.observe(dossier("F1", "resolved", T0, T0 + timedelta(days=1)))
+    assert "F1" in det.finished
+    det.advance(T0 + timedelta(days=30))
+    assert "F1" in det.finished  # a late redelivery within two months is still recognised
+    det.advance(T0 + timedelta(days=61))
+    assert "F1" not in det.finished
+

@@ -24,6 +24,7 @@ from ioc.feeds.services.settings import ServicesRuleSettings
 
 NAME = "services"
 VERSION = 1
+FORGET_AFTER = timedelta(days=60)  # a change of a dossier finished this long ago is no longer expected
 
 
 class ServicesDetector:
@@ -36,9 +37,10 @@ class ServicesDetector:
         self.kinds = frozenset({"services.dossier"}) if cfg.enabled else frozenset()
         self.clock: datetime | None = None
         self.open: dict[str, dict[str, Any]] = {}  # dossier id -> due, department, procedure, source, alerts
-        self.finished: set[str] = set()
+        self.finished: dict[str, datetime] = {}  # dossier id -> finish time, kept FORGET_AFTER
         self.departments: dict[str, deque[tuple[datetime, bool]]] = {}  # finish time, on time
         self.procedures: dict[str, deque[float]] = {}  # handling hours, in finish order
+        self.pruned: datetime | None = None  # when ``finished`` was last pruned (event time)
         self.firing: dict[str, datetime] = {}  # department / procedure fingerprints open -> since
 
     @classmethod
@@ -94,6 +96,9 @@ class ServicesDetector:
         if self.clock is not None and watermark <= self.clock:
             return []
         self.clock = watermark
+        if self.pruned is None or watermark - self.pruned > FORGET_AFTER:  # once per FORGET_AFTER
+            self.finished = {k: v for k, v in self.finished.items() if v >= watermark - FORGET_AFTER}
+            self.pruned = watermark
         out: list[AlertSignal] = []
         enabled = self.cfg.enabled
         soon = timedelta(hours=self.cfg.approaching_hours)
@@ -141,7 +146,7 @@ class ServicesDetector:
         assert e.finished is not None
         out: list[AlertSignal] = []
         entry = self.open.pop(e.dossier_id, None)
-        self.finished.add(e.dossier_id)
+        self.finished[e.dossier_id] = e.finished
         for rule in (entry or {}).get("alerts", []):
             fp = f"services:{'overdue' if rule == 'overdue' else 'approaching'}:{e.dossier_id}"
             out.append(
@@ -265,7 +270,7 @@ class ServicesDetector:
                 k: {**v, "due": dump_time(v["due"]), "alerts": list(v["alerts"])}
                 for k, v in self.open.items()
             },
-            "finished": sorted(self.finished),
+            "finished": {k: dump_time(v) for k, v in sorted(self.finished.items())},
             "departments": {k: [[dump_time(t), ok] for t, ok in v] for k, v in self.departments.items()},
             "procedures": {k: list(v) for k, v in self.procedures.items()},
             "firing": {k: dump_time(v) for k, v in self.firing.items()},
@@ -275,7 +280,7 @@ class ServicesDetector:
         check_version(state, NAME, VERSION)
         self.clock = load_time(state["clock"])
         self.open = {k: {**v, "due": load_time(v["due"])} for k, v in state["open"].items()}
-        self.finished = set(state["finished"])
+        self.finished = {k: load_time(v) for k, v in state["finished"].items()}  # type: ignore[misc]
         self.departments = {
             k: deque((load_time(t), ok) for t, ok in v) for k, v in state["departments"].items()
         }
