@@ -11,7 +11,7 @@ from typing import Any
 
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
 from ioc.config import ConfigError, Settings
-from ioc.recording import RecordingError, read_recording
+from ioc.recording import RecordingError, export_recording, read_recording, records_from_store
 
 
 def _when(text: str) -> datetime:
@@ -64,11 +64,14 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
     feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
 
-    def records() -> Any:
-        return (r for _, r in read_recording(Path(args.recording), args.start, args.end, feeds))
-
     runtime = Runtime(settings)
     store = runtime.open_store()  # the server replay databases are made on (never its own database)
+
+    def records() -> Any:
+        if args.recording:
+            return (r for _, r in read_recording(Path(args.recording), args.start, args.end, feeds))
+        return (r for _, r in records_from_store(store.pool, args.start, args.end, feeds))
+
     try:
         want_ts = store.caps.timescaledb
         with replay_database(store.dsn, keep=args.keep, want_timescaledb=want_ts) as replay:
@@ -91,11 +94,29 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    """Export the store's facts of a period as a recording (one file per feed and hour)."""
+    from ioc.app.runtime import Runtime
+
+    runtime = Runtime(settings)
+    store = runtime.open_store()
+    try:
+        feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
+        files = export_recording(store.pool, Path(args.out), args.start, args.end, feeds)
+    finally:
+        store.close()
+        if runtime.embedded is not None:
+            runtime.embedded.stop()
+    print(f"recording in {args.out}: {sum(f.records for f in files)} records in {len(files)} files")
+    return 0
+
+
 def add_replay_parser(sub: Any, settings_of: Any) -> None:
     """The ``replay`` subcommand (``settings_of(args)`` loads the settings)."""
     rep = sub.add_parser("replay",
                          help="replay a recorded period through the rules (a back-test with --rules)")
-    rep.add_argument("--recording", required=True, help="the recording's folder (see ioc/recording.py)")
+    rep.add_argument("--recording", default=None,
+                     help="a recording's folder (see ioc/recording.py); default: the store's own facts")
     rep.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
     rep.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
     rep.add_argument("--feeds", default=None, help="comma-separated feeds (default: all recorded)")
@@ -105,3 +126,10 @@ def add_replay_parser(sub: Any, settings_of: Any) -> None:
     rep.add_argument("--keep", action="store_true", help="keep the replay databases for inspection")
     rep.add_argument("--dsn", default=None, help="the PostgreSQL server replay databases are made on")
     rep.set_defaults(func=lambda args: cmd_replay(args, settings_of(args)))
+    rec = sub.add_parser("record", help="export the store's facts of a period as a recording")
+    rec.add_argument("--out", required=True, help="the recording's folder")
+    rec.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
+    rec.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
+    rec.add_argument("--feeds", default=None, help="comma-separated feeds (default: all)")
+    rec.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
+    rec.set_defaults(func=lambda args: cmd_record(args, settings_of(args)))
