@@ -42,6 +42,12 @@ def _security(server: Flask, pool: Any, settings: Settings) -> Any:
     return create_security_page(server, pool, settings)
 
 
+def _services(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.services import create_services_page
+
+    return create_services_page(server, pool, settings)
+
+
 def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
     from dashboards.reports.page import register_reports_page
 
@@ -74,6 +80,7 @@ PAGES: tuple[Page, ...] = (
     Page("/security/", "Security", _security, nav=4),
     Page("/reports/", "Reports", _reports, nav=5),
     Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
+    Page("/services/", "Public services", _services, nav=None),  # as /press/: reached by its address
 )
 
 

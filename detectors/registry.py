@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import detectors.cameras as cameras
 import detectors.press as press
 import detectors.security as security
+import detectors.services as services
 import detectors.vessels as vessels
 from detectors.base import Detector
 from detectors.stale import StaleSensorDetector
@@ -32,6 +33,7 @@ PACKAGES: list[Mapping[str, DetectorFactory]] = [
     cameras.DETECTORS,
     security.DETECTORS,
     press.DETECTORS,
+    services.DETECTORS,
 ]
 """Each detector package's own ``DETECTORS`` (name -> factory): one line per package."""
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import ingest.environment as environment
 import ingest.press as press
 import ingest.security as security
+import ingest.services as services
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
@@ -74,6 +75,12 @@ def _press(settings: Settings) -> list[Source]:
 
     return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
             if f.enabled and f.kind in press.KINDS]
+def _services(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: services.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in services.KINDS]
 
 
 def _cameras(settings: Settings) -> list[Source]:
@@ -95,6 +102,7 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (vessels.KINDS, _vessels),
     (security.KINDS, _security),
     (press.KINDS, _press),
+    (services.KINDS, _services),
     (frozenset(), _cameras),  # [[cameras]]
 )
 
@@ -119,6 +127,8 @@ def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
         security.feed_options(feed)
     elif feed.kind in press.KINDS:
         press.feed_options(feed)
+    elif feed.kind in services.KINDS:
+        services.feed_options(feed)
     else:
         known = sorted(k for kinds, _ in INGEST for k in kinds)
         raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ioc.feeds import cameras, environment, press, security, vessels
+from ioc.feeds import cameras, environment, press, security, services, vessels
 from ioc.feeds.base import FeedSpec
 
 FEEDS: tuple[FeedSpec, ...] = (
@@ -12,6 +12,7 @@ FEEDS: tuple[FeedSpec, ...] = (
     cameras.SPEC,
     security.SPEC,
     press.SPEC,
+    services.SPEC,
 )
 
 
