@@ -21,7 +21,7 @@ from ingest.cameras.capture import CapturedFrame
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraSettings
-from ioc.events import CameraDetection
+from ioc.feeds.cameras.records import CameraDetection
 
 MISSING = [m for m in ("torch", "ultralytics", "fall_detection") if importlib.util.find_spec(m) is None]
 if MISSING:
@@ -115,12 +115,13 @@ def test_yolo_onnx_model_through_the_worker(tmp_path: Path) -> None:
     records = []
     for i, image in enumerate(frames(3)):
         records += worker.process(CapturedFrame(image=image, time=T0, index=i, fps_in=10)).records
+        if i == 0:  # the first run loads the ONNX session and warms the model up: not in detect_ms
+            assert worker.health["detect_warmup_ms"] > 0 and worker.health["detect_ms"] is None
     people = [r for r in records if isinstance(r, CameraDetection)]
     assert len(people) >= 12 and all(p.label == "person" for p in people)
     assert sum(p.track_id is not None for p in people) >= 0.8 * len(people)
     assert "path" in {p.zone for p in people}
-    # the first run loads the ONNX session and warms the model up: it is not in detect_ms
-    assert worker.health["detect_warmup_ms"] > worker.health["detect_ms"] > 0
+    assert worker.health["detect_ms"] > 0  # the later runs only (no timing compared: machines are busy)
 
 
 def test_missing_model_file_names_the_setting() -> None:

@@ -17,17 +17,16 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
-
 from alerts.consumer import AlertSignalConsumer
 from alerts.service import AlertService
 from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
-from ingest.registry import FeedWorker, build_feed_worker
+from ingest.registry import FeedWorker, configured_sources
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
+from ioc.app.web_server import ThreadedServer
 from ioc.bus.base import Bus
 from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
@@ -85,7 +84,8 @@ class Runtime:
         self.bus: Bus | None = None
         self.workers: list[Worker] = []
         self.scheduler = None
-        self.web: BaseWSGIServer | None = None
+        self.web: ThreadedServer | None = None
+        self.web_address: str | None = None  # host:port the pages are served on
         self._web_thread: threading.Thread | None = None
         self._stop_beats = threading.Event()
         self.heartbeat_s = 5.0
@@ -114,36 +114,26 @@ class Runtime:
             self.bus = KafkaBus(cfg, client_id=client_id, producer_options=cfg.producer_options,
                                 consumer_options=cfg.consumer_options)
         else:
-            self.bus = MemoryBus(partitions=cfg.partitions)
+            # one partition per topic: the one detector runner of the embedded mode then reads each
+            # topic in publication order, and a backlog (the feeds' backfill at start) cannot let
+            # one partition run hours ahead of another in event time and make the rules drop the
+            # lagging one's records as late (partitions only spread work between processes)
+            self.bus = MemoryBus(partitions=1)
         return self.bus
 
     def add_ingest(self, only: str | None = None) -> None:
-        """Ingest workers for every enabled feed, or for the one named ``only``."""
+        """Ingest workers for every enabled source (feeds and cameras), or for the one named ``only``."""
         assert self.bus is not None
+        sources = configured_sources(self.settings)
         names = [f.name for f in self.settings.feeds] + [c.id for c in self.settings.cameras]
         if only is not None and only not in names:
             raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
-        self.add_cameras(only)
-        for feed in self.settings.feeds:
-            if not feed.enabled or (only is not None and feed.name != only):
+        for source in sources:
+            if only is not None and source.name != only:
                 continue
-            worker = build_feed_worker(feed, self.settings, self.bus.publisher())
-            self.workers.append(Worker(f"ingest:{feed.name}", worker.run,
-                                       partial(_ingest_beat, f"ingest:{feed.name}", worker),
+            worker = source.build(self.bus.publisher())
+            self.workers.append(Worker(source.label, worker.run, partial(_ingest_beat, source.label, worker),
                                        stage=0))
-
-    def add_cameras(self, only: str | None = None) -> None:
-        """A worker per enabled camera (or only the camera ``only``): frames in, detections out."""
-        assert self.bus is not None
-        from ingest.cameras import CameraWorker  # OpenCV is loaded only where cameras run
-
-        for cam in self.settings.cameras:
-            if not cam.enabled or (only is not None and cam.id != only):
-                continue
-            worker = CameraWorker(cam, self.bus.publisher(), vision=self.settings.vision,
-                                  samples_dir=self.settings.samples_dir)
-            self.workers.append(Worker(f"camera:{cam.id}", worker.run,
-                                       partial(_ingest_beat, f"camera:{cam.id}", worker), stage=0))
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None
@@ -175,28 +165,38 @@ class Runtime:
         assert self.store is not None
         self.scheduler = build_scheduler(self.store, self.settings)
 
-    def add_web(self, host: str | None = None, port: int | None = None) -> str:
+    def build_web_app(self) -> object:
+        """The pages' WSGI app on this runtime's store (one per process: gunicorn builds one per worker)."""
         assert self.store is not None
-        app = create_app(self.store.pool, self.settings, caps_label=self.store.caps.label)
-        self.web = make_server(host or self.settings.web.host,
-                               self.settings.web.port if port is None else port,
-                               app.server, threaded=True)
+        return create_app(self.store.pool, self.settings, caps_label=self.store.caps.label).server
+
+    def add_web(self, host: str | None = None, port: int | None = None) -> str:
+        """Serve the pages from a thread of this process (embedded mode); returns their address."""
+        self.web = ThreadedServer(self.build_web_app(), host or self.settings.web.host,
+                                  self.settings.web.port if port is None else port,
+                                  threads=self.settings.web.threads)
+        self.web_address = f"{self.web.host}:{self.web.server_port}"
         return self.web_url
 
     @property
     def web_url(self) -> str:
-        assert self.web is not None
-        return f"http://{self.web.host}:{self.web.server_port}/"
+        assert self.web_address is not None
+        return f"http://{self.web_address}/"
 
     # -- health --------------------------------------------------------------------
     def beats(self) -> list[Beat]:
         """One heartbeat per worker, plus the web and scheduler roles when this process runs them."""
         out = [w.beat() for w in self.workers]
-        if self.web is not None:
+        if self.web_address is not None:
             out.append(Beat("web", details={"url": self.web_url}))
         if self.scheduler is not None:
             out.append(Beat("scheduler", details={"jobs": len(self.scheduler.get_jobs())}))
         return out
+
+    def beat_forever(self) -> None:
+        """Record this process's heartbeat now and every ``heartbeat_s`` until stopped."""
+        self.record_health()
+        self._heartbeat()
 
     def _heartbeat(self) -> None:
         while not self._stop_beats.wait(self.heartbeat_s):
