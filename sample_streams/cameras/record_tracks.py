@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import cv2
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("clip", type=Path)
     parser.add_argument("out", type=Path)
     parser.add_argument("--fps", type=float, default=5.0)
-    parser.add_argument("--model", default=".ioc/models/yolo11n.pt")
+    parser.add_argument("--model", default=str(Path(sys.prefix) / "share/ioc-models/yolo11n.pt"))
     parser.add_argument("--imgsz", type=int, default=640)
     args = parser.parse_args()
     detector = UltralyticsDetector(args.model, imgsz=args.imgsz, share_model=False)
@@ -42,8 +43,9 @@ def main() -> None:
         if index % step == 0:
             h, w = frame.shape[:2]
             for det in detector.detect(frame):
-                rows.append({"t": round(index / clip_fps, 3), "label": det.label, "score": round(det.score, 3),
-                             "box": [round(v, 1) for v in det.box], "track_id": det.track_id,
+                rows.append({"t": round(index / clip_fps, 3), "label": det.label,
+                             "score": round(det.score, 3), "box": [round(v, 1) for v in det.box],
+                             "track_id": det.track_id,
                              "width": w, "height": h})
         index += 1
     meta = {"clip": args.clip.name, "model": Path(args.model).name, "imgsz": args.imgsz, "fps": args.fps,
