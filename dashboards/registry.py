@@ -49,6 +49,13 @@ def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
     return None
 
 
+def _press(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.press import register_press_page
+
+    register_press_page(server, pool, settings)
+    return None
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of the wall's server."""
@@ -66,6 +73,7 @@ PAGES: tuple[Page, ...] = (
     Page("/cameras/", "Cameras", _cameras, nav=2),
     Page("/security/", "Security", _security, nav=4),
     Page("/reports/", "Reports", _reports, nav=5),
+    Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
 )
 
 

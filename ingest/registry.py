@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ingest.environment as environment
+import ingest.press as press
 import ingest.security as security
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
@@ -67,6 +68,14 @@ def _security(settings: Settings) -> list[Source]:
             if f.enabled and f.kind in security.KINDS]
 
 
+def _press(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: press.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in press.KINDS]
+
+
 def _cameras(settings: Settings) -> list[Source]:
     def build(cam: Any) -> Callable[[Publisher], FeedWorker]:
         def worker(publisher: Publisher) -> FeedWorker:
@@ -85,6 +94,7 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (environment.KINDS, _environment),
     (vessels.KINDS, _vessels),
     (security.KINDS, _security),
+    (press.KINDS, _press),
     (frozenset(), _cameras),  # [[cameras]]
 )
 
@@ -107,6 +117,8 @@ def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
         environment.build_source(feed, settings, settings.samples_dir)
     elif feed.kind in security.KINDS:
         security.feed_options(feed)
+    elif feed.kind in press.KINDS:
+        press.feed_options(feed)
     else:
         known = sorted(k for kinds, _ in INGEST for k in kinds)
         raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")

@@ -611,14 +611,14 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     # the commented examples are valid feeds too, once uncommented
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     blocks = text.split("# [[feeds]]")[1:]
-    assert len(blocks) == 5
+    assert len(blocks) == 6
     for block in blocks:
         lines = [ln.removeprefix("# ") for ln in block.split("\n\n")[0].splitlines()[1:]]
         data = tomllib.loads("\n".join(["[[feeds]]", *lines]))
         example = FeedSettings(**data["feeds"][0])
         if example.kind in SOURCE_FACTORIES:
             assert build_source(example, settings, SAMPLES, now=lambda: T0).name == example.name
-        elif example.kind.startswith("security-"):
+        elif example.kind.startswith("security-") or example.kind == "rss":
             check_feed_options(example, settings)  # raises with the reason if it is not valid
         else:
             assert vessel_feed_options(example)
