@@ -97,6 +97,11 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         code = exc.code or 500
         return error(current_fmt(), code, exc.description or exc.name)
 
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Response:  # never an HTML page or a dropped connection
+        app.logger.exception("open311: unexpected error on %s", request.path)
+        return error(current_fmt(), 500, "internal error; the report was not accepted")
+
     def service(code: str, c: Any) -> dict[str, Any]:
         return {"service_code": code, "service_name": c.name, "description": c.description, "metadata": False,
                 "type": "realtime", "keywords": "", "group": c.group}
@@ -115,15 +120,21 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             else _definition_xml(code)
 
     def refuse(code: int, reason: str, form: dict[str, Any]) -> Refused:
-        dead_letter(reason, form)
         return Refused(code, reason)
 
     @app.post("/requests.<fmt>")
     def post_request(fmt: str) -> Response:
-        fmt = _fmt(fmt)
+        shown: dict[str, Any] = {"client": ""}
+        try:
+            return accept(_fmt(fmt), shown)
+        except (Refused, HTTPException) as exc:  # every refused post leaves a dead letter with its reason
+            reason = exc.description if isinstance(exc, Refused) else f"{exc.code}: {exc.description}"
+            dead_letter(str(reason), shown)
+            raise
+
+    def accept(fmt: str, shown: dict[str, Any]) -> Response:
         form = request.form
-        shown = {k: form.get(k, "")[:200] for k in form if k != "api_key"}
-        shown["client"] = ""
+        shown.update({k: form.get(k, "")[:200] for k in form if k != "api_key"})
         key = form.get("api_key", "")
         if key not in keys:
             raise refuse(403, "api_key missing or not known", shown)

@@ -32,7 +32,7 @@ class CheckedPhoto:
 def _average_hash(img: Image.Image) -> str:
     """64-bit average hash of an 8x8 grey thumbnail: re-encoded or resized re-posts keep it."""
     small = img.convert("L").resize((8, 8), Image.Resampling.BILINEAR)
-    pixels = list(small.getdata())
+    pixels = list(small.tobytes())
     mean = sum(pixels) / 64
     bits = 0
     for p in pixels:
@@ -61,7 +61,9 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
                 ahash = _average_hash(probe)
     except PhotoRejected:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoRejected("decompression bomb: far more pixels than any photo") from None
+    except UnidentifiedImageError as exc:
         raise PhotoRejected(f"not a readable image: {type(exc).__name__}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise PhotoRejected(f"image does not decode: {str(exc)[:120]}") from None

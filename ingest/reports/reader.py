@@ -67,15 +67,16 @@ class StoreReportReader:
         """The earliest recent report of the category within ``metres``, or one with the same photo."""
         dlat = metres / 111_320.0
         dlon = dlat / 0.95  # cos(16.5 deg N) ~ 0.96: a slightly wider box, refined below
-        sql = """
-            SELECT request_id, lat, lon, photos FROM field_reports
-            WHERE time >= %s AND ((service_code = %s AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s)
-                  OR photos @? %s::jsonpath)
-            ORDER BY time LIMIT 50"""
-        hashes = " || ".join(f'@.sha256 == "{h}"' for h in sha256s if h.isalnum()) or "false"
+        near = "(service_code = %s AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s)"
+        args: list[Any] = [since, service_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon]
+        hashes = [h for h in sha256s if h.isalnum()]
+        if hashes:  # the same photo, anywhere: a re-post
+            near += " OR photos @? %s::jsonpath"
+            args.append("$[*] ? (" + " || ".join(f'@.sha256 == "{h}"' for h in hashes) + ")")
+        sql = f"SELECT request_id, lat, lon, photos FROM field_reports WHERE time >= %s AND ({near}) " \
+              "ORDER BY time LIMIT 50"
         with self.pool.connection() as conn:
-            rows = conn.execute(sql, (since, service_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon,
-                                      f"$[*] ? ({hashes})")).fetchall()
+            rows = conn.execute(sql, args).fetchall()
         for rid, rlat, rlon, photos in rows:
             if any(p.get("sha256") in sha256s for p in photos or []):
                 return str(rid)
