@@ -27,7 +27,7 @@ from ioc.events import Event
 from ioc.feeds.reports.records import FieldReport, ReportStatusChange
 from ioc.feeds.reports.settings import ReportsFeed
 
-Publish = Callable[[Event], None]
+Publish = Callable[[list[Event]], None]  # records of one report, sent together
 DeadLetter = Callable[[str, dict[str, Any]], None]  # (reason, what was posted, without the photo bytes)
 FORMATS = ("json", "xml")
 
@@ -181,10 +181,10 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             description=description, lat=lat, lon=lon, address=address, ward=route.ward, photos=photos,
             client=client, department=route.department, assignee_group=route.assignee_group,
             ack_due=route.ack_due, resolve_due=route.resolve_due, duplicate_of=dup)
-        publish(report)
-        publish(ReportStatusChange(time=received, source_id=rid, status="received", actor=f"client:{client}",
+        first = ReportStatusChange(time=received, source_id=rid, status="received", actor=f"client:{client}",
                                    reason=f"duplicate of {dup}" if dup else "",
-                                   department=route.department, assignee_group=route.assignee_group))
+                                   department=route.department, assignee_group=route.assignee_group)
+        publish([report, first])
         notice = f"Grouped with {dup}" if dup else ""
         return answer(fmt, "service_requests",
                       [{"service_request_id": rid, "service_notice": notice, "account_id": None}], status=201)

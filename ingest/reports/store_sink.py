@@ -17,20 +17,22 @@ _SPECS = {s.kind: s for s in (REPORT_TABLE, STATUS_TABLE)}
 
 
 class StoreSink:
-    """``publish(event)``: insert one report or status record, ignoring an exact repeat."""
+    """``publish(events)``: insert report and status records, ignoring exact repeats."""
 
     def __init__(self, pool: ConnectionPool) -> None:
         self.pool = pool
         self.dead: list[tuple[str, dict[str, object]]] = []
         self._lock = threading.Lock()
 
-    def publish(self, event: Event) -> None:
-        spec = _SPECS[event.kind]  # type: ignore[attr-defined]
-        cols = ", ".join(n for n, _ in spec.columns)
-        marks = ", ".join("%s" for _ in spec.columns)
+    def publish(self, events: list[Event]) -> None:
+        """Insert the records of one report in one transaction."""
         with self.pool.connection() as conn:
-            conn.execute(f"INSERT INTO {spec.table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-                         spec.to_row(event))
+            for event in events:
+                spec = _SPECS[event.kind]  # type: ignore[attr-defined]
+                cols = ", ".join(n for n, _ in spec.columns)
+                marks = ", ".join("%s" for _ in spec.columns)
+                conn.execute(f"INSERT INTO {spec.table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+                             spec.to_row(event))
 
     def dead_letter(self, reason: str, payload: dict[str, object]) -> None:
         with self._lock:
