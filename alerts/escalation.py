@@ -151,7 +151,7 @@ class Escalator:
                     step.channels,
                     step.notify,
                     "escalation",
-                    f"[{alert.severity.upper()}] ESCALATED to {target}: {alert.title}",
+                    f"[{alert.severity.upper()}] ESCALATED to {target}: {self._title(alert)}",
                     {"step": seq + 1, "after_minutes": step.after_minutes},
                 )
                 n += 1
@@ -195,14 +195,15 @@ class Escalator:
                 if kind == "remind":
                     note = f"reminder {seq}: still unacknowledged after {_minutes(every * seq)}"
                     recipient = "duty"
-                    subject = f"[{alert.severity.upper()}] still unacknowledged: {alert.title}"
+                    subject = f"[{alert.severity.upper()}] still unacknowledged: {self._title(alert)}"
                 else:
                     recipient = alert.assignee or alert.acknowledged_by or "duty"
                     note = (
                         f"reminder {seq} to {recipient}: acknowledged {_minutes(every * seq)} ago "
                         "and still not resolved"
                     )
-                    subject = f"[{alert.severity.upper()}] still unresolved ({recipient}): {alert.title}"
+                    subject = (f"[{alert.severity.upper()}] still unresolved ({recipient}): "
+                               f"{self._title(alert)}")
                 self._record(
                     conn,
                     alert,
@@ -217,6 +218,10 @@ class Escalator:
                 )
                 n += 1
         return n
+
+    def _title(self, alert: Alert) -> str:
+        """The alert's title in the notifications' language (rendered from its template)."""
+        return alert.title_in(self.settings.notifications.language)
 
     def _record(
         self,

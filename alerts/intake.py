@@ -41,6 +41,7 @@ from ioc.events import AlertSignal
 
 _REPEAT = """
 UPDATE alerts SET count = count + 1, last_seen = %(t)s, severity = %(severity)s, title = %(title)s,
+    title_template = %(title_template)s, title_params = %(title_params)s,
     details = %(details)s, resolved_at = NULL, updated_at = now()
 WHERE id = %(id)s AND last_seen < %(t)s
 """
@@ -68,9 +69,11 @@ ORDER BY ends_at DESC, id LIMIT 1
 
 _INSERT = f"""
 INSERT INTO alerts (fingerprint, detector, rule, source_id, area, severity, title, state, started_at,
-                    first_seen, last_seen, details, incident_id, opened_at, silence_id, silenced_until)
+                    first_seen, last_seen, details, incident_id, opened_at, silence_id, silenced_until,
+                    created_at, title_template, title_params)
 VALUES (%(fp)s, %(detector)s, %(rule)s, %(source)s, %(area)s, %(severity)s, %(title)s, %(state)s,
-        %(started)s, %(t)s, %(t)s, %(details)s, %(incident)s, %(now)s, %(silence)s, %(until)s)
+        %(started)s, %(t)s, %(t)s, %(details)s, %(incident)s, %(now)s, %(silence)s, %(until)s, %(now)s,
+        %(title_template)s, %(title_params)s)
 RETURNING {ALERT_COLUMNS}
 """
 
@@ -78,6 +81,7 @@ _FLAP_REOPEN = f"""
 UPDATE alerts SET state = %(state)s, resolved_at = NULL, closed_at = NULL, resolved_by = NULL,
     acknowledged_at = NULL, acknowledged_by = NULL, count = count + 1, last_seen = %(t)s,
     severity = %(severity)s, title = %(title)s, details = %(details)s, opened_at = %(now)s,
+    title_template = %(title_template)s, title_params = %(title_params)s,
     reopened_count = reopened_count + 1, silence_id = %(silence)s, silenced_until = %(until)s,
     version = version + 1, updated_at = now()
 WHERE id = %(id)s
@@ -116,6 +120,8 @@ def _params(s: AlertSignal, now: datetime) -> dict[str, Any]:
         "area": s.area,
         "severity": s.severity,
         "title": s.title,
+        "title_template": s.title_template,
+        "title_params": json.dumps(s.title_params, default=str),
         "started": s.started_at or s.time,
         "t": s.time,
         "details": json.dumps(s.details, default=str),

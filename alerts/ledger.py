@@ -86,15 +86,16 @@ def announce(
     channels = settings.notifications.on_raise.get(alert.severity, [])
     if channels:
         verb = "reopened" if reason == "reopened" else "new"
+        title = alert.title_in(settings.notifications.language)
         enqueue(
             conn,
             alert_id=alert.id,
             channels=channels,
             recipient="duty",
             reason=reason,
-            subject=f"[{alert.severity.upper()}] {verb}: {alert.title}",
+            subject=f"[{alert.severity.upper()}] {verb}: {title}",
             payload={
-                "message": f"{verb.capitalize()} {alert.severity} alert: {alert.title}",
+                "message": f"{verb.capitalize()} {alert.severity} alert: {title}",
                 "alert": alert.summary(),
                 "critical": alert.severity == "critical",
             },

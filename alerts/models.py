@@ -7,11 +7,12 @@ reads a row selected with them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from alerts.links import data_link, feed_of
+from ioc.i18n import LANGUAGES, render
 
 ChangeAction = Literal["raised", "repeated", "resolved", "ignored", "reopened", "silenced", "held"]
 
@@ -54,10 +55,16 @@ class Alert:
     silence_id: int | None
     silenced_until: datetime | None
     reopened_count: int
+    title_template: str | None = None  # the title as an ``alerts`` catalogue message, and its fields
+    title_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         return self.state != "resolved"
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang``: rendered from its template and fields, else the stored English."""
+        return render("alerts", self.title_template, self.title_params, lang, self.title)
 
     @property
     def feed(self) -> str:
@@ -74,6 +81,7 @@ class Alert:
         return {
             "id": self.id,
             "title": self.title,
+            "titles": {lang: self.title_in(lang) for lang in LANGUAGES},
             "severity": self.severity,
             "state": self.state,
             "detector": self.detector,

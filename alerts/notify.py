@@ -186,7 +186,8 @@ class EmailChannel:
         msg["Subject"] = notification.subject
         alert = notification.payload.get("alert", {})
         lines = [notification.payload.get("message", notification.subject), ""]
-        lines += [f"{k}: {v}" for k, v in alert.items() if v not in (None, "")]
+        lines += [f"{k}: {v}" for k, v in alert.items()
+                  if v not in (None, "") and not isinstance(v, dict)]  # the titles per language: the JSON's
         msg.set_content("\n".join(str(x) for x in lines))
         try:
             with smtplib.SMTP(self.cfg.host, self.cfg.port, timeout=self.cfg.timeout_seconds) as smtp:

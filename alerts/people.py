@@ -124,6 +124,7 @@ class User:
     active: bool
     created_at: datetime
     last_login_at: datetime | None
+    language: str | None = None  # the pages' language for this user; None: the screen's or city's
 
     @property
     def shown(self) -> str:
@@ -139,13 +140,14 @@ class Principal:
     role: str
     csrf_token: str
     expires_at: datetime
+    language: str | None = None  # the user's language for the pages (``vi``, ``en``), if chosen
 
     @property
     def shown(self) -> str:
         return self.display_name or self.name
 
 
-_USER_COLUMNS = "name, display_name, role, active, created_at, last_login_at"
+_USER_COLUMNS = "name, display_name, role, active, created_at, last_login_at, language"
 
 
 def token_hash(token: str) -> bytes:
@@ -193,6 +195,15 @@ class People:
                 "UPDATE user_sessions SET revoked_at = %s WHERE username = %s AND revoked_at IS NULL",
                 (self.clock(), name),
             )
+
+    def set_language(self, name: str, language: str | None) -> None:
+        """The pages' language of a user (``vi`` or ``en``; ``None``: the screen's or the city's)."""
+        if language is not None and language not in ("vi", "en"):
+            raise UserError(f"unknown language {language!r}: vi or en")
+        with self.pool.connection() as conn:
+            cur = conn.execute("UPDATE users SET language = %s WHERE name = %s", (language, name))
+            if cur.rowcount == 0:
+                raise UserError(f"no user {name!r}")
 
     def set_active(self, name: str, active: bool) -> None:
         """Enable or disable a user; disabling ends their sessions."""
@@ -295,7 +306,7 @@ class People:
                     (user_agent or "")[:300],
                 ),
             )
-        return token, Principal(user.name, user.display_name, user.role, csrf, expires)
+        return token, Principal(user.name, user.display_name, user.role, csrf, expires, user.language)
 
     def session(self, token: str | None) -> Principal | None:
         """The principal of a live session, or ``None`` (unknown, revoked, expired, idle, user disabled)."""
@@ -305,14 +316,15 @@ class People:
         idle = timedelta(minutes=self.settings.idle_minutes)
         with self.pool.connection() as conn:
             row = conn.execute(
-                "SELECT u.name, u.display_name, u.role, s.csrf_token, s.expires_at, s.last_seen_at "
+                "SELECT u.name, u.display_name, u.role, s.csrf_token, s.expires_at, s.last_seen_at, "
+                "u.language "
                 "FROM user_sessions s JOIN users u ON u.name = s.username "
                 "WHERE s.token_hash = %s AND s.revoked_at IS NULL AND u.active AND s.expires_at > %s",
                 (token_hash(token), now),
             ).fetchone()
             if row is None:
                 return None
-            name, display, role, csrf, expires, last_seen = row
+            name, display, role, csrf, expires, last_seen, language = row
             if role != "viewer" and now - last_seen > idle:
                 return None
             if now - last_seen >= TOUCH_EVERY:
@@ -320,7 +332,7 @@ class People:
                     "UPDATE user_sessions SET last_seen_at = %s WHERE token_hash = %s",
                     (now, token_hash(token)),
                 )
-        return Principal(name, display, role, csrf, expires)
+        return Principal(name, display, role, csrf, expires, language)
 
     def end_session(self, token: str | None) -> None:
         """Log out: the session is revoked."""
@@ -353,8 +365,9 @@ def users_command(
     display_name: str = "",
     stdin: IO[str] | None = None,
     stdout: IO[str] | None = None,
+    language: str | None = None,
 ) -> int:
-    """``ioc users add|list|passwd|disable|enable``; returns the exit status."""
+    """``ioc users add|list|passwd|disable|enable|language``; returns the exit status."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     people = People(pool)
@@ -374,6 +387,9 @@ def users_command(
         elif action == "passwd":
             people.set_password(name, read_password(stdin, stdout))
             stdout.write(f"password of {name} changed; their sessions ended\n")
+        elif action == "language":
+            people.set_language(name, None if language in (None, "", "none") else language)
+            stdout.write(f"language of {name}: {language or 'none'}\n")
         elif action in ("disable", "enable"):
             people.set_active(name, action == "enable")
             stdout.write(f"{name} {action}d\n")

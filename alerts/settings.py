@@ -129,6 +129,9 @@ class NotificationSettings(BaseModel):
     backoff_seconds: float = Field(default=10.0, gt=0)  # first retry after this, then doubling
     backoff_max_seconds: float = Field(default=600.0, gt=0)
     send_every_seconds: float = Field(default=2.0, gt=0)
+    # the language alert titles are written in (rendered from their template when sent); the JSON
+    # payload carries the title in every language, for a receiver that picks its own
+    language: Literal["vi", "en"] = "en"
 
     @model_validator(mode="after")
     def _unique_names(self) -> NotificationSettings:

@@ -47,7 +47,7 @@ from detectors.vessels.zone_dwell import ZoneDwellDetector  # noqa: E402
 from detectors.vessels.zones import Zone, ZoneIndex, load_zones  # noqa: E402
 from ingest.vessels.nmea import AisDecoder  # noqa: E402
 from ingest.vessels.simulator import FleetSimulator  # noqa: E402
-from ioc.events import VesselPosition  # noqa: E402
+from ioc.feeds.vessels.records import VesselPosition  # noqa: E402
 
 SAMPLES = ROOT / "sample_streams" / "vessels"
 START = datetime(2025, 9, 1, tzinfo=UTC)

@@ -51,7 +51,7 @@ from kafka_broker import tansu_broker  # noqa: E402
 from bench.common import machine, private_store  # noqa: E402
 from ioc.bus.kafka import KafkaBus  # noqa: E402
 from ioc.config import BusSettings  # noqa: E402
-from ioc.events import EnvironmentReading  # noqa: E402
+from ioc.feeds.environment.records import EnvironmentReading  # noqa: E402
 from ioc.topics import TOPIC_BY_KIND  # noqa: E402
 
 READINGS = TOPIC_BY_KIND["environment.reading"]

@@ -37,7 +37,7 @@ from flask import Flask  # noqa: E402
 from bench.common import machine, private_store  # noqa: E402
 from dashboards import sea  # noqa: E402
 from ioc.config import load_settings  # noqa: E402
-from ioc.events import VesselPosition, VesselStatic  # noqa: E402
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic  # noqa: E402
 from ioc.store import vessel_queries as vq  # noqa: E402
 from ioc.store.writer import StoreWriter  # noqa: E402
 

@@ -39,9 +39,10 @@ from bench.common import machine, private_store  # noqa: E402
 from ingest.sink import StoreSink  # noqa: E402
 from ioc.bus.base import Message  # noqa: E402
 from ioc.bus.memory import MemoryBus  # noqa: E402
-from ioc.events import EnvironmentReading  # noqa: E402
+from ioc.feeds.environment.records import EnvironmentReading  # noqa: E402
+from ioc.feeds.environment.schema import READINGS  # noqa: E402
 from ioc.store.database import Store  # noqa: E402
-from ioc.store.writer import READINGS, StoreWriter  # noqa: E402
+from ioc.store.writer import StoreWriter  # noqa: E402
 from ioc.topics import TOPIC_BY_KIND  # noqa: E402
 
 METRICS = ("pm25", "pm10", "co2", "temperature", "humidity")

@@ -28,7 +28,7 @@ from werkzeug.serving import make_server  # noqa: E402
 from bench.common import machine, private_store  # noqa: E402
 from dashboards.app import create_app  # noqa: E402
 from ioc.config import Station, load_settings  # noqa: E402
-from ioc.events import EnvironmentReading  # noqa: E402
+from ioc.feeds.environment.records import EnvironmentReading  # noqa: E402
 from ioc.store.maintenance import refresh_rollups  # noqa: E402
 from ioc.store.writer import StoreWriter  # noqa: E402
 from tests.browser import headless_chromium  # noqa: E402

@@ -8,16 +8,15 @@ apps can live in one process, as the tests do) and adds ``/healthz``.
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 
 import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, cameras, console, sea, wall
+from dashboards import auth, i18n, wall
+from dashboards import components as c
+from dashboards.registry import PAGES
 from ioc.config import Settings
-
-ASSETS = Path(__file__).parent / "assets"
 
 
 def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
@@ -26,18 +25,18 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         __name__,
         title=f"{settings.web.title} · {settings.city}",
         update_title=None,  # keep the tab title still while callbacks run
-        assets_folder=str(ASSETS),
+        assets_folder=str(c.ASSETS),
+        assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs
         serve_locally=True,  # a control room may have no internet
     )
+    i18n.install(app.server)  # a screen's ?lang= is remembered for its callbacks
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
-    console_app = console.create_console(app.server, pool, settings)  # /console, /login: dashboards.auth
-    sea_app = sea.create_sea_page(app.server, pool, settings)  # /sea/: the live sea map (dashboards.sea)
-    camera_app = cameras.create_camera_page(app.server, pool, settings)  # /cameras/: the camera wall
+    pages = [page.build(app.server, pool, settings) for page in PAGES]  # dashboards/registry.py
     guard = auth.Auth.of(app.server)
     if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
-        guard.headers.allow_pages(app, console_app, sea_app, camera_app)
+        guard.headers.allow_pages(app, *(p for p in pages if p is not None))
 
     @app.server.route("/healthz", endpoint="ioc_healthz")
     def healthz() -> Response:

@@ -52,6 +52,8 @@ CSRF_COOKIE = "_csrf_token"  # the name dash-renderer reads
 CSRF_HEADER = "X-CSRFToken"  # the header dash-renderer sends
 CSRF_FIELD = "csrf_token"
 CONSOLE_PREFIX = "/console"
+REPORTS_PREFIX = "/reports"  # reports name officers and hold incident notes: a session is needed
+SECURITY_PREFIX = "/security"  # attackers' addresses and targeted accounts: a session is needed
 CAMERAS_PREFIX = "/cameras"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
@@ -122,7 +124,9 @@ class Auth:
         title: str = "Operations Centre",
         trusted_proxies: Sequence[str] = (),
         extra_origins: Sequence[str] = (),
+        language: str = "en",
     ) -> None:
+        self.language = language  # the city's default; a screen or user may choose another
         self.people = people
         self.settings = settings
         self.title = title
@@ -180,7 +184,7 @@ class Auth:
 
     def needs_login(self, route: str) -> bool:
         """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
-        if under(route, CONSOLE_PREFIX):
+        if any(under(route, prefix) for prefix in (CONSOLE_PREFIX, REPORTS_PREFIX, SECURITY_PREFIX)):
             return True
         if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):
             return True
@@ -284,32 +288,42 @@ class Auth:
         )
 
     def _form(self, target: str, error: str = "", name: str = "", status: int = 200) -> Response:
+        from dashboards.i18n import page_language, t
+
         who = principal()
+        lang = page_language(self.language)
+
+        def tr(text: str, **params: str) -> str:
+            return html.escape(t(text, lang, **params))
+
         already = (
-            f'<p class="login-note">Logged in as <b>{html.escape(who.shown)}</b> '
-            f'({html.escape(label(who.role))}). <a href="/console/">Open the console</a></p>'
+            f'<p class="login-note">{tr("Logged in as")} <b>{html.escape(who.shown)}</b> '
+            f'({html.escape(label(who.role))}). <a href="/console/">{tr("Open the console")}</a></p>'
             if who
             else ""
         )
+        title = html.escape(t(self.title, lang))
+        sub = tr("Duty console: log in with your own account. Every action is recorded in your name.")
         err = f'<p class="login-error" role="alert">{html.escape(error)}</p>' if error else ""
         page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Log in · {html.escape(self.title)}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("Log in")} · {title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/console/assets/theme.css">
 <link rel="stylesheet" href="/console/assets/console.css"></head>
 <body class="login-body"><main class="login-page">
-<h1>{html.escape(self.title)}</h1>
-<p class="login-sub">Duty console: log in with your own account. Every action is recorded in your name.</p>
+<h1>{title}</h1>
+<p class="login-sub">{sub}</p>
 {already}{err}
 <form method="post" action="/login" class="login-form" autocomplete="on">
 <input type="hidden" name="{CSRF_FIELD}" value="{html.escape(self.csrf_token())}">
 <input type="hidden" name="next" value="{html.escape(target)}">
-<label for="username">Name</label>
+<label for="username">{tr("Name")}</label>
 <input id="username" name="username" value="{html.escape(name)}" autocomplete="username" required autofocus>
-<label for="password">Password</label>
+<label for="password">{tr("Password")}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" id="login-submit">Log in</button>
+<button type="submit" id="login-submit">{tr("Log in")}</button>
 </form>
-<p class="login-foot"><a href="/">Back to the wall</a></p>
+<p class="login-foot"><a href="/">{tr("Back to the wall")}</a></p>
 </main></body></html>"""
         return Response(page, status=status, mimetype="text/html")
 
@@ -321,8 +335,9 @@ def install(
     title: str = "Operations Centre",
     trusted_proxies: Sequence[str] = (),
     extra_origins: Sequence[str] = (),
+    language: str = "en",
 ) -> Auth:
     """Create and install the :class:`Auth` of ``server``."""
-    auth = Auth(people, settings, title, trusted_proxies, extra_origins)
+    auth = Auth(people, settings, title, trusted_proxies, extra_origins, language)
     auth.install(server)
     return auth

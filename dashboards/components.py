@@ -8,15 +8,39 @@ from __future__ import annotations
 
 import html as html_text
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dash import html
 
-from ioc.config import ThresholdRule
+from dashboards.i18n import t
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
+
+ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks
+SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js")  # what every page loads
+
+
+def assets_only(*names: str) -> str:
+    """A Dash ``assets_ignore`` pattern that leaves a page the shared assets and its own ``names``."""
+    return r"^(?!(" + "|".join(re.escape(n) for n in (*SHARED_ASSETS, *names)) + r")$)"
+
+
+def clock_config(tz: str, stale_ms: int | None = None, parts: Sequence[str] = ("time",), link_class: str = "",
+                 stale_class: str = "stale", **extra: Any) -> dict[str, Any]:
+    """What the shared clock (``assets/clock.js``) of a page needs: the city's zone, when the page
+    counts as not updated, which outputs it fills (``time``, ``date``, ``status``, ``class``)."""
+    cfg: dict[str, Any] = {"tz": tz, "parts": list(parts), "linkClass": link_class, "staleClass": stale_class,
+                           **extra}
+    if stale_ms is not None:
+        cfg["staleMs"] = stale_ms
+    return cfg
+
 
 # A dark palette with enough contrast for a wall seen from across a room at night.
 BG = "#0a0e14"
@@ -157,8 +181,9 @@ def severity_chips(counts: dict[str, int]) -> html.Div:
 # --------------------------------------------------------------------------- alerts
 
 
-def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None) -> html.Div:
-    """One line of the alert ticker: severity, title, where, how long, how often, which state."""
+def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, lang: str = "en") -> html.Div:
+    """One line of the alert ticker: severity, title (in ``lang``), where, how long, how often, state."""
+    title = alert.title_in(lang)
     where = place(station_name or alert.source_id, alert.area)
     if alert.resolved and alert.resolved_at is not None:
         when = f"resolved {ago(now - alert.resolved_at)}"
@@ -170,7 +195,7 @@ def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None) -
             html.Div(SEVERITY_SHORT.get(alert.severity, alert.severity[:4].upper()), className="alert-sev"),
             html.Div(
                 [
-                    html.Div(alert.title, className="alert-title", title=alert.title),
+                    html.Div(title, className="alert-title", title=title),
                     html.Div(
                         [
                             html.Span(where, className="alert-where"),
@@ -253,6 +278,7 @@ def station_figure(
     start: datetime,
     end: datetime,
     tz: ZoneInfo,
+    lang: str = "en",
 ) -> dict:
     """One station's small multiple: a strip per metric over a shared time axis, latest value beside it.
 
@@ -280,7 +306,7 @@ def station_figure(
         layout["xaxis"] = {"visible": False}
         layout["yaxis"] = {"visible": False}
         layout["annotations"] = [
-            {"text": "no readings yet", "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
+            {"text": t("no readings yet", lang), "showarrow": False, "x": 0.5, "y": 0.5, "xref": "paper",
              "yref": "paper", "font": {"size": 20, "color": MUTED}}
         ]
         return {"data": data, "layout": layout}
@@ -346,10 +372,10 @@ ROLE_LATE_S = 15.0  # a heartbeat older than three intervals: the role is late
 ROLE_DOWN_S = 60.0
 
 
-def system_rows(roles: Sequence[RoleHealth]) -> list[html.Div]:
+def system_rows(roles: Sequence[RoleHealth], lang: str = "en") -> list[html.Div]:
     """The system panel: one line per running role with its state, lag and last write."""
     if not roles:
-        return [html.Div("no role has reported yet", className="sys-none")]
+        return [html.Div(t("no role has reported yet", lang), className="sys-none")]
     out = []
     for r in roles:
         if r.stopped:

@@ -19,11 +19,13 @@ from zoneinfo import ZoneInfo
 
 import dash
 import psycopg
-from dash import ALL, Input, Output, State, dcc, html
+from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
+from dashboards.i18n import clock_texts, page_language, t, when
+from dashboards.registry import navigation
 from ioc.config import Settings, Station
 from ioc.store import queries as q
 
@@ -128,6 +130,7 @@ def layout(view: WallView) -> html.Div:
     cols, rows = grid_shape(len(stations))
     refresh = settings.web.refresh_ms
     now_local = datetime.now(view.tz)
+    lang = page_language(settings)
     return html.Div(
         [
             html.Header(
@@ -135,11 +138,10 @@ def layout(view: WallView) -> html.Div:
                     html.Div(
                         [
                             html.Div(settings.city, className="city"),
-                            html.Div(settings.web.title, className="page-title"),
+                            html.Div(t(settings.web.title, lang), className="page-title"),
                             html.Nav(
-                                [html.A("Sea map", href="/sea/", className="pill nav-link"),
-                                 html.A("Cameras", href="/cameras/", className="pill nav-link"),
-                                 html.A("Console", href="/console/", className="pill nav-link")],
+                                [html.A(t(page.label, lang), href=page.path, className="pill nav-link")
+                                 for page in navigation()],
                                 className="wall-nav",
                             ),
                         ],
@@ -147,9 +149,10 @@ def layout(view: WallView) -> html.Div:
                     ),
                     html.Div(
                         [
-                            html.Span(f"store: {view.caps_label or 'unknown'}", id="store-label",
-                                      className="pill", title="store capability level"),
-                            html.Span("Data as of —", id="data-asof", className="asof"),
+                            html.Span(t("store: {label}", lang, label=view.caps_label or t("unknown", lang)),
+                                      id="store-label", className="pill",
+                                      title=t("store capability level", lang)),
+                            html.Span(t("Data as of —", lang), id="data-asof", className="asof"),
                             html.Span("", id="link-status", className="link-status"),
                         ],
                         className="status",
@@ -157,7 +160,8 @@ def layout(view: WallView) -> html.Div:
                     html.Div(
                         [
                             html.Div(now_local.strftime("%H:%M:%S"), id="clock", className="clock"),
-                            html.Div(now_local.strftime("%a %d %b"), id="clock-date", className="clock-date"),
+                            html.Div(when(now_local, lang, settings.timezone, "EEE dd MMM"),
+                                     id="clock-date", className="clock-date"),
                         ],
                         className="clock-box",
                     ),
@@ -166,11 +170,11 @@ def layout(view: WallView) -> html.Div:
             ),
             html.Section(
                 [
-                    c.tile("kpi-stored", "Readings stored"),
-                    c.tile("kpi-rate", "Readings / min"),
-                    c.tile("kpi-stations", "Stations reporting"),
-                    c.tile("kpi-alerts", "Open alerts"),
-                    c.tile("kpi-deadletters", "Dead letters"),
+                    c.tile("kpi-stored", t("Readings stored", lang)),
+                    c.tile("kpi-rate", t("Readings / min", lang)),
+                    c.tile("kpi-stations", t("Stations reporting", lang)),
+                    c.tile("kpi-alerts", t("Open alerts", lang)),
+                    c.tile("kpi-deadletters", t("Dead letters", lang)),
                 ],
                 className="kpis",
             ),
@@ -178,7 +182,7 @@ def layout(view: WallView) -> html.Div:
                 [
                     html.Section(
                         [_station_panel(s) for s in stations]
-                        or [html.Div("No stations configured or reporting yet", className="empty")],
+                        or [html.Div(t("No stations configured or reporting yet", lang), className="empty")],
                         id="station-charts",
                         className="station-grid",
                         style={
@@ -189,13 +193,14 @@ def layout(view: WallView) -> html.Div:
                     html.Aside(
                         [
                             html.Div(
-                                [html.H2("Alerts"),
+                                [html.H2(t("Alerts", lang)),
                                  html.Span("", id="alert-summary", className="alert-summary")],
                                 className="alerts-head",
                             ),
                             html.Div([], id="alert-ticker", className="alert-ticker"),
                             html.Div(
-                                [html.H2("System"), html.Div([], id="system-panel", className="sys-list")],
+                                [html.H2(t("System", lang)),
+                                 html.Div([], id="system-panel", className="sys-list")],
                                 className="system",
                             ),
                         ],
@@ -209,7 +214,9 @@ def layout(view: WallView) -> html.Div:
             dcc.Interval(id="clock-tick", interval=1000),
             dcc.Store(id="last-update"),
             dcc.Store(id="chart-figures"),  # the charts' new figures, on their way to the graphs
-            dcc.Store(id="wall-config", data={"tz": settings.timezone, "staleMs": stale_after_ms(refresh)}),
+            dcc.Store(id="wall-config", data=c.clock_config(settings.timezone, stale_after_ms(refresh),
+                                                            ("time", "date", "status", "class"),
+                                                            "link-status", **clock_texts(lang))),
         ],
         id="wall",
         className="wall",
@@ -218,59 +225,8 @@ def layout(view: WallView) -> html.Div:
 
 # --------------------------------------------------------------------------- callbacks
 
-_CLOCK_JS = """
-function (n, seq, cfg) {
-    const now = new Date();
-    const tz = (cfg && cfg.tz) || 'UTC';
-    const w = window;
-    if (w.__wallSeen === undefined || seq !== w.__wallSeq) {
-        w.__wallSeq = seq;
-        w.__wallSeen = now.getTime();
-    }
-    let time, date;
-    try {
-        time = new Intl.DateTimeFormat('en-GB', {timeZone: tz, hour: '2-digit', minute: '2-digit',
-            second: '2-digit', hourCycle: 'h23'}).format(now);
-        date = new Intl.DateTimeFormat('en-GB', {timeZone: tz, weekday: 'short', day: '2-digit',
-            month: 'short', timeZoneName: 'shortOffset'}).format(now).replace(/,/g, '');
-    } catch (e) {
-        time = now.toISOString().slice(11, 19); date = 'UTC';
-    }
-    const quiet = now.getTime() - w.__wallSeen;
-    const stale = quiet > ((cfg && cfg.staleMs) || 10000);
-    const msg = stale ? ('NO UPDATE FOR ' + Math.round(quiet / 1000) + ' s') : '';
-    return [time, date, msg, stale ? 'link-status stale' : 'link-status'];
-}
-"""
 
 
-# New figures reach the graphs through the browser, which carries over the zoom each graph
-# has at that moment. ``uirevision`` alone does not keep it under Dash 4: its Graph writes a
-# zoom back into the ``figure`` prop and re-plots, plotly then takes the zoom as the figure's
-# own starting point, and the next figure from the server resets it. Reading the live plot
-# here, when the new figure arrives, also wins the race against a refresh already in flight.
-# The figures set no ranges of their own, so ``autorange === false`` means the operator zoomed.
-_KEEP_ZOOM_JS = """
-function (figures) {
-    const outputs = dash_clientside.callback_context.outputs_list;
-    if (!figures) { return outputs.map(() => dash_clientside.no_update); }
-    return outputs.map(function (out) {
-        const fig = figures[out.id.station];
-        if (!fig) { return dash_clientside.no_update; }
-        const host = document.getElementById(JSON.stringify({station: out.id.station, type: out.id.type}));
-        const live = host && host.querySelector('.js-plotly-plot');
-        if (!live || !live.layout) { return fig; }
-        const layout = Object.assign({}, fig.layout);
-        for (const axis of Object.keys(layout)) {
-            const now = /^[xy]axis[0-9]*$/.test(axis) && live.layout[axis];
-            if (now && now.autorange === false && Array.isArray(now.range)) {
-                layout[axis] = Object.assign({}, layout[axis], {range: now.range.slice(), autorange: false});
-            }
-        }
-        return Object.assign({}, fig, {layout: layout});
-    });
-}
-"""
 
 
 def _tile_state(base: str, state: str | None) -> str:
@@ -310,58 +266,64 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             log.warning("wall: store query failed: %s", exc)
             raise PreventUpdate from None
         now = k.as_of
+        lang = page_language(settings)
 
         # readings stored, with the age of the last write
         if k.last_write is None:
-            stored_sub, stored_state = "nothing written yet", "warn"
+            stored_sub, stored_state = t("nothing written yet", lang), "warn"
         else:
             quiet = now - k.last_write
-            stored_sub = f"last write {c.ago(quiet)}"
+            stored_sub = t("last write {ago}", lang, ago=c.ago(quiet))
             stored_state = "crit" if quiet > SILENT_WRITE else "warn" if quiet > STALE_WRITE else None
 
         # stations reporting n / N
         total = max(len(settings.stations), k.stations_known)
         silent = total - k.stations_reporting
         stations_state = None if silent <= 0 else "crit" if k.stations_reporting == 0 else "warn"
-        stations_sub = "all in the last 5 min" if silent <= 0 else f"{silent} silent for 5 min or more"
+        stations_sub = (t("all in the last 5 min", lang) if silent <= 0
+                        else t("{n} silent for 5 min or more", lang, n=silent))
 
         # open alerts, colour of the worst
         alerts_state = "crit" if k.alerts_critical else "warn" if k.alerts_warning else None
         other = k.alerts_open - k.alerts_critical - k.alerts_warning - k.alerts_info
-        alerts_sub = "nothing open" if not k.alerts_open else f"+ {other} of other severity" if other else ""
+        alerts_sub = (t("nothing open", lang) if not k.alerts_open
+                      else t("+ {n} of other severity", lang, n=other) if other else "")
 
         # dead letters, amber while a new one is fresh
         if dead:
             d = dead[0]
-            dead_sub = f"latest {c.ago(now - d.received_at)} · {d.stage}: {d.reason}"
+            dead_sub = t("latest {ago}", lang, ago=c.ago(now - d.received_at)) + f" · {d.stage}: {d.reason}"
             dead_state = "warn" if now - d.received_at < RECENT_DEAD_LETTER else None
         else:
-            dead_sub, dead_state = "none", None
+            dead_sub, dead_state = t("none", lang), None
 
-        rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id)) for a in alerts]
+        rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id), lang)
+                for a in alerts]
         shown_open = sum(1 for a in alerts if not a.resolved)
         if k.alerts_open > shown_open:
-            rows.append(html.Div(f"+ {k.alerts_open - shown_open} more open", className="alert-more"))
+            more = t("+ {n} more open", lang, n=k.alerts_open - shown_open)
+            rows.append(html.Div(more, className="alert-more"))
         if not rows:
-            rows = [html.Div("No alerts", className="alert-none")]
-        summary = f"{k.alerts_open} open" if k.alerts_open else "all clear"
+            rows = [html.Div(t("No alerts", lang), className="alert-none")]
+        summary = t("{n} open", lang, n=k.alerts_open) if k.alerts_open else t("all clear", lang)
 
         return (
-            c.tile_children("Readings stored", c.fmt_int(k.readings_stored), stored_sub),
+            c.tile_children(t("Readings stored", lang), c.fmt_int(k.readings_stored), stored_sub),
             _tile_state("kpi-stored", stored_state),
-            c.tile_children("Readings / min", c.fmt_int(k.readings_last_minute), "trailing 60 s"),
-            c.tile_children("Stations reporting", f"{k.stations_reporting} / {total}", stations_sub),
+            c.tile_children(t("Readings / min", lang), c.fmt_int(k.readings_last_minute),
+                            t("trailing 60 s", lang)),
+            c.tile_children(t("Stations reporting", lang), f"{k.stations_reporting} / {total}", stations_sub),
             _tile_state("kpi-stations", stations_state),
-            c.tile_children("Open alerts", c.fmt_int(k.alerts_open), alerts_sub,
+            c.tile_children(t("Open alerts", lang), c.fmt_int(k.alerts_open), alerts_sub,
                             extra=c.severity_chips(k.open_by_severity)),
             _tile_state("kpi-alerts", alerts_state),
-            c.tile_children("Dead letters", c.fmt_int(k.dead_letters), dead_sub),
+            c.tile_children(t("Dead letters", lang), c.fmt_int(k.dead_letters), dead_sub),
             _tile_state("kpi-deadletters", dead_state),
             rows,
             summary,
-            f"Data as of {c.local_time(now, tz)}",
+            t("Data as of {time}", lang, time=c.local_time(now, tz)),
             now.isoformat(),
-            c.system_rows(roles),
+            c.system_rows(roles, lang),
         )
 
     @app.callback(
@@ -390,6 +352,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         statuses: list[str] = []
         classes: list[str] = []
         rules = settings.rules.thresholds
+        lang = page_language(settings)
         for sid in ids:
             metrics = sorted(
                 {m for s, m in by_metric if s == sid} | {m for s, m in latest_by if s == sid},
@@ -400,34 +363,34 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
                               c.thresholds_for(rules, sid, m))
                 for m in metrics
             ]
-            figures[sid] = c.station_figure(sid, panels, start, end, tz)
+            figures[sid] = c.station_figure(sid, panels, start, end, tz, lang)
             newest = max((v.time for (s, _), v in latest_by.items() if s == sid), default=None)
             if newest is None:
-                statuses.append("no data")
+                statuses.append(t("no data", lang))
                 classes.append("station-panel stale")
             elif end - newest > STATION_STALE:
-                statuses.append(f"silent {c.fmt_age(end - newest)}")
+                statuses.append(t("silent {age}", lang, age=c.fmt_age(end - newest)))
                 classes.append("station-panel stale")
             else:
-                statuses.append(f"last {c.local_time(newest, tz, seconds=False)}")
+                statuses.append(t("last {time}", lang, time=c.local_time(newest, tz, seconds=False)))
                 worst = min((r.severity for p in panels if (r := p.breached())), key=c.severity_rank,
                             default=None)
                 classes.append(f"station-panel breach breach-{worst}" if worst else "station-panel")
         return figures, statuses, classes
 
     app.clientside_callback(
-        _KEEP_ZOOM_JS,
+        ClientsideFunction("wall", "keepZoom"),
         Output({"type": "station-graph", "station": ALL}, "figure"),
         Input("chart-figures", "data"),
     )
 
     app.clientside_callback(
-        _CLOCK_JS,
+        ClientsideFunction("ioc", "clock"),
         Output("clock", "children"),
         Output("clock-date", "children"),
         Output("link-status", "children"),
         Output("link-status", "className"),
         Input("clock-tick", "n_intervals"),
-        State("last-update", "data"),
         State("wall-config", "data"),
+        State("last-update", "data"),
     )

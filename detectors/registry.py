@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from detectors.base import Detector
 from detectors.cameras import CAMERA_DETECTORS
+from detectors.security import DETECTORS as SECURITY
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
 from detectors.vessels import EncounterDetector, build_vessel_detectors
@@ -45,6 +46,7 @@ DETECTORS: Mapping[str, DetectorFactory] = {
     "stale": lambda s: [StaleSensorDetector.from_settings(s)],
     "vessels": vessel_rules,
     **{name: (lambda s, f=factory: [f(s)]) for name, factory in CAMERA_DETECTORS.items()},
+    **SECURITY,
 }
 
 

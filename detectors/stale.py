@@ -28,6 +28,9 @@ from ioc.events import AlertSignal, Event
 SNAPSHOT_VERSION = 1
 
 
+STALE_TITLE = "No data from {source} for over {minutes} min ({area})"  # an alerts message
+
+
 class StaleSensorDetector:
     """Fires when a source stays silent longer than a rule allows."""
 
@@ -117,7 +120,10 @@ class StaleSensorDetector:
             fingerprint=f"stale:{rule.name}:{source}",
             status=status,
             severity=rule.severity,
-            title=f"No data from {source} for over {rule.after_minutes:g} min ({where})"[:512],
+            title=STALE_TITLE.format(**(params := {"source": source, "minutes": f"{rule.after_minutes:g}",
+                                                   "area": where}))[:512],
+            title_template=STALE_TITLE,
+            title_params=params,
             area=self.stations.get(source),
             started_at=last_seen,
             details=details,

@@ -35,8 +35,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from detectors.base import check_rule_names, check_version, dump_time, load_time
-from ioc.config import Settings, ThresholdRule
-from ioc.events import AlertSignal, EnvironmentReading, Event
+from ioc.config import Settings
+from ioc.events import AlertSignal, Event
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
 
 KIND = "environment.reading"
 SNAPSHOT_VERSION = 1
@@ -56,6 +58,11 @@ METRIC_LABELS: dict[str, str] = {
 
 Reading = tuple[datetime, float]
 Change = Literal["firing", "resolved"]
+
+
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
+THRESHOLD_TITLES = {"above": "{metric} above {bound}{unit} for {minutes} min at {area}",
+                    "below": "{metric} below {bound}{unit} for {minutes} min at {area}"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,17 +247,18 @@ class ThresholdDetector:
             "rule": rule.name,
         }
         title = ""
+        template: str | None = rule.title or None
+        params: dict[str, Any] = fields
         if rule.title:
             try:
                 title = rule.title.format(**fields)
             except (KeyError, IndexError, ValueError, AttributeError):
                 title = ""  # a broken template must not stop the detector
         if not title:
-            unit_part = f" {unit}" if unit else ""
-            title = (
-                f"{fields['metric']} {direction} {bound:g}{unit_part} "
-                f"for {rule.for_minutes:g} min at {where}"
-            )
+            template = THRESHOLD_TITLES[direction]
+            params = {"metric": fields["metric"], "bound": f"{bound:g}", "unit": f" {unit}" if unit else "",
+                      "minutes": f"{rule.for_minutes:g}", "area": where}
+            title = template.format(**params)
         return AlertSignal(
             time=t,
             source_id=source,
@@ -260,6 +268,8 @@ class ThresholdDetector:
             status=status,
             severity=rule.severity,
             title=title[:512],
+            title_template=template,
+            title_params={k: v for k, v in params.items() if isinstance(v, str | int | float)},
             area=self.stations.get(source),
             started_at=started_at,
             details={

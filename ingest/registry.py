@@ -1,15 +1,18 @@
-"""The registry of feeds: a ``[[feeds]]`` entry's ``kind`` picks the feed package that builds its worker.
+"""The registry of ingest packages: one line each; cameras go through it like every feed.
 
-Adding a feed means one subpackage with a ``KINDS`` set and a builder, and one line here.
-Every worker has ``run(stop)`` and a ``health`` mapping (a live dict or a property).
+A package contributes the workers of the configured sources it reads: ``[[feeds]]`` entries of
+its ``kind`` (environment, vessels) or ``[[cameras]]`` (cameras). Every worker has
+``run(stop)`` and a ``health`` mapping (a live dict or a property).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ingest.environment as environment
+import ingest.security as security
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
@@ -29,25 +32,88 @@ class UnknownFeedKind(ValueError):
     """No feed package knows this ``kind``."""
 
 
-def _environment(feed: FeedSettings, settings: Settings, publisher: Publisher) -> FeedWorker:
-    source = environment.build_source(feed, settings, settings.samples_dir)
-    return environment.EnvironmentWorker(source, publisher, feed_name=feed.name)
+@dataclass(frozen=True)
+class Source:
+    """One configured source: its name (feed name or camera id), its role label and how to build it."""
+
+    name: str
+    label: str
+    build: Callable[[Publisher], FeedWorker]
 
 
-def _vessels(feed: FeedSettings, settings: Settings, publisher: Publisher) -> FeedWorker:
-    return vessels.build_worker(feed, publisher, settings.samples_dir, cells=CellRouter(settings.bus.cells))
+def _environment(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: environment.EnvironmentWorker(
+            environment.build_source(feed, settings, settings.samples_dir), publisher, feed_name=feed.name)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in environment.KINDS]
 
 
-FEEDS: list[tuple[frozenset[str], Callable[[FeedSettings, Settings, Publisher], FeedWorker]]] = [
+def _vessels(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: vessels.build_worker(feed, publisher, settings.samples_dir,
+                                                      cells=CellRouter(settings.bus.cells))
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in vessels.KINDS]
+
+
+def _security(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: security.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in security.KINDS]
+
+
+def _cameras(settings: Settings) -> list[Source]:
+    def build(cam: Any) -> Callable[[Publisher], FeedWorker]:
+        def worker(publisher: Publisher) -> FeedWorker:
+            from ingest.cameras import CameraWorker  # OpenCV is loaded only where cameras run
+
+            return CameraWorker(cam, publisher, vision=settings.vision, samples_dir=settings.samples_dir,
+                                timezone=settings.timezone)  # key frames in the city's local time
+
+        return worker
+
+    return [Source(c.id, f"camera:{c.id}", build(c)) for c in settings.cameras if c.enabled]
+
+
+#: (``[[feeds]]`` kinds it reads, the sources it configures): one line per ingest package
+INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = (
     (environment.KINDS, _environment),
     (vessels.KINDS, _vessels),
-]
+    (security.KINDS, _security),
+    (frozenset(), _cameras),  # [[cameras]]
+)
+
+
+def configured_sources(settings: Settings) -> list[Source]:
+    """Every enabled source of ``settings``, of every ingest package; an unknown feed kind is an error."""
+    known = {k for kinds, _ in INGEST for k in kinds}
+    for feed in settings.feeds:
+        if feed.kind not in known:
+            raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} "
+                                  f"(known: {', '.join(sorted(known))})")
+    return [source for _, sources in INGEST for source in sources(settings)]
+
+
+def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
+    """Raise ``ValueError`` with the reason when a feed's kind or options are invalid (nothing runs)."""
+    if feed.kind in vessels.KINDS:
+        vessels.feed_options(feed)
+    elif feed.kind in environment.KINDS:
+        environment.build_source(feed, settings, settings.samples_dir)
+    elif feed.kind in security.KINDS:
+        security.feed_options(feed)
+    else:
+        known = sorted(k for kinds, _ in INGEST for k in kinds)
+        raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")
 
 
 def build_feed_worker(feed: FeedSettings, settings: Settings, publisher: Publisher) -> FeedWorker:
     """The worker of one configured feed."""
-    for kinds, build in FEEDS:
-        if feed.kind in kinds:
-            return build(feed, settings, publisher)
-    known = sorted(k for kinds, _ in FEEDS for k in kinds)
-    raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")
+    for source in configured_sources(settings.model_copy(update={"feeds": [feed], "cameras": []})):
+        return source.build(publisher)
+    raise UnknownFeedKind(f"feed {feed.name!r} is disabled")

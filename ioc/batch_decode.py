@@ -1,7 +1,7 @@
 """Decoding a batch of wire records without building a pydantic model per reading.
 
 The store sink turns most records straight into table rows, so building an
-:class:`~ioc.events.EnvironmentReading` model for each only to read its fields
+:class:`~ioc.feeds.environment.records.EnvironmentReading` model for each only to read its fields
 back costs more than the write. :func:`decode_batch` parses readings with
 ``msgspec`` into :class:`PlainReading`, a plain struct with the model's fields,
 parses every timestamp of the batch in one call, and checks the string
@@ -27,7 +27,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from ioc.events import MAX_WIRE_BYTES, EnvironmentReading, Event, EventDecodeError, decode
+from ioc.events import MAX_WIRE_BYTES, Event, EventDecodeError, decode
+from ioc.feeds.environment.records import EnvironmentReading
 
 _FLOAT_MAX = 1.7976931348623157e308  # bounds that refuse the inf msgspec makes of 1e400, as pydantic does
 

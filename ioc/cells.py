@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from ioc.config import MapCellSettings
-from ioc.events import VesselCellPosition, VesselPosition
+from ioc.feeds.vessels.records import VesselCellPosition, VesselPosition
 
 M_PER_DEG = 111_195.0  # metres per degree of latitude (spherical Earth)
 US_PER_MINUTE = 60_000_000

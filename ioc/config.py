@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_models
+from ioc.feeds import FEEDS
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
@@ -28,6 +29,8 @@ DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
 
 class DatabaseSettings(BaseModel):
     """Where the store lives; with no DSN an embedded PostgreSQL is started."""
+
+    model_config = ConfigDict(extra="forbid")
 
     dsn: str | None = None
     data_dir: Path = Path(".ioc/pgdata")
@@ -57,6 +60,8 @@ class MapCellSettings(BaseModel):
     going to a cell for ``hold_minutes`` of event time after it was last within ``halo_m``.
     """
 
+    model_config = ConfigDict(extra="forbid")
+
     size_deg: float = Field(default=0.2, gt=0, le=10)
     halo_m: float = Field(default=5000.0, gt=0)
     hold_minutes: float = Field(default=45.0, ge=0)
@@ -64,6 +69,8 @@ class MapCellSettings(BaseModel):
 
 class BusSettings(BaseModel):
     """Which bus carries the topics."""
+
+    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["memory", "kafka"] = "memory"
     bootstrap_servers: str = "127.0.0.1:9092"
@@ -77,6 +84,8 @@ class BusSettings(BaseModel):
 
 class WebSettings(BaseModel):
     """The Dash server of the wall."""
+
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
     port: int = 8050
@@ -94,10 +103,14 @@ class WebSettings(BaseModel):
     threads: int = Field(default=8, ge=1, le=256)
     graceful_timeout_s: float = Field(default=30.0, gt=0)
     access_log: str = "-"
+    # the pages' language unless a screen asks for another (``?lang=en``, a cookie) or the user has one
+    language: Literal["vi", "en"] = "en"
 
 
 class Station(BaseModel):
     """A named place a sensor reports from."""
+
+    model_config = ConfigDict(extra="forbid")
 
     id: str
     name: str
@@ -110,6 +123,8 @@ class Station(BaseModel):
 class FeedSettings(BaseModel):
     """One ingest source: its adapter (``kind``) and that adapter's options."""
 
+    model_config = ConfigDict(extra="forbid")
+
     name: str
     kind: str
     enabled: bool = True
@@ -119,6 +134,8 @@ class FeedSettings(BaseModel):
 class MetricLimits(BaseModel):
     """What one metric can physically read: outside ``[min, max]`` a reading is published as ``bad``;
     a value in ``sentinels`` is a "no measurement" marker and becomes a dead letter."""
+
+    model_config = ConfigDict(extra="forbid")
 
     min: float | None = None
     max: float | None = None
@@ -157,6 +174,8 @@ def _default_metric_limits() -> dict[str, MetricLimits]:
 class EnvironmentSettings(BaseModel):
     """``[environment]``: plausibility checks every environment feed applies before publishing."""
 
+    model_config = ConfigDict(extra="forbid")
+
     max_future_seconds: float = Field(default=300.0, ge=0)  # clock skew allowed past the receive time
     earliest_time: AwareDatetime = datetime(2000, 1, 1, tzinfo=UTC)  # older event times are dead letters
     sentinels: list[float] = Field(default_factory=lambda: [-999.0, -9999.0])  # "no value" markers
@@ -164,28 +183,10 @@ class EnvironmentSettings(BaseModel):
     metrics: dict[str, MetricLimits] = Field(default_factory=_default_metric_limits)
 
 
-class ThresholdRule(BaseModel):
-    """Fire when ``metric`` stays above/below a level for ``for_minutes``."""
-
-    name: str
-    metric: str
-    above: float | None = None
-    below: float | None = None
-    for_minutes: float = 10.0
-    clear_margin: float = 0.0
-    severity: Literal["info", "warning", "critical"] = "warning"
-    stations: list[str] = Field(default_factory=list)
-    title: str = ""
-
-    @model_validator(mode="after")
-    def _one_bound(self) -> ThresholdRule:
-        if (self.above is None) == (self.below is None):
-            raise ValueError(f"rule {self.name!r}: set exactly one of 'above' or 'below'")
-        return self
-
-
 class StaleRule(BaseModel):
     """Fire when a source sends nothing for ``after_minutes``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str
     kind: str = "environment.reading"
@@ -194,18 +195,31 @@ class StaleRule(BaseModel):
     sources: list[str] = Field(default_factory=list)
 
 
-class RuleSettings(BaseModel):
-    """Every detector rule, as data."""
+class CoreRules(BaseModel):
+    """``[rules]`` fields of the core: absence rules any feed's records can have (stale sources)."""
 
-    thresholds: list[ThresholdRule] = Field(default_factory=list)
+    model_config = ConfigDict(extra="forbid")
+
     stale: list[StaleRule] = Field(default_factory=list)
     stale_check_seconds: float = 30.0
-    vessels: dict[str, Any] = Field(default_factory=dict)  # see detectors/vessels/__init__.py
-    # camera rules, validated by their detectors (detectors/cameras/): [[rules.crowd]] ...
-    crowd: list[dict[str, Any]] = Field(default_factory=list)
-    congestion: list[dict[str, Any]] = Field(default_factory=list)
-    intrusion: list[dict[str, Any]] = Field(default_factory=list)
-    camera_faults: list[dict[str, Any]] = Field(default_factory=list)
+
+
+def _rule_settings() -> type[BaseModel]:
+    """``[rules]``: the core's fields and each registered feed's (:attr:`FeedSpec.rules`); an unknown
+    section (a mistyped ``[rules.press]``) is an error, not silently dropped."""
+    fields: dict[str, Any] = {}
+    for feed in FEEDS:
+        if feed.rules is None:
+            continue
+        for name, info in feed.rules.model_fields.items():
+            if name in fields or name in CoreRules.model_fields:
+                raise ValueError(f"[rules.{name}] is declared by two feeds (the second: {feed.name})")
+            fields[name] = (info.annotation, info)
+    return create_model("RuleSettings", __base__=CoreRules, __doc__="Every detector rule, as data.",
+                        **fields)
+
+
+RuleSettings = _rule_settings()
 
 
 class Settings(BaseSettings):
@@ -224,8 +238,9 @@ class Settings(BaseSettings):
     stations: list[Station] = Field(default_factory=list)
     feeds: list[FeedSettings] = Field(default_factory=list)
     environment: EnvironmentSettings = Field(default_factory=EnvironmentSettings)
-    rules: RuleSettings = Field(default_factory=RuleSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)  # type: ignore[valid-type]
     alerts: dict[str, Any] = Field(default_factory=dict)  # [alerts]: validated by alerts.settings
+    reports: dict[str, Any] = Field(default_factory=dict)  # [reports]: validated by dashboards.reports
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
 

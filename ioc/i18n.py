@@ -81,6 +81,20 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
                           locale=lang)
 
 
+def render(domain: str, template: str | None, params: dict[str, Any] | None, lang: str, fallback: str) -> str:
+    """A stored message (``template`` with ``params``) in ``lang``; ``fallback`` when there is no template
+    or it does not fill (a field missing, a translation broken): a stored text never fails to show."""
+    if not template:
+        return fallback
+    try:
+        return gettext(domain, template, lang, **(params or {}))
+    except (KeyError, IndexError, ValueError, AttributeError):
+        try:
+            return template.format(**(params or {}))
+        except (KeyError, IndexError, ValueError, AttributeError):
+            return fallback
+
+
 class Translator:
     """``gettext`` bound to one domain: ``t = Translator("dashboards"); t("Alerts", lang)``."""
 

@@ -6,33 +6,27 @@ detector processes share the work:
 
 * *broadcast* topics (:data:`BROADCAST_TOPICS`, storm warnings) are read in full by every
   detector process, whatever partitions it owns;
-* the *cell* topic ``ioc.vessels.cells`` carries vessel positions keyed by map cell (each
-  also sent to the neighbouring cells it is near, :mod:`ioc.cells`), for pairwise rules.
+* *fan-out* topics carry copies of records keyed otherwise: the vessel feed's
+  ``ioc.vessels.cells`` has each position keyed by map cell (and the neighbouring cells it is
+  near, :mod:`ioc.cells`), for pairwise rules (a feed declares them: ``FeedSpec.fan_out``).
+
+Both kinds, like every feed topic, are declared by the feeds (:data:`ioc.feeds.FEEDS`).
 """
 
 from __future__ import annotations
 
 from ioc.events import Event
+from ioc.feeds import FEEDS
 
+#: the topic of each record kind: the registered feeds' declarations, and the core's alert signals
 TOPIC_BY_KIND: dict[str, str] = {
-    "environment.reading": "ioc.environment.readings",
-    "camera.detection": "ioc.cameras.detections",
-    "camera.frame_stats": "ioc.cameras.frame_stats",
-    "camera.keyframe": "ioc.cameras.keyframes",
-    "vessel.position": "ioc.vessels.positions",
-    "vessel.cell_position": "ioc.vessels.cells",
-    "vessel.static": "ioc.vessels.static",
-    "security.event": "ioc.security.events",
-    "press.article": "ioc.press.articles",
-    "field.report": "ioc.reports.requests",
-    "storm.warning": "ioc.weather.warnings",
+    **{kind: topic for feed in FEEDS for kind, topic in feed.topics.items()},
     "alert.signal": "ioc.alerts.signals",
 }
 ALERT_SIGNALS = TOPIC_BY_KIND["alert.signal"]
 DEAD_LETTERS = "ioc.deadletters"
-CELL_POSITIONS = TOPIC_BY_KIND["vessel.cell_position"]
 #: Topics every detector process reads in full (not split by the consumer group).
-BROADCAST_TOPICS: frozenset[str] = frozenset({TOPIC_BY_KIND["storm.warning"]})
+BROADCAST_TOPICS: frozenset[str] = frozenset(t for feed in FEEDS for t in feed.broadcast)
 
 
 def topic_for(event: Event) -> str:

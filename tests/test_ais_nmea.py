@@ -14,7 +14,8 @@ import pytest
 
 from ingest.vessels.nmea import AisDecoder, TooLong, VesselRecord
 from ingest.vessels.sources import FileSource
-from ioc.events import VesselPosition, VesselStatic, decode
+from ioc.events import decode
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 GPSD_LOG = SAMPLES / "ais-nmea.log"

@@ -24,8 +24,10 @@ from ingest.vessels.simulator import MMSI_BASE, SCENARIO_HOURS, FleetSimulator, 
 from ingest.vessels.worker import VesselWorker
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
-from ioc.events import AlertSignal, VesselPosition, VesselStatic, decode
-from ioc.topics import ALERT_SIGNALS, CELL_POSITIONS, topic_for
+from ioc.events import AlertSignal, decode
+from ioc.feeds.vessels import CELL_POSITIONS
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
+from ioc.topics import ALERT_SIGNALS, topic_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 T0 = datetime(2025, 9, 1, tzinfo=UTC)

@@ -15,7 +15,8 @@ from ingest.vessels.nmea import TooLong
 from ingest.vessels.sources import FileSource, LineSplitter, TcpSource, UdpSource
 from ingest.vessels.worker import VesselWorker
 from ioc.bus.memory import MemoryBus
-from ioc.events import VesselPosition, VesselStatic, decode
+from ioc.events import decode
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.topics import DEAD_LETTERS
 from tests.waiting import wait_for
 

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from ingest.vessels.nmea import AisDecoder, VesselRecord
 from ingest.vessels.sources import FileSource
-from ioc.events import VesselPosition, VesselStatic
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 RECEIVED = datetime(2024, 1, 1, tzinfo=UTC)

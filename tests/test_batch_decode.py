@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ioc.batch_decode import MIRRORED_SCHEMA, PlainReading, decode_batch, schema_fingerprint
-from ioc.events import EnvironmentReading, EventDecodeError, VesselPosition, decode
+from ioc.events import EventDecodeError, decode
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.vessels.records import VesselPosition
 
 BASE = {"kind": "environment.reading", "time": "2026-11-01T00:00:00Z", "source_id": "hue-aq-001",
         "metric": "pm25", "value": 1.5}

@@ -22,7 +22,8 @@ from detectors.cameras import (
     IntrusionRule,
 )
 from ioc.camera_settings import point_in_polygon
-from ioc.events import AlertSignal, Box, CameraDetection, CameraFrameStats, Event
+from ioc.events import AlertSignal, Event
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)  # 15:00 in Huế
 CAM = "hue-cam-ngomon"
@@ -393,6 +394,8 @@ def test_registry_factories_build_from_settings_like_objects() -> None:
         congestion = [{"name": "j", "above": 2}]
         intrusion = [{"name": "i", "zones": ["lawn"]}]
         camera_faults = [{"name": "f"}]
+        wrong_way = [{"name": "w", "zone": "gate", "direction": [1, 0]}]
+        no_stopping = [{"name": "n", "zone": "gate", "stopped_seconds": 30}]
 
     class FakeSettings:  # the shape ioc.config.Settings takes once cameras and rules move there
         timezone = "Asia/Ho_Chi_Minh"

@@ -44,7 +44,7 @@ from dashboards.cameras import (
 )
 from ioc.camera_settings import CameraSettings, CameraZone, VisionSettings
 from ioc.config import RuleSettings, Settings, WebSettings
-from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.store import camera_queries as cq
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter

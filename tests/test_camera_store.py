@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame, decode
+from ioc.events import decode
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.feeds.cameras.schema import RAW_CAMERA_TABLES, camera_spec, object_key
 from ioc.store.database import Store
-from ioc.store.schema_cameras import RAW_CAMERA_TABLES, camera_spec, object_key
 from ioc.store.writer import TABLES, StoreWriter
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)

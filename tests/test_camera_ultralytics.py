@@ -21,7 +21,7 @@ from ingest.cameras.capture import CapturedFrame
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraSettings
-from ioc.events import CameraDetection
+from ioc.feeds.cameras.records import CameraDetection
 
 MISSING = [m for m in ("torch", "ultralytics", "fall_detection") if importlib.util.find_spec(m) is None]
 if MISSING:

@@ -10,7 +10,8 @@ from detectors.registry import vessel_rules
 from detectors.vessels import EncounterDetector, ZoneIndex
 from ioc.cells import CellRouter, cell_id
 from ioc.config import ConfigError, MapCellSettings, Settings
-from ioc.events import VesselCellPosition, VesselPosition, decode
+from ioc.events import decode
+from ioc.feeds.vessels.records import VesselCellPosition, VesselPosition
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 M_PER_DEG = 111_195.0

@@ -19,7 +19,10 @@ from detectors.runner import DetectorRunner, clock_of_kind, clock_of_topic
 from detectors.stale import StaleSensorDetector
 from ioc.bus.memory import MemoryBus, MemorySubscription
 from ioc.config import StaleRule
-from ioc.events import AlertSignal, CameraFrameStats, EnvironmentReading, Event, StormWarning, decode
+from ioc.events import AlertSignal, Event, decode
+from ioc.feeds.cameras.records import CameraFrameStats
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.vessels.records import StormWarning
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND, topic_for
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -13,8 +13,10 @@ from detectors.runner import DetectorRunner
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
 from ioc.bus.memory import MemoryBus, MemorySubscription
-from ioc.config import StaleRule, ThresholdRule
-from ioc.events import AlertSignal, EnvironmentReading, Event, decode
+from ioc.config import StaleRule
+from ioc.events import AlertSignal, Event, decode
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND, replay_topic
 from tests.waiting import wait_for
 

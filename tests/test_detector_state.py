@@ -45,8 +45,10 @@ from detectors.runner import DetectorRunner
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
 from ioc.bus.kafka import KafkaBus
-from ioc.config import StaleRule, ThresholdRule
-from ioc.events import AlertSignal, EnvironmentReading, decode
+from ioc.config import StaleRule
+from ioc.events import AlertSignal, decode
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.database import Store, open_store
 from ioc.store.detector_state import MemorySnapshotStore, PostgresSnapshotStore, SlotSnapshot
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND

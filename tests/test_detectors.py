@@ -16,8 +16,11 @@ from detectors.base import Detector
 from detectors.registry import DETECTORS, build_detectors
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
-from ioc.config import RuleSettings, Settings, StaleRule, Station, ThresholdRule
-from ioc.events import AlertSignal, EnvironmentReading, Event, VesselPosition
+from ioc.config import RuleSettings, Settings, StaleRule, Station
+from ioc.events import AlertSignal, Event
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
+from ioc.feeds.vessels.records import VesselPosition
 
 T0 = datetime(2024, 10, 14, 8, 0, tzinfo=UTC)
 SAMPLE_CSV = Path(__file__).resolve().parents[1] / "sample_streams" / "environment" / "readings.csv"

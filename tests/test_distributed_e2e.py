@@ -31,7 +31,8 @@ import pytest
 
 from ioc.bus.kafka import KafkaBus
 from ioc.config import BusSettings
-from ioc.events import EnvironmentReading, VesselPosition
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.vessels.records import VesselPosition
 from ioc.topics import TOPIC_BY_KIND
 
 pytest_plugins = ["kafka_broker"]

@@ -34,7 +34,8 @@ from ioc.bus.kafka import KafkaBus
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
 from ioc.config import BusSettings, MapCellSettings
-from ioc.events import AlertSignal, Event, StormWarning, VesselPosition, decode
+from ioc.events import AlertSignal, Event, decode
+from ioc.feeds.vessels.records import StormWarning, VesselPosition
 from ioc.store.database import Store, open_store
 from ioc.store.detector_state import PostgresSnapshotStore
 from ioc.topics import ALERT_SIGNALS, TOPIC_BY_KIND

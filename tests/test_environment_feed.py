@@ -35,10 +35,12 @@ from ingest.environment import (
 from ingest.environment.base import Target
 from ingest.environment.csv_replay import CsvFormatError
 from ingest.environment.http import new_session
+from ingest.registry import check_feed_options
 from ingest.vessels import feed_options as vessel_feed_options
 from ioc.bus.memory import MemoryBus
 from ioc.config import DEFAULT_CONFIG, FeedSettings, Settings, load_settings
-from ioc.events import EnvironmentReading, decode
+from ioc.events import decode
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -609,13 +611,15 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     # the commented examples are valid feeds too, once uncommented
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     blocks = text.split("# [[feeds]]")[1:]
-    assert len(blocks) == 4
+    assert len(blocks) == 5
     for block in blocks:
         lines = [ln.removeprefix("# ") for ln in block.split("\n\n")[0].splitlines()[1:]]
         data = tomllib.loads("\n".join(["[[feeds]]", *lines]))
         example = FeedSettings(**data["feeds"][0])
         if example.kind in SOURCE_FACTORIES:
             assert build_source(example, settings, SAMPLES, now=lambda: T0).name == example.name
+        elif example.kind.startswith("security-"):
+            check_feed_options(example, settings)  # raises with the reason if it is not valid
         else:
             assert vessel_feed_options(example)
 
@@ -623,7 +627,8 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
 def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
     assert settings.web.title == "Intelligent Operations Centre"
-    assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator"]
+    assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "security-sim-auth",
+                                                "security-sim-web", "security-sim-ids"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 

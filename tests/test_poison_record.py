@@ -31,7 +31,8 @@ from test_distributed_e2e import (
     write_config,
 )
 
-from ioc.events import EnvironmentReading, VesselPosition
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.vessels.records import VesselPosition
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 pytest_plugins = ["kafka_broker"]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.events import EnvironmentReading
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.store.database import Store
 from ioc.store.maintenance import refresh_rollups
 from ioc.store.queries import (

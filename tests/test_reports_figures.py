@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from datetime import UTC, datetime, timedelta
 
-from dashboards.reports.figures import cases, on_time_rate, queue, week_start
+from dashboards.reports311.figures import cases, on_time_rate, queue, week_start
 from ingest.reports.simulator import SAMPLE, simulate
 from ioc.feeds.reports.settings import ReportsFeed
 

@@ -278,7 +278,7 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
     with running_demo("--config", str(_demo_config(tmp_path))) as demo:
         url = demo.url
         driver.get_log("performance")  # forget the browser's own start page
-        driver.get(url + "sea/")
+        driver.get(url + "sea/?lang=en")  # the Huế config speaks Vietnamese
         driver.execute_script("window.__seaNoReload = true;")
         wait = WebDriverWait(driver, 90, poll_frequency=0.5)
 
@@ -372,7 +372,7 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
     from conftest import migrated_database
     from flask import Flask
 
-    from ioc.events import VesselPosition, VesselStatic
+    from ioc.feeds.vessels.records import VesselPosition, VesselStatic
     from ioc.store.database import open_store
     from ioc.store.writer import StoreWriter
 
@@ -390,6 +390,7 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
         view = sea.SeaView.build(store.pool, load_settings(DEFAULT_CONFIG))
         app = sea.attach(server, view)
         client = server.test_client()
+        client.set_cookie("ioc_lang", "en")  # the Huế config speaks Vietnamese; this screen asked for English
         assert client.get("/sea/").status_code == 200
         assert client.get("/sea").status_code == 308
         assert json.loads(client.get("/sea/_map/sprite@2x.json").data)["select"]["pixelRatio"] == 2

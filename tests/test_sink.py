@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ingest.sink import StoreSink
 from ioc.bus.memory import MemoryBus
-from ioc.events import EnvironmentReading
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND

@@ -29,7 +29,8 @@ from detectors.vessels.zone_dwell import ZoneDwellDetector
 from detectors.vessels.zones import Zone, ZoneError, ZoneIndex, load_zones, zones_from_geojson
 from ingest.vessels.nmea import AisDecoder
 from ingest.vessels.simulator import FleetSimulator
-from ioc.events import AlertSignal, Event, VesselPosition
+from ioc.events import AlertSignal, Event
+from ioc.feeds.vessels.records import VesselPosition
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 HUE_ZONES = SAMPLES / "hue-zones.geojson"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.events import VesselPosition, VesselStatic
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.store import vessel_queries as vq
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ioc.events import VesselPosition, VesselStatic
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
 

@@ -30,8 +30,9 @@ from dashboards.components import (
     station_figure,
 )
 from dashboards.wall import chart_interval_ms, grid_shape, stale_after_ms
-from ioc.config import RuleSettings, Settings, Station, ThresholdRule, WebSettings
-from ioc.events import EnvironmentReading
+from ioc.config import RuleSettings, Settings, Station, WebSettings
+from ioc.feeds.environment.records import EnvironmentReading
+from ioc.feeds.environment.settings import ThresholdRule
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.maintenance import refresh_rollups

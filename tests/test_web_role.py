@@ -13,9 +13,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
+from conftest import migrated_database
 
 from ioc.store.embedded import EmbeddedPostgres
-from tests.conftest import migrated_database
 from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

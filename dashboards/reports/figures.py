@@ -1,79 +1,138 @@
-"""What the field-reports page shows, computed from report and status records (no page code here).
-
-A department's queue sorted by the next deadline; open reports with their age; the on-time rate
-per department over the week (in the city's time, Monday 00:00 Asia/Ho_Chi_Minh).
-"""
+"""What the store says of one period: the numbers and tables a report shows, from SQL alone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
-from ioc.events import Event
-from ioc.feeds.reports.records import OPEN_STATUSES, FieldReport, ReportStatusChange
+from psycopg_pool import ConnectionPool
 
-CITY_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+_BY = """
+SELECT {col}, severity, count(*) FROM alerts
+WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1, 2 ORDER BY 1, 2
+"""
+_PER_OFFICER = """
+SELECT who, count(*) FILTER (WHERE what = 'ack'), avg(took) FILTER (WHERE what = 'ack'),
+       count(*) FILTER (WHERE what = 'resolve'), avg(took) FILTER (WHERE what = 'resolve')
+FROM (
+    SELECT acknowledged_by AS who, 'ack' AS what, acknowledged_at - opened_at AS took FROM alerts
+    WHERE acknowledged_at >= %(start)s AND acknowledged_at < %(end)s AND acknowledged_by IS NOT NULL
+    UNION ALL
+    SELECT resolved_by, 'resolve', closed_at - opened_at FROM alerts
+    WHERE closed_at >= %(start)s AND closed_at < %(end)s AND resolved_by IS NOT NULL
+) t GROUP BY who ORDER BY who
+"""
+_TOTALS = """
+SELECT count(*) FILTER (WHERE created_at >= %(start)s AND created_at < %(end)s),
+       count(*) FILTER (WHERE acknowledged_at >= %(start)s AND acknowledged_at < %(end)s),
+       avg(acknowledged_at - opened_at) FILTER (WHERE acknowledged_at >= %(start)s
+                                                  AND acknowledged_at < %(end)s),
+       count(*) FILTER (WHERE closed_at >= %(start)s AND closed_at < %(end)s),
+       avg(closed_at - opened_at) FILTER (WHERE closed_at >= %(start)s AND closed_at < %(end)s)
+FROM alerts WHERE created_at < %(end)s
+"""
+_OPEN_CRITICAL = """
+SELECT id, title, source_id, area, created_at, coalesce(assignee, acknowledged_by), state FROM alerts
+WHERE severity = 'critical' AND created_at < %(end)s AND (closed_at IS NULL OR closed_at >= %(end)s)
+ORDER BY created_at LIMIT %(top)s
+"""
+_INCIDENTS = """
+SELECT i.id, i.detector, i.area, i.first_at, i.last_at, i.alerts FROM incidents i
+WHERE EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id
+              AND a.created_at < %(end)s AND (a.closed_at IS NULL OR a.closed_at >= %(start)s))
+ORDER BY i.first_at DESC LIMIT %(top)s
+"""
+_TIMELINE = """
+SELECT a.incident_id, u.alert_id, u.at, u.actor, u.action, u.from_state, u.to_state, u.note
+FROM alert_audit u
+JOIN alerts a ON a.id = u.alert_id
+WHERE a.incident_id = ANY(%(ids)s) AND u.at >= %(start)s AND u.at < %(end)s ORDER BY u.at LIMIT 500
+"""
+_DEAD_LETTERS = """
+SELECT source, stage, count(*), max(reason) FROM dead_letters
+WHERE received_at >= %(start)s AND received_at < %(end)s GROUP BY 1, 2 ORDER BY 3 DESC LIMIT %(top)s
+"""
+_ROLES = """
+SELECT role, count(*), sum(errors), max(beat_at), bool_or(stopped) FROM role_health
+GROUP BY role ORDER BY role
+"""
+_HOURLY = """
+SELECT date_trunc('hour', created_at), count(*) FROM alerts
+WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1 ORDER BY 1
+"""
 
 
 @dataclass
-class Case:
-    report: FieldReport
-    status: str = "received"
-    acked: datetime | None = None
-    closed: datetime | None = None
-    history: list[ReportStatusChange] | None = None
+class OfficerFigures:
+    """How fast one officer answered in the period."""
 
-    def next_due(self) -> datetime:
-        return self.report.ack_due if self.acked is None else self.report.resolve_due
+    name: str
+    acknowledged: int
+    mean_ack: timedelta | None
+    resolved: int
+    mean_resolve: timedelta | None
 
 
-def cases(events: Iterable[Event]) -> dict[str, Case]:
-    """Each report with its latest status and history, from records in any order."""
-    out: dict[str, Case] = {}
-    changes: list[ReportStatusChange] = []
-    for e in events:
-        if isinstance(e, FieldReport):
-            out.setdefault(e.source_id, Case(e, history=[]))
-        elif isinstance(e, ReportStatusChange):
-            changes.append(e)
-    for c in sorted(changes, key=lambda c: c.time):
-        case = out.get(c.source_id)
-        if case is None:
-            continue
-        assert case.history is not None
-        case.history.append(c)
-        case.status = c.status
-        if c.status != "received" and case.acked is None:
-            case.acked = c.time
-        if c.status in ("resolved", "rejected"):
-            case.closed = c.time
+@dataclass
+class ReportFigures:
+    """Everything one report shows, for ``[start, end)``."""
+
+    start: datetime
+    end: datetime
+    raised: int = 0
+    acknowledged: int = 0
+    mean_ack: timedelta | None = None
+    resolved: int = 0
+    mean_resolve: timedelta | None = None
+    by_detector: dict[str, dict[str, int]] = field(default_factory=dict)  # detector -> severity -> n
+    by_area: dict[str, dict[str, int]] = field(default_factory=dict)
+    officers: list[OfficerFigures] = field(default_factory=list)
+    open_critical: list[dict[str, Any]] = field(default_factory=list)
+    incidents: list[dict[str, Any]] = field(default_factory=list)
+    timeline: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # incident id -> audit rows
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    roles: list[dict[str, Any]] = field(default_factory=list)
+    hourly: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+def _nested(rows: list[tuple[Any, ...]], missing: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for key, severity, n in rows:
+        out.setdefault(key or missing, {})[severity] = int(n)
     return out
 
 
-def queue(all_cases: dict[str, Case], department: str) -> list[Case]:
-    """A department's open reports, the most urgent deadline first."""
-    mine = [c for c in all_cases.values() if c.report.department == department and c.status in OPEN_STATUSES]
-    return sorted(mine, key=lambda c: (c.next_due(), c.report.source_id))
-
-
-def age_hours(case: Case, now: datetime) -> float:
-    return (now - case.report.time).total_seconds() / 3600
-
-
-def week_start(now: datetime) -> datetime:
-    local = now.astimezone(CITY_ZONE)
-    return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def on_time_rate(all_cases: dict[str, Case], now: datetime) -> dict[str, tuple[int, int]]:
-    """Per department: (resolved on time, closed) of the reports closed this week (rejections excluded)."""
-    start = week_start(now)
-    out: dict[str, tuple[int, int]] = {}
-    for c in all_cases.values():
-        if c.closed is None or c.status != "resolved" or not start <= c.closed <= now:
-            continue
-        good, total = out.get(c.report.department, (0, 0))
-        out[c.report.department] = (good + (c.closed <= c.report.resolve_due), total + 1)
-    return out
+def gather(pool: ConnectionPool, start: datetime, end: datetime, top: int = 10,
+           incident_id: int | None = None) -> ReportFigures:
+    """The figures of ``[start, end)`` (of one incident only when ``incident_id`` is given)."""
+    args: dict[str, Any] = {"start": start, "end": end, "top": top}
+    f = ReportFigures(start, end)
+    with pool.connection() as conn:
+        t = conn.execute(_TOTALS, args).fetchone()
+        assert t is not None
+        f.raised, f.acknowledged, f.resolved = int(t[0]), int(t[1]), int(t[3])
+        f.mean_ack, f.mean_resolve = t[2], t[4]
+        f.by_detector = _nested(conn.execute(_BY.format(col="detector"), args).fetchall(), "-")
+        f.by_area = _nested(conn.execute(_BY.format(col="area"), args).fetchall(), "-")
+        f.officers = [OfficerFigures(r[0], int(r[1]), r[2], int(r[3]), r[4])
+                      for r in conn.execute(_PER_OFFICER, args).fetchall()]
+        keys = ("id", "title", "source_id", "area", "created_at", "holder", "state")
+        f.open_critical = [dict(zip(keys, r, strict=True)) for r in conn.execute(_OPEN_CRITICAL, args)]
+        keys = ("id", "detector", "area", "first_at", "last_at", "alerts")
+        incidents = conn.execute(_INCIDENTS, args).fetchall()
+        if incident_id is not None:
+            incidents = conn.execute(
+                "SELECT id, detector, area, first_at, last_at, alerts FROM incidents WHERE id = %s",
+                (incident_id,)).fetchall()
+        f.incidents = [dict(zip(keys, r, strict=True)) for r in incidents]
+        args["ids"] = [i["id"] for i in f.incidents]
+        keys = ("alert_id", "at", "actor", "action", "from_state", "to_state", "note")
+        for r in conn.execute(_TIMELINE, args).fetchall():
+            f.timeline.setdefault(int(r[0]), []).append(dict(zip(keys, r[1:], strict=True)))
+        keys = ("source", "stage", "count", "reason")
+        f.dead_letters = [dict(zip(keys, r, strict=True)) for r in conn.execute(_DEAD_LETTERS, args)]
+        keys = ("role", "instances", "errors", "last_beat", "stopped")
+        f.roles = [dict(zip(keys, r, strict=True)) for r in conn.execute(_ROLES)]
+        f.hourly = [(r[0], int(r[1])) for r in conn.execute(_HOURLY, args)]
+    return f

@@ -15,12 +15,16 @@ from detectors.cameras.congestion import CongestionDetector, CongestionRule
 from detectors.cameras.crowd import CrowdDetector, CrowdRule
 from detectors.cameras.faults import CameraFaultDetector, CameraFaultRule
 from detectors.cameras.intrusion import IntrusionDetector, IntrusionRule
+from detectors.cameras.no_stopping import NoStoppingDetector, NoStoppingRule
+from detectors.cameras.wrong_way import WrongWayDetector, WrongWayRule
 
 CAMERA_DETECTORS: Mapping[str, Callable[[Any], Any]] = {
     "crowd": CrowdDetector.from_settings,
     "congestion": CongestionDetector.from_settings,
     "intrusion": IntrusionDetector.from_settings,
     "camera_fault": CameraFaultDetector.from_settings,
+    "wrong_way": WrongWayDetector.from_settings,
+    "no_stopping": NoStoppingDetector.from_settings,
 }
 
 __all__ = [
@@ -33,4 +37,8 @@ __all__ = [
     "CrowdRule",
     "IntrusionDetector",
     "IntrusionRule",
+    "NoStoppingDetector",
+    "NoStoppingRule",
+    "WrongWayDetector",
+    "WrongWayRule",
 ]

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from detectors.base import check_rule_names, check_version, dump_time, load_time
 from detectors.cameras.frames import Change, FrameRun, FrameSample, RunTiming
 from ioc.camera_settings import point_in_polygon
-from ioc.events import AlertSignal, CameraDetection, Event
+from ioc.events import AlertSignal, Event
+from ioc.feeds.cameras.records import CameraDetection
 
 Polygon = Sequence[tuple[float, float]]
 CameraZones = Mapping[str, Mapping[str, Polygon]]  # camera id -> zone name -> polygon

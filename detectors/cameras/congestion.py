@@ -19,13 +19,11 @@ nothing for ``max_gap``. Untracked detections count for ``above`` but can never 
 
 from __future__ import annotations
 
-from bisect import insort
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
-from detectors.base import dump_time, load_time
 from detectors.cameras.base import (
     CameraRule,
     FrameRuleDetector,
@@ -36,10 +34,11 @@ from detectors.cameras.base import (
 from detectors.cameras.crowd import object_id
 from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
-from ioc.events import CameraDetection, Event
+from detectors.cameras.tracks import TrackHistory
+from ioc.events import Event
+from ioc.feeds.cameras.records import CameraDetection
 
 VEHICLES = ["car", "truck", "bus", "motorcycle", "bicycle"]
-Observation = tuple[datetime, float, float]
 
 
 class CongestionRule(CameraRule):
@@ -67,8 +66,7 @@ class CongestionDetector(FrameRuleDetector):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # (rule, camera) -> track id -> observations (time, centre x, centre y), sorted
-        self._history: dict[tuple[str, str], dict[int, list[Observation]]] = {}
+        self.tracks = TrackHistory()
 
     @classmethod
     def from_settings(cls, settings: Any) -> CongestionDetector:
@@ -92,28 +90,13 @@ class CongestionDetector(FrameRuleDetector):
             return
         agg["|".join(object_id(event))] = event.track_id
         if rule.stopped_px is not None and event.track_id is not None:
-            cx = (event.box.x1 + event.box.x2) / 2
-            cy = (event.box.y1 + event.box.y2) / 2
-            tracks = self._history.setdefault((rule.name, event.source_id), {})
-            seen = tracks.setdefault(event.track_id, [])
-            if not any(t == event.time for t, _, _ in seen):
-                insort(seen, (event.time, cx, cy))
-            self._prune(rule, key, event.time)
-
-    def _prune(self, rule: CongestionRule, key: tuple[str, ...], now: datetime) -> None:
-        keep = timedelta(seconds=rule.for_seconds) + self.max_gap + self.settle + self.lateness
-        tracks = self._history.get((rule.name, key[1]), {})
-        for tid in list(tracks):
-            obs = [o for o in tracks[tid] if o[0] >= now - keep]
-            if obs:
-                tracks[tid] = obs
-            else:
-                del tracks[tid]
+            keep = timedelta(seconds=rule.for_seconds) + self.max_gap + self.settle + self.lateness
+            self.tracks.remember(rule.name, event, keep)
 
     def stopped(self, rule: CongestionRule, camera: str, track_id: int, t: datetime) -> bool:
         """Whether the track stood within ``stopped_px`` of its place at ``t`` for ``for_seconds``."""
         assert rule.stopped_px is not None
-        obs = [o for o in self._history.get((rule.name, camera), {}).get(track_id, []) if o[0] <= t]
+        obs = self.tracks.of(rule.name, camera, track_id, t)
         if not obs or obs[-1][0] != t:
             return False
         window = t - timedelta(seconds=rule.for_seconds)
@@ -165,20 +148,7 @@ class CongestionDetector(FrameRuleDetector):
         return dict(raw)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {
-            "history": [
-                [rule, camera, tid, [[dump_time(t), x, y] for t, x, y in obs]]
-                for (rule, camera), tracks in sorted(self._history.items())
-                for tid, obs in sorted(tracks.items())
-            ]
-        }
+        return {"history": self.tracks.dump()}
 
     def _restore_extra(self, state: dict[str, Any]) -> None:
-        self._history = {}
-        for rule, camera, tid, obs in state.get("history", []):
-            if rule not in self._rules:
-                continue
-            loaded = [(load_time(t), float(x), float(y)) for t, x, y in obs]
-            self._history.setdefault((rule, camera), {})[int(tid)] = sorted(
-                o for o in loaded if o[0] is not None  # type: ignore[misc]
-            )
+        self.tracks.load(state.get("history", []), self._rules)

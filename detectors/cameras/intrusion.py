@@ -30,7 +30,8 @@ from detectors.cameras.base import (
 from detectors.cameras.crowd import object_id
 from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
-from ioc.events import CameraDetection, Event
+from ioc.events import Event
+from ioc.feeds.cameras.records import CameraDetection
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 

@@ -39,6 +39,8 @@ from detectors.vessels.common import (
 from detectors.vessels.zones import ZoneIndex, distance_m
 from ioc.events import AlertSignal
 
+AIS_GAP_TITLE = "Vessel {mmsi} dark at sea: no AIS position for {minutes}+ min"  # an alerts message
+
 
 class AisGapConfig(RuleConfig):
     """Options of :class:`AisGapDetector`."""
@@ -104,7 +106,9 @@ class AisGapDetector(VesselRule):
             status="firing",
             t=last.t + self._gap,
             mmsi=last.mmsi,
-            title=f"Vessel {last.mmsi} dark at sea: no AIS position for {self.cfg.gap_minutes:g}+ min",
+            title=AIS_GAP_TITLE.format(mmsi=last.mmsi, minutes=f"{self.cfg.gap_minutes:g}"),
+            title_template=AIS_GAP_TITLE,
+            title_params={"mmsi": last.mmsi, "minutes": f"{self.cfg.gap_minutes:g}"},
             started_at=last.t,
             details={"gap_start": last.point(), "gap_minutes": self.cfg.gap_minutes},
         )

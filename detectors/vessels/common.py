@@ -42,7 +42,8 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from detectors.base import check_version
-from ioc.events import AlertSignal, Event, Severity, VesselPosition
+from ioc.events import AlertSignal, Event, Severity
+from ioc.feeds.vessels.records import VesselPosition
 
 POSITION_KIND = "vessel.position"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -457,8 +458,11 @@ class VesselRule:
         area: str | None = None,
         rule: str | None = None,
         severity: Severity | None = None,
+        title_template: str | None = None,
+        title_params: dict[str, Any] | None = None,
     ) -> AlertSignal:
-        """An alert signal of this rule about vessel ``mmsi`` at event time ``t``."""
+        """An alert signal of this rule about vessel ``mmsi`` at event time ``t``; ``title_template``
+        (an ``alerts`` catalogue message) and ``title_params`` let readers see it in their language."""
         return AlertSignal(
             time=from_us(t),
             source_id=str(mmsi),
@@ -468,6 +472,8 @@ class VesselRule:
             status=status,  # type: ignore[arg-type]
             severity=severity or self.config.severity,
             title=title[:512],
+            title_template=title_template,
+            title_params=title_params or {},
             area=area,
             started_at=None if started_at is None else from_us(started_at),
             details={"mmsi": mmsi, **details},

@@ -18,12 +18,12 @@ start of its first bin). A run survives ``max_missed_bins`` bins without the pai
 close; after that it ends, and a firing run is resolved (``time`` = end of the bin that
 ended it). Fingerprint: ``encounter:{low_mmsi}:{high_mmsi}``; ``source_id`` is the lower MMSI.
 
-The rule reads ``ioc.vessels.cells`` (:class:`~ioc.events.VesselCellPosition`, keyed by map
+The rule reads ``ioc.vessels.cells`` (:class:`~ioc.feeds.vessels.records.VesselCellPosition`, keyed by map
 cell, :mod:`ioc.cells`), so that vessels near each other meet in one detector instance however
 many share the work. An instance that reads some of the cells judges every pair it sees but
 signals only the pairs it *owns*: those whose midpoint (at their latest close bin) lies in a
 cell delivered to it. Each cell is in exactly one partition, so each signal is decided once;
-with every cell (embedded mode, or plain :class:`~ioc.events.VesselPosition` input) it owns
+with every cell (embedded mode, or plain :class:`~ioc.feeds.vessels.records.VesselPosition` input) it owns
 every pair.
 """
 
@@ -48,7 +48,8 @@ from detectors.vessels.common import (
 )
 from detectors.vessels.zones import M_PER_DEG_SPHERE, ZoneIndex, distance_m
 from ioc.cells import cell_id
-from ioc.events import AlertSignal, Event, VesselCellPosition
+from ioc.events import AlertSignal, Event
+from ioc.feeds.vessels.records import VesselCellPosition
 
 
 class EncounterConfig(RuleConfig):

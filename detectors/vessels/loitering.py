@@ -46,6 +46,10 @@ from detectors.vessels.common import (
 from detectors.vessels.zones import ZoneIndex, distance_m
 from ioc.events import AlertSignal
 
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
+LOITERING_TITLE = "Vessel {mmsi} loitering: mean speed {speed} kn for {hours} h away from port"
+LOITERING_OVER_TITLE = "Vessel {mmsi} no longer loitering ({reason})"
+
 
 class LoiteringConfig(RuleConfig):
     """Options of :class:`LoiteringDetector`."""
@@ -168,10 +172,10 @@ class LoiteringDetector(VesselRule):
             status="firing",
             t=fix.t,
             mmsi=fix.mmsi,
-            title=(
-                f"Vessel {fix.mmsi} loitering: mean speed {mean:.1f} kn "
-                f"for {minutes(fix.t - started) / 60:.1f} h away from port"
-            ),
+            title=LOITERING_TITLE.format(**(params := {"mmsi": fix.mmsi, "speed": f"{mean:.1f}",
+                                                       "hours": f"{minutes(fix.t - started) / 60:.1f}"})),
+            title_template=LOITERING_TITLE,
+            title_params=params,
             started_at=started,
             details={
                 "mean_speed_kn": round(mean, 3),
@@ -202,7 +206,9 @@ class LoiteringDetector(VesselRule):
             status="resolved",
             t=t,
             mmsi=fix.mmsi,
-            title=f"Vessel {fix.mmsi} no longer loitering ({reason.replace('_', ' ')})",
+            title=LOITERING_OVER_TITLE.format(mmsi=fix.mmsi, reason=reason.replace("_", " ")),
+            title_template=LOITERING_OVER_TITLE,
+            title_params={"mmsi": fix.mmsi, "reason": reason.replace("_", " ")},
             started_at=started,
             details=details,
         )

@@ -33,7 +33,8 @@ from shapely.geometry.base import BaseGeometry
 
 from detectors.vessels.common import Fix, RuleConfig, VesselRule, fix_from_list, to_us
 from detectors.vessels.zones import ZoneIndex
-from ioc.events import AlertSignal, Event, Severity, StormWarning
+from ioc.events import AlertSignal, Event, Severity
+from ioc.feeds.vessels.records import StormWarning
 
 
 class StormBanConfig(RuleConfig):

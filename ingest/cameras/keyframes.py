@@ -6,7 +6,7 @@ newest ``keep`` are kept, and no more than ``max_bytes`` on disk per camera (``l
 included; the oldest go first, the newest is always kept). A frame larger than ``max_dim``
 pixels on its longer side is scaled down before boxes are drawn on it (an 8K frame at
 quality 80 is 1.5-2.6 MB; at 1280 pixels it is about 0.1-0.2 MB). This is file output of the
-ingest worker; the bus carries only a :class:`~ioc.events.CameraKeyFrame` naming the file
+ingest worker; the bus carries only a :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming the file
 (its ``width`` and ``height`` are the JPEG's).
 """
 
@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import numpy as np
@@ -50,6 +51,14 @@ def ascii_caption(text: str) -> str:
 def keyframe_name(when: datetime) -> str:
     """File name of a key frame taken at ``when`` (UTC, millisecond precision, sorts by time)."""
     return f"{when.strftime(STAMP_FORMAT)}.{when.microsecond // 1000:03d}Z.jpg"
+
+
+def caption_time(when: datetime, tz: str) -> str:
+    """A key frame's time as burnt into the image: the city's local time with its offset
+    (``2026-12-05 13:00:00 +07:00``), as the pages show it; UTC only when no zone is known."""
+    local = when.astimezone(ZoneInfo(tz))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M:%S} {offset[:3]}:{offset[3:]}" if offset else f"{local:%Y-%m-%d %H:%M:%S}"
 
 
 def fit(image: np.ndarray, max_dim: int) -> tuple[np.ndarray, float]:

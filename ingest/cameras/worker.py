@@ -5,11 +5,11 @@ For every sampled frame (``analysed_fps``) :class:`CameraWorker`:
 1. measures frame statistics (brightness, sharpness, change) and motion (MOG2);
 2. runs the camera's object detector when the motion gate lets it (motion above
    ``motion_threshold``, or ``max_gated_seconds`` since the last run; always without gating);
-3. publishes one :class:`~ioc.events.CameraDetection` per object (key = camera id; ``zone`` =
+3. publishes one :class:`~ioc.feeds.cameras.records.CameraDetection` per object (key = camera id; ``zone`` =
    the first configured zone holding the box's bottom centre), then one
-   :class:`~ioc.events.CameraFrameStats`;
+   :class:`~ioc.feeds.cameras.records.CameraFrameStats`;
 4. every ``keyframe_every_s`` writes a JPEG with boxes and publishes a
-   :class:`~ioc.events.CameraKeyFrame` naming it.
+   :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming it.
 
 Gated frames publish no detections (only their stats). Frames never go on the bus. While the
 camera is down, a ``connected=false`` stats record goes out every ``heartbeat_s``, so the
@@ -36,10 +36,11 @@ from pydantic import ValidationError
 from ingest.cameras.analysis import FrameStatsMeter, MotionGate
 from ingest.cameras.backends import Detection, ObjectDetector, build_detector
 from ingest.cameras.capture import CameraCapture, CapturedFrame, utc_now
-from ingest.cameras.keyframes import KeyframeWriter, draw, fit
+from ingest.cameras.keyframes import KeyframeWriter, caption_time, draw, fit
 from ioc.bus.base import Publisher
 from ioc.camera_settings import CameraSettings, VisionSettings
-from ioc.events import Box, CameraDetection, CameraFrameStats, CameraKeyFrame, Event
+from ioc.events import Event
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,10 @@ class CameraWorker:
         detector: ObjectDetector | None = None,
         capture: CameraCapture | None = None,
         clock: Callable[[], datetime] = utc_now,
+        timezone: str = "UTC",
     ) -> None:
         self.camera = camera
+        self.timezone = timezone  # the city's: key frames carry its local time, as the pages show
         self.publisher = publisher
         self.vision = vision or VisionSettings()
         self.clock = clock
@@ -187,7 +190,7 @@ class CameraWorker:
         )
         if self.keyframes.due(when):
             try:
-                caption = f"{self.camera.name or self.camera.id}  {when:%Y-%m-%d %H:%M:%S}Z"
+                caption = f"{self.camera.name or self.camera.id}  {caption_time(when, self.timezone)}"
                 small, scale = fit(image, self.keyframes.max_dim)  # draw at the size that is kept
                 drawn = draw(small, result.detections, self.camera.zones, caption, scale=scale)
                 path, size = self.keyframes.write(drawn, when)

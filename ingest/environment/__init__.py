@@ -1,6 +1,6 @@
 """Environment feed: air, water and weather readings from CSV replay, OpenAQ and SensorThings.
 
-Each adapter module turns its source into :class:`~ioc.events.EnvironmentReading` records and
+Each adapter module turns its source into :class:`EnvironmentReading` records and
 has a ``from_feed(feed, settings, samples_dir, now)`` factory; :data:`SOURCE_FACTORIES` maps a
 feed ``kind`` to it (adding an adapter = one module + one line here). The
 :class:`~ingest.environment.worker.EnvironmentWorker` publishes what a source makes due.

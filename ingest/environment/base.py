@@ -1,7 +1,7 @@
 """The shape every environment source shares: readings out, rejects and errors kept for the worker.
 
 A source is polled with the current time and answers the readings that became due. Input it
-cannot turn into a valid :class:`~ioc.events.EnvironmentReading` is kept as a :class:`Rejected`
+cannot turn into a valid :class:`EnvironmentReading` is kept as a :class:`Rejected`
 (the worker publishes it as a dead letter); a source that cannot be reached raises
 :class:`SourceUnavailable` or records the problem with :meth:`SourceBase.error`. No source
 raises on bad data.
@@ -21,7 +21,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.config import EnvironmentSettings, FeedSettings, Settings
-from ioc.events import EnvironmentReading
+from ioc.feeds.environment.records import EnvironmentReading
 
 Clock = Callable[[], datetime]
 METRIC_PATTERN = r"^[a-z0-9_.\-]+$"

@@ -24,7 +24,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field
 
 from ioc.config import FeedSettings, Settings
-from ioc.events import EnvironmentReading
+from ioc.feeds.environment.records import EnvironmentReading
 
 from .base import (
     DEFAULT_CHECKS,

@@ -18,7 +18,7 @@ from typing import Any
 
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
-from ioc.events import EnvironmentReading
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.topics import DEAD_LETTERS, topic_for
 
 from .base import Clock, EnvironmentSource, SourceUnavailable, utc_now

@@ -1,7 +1,7 @@
 """Vessel feed: AIS NMEA 0183 from a file, a TCP stream, UDP datagrams or the simulated fleet.
 
-:mod:`.nmea` decodes lines into :class:`~ioc.events.VesselPosition` /
-:class:`~ioc.events.VesselStatic` records (or counted ignores, or dead letters with a reason);
+:mod:`.nmea` decodes lines into :class:`~ioc.feeds.vessels.records.VesselPosition` /
+:class:`~ioc.feeds.vessels.records.VesselStatic` records (or counted ignores, or dead letters with a reason);
 :mod:`.sources` reads lines; :mod:`.simulator` makes a simulated fleet speak real AIS;
 :class:`~ingest.vessels.worker.VesselWorker` publishes what a source yields.
 
@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
-from ioc.events import StormWarning
+from ioc.feeds.vessels.records import StormWarning
 
 from .nmea import AisDecoder, DeadLetter, DecodeStats, TooLong, VesselRecord
 from .simulator import FleetSimulator, SimulatedFleetSource

@@ -2,7 +2,7 @@
 
 :class:`AisDecoder` takes one raw line at a time (bytes or text, as read from a file, a TCP
 stream or a UDP datagram) with the time it was received, and answers the
-:class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` records it completes.
+:class:`VesselPosition` / :class:`VesselStatic` records it completes.
 Every line ends in exactly one of four places, and is counted there:
 
 * **decoded**: it was (part of) an AIS message of type 1, 2, 3, 18, 19 or 27 (a position) or 5
@@ -61,7 +61,7 @@ from pyais.bit_vector import bit_vector
 from pyais.messages import MSG_CLASS
 from pydantic import ValidationError
 
-from ioc.events import VesselPosition, VesselStatic
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
 VesselRecord = VesselPosition | VesselStatic
 

@@ -3,7 +3,7 @@
 :class:`VesselWorker` reads :data:`~ingest.vessels.sources.Batch` es from a
 :class:`~ingest.vessels.sources.LineSource`, decodes them with an
 :class:`~ingest.vessels.nmea.AisDecoder`, and publishes each
-:class:`~ioc.events.VesselPosition` / :class:`~ioc.events.VesselStatic` to ``topic_for(record)``
+:class:`VesselPosition` / :class:`VesselStatic` to ``topic_for(record)``
 keyed by the MMSI, each position also to ``ioc.vessels.cells`` keyed by map cell (one copy per
 cell a :class:`~ioc.cells.CellRouter` names: the topic of rules about pairs of vessels), and
 each rejected line to ``ioc.topics.DEAD_LETTERS`` keyed by the feed name
@@ -21,23 +21,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from ingest.publishing import PendingPublisher
 from ingest.vessels.nmea import AisDecoder, DeadLetter
 from ingest.vessels.sources import Clock, Line, LineSource, utc_now
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
 from ioc.deadletters import dead_letter_record
-from ioc.events import Event, VesselPosition
-from ioc.topics import CELL_POSITIONS, DEAD_LETTERS, topic_for
+from ioc.events import Event
+from ioc.feeds.vessels import CELL_POSITIONS
+from ioc.feeds.vessels.records import VesselPosition
+from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
 
 DeadLetterFactory = Callable[[str, str, str, str | bytes, datetime], bytes]
-Outgoing = tuple[str, str | None, bytes]
 
 
 class VesselWorker:
@@ -70,22 +71,13 @@ class VesselWorker:
         self.dead_letter = dead_letter
         self.clock = clock
         self.monotonic = monotonic
-        self.flush_records = flush_records
-        self.flush_seconds = flush_seconds
-        self.backoff_initial = backoff_initial
-        self.backoff_max = backoff_max
-        self.max_pending = max_pending
         self.cells = cells or CellRouter()
-        self._pending: list[Outgoing] = []
-        self._last_flush = monotonic()
-        self._failures = 0
-        self._retry_at: float | None = None
-        self._published = Counter[str]()
+        self.out = PendingPublisher(publisher, self.feed, monotonic=monotonic, flush_records=flush_records,
+                                    flush_seconds=flush_seconds, backoff_initial=backoff_initial,
+                                    backoff_max=backoff_max, max_pending=max_pending)
         self._last_time: datetime | None = None
         self._source_errors = 0
-        self._publish_errors = 0
-        self._dropped = 0
-        self._last_error: str | None = None
+        self._source_error: str | None = None
 
     # -- health ---------------------------------------------------------------------------
     @property
@@ -105,20 +97,20 @@ class VesselWorker:
             "dead_letter_reasons": dict(sorted(stats.dead_letter_reasons.items())),
             "pending_fragments": stats.pending_lines,
             "last_time": self._last_time,
-            "published": dict(sorted(self._published.items())),
-            "unpublished": len(self._pending),
-            "live": bool(getattr(self.source, "live", True)) and not self._pending,
-            "dropped": self._dropped,
+            "published": dict(sorted(self.out.published.items())),
+            "unpublished": len(self.out.pending),
+            "live": bool(getattr(self.source, "live", True)) and not self.out.pending,
+            "dropped": self.out.dropped,
             "source_errors": self._source_errors,
-            "publish_errors": self._publish_errors,
-            "last_error": self._last_error,
+            "publish_errors": self.out.publish_errors,
+            "last_error": self.out.last_error or self._source_error,
         }
 
     # -- work -----------------------------------------------------------------------------
     def handle(self, lines: list[Line], received: datetime) -> int:
         """Decode one batch of lines received at ``received`` and queue what it yields; records."""
         decoder = self.decoder
-        out = self._pending
+        out = self.out.pending
         records = 0
         if lines:
             for line in lines:
@@ -134,7 +126,7 @@ class VesselWorker:
         self._queue_dead_letters(decoder.take_dead_letters())
         for message in self.source.take_errors():
             self._source_errors += 1
-            self._last_error = message
+            self._source_error = message
             log.warning("%s: %s", self.feed, message)
         return records
 
@@ -147,50 +139,19 @@ class VesselWorker:
     def _queue_dead_letters(self, letters: list[DeadLetter]) -> None:
         for letter in letters:
             value = self.dead_letter("ingest", self.feed, letter.reason, letter.payload, letter.received)
-            self._pending.append((DEAD_LETTERS, self.feed, value))
+            self.out.add(DEAD_LETTERS, self.feed, value)
 
     def maybe_flush(self) -> bool:
         """Flush when enough records wait or ``flush_seconds`` have passed; whether it flushed."""
-        due = len(self._pending) >= self.flush_records or (
-            self._pending and self.monotonic() - self._last_flush >= self.flush_seconds
-        )
-        return self.flush() if due else False
+        return self.out.maybe_flush()
 
     def announce(self, records: list[Event]) -> None:
         """Queue records that come with the source rather than from its lines (e.g. storm warnings)."""
-        self._pending.extend((topic_for(r), r.key, r.to_wire()) for r in records)
+        self.out.pending.extend((topic_for(r), r.key, r.to_wire()) for r in records)
 
     def flush(self, force: bool = False) -> bool:
         """Publish and flush everything queued; False if the bus failed (kept for a retry)."""
-        now = self.monotonic()
-        if not force and self._retry_at is not None and now < self._retry_at:
-            return False
-        self._last_flush = now
-        if not self._pending:
-            return True
-        batch = self._pending
-        try:
-            for topic, key, value in batch:
-                self.publisher.publish(topic, key, value)
-            self.publisher.flush()
-        except Exception as exc:
-            self._publish_errors += 1
-            self._failures += 1
-            self._last_error = f"publish failed: {type(exc).__name__}: {exc}"
-            delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
-            self._retry_at = now + delay
-            log.warning("%s: %s (retry in %.1f s)", self.feed, self._last_error, delay)
-            overflow = len(batch) - self.max_pending
-            if overflow > 0:
-                self._dropped += overflow
-                del batch[:overflow]
-            return False
-        for topic, _, _ in batch:
-            self._published[topic] += 1
-        self._pending = []
-        self._failures = 0
-        self._retry_at = None
-        return True
+        return self.out.flush(force)
 
     def run(self, stop: threading.Event) -> None:
         """Read, decode and publish until ``stop`` is set or the source ends."""
@@ -206,7 +167,7 @@ class VesselWorker:
                     break
         except Exception as exc:  # a source bug must not kill the thread silently
             self._source_errors += 1
-            self._last_error = f"source failed: {type(exc).__name__}: {exc}"
+            self._source_error = f"source failed: {type(exc).__name__}: {exc}"
             log.exception("%s: source failed", self.feed)
         self.finish()
         log.info("%s: vessel worker stopped", self.feed)

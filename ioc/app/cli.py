@@ -19,10 +19,21 @@ from pathlib import Path
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
 from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
+from ioc.i18n import Translator, language
 from ioc.store.database import public_dsn
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
 log = logging.getLogger("ioc")
+
+
+_t = Translator("ioc")
+#: the CLI's language: IOC_LANG, else the locale's (LANG=vi_VN.UTF-8 speaks Vietnamese), else English
+CLI_LANG = language(os.environ.get("IOC_LANG") or os.environ.get("LC_ALL") or os.environ.get("LANG"), "en")
+
+
+def tr(text: str, **params: object) -> str:
+    """A user-facing text of the CLI in :data:`CLI_LANG` (domain ``ioc``)."""
+    return _t(text, CLI_LANG, **params)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -104,11 +115,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
         runtime.add_scheduler()
         url = runtime.add_web()
         runtime.start()
-        print(f"Wall: {url}", flush=True)
+        print(tr("Wall: {url}", url=url), flush=True)
         login = demo_login(runtime)
         if login:
-            print(f"Console: {url}console/ (duty officer {login[0]!r}, password {login[1]!r})", flush=True)
-        print(f"Store: {runtime.store.caps.label} ({public_dsn(runtime.store.dsn)})", flush=True)
+            print(tr("Console: {url} (duty officer {name}, password {password})", url=f"{url}console/",
+                     name=repr(login[0]), password=repr(login[1])), flush=True)
+        print(tr("Store: {label} ({dsn})", label=runtime.store.caps.label, dsn=public_dsn(runtime.store.dsn)),
+              flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
         while not stopping.is_set():
             if deadline is not None and time.monotonic() >= deadline:
@@ -152,7 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     if args.role == "ingest" and not args.feed:
-        print("ioc run ingest: name the feed with --feed NAME", file=sys.stderr)
+        print(tr("ioc run ingest: name the feed with --feed NAME"), file=sys.stderr)
         return 2
     if args.role == "web":  # gunicorn's arbiter handles the signals (TERM stops, HUP restarts gracefully)
         from ioc.app.web_server import serve_web_role
@@ -192,20 +205,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if not settings.database.dsn:
-        print("set IOC_DATABASE__DSN (or --dsn) to the database to migrate", file=sys.stderr)
+        print(tr("set IOC_DATABASE__DSN (or --dsn) to the database to migrate"), file=sys.stderr)
         return 2
     store = open_store(settings.database.dsn, want_timescaledb=settings.database.timescaledb != "off")
-    print(f"schema up to date ({store.caps.label})")
+    print(tr("schema up to date ({label})", label=store.caps.label))
     store.close()
     return 0
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    """Load and validate the configuration; print a summary."""
-    s = _settings(args)
-    print(f"city={s.city} stations={len(s.stations)} feeds={len(s.feeds)} "
-          f"threshold_rules={len(s.rules.thresholds)} stale_rules={len(s.rules.stale)} bus={s.bus.kind}")
-    return 0
+    """Validate a configuration file; print every error with its TOML path."""
+    from ioc.app.check_config import print_report
+    from ioc.config import DEFAULT_CONFIG
+
+    return print_report(Path(args.file or args.config or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG))
 
 
 def cmd_users(args: argparse.Namespace) -> int:
@@ -225,7 +238,8 @@ def cmd_users(args: argparse.Namespace) -> int:
         dsn = embedded.start()
     store = open_store(dsn, pool_max=2, want_timescaledb=settings.database.timescaledb != "off")
     try:
-        return users_command(store.pool, args.action, args.name, args.role, args.display_name)
+        return users_command(store.pool, args.action, args.name, args.role, args.display_name,
+                             language=args.language)
     finally:
         store.close()
         if embedded is not None:
@@ -233,11 +247,13 @@ def cmd_users(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ioc", description="Smart-city Intelligent Operations Centre")
-    parser.add_argument("--config", help="TOML settings file (default: $IOC_CONFIG or the Huế sample)")
+    from ioc.app.replay_cli import add_replay_parser
+
+    parser = argparse.ArgumentParser(prog="ioc", description=tr("Smart-city Intelligent Operations Centre"))
+    parser.add_argument("--config", help=tr("TOML settings file (default: $IOC_CONFIG or the Huế sample)"))
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run everything on the embedded default with the sample streams")
+    demo = sub.add_parser("demo", help=tr("run everything on the embedded default with the sample streams"))
     demo.add_argument("--for", dest="for_seconds", type=float, default=None,
                       help="run this many seconds, print counts, exit 0 only if the pipeline worked")
     demo.add_argument("--port", type=int, default=None, help="port of the wall (0: any free port)")
@@ -245,27 +261,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data-dir", default=None, help="keep the embedded database here (default: temp)")
     demo.add_argument("--dsn", default=None, help="use this PostgreSQL instead of the embedded one")
     demo.set_defaults(func=cmd_demo)
-    run = sub.add_parser("run", help="run one role as its own process (distributed mode)")
+    run = sub.add_parser("run", help=tr("run one role as its own process (distributed mode)"))
     run.add_argument("role", choices=ROLES)
     run.add_argument("--feed", help="the feed (or camera id) an ingest role reads")
     run.add_argument("--port", type=int, default=None, help="port of the web role")
     run.add_argument("--host", default=None, help="address the web role binds")
     run.add_argument("--dsn", default=None, help="PostgreSQL/TimescaleDB (default: IOC_DATABASE__DSN)")
     run.set_defaults(func=cmd_run)
-    mig = sub.add_parser("migrate", help="create or update the schema of IOC_DATABASE__DSN")
+    mig = sub.add_parser("migrate", help=tr("create or update the schema of IOC_DATABASE__DSN"))
     mig.add_argument("--dsn", default=None)
     mig.set_defaults(func=cmd_migrate)
-    chk = sub.add_parser("check-config", help="validate the settings")
+    chk = sub.add_parser("check-config", help=tr("validate a settings file: every error with its TOML path"))
+    chk.add_argument("file", nargs="?", default=None, help="the TOML file (default: --config or the sample)")
     chk.set_defaults(func=cmd_check_config)
     usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
-                                       "list, passwd NAME, disable NAME, enable NAME")
-    usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable"))
+                                       "list, passwd NAME, disable NAME, enable NAME, "
+                                       "language NAME --language vi|en|none")
+    usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable", "language"))
+    usr.add_argument("--language", default=None, help=tr("the pages' language of the user: vi, en or none"))
     usr.add_argument("name", nargs="?")
     usr.add_argument("--role", choices=ROLES_OF_PEOPLE, default="viewer")
     usr.add_argument("--display-name", default="")
     usr.add_argument("--dsn", default=None)
     usr.add_argument("--data-dir", default=None, help="the data directory of an embedded store")
     usr.set_defaults(func=cmd_users)
+    add_replay_parser(sub, _settings)  # ioc replay: ioc/app/replay_cli.py
     return parser
 
 

@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from alerts.escalation import register_alert_jobs
 from alerts.settings import alert_settings
+from dashboards.reports.jobs import register_report_jobs
 from ioc.config import Settings
 from ioc.store.database import Store
 from ioc.store.maintenance import apply_retention, install_policies, refresh_rollups
@@ -40,5 +41,7 @@ def build_scheduler(store: Store, settings: Settings) -> BackgroundScheduler:
         args=("retention", apply_retention, store.pool, store.caps, settings.database.retention_days),
         hours=1, id="retention",
     )
-    register_alert_jobs(scheduler, store.pool, alert_settings(settings))  # escalation, reminders, notifying
+    alerts = alert_settings(settings)
+    register_alert_jobs(scheduler, store.pool, alerts)  # escalation, reminders, notifying
+    register_report_jobs(scheduler, store.pool, settings, alerts.shift_starts)  # scheduled reports
     return scheduler

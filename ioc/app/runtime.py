@@ -23,7 +23,7 @@ from alerts.settings import alert_settings
 from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
-from ingest.registry import FeedWorker, build_feed_worker
+from ingest.registry import FeedWorker, configured_sources
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
 from ioc.app.web_server import ThreadedServer
@@ -114,36 +114,26 @@ class Runtime:
             self.bus = KafkaBus(cfg, client_id=client_id, producer_options=cfg.producer_options,
                                 consumer_options=cfg.consumer_options)
         else:
-            self.bus = MemoryBus(partitions=cfg.partitions)
+            # one partition per topic: the one detector runner of the embedded mode then reads each
+            # topic in publication order, and a backlog (the feeds' backfill at start) cannot let
+            # one partition run hours ahead of another in event time and make the rules drop the
+            # lagging one's records as late (partitions only spread work between processes)
+            self.bus = MemoryBus(partitions=1)
         return self.bus
 
     def add_ingest(self, only: str | None = None) -> None:
-        """Ingest workers for every enabled feed, or for the one named ``only``."""
+        """Ingest workers for every enabled source (feeds and cameras), or for the one named ``only``."""
         assert self.bus is not None
+        sources = configured_sources(self.settings)
         names = [f.name for f in self.settings.feeds] + [c.id for c in self.settings.cameras]
         if only is not None and only not in names:
             raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
-        self.add_cameras(only)
-        for feed in self.settings.feeds:
-            if not feed.enabled or (only is not None and feed.name != only):
+        for source in sources:
+            if only is not None and source.name != only:
                 continue
-            worker = build_feed_worker(feed, self.settings, self.bus.publisher())
-            self.workers.append(Worker(f"ingest:{feed.name}", worker.run,
-                                       partial(_ingest_beat, f"ingest:{feed.name}", worker),
+            worker = source.build(self.bus.publisher())
+            self.workers.append(Worker(source.label, worker.run, partial(_ingest_beat, source.label, worker),
                                        stage=0))
-
-    def add_cameras(self, only: str | None = None) -> None:
-        """A worker per enabled camera (or only the camera ``only``): frames in, detections out."""
-        assert self.bus is not None
-        from ingest.cameras import CameraWorker  # OpenCV is loaded only where cameras run
-
-        for cam in self.settings.cameras:
-            if not cam.enabled or (only is not None and cam.id != only):
-                continue
-            worker = CameraWorker(cam, self.bus.publisher(), vision=self.settings.vision,
-                                  samples_dir=self.settings.samples_dir)
-            self.workers.append(Worker(f"camera:{cam.id}", worker.run,
-                                       partial(_ingest_beat, f"camera:{cam.id}", worker), stage=0))
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None

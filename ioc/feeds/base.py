@@ -10,9 +10,9 @@ the topics, the writer's tables, the migrations, retention and the ``[rules.<nam
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -40,6 +40,11 @@ class FeedSpec:
     * ``options``: the pydantic model of ``[feeds.<name>]`` (``extra="forbid"``), or ``None``.
     * ``kinds``: the ``[[feeds]]`` entry kinds its ingest package builds workers for.
     * ``title``: message-catalogue id of the feed's display name.
+    * ``fan_out``: ``(record, settings) -> [(topic, key, wire bytes)]``: extra copies of a record
+      that ingest (and a replay) publish beside it, e.g. vessel positions keyed by map cell.
+    * ``refresh``: ``(connection, capabilities) -> rows``: keeps its rollups current where they are
+      not continuous aggregates (the scheduler runs it); ``rollup_tables`` are kept ten times
+      longer than raw rows by retention.
     """
 
     name: str
@@ -54,3 +59,6 @@ class FeedSpec:
     rules: type[BaseModel] | None = None
     options: type[BaseModel] | None = None
     kinds: frozenset[str] = frozenset()
+    fan_out: Callable[[Event, Any], Iterable[tuple[str, str, bytes]]] | None = None
+    refresh: Callable[[Any, Any], int] | None = None
+    rollup_tables: tuple[str, ...] = ()

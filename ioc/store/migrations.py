@@ -1,7 +1,10 @@
 """Versioned schema migrations, with TimescaleDB and plain-PostgreSQL variants.
 
-Each migration has a version and runs once, inside a transaction, under an
-advisory lock so several processes may start at once. Where the two
+Migrations are numbered per namespace: the core's own (``core``) and each registered feed's
+(its name; :class:`~ioc.feeds.base.FeedSpec`), recorded as ``(namespace, version)``. The core
+runs first, then the feeds in registry order, each after the namespaces it names in ``after``.
+Each migration runs once, inside a transaction, under an advisory lock so several processes may
+start at once. Where the two
 capability levels differ (hypertables vs BRIN indexes, continuous
 aggregates vs rollup tables) the migration asks :class:`Capabilities`.
 """
@@ -9,17 +12,19 @@ aggregates vs rollup tables) the migration asks :class:`Capabilities`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import psycopg
 
+from ioc.feeds import FEEDS
+from ioc.feeds.base import FeedSpec
 from ioc.store.capabilities import Capabilities, enable
 from ioc.store.health import apply_role_health
 from ioc.store.schema_alerts import apply_alert_lifecycle
-from ioc.store.schema_cameras import apply_camera_shake, apply_cameras
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
-from ioc.store.schema_vessels import apply_vessels
-from ioc.store.tables import Migration, hypertable_or_brin
+from ioc.store.schema_reports import apply_reports
+from ioc.store.tables import Migration
 
 log = logging.getLogger(__name__)
 
@@ -43,28 +48,6 @@ def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
     _time_bucket_fallback(conn, caps)
     conn.execute(
         """
-        CREATE TABLE readings (
-            time        timestamptz      NOT NULL,
-            station_id  text             NOT NULL,
-            metric      text             NOT NULL,
-            value       double precision NOT NULL,
-            unit        text             NOT NULL DEFAULT '',
-            quality     text             NOT NULL DEFAULT 'good',
-            PRIMARY KEY (station_id, metric, time)
-        )
-        """
-    )
-    hypertable_or_brin(conn, caps, "readings", "1 day")
-    conn.execute(
-        """
-        CREATE TABLE latest_readings (
-            station_id  text             NOT NULL,
-            metric      text             NOT NULL,
-            time        timestamptz      NOT NULL,
-            value       double precision NOT NULL,
-            unit        text             NOT NULL DEFAULT '',
-            PRIMARY KEY (station_id, metric)
-        );
         CREATE TABLE stored_counts (
             kind        text PRIMARY KEY,
             n           bigint NOT NULL DEFAULT 0,
@@ -118,64 +101,117 @@ def _core(conn: psycopg.Connection, caps: Capabilities) -> None:
             note        text
         );
         CREATE INDEX alert_audit_alert ON alert_audit (alert_id, at);
-        CREATE TABLE rollup_dirty (
-            id          bigserial PRIMARY KEY,
-            lo          timestamptz NOT NULL,
-            hi          timestamptz NOT NULL
-        );
         """
     )
 
 
-ROLLUPS: dict[str, str] = {"readings_1m": "1 minute", "readings_1h": "1 hour"}
+def _alert_title_templates(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """An alert's title as a catalogue message and its fields, beside the stored English title."""
+    conn.execute(
+        "ALTER TABLE alerts ADD COLUMN title_template text, "
+        "ADD COLUMN title_params jsonb NOT NULL DEFAULT '{}'::jsonb"
+    )
 
 
-def _rollups(conn: psycopg.Connection, caps: Capabilities) -> None:
-    """Per-station rollups that pages read: continuous aggregates, or tables kept by a job."""
-    for name, width in ROLLUPS.items():
-        if caps.continuous_aggregates:
-            conn.execute(
-                f"""
-                CREATE MATERIALIZED VIEW {name} WITH (timescaledb.continuous,
-                    timescaledb.materialized_only = false) AS
-                SELECT time_bucket('{width}', time) AS bucket, station_id, metric,
-                       avg(value) AS avg, min(value) AS min, max(value) AS max, count(*) AS n
-                FROM readings GROUP BY 1, 2, 3 WITH NO DATA
-                """
-            )
-            conn.execute(
-                f"SELECT add_continuous_aggregate_policy('{name}', start_offset => interval '7 days', "
-                f"end_offset => interval '{width}', schedule_interval => interval '{width}')"
-            )
-        else:
-            conn.execute(
-                f"""
-                CREATE TABLE {name} (
-                    bucket      timestamptz      NOT NULL,
-                    station_id  text             NOT NULL,
-                    metric      text             NOT NULL,
-                    avg         double precision NOT NULL,
-                    min         double precision NOT NULL,
-                    max         double precision NOT NULL,
-                    n           bigint           NOT NULL,
-                    PRIMARY KEY (station_id, metric, bucket)
-                )
-                """
-            )
-            conn.execute(f"CREATE INDEX {name}_bucket ON {name} (bucket)")
+def _user_language(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    conn.execute("ALTER TABLE users ADD COLUMN language text CHECK (language IN ('vi', 'en'))")
 
 
-MIGRATIONS: list[Migration] = [
-    Migration(1, "readings, latest values, counts, dead letters, alerts", _core),
-    Migration(2, "1-minute and 1-hour reading rollups", _rollups),
-    Migration(3, "alert lifecycle, people, silences, escalation, notifications", apply_alert_lifecycle),
-    Migration(5, "health of running roles", apply_role_health),
-    Migration(6, "vessel positions, static reports and the register", apply_vessels),
-    Migration(4, "camera detections, counts, key frames and health", apply_cameras),
-    Migration(7, "detector state snapshots", apply_detector_state),
-    Migration(8, "failed logins for throttling", apply_login_failures),
-    Migration(9, "camera frame statistics keep the shake", apply_camera_shake),
-]
+#: the core's own schema steps, in the ``core`` namespace (feeds number theirs in their own)
+CORE_MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "counts, dead letters, alerts", _core),
+    Migration(2, "alert lifecycle, people, silences, escalation, notifications", apply_alert_lifecycle),
+    Migration(3, "health of running roles", apply_role_health),
+    Migration(4, "detector state snapshots", apply_detector_state),
+    Migration(5, "failed logins for throttling", apply_login_failures),
+    Migration(6, "report archive", apply_reports),
+    Migration(7, "alert titles rendered in the reader's language", _alert_title_templates),
+    Migration(8, "a user's language for the pages", _user_language),
+)
+
+#: what each version of the single numbering used before namespaces became: ``(namespace, version)``
+LEGACY_VERSIONS: dict[int, tuple[tuple[str, int], ...]] = {
+    1: (("core", 1), ("environment", 1)),
+    2: (("environment", 2),),
+    3: (("core", 2),),
+    4: (("cameras", 1),),
+    5: (("core", 3),),
+    6: (("vessels", 1),),
+    7: (("core", 4),),
+    8: (("core", 5),),
+    9: (("cameras", 2),),
+    10: (("core", 6),),
+}
+
+
+def plan(feeds: Sequence[FeedSpec] | None = None) -> list[tuple[str, Migration]]:
+    """Every migration in the order it runs: the core's, then each feed's after what it names in
+    ``after`` (``core`` or other feeds), feeds otherwise in registry order."""
+    specs = list(FEEDS if feeds is None else feeds)
+    names = {f.name for f in specs}
+    for f in specs:
+        unknown = [d for d in f.after if d != "core" and d not in names]
+        if unknown:
+            raise ValueError(f"feed {f.name!r} migrates after unknown namespaces {unknown}")
+    ordered: list[FeedSpec] = []
+    done = {"core"}
+    while len(ordered) < len(specs):
+        ready = [f for f in specs if f not in ordered and set(f.after) <= done]
+        if not ready:
+            raise ValueError("feeds' migration dependencies form a cycle: "
+                             + ", ".join(f.name for f in specs if f not in ordered))
+        ordered.append(ready[0])
+        done.add(ready[0].name)
+    steps = [("core", m) for m in CORE_MIGRATIONS]
+    for f in ordered:
+        versions = [m.version for m in f.migrations]
+        if versions != list(range(1, len(versions) + 1)):
+            raise ValueError(f"feed {f.name!r}: migrations must be numbered 1, 2, 3... (got {versions})")
+        steps += [(f.name, m) for m in f.migrations]
+    return steps
+
+
+def _ledger(conn: psycopg.Connection) -> None:
+    """The table of applied migrations, keyed by (namespace, version); an older single-numbered
+    table is converted with :data:`LEGACY_VERSIONS` (and kept as ``schema_migrations_legacy``)."""
+    has = conn.execute(
+        "SELECT array_agg(column_name::text) FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND table_name = 'schema_migrations'"
+    ).fetchone()
+    columns = set(has[0] or []) if has else set()
+    if columns and "namespace" not in columns:
+        with conn.transaction():
+            conn.execute("ALTER TABLE schema_migrations RENAME TO schema_migrations_legacy")
+            conn.execute("ALTER TABLE schema_migrations_legacy RENAME CONSTRAINT schema_migrations_pkey "
+                         "TO schema_migrations_legacy_pkey")
+            _create_ledger(conn)
+            rows = conn.execute(
+                "SELECT version, description, capability, applied_at FROM schema_migrations_legacy"
+            ).fetchall()
+            for version, description, capability, applied_at in rows:
+                for namespace, new in LEGACY_VERSIONS.get(version, ()):
+                    conn.execute(
+                        "INSERT INTO schema_migrations (namespace, version, description, capability, "
+                        "applied_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                        (namespace, new, description, capability, applied_at))
+            log.info("schema_migrations converted to namespaced versions (%d old rows)", len(rows))
+    elif not columns:
+        _create_ledger(conn)
+
+
+def _create_ledger(conn: psycopg.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            namespace   text NOT NULL,
+            version     integer NOT NULL,
+            description text NOT NULL,
+            capability  text NOT NULL,
+            applied_at  timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (namespace, version)
+        )
+        """
+    )
 
 
 def migrate(conn: psycopg.Connection, want_timescaledb: bool = True) -> Capabilities:
@@ -184,27 +220,19 @@ def migrate(conn: psycopg.Connection, want_timescaledb: bool = True) -> Capabili
     conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_ID,))
     try:
         caps = enable(conn, want_timescaledb)
-        conn.execute(
-            """
-            CREATE TABLE IF NOT EXISTS schema_migrations (
-                version     integer PRIMARY KEY,
-                description text NOT NULL,
-                capability  text NOT NULL,
-                applied_at  timestamptz NOT NULL DEFAULT now()
-            )
-            """
-        )
-        done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        for m in sorted(MIGRATIONS, key=lambda m: m.version):
-            if m.version in done:
+        _ledger(conn)
+        done = set(conn.execute("SELECT namespace, version FROM schema_migrations").fetchall())
+        for namespace, m in plan():
+            if (namespace, m.version) in done:
                 continue
             with conn.transaction():
                 m.apply(conn, caps)
                 conn.execute(
-                    "INSERT INTO schema_migrations (version, description, capability) VALUES (%s, %s, %s)",
-                    (m.version, m.description, caps.label),
+                    "INSERT INTO schema_migrations (namespace, version, description, capability) "
+                    "VALUES (%s, %s, %s, %s)",
+                    (namespace, m.version, m.description, caps.label),
                 )
-            log.info("applied migration %d: %s (%s)", m.version, m.description, caps.label)
+            log.info("applied migration %s/%d: %s (%s)", namespace, m.version, m.description, caps.label)
         return caps
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_ID,))

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from psycopg_pool import ConnectionPool
 
-from ioc.store.writer import READINGS
+from ioc.feeds.environment.schema import READINGS
+from ioc.i18n import render
 
 DEAD_LETTER_KIND = "dead_letter"  # the ``stored_counts`` kind the writer uses for dead letters
 REPORTING_WINDOW = "5 minutes"  # a station "reports" when it sent something this recently
@@ -108,10 +109,16 @@ class AlertRow:
     last_seen: datetime
     resolved_at: datetime | None
     count: int
+    title_template: str | None = None
+    title_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
         return self.state == "resolved"
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang``: rendered from its template and fields, else the stored English."""
+        return render("alerts", self.title_template, self.title_params, lang, self.title)
 
 
 @dataclass(frozen=True)
@@ -233,7 +240,8 @@ def station_series(
 
 
 _ALERT_COLUMNS = (
-    "id, severity, title, state, detector, rule, source_id, area, started_at, last_seen, resolved_at, count"
+    "id, severity, title, state, detector, rule, source_id, area, started_at, last_seen, resolved_at, count, "
+    "title_template, title_params"
 )
 
 

@@ -33,6 +33,12 @@ class TableSpec:
     after_insert: tuple[str, ...] = ()  # statements run against the staging table after the insert
     # the rows after_insert needs when every row of a batch was new (default: all of them)
     stage_rows: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
+    # a table the writer adds each new batch's time range to, where rollups are not continuous
+    # aggregates (the feed's refresh job recomputes those ranges)
+    dirty_ranges: str | None = None
+    # the record back from a stored row (a dict by column name): what a recording exports and a
+    # replay reads from the store; None: the kind cannot be replayed from the store
+    from_row: Callable[[dict[str, Any]], Any] | None = None
 
     @property
     def stage(self) -> str:

@@ -22,53 +22,14 @@ from psycopg_pool import ConnectionPool
 
 from ioc.batch_decode import PlainReading
 from ioc.bus.base import Message
-from ioc.events import EnvironmentReading, Event
+from ioc.events import Event
+from ioc.feeds import FEEDS
+from ioc.feeds.environment.records import EnvironmentReading
 from ioc.store.capabilities import Capabilities
-from ioc.store.schema_cameras import camera_table_specs
-from ioc.store.schema_vessels import vessel_table_specs
 from ioc.store.tables import TableSpec
 
-
-def latest_per_series(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """The newest reading row of each (station, metric): all that the latest-values upsert reads."""
-    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for row in rows:
-        series = (row[1], row[2])
-        seen = latest.get(series)
-        if seen is None or row[0] > seen[0]:
-            latest[series] = row
-    return list(latest.values())
-
-
-READINGS = TableSpec(
-    kind="environment.reading",
-    table="readings",
-    columns=(
-        ("time", "timestamptz"),
-        ("station_id", "text"),
-        ("metric", "text"),
-        ("value", "float8"),
-        ("unit", "text"),
-        ("quality", "text"),
-    ),
-    key=("station_id", "metric", "time"),
-    to_row=lambda e: (e.time, e.source_id, e.metric, e.value, e.unit, e.quality),
-    stage_rows=latest_per_series,
-    after_insert=(
-        """
-        INSERT INTO latest_readings AS l (station_id, metric, time, value, unit)
-        SELECT DISTINCT ON (station_id, metric) station_id, metric, time, value, unit
-        FROM stage_readings ORDER BY station_id, metric, time DESC
-        ON CONFLICT (station_id, metric) DO UPDATE
-            SET time = excluded.time, value = excluded.value, unit = excluded.unit
-            WHERE excluded.time > l.time
-        """,
-    ),
-)
-
-TABLES: dict[str, TableSpec] = {
-    spec.kind: spec for spec in (READINGS, *camera_table_specs(), *vessel_table_specs())
-}
+#: how each stored record kind is written, from the registered feeds' declarations
+TABLES: dict[str, TableSpec] = {spec.kind: spec for feed in FEEDS for spec in feed.tables}
 
 
 @dataclass
@@ -183,10 +144,10 @@ class StoreWriter:
                     "last_write = excluded.last_write",
                     (spec.kind, inserted),
                 )
-                if spec is READINGS and not self.caps.continuous_aggregates:
+                if spec.dirty_ranges and not self.caps.continuous_aggregates:
                     times = [getattr(e, spec.time_column) for e in batch]
                     cur.execute(
-                        "INSERT INTO rollup_dirty (lo, hi) VALUES (%s, %s)", (min(times), max(times))
+                        f"INSERT INTO {spec.dirty_ranges} (lo, hi) VALUES (%s, %s)", (min(times), max(times))
                     )
         return inserted
 

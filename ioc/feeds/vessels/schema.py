@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import psycopg
 
+from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -82,6 +83,11 @@ def apply_vessels(conn: psycopg.Connection, caps: Capabilities) -> None:
     hypertable_or_brin(conn, caps, "vessel_static_reports", "7 days")
 
 
+def _tenth(value: float | None) -> float | None:
+    """A ``real`` column's value at the tenth AIS sends (12.3 kn, not 12.300000190734863)."""
+    return None if value is None else round(value, 1)
+
+
 VESSEL_POSITIONS = TableSpec(
     kind="vessel.position",
     table="vessel_positions",
@@ -93,6 +99,10 @@ VESSEL_POSITIONS = TableSpec(
     key=("mmsi", "time"),
     to_row=lambda e: (e.time, e.mmsi, e.lat, e.lon, e.sog, e.cog, e.heading, e.nav_status, e.msg_type,
                       e.simulated),
+    from_row=lambda r: VesselPosition(time=r["time"], source_id=str(r["mmsi"]), mmsi=r["mmsi"],
+                                      lat=r["lat"], lon=r["lon"], sog=_tenth(r["sog"]), cog=_tenth(r["cog"]),
+                                      heading=r["heading"], nav_status=r["nav_status"],
+                                      msg_type=r["msg_type"], simulated=r["simulated"]),
     after_insert=(
         """
         INSERT INTO vessel_latest AS l (mmsi, time, lat, lon, sog, cog, heading, nav_status, simulated)
@@ -117,6 +127,10 @@ VESSEL_STATIC = TableSpec(
     key=("mmsi", "time"),
     to_row=lambda e: (e.time, e.mmsi, e.name, e.callsign, e.imo, e.ship_type, e.length_m, e.beam_m,
                       e.destination, e.simulated),
+    from_row=lambda r: VesselStatic(time=r["time"], source_id=str(r["mmsi"]), mmsi=r["mmsi"], name=r["name"],
+                                    callsign=r["callsign"], imo=r["imo"], ship_type=r["ship_type"],
+                                    length_m=_tenth(r["length_m"]), beam_m=_tenth(r["beam_m"]),
+                                    destination=r["destination"], simulated=r["simulated"]),
     after_insert=(
         # type 24 arrives in two parts (A: name; B: call sign, type, size): keep what each carries
         """
@@ -140,9 +154,4 @@ VESSEL_STATIC = TableSpec(
         """,
     ),
 )
-
-
-def vessel_table_specs() -> tuple[TableSpec, ...]:
-    """The writer's specs for vessel records."""
-    return (VESSEL_POSITIONS, VESSEL_STATIC)
 

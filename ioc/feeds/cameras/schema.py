@@ -33,9 +33,9 @@ from typing import Any
 
 import psycopg
 
+from ioc.feeds.cameras.records import Box, CameraDetection
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
-from ioc.topics import TOPIC_BY_KIND
 
 COUNT_BUCKET = "1 minute"
 RAW_CAMERA_TABLES = ("camera_detections", "camera_frame_stats", "camera_keyframes")
@@ -195,6 +195,11 @@ CAMERA_DETECTIONS = TableSpec(
         e.track_id, e.zone, e.frame_width, e.frame_height,
     ),
     after_insert=(_COUNTS_REFRESH,),
+    from_row=lambda r: CameraDetection(time=r["time"], source_id=r["camera_id"], label=r["label"],
+                                       score=round(r["score"], 4),
+                                       box=Box(x1=r["x1"], y1=r["y1"], x2=r["x2"], y2=r["y2"]),
+                                       track_id=r["track_id"], zone=r["zone"], frame_width=r["frame_width"],
+                                       frame_height=r["frame_height"])
 )
 
 CAMERA_FRAME_STATS = TableSpec(
@@ -265,16 +270,6 @@ CAMERA_KEYFRAMES = TableSpec(
 
 CAMERA_SPECS: tuple[TableSpec, ...] = (CAMERA_DETECTIONS, CAMERA_FRAME_STATS, CAMERA_KEYFRAMES)
 """How each camera record kind is kept: detections, frame statistics, key frames."""
-
-
-def camera_table_specs() -> tuple[TableSpec, ...]:
-    """The camera specs the store writes now: those whose kind has a bus topic.
-
-    ``camera.detection`` today; ``camera.frame_stats`` and ``camera.keyframe`` join by
-    themselves once they are registered in :mod:`ioc.events` and :mod:`ioc.topics` (the sink
-    subscribes to the topic of every kind in ``TABLES``).
-    """
-    return tuple(spec for spec in CAMERA_SPECS if spec.kind in TOPIC_BY_KIND)
 
 
 def camera_spec(kind: str) -> TableSpec:

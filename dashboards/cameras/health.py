@@ -1,0 +1,97 @@
+"""A camera's health from its latest frame statistics and the fault rules' limits."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from dashboards.cameras.model import FAULT_NAMES
+from ioc.config import Settings
+from ioc.store import camera_queries as cq
+
+
+@dataclass(frozen=True)
+class FaultLimits:
+    """When a camera's newest frame statistics count as a fault (the camera-fault rule's levels).
+
+    The defaults are those of ``detectors/cameras/faults.py``; the page reads the configured
+    rule (``[[rules.camera_faults]]``) as data, since pages do not import detectors.
+    """
+
+    offline_seconds: float = 30.0
+    dark_below: float = 15.0
+    frozen_change_below: float = 0.3
+    blur_below: float = 80.0
+    faults: tuple[str, ...] = ("offline", "dark", "frozen", "blurred")
+
+
+def fault_limits(settings: Settings, camera_id: str) -> FaultLimits:
+    """The levels of the first camera-fault rule that watches ``camera_id`` (defaults without one)."""
+    for rule in settings.rules.camera_faults:
+        cameras = rule.get("cameras") or []
+        if cameras and camera_id not in cameras:
+            continue
+        defaults = FaultLimits()
+        try:
+            return FaultLimits(
+                offline_seconds=float(rule.get("offline_seconds", defaults.offline_seconds)),
+                dark_below=float(rule.get("dark_below", defaults.dark_below)),
+                frozen_change_below=float(rule.get("frozen_change_below", defaults.frozen_change_below)),
+                blur_below=float(rule.get("blur_below", defaults.blur_below)),
+                faults=tuple(rule.get("faults") or defaults.faults),
+            )
+        except (TypeError, ValueError):
+            return defaults
+    return FaultLimits()
+
+
+HealthState = Literal["ok", "fault", "offline", "waiting"]
+
+
+@dataclass(frozen=True)
+class Health:
+    """What a tile says about a camera's health."""
+
+    state: HealthState
+    label: str  # the badge: LIVE, OFFLINE, FAULT: DARK, NO SIGNAL YET
+    faults: tuple[str, ...] = ()
+    last_frame_age: timedelta | None = None
+    fps_in: float | None = None
+
+    @property
+    def bad(self) -> bool:
+        """Offline or faulty: the tile is marked red."""
+        return self.state in ("fault", "offline")
+
+
+def camera_health(
+    status: cq.CameraStatus | None, alerts: Sequence[cq.CameraAlert], limits: FaultLimits, now: datetime
+) -> Health:
+    """Live, offline, faulty (open camera-fault alert, or the newest frame looks so), or not seen yet."""
+    alert_faults = [a.fault or "fault" for a in alerts if a.detector == cq.FAULT_DETECTOR and not a.resolved]
+    if status is None or not status.reported:
+        if alert_faults:
+            return Health("offline", "OFFLINE", tuple(dict.fromkeys(alert_faults)))
+        return Health("waiting", "NO SIGNAL YET")
+    age = None if status.last_frame is None else max(timedelta(0), now - status.last_frame)
+    silent = age is None or age.total_seconds() > limits.offline_seconds
+    if not status.connected or silent:
+        faults = tuple(dict.fromkeys(["offline", *alert_faults]))
+        return Health("offline", "OFFLINE", faults, age, None)
+    seen: list[str] = []
+    dark = status.brightness is not None and status.brightness < limits.dark_below
+    if dark and "dark" in limits.faults:
+        seen.append("dark")
+    if not dark and "frozen" in limits.faults and status.change is not None \
+            and status.change <= limits.frozen_change_below:
+        seen.append("frozen")
+    if not dark and "blurred" in limits.faults and status.sharpness is not None \
+            and status.sharpness < limits.blur_below:
+        seen.append("blurred")
+    faults = tuple(dict.fromkeys([*alert_faults, *seen]))
+    if faults:
+        label = "FAULT: " + ", ".join(FAULT_NAMES.get(f, f).upper() for f in faults)
+        return Health("fault", label, faults, age, status.fps_in)
+    return Health("ok", "LIVE", (), age, status.fps_in)

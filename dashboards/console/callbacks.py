@@ -1,0 +1,304 @@
+"""The console's callbacks: refresh, selection, the operator's actions, notices."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import dash
+import psycopg
+from dash import ClientsideFunction, Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from alerts import lifecycle as lc
+from alerts.lifecycle import AlertError
+from alerts.models import AlertFilter
+from alerts.transitions import actions_for
+from dashboards import auth
+from dashboards.console.details import detail_children, history_children
+from dashboards.console.grid import grid_rows
+from dashboards.console.layout import _tile_children
+from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView, fmt_duration, local
+from dashboards.i18n import page_language, t
+
+log = logging.getLogger(__name__)
+
+
+def _actor() -> lc.Actor | None:
+    who = auth.principal()
+    return lc.Actor(who.name, who.role) if who else None  # type: ignore[arg-type]
+
+
+def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
+    """Wire the console's callbacks onto ``app``."""
+    svc = view.service
+
+    @app.callback(
+        Output("alert-grid", "rowData"),
+        Output("fig-critical", "children"),
+        Output("fig-critical", "className"),
+        Output("fig-warning", "children"),
+        Output("fig-warning", "className"),
+        Output("fig-info", "children"),
+        Output("fig-unacked", "children"),
+        Output("fig-unacked", "className"),
+        Output("fig-mtta", "children"),
+        Output("fig-mttr", "children"),
+        Output("fig-notify", "children"),
+        Output("fig-notify", "className"),
+        Output("fig-silences", "children"),
+        Input("console-tick", "n_intervals"),
+        Input("action-done", "data"),
+        Input("f-feed", "value"),
+        Input("f-severity", "value"),
+        Input("f-state", "value"),
+        Input("f-area", "value"),
+        Input("f-time", "value"),
+        Input("f-group", "value"),
+    )
+    def refresh(
+        _n: int | None,
+        _done: int,
+        feeds: list[str] | None,
+        sevs: list[str] | None,
+        states: list[str] | None,
+        areas: list[str] | None,
+        window: str | None,
+        group: list[str] | None,
+    ) -> tuple[Any, ...]:
+        if auth.principal() is None:
+            raise PreventUpdate
+        clock = svc.clock()
+        flt = AlertFilter(
+            feeds=tuple(feeds or ()),
+            severities=tuple(sevs or ()) or ("-",),
+            states=tuple(states or ()),
+            areas=tuple(areas or ()),
+            since=clock - TIME_WINDOWS.get(window or "24h", TIME_WINDOWS["24h"]),
+        )
+        try:
+            alerts = svc.alerts(flt)
+            fig = svc.shift_figures(view.tz)
+            failed = svc.failed_notifications(limit=1) if fig.notifications_failed else []
+        except psycopg.Error as exc:
+            log.warning("console: store query failed: %s", exc)
+            raise PreventUpdate from None
+        rows = grid_rows(alerts, view, clock, by_incident="group" in (group or []))
+        lang = page_language(view.settings)
+        since = local(fig.shift_start, view.tz)  # this shift's start
+        crit, warn, info = (fig.open_by_severity[s] for s in ("critical", "warning", "info"))
+        notify_sub = (
+            f"#{failed[0]['id']} {failed[0]['channel']}: {failed[0]['last_error']}"
+            if failed
+            else t("all delivered", lang)
+        )
+        return (
+            rows,
+            _tile_children(t("Critical open", lang), str(crit)),
+            "ctile crit" if crit else "ctile",
+            _tile_children(t("Warning open", lang), str(warn)),
+            "ctile warn" if warn else "ctile",
+            _tile_children(t("Info open", lang), str(info)),
+            _tile_children(t("Waiting for ack", lang), str(fig.unacknowledged), t("open or reopened", lang)),
+            "ctile warn" if fig.unacknowledged else "ctile",
+            _tile_children(
+                t("Mean ack time", lang),
+                fmt_duration(fig.mean_time_to_acknowledge),
+                t("{n} acked since {since}", lang, n=fig.acknowledged, since=since),
+            ),
+            _tile_children(
+                t("Mean resolve time", lang),
+                fmt_duration(fig.mean_time_to_resolve),
+                t("{n} resolved since {since}", lang, n=fig.resolved, since=since),
+            ),
+            _tile_children(
+                t("Notifications", lang),
+                t("{n} failed", lang, n=fig.notifications_failed) if fig.notifications_failed else "OK",
+                notify_sub,
+            ),
+            "ctile crit" if fig.notifications_failed else "ctile",
+            _tile_children(t("Silences", lang), str(fig.silences_active), t("active now", lang)),
+        )
+
+    @app.callback(
+        Output("detail", "children"),
+        Output("history", "children"),
+        Output("selected", "data"),
+        *[Output(bid, "disabled") for bid in BUTTONS],
+        Output("btn-ack-incident", "disabled"),
+        Output("note", "disabled"),
+        Output("action-message", "children", allow_duplicate=True),
+        Input("alert-grid", "selectedRows"),
+        Input("console-tick", "n_intervals"),
+        Input("action-done", "data"),
+        State("selected", "data"),
+        prevent_initial_call=True,
+    )
+    def show(
+        rows: list[dict[str, Any]] | None, _n: int | None, _done: int, previous: dict[str, Any] | None
+    ) -> tuple[Any, ...]:
+        who = auth.principal()
+        if who is None:
+            raise PreventUpdate
+        none_allowed = [True] * (len(BUTTONS) + 1)
+        note_off = not lc.may(who.role, "comment")
+        # a row that left the grid (resolved while the filter shows active ones) stays in the pane
+        wanted = rows[0].get("id") if rows else (previous or {}).get("id")
+        if wanted is None:
+            return (
+                [html.Div("Select an alert (click, or j / k).", className="detail-empty")],
+                [],
+                None,
+                *none_allowed,
+                note_off,
+                dash.no_update,
+            )
+        try:
+            alert = svc.get(int(wanted))
+            history = history_children(view, alert)
+        except (AlertError, ValueError, KeyError):
+            return (
+                [html.Div("That alert is gone.", className="detail-empty")],
+                [],
+                None,
+                *none_allowed,
+                note_off,
+                dash.no_update,
+            )
+        except psycopg.Error as exc:
+            log.warning("console: store query failed: %s", exc)
+            raise PreventUpdate from None
+        allowed = set(actions_for(who.role, alert.state))
+        disabled = [BUTTONS[bid][0] not in allowed for bid in BUTTONS]
+        siblings = view.service.incident_alerts(alert.incident_id) if alert.incident_id is not None else []
+        incident_off = not (
+            lc.may(who.role, "acknowledge")
+            and any(a.state in lc.UNACKNOWLEDGED for a in siblings if a.id != alert.id)
+        )
+        moved = previous is not None and previous.get("id") != alert.id
+        return (
+            detail_children(alert, view, svc.clock()),
+            history,
+            {"id": alert.id, "version": alert.version, "incident": alert.incident_id},
+            *disabled,
+            incident_off,
+            note_off,
+            "" if moved else dash.no_update,
+        )
+
+    @app.callback(
+        Output("action-message", "children"),
+        Output("action-message", "className"),
+        Output("action-done", "data"),
+        Output("note", "value"),
+        *[Input(bid, "n_clicks") for bid in BUTTONS],
+        Input("btn-ack-incident", "n_clicks"),
+        State("selected", "data"),
+        State("note", "value"),
+        State("assignee", "value"),
+        State("silence-for", "value"),
+        State("silence-scope", "value"),
+        State("action-done", "data"),
+        prevent_initial_call=True,
+    )
+    def act(*args: Any) -> tuple[Any, ...]:
+        selected, note, assignee, silence_for, scope, done = args[-6:]
+        trigger = dash.ctx.triggered_id
+        actor = _actor()
+        if actor is None or trigger is None:
+            raise PreventUpdate
+        if not selected:
+            return "Select an alert first.", "action-message refused", dash.no_update, dash.no_update
+        alert_id, version = int(selected["id"]), selected.get("version")
+        note = (note or "").strip()
+        try:
+            if trigger == "btn-ack-incident":
+                if selected.get("incident") is None:
+                    raise AlertError("This alert belongs to no incident.")
+                done_now = svc.acknowledge_incident(int(selected["incident"]), actor, note)
+                msg = f"Acknowledged {len(done_now)} alert(s) of incident #{selected['incident']}."
+            else:
+                action = BUTTONS[str(trigger)][0]
+                if action == "acknowledge":
+                    svc.acknowledge(alert_id, actor, note, expected_version=version)
+                elif action == "assign":
+                    if not assignee:
+                        raise AlertError("Choose whom to assign it to.")
+                    svc.assign(alert_id, actor, assignee, note, expected_version=version)
+                elif action == "resolve":
+                    svc.resolve(alert_id, actor, note, expected_version=version)
+                elif action == "silence":
+                    until = svc.clock() + SILENCE_CHOICES.get(silence_for or "1h", timedelta(hours=1))
+                    svc.silence(
+                        alert_id,
+                        actor,
+                        until,
+                        note,
+                        scope="source" if scope == "source" else "alert",
+                        expected_version=version,
+                    )
+                elif action == "unsilence":
+                    svc.unsilence(alert_id, actor, note, expected_version=version)
+                elif action == "reopen":
+                    svc.reopen(alert_id, actor, note, expected_version=version)
+                else:
+                    svc.comment(alert_id, actor, note)
+                msg = (
+                    f"Alert #{alert_id} {lc.PAST[action]}"
+                    + (f" to {assignee}" if action == "assign" else "")
+                    + f" by {actor.name} at {local(svc.clock(), view.tz, '%H:%M:%S')}."
+                )
+        except AlertError as exc:
+            return str(exc), "action-message refused", (done or 0) + 1, dash.no_update
+        except psycopg.Error as exc:
+            log.warning("console: action failed on the store: %s", exc)
+            return (
+                "The store did not answer; nothing was changed. Try again.",
+                "action-message refused",
+                dash.no_update,
+                dash.no_update,
+            )
+        return msg, "action-message ok", (done or 0) + 1, ""
+
+    @app.callback(
+        Output("notices", "data"),
+        Output("notice-seen", "data"),
+        Output("notice-banner", "children"),
+        Output("notice-banner", "className"),
+        Input("console-tick", "n_intervals"),
+        State("notice-seen", "data"),
+    )
+    def notices(_n: int | None, seen: int | None) -> tuple[Any, ...]:
+        if auth.principal() is None:
+            raise PreventUpdate
+        try:
+            fresh = svc.console_notices(after_id=int(seen or 0))
+        except psycopg.Error:
+            raise PreventUpdate from None
+        if not fresh:
+            raise PreventUpdate
+        newest = fresh[0]
+        critical = any(n["critical"] for n in fresh)
+        banner = [html.Span(newest["subject"], className="notice-text")]
+        if len(fresh) > 1:
+            banner.append(html.Span(f" +{len(fresh) - 1} more", className="notice-more"))
+        return (
+            {"fresh": fresh},
+            newest["id"],
+            banner,
+            "notice-banner show" + (" critical" if critical else ""),
+        )
+
+    app.clientside_callback(ClientsideFunction("console", "keys"), Output("keys-sink", "data"),
+                            Input("console-config", "data"))
+    app.clientside_callback(
+        ClientsideFunction("ioc", "clock"),
+        Output("console-clock", "children"),
+        Input("console-tick", "n_intervals"),
+        State("console-config", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("console", "alarm"), Output("alarm-sink", "data"), Input("notices", "data"),
+        prevent_initial_call=True,
+    )

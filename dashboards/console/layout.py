@@ -1,0 +1,343 @@
+"""The duty console's layout: tiles, filters, the grid, the detail panel, the action bar."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import dash_ag_grid as dag
+import psycopg
+from dash import dcc, html
+
+from alerts import lifecycle as lc
+from alerts.links import FEEDS
+from alerts.people import Principal
+from dashboards import auth
+from dashboards import components as c
+from dashboards.console.grid import COLUMNS, GRID_THEME, ROW_CLASS_RULES
+from dashboards.console.view import (
+    ACTIVE,
+    BUTTONS,
+    HELP,
+    SILENCE_CHOICES,
+    STATE_LABELS,
+    TIME_WINDOWS,
+    ConsoleView,
+)
+from dashboards.i18n import clock_texts, page_language, t
+
+log = logging.getLogger(__name__)
+
+
+def _tile(tile_id: str, label: str) -> html.Div:
+    return html.Div(
+        [
+            html.Div(label, className="ctile-label"),
+            html.Div("—", className="ctile-value"),
+            html.Div("", className="ctile-sub"),
+        ],
+        id=tile_id,
+        className="ctile",
+    )
+
+
+def _tile_children(label: str, value: str, sub: str = "") -> list[Any]:
+    return [
+        html.Div(label, className="ctile-label"),
+        html.Div(value, className="ctile-value"),
+        html.Div(sub, className="ctile-sub"),
+    ]
+
+
+def layout(view: ConsoleView) -> html.Div:
+    """The console; built on each page load for the logged-in user (the same components for everyone)."""
+    who: Principal | None = auth.principal()
+    role = who.role if who else "viewer"
+    may_change = lc.can_change_alerts(role)
+    lang = page_language(view.settings)
+    try:
+        areas = view.service.areas()
+        assignable = view.people.assignable()
+        last_notice = max((n["id"] for n in view.service.console_notices(limit=1)), default=0)
+    except psycopg.Error as exc:
+        log.warning("console: store unavailable while building the page: %s", exc)
+        areas, assignable, last_notice = [], [], 0
+    csrf = who.csrf_token if who else ""
+    user_box = html.Div(
+        [
+            html.Span(who.shown if who else "not logged in", className="who-name", id="who-name"),
+            html.Span(lc.label(role), className=f"who-role role-{role}", id="who-role"),
+            html.Form(
+                [
+                    dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=csrf),
+                    html.Button(t("Log out", lang), type="submit", className="btn-quiet", id="logout"),
+                ],
+                method="post",
+                action="/logout",
+                className="logout-form",
+            ),
+        ],
+        className="who",
+    )
+    readonly = (
+        None
+        if may_change
+        else html.Div(
+            f"Read-only: as {'an' if role[0] in 'aeiou' else 'a'} {lc.label(role)} you can watch; "
+            "only duty officers and above change alerts.",
+            className="readonly-note",
+            id="readonly-note",
+        )
+    )
+    return html.Div(
+        [
+            html.Header(
+                [
+                    html.Div(
+                        [
+                            html.Div(view.settings.city, className="city"),
+                            html.Div(t("Duty console", lang), className="page-title"),
+                            html.A(t("Wall ↗", lang), href="/", className="wall-link",
+                                   title=t("the wall of live data", lang)),
+                        ],
+                        className="brand",
+                    ),
+                    html.Div(id="notice-banner", className="notice-banner"),
+                    html.Div(
+                        [
+                            html.Div(
+                                datetime.now(view.tz).strftime("%H:%M:%S"),
+                                id="console-clock",
+                                className="clock",
+                            ),
+                            user_box,
+                        ],
+                        className="head-right",
+                    ),
+                ],
+                className="console-header",
+            ),
+            html.Section(
+                [
+                    _tile("fig-critical", t("Critical open", lang)),
+                    _tile("fig-warning", t("Warning open", lang)),
+                    _tile("fig-info", t("Info open", lang)),
+                    _tile("fig-unacked", t("Waiting for ack", lang)),
+                    _tile("fig-mtta", t("Mean ack time", lang)),
+                    _tile("fig-mttr", t("Mean resolve time", lang)),
+                    _tile("fig-notify", t("Notifications", lang)),
+                    _tile("fig-silences", t("Silences", lang)),
+                ],
+                className="figures",
+                id="figures",
+            ),
+            html.Section(
+                [
+                    dcc.Dropdown(
+                        id="f-feed",
+                        options=[{"label": f.capitalize(), "value": f} for f in FEEDS],
+                        multi=True,
+                        placeholder=t("Every feed", lang),
+                        className="filter filter-feed",
+                    ),
+                    dcc.Checklist(
+                        id="f-severity",
+                        options=[
+                            {"label": s.capitalize(), "value": s} for s in ("critical", "warning", "info")
+                        ],
+                        value=["critical", "warning", "info"],
+                        inline=True,
+                        className="filter filter-sev",
+                        inputClassName="chk",
+                    ),
+                    dcc.Dropdown(
+                        id="f-state",
+                        options=[
+                            {"label": STATE_LABELS[s].capitalize(), "value": s} for s in [*ACTIVE, "resolved"]
+                        ],
+                        value=list(ACTIVE),
+                        multi=True,
+                        placeholder=t("Every state", lang),
+                        className="filter filter-state",
+                    ),
+                    dcc.Dropdown(
+                        id="f-area",
+                        options=[{"label": a, "value": a} for a in areas],
+                        multi=True,
+                        placeholder=t("Every area", lang),
+                        className="filter filter-area",
+                    ),
+                    dcc.Dropdown(
+                        id="f-time",
+                        options=[{"label": f"last {k}", "value": k} for k in TIME_WINDOWS],
+                        value="24h",
+                        clearable=False,
+                        className="filter filter-time",
+                    ),
+                    dcc.Checklist(
+                        id="f-group",
+                        options=[{"label": t("Group into incidents", lang), "value": "group"}],
+                        value=["group"],
+                        className="filter filter-group",
+                        inputClassName="chk",
+                    ),
+                ],
+                className="filters",
+                id="filters",
+            ),
+            html.Main(
+                [
+                    html.Section(
+                        [
+                            dag.AgGrid(
+                                id="alert-grid",
+                                columnDefs=COLUMNS,
+                                rowData=[],
+                                getRowId="params.data.id",
+                                columnSize="responsiveSizeToFit",
+                                defaultColDef={
+                                    "sortable": True,
+                                    "resizable": True,
+                                    "suppressHeaderMenuButton": True,
+                                },
+                                rowClassRules=ROW_CLASS_RULES,
+                                dashGridOptions={
+                                    "theme": {"function": GRID_THEME},
+                                    "rowSelection": {
+                                        "mode": "singleRow",
+                                        "checkboxes": False,
+                                        "enableClickSelection": True,
+                                    },
+                                    "animateRows": False,
+                                    "suppressCellFocus": False,
+                                    "tooltipShowDelay": 400,
+                                    "localeText": {
+                                        "noRowsToShow": "Nothing here: all quiet for these filters"
+                                    },
+                                },
+                                style={"height": "100%", "width": "100%"},
+                                className="alert-grid",
+                            )
+                        ],
+                        className="grid-pane",
+                    ),
+                    html.Aside(
+                        [
+                            html.Div(
+                                html.Div(t("Select an alert (click, or j / k).", lang),
+                                         className="detail-empty"),
+                                id="detail",
+                                className="detail",
+                            ),
+                            html.Div(
+                                [
+                                    readonly,
+                                    dcc.Textarea(
+                                        id="note",
+                                        placeholder="Note for the record (needed to resolve "
+                                        "or silence). n to write, Esc to leave.",
+                                        className="note",
+                                        maxLength=2000,
+                                        disabled=False,
+                                    ),
+                                    html.Div(
+                                        [
+                                            html.Label("Assign to", htmlFor="assignee"),
+                                            html.Label("Silence for", htmlFor="silence-for"),
+                                            html.Label("Silence what", htmlFor="silence-scope"),
+                                        ],
+                                        className="action-labels",
+                                    ),
+                                    html.Div(
+                                        [
+                                            dcc.Dropdown(
+                                                id="assignee",
+                                                options=[
+                                                    {
+                                                        "label": f"{u.shown} ({lc.label(u.role)})",
+                                                        "value": u.name,
+                                                    }
+                                                    for u in assignable
+                                                ],
+                                                placeholder="Assign to…",
+                                                className="assignee",
+                                                value=who.name if who and may_change else None,
+                                            ),
+                                            dcc.Dropdown(
+                                                id="silence-for",
+                                                options=[
+                                                    {"label": f"silence {k}", "value": k}
+                                                    for k in SILENCE_CHOICES
+                                                ],
+                                                value="1h",
+                                                clearable=False,
+                                                className="silence-for",
+                                            ),
+                                            dcc.Dropdown(
+                                                id="silence-scope",
+                                                options=[
+                                                    {"label": "this alert", "value": "alert"},
+                                                    {"label": "all from this source", "value": "source"},
+                                                ],
+                                                value="alert",
+                                                clearable=False,
+                                                className="silence-scope",
+                                            ),
+                                        ],
+                                        className="action-options",
+                                    ),
+                                    html.Div(
+                                        [
+                                            html.Button(
+                                                [label, html.Kbd(key)],
+                                                id=bid,
+                                                className=f"btn {bid}",
+                                                disabled=True,
+                                                title=f"{label} (key {key})",
+                                            )
+                                            for bid, (_, label, key) in BUTTONS.items()
+                                        ]
+                                        + [
+                                            html.Button(
+                                                ["Ack incident", html.Kbd("i")],
+                                                id="btn-ack-incident",
+                                                className="btn btn-ack-incident",
+                                                disabled=True,
+                                                title="acknowledge every unacknowledged alert of this "
+                                                "incident (key i)",
+                                            )
+                                        ],
+                                        className="actions",
+                                    ),
+                                    html.Div(
+                                        "",
+                                        id="action-message",
+                                        className="action-message",
+                                        role="status",
+                                        **{"aria-live": "polite"},
+                                    ),
+                                ],
+                                className="action-panel",
+                            ),
+                            html.Div(id="history", className="history"),
+                        ],
+                        className="detail-pane",
+                    ),
+                ],
+                className="console-main",
+            ),
+            html.Footer(HELP, className="help-line", id="help-line"),
+            dcc.Interval(id="console-tick", interval=max(1000, view.settings.web.refresh_ms)),
+            dcc.Store(id="selected", data=None),
+            dcc.Store(id="action-done", data=0),
+            dcc.Store(id="notice-seen", data=last_notice),
+            dcc.Store(id="notices", data=None),
+            dcc.Store(id="console-config", data=c.clock_config(view.settings.timezone, role=role,
+                                                                 **clock_texts(lang))),
+            dcc.Store(id="keys-sink"),
+            dcc.Store(id="alarm-sink"),
+        ],
+        className="console",
+        id="console",
+    )

@@ -1,0 +1,107 @@
+"""What the console's parts share: its view of the alert service and settings, state labels, time helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from alerts.models import Alert
+from alerts.people import People
+from alerts.service import AlertService
+from alerts.settings import AlertSettings
+from ioc.config import Settings
+
+PREFIX = "/console/"
+ACTIVE = ["open", "reopened", "acknowledged", "assigned", "silenced"]
+STATE_LABELS = {
+    "open": "OPEN",
+    "reopened": "REOPENED",
+    "acknowledged": "ACK",
+    "assigned": "ASSIGNED",
+    "silenced": "SILENCED",
+    "resolved": "RESOLVED",
+}
+TIME_WINDOWS = {
+    "1h": timedelta(hours=1),
+    "8h": timedelta(hours=8),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+SILENCE_CHOICES = {
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "2h": timedelta(hours=2),
+    "4h": timedelta(hours=4),
+    "8h": timedelta(hours=8),
+}
+BUTTONS: dict[str, tuple[str, str, str]] = {  # id -> (action, label, key)
+    "btn-ack": ("acknowledge", "Acknowledge", "a"),
+    "btn-assign": ("assign", "Assign", "g"),
+    "btn-resolve": ("resolve", "Resolve", "r"),
+    "btn-silence": ("silence", "Silence", "s"),
+    "btn-unsilence": ("unsilence", "Unsilence", "u"),
+    "btn-reopen": ("reopen", "Reopen", "o"),
+    "btn-comment": ("comment", "Add note", "c"),
+}
+HELP = (
+    "j / k  next / previous   ·   a acknowledge   ·   g assign   ·   r resolve   ·   s silence   ·   "
+    "u unsilence   ·   o reopen   ·   c add note   ·   i acknowledge whole incident   ·   "
+    "n write a note (Esc to leave it)   ·   / filters"
+)
+
+
+@dataclass(frozen=True)
+class ConsoleView:
+    """What the console's layout and callbacks share."""
+
+    service: AlertService
+    people: People
+    settings: Settings
+    alert_settings: AlertSettings
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def station_name(self, source_id: str) -> str:
+        station = self.settings.station(source_id)
+        return station.name if station else source_id
+
+
+def local(t: datetime | None, tz: ZoneInfo, fmt: str = "%H:%M") -> str:
+    """``t`` as local wall-clock time (``—`` for none)."""
+    return "—" if t is None else t.astimezone(tz).strftime(fmt)
+
+
+def fmt_duration(d: timedelta | None) -> str:
+    """A mean time for the shift strip: ``—``, ``45 s``, ``3 min 20 s``, ``1 h 05``."""
+    if d is None:
+        return "—"
+    s = int(round(d.total_seconds()))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60:02d}"
+
+
+FEED_LABELS = {
+    "environment": "Environ.",
+    "vessels": "Vessels",
+    "cameras": "Cameras",
+    "cybersecurity": "Cyber",
+    "press": "Press",
+    "reports": "Reports",
+    "other": "Other",
+}
+
+
+def where(alert: Alert, view: ConsoleView) -> str:
+    """The place of an alert as people say it: station name (or MMSI, camera) and area."""
+    name = view.station_name(alert.source_id)
+    if alert.feed == "vessels" and name.isdigit():
+        name = f"MMSI {name}"
+    if alert.area and alert.area.casefold() not in name.casefold():
+        return f"{name} · {alert.area}"
+    return name

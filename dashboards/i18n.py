@@ -1,0 +1,72 @@
+"""The pages' language: chosen per screen (``?lang=en``, remembered in a cookie), per user, per city.
+
+Every text of the pages goes through :data:`t` (domain ``dashboards``: the English text is the
+message id, ``ioc/locales/vi/LC_MESSAGES/dashboards.po`` holds the Vietnamese). The language of a
+request is, in order: the ``lang`` query of the page (a kiosk screen's URL), the ``ioc_lang``
+cookie that query leaves behind (so the page's callbacks, which carry no query, follow it), the
+logged-in user's preference, and the city's ``[web] language``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Flask, Response, has_request_context, request
+
+from ioc import i18n
+from ioc.config import Settings
+
+t = i18n.Translator("dashboards")
+COOKIE = "ioc_lang"
+COOKIE_AGE_S = 365 * 24 * 3600
+BROWSER_LOCALES = {"vi": "vi-VN", "en": "en-GB"}  # what the browser's Intl formats a date with
+
+
+def page_language(settings: Settings | str | None) -> str:
+    """The language of the current request (see the module's docstring); ``settings`` gives the
+    city's default (or is that default itself)."""
+    if isinstance(settings, str):
+        default = settings
+    else:
+        default = settings.web.language if settings is not None else i18n.DEFAULT_LANGUAGE
+    if not has_request_context():
+        return default
+    for value in (request.args.get("lang"), request.cookies.get(COOKIE)):
+        if value and i18n.language(value, "") in i18n.LANGUAGES:
+            return i18n.language(value)
+    from dashboards import auth  # the user's own choice, once logged in
+
+    who = auth.principal()
+    preferred = getattr(who, "language", None)
+    return i18n.language(preferred, default) if preferred else default
+
+
+def install(server: Flask) -> None:
+    """Remember a screen's ``?lang=`` in a cookie, so its callbacks answer in the same language."""
+    if getattr(server, "_ioc_lang_installed", False):
+        return
+    server._ioc_lang_installed = True  # type: ignore[attr-defined]
+
+    @server.after_request
+    def remember_language(response: Response) -> Response:
+        value = request.args.get("lang")
+        if value and i18n.language(value, "") in i18n.LANGUAGES:
+            response.set_cookie(COOKIE, i18n.language(value), max_age=COOKIE_AGE_S, samesite="Lax",
+                                httponly=True)
+        return response
+
+
+
+def when(value: datetime, lang: str, tz: str, pattern: str = "HH:mm") -> str:
+    """A time in the city's zone in ``lang``'s form (a Babel pattern: ``HH:mm``, ``short``...)."""
+    return i18n.format_time(value, lang, tz, pattern)
+
+
+def number(value: float, lang: str, digits: int = 0) -> str:
+    return i18n.format_number(value, lang, digits)
+
+
+def clock_texts(lang: str) -> dict[str, Any]:
+    """What the shared clock script needs to speak ``lang``."""
+    return {"locale": BROWSER_LOCALES.get(lang, "en-GB"), "staleText": t("NO UPDATE FOR {s} s", lang)}

@@ -1,0 +1,91 @@
+"""``/reports/``: the archive of reports (HTML and PDF), and a report on one incident on demand."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask, Response, redirect, request
+from psycopg_pool import ConnectionPool
+
+from alerts.lifecycle import can_change_alerts
+from dashboards import auth
+from dashboards.i18n import page_language
+from dashboards.reports import archive
+from dashboards.reports.making import make_report
+from dashboards.reports.periods import Period
+from dashboards.reports.render import KIND_TITLES, t
+from dashboards.reports.settings import report_settings
+from ioc.config import Settings
+from ioc.i18n import format_time, language
+from ioc.store.health import instance_id
+
+PREFIX = "/reports"
+
+
+def register_reports_page(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
+    """Add the report routes to the pages' Flask server (the login guard covers them)."""
+    cfg = report_settings(settings)
+
+    @server.route(f"{PREFIX}/", endpoint="ioc_reports")
+    def reports_list() -> Response:
+        lang = page_language(settings)
+        rows = []
+        for r in archive.recent(pool):
+            period = (f"{format_time(r.period_start, lang, settings.timezone, 'short')} – "
+                      f"{format_time(r.period_end, lang, settings.timezone, 'short')}")
+            links = (f'<a href="{PREFIX}/{r.id}.html">HTML</a>'
+                     + (f' · <a href="{PREFIX}/{r.id}.pdf">PDF</a>' if r.has_pdf else ""))
+            what = t(KIND_TITLES[r.kind], lang) + (f" #{r.incident_id}" if r.incident_id else "")
+            rows.append(f"<tr><td>{html.escape(what)}</td><td>{html.escape(period)}</td>"
+                        f"<td>{r.lang}</td><td>{html.escape(t(r.state, lang))}</td>"
+                        f"<td>{links if r.state == 'done' else ''}</td></tr>")
+        guard = auth.Auth.of(server)
+        token = html.escape(guard.csrf_token()) if guard is not None else ""
+        head = "".join(f"<th>{html.escape(t(h, lang))}</th>" for h in ("Report", "Period", "Language",
+                                                                          "State", ""))
+        simulated = (f'<p class="simulated"><b>{html.escape(t("SIMULATED", lang))}</b></p>'
+                     if cfg.simulated else "")
+        page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+<title>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</title>
+<style>body{{font-family:sans-serif;margin:24px}}td,th{{border:1px solid #ddd;padding:3px 8px}}
+table{{border-collapse:collapse}}.simulated{{background:#ffeb3b;display:inline-block;padding:2px 8px}}</style>
+</head><body><h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1>
+{simulated}<form method="post" action="{PREFIX}/incident">
+<input type="hidden" name="{auth.CSRF_FIELD}" value="{token}">
+<label>{html.escape(t("Report on incident", lang))} #
+<input name="incident" type="number" min="1" required></label>
+<input type="hidden" name="lang" value="{lang}">
+<button type="submit">{html.escape(t("Make", lang))}</button></form>
+<table id="reports"><tr>{head}</tr>{"".join(rows)}</table></body></html>"""
+        return Response(page, mimetype="text/html")
+
+    @server.route(f"{PREFIX}/<int:report_id>.<any(html, pdf):fmt>", endpoint="ioc_report_file")
+    def report_file(report_id: int, fmt: str) -> Response:
+        data = archive.body(pool, report_id, fmt)
+        if data is None:
+            return Response("No such report.", status=404, mimetype="text/plain")
+        mime = {"html": "text/html", "pdf": "application/pdf"}[fmt]
+        disposition = f'inline; filename="report-{report_id}.{fmt}"'
+        return Response(data, mimetype=mime, headers={"Content-Disposition": disposition})
+
+    @server.route(f"{PREFIX}/incident", methods=["POST"], endpoint="ioc_report_incident")
+    def report_incident() -> Response:
+        who = auth.principal()
+        if who is None or not can_change_alerts(who.role):
+            return Response("Your role may not make reports.", status=403, mimetype="text/plain")
+        try:
+            incident = int(request.form.get("incident", ""))
+        except ValueError:
+            return Response("Name an incident by its number.", status=400, mimetype="text/plain")
+        with pool.connection() as conn:
+            row = conn.execute("SELECT first_at, last_at FROM incidents WHERE id = %s",
+                               (incident,)).fetchone()
+        if row is None:
+            return Response("No such incident.", status=404, mimetype="text/plain")
+        start, end = row[0], max(row[1], row[0]) + timedelta(minutes=1)
+        lang = language(request.form.get("lang"), "vi")
+        make_report(pool, Period("incident", start, min(end, datetime.now(UTC) + timedelta(days=1))), lang,
+                    cfg, tz=settings.timezone, city=settings.city, maker=instance_id(),
+                    simulated=cfg.simulated, incident_id=incident)
+        return redirect(f"{PREFIX}/", code=303)

@@ -1,0 +1,250 @@
+"""The map without vessels: the shipped zones and coastline, the offline style, the first view."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from dashboards import components as c
+from dashboards.sea.style import (
+    COAST,
+    LAND,
+    MAP_ROUTE,
+    MAP_SIZE_PX,
+    OTHER_ZONE,
+    SEA,
+    TRACK_BUDGET,
+    ZONE_STYLES,
+)
+from ioc.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MapFeature:
+    """One shipped polygon or line of the map: a zone the rules watch, or the coast."""
+
+    id: str
+    name: str
+    kind: str
+    geojson: dict[str, Any]  # the GeoJSON Feature
+    geometry: BaseGeometry
+
+
+def _read_features(path: Path) -> list[MapFeature]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("sea map: cannot read %s: %s", path, exc)
+        return []
+    out = []
+    for i, feat in enumerate(doc.get("features", []) if isinstance(doc, dict) else []):
+        props = feat.get("properties") or {}
+        try:
+            geom = shape(feat["geometry"])
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GEOSException) as exc:
+            log.warning("sea map: skipping feature %d of %s: %s", i, path, exc)
+            continue
+        out.append(MapFeature(id=str(props.get("id", f"{path.stem}-{i}")), name=str(props.get("name", "")),
+                              kind=str(props.get("kind", "")), geojson={"type": "Feature", "properties": {},
+                                                                        "geometry": feat["geometry"]},
+                              geometry=geom))
+    return out
+
+
+def _resolve(settings: Settings, name: str | Path) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else Path(settings.samples_dir) / path
+
+
+def zone_files(settings: Settings) -> list[Path]:
+    """The zone files of the vessel rules (``rules.vessels.zones``, relative to ``samples_dir``)."""
+    names = settings.rules.vessels.get("zones", []) if isinstance(settings.rules.vessels, dict) else []
+    return [_resolve(settings, n) for n in ([names] if isinstance(names, str) else names)]
+
+
+def coastline_files(settings: Settings) -> list[Path]:
+    """The coastline layers: ``<city>-coastline.geojson`` beside each ``<city>-zones.geojson``."""
+    out = []
+    for zones in zone_files(settings):
+        candidate = zones.with_name(zones.name.replace("zones", "coastline"))
+        if candidate != zones and candidate.is_file():
+            out.append(candidate)
+    return out
+
+
+def tile_source(settings: Settings) -> tuple[str | None, str]:
+    """The configured XYZ tile URL template (``None``: offline) and its attribution."""
+    url = getattr(settings.web, "map_tiles_url", None) or None
+    return url, str(getattr(settings.web, "map_tiles_attribution", "") or "")
+
+
+def map_style(tiles_url: str | None = None, attribution: str = "") -> dict[str, Any]:
+    """The MapLibre style: a dark sea, and the tiles when a URL is configured; nothing else from outside.
+
+    ``sprite`` and ``glyphs`` are paths on this server (the browser makes them absolute,
+    as MapLibre wants): the sprite holds the vessel arrows; no text is drawn on the map,
+    so the glyphs route only answers empty.
+    """
+    style: dict[str, Any] = {
+        "version": 8,
+        "id": "ioc-sea" + ("-tiles" if tiles_url else ""),
+        "name": "ioc-sea",
+        # never empty: plotly drops empty objects on the way, and MapLibre requires "sources"
+        "sources": {"none": {"type": "geojson", "data": {"type": "FeatureCollection", "features": []}}},
+        "sprite": MAP_ROUTE + "sprite",
+        "glyphs": MAP_ROUTE + "glyphs/{fontstack}/{range}.pbf",
+        "layers": [{"id": "sea", "type": "background", "paint": {"background-color": SEA}}],
+    }
+    if tiles_url:
+        source: dict[str, Any] = {"type": "raster", "tiles": [tiles_url], "tileSize": 256, "maxzoom": 19}
+        if attribution:
+            source["attribution"] = attribution
+        style["sources"]["tiles"] = source
+        style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles",
+                                "paint": {"raster-opacity": 0.85}})
+    return style
+
+
+def zone_layers(
+    zones: Sequence[MapFeature], coast: Sequence[MapFeature], tiles: bool
+) -> list[dict[str, Any]]:
+    """``layout.map.layers``: land and coast (offline only), then the zones bottom to top by kind."""
+    layers: list[dict[str, Any]] = []
+    if not tiles:
+        for f in coast:
+            if f.geometry.geom_type in ("Polygon", "MultiPolygon"):
+                layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "fill", "color": LAND,
+                               "opacity": 1.0, "below": "traces", "name": f.id})
+    order = list(ZONE_STYLES)
+    for f in sorted(zones, key=lambda z: order.index(z.kind) if z.kind in order else len(order)):
+        st = ZONE_STYLES.get(f.kind, OTHER_ZONE)
+        if st.fill:
+            layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "fill", "color": st.fill,
+                           "opacity": st.fill_opacity, "below": "traces", "name": f.id})
+        line: dict[str, Any] = {"width": st.width}
+        if st.dash:
+            line["dash"] = list(st.dash)
+        layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "line", "color": st.line,
+                       "line": line, "below": "traces", "name": f.id + "-edge"})
+    if not tiles:
+        for f in coast:
+            layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "line", "color": COAST,
+                           "line": {"width": 1.5}, "below": "traces", "name": f.id + "-coast"})
+    return layers
+
+
+def fit_view(bounds: tuple[float, float, float, float], size_px: tuple[int, int] = MAP_SIZE_PX,
+             pad: float = 0.06) -> tuple[dict[str, float], float]:
+    """Centre and zoom (web Mercator, 512 px tiles) that show ``bounds`` (west, south, east, north)."""
+    west, south, east, north = bounds
+
+    def merc(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(max(-85.0, min(85.0, lat))) / 2))
+
+    width, height = size_px
+    dx = max(east - west, 1e-6) / 360 * (1 + 2 * pad)
+    dy = max(merc(north) - merc(south), 1e-6) / (2 * math.pi) * (1 + 2 * pad)
+    zoom = math.log2(min(width / 512 / dx, height / 512 / dy))
+    mid = (merc(north) + merc(south)) / 2
+    lat = math.degrees(2 * math.atan(math.exp(mid)) - math.pi / 2)
+    return {"lon": round((west + east) / 2, 5), "lat": round(lat, 5)}, round(max(0.0, min(zoom, 16.0)), 2)
+
+
+@dataclass(frozen=True)
+class SeaView:
+    """What the sea page's layout and callbacks share: the store's pool, settings, the shipped layers."""
+
+    pool: Any
+    settings: Settings
+    zones: tuple[MapFeature, ...] = ()
+    coast: tuple[MapFeature, ...] = ()
+    tiles_url: str | None = None
+    tiles_attribution: str = ""
+    ports: BaseGeometry | None = field(default=None, compare=False)
+    # the last tracks per window length, shared by every screen showing the page (see track_set)
+    track_cache: dict[int, TrackSet] = field(default_factory=dict, compare=False, repr=False)
+    track_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    @classmethod
+    def build(cls, pool: Any, settings: Settings) -> SeaView:
+        zones = tuple(f for p in zone_files(settings) for f in _read_features(p))
+        coast = tuple(f for p in coastline_files(settings) for f in _read_features(p))
+        ports = [z.geometry for z in zones if z.kind == "port"]
+        port_union = shapely.union_all(ports) if ports else None
+        if port_union is not None:
+            shapely.prepare(port_union)
+        url, attribution = tile_source(settings)
+        return cls(pool=pool, settings=settings, zones=zones, coast=coast, tiles_url=url,
+                   tiles_attribution=attribution, ports=port_union)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """What the first view shows: the provincial waters if drawn, else every zone and the coast."""
+        boundary = [z.geometry for z in self.zones if z.kind == "sea_boundary"]
+        geoms = boundary or [f.geometry for f in (*self.zones, *self.coast)]
+        if not geoms:
+            return (105.0, 8.0, 110.0, 21.0)  # nothing configured: the coast of Viet Nam's centre
+        w, s, e, n = shapely.total_bounds(geoms)
+        return float(w), float(s), float(e), float(n)
+
+
+def base_figure(view: SeaView) -> dict[str, Any]:
+    """The map without vessels: style, zones, coast and the first view; built once per page load."""
+    centre, zoom = fit_view(view.bounds())
+    return {
+        "data": [],
+        "layout": {
+            "uirevision": "sea",
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "paper_bgcolor": SEA,
+            "showlegend": False,
+            "hovermode": "closest",
+            "dragmode": "pan",
+            "font": {"family": c.FONT, "color": c.TEXT, "size": 16},
+            "hoverlabel": {"bgcolor": c.PANEL, "bordercolor": c.GRID,
+                           "font": {"family": c.FONT, "size": 17, "color": c.TEXT}, "align": "left"},
+            "map": {
+                "style": map_style(view.tiles_url, view.tiles_attribution),
+                "center": centre,
+                "zoom": zoom,
+                "layers": zone_layers(view.zones, view.coast, bool(view.tiles_url)),
+            },
+        },
+    }
+
+
+@dataclass(frozen=True)
+class TrackSet:
+    """The tracks of one window length as the page serves them, with a version for the map's URL."""
+
+    version: int
+    created: float  # time.monotonic()
+    hours: int
+    points: int
+    vessels: int
+    body: bytes  # :func:`track_geojson`
+
+    @property
+    def url(self) -> str:
+        return f"{MAP_ROUTE}tracks.geojson?hours={self.hours}&v={self.version}"
+
+    @property
+    def note(self) -> str:
+        return (f"Tracks of the last {self.hours} h: {c.fmt_int(self.points)} points "
+                f"(thinned on the server, at most {c.fmt_int(TRACK_BUDGET)})")

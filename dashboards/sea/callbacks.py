@@ -1,0 +1,219 @@
+"""The sea page's callbacks: vessels every tick, tracks every few, the selection and its details."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import dash
+import psycopg
+from dash import ALL, ClientsideFunction, Input, Output, State, html
+from dash.exceptions import PreventUpdate
+
+from dashboards import components as c
+from dashboards.i18n import page_language, t
+from dashboards.sea.basemap import SeaView, TrackSet
+from dashboards.sea.layout import vessel_refresh_ms
+from dashboards.sea.panel import alert_items, counts_children, details_children, simulated_note
+from dashboards.sea.style import (
+    DEFAULT_TRACK_HOURS,
+    TRACK,
+    TRACK_BUDGET,
+    TRACK_CACHE_S,
+    TRACK_HOURS,
+    TRACK_TOLERANCE_DEG,
+)
+from dashboards.sea.vessels import classify, selection_traces, track_geojson, vessel_trace
+from ioc.store import vessel_queries as vq
+
+log = logging.getLogger(__name__)
+
+
+def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
+    """What the tick callback returns: markers, header counts, the alert list and search options
+    (each only when changed), the data time."""
+    snap = vq.latest_vessels(view.pool)
+    rows = classify(snap, view.ports)
+    flagged = sorted((r.vessel.mmsi, r.vessel.label, r.vessel.alert_severity, r.vessel.alert_detectors,
+                      r.vessel.alerts_open, r.vessel.simulated) for r in rows if r.vessel.in_alert)
+    sig = str(hash(json.dumps(flagged, default=str)))
+    names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
+    osig = str(hash(json.dumps(names)))
+    n_alert = len(flagged)
+    lang = page_language(view.settings)
+    return (
+        {"traces": [vessel_trace(rows, snap.as_of)], "count": len(rows)},
+        counts_children(rows, lang),
+        simulated_note(rows, lang),
+        alert_items(rows, lang=lang) if sig != list_sig else dash.no_update,
+        sig,
+        f"{n_alert}" if n_alert else t("none", lang),
+        [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
+         for mmsi, label in sorted(names, key=lambda x: x[1])] if osig != options_sig else dash.no_update,
+        osig,
+        t("Data as of {time}", lang, time=c.local_time(snap.as_of, view.tz)),
+        snap.as_of.isoformat(),
+        vessel_refresh_ms(view.settings, len(rows)),
+    )
+
+
+def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> TrackSet:
+    """The thinned tracks of the last ``hours``, queried at most once every ``max_age_s``
+    (default :data:`TRACK_CACHE_S`) whatever the number of screens showing the page."""
+    hours = hours if hours in TRACK_HOURS else DEFAULT_TRACK_HOURS
+    max_age_s = TRACK_CACHE_S if max_age_s is None else max_age_s
+    with view.track_lock:
+        cached = view.track_cache.get(hours)
+        if cached is not None and time.monotonic() - cached.created < max_age_s:
+            return cached
+        tracks = vq.vessel_tracks(view.pool, hours=hours, budget=TRACK_BUDGET,
+                                  tolerance_deg=TRACK_TOLERANCE_DEG)
+        version = max((t.version for t in view.track_cache.values()), default=0) + 1
+        fresh = TrackSet(version=version, created=time.monotonic(), hours=hours, points=tracks.points,
+                         vessels=len(tracks.lines), body=track_geojson(tracks))
+        view.track_cache[hours] = fresh
+    return fresh
+
+
+def tracks_update(view: SeaView, hours: int | None) -> tuple[Any, ...]:
+    """What the track callback returns: where the map loads the tracks from, and a note on them."""
+    ts = track_set(view, int(hours or DEFAULT_TRACK_HOURS))
+    return {"url": ts.url, "hours": ts.hours, "points": ts.points, "color": TRACK, "width": 1.6}, ts.note
+
+
+def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | None) -> tuple[Any, ...]:
+    """What the details callback returns: the panel, its class, and the selection's traces."""
+    selected = selected or {}
+    mmsi = selected.get("mmsi")
+    seq = selected.get("seq", 0)
+    if mmsi is None:
+        return [], "sea-details hidden", {"traces": [], "seq": seq}
+    hours = int(hours or DEFAULT_TRACK_HOURS)
+    d = vq.vessel_details(view.pool, int(mmsi), hours=hours)
+    if d is None:
+        return [html.Div(f"Vessel {mmsi}: no position stored", className="sea-none")], "sea-details", \
+            {"traces": [], "seq": seq}
+    v = d.vessel
+    sev = v.alert_severity if v.in_alert else None
+    focus = {"lon": v.lon, "lat": v.lat} if selected.get("focus") else None
+    return (
+        details_children(d, view.tz, hours, page_language(view.settings)),
+        "sea-details" + (f" alert-{sev}" if sev else ""),
+        {"traces": selection_traces(d, view.tz), "seq": seq, "focus": focus, "mmsi": v.mmsi},
+    )
+
+
+def register_callbacks(app: dash.Dash, view: SeaView) -> None:
+    """Wire the page's callbacks onto ``app`` (never the global callback list)."""
+
+    @app.callback(
+        Output("sea-vessels", "data"),
+        Output("sea-counts", "children"),
+        Output("sea-sim-note", "children"),
+        Output("sea-alert-list", "children"),
+        Output("sea-list-sig", "data"),
+        Output("sea-alert-count", "children"),
+        Output("sea-search", "options"),
+        Output("sea-options-sig", "data"),
+        Output("sea-asof", "children"),
+        Output("sea-last-update", "data"),
+        Output("sea-tick", "interval"),
+        Input("sea-tick", "n_intervals"),
+        State("sea-list-sig", "data"),
+        State("sea-options-sig", "data"),
+    )
+    def refresh_vessels(_n: int | None, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
+        try:
+            return vessels_update(view, list_sig, options_sig)
+        except psycopg.Error as exc:
+            log.warning("sea map: store query failed: %s", exc)
+            raise PreventUpdate from None
+
+    @app.callback(
+        Output("sea-tracks", "data"),
+        Output("sea-track-note", "children"),
+        Input("sea-track-tick", "n_intervals"),
+        Input("sea-hours", "value"),
+    )
+    def refresh_tracks(_n: int | None, hours: int | None) -> tuple[Any, ...]:
+        try:
+            return tracks_update(view, hours)
+        except psycopg.Error as exc:
+            log.warning("sea map: track query failed: %s", exc)
+            raise PreventUpdate from None
+
+    @app.callback(
+        Output("sea-selected", "data"),
+        Output("sea-search", "value"),
+        Input("sea-map", "clickData"),
+        Input({"type": "sea-item", "mmsi": ALL}, "n_clicks"),
+        Input("sea-search", "value"),
+        Input("sea-close", "n_clicks"),
+        State("sea-selected", "data"),
+        prevent_initial_call=True,
+    )
+    def select(click: dict | None, _items: list, search: int | None, _close: int | None,
+               current: dict | None) -> tuple[Any, ...]:
+        ctx = dash.callback_context
+        trig = ctx.triggered_id
+        seq = int((current or {}).get("seq", 0)) + 1
+        if trig == "sea-close":
+            if not ctx.triggered[0].get("value"):
+                raise PreventUpdate
+            return {"mmsi": None, "seq": seq, "focus": False}, None
+        if trig == "sea-map":
+            points = (click or {}).get("points") or []
+            mmsi = next((cd[0] for p in points if isinstance(cd := p.get("customdata"), list) and cd
+                         and isinstance(cd[0], int)), None)
+            if mmsi is None:
+                raise PreventUpdate
+            return {"mmsi": mmsi, "seq": seq, "focus": False}, dash.no_update
+        if trig == "sea-search":
+            if search is None:
+                raise PreventUpdate
+            return {"mmsi": int(search), "seq": seq, "focus": True}, dash.no_update
+        if isinstance(trig, dict) and trig.get("type") == "sea-item":
+            if not ctx.triggered[0].get("value"):  # a list re-rendered, nobody clicked
+                raise PreventUpdate
+            return {"mmsi": int(trig["mmsi"]), "seq": seq, "focus": True}, dash.no_update
+        raise PreventUpdate
+
+    @app.callback(
+        Output("sea-details-body", "children"),
+        Output("sea-details", "className"),
+        Output("sea-selection", "data"),
+        Input("sea-selected", "data"),
+        Input("sea-tick", "n_intervals"),
+        Input("sea-hours", "value"),
+    )
+    def refresh_details(selected: dict | None, _n: int | None, hours: int | None) -> tuple[Any, ...]:
+        if dash.callback_context.triggered_id == "sea-tick" and not (selected or {}).get("mmsi"):
+            raise PreventUpdate
+        try:
+            return details_update(view, selected, hours)
+        except psycopg.Error as exc:
+            log.warning("sea map: details query failed: %s", exc)
+            raise PreventUpdate from None
+
+    app.clientside_callback(
+        ClientsideFunction("sea", "figure"),
+        Output("sea-map", "figure"),
+        Input("sea-vessels", "data"),
+        Input("sea-tracks", "data"),
+        Input("sea-selection", "data"),
+        Input("sea-reset", "n_clicks"),
+        State("sea-base", "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("ioc", "clock"),
+        Output("sea-clock", "children"),
+        Output("sea-link", "children"),
+        Output("sea-link", "className"),
+        Input("sea-clock-tick", "n_intervals"),
+        State("sea-config", "data"),
+        State("sea-last-update", "data"),
+    )
+    app.clientside_callback(ClientsideFunction("sea", "keys"), Output("sea-keys", "data"),
+                            Input("sea-config", "data"))

@@ -1,0 +1,93 @@
+"""Mounting the sea page on the wall's server: the Dash app, the sprite, glyphs and tracks routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import dash
+import psycopg
+from flask import Flask, Response, redirect, request
+
+from dashboards import components as c
+from dashboards.sea.basemap import SeaView
+from dashboards.sea.callbacks import register_callbacks, track_set
+from dashboards.sea.layout import layout
+from dashboards.sea.sprite import sprite
+from dashboards.sea.style import DEFAULT_TRACK_HOURS, MAP_ROUTE, PREFIX
+from ioc.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _install_map_routes(server: Flask) -> None:
+    """The offline map style's sprite (vessel arrows) and an empty glyph answer, once per server."""
+    if "ioc_sea_sprite" in server.view_functions:
+        return
+
+    def sprite_file(name: str) -> Response:
+        scale = 2 if name.startswith("sprite@2x") else 1
+        index, png = sprite(scale)
+        if name.endswith(".json"):
+            resp = Response(json.dumps(index), mimetype="application/json")
+        else:
+            resp = Response(png, mimetype="image/png")
+        resp.headers["Cache-Control"] = "public, max-age=86400"
+        return resp
+
+    def glyphs(fontstack: str, glyph_range: str) -> Response:  # noqa: ARG001 - the map draws no text
+        return Response(b"", mimetype="application/x-protobuf")
+
+    for name in ("sprite.json", "sprite.png", "sprite@2x.json", "sprite@2x.png"):
+        endpoint = "ioc_sea_sprite" if name == "sprite.json" else f"ioc_sea_{name}"
+        server.add_url_rule(MAP_ROUTE + name, endpoint, lambda name=name: sprite_file(name))
+    server.add_url_rule(MAP_ROUTE + "glyphs/<path:fontstack>/<glyph_range>.pbf", "ioc_sea_glyphs", glyphs)
+
+
+def _install_track_route(server: Flask, view: SeaView) -> None:
+    """``/sea/_map/tracks.geojson?hours=3``: the thinned tracks the map draws (see :func:`track_set`)."""
+    if "ioc_sea_tracks" in server.view_functions:
+        return
+
+    def tracks_geojson() -> Response:
+        try:
+            hours = int(request.args.get("hours", DEFAULT_TRACK_HOURS))
+        except ValueError:
+            hours = DEFAULT_TRACK_HOURS
+        try:
+            ts = track_set(view, hours)
+        except psycopg.Error as exc:
+            log.warning("sea map: track query failed: %s", exc)
+            return Response("store unavailable", status=503, mimetype="text/plain")
+        resp = Response(ts.body, mimetype="application/geo+json")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    server.add_url_rule(MAP_ROUTE + "tracks.geojson", "ioc_sea_tracks", tracks_geojson)
+
+
+def attach(server: Flask, view: SeaView) -> dash.Dash:
+    """Mount the sea map on ``server`` under ``/sea/``."""
+    app = dash.Dash(
+        __name__,
+        server=server,
+        url_base_pathname=PREFIX,
+        title=f"Sea map · {view.settings.city}",
+        update_title=None,
+        assets_folder=str(c.ASSETS),
+        assets_ignore=c.assets_only("sea.css", "sea.js"),  # the other pages' assets are theirs
+        serve_locally=True,
+    )
+    app.layout = lambda: layout(view)
+    register_callbacks(app, view)
+    _install_map_routes(server)
+    _install_track_route(server, view)
+    if "ioc_sea_no_slash" not in server.view_functions:
+        server.add_url_rule("/sea", "ioc_sea_no_slash", lambda: redirect(PREFIX, code=308))
+    return app
+
+
+def create_sea_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
+    """The sea map on ``server`` (the wall's), reading from ``pool``: ``/sea/`` and ``/sea/_map/...``."""
+    return attach(server, SeaView.build(pool, settings))

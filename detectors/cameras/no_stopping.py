@@ -1,0 +1,56 @@
+"""No-stopping rules: a vehicle standing in a no-stopping zone for ``stopped_seconds``.
+
+The congestion rule's test of a stopped vehicle (a tracked box centre that stayed within
+``stopped_px`` pixels for the whole time), with one vehicle enough and its own alert:
+fingerprint ``no_stopping:<rule>:<camera>``, ``started_at`` when the vehicle stopped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
+
+from detectors.cameras.base import cameras_from_settings, rules_from_settings
+from detectors.cameras.congestion import CongestionDetector, CongestionRule
+from detectors.cameras.frames import Change
+from detectors.cameras.labels import check_rule_labels
+
+
+class NoStoppingRule(CongestionRule):
+    """A vehicle stopped in ``zone`` for ``stopped_seconds``."""
+
+    zone: str  # type: ignore[assignment]
+    stopped_seconds: Annotated[float, Field(gt=0)] = 60.0
+    stopped_px: Annotated[float, Field(gt=0)] = 8.0  # type: ignore[assignment]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _as_congestion(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = dict(data)
+            if "for_seconds" in data:
+                raise ValueError("a no-stopping rule takes stopped_seconds, not for_seconds")
+            data["for_seconds"] = data.get("stopped_seconds", 60.0)
+            data["min_stopped"] = 1
+        return data
+
+
+class NoStoppingDetector(CongestionDetector):
+    """Fires when a vehicle stands in a no-stopping zone."""
+
+    name = "no_stopping"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> NoStoppingDetector:  # type: ignore[override]
+        """The detector of ``settings.rules.no_stopping`` with the zones of ``settings.cameras``."""
+        zones, names = cameras_from_settings(settings)
+        rules = rules_from_settings(settings, "no_stopping", NoStoppingRule)
+        check_rule_labels(settings, "no_stopping", rules, {r.name: [r.zone] for r in rules})
+        return cls(rules, zones, names)
+
+    def _title(self, rule: Any, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> str:
+        where = f"{rule.zone} at {fields['camera_name']}"
+        if change.status == "resolved":
+            return f"No vehicle stopped in {where} any more"
+        return f"Vehicle stopped in a no-stopping zone: {where} for {rule.stopped_seconds:g} s"

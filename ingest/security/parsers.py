@@ -1,0 +1,202 @@
+"""Security events from the lines of each kind of log: auth (sshd), fail2ban, web access, Suricata EVE.
+
+Every parser takes one line (bytes), the time it was received and the feed's options, and answers
+a :class:`~ioc.feeds.security.records.SecurityEvent` or raises :class:`ParseError` with the
+reason a dead letter keeps. Access logs are read with ``apachelogs`` (combined format by default).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+import apachelogs
+from pydantic import ValidationError
+
+from ingest.security.syslog import SyslogError, SyslogMessage, parse_bsd, parse_syslog
+from ioc.feeds.security.records import SecurityEvent
+
+MAX_LINE = 65_536
+
+
+class ParseError(ValueError):
+    """A line that is not an event of its log; ``str()`` is the reason."""
+
+
+@dataclass(frozen=True)
+class LineContext:
+    """What a parser needs besides the line: when it came, the host, the log's time zone."""
+
+    received: datetime
+    host: str
+    tz: tzinfo = UTC
+    simulated: bool = False
+
+
+# The address is the one right after the user name, followed by the port and protocol and then
+# the end or sshd's ": ..." suffix. A valid user name has no space; a name an attacker chose
+# ("invalid user") cannot hold " from ": either way a name like "x from 10.0.0.1 port 1 ssh2"
+# cannot make us blame another address (fail2ban's sshd test log carries both injections).
+_FROM = (r" from (?P<ip>[0-9a-fA-F:.]+)(?: port (?P<port>\d+))?(?: on \S+(?: port \d+)?)?(?: ssh\d*)?"
+         r"(?: \[preauth\])?(?::.*)?\s*$")
+_ANY_USER = r"(?P<user>(?:(?! from ).)*?)"
+_SSHD = [
+    (re.compile(r"^Failed (?P<method>\S+) for (?:invalid user " + _ANY_USER + r"|(?P<vuser>\S+))" + _FROM),
+     "failure"),
+    (re.compile(r"^Accepted (?P<method>\S+) for (?P<vuser>\S+)" + _FROM), "success"),
+    (re.compile(r"^Invalid user " + _ANY_USER + _FROM), "failure"),
+    (re.compile(r"authentication failure;.*?rhost=(?P<ip>[0-9a-fA-F:.]+)(?:\s+user=(?P<user>\S+))?"),
+     "failure"),
+]
+
+
+def _event(ctx: LineContext, raw: str, **fields: Any) -> SecurityEvent:
+    try:
+        return SecurityEvent(source_id=fields.pop("host", None) or ctx.host, raw=raw[:MAX_LINE],
+                             simulated=ctx.simulated, **fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ParseError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+
+
+def _text(line: bytes) -> str:
+    if len(line) > MAX_LINE:
+        raise ParseError(f"line too long: {len(line)} bytes")
+    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    if "\x00" in text:
+        raise ParseError("line holds a NUL character")
+    return text
+
+
+def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
+    """A login attempt from an sshd/PAM message, else a plain syslog event of its program."""
+    text = msg.message.lstrip()  # rsyslog's RFC 5424 template keeps the legacy message's leading space
+    if msg.app in ("sshd", "sshd-session") or "pam_unix" in text:
+        for pattern, outcome in _SSHD:
+            m = pattern.search(text)
+            if m:
+                port = m.groupdict().get("port")
+                return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
+                              outcome=outcome, src_ip=m["ip"], src_port=int(port) if port else None,
+                              user=(m.groupdict().get("user") or m.groupdict().get("vuser") or None),
+                              process=msg.app, proto="ssh",
+                              category="authentication", severity=3)
+    return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,
+                  severity=msg.severity if msg.severity and 1 <= msg.severity <= 5 else 5,
+                  category="syslog")
+
+
+def parse_auth_line(line: bytes, ctx: LineContext) -> SecurityEvent:
+    """A line of ``auth.log`` / ``secure`` (RFC 3164 without ``<PRI>``)."""
+    text = _text(line)
+    try:
+        msg = parse_bsd(text, ctx.received, ctx.tz)
+    except SyslogError as exc:
+        raise ParseError(str(exc)) from None
+    return auth_event(msg, text, ctx)
+
+
+def parse_syslog_message(line: bytes, ctx: LineContext) -> SecurityEvent:
+    """A syslog message received over the network (RFC 5424 or 3164, with ``<PRI>``)."""
+    try:
+        msg = parse_syslog(line, ctx.received, ctx.tz)
+    except SyslogError as exc:
+        raise ParseError(str(exc)) from None
+    return auth_event(msg, _text(line), ctx)
+
+
+_FAIL2BAN = re.compile(
+    r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:,\d+)? fail2ban\.\S+\s+\[\d+\]: (?P<level>\w+)\s+"
+    r"\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Found|Restore Ban) (?P<ip>[0-9a-fA-F:.]+)")
+
+
+def parse_fail2ban_line(line: bytes, ctx: LineContext) -> SecurityEvent:
+    """A line of ``fail2ban.log``: a ban, an unban, or a match found by a jail."""
+    text = _text(line)
+    m = _FAIL2BAN.match(text)
+    if m is None:
+        raise ParseError("not a fail2ban ban/unban/found line")
+    when = datetime.fromisoformat(m["ts"]).replace(tzinfo=ctx.tz)
+    action = {"Ban": "ban", "Restore Ban": "ban", "Unban": "unban", "Found": "match"}[m["what"]]
+    return _event(ctx, text, time=when, log="fail2ban", action=action, src_ip=m["ip"], process="fail2ban",
+                  category=f"fail2ban:{m['jail']}", severity=2 if action == "ban" else 4,
+                  outcome="success" if action == "ban" else "unknown")
+
+
+_ACCESS = apachelogs.LogParser(apachelogs.COMBINED)
+
+
+def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
+    """A web server access log line (combined log format, nginx's and Apache's default)."""
+    text = _text(line)
+    try:
+        entry = _ACCESS.parse(text)
+    except apachelogs.InvalidEntryError as exc:
+        raise ParseError(f"not a combined-format access line: {str(exc)[:120]}") from None
+    if entry.request_time is None:
+        raise ParseError("no request time")
+    request = entry.request_line or ""
+    parts = request.split(" ")
+    url = parts[1] if len(parts) >= 2 else request
+    status = entry.final_status
+    return _event(ctx, text, time=entry.request_time, log="web", action="http_request",
+                  outcome="failure" if status is not None and status >= 400 else "success",
+                  src_ip=entry.remote_host, url=url[:4096], status=status, proto="http",
+                  user=None if entry.remote_user in (None, "-") else entry.remote_user,
+                  user_agent=(entry.headers_in.get("User-Agent") or None), category="web", severity=5)
+
+
+EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns": "dns", "http": "http",
+               "tls": "tls"}
+
+
+def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
+    """One Suricata EVE JSON record of a kept type (alert, anomaly, flow, dns, http, tls)."""
+    text = _text(line)
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ParseError(f"not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ParseError("an EVE record is a JSON object")
+    kind = doc.get("event_type")
+    if kind not in EVE_ACTIONS:
+        raise ParseError(f"EVE event_type {kind!r} is not kept (alert, anomaly, flow, dns, http, tls)")
+    try:
+        when = datetime.fromisoformat(str(doc["timestamp"]).replace("Z", "+00:00"))
+    except (KeyError, ValueError):
+        raise ParseError("no valid timestamp") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ctx.tz)
+    fields: dict[str, Any] = {
+        "time": when, "log": "suricata", "action": EVE_ACTIONS[kind], "src_ip": doc.get("src_ip"),
+        "src_port": doc.get("src_port"), "dest_ip": doc.get("dest_ip"), "dest_port": doc.get("dest_port"),
+        "proto": str(doc["proto"]).lower() if doc.get("proto") else None, "severity": 5, "category": kind,
+        "host": doc.get("host") or None,
+    }
+    alert = doc.get("alert")
+    if kind == "alert":
+        if not isinstance(alert, dict) or not alert.get("signature"):
+            raise ParseError("an alert record without alert.signature")
+        fields.update(signature=alert["signature"], signature_id=alert.get("signature_id"),
+                      severity=min(5, max(1, int(alert.get("severity") or 3))),
+                      category=alert.get("category") or "ids", outcome="unknown")
+    elif kind == "anomaly" and isinstance(doc.get("anomaly"), dict):
+        fields.update(signature=doc["anomaly"].get("event"), severity=4)
+    http = doc.get("http")
+    if isinstance(http, dict):
+        fields.update(url=http.get("url"), status=http.get("status"), user_agent=http.get("http_user_agent"))
+    return _event(ctx, text, **fields)
+
+
+PARSERS: dict[str, Callable[[bytes, LineContext], SecurityEvent]] = {
+    "auth": parse_auth_line,
+    "syslog": parse_syslog_message,
+    "fail2ban": parse_fail2ban_line,
+    "web": parse_access_line,
+    "suricata": parse_eve_line,
+}

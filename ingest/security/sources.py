@@ -1,0 +1,180 @@
+"""Where security lines come from: a log file followed across rotations, a syslog UDP or TCP port.
+
+Each source yields ``(lines, received)`` batches until ``stop`` is set. :class:`TailSource`
+follows a file as ``tail -F`` does: it reads what was appended, and when the file is replaced
+(a new inode: ``logrotate``'s move-and-create) or truncated (``copytruncate``) it reads the new
+file from its start. :class:`UdpSyslogSource` takes one message per datagram;
+:class:`TcpSyslogSource` accepts connections and splits each stream with RFC 6587 framing.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.security.syslog import MAX_MESSAGE, SyslogFramer
+
+Batch = tuple[list[bytes], datetime]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TailSource:
+    """Follows a log file across rotation and truncation (``from_start``: read what it holds first)."""
+
+    def __init__(self, path: Path, *, name: str, from_start: bool = False, poll_s: float = 0.25,
+                 clock: Clock = utc_now) -> None:
+        self.path, self.name, self.poll_s, self.clock = Path(path), name, poll_s, clock
+        self.from_start = from_start
+        self.connected = False
+        self.live = False
+        self.errors: list[str] = []
+        self._file: Any = None
+        self._inode: int | None = None
+        self._buffer = b""
+
+    def _open(self, at_end: bool) -> None:
+        self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
+        st = os.fstat(self._file.fileno())
+        self._inode = st.st_ino
+        if at_end:
+            self._file.seek(0, os.SEEK_END)
+        self.connected = True
+
+    def _rotated(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False  # moved away, not yet re-created: finish the old file
+        return st.st_ino != self._inode or st.st_size < self._file.tell()
+
+    def read(self, stop: threading.Event) -> Iterator[Batch]:
+        first = True
+        while not stop.is_set():
+            if self._file is None:
+                try:
+                    self._open(at_end=first and not self.from_start)
+                except OSError as exc:
+                    self.errors.append(f"{self.path}: {exc}")
+                    stop.wait(max(self.poll_s, 1.0))
+                    continue
+                first = False
+            chunk = self._file.read(1 << 20)
+            if chunk:
+                self._buffer += chunk
+                *lines, self._buffer = self._buffer.split(b"\n")
+                if len(self._buffer) > MAX_MESSAGE:  # a "line" that never ends: keep its start
+                    lines.append(self._buffer[:MAX_MESSAGE])
+                    self._buffer = b""
+                yield [ln for ln in lines if ln.strip()], self.clock()
+                continue
+            self.live = True
+            if self._rotated():
+                self._file.close()
+                self._file, self._buffer = None, b""
+                self.from_start, first = True, False
+                continue
+            yield [], self.clock()
+            stop.wait(self.poll_s)
+        if self._file is not None:
+            self._file.close()
+
+    def take_errors(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors
+
+
+class UdpSyslogSource:
+    """Syslog over UDP (RFC 5426): one message per datagram."""
+
+    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now) -> None:
+        self.name, self.clock = name, clock
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self.sock.bind((host, port))
+        self.sock.settimeout(0.25)
+        self.address = self.sock.getsockname()
+        self.connected = self.live = True
+        self.errors: list[str] = []
+
+    def read(self, stop: threading.Event) -> Iterator[Batch]:
+        try:
+            while not stop.is_set():
+                try:
+                    data, _ = self.sock.recvfrom(MAX_MESSAGE + 1)
+                except TimeoutError:
+                    yield [], self.clock()
+                    continue
+                yield [data], self.clock()
+        finally:
+            self.sock.close()
+
+    def take_errors(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors
+
+
+class TcpSyslogSource:
+    """Syslog over TCP (RFC 6587): octet-counted or newline-framed messages, many senders at once."""
+
+    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now) -> None:
+        self.name, self.clock = name, clock
+        self.messages: queue.Queue[bytes] = queue.Queue(maxsize=100_000)
+        self.errors: list[str] = []
+        source = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                framer = SyslogFramer()
+                self.request.settimeout(300)
+                while True:
+                    try:
+                        data = self.request.recv(65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    frames, errors = framer.feed(data)
+                    source.errors.extend(errors)
+                    for frame in frames:
+                        source.messages.put(frame)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        self.server = Server((host, port), Handler)
+        self.address = self.server.server_address
+        self.connected = self.live = True
+        self._thread = threading.Thread(target=self.server.serve_forever, name=f"{name}-tcp", daemon=True)
+        self._thread.start()
+
+    def read(self, stop: threading.Event) -> Iterator[Batch]:
+        try:
+            while not stop.is_set():
+                batch: list[bytes] = []
+                try:
+                    batch.append(self.messages.get(timeout=0.25))
+                    while len(batch) < 1000:
+                        batch.append(self.messages.get_nowait())
+                except queue.Empty:
+                    pass
+                yield batch, self.clock()
+        finally:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def take_errors(self) -> list[str]:
+        errors, self.errors = self.errors, []
+        return errors

@@ -1,0 +1,183 @@
+"""Syslog messages as the RFCs write them: RFC 5424, RFC 3164 (BSD), and RFC 6587 TCP framing.
+
+:func:`parse_syslog` reads one message (with its ``<PRI>``) in either format; a line of a log file
+(``auth.log``, ``secure``: RFC 3164 without the ``<PRI>``) is read by :func:`parse_bsd`.
+:class:`SyslogFramer` splits a TCP byte stream into messages: octet-counted frames
+(``"<length> <message>"``, RFC 6587 section 3.4.1) or newline-terminated ones (3.4.2), told apart
+by their first byte, as rsyslog and syslog-ng do.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo
+
+MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+                                       "Nov", "Dec"), start=1)}
+MAX_MESSAGE = 65_536
+
+
+class SyslogError(ValueError):
+    """Not a syslog message; ``str()`` says why (the dead letter's reason)."""
+
+
+@dataclass(frozen=True)
+class SyslogMessage:
+    """The fields a security event needs from one syslog message."""
+
+    time: datetime
+    host: str
+    app: str
+    procid: str | None
+    message: str
+    facility: int | None = None
+    severity: int | None = None
+
+
+_PRI = re.compile(rb"^<(\d{1,3})>")
+_5424 = re.compile(
+    r"^(?P<version>[1-9]\d{0,2}) (?P<ts>\S+) (?P<host>\S{1,255}) (?P<app>\S{1,48}) (?P<proc>\S{1,128}) "
+    r"(?P<msgid>\S{1,32}) (?P<rest>.*)$", re.S)
+_3164 = re.compile(
+    r"^(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2}) "
+    r"(?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?(?P<msg>.*)$", re.S)
+
+
+def _decode(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="replace")
+    if "\x00" in text:
+        raise SyslogError("message holds a NUL character")
+    return text.removeprefix("\ufeff")
+
+
+def _structured_data_end(rest: str) -> int:
+    """Where the STRUCTURED-DATA part ends (``-`` or ``[id k="v"]...``), honouring escapes."""
+    if rest.startswith("-"):
+        return 1
+    i = 0
+    while i < len(rest) and rest[i] == "[":
+        in_quotes = False
+        i += 1
+        while i < len(rest):
+            c = rest[i]
+            if c == "\\" and in_quotes:
+                i += 2
+                continue
+            if c == '"':
+                in_quotes = not in_quotes
+            elif c == "]" and not in_quotes:
+                break
+            i += 1
+        else:
+            raise SyslogError("structured data not closed")
+        i += 1
+    if i == 0:
+        raise SyslogError("no structured data ('-' or '[...]')")
+    return i
+
+
+def parse_5424(text: str, pri: int) -> SyslogMessage:
+    """``VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`` after the ``<PRI>``."""
+    m = _5424.match(text)
+    if m is None:
+        raise SyslogError("not an RFC 5424 header")
+    if m["ts"] == "-":
+        raise SyslogError("no timestamp (NILVALUE): the event time is unknown")
+    try:
+        when = datetime.fromisoformat(m["ts"].replace("Z", "+00:00"))
+    except ValueError:
+        raise SyslogError(f"bad RFC 3339 timestamp {m['ts'][:40]!r}") from None
+    if when.tzinfo is None:
+        raise SyslogError("timestamp without a time zone")
+    rest = m["rest"]
+    end = _structured_data_end(rest)
+    message = rest[end:].removeprefix(" ").removeprefix("\ufeff")
+    nil = lambda v: None if v == "-" else v  # noqa: E731
+    return SyslogMessage(when.astimezone(UTC), nil(m["host"]) or "-", nil(m["app"]) or "-", nil(m["proc"]),
+                         message, pri >> 3, pri & 7)
+
+
+def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None) -> SyslogMessage:
+    """``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` (RFC 3164; the year and zone are the receiver's)."""
+    m = _3164.match(text)
+    if m is None:
+        raise SyslogError("not an RFC 3164 line (Mmm dd hh:mm:ss host tag: message)")
+    month = MONTHS.get(m["mon"])
+    if month is None:
+        raise SyslogError(f"unknown month {m['mon']!r}")
+    local = received.astimezone(tz)
+    try:
+        when = datetime(local.year, month, int(m["day"]), int(m["hh"]), int(m["mm"]), int(m["ss"]), tzinfo=tz)
+    except ValueError as exc:
+        raise SyslogError(f"bad date: {exc}") from None
+    if when - local > timedelta(days=31):  # December's line read in January: last year's
+        when = when.replace(year=local.year - 1)
+    return SyslogMessage(when.astimezone(UTC), m["host"], m["tag"] or "-", m["pid"], m["msg"],
+                         None if pri is None else pri >> 3, None if pri is None else pri & 7)
+
+
+def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMessage:
+    """One syslog message with its ``<PRI>``, in either format (a version digit after it: 5424)."""
+    if len(raw) > MAX_MESSAGE:
+        raise SyslogError(f"message too long: {len(raw)} bytes")
+    raw = raw.rstrip(b"\r\n")
+    m = _PRI.match(raw)
+    if m is None:
+        raise SyslogError("no <PRI> at the start")
+    pri = int(m[1])
+    if pri > 191:
+        raise SyslogError(f"PRI {pri} is out of range (0-191)")
+    text = _decode(raw[m.end():])
+    if text[:1].isdigit():
+        return parse_5424(text, pri)
+    return parse_bsd(text, received, tz, pri)
+
+
+def zone(name: str) -> tzinfo:
+    """The time zone a BSD-format log is written in."""
+    return UTC if name == "UTC" else ZoneInfo(name)
+
+
+class SyslogFramer:
+    """Splits a TCP stream into syslog messages (RFC 6587: octet counting or LF-terminated)."""
+
+    def __init__(self, max_message: int = MAX_MESSAGE) -> None:
+        self.buffer = b""
+        self.max_message = max_message
+
+    def feed(self, data: bytes) -> tuple[list[bytes], list[str]]:
+        """The complete messages in what arrived, and the reasons of any framing errors."""
+        self.buffer += data
+        out: list[bytes] = []
+        errors: list[str] = []
+        while self.buffer:
+            if self.buffer[:1].isdigit():  # octet counting: "<len> <msg>"
+                space = self.buffer.find(b" ", 0, 8)
+                if space < 0:
+                    if len(self.buffer) >= 8:
+                        errors.append("octet count is not followed by a space")
+                        self.buffer = b""
+                    break
+                count = self.buffer[:space]
+                if not count.isdigit() or int(count) > self.max_message:
+                    errors.append(f"bad octet count {count[:10]!r}")
+                    self.buffer = b""
+                    break
+                end = space + 1 + int(count)
+                if len(self.buffer) < end:
+                    break
+                out.append(self.buffer[space + 1:end])
+                self.buffer = self.buffer[end:]
+            else:
+                newline = self.buffer.find(b"\n")
+                if newline < 0:
+                    if len(self.buffer) > self.max_message:
+                        errors.append(f"no newline within {self.max_message} bytes")
+                        self.buffer = b""
+                    break
+                frame, self.buffer = self.buffer[:newline], self.buffer[newline + 1:]
+                if frame.strip():
+                    out.append(frame)
+        return out, errors

@@ -1,0 +1,91 @@
+"""``ioc check-config FILE``: every error of a configuration, each with its TOML path.
+
+First the file against the settings model (unknown sections and misspelled options included:
+every model forbids extra keys), then what only the parts that use a section can judge: the alert
+settings and people, each feed's options (its ingest builder), the rules (each rule kind builds
+its detectors: camera rules, vessel rule options), and the zone files (read as the rules read them).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ioc.config import ConfigError, Settings
+
+
+def toml_path(loc: tuple[Any, ...]) -> str:
+    """``("rules", "thresholds", 0, "metrc")`` -> ``rules.thresholds[0].metrc``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+def _errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
+    return [f"{toml_path(prefix + tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+
+
+def _check(errors: list[str], where: str, check: Callable[[], object]) -> None:
+    try:
+        check()
+    except ValidationError as exc:
+        errors += _errors(exc, tuple(where.split(".")) if where else ())
+    except (ValueError, ConfigError, OSError, KeyError) as exc:
+        errors.append(f"{where}: {exc}")
+
+
+def check_config(path: Path) -> tuple[Settings | None, list[str]]:
+    """The settings of ``path`` (``None`` when the file does not validate) and every error found."""
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return None, [f"(file): {exc}"]
+    unknown = [f"{key}: not a section of the settings" for key in doc if key not in Settings.model_fields]
+    try:
+        settings = Settings.model_validate(doc)  # the file alone, without IOC_* overrides
+    except ValidationError as exc:
+        return None, unknown + _errors(exc)
+    if unknown:
+        return None, unknown
+    errors: list[str] = []
+    from alerts.settings import alert_settings
+    from detectors.registry import DETECTORS
+    from ingest.registry import check_feed_options
+
+    _check(errors, "alerts", lambda: alert_settings(settings))
+    for i, feed in enumerate(settings.feeds):
+        _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings))
+    for name, factory in DETECTORS.items():
+        _check(errors, f"rules.{name}", lambda factory=factory: factory(settings))
+    for i, zone_file in enumerate(_zone_files(settings)):
+        _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f))
+    return settings, errors
+
+
+def _zone_files(settings: Settings) -> list[str]:
+    files = (settings.rules.vessels or {}).get("zones", [])
+    return [files] if isinstance(files, str) else list(files)
+
+
+def _read_zones(settings: Settings, file: str) -> None:
+    from detectors.vessels.zones import load_zones
+
+    load_zones(Path(settings.samples_dir) / file)
+
+
+def print_report(path: Path) -> int:
+    """Print every error with its path (exit status 1), or a summary (0)."""
+    settings, errors = check_config(path)
+    for line in errors:
+        print(f"{path}: {line}")
+    if errors or settings is None:
+        print(f"{path}: {len(errors)} error(s)")
+        return 1
+    print(f"{path}: valid: city={settings.city} stations={len(settings.stations)} "
+          f"feeds={len(settings.feeds)} cameras={len(settings.cameras)} bus={settings.bus.kind}")
+    return 0

@@ -1,0 +1,225 @@
+"""Replay: recorded facts through the rules again, in a namespace of their own, and back-tests.
+
+A replay publishes recorded records in event-time order on a private in-process bus (with the
+same fan-out as ingest: each vessel position also to its map cells), runs the detectors on it with
+no wall clock (absence is judged on the records' own clocks), and applies their signals to an
+alert service on a *replay database*: a database of its own on the same server, so live alerts,
+notifications and escalations are never touched and several analysts can replay at once.
+
+A back-test replays the same records under two rule sets and compares the alerts: added, removed
+and changed (times, severity), per rule.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from alerts.service import AlertService
+from alerts.settings import alert_settings
+from detectors.registry import build_detectors
+from detectors.runner import DetectorRunner
+from ioc.bus.memory import MemoryBus
+from ioc.cells import CellRouter
+from ioc.config import Settings
+from ioc.events import AlertSignal, Event, decode
+from ioc.feeds import FEEDS
+from ioc.store.database import Store, open_store
+from ioc.topics import ALERT_SIGNALS, topic_for
+
+SPEEDS = {"1": 1.0, "10": 10.0, "60": 60.0, "max": None}
+
+
+@dataclass(frozen=True)
+class ReplayedAlert:
+    """One alert a replay raised (an episode of a fingerprint)."""
+
+    id: int
+    fingerprint: str
+    detector: str
+    rule: str
+    source_id: str
+    severity: str
+    title: str
+    first_seen: datetime
+    last_seen: datetime
+    resolved_at: datetime | None
+    count: int
+
+
+@dataclass
+class ReplayRun:
+    """What a replay did."""
+
+    events: int = 0
+    signals: int = 0
+    alerts: list[ReplayedAlert] = field(default_factory=list)
+    wall_s: float = 0.0
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+
+    @property
+    def rate(self) -> float:
+        """Records replayed per second of wall time."""
+        return self.events / self.wall_s if self.wall_s > 0 else 0.0
+
+
+def wire_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]]:
+    """``(topic, key, value)`` of everything ingest publishes for ``record``: the record, and the
+    copies its feed fans out (:attr:`~ioc.feeds.base.FeedSpec.fan_out`)."""
+    yield topic_for(record), record.key, record.to_wire()
+    for feed in FEEDS:
+        if feed.fan_out is not None and type(record) in feed.events:
+            yield from feed.fan_out(record, settings)
+
+
+_ALERTS = """
+SELECT id, fingerprint, detector, rule, source_id, severity, title, first_seen, last_seen,
+       resolved_at, count
+FROM alerts ORDER BY first_seen, fingerprint, id
+"""
+
+
+def replayed_alerts(pool: ConnectionPool) -> list[ReplayedAlert]:
+    """Every alert in a (replay) store, oldest first."""
+    with pool.connection() as conn:
+        return [ReplayedAlert(*r) for r in conn.execute(_ALERTS).fetchall()]
+
+
+def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPool, *,
+               speed: float | None = None, chunk: int = 2000,
+               progress: Callable[[ReplayRun], None] | None = None,
+               stop: threading.Event | None = None) -> ReplayRun:
+    """Replay ``records`` (event-time order) through the rules of ``settings`` into the store of ``pool``.
+
+    ``speed``: event seconds per wall second (``None``: as fast as possible).
+    """
+    stop = stop or threading.Event()
+    bus = MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
+    runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False)
+    signals = bus.subscribe([ALERT_SIGNALS], "replay-alerts")
+    publisher = bus.publisher()
+    now: list[datetime] = [datetime.now(UTC)]
+    service = AlertService(pool, alert_settings(settings), clock=lambda: now[0])
+    cells = CellRouter(settings.bus.cells)  # one router for the whole replay: it holds cell state
+    run = ReplayRun()
+    started = time.monotonic()
+
+    def drain() -> None:
+        publisher.flush()
+        while runner.run_once(max_records=5000, timeout=0.0) > 0:
+            pass
+        runner.run_once(max_records=5000, timeout=0.0)  # caught up: absence judged at the watermark
+        while batch := signals.poll(max_records=5000, timeout=0.0):
+            for message in batch:
+                signal = decode(message.value)
+                assert isinstance(signal, AlertSignal)
+                now[0] = signal.time  # processing times of a replay follow its event time
+                service.apply(signal)
+                run.signals += 1
+            signals.commit()
+
+    try:
+        for record in records:
+            if stop.is_set():
+                break
+            if run.first_time is None:
+                run.first_time = record.time
+            if speed is not None:  # pace by event time
+                due = (record.time - run.first_time).total_seconds() / speed
+                ahead = due - (time.monotonic() - started)
+                if ahead > 0:
+                    drain()
+                    if stop.wait(ahead):
+                        break
+            for topic, key, value in wire_copies(record, cells):
+                publisher.publish(topic, key, value)
+            run.events += 1
+            run.last_time = record.time
+            if run.events % chunk == 0:
+                drain()
+                run.wall_s = time.monotonic() - started
+                if progress is not None:
+                    progress(run)
+        drain()
+    finally:
+        runner.close()
+        signals.close()
+        publisher.close()
+    run.wall_s = time.monotonic() - started
+    run.alerts = replayed_alerts(pool)
+    return run
+
+
+@contextmanager
+def replay_database(server_dsn: str, keep: bool = False, want_timescaledb: bool = False) -> Iterator[Store]:
+    """A new, migrated database beside ``server_dsn``'s for one replay (dropped after unless ``keep``)."""
+    name = f"ioc_replay_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+    params = conninfo_to_dict(server_dsn)
+    admin = make_conninfo(**{**params, "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    store = open_store(make_conninfo(**{**params, "dbname": name}), 1, 4, want_timescaledb=want_timescaledb)
+    try:
+        yield store
+    finally:
+        store.close()
+        if not keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# -- back-tests --------------------------------------------------------------------------------
+
+@dataclass
+class BacktestDiff:
+    """How the alerts of a changed rule set differ from the baseline's."""
+
+    added: list[ReplayedAlert] = field(default_factory=list)
+    removed: list[ReplayedAlert] = field(default_factory=list)
+    changed: list[tuple[ReplayedAlert, ReplayedAlert]] = field(default_factory=list)
+    same: int = 0
+
+    def per_rule(self) -> dict[str, dict[str, int]]:
+        """``rule -> {"added": n, "removed": n, "changed": n}``."""
+        out: dict[str, dict[str, int]] = {}
+        for what, alerts in (("added", self.added), ("removed", self.removed)):
+            for a in alerts:
+                out.setdefault(a.rule, {"added": 0, "removed": 0, "changed": 0})[what] += 1
+        for before, _ in self.changed:
+            out.setdefault(before.rule, {"added": 0, "removed": 0, "changed": 0})["changed"] += 1
+        return dict(sorted(out.items()))
+
+
+def _episodes(alerts: list[ReplayedAlert]) -> dict[str, list[ReplayedAlert]]:
+    out: dict[str, list[ReplayedAlert]] = {}
+    for a in sorted(alerts, key=lambda a: (a.first_seen, a.id)):
+        out.setdefault(a.fingerprint, []).append(a)
+    return out
+
+
+def compare(baseline: list[ReplayedAlert], changed: list[ReplayedAlert]) -> BacktestDiff:
+    """Match alerts by fingerprint and episode order; what differs in time or severity is changed."""
+    diff = BacktestDiff()
+    before, after = _episodes(baseline), _episodes(changed)
+    for fp in sorted(set(before) | set(after)):
+        b, a = before.get(fp, []), after.get(fp, [])
+        for old, new in zip(b, a, strict=False):
+            if (old.severity, old.first_seen, old.resolved_at) != (
+                    new.severity, new.first_seen, new.resolved_at):
+                diff.changed.append((old, new))
+            else:
+                diff.same += 1
+        diff.removed += b[len(a):]
+        diff.added += a[len(b):]
+    return diff

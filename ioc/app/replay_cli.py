@@ -1,0 +1,135 @@
+"""``ioc replay``: a recorded period through the rules again, or a back-test of a rules file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
+from ioc.config import ConfigError, Settings
+from ioc.recording import RecordingError, export_recording, read_recording, records_from_store
+
+
+def _when(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a time zone (e.g. 2026-12-04T07:00+07:00)")
+    return value
+
+
+def with_rules(settings: Settings, path: Path) -> Settings:
+    """``settings`` with its ``[rules]`` (and ``[[cameras]]``, if given) taken from the TOML at ``path``."""
+    try:
+        doc: dict[str, Any] = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"rules file {path}: {exc}") from None
+    if "rules" not in doc:
+        raise ConfigError(f"rules file {path}: no [rules] table")
+    update: dict[str, Any] = {"rules": type(settings.rules).model_validate(doc["rules"])}
+    try:
+        return settings.model_copy(update=update)
+    except ValueError as exc:
+        raise ConfigError(f"rules file {path}: {exc}") from None
+
+
+def _print_run(label: str, run: ReplayRun) -> None:
+    print(f"{label}: {run.events} records, {run.signals} signals, {len(run.alerts)} alerts "
+          f"in {run.wall_s:.1f} s ({run.rate:,.0f} records/s)")
+    for a in run.alerts:
+        end = a.resolved_at.isoformat() if a.resolved_at else "open"
+        print(f"  {a.first_seen.isoformat()}  {a.severity:<8} {a.rule:<28} {a.fingerprint}  -> {end}")
+
+
+def _print_diff(diff: BacktestDiff) -> None:
+    print(f"back-test: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed, "
+          f"{diff.same} the same")
+    for rule, counts in diff.per_rule().items():
+        print(f"  {rule:<28} +{counts['added']} -{counts['removed']} ~{counts['changed']}")
+    for a in diff.added:
+        print(f"  + {a.first_seen.isoformat()} {a.severity} {a.fingerprint}")
+    for a in diff.removed:
+        print(f"  - {a.first_seen.isoformat()} {a.severity} {a.fingerprint}")
+    for old, new in diff.changed:
+        print(f"  ~ {old.fingerprint}: {old.first_seen.isoformat()} {old.severity} -> "
+              f"{new.first_seen.isoformat()} {new.severity}")
+
+
+def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    """Replay a recording (and compare with a rules file, when one is given)."""
+    from ioc.app.runtime import Runtime
+
+    feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
+
+    runtime = Runtime(settings)
+    store = runtime.open_store()  # the server replay databases are made on (never its own database)
+
+    def records() -> Any:
+        if args.recording:
+            return (r for _, r in read_recording(Path(args.recording), args.start, args.end, feeds))
+        return (r for _, r in records_from_store(store.pool, args.start, args.end, feeds))
+
+    try:
+        want_ts = store.caps.timescaledb
+        with replay_database(store.dsn, keep=args.keep, want_timescaledb=want_ts) as replay:
+            baseline = run_replay(records(), settings, replay.pool, speed=SPEEDS[args.speed])
+        _print_run("replay", baseline)
+        if args.rules:
+            changed_settings = with_rules(settings, Path(args.rules))
+            with replay_database(store.dsn, keep=args.keep, want_timescaledb=want_ts) as replay:
+                changed = run_replay(records(), changed_settings, replay.pool, speed=None)
+            _print_run(f"replay with {args.rules}", changed)
+            _print_diff(compare(baseline.alerts, changed.alerts))
+    except RecordingError as exc:
+        print(f"ioc replay: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if runtime.store is not None:
+            runtime.store.close()
+        if runtime.embedded is not None:
+            runtime.embedded.stop()
+    return 0
+
+
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    """Export the store's facts of a period as a recording (one file per feed and hour)."""
+    from ioc.app.runtime import Runtime
+
+    runtime = Runtime(settings)
+    store = runtime.open_store()
+    try:
+        feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
+        files = export_recording(store.pool, Path(args.out), args.start, args.end, feeds)
+    finally:
+        store.close()
+        if runtime.embedded is not None:
+            runtime.embedded.stop()
+    print(f"recording in {args.out}: {sum(f.records for f in files)} records in {len(files)} files")
+    return 0
+
+
+def add_replay_parser(sub: Any, settings_of: Any) -> None:
+    """The ``replay`` subcommand (``settings_of(args)`` loads the settings)."""
+    rep = sub.add_parser("replay",
+                         help="replay a recorded period through the rules (a back-test with --rules)")
+    rep.add_argument("--recording", default=None,
+                     help="a recording's folder (see ioc/recording.py); default: the store's own facts")
+    rep.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
+    rep.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
+    rep.add_argument("--feeds", default=None, help="comma-separated feeds (default: all recorded)")
+    rep.add_argument("--speed", choices=sorted(SPEEDS), default="max",
+                     help="event seconds per wall second (max: as fast as possible)")
+    rep.add_argument("--rules", default=None, help="a TOML [rules] file: back-test it against the config's")
+    rep.add_argument("--keep", action="store_true", help="keep the replay databases for inspection")
+    rep.add_argument("--dsn", default=None, help="the PostgreSQL server replay databases are made on")
+    rep.set_defaults(func=lambda args: cmd_replay(args, settings_of(args)))
+    rec = sub.add_parser("record", help="export the store's facts of a period as a recording")
+    rec.add_argument("--out", required=True, help="the recording's folder")
+    rec.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
+    rec.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
+    rec.add_argument("--feeds", default=None, help="comma-separated feeds (default: all)")
+    rec.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
+    rec.set_defaults(func=lambda args: cmd_record(args, settings_of(args)))

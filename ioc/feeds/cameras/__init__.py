@@ -1,0 +1,27 @@
+"""The camera feed: detections, frame statistics and key frames of traffic and urban cameras."""
+
+from __future__ import annotations
+
+from ioc.feeds.base import FeedSpec
+from ioc.feeds.cameras.records import CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.feeds.cameras.schema import CAMERA_SPECS, RAW_CAMERA_TABLES, apply_camera_shake, apply_cameras
+from ioc.feeds.cameras.settings import CameraRules
+from ioc.store.tables import Migration
+
+SPEC = FeedSpec(
+    name="cameras",
+    title="Cameras",
+    events=(CameraDetection, CameraFrameStats, CameraKeyFrame),
+    topics={
+        "camera.detection": "ioc.cameras.detections",
+        "camera.frame_stats": "ioc.cameras.frame_stats",
+        "camera.keyframe": "ioc.cameras.keyframes",
+    },
+    tables=CAMERA_SPECS,
+    migrations=(
+        Migration(1, "camera detections, counts, key frames and health", apply_cameras),
+        Migration(2, "camera frame statistics keep the shake", apply_camera_shake),
+    ),
+    raw_tables=RAW_CAMERA_TABLES,
+    rules=CameraRules,
+)

@@ -1,0 +1,73 @@
+"""The camera feed's records: detections, frame statistics and key frames."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.records import Event
+
+
+class Box(BaseModel):
+    """Bounding box in pixels of the analysed frame."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+class CameraDetection(Event):
+    """One object seen by a camera's detector in one analysed frame."""
+
+    kind: Literal["camera.detection"] = "camera.detection"
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    score: Annotated[float, Field(ge=0, le=1)]
+    box: Box
+    track_id: int | None = None
+    zone: str | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+
+
+
+
+class CameraFrameStats(Event):
+    """Measurements of one sampled frame (or, with ``connected=False``, a camera that sends none).
+
+    ``brightness``: mean grey level 0..255 (black or covered lens: near 0).
+    ``sharpness``: variance of the Laplacian of the grey frame at the stats width (blur: low).
+    ``change``: mean absolute grey difference to the previous sampled frame (frozen: ~0).
+    ``motion``: foreground fraction from the motion detector (MOG2), 0..1.
+    ``analysed``: whether the object detector ran on this frame (False: gated, no motion).
+    ``shake``: back-and-forth motion of the whole picture, % of the frame width per frame, over
+    the last few frames (a camera at rest or panning: ~0; jittered by +-6 px at 640 wide: 0.2-1.4).
+    ``None`` in records of workers that do not measure it.
+    """
+
+    kind: Literal["camera.frame_stats"] = "camera.frame_stats"
+    connected: bool = True
+    brightness: Annotated[float, Field(ge=0, le=255)] | None = None
+    sharpness: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    change: Annotated[float, Field(ge=0, le=255)] | None = None
+    motion: Annotated[float, Field(ge=0, le=1)] | None = None
+    analysed: bool = False
+    detections: Annotated[int, Field(ge=0)] = 0
+    fps_in: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    frame_width: int | None = None
+    frame_height: int | None = None
+    shake: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
+class CameraKeyFrame(Event):
+    """A JPEG key frame written by the camera worker (boxes drawn); the file, not the image, travels."""
+
+    kind: Literal["camera.keyframe"] = "camera.keyframe"
+    path: Annotated[str, Field(min_length=1, max_length=1024)]
+    """Relative to the configured ``keyframes_dir``: ``<camera>/<UTC time>.jpg``."""
+    width: Annotated[int, Field(ge=1)]
+    height: Annotated[int, Field(ge=1)]
+    detections: Annotated[int, Field(ge=0)] = 0
+    size_bytes: Annotated[int, Field(ge=0)] = 0

@@ -1,0 +1,20 @@
+"""The network security feed: syslog, auth and web server logs, fail2ban, Suricata EVE JSON."""
+
+from __future__ import annotations
+
+from ioc.feeds.base import FeedSpec
+from ioc.feeds.security.records import SecurityEvent
+from ioc.feeds.security.schema import RAW_SECURITY_TABLES, SECURITY_EVENTS, apply_security
+from ioc.feeds.security.settings import SecurityRules
+from ioc.store.tables import Migration
+
+SPEC = FeedSpec(
+    name="security",
+    title="Network security",
+    events=(SecurityEvent,),
+    topics={"security.event": "ioc.security.events"},
+    tables=(SECURITY_EVENTS,),
+    migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),),
+    raw_tables=RAW_SECURITY_TABLES,
+    rules=SecurityRules,
+)

@@ -1,0 +1,47 @@
+"""The vessel feed: AIS positions and static reports of fishing boats, and storm warnings at sea."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ioc.feeds.base import FeedSpec
+from ioc.feeds.vessels.records import StormWarning, VesselCellPosition, VesselPosition, VesselStatic
+from ioc.feeds.vessels.schema import RAW_VESSEL_TABLES, VESSEL_POSITIONS, VESSEL_STATIC, apply_vessels
+from ioc.feeds.vessels.settings import VesselRules
+from ioc.records import Event
+from ioc.store.tables import Migration
+
+POSITIONS = "ioc.vessels.positions"
+CELL_POSITIONS = "ioc.vessels.cells"  # positions keyed by map cell, for rules about pairs of vessels
+STORM_WARNINGS = "ioc.weather.warnings"  # every detector process reads all of them
+
+
+def cell_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]]:
+    """A position's copies for the map cells it is in or near (:mod:`ioc.cells`)."""
+    if not isinstance(record, VesselPosition) or isinstance(record, VesselCellPosition):
+        return
+    from ioc.cells import CellRouter  # imported here: ioc.cells reads the settings, which read the feeds
+
+    router = settings if isinstance(settings, CellRouter) else CellRouter(settings.bus.cells)
+    for copy in router.records(record):
+        yield CELL_POSITIONS, copy.cell, copy.to_wire()
+
+
+SPEC = FeedSpec(
+    name="vessels",
+    title="Vessels",
+    events=(VesselPosition, VesselCellPosition, VesselStatic, StormWarning),
+    topics={
+        "vessel.position": POSITIONS,
+        "vessel.cell_position": CELL_POSITIONS,
+        "vessel.static": "ioc.vessels.static",
+        "storm.warning": STORM_WARNINGS,
+    },
+    broadcast=frozenset({STORM_WARNINGS}),
+    tables=(VESSEL_POSITIONS, VESSEL_STATIC),
+    migrations=(Migration(1, "vessel positions, static reports and the register", apply_vessels),),
+    raw_tables=RAW_VESSEL_TABLES,
+    fan_out=cell_copies,
+    rules=VesselRules,
+)

@@ -1,0 +1,199 @@
+"""The recording format: facts of one feed for one hour in one compressed file, to move a day elsewhere.
+
+A recording is a folder: ``<feed>/<feed>-YYYYMMDDTHHZ.jsonl.gz`` per feed and hour (UTC), each a
+gzip of JSON lines: a header line ``{"ioc_recording": 1, "feed": ..., "hour": ..., "schema":
+{kind: version}}`` and then one wire record per line (the bus's own JSON form, :func:`ioc.events.decode`
+reads it back), in event-time order. ``manifest.json`` lists every file with its record count and
+SHA-256, so an import notices a truncated or altered file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import heapq
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ioc.events import SCHEMA_VERSION, Event, EventDecodeError, decode
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+class RecordingError(ValueError):
+    """A recording that cannot be read as one (its reason names the file)."""
+
+
+def hour_of(t: datetime) -> datetime:
+    """The UTC hour ``t`` falls in."""
+    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def file_name(feed: str, hour: datetime) -> str:
+    return f"{feed}/{feed}-{hour.strftime('%Y%m%dT%H')}Z.jsonl.gz"
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """One line of the manifest."""
+
+    path: str
+    feed: str
+    hour: datetime
+    records: int
+    sha256: str
+
+
+class _HourFile:
+    """One hour file being written: gzip stream, its kinds and count."""
+
+    def __init__(self, root: Path, feed: str, hour: datetime) -> None:
+        self.feed, self.hour, self.records = feed, hour, 0
+        self.path = root / file_name(feed, hour)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.body = self.path.with_suffix(".body")
+        self.out = gzip.open(self.body, "wb", compresslevel=6)
+        self.kinds: set[str] = set()
+
+    def add(self, record: Event) -> None:
+        self.kinds.add(record.kind)  # type: ignore[attr-defined]
+        self.out.write(record.to_wire() + b"\n")
+        self.records += 1
+
+    def close(self) -> RecordedFile:
+        """Prefix the header (a gzip member of its own: gzip readers join members) and hash."""
+        self.out.close()
+        header = {"ioc_recording": FORMAT_VERSION, "feed": self.feed, "hour": self.hour.isoformat(),
+                  "schema": {k: SCHEMA_VERSION for k in sorted(self.kinds)}}
+        with open(self.path, "wb") as out:
+            out.write(gzip.compress(json.dumps(header).encode() + b"\n"))
+            with open(self.body, "rb") as body:
+                while chunk := body.read(1 << 20):
+                    out.write(chunk)
+        self.body.unlink()
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        return RecordedFile(file_name(self.feed, self.hour), self.feed, self.hour, self.records,
+                            digest.hexdigest())
+
+
+def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False
+                    ) -> list[RecordedFile]:
+    """Write ``(feed, record)`` pairs into hour files under ``root``, and the manifest; returns the
+    files written. With ``ordered`` (each feed's records already in event-time order) the records
+    stream through (any number of them); otherwise they are sorted in memory first."""
+    if not ordered:
+        records = sorted(records, key=lambda pair: pair[1].time)
+    root.mkdir(parents=True, exist_ok=True)
+    open_files: dict[str, _HourFile] = {}
+    written: list[RecordedFile] = []
+    for feed, record in records:
+        hour = hour_of(record.time)
+        current = open_files.get(feed)
+        if current is not None and current.hour != hour:
+            if hour < current.hour:
+                raise RecordingError(f"{feed}: a record of {record.time.isoformat()} after "
+                                     f"{current.hour.isoformat()}: records must come in event-time order")
+            written.append(current.close())
+            current = None
+        if current is None:
+            current = open_files[feed] = _HourFile(root, feed, hour)
+        current.add(record)
+    written += [f.close() for f in open_files.values()]
+    manifest = root / MANIFEST
+    known = {f.path: f for f in read_manifest(root)} if manifest.exists() else {}
+    known.update({f.path: f for f in written})
+    manifest.write_text(json.dumps(
+        {"ioc_recording": FORMAT_VERSION,
+         "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
+                    "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)]},
+        indent=1))
+    return sorted(written, key=lambda f: f.path)
+
+
+def read_manifest(root: Path) -> list[RecordedFile]:
+    """The files a recording holds, as its manifest lists them."""
+    try:
+        doc = json.loads((root / MANIFEST).read_text())
+        if doc.get("ioc_recording") != FORMAT_VERSION:
+            raise RecordingError(f"{root / MANIFEST}: not a version {FORMAT_VERSION} recording")
+        return [RecordedFile(f["path"], f["feed"], datetime.fromisoformat(f["hour"]), int(f["records"]),
+                             f["sha256"]) for f in doc["files"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        if isinstance(exc, RecordingError):
+            raise
+        raise RecordingError(f"{root / MANIFEST}: {exc}") from None
+
+
+def _read_file(root: Path, f: RecordedFile, start: datetime, end: datetime) -> Iterator[Event]:
+    path = root / f.path
+    if ".." in Path(f.path).parts or Path(f.path).is_absolute():
+        raise RecordingError(f"{f.path}: a manifest path must stay inside the recording")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != f.sha256:
+        raise RecordingError(f"{f.path}: SHA-256 differs from the manifest (altered or truncated)")
+    lines = gzip.decompress(data).splitlines()
+    if not lines:
+        raise RecordingError(f"{f.path}: empty")
+    header = json.loads(lines[0])
+    if header.get("ioc_recording") != FORMAT_VERSION:
+        raise RecordingError(f"{f.path}: unknown format {header.get('ioc_recording')!r}")
+    unknown = {k: v for k, v in header.get("schema", {}).items() if v != SCHEMA_VERSION}
+    if unknown:
+        raise RecordingError(f"{f.path}: record schema versions {unknown} are not {SCHEMA_VERSION}")
+    if len(lines) - 1 != f.records:
+        raise RecordingError(f"{f.path}: {len(lines) - 1} records, the manifest says {f.records}")
+    for n, line in enumerate(lines[1:], start=2):
+        try:
+            record = decode(line)
+        except EventDecodeError as exc:
+            raise RecordingError(f"{f.path} line {n}: {exc}") from None
+        if start <= record.time < end:
+            yield record
+
+
+def read_recording(root: Path, start: datetime, end: datetime,
+                   feeds: Sequence[str] | None = None) -> Iterator[tuple[str, Event]]:
+    """``(feed, record)`` of every recorded fact in ``[start, end)``, in event-time order across feeds."""
+    files = [f for f in read_manifest(root)
+             if (feeds is None or f.feed in feeds) and f.hour < end and f.hour + timedelta(hours=1) > start]
+    def stream(feed: str) -> Iterator[tuple[str, Event]]:
+        for f in sorted((f for f in files if f.feed == feed), key=lambda f: f.hour):
+            for record in _read_file(root, f, start, end):
+                yield feed, record
+
+    streams = [stream(feed) for feed in sorted({f.feed for f in files})]
+    yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
+
+
+def records_from_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[str] | None = None,
+                       batch: int = 5000) -> Iterator[tuple[str, Event]]:
+    """``(feed, record)`` of every stored fact in ``[start, end)``, in event-time order across feeds
+    (each feed's raw tables whose spec can turn a row back into its record; server-side cursors)."""
+    from ioc.feeds import FEEDS  # the feeds declare which tables hold records and how to read them
+
+    def stream(feed: str, spec: Any) -> Iterator[tuple[str, Event]]:
+        names = [c for c, _ in spec.columns]
+        with pool.connection() as conn, conn.cursor(name=f"export_{spec.table}") as cur:
+            cur.itersize = batch
+            cur.execute(f"SELECT {', '.join(names)} FROM {spec.table} WHERE {spec.time_column} >= %s "
+                        f"AND {spec.time_column} < %s ORDER BY {spec.time_column}", (start, end))
+            for row in cur:
+                yield feed, spec.from_row(dict(zip(names, row, strict=True)))
+
+    streams = [stream(f.name, spec) for f in FEEDS if feeds is None or f.name in feeds
+               for spec in f.tables if spec.from_row is not None]
+    yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
+
+
+def export_recording(pool: Any, root: Path, start: datetime, end: datetime,
+                     feeds: Sequence[str] | None = None) -> list[RecordedFile]:
+    """The store's facts of ``[start, end)`` as a recording under ``root``."""
+    return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True)

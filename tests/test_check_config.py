@@ -1,0 +1,62 @@
+"""``ioc check-config``: every error of a configuration with its TOML path; the Huế sample is valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from ioc.app.check_config import check_config, toml_path
+from ioc.config import DEFAULT_CONFIG
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_check(path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    return subprocess.run([sys.executable, "-m", "ioc.app.cli", "check-config", str(path)], cwd=ROOT,
+                          env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_the_hue_sample_configuration_is_valid() -> None:
+    settings, errors = check_config(DEFAULT_CONFIG)
+    assert errors == [] and settings is not None and settings.city == "Huế"
+    done = run_check(DEFAULT_CONFIG)
+    assert done.returncode == 0 and "valid" in done.stdout
+
+
+def test_each_error_is_reported_with_its_toml_path(tmp_path: Path) -> None:
+    bad_zone = tmp_path / "zones.geojson"
+    bad_zone.write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"id": "bowtie", "kind": "no_fishing"},
+        "geometry": {"type": "Polygon",
+                     "coordinates": [[[107, 16], [108, 17], [108, 16], [107, 17], [107, 16]]]},
+    }]}))
+    config = tmp_path / "city.toml"
+    config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8").replace(
+        'zones = ["vessels/hue-zones.geojson"]', f'zones = ["{bad_zone}"]') + """
+[rules.press]              # no feed declares press rules: a mistyped or missing section
+outlets = ["tuoitre"]
+""")
+    text = config.read_text(encoding="utf-8").replace("\nfor_minutes =", "\nfor_minuts =", 1)
+    config.write_text(text)
+    settings, errors = check_config(config)
+    assert settings is None  # the file itself does not validate: those errors first
+    assert "rules.press: Extra inputs are not permitted" in errors
+    assert any(e.startswith("rules.thresholds[0].for_minuts: Extra inputs are not permitted") for e in errors)
+    # with the file's own errors fixed, the zone file is judged as the rules read it
+    config.write_text(text.replace("\nfor_minuts =", "\nfor_minutes =").split("[rules.press]")[0])
+    settings, errors = check_config(config)
+    assert settings is not None
+    assert any(e.startswith("rules.vessels.zones[0]: ") and "bowtie" in e for e in errors), errors
+    done = run_check(config)
+    assert done.returncode == 1 and "rules.vessels.zones[0]" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_toml_paths() -> None:
+    assert toml_path(("rules", "thresholds", 0, "metrc")) == "rules.thresholds[0].metrc"
+    assert toml_path(("feeds", 2, "options", "port")) == "feeds[2].options.port"
+    assert toml_path(()) == "(file)"

@@ -1,0 +1,186 @@
+"""Scheduled reports on a real PostgreSQL: periods, figures against what happened, PDF, two schedulers."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import UTC, datetime, timedelta
+
+from conftest import Clock
+from pypdf import PdfReader
+
+from alerts.lifecycle import Actor
+from alerts.people import People
+from alerts.service import AlertService
+from dashboards.reports import archive
+from dashboards.reports.figures import gather
+from dashboards.reports.making import run_due
+from dashboards.reports.pdf import html_to_pdf
+from dashboards.reports.periods import last_period, periods_between
+from dashboards.reports.render import render_html
+from dashboards.reports.settings import ReportSettings
+from ioc.events import AlertSignal
+from ioc.store.database import Store
+
+TZ = "Asia/Ho_Chi_Minh"  # UTC+7, no daylight saving
+SHIFTS = ["06:00", "14:00", "22:00"]
+LAN = Actor("lan", "duty_officer")
+MINH = Actor("minh", "duty_officer")
+# 2026-12-04 08:00 in Huế: inside the 06:00-14:00 shift, in the day that ends 2026-12-05 07:00
+T0 = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
+
+
+def signal(fp: str, minute: float, severity: str = "warning", area: str = "Đông Ba") -> AlertSignal:
+    return AlertSignal(time=T0 + timedelta(minutes=minute), source_id=fp, detector="threshold",
+                       rule="co2-high",
+                       fingerprint=fp, status="firing", severity=severity,  # type: ignore[arg-type]
+                       title=f"CO₂ high at {fp}", area=area, started_at=T0, details={})
+
+
+def test_periods_follow_the_citys_shifts_days_and_weeks() -> None:
+    now = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # Monday 07:30 in Huế
+    shift = last_period("shift", now, TZ, SHIFTS)
+    assert shift is not None  # Monday 06:00-... : the last ended shift is Sunday 22:00 -> Monday 06:00
+    assert (shift.start, shift.end) == (datetime(2026, 12, 6, 15, 0, tzinfo=UTC),
+                                        datetime(2026, 12, 6, 23, 0, tzinfo=UTC))
+    daily = last_period("daily", now, TZ, SHIFTS, "07:00")
+    assert daily is not None and (daily.start, daily.end) == (datetime(2026, 12, 6, 0, 0, tzinfo=UTC),
+                                                              datetime(2026, 12, 7, 0, 0, tzinfo=UTC))
+    weekly = last_period("weekly", now, TZ, SHIFTS, "07:00", "mon")
+    assert weekly is not None and weekly.end - weekly.start == timedelta(days=7)
+    assert weekly.end == datetime(2026, 12, 7, 0, 0, tzinfo=UTC)
+    # three days down: every shift that ended in them, oldest first, back to back
+    shifts = list(periods_between("shift", now - timedelta(days=3), now, TZ, SHIFTS))
+    assert len(shifts) == 9 and all(a.end == b.start for a, b in zip(shifts, shifts[1:], strict=False))
+
+
+def make_day(store: Store) -> Clock:
+    """Three alerts in the day: one acknowledged by Lan in 10 min and resolved by Minh after 30 min,
+    one acknowledged by Lan in 20 min, one critical left open and assigned to Minh."""
+    clock = Clock(T0)
+    People(store.pool).add_user("minh", "duty_officer", "correct horse battery")
+    svc = AlertService(store.pool, clock=clock)
+    a = svc.apply(signal("hue-co2-1", 0)).alert_id
+    b = svc.apply(signal("hue-co2-2", 0, area="Vỹ Dạ")).alert_id
+    c = svc.apply(signal("hue-co2-3", 0, severity="critical")).alert_id
+    clock.advance(minutes=10)
+    svc.acknowledge(a, LAN, "on it")
+    clock.advance(minutes=10)
+    svc.acknowledge(b, LAN)
+    svc.assign(c, MINH, "minh")
+    clock.advance(minutes=10)
+    svc.resolve(a, MINH, "sensor cleaned")
+    return clock
+
+
+def test_figures_of_a_recorded_day_match_what_the_officers_did(plain_store: Store) -> None:
+    make_day(plain_store)
+    start, end = datetime(2026, 12, 4, 0, 0, tzinfo=UTC), datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
+    f = gather(plain_store.pool, start, end)
+    assert (f.raised, f.acknowledged, f.resolved) == (3, 3, 1)  # assigning acknowledges too
+    assert f.mean_ack == timedelta(minutes=(10 + 20 + 20) / 3) and f.mean_resolve == timedelta(minutes=30)
+    officers = {o.name: o for o in f.officers}
+    assert officers["lan"].acknowledged == 2 and officers["lan"].mean_ack == timedelta(minutes=15)
+    assert officers["minh"].acknowledged == 1 and officers["minh"].mean_ack == timedelta(minutes=20)
+    assert officers["minh"].resolved == 1 and officers["minh"].mean_resolve == timedelta(minutes=30)
+    assert [(a["source_id"], a["holder"]) for a in f.open_critical] == [("hue-co2-3", "minh")]
+    assert f.by_area == {"Đông Ba": {"warning": 1, "critical": 1}, "Vỹ Dạ": {"warning": 1}}
+    assert f.incidents and sum(len(rows) for rows in f.timeline.values()) >= 5
+    # the day before holds nothing
+    empty = gather(plain_store.pool, start - timedelta(days=1), start)
+    assert (empty.raised, empty.acknowledged, empty.open_critical) == (0, 0, [])
+
+
+def test_report_in_both_languages_prints_to_a_pdf_with_tables_and_charts(plain_store: Store) -> None:
+    make_day(plain_store)
+    day = datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
+    f = gather(plain_store.pool, day, day + timedelta(days=1))
+    vi = render_html("daily", f, "vi", TZ, "Huế", simulated=True)
+    en = render_html("daily", f, "en", TZ, "Huế")
+    assert "Báo cáo sự cố hằng ngày" in vi and "MÔ PHỎNG" in vi and "Thời gian tiếp nhận trung bình" in vi
+    assert "15 phút" in vi and "07:00" in vi  # Huế time, not UTC
+    assert "Daily incident report" in en and "SIMULATED" not in en and "15 min" in en
+    assert "<script" not in vi and "<svg" in vi
+    reader = PdfReader(io.BytesIO(html_to_pdf(en)))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    for expected in ("Daily incident report", "Alerts by area and severity", "lan", "minh", "hue-co2-3"):
+        assert expected in text
+
+
+def test_two_schedulers_make_one_report_per_period_and_catch_up_after_downtime(plain_store: Store) -> None:
+    make_day(plain_store)
+    cfg = ReportSettings(kinds=["daily", "shift"], languages=["vi"], pdf=False, catch_up_days=2)
+    now = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)  # 08:00 on the 5th: the day to 07:00 has ended
+    made: list[list[int]] = []
+
+    def scheduler(name: str) -> None:
+        made.append(run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker=name,
+                            now=now))
+
+    threads = [threading.Thread(target=scheduler, args=(f"scheduler-{i}",)) for i in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    rows = archive.recent(plain_store.pool, limit=100)
+    keys = [(r.kind, r.period_start) for r in rows]
+    assert len(keys) == len(set(keys)) == sum(len(m) for m in made)  # nothing made twice
+    assert sum(r.kind == "daily" for r in rows) == 2 and sum(r.kind == "shift" for r in rows) == 6
+    assert all(r.state == "done" for r in rows)
+    # a later check makes only the periods that ended since
+    later = run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker="scheduler-0",
+                    now=now + timedelta(hours=8))
+    assert len(later) == 1  # the 06:00-14:00 shift of the 5th
+
+
+def test_reports_page_needs_a_session_lists_reports_and_makes_one_for_an_incident(plain_store: Store) -> None:
+    import re
+
+    from dashboards.app import create_app
+    from ioc.config import Settings
+
+    make_day(plain_store)
+    People(plain_store.pool).add_user("lan", "duty_officer", "correct horse battery")
+    run_due(plain_store.pool, ReportSettings(kinds=["daily"], languages=["en"], pdf=False, catch_up_days=2),
+            tz=TZ, city="Huế", shift_starts=SHIFTS, maker="s", now=datetime(2026, 12, 5, 1, 0, tzinfo=UTC))
+    client = create_app(plain_store.pool, Settings()).server.test_client()
+    anonymous = client.get("/reports/", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 302 and anonymous.headers["Location"].startswith("/login")
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    answer = client.post("/login", data={"username": "lan", "password": "correct horse battery",
+                                         "csrf_token": token.group(1), "next": "/reports/"})
+    assert answer.status_code in (302, 303)
+    listing = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert "Daily incident report" in listing and ".html" in listing
+    token = re.search(r'name="csrf_token" value="([^"]+)"', listing)
+    assert token is not None
+    with plain_store.pool.connection() as conn:
+        incident = conn.execute("SELECT min(id) FROM incidents").fetchone()
+    assert incident is not None
+    made = client.post("/reports/incident", data={"incident": str(incident[0]), "lang": "vi",
+                                                  "csrf_token": token.group(1)})
+    assert made.status_code == 303
+    rows = archive.recent(plain_store.pool)
+    mine = [r for r in rows if r.kind == "incident"]
+    assert len(mine) == 1 and mine[0].incident_id == incident[0] and mine[0].state == "done"
+    body = client.get(f"/reports/{mine[0].id}.html").get_data(as_text=True)
+    assert "Báo cáo sự cố" in body and "lan" in body
+
+
+def test_a_report_is_delivered_through_the_notification_outbox(plain_store: Store) -> None:
+    make_day(plain_store)
+    cfg = ReportSettings(kinds=["daily"], languages=["en"], pdf=False, catch_up_days=1,
+                         recipients=["shift_lead"], channels=["email"], base_url="https://ioc.example/")
+    made = run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker="s",
+                   now=datetime(2026, 12, 5, 1, 0, tzinfo=UTC))
+    assert len(made) == 1
+    with plain_store.pool.connection() as conn:
+        rows = conn.execute("SELECT channel, recipient, reason, subject, payload->>'message', state "
+                            "FROM notifications WHERE reason = 'report'").fetchall()
+    assert len(rows) == 1
+    channel, recipient, reason, subject, message, state = rows[0]
+    assert (channel, recipient, reason, state) == ("email", "shift_lead", "report", "pending")
+    assert subject.startswith("Daily incident report · Huế")
+    assert f"https://ioc.example/reports/{made[0]}.pdf" in message

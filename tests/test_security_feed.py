@@ -1,0 +1,318 @@
+"""The security feed: syslog as the RFCs write it, auth/fail2ban/web/EVE lines, rules, the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from detectors.security.rules import SecurityDetector
+from ingest.publishing import PendingPublisher
+from ingest.security.parsers import (
+    LineContext,
+    ParseError,
+    parse_access_line,
+    parse_auth_line,
+    parse_eve_line,
+    parse_fail2ban_line,
+    parse_syslog_message,
+)
+from ingest.security.sources import TailSource, TcpSyslogSource, UdpSyslogSource
+from ingest.security.syslog import SyslogError, SyslogFramer, parse_syslog, zone
+from ingest.security.worker import SecurityWorker
+from ioc.bus.memory import MemoryBus
+from ioc.events import decode
+from ioc.feeds.security.records import SecurityEvent
+from ioc.feeds.security.settings import SecurityRuleSettings
+from ioc.i18n import gettext
+from ioc.store.database import Store
+from ioc.store.writer import StoreWriter
+from ioc.topics import DEAD_LETTERS
+from tests.waiting import wait_for
+
+HUE = zone("Asia/Ho_Chi_Minh")
+RECEIVED = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+CTX = LineContext(received=RECEIVED, host="gw.hue.gov.vn", tz=HUE)
+
+# RFC 5424 section 6.5, examples 1-4 (the spec's own messages; BOM as the RFC shows it)
+RFC5424 = [
+    b"<34>1 2003-10-11T22:14:15.003Z mymachine.example.com su - ID47 - \xef\xbb\xbf'su root' failed for "
+    b"lonvick on /dev/pts/8",
+    b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.",
+    b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" '
+    b'eventSource="Application" eventID="1011"] \xef\xbb\xbfAn application event log entry...',
+    b'<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" '
+    b'eventSource="Application" eventID="1011"][examplePriority@32473 class="high"]',
+]
+# RFC 3164 section 5.4, examples
+RFC3164 = [b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8",
+           b"<13>Feb  5 17:32:18 10.0.0.99 Use the BFG!"]
+
+
+def test_the_rfc_examples_parse_with_their_fields() -> None:
+    first = parse_syslog(RFC5424[0], RECEIVED)
+    assert (first.host, first.app, first.facility, first.severity) == ("mymachine.example.com", "su", 4, 2)
+    assert first.time == datetime(2003, 10, 11, 22, 14, 15, 3000, tzinfo=UTC)
+    assert first.message == "'su root' failed for lonvick on /dev/pts/8"
+    second = parse_syslog(RFC5424[1], RECEIVED)
+    assert second.time == datetime(2003, 8, 24, 12, 14, 15, 3, tzinfo=UTC) and second.procid == "8710"
+    assert parse_syslog(RFC5424[2], RECEIVED).message == "An application event log entry..."
+    assert parse_syslog(RFC5424[3], RECEIVED).message == ""
+    bsd = parse_syslog(RFC3164[0], datetime(2026, 10, 12, tzinfo=UTC))
+    assert (bsd.host, bsd.app, bsd.time.year) == ("mymachine", "su", 2026)
+    assert parse_syslog(RFC3164[1], RECEIVED).message == "Use the BFG!"
+    # a December line read in January belongs to last year
+    january = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
+    assert parse_syslog(b"<13>Dec 31 23:59:59 h app: x", january).time.year == 2026
+    for bad, reason in [(b"no pri", "PRI"), (b"<999>1 2003-10-11T22:14:15Z h a - - -", "out of range"),
+                        (b"<34>1 - h a - - -", "NILVALUE"),
+                        (b"<34>1 2003-10-11T22:14:15Z h a - - [x y", "closed"),
+                        (b"<34>1 2003-10-11T22:14:15 h a - - -", "zone")]:
+        with pytest.raises(SyslogError, match=reason):
+            parse_syslog(bad, RECEIVED)
+
+
+def test_tcp_framing_octet_counted_and_newline_and_split_anywhere() -> None:
+    stream = b"".join(f"{len(m)} ".encode() + m for m in RFC5424) + RFC3164[0] + b"\n"
+    framer, got = SyslogFramer(), []
+    for i in range(0, len(stream), 7):  # arrives in pieces
+        frames, errors = framer.feed(stream[i:i + 7])
+        got += frames
+        assert errors == []
+    assert got == [*RFC5424, RFC3164[0]]
+    assert SyslogFramer().feed(b"99999999999 <34>x")[1]
+
+
+def test_auth_fail2ban_web_and_eve_lines() -> None:
+    failed = parse_auth_line(b"Dec  4 10:00:01 gw sshd[2211]: Failed password for invalid user admin from "
+                             b"203.0.113.9 port 52311 ssh2", CTX)
+    assert (failed.action, failed.outcome, failed.user, failed.src_ip, failed.src_port) == (
+        "login", "failure", "admin", "203.0.113.9", 52311)
+    assert failed.time == datetime(2026, 12, 4, 3, 0, 1, tzinfo=UTC) and failed.source_id == "gw"
+    ok = parse_auth_line(b"Dec  4 10:00:09 gw sshd[2215]: Accepted publickey for lan from 2001:db8::7 "
+                         b"port 6 ssh2", CTX)
+    assert (ok.outcome, ok.user, ok.src_ip) == ("success", "lan", "2001:db8::7")
+    ban = parse_fail2ban_line(b"2026-12-04 10:00:05,123 fail2ban.actions        [931]: NOTICE  [sshd] Ban "
+                              b"203.0.113.9", CTX)
+    assert (ban.action, ban.src_ip, ban.category) == ("ban", "203.0.113.9", "fail2ban:sshd")
+    web = parse_access_line(b'203.0.113.9 - - [04/Dec/2026:10:00:01 +0700] '
+                            b'"GET /index.php?id=1%27%20OR%201=1 HTTP/1.1" 404 512 "-" "sqlmap/1.7"', CTX)
+    assert (web.status, web.outcome, web.user_agent) == (404, "failure", "sqlmap/1.7")
+    eve = parse_eve_line(json.dumps({  # the record Wazuh's documentation shows from a real Suricata
+        "timestamp": "2016-05-02T17:46:48.515262+0000", "flow_id": 1234, "in_iface": "eth0",
+        "event_type": "alert", "src_ip": "16.10.10.10", "src_port": 5555, "dest_ip": "16.10.10.11",
+        "dest_port": 80, "proto": "TCP", "alert": {
+            "action": "allowed", "gid": 1, "signature_id": 2019236, "rev": 3,
+            "signature": "ET WEB_SERVER Possible CVE-2014-6271 Attempt in HTTP Version Number",
+            "category": "Attempted Administrator Privilege Gain", "severity": 1},
+        "host": "suricata.com"}).encode(), CTX)
+    assert (eve.action, eve.severity, eve.signature_id, eve.source_id, eve.proto) == (
+        "ids_alert", 1, 2019236, "suricata.com", "tcp")
+    for parse, bad, reason in [
+        (parse_auth_line, b"garbage", "RFC 3164"), (parse_eve_line, b"{", "not JSON"),
+        (parse_eve_line, b'{"event_type": "stats", "timestamp": "2016-05-02T17:46:48Z"}', "not kept"),
+        (parse_eve_line, b'{"event_type": "alert", "timestamp": "2016-05-02T17:46:48Z"}', "signature"),
+        (parse_access_line, b"hello", "combined"), (parse_fail2ban_line, b"2026 x", "fail2ban"),
+        (parse_auth_line, b"Dec  4 10:00:01 gw sshd[1]: a\x00b", "NUL"),
+    ]:
+        with pytest.raises(ParseError, match=reason):
+            parse(bad, CTX)
+    assert parse_syslog_message(RFC5424[0], CTX).process == "su"
+
+
+def login(t: float, outcome: str, user: str, ip: str = "203.0.113.9") -> SecurityEvent:
+    return SecurityEvent(time=RECEIVED + timedelta(seconds=t), source_id="gw", log="auth", action="login",
+                         outcome=outcome, user=user, src_ip=ip)  # type: ignore[arg-type]
+
+
+def test_brute_force_then_a_success_is_a_compromise_and_alerts_resolve_when_quiet() -> None:
+    rules = SecurityDetector(SecurityRuleSettings(brute_force_failures=5, spraying_accounts=4,
+                                                  clear_minutes=10))
+    out = []
+    for i in range(6):
+        out += rules.observe(login(i, "failure", "root" if i < 3 else f"user{i}"))
+    out += rules.observe(login(7, "success", "root"))
+    out += rules.observe(login(8, "failure", "root", ip="198.51.100.1"))  # another address: alone
+    fired = {(s.rule, s.fingerprint, s.severity) for s in out}
+    assert fired == {("brute_force", "brute_force:203.0.113.9", "warning"),
+                     ("spraying", "spraying:203.0.113.9", "warning"),
+                     ("compromise", "compromise:203.0.113.9:root", "critical")}
+    compromise = next(s for s in out if s.rule == "compromise")
+    assert compromise.title == "Possible compromise: root logged in from 203.0.113.9 after 6 failures"
+    assert gettext("alerts", compromise.title_template, "vi", **compromise.title_params) == (
+        "Nghi bị xâm nhập: root đăng nhập từ 203.0.113.9 sau 6 lần thất bại")
+    state = json.loads(json.dumps(rules.state()))
+    again = SecurityDetector(rules.cfg)
+    again.restore(state)
+    assert again.advance(RECEIVED + timedelta(minutes=5)) == []
+    resolved = again.advance(RECEIVED + timedelta(minutes=11))
+    assert {s.status for s in resolved} == {"resolved"} and len(resolved) == 3
+
+
+def test_port_scan_web_attack_and_ids_grouping() -> None:
+    rules = SecurityDetector(SecurityRuleSettings(scan_ports=20, web_signatures=3, ids_min_severity=2))
+    flows = [SecurityEvent(time=RECEIVED + timedelta(seconds=i), source_id="fw", log="suricata",
+                           action="flow", src_ip="192.0.2.66", dest_ip="10.0.0.5", dest_port=20 + i)
+             for i in range(25)]
+    scans = [s for e in flows for s in rules.observe(e)]
+    assert [s.fingerprint for s in scans] == ["port_scan:192.0.2.66"]
+    web = [parse_access_line(f'203.0.113.50 - - [04/Dec/2026:10:00:0{i} +0700] '
+                             f'"GET /../../etc/passwd HTTP/1.1" 400 10 "-" "curl/8"'.encode(), CTX)
+           for i in range(3)]
+    assert [s.rule for e in web for s in rules.observe(e)] == ["web_attack"]
+    ids = [SecurityEvent(time=RECEIVED + timedelta(minutes=i), source_id="ids", log="suricata",
+                         action="ids_alert", src_ip="198.51.100.7", dest_ip="10.0.0.5",
+                         signature="ET SCAN Potential SSH Scan", signature_id=2001219, severity=2)
+           for i in range(4)]
+    grouped = [s for e in ids for s in rules.observe(e)]
+    assert len(grouped) == 1 and grouped[0].severity == "warning"
+    assert rules.open["ids:2001219:198.51.100.7"].details["count"] == 4
+    low = SecurityEvent(time=RECEIVED, source_id="ids", log="suricata", action="ids_alert",
+                        src_ip="1.2.3.4", signature="ET INFO x", severity=3)
+    assert rules.observe(low) == []  # below the configured severity
+
+
+def test_a_followed_log_survives_rotation_and_bad_lines_become_dead_letters(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"Dec  4 10:00:01 gw sshd[1]: Failed password for root from 203.0.113.9 port 1 ssh2\n")
+    bus = MemoryBus()
+    source = TailSource(log, name="auth", from_start=True, poll_s=0.05)
+    worker = SecurityWorker(source, bus.publisher(), log_kind="auth", host="gw", tz=HUE)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(lambda: worker.events == 1, "the first line")
+        with log.open("ab") as f:
+            f.write(b"not a log line\nDec  4 10:00:02 gw sshd[1]: Failed password for root from 203.0.113.9 "
+                    b"port 2 ssh2\n")
+        wait_for(lambda: worker.events == 2 and worker.lines == 3, "appended lines")
+        log.rename(tmp_path / "auth.log.1")  # logrotate: move and create
+        log.write_bytes(b"Dec  4 10:00:03 gw sshd[1]: Accepted password for root from 203.0.113.9 "
+                        b"port 3 ssh2\n")
+        wait_for(lambda: worker.events == 3, "the new file after rotation")
+        wait_for(lambda: not worker.out.pending, "published")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    sub = bus.subscribe(["ioc.security.events", DEAD_LETTERS], "t")
+    got = sub.poll(100, 0.1)
+    events = [decode(m.value) for m in got if m.topic == "ioc.security.events"]
+    assert [e.outcome for e in events] == ["failure", "failure", "success"]  # type: ignore[attr-defined]
+    dead = [json.loads(m.value) for m in got if m.topic == DEAD_LETTERS]
+    assert len(dead) == 1 and "RFC 3164" in dead[0]["reason"]
+
+
+def test_syslog_over_udp_and_tcp_from_a_sender() -> None:
+    for cls, kind in ((UdpSyslogSource, socket.SOCK_DGRAM), (TcpSyslogSource, socket.SOCK_STREAM)):
+        source = cls("127.0.0.1", 0, name="syslog")
+        bus = MemoryBus()
+        worker = SecurityWorker(source, bus.publisher(), log_kind="syslog", host="gw", tz=HUE)
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,))
+        thread.start()
+        try:
+            with socket.socket(socket.AF_INET, kind) as s:
+                s.connect(source.address[:2])
+                for m in RFC5424 + RFC3164:
+                    s.send(f"{len(m)} ".encode() + m if kind == socket.SOCK_STREAM else m)
+            wait_for(lambda w=worker: w.events == 6, f"six messages over {cls.__name__}")
+        finally:
+            stop.set()
+            thread.join(timeout=30)
+
+
+def test_events_are_stored_once_with_their_minute_rollup(plain_store: Store) -> None:
+    writer = StoreWriter(plain_store.pool, plain_store.caps)
+    events = [login(i * 20, "failure", "root") for i in range(5)] + [login(130, "success", "root")]
+    writer.write(events)
+    writer.write(events[:3])  # a redelivered batch
+    with plain_store.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM security_events").fetchone()[0] == 6
+        rows = conn.execute("SELECT bucket, category, src_ip, events, failures FROM security_events_1m "
+                            "ORDER BY bucket").fetchall()
+    assert [(r[3], r[4]) for r in rows] == [(3, 3), (2, 2), (1, 0)]
+    assert all(r[1] == "login" and r[2] == "203.0.113.9" for r in rows)
+
+
+def test_pending_publisher_keeps_records_through_a_bus_failure() -> None:
+    class Flaky:
+        fails = 1
+        sent: list = []
+
+        def publish(self, topic: str, key: str | None, value: bytes) -> None:
+            self.sent.append(topic)
+
+        def flush(self, timeout: float | None = None) -> None:
+            if self.fails:
+                self.fails -= 1
+                self.sent.clear()
+                raise ConnectionError("down")
+
+        def close(self) -> None:
+            pass
+
+    now = [0.0]
+    out = PendingPublisher(Flaky(), "t", monotonic=lambda: now[0], backoff_initial=1.0)
+    out.add("a", None, b"1")
+    assert out.flush() is False and out.pending and out.publish_errors == 1
+    assert out.flush() is False  # backing off
+    now[0] = 1.5
+    assert out.flush() is True and out.published["a"] == 1 and not out.pending
+
+
+def rsyslog_forwarding(tmp_path: Path, port: int, protocol: str) -> tuple[list[str], Path]:
+    """An rsyslogd of its own: it reads a private Unix socket and forwards to 127.0.0.1:port."""
+    sock, conf = tmp_path / "log.sock", tmp_path / "rsyslog.conf"
+    framing = ' TCP_Framing="octet-counted"' if protocol == "tcp" else ""
+    conf.write_text(f'global(workDirectory="{tmp_path}")\n'
+                    f'module(load="imuxsock" SysSock.Use="off")\n'
+                    f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
+                    f'action(type="omfwd" target="127.0.0.1" port="{port}" protocol="{protocol}"{framing} '
+                    f'template="RSYSLOG_SyslogProtocol23Format")\n')
+    return ["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")], sock
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None or shutil.which("logger") is None,
+                    reason="rsyslog and util-linux's logger are installed by scripts/setup --test")
+@pytest.mark.parametrize("protocol", ["udp", "tcp"])
+def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: str) -> None:
+    cls = UdpSyslogSource if protocol == "udp" else TcpSyslogSource
+    source = cls("127.0.0.1", 0, name="syslog")
+    bus = MemoryBus()
+    worker = SecurityWorker(source, bus.publisher(), log_kind="syslog", host="gw", tz=HUE)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    command, sock = rsyslog_forwarding(tmp_path, source.address[1], protocol)
+    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    try:
+        wait_for(sock.exists, "rsyslogd's socket")
+        line = "Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2"
+        # through rsyslog (RFC 5424 out, octet-counted on TCP), then logger straight to our port
+        subprocess.run(["logger", "-u", str(sock), "-t", "sshd", "-i", line], check=True, timeout=30)
+        flag = "--udp" if protocol == "udp" else "--tcp"
+        direct = ["logger", "-n", "127.0.0.1", "-P", str(source.address[1]), flag, "--rfc5424",
+                  "-t", "sshd", line]
+        if protocol == "tcp":
+            direct.insert(1, "--octet-count")
+        subprocess.run(direct, check=True, timeout=30)
+        wait_for(lambda: worker.events >= 2, f"both messages over {protocol}")
+        wait_for(lambda: not worker.out.pending, "published")
+    finally:
+        rsyslog.terminate()
+        rsyslog.wait(timeout=30)
+        stop.set()
+        thread.join(timeout=30)
+    events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
+    logins = [e for e in events if e.action == "login"]  # type: ignore[attr-defined]
+    assert len(logins) == 2, [e.raw for e in events]  # type: ignore[attr-defined]
+    assert {e.src_ip for e in logins} == {"203.0.113.9"}  # type: ignore[attr-defined]
+    assert worker.health["dead_letters"] == 0
