@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from ioc.events import Event, Latitude, Longitude
+from ioc.records import Event, Latitude, Longitude
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Status = Literal["received", "assigned", "in_progress", "resolved", "rejected"]
