@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from detectors.base import Detector
 from detectors.cameras import CAMERA_DETECTORS
+from detectors.reports import DETECTORS as REPORTS
 from detectors.security import DETECTORS as SECURITY
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
@@ -47,6 +48,7 @@ DETECTORS: Mapping[str, DetectorFactory] = {
     "vessels": vessel_rules,
     **{name: (lambda s, f=factory: [f(s)]) for name, factory in CAMERA_DETECTORS.items()},
     **SECURITY,
+    **REPORTS,
 }
 
 

@@ -104,3 +104,14 @@ def test_a_burst_of_one_category_in_one_ward_is_one_alert() -> None:
         ("reports.burst:flooding|Phú Hội", "firing", "warning", "04 07:10"),
         ("reports.burst:flooding|Phú Hội", "resolved", "warning", "04 07:36"),
     ]
+
+
+def test_registered_only_when_configured() -> None:
+    from detectors.registry import build_detectors
+    from ioc.config import Settings
+
+    names = {d.name for d in build_detectors(Settings())}
+    assert not names & {"reports_deadline", "reports_burst"}
+    with_rules = Settings.model_validate({"rules": {"reports": {"burst_count": 4}}})
+    built = {d.name: d for d in build_detectors(with_rules)}
+    assert {"reports_deadline", "reports_burst"} <= set(built)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ioc.feeds.base import FeedSpec
 from ioc.feeds.reports.records import FieldReport, Photo, ReportStatusChange
-from ioc.feeds.reports.settings import ReportsFeed, ReportsRules
+from ioc.feeds.reports.settings import ReportsFeed, ReportsRules, ReportsRuleSections
 from ioc.feeds.reports.tables import MIGRATIONS, REPORT_TABLE, STATUS_TABLE
 
 SPEC = FeedSpec(
@@ -15,9 +15,10 @@ SPEC = FeedSpec(
     tables=(REPORT_TABLE, STATUS_TABLE),
     migrations=MIGRATIONS,
     raw_tables=(),  # reports are case files: kept, not dropped by retention
-    rules=ReportsRules,
+    rules=ReportsRuleSections,
     options=ReportsFeed,
     kinds=frozenset({"open311"}),
 )
 
-__all__ = ["SPEC", "FieldReport", "Photo", "ReportStatusChange", "ReportsFeed", "ReportsRules"]
+__all__ = ["SPEC", "FieldReport", "Photo", "ReportStatusChange", "ReportsFeed", "ReportsRuleSections",
+           "ReportsRules"]

@@ -79,3 +79,11 @@ class ReportsRules(BaseModel):
     warn_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.8  # of the deadline's span elapsed
     burst_count: Annotated[int, Field(ge=2)] = 5
     burst_minutes: Minutes = 60
+
+
+class ReportsRuleSections(BaseModel):
+    """The reports feed's sections of ``[rules]`` (``[rules.reports]``; absent: no report rules)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reports: ReportsRules | None = None
