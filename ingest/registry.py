@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ingest.environment as environment
+import ingest.reports as reports
 import ingest.security as security
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
@@ -67,6 +68,15 @@ def _security(settings: Settings) -> list[Source]:
             if f.enabled and f.kind in security.KINDS]
 
 
+def _reports(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: reports.build_worker(feed, publisher, settings.database.dsn,
+                                                      settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in reports.KINDS]
+
+
 def _cameras(settings: Settings) -> list[Source]:
     def build(cam: Any) -> Callable[[Publisher], FeedWorker]:
         def worker(publisher: Publisher) -> FeedWorker:
@@ -85,6 +95,7 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (environment.KINDS, _environment),
     (vessels.KINDS, _vessels),
     (security.KINDS, _security),
+    (reports.KINDS, _reports),
     (frozenset(), _cameras),  # [[cameras]]
 )
 

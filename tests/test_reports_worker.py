@@ -60,3 +60,18 @@ def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, M
     dead = json.loads(by_topic[DEAD_LETTERS].value)
     assert dead["feed"] == "reports" and "api_key" in dead["reason"]
     assert w.health()["accepted"] == 1 and w.health()["dead_letters"] == 1
+
+
+def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path: Path) -> None:
+    from ingest.registry import configured_sources
+    from ioc.config import Settings
+
+    options = tomllib.loads(SAMPLE.read_text()) | {"photo_dir": str(tmp_path), "port": 0}
+    settings = Settings.model_validate({"database": {"dsn": plain_store.dsn},
+                                        "feeds": [{"name": "hue-s", "kind": "open311", "options": options}]})
+    [source] = [s for s in configured_sources(settings) if s.name == "hue-s"]
+    w = source.build(MemoryBus().publisher())
+    try:
+        assert isinstance(w, Open311Worker) and w.health()["feed"] == "hue-s"
+    finally:
+        w.server.shutdown()
