@@ -199,3 +199,16 @@ def test_fifty_concurrent_submissions_no_loss_no_duplication(intake: Intake) -> 
     assert sorted(r[0] for r in rows) == sorted(ids)
     assert sorted(r[1] for r in rows) == sorted(f"report {i}" for i in range(50))
     assert statuses == 50
+
+
+def test_stored_rows_read_back_as_the_same_records(intake: Intake) -> None:
+    from psycopg.rows import dict_row
+
+    from ioc.feeds.reports.tables import REPORT_TABLE, STATUS_TABLE
+
+    rid = intake.post(files=[("media", ("a.jpg", photo(), "image/jpeg"))]).json()[0]["service_request_id"]
+    with intake.store.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        report = REPORT_TABLE.from_row(cur.execute("SELECT * FROM field_reports").fetchone())
+        first = STATUS_TABLE.from_row(cur.execute("SELECT * FROM field_report_status").fetchone())
+    assert report.source_id == rid and len(report.photos) == 1 and report.ward == "Phú Hội"
+    assert REPORT_TABLE.to_row(report)[1] == rid and first.status == "received"

@@ -22,6 +22,19 @@ def _status_row(s: ReportStatusChange) -> tuple[object, ...]:
     return (s.time, s.source_id, s.status, s.reason, s.actor, s.department, s.assignee_group)
 
 
+def _report_from_row(row: dict[str, object]) -> FieldReport:
+    r = dict(row)
+    r["source_id"] = r.pop("request_id")
+    r["photos"] = tuple(r["photos"] or ())  # type: ignore[call-overload]
+    return FieldReport.model_validate(r)
+
+
+def _status_from_row(row: dict[str, object]) -> ReportStatusChange:
+    r = dict(row)
+    r["source_id"] = r.pop("request_id")
+    return ReportStatusChange.model_validate(r)
+
+
 REPORT_TABLE = TableSpec(
     kind="reports.report", table="field_reports",
     columns=(("time", "timestamptz"), ("request_id", "text"), ("service_code", "text"),
@@ -29,13 +42,13 @@ REPORT_TABLE = TableSpec(
              ("lon", "double precision"), ("address", "text"), ("ward", "text"), ("photos", "jsonb"),
              ("client", "text"), ("department", "text"), ("assignee_group", "text"),
              ("ack_due", "timestamptz"), ("resolve_due", "timestamptz"), ("duplicate_of", "text")),
-    key=("request_id",), to_row=_report_row,
+    key=("request_id",), to_row=_report_row, from_row=_report_from_row,
 )
 STATUS_TABLE = TableSpec(
     kind="reports.status", table="field_report_status",
     columns=(("time", "timestamptz"), ("request_id", "text"), ("status", "text"), ("reason", "text"),
              ("actor", "text"), ("department", "text"), ("assignee_group", "text")),
-    key=("request_id", "time", "status"), to_row=_status_row,
+    key=("request_id", "time", "status"), to_row=_status_row, from_row=_status_from_row,
 )
 
 
