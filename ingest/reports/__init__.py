@@ -31,4 +31,5 @@ def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samp
     if not database_dsn:
         raise ConfigError(f"feed {feed.name!r}: the Open311 intake reads the store: set [database] dsn")
     pool = ConnectionPool(database_dsn, min_size=1, max_size=8, open=True)
-    return Open311Worker(cfg, publisher, StoreReportReader(pool), host=host, port=port, feed=feed.name)
+    return Open311Worker(cfg, publisher, StoreReportReader(pool), host=host, port=port, feed=feed.name,
+                         on_stop=pool.close)

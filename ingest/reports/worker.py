@@ -64,6 +64,8 @@ class Open311Worker:
         stop.wait()
         self.server.shutdown()
         thread.join(timeout=30)
+        if self._on_stop is not None:
+            self._on_stop()
 
     def _serve(self) -> None:
         try:
