@@ -75,3 +75,4 @@ def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path:
         assert isinstance(w, Open311Worker) and w.health()["feed"] == "hue-s"
     finally:
         w.server.shutdown()
+        w._on_stop()

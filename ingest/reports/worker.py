@@ -29,7 +29,9 @@ class Open311Worker:
     """Serves the intake on ``host:port`` until ``stop`` is set."""
 
     def __init__(self, cfg: ReportsFeed, publisher: Publisher, reader: ReportReader, *,
-                 host: str = "127.0.0.1", port: int = 8311, threads: int = 8, feed: str = "reports") -> None:
+                 host: str = "127.0.0.1", port: int = 8311, threads: int = 8, feed: str = "reports",
+                 on_stop: Any = None) -> None:
+        self._on_stop = on_stop  # e.g. closes the reader's connection pool
         self.publisher, self.feed = publisher, feed
         self._lock = threading.Lock()  # a publisher is not promised to be thread-safe
         self.accepted = 0
