@@ -54,6 +54,7 @@ CSRF_FIELD = "csrf_token"
 CONSOLE_PREFIX = "/console"
 REPORTS_PREFIX = "/reports"  # reports name officers and hold incident notes: a session is needed
 SECURITY_PREFIX = "/security"  # attackers' addresses and targeted accounts: a session is needed
+PRESS_PREFIX = "/press"  # press alerts name the departments that must answer: a session is needed
 CAMERAS_PREFIX = "/cameras"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
@@ -184,7 +185,8 @@ class Auth:
 
     def needs_login(self, route: str) -> bool:
         """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
-        if any(under(route, prefix) for prefix in (CONSOLE_PREFIX, REPORTS_PREFIX, SECURITY_PREFIX)):
+        guarded = (CONSOLE_PREFIX, REPORTS_PREFIX, SECURITY_PREFIX, PRESS_PREFIX)
+        if any(under(route, prefix) for prefix in guarded):
             return True
         if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):
             return True

@@ -31,6 +31,15 @@ def assets_only(*names: str) -> str:
     return r"^(?!(" + "|".join(re.escape(n) for n in (*SHARED_ASSETS, *names)) + r")$)"
 
 
+def page_app(server: Any, prefix: str, title: str, *assets: str) -> Any:
+    """A page's Dash app mounted on the wall's Flask ``server`` under ``prefix``, with the shared
+    assets and its own ``assets`` only, served from this machine (a control room may have no internet)."""
+    import dash
+
+    return dash.Dash(__name__, server=server, url_base_pathname=prefix, title=title, update_title=None,
+                     assets_folder=str(ASSETS), assets_ignore=assets_only(*assets), serve_locally=True)
+
+
 def clock_config(tz: str, stale_ms: int | None = None, parts: Sequence[str] = ("time",), link_class: str = "",
                  stale_class: str = "stale", **extra: Any) -> dict[str, Any]:
     """What the shared clock (``assets/clock.js``) of a page needs: the city's zone, when the page

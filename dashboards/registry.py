@@ -42,10 +42,23 @@ def _security(server: Flask, pool: Any, settings: Settings) -> Any:
     return create_security_page(server, pool, settings)
 
 
+def _services(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.services import create_services_page
+
+    return create_services_page(server, pool, settings)
+
+
 def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
     from dashboards.reports.page import register_reports_page
 
     register_reports_page(server, pool, settings)
+    return None
+
+
+def _press(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.press import register_press_page
+
+    register_press_page(server, pool, settings)
     return None
 
 
@@ -66,6 +79,8 @@ PAGES: tuple[Page, ...] = (
     Page("/cameras/", "Cameras", _cameras, nav=2),
     Page("/security/", "Security", _security, nav=4),
     Page("/reports/", "Reports", _reports, nav=5),
+    Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
+    Page("/services/", "Public services", _services, nav=None),  # as /press/: reached by its address
 )
 
 

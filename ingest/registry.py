@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import ingest.environment as environment
+import ingest.press as press
 import ingest.reports as reports
 import ingest.security as security
+import ingest.services as services
 import ingest.vessels as vessels
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
@@ -68,6 +70,21 @@ def _security(settings: Settings) -> list[Source]:
             if f.enabled and f.kind in security.KINDS]
 
 
+def _press(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: press.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in press.KINDS]
+
+def _services(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: services.build_worker(feed, publisher, settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in services.KINDS]
+
+
 def _reports(settings: Settings) -> list[Source]:
     def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
         return lambda publisher: reports.build_worker(feed, publisher, settings.database.dsn,
@@ -95,6 +112,8 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (environment.KINDS, _environment),
     (vessels.KINDS, _vessels),
     (security.KINDS, _security),
+    (press.KINDS, _press),
+    (services.KINDS, _services),
     (reports.KINDS, _reports),
     (frozenset(), _cameras),  # [[cameras]]
 )
@@ -118,6 +137,10 @@ def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
         environment.build_source(feed, settings, settings.samples_dir)
     elif feed.kind in security.KINDS:
         security.feed_options(feed)
+    elif feed.kind in press.KINDS:
+        press.feed_options(feed)
+    elif feed.kind in services.KINDS:
+        services.feed_options(feed)
     else:
         known = sorted(k for kinds, _ in INGEST for k in kinds)
         raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")

@@ -60,3 +60,15 @@ def test_toml_paths() -> None:
     assert toml_path(("rules", "thresholds", 0, "metrc")) == "rules.thresholds[0].metrc"
     assert toml_path(("feeds", 2, "options", "port")) == "feeds[2].options.port"
     assert toml_path(()) == "(file)"
+
+
+def test_vessel_and_camera_rule_options_are_checked_at_load_time(tmp_path: Path) -> None:
+    """The vessel and camera rule sections are typed models: a misspelled option is named by its path."""
+    config = tmp_path / "city.toml"
+    config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8")
+                      .replace("[rules.vessels.ais_gap]\n", "[rules.vessels.ais_gap]\ngap_minute = 5\n", 1)
+                      .replace("[[rules.camera_faults]]\n", "[[rules.camera_faults]]\ndark_belw = 3\n", 1))
+    settings, errors = check_config(config)
+    assert settings is None
+    assert "rules.vessels.ais_gap.gap_minute: Extra inputs are not permitted" in errors
+    assert "rules.camera_faults[0].dark_belw: Extra inputs are not permitted" in errors

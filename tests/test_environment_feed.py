@@ -611,14 +611,14 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     # the commented examples are valid feeds too, once uncommented
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     blocks = text.split("# [[feeds]]")[1:]
-    assert len(blocks) == 5
+    assert len(blocks) == 7
     for block in blocks:
         lines = [ln.removeprefix("# ") for ln in block.split("\n\n")[0].splitlines()[1:]]
         data = tomllib.loads("\n".join(["[[feeds]]", *lines]))
         example = FeedSettings(**data["feeds"][0])
         if example.kind in SOURCE_FACTORIES:
             assert build_source(example, settings, SAMPLES, now=lambda: T0).name == example.name
-        elif example.kind.startswith("security-"):
+        elif example.kind.startswith(("security-", "services-")) or example.kind == "rss":
             check_feed_options(example, settings)  # raises with the reason if it is not valid
         else:
             assert vessel_feed_options(example)
@@ -628,7 +628,7 @@ def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
     assert settings.web.title == "Intelligent Operations Centre"
     assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "security-sim-auth",
-                                                "security-sim-web", "security-sim-ids"]
+                                                "security-sim-web", "security-sim-ids", "motcua-sample"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 

@@ -46,7 +46,7 @@ def fleet_records() -> list[Event]:
 def vessel_settings(**rules: object) -> Settings:
     """The Huế configuration's vessel rules alone (``rules`` override their options)."""
     hue = load_settings()
-    vessels = {**hue.rules.vessels, **rules}
+    vessels = {**hue.rules.vessels.as_config(), **rules}
     return Settings(samples_dir=hue.samples_dir, rules=RuleSettings(vessels=vessels), bus=hue.bus)
 
 

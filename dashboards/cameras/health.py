@@ -9,41 +9,39 @@ from typing import Literal
 
 from dashboards.cameras.model import FAULT_NAMES
 from ioc.config import Settings
+from ioc.feeds.cameras.rules import CameraFaultRule
 from ioc.store import camera_queries as cq
+
+_RULE = CameraFaultRule.model_fields
 
 
 @dataclass(frozen=True)
 class FaultLimits:
     """When a camera's newest frame statistics count as a fault (the camera-fault rule's levels).
 
-    The defaults are those of ``detectors/cameras/faults.py``; the page reads the configured
-    rule (``[[rules.camera_faults]]``) as data, since pages do not import detectors.
+    The levels are those of the cameras feed's rule model (``ioc/feeds/cameras/rules.py``), read
+    from the configured rule (``[[rules.camera_faults]]``) or its defaults: declared once.
     """
 
-    offline_seconds: float = 30.0
-    dark_below: float = 15.0
-    frozen_change_below: float = 0.3
-    blur_below: float = 80.0
-    faults: tuple[str, ...] = ("offline", "dark", "frozen", "blurred")
+    offline_seconds: float = _RULE["offline_seconds"].default
+    dark_below: float = _RULE["dark_below"].default
+    frozen_change_below: float = _RULE["frozen_change_below"].default
+    blur_below: float = _RULE["blur_below"].default
+    faults: tuple[str, ...] = ("offline", "dark", "frozen", "blurred")  # those the page shows
 
 
 def fault_limits(settings: Settings, camera_id: str) -> FaultLimits:
     """The levels of the first camera-fault rule that watches ``camera_id`` (defaults without one)."""
     for rule in settings.rules.camera_faults:
-        cameras = rule.get("cameras") or []
-        if cameras and camera_id not in cameras:
+        if rule.cameras and camera_id not in rule.cameras:
             continue
-        defaults = FaultLimits()
-        try:
-            return FaultLimits(
-                offline_seconds=float(rule.get("offline_seconds", defaults.offline_seconds)),
-                dark_below=float(rule.get("dark_below", defaults.dark_below)),
-                frozen_change_below=float(rule.get("frozen_change_below", defaults.frozen_change_below)),
-                blur_below=float(rule.get("blur_below", defaults.blur_below)),
-                faults=tuple(rule.get("faults") or defaults.faults),
-            )
-        except (TypeError, ValueError):
-            return defaults
+        return FaultLimits(
+            offline_seconds=rule.offline_seconds,
+            dark_below=rule.dark_below,
+            frozen_change_below=rule.frozen_change_below,
+            blur_below=rule.blur_below,
+            faults=tuple(rule.faults) if "faults" in rule.model_fields_set else FaultLimits.faults,
+        )
     return FaultLimits()
 
 

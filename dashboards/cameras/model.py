@@ -187,9 +187,7 @@ class CameraView:
         out = []
         for kind in ("crowd", "congestion"):
             for rule in getattr(self.settings.rules, kind):
-                cams = rule.get("cameras") or []
-                above = rule.get("above")
-                if (cams and camera_id not in cams) or not isinstance(above, int | float):
+                if (rule.cameras and camera_id not in rule.cameras) or rule.above is None:
                     continue
-                out.append((kind, str(rule.get("zone") or "*"), float(above)))
+                out.append((kind, str(rule.zone or "*"), float(rule.above)))
         return out

@@ -37,16 +37,7 @@ def install_frame_route(server: Flask, view: CameraView) -> None:
 
 def attach(server: Flask, view: CameraView) -> dash.Dash:
     """Mount the camera wall on ``server`` under ``/cameras/``, with its frame route."""
-    app = dash.Dash(
-        __name__,
-        server=server,
-        url_base_pathname=PREFIX,
-        title=f"Cameras · {view.settings.city}",
-        update_title=None,
-        assets_folder=str(c.ASSETS),
-        assets_ignore=c.assets_only("cameras.css", "cameras.js"),  # the other pages' assets are theirs
-        serve_locally=True,  # a control room may have no internet
-    )
+    app = c.page_app(server, PREFIX, f"Cameras · {view.settings.city}", "cameras.css", "cameras.js")
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
     install_frame_route(server, view)

@@ -21,16 +21,7 @@ from ioc.config import Settings
 
 def attach(server: Flask, view: ConsoleView) -> dash.Dash:
     """Mount the console on ``server`` under ``/console/``."""
-    app = dash.Dash(
-        __name__,
-        server=server,
-        url_base_pathname=PREFIX,
-        title=f"Duty console · {view.settings.city}",
-        update_title=None,
-        assets_folder=str(c.ASSETS),
-        assets_ignore=c.assets_only("console.css", "console.js"),  # the other pages' assets are theirs
-        serve_locally=True,
-    )
+    app = c.page_app(server, PREFIX, f"Duty console · {view.settings.city}", "console.css", "console.js")
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
 

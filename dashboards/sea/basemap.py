@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
-from shapely.geometry import shape
+from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from dashboards import components as c
@@ -28,6 +28,7 @@ from dashboards.sea.style import (
     ZONE_STYLES,
 )
 from ioc.config import Settings
+from ioc.zones import ZoneError, read_zone_file
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,18 @@ class MapFeature:
     kind: str
     geojson: dict[str, Any]  # the GeoJSON Feature
     geometry: BaseGeometry
+
+
+def _read_zones(path: Path) -> list[MapFeature]:
+    """The zones of one file, read by the core zone reader (a bad file: a warning, no zones drawn)."""
+    try:
+        zones = read_zone_file(path)
+    except ZoneError as exc:
+        log.warning("sea map: %s", exc)
+        return []
+    return [MapFeature(id=z.id, name=z.name, kind=z.kind, geometry=z.geometry,
+                       geojson={"type": "Feature", "properties": {}, "geometry": mapping(z.geometry)})
+            for z in zones]
 
 
 def _read_features(path: Path) -> list[MapFeature]:
@@ -71,8 +84,7 @@ def _resolve(settings: Settings, name: str | Path) -> Path:
 
 def zone_files(settings: Settings) -> list[Path]:
     """The zone files of the vessel rules (``rules.vessels.zones``, relative to ``samples_dir``)."""
-    names = settings.rules.vessels.get("zones", []) if isinstance(settings.rules.vessels, dict) else []
-    return [_resolve(settings, n) for n in ([names] if isinstance(names, str) else names)]
+    return [_resolve(settings, n) for n in settings.rules.vessels.zones]
 
 
 def coastline_files(settings: Settings) -> list[Path]:
@@ -184,7 +196,7 @@ class SeaView:
 
     @classmethod
     def build(cls, pool: Any, settings: Settings) -> SeaView:
-        zones = tuple(f for p in zone_files(settings) for f in _read_features(p))
+        zones = tuple(f for p in zone_files(settings) for f in _read_zones(p))
         coast = tuple(f for p in coastline_files(settings) for f in _read_features(p))
         ports = [z.geometry for z in zones if z.kind == "port"]
         port_union = shapely.union_all(ports) if ports else None

@@ -69,16 +69,7 @@ def _install_track_route(server: Flask, view: SeaView) -> None:
 
 def attach(server: Flask, view: SeaView) -> dash.Dash:
     """Mount the sea map on ``server`` under ``/sea/``."""
-    app = dash.Dash(
-        __name__,
-        server=server,
-        url_base_pathname=PREFIX,
-        title=f"Sea map · {view.settings.city}",
-        update_title=None,
-        assets_folder=str(c.ASSETS),
-        assets_ignore=c.assets_only("sea.css", "sea.js"),  # the other pages' assets are theirs
-        serve_locally=True,
-    )
+    app = c.page_app(server, PREFIX, f"Sea map · {view.settings.city}", "sea.css", "sea.js")
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
     _install_map_routes(server)

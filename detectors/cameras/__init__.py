@@ -26,8 +26,13 @@ CAMERA_DETECTORS: Mapping[str, Callable[[Any], Any]] = {
     "wrong_way": WrongWayDetector.from_settings,
     "no_stopping": NoStoppingDetector.from_settings,
 }
+DETECTORS: Mapping[str, Callable[[Any], list[Any]]] = {
+    name: (lambda s, f=factory: [f(s)]) for name, factory in CAMERA_DETECTORS.items()
+}
+"""This package's entries of the detector registry."""
 
 __all__ = [
+    "DETECTORS",
     "CAMERA_DETECTORS",
     "CameraFaultDetector",
     "CameraFaultRule",

@@ -15,34 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
 
 from detectors.base import check_rule_names, check_version, dump_time, load_time
 from detectors.cameras.frames import Change, FrameRun, FrameSample, RunTiming
 from ioc.camera_settings import point_in_polygon
 from ioc.events import AlertSignal, Event
 from ioc.feeds.cameras.records import CameraDetection
+from ioc.feeds.cameras.rules import CameraRule  # noqa: F401  (re-exported)
 
 Polygon = Sequence[tuple[float, float]]
 CameraZones = Mapping[str, Mapping[str, Polygon]]  # camera id -> zone name -> polygon
 SNAPSHOT_VERSION = 1
 
 
-class CameraRule(BaseModel):
-    """Fields every camera rule has."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=96)]
-    cameras: list[str] = Field(default_factory=list)
-    """Camera ids the rule watches; empty: every camera (that has the rule's zone)."""
-    severity: Literal["info", "warning", "critical"] = "warning"
-    title: str = ""
-    """Optional template, e.g. ``"{count} people at {camera_name}"`` (fields: see each rule)."""
-    clear_seconds: Annotated[float, Field(ge=0)] = 10.0
-    """How long the condition must be off before the alert resolves."""
 
 
 def foot_point(event: CameraDetection) -> tuple[float, float] | None:

@@ -20,12 +20,9 @@ nothing for ``max_gap``. Untracked detections count for ``above`` but can never 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
-
-from pydantic import Field, model_validator
+from typing import Any
 
 from detectors.cameras.base import (
-    CameraRule,
     FrameRuleDetector,
     cameras_from_settings,
     in_zone,
@@ -37,26 +34,7 @@ from detectors.cameras.labels import check_rule_labels
 from detectors.cameras.tracks import TrackHistory
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
-
-VEHICLES = ["car", "truck", "bus", "motorcycle", "bicycle"]
-
-
-class CongestionRule(CameraRule):
-    """More than ``above`` vehicles in ``zone`` for ``for_seconds``, or ``min_stopped`` not moving."""
-
-    zone: str | None = None
-    labels: list[str] = Field(default_factory=lambda: list(VEHICLES))
-    above: Annotated[int, Field(ge=0)] | None = None
-    for_seconds: Annotated[float, Field(ge=0)] = 60.0
-    stopped_px: Annotated[float, Field(gt=0)] | None = None
-    min_stopped: Annotated[int, Field(ge=1)] = 1
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
-
-    @model_validator(mode="after")
-    def _a_condition(self) -> CongestionRule:
-        if self.above is None and self.stopped_px is None:
-            raise ValueError(f"congestion rule {self.name!r}: set 'above', 'stopped_px' or both")
-        return self
+from ioc.feeds.cameras.rules import VEHICLES, CongestionRule  # noqa: F401  (re-exported)
 
 
 class CongestionDetector(FrameRuleDetector):

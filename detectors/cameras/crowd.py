@@ -14,12 +14,9 @@ box when untracked. Fingerprint: ``crowd:<rule>:<camera>``. Title fields: ``coun
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
-
-from pydantic import Field
+from typing import Any
 
 from detectors.cameras.base import (
-    CameraRule,
     FrameRuleDetector,
     cameras_from_settings,
     in_zone,
@@ -29,16 +26,7 @@ from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
-
-
-class CrowdRule(CameraRule):
-    """More than ``above`` objects of ``labels`` in ``zone`` for ``for_seconds``."""
-
-    zone: str | None = None
-    labels: list[str] = Field(default_factory=lambda: ["person"])
-    above: Annotated[int, Field(ge=0)]
-    for_seconds: Annotated[float, Field(ge=0)] = 30.0
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
+from ioc.feeds.cameras.rules import CrowdRule  # noqa: F401  (re-exported)
 
 
 def object_id(event: CameraDetection) -> tuple[str, str]:

@@ -27,13 +27,10 @@ title fields: ``camera``, ``camera_name``, ``fault``, ``value``, ``seconds`` (of
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
-
-from pydantic import Field
+from typing import Any
 
 from detectors.base import dump_time, load_time
 from detectors.cameras.base import (
-    CameraRule,
     FrameRuleDetector,
     cameras_from_settings,
     render_title,
@@ -41,9 +38,9 @@ from detectors.cameras.base import (
 )
 from detectors.cameras.frames import Change, FrameSample, RunTiming
 from ioc.events import AlertSignal, Event
+from ioc.feeds.cameras.rules import FAULTS, CameraFaultRule  # noqa: F401  (re-exported)
 
 KIND = "camera.frame_stats"
-FAULTS = ("dark", "frozen", "blurred", "shaking")
 TITLES = {
     "offline": ("Camera offline: no frames from {camera_name} for {seconds:g} s",
                 "Camera back online: {camera_name}"),
@@ -54,26 +51,7 @@ TITLES = {
 }
 
 
-class CameraFaultRule(CameraRule):
-    """Which camera faults to judge, and their thresholds."""
 
-    faults: list[Literal["offline", "dark", "frozen", "blurred", "shaking"]] = Field(
-        default_factory=lambda: ["offline", *FAULTS]
-    )
-    offline_seconds: Annotated[float, Field(gt=0)] = 30.0
-    dark_below: Annotated[float, Field(ge=0, le=255)] = 15.0
-    dark_seconds: Annotated[float, Field(ge=0)] = 10.0
-    frozen_change_below: Annotated[float, Field(ge=0)] = 0.3
-    frozen_seconds: Annotated[float, Field(ge=0)] = 10.0
-    blur_below: Annotated[float, Field(ge=0)] = 80.0
-    blur_seconds: Annotated[float, Field(ge=0)] = 10.0
-    shake_above: Annotated[float, Field(ge=0)] = 0.2
-    shake_seconds: Annotated[float, Field(ge=0)] = 5.0
-    clear_seconds: Annotated[float, Field(ge=0)] = 5.0
-
-    def enabled(self) -> list[str]:
-        """The frame faults (not ``offline``) this rule judges."""
-        return [f for f in FAULTS if f in self.faults]
 
 
 def _stats(event: Event) -> dict[str, Any]:

@@ -13,14 +13,11 @@ Fingerprint ``intrusion:<rule>:<camera>``; title fields as for crowds plus ``zon
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
-
 from detectors.cameras.base import (
-    CameraRule,
     CameraZones,
     FrameRuleDetector,
     cameras_from_settings,
@@ -32,44 +29,15 @@ from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
+from ioc.feeds.cameras.rules import IntrusionRule, parse_clock  # noqa: F401  (re-exported)
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 
 
-def parse_clock(value: str) -> time:
-    """``"HH:MM"`` (or ``"HH:MM:SS"``) as a time of day."""
-    return time.fromisoformat(value)
 
 
-class IntrusionRule(CameraRule):
-    """Someone in one of ``zones`` (during ``active_from``..``active_until`` local time, if set)."""
 
-    zones: Annotated[list[str], Field(min_length=1)]
-    labels: list[str] = Field(default_factory=lambda: ["person"])
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
-    for_seconds: Annotated[float, Field(ge=0)] = 0.0
-    active_from: str | None = None
-    active_until: str | None = None
-    severity: Literal["info", "warning", "critical"] = "critical"
 
-    @field_validator("active_from", "active_until")
-    @classmethod
-    def _clock(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_clock(value)
-        return value
-
-    def active(self, local: time) -> bool:
-        """Whether the rule watches at local time of day ``local``."""
-        if self.active_from is None and self.active_until is None:
-            return True
-        start = parse_clock(self.active_from or "00:00")
-        end = parse_clock(self.active_until or "00:00")
-        if start == end:
-            return True
-        if start < end:
-            return start <= local < end
-        return local >= start or local < end
 
 
 class IntrusionDetector(FrameRuleDetector):

@@ -7,33 +7,13 @@ fingerprint ``no_stopping:<rule>:<camera>``, ``started_at`` when the vehicle sto
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from pydantic import Field, model_validator
+from typing import Any
 
 from detectors.cameras.base import cameras_from_settings, rules_from_settings
-from detectors.cameras.congestion import CongestionDetector, CongestionRule
+from detectors.cameras.congestion import CongestionDetector
 from detectors.cameras.frames import Change
 from detectors.cameras.labels import check_rule_labels
-
-
-class NoStoppingRule(CongestionRule):
-    """A vehicle stopped in ``zone`` for ``stopped_seconds``."""
-
-    zone: str  # type: ignore[assignment]
-    stopped_seconds: Annotated[float, Field(gt=0)] = 60.0
-    stopped_px: Annotated[float, Field(gt=0)] = 8.0  # type: ignore[assignment]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _as_congestion(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = dict(data)
-            if "for_seconds" in data:
-                raise ValueError("a no-stopping rule takes stopped_seconds, not for_seconds")
-            data["for_seconds"] = data.get("stopped_seconds", 60.0)
-            data["min_stopped"] = 1
-        return data
+from ioc.feeds.cameras.rules import NoStoppingRule  # noqa: F401  (re-exported)
 
 
 class NoStoppingDetector(CongestionDetector):

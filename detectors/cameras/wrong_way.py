@@ -14,43 +14,20 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Annotated, Any
-
-from pydantic import Field, field_validator
+from typing import Any
 
 from detectors.cameras.base import (
-    CameraRule,
     FrameRuleDetector,
     cameras_from_settings,
     in_zone,
     rules_from_settings,
 )
-from detectors.cameras.congestion import VEHICLES
 from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
 from detectors.cameras.tracks import TrackHistory
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
-
-
-class WrongWayRule(CameraRule):
-    """A tracked vehicle in ``zone`` moving more than ``min_px`` against ``direction``."""
-
-    zone: str
-    direction: tuple[float, float]
-    labels: list[str] = Field(default_factory=lambda: list(VEHICLES))
-    min_px: Annotated[float, Field(gt=0)] = 40.0
-    over_seconds: Annotated[float, Field(gt=0)] = 3.0
-    for_seconds: Annotated[float, Field(ge=0)] = 0.0
-    min_score: Annotated[float, Field(ge=0, le=1)] = 0.0
-    severity: str = "critical"  # type: ignore[assignment]
-
-    @field_validator("direction")
-    @classmethod
-    def _a_direction(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if math.hypot(*value) == 0:
-            raise ValueError("direction must not be the zero vector")
-        return value
+from ioc.feeds.cameras.rules import WrongWayRule  # noqa: F401  (re-exported)
 
 
 class WrongWayDetector(FrameRuleDetector):

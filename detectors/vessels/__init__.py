@@ -22,9 +22,11 @@ All share :mod:`.common` (per-vessel reordering in event time, snapshots) and a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ioc.config import ConfigError, Settings
 
 from .ais_gap import AisGapConfig, AisGapDetector
 from .common import RuleConfig, VesselRule
@@ -68,7 +70,31 @@ def build_vessel_detectors(
     return [RULES[name](zones, {**common, **dict(config.get(name, {}))}) for name in enabled]  # type: ignore[call-arg]
 
 
+def vessel_rules(settings: Settings) -> Sequence[VesselRule]:
+    """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
+    if "vessels" not in settings.rules.model_fields_set:
+        return []
+    rules = build_vessel_detectors(settings.rules.vessels.as_config(), base_dir=settings.samples_dir)
+    cells = settings.bus.cells
+    for rule in rules:
+        if not isinstance(rule, EncounterDetector):
+            continue
+        if rule.cfg.max_distance_m > cells.halo_m:
+            raise ConfigError(f"encounter max_distance_m {rule.cfg.max_distance_m:g} is more than the map "
+                              f"cells' halo ([bus.cells] halo_m = {cells.halo_m:g}): a close pair could "
+                              "be missed")
+        if cells.hold_minutes < rule.cfg.max_fix_age_minutes + rule.cfg.bin_minutes:
+            raise ConfigError(f"[bus.cells] hold_minutes {cells.hold_minutes:g} is less than the encounter's "
+                              "max_fix_age_minutes + bin_minutes: a cell could keep a vessel where it was")
+    return rules
+
+
+DETECTORS: Mapping[str, Callable[[Settings], Sequence[VesselRule]]] = {"vessels": vessel_rules}
+"""This package's entries of the detector registry."""
+
+
 __all__ = [
+    "DETECTORS",
     "RULES",
     "AisGapConfig",
     "AisGapDetector",
@@ -87,5 +113,6 @@ __all__ = [
     "ZoneError",
     "ZoneIndex",
     "build_vessel_detectors",
+    "vessel_rules",
     "load_zones",
 ]

@@ -25,12 +25,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
-
 from detectors.vessels.common import (
     MINUTE_US,
     Fix,
-    RuleConfig,
     VesselRule,
     fix_from_list,
     minutes,
@@ -38,15 +35,12 @@ from detectors.vessels.common import (
 )
 from detectors.vessels.zones import ZoneIndex, distance_m
 from ioc.events import AlertSignal
+from ioc.feeds.vessels.settings import AisGapConfig  # noqa: F401  (re-exported)
 
 AIS_GAP_TITLE = "Vessel {mmsi} dark at sea: no AIS position for {minutes}+ min"  # an alerts message
 
 
-class AisGapConfig(RuleConfig):
-    """Options of :class:`AisGapDetector`."""
 
-    gap_minutes: float = Field(default=60.0, gt=0)
-    within_kinds: tuple[str, ...] = ()
 
 
 class AisGapDetector(VesselRule):

@@ -39,11 +39,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from detectors.base import check_version
 from ioc.events import AlertSignal, Event, Severity
 from ioc.feeds.vessels.records import VesselPosition
+from ioc.feeds.vessels.settings import RuleConfig  # noqa: F401  (re-exported)
 
 POSITION_KIND = "vessel.position"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -191,20 +190,7 @@ def fix_from_list(raw: list[Any]) -> Fix:
     return Fix(int(t), int(mmsi), float(lat), float(lon), float(sog), float(cog), int(status))
 
 
-class RuleConfig(BaseModel):
-    """Options every vessel rule has."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    settle_minutes: float = Field(default=2.0, ge=0, le=24 * 60)
-    """How long a vessel's positions are held to be put in order (its own disorder)."""
-    allowed_lateness_minutes: float = Field(default=30.0, ge=0, le=7 * 24 * 60)
-    """How far one vessel's data may lag the newest event time of any (partition skew)."""
-    forget_after_hours: float = Field(default=72.0, gt=0)
-    """A vessel silent this long is forgotten (its open alerts resolved)."""
-    severity: Severity = "warning"
-    port_kinds: tuple[str, ...] = ("port",)
-    """Zone kinds that count as "in port" (not at sea)."""
 
 
 class VesselRule:

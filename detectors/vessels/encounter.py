@@ -34,12 +34,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
-
 from detectors.vessels.common import (
     MINUTE_US,
     Fix,
-    RuleConfig,
     VesselRule,
     fix_from_list,
     from_us,
@@ -50,18 +47,7 @@ from detectors.vessels.zones import M_PER_DEG_SPHERE, ZoneIndex, distance_m
 from ioc.cells import cell_id
 from ioc.events import AlertSignal, Event
 from ioc.feeds.vessels.records import VesselCellPosition
-
-
-class EncounterConfig(RuleConfig):
-    """Options of :class:`EncounterDetector`."""
-
-    max_distance_m: float = Field(default=500.0, gt=0)
-    min_duration_minutes: float = Field(default=120.0, gt=0)
-    max_speed_kn: float = Field(default=2.0, gt=0)
-    min_port_distance_m: float = Field(default=5000.0, ge=0)
-    bin_minutes: float = Field(default=10.0, gt=0)
-    max_fix_age_minutes: float = Field(default=30.0, gt=0)
-    max_missed_bins: int = Field(default=1, ge=0)
+from ioc.feeds.vessels.settings import EncounterConfig  # noqa: F401  (re-exported)
 
 
 @dataclass(slots=True)

@@ -31,13 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import Field
-
 from detectors.vessels.common import (
     MINUTE_US,
     US,
     Fix,
-    RuleConfig,
     VesselRule,
     fix_from_list,
     minutes,
@@ -45,21 +42,14 @@ from detectors.vessels.common import (
 )
 from detectors.vessels.zones import ZoneIndex, distance_m
 from ioc.events import AlertSignal
+from ioc.feeds.vessels.settings import LoiteringConfig  # noqa: F401  (re-exported)
 
 # alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
 LOITERING_TITLE = "Vessel {mmsi} loitering: mean speed {speed} kn for {hours} h away from port"
 LOITERING_OVER_TITLE = "Vessel {mmsi} no longer loitering ({reason})"
 
 
-class LoiteringConfig(RuleConfig):
-    """Options of :class:`LoiteringDetector`."""
 
-    max_speed_kn: float = Field(default=2.0, gt=0)
-    min_duration_minutes: float = Field(default=120.0, gt=0)
-    min_port_distance_m: float = Field(default=5000.0, ge=0)
-    max_gap_minutes: float = Field(default=60.0, gt=0)
-    sample_seconds: float = Field(default=60.0, gt=0)
-    """Spacing of the window's anchor points (memory: one per vessel per ``sample_seconds``)."""
 
 
 _Sample = tuple[int, float, float, float]  # (time us, speed integral kn*s since window start, lat, lon)

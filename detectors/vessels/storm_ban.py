@@ -31,16 +31,11 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from detectors.vessels.common import Fix, RuleConfig, VesselRule, fix_from_list, to_us
+from detectors.vessels.common import Fix, VesselRule, fix_from_list, to_us
 from detectors.vessels.zones import ZoneIndex
-from ioc.events import AlertSignal, Event, Severity
+from ioc.events import AlertSignal, Event
 from ioc.feeds.vessels.records import StormWarning
-
-
-class StormBanConfig(RuleConfig):
-    """Options of :class:`StormBanDetector`."""
-
-    severity: Severity = "critical"
+from ioc.feeds.vessels.settings import StormBanConfig  # noqa: F401  (re-exported)
 
 
 @dataclass(slots=True)

@@ -23,26 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import Field
-
-from detectors.vessels.common import MINUTE_US, Fix, RuleConfig, VesselRule, fix_from_list, minutes
+from detectors.vessels.common import MINUTE_US, Fix, VesselRule, fix_from_list, minutes
 from detectors.vessels.zones import Zone, ZoneIndex
-from ioc.events import AlertSignal, Severity
+from ioc.events import AlertSignal
+from ioc.feeds.vessels.settings import ZoneDwellConfig  # noqa: F401  (re-exported)
 
 KIND_LABELS = {"no_fishing": "no-fishing zone", "protected": "marine protected area"}
 
 
-class ZoneDwellConfig(RuleConfig):
-    """Options of :class:`ZoneDwellDetector`."""
 
-    kinds: tuple[str, ...] = ("no_fishing", "protected")
-    zone_ids: tuple[str, ...] = ()
-    """If set, only these zones are watched (whatever their kind)."""
-    min_dwell_minutes: float = Field(default=10.0, ge=0)
-    min_exit_minutes: float = Field(default=5.0, ge=0)
-    severity_by_kind: dict[str, Severity] = Field(
-        default_factory=lambda: {"protected": "critical", "no_fishing": "warning"}
-    )
 
 
 @dataclass(slots=True)

@@ -19,18 +19,22 @@ metres (e.g. "within 5 km of a port").
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ioc.zones import ZONE_KINDS, Zone, ZoneError, read_zone_file, zones_from_geojson
+
+__all__ = [
+    "ZONE_KINDS", "Zone", "ZoneError", "ZoneIndex", "buffer_m", "distance_m", "load_zones",
+    "zones_from_geojson",
+]
+
 import shapely
-from shapely.geometry import box, shape
+from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
-ZONE_KINDS = frozenset({"no_fishing", "protected", "port", "storm_ban", "sea_boundary"})
 DEFAULT_CELL_DEG = 0.01
 MAX_CACHED_CELLS = 250_000
 M_PER_DEG_LAT = 110_574.0
@@ -39,23 +43,10 @@ EARTH_RADIUS_M = 6_371_008.8
 M_PER_DEG_SPHERE = math.pi * EARTH_RADIUS_M / 180  # what :func:`distance_m` makes of a degree
 
 
-class ZoneError(ValueError):
-    """A zone file or feature is invalid; ``str()`` says which and why."""
 
 
-@dataclass(frozen=True, eq=False)
-class Zone:
-    """One named area: id, name, kind and its (prepared) polygonal geometry."""
 
-    id: str
-    name: str
-    kind: str
-    geometry: BaseGeometry
-    properties: Mapping[str, Any] = field(default_factory=dict)
 
-    def contains(self, lon: float, lat: float) -> bool:
-        """Whether the point lies inside the zone (its boundary included)."""
-        return bool(shapely.intersects_xy(self.geometry, lon, lat))
 
 
 def _local_scale(lat: float) -> tuple[float, float]:
@@ -94,60 +85,17 @@ def buffer_m(geometry: BaseGeometry, meters: float) -> BaseGeometry:
     return shapely.transform(local.buffer(meters, quad_segs=16), to_degrees)
 
 
-def zones_from_geojson(data: Mapping[str, Any], source: str = "zones") -> list[Zone]:
-    """The zones of a GeoJSON FeatureCollection (parsed JSON); :class:`ZoneError` if invalid."""
-    if not isinstance(data, Mapping) or data.get("type") != "FeatureCollection":
-        raise ZoneError(f"{source}: not a GeoJSON FeatureCollection")
-    features = data.get("features")
-    if not isinstance(features, list):
-        raise ZoneError(f"{source}: 'features' is not a list")
-    zones: list[Zone] = []
-    for number, feature in enumerate(features):
-        where = f"{source} feature {number}"
-        if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
-            raise ZoneError(f"{where}: not a GeoJSON Feature")
-        props = feature.get("properties") or {}
-        if not isinstance(props, Mapping):
-            raise ZoneError(f"{where}: properties is not an object")
-        zone_id, name, kind = props.get("id"), props.get("name"), props.get("kind")
-        if not isinstance(zone_id, str) or not zone_id or len(zone_id) > 96:
-            raise ZoneError(f"{where}: 'id' must be text of 1..96 characters")
-        where = f"{source} zone {zone_id!r}"
-        if kind not in ZONE_KINDS:
-            raise ZoneError(f"{where}: kind {kind!r} is not one of {sorted(ZONE_KINDS)}")
-        geometry_data = feature.get("geometry")
-        if not isinstance(geometry_data, Mapping) or geometry_data.get("type") not in (
-            "Polygon",
-            "MultiPolygon",
-        ):
-            raise ZoneError(f"{where}: geometry must be a Polygon or MultiPolygon")
-        try:
-            geometry = shape(geometry_data)
-        except Exception as exc:
-            raise ZoneError(f"{where}: bad geometry: {exc}") from None
-        if geometry.is_empty or not geometry.is_valid:
-            raise ZoneError(f"{where}: invalid geometry: {shapely.is_valid_reason(geometry)}")
-        minx, miny, maxx, maxy = geometry.bounds
-        if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
-            raise ZoneError(f"{where}: coordinates must be longitude, latitude in degrees")
-        extra = {k: v for k, v in props.items() if k not in ("id", "name", "kind")}
-        zones.append(Zone(zone_id, str(name or zone_id), str(kind), geometry, extra))
-    return zones
+
+
+
+
 
 
 def load_zones(paths: str | Path | Iterable[str | Path]) -> ZoneIndex:
-    """A :class:`ZoneIndex` of one or more GeoJSON files."""
+    """A :class:`ZoneIndex` of one or more GeoJSON files (read by :func:`ioc.zones.read_zone_file`)."""
     if isinstance(paths, str | Path):
         paths = [paths]
-    zones: list[Zone] = []
-    for path in paths:
-        p = Path(path)
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ZoneError(f"{p}: cannot read GeoJSON: {exc}") from None
-        zones.extend(zones_from_geojson(data, source=str(p)))
-    return ZoneIndex(zones)
+    return ZoneIndex([zone for path in paths for zone in read_zone_file(path)])
 
 
 _Entry = tuple[int, bool]  # (zone number, whether the zone covers the whole cell)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.config import ConfigError, Settings
+from ioc.zones import read_zone_file
 
 
 def toml_path(loc: tuple[Any, ...]) -> str:
@@ -68,14 +69,12 @@ def check_config(path: Path) -> tuple[Settings | None, list[str]]:
 
 
 def _zone_files(settings: Settings) -> list[str]:
-    files = (settings.rules.vessels or {}).get("zones", [])
-    return [files] if isinstance(files, str) else list(files)
+    return list(settings.rules.vessels.zones)
 
 
 def _read_zones(settings: Settings, file: str) -> None:
-    from detectors.vessels.zones import load_zones
-
-    load_zones(Path(settings.samples_dir) / file)
+    path = Path(file)
+    read_zone_file(path if path.is_absolute() else Path(settings.samples_dir) / path)
 
 
 def print_report(path: Path) -> int:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ioc.feeds import cameras, environment, reports, security, vessels
+from ioc.feeds import cameras, environment, press, reports, security, services, vessels
 from ioc.feeds.base import FeedSpec
 
 FEEDS: tuple[FeedSpec, ...] = (
@@ -11,6 +11,8 @@ FEEDS: tuple[FeedSpec, ...] = (
     vessels.SPEC,
     cameras.SPEC,
     security.SPEC,
+    press.SPEC,
+    services.SPEC,
     reports.SPEC,
 )
 

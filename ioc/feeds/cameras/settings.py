@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.feeds.cameras.rules import (
+    CameraFaultRule,
+    CongestionRule,
+    CrowdRule,
+    IntrusionRule,
+    NoStoppingRule,
+    WrongWayRule,
+)
 
 
 class CameraRules(BaseModel):
-    """Each camera rule kind's list (every entry checked by its rule's model, detectors/cameras/)."""
+    """Each camera rule kind's list (each entry a model of :mod:`ioc.feeds.cameras.rules`)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    crowd: list[dict[str, Any]] = Field(default_factory=list)
-    congestion: list[dict[str, Any]] = Field(default_factory=list)
-    intrusion: list[dict[str, Any]] = Field(default_factory=list)
-    camera_faults: list[dict[str, Any]] = Field(default_factory=list)
-    wrong_way: list[dict[str, Any]] = Field(default_factory=list)
-    no_stopping: list[dict[str, Any]] = Field(default_factory=list)
+    crowd: list[CrowdRule] = Field(default_factory=list)
+    congestion: list[CongestionRule] = Field(default_factory=list)
+    intrusion: list[IntrusionRule] = Field(default_factory=list)
+    camera_faults: list[CameraFaultRule] = Field(default_factory=list)
+    wrong_way: list[WrongWayRule] = Field(default_factory=list)
+    no_stopping: list[NoStoppingRule] = Field(default_factory=list)

@@ -1,0 +1,183 @@
+"""``/services/``: the public administrative services page (one-stop-shop dossiers).
+
+On-time rate by department (worst first), overdue dossiers with their age, the online share by level,
+the monthly trend and the manager's tiles, all from the feed's rollups (ioc.feeds.services.queries).
+Texts come from the ``services`` catalogue in the screen's language; SIMULATED data says so.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import dash
+import plotly.graph_objects as go
+from dash import Input, Output, dcc, html
+from flask import Flask
+
+from dashboards.i18n import page_language
+from ioc.config import Settings
+from ioc.feeds.services import queries as q
+from ioc.i18n import Translator, format_number, format_time
+
+PREFIX = "/services/"
+t = Translator("services")
+LEVELS = {"online_4": "Online, level 4", "online_3": "Online, level 3", "in_person": "In person"}
+
+
+def _pct(value: float | None, lang: str) -> str:
+    return "–" if value is None else f"{format_number(100 * value, lang, 1)} %"
+
+
+def _age(age: timedelta, lang: str) -> str:
+    days, hours = age.days, age.seconds // 3600
+    return t("{days} d {hours} h", lang, days=days, hours=hours)
+
+
+def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any]:
+    """Everything below the header, read from the store now."""
+    local_today: date = now.astimezone(ZoneInfo(settings.timezone)).date()
+    month_start = local_today.replace(day=1)
+    k = q.tiles(pool, now)
+    ranked = q.department_on_time(pool, local_today - timedelta(days=30))
+    late = q.overdue(pool, now)
+    share = q.level_share(pool, month_start)
+    trend = q.monthly_trend(pool, (month_start - timedelta(days=335)).replace(day=1))
+    total = sum(s["received"] for s in share) or 1
+    tiles = [
+        (t("Open dossiers", lang), format_number(k["open"], lang, 0)),
+        (t("Overdue now", lang), format_number(k["overdue"], lang, 0)),
+        (t("On time this month", lang), _pct(k["on_time_month"], lang)),
+        (t("Received today", lang), format_number(k["received_today"], lang, 0)),
+    ]
+    bars = go.Figure(
+        go.Bar(
+            x=[100 * r["rate"] for r in ranked],
+            y=[r["department"] for r in ranked],
+            orientation="h",
+            marker_color=["#e5534b" if r["rate"] < 0.95 else "#57ab5a" for r in ranked],
+        )
+    )
+    bars.update_layout(
+        height=max(260, 22 * len(ranked)),
+        margin={"l": 260, "r": 10, "t": 30, "b": 30},
+        title=t("On-time rate by department, last 30 days (%)", lang),
+        template="plotly_dark",
+        yaxis={"autorange": "reversed"},
+    )
+    line = go.Figure()
+    line.add_scatter(
+        x=[r["month"] for r in trend], y=[r["received"] for r in trend], name=t("Received", lang)
+    )
+    line.add_scatter(x=[r["month"] for r in trend], y=[r["on_time"] for r in trend], name=t("On time", lang))
+    line.update_layout(
+        height=260,
+        margin={"l": 50, "r": 10, "t": 30, "b": 30},
+        template="plotly_dark",
+        title=t("Dossiers per month", lang),
+    )
+    overdue_rows = [
+        html.Tr(
+            [
+                html.Td(r["dossier_id"]),
+                html.Td(r["department"]),
+                html.Td(f"{r['procedure_code']} {r['procedure_name']}"),
+                html.Td(format_time(r["due"], lang, settings.timezone, "short")),
+                html.Td(_age(r["age"], lang), className="svc-age"),
+            ]
+        )
+        for r in late
+    ]
+    head = html.Tr([html.Th(t(x, lang)) for x in ("Dossier", "Department", "Procedure", "Due", "Overdue by")])
+    return [
+        html.Div(
+            t("SIMULATED: dossiers generated for the demonstration, not real citizens' files", lang),
+            className="simulated-banner",
+            id="services-simulated",
+        )
+        if k["simulated"]
+        else None,
+        html.Div(
+            [
+                html.Div(
+                    [html.Div(label, className="tile-label"), html.Div(value, className="tile-value")],
+                    className="tile",
+                )
+                for label, value in tiles
+            ],
+            className="tiles",
+            id="services-tiles",
+        ),
+        html.Div(
+            [
+                html.Div(dcc.Graph(figure=bars, config={"displayModeBar": False}), className="svc-ranked"),
+                html.Div(
+                    [
+                        html.H3(t("Online share by level, this month", lang)),
+                        html.Ul(
+                            [
+                                html.Li(
+                                    f"{t(LEVELS.get(s['level'], s['level']), lang)}: "
+                                    f"{format_number(100 * s['received'] / total, lang, 1)} %"
+                                )
+                                for s in share
+                            ],
+                            id="services-levels",
+                        ),
+                    ]
+                ),
+            ],
+            className="sec-columns",
+        ),
+        dcc.Graph(figure=line, config={"displayModeBar": False}),
+        html.H3(t("Overdue dossiers", lang)),
+        html.Table(
+            [html.Thead(head), html.Tbody(overdue_rows)], className="sec-table", id="services-overdue"
+        ),
+    ]
+
+
+def create_services_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
+    """Mount ``/services/`` on the wall's server."""
+    app = dash.Dash(
+        __name__,
+        server=server,
+        url_base_pathname=PREFIX,
+        title=f"Services · {settings.city}",
+        update_title=None,
+        serve_locally=True,
+        assets_ignore=".*",
+    )
+
+    def layout() -> html.Div:
+        lang = page_language(settings)
+        return html.Div(
+            [
+                html.Header(
+                    [
+                        html.A("←", href="/", className="back"),
+                        html.H1(t("Public administrative services", lang)),
+                        html.Span(settings.city, className="city"),
+                    ],
+                    className="sec-header",
+                ),
+                html.Div(content(pool, settings, lang, datetime.now(UTC)), id="services-body"),
+                dcc.Interval(id="services-refresh", interval=settings.web.refresh_ms * 4),
+                dcc.Store(id="services-lang", data=lang),
+            ],
+            className="security-page",
+            lang=lang,
+        )
+
+    app.layout = layout
+
+    @app.callback(
+        Output("services-body", "children"),
+        Input("services-refresh", "n_intervals"),
+        Input("services-lang", "data"),
+    )
+    def refresh(_: int | None, lang: str) -> list[Any]:
+        return content(pool, settings, lang or page_language(settings), datetime.now(UTC))
+
+    return app

@@ -1,0 +1,143 @@
+"""Vietnamese article text: NFC normalisation, diacritic folding, word segmentation, watch-list
+matching (with and without diacritics) and tone from the lexicon in ``tone_lexicon.tsv``.
+
+Matching runs on the folded, lower-cased token stream: ``lũ lụt`` and ``lu lut`` both fold to
+``lu lut`` and match the same watch entry. Segmentation is underthesea's bundled CRF (offline);
+tone counts lexicon words, with a negator (``không``, ``chưa``...) within two words flipping the
+next sentiment word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from ioc.feeds.press.settings import PressOptions, WatchEntry
+
+LEXICON = Path(__file__).with_name("tone_lexicon.tsv")
+_WORD = re.compile(r"\w+", re.UNICODE)
+NEGATORS = frozenset({"khong", "chua", "chang", "cha", "not", "no", "never", "khong he", "chua he"})
+
+
+def normalise(text: str) -> str:
+    """Unicode NFC, whitespace collapsed (composed and decomposed input compare equal)."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (``Lũ lụt Đông Ba`` -> ``lu lut dong ba``)."""
+    decomposed = unicodedata.normalize("NFD", text.lower().replace("đ", "d").replace("Đ", "d"))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+def segment(text: str) -> list[str]:
+    """Words of Vietnamese text (multi-syllable words joined by a space), by underthesea."""
+    from underthesea import word_tokenize  # imported late: its import costs ~1 s
+
+    return word_tokenize(text)
+
+
+def syllables(text: str) -> list[str]:
+    """The folded syllables of ``text``: the stream watch terms and the lexicon are matched on."""
+    return _WORD.findall(fold(text))
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """The watch lists compiled: folded term syllables -> (group, entry name)."""
+
+    terms: dict[tuple[str, ...], list[tuple[str, str]]]
+    longest: int
+    entries: dict[tuple[str, str], WatchEntry] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, options: PressOptions) -> Matcher:
+        terms: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        entries: dict[tuple[str, str], WatchEntry] = {}
+        for group in ("places", "agencies", "titles", "topics"):
+            for entry in getattr(options, group):
+                entries[(group, entry.name)] = entry
+                for term in (entry.name, *entry.terms):
+                    key = tuple(syllables(term))
+                    if key and (group, entry.name) not in terms.setdefault(key, []):
+                        terms[key].append((group, entry.name))
+        return cls(terms, max((len(k) for k in terms), default=0), entries)
+
+    def match(self, words: list[str]) -> dict[str, list[str]]:
+        """Watch entries found in the folded syllables ``words``: group -> sorted entry names."""
+        found: dict[str, set[str]] = {"places": set(), "agencies": set(), "titles": set(), "topics": set()}
+        for i in range(len(words)):
+            for n in range(1, min(self.longest, len(words) - i) + 1):
+                for group, name in self.terms.get(tuple(words[i:i + n]), ()):
+                    found[group].add(name)
+        return {g: sorted(v) for g, v in found.items()}
+
+    def department(self, group: str, name: str) -> str:
+        entry = self.entries.get((group, name))
+        return entry.department if entry else ""
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: Path = LEXICON) -> dict[tuple[str, ...], float]:
+    """The tone lexicon: folded phrase -> weight (negative < 0 < positive); ``#`` lines are comments."""
+    lexicon: dict[tuple[str, ...], float] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        try:
+            phrase, weight = line.rsplit("\t", 1)
+            lexicon[tuple(syllables(phrase))] = float(weight)
+        except ValueError as exc:
+            raise ValueError(f"{path}:{number}: expected 'phrase<TAB>weight', got {line!r}") from exc
+    return lexicon
+
+
+def tone(words: list[str], lexicon: dict[tuple[str, ...], float] | None = None) -> tuple[str, float]:
+    """Tone of folded syllables: (``negative``/``neutral``/``positive``, score in [-1, 1])."""
+    lexicon = load_lexicon() if lexicon is None else lexicon
+    longest = max((len(k) for k in lexicon), default=1)
+    score, hits, negate_until, i = 0.0, 0, -1, 0
+    while i < len(words):
+        if words[i] in NEGATORS:
+            negate_until = i + 3
+            i += 1
+            continue
+        for n in range(min(longest, len(words) - i), 0, -1):
+            weight = lexicon.get(tuple(words[i:i + n]))
+            if weight is not None:
+                score += -weight if i <= negate_until else weight
+                hits += 1
+                i += n - 1
+                break
+        i += 1
+    if not hits:
+        return "neutral", 0.0
+    value = max(-1.0, min(1.0, score / (hits + 1)))
+    return ("negative" if value <= -0.2 else "positive" if value >= 0.2 else "neutral"), round(value, 3)
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the text of one article says to the city."""
+
+    words: list[str]
+    matches: dict[str, list[str]]
+    tone: str
+    tone_score: float
+
+
+def understand(title: str, text: str, matcher: Matcher, *, segmented: bool = True) -> Understanding:
+    """Normalise, segment, match and weigh one article (title weighs like the text)."""
+    body = normalise(f"{title}. {text}")
+    words = segment(body) if segmented else body.split()
+    folded = [s for w in words for s in syllables(w)]
+    label, score = tone(folded)
+    return Understanding(words, matcher.match(folded), label, score)
+
+
+def all_terms(entries: Iterable[WatchEntry]) -> list[str]:
+    return [t for e in entries for t in e.terms]

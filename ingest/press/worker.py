@@ -1,0 +1,110 @@
+"""Drive the press feed: poll each outlet's feed when it is due, publish articles and dead letters.
+
+A ``[[feeds]]`` entry of kind ``rss`` carries its outlets and the watch lists::
+
+    [[feeds]]
+    name = "press"
+    kind = "rss"
+    [feeds.options]
+    outlets = [{ name = "SIM Tin Huế", url = "http://127.0.0.1:8766/sim-tin-hue.xml" }]
+    places = [{ name = "Phú Hội", terms = ["phường Phú Hội"] }]
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.press.feeds import Seen
+from ingest.press.poller import FeedPoller
+from ingest.press.text import Matcher
+from ingest.publishing import PendingPublisher
+from ioc.bus.base import Publisher
+from ioc.deadletters import dead_letter_record
+from ioc.feeds.press.settings import PressOptions
+from ioc.topics import DEAD_LETTERS, topic_for
+
+log = logging.getLogger(__name__)
+KINDS = frozenset({"rss"})
+
+
+class Outlet(BaseModel):
+    """One outlet's feed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    interval_s: Annotated[float, Field(ge=1)] = 300.0
+    simulated: bool = False
+
+
+class PressFeedOptions(PressOptions):
+    """``options`` of a ``rss`` feed: its outlets and the watch lists."""
+
+    outlets: Annotated[list[Outlet], Field(min_length=1)]
+
+
+def feed_options(feed: Any) -> PressFeedOptions:
+    """The validated options of one ``[[feeds]]`` entry (a clear error names the bad field)."""
+    return PressFeedOptions.model_validate(feed.options)
+
+
+class PressWorker:
+    """Polls its outlets; never raises; a health record of what it did."""
+
+    def __init__(self, name: str, options: PressFeedOptions, publisher: Publisher, **publishing: Any) -> None:
+        self.feed = name
+        matcher, seen = Matcher.build(options), Seen()
+        self.pollers = [FeedPoller(o.name, o.url, matcher, seen, interval_s=o.interval_s,
+                                   max_bytes=options.max_feed_bytes, fetch_pages=options.fetch_pages,
+                                   simulated=o.simulated) for o in options.outlets]
+        self.out = PendingPublisher(publisher, name, **publishing)
+        self.articles = 0
+        self.rejected = Counter[str]()
+        self.last_time: datetime | None = None
+
+    @property
+    def health(self) -> dict[str, Any]:
+        return {"feed": self.feed, "outlets": len(self.pollers), "articles": self.articles,
+                "dead_letters": sum(self.rejected.values()),
+                "dead_letter_reasons": dict(self.rejected.most_common(10)), "last_time": self.last_time,
+                "failing": [p.outlet for p in self.pollers if p.failures],
+                "unpublished": len(self.out.pending), "last_error": self.out.last_error}
+
+    def round(self, now: datetime) -> int:
+        """Poll every due outlet once; the number of new articles."""
+        new = 0
+        for poller in self.pollers:
+            if not poller.due(now):
+                continue
+            articles, dead = poller.poll(now)
+            for reason, payload in dead:
+                self.rejected[reason.split(":")[0][:80]] += 1
+                self.out.add(DEAD_LETTERS, self.feed, dead_letter_record("ingest", self.feed, reason,
+                                                                         payload or poller.url.encode(), now))
+            for article in articles:
+                self.out.add(topic_for(article), article.key, article.to_wire())
+                self.last_time = article.time if self.last_time is None else max(self.last_time, article.time)
+            new += len(articles)
+        self.articles += new
+        self.out.flush(force=True)
+        return new
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set, waking every second to see which outlet is due."""
+        while not stop.is_set():
+            try:
+                self.round(datetime.now(UTC))
+            except Exception:  # a bug in one round must not kill the thread silently
+                log.exception("%s: poll round failed", self.feed)
+            stop.wait(1.0)
+
+
+def build_worker(feed: Any, publisher: Publisher, samples_dir: Any = None) -> PressWorker:
+    return PressWorker(feed.name, feed_options(feed), publisher)

@@ -1,0 +1,22 @@
+"""The local press feed: RSS/Atom articles of local outlets, matched against the city's watch lists."""
+
+from __future__ import annotations
+
+from ioc.feeds.base import FeedSpec
+from ioc.feeds.press.records import PressArticle
+from ioc.feeds.press.schema import PRESS_ARTICLES, RAW_PRESS_TABLES, apply_press
+from ioc.feeds.press.settings import PressOptions, PressRules
+from ioc.store.tables import Migration
+
+SPEC = FeedSpec(
+    name="press",
+    title="Local press",
+    events=(PressArticle,),
+    topics={"press.article": "ioc.press.articles"},
+    tables=(PRESS_ARTICLES,),
+    migrations=(Migration(1, "press articles", apply_press),),
+    raw_tables=RAW_PRESS_TABLES,
+    rules=PressRules,
+    options=PressOptions,
+    kinds=frozenset({"rss"}),
+)

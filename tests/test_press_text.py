@@ -1,0 +1,55 @@
+"""Vietnamese text of the press feed: NFC, matching with and without diacritics, tone accuracy."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+from ingest.press.text import Matcher, fold, normalise, segment, syllables, tone, understand
+from ioc.feeds.press.settings import PressOptions
+
+SENTENCES = Path(__file__).with_name("press_tone_sentences.tsv")
+MATCHER = Matcher.build(PressOptions.model_validate({
+    "places": [{"name": "Phú Hội", "terms": ["phường Phú Hội"]}],
+    "agencies": [{"name": "Sở Xây dựng", "terms": ["Sở Xây dựng", "Department of Construction"],
+                  "department": "SXD"}],
+    "topics": [{"name": "flood", "terms": ["lũ lụt", "ngập lụt", "flood"], "department": "PCTT"},
+               {"name": "landslide", "terms": ["sạt lở", "landslide"]}],
+}))
+
+
+def test_nfc_and_folding():
+    decomposed = unicodedata.normalize("NFD", "Lũ lụt  ở Huế")
+    assert normalise(decomposed) == "Lũ lụt ở Huế" and unicodedata.is_normalized("NFC", normalise(decomposed))
+    assert fold("Lũ lụt Đông Ba") == "lu lut dong ba"
+
+
+def test_matching_with_and_without_diacritics():
+    for text in ("Lũ lụt ở phường Phú Hội", "lu lut o phuong phu hoi", "LŨ LỤT Ở PHƯỜNG PHÚ HỘI",
+                 unicodedata.normalize("NFD", "Lũ lụt ở phường Phú Hội")):
+        seen = understand(text, "", MATCHER)
+        assert seen.matches["topics"] == ["flood"] and seen.matches["places"] == ["Phú Hội"], text
+    assert understand("Sạt lở ở A Lưới", "", MATCHER).matches["topics"] == ["landslide"]
+    assert understand("Landslide near the Department of Construction", "", MATCHER).matches == {
+        "places": [], "agencies": ["Sở Xây dựng"], "titles": [], "topics": ["landslide"]}
+    assert understand("Trời nắng đẹp", "", MATCHER).matches["topics"] == []  # no false match
+
+
+def test_segmentation_joins_words():
+    assert "thiệt hại" in segment("Lũ lụt gây thiệt hại lớn")
+
+
+def test_tone_accuracy_on_hand_labelled_sentences(capsys):
+    rows = [line.split("\t", 1) for line in SENTENCES.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert len(rows) >= 90
+    right = sum(tone(syllables(" ".join(segment(normalise(s)))))[0] == label for label, s in rows)
+    accuracy = right / len(rows)
+    with capsys.disabled():
+        print(f"\npress tone accuracy: {right}/{len(rows)} = {accuracy:.3f}")
+    assert accuracy >= 0.85
+
+
+def test_negation_flips_tone():
+    assert tone(syllables("không an toàn"))[0] == "negative"
+    assert tone(syllables("an toàn"))[0] == "positive"

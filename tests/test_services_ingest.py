@@ -1,0 +1,121 @@
+"""Services ingest: the SIMULATED catalogue's shape, CSV import with dead letters, and HTTP polling of
+a real local server (paging, conditional requests, backoff after a 503)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ingest.services.csv_import import read_csv_file
+from ingest.services.poller import DossierPoller
+from ingest.services.server import DossierServer
+from ingest.services.simulator import DEPARTMENTS, dossier_rows, procedures
+from ingest.services.worker import ServicesWorker
+from ioc.bus.memory import MemoryBus
+from ioc.feeds.services.records import DossierEvent
+from ioc.topics import DEAD_LETTERS
+from tests.waiting import wait_for
+
+HUE = ZoneInfo("Asia/Ho_Chi_Minh")
+START = datetime(2026, 3, 2, tzinfo=HUE)
+
+
+def test_simulated_catalogue_has_the_provinces_shape() -> None:
+    catalogue = procedures()
+    assert len(catalogue) == 2129
+    assert Counter(p.level for p in catalogue) == {"online_3": 814, "online_4": 976, "in_person": 339}
+    rows = list(dossier_rows(START, START + timedelta(days=30), per_day=200))
+    finished = [r for r in rows if r["finished"] is not None]
+    on_time = sum(r["finished"] <= r["due"] for r in finished) / len(finished)
+    assert 0.85 < on_time < 0.995  # late dossiers exist, at a realistic rate
+    assert {r["department"] for r in rows} <= set(DEPARTMENTS)
+    assert all(r["simulated"] for r in rows)
+    DossierEvent(time=rows[0]["time"], source_id="sim", **{k: v for k, v in rows[0].items() if k != "time"})
+
+
+def test_csv_import_publishes_rows_and_dead_letters_each_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "dossier_id,procedure_code,procedure_name,level,department,status,time,received,due,finished\n"
+        "H1,01.0001,Cấp phiếu lý lịch tư pháp,4,Sở Tư pháp,received,2026-03-02T08:00,2026-03-02T08:00,"
+        "2026-03-12T17:00,\n"
+        "H1,01.0001,Cấp phiếu lý lịch tư pháp,4,Sở Tư pháp,resolved,2026-03-05T09:00,2026-03-02T08:00,"
+        "2026-03-12T17:00,2026-03-05T09:00\n"
+        "H2,01.0001,x,9,Sở Tư pháp,received,2026-03-02T08:00,2026-03-02T08:00,2026-03-12T17:00,\n"
+        "H3,01.0001,x,3,Sở Tư pháp,resolved,2026-03-02T08:00,2026-03-02T08:00,2026-03-12T17:00,\n"
+        "H4,01.0001,x,3,Sở Tư pháp,received,yesterday,2026-03-02T08:00,2026-03-12T17:00,\n"
+        "H5,too,few\n",
+        encoding="utf-8",
+    )
+    items = list(read_csv_file(path, source="csv", tz=HUE))
+    events = [i for i in items if isinstance(i, DossierEvent)]
+    reasons = [i[0] for i in items if isinstance(i, tuple)]
+    assert [(e.dossier_id, e.status) for e in events] == [("H1", "received"), ("H1", "resolved")]
+    assert events[0].received == datetime(
+        2026, 3, 2, 1, 0, tzinfo=ZoneInfo("UTC")
+    )  # local time read as UTC+7
+    assert len(reasons) == 4
+    assert reasons[0].startswith("line 4: level: unknown")
+    assert "finished time" in reasons[1] and reasons[2].startswith("line 6: time: not ISO 8601")
+    assert reasons[3] == "line 7: 3 cells for 10 columns"
+
+
+def test_polling_pages_conditional_requests_backoff_and_worker() -> None:
+    rows = list(dossier_rows(START, START + timedelta(days=2), per_day=300))
+    now = START + timedelta(days=1)
+    clock = [0.0]
+    with DossierServer(rows, now=now) as server:
+        poller = DossierPoller(
+            server.url, source="motcua", tz=HUE, page_size=100, simulated=True, monotonic=lambda: clock[0]
+        )
+        events, dead = poller.poll()
+        visible = [r for r in rows if r["time"] <= now]
+        assert dead == [] and len(events) == len(visible) and len(visible) > 300  # several pages
+        assert len({(e.dossier_id, e.time, e.status) for e in events}) == len(events)
+        assert poller.poll() == ([], [])  # nothing after the cursor: an empty page and its ETag
+        assert poller.poll() == ([], [])  # the same question again: 304 to the conditional request
+        assert poller.not_modified == 1 and server.requests[-1][1].get("If-None-Match")
+        server.fail_next = 1
+        server.now = START + timedelta(days=2)
+        assert poller.poll() == ([], []) and poller.failures == 1 and "503" in (poller.last_error or "")
+        asked = len(server.requests)
+        assert poller.poll() == ([], []) and len(server.requests) == asked  # backing off: no request
+        clock[0] += 1.0  # Retry-After: 1
+        events2, _ = poller.poll()
+        assert len(events) + len(events2) == len(rows) and poller.failures == 0
+
+        bus = MemoryBus().publisher()
+        server.rows.append({**rows[0], "level": "7", "time": server.now})  # a bad row at the end
+        server.times.append(server.now)
+        fresh = DossierPoller(server.url, source="motcua", tz=HUE, page_size=500)
+        worker = ServicesWorker("motcua", fresh.poll, bus, interval=0.05)
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,))
+        thread.start()
+        try:
+            wait_for(lambda: worker.events == len(rows) and worker.health["dead_letters"] == 1)
+        finally:
+            stop.set()
+            thread.join()
+        assert worker.health["dead_letter_reasons"] == {"level": 1}
+        assert worker.out.published[DEAD_LETTERS] == 1
+
+
+def test_the_demo_sample_imports_without_dead_letters() -> None:
+    sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
+    items = list(read_csv_file(sample, source="motcua-sample", tz=HUE, simulated=True))
+    assert items and all(isinstance(i, DossierEvent) and i.simulated for i in items)
+
+
+def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample() -> None:
+    from ingest.registry import build_feed_worker
+    from ioc.config import load_settings
+
+    settings = load_settings()
+    [feed] = [f for f in settings.feeds if f.name == "motcua-sample"]
+    worker = build_feed_worker(feed, settings, MemoryBus().publisher())
+    worker.run(threading.Event())  # a CSV feed reads its file once
+    assert worker.health["events"] > 1000 and worker.health["dead_letters"] == 0

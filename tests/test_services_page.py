@@ -1,0 +1,71 @@
+"""The public-services page in headless Chromium, in Vietnamese and English, over SIMULATED dossiers
+written through the real writer into a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from conftest import ARTIFACTS, migrated_database
+
+from dashboards.app import create_app
+from ingest.services.simulator import dossier_rows
+from ioc.app.web_server import ThreadedServer
+from ioc.config import Settings
+from ioc.feeds.services.records import DossierEvent
+from ioc.store.database import Store, open_store
+from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.writer import StoreWriter
+from tests.browser import wait_until_still
+
+
+@pytest.fixture
+def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
+    store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
+    now = datetime.now(UTC)
+    rows = dossier_rows(now - timedelta(days=40), now, per_day=60)
+    events = [DossierEvent(source_id="motcua", **r) for r in rows]
+    StoreWriter(store.pool, store.caps).write(events)
+    server = ThreadedServer(create_app(store.pool, Settings()).server, "127.0.0.1", 0, threads=4)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", store
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        store.close()
+
+
+def test_services_page_in_both_languages(served: tuple[str, Store], browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, store = served
+    with store.pool.connection() as conn:
+        overdue = conn.execute(
+            "SELECT count(*) FROM services_dossiers WHERE finished IS NULL AND due < now()"
+        ).fetchone()[0]
+    assert overdue > 0  # the simulation misses deadlines, so the page has something to show
+    driver = browser
+    driver.get(f"{base}/services/?lang=vi")  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#services-overdue tbody tr")
+    )
+    wait_until_still(driver)
+    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "Dịch vụ hành chính công" in text and "MÔ PHỎNG" in text and "Danh sách hồ sơ quá hạn" in text
+    assert "Trực tuyến mức độ 4" in text
+    tiles = driver.find_element(By.ID, "services-tiles").text  # type: ignore[attr-defined]
+    assert str(overdue) in tiles.replace(".", "").replace(",", "")
+    driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
+    driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: "Public administrative services" in d.find_element(By.TAG_NAME, "body").text
+    )
+    wait_until_still(driver)
+    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "SIMULATED" in text and "Overdue dossiers" in text and "Online, level 3" in text
+    driver.save_screenshot(str(ARTIFACTS / "services-en.png"))  # type: ignore[attr-defined]
