@@ -77,6 +77,7 @@ def _press(settings: Settings) -> list[Source]:
     return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
             if f.enabled and f.kind in press.KINDS]
 
+
 def _services(settings: Settings) -> list[Source]:
     def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
         return lambda publisher: services.build_worker(feed, publisher, settings.samples_dir)
