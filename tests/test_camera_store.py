@@ -46,7 +46,8 @@ def test_camera_tables_exist_at_each_capability_level(store: Store) -> None:
     else:
         sql = "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'camera_%brin'"
         brin = {r[0] for r in rows(store, sql)}
-        assert brin == {f"{t}_time_brin" for t in RAW_CAMERA_TABLES}
+        traffic = ("camera_traffic_counts", "camera_lane_occupancy")
+        assert brin == {f"{t}_time_brin" for t in (*RAW_CAMERA_TABLES, *traffic)}
     assert rows(store, "SELECT to_regclass('camera_counts_1m') IS NOT NULL")[0][0]
 
 

@@ -38,17 +38,17 @@ def test_each_error_is_reported_with_its_toml_path(tmp_path: Path) -> None:
     config = tmp_path / "city.toml"
     config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8").replace(
         'zones = ["vessels/hue-zones.geojson"]', f'zones = ["{bad_zone}"]') + """
-[rules.press]              # no feed declares press rules: a mistyped or missing section
+[rules.pres]               # a mistyped section: no feed declares it
 outlets = ["tuoitre"]
 """)
     text = config.read_text(encoding="utf-8").replace("\nfor_minutes =", "\nfor_minuts =", 1)
     config.write_text(text)
     settings, errors = check_config(config)
     assert settings is None  # the file itself does not validate: those errors first
-    assert "rules.press: Extra inputs are not permitted" in errors
+    assert "rules.pres: Extra inputs are not permitted" in errors
     assert any(e.startswith("rules.thresholds[0].for_minuts: Extra inputs are not permitted") for e in errors)
     # with the file's own errors fixed, the zone file is judged as the rules read it
-    config.write_text(text.replace("\nfor_minuts =", "\nfor_minutes =").split("[rules.press]")[0])
+    config.write_text(text.replace("\nfor_minuts =", "\nfor_minutes =").split("[rules.pres]")[0])
     settings, errors = check_config(config)
     assert settings is not None
     assert any(e.startswith("rules.vessels.zones[0]: ") and "bowtie" in e for e in errors), errors

@@ -215,9 +215,17 @@ class UltralyticsDetector:
         with self._lock:
             results = self.model.predict(frame, conf=self.confidence, iou=self.iou, imgsz=self.imgsz,
                                          device=self.device, verbose=False)
-        if not results or results[0].boxes is None:
+        return self.from_result(results[0] if results else None, frame)
+
+    def from_result(self, result: Any, frame: np.ndarray) -> list[Detection]:
+        """This camera's detections from one model result on ``frame`` (labels, merge, tracking).
+
+        Split from :meth:`detect` so a :class:`~ingest.cameras.batch.BatchRunner` can run the
+        shared model on frames of several cameras at once and hand each camera its result.
+        """
+        if result is None or result.boxes is None:
             return []
-        boxes = results[0].boxes.cpu().numpy()
+        boxes = result.boxes.cpu().numpy()
         # Labels first: classes nobody asked for are neither tracked nor published, and boxes of
         # related labels on one object become one before the tracker gives them ids.
         found = []

@@ -71,3 +71,33 @@ class CameraKeyFrame(Event):
     height: Annotated[int, Field(ge=1)]
     detections: Annotated[int, Field(ge=0)] = 0
     size_bytes: Annotated[int, Field(ge=0)] = 0
+
+
+class TrafficCount(Event):
+    """Objects of one class that crossed a camera's counting line one way in one minute.
+
+    ``time`` is the start of the minute (event time); each tracked object is counted once per line.
+    """
+
+    kind: Literal["camera.traffic_count"] = "camera.traffic_count"
+    line: Annotated[str, Field(min_length=1, max_length=96)]
+    direction: Annotated[str, Field(min_length=1, max_length=64)]
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+    count: Annotated[int, Field(ge=0)]
+
+
+class LaneOccupancy(Event):
+    """One minute of a camera's lane: how often it held vehicles, how many, how fast they moved.
+
+    ``occupancy``: share of the minute's analysed frames with at least one vehicle in the lane;
+    ``queue_max`` / ``queue_mean``: vehicles in the lane per frame; ``speed_px_s``: mean speed of
+    the tracked vehicles in the lane (box centre, pixels a second; ``None`` without two sightings).
+    """
+
+    kind: Literal["camera.lane_occupancy"] = "camera.lane_occupancy"
+    lane: Annotated[str, Field(min_length=1, max_length=96)]
+    frames: Annotated[int, Field(ge=1)]
+    occupancy: Annotated[float, Field(ge=0, le=1)]
+    queue_max: Annotated[int, Field(ge=0)]
+    queue_mean: Annotated[float, Field(ge=0)]
+    speed_px_s: Annotated[float, Field(ge=0)] | None = None
