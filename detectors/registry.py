@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import detectors.cameras as cameras
 import detectors.press as press
+import detectors.reports as reports
 import detectors.security as security
 import detectors.services as services
 import detectors.vessels as vessels
@@ -34,6 +35,7 @@ PACKAGES: list[Mapping[str, DetectorFactory]] = [
     security.DETECTORS,
     press.DETECTORS,
     services.DETECTORS,
+    reports.DETECTORS,
 ]
 """Each detector package's own ``DETECTORS`` (name -> factory): one line per package."""
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 import ingest.environment as environment
 import ingest.press as press
+import ingest.reports as reports
 import ingest.security as security
 import ingest.services as services
 import ingest.vessels as vessels
@@ -75,12 +76,23 @@ def _press(settings: Settings) -> list[Source]:
 
     return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
             if f.enabled and f.kind in press.KINDS]
+
+
 def _services(settings: Settings) -> list[Source]:
     def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
         return lambda publisher: services.build_worker(feed, publisher, settings.samples_dir)
 
     return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
             if f.enabled and f.kind in services.KINDS]
+
+
+def _reports(settings: Settings) -> list[Source]:
+    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
+        return lambda publisher: reports.build_worker(feed, publisher, settings.database.dsn,
+                                                      settings.samples_dir)
+
+    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
+            if f.enabled and f.kind in reports.KINDS]
 
 
 def _cameras(settings: Settings) -> list[Source]:
@@ -103,6 +115,7 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (security.KINDS, _security),
     (press.KINDS, _press),
     (services.KINDS, _services),
+    (reports.KINDS, _reports),
     (frozenset(), _cameras),  # [[cameras]]
 )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ioc.feeds import cameras, environment, press, security, services, vessels
+from ioc.feeds import cameras, environment, press, reports, security, services, vessels
 from ioc.feeds.base import FeedSpec
 
 FEEDS: tuple[FeedSpec, ...] = (
@@ -13,6 +13,7 @@ FEEDS: tuple[FeedSpec, ...] = (
     security.SPEC,
     press.SPEC,
     services.SPEC,
+    reports.SPEC,
 )
 
 

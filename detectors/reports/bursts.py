@@ -1,0 +1,72 @@
+"""A burst: many reports of one category in one ward within a window, raised as one alert."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from ioc.events import AlertSignal, Event
+from ioc.feeds.reports.records import FieldReport
+from ioc.feeds.reports.settings import ReportsRules
+
+
+class ReportBurstDetector:
+    """Fires once when ``burst_count`` reports of a category land in a ward within ``burst_minutes``;
+    resolves when the window (in event time) holds fewer again."""
+
+    name = "reports_burst"
+    kinds = frozenset({"reports.report"})
+
+    def __init__(self, rules: ReportsRules) -> None:
+        self.rules = rules
+        self._window = timedelta(minutes=rules.burst_minutes)
+        self._times: dict[str, list[str]] = {}  # "code|ward" -> report times (ISO, sorted)
+        self._seen: dict[str, str] = {}  # report id -> time, to ignore repeats
+        self._firing: dict[str, str] = {}  # group -> started_at
+
+    def observe(self, event: Event) -> list[AlertSignal]:
+        if not isinstance(event, FieldReport) or event.source_id in self._seen or event.duplicate_of:
+            return []
+        self._seen[event.source_id] = event.time.isoformat()
+        group = f"{event.service_code}|{event.ward or '-'}"
+        times = sorted([*self._times.get(group, []), event.time.isoformat()], key=datetime.fromisoformat)
+        self._times[group] = times
+        recent = [t for t in times if datetime.fromisoformat(t) > event.time - self._window
+                  and datetime.fromisoformat(t) <= event.time]
+        if len(recent) >= self.rules.burst_count and group not in self._firing:
+            self._firing[group] = event.time.isoformat()
+            return [self._signal(group, "firing", event.time, len(recent), event.category)]
+        return []
+
+    def _signal(self, group: str, status: str, at: datetime, count: int, category: str = "") -> AlertSignal:
+        code, ward = group.split("|", 1)
+        return AlertSignal(
+            time=at, source_id=f"reports:{code}", detector=self.name, rule="reports.burst",
+            fingerprint=f"reports.burst:{group}", status=status, severity="warning",
+            title=f"{count} reports of {category or code} in {ward} within {self.rules.burst_minutes:g} min",
+            area=None if ward == "-" else ward,
+            started_at=datetime.fromisoformat(self._firing[group]) if group in self._firing else None,
+            details={"service_code": code, "count": count})
+
+    def advance(self, watermark: datetime) -> list[AlertSignal]:
+        out: list[AlertSignal] = []
+        cutoff = watermark - self._window
+        for group in sorted(self._times):
+            kept = [t for t in self._times[group] if datetime.fromisoformat(t) > cutoff]
+            self._times[group] = kept
+            if group in self._firing and len(kept) < self.rules.burst_count:
+                out.append(self._signal(group, "resolved", watermark, len(kept)))
+                del self._firing[group]
+            if not kept:
+                del self._times[group]
+        keep_from = cutoff - self._window
+        self._seen = {k: v for k, v in self._seen.items() if datetime.fromisoformat(v) > keep_from}
+        return out
+
+    def state(self) -> dict[str, Any]:
+        return {"times": self._times, "seen": self._seen, "firing": self._firing}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self._times = dict(state.get("times", {}))
+        self._seen = dict(state.get("seen", {}))
+        self._firing = dict(state.get("firing", {}))

@@ -1,0 +1,245 @@
+"""The Open311 GeoReport v2 intake as a WSGI app: services, posting requests, reading their status.
+
+A posted report is validated (key, rate, sizes, types, place inside the city, photos decoded),
+routed (department, ward's team, deadlines), grouped with a near duplicate, and published as a
+:class:`FieldReport` plus its first status change; a refused post becomes a dead letter with the
+reason and the spec's error answer. ``GET requests`` reads the store: no state is kept here.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Request, Response, request
+from werkzeug.exceptions import HTTPException
+
+from ingest.reports.formats import answer, error
+from ingest.reports.limits import RateLimiter
+from ingest.reports.photos import PhotoRejected, check_photo, store_photo
+from ingest.reports.reader import Query, ReportReader
+from ingest.reports.routing import Router
+from ioc.events import Event
+from ioc.feeds.reports.records import FieldReport, ReportStatusChange
+from ioc.feeds.reports.settings import ReportsFeed
+
+Publish = Callable[[list[Event]], None]  # records of one report, sent together
+DeadLetter = Callable[[str, dict[str, Any]], None]  # (reason, what was posted, without the photo bytes)
+FORMATS = ("json", "xml")
+
+
+class Refused(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def _fmt(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise Refused(404, f"unknown format {fmt[:16]!r}: json or xml")
+    return fmt
+
+
+def _float(form: Any, name: str) -> float | None:
+    raw = form.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise Refused(400, f"{name} is not a number") from None
+    if not math.isfinite(value):
+        raise Refused(400, f"{name} is not a finite number")
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if value else None
+
+
+def _date(raw: str | None, name: str) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Refused(400, f"{name} is not a W3C date-time") from None
+    if value.tzinfo is None:
+        raise Refused(400, f"{name} needs a time zone")
+    return value
+
+
+def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reader: ReportReader,
+              now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
+    """The Open311 app. ``now`` stamps arrivals: the intake is where a report's event time is made."""
+    router = Router(cfg)
+    limiter = RateLimiter()
+    keys = {c.api_key: (name, c) for name, c in cfg.clients.items()}
+    photo_dir = Path(cfg.photo_dir)
+    app = Flask("ioc.reports.open311")
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_photos * cfg.max_photo_bytes + 256_000
+    app.config["MAX_FORM_MEMORY_SIZE"] = 64_000
+
+    def current_fmt() -> str:
+        path = request.path
+        return "xml" if path.endswith(".xml") else "json"
+
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused) -> Response:
+        return error(current_fmt(), exc.code, exc.description)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        return error(current_fmt(), code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception) -> Response:  # never an HTML page or a dropped connection
+        app.logger.exception("open311: unexpected error on %s", request.path)
+        return error(current_fmt(), 500, "internal error; the report was not accepted")
+
+    def service(code: str, c: Any) -> dict[str, Any]:
+        return {"service_code": code, "service_name": c.name, "description": c.description, "metadata": False,
+                "type": "realtime", "keywords": "", "group": c.group}
+
+    @app.get("/services.<fmt>")
+    def services(fmt: str) -> Response:
+        fmt = _fmt(fmt)
+        return answer(fmt, "services", [service(k, c) for k, c in cfg.categories.items()])
+
+    @app.get("/services/<code>.<fmt>")
+    def definition(code: str, fmt: str) -> Response:
+        fmt = _fmt(fmt)
+        if code not in cfg.categories:
+            raise Refused(404, f"no service {code[:64]!r}")
+        return answer(fmt, "service_definition", {"service_code": code, "attributes": []}) if fmt == "json" \
+            else _definition_xml(code)
+
+    def refuse(code: int, reason: str, form: dict[str, Any]) -> Refused:
+        return Refused(code, reason)
+
+    @app.post("/requests.<fmt>")
+    def post_request(fmt: str) -> Response:
+        shown: dict[str, Any] = {"client": ""}
+        try:
+            return accept(_fmt(fmt), shown)
+        except (Refused, HTTPException) as exc:  # every refused post leaves a dead letter with its reason
+            reason = exc.description if isinstance(exc, Refused) else f"{exc.code}: {exc.description}"
+            dead_letter(str(reason), shown)
+            raise
+
+    def accept(fmt: str, shown: dict[str, Any]) -> Response:
+        form = request.form
+        shown.update({k: form.get(k, "")[:200] for k in form if k != "api_key"})
+        key = form.get("api_key", "")
+        if key not in keys:
+            raise refuse(403, "api_key missing or not known", shown)
+        client, limits = keys[key]
+        shown["client"] = client
+        if not limiter.allow(client, limits.per_minute, limits.burst):
+            raise refuse(429, f"rate limit of client {client} exceeded ({limits.per_minute}/min)", shown)
+        code = form.get("service_code", "")
+        if code not in cfg.categories:
+            raise refuse(400, "service_code missing or not a known service", shown)
+        lat, lon = _float(form, "lat"), _float(form, "long")
+        address = form.get("address_string", "").strip()
+        if (lat is None) != (lon is None):
+            raise refuse(400, "lat and long go together", shown)
+        if lat is None:
+            # geocoding an address is not offered: the spec lets a city require a location
+            raise refuse(400, "lat and long are required (address_string alone cannot be placed)", shown)
+        assert lon is not None
+        if not router.inside_city(lat, lon):
+            raise refuse(400, f"location {lat:.5f},{lon:.5f} is outside the city", shown)
+        description = form.get("description", "")
+        if len(description) > cfg.max_description:
+            raise refuse(400, f"description longer than {cfg.max_description} characters", shown)
+        if len(address) > 512:
+            raise refuse(400, "address_string longer than 512 characters", shown)
+        uploads = _uploads(request)
+        if len(uploads) > cfg.max_photos:
+            raise refuse(400, f"more than {cfg.max_photos} photos", shown)
+        checked = []
+        for i, data in enumerate(uploads):
+            try:
+                checked.append(check_photo(data, cfg.max_photo_bytes, cfg.max_photo_pixels))
+            except PhotoRejected as exc:
+                raise refuse(400, f"media {i + 1}: {exc}", shown) from None
+        photos = tuple(store_photo(p, photo_dir) for p in checked)
+        received = now()
+        route = router.route(code, lat, lon, received)
+        since = received - timedelta(minutes=cfg.duplicate_minutes)
+        hashes = tuple(p.sha256 for p in photos)
+        dup = reader.duplicate_of(code, lat, lon, since, cfg.duplicate_metres, hashes)
+        rid = f"HUE-{received:%y%m%d}-{uuid.uuid4().hex[:10]}"
+        report = FieldReport(
+            time=received, source_id=rid, service_code=code, category=cfg.categories[code].name,
+            description=description, lat=lat, lon=lon, address=address, ward=route.ward, photos=photos,
+            client=client, department=route.department, assignee_group=route.assignee_group,
+            ack_due=route.ack_due, resolve_due=route.resolve_due, duplicate_of=dup)
+        first = ReportStatusChange(time=received, source_id=rid, status="received", actor=f"client:{client}",
+                                   reason=f"duplicate of {dup}" if dup else "",
+                                   department=route.department, assignee_group=route.assignee_group)
+        publish([report, first])
+        notice = f"Grouped with {dup}" if dup else ""
+        return answer(fmt, "service_requests",
+                      [{"service_request_id": rid, "service_notice": notice, "account_id": None}], status=201)
+
+    def as_open311(row: dict[str, Any]) -> dict[str, Any]:
+        status = row.get("last_status") or "received"
+        return {
+            "service_request_id": row["request_id"],
+            "status": "closed" if status in ("resolved", "rejected") else "open",
+            "status_notes": f"{status}: {row.get('last_reason') or ''}".rstrip(": "),
+            "service_name": row["category"], "service_code": row["service_code"],
+            "description": row["description"], "agency_responsible": row["department"],
+            "service_notice": f"Grouped with {row['duplicate_of']}" if row.get("duplicate_of") else "",
+            "requested_datetime": _iso(row["time"]),
+            "updated_datetime": _iso(row.get("updated") or row["time"]),
+            "expected_datetime": _iso(row["resolve_due"]),
+            "address": row["address"], "address_id": "", "zipcode": "",
+            "lat": row["lat"], "long": row["lon"], "media_url": "",
+        }
+
+    @app.get("/requests.<fmt>")
+    def list_requests(fmt: str) -> Response:
+        fmt = _fmt(fmt)
+        args = request.args
+        ids = tuple(i for i in args.get("service_request_id", "").split(",") if i)[:200]
+        status = args.get("status", "")
+        if status not in ("", "open", "closed"):
+            raise Refused(400, "status is open or closed")
+        start, end = _date(args.get("start_date"), "start_date"), _date(args.get("end_date"), "end_date")
+        if not ids and start is None:
+            start = (end or now()) - timedelta(days=90)
+        codes = tuple(c for c in args.get("service_code", "").split(",") if c)
+        q = Query(ids=ids, service_codes=codes, start=start, end=end,
+                  closed=None if not status else status == "closed")
+        return answer(fmt, "service_requests", [as_open311(r) for r in reader.requests(q)])
+
+    @app.get("/requests/<rid>.<fmt>")
+    def one_request(rid: str, fmt: str) -> Response:
+        fmt = _fmt(fmt)
+        rows = reader.requests(Query(ids=(rid[:128],), limit=1))
+        if not rows:
+            raise Refused(404, f"no service request {rid[:64]!r}")
+        return answer(fmt, "service_requests", [as_open311(rows[0])])
+
+    return app
+
+
+def _uploads(req: Request) -> list[bytes]:
+    return [f.read() for f in req.files.getlist("media")]
+
+
+def _definition_xml(code: str) -> Response:
+    from xml.etree import ElementTree as ET
+    top = ET.Element("service_definition")
+    ET.SubElement(top, "service_code").text = code
+    ET.SubElement(top, "attributes")
+    body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
+    return Response(body, content_type="text/xml; charset=utf-8")

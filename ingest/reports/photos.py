@@ -1,0 +1,84 @@
+"""Uploaded photos checked by decoding them (not by their names), hashed, and stored by content."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from ioc.feeds.reports.records import Photo
+
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+class PhotoRejected(ValueError):
+    """An upload that is not an acceptable photo; ``str()`` is the reason."""
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    data: bytes
+    fmt: str
+    width: int
+    height: int
+    sha256: str
+    ahash: str
+
+
+def _average_hash(img: Image.Image) -> str:
+    """64-bit average hash of an 8x8 grey thumbnail: re-encoded or resized re-posts keep it."""
+    small = img.convert("L").resize((8, 8), Image.Resampling.BILINEAR)
+    pixels = list(small.tobytes())
+    mean = sum(pixels) / 64
+    bits = 0
+    for p in pixels:
+        bits = (bits << 1) | (1 if p > mean else 0)
+    return f"{bits:016x}"
+
+
+def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
+    """Decode ``data`` fully; raise :class:`PhotoRejected` if it is too big, not an image, or a bomb."""
+    if not data:
+        raise PhotoRejected("empty upload")
+    if len(data) > max_bytes:
+        raise PhotoRejected(f"photo is {len(data)} bytes, more than {max_bytes}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:
+                fmt = probe.format or ""
+                width, height = probe.size
+                if fmt not in ALLOWED_FORMATS:
+                    raise PhotoRejected(f"not a JPEG, PNG or WebP image (decoded as {fmt or 'nothing'})")
+                # the header's size is checked before any pixel is decoded: a bomb never expands
+                if width * height > max_pixels:
+                    raise PhotoRejected(f"image of {width}x{height} pixels, more than {max_pixels}")
+                probe.load()
+                ahash = _average_hash(probe)
+    except PhotoRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoRejected("decompression bomb: far more pixels than any photo") from None
+    except UnidentifiedImageError as exc:
+        raise PhotoRejected(f"not a readable image: {type(exc).__name__}") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise PhotoRejected(f"image does not decode: {str(exc)[:120]}") from None
+    return CheckedPhoto(data, fmt, width, height, hashlib.sha256(data).hexdigest(), ahash)
+
+
+def store_photo(photo: CheckedPhoto, directory: Path) -> Photo:
+    """Write the photo under its sha256 (a re-post is the same file) and describe it."""
+    ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[photo.fmt]
+    sub = directory / photo.sha256[:2]
+    sub.mkdir(parents=True, exist_ok=True)
+    path = sub / f"{photo.sha256}.{ext}"
+    if not path.exists():
+        tmp = path.with_suffix(f".{ext}.tmp{id(photo)}")
+        tmp.write_bytes(photo.data)
+        tmp.replace(path)
+    return Photo(path=str(path), sha256=photo.sha256, ahash=photo.ahash, width=photo.width,
+                 height=photo.height)

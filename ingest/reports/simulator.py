@@ -1,0 +1,86 @@
+"""SIMULATED field reports for the demo: about 60 a day over Huế's wards, with their status changes.
+
+Deterministic from a seed. Each report is routed as the intake routes it; staff acknowledge and
+resolve it after delays drawn so that a realistic share misses a deadline (about 1 in 10 for the
+acknowledgement, 1 in 6 for resolution), and a few are rejected with a reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tomllib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ingest.reports.routing import Router
+from ioc.events import Event
+from ioc.feeds.reports.records import FieldReport, ReportStatusChange
+from ioc.feeds.reports.settings import ReportsFeed
+
+SAMPLE = Path(__file__).parent.parent.parent / "sample_streams" / "reports" / "feed.toml"
+TEXTS = {"lighting": "Đèn đường không sáng", "waste": "Rác chưa được thu gom", "road": "Ổ gà trên đường",
+         "flooding": "Ngập nước, cống tắc", "encroachment": "Lấn chiếm vỉa hè"}
+REJECT_REASONS = ("not in the city's remit", "duplicate of an earlier report", "not enough information")
+
+
+def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, seed: int = 7) -> list[Event]:
+    """Reports and status changes, in event-time order."""
+    rnd = random.Random(seed)
+    router = Router(cfg)
+    codes = list(cfg.categories)
+    weights = [5, 4, 3, 1, 2][: len(codes)] + [1] * max(0, len(codes) - 5)
+    wards = cfg.wards
+    out: list[Event] = []
+    for n in range(int(days * per_day)):
+        # daytime-heavy arrivals: Huế time is UTC+7, reports mostly 06:00-22:00 local
+        day = n // per_day
+        local_hour = rnd.triangular(6, 22, 13)
+        t = start + timedelta(days=day, hours=local_hour - 7, minutes=rnd.random())
+        code = rnd.choices(codes, weights)[0]
+        ward = rnd.choice(wards)
+        (x0, y0), (x1, y1) = ward.polygon[0], ward.polygon[2]
+        lon, lat = rnd.uniform(x0, x1), rnd.uniform(y0, y1)
+        route = router.route(code, lat, lon, t)
+        rid = f"SIM-{t:%y%m%d}-{n:05d}"
+        out.append(FieldReport(time=t, source_id=rid, service_code=code, category=cfg.categories[code].name,
+                               description=f"SIMULATED: {TEXTS.get(code, code)}", lat=lat, lon=lon,
+                               ward=route.ward, client="simulator", department=route.department,
+                               assignee_group=route.assignee_group, ack_due=route.ack_due,
+                               resolve_due=route.resolve_due))
+        cat = cfg.categories[code]
+        out.append(ReportStatusChange(time=t, source_id=rid, status="received", actor="client:simulator"))
+        late_ack = rnd.random() < 0.1
+        ack_share = rnd.uniform(1, 3) if late_ack else rnd.uniform(0.1, 0.9)
+        ack = t + timedelta(minutes=cat.ack_minutes * ack_share)
+        out.append(ReportStatusChange(time=ack, source_id=rid, status="assigned", actor="operator:sim",
+                                      department=route.department, assignee_group=route.assignee_group))
+        if rnd.random() < 0.04:
+            out.append(ReportStatusChange(time=ack + timedelta(minutes=5), source_id=rid, status="rejected",
+                                          reason=rnd.choice(REJECT_REASONS), actor="operator:sim"))
+            continue
+        work = ack + timedelta(minutes=rnd.uniform(5, 60))
+        out.append(ReportStatusChange(time=work, source_id=rid, status="in_progress", actor="team:sim"))
+        span = (route.resolve_due - t).total_seconds() / 60
+        late = rnd.random() < 1 / 6
+        done = t + timedelta(minutes=span * (rnd.uniform(1, 2) if late else rnd.uniform(0.2, 0.95)))
+        out.append(ReportStatusChange(time=max(done, work + timedelta(minutes=1)), source_id=rid,
+                                      status="resolved", actor="team:sim"))
+    return sorted(out, key=lambda e: (e.time, e.kind))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="SIMULATED field reports as JSON lines")
+    ap.add_argument("--days", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--config", type=Path, default=SAMPLE)
+    a = ap.parse_args(argv)
+    cfg = ReportsFeed.model_validate(tomllib.loads(a.config.read_text()))
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=a.days)
+    for e in simulate(cfg, start, a.days, seed=a.seed):
+        sys.stdout.write(e.model_dump_json() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The Open311 intake as an ingest worker: waitress serves the app, accepted reports go to the bus.
+
+A 201 answer means the report's records were flushed to the bus (durable there); a refused post
+goes to the dead-letter topic with its reason. ``GET requests`` reads the store through ``reader``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from ingest.reports.api import build_app
+from ingest.reports.reader import ReportReader
+from ioc.app.web_server import ThreadedServer
+from ioc.bus.base import Publisher
+from ioc.deadletters import dead_letter_record
+from ioc.events import Event
+from ioc.feeds.reports import SPEC
+from ioc.feeds.reports.settings import ReportsFeed
+from ioc.topics import DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+
+
+class Open311Worker:
+    """Serves the intake on ``host:port`` until ``stop`` is set."""
+
+    def __init__(self, cfg: ReportsFeed, publisher: Publisher, reader: ReportReader, *,
+                 host: str = "127.0.0.1", port: int = 8311, threads: int = 8, feed: str = "reports",
+                 on_stop: Any = None) -> None:
+        self._on_stop = on_stop  # e.g. closes the reader's connection pool
+        self.publisher, self.feed = publisher, feed
+        self._lock = threading.Lock()  # a publisher is not promised to be thread-safe
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+        self.app = build_app(cfg, self.publish, self.dead_letter, reader)
+        self.server = ThreadedServer(self.app, host, port, threads)
+
+    def publish(self, events: list[Event]) -> None:
+        with self._lock:
+            for e in events:
+                self.publisher.publish(SPEC.topics[e.kind], e.key, e.to_wire())  # type: ignore[attr-defined]
+            self.publisher.flush()
+            self.accepted += 1
+
+    def dead_letter(self, reason: str, payload: dict[str, Any]) -> None:
+        import json
+        record = dead_letter_record("ingest", self.feed, reason, json.dumps(payload, ensure_ascii=False),
+                                    datetime.now(UTC))
+        with self._lock:
+            self.rejected[reason.split(":")[0][:80]] += 1
+            self.publisher.publish(DEAD_LETTERS, self.feed, record)
+            self.publisher.flush()
+
+    def health(self) -> dict[str, Any]:
+        return {"feed": self.feed, "port": self.server.server_port, "accepted": self.accepted,
+                "dead_letters": sum(self.rejected.values()),
+                "dead_letter_reasons": dict(self.rejected.most_common(10))}
+
+    def run(self, stop: threading.Event) -> None:
+        thread = threading.Thread(target=self._serve, name=f"{self.feed}-open311", daemon=True)
+        thread.start()
+        stop.wait()
+        self.server.shutdown()
+        thread.join(timeout=30)
+        if self._on_stop is not None:
+            self._on_stop()
+
+    def _serve(self) -> None:
+        try:
+            self.server.serve_forever()
+        except OSError:  # its sockets closed by shutdown()
+            pass

@@ -1,0 +1,214 @@
+"""The Open311 intake over real HTTP (waitress) against a real PostgreSQL store."""
+
+from __future__ import annotations
+
+import io
+import threading
+import tomllib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from defusedxml import ElementTree as DET
+from PIL import Image
+
+from ingest.reports.api import build_app
+from ingest.reports.reader import StoreReportReader
+from ingest.reports.store_sink import StoreSink
+from ioc.app.web_server import ThreadedServer
+from ioc.feeds.reports.settings import ReportsFeed
+from ioc.feeds.reports.tables import MIGRATIONS
+from ioc.store.database import Store
+
+SAMPLE = Path(__file__).parent.parent / "sample_streams" / "reports" / "feed.toml"
+KEY = "SIMULATED-hue-s-app-key-0001"
+INSIDE = {"lat": "16.4637", "long": "107.5909"}  # Phú Hội
+
+
+def photo(colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+@dataclass
+class Intake:
+    url: str
+    sink: StoreSink
+    store: Store
+
+    def post(self, fmt: str = "json", files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+             **form: str) -> requests.Response:
+        data = {"api_key": KEY, "service_code": "lighting", **INSIDE, "description": "Đèn hỏng"} | form
+        return requests.post(f"{self.url}/requests.{fmt}", data=data, files=files, timeout=60)
+
+
+@pytest.fixture
+def intake(plain_store: Store, tmp_path: Path) -> Iterator[Intake]:
+    raw = tomllib.loads(SAMPLE.read_text()) | {"photo_dir": str(tmp_path / "photos")}
+    raw["clients"]["slow"] = {"api_key": "slow-client-key-0000001", "per_minute": 1, "burst": 2}
+    cfg = ReportsFeed.model_validate(raw)
+    with plain_store.pool.connection() as conn:
+        for m in MIGRATIONS:
+            m.apply(conn, plain_store.caps)
+    sink = StoreSink(plain_store.pool)
+    app = build_app(cfg, sink.publish, sink.dead_letter, StoreReportReader(plain_store.pool))
+    server = ThreadedServer(app, "127.0.0.1", 0, threads=8)
+
+    def serve() -> None:
+        try:
+            server.serve_forever()
+        except OSError:  # the loop's sockets closed under it by shutdown()
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield Intake(f"http://127.0.0.1:{server.server_port}", sink, plain_store)
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+
+
+def test_services_json_and_xml(intake: Intake) -> None:
+    services = requests.get(f"{intake.url}/services.json", timeout=30).json()
+    assert {s["service_code"] for s in services} >= {"lighting", "waste", "road"}
+    for s in services:
+        assert set(s) >= {"service_code", "service_name", "description", "metadata", "type", "keywords",
+                          "group"}
+        assert s["metadata"] is False and s["type"] == "realtime"
+    xml = requests.get(f"{intake.url}/services.xml", timeout=30)
+    assert xml.headers["content-type"].startswith("text/xml")
+    root = DET.fromstring(xml.content)
+    assert root.tag == "services"
+    codes = [s["service_code"] for s in services]
+    assert [e.findtext("service_code") for e in root.findall("service")] == codes
+    one = requests.get(f"{intake.url}/services/lighting.json", timeout=30).json()
+    assert one["service_code"] == "lighting" and one["attributes"] == []
+    missing = requests.get(f"{intake.url}/services/nope.xml", timeout=30)
+    assert missing.status_code == 404
+    err = DET.fromstring(missing.content)
+    assert err.tag == "errors" and err.findtext("error/code") == "404"
+
+
+def test_post_then_read_status_from_store(intake: Intake) -> None:
+    r = intake.post(files=[("media", ("a.jpg", photo(), "image/jpeg"))], address_string="12 Lê Lợi")
+    assert r.status_code == 201, r.text
+    [made] = r.json()
+    rid = made["service_request_id"]
+    assert made["service_notice"] == ""
+    got = requests.get(f"{intake.url}/requests/{rid}.json", timeout=30).json()
+    [req] = got
+    assert req["status"] == "open" and req["status_notes"] == "received"
+    assert req["agency_responsible"] == "urban_works" and req["service_code"] == "lighting"
+    assert req["address"] == "12 Lê Lợi" and abs(req["lat"] - 16.4637) < 1e-9
+    with intake.store.pool.connection() as conn:
+        ward, group, photos = conn.execute(
+            "SELECT ward, assignee_group, photos FROM field_reports WHERE request_id = %s", (rid,)).fetchone()
+    assert ward == "Phú Hội" and group == "lighting_south"  # the ward's own team
+    assert Path(photos[0]["path"]).read_bytes() == photo()
+    # a status change is an event too: the citizen sees it
+    with intake.store.pool.connection() as conn:
+        conn.execute("INSERT INTO field_report_status VALUES (now(), %s, 'rejected', 'not a public light', "
+                     "'operator:lan', 'urban_works', 'lighting_south')", (rid,))
+    xml = DET.fromstring(requests.get(f"{intake.url}/requests/{rid}.xml", timeout=30).content)
+    assert xml.findtext("request/status") == "closed"
+    assert xml.findtext("request/status_notes") == "rejected: not a public light"
+    closed = requests.get(f"{intake.url}/requests.json", params={"status": "closed"}, timeout=30).json()
+    assert [c["service_request_id"] for c in closed] == [rid]
+    assert requests.get(f"{intake.url}/requests.json", params={"status": "open"}, timeout=30).json() == []
+
+
+@pytest.mark.parametrize(("form", "code", "words"), [
+    ({"api_key": "wrong"}, 403, "api_key"),
+    ({"service_code": "nope"}, 400, "service_code"),
+    ({"lat": "10.77", "long": "106.70"}, 400, "outside the city"),  # Saigon
+    ({"lat": "nan", "long": "107.59"}, 400, "finite"),
+    ({"lat": "", "long": ""}, 400, "required"),
+    ({"description": "x" * 5000}, 400, "description"),
+])
+def test_bad_posts_get_the_spec_error_and_a_dead_letter(intake: Intake, form: dict[str, str], code: int,
+                                                       words: str) -> None:
+    for fmt in ("json", "xml"):
+        r = intake.post(fmt, **form)
+        assert r.status_code == code
+        if fmt == "json":
+            [e] = r.json()
+            assert e["code"] == code and words in e["description"]
+        else:
+            root = DET.fromstring(r.content)
+            assert root.findtext("error/code") == str(code) and words in root.findtext("error/description")
+    assert len(intake.sink.dead) == 2 and all(words in reason for reason, _ in intake.sink.dead)
+    assert requests.get(f"{intake.url}/requests.json", timeout=30).json() == []
+
+
+def test_hostile_uploads_are_decoded_and_refused(intake: Intake) -> None:
+    html = b"<html><script>alert(1)</script></html>"
+    r = intake.post(files=[("media", ("cat.jpg", html, "image/jpeg"))])
+    assert r.status_code == 400 and "not a readable image" in r.json()[0]["description"]
+    bomb = io.BytesIO()
+    Image.new("1", (20000, 20000)).save(bomb, "PNG")  # ~60 kB on the wire, 400 Mpx decoded
+    r = intake.post(files=[("media", ("bomb.png", bomb.getvalue(), "image/png"))])
+    assert r.status_code == 400 and "pixels" in r.json()[0]["description"]
+    tall = io.BytesIO()
+    Image.new("L", (9000, 5000)).save(tall, "PNG")  # under Pillow's own guard, over max_photo_pixels
+    r = intake.post(files=[("media", ("tall.png", tall.getvalue(), "image/png"))])
+    assert r.status_code == 400 and "more than 40000000" in r.json()[0]["description"]
+    r = intake.post(files=[("media", (f"{i}.jpg", photo(), "image/jpeg")) for i in range(4)])
+    assert r.status_code == 400 and "more than 3 photos" in r.json()[0]["description"]
+    huge = b"\xff\xd8" + b"0" * 16_000_000
+    r = intake.post(files=[("media", ("big.jpg", huge, "image/jpeg"))])
+    assert r.status_code == 413 and r.json()[0]["code"] == 413
+    assert requests.get(f"{intake.url}/requests.json", timeout=30).json() == []
+
+
+def test_rate_limit_per_key(intake: Intake) -> None:
+    codes = [intake.post(api_key="slow-client-key-0000001").status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    assert intake.post().status_code == 201  # another client's key is not limited by it
+
+
+def test_duplicates_grouped_by_place_and_photo(intake: Intake) -> None:
+    first = intake.post().json()[0]["service_request_id"]
+    near = intake.post(lat="16.46375", long="107.59095").json()[0]  # ~7 m away, same category
+    assert near["service_notice"] == f"Grouped with {first}"
+    other = intake.post(service_code="waste").json()[0]
+    assert other["service_notice"] == ""
+    pic = [("media", ("p.jpg", photo((10, 200, 10)), "image/jpeg"))]
+    a = intake.post(service_code="road", lat="16.475", long="107.575", files=pic).json()[0]
+    b = intake.post(service_code="road", lat="16.485", long="107.595", files=pic).json()[0]  # far, same photo
+    assert a["service_notice"] == "" and b["service_notice"] == f"Grouped with {a['service_request_id']}"
+
+
+def test_fifty_concurrent_submissions_no_loss_no_duplication(intake: Intake) -> None:
+    def one(i: int) -> str:
+        pic = [("media", (f"{i}.jpg", photo((i * 5, 90, 9)), "image/jpeg"))]
+        r = intake.post(description=f"report {i}", files=pic)
+        assert r.status_code == 201, r.text
+        return str(r.json()[0]["service_request_id"])
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        ids = list(pool.map(one, range(50)))
+    assert len(set(ids)) == 50
+    with intake.store.pool.connection() as conn:
+        rows = conn.execute("SELECT request_id, description FROM field_reports").fetchall()
+        statuses = conn.execute("SELECT count(*) FROM field_report_status").fetchone()[0]
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    assert sorted(r[1] for r in rows) == sorted(f"report {i}" for i in range(50))
+    assert statuses == 50
+
+
+def test_stored_rows_read_back_as_the_same_records(intake: Intake) -> None:
+    from psycopg.rows import dict_row
+
+    from ioc.feeds.reports.tables import REPORT_TABLE, STATUS_TABLE
+
+    rid = intake.post(files=[("media", ("a.jpg", photo(), "image/jpeg"))]).json()[0]["service_request_id"]
+    with intake.store.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        report = REPORT_TABLE.from_row(cur.execute("SELECT * FROM field_reports").fetchone())
+        first = STATUS_TABLE.from_row(cur.execute("SELECT * FROM field_report_status").fetchone())
+    assert report.source_id == rid and len(report.photos) == 1 and report.ward == "Phú Hội"
+    assert REPORT_TABLE.to_row(report)[1] == rid and first.status == "received"
