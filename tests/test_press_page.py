@@ -13,9 +13,9 @@ from conftest import ARTIFACTS, migrated_database
 from alerts.people import People
 from dashboards.app import create_app
 from ingest.press.feeds import content_hash
-from ioc.app.web_server import ThreadedServer
 from ioc.config import Settings
 from ioc.feeds.press.records import PressArticle
+from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter

@@ -18,9 +18,9 @@ from PIL import Image
 from ingest.reports.api import build_app
 from ingest.reports.reader import StoreReportReader
 from ingest.reports.store_sink import StoreSink
-from ioc.app.web_server import ThreadedServer
 from ioc.feeds.reports.settings import ReportsFeed
 from ioc.feeds.reports.tables import MIGRATIONS
+from ioc.http_server import ThreadedServer
 from ioc.store.database import Store
 
 SAMPLE = Path(__file__).parent.parent / "sample_streams" / "reports" / "feed.toml"

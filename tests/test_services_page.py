@@ -12,9 +12,9 @@ from conftest import ARTIFACTS, migrated_database
 
 from dashboards.app import create_app
 from ingest.services.simulator import dossier_rows
-from ioc.app.web_server import ThreadedServer
 from ioc.config import Settings
 from ioc.feeds.services.records import DossierEvent
+from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter

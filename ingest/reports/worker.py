@@ -14,12 +14,12 @@ from typing import Any
 
 from ingest.reports.api import build_app
 from ingest.reports.reader import ReportReader
-from ioc.app.web_server import ThreadedServer
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.events import Event
 from ioc.feeds.reports import SPEC
 from ioc.feeds.reports.settings import ReportsFeed
+from ioc.http_server import ThreadedServer
 from ioc.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)

@@ -26,11 +26,11 @@ from detectors.runner import DetectorRunner
 from ingest.registry import FeedWorker, configured_sources
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
-from ioc.app.web_server import ThreadedServer
 from ioc.bus.base import Bus
 from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
 from ioc.config import ConfigError, Settings
+from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store, public_dsn
 from ioc.store.detector_state import PostgresSnapshotStore
 from ioc.store.embedded import EmbeddedPostgres

@@ -16,35 +16,11 @@ import logging
 import threading
 from typing import Any
 
-import waitress
 from gunicorn.app.base import BaseApplication
 
 from ioc.config import Settings
 
 log = logging.getLogger(__name__)
-
-
-class ThreadedServer:
-    """Waitress serving one WSGI app from a thread of this process (embedded mode)."""
-
-    def __init__(self, app: Any, host: str, port: int, threads: int) -> None:
-        # the app itself decides which proxies to believe (dashboards/auth.py): waitress must not
-        # strip or apply X-Forwarded-* headers on its own
-        self._server = waitress.create_server(
-            app, host=host, port=port, threads=threads, ident="ioc",
-            clear_untrusted_proxy_headers=False, channel_timeout=120,
-        )
-        self.host = host
-
-    @property
-    def server_port(self) -> int:
-        return int(self._server.effective_port)
-
-    def serve_forever(self) -> None:
-        self._server.run()
-
-    def shutdown(self) -> None:
-        self._server.close()
 
 
 def gunicorn_options(settings: Settings, bind: str) -> dict[str, Any]:
