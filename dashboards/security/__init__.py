@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
@@ -15,6 +16,7 @@ from dash import Input, Output, dcc, html
 from flask import Flask
 
 from dashboards import auth
+from dashboards import components as c
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.security import queries as q
@@ -34,13 +36,15 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]], lang: str
 def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any]:
     """Everything below the header, read from the store now."""
     s = q.summary(pool, now)
+    tz = ZoneInfo(settings.timezone)  # the chart in the city's time, like every page
     minutes = q.per_minute(pool, now - timedelta(hours=2))
     fig = go.Figure()
     for category in sorted({m["category"] for m in minutes}):
         pts = [m for m in minutes if m["category"] == category]
-        fig.add_bar(x=[p["bucket"] for p in pts], y=[p["events"] for p in pts], name=category)
+        fig.add_bar(x=[p["bucket"].astimezone(tz) for p in pts], y=[p["events"] for p in pts], name=category)
     fig.update_layout(barmode="stack", height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30},
-                      title=t("Events per minute by category", lang), template="plotly_dark")
+                      title=t("Events per minute by category", lang), template="plotly_dark",
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     who = auth.principal()
     latest = q.latest(pool)
     for row in latest:
@@ -78,9 +82,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
 
 def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/security/`` on the wall's server."""
-    app = dash.Dash(__name__, server=server, url_base_pathname=PREFIX,
-                    title=f"Security · {settings.city}", update_title=None, serve_locally=True,
-                    assets_ignore=".*")
+    app = c.page_app(server, PREFIX, f"Security · {settings.city}", "security.css")
 
     def layout() -> html.Div:
         lang = page_language(settings)
