@@ -117,5 +117,13 @@ def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample()
     settings = load_settings()
     [feed] = [f for f in settings.feeds if f.name == "motcua-sample"]
     worker = build_feed_worker(feed, settings, MemoryBus().publisher())
-    worker.run(threading.Event())  # a CSV feed reads its file once
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:  # a CSV feed reads its file once, then idles until it is stopped (the role keeps running)
+        wait_for(lambda: worker.imported, "the sample imported")
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(timeout=60)
     assert worker.health["events"] > 1000 and worker.health["dead_letters"] == 0

@@ -63,7 +63,9 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRejected("decompression bomb: far more pixels than any photo") from None
-    except UnidentifiedImageError as exc:
+    except (UnidentifiedImageError, ImportError) as exc:
+        # ImportError: once ultralytics is loaded in the process it patches Image.open to try a HEIF
+        # plugin (pi_heif) on anything PIL cannot identify; without the plugin that is not an image
         raise PhotoRejected(f"not a readable image: {type(exc).__name__}") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise PhotoRejected(f"image does not decode: {str(exc)[:120]}") from None

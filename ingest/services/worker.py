@@ -33,6 +33,7 @@ class ServicesWorker:
         status: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.feed, self.read, self.interval, self.once = name, read, interval, once
+        self.imported = False
         self.out = PendingPublisher(publisher, name)
         self.status = status or dict
         self.events = 0
@@ -73,7 +74,9 @@ class ServicesWorker:
                 self.error = f"source failed: {type(exc).__name__}: {exc}"
                 log.exception("%s: source failed", self.feed)
             self.out.flush(force=True)
-            if self.once:
+            if self.once:  # an export read once: the worker idles until stopped (a role does not end)
+                self.imported = True
+                stop.wait()
                 break
             stop.wait(self.interval)
         self.out.flush(force=True)
