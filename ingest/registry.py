@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import ingest.environment as environment
@@ -44,55 +45,16 @@ class Source:
     build: Callable[[Publisher], FeedWorker]
 
 
-def _environment(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: environment.EnvironmentWorker(
-            environment.build_source(feed, settings, settings.samples_dir), publisher, feed_name=feed.name)
-
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in environment.KINDS]
+WorkerBuilder = Callable[[FeedSettings, Settings, Publisher], FeedWorker]
 
 
-def _vessels(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: vessels.build_worker(feed, publisher, settings.samples_dir,
-                                                      cells=CellRouter(settings.bus.cells))
+def _feeds(kinds: frozenset[str], make: WorkerBuilder) -> Callable[[Settings], list[Source]]:
+    """The sources of the enabled ``[[feeds]]`` entries of ``kinds``, each built by ``make``."""
+    def sources(settings: Settings) -> list[Source]:
+        return [Source(f.name, f"ingest:{f.name}", partial(make, f, settings)) for f in settings.feeds
+                if f.enabled and f.kind in kinds]
 
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in vessels.KINDS]
-
-
-def _security(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: security.build_worker(feed, publisher, settings.samples_dir)
-
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in security.KINDS]
-
-
-def _press(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: press.build_worker(feed, publisher, settings.samples_dir)
-
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in press.KINDS]
-
-
-def _services(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: services.build_worker(feed, publisher, settings.samples_dir)
-
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in services.KINDS]
-
-
-def _reports(settings: Settings) -> list[Source]:
-    def build(feed: FeedSettings) -> Callable[[Publisher], FeedWorker]:
-        return lambda publisher: reports.build_worker(feed, publisher, settings.database.dsn,
-                                                      settings.samples_dir)
-
-    return [Source(f.name, f"ingest:{f.name}", build(f)) for f in settings.feeds
-            if f.enabled and f.kind in reports.KINDS]
+    return sources
 
 
 def _cameras(settings: Settings) -> list[Source]:
@@ -110,12 +72,15 @@ def _cameras(settings: Settings) -> list[Source]:
 
 #: (``[[feeds]]`` kinds it reads, the sources it configures): one line per ingest package
 INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = (
-    (environment.KINDS, _environment),
-    (vessels.KINDS, _vessels),
-    (security.KINDS, _security),
-    (press.KINDS, _press),
-    (services.KINDS, _services),
-    (reports.KINDS, _reports),
+    (environment.KINDS, _feeds(environment.KINDS, lambda f, s, p: environment.EnvironmentWorker(
+        environment.build_source(f, s, s.samples_dir), p, feed_name=f.name))),
+    (vessels.KINDS, _feeds(vessels.KINDS, lambda f, s, p: vessels.build_worker(
+        f, p, s.samples_dir, cells=CellRouter(s.bus.cells)))),
+    (security.KINDS, _feeds(security.KINDS, lambda f, s, p: security.build_worker(f, p, s.samples_dir))),
+    (press.KINDS, _feeds(press.KINDS, lambda f, s, p: press.build_worker(f, p, s.samples_dir))),
+    (services.KINDS, _feeds(services.KINDS, lambda f, s, p: services.build_worker(f, p, s.samples_dir))),
+    (reports.KINDS, _feeds(reports.KINDS, lambda f, s, p: reports.build_worker(
+        f, p, s.database.dsn, s.samples_dir))),
     (frozenset(), _cameras),  # [[cameras]]
 )
 
