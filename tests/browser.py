@@ -75,3 +75,21 @@ def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
     # two animation frames: whatever the last change scheduled has been painted
     driver.execute_async_script(
         "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+
+
+@contextmanager
+def serving_pages(pool: Any, settings: Any) -> Iterator[str]:
+    """The whole app (every page) on ``pool``, served by waitress from a thread on 127.0.0.1; its URL."""
+    import threading
+
+    from dashboards.app import create_app
+    from ioc.http_server import ThreadedServer
+
+    server = ThreadedServer(create_app(pool, settings).server, "127.0.0.1", 0, threads=4)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)

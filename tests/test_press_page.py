@@ -3,7 +3,6 @@ matched terms highlighted, links to the original, and nothing of a hostile title
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,14 +10,13 @@ import pytest
 from conftest import ARTIFACTS, migrated_database
 
 from alerts.people import People
-from dashboards.app import create_app
 from ingest.press.feeds import content_hash
 from ioc.config import Settings
 from ioc.feeds.press.records import PressArticle
-from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
+from tests.browser import serving_pages
 from tests.test_security_page import PASSWORD, login
 
 HOSTILE = '<img src=x onerror="window.pwned=1">Lũ lụt <script>window.pwned=2</script>'
@@ -36,14 +34,10 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
                      tone="negative" if i < 2 else "positive", simulated=True)
         for i, title in enumerate(titles)])
     People(store.pool).add_user("lan", "analyst", PASSWORD)
-    server = ThreadedServer(create_app(store.pool, Settings()).server, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", store
+        with serving_pages(store.pool, Settings()) as base:
+            yield base, store
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         store.close()
 
 

@@ -3,7 +3,6 @@ only for analysts."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -11,14 +10,12 @@ import pytest
 from conftest import ARTIFACTS, migrated_database
 
 from alerts.people import People
-from dashboards.app import create_app
 from ioc.config import Settings
 from ioc.feeds.security.records import SecurityEvent
-from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import wait_until_still
+from tests.browser import serving_pages, wait_until_still
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,14 +33,10 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     people = People(store.pool)
     people.add_user("lan", "analyst", PASSWORD)
     people.add_user("kiosk", "viewer", PASSWORD)
-    server = ThreadedServer(create_app(store.pool, Settings()).server, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", store
+        with serving_pages(store.pool, Settings()) as base:
+            yield base, store
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         store.close()
 
 

@@ -3,22 +3,19 @@ written through the real writer into a real PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import ARTIFACTS, migrated_database
 
-from dashboards.app import create_app
 from ingest.services.simulator import dossier_rows
 from ioc.config import Settings
 from ioc.feeds.services.records import DossierEvent
-from ioc.http_server import ThreadedServer
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import wait_until_still
+from tests.browser import serving_pages, wait_until_still
 
 
 @pytest.fixture
@@ -28,14 +25,10 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     rows = dossier_rows(now - timedelta(days=40), now, per_day=60)
     events = [DossierEvent(source_id="motcua", **r) for r in rows]
     StoreWriter(store.pool, store.caps).write(events)
-    server = ThreadedServer(create_app(store.pool, Settings()).server, "127.0.0.1", 0, threads=4)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", store
+        with serving_pages(store.pool, Settings()) as base:
+            yield base, store
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         store.close()
 
 
