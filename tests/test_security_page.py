@@ -90,3 +90,12 @@ def test_a_viewer_sees_no_raw_lines_and_nobody_without_a_session(served: tuple[s
         lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".sec-latest tbody tr"))
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "Dòng gốc" not in text and "Failed password for user" not in text
+
+
+def test_the_server_rendered_feed_pages_get_the_shared_theme(served: tuple[str, Store]) -> None:
+    import requests
+
+    base, _ = served
+    for css, holds in (("/console/assets/theme.css", "--bg"), ("/console/assets/feed-page.css", "feed-page")):
+        answer = requests.get(base + css, timeout=30)
+        assert answer.status_code == 200 and holds in answer.text

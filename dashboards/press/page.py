@@ -94,11 +94,9 @@ def register_press_page(server: Flask, pool: ConnectionPool, settings: Settings)
         title = t("Local press", lang)
         page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(title)} · {html.escape(settings.city)}</title>
-<style>body{{font-family:sans-serif;margin:24px}}td,th{{border:1px solid #ddd;padding:3px 8px}}
-table{{border-collapse:collapse;margin-bottom:18px}}
-.simulated{{background:#ffeb3b;display:inline-block;padding:2px 8px}}
-.tone-negative td:nth-child(4){{color:#b71c1c}}.tone-positive td:nth-child(4){{color:#1b5e20}}</style>
-</head><body><h1>{html.escape(title)} · {html.escape(settings.city)}</h1>{banner}
+<link rel="stylesheet" href="/console/assets/theme.css">
+<link rel="stylesheet" href="/console/assets/feed-page.css">
+</head><body class="feed-page"><h1>{html.escape(title)} · {html.escape(settings.city)}</h1>{banner}
 <form method="get"><label>{html.escape(t("Department", lang))}
 <input name="department" value="{html.escape(department)}"></label>
 <input type="hidden" name="lang" value="{lang}"><button>{html.escape(t("Filter", lang))}</button></form>

@@ -48,9 +48,9 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
                      if cfg.simulated else "")
         page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</title>
-<style>body{{font-family:sans-serif;margin:24px}}td,th{{border:1px solid #ddd;padding:3px 8px}}
-table{{border-collapse:collapse}}.simulated{{background:#ffeb3b;display:inline-block;padding:2px 8px}}</style>
-</head><body><h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1>
+<link rel="stylesheet" href="/console/assets/theme.css">
+<link rel="stylesheet" href="/console/assets/feed-page.css">
+</head><body class="feed-page"><h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1>
 {simulated}<form method="post" action="{PREFIX}/incident">
 <input type="hidden" name="{auth.CSRF_FIELD}" value="{token}">
 <label>{html.escape(t("Report on incident", lang))} #

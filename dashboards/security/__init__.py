@@ -82,7 +82,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
 
 def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/security/`` on the wall's server."""
-    app = c.page_app(server, PREFIX, f"Security · {settings.city}", "security.css")
+    app = c.page_app(server, PREFIX, f"Security · {settings.city}", "feed-page.css")
 
     def layout() -> html.Div:
         lang = page_language(settings)

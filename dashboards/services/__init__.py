@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 from flask import Flask
 
+from dashboards import components as c
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.services import queries as q
@@ -140,15 +141,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
 
 def create_services_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/services/`` on the wall's server."""
-    app = dash.Dash(
-        __name__,
-        server=server,
-        url_base_pathname=PREFIX,
-        title=f"Services · {settings.city}",
-        update_title=None,
-        serve_locally=True,
-        assets_ignore=".*",
-    )
+    app = c.page_app(server, PREFIX, f"Services · {settings.city}", "feed-page.css")  # the shared theme
 
     def layout() -> html.Div:
         lang = page_language(settings)
