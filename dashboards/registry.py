@@ -48,6 +48,12 @@ def _services(server: Flask, pool: Any, settings: Settings) -> Any:
     return create_services_page(server, pool, settings)
 
 
+def _reports311(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.reports311.page import create_reports311_page
+
+    return create_reports311_page(server, pool, settings)
+
+
 def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
     from dashboards.reports.page import register_reports_page
 
@@ -81,6 +87,7 @@ PAGES: tuple[Page, ...] = (
     Page("/reports/", "Reports", _reports, nav=5),
     Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
     Page("/services/", "Public services", _services, nav=None),  # as /press/: reached by its address
+    Page("/reports311/", "Citizens' reports", _reports311, nav=None),  # as /press/: reached by its address
 )
 
 

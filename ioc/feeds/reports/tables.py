@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from ioc.feeds.reports.records import FieldReport, ReportStatusChange
 from ioc.store.capabilities import Capabilities
@@ -12,7 +13,9 @@ from ioc.store.tables import Migration, TableSpec
 
 
 def _report_row(r: FieldReport) -> tuple[object, ...]:
-    photos = json.dumps([p.model_dump() for p in r.photos])
+    # a JSON array (Jsonb), never json.dumps' text: binary COPY would store that as a JSON *string*,
+    # which the jsonpath of the duplicate check and the page cannot read
+    photos = Jsonb([p.model_dump() for p in r.photos])
     return (r.time, r.source_id, r.service_code, r.category, r.description, r.lat, r.lon, r.address,
             r.ward, photos, r.client, r.department, r.assignee_group, r.ack_due, r.resolve_due,
             r.duplicate_of)
@@ -25,7 +28,8 @@ def _status_row(s: ReportStatusChange) -> tuple[object, ...]:
 def _report_from_row(row: dict[str, object]) -> FieldReport:
     r = dict(row)
     r["source_id"] = r.pop("request_id")
-    r["photos"] = tuple(r["photos"] or ())  # type: ignore[call-overload]
+    photos = r["photos"]
+    r["photos"] = tuple((json.loads(photos) if isinstance(photos, str) else photos) or ())
     return FieldReport.model_validate(r)
 
 
@@ -61,6 +65,20 @@ def _create(conn: psycopg.Connection, caps: Capabilities) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS field_report_status_time ON field_report_status (time)")
 
 
+def _outbox(conn: psycopg.Connection, caps: Capabilities) -> None:
+    # status changes staff make on the pages, stored at once and waiting for the intake to put them
+    # on the bus (so the deadline rules see them): written in the same transaction as the change
+    conn.execute("CREATE TABLE IF NOT EXISTS field_report_outbox (id bigserial PRIMARY KEY, "
+                 "event jsonb NOT NULL, created timestamptz NOT NULL DEFAULT now())")
+
+
+def _photos_array(conn: psycopg.Connection, caps: Capabilities) -> None:
+    conn.execute("UPDATE field_reports SET photos = (photos #>> '{}')::jsonb "
+                 "WHERE jsonb_typeof(photos) = 'string'")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "field reports and their status changes", _create),
+    Migration(2, "outbox of staff status changes for the bus", _outbox),
+    Migration(3, "photos kept as JSON text by the bulk writer become the arrays they hold", _photos_array),
 )

@@ -1,0 +1,127 @@
+"""The citizens' field reports page in headless Chromium (a session needed), in Vietnamese and English,
+over a SIMULATED week written through the real writer into a real PostgreSQL, plus one report with a
+real photo: the map, the queues by deadline, a report's photo and history, the on-time rates."""
+
+from __future__ import annotations
+
+import io
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import ARTIFACTS, migrated_database
+from PIL import Image
+
+from alerts.people import People
+from ingest.reports.photos import check_photo, store_photo
+from ingest.reports.simulator import SAMPLE, simulate
+from ioc.config import FeedSettings, Settings
+from ioc.feeds.reports.records import FieldReport, ReportStatusChange
+from ioc.feeds.reports.settings import ReportsFeed
+from ioc.store.database import Store, open_store
+from ioc.store.embedded import EmbeddedPostgres
+from ioc.store.writer import StoreWriter
+from tests.browser import serving_pages, wait_until_still
+from tests.test_security_page import PASSWORD, login
+
+PHOTO_ID = "HUE-TEST-PHOTO-1"
+
+
+@dataclass
+class Served:
+    base: str
+    store: Store
+    department: str
+    first_in_queue: str
+
+
+def settings_with_feed() -> Settings:
+    feed = FeedSettings(name="hue-s", kind="open311",
+                        options={"settings_file": "reports/feed.toml", "port": 0})
+    return Settings(feeds=[feed])
+
+
+@pytest.fixture
+def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
+    store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
+    cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
+    now = datetime.now(UTC)
+    events = [e for e in simulate(cfg, now - timedelta(days=8), days=8, seed=3) if e.time <= now]
+    buf = io.BytesIO()
+    Image.new("RGB", (320, 200), (40, 160, 90)).save(buf, "JPEG")
+    photo = store_photo(check_photo(buf.getvalue(), 5_000_000, 40_000_000), tmp_path / "photos")
+    received = now - timedelta(minutes=30)
+    events += [
+        FieldReport(time=received, source_id=PHOTO_ID, service_code="waste", category="Uncollected waste",
+                    description="Rác tràn ra đường Lê Lợi", lat=16.4637, lon=107.5909, ward="Phú Hội",
+                    photos=(photo,), client="hue-s-app", department="environment",
+                    assignee_group="waste_city",
+                    ack_due=received + timedelta(minutes=60), resolve_due=received + timedelta(hours=12)),
+        ReportStatusChange(time=received, source_id=PHOTO_ID, status="received", actor="client:hue-s-app"),
+        ReportStatusChange(time=received + timedelta(minutes=10), source_id=PHOTO_ID, status="assigned",
+                           actor="lan", department="environment", assignee_group="waste_city"),
+    ]
+    StoreWriter(store.pool, store.caps).write(events)
+    People(store.pool).add_user("lan", "operator", PASSWORD)
+    from dashboards.reports311.figures import cases, queue
+
+    all_cases = cases(events)
+    dept = min(k.report.department for k in all_cases.values() if k.status not in ("resolved", "rejected"))
+    first = queue(all_cases, dept)[0].report.source_id  # the page's first queue starts with it
+    try:
+        with serving_pages(store.pool, settings_with_feed()) as base:
+            yield Served(base, store, dept, first)
+    finally:
+        store.close()
+
+
+def test_reports311_page_in_both_languages(served: Served, browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+    login(driver, served.base, "lan", "/reports311/?lang=vi")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#r311-queues tbody tr"))
+    body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "Phản ánh hiện trường của người dân" in body and "MÔ PHỎNG" in body
+    assert "Môi trường" in body and "Hàng đợi theo đơn vị" in body
+    # each queue is sorted by its next deadline: the first queue starts with its most urgent report
+    first = driver.find_element(By.CSS_SELECTOR, "#r311-queues tbody tr a")  # type: ignore[attr-defined]
+    assert first.text == served.first_in_queue
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#r311-map canvas"))  # the map drew
+    assert "Môi trường" in driver.find_element(By.ID, "r311-ontime").text  # type: ignore[attr-defined]
+    first.click()
+    wait.until(lambda d: served.first_in_queue in d.find_element(By.ID, "r311-detail").text)
+    assert "Đã tiếp nhận" in driver.find_element(By.ID, "r311-history").text  # type: ignore[attr-defined]
+    # the report with a photo: the image is served from the store's record and decodes in the browser
+    driver.get(f"{served.base}/reports311/?lang=vi&report={PHOTO_ID}")  # type: ignore[attr-defined]
+    wait.until(lambda d: d.execute_script(
+        "const i = document.querySelector('.r311-photo'); return i && i.complete && i.naturalWidth === 320;"))
+    history = driver.find_element(By.ID, "r311-history").text  # type: ignore[attr-defined]
+    assert "Đã giao" in history and "lan" in history
+    assert "Rác tràn ra đường Lê Lợi" in driver.find_element(By.ID, "r311-detail").text  # type: ignore
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "reports311-vi.png"))  # type: ignore[attr-defined]
+    driver.get(f"{served.base}/reports311/?lang=en&report={PHOTO_ID}")  # type: ignore[attr-defined]
+    wait.until(lambda d: "Citizens' field reports" in d.find_element(By.TAG_NAME, "body").text)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#r311-queues tbody tr"))
+    body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "SIMULATED" in body and "Queues by department" in body and "Assigned" in body
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "reports311-en.png"))  # type: ignore[attr-defined]
+
+
+def test_reports311_needs_a_session(served: Served) -> None:
+    import requests
+
+    page = requests.get(f"{served.base}/reports311/", allow_redirects=False, timeout=30,
+                        headers={"Accept": "text/html"})
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    with served.store.pool.connection() as conn:
+        sha = conn.execute("SELECT photos->0->>'sha256' FROM field_reports WHERE request_id = %s",
+                           (PHOTO_ID,)).fetchone()[0]
+    assert requests.get(f"{served.base}/reports311/photo/{sha}", timeout=30).status_code == 401
