@@ -59,7 +59,7 @@ def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, M
     assert decode(by_topic["ioc.reports.status"].value).status == "received"
     dead = json.loads(by_topic[DEAD_LETTERS].value)
     assert dead["feed"] == "reports" and "api_key" in dead["reason"]
-    assert w.health()["accepted"] == 1 and w.health()["dead_letters"] == 1
+    assert w.health["accepted"] == 1 and w.health["dead_letters"] == 1
 
 
 def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path: Path) -> None:
@@ -72,7 +72,7 @@ def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path:
     [source] = [s for s in configured_sources(settings) if s.name == "hue-s"]
     w = source.build(MemoryBus().publisher())
     try:
-        assert isinstance(w, Open311Worker) and w.health()["feed"] == "hue-s"
+        assert isinstance(w, Open311Worker) and w.health["feed"] == "hue-s"
     finally:
         w.server.shutdown()
         w._on_stop()

@@ -227,7 +227,12 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         rows = reader.requests(Query(ids=(rid[:128],), limit=1))
         if not rows:
             raise Refused(404, f"no service request {rid[:64]!r}")
-        return answer(fmt, "service_requests", [as_open311(rows[0])])
+        # every change of its lifecycle, as the spec's extension point (the staff member is not named)
+        history = [{"status": h["status"], "datetime": _iso(h["time"]), "reason": h["reason"] or "",
+                    "agency_responsible": h["department"] or "", "assignee_group": h["assignee_group"] or ""}
+                   for h in reader.history(rows[0]["request_id"])]
+        found = as_open311(rows[0]) | {"extended_attributes": {"history": history}}
+        return answer(fmt, "service_requests", [found])
 
     return app
 

@@ -11,7 +11,7 @@ from flask import Response
 
 # the element name of one item of each XML list
 XML_ITEM = {"services": "service", "service_requests": "request", "errors": "error",
-            "attributes": "attribute", "values": "value"}
+            "attributes": "attribute", "values": "value", "history": "change"}
 
 
 def _text(value: Any) -> str:

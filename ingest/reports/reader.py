@@ -24,6 +24,7 @@ class ReportReader(Protocol):
     def requests(self, q: Query) -> list[dict[str, Any]]: ...
     def duplicate_of(self, service_code: str, lat: float, lon: float, since: datetime,
                      metres: float, sha256s: tuple[str, ...]) -> str | None: ...
+    def history(self, request_id: str) -> list[dict[str, Any]]: ...
 
 
 _LATEST = """
@@ -61,6 +62,13 @@ class StoreReportReader:
         args.append(q.limit)
         with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             return list(cur.execute(sql, args).fetchall())
+
+    def history(self, request_id: str) -> list[dict[str, Any]]:
+        """Every status change of a report, oldest first (who made it is kept in the store, not shown)."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            return list(cur.execute(
+                "SELECT time, status, reason, department, assignee_group FROM field_report_status "
+                "WHERE request_id = %s ORDER BY time, status", (request_id,)).fetchall())
 
     def duplicate_of(self, service_code: str, lat: float, lon: float, since: datetime,
                      metres: float, sha256s: tuple[str, ...]) -> str | None:

@@ -1,8 +1,9 @@
 """SIMULATED field reports for the demo: about 60 a day over Huế's wards, with their status changes.
 
-Deterministic from a seed. Each report is routed as the intake routes it; staff acknowledge and
-resolve it after delays drawn so that a realistic share misses a deadline (about 1 in 10 for the
-acknowledgement, 1 in 6 for resolution), and a few are rejected with a reason.
+Deterministic from a seed (:class:`DemoSimulator` feeds a running intake for ``ioc demo``). Each
+report is routed as the intake routes it; staff acknowledge and resolve it after delays drawn so
+that a realistic share misses a deadline (about 1 in 10 for the acknowledgement, 1 in 6 for
+resolution), and a few are rejected with a reason.
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import threading
+import time
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ingest.reports.routing import Router
 from ioc.events import Event
@@ -68,6 +72,82 @@ def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, 
         out.append(ReportStatusChange(time=max(done, work + timedelta(minutes=1)), source_id=rid,
                                       status="resolved", actor="team:sim"))
     return sorted(out, key=lambda e: (e.time, e.kind))
+
+
+class DemoSimulator:
+    """The demo's SIMULATED reports around a running intake (``worker``: an :class:`Open311Worker`).
+
+    At start, ``days`` of history are put on the bus; the status changes that history holds for
+    later are published when their time comes; and ``per_hour`` new reports (some with a generated
+    photo) are posted to the intake over HTTP with the first client's key, like an app would.
+    """
+
+    def __init__(self, cfg: ReportsFeed, worker: Any, days: int = 7, per_hour: float = 6,
+                 seed: int = 7) -> None:
+        self.cfg, self.worker, self.days, self.per_hour = cfg, worker, days, per_hour
+        self.rnd = random.Random(seed)
+        self.seed = seed
+        self.posted = 0
+        self.post_errors = 0
+
+    def run(self, stop: threading.Event) -> None:
+        now = datetime.now(UTC)
+        later: list[Event] = []
+        if self.days > 0:
+            start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=self.days)
+            history = simulate(self.cfg, start, self.days + 1, seed=self.seed)
+            self.worker.publish_records([e for e in history if e.time <= now])
+            later = [e for e in history if e.time > now]
+        gap = 3600.0 / self.per_hour if self.per_hour > 0 else None
+        next_post = time.monotonic() + (gap or 0)
+        while not stop.wait(1.0):
+            now = datetime.now(UTC)
+            due = [e for e in later if e.time <= now and e.kind == "reports.status"]
+            if due:
+                later = [e for e in later if e not in due]
+                self.worker.publish_records(due)
+            if gap is not None and time.monotonic() >= next_post:
+                next_post += gap * self.rnd.uniform(0.5, 1.5)
+                self.post_one()
+
+    def post_one(self) -> None:
+        """One SIMULATED report posted to the intake's own address."""
+        import requests
+
+        if not self.cfg.clients or not self.cfg.wards:
+            return
+        key = next(iter(self.cfg.clients.values())).api_key
+        code = self.rnd.choice(list(self.cfg.categories))
+        (x0, y0), (x1, y1) = (ward := self.rnd.choice(self.cfg.wards)).polygon[0], ward.polygon[2]
+        form = {"api_key": key, "service_code": code, "lat": f"{self.rnd.uniform(y0, y1):.6f}",
+                "long": f"{self.rnd.uniform(x0, x1):.6f}",
+                "description": f"SIMULATED: {TEXTS.get(code, code)}"}
+        files = [("media", ("photo.jpg", self.photo(), "image/jpeg"))] if self.rnd.random() < 0.6 else None
+        port = self.worker.server.server_port
+        try:
+            answer = requests.post(f"http://127.0.0.1:{port}/requests.json", data=form, files=files,
+                                   timeout=30)
+            self.posted += answer.status_code == 201
+            self.post_errors += answer.status_code != 201
+        except requests.RequestException:
+            self.post_errors += 1
+
+    def photo(self) -> bytes:
+        """A small generated JPEG (a coloured scene with a label), different for each post."""
+        import io
+
+        from PIL import Image, ImageDraw
+
+        img = Image.new("RGB", (480, 320), tuple(self.rnd.randrange(40, 200) for _ in range(3)))  # type: ignore
+        draw = ImageDraw.Draw(img)
+        for _ in range(6):
+            x, y = self.rnd.randrange(0, 440), self.rnd.randrange(0, 280)
+            draw.rectangle((x, y, x + self.rnd.randrange(20, 120), y + self.rnd.randrange(20, 80)),
+                           fill=tuple(self.rnd.randrange(0, 255) for _ in range(3)))  # type: ignore
+        draw.text((10, 10), "SIMULATED", fill=(255, 255, 255))
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=80)
+        return buf.getvalue()
 
 
 def main(argv: list[str] | None = None) -> None:
