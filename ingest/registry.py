@@ -107,6 +107,8 @@ def check_feed_options(feed: FeedSettings, settings: Settings) -> None:
         press.feed_options(feed)
     elif feed.kind in services.KINDS:
         services.feed_options(feed)
+    elif feed.kind in reports.KINDS:
+        reports.feed_options(feed, settings.samples_dir)
     else:
         known = sorted(k for kinds, _ in INGEST for k in kinds)
         raise UnknownFeedKind(f"feed {feed.name!r}: unknown kind {feed.kind!r} (known: {', '.join(known)})")

@@ -76,3 +76,32 @@ def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path:
     finally:
         w.server.shutdown()
         w._on_stop()
+
+
+def test_demo_simulator_backfills_then_posts_with_a_photo_over_http(
+        worker: tuple[Open311Worker, MemoryBus]) -> None:
+    from ingest.reports.simulator import DemoSimulator
+
+    w, bus = worker
+    sub = bus.subscribe(["ioc.reports.report"], group="sim")
+    cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
+    sim = DemoSimulator(cfg, w, days=1, per_hour=0, seed=5)
+    assert w.live is False and w.health["live"] is False  # the runtime waits for the backfill
+    stop = threading.Event()
+    t = threading.Thread(target=sim.run, args=(stop,), daemon=True)
+    t.start()
+    try:
+        wait_for(lambda: w.live, "the backfill on the bus")
+        for _ in range(5):  # a photo is drawn for about 6 posts in 10
+            sim.post_one()
+        assert sim.posted == 5 and sim.post_errors == 0 and w.health["accepted"] == 5
+        reports: list = []
+        wait_for(lambda: reports.extend(decode(m.value) for m in sub.poll(timeout=0.2))
+                 or sum(r.client != "simulator" for r in reports) >= 5, "the backfill and the posted reports")
+        backfill = [r for r in reports if r.client == "simulator"]
+        posted = [r for r in reports if r.client != "simulator"]
+        assert len(backfill) >= 30 and all(r.description.startswith("SIMULATED") for r in reports)
+        assert len(posted) == 5 and any(r.photos for r in posted)
+    finally:
+        stop.set()
+        t.join(timeout=30)

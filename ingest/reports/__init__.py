@@ -18,6 +18,16 @@ from ioc.bus.base import Publisher
 KINDS = frozenset({"open311"})
 
 
+def feed_options(feed: Any, samples_dir: Path) -> Any:
+    """The feed's :class:`ReportsFeed` (``ValueError`` with the reason when its options are wrong)."""
+    from ioc.feeds.reports.config import split_options
+
+    try:
+        return split_options(feed.options, samples_dir)[0]
+    except OSError as exc:
+        raise ValueError(f"feed {feed.name!r}: settings_file: {exc}") from None
+
+
 def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samples_dir: Path) -> Any:
     """The Open311 worker of one ``[[feeds]]`` entry."""
     from psycopg_pool import ConnectionPool

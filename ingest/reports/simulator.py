@@ -77,8 +77,8 @@ def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, 
 class DemoSimulator:
     """The demo's SIMULATED reports around a running intake (``worker``: an :class:`Open311Worker`).
 
-    At start, ``days`` of history are put on the bus; the status changes that history holds for
-    later are published when their time comes; and ``per_hour`` new reports (some with a generated
+    At start, ``days`` of history are put on the bus; what the simulated day holds for later
+    (reports and status changes) is published when its time comes; and ``per_hour`` new reports (some with a generated
     photo) are posted to the intake over HTTP with the first client's key, like an app would.
     """
 
@@ -89,6 +89,8 @@ class DemoSimulator:
         self.seed = seed
         self.posted = 0
         self.post_errors = 0
+        if days > 0:
+            worker.live = False  # the runtime waits for the backfill before starting the rules
 
     def run(self, stop: threading.Event) -> None:
         now = datetime.now(UTC)
@@ -98,13 +100,14 @@ class DemoSimulator:
             history = simulate(self.cfg, start, self.days + 1, seed=self.seed)
             self.worker.publish_records([e for e in history if e.time <= now])
             later = [e for e in history if e.time > now]
+            self.worker.live = True
         gap = 3600.0 / self.per_hour if self.per_hour > 0 else None
         next_post = time.monotonic() + (gap or 0)
         while not stop.wait(1.0):
             now = datetime.now(UTC)
-            due = [e for e in later if e.time <= now and e.kind == "reports.status"]
-            if due:
-                later = [e for e in later if e not in due]
+            if later and later[0].time <= now:  # the simulated day goes on: reports and changes in time
+                due = [e for e in later if e.time <= now]
+                later = later[len(due):]
                 self.worker.publish_records(due)
             if gap is not None and time.monotonic() >= next_post:
                 next_post += gap * self.rnd.uniform(0.5, 1.5)

@@ -40,6 +40,8 @@ class Open311Worker:
         self.app = build_app(cfg, self.publish, self.dead_letter, reader)
         self.server = ThreadedServer(self.app, host, port, threads)
         self.relayed = 0
+        self.live = True  # False while the demo's simulator still puts its backfill on the bus
+        log.info("open311 intake of feed %s on http://%s:%d/", feed, host, self.server.server_port)
         self.loops: list[Callable[[threading.Event], None]] = []  # run beside the server until stop
 
     def publish(self, events: list[Event]) -> None:
@@ -74,7 +76,8 @@ class Open311Worker:
     @property
     def health(self) -> dict[str, Any]:  # a property: the runtime's heartbeat reads dict(worker.health)
         return {"feed": self.feed, "port": self.server.server_port, "accepted": self.accepted,
-                "staff_changes_relayed": self.relayed,
+                "staff_changes_relayed": self.relayed, "live": self.live,
+                "open311": f"http://{self.server.host}:{self.server.server_port}/",
                 "dead_letters": sum(self.rejected.values()),
                 "dead_letter_reasons": dict(self.rejected.most_common(10))}
 

@@ -120,6 +120,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if login:
             print(tr("Console: {url} (duty officer {name}, password {password})", url=f"{url}console/",
                      name=repr(login[0]), password=repr(login[1])), flush=True)
+        for worker in runtime.workers:  # intakes the city's apps post to (the Open311 API)
+            if worker.name.startswith("ingest:") and worker.beat().details.get("open311"):
+                print(tr("Open311: {url}", url=worker.beat().details["open311"]), flush=True)
         print(tr("Store: {label} ({dsn})", label=runtime.store.caps.label, dsn=public_dsn(runtime.store.dsn)),
               flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None

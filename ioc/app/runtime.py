@@ -124,7 +124,12 @@ class Runtime:
     def add_ingest(self, only: str | None = None) -> None:
         """Ingest workers for every enabled source (feeds and cameras), or for the one named ``only``."""
         assert self.bus is not None
-        sources = configured_sources(self.settings)
+        settings = self.settings
+        if not settings.database.dsn and self.store is not None:  # the embedded store's private DSN:
+            # feeds that read the store (the Open311 intake's GET requests) read this one
+            settings = settings.model_copy(update={"database": settings.database.model_copy(
+                update={"dsn": self.store.dsn})})
+        sources = configured_sources(settings)
         names = [f.name for f in self.settings.feeds] + [c.id for c in self.settings.cameras]
         if only is not None and only not in names:
             raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
