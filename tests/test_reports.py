@@ -184,3 +184,30 @@ def test_a_report_is_delivered_through_the_notification_outbox(plain_store: Stor
     assert (channel, recipient, reason, state) == ("email", "shift_lead", "report", "pending")
     assert subject.startswith("Daily incident report · Huế")
     assert f"https://ioc.example/reports/{made[0]}.pdf" in message
+
+
+def test_reports_carry_the_services_on_time_rate_by_department_and_the_overdue_count(
+        plain_store: Store) -> None:
+    from ingest.services.simulator import dossier_rows
+    from ioc.feeds.services.records import DossierEvent
+    from ioc.store.writer import StoreWriter
+
+    start, end = datetime(2026, 12, 4, 0, 0, tzinfo=UTC), datetime(2026, 12, 5, 0, 0, tzinfo=UTC)
+    rows = list(dossier_rows(start - timedelta(days=20), end, per_day=60))
+    writer = StoreWriter(plain_store.pool, plain_store.caps)
+    writer.write([DossierEvent(source_id="motcua", **r) for r in rows])
+    last = {r["dossier_id"]: r for r in rows}  # each dossier as it stood at ``end``
+    expected: dict[str, list[int]] = {}
+    for d in last.values():
+        if d.get("finished") and start <= d["finished"] < end:
+            counts = expected.setdefault(d["department"], [0, 0])
+            counts[0] += 1
+            counts[1] += d["finished"] <= d["due"]
+    overdue = sum(1 for d in last.values() if d["due"] < end and not d.get("finished"))
+    f = gather(plain_store.pool, start, end)
+    assert {d["department"]: [d["finished"], d["on_time"]] for d in f.services_on_time} == expected
+    assert [d["rate"] for d in f.services_on_time] == sorted(d["rate"] for d in f.services_on_time)
+    assert f.services_overdue == overdue > 0
+    vi = render_html("daily", f, "vi", TZ, "Huế", simulated=True)
+    assert "Dịch vụ hành chính công" in vi and "Hồ sơ quá hạn cuối kỳ" in vi
+    assert f"<b>{overdue}</b>" in vi and f.services_on_time[0]["department"] in vi

@@ -8,6 +8,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from ioc.feeds.services import queries as services
+
 _BY = """
 SELECT {col}, severity, count(*) FROM alerts
 WHERE created_at >= %(start)s AND created_at < %(end)s GROUP BY 1, 2 ORDER BY 1, 2
@@ -94,6 +96,9 @@ class ReportFigures:
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     roles: list[dict[str, Any]] = field(default_factory=list)
     hourly: list[tuple[datetime, int]] = field(default_factory=list)
+    # public services: per department, dossiers finished in the period and on time; overdue at its end
+    services_on_time: list[dict[str, Any]] = field(default_factory=list)
+    services_overdue: int = 0
 
 
 def _nested(rows: list[tuple[Any, ...]], missing: str) -> dict[str, dict[str, int]]:
@@ -135,4 +140,6 @@ def gather(pool: ConnectionPool, start: datetime, end: datetime, top: int = 10,
         keys = ("role", "instances", "errors", "last_beat", "stopped")
         f.roles = [dict(zip(keys, r, strict=True)) for r in conn.execute(_ROLES)]
         f.hourly = [(r[0], int(r[1])) for r in conn.execute(_HOURLY, args)]
+    f.services_on_time = services.on_time_between(pool, start, end)
+    f.services_overdue = services.overdue_at(pool, end)
     return f

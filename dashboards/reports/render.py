@@ -50,6 +50,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
     }
     return _ENV.get_template("report.html").render(
         lang=lang, tr=tr, when=when, dur=lambda v: duration(v, lang), f=figures, charts=charts,
+        pct=lambda v: f"{format_number(100 * v, lang, 1)} %",
         title=tr(KIND_TITLES[kind]), city=city, simulated=simulated,
         period=f"{when(figures.start)} – {when(figures.end)}",
     )

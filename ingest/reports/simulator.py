@@ -78,8 +78,9 @@ class DemoSimulator:
     """The demo's SIMULATED reports around a running intake (``worker``: an :class:`Open311Worker`).
 
     At start, ``days`` of history are put on the bus; what the simulated day holds for later
-    (reports and status changes) is published when its time comes; and ``per_hour`` new reports (some with a generated
-    photo) are posted to the intake over HTTP with the first client's key, like an app would.
+    (reports and status changes) is published when its time comes; and ``per_hour`` new reports
+    (some with a generated photo) are posted to the intake over HTTP with the first client's key,
+    like an app would.
     """
 
     def __init__(self, cfg: ReportsFeed, worker: Any, days: int = 7, per_hour: float = 6,

@@ -86,3 +86,27 @@ def tiles(pool: ConnectionPool, now: datetime) -> dict[str, Any]:
         "on_time_month": (float(month_on_time) / float(month_finished)) if month_finished else None,
         "simulated": bool(simulated and simulated[0]),
     }
+
+
+def on_time_between(pool: ConnectionPool, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per department, dossiers finished in ``[start, end)``: finished, on time and the rate, worst first
+    (what a scheduled report of any period, a shift included, shows)."""
+    return _rows(
+        pool,
+        "SELECT department, count(*), count(*) FILTER (WHERE finished <= due), "
+        "count(*) FILTER (WHERE finished <= due)::float / count(*) AS rate FROM services_dossiers "
+        "WHERE finished >= %(start)s AND finished < %(end)s GROUP BY 1 ORDER BY rate ASC, 1",
+        {"start": start, "end": end},
+        ("department", "finished", "on_time", "rate"),
+    )
+
+
+def overdue_at(pool: ConnectionPool, at: datetime) -> int:
+    """Dossiers that were open and past their due time at ``at``."""
+    with pool.connection() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM services_dossiers WHERE received <= %(at)s AND due < %(at)s "
+            "AND (finished IS NULL OR finished > %(at)s)",
+            {"at": at},
+        ).fetchone()
+    return int(row[0]) if row else 0
