@@ -26,7 +26,9 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     events = [DossierEvent(source_id="motcua", **r) for r in rows]
     StoreWriter(store.pool, store.caps).write(events)
     try:
-        with serving_pages(store.pool, Settings()) as base:
+        targets = {"department_targets": {"Sở Tư pháp": 0.5}}
+        settings = Settings.model_validate({"rules": {"services": targets}})
+        with serving_pages(store.pool, settings) as base:
             yield base, store
     finally:
         store.close()
@@ -53,6 +55,15 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
     assert "Trực tuyến mức độ 4" in text
     tiles = driver.find_element(By.ID, "services-tiles").text  # type: ignore[attr-defined]
     assert str(overdue) in tiles.replace(".", "").replace(",", "")
+    # each department against its own target: Sở Tư pháp's is configured, the others have the default
+    targets = {
+        row.find_element(By.TAG_NAME, "td").text: (row.find_elements(By.TAG_NAME, "td")[3].text,
+                                                    row.get_attribute("class"))
+        for row in driver.find_elements(By.CSS_SELECTOR, "#services-targets tbody tr")  # type: ignore
+    }
+    assert targets["Sở Tư pháp"] == ("50 %", "svc-met")
+    assert {target for name, (target, _) in targets.items() if name != "Sở Tư pháp"} == {"95 %"}
+    assert "svc-below" in {cls for _, cls in targets.values()}  # the simulation has laggards
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(

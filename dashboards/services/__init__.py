@@ -20,6 +20,7 @@ from dashboards import components as c
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.services import queries as q
+from ioc.feeds.services.settings import ServicesRuleSettings
 from ioc.i18n import Translator, format_number, format_time
 
 PREFIX = "/services/"
@@ -52,13 +53,22 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         (t("On time this month", lang), _pct(k["on_time_month"], lang)),
         (t("Received today", lang), format_number(k["received_today"], lang, 0)),
     ]
+    rules = getattr(settings.rules, "services", None) or ServicesRuleSettings()
+    for r in ranked:  # each department against its own target ([rules.services] department_targets)
+        r["target"] = rules.department_targets.get(r["department"], rules.on_time_target)
     bars = go.Figure(
         go.Bar(
             x=[100 * r["rate"] for r in ranked],
             y=[r["department"] for r in ranked],
             orientation="h",
-            marker_color=["#e5534b" if r["rate"] < 0.95 else "#57ab5a" for r in ranked],
+            name=t("On time", lang),
+            marker_color=["#e5534b" if r["rate"] < r["target"] else "#57ab5a" for r in ranked],
         )
+    )
+    bars.add_scatter(
+        x=[100 * r["target"] for r in ranked], y=[r["department"] for r in ranked], mode="markers",
+        name=t("Target", lang),
+        marker={"symbol": "line-ns", "size": 18, "line": {"width": 3, "color": "#ffb020"}},
     )
     bars.update_layout(
         height=max(260, 22 * len(ranked)),
@@ -66,6 +76,23 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         title=t("On-time rate by department, last 30 days (%)", lang),
         template="plotly_dark",
         yaxis={"autorange": "reversed"},
+        showlegend=False,
+    )
+    target_rows = [
+        html.Tr(
+            [
+                html.Td(r["department"]),
+                html.Td(format_number(r["finished"], lang, 0)),
+                html.Td(_pct(r["rate"], lang)),
+                html.Td(_pct(r["target"], lang)),
+                html.Td(t("{n} pt", lang, n=format_number(100 * (r["rate"] - r["target"]), lang, 1))),
+            ],
+            className="svc-below" if r["rate"] < r["target"] else "svc-met",
+        )
+        for r in ranked
+    ]
+    target_head = html.Tr(
+        [html.Th(t(x, lang)) for x in ("Department", "Finished", "On time", "Target", "Against target")]
     )
     line = go.Figure()
     line.add_scatter(
@@ -130,6 +157,10 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
                 ),
             ],
             className="sec-columns",
+        ),
+        html.H3(t("On-time rate against each department's target, last 30 days", lang)),
+        html.Table(
+            [html.Thead(target_head), html.Tbody(target_rows)], className="sec-table", id="services-targets"
         ),
         dcc.Graph(figure=line, config={"displayModeBar": False}),
         html.H3(t("Overdue dossiers", lang)),
