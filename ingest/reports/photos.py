@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from ioc.feeds.reports.records import Photo
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+_MADE: set[Path] = set()  # photo folders known to exist
 
 
 class PhotoRejected(ValueError):
@@ -57,6 +58,9 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
                 # the header's size is checked before any pixel is decoded: a bomb never expands
                 if width * height > max_pixels:
                     raise PhotoRejected(f"image of {width}x{height} pixels, more than {max_pixels}")
+                # every byte is still decoded (a truncated or corrupt file fails here), but a JPEG
+                # at 1/8 scale in grey: the hash needs 8x8, so the full-size picture is never built
+                probe.draft("L", (8, 8))
                 probe.load()
                 ahash = _average_hash(probe)
     except PhotoRejected:
@@ -76,7 +80,9 @@ def store_photo(photo: CheckedPhoto, directory: Path) -> Photo:
     """Write the photo under its sha256 (a re-post is the same file) and describe it."""
     ext = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}[photo.fmt]
     sub = directory / photo.sha256[:2]
-    sub.mkdir(parents=True, exist_ok=True)
+    if sub not in _MADE:  # a syscall saved per photo once its folder exists
+        sub.mkdir(parents=True, exist_ok=True)
+        _MADE.add(sub)
     path = sub / f"{photo.sha256}.{ext}"
     if not path.exists():
         tmp = path.with_suffix(f".{ext}.tmp{id(photo)}")

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 
@@ -75,17 +76,18 @@ class StoreReportReader:
         """The earliest recent report of the category within ``metres``, or one with the same photo."""
         dlat = metres / 111_320.0
         dlon = dlat / 0.95  # cos(16.5 deg N) ~ 0.96: a slightly wider box, refined below
-        near = "(service_code = %s AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s)"
-        args: list[Any] = [since, service_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon]
-        hashes = [h for h in sha256s if h.isalnum()]
-        if hashes:  # the same photo, anywhere: a re-post
-            near += " OR photos @? %s::jsonpath"
-            args.append("$[*] ? (" + " || ".join(f'@.sha256 == "{h}"' for h in hashes) + ")")
-        sql = f"SELECT request_id, lat, lon, photos FROM field_reports WHERE time >= %s AND ({near}) " \
-              "ORDER BY time LIMIT 50"
+        # two parts, each on its own index (reports/4): the category's box, and the same photo
+        # anywhere (a re-post; jsonb containment on the GIN index)
+        sql = ("SELECT request_id, lat, lon, photos, time FROM field_reports WHERE service_code = %s "
+               "AND lat BETWEEN %s AND %s AND lon BETWEEN %s AND %s AND time >= %s")
+        args: list[Any] = [service_code, lat - dlat, lat + dlat, lon - dlon, lon + dlon, since]
+        for h in sha256s:
+            sql += " UNION SELECT request_id, lat, lon, photos, time FROM field_reports " \
+                   "WHERE photos @> %s AND time >= %s"
+            args += [Jsonb([{"sha256": h}]), since]
         with self.pool.connection() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        for rid, rlat, rlon, photos in rows:
+            rows = conn.execute(sql + " ORDER BY time LIMIT 50", args).fetchall()
+        for rid, rlat, rlon, photos, _ in rows:
             if any(p.get("sha256") in sha256s for p in photos or []):
                 return str(rid)
             if _metres(lat, lon, rlat, rlon) <= metres:

@@ -29,7 +29,7 @@ class OutboxRelay:
         self.relayed = 0
 
     def relay_once(self) -> int:
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():  # also on an autocommit pool
             rows = conn.execute(
                 "DELETE FROM field_report_outbox WHERE id IN (SELECT id FROM field_report_outbox ORDER BY id "
                 "LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, event::text",

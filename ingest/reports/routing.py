@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from shapely.geometry import Point, Polygon
-from shapely.prepared import prep
+import shapely
+from shapely.geometry import Polygon
 
 from ioc.feeds.reports.settings import ReportsFeed
 
@@ -25,16 +25,18 @@ class Router:
 
     def __init__(self, cfg: ReportsFeed) -> None:
         self.cfg = cfg
-        self._city = prep(Polygon(cfg.city_polygon))
-        self._wards = [(w.name, prep(Polygon(w.polygon))) for w in cfg.wards]
+        self._city = Polygon(cfg.city_polygon)
+        self._wards = [(w.name, Polygon(w.polygon)) for w in cfg.wards]
+        shapely.prepare([self._city, *(p for _, p in self._wards)])
 
+    # a point intersects a polygon exactly when the polygon covers it (its edge counts as inside);
+    # the *_xy tests take coordinates, no Point object built per report
     def inside_city(self, lat: float, lon: float) -> bool:
-        return bool(self._city.covers(Point(lon, lat)))
+        return bool(shapely.intersects_xy(self._city, lon, lat))
 
     def ward(self, lat: float, lon: float) -> str:
-        pt = Point(lon, lat)
         for name, poly in self._wards:
-            if poly.covers(pt):
+            if shapely.intersects_xy(poly, lon, lat):
                 return name
         return ""
 

@@ -47,7 +47,7 @@ def change_status(pool: ConnectionPool, request_id: str, change: Change, now: da
         raise ChangeRefused(400, f"status must be one of {', '.join(ALLOWED_FROM)}")
     if change.status == "rejected" and not change.reason.strip():
         raise ChangeRefused(400, "a rejection needs a reason")
-    with pool.connection() as conn:
+    with pool.connection() as conn, conn.transaction():  # the lock is held to the commit
         found = conn.execute(
             "SELECT department, assignee_group FROM field_reports WHERE request_id = %s FOR UPDATE",
             (request_id,),

@@ -77,8 +77,15 @@ def _photos_array(conn: psycopg.Connection, caps: Capabilities) -> None:
                  "WHERE jsonb_typeof(photos) = 'string'")
 
 
+def _duplicate_indexes(conn: psycopg.Connection, caps: Capabilities) -> None:
+    conn.execute("CREATE INDEX IF NOT EXISTS field_reports_near ON field_reports (service_code, lat, time)")
+    conn.execute("CREATE INDEX IF NOT EXISTS field_reports_photos ON field_reports "
+                 "USING gin (photos jsonb_path_ops)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "field reports and their status changes", _create),
     Migration(2, "outbox of staff status changes for the bus", _outbox),
     Migration(3, "photos kept as JSON text by the bulk writer become the arrays they hold", _photos_array),
+    Migration(4, "indexes of the duplicate check: a category's box, a photo's hash", _duplicate_indexes),
 )
