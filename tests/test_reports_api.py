@@ -212,3 +212,12 @@ def test_stored_rows_read_back_as_the_same_records(intake: Intake) -> None:
         first = STATUS_TABLE.from_row(cur.execute("SELECT * FROM field_report_status").fetchone())
     assert report.source_id == rid and len(report.photos) == 1 and report.ward == "Phú Hội"
     assert REPORT_TABLE.to_row(report)[1] == rid and first.status == "received"
+
+
+def test_a_malformed_multipart_body_gets_the_spec_error_and_a_dead_letter(intake: Intake) -> None:
+    body = b'--b\r\nContent-Disposition: form-data; name="api_key"\r\n\r\n' + KEY.encode() + b"\r\n"  # no end
+    r = requests.post(f"{intake.url}/requests.xml", data=body, timeout=30,
+                      headers={"Content-Type": "multipart/form-data; boundary=b"})
+    root = DET.fromstring(r.content)
+    assert r.status_code == 400 and "closing boundary" in root.findtext("error/description")
+    assert len(intake.sink.dead) == 1 and "malformed multipart" in intake.sink.dead[0][0]

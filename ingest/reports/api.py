@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ingest.reports import multipart
 from ingest.reports.formats import answer, error
 from ingest.reports.limits import RateLimiter
 from ingest.reports.photos import PhotoRejected, check_photo, store_photo
@@ -133,7 +134,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             raise
 
     def accept(fmt: str, shown: dict[str, Any]) -> Response:
-        form = request.form
+        form, uploads = _form(request)
         shown.update({k: form.get(k, "")[:200] for k in form if k != "api_key"})
         key = form.get("api_key", "")
         if key not in keys:
@@ -160,7 +161,6 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             raise refuse(400, f"description longer than {cfg.max_description} characters", shown)
         if len(address) > 512:
             raise refuse(400, "address_string longer than 512 characters", shown)
-        uploads = _uploads(request)
         if len(uploads) > cfg.max_photos:
             raise refuse(400, f"more than {cfg.max_photos} photos", shown)
         checked = []
@@ -237,8 +237,20 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     return app
 
 
-def _uploads(req: Request) -> list[bytes]:
-    return [f.read() for f in req.files.getlist("media")]
+def _form(req: Request) -> tuple[Any, list[bytes]]:
+    """The posted fields and the ``media`` uploads: multipart by :mod:`ingest.reports.multipart`
+    (the body bounded by ``MAX_CONTENT_LENGTH`` first), a urlencoded form by Werkzeug."""
+    if req.mimetype != "multipart/form-data":
+        return req.form, []
+    body = req.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, before anything is parsed
+    try:
+        parsed = multipart.parse(body, req.mimetype_params.get("boundary", ""),
+                                 max_text_bytes=req.max_form_memory_size or 64_000)
+    except multipart.FormTooLarge as exc:
+        raise RequestEntityTooLarge(str(exc)) from None
+    except multipart.MalformedForm as exc:
+        raise Refused(400, f"malformed multipart form: {exc}") from None
+    return parsed.fields, [data for name, _, data in parsed.files if name == "media"]
 
 
 def _definition_xml(code: str) -> Response:
