@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import multiprocessing
 import random
 import statistics
@@ -157,6 +158,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--path", choices=("worker", "direct"), default="worker")
     a = ap.parse_args()
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is the point here
     photos = [photo(i) for i in range(a.reports)]
     with private_store(timescaledb=False) as store, tempfile.TemporaryDirectory() as d:
         with store.pool.connection() as conn:
