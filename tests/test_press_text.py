@@ -35,6 +35,16 @@ def test_matching_with_and_without_diacritics():
     assert understand("Trời nắng đẹp", "", MATCHER).matches["topics"] == []  # no false match
 
 
+def test_diacritics_written_must_agree_folded_ones_match_all():
+    fire = Matcher.build(PressOptions.model_validate({"topics": [{"name": "fire", "terms": ["cháy"]}]}))
+    assert understand("Cháy lớn ở chợ Đông Ba", "", fire).matches["topics"] == ["fire"]
+    assert understand("Chay lon o cho Dong Ba", "", fire).matches["topics"] == ["fire"]  # no diacritics
+    assert understand("Nước chảy xiết qua cầu", "", fire).matches["topics"] == []  # flows, not fire
+    assert understand("Nước chảy xiết", "", MATCHER).tone == "neutral"  # and no fire in the tone either
+    assert tone(syllables("chảy"), as_written=["chảy"])[0] == "neutral"
+    assert tone(syllables("cháy"), as_written=["cháy"])[0] == "negative"
+
+
 def test_segmentation_joins_words():
     assert "thiệt hại" in segment("Lũ lụt gây thiệt hại lớn")
 

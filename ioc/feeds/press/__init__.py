@@ -18,5 +18,5 @@ SPEC = FeedSpec(
     raw_tables=RAW_PRESS_TABLES,
     rules=PressRules,
     options=PressOptions,
-    kinds=frozenset({"rss"}),
+    kinds=frozenset({"rss", "press-simulator"}),
 )
