@@ -64,6 +64,8 @@ def test_simulated_outlets_over_http_polled_and_judged_by_the_demo_rules() -> No
     flood = [a for a in articles if a.time > T0 and "flood" in a.topics]
     assert {a.outlet for a in flood} == {o[1] for o in OUTLETS}
     assert all("Phú Hội" in a.places for a in flood if a.text == HAZARDS[0].report)
+    report = next(a for a in flood if a.text == HAZARDS[0].report)
+    assert {"LOC:Phú Hội", "LOC:Vỹ Dạ", "LOC:sông Hương"} <= set(report.entities)  # named entities kept
     # the summary-only outlet's text comes from its article page, without the page's menus
     page_text = next(a.text for a in flood if a.outlet == "SIM Sông Hương")
     assert HAZARDS[0].report in page_text and "Trang chủ" not in page_text and "SIMULATED" not in page_text

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import requests
 import trafilatura
 
+from ingest.press.entities import Method, entities
 from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, parse_feed, plain
 from ingest.press.text import Matcher, understand
 from ioc.feeds.press.records import PressArticle
@@ -33,6 +34,7 @@ class FeedPoller:
     max_bytes: int = 5_000_000
     fetch_pages: bool = True
     simulated: bool = False
+    entities: Method = "rules"
     timeout_s: float = 10.0
     etag: str | None = None
     modified: str | None = None
@@ -127,4 +129,6 @@ class FeedPoller:
             text=text[:200_000], author=entry.author, published=entry.published,
             hash=content_hash(entry.title, text), places=seen.matches["places"],
             agencies=seen.matches["agencies"] + seen.matches["titles"], topics=seen.matches["topics"],
-            terms=terms[:256], tone=seen.tone, tone_score=seen.tone_score, simulated=self.simulated)
+            terms=terms[:256], tone=seen.tone, tone_score=seen.tone_score, simulated=self.simulated,
+            entities=[e[:128] for e in entities(seen.words, f"{entry.title}. {text}", self.matcher,
+                                                self.entities)])

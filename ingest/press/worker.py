@@ -77,7 +77,7 @@ class PressWorker:
         matcher, seen = Matcher.build(options), Seen()
         self.pollers = [FeedPoller(o.name, o.url, matcher, seen, interval_s=o.interval_s,
                                    max_bytes=options.max_feed_bytes, fetch_pages=options.fetch_pages,
-                                   simulated=o.simulated) for o in options.outlets]
+                                   simulated=o.simulated, entities=options.entities) for o in options.outlets]
         self.out = PendingPublisher(publisher, name, **publishing)
         self.articles = 0
         self.rounds = 0
