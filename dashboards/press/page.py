@@ -118,7 +118,8 @@ def content(pool: ConnectionPool, settings: Settings, lang: str, department: str
         for when, outlet, url, title, tone, places, agencies, topics, _, entities in articles]
     alert_rows = [
         html.Tr([html.Td(format_time(when, lang, tz, "short")), html.Td(t(rule, lang)), html.Td(title),
-                 html.Td(str(len(details.get("outlets", [])))), html.Td(str(details.get("department", "")))],
+                 html.Td(str(len(details["outlets"])) if details.get("outlets") else ""),
+                 html.Td(str(details.get("department", "")))],
                 className=f"alert {severity}")
         for when, rule, severity, title, details in _alerts(pool, department)]
     tone_rows = [html.Tr([html.Td(o), html.Td(str(n)), html.Td(str(z)), html.Td(str(p))])

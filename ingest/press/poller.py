@@ -101,9 +101,10 @@ class FeedPoller:
                 dead.append((f"article refused: {exc}", entry.url.encode()))
         return articles, dead
 
-    def page_text(self, url: str) -> str:
-        """Main text of an article page by trafilatura (boilerplate, menus and scripts left out); where
-        it finds none, the page's <article> (or whole page) with every tag stripped."""
+    def page_text(self, url: str, title: str = "") -> str:
+        """Main text of an article page by trafilatura (boilerplate, menus and scripts left out, and
+        the headline when it repeats ``title``: it would run into the first sentence); where it finds
+        none, the page's <article> (or whole page) with every tag stripped."""
         response = self._get(url)
         if response.status_code != 200:
             raise FeedRefused(f"HTTP {response.status_code} for article page {url}")
@@ -111,7 +112,8 @@ class FeedPoller:
         extracted = trafilatura.extract(page, include_comments=False, include_tables=False,
                                         favor_precision=True)
         if extracted:
-            return plain(extracted)
+            lines = [plain(line) for line in extracted.splitlines()]
+            return " ".join(line for line in lines if line and line.casefold() != title.casefold())
         start = page.lower().find("<article")
         body = page[start:page.lower().find("</article>", start)] if start >= 0 else page
         return plain(body)
@@ -119,7 +121,7 @@ class FeedPoller:
     def article(self, entry: Entry, now: datetime) -> PressArticle:
         text = entry.text
         if not text and self.fetch_pages:
-            text = self.page_text(entry.url)
+            text = self.page_text(entry.url, entry.title)
         text = text or entry.summary
         seen = understand(entry.title, text, self.matcher)
         terms = [f"{g}:{n}" for g, names in seen.matches.items() for n in names]
