@@ -44,6 +44,11 @@ def test_diacritics_written_must_agree_folded_ones_match_all():
     assert understand("Nước chảy xiết", "", MATCHER).tone == "neutral"  # and no fire in the tone either
     assert tone(syllables("chảy"), as_written=["chảy"])[0] == "neutral"
     assert tone(syllables("cháy"), as_written=["cháy"])[0] == "negative"
+    # the tone mark placed the old way or the new (hoả/hỏa) is the same word
+    fire = Matcher.build(PressOptions.model_validate({"topics": [{"name": "fire", "terms": ["hỏa hoạn"]}]}))
+    assert understand("Hoả hoạn ở chợ", "", fire).matches["topics"] == ["fire"]
+    assert understand("Hỏa hoạn ở chợ", "", fire).matches["topics"] == ["fire"]
+    assert understand("Hòa hoạn ở chợ", "", fire).matches["topics"] == []  # another tone: another word
 
 
 def test_segmentation_joins_words():

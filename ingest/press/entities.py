@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from ingest.press.text import Matcher, fold, syllables, written
+from ingest.press.text import Matcher, same_word, syllables, written
 
 Method = Literal["rules", "underthesea"]
 MAX_ENTITIES = 32
@@ -73,10 +73,9 @@ def _acronym(word: str) -> bool:
 def _watched(span: str, matcher: Matcher | None) -> tuple[str, str] | None:
     if matcher is None:
         return None
-    for group, name, term in matcher.terms.get(tuple(syllables(span)), ()):
-        as_written = written(span)
-        if group in GROUP_TYPE and all(r == t or r == fold(r) or t == fold(t)
-                                       for r, t in zip(as_written, term, strict=True)):
+    folded = syllables(span)
+    for group, name, term in matcher.terms.get(tuple(folded), ()):
+        if group in GROUP_TYPE and same_word(written(span), folded, term):
             return GROUP_TYPE[group], name
     return None
 

@@ -53,10 +53,22 @@ def written(text: str) -> list[str]:
     return _WORD.findall(normalise(text).lower())
 
 
+TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng (combining)
+
+
+def tone_key(syllable: str) -> tuple[str, str]:
+    """A syllable's letters (with ă â ê ô ơ ư đ) and its tone mark, wherever the mark sits: the old and
+    new placements (``hoả``/``hỏa``, ``thuỷ``/``thủy``) give the same key."""
+    decomposed = unicodedata.normalize("NFD", syllable)
+    return (unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS)),
+            "".join(c for c in decomposed if c in TONE_MARKS))
+
+
 def same_word(text: Sequence[str], folded: Sequence[str], term: Sequence[str]) -> bool:
-    """Whether syllables as written in ``text`` (``folded``: the same, folded) mean ``term``'s: equal,
-    or written without diacritics on either side."""
-    return all(r == t or r == f or t == fold(t) for r, f, t in zip(text, folded, term, strict=True))
+    """Whether syllables as written in ``text`` (``folded``: the same, folded) mean ``term``'s: equal
+    (the tone mark placed either way), or written without diacritics on either side."""
+    return all(r == t or r == f or t == fold(t) or tone_key(r) == tone_key(t)
+               for r, f, t in zip(text, folded, term, strict=True))
 
 
 @dataclass(frozen=True)
