@@ -56,10 +56,9 @@ def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
 
 
 def _press(server: Flask, pool: Any, settings: Settings) -> Any:
-    from dashboards.press import register_press_page
+    from dashboards.press import create_press_page
 
-    register_press_page(server, pool, settings)
-    return None
+    return create_press_page(server, pool, settings)
 
 
 @dataclass(frozen=True)
