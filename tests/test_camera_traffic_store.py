@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from detectors.cameras.counting import CountingLine, Lane, LaneMeter, LineCounter
+from ingest.cameras.traffic import LaneMeter, LineCounter
+from ioc.camera_settings import CountingLine, Lane
 from ioc.events import decode
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
@@ -15,8 +16,8 @@ def rows(store: Store, sql: str) -> list[tuple]:
 
 
 def test_line_counts_and_lane_occupancy_are_stored_once(store: Store) -> None:
-    counter = LineCounter([CountingLine(name="bridge", camera=CAM, a=(0.6, 0.0), b=(0.6, 1.0))])
-    meter = LaneMeter([Lane(name="south", camera=CAM, polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])])
+    counter = LineCounter(CAM, [CountingLine(name="bridge", a=(0.6, 0.0), b=(0.6, 1.0))])
+    meter = LaneMeter(CAM, [Lane(name="south", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])])
     records: list = []
     for e in recorded():
         records += counter.add(e) + meter.add(e)
