@@ -231,3 +231,22 @@ def test_the_camera_worker_publishes_counts_and_occupancy_of_each_finished_minut
     assert {r.time for r in published} == {first_minute + timedelta(minutes=1)}
     assert any(isinstance(r, LaneOccupancy) and r.occupancy > 0.3 for r in published)
     assert json.loads(published[0].to_wire())["source_id"] == CAM
+
+
+def test_lane_congestion_continues_identically_after_a_snapshot() -> None:
+    records = [r for r in looped_minutes(300, empty_s=180) if isinstance(r, LaneOccupancy)]
+    slow = max(r.speed_px_s or 0 for r in records) + 1
+    rule = LaneCongestionRule(name="bridge-jam", lane="south", occupancy_at_least=0.9, speed_below=slow,
+                              for_minutes=3, clear_minutes=2)
+    whole = [s.model_dump() for s in judge(rule, records)]
+    zones = {CAM: {"south": SOUTH}}
+    for cut in range(1, len(records)):
+        first = LaneCongestionDetector([rule], zones, {CAM: "Trường Tiền"})
+        out: list[AlertSignal] = []
+        for record in records[:cut]:
+            out += first.observe(record) + first.advance(record.time + timedelta(minutes=1))
+        second = LaneCongestionDetector([rule], zones, {CAM: "Trường Tiền"})
+        second.restore(json.loads(json.dumps(first.state())))
+        for record in records[cut:]:
+            out += second.observe(record) + second.advance(record.time + timedelta(minutes=1))
+        assert [s.model_dump() for s in out] == whole, cut
