@@ -265,7 +265,7 @@ def test_sample_camera_configuration_builds_workers_and_rules(tmp_path: Path) ->
         assert frame is not None and worker.process(frame).records
         worker.capture.close()
     built = {name: factory(settings) for name, factory in CAMERA_DETECTORS.items()}
-    configured = {"crowd", "congestion", "intrusion", "camera_fault", "no_stopping"}  # in hue.toml
+    configured = {"crowd", "congestion", "intrusion", "camera_fault", "no_stopping", "lane_congestion"}
     assert {name for name, d in built.items() if d.kinds} == configured
     assert set(built["intrusion"].zones["hue-cam-ngomon"]) == {"path", "lawn"}
 

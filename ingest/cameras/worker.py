@@ -9,7 +9,11 @@ For every sampled frame (``analysed_fps``) :class:`CameraWorker`:
    the first configured zone holding the box's bottom centre), then one
    :class:`~ioc.feeds.cameras.records.CameraFrameStats`;
 4. every ``keyframe_every_s`` writes a JPEG with boxes and publishes a
-   :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming it.
+   :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming it;
+5. with counting lines or lanes configured, feeds the frame to the camera's
+   :class:`~ingest.cameras.traffic.TrafficMeter` and publishes each finished minute's
+   ``camera.traffic_count`` and ``camera.lane_occupancy`` records (the store keeps them, the
+   lane congestion rule judges them).
 
 Gated frames publish no detections (only their stats). Frames never go on the bus. While the
 camera is down, a ``connected=false`` stats record goes out every ``heartbeat_s``, so the
@@ -37,6 +41,7 @@ from ingest.cameras.analysis import FrameStatsMeter, MotionGate
 from ingest.cameras.backends import Detection, ObjectDetector, build_detector
 from ingest.cameras.capture import CameraCapture, CapturedFrame, utc_now
 from ingest.cameras.keyframes import KeyframeWriter, caption_time, draw, fit
+from ingest.cameras.traffic import TrafficMeter
 from ioc.bus.base import Publisher
 from ioc.camera_settings import CameraSettings, VisionSettings
 from ioc.events import Event
@@ -47,6 +52,8 @@ log = logging.getLogger(__name__)
 
 FRAME_STATS_TOPIC = TOPIC_BY_KIND["camera.frame_stats"]
 KEYFRAMES_TOPIC = TOPIC_BY_KIND["camera.keyframe"]
+TRAFFIC_COUNTS_TOPIC = TOPIC_BY_KIND["camera.traffic_count"]
+LANE_OCCUPANCY_TOPIC = TOPIC_BY_KIND["camera.lane_occupancy"]
 
 MAX_PENDING = 50_000
 DETECTIONS_TOPIC = TOPIC_BY_KIND["camera.detection"]
@@ -118,6 +125,7 @@ class CameraWorker:
             keep=camera.keyframes_keep, quality=camera.keyframe_quality,
             max_dim=camera.keyframe_max_dim, max_bytes=int(camera.keyframes_max_mb * 1_000_000),
         )
+        self.traffic = TrafficMeter(camera)
         self._pending: list[Outgoing] = []
         self._reconnects_seen = 0
         self._last_heartbeat: datetime | None = None
@@ -188,11 +196,13 @@ class CameraWorker:
                 frame_width=width, frame_height=height, shake=stats.shake,
             )
         )
+        detections = [r for r in result.records if isinstance(r, CameraDetection)]
+        result.records.extend(self.traffic.frame(when, detections, result.analysed))
         if self.keyframes.due(when):
             try:
                 caption = f"{self.camera.name or self.camera.id}  {caption_time(when, self.timezone)}"
                 small, scale = fit(image, self.keyframes.max_dim)  # draw at the size that is kept
-                drawn = draw(small, result.detections, self.camera.zones, caption, scale=scale)
+                drawn = draw(small, result.detections, self.camera.areas(), caption, scale=scale)
                 path, size = self.keyframes.write(drawn, when)
                 result.keyframe = path
                 self.health["keyframes"] += 1
@@ -261,11 +271,12 @@ class CameraWorker:
 
     @staticmethod
     def _topic(record: Event) -> str:
-        if isinstance(record, CameraFrameStats):
-            return FRAME_STATS_TOPIC
-        if isinstance(record, CameraKeyFrame):
-            return KEYFRAMES_TOPIC
-        return DETECTIONS_TOPIC
+        return TOPIC_BY_KIND[record.kind]  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        """Publish the minutes still open (the end of a file that does not loop)."""
+        records = self.traffic.flush()
+        self._publish([(self._topic(r), self.camera.id, r.to_wire()) for r in records])
 
     def _publish(self, batch: list[Outgoing]) -> None:
         batch = self._pending + batch
@@ -304,6 +315,7 @@ class CameraWorker:
                     stop.wait(1.0)
                 if self.capture.finished:
                     log.info("camera %s: end of %s (loop = false)", self.camera.id, self.camera.url)
+                    self.finish()
                     break
         finally:
             self.capture.close()
