@@ -59,7 +59,10 @@ def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, M
     assert decode(by_topic["ioc.reports.status"].value).status == "received"
     dead = json.loads(by_topic[DEAD_LETTERS].value)
     assert dead["feed"] == "reports" and "api_key" in dead["reason"]
-    assert w.health["accepted"] == 1 and w.health["dead_letters"] == 1
+    assert w.health()["accepted"] == 1 and w.health()["dead_letters"] == 1
+    typed = w.feed_health()
+    assert (typed.worker, typed.received, typed.published, typed.dead_lettered) == ("open311", 2, 2, 1)
+    assert typed.last_data_time == report.time
 
 
 def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path: Path) -> None:
@@ -72,7 +75,7 @@ def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path:
     [source] = [s for s in configured_sources(settings) if s.name == "hue-s"]
     w = source.build(MemoryBus().publisher())
     try:
-        assert isinstance(w, Open311Worker) and w.health["feed"] == "hue-s"
+        assert isinstance(w, Open311Worker) and w.health()["feed"] == "hue-s"
     finally:
         w.server.shutdown()
         w._on_stop()
@@ -86,7 +89,7 @@ def test_demo_simulator_backfills_then_posts_with_a_photo_over_http(
     sub = bus.subscribe(["ioc.reports.report"], group="sim")
     cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
     sim = DemoSimulator(cfg, w, days=1, per_hour=0, seed=5)
-    assert w.live is False and w.health["live"] is False  # the runtime waits for the backfill
+    assert w.live is False and not w.feed_health().live  # the runtime waits for the backfill
     stop = threading.Event()
     t = threading.Thread(target=sim.run, args=(stop,), daemon=True)
     t.start()
@@ -94,7 +97,7 @@ def test_demo_simulator_backfills_then_posts_with_a_photo_over_http(
         wait_for(lambda: w.live, "the backfill on the bus")
         for _ in range(5):  # a photo is drawn for about 6 posts in 10
             sim.post_one()
-        assert sim.posted == 5 and sim.post_errors == 0 and w.health["accepted"] == 5
+        assert sim.posted == 5 and sim.post_errors == 0 and w.health()["accepted"] == 5
         reports: list = []
         wait_for(lambda: reports.extend(decode(m.value) for m in sub.poll(timeout=0.2))
                  or sum(r.client != "simulator" for r in reports) >= 5, "the backfill and the posted reports")

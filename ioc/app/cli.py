@@ -19,6 +19,7 @@ from pathlib import Path
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
 from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
+from ioc.health import FeedHealth
 from ioc.i18n import Translator, language
 from ioc.store.database import public_dsn
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
@@ -121,8 +122,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(tr("Console: {url} (duty officer {name}, password {password})", url=f"{url}console/",
                      name=repr(login[0]), password=repr(login[1])), flush=True)
         for worker in runtime.workers:  # intakes the city's apps post to (the Open311 API)
-            if worker.name.startswith("ingest:") and worker.beat().details.get("open311"):
-                print(tr("Open311: {url}", url=worker.beat().details["open311"]), flush=True)
+            health = FeedHealth.from_details(worker.beat().details)
+            if health is not None and health.details.get("open311"):
+                print(tr("Open311: {url}", url=health.details["open311"]), flush=True)
         print(tr("Store: {label} ({dsn})", label=runtime.store.caps.label, dsn=public_dsn(runtime.store.dsn)),
               flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
