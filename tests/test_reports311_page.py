@@ -79,11 +79,12 @@ def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
 
 
 def test_reports311_page_in_both_languages(served: Served, browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+    wait = WebDriverWait(driver, 30, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
     login(driver, served.base, "lan", "/reports311/?lang=vi")
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#r311-queues tbody tr"))
     body = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
@@ -94,7 +95,15 @@ def test_reports311_page_in_both_languages(served: Served, browser: object) -> N
     assert first.text == served.first_in_queue
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#r311-map canvas"))  # the map drew
     assert "Môi trường" in driver.find_element(By.ID, "r311-ontime").text  # type: ignore[attr-defined]
-    first.click()
+
+    def click_first(d: object) -> bool:  # the queues are drawn again on each refresh: find, then click
+        try:
+            d.find_element(By.CSS_SELECTOR, "#r311-queues tbody tr a").click()  # type: ignore[attr-defined]
+            return True
+        except StaleElementReferenceException:
+            return False
+
+    wait.until(click_first)
     wait.until(lambda d: served.first_in_queue in d.find_element(By.ID, "r311-detail").text)
     assert "Đã tiếp nhận" in driver.find_element(By.ID, "r311-history").text  # type: ignore[attr-defined]
     # the report with a photo: the image is served from the store's record and decodes in the browser
@@ -125,3 +134,36 @@ def test_reports311_needs_a_session(served: Served) -> None:
         sha = conn.execute("SELECT photos->0->>'sha256' FROM field_reports WHERE request_id = %s",
                            (PHOTO_ID,)).fetchone()[0]
     assert requests.get(f"{served.base}/reports311/photo/{sha}", timeout=30).status_code == 401
+
+
+def test_staff_change_a_report_on_the_page(served: Served, browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = browser
+    wait = WebDriverWait(driver, 30, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
+    login(driver, served.base, "lan", f"/reports311/?lang=vi&report={PHOTO_ID}")
+    wait.until(lambda d: d.find_element(By.ID, "r311-actions").is_displayed())
+
+    def history() -> str:
+        return driver.find_element(By.ID, "r311-history").text  # type: ignore[attr-defined]
+
+    wait.until(lambda d: "Đã giao" in history())
+    driver.find_element(By.ID, "r311-do-in_progress").click()  # type: ignore[attr-defined]
+    wait.until(lambda d: "Đang xử lý" in history())
+    driver.find_element(By.ID, "r311-do-rejected").click()  # type: ignore[attr-defined]
+    wait.until(lambda d: "phải có lý do" in d.find_element(By.ID, "r311-action-msg").text)
+    driver.find_element(By.ID, "r311-reason").send_keys("Đã có đơn vị khác xử lý")  # type: ignore
+    driver.find_element(By.ID, "r311-do-rejected").click()  # type: ignore[attr-defined]
+    wait.until(lambda d: "Từ chối" in history() and "Đã có đơn vị khác xử lý" in history())
+    driver.find_element(By.ID, "r311-do-resolved").click()  # type: ignore[attr-defined]
+    wait.until(lambda d: "không thể chuyển" in d.find_element(By.ID, "r311-action-msg").text)
+    with served.store.pool.connection() as conn:
+        rows = conn.execute("SELECT status, actor, reason FROM field_report_status WHERE request_id = %s "
+                            "ORDER BY time", (PHOTO_ID,)).fetchall()
+        queued = conn.execute("SELECT count(*) FROM field_report_outbox").fetchone()[0]
+    assert rows[-2:] == [("in_progress", "lan", ""), ("rejected", "lan", "Đã có đơn vị khác xử lý")]
+    assert queued == 2  # both on their way to the bus
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "reports311-staff-vi.png"))  # type: ignore[attr-defined]

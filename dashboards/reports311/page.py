@@ -208,6 +208,7 @@ def picked(search: str | None) -> str:
 
 def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/reports311/`` (the page, its photos and the staff API) on the wall's server."""
+    from dashboards.reports311.actions import action_bar, register_actions
     from dashboards.reports311.routes import register_routes
 
     cfg = configured_feed(settings)
@@ -225,8 +226,11 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
             html.Div(parts["head"], id=PARTS["head"]),
             html.Div([
                 html.Div(parts["map"], id=PARTS["map"]),
-                html.Section(detail(pool, settings, "", lang, now), id="r311-detail",
-                             className="r311-detail"),
+                html.Div([
+                    action_bar(lang),
+                    html.Section(detail(pool, settings, "", lang, now), id="r311-detail",
+                                 className="r311-detail"),
+                ]),
                 html.Div(parts["queues"], id=PARTS["queues"]),
                 html.Div(parts["ontime"], id=PARTS["ontime"]),
             ], className="r311-grid"),
@@ -250,9 +254,11 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
         return f"?report={quote(str(points[0]['customdata']))}"
 
     @app.callback(Output("r311-detail", "children"), Input("r311-url", "search"),
-                  Input("r311-refresh", "n_intervals"), State("r311-lang", "data"))
-    def show(search: str | None, _: int | None, lang: str) -> list[Any]:
+                  Input("r311-refresh", "n_intervals"), Input("r311-changed", "data"),
+                  State("r311-lang", "data"))
+    def show(search: str | None, _: int | None, __: int | None, lang: str) -> list[Any]:
         return detail(pool, settings, picked(search), lang or page_language(settings), datetime.now(UTC))
 
+    register_actions(app, pool, picked, lambda: page_language(settings))
     return app
 
