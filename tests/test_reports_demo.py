@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import requests
 
+from ioc.store.embedded import PASSWORD_FILE
 from tests.demo_process import running_demo
 from tests.test_reports_status_api import change
 from tests.waiting import wait_for
@@ -43,3 +45,11 @@ def test_demo_serves_open311_from_its_store_and_staff_changes_show() -> None:
         seen = requests.get(f"{intake}requests/{rid}.json", timeout=30).json()[0]
         assert [h["status"] for h in seen["extended_attributes"]["history"]] == ["received", "assigned"]
         assert seen["status"] == "open" and seen["status_notes"] == "assigned"
+
+        # the intake relays the change from the store's outbox to the bus (for the deadline rules)
+        dsn = wait_for(lambda: re.search(r"\((postgresql://\S+)\)", demo.output), "the store's address")[1]
+        assert demo.data_dir is not None  # the embedded store: its generated password is in its folder
+        password = (demo.data_dir / "pgdata" / PASSWORD_FILE).read_text().strip()
+        with psycopg.connect(dsn, password=password, autocommit=True) as conn:
+            wait_for(lambda: conn.execute("SELECT count(*) FROM field_report_outbox").fetchone()[0] == 0,
+                     "the outbox relayed to the bus")
