@@ -29,6 +29,7 @@ WEB_SIGNATURES = re.compile(
 SCANNER_AGENTS = re.compile(r"(sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix)",
                             re.I)
 IDS_SEVERITY = {1: "critical", 2: "warning"}
+SCAN_ACTIONS = frozenset({"flow", "ids_alert", "anomaly"})
 
 
 def record_id(e: SecurityEvent) -> str:
@@ -43,31 +44,50 @@ class Window:
 
     A late record is put in its place (and one older than the span behind the newest is not
     counted); the same record given twice (a redelivery: same time, value and ``record``, a digest
-    of its raw line) is kept once.
+    of its raw line) is kept once. How many times each value is held is kept as records come and
+    go, so the distinct values cost nothing to count.
     """
 
     items: deque[tuple[datetime, str, str]] = field(default_factory=deque)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.items and not self.counts:
+            for _, value, _ in self.items:
+                self.counts[value] = self.counts.get(value, 0) + 1
 
     def add(self, t: datetime, value: str, span: timedelta, record: str = "") -> None:
         entry = (t, value, record)
-        if not self.items or entry > self.items[-1]:
-            self.items.append(entry)
-        elif entry not in self.items:
-            newest = self.items[-1][0]
-            if t < newest - span:
+        items = self.items
+        if not items or entry > items[-1]:
+            items.append(entry)
+        elif entry not in items:
+            if t < items[-1][0] - span:
                 return
-            ordered = list(self.items)
+            ordered = list(items)
             insort(ordered, entry)
-            self.items = deque(ordered)
-        newest = self.items[-1][0]
-        while self.items and self.items[0][0] < newest - span:
-            self.items.popleft()
+            self.items = items = deque(ordered)
+        else:
+            return
+        counts = self.counts
+        counts[value] = counts.get(value, 0) + 1
+        cutoff = items[-1][0] - span
+        while items[0][0] < cutoff:
+            _, old, _ = items.popleft()
+            left = counts[old] - 1
+            if left:
+                counts[old] = left
+            else:
+                del counts[old]
 
     def count(self) -> int:
         return len(self.items)
 
     def distinct(self) -> set[str]:
-        return {v for _, v, _ in self.items}
+        return set(self.counts)
+
+    def n_distinct(self) -> int:
+        return len(self.counts)
 
 
 @dataclass
@@ -96,6 +116,8 @@ class SecurityDetector:
         self.last_seen: dict[str, datetime] = {}  # expected host -> newest event time from it
         self.silent: set[str] = set()
         self.clock_start: datetime | None = None  # first progress: the start of hosts never heard
+        self.on = frozenset(cfg.enabled)
+        self._spans: dict[float, timedelta] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> SecurityDetector:
@@ -104,9 +126,14 @@ class SecurityDetector:
 
     # -- windows -------------------------------------------------------------------------
     def _window(self, rule: str, key: str, t: datetime, value: str, minutes: float,
-                e: SecurityEvent | None = None) -> Window:
-        w = self.windows.setdefault((rule, key), Window())
-        w.add(t, value, timedelta(minutes=minutes), record_id(e) if e is not None else "")
+                record: str = "") -> Window:
+        w = self.windows.get((rule, key))
+        if w is None:
+            w = self.windows[(rule, key)] = Window()
+        span = self._spans.get(minutes)
+        if span is None:
+            span = self._spans[minutes] = timedelta(minutes=minutes)
+        w.add(t, value, span, record)
         return w
 
     def _fire(self, fp: str, rule: str, e: SecurityEvent, severity: str, template: str,
@@ -132,36 +159,35 @@ class SecurityDetector:
         out: list[AlertSignal] = self._heard(event)
         if not event.src_ip or self.cfg.allowed(event.src_ip, event.user):
             return out
-        on = set(self.cfg.enabled)
-        if event.action == "login" and on & {"brute_force", "spraying"}:
-            out += self._logins(event)
-        scan_kinds = ("flow", "ids_alert", "anomaly")
-        if event.action in scan_kinds and "port_scan" in on and event.dest_port is not None:
-            out += self._scan(event)
-        if event.action == "http_request" and "web_attack" in on:
-            out += self._web(event)
-        if event.action == "ids_alert" and "ids" in on and event.severity <= self.cfg.ids_min_severity:
-            out += self._ids(event)
+        on, action, record = self.on, event.action, record_id(event)
+        if action == "login" and ("brute_force" in on or "spraying" in on):
+            out += self._logins(event, record)
+        if action in SCAN_ACTIONS and "port_scan" in on and event.dest_port is not None:
+            out += self._scan(event, record)
+        if action == "http_request" and "web_attack" in on:
+            out += self._web(event, record)
+        if action == "ids_alert" and "ids" in on and event.severity <= self.cfg.ids_min_severity:
+            out += self._ids(event, record)
         return out
 
-    def _logins(self, e: SecurityEvent) -> list[AlertSignal]:
+    def _logins(self, e: SecurityEvent, record: str) -> list[AlertSignal]:
         cfg, src, out = self.cfg, e.src_ip or "", []
         if e.outcome == "failure":
-            failures = self._window("failures", src, e.time, e.user or "?", cfg.brute_force_minutes, e)
-            if "brute_force" in cfg.enabled and failures.count() >= cfg.brute_force_failures:
+            failures = self._window("failures", src, e.time, e.user or "?", cfg.brute_force_minutes, record)
+            if "brute_force" in self.on and failures.count() >= cfg.brute_force_failures:
                 out += self._fire(f"brute_force:{src}", "brute_force", e, "warning",
                                   "Login brute force from {src}: {n} failures in {minutes} min",
                                   {"src": src, "n": failures.count(),
                                    "minutes": f"{cfg.brute_force_minutes:g}"},
                                   {"src_ip": src, "failures": failures.count(),
                                    "users": sorted(failures.distinct())[:20]})
-            users = self._window("spray", src, e.time, e.user or "?", cfg.spraying_minutes, e)
-            if "spraying" in cfg.enabled and len(users.distinct()) >= cfg.spraying_accounts:
+            users = self._window("spray", src, e.time, e.user or "?", cfg.spraying_minutes, record)
+            if "spraying" in self.on and users.n_distinct() >= cfg.spraying_accounts:
                 out += self._fire(f"spraying:{src}", "spraying", e, "warning",
                                   "Password spraying from {src}: {n} accounts tried",
-                                  {"src": src, "n": len(users.distinct())},
+                                  {"src": src, "n": users.n_distinct()},
                                   {"src_ip": src, "accounts": sorted(users.distinct())[:50]})
-        elif e.outcome == "success" and "brute_force" in cfg.enabled:
+        elif e.outcome == "success" and "brute_force" in self.on:
             failures = self.windows.get(("failures", src))
             if failures is not None:  # failures in the window that ends at this success
                 span = timedelta(minutes=cfg.brute_force_minutes)
@@ -173,30 +199,30 @@ class SecurityDetector:
                                       {"src_ip": src, "user": e.user, "failures_before": failed})
         return out
 
-    def _scan(self, e: SecurityEvent) -> list[AlertSignal]:
+    def _scan(self, e: SecurityEvent, record: str) -> list[AlertSignal]:
         cfg, src = self.cfg, e.src_ip or ""
-        ports = self._window("ports", src, e.time, str(e.dest_port), cfg.scan_minutes, e).distinct()
-        hosts = self._window("hosts", src, e.time, e.dest_ip or "?", cfg.scan_minutes, e).distinct()
-        if len(ports) >= cfg.scan_ports or len(hosts) >= cfg.scan_hosts:
+        ports = self._window("ports", src, e.time, str(e.dest_port), cfg.scan_minutes, record).n_distinct()
+        hosts = self._window("hosts", src, e.time, e.dest_ip or "?", cfg.scan_minutes, record).n_distinct()
+        if ports >= cfg.scan_ports or hosts >= cfg.scan_hosts:
             return self._fire(f"port_scan:{src}", "port_scan", e, "warning",
                               "Port scan from {src}: {ports} ports on {hosts} hosts in {minutes} min",
-                              {"src": src, "ports": len(ports), "hosts": len(hosts),
+                              {"src": src, "ports": ports, "hosts": hosts,
                                "minutes": f"{cfg.scan_minutes:g}"},
-                              {"src_ip": src, "ports": len(ports), "hosts": len(hosts)})
+                              {"src_ip": src, "ports": ports, "hosts": hosts})
         return []
 
-    def _web(self, e: SecurityEvent) -> list[AlertSignal]:
+    def _web(self, e: SecurityEvent, record: str) -> list[AlertSignal]:
         cfg, src, out = self.cfg, e.src_ip or "", []
         text = f"{e.url or ''} {e.user_agent or ''}"
         if WEB_SIGNATURES.search(e.url or "") or SCANNER_AGENTS.search(e.user_agent or ""):
-            hits = self._window("web", src, e.time, text[:200], cfg.web_minutes, e)
+            hits = self._window("web", src, e.time, text[:200], cfg.web_minutes, record)
             if hits.count() >= cfg.web_signatures:
                 out += self._fire(f"web_attack:{src}", "web_attack", e, "warning",
                                   "Web attack from {src}: {n} requests with attack signatures",
                                   {"src": src, "n": hits.count()},
                                   {"src_ip": src, "requests": hits.count(), "example": (e.url or "")[:300]})
         if e.status is not None and e.status >= 400:
-            errors = self._window("web_errors", src, e.time, str(e.status), cfg.web_minutes, e)
+            errors = self._window("web_errors", src, e.time, str(e.status), cfg.web_minutes, record)
             if errors.count() >= cfg.web_errors:
                 out += self._fire(f"web_errors:{src}", "web_errors", e, "warning",
                                   "Burst of web errors from {src}: {n} in {minutes} min",
@@ -204,10 +230,10 @@ class SecurityDetector:
                                   {"src_ip": src, "errors": errors.count()})
         return out
 
-    def _ids(self, e: SecurityEvent) -> list[AlertSignal]:
+    def _ids(self, e: SecurityEvent, record: str) -> list[AlertSignal]:
         sig = str(e.signature_id or e.signature)
         fp = f"ids:{sig}:{e.src_ip}"
-        hits = self._window("ids", f"{sig}:{e.src_ip}", e.time, "", self.cfg.ids_group_minutes, e)
+        hits = self._window("ids", f"{sig}:{e.src_ip}", e.time, "", self.cfg.ids_group_minutes, record)
         details = {"src_ip": e.src_ip, "dest_ip": e.dest_ip, "signature": e.signature,
                    "signature_id": e.signature_id, "category": e.category, "count": hits.count()}
         return self._fire(fp, "ids", e, IDS_SEVERITY.get(e.severity, "info"), "IDS: {signature} from {src}",
