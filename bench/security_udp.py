@@ -3,7 +3,7 @@
 A sender process paces RFC 5424 sshd messages (SIMULATED, documentation addresses) at ``--rate``
 for ``--seconds`` to 127.0.0.1. Two receivers, one after the other, in the same run:
 
-* baseline: a bare ``recvmsg`` loop on a socket set up like the listener's (4 MiB buffer), nothing
+* baseline: a bare ``recvmsg`` loop on a socket set up like the listener's (the same receive buffer), nothing
   done with what arrives;
 * the listener: :class:`~ingest.security.sources.UdpSyslogSource` read by the
   :class:`~ingest.security.worker.SecurityWorker` (parse, validate, publish on the in-process bus),
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bench.common import machine
-from ingest.security.sockets import SO_RXQ_OVFL
+from ingest.security.sockets import SO_RCVBUFFORCE, SO_RXQ_OVFL
 from ingest.security.sources import UdpSyslogSource
 from ingest.security.worker import SecurityWorker
 from ioc.bus.memory import MemoryBus
@@ -99,10 +99,13 @@ def run(port: int, rate: int, seconds: float, received: Callable[[], int]) -> tu
 class BareReceiver:
     """The baseline: receive and count, nothing else."""
 
-    def __init__(self) -> None:
+    def __init__(self, receive_buffer: int) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, receive_buffer)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.25)
         self.port = self.sock.getsockname()[1]
@@ -131,11 +134,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--buffer", type=int, default=16 << 20, help="receive buffer asked for, bytes")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     print(f"UDP syslog at {args.rate:,} messages/s for {args.seconds:g} s (RFC 5424 sshd lines, SIMULATED):")
 
-    bare = BareReceiver()
+    bare = BareReceiver(args.buffer)
     thread = threading.Thread(target=bare.loop, daemon=True)
     thread.start()
     sent, took = run(bare.port, args.rate, args.seconds, lambda: bare.count)
@@ -145,7 +149,8 @@ def main() -> None:
     bare.sock.close()
 
     bus = MemoryBus()
-    source = UdpSyslogSource("127.0.0.1", 0, name="bench-syslog")
+    source = UdpSyslogSource("127.0.0.1", 0, name="bench-syslog", receive_buffer=args.buffer)
+    print(f"  receive buffer granted {source.receive_buffer:,} bytes (asked {args.buffer:,})")
     port = source.address[1]
     worker = SecurityWorker(source, bus.publisher(), log_kind="syslog", host="gw", tz=UTC)
     stop = threading.Event()

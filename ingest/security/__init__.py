@@ -36,6 +36,7 @@ class SecurityFeedOptions(BaseModel):
     from_start: bool = False  # security-file: read what the file holds before following it
     host: str = "127.0.0.1"  # security-udp/-tcp: the address to listen on
     port: int = Field(default=5514, ge=0, le=65535)
+    receive_buffer: int = Field(default=16 << 20, ge=1 << 16, le=1 << 30)  # -udp/-unix-dgram: bytes
     hostname: str = "localhost"  # the host that writes the log (file and web logs name none)
     timezone: str = "Asia/Ho_Chi_Minh"  # of BSD syslog lines and fail2ban times, which carry none
     simulated: bool = False
@@ -68,11 +69,11 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
                               tz=zone(options.timezone), simulated=True)
     elif feed.kind == "security-udp":
         source = DatagramSource(name=feed.name, host=options.host, port=options.port,
-                                split_lines=options.log == "suricata")
+                                split_lines=options.log == "suricata", receive_buffer=options.receive_buffer)
     elif feed.kind == "security-unix-dgram":
         assert options.path is not None
         source = DatagramSource(name=feed.name, path=Path(samples_dir) / options.path,
-                                split_lines=options.log == "suricata")
+                                split_lines=options.log == "suricata", receive_buffer=options.receive_buffer)
     elif feed.kind == "security-unix-stream":
         assert options.path is not None
         source = UnixStreamSource(Path(samples_dir) / options.path, name=feed.name)

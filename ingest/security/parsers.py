@@ -80,10 +80,11 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
         for pattern, outcome in _SSHD:
             m = pattern.search(text)
             if m:
-                port = m.groupdict().get("port")
+                found = m.groupdict()
+                port = found.get("port")
                 return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
-                              outcome=outcome, src_ip=m["ip"], src_port=int(port) if port else None,
-                              user=(m.groupdict().get("user") or m.groupdict().get("vuser") or None),
+                              outcome=outcome, src_ip=found["ip"], src_port=int(port) if port else None,
+                              user=found.get("user") or found.get("vuser") or None,
                               process=msg.app, proto="ssh",
                               category="authentication", severity=3)
     return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,

@@ -30,6 +30,7 @@ from ingest.security.syslog import MAX_MESSAGE
 Batch = tuple[list[bytes], datetime]
 Clock = Callable[[], datetime]
 SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: drops so far, with every datagram
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # Linux: a receive buffer past rmem_max
 MAX_BATCH = 1000
 
 
@@ -81,10 +82,12 @@ class DatagramSource:
 
     ``split_lines``: a datagram may hold several newline-terminated records (EVE JSON never holds a
     raw newline), each is one line. Reads up to :data:`MAX_BATCH` waiting datagrams per batch.
+    ``receive_buffer`` (bytes) is the kernel's queue while a batch is parsed: the bigger, the longer
+    a busy or descheduled reader may fall behind before the kernel drops (counted) datagrams.
     """
 
     def __init__(self, *, name: str, host: str = "127.0.0.1", port: int = 0, path: Path | None = None,
-                 split_lines: bool = False, receive_buffer: int = 4 << 20, clock: Clock = utc_now) -> None:
+                 split_lines: bool = False, receive_buffer: int = 16 << 20, clock: Clock = utc_now) -> None:
         self.name, self.clock, self.split_lines = name, clock, split_lines
         self.path = Path(path) if path is not None else None
         if self.path is not None:
@@ -95,7 +98,12 @@ class DatagramSource:
             with contextlib.suppress(OSError):  # not every kernel has it: drops then stay unknown
                 self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
             self.sock.bind((host, port))
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        try:  # beyond net.core.rmem_max where allowed (CAP_NET_ADMIN), else up to it
+            self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, receive_buffer)
+        except OSError:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        # what the kernel granted (it doubles the request for its bookkeeping)
+        self.receive_buffer = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         self.sock.setblocking(False)  # waits are select()'s, so a batch drains what waits
         self.address = self.sock.getsockname()
         self.connected = self.live = True

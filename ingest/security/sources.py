@@ -94,8 +94,9 @@ class TailSource:
 class UdpSyslogSource(DatagramSource):
     """Syslog over UDP (RFC 5426): one message per datagram (kernel drops counted)."""
 
-    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now) -> None:
-        super().__init__(name=name, host=host, port=port, clock=clock)
+    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now,
+                 receive_buffer: int = 16 << 20) -> None:
+        super().__init__(name=name, host=host, port=port, clock=clock, receive_buffer=receive_buffer)
 
 
 class TcpSyslogSource:

@@ -46,6 +46,7 @@ class SecurityWorker:
             "publish_errors": self.out.publish_errors, "dropped": self.out.dropped,
             "last_error": self.out.last_error or self.source_error,
             "kernel_drops": getattr(self.source, "kernel_drops", None),  # UDP: SO_RXQ_OVFL's count
+            "receive_buffer": getattr(self.source, "receive_buffer", None),  # datagrams: bytes granted
         }
 
     def handle(self, lines: list[bytes], received: datetime) -> None:
