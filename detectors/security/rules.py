@@ -57,18 +57,19 @@ class Window:
                 self.counts[value] = self.counts.get(value, 0) + 1
 
     def add(self, t: datetime, value: str, span: timedelta, record: str = "") -> None:
-        entry = (t, value, record)
         items = self.items
-        if not items or entry > items[-1]:
-            items.append(entry)
-        elif entry not in items:
-            if t < items[-1][0] - span:
+        if items and not t > items[-1][0]:  # not the newest: a late record, or a redelivery
+            entry = (t, value, record)
+            if entry > items[-1]:
+                items.append(entry)
+            elif entry in items or t < items[-1][0] - span:
                 return
-            ordered = list(items)
-            insort(ordered, entry)
-            self.items = items = deque(ordered)
+            else:
+                ordered = list(items)
+                insort(ordered, entry)
+                self.items = items = deque(ordered)
         else:
-            return
+            items.append((t, value, record))
         counts = self.counts
         counts[value] = counts.get(value, 0) + 1
         cutoff = items[-1][0] - span
@@ -82,6 +83,13 @@ class Window:
 
     def count(self) -> int:
         return len(self.items)
+
+    def within(self, start: datetime, end: datetime) -> int:
+        """How many records fall in ``[start, end]`` (all of them, the usual case, at no cost)."""
+        items = self.items
+        if not items or (items[0][0] >= start and items[-1][0] <= end):
+            return len(items)
+        return sum(1 for t, _, _ in items if start <= t <= end)
 
     def distinct(self) -> set[str]:
         return set(self.counts)
@@ -190,8 +198,7 @@ class SecurityDetector:
         elif e.outcome == "success" and "brute_force" in self.on:
             failures = self.windows.get(("failures", src))
             if failures is not None:  # failures in the window that ends at this success
-                span = timedelta(minutes=cfg.brute_force_minutes)
-                failed = sum(1 for t, _, _ in failures.items if e.time - span <= t <= e.time)
+                failed = failures.within(e.time - timedelta(minutes=cfg.brute_force_minutes), e.time)
                 if failed >= cfg.brute_force_failures:
                     out += self._fire(f"compromise:{src}:{e.user}", "compromise", e, "critical",
                                       "Possible compromise: {user} logged in from {src} after {n} failures",

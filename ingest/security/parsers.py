@@ -54,11 +54,14 @@ _SSHD = [
 ]
 
 
+_VALIDATE = SecurityEvent.__pydantic_validator__.validate_python
+
+
 def _event(ctx: LineContext, raw: str, **fields: Any) -> SecurityEvent:
     try:
         fields["source_id"] = fields.pop("host", None) or ctx.host
         fields["raw"], fields["simulated"] = raw[:MAX_LINE], ctx.simulated
-        return SecurityEvent.model_validate(fields)  # (a third quicker than the keyword constructor)
+        return _VALIDATE(fields)  # model_validate's core: a third quicker than the keyword constructor
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ParseError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
@@ -193,6 +196,10 @@ EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns"
 _JSON = msgspec.json.Decoder()
 
 
+_FIVE_TUPLE = (("src_ip", str), ("src_port", int), ("dest_ip", str), ("dest_port", int), ("proto", str),
+               ("host", str))
+
+
 def _opt(doc: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
     """``doc[key]`` when it is of ``kind`` (or absent/null), else the dead letter's reason."""
     value = doc.get(key)
@@ -226,12 +233,19 @@ def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
         raise ParseError("no valid timestamp") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=ctx.tz)
-    proto = _opt(doc, "proto", str)
+    get = doc.get
+    src_ip, src_port, dest_ip, dest_port, proto, host = (get("src_ip"), get("src_port"), get("dest_ip"),
+                                                         get("dest_port"), get("proto"), get("host"))
+    # the 5-tuple and host checked inline (every record has them): a wrong type is a dead letter
+    if not ((src_ip is None or type(src_ip) is str) and (dest_ip is None or type(dest_ip) is str)
+            and (src_port is None or type(src_port) is int) and (dest_port is None or type(dest_port) is int)
+            and (proto is None or type(proto) is str) and (host is None or type(host) is str)):
+        for key, kind in _FIVE_TUPLE:
+            _opt(doc, key, kind)  # names the field
     fields: dict[str, Any] = {
-        "time": when, "log": "suricata", "action": action, "src_ip": _opt(doc, "src_ip", str),
-        "src_port": _opt(doc, "src_port", int), "dest_ip": _opt(doc, "dest_ip", str),
-        "dest_port": _opt(doc, "dest_port", int), "proto": proto.lower() if proto else None, "severity": 5,
-        "category": kind, "host": _opt(doc, "host", str) or None,
+        "time": when, "log": "suricata", "action": action, "src_ip": src_ip, "src_port": src_port,
+        "dest_ip": dest_ip, "dest_port": dest_port, "proto": proto.lower() if proto else None, "severity": 5,
+        "category": kind, "host": host or None,
     }
     if action == "ids_alert":
         alert = doc.get("alert")
