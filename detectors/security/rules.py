@@ -126,6 +126,8 @@ class SecurityDetector:
         self.silent: set[str] = set()
         self.clock_start: datetime | None = None  # first progress: the start of hosts never heard
         self.on = frozenset(cfg.enabled)
+        self.expected = frozenset(cfg.expected_hosts)
+        self.allow_lists = bool(cfg.allow_addresses or cfg.allow_networks or cfg.allow_users)
 
     @classmethod
     def from_settings(cls, settings: Any) -> SecurityDetector:
@@ -146,8 +148,10 @@ class SecurityDetector:
         """Fire once per fingerprint; ``template`` (an ``alerts`` catalogue id) and ``params`` give
         the title in the reader's language, the English one is stored beside them."""
         held = self.open.get(fp)
-        if held is not None:
-            held.last, held.details = e.time, details
+        if held is not None:  # a further breach: fresher details, the title it was raised with
+            held.last = e.time
+            held.details = {**details, "title_template": held.details.get("title_template"),
+                            "title_params": held.details.get("title_params", {})}
             return []
         title = template.format(**params)
         self.open[fp] = Open(e.time, e.time, severity, title, e.source_id, rule,
@@ -161,8 +165,8 @@ class SecurityDetector:
     def observe(self, event: Event) -> list[AlertSignal]:
         if not isinstance(event, SecurityEvent):
             return []
-        out: list[AlertSignal] = self._heard(event)
-        if not event.src_ip or self.cfg.allowed(event.src_ip, event.user):
+        out: list[AlertSignal] = self._heard(event) if event.source_id in self.expected else []
+        if not event.src_ip or (self.allow_lists and self.cfg.allowed(event.src_ip, event.user)):
             return out
         on, action, record, t = self.on, event.action, record_id(event), event.time.timestamp()
         if action == "login" and ("brute_force" in on or "spraying" in on):
