@@ -157,6 +157,16 @@ def test_an_alert_links_to_its_events_and_the_grid_filters_by_column(served: tup
     box.send_keys("user3")
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
         lambda d: grid_column(d, "user") and set(grid_column(d, "user")) == {"user3"})
+    # new events arrive: the refreshed rows keep the officer's filter (the grid is not rebuilt)
+    fresh = datetime.now(UTC)
+    StoreWriter(store.pool, store.caps).write([
+        SecurityEvent(time=fresh, source_id="gw.hue.gov.vn", log="auth", action="login", outcome="failure",
+                      user=user, src_ip=ip, raw=f"Failed password for {user} from {ip} port 9 ssh2")
+        for user, ip in (("user3", "198.51.100.7"), ("user1", "198.51.100.8"))])
+    WebDriverWait(driver, 60, poll_frequency=0.1).until(
+        lambda d: "198.51.100.7" in grid_column(d, "src_ip"))
+    assert "198.51.100.8" not in grid_column(driver, "src_ip")
+    assert set(grid_column(driver, "user")) == {"user3"}
     wait_until_still(driver)
     driver.save_screenshot(str(ARTIFACTS / "security-grid-filtered-vi.png"))  # type: ignore[attr-defined]
     unknown = driver.get(f"{base}/security/?alert=999999")  # type: ignore[attr-defined]
