@@ -27,6 +27,17 @@ COLUMNS: tuple[tuple[str, str, str, int], ...] = (
 )
 
 
+# AG Grid's own texts of its filters (its ``localeText`` keys), through the catalogue like the rest
+GRID_TEXTS = {
+    "noRowsToShow": "No events", "filterOoo": "Filter...", "contains": "Contains",
+    "notContains": "Does not contain", "equals": "Equals", "notEqual": "Does not equal",
+    "startsWith": "Begins with", "endsWith": "Ends with", "blank": "Blank", "notBlank": "Not blank",
+    "lessThan": "Less than", "greaterThan": "Greater than", "lessThanOrEqual": "Less than or equal to",
+    "greaterThanOrEqual": "Greater than or equal to", "inRange": "Between", "andCondition": "AND",
+    "orCondition": "OR",
+}
+
+
 def column_defs(lang: str, raw: bool) -> list[dict[str, Any]]:
     cols = [{"field": f, "headerName": t(label, lang), "filter": kind, "flex": flex,
              **({"filterParams": {"maxNumConditions": 1}} if kind == NUMBER else {})}
@@ -54,5 +65,5 @@ def events_grid(lang: str, raw: bool, rows: list[dict[str, Any]]) -> dag.AgGrid:
         id="security-grid", columnDefs=column_defs(lang, raw), rowData=rows, getRowId="params.data.id",
         defaultColDef={"sortable": True, "resizable": True, "floatingFilter": True, "minWidth": 112},
         dashGridOptions={"theme": {"function": THEME}, "animateRows": False, "tooltipShowDelay": 400,
-                         "localeText": {"noRowsToShow": t("No events", lang)}},
+                         "localeText": {key: t(text, lang) for key, text in GRID_TEXTS.items()}},
         style={"height": "560px", "width": "100%"}, className="security-grid")
