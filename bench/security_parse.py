@@ -29,6 +29,15 @@ from ioc.feeds.security.settings import SecurityRuleSettings
 T0 = datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
 
 
+AGENTS = [  # as browsers, a command-line client and a scanner send them (lengths matter to the rules)
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+    "Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "curl/8.11.1",
+    "sqlmap/1.8.12#stable (https://sqlmap.org)",
+]
+
+
 def lines(n: int) -> list[tuple[str, bytes]]:
     rng = random.Random(7)
     out: list[tuple[str, bytes]] = []
@@ -44,8 +53,9 @@ def lines(n: int) -> list[tuple[str, bytes]]:
             out.append(("auth", line.encode()))
         elif kind == 1:
             path = rng.choice(["/", "/index.php?id=1%27%20OR%201=1", "/dich-vu-cong", "/../../etc/passwd"])
+            status, agent = rng.choice([200, 200, 404, 500]), rng.choice(AGENTS)
             line = (f'{ip} - - [{(t + timedelta(hours=7)).strftime("%d/%b/%Y:%H:%M:%S")} +0700] '
-                    f'"GET {path} HTTP/1.1" {rng.choice([200, 200, 404, 500])} 512 "-" "Mozilla/5.0"')
+                    f'"GET {path} HTTP/1.1" {status} 512 "-" "{agent}"')
             out.append(("web", line.encode()))
         else:
             doc = {"timestamp": t.isoformat().replace("+00:00", "+0000"), "event_type": "alert",

@@ -22,12 +22,12 @@ from ioc.events import AlertSignal, Event
 from ioc.feeds.security.records import SecurityEvent
 from ioc.feeds.security.settings import SecurityRuleSettings
 
+# Matched against the lower-cased URL and user agent: a case-blind pattern (re.I) costs about 20 µs
+# on a browser's user agent, the same pattern on lower-cased text about 1 µs.
 WEB_SIGNATURES = re.compile(
     r"(union(\s|%20|\+)+select|'(\s|%20|\+)*or(\s|%20|\+)+'?1'?(\s|%20|\+)*=|%27(\s|%20|\+)*or|<script|%3cscript"
-    r"|\.\./|\.\.%2f|%2e%2e|/etc/passwd|cmd\.exe|/wp-login\.php|/\.env\b|/\.git/|phpmyadmin|\$\{jndi:)",
-    re.I)
-SCANNER_AGENTS = re.compile(r"(sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix)",
-                            re.I)
+    r"|\.\./|\.\.%2f|%2e%2e|/etc/passwd|cmd\.exe|/wp-login\.php|/\.env\b|/\.git/|phpmyadmin|\$\{jndi:)")
+SCANNER_AGENTS = re.compile(r"(sqlmap|nikto|nmap|masscan|zgrab|nuclei|dirbuster|gobuster|wpscan|acunetix)")
 IDS_SEVERITY = {1: "critical", 2: "warning"}
 SCAN_ACTIONS = frozenset({"flow", "ids_alert", "anomaly"})
 
@@ -221,8 +221,9 @@ class SecurityDetector:
 
     def _web(self, e: SecurityEvent, record: str, t: float) -> list[AlertSignal]:
         cfg, src, out = self.cfg, e.src_ip or "", []
-        text = f"{e.url or ''} {e.user_agent or ''}"
-        if WEB_SIGNATURES.search(e.url or "") or SCANNER_AGENTS.search(e.user_agent or ""):
+        url, agent = (e.url or "").lower(), (e.user_agent or "").lower()
+        if WEB_SIGNATURES.search(url) or SCANNER_AGENTS.search(agent):
+            text = f"{e.url or ''} {e.user_agent or ''}"
             hits = self._window("web", src, t, text[:200], cfg.web_minutes, record)
             if hits.count() >= cfg.web_signatures:
                 out += self._fire(f"web_attack:{src}", "web_attack", e, "warning",
