@@ -152,3 +152,26 @@ def test_socket_feeds_need_a_path_and_a_framer_cuts_endless_lines() -> None:
     assert framer.feed(b"abc\n0123456789ABCDEF") == [b"abc", b"0123456789A"]
     assert framer.feed(b"GHIJ\nok\n") == [b"ok"]  # the rest of the long line is skipped, once
     assert framer.feed(b"o") == [] and framer.feed(b"k\n") == [b"ok"]
+
+
+def test_a_stale_socket_file_is_replaced_but_a_live_one_or_a_plain_file_is_not_taken(short_dir: Path) -> None:
+    from ingest.security.sockets import UnixStreamSource
+
+    stale = short_dir / "stale.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as gone:
+        gone.bind(str(stale))  # a reader that died: its file stays, nobody listens
+    live = UnixStreamSource(stale, name="a")  # takes the stale path
+    datagrams = DatagramSource(name="c", path=short_dir / "d.sock")
+    try:
+        with pytest.raises(OSError, match="another reader listens there"):
+            UnixStreamSource(stale, name="b")
+        with pytest.raises(OSError, match="another reader listens there"):
+            DatagramSource(name="d", path=short_dir / "d.sock")
+    finally:
+        live.close()
+        datagrams.close()
+    plain = short_dir / "eve.json"
+    plain.write_text("{}\n")
+    with pytest.raises(OSError, match="not a socket"):
+        DatagramSource(name="e", path=plain)
+    assert plain.read_text() == "{}\n"

@@ -14,6 +14,7 @@ count of datagrams dropped for a full receive buffer (``SO_RXQ_OVFL``) is kept i
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import queue
 import select
@@ -67,14 +68,37 @@ class LineFramer:
 
 
 def _bind_unix(sock: socket.socket, path: Path) -> None:
-    """Bind a Unix socket at ``path``, replacing a stale socket file (never a regular file)."""
+    """Bind a Unix socket at ``path``. A socket file left by a reader that is gone is replaced; one
+    that a live reader holds, or a file that is no socket, is an error (never taken over)."""
     try:
-        if stat.S_ISSOCK(os.lstat(path).st_mode):
-            path.unlink()
+        mode: int | None = os.lstat(path).st_mode
     except FileNotFoundError:
-        pass
+        mode = None
+    if mode is not None:
+        if not stat.S_ISSOCK(mode):
+            raise OSError(errno.EEXIST, f"{path} exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, sock.type) as probe:
+            try:
+                probe.connect(str(path))
+            except ConnectionRefusedError:  # nobody reads there: a stale file
+                path.unlink()
+            except OSError as exc:
+                raise OSError(exc.errno, f"{path}: a socket in use ({exc.strerror})") from None
+            else:
+                raise OSError(errno.EADDRINUSE, f"{path}: another reader listens there")
     path.parent.mkdir(parents=True, exist_ok=True)
     sock.bind(str(path))
+
+
+def _bound_unix(kind: int, path: Path) -> socket.socket:
+    """A Unix socket of ``kind`` bound at ``path`` (closed again when it cannot be)."""
+    sock = socket.socket(socket.AF_UNIX, kind)
+    try:
+        _bind_unix(sock, path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class DatagramSource:
@@ -91,8 +115,7 @@ class DatagramSource:
         self.name, self.clock, self.split_lines = name, clock, split_lines
         self.path = Path(path) if path is not None else None
         if self.path is not None:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            _bind_unix(self.sock, self.path)
+            self.sock = _bound_unix(socket.SOCK_DGRAM, self.path)
         else:
             self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
             with contextlib.suppress(OSError):  # not every kernel has it: drops then stay unknown
@@ -158,8 +181,7 @@ class UnixStreamSource:
 
     def __init__(self, path: Path, *, name: str, clock: Clock = utc_now) -> None:
         self.name, self.clock, self.path = name, clock, Path(path)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        _bind_unix(self.sock, self.path)
+        self.sock = _bound_unix(socket.SOCK_STREAM, self.path)
         self.sock.listen(16)
         self.sock.settimeout(0.25)
         self.address = str(self.path)
