@@ -611,7 +611,7 @@ def test_hue_toml_validates_and_builds_its_feeds() -> None:
     # the commented examples are valid feeds too, once uncommented
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     blocks = text.split("# [[feeds]]")[1:]
-    assert len(blocks) == 8
+    assert len(blocks) == 7
     for block in blocks:
         lines = [ln.removeprefix("# ") for ln in block.split("\n\n")[0].splitlines()[1:]]
         data = tomllib.loads("\n".join(["[[feeds]]", *lines]))
