@@ -40,7 +40,8 @@ GRID_TEXTS = {
 
 def column_defs(lang: str, raw: bool) -> list[dict[str, Any]]:
     cols = [{"field": f, "headerName": t(label, lang), "filter": kind, "flex": flex,
-             **({"filterParams": {"maxNumConditions": 1}} if kind == NUMBER else {})}
+             **({"filterParams": {"maxNumConditions": 1}} if kind == NUMBER else {}),
+             **({"minWidth": 220} if f == "time" else {})}  # the whole local time, seconds included
             for f, label, kind, flex in COLUMNS]
     if raw:
         cols.append({"field": "raw", "headerName": t("Raw line", lang), "filter": TEXT, "flex": 4,
