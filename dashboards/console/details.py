@@ -12,6 +12,7 @@ from alerts.models import Alert
 from dashboards.components import SEVERITY_SHORT, fmt_age
 from dashboards.console.view import STATE_LABELS, ConsoleView, local, where
 from dashboards.i18n import page_language
+from ioc.i18n import gettext
 
 
 def _fact(label: str, value: Any) -> html.Div:
@@ -64,7 +65,7 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
         html.H2(alert.title_in(page_language(view.settings)), className="detail-title", id="detail-title"),
         html.Div(facts, className="facts"),
         html.A(
-            f"{link[0]} ↗",
+            f"{gettext('alerts', link[0], page_language(view.settings))} ↗",
             href=link[1],
             className="data-link",
             id="data-link",
