@@ -164,12 +164,12 @@ def tile(tile_id: str, label: str) -> html.Div:
     return html.Div(tile_children(label, "—"), id=tile_id, className="tile")
 
 
-def severity_chips(counts: dict[str, int]) -> html.Div:
+def severity_chips(counts: dict[str, int], lang: str = "en") -> html.Div:
     """Colour-coded counts of open alerts (``2 CRIT 1 WARN 0 INFO``); zero counts are dimmed."""
     return html.Div(
         [
             html.Span(
-                [html.B(str(n)), f" {SEVERITY_SHORT.get(sev, sev.upper())}"],
+                [html.B(fmt_int(n, lang)), f" {severity_short(sev, lang)}"],
                 className=f"chip sev-{sev}" + ("" if n else " zero"),
                 **{"data-severity": sev},
             )
@@ -185,15 +185,16 @@ def severity_chips(counts: dict[str, int]) -> html.Div:
 def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, lang: str = "en") -> html.Div:
     """One line of the alert ticker: severity, title (in ``lang``), where, how long, how often, state."""
     title = alert.title_in(lang)
+    f = Formats(lang, "UTC")
     where = place(station_name or alert.source_id, alert.area)
     if alert.resolved and alert.resolved_at is not None:
-        when = f"resolved {ago(now - alert.resolved_at)}"
+        when = t("resolved {ago}", lang, ago=f.ago(now - alert.resolved_at))
     else:
-        when = f"for {fmt_age(now - alert.started_at)}"
-    state = STATE_LABELS.get(alert.state, alert.state.upper())
+        when = t("for {age}", lang, age=f.age(now - alert.started_at))
+    state = state_label(alert.state, lang)
     return html.Div(
         [
-            html.Div(SEVERITY_SHORT.get(alert.severity, alert.severity[:4].upper()), className="alert-sev"),
+            html.Div(severity_short(alert.severity, lang), className="alert-sev"),
             html.Div(
                 [
                     html.Div(title, className="alert-title", title=title),
@@ -210,7 +211,8 @@ def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, l
             html.Div(
                 [
                     html.Div(state, className=f"alert-state state-{alert.state}"),
-                    html.Div(f"×{alert.count}", className="alert-count", title="signals seen"),
+                    html.Div(f"×{f.number(alert.count)}", className="alert-count",
+                             title=t("signals seen", lang)),
                 ],
                 className="alert-side",
             ),
