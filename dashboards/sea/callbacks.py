@@ -81,7 +81,8 @@ def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> Trac
 def tracks_update(view: SeaView, hours: int | None) -> tuple[Any, ...]:
     """What the track callback returns: where the map loads the tracks from, and a note on them."""
     ts = track_set(view, int(hours or DEFAULT_TRACK_HOURS))
-    return {"url": ts.url, "hours": ts.hours, "points": ts.points, "color": TRACK, "width": 1.6}, ts.note
+    return {"url": ts.url, "hours": ts.hours, "points": ts.points, "color": TRACK, "width": 1.6}, \
+        ts.note_in(page_language(view.settings))
 
 
 def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | None) -> tuple[Any, ...]:
