@@ -44,7 +44,8 @@ STORM_BOAT = 574001234
 
 def with_keyframes(settings: Settings, folder: Path) -> Settings:
     """``settings`` with its key frames kept in ``folder``."""
-    return settings.model_copy(update={"vision": settings.vision.model_copy(update={"keyframes_dir": folder})})
+    vision = settings.vision.model_copy(update={"keyframes_dir": folder})
+    return settings.model_copy(update={"vision": vision})
 
 
 def _stats(camera: str, at: datetime) -> CameraFrameStats:
@@ -122,8 +123,9 @@ def _alerts(settings: Settings, now: datetime) -> list[AlertSignal]:
     return [
         *fired,
         _signal("crowd", NGOMON, CROWD_TITLES[(True, True)],
-                {"camera": names[NGOMON], "zone": "path", "labels": "person", "count": 5, "peak": 5, "above": 3,
-                 "seconds": 10.0}, "warning", now - timedelta(minutes=4), names[NGOMON], {"camera": NGOMON}),
+                {"camera": names[NGOMON], "zone": "path", "labels": "person", "count": 5, "peak": 5,
+                 "above": 3, "seconds": 10.0}, "warning", now - timedelta(minutes=4), names[NGOMON],
+                {"camera": NGOMON}),
         _signal("wrong_way", TRUONGTIEN, WRONG_WAY_TITLES[True],
                 {"camera": names[TRUONGTIEN], "zone": "road", "count": 2}, "critical",
                 now - timedelta(minutes=2), names[TRUONGTIEN], {"camera": TRUONGTIEN}),

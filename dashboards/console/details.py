@@ -125,7 +125,8 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
             html.Li(
                 [
                     html.Span(f.time(e.at), className="h-time"),
-                    html.Span(e.actor, className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
+                    html.Span(t(e.actor, lang) if e.actor == lc.SYSTEM else e.actor,
+                              className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
                     html.Span(t(lc.PAST.get(e.action, e.action), lang), className=f"h-action act-{e.action}"),
                     html.Span(move, className="h-move"),
                     html.Div(e.note or "", className="h-note"),
