@@ -52,14 +52,14 @@ _MONTHS = r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d\b"
 #: page -> patterns (regular expressions) of English it shows with the night's data: every one must
 #: match on the English screen, none on the Vietnamese one
 ENGLISH: dict[str, list[str]] = {
-    "/": [*_TIME_WORDS, r"\bOPEN\b", r"\bCRIT\b", r"\bWARN\b", r"Camera dark or covered",
+    "/": [*_TIME_WORDS[1:], r"\bOPEN\b", r"\bCRIT\b", r"\bWARN\b", r"Camera dark or covered",
           r"Encounter at sea"],
     "/cameras/": [r"\bLIVE\b", r"\bFAULT: DARK\b", r"Peak in one frame", r"\bfps in\b", r"\blast frame\b",
                   r"\bminute \d", r"click or 1", r"Close \(Esc\)", r"\bFrames in\b", r"\bBrightness\b",
                   r"\bSharpness\b", r"Counts per minute", r"\bwhole frame\b", r"\bPeople\b", r"\bCars\b",
                   r"Camera dark or covered", r"Crowd: 5 person", r"Wrong way", r"\bsince \d", r"\bboxes\b",
-                  r"peak per frame", r"\bCRIT\b", r"\bWARN\b", r"\bOPEN\b", r"\d at \d", r"\(restricted\)",
-                  r"no objects counted|\bstreet\b|\bpath\b"],
+                  r"peak per frame", r"\bCRIT\b", r"\bWARN\b", r"\bOPEN\b", r"\} at %\{", r"\(restricted\)",
+                  r"\bState\b", r"\bChange\b"],
     "/console/": [r"\bAcknowledge\b", r"\bAssign\b", r"\bResolve\b", r"\bSilence\b", r"\bReopen\b",
                   r"Add note", r"Ack incident", r"State · owner", r"\bWhere\b", r"\bFeed\b", r"\bIncident\b",
                   r"Note for the record", r"this alert", r"next / previous", r"\bSince\b", r"\bSeen\b",
@@ -78,7 +78,13 @@ _GROUPED_EN = r"\b\d{1,3}(,\d{3})+\b"  # 1,234: English thousands; Vietnamese wr
 #: every text a page shows or shows on hover: its visible text, tooltips, placeholders, the texts
 #: drawn in its charts (axes, legends, notes) and the hover labels of their traces
 _TEXTS_JS = """
-const texts = [document.body.innerText];
+const texts = [];
+const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let n = walk.nextNode(); n; n = walk.nextNode()) {  // as written, before any text-transform
+    const el = n.parentElement;
+    if (el && !['SCRIPT', 'STYLE', 'NOSCRIPT'].includes(el.tagName) && n.textContent.trim()
+            && (el.closest('svg') || el.checkVisibility())) { texts.push(n.textContent); }
+}
 document.querySelectorAll('svg text').forEach(e => texts.push(e.textContent));
 document.querySelectorAll('[title]').forEach(e => texts.push(e.getAttribute('title')));
 document.querySelectorAll('[placeholder]').forEach(e => texts.push(e.getAttribute('placeholder')));
@@ -142,8 +148,15 @@ def city_url(pg_plain: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 def _shown(css: str) -> Any:
-    """A wait condition: an element matching ``css`` is there and shows some text."""
-    return lambda d: any(e.text.strip() for e in d.find_elements(By.CSS_SELECTOR, css))
+    """A wait condition: an element matching ``css`` is there and shows some text (asked in one
+    script: the pages replace their elements on every refresh)."""
+    return lambda d: d.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]))"
+        ".some(e => (e.innerText || e.textContent || '').trim());", css)
+
+
+def _click(driver: Any, css: str) -> None:
+    driver.execute_script("document.querySelector(arguments[0]).click();", css)
 
 
 def _use(driver: Any, path: str) -> str:
@@ -154,17 +167,17 @@ def _use(driver: Any, path: str) -> str:
     elif path == "/cameras/":
         wait.until(_shown(f"[data-camera='{night_in_hue.TRUONGTIEN}'] .cam-alert-title"))
         wait.until(_shown(f"[data-camera='{night_in_hue.NGOMON}'] .cam-counts-when"))
-        wait.until(lambda d: "cam-ok" in d.find_element(
-            By.CSS_SELECTOR, f".cam-tile[data-camera='{night_in_hue.NGOMON}']").get_attribute("class"))
+        live = f".cam-tile.cam-ok[data-camera='{night_in_hue.NGOMON}']"
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, live))
         wait_until_still(driver)
-        driver.find_element(By.CSS_SELECTOR, f".cam-tile[data-camera='{night_in_hue.TRUONGTIEN}']").click()
+        _click(driver, f".cam-tile[data-camera='{night_in_hue.TRUONGTIEN}']")
         wait.until(_shown("#cam-detail.cam-open #cam-detail-alerts .cam-alert-row"))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#cam-detail-chart .xtick text"))
+        wait.until(_shown("#cam-detail-chart .legendtext, #cam-detail-chart .annotation-text"))
         wait.until(_shown("#cam-detail-health .cam-fact-val"))
         return "cameras-detail"
     elif path == "/console/":
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row")) >= 5)
-        driver.find_element(By.CSS_SELECTOR, ".ag-center-cols-container .ag-row[row-index='0']").click()
+        _click(driver, ".ag-center-cols-container .ag-row[row-index='0'] .ag-cell")
         wait.until(_shown("#history-list .h-entry"))
     elif path == "/sea/":
         wait.until(_shown("#sea-alert-list .sea-alert-item"))
@@ -179,7 +192,8 @@ def _use(driver: Any, path: str) -> str:
             " && t.customdata.length);"))
     elif path == "/services/":
         wait.until(_shown("#services-overdue tbody tr"))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .xtick text"))
+        ticks = "return document.querySelectorAll('.js-plotly-plot .xtick').length;"
+        wait.until(lambda d: d.execute_script(ticks))
     wait_until_still(driver)
     return path.strip("/") or "wall"
 

@@ -80,6 +80,14 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
     ]
 
 
+def _note(note: str | None, alert: Alert, lang: str) -> str:
+    """An audit note as the reader reads it: the service notes the alert's (English) title when it
+    raises it; that one is shown in ``lang`` like the title itself."""
+    if note and note == alert.title:
+        return alert.title_in(lang)
+    return note or ""
+
+
 def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
     """The incident's other alerts, the notifications about this one, and its audit history (newest first)."""
     f = view.formats()
@@ -129,7 +137,7 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
                               className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
                     html.Span(t(lc.PAST.get(e.action, e.action), lang), className=f"h-action act-{e.action}"),
                     html.Span(move, className="h-move"),
-                    html.Div(e.note or "", className="h-note"),
+                    html.Div(_note(e.note, alert, lang), className="h-note"),
                 ],
                 className="h-entry",
                 **{"data-action": e.action, "data-actor": e.actor},

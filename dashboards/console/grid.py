@@ -69,9 +69,9 @@ COLUMNS: list[dict[str, Any]] = [
     {
         "field": "sev",
         "headerName": "Sev",
-        "width": 100,
-        "minWidth": 100,
-        "maxWidth": 110,
+        "width": 108,
+        "minWidth": 108,
+        "maxWidth": 120,
         "cellClass": "cell-sev",
     },
     {

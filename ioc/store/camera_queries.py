@@ -27,7 +27,8 @@ from psycopg_pool import ConnectionPool
 
 from ioc.i18n import render
 
-CAMERA_DETECTORS: tuple[str, ...] = ("crowd", "congestion", "intrusion", "camera_fault")
+CAMERA_DETECTORS: tuple[str, ...] = ("crowd", "congestion", "intrusion", "camera_fault", "wrong_way",
+                                     "no_stopping")
 """The detectors whose alerts are about a camera (``source_id`` = camera id)."""
 FAULT_DETECTOR = "camera_fault"
 LATEST_WITHIN = timedelta(hours=1)  # a camera whose newest counted minute is older shows no counts
