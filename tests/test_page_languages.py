@@ -159,7 +159,7 @@ def _click(driver: Any, css: str) -> None:
     driver.execute_script("document.querySelector(arguments[0]).click();", css)
 
 
-def _use(driver: Any, path: str) -> str:
+def _use(driver: Any, path: str, lang: str) -> str:
     """Bring ``path`` to the state an operator looks at, and give the name of that screen's shot."""
     wait = WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.2)
     if path == "/":
@@ -170,6 +170,7 @@ def _use(driver: Any, path: str) -> str:
         live = f".cam-tile.cam-ok[data-camera='{night_in_hue.NGOMON}']"
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, live))
         wait_until_still(driver)
+        _shot(driver, f"cameras-{lang}")  # the wall of tiles, before one is opened
         _click(driver, f".cam-tile[data-camera='{night_in_hue.TRUONGTIEN}']")
         wait.until(_shown("#cam-detail.cam-open #cam-detail-alerts .cam-alert-row"))
         wait.until(_shown("#cam-detail-chart .legendtext, #cam-detail-chart .annotation-text"))
@@ -233,7 +234,7 @@ def test_every_page_in_both_languages(browser, city_url: str, lang: str) -> None
             _shot(browser, f"login-{lang}")
             _login(browser, city_url, lang)
             continue
-        name = _use(browser, path)
+        name = _use(browser, path, lang)
         _shot(browser, f"{name}-{lang}")
         found = _english_on(browser, path)
         if lang == "en":  # each pattern names something the page really shows: the check can fail
