@@ -53,7 +53,7 @@ _MONTHS = r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) 20\d\d\b"
 #: match on the English screen, none on the Vietnamese one
 ENGLISH: dict[str, list[str]] = {
     "/": [*_TIME_WORDS[1:], r"\bOPEN\b", r"\bCRIT\b", r"\bWARN\b", r"Camera dark or covered",
-          r"Encounter at sea"],
+          r"Encounter at sea", r"\blast write\b", r"\bjust now\b|\bago\b", r"\bSecurity\b"],
     "/cameras/": [r"\bLIVE\b", r"\bFAULT: DARK\b", r"Peak in one frame", r"\bfps in\b", r"\blast frame\b",
                   r"\bminute \d", r"click or 1", r"Close \(Esc\)", r"\bFrames in\b", r"\bBrightness\b",
                   r"\bSharpness\b", r"Counts per minute", r"\bwhole frame\b", r"\bPeople\b", r"\bCars\b",
