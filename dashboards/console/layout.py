@@ -25,7 +25,7 @@ from dashboards.console.view import (
     TIME_WINDOWS,
     ConsoleView,
 )
-from dashboards.i18n import clock_texts, page_language, t
+from dashboards.i18n import clock_texts, dropdown_labels, page_language, t
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def layout(view: ConsoleView) -> html.Div:
             html.Section(
                 [
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-feed",
                         options=[{"label": t(f.capitalize(), lang), "value": f} for f in FEEDS],
                         multi=True,
@@ -153,6 +154,7 @@ def layout(view: ConsoleView) -> html.Div:
                         inputClassName="chk",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-state",
                         options=[
                             {"label": t(STATE_LABELS[s].capitalize(), lang), "value": s}
@@ -164,6 +166,7 @@ def layout(view: ConsoleView) -> html.Div:
                         className="filter filter-state",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-area",
                         options=[{"label": a, "value": a} for a in areas],
                         multi=True,
@@ -171,6 +174,7 @@ def layout(view: ConsoleView) -> html.Div:
                         className="filter filter-area",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-time",
                         options=[{"label": t("last {span}", lang, span=k), "value": k} for k in TIME_WINDOWS],
                         value="24h",
@@ -254,6 +258,7 @@ def layout(view: ConsoleView) -> html.Div:
                                     html.Div(
                                         [
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="assignee",
                                                 options=[
                                                     {
@@ -267,6 +272,7 @@ def layout(view: ConsoleView) -> html.Div:
                                                 value=who.name if who and may_change else None,
                                             ),
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="silence-for",
                                                 options=[
                                                     {"label": t("silence {span}", lang, span=k), "value": k}
@@ -277,6 +283,7 @@ def layout(view: ConsoleView) -> html.Div:
                                                 className="silence-for",
                                             ),
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="silence-scope",
                                                 options=[
                                                     {"label": t("this alert", lang), "value": "alert"},
