@@ -74,8 +74,8 @@ class Formats:
         return self.fixed(value, 0 if size >= 100 else 1 if size >= 10 else 2)
 
     def percent(self, share: float | None, digits: int = 1) -> str:
-        """A share (0..1) as a percentage: ``12,5 %``."""
-        return NONE if share is None else f"{self.number(100 * share, digits)} %"
+        """A share (0..1) as a percentage, as the locale writes it (CLDR): ``12,5%``."""
+        return NONE if share is None else f"{self.number(100 * share, digits)}%"
 
     @property
     def plotly_separators(self) -> str:

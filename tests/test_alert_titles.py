@@ -58,6 +58,7 @@ def _rule_templates() -> list[str]:
     from detectors.cameras.crowd import CROWD_TITLES
     from detectors.cameras.faults import TITLES
     from detectors.cameras.intrusion import INTRUSION_TITLES
+    from detectors.cameras.lane_congestion import LANE_CONGESTION_TITLES
     from detectors.cameras.no_stopping import NO_STOPPING_TITLES
     from detectors.cameras.wrong_way import WRONG_WAY_TITLES
     from detectors.vessels import ais_gap, encounter, loitering, storm_ban, zone_dwell
@@ -68,7 +69,7 @@ def _rule_templates() -> list[str]:
            storm_ban.STORM_BAN_OVER_TITLE, *storm_ban.STORM_BAN_OVER_TITLES.values(),
            *(x for p in zone_dwell.DWELL_TITLES.values() for x in p), zone_dwell.DWELL_UNTRACKED_TITLE,
            ais_gap.AIS_GAP_OVER_TITLE, ais_gap.AIS_GAP_UNTRACKED_TITLE,
-           *loitering.LOITERING_OVER_TITLES.values()]
+           *loitering.LOITERING_OVER_TITLES.values(), *LANE_CONGESTION_TITLES.values()]
     return sorted(set(out))
 
 

@@ -29,6 +29,7 @@ from ingest.publishing import PendingPublisher
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.feeds.press.settings import PressOptions
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class PressWorker:
         self.rounds = 0
         self.rejected = Counter[str]()
         self.last_time: datetime | None = None
+        self.fetch_errors = 0  # polls that failed (the outlet is then polled again with backoff)
+        self.fetch_error: str | None = None
 
     @property
     def health(self) -> dict[str, Any]:
@@ -92,6 +95,21 @@ class PressWorker:
                 "failing": [p.outlet for p in self.pollers if p.failures], "live": self.rounds > 0,
                 "unpublished": len(self.out.pending), "last_error": self.out.last_error}
 
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this feed (see :mod:`ioc.health`)."""
+        failing = [p.outlet for p in self.pollers if p.failures]
+        dead = sum(self.rejected.values())
+        return FeedHealth(
+            feed=self.feed, worker="press",
+            state=feed_state(live=True, failing=bool(failing) or self.out.failing),
+            last_data_time=self.last_time, received=self.articles + dead, published=self.out.count(),
+            dead_lettered=dead, pending=len(self.out.pending), dropped=self.out.dropped,
+            errors=self.out.publish_errors + self.fetch_errors,
+            last_error=self.out.last_error or self.fetch_error,
+            details={"outlets": len(self.pollers), "articles": self.articles, "failing": failing,
+                     "dead_letter_reasons": dict(self.rejected.most_common(10))},
+        )
+
     def round(self, now: datetime) -> int:
         """Poll every due outlet once; the number of new articles."""
         new = 0
@@ -99,6 +117,9 @@ class PressWorker:
             if not poller.due(now):
                 continue
             articles, dead = poller.poll(now)
+            if poller.failures:  # this poll failed: its one dead letter says why
+                self.fetch_errors += 1
+                self.fetch_error = dead[0][0] if dead else None
             for reason, payload in dead:
                 self.rejected[reason.split(":")[0][:80]] += 1
                 self.out.add(DEAD_LETTERS, self.feed, dead_letter_record("ingest", self.feed, reason,
