@@ -78,6 +78,7 @@ def test_camera_wall_of_a_running_demo(browser, demo: RunningDemo) -> None:  # n
     creds = r"duty officer '([^']+)', password '([^']+)'"  # printed just after the wall's address
     login = WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda _: re.search(creds, demo.output))
     assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg")[0] == 401  # people: a login
+    browser.get(url + "healthz?lang=en")  # the Huế config speaks Vietnamese; this screen asks for English
     browser.get(url + "cameras/")
     WebDriverWait(browser, 20).until(lambda d: "/login?next=/cameras/" in d.current_url)
     browser.find_element(By.ID, "username").send_keys(login.group(1))
