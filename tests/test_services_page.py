@@ -56,13 +56,13 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
     tiles = driver.find_element(By.ID, "services-tiles").text  # type: ignore[attr-defined]
     assert str(overdue) in tiles.replace(".", "").replace(",", "")
     # each department against its own target: Sở Tư pháp's is configured, the others have the default
-    targets = {
-        row.find_element(By.TAG_NAME, "td").text: (row.find_elements(By.TAG_NAME, "td")[3].text,
-                                                    row.get_attribute("class"))
-        for row in driver.find_elements(By.CSS_SELECTOR, "#services-targets tbody tr")  # type: ignore
-    }
-    assert targets["Sở Tư pháp"] == ("50 %", "svc-met")
-    assert {target for name, (target, _) in targets.items() if name != "Sở Tư pháp"} == {"95 %"}
+    # read in one go: the page is drawn again on each refresh, elements found earlier go stale
+    rows = driver.execute_script(  # type: ignore[attr-defined]
+        "return Array.from(document.querySelectorAll('#services-targets tbody tr')).map(r =>"
+        " [r.cells[0].innerText, r.cells[3].innerText, r.className]);")
+    targets = {name: (target, cls) for name, target, cls in rows}
+    assert targets["Sở Tư pháp"] == ("50%", "svc-met")
+    assert {target for name, (target, _) in targets.items() if name != "Sở Tư pháp"} == {"95%"}
     assert "svc-below" in {cls for _, cls in targets.values()}  # the simulation has laggards
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from dashboards.formats import Formats
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.services import queries as q
+from ioc.feeds.services.settings import ServicesRuleSettings
 from ioc.i18n import Translator
 
 PREFIX = "/services/"
@@ -51,15 +52,24 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         (t("On time this month", lang), f.percent(k["on_time_month"])),
         (t("Received today", lang), f.number(k["received_today"])),
     ]
+    rules = getattr(settings.rules, "services", None) or ServicesRuleSettings()
+    for r in ranked:  # each department against its own target ([rules.services] department_targets)
+        r["target"] = rules.department_targets.get(r["department"], rules.on_time_target)
     bars = go.Figure(
         go.Bar(
             x=[100 * r["rate"] for r in ranked],
             y=[r["department"] for r in ranked],
             orientation="h",
+            name=t("On time", lang),
             customdata=[f.percent(r["rate"]) for r in ranked],
             hovertemplate="%{y}: %{customdata}<extra></extra>",
-            marker_color=["#e5534b" if r["rate"] < 0.95 else "#57ab5a" for r in ranked],
+            marker_color=["#e5534b" if r["rate"] < r["target"] else "#57ab5a" for r in ranked],
         )
+    )
+    bars.add_scatter(
+        x=[100 * r["target"] for r in ranked], y=[r["department"] for r in ranked], mode="markers",
+        name=t("Target", lang),
+        marker={"symbol": "line-ns", "size": 18, "line": {"width": 3, "color": "#ffb020"}},
     )
     bars.update_layout(
         height=max(260, 22 * len(ranked)),
@@ -67,6 +77,23 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         title=t("On-time rate by department, last 30 days (%)", lang),
         template="plotly_dark",
         yaxis={"autorange": "reversed"},
+        showlegend=False,
+    )
+    target_rows = [
+        html.Tr(
+            [
+                html.Td(r["department"]),
+                html.Td(f.number(r["finished"])),
+                html.Td(f.percent(r["rate"])),
+                html.Td(f.percent(r["target"])),
+                html.Td(t("{n} pt", lang, n=f.fixed(100 * (r["rate"] - r["target"]), 1))),
+            ],
+            className="svc-below" if r["rate"] < r["target"] else "svc-met",
+        )
+        for r in ranked
+    ]
+    target_head = html.Tr(
+        [html.Th(t(x, lang)) for x in ("Department", "Finished", "On time", "Target", "Against target")]
     )
     months = [r["month"] for r in trend]
     month_names = [f.month(m) for m in months]
@@ -136,6 +163,10 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
                 ),
             ],
             className="sec-columns",
+        ),
+        html.H3(t("On-time rate against each department's target, last 30 days", lang)),
+        html.Table(
+            [html.Thead(target_head), html.Tbody(target_rows)], className="sec-table", id="services-targets"
         ),
         dcc.Graph(figure=line, config={"displayModeBar": False}),
         html.H3(t("Overdue dossiers", lang)),
