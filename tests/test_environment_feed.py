@@ -607,7 +607,7 @@ def test_load_settings_reads_hue_toml() -> None:
     assert settings.web.title == "Intelligent Operations Centre"
     assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "security-sim-auth",
                                                 "security-sim-web", "security-sim-ids", "press-sim",
-                                                "motcua-sample"]
+                                                "motcua-sample", "hue-s"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 
