@@ -62,6 +62,12 @@ def _press(server: Flask, pool: Any, settings: Settings) -> Any:
     return None
 
 
+def _replay(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.replay import create_replay_page
+
+    return create_replay_page(server, pool, settings)
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of the wall's server."""
@@ -81,6 +87,7 @@ PAGES: tuple[Page, ...] = (
     Page("/reports/", "Reports", _reports, nav=5),
     Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
     Page("/services/", "Public services", _services, nav=None),  # as /press/: reached by its address
+    Page("/replay/", "Replay", _replay, nav=None),  # analysts: reached by its address (and the console)
 )
 
 

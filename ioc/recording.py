@@ -197,3 +197,20 @@ def export_recording(pool: Any, root: Path, start: datetime, end: datetime,
                      feeds: Sequence[str] | None = None) -> list[RecordedFile]:
     """The store's facts of ``[start, end)`` as a recording under ``root``."""
     return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True)
+
+
+def count_in_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[str] | None = None) -> int:
+    """How many records :func:`records_from_store` would give for ``[start, end)`` (a replay's total)."""
+    from ioc.feeds import FEEDS
+
+    total = 0
+    with pool.connection() as conn:
+        for f in FEEDS:
+            if feeds is not None and f.name not in feeds:
+                continue
+            for spec in f.tables:
+                if spec.from_row is not None:
+                    row = conn.execute(f"SELECT count(*) FROM {spec.table} WHERE {spec.time_column} >= %s "
+                                       f"AND {spec.time_column} < %s", (start, end)).fetchone()
+                    total += int(row[0]) if row else 0
+    return total

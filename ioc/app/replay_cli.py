@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
 from ioc.config import ConfigError, Settings
 from ioc.recording import RecordingError, export_recording, read_recording, records_from_store
+from ioc.rules_overlay import rules_from_text
 
 
 def _when(text: str) -> datetime:
@@ -22,18 +22,12 @@ def _when(text: str) -> datetime:
 
 
 def with_rules(settings: Settings, path: Path) -> Settings:
-    """``settings`` with its ``[rules]`` (and ``[[cameras]]``, if given) taken from the TOML at ``path``."""
+    """``settings`` with the ``[rules]`` of the TOML file at ``path`` laid over its own."""
     try:
-        doc: dict[str, Any] = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise ConfigError(f"rules file {path}: {exc}") from None
-    if "rules" not in doc:
-        raise ConfigError(f"rules file {path}: no [rules] table")
-    update: dict[str, Any] = {"rules": type(settings.rules).model_validate(doc["rules"])}
-    try:
-        return settings.model_copy(update=update)
-    except ValueError as exc:
-        raise ConfigError(f"rules file {path}: {exc}") from None
+    return rules_from_text(settings, text, f"rules file {path}")
 
 
 def _print_run(label: str, run: ReplayRun) -> None:
