@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import migrated_database
+from conftest import ARTIFACTS, migrated_database
 from PIL import Image, ImageDraw
 
+from alerts.people import People
 from ioc.app.replay import replay_database, run_replay
 from ioc.app.replay_jobs import ReplayJobs
 from ioc.camera_settings import VisionSettings
@@ -28,7 +30,9 @@ from ioc.store import replay_runs as runs
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
+from tests.browser import serving_pages, wait_until_still
 from tests.test_replay import T0, fleet_records, vessel_settings
+from tests.test_security_page import PASSWORD, login
 from tests.waiting import wait_for
 
 TUNED = "[rules.vessels.ais_gap]\ngap_minutes = 20\n"
@@ -146,3 +150,88 @@ def test_pause_holds_a_paced_replay_and_resume_lets_it_finish(recorded: tuple[St
     finally:
         stop.set()
         worker.join(timeout=60)
+
+
+def tile(driver: object, name: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.CSS_SELECTOR, f"#replay-tile-{name} .tile-value").text  # type: ignore[attr-defined]
+
+
+def test_the_replay_page_starts_a_back_test_and_seeking_changes_the_tiles(
+        recorded: tuple[Store, Settings, int], browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    store, settings, _ = recorded
+    People(store.pool).add_user("ana", "analyst", PASSWORD)
+    before = live_alerts(store)
+    tz = ZoneInfo(settings.timezone)
+    jobs, stop = ReplayJobs(store, settings, worker="page-test", report_every_s=0.2), threading.Event()
+    worker = threading.Thread(target=jobs.run, args=(stop,), daemon=True)
+    worker.start()
+    driver = browser
+    wait = WebDriverWait(driver, 120, poll_frequency=0.1)
+    try:
+        with serving_pages(store.pool, settings) as base:
+            login(driver, base, "ana", "/replay/?lang=en")
+            wait.until(lambda d: "/replay/" in d.current_url and d.find_elements(By.ID, "replay-start"))
+            for field, value in (("replay-from", T0), ("replay-to", END)):
+                box = driver.find_element(By.ID, field)  # type: ignore[attr-defined]
+                box.send_keys(Keys.CONTROL, "a")
+                box.send_keys(value.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+            driver.find_element(By.ID, "replay-rules").send_keys(TUNED)  # type: ignore[attr-defined]
+            driver.find_element(By.ID, "replay-start").click()  # type: ignore[attr-defined]
+            wait.until(lambda d: "queued" in d.find_element(By.ID, "replay-message").text)
+            try:
+                WebDriverWait(driver, 300, poll_frequency=0.2).until(  # two replays of the day: a hang guard
+                    lambda d: d.find_elements(By.CSS_SELECTOR, "#replay-state[data-state='done']"))
+            except Exception:
+                driver.save_screenshot(str(ARTIFACTS / "replay-page-failed.png"))  # type: ignore[attr-defined]
+                raise AssertionError(f"no finished run shown: {runs.recent_runs(store.pool)[:1]}") from None
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#replay-backtest-rules tr[data-rule]"))
+            rules = [r.get_attribute("data-rule")
+                     for r in driver.find_elements(By.CSS_SELECTOR, "#replay-backtest-rules tr[data-rule]")]
+            assert rules and all("gap" in r for r in rules)
+            assert "100 %" in driver.find_element(By.ID, "replay-pct").text  # type: ignore[attr-defined]
+
+            def seek(at: datetime) -> None:
+                box = driver.find_element(By.ID, "replay-seek")  # type: ignore[attr-defined]
+                box.send_keys(at.astimezone(tz).strftime("%Y-%m-%d %H:%M"))
+                driver.find_element(By.ID, "replay-seek-go").click()  # type: ignore[attr-defined]
+                cursor = f"#replay-cursor[data-at='{at.isoformat()}']"
+                try:
+                    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, cursor))
+                except Exception:
+                    driver.save_screenshot(str(ARTIFACTS / "replay-page-failed.png"))  # type: ignore[attr-defined]
+                    shown = [e.get_attribute("data-at") for e in driver.find_elements(By.ID, "replay-cursor")]
+                    raise AssertionError(f"the cursor is at {shown}, not {at.isoformat()}") from None
+
+            early = T0 + timedelta(hours=7)  # boats at sea, no readings yet, no key frame
+            seek(early)
+            wait.until(lambda d: tile(d, "stations") == "0" and tile(d, "frames") == "0")
+            assert int(tile(driver, "vessels")) > 0
+            assert "SIMULATED" in driver.find_element(By.ID, "replay-simulated").text  # type: ignore[attr-defined]
+            late = FRAMES_AT[1] + timedelta(minutes=1)  # both cameras' key frames, two stations reporting
+            seek(late)
+            wait.until(lambda d: tile(d, "stations") == "2" and tile(d, "frames") == "2")
+            images = driver.find_elements(By.CSS_SELECTOR, "#replay-frames img")  # type: ignore[attr-defined]
+            assert len(images) == 2
+            wait.until(lambda d: all(d.execute_script("return arguments[0].naturalWidth", i) == 480
+                                     for i in images))  # the key frames of that moment are served
+            assert driver.find_elements(By.CSS_SELECTOR, "#replay-readings tbody tr")  # type: ignore[attr-defined]
+            assert tile(driver, "time") == late.astimezone(tz).strftime("%H:%M:%S")
+            wait_until_still(driver)
+            driver.save_screenshot(str(ARTIFACTS / "replay-page.png"))  # type: ignore[attr-defined]
+            # play moves the cursor forward by itself, pause stops it
+            driver.find_element(By.ID, "replay-play").click()  # type: ignore[attr-defined]
+            wait.until(lambda d: d.find_element(By.ID, "replay-cursor").get_attribute("data-at")
+                       != late.isoformat())
+            driver.find_element(By.ID, "replay-pause").click()  # type: ignore[attr-defined]
+            driver.get(f"{base}/replay/?lang=vi")  # type: ignore[attr-defined]
+            wait.until(lambda d: "Phát lại" in d.find_element(By.TAG_NAME, "body").text)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+    assert live_alerts(store) == before  # the replay never touched live alerts

@@ -10,7 +10,7 @@ Starting a replay is for analysts and admins; the page needs a session (``/repla
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -120,7 +120,7 @@ def layout(pool: Any, settings: Settings) -> html.Div:
         html.Div([
             html.Button(t("Play", lang), id="replay-play", n_clicks=0),
             html.Button(t("Pause", lang), id="replay-pause", n_clicks=0),
-            dcc.Input(id="replay-seek", type="text", placeholder="HH:MM", debounce=True, n_submit=0),
+            dcc.Input(id="replay-seek", type="text", placeholder="HH:MM", n_submit=0),
             html.Button(t("Go to", lang), id="replay-seek-go", n_clicks=0),
             html.Span(id="replay-cursor-label", className="replay-cursor-label"),
         ], className="replay-controls"),
@@ -164,22 +164,23 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
     app.layout = lambda: layout(pool, settings)
     tz = settings.timezone
 
-    @app.callback(Output("replay-message", "children"), Output("replay-run", "value", allow_duplicate=True),
-                  Input("replay-start", "n_clicks"),
+    @app.callback(Output("replay-message", "children"), Output("replay-run", "options", allow_duplicate=True),
+                  Output("replay-run", "value", allow_duplicate=True), Input("replay-start", "n_clicks"),
                   State("replay-from", "value"), State("replay-to", "value"), State("replay-feeds", "value"),
                   State("replay-speed", "value"), State("replay-rules", "value"),
                   State("replay-lang", "data"), prevent_initial_call=True)
     def start(_: int, start_text: str, end_text: str, feeds: list[str], speed: str, rules: str | None,
-              lang: str) -> tuple[str, Any]:
+              lang: str) -> tuple[Any, ...]:
         who = auth.principal()
         if who is None or who.role not in STARTERS:
-            return t("Only analysts and admins may start replays.", lang), no_update
+            return t("Only analysts and admins may start replays.", lang), no_update, no_update
         checked = check_request(settings, start_text, end_text, feeds, speed, rules, lang)
         if isinstance(checked, str):
-            return checked, no_update
-        run_id = runs.request_run(pool, who.username, checked[0], checked[1], feeds, speed,
+            return checked, no_update, no_update
+        run_id = runs.request_run(pool, who.name, checked[0], checked[1], feeds, speed,
                                   rules if rules and rules.strip() else None)
-        return t("Replay #{id} queued.", lang, id=run_id), run_id
+        options = run_options(runs.recent_runs(pool), lang, tz)  # the new run among them, then chosen
+        return t("Replay #{id} queued.", lang, id=run_id), options, run_id
 
     @app.callback(Output("replay-progress", "children"), Output("replay-run", "options"),
                   Output("replay-info", "data"), Output("replay-backtest-box", "children"),
@@ -248,7 +249,8 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
         frames = rq.keyframes_at(pool, at)
         simulated = any(p.simulated for points in tracks.values() for p in points)
         banner = html.Div(t("SIMULATED", lang), className="simulated-banner") if simulated else None
-        label = html.Span(v.when(at, lang, tz), id="replay-cursor", **{"data-at": at.isoformat()})
+        label = html.Span(v.when(at, lang, tz), id="replay-cursor",
+                          **{"data-at": at.astimezone(UTC).isoformat()})
         return (label, v.tiles(at, readings, tracks, frames, alerts, lang, tz), v.track_figure(tracks, lang),
                 v.readings_table(readings, lang, tz), v.keyframe_tiles(frames, lang, tz),
                 v.alerts_list(alerts, lang, tz), banner)

@@ -61,10 +61,11 @@ def tracks_until(pool: Any, at: datetime, since: datetime, step: timedelta = tim
     with pool.connection() as conn:
         rows = conn.execute(
             """SELECT mmsi, time, lat, lon, sog, simulated FROM (
-                   SELECT DISTINCT ON (mmsi, time_bucket(%s, time)) mmsi, time, lat, lon, sog, simulated
-                   FROM vessel_positions WHERE time > %s AND time <= %s
-                   ORDER BY mmsi, time_bucket(%s, time), time DESC) fixes
-               ORDER BY time DESC LIMIT %s""", (step, since, at, step, limit)).fetchall()
+                   SELECT DISTINCT ON (mmsi, time_bucket(%(step)s, time)) mmsi, time, lat, lon, sog, simulated
+                   FROM vessel_positions WHERE time > %(since)s AND time <= %(at)s
+                   ORDER BY mmsi, time_bucket(%(step)s, time), time DESC) fixes
+               ORDER BY time DESC LIMIT %(limit)s""",
+            {"step": step, "since": since, "at": at, "limit": limit}).fetchall()
     out: dict[int, list[TrackPoint]] = {}
     for r in sorted(rows, key=lambda r: (r[0], r[1])):
         out.setdefault(int(r[0]), []).append(TrackPoint(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5])))
