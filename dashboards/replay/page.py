@@ -96,9 +96,10 @@ def layout(pool: Any, settings: Settings) -> html.Div:
                      html.Span(settings.city, className="city")], className="sec-header"),
         html.Div(id="replay-simulated"),
         html.Section([
-            html.Label([t("From", lang), dcc.Input(id="replay-from", type="text",
+            html.Label([t("From", lang), dcc.Input(id="replay-from", type="text", style={"width": "150px"},
                                                    value=(end - timedelta(hours=1)).strftime(SHOWN))]),
-            html.Label([t("To", lang), dcc.Input(id="replay-to", type="text", value=end.strftime(SHOWN))]),
+            html.Label([t("To", lang), dcc.Input(id="replay-to", type="text", style={"width": "150px"},
+                                                 value=end.strftime(SHOWN))]),
             html.Div([html.Span(t("Feeds", lang)),
                       dcc.Checklist(id="replay-feeds", value=feeds, inline=True,
                                     options=[{"label": t(f, lang), "value": f} for f in feeds])]),
@@ -120,7 +121,8 @@ def layout(pool: Any, settings: Settings) -> html.Div:
         html.Div([
             html.Button(t("Play", lang), id="replay-play", n_clicks=0),
             html.Button(t("Pause", lang), id="replay-pause", n_clicks=0),
-            dcc.Input(id="replay-seek", type="text", placeholder="HH:MM", n_submit=0),
+            dcc.Input(id="replay-seek", type="text", placeholder="HH:MM", n_submit=0,
+                      style={"width": "170px"}),
             html.Button(t("Go to", lang), id="replay-seek-go", n_clicks=0),
             html.Span(id="replay-cursor-label", className="replay-cursor-label"),
         ], className="replay-controls"),
