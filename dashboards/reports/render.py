@@ -35,8 +35,9 @@ def duration(value: timedelta | None, lang: str) -> str:
 
 
 def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str,
-                simulated: bool = False) -> str:
-    """The report page for ``figures``: what a manager reads, top to bottom."""
+                simulated: bool = False, media: dict[int, Any] | None = None) -> str:
+    """The report page for ``figures``: what a manager reads, top to bottom (``media``: incident id
+    -> its track map and key frames, :mod:`dashboards.reports.media`)."""
     def tr(message: str, **params: Any) -> str:
         return t(message, lang, **params)
 
@@ -50,6 +51,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
     }
     return _ENV.get_template("report.html").render(
         lang=lang, tr=tr, when=when, dur=lambda v: duration(v, lang), f=figures, charts=charts,
-        title=tr(KIND_TITLES[kind]), city=city, simulated=simulated,
+        title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
+        svg=Markup,
         period=f"{when(figures.start)} – {when(figures.end)}",
     )

@@ -55,17 +55,18 @@ def readings_at(pool: Any, at: datetime, window: timedelta = timedelta(hours=1))
 
 
 def tracks_until(pool: Any, at: datetime, since: datetime, step: timedelta = timedelta(minutes=1),
-                 limit: int = 60000) -> dict[int, list[TrackPoint]]:
-    """Every vessel's track from ``since`` up to ``at`` (one fix per ``step``, the latest of each),
-    oldest first; the newest ``limit`` fixes at most."""
+                 limit: int = 60000, mmsis: list[int] | None = None) -> dict[int, list[TrackPoint]]:
+    """Every vessel's (or only ``mmsis``') track from ``since`` up to ``at`` (one fix per ``step``,
+    the latest of each), oldest first; the newest ``limit`` fixes at most."""
     with pool.connection() as conn:
         rows = conn.execute(
             """SELECT mmsi, time, lat, lon, sog, simulated FROM (
                    SELECT DISTINCT ON (mmsi, time_bucket(%(step)s, time)) mmsi, time, lat, lon, sog, simulated
                    FROM vessel_positions WHERE time > %(since)s AND time <= %(at)s
+                     AND (%(mmsis)s::bigint[] IS NULL OR mmsi = ANY(%(mmsis)s::bigint[]))
                    ORDER BY mmsi, time_bucket(%(step)s, time), time DESC) fixes
                ORDER BY time DESC LIMIT %(limit)s""",
-            {"step": step, "since": since, "at": at, "limit": limit}).fetchall()
+            {"step": step, "since": since, "at": at, "limit": limit, "mmsis": mmsis}).fetchall()
     out: dict[int, list[TrackPoint]] = {}
     for r in sorted(rows, key=lambda r: (r[0], r[1])):
         out.setdefault(int(r[0]), []).append(TrackPoint(int(r[0]), r[1], r[2], r[3], r[4], bool(r[5])))
