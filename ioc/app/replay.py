@@ -29,6 +29,7 @@ from alerts.service import AlertService
 from alerts.settings import alert_settings
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
+from ioc.bus.base import Bus
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
 from ioc.config import Settings
@@ -99,15 +100,21 @@ def replayed_alerts(pool: ConnectionPool) -> list[ReplayedAlert]:
 def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPool, *,
                speed: float | None = None, chunk: int = 2000,
                progress: Callable[[ReplayRun], float | None] | None = None,
-               stop: threading.Event | None = None, report_every_s: float = 1.0) -> ReplayRun:
+               stop: threading.Event | None = None, report_every_s: float = 1.0,
+               bus: Bus | None = None) -> ReplayRun:
     """Replay ``records`` (event-time order) through the rules of ``settings`` into the store of ``pool``.
 
     ``speed``: event seconds per wall second (``None``: as fast as possible). ``progress`` is called
     every ``chunk`` records and at least every ``report_every_s`` of wall time, with the signals so far
     applied; it may return the seconds it held the replay (a pause), which the pacing then leaves out.
+    ``bus``: the bus to replay on (default a private in-process one); on one that delivers after it
+    accepts (Kafka, in a namespace of the replay's own), each drain waits until the rules have read
+    every record published and every signal they raised is applied, so the result does not depend
+    on delivery timing.
     """
     stop = stop or threading.Event()
-    bus = MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
+    settle = bus is not None and not isinstance(bus, MemoryBus)
+    bus = bus or MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
     runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False)
     signals = bus.subscribe([ALERT_SIGNALS], "replay-alerts")
     publisher = bus.publisher()
@@ -119,12 +126,18 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
     held = [0.0]  # wall seconds the replay was held by ``progress`` (left out of pacing and wall time)
     last_report = [started]
 
+    read_by_rules = {*runner.topics, *runner.broadcast_topics}
+    fed = [0]  # records published on topics the rules read
+
     def drain() -> None:
         publisher.flush()
+        while settle and runner.events_seen < fed[0]:
+            runner.run_once(max_records=5000, timeout=0.2)
         while runner.run_once(max_records=5000, timeout=0.0) > 0:
             pass
         runner.run_once(max_records=5000, timeout=0.0)  # caught up: absence judged at the watermark
-        while batch := signals.poll(max_records=5000, timeout=0.0):
+        while (batch := signals.poll(max_records=5000, timeout=0.2 if settle else 0.0)) or (
+                settle and run.signals < runner.signals_published):
             for message in batch:
                 signal = decode(message.value)
                 assert isinstance(signal, AlertSignal)
@@ -157,6 +170,7 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
                     break
             for topic, key, value in wire_copies(record, cells):
                 publisher.publish(topic, key, value)
+                fed[0] += topic in read_by_rules
             run.events += 1
             run.last_time = record.time
             if run.events % chunk == 0 or time.monotonic() - last_report[0] >= report_every_s:
