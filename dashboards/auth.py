@@ -57,6 +57,7 @@ SECURITY_PREFIX = "/security"  # attackers' addresses and targeted accounts: a s
 PRESS_PREFIX = "/press"  # press alerts name the departments that must answer: a session is needed
 CAMERAS_PREFIX = "/cameras"
 REPORTS311_PREFIX = "/reports311"  # citizens' reports: their photos, places and words; staff change them
+REPLAY_PREFIX = "/replay"  # replays queue work on the server and show the whole record: a session is needed
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
 PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
@@ -186,7 +187,8 @@ class Auth:
 
     def needs_login(self, route: str) -> bool:
         """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
-        guarded = (CONSOLE_PREFIX, REPORTS_PREFIX, SECURITY_PREFIX, PRESS_PREFIX, REPORTS311_PREFIX)
+        guarded = (CONSOLE_PREFIX, REPORTS_PREFIX, SECURITY_PREFIX, PRESS_PREFIX, REPORTS311_PREFIX,
+                   REPLAY_PREFIX)
         if any(under(route, prefix) for prefix in guarded):
             return True
         if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):

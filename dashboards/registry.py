@@ -67,6 +67,12 @@ def _press(server: Flask, pool: Any, settings: Settings) -> Any:
     return create_press_page(server, pool, settings)
 
 
+def _replay(server: Flask, pool: Any, settings: Settings) -> Any:
+    from dashboards.replay import create_replay_page
+
+    return create_replay_page(server, pool, settings)
+
+
 @dataclass(frozen=True)
 class Page:
     """One page of the wall's server."""
@@ -87,6 +93,7 @@ PAGES: tuple[Page, ...] = (
     Page("/press/", "Press", _press, nav=6),
     Page("/services/", "Public services", _services, nav=7),
     Page("/reports311/", "Citizens' reports", _reports311, nav=8),
+    Page("/replay/", "Replay", _replay, nav=9),  # analysts (in the wall's "More" menu)
 )
 
 #: how many pages the wall's header links to directly; the others are under its "More" menu

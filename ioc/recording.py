@@ -5,6 +5,12 @@ gzip of JSON lines: a header line ``{"ioc_recording": 1, "feed": ..., "hour": ..
 {kind: version}}`` and then one wire record per line (the bus's own JSON form, :func:`ioc.events.decode`
 reads it back), in event-time order. ``manifest.json`` lists every file with its record count and
 SHA-256, so an import notices a truncated or altered file.
+
+A record that names a file (a camera key frame's JPEG) brings it along: ``attachments`` maps such a
+record kind to the folder its ``path`` is relative to; the file is copied to
+``files/<kind>/<path>`` and listed in the manifest's ``attachments`` with its SHA-256 (a file already
+gone from the folder is listed under ``missing``). :func:`import_recording` writes the records into
+a store and puts the files back in the receiving machine's folders.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import gzip
 import hashlib
 import heapq
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,17 +91,59 @@ class _HourFile:
                             digest.hexdigest())
 
 
-def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False
-                    ) -> list[RecordedFile]:
+def _inside(base: Path, relative: str) -> Path | None:
+    """``base / relative`` if that stays inside ``base``, else None."""
+    if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
+        return None
+    return base / relative
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Attachments:
+    """The files records name, copied into the recording as they stream past."""
+
+    def __init__(self, root: Path, folders: Mapping[str, Path]) -> None:
+        self.root, self.folders = root, folders
+        self.listed: dict[str, dict[str, Any]] = {}
+        self.missing: list[str] = []
+
+    def add(self, record: Event) -> None:
+        kind = record.kind  # type: ignore[attr-defined]
+        folder = self.folders.get(kind)
+        name = getattr(record, "path", None)
+        if folder is None or not isinstance(name, str):
+            return
+        source, target = _inside(folder, name), _inside(self.root / "files" / kind, name)
+        if source is None or target is None or not source.is_file():
+            self.missing.append(f"{kind}/{name}")
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        self.listed[f"{kind}/{name}"] = {"kind": kind, "path": name, "sha256": _sha256(target),
+                                         "bytes": target.stat().st_size}
+
+
+def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False,
+                    attachments: Mapping[str, Path] | None = None) -> list[RecordedFile]:
     """Write ``(feed, record)`` pairs into hour files under ``root``, and the manifest; returns the
     files written. With ``ordered`` (each feed's records already in event-time order) the records
-    stream through (any number of them); otherwise they are sorted in memory first."""
+    stream through (any number of them); otherwise they are sorted in memory first. ``attachments``:
+    record kind -> the folder the files its records name are in (copied along)."""
     if not ordered:
         records = sorted(records, key=lambda pair: pair[1].time)
     root.mkdir(parents=True, exist_ok=True)
+    files = _Attachments(root, attachments or {})
     open_files: dict[str, _HourFile] = {}
     written: list[RecordedFile] = []
     for feed, record in records:
+        files.add(record)
         hour = hour_of(record.time)
         current = open_files.get(feed)
         if current is not None and current.hour != hour:
@@ -110,10 +159,14 @@ def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: b
     manifest = root / MANIFEST
     known = {f.path: f for f in read_manifest(root)} if manifest.exists() else {}
     known.update({f.path: f for f in written})
+    before = json.loads(manifest.read_text()) if manifest.exists() else {}
+    listed = {f"{a['kind']}/{a['path']}": a for a in before.get("attachments", [])} | files.listed
     manifest.write_text(json.dumps(
         {"ioc_recording": FORMAT_VERSION,
          "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
-                    "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)]},
+                    "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)],
+         "attachments": [listed[k] for k in sorted(listed)],
+         "missing": sorted(set(before.get("missing", [])) | set(files.missing))},
         indent=1))
     return sorted(written, key=lambda f: f.path)
 
@@ -194,6 +247,69 @@ def records_from_store(pool: Any, start: datetime, end: datetime, feeds: Sequenc
 
 
 def export_recording(pool: Any, root: Path, start: datetime, end: datetime,
-                     feeds: Sequence[str] | None = None) -> list[RecordedFile]:
-    """The store's facts of ``[start, end)`` as a recording under ``root``."""
-    return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True)
+                     feeds: Sequence[str] | None = None,
+                     attachments: Mapping[str, Path] | None = None) -> list[RecordedFile]:
+    """The store's facts of ``[start, end)`` as a recording under ``root`` (with the files they name)."""
+    return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True,
+                           attachments=attachments)
+
+
+def count_in_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[str] | None = None) -> int:
+    """How many records :func:`records_from_store` would give for ``[start, end)`` (a replay's total)."""
+    from ioc.feeds import FEEDS
+
+    total = 0
+    with pool.connection() as conn:
+        for f in FEEDS:
+            if feeds is not None and f.name not in feeds:
+                continue
+            for spec in f.tables:
+                if spec.from_row is not None:
+                    row = conn.execute(f"SELECT count(*) FROM {spec.table} WHERE {spec.time_column} >= %s "
+                                       f"AND {spec.time_column} < %s", (start, end)).fetchone()
+                    total += int(row[0]) if row else 0
+    return total
+
+
+def restore_attachments(root: Path, folders: Mapping[str, Path]) -> int:
+    """Copy a recording's files (their SHA-256 checked) into ``folders`` (record kind -> folder);
+    returns how many were copied. A file that differs from the manifest is a :class:`RecordingError`."""
+    try:
+        listed = json.loads((root / MANIFEST).read_text()).get("attachments", [])
+    except (OSError, ValueError) as exc:
+        raise RecordingError(f"{root / MANIFEST}: {exc}") from None
+    copied = 0
+    for a in listed:
+        folder = folders.get(a["kind"])
+        if folder is None:
+            continue
+        source, target = _inside(root / "files" / a["kind"], a["path"]), _inside(folder, a["path"])
+        if source is None or target is None:
+            raise RecordingError(f"attachment {a['path']!r}: a path must stay inside its folder")
+        if not source.is_file() or _sha256(source) != a["sha256"]:
+            raise RecordingError(f"files/{a['kind']}/{a['path']}: missing or altered (SHA-256 differs)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied += 1
+    return copied
+
+
+def import_recording(root: Path, write: Callable[[list[Event]], Any], folders: Mapping[str, Path],
+                     start: datetime | None = None, end: datetime | None = None, batch: int = 5000) -> int:
+    """Every record of a recording handed to ``write`` in batches (a store writer's ``write``: its
+    natural keys make a second import add nothing), and its files put into ``folders``; returns how
+    many records were read."""
+    start = start or datetime.min.replace(tzinfo=UTC)
+    end = end or datetime.max.replace(tzinfo=UTC)
+    pending: list[Event] = []
+    n = 0
+    for _, record in read_recording(root, start, end):
+        pending.append(record)
+        n += 1
+        if len(pending) >= batch:
+            write(pending)
+            pending = []
+    if pending:
+        write(pending)
+    restore_attachments(root, folders)
+    return n

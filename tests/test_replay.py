@@ -174,33 +174,52 @@ def test_ioc_replay_back_tests_a_rules_file_from_the_command_line(pg_plain: Embe
     assert bad.returncode == 2 and "manifest.json" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def test_ioc_record_and_replay_read_the_stores_own_facts(pg_plain: EmbeddedPostgres, tmp_path: Path) -> None:
+def test_ioc_record_and_replay_read_the_stores_own_facts_and_a_recording_moves_to_another_store(
+        pg_plain: EmbeddedPostgres, tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
 
+    from PIL import Image
+
+    from ioc.feeds.cameras.records import CameraKeyFrame
     from ioc.store.writer import StoreWriter
 
-    records = fleet_records()
+    frames_here, frames_there = tmp_path / "frames-here", tmp_path / "frames-there"
+    name = "cam-01/20250901T050000.000Z.jpg"
+    (frames_here / "cam-01").mkdir(parents=True)
+    Image.new("RGB", (64, 36), (90, 120, 40)).save(frames_here / name, "JPEG")
+    frame = CameraKeyFrame(time=T0 + timedelta(hours=5), source_id="cam-01", path=name, width=64, height=36,
+                           size_bytes=(frames_here / name).stat().st_size)
+    records = [*fleet_records(), frame]  # storm warnings and key frames are facts of the record too
     dsn = migrated_database(pg_plain)
     live = open_store(dsn, 1, 4, want_timescaledb=False)
     try:
-        StoreWriter(live.pool, live.caps).write([r for r in records if not isinstance(r, StormWarning)])
+        StoreWriter(live.pool, live.caps).write(records)
     finally:
         live.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     root = Path(__file__).resolve().parents[1]
     window = ["--from", "2025-09-01T00:00+00:00", "--to", "2025-09-02T00:00+00:00"]
 
-    def ioc(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "ioc.app.cli", *args, "--dsn", dsn],
-                              env={**env, "PYTHONPATH": str(root)}, cwd=root, capture_output=True, text=True,
-                              timeout=600, stdin=subprocess.DEVNULL)
+    def ioc(*args: str, on: str = dsn, frames: Path = frames_here) -> str:
+        done = subprocess.run([sys.executable, "-m", "ioc.app.cli", *args, "--dsn", on],
+                              env={**env, "PYTHONPATH": str(root), "IOC_VISION__KEYFRAMES_DIR": str(frames)},
+                              cwd=root, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
 
     out = ioc("record", "--out", str(tmp_path / "rec"), *window)
-    stored = len([r for r in records if not isinstance(r, StormWarning)])
-    assert f"{stored} records" in out  # storm warnings are not kept in a table: not in the record
+    assert f"{len(records)} records" in out
+    carried = tmp_path / "rec" / "files" / "camera.keyframe" / name
+    assert carried.read_bytes() == (frames_here / name).read_bytes()
     replayed = ioc("replay", *window, "--feeds", "vessels")
-    assert f"replay: {stored} records" in replayed
+    assert f"replay: {len(records) - 1} records" in replayed
+    assert "storm_ban" in replayed  # the stored warning closes the area again in the replay
+    there = migrated_database(pg_plain)
+    assert f"imported {len(records)} records" in ioc("import-recording", str(tmp_path / "rec"), on=there,
+                                                       frames=frames_there)
+    assert (frames_there / name).read_bytes() == (frames_here / name).read_bytes()
+    with psycopg.connect(there) as conn:
+        assert conn.execute("SELECT count(*) FROM storm_warnings").fetchone() == (1,)
+        assert conn.execute("SELECT path FROM camera_keyframes").fetchall() == [(name,)]

@@ -17,6 +17,13 @@ from dashboards.reports.settings import report_settings
 from ioc.store.health import instance_id
 
 
+def recipient_users(settings: Any) -> dict[str, str | None]:
+    """Recipient key -> its console user (whose language it reads reports in), from ``[alerts]``."""
+    from alerts.settings import alert_settings
+
+    return {key: r.user for key, r in alert_settings(settings).recipients.items()}
+
+
 def register_report_jobs(scheduler: BaseScheduler, pool: ConnectionPool, settings: Any,
                          shift_starts: list[str], check_seconds: float = 60.0) -> None:
     """Add the report job (when ``[reports] enabled``)."""
@@ -28,5 +35,6 @@ def register_report_jobs(scheduler: BaseScheduler, pool: ConnectionPool, setting
         next_run_time=datetime.now(UTC) + timedelta(seconds=5),  # catch up soon after a start
         kwargs={"pool": pool, "cfg": cfg, "tz": settings.timezone, "city": settings.city,
                 "shift_starts": shift_starts, "maker": instance_id(),
-                "simulated": cfg.simulated},
+                "simulated": cfg.simulated, "keyframes_dir": settings.vision.keyframes_dir,
+                "recipient_users": recipient_users(settings)},
     )

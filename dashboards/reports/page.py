@@ -87,5 +87,6 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
         lang = language(request.form.get("lang"), "vi")
         make_report(pool, Period("incident", start, min(end, datetime.now(UTC) + timedelta(days=1))), lang,
                     cfg, tz=settings.timezone, city=settings.city, maker=instance_id(),
-                    simulated=cfg.simulated, incident_id=incident)
+                    simulated=cfg.simulated, incident_id=incident,
+                    keyframes_dir=settings.vision.keyframes_dir)
         return redirect(f"{PREFIX}/", code=303)

@@ -35,8 +35,9 @@ def duration(value: timedelta | None, lang: str) -> str:
 
 
 def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str,
-                simulated: bool = False) -> str:
-    """The report page for ``figures``: what a manager reads, top to bottom."""
+                simulated: bool = False, media: dict[int, Any] | None = None) -> str:
+    """The report page for ``figures``: what a manager reads, top to bottom (``media``: incident id
+    -> its track map and key frames, :mod:`dashboards.reports.media`)."""
     def tr(message: str, **params: Any) -> str:
         return t(message, lang, **params)
 
@@ -51,6 +52,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
     return _ENV.get_template("report.html").render(
         lang=lang, tr=tr, when=when, dur=lambda v: duration(v, lang), f=figures, charts=charts,
         pct=lambda v: f"{format_number(100 * v, lang, 1)} %",
-        title=tr(KIND_TITLES[kind]), city=city, simulated=simulated,
+        title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
+        svg=Markup,
         period=f"{when(figures.start)} – {when(figures.end)}",
     )

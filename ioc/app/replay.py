@@ -29,6 +29,7 @@ from alerts.service import AlertService
 from alerts.settings import alert_settings
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
+from ioc.bus.base import Bus
 from ioc.bus.memory import MemoryBus
 from ioc.cells import CellRouter
 from ioc.config import Settings
@@ -98,14 +99,22 @@ def replayed_alerts(pool: ConnectionPool) -> list[ReplayedAlert]:
 
 def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPool, *,
                speed: float | None = None, chunk: int = 2000,
-               progress: Callable[[ReplayRun], None] | None = None,
-               stop: threading.Event | None = None) -> ReplayRun:
+               progress: Callable[[ReplayRun], float | None] | None = None,
+               stop: threading.Event | None = None, report_every_s: float = 1.0,
+               bus: Bus | None = None) -> ReplayRun:
     """Replay ``records`` (event-time order) through the rules of ``settings`` into the store of ``pool``.
 
-    ``speed``: event seconds per wall second (``None``: as fast as possible).
+    ``speed``: event seconds per wall second (``None``: as fast as possible). ``progress`` is called
+    every ``chunk`` records and at least every ``report_every_s`` of wall time, with the signals so far
+    applied; it may return the seconds it held the replay (a pause), which the pacing then leaves out.
+    ``bus``: the bus to replay on (default a private in-process one); on one that delivers after it
+    accepts (Kafka, in a namespace of the replay's own), each drain waits until the rules have read
+    every record published and every signal they raised is applied, so the result does not depend
+    on delivery timing.
     """
     stop = stop or threading.Event()
-    bus = MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
+    settle = bus is not None and not isinstance(bus, MemoryBus)
+    bus = bus or MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
     runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False)
     signals = bus.subscribe([ALERT_SIGNALS], "replay-alerts")
     publisher = bus.publisher()
@@ -114,13 +123,21 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
     cells = CellRouter(settings.bus.cells)  # one router for the whole replay: it holds cell state
     run = ReplayRun()
     started = time.monotonic()
+    held = [0.0]  # wall seconds the replay was held by ``progress`` (left out of pacing and wall time)
+    last_report = [started]
+
+    read_by_rules = {*runner.topics, *runner.broadcast_topics}
+    fed = [0]  # records published on topics the rules read
 
     def drain() -> None:
         publisher.flush()
+        while settle and runner.events_seen < fed[0]:
+            runner.run_once(max_records=5000, timeout=0.2)
         while runner.run_once(max_records=5000, timeout=0.0) > 0:
             pass
         runner.run_once(max_records=5000, timeout=0.0)  # caught up: absence judged at the watermark
-        while batch := signals.poll(max_records=5000, timeout=0.0):
+        while (batch := signals.poll(max_records=5000, timeout=0.2 if settle else 0.0)) or (
+                settle and run.signals < runner.signals_published):
             for message in batch:
                 signal = decode(message.value)
                 assert isinstance(signal, AlertSignal)
@@ -128,6 +145,13 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
                 service.apply(signal)
                 run.signals += 1
             signals.commit()
+
+    def report() -> None:
+        drain()
+        run.wall_s = time.monotonic() - started - held[0]
+        if progress is not None:
+            held[0] += progress(run) or 0.0
+        last_report[0] = time.monotonic()
 
     try:
         for record in records:
@@ -137,26 +161,26 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
                 run.first_time = record.time
             if speed is not None:  # pace by event time
                 due = (record.time - run.first_time).total_seconds() / speed
-                ahead = due - (time.monotonic() - started)
-                if ahead > 0:
-                    drain()
-                    if stop.wait(ahead):
+                while not stop.is_set() and (ahead := due - (time.monotonic() - started - held[0])) > 0:
+                    if stop.wait(min(ahead, report_every_s)):
                         break
+                    if time.monotonic() - last_report[0] >= report_every_s:
+                        report()
+                if stop.is_set():
+                    break
             for topic, key, value in wire_copies(record, cells):
                 publisher.publish(topic, key, value)
+                fed[0] += topic in read_by_rules
             run.events += 1
             run.last_time = record.time
-            if run.events % chunk == 0:
-                drain()
-                run.wall_s = time.monotonic() - started
-                if progress is not None:
-                    progress(run)
+            if run.events % chunk == 0 or time.monotonic() - last_report[0] >= report_every_s:
+                report()
         drain()
     finally:
         runner.close()
         signals.close()
         publisher.close()
-    run.wall_s = time.monotonic() - started
+    run.wall_s = time.monotonic() - started - held[0]
     run.alerts = replayed_alerts(pool)
     return run
 
@@ -223,3 +247,20 @@ def compare(baseline: list[ReplayedAlert], changed: list[ReplayedAlert]) -> Back
         diff.removed += b[len(a):]
         diff.added += a[len(b):]
     return diff
+
+
+# -- as JSON, for the replay page ---------------------------------------------------------------
+
+def alert_json(a: ReplayedAlert) -> dict[str, Any]:
+    """An alert as the replay page reads it back (times as ISO text)."""
+    return {"fingerprint": a.fingerprint, "detector": a.detector, "rule": a.rule, "source_id": a.source_id,
+            "severity": a.severity, "title": a.title, "first_seen": a.first_seen.isoformat(),
+            "last_seen": a.last_seen.isoformat(),
+            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None, "count": a.count}
+
+
+def diff_json(diff: BacktestDiff) -> dict[str, Any]:
+    """A back-test's difference: counts per rule and the alerts behind each."""
+    return {"per_rule": diff.per_rule(), "same": diff.same,
+            "added": [alert_json(a) for a in diff.added], "removed": [alert_json(a) for a in diff.removed],
+            "changed": [{"before": alert_json(old), "after": alert_json(new)} for old, new in diff.changed]}

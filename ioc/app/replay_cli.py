@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
 from ioc.config import ConfigError, Settings
-from ioc.recording import RecordingError, export_recording, read_recording, records_from_store
+from ioc.recording import (
+    RecordingError,
+    export_recording,
+    import_recording,
+    read_recording,
+    records_from_store,
+)
+from ioc.rules_overlay import rules_from_text
 
 
 def _when(text: str) -> datetime:
@@ -22,18 +28,12 @@ def _when(text: str) -> datetime:
 
 
 def with_rules(settings: Settings, path: Path) -> Settings:
-    """``settings`` with its ``[rules]`` (and ``[[cameras]]``, if given) taken from the TOML at ``path``."""
+    """``settings`` with the ``[rules]`` of the TOML file at ``path`` laid over its own."""
     try:
-        doc: dict[str, Any] = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise ConfigError(f"rules file {path}: {exc}") from None
-    if "rules" not in doc:
-        raise ConfigError(f"rules file {path}: no [rules] table")
-    update: dict[str, Any] = {"rules": type(settings.rules).model_validate(doc["rules"])}
-    try:
-        return settings.model_copy(update=update)
-    except ValueError as exc:
-        raise ConfigError(f"rules file {path}: {exc}") from None
+    return rules_from_text(settings, text, f"rules file {path}")
 
 
 def _print_run(label: str, run: ReplayRun) -> None:
@@ -94,6 +94,35 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def attachment_folders(settings: Settings) -> dict[str, Path]:
+    """Where the files that records name live on this machine (record kind -> folder)."""
+    return {"camera.keyframe": Path(settings.vision.keyframes_dir)}
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Write a recording's facts into the store and its key frames into this machine's folder."""
+    from ioc.app.runtime import Runtime
+    from ioc.store.writer import StoreWriter
+
+    runtime = Runtime(settings)
+    store = runtime.open_store()
+    try:
+        writer = StoreWriter(store.pool, store.caps)
+        def write(batch: list[Any]) -> None:  # facts the store keeps (a bus recording may hold copies too)
+            writer.write([r for r in batch if writer.storable(r.kind)])
+
+        n = import_recording(Path(args.recording), write, attachment_folders(settings))
+    except RecordingError as exc:
+        print(f"ioc import-recording: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+        if runtime.embedded is not None:
+            runtime.embedded.stop()
+    print(f"imported {n} records from {args.recording}")
+    return 0
+
+
 def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     """Export the store's facts of a period as a recording (one file per feed and hour)."""
     from ioc.app.runtime import Runtime
@@ -102,7 +131,8 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     store = runtime.open_store()
     try:
         feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
-        files = export_recording(store.pool, Path(args.out), args.start, args.end, feeds)
+        files = export_recording(store.pool, Path(args.out), args.start, args.end, feeds,
+                                 attachments=attachment_folders(settings))
     finally:
         store.close()
         if runtime.embedded is not None:
@@ -133,3 +163,8 @@ def add_replay_parser(sub: Any, settings_of: Any) -> None:
     rec.add_argument("--feeds", default=None, help="comma-separated feeds (default: all)")
     rec.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
     rec.set_defaults(func=lambda args: cmd_record(args, settings_of(args)))
+    imp = sub.add_parser("import-recording",
+                         help="write a recording's facts into the store and its key frames into their folder")
+    imp.add_argument("recording", help="the recording's folder")
+    imp.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
+    imp.set_defaults(func=lambda args: cmd_import(args, settings_of(args)))

@@ -26,6 +26,7 @@ from detectors.runner import DetectorRunner
 from ingest.registry import FeedWorker, configured_sources
 from ingest.sink import StoreSink
 from ioc.app.jobs import build_scheduler
+from ioc.app.replay_jobs import ReplayJobs
 from ioc.bus.base import Bus
 from ioc.bus.loop import TRANSIENT_ERRORS, WorkerHealth
 from ioc.bus.memory import MemoryBus
@@ -172,8 +173,17 @@ class Runtime:
         assert self.store is not None
         return create_app(self.store.pool, self.settings, caps_label=self.store.caps.label).server
 
+    def add_replay_jobs(self) -> ReplayJobs:
+        """The web role's replay worker: runs the replays the replay page queues (stops with the rest)."""
+        assert self.store is not None
+        jobs = ReplayJobs(self.store, self.settings, worker=f"{instance_id()}-replay")
+        self.workers.append(Worker("replay", jobs.run, jobs.beat, stage=3))
+        return jobs
+
     def add_web(self, host: str | None = None, port: int | None = None) -> str:
-        """Serve the pages from a thread of this process (embedded mode); returns their address."""
+        """Serve the pages from a thread of this process (embedded mode), with the replay worker;
+        returns their address."""
+        self.add_replay_jobs()
         self.web = ThreadedServer(self.build_web_app(), host or self.settings.web.host,
                                   self.settings.web.port if port is None else port,
                                   threads=self.settings.web.threads)

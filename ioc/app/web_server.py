@@ -61,6 +61,8 @@ class WebRole(BaseApplication):  # type: ignore[misc]
         app = runtime.build_web_app()
         runtime.web_address = self.options["bind"][0]
         threading.Thread(target=runtime.beat_forever, name="heartbeat", daemon=True).start()
+        jobs = runtime.add_replay_jobs()  # the replays the replay page queues, one at a time per worker
+        threading.Thread(target=jobs.run, args=(threading.Event(),), name="replay", daemon=True).start()
         log.info("web worker ready on %s", self.options["bind"][0])
         return app
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from ioc.feeds.cameras.records import Box, CameraDetection
+from ioc.feeds.cameras.records import Box, CameraDetection, CameraKeyFrame
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -266,6 +266,10 @@ CAMERA_KEYFRAMES = TableSpec(
     ),
     key=("camera_id", "time"),
     to_row=lambda e: (e.time, e.source_id, e.path, e.width, e.height, e.detections, e.size_bytes),
+    # the record names its JPEG; a recording carries the file beside it (ioc.recording, attachments)
+    from_row=lambda r: CameraKeyFrame(time=r["time"], source_id=r["camera_id"], path=r["path"],
+                                      width=r["width"], height=r["height"], detections=r["detections"],
+                                      size_bytes=r["size_bytes"]),
 )
 
 CAMERA_SPECS: tuple[TableSpec, ...] = (CAMERA_DETECTIONS, CAMERA_FRAME_STATS, CAMERA_KEYFRAMES)

@@ -9,6 +9,8 @@ from ioc.feeds.base import FeedSpec
 from ioc.feeds.vessels.records import StormWarning, VesselCellPosition, VesselPosition, VesselStatic
 from ioc.feeds.vessels.schema import RAW_VESSEL_TABLES, VESSEL_POSITIONS, VESSEL_STATIC, apply_vessels
 from ioc.feeds.vessels.settings import VesselRules
+from ioc.feeds.vessels.warnings_schema import STORM_WARNINGS as STORM_WARNING_TABLE
+from ioc.feeds.vessels.warnings_schema import apply_storm_warnings
 from ioc.records import Event
 from ioc.store.tables import Migration
 
@@ -39,9 +41,10 @@ SPEC = FeedSpec(
         "storm.warning": STORM_WARNINGS,
     },
     broadcast=frozenset({STORM_WARNINGS}),
-    tables=(VESSEL_POSITIONS, VESSEL_STATIC),
-    migrations=(Migration(1, "vessel positions, static reports and the register", apply_vessels),),
-    raw_tables=RAW_VESSEL_TABLES,
+    tables=(VESSEL_POSITIONS, VESSEL_STATIC, STORM_WARNING_TABLE),
+    migrations=(Migration(1, "vessel positions, static reports and the register", apply_vessels),
+                Migration(2, "storm warnings kept, so a replay has them", apply_storm_warnings)),
+    raw_tables=(*RAW_VESSEL_TABLES, "storm_warnings"),
     fan_out=cell_copies,
     rules=VesselRules,
 )

@@ -1,0 +1,160 @@
+"""Replays asked for from the replay page, run by the web role in a thread of its own.
+
+The page queues a run (:mod:`ioc.store.replay_runs`); :class:`ReplayJobs` claims it (several web
+workers share the queue without taking the same run), replays the store's facts of its period and
+feeds in a replay database of its own (:func:`~ioc.app.replay.replay_database`, dropped after), and
+writes its progress, the alerts so far and, for a back-test, the difference per rule back to the
+run's row. Live alerts, notifications and escalations are never touched. A ``pause`` command holds
+the replay at its next progress report (pacing resumes where it was), ``cancel`` ends it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from ioc.app.replay import (
+    SPEEDS,
+    ReplayRun,
+    alert_json,
+    compare,
+    diff_json,
+    replay_database,
+    replayed_alerts,
+    run_replay,
+)
+from ioc.bus.loop import TRANSIENT_ERRORS
+from ioc.config import ConfigError, Settings
+from ioc.recording import count_in_store, records_from_store
+from ioc.rules_overlay import rules_from_text
+from ioc.store import replay_runs as q
+from ioc.store.database import Store
+from ioc.store.health import Beat
+
+log = logging.getLogger(__name__)
+
+
+class Cancelled(Exception):
+    """The analyst cancelled the run."""
+
+
+class ReplayJobs:
+    """Claims queued replay runs and runs them one at a time, until stopped."""
+
+    def __init__(self, store: Store, settings: Settings, worker: str, poll_s: float = 1.0,
+                 report_every_s: float = 1.0) -> None:
+        self.store, self.settings, self.worker = store, settings, worker
+        self.poll_s, self.report_every_s = poll_s, report_every_s
+        self.runs_done = 0
+        self.errors = 0
+        self.last_error: str | None = None
+        self.current: int | None = None
+
+    def beat(self) -> Beat:
+        return Beat("replay", errors=self.errors, last_error=self.last_error,
+                    details={"runs_done": self.runs_done, "current": self.current})
+
+    def run(self, stop: threading.Event) -> None:
+        """Claim and run queued replays until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                if not self.run_once(stop):
+                    stop.wait(self.poll_s)
+            except TRANSIENT_ERRORS as exc:  # the store is away: try again later
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("replay jobs: %s", exc)
+                stop.wait(self.poll_s * 5)
+
+    def run_once(self, stop: threading.Event | None = None) -> bool:
+        """Run the oldest queued replay, if there is one; True if one ran."""
+        request = q.claim_next(self.store.pool, self.worker)
+        if request is None:
+            return False
+        self.current = request.id
+        try:
+            self._execute(request, stop or threading.Event())
+            self.runs_done += 1
+        except Cancelled:
+            q.finish_run(self.store.pool, request.id, "cancelled")
+        except ConfigError as exc:
+            q.finish_run(self.store.pool, request.id, "failed", error=str(exc))
+        except Exception as exc:  # a failed replay is reported on its row, and the worker goes on
+            log.exception("replay %d failed", request.id)
+            self.errors += 1
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            q.finish_run(self.store.pool, request.id, "failed", error=self.last_error)
+        finally:
+            self.current = None
+        return True
+
+    def _execute(self, request: q.ReplayRequest, stop: threading.Event) -> None:
+        pool = self.store.pool
+        changed = (rules_from_text(self.settings, request.rules, "the edited rules")
+                   if request.rules else None)
+        feeds = list(request.feeds) or None
+        one = count_in_store(pool, request.period_start, request.period_end, feeds)
+        total = one * (2 if changed is not None else 1)  # a back-test replays the period twice
+        q.report_progress(pool, request.id, events=0, reached=None, wall_s=0.0, total=total,
+                          take_command=False)
+        halt = threading.Event()
+        done_before = [0, 0.0]  # records and wall seconds of the first replay, for the second's reports
+
+        def replay(settings: Settings, speed: float | None) -> ReplayRun:
+            with replay_database(self.store.dsn, want_timescaledb=self.store.caps.timescaledb) as db:
+                def progress(run: ReplayRun) -> float:
+                    alerts = [alert_json(a) for a in replayed_alerts(db.pool)] if not done_before[0] else None
+                    return self._report(request.id, run, done_before, alerts, stop, halt)
+
+                records = (r for _, r in records_from_store(pool, request.period_start, request.period_end,
+                                                            feeds))
+                run = run_replay(records, settings, db.pool, speed=speed, progress=progress, stop=halt,
+                                 report_every_s=self.report_every_s)
+            if halt.is_set():
+                raise Cancelled
+            return run
+
+        baseline = replay(self.settings, SPEEDS[request.speed])
+        result: dict[str, Any] = {"events": baseline.events, "signals": baseline.signals,
+                                  "alerts": [alert_json(a) for a in baseline.alerts]}
+        if changed is not None:
+            done_before[:] = [baseline.events, baseline.wall_s]
+            q.report_progress(pool, request.id, events=baseline.events, reached=baseline.last_time,
+                              wall_s=baseline.wall_s, result=result, take_command=False)
+            tuned = replay(changed, None)  # the back-test's second pass runs as fast as it can
+            result["backtest"] = diff_json(compare(baseline.alerts, tuned.alerts))
+            result["backtest_alerts"] = [alert_json(a) for a in tuned.alerts]
+        q.report_progress(pool, request.id, events=total, reached=request.period_end,
+                          wall_s=done_before[1] + (baseline.wall_s if changed is None else tuned.wall_s),
+                          result=result, take_command=False)
+        q.finish_run(pool, request.id, "done", result=result)
+
+    def _report(self, run_id: int, run: ReplayRun, before: list[Any], alerts: list[dict[str, Any]] | None,
+                stop: threading.Event, halt: threading.Event) -> float:
+        """Write progress; obey a pause (returns the seconds held) or a cancel."""
+        pool = self.store.pool
+        reached = run.last_time if not before[0] else None
+        so_far = {"alerts": alerts, "partial": True} if alerts is not None else None
+        command = q.report_progress(pool, run_id, events=before[0] + run.events, reached=reached,
+                                    wall_s=before[1] + run.wall_s, result=so_far)
+        held_from = time.monotonic()
+        while command == "pause" or (command is None and self._paused(run_id)):
+            if command == "pause":
+                q.report_progress(pool, run_id, events=before[0] + run.events, reached=reached,
+                                  wall_s=before[1] + run.wall_s, state="paused")
+            if stop.wait(self.report_every_s):
+                break
+            command = q.report_progress(pool, run_id, events=before[0] + run.events, reached=reached,
+                                        wall_s=before[1] + run.wall_s)
+        if command == "resume":
+            q.report_progress(pool, run_id, events=before[0] + run.events, reached=reached,
+                              wall_s=before[1] + run.wall_s, state="running")
+        if command == "cancel" or stop.is_set():
+            halt.set()
+        return time.monotonic() - held_from
+
+    def _paused(self, run_id: int) -> bool:
+        request = q.get_run(self.store.pool, run_id)
+        return request is not None and request.state == "paused"
