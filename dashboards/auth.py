@@ -224,10 +224,18 @@ class Auth:
         self.headers.apply(response)
         if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
             return response
+        who = principal()
+        if who is not None and who.renewed:  # a kiosk session moved on: so does its cookie
+            self._set_session_cookie(response, request.cookies.get(SESSION_COOKIE) or "", who)
         want = self.csrf_token() if hasattr(g, "ioc_principal") else None
         if want and request.cookies.get(CSRF_COOKIE) != want:
             self._set_csrf_cookie(response, want)
         return response
+
+    def _set_session_cookie(self, response: Response, token: str, who: Principal) -> None:
+        lifetime = int((who.expires_at - self.people.clock()).total_seconds())
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", max_age=max(lifetime, 0),
+                            secure=self.secure_cookies(), path="/")
 
     def _set_csrf_cookie(self, response: Response, token: str) -> None:
         response.set_cookie(
@@ -256,16 +264,7 @@ class Auth:
         token, who = self.people.start_session(user, client, request.headers.get("User-Agent"))
         log.info("%s (%s) logged in from %s", who.name, who.role, client)
         response = redirect(target, code=303)
-        lifetime = int((who.expires_at - self.people.clock()).total_seconds())
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="Lax",
-            max_age=lifetime,
-            secure=self.secure_cookies(),
-            path="/",
-        )
+        self._set_session_cookie(response, token, who)
         self._set_csrf_cookie(response, who.csrf_token)
         g.ioc_cookie_set = True
         return response
