@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 
+from dashboards import components as c
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.i18n import format_time, gettext
@@ -94,7 +95,7 @@ def register_press_page(server: Flask, pool: ConnectionPool, settings: Settings)
         title = t("Local press", lang)
         page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(title)} · {html.escape(settings.city)}</title>
-<link rel="stylesheet" href="/console/assets/theme.css">
+{c.SHARED_TAGS}
 <link rel="stylesheet" href="/console/assets/feed-page.css">
 </head><body class="feed-page"><h1>{html.escape(title)} · {html.escape(settings.city)}</h1>{banner}
 <form method="get"><label>{html.escape(t("Department", lang))}

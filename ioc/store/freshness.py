@@ -37,7 +37,8 @@ def feed_freshness(pool: ConnectionPool, timeout_s: float = 2.0) -> tuple[dateti
     """
     with pool.connection(timeout=timeout_s) as conn:
         now_row = conn.execute("SELECT now()").fetchone()
-        rows = conn.execute("SELECT kind, last_write FROM stored_counts WHERE last_write IS NOT NULL").fetchall()
+        rows = conn.execute(
+            "SELECT kind, last_write FROM stored_counts WHERE last_write IS NOT NULL").fetchall()
     assert now_row is not None
     kinds = feed_of_kind()
     newest: dict[str, datetime] = {}
