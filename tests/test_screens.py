@@ -249,7 +249,7 @@ def test_a_kiosk_screen_outlives_a_restart_of_the_web_role(
         kiosk_role: tuple[str, Path], tmp_path: Path, browser: Any) -> None:
     dsn, config = kiosk_role
     env = {"IOC_CONFIG": str(config)}
-    role = WebRole(dsn, tmp_path / "web-1.log", env=env)
+    role = WebRole(dsn, tmp_path / "web-1.log", extra_env=env)
     try:
         ok = lambda r: (x := r.get("/healthz")) is not None and x.status_code == 200  # noqa: E731
         wait_for(lambda: ok(role), "the web role up")
@@ -265,7 +265,7 @@ def test_a_kiosk_screen_outlives_a_restart_of_the_web_role(
         wait_for(lambda: frames(browser)[0]["offline"], "the wall in the frame greyed out")
         assert "SERVER UNREACHABLE" in banner(browser)["text"]
 
-        role = WebRole(dsn, tmp_path / "web-2.log", port=role.port, env=env)  # back on the same address
+        role = WebRole(dsn, tmp_path / "web-2.log", port=role.port, extra_env=env)  # back on the same address
         wait_for(lambda: banner(browser)["state"] in ("ok", "feeds-stale"), "the banner cleared by itself")
         wait_for(lambda: not frames(browser)[0]["offline"], "the wall live again")
         wait_for(lambda: frames(browser)[0]["asof"] not in (None, before), "the wall's figures moving again")

@@ -31,14 +31,14 @@ class WebRole:
     """``ioc run web`` as a child process with its output in a file."""
 
     def __init__(self, dsn: str, log: Path, port: int | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None) -> None:
         self.port = port or free_port()
         self.dsn = dsn
         self.log_path = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
         env.update({"IOC_DATABASE__DSN": dsn, "IOC_WEB__WORKERS": "2", "IOC_WEB__THREADS": "4",
                     "IOC_WEB__GRACEFUL_TIMEOUT_S": "5", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
-                    **(env or {})})
+                    **(extra_env or {})})
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ioc.app.cli", "run", "web", "--host", "127.0.0.1",
