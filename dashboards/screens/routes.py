@@ -32,6 +32,7 @@ from ioc.store.screen_profiles import delete_profile, save_profile
 log = logging.getLogger(__name__)
 
 ADMIN_ROLE = "admin"
+STORE_DOWN = "The data store is unreachable; this screen will be back with it."
 FOLLOWS = "A running screen follows a saved change within seconds, without a reload."
 EXAMPLE = {"name": "new-screen", "title": "", "language": None, "kiosk_account": None, "resume_after_s": 120,
            "items": [{"page": "/", "dwell_s": 60},
@@ -57,6 +58,9 @@ def _validation_lines(exc: ValidationError) -> list[str]:
 def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
     """Add the screens' routes to the pages' server."""
 
+    def req_lang() -> str:
+        return page_language(settings)
+
     def find(name: str) -> ActiveProfile | None:
         return active_profiles(pool, settings).get(name)
 
@@ -65,9 +69,9 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         try:
             active = find(name)
         except psycopg.Error:
-            return _text(503, "The data store is unreachable; this screen will be back with it.")
+            return _text(503, t(STORE_DOWN, req_lang()))
         if active is None:
-            return _text(404, f"No screen is named {name!r}.")
+            return _text(404, t("No screen is named {name}.", req_lang(), name=repr(name)))
         profile = active.profile
         who = auth.principal()
         if profile.kiosk_account and who is None and auth.Auth.of(server) is not None:
@@ -89,9 +93,9 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         try:
             active = find(name)
         except psycopg.Error:
-            return _text(503, "The data store is unreachable.")
+            return _text(503, t(STORE_DOWN, req_lang()))
         if active is None:
-            return _text(404, f"No screen is named {name!r}.")
+            return _text(404, t("No screen is named {name}.", req_lang(), name=repr(name)))
         lang = active.profile.language or page_language(settings)
         doc = {"name": name, "revision": active.profile.revision(), "version": active.version,
                "profile": active.profile.model_dump(mode="json"),
@@ -105,9 +109,9 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         if who is None:
             if request.method == "GET":
                 return redirect(f"/login?next={quote(request.path, safe='/')}", code=302)  # type: ignore[return-value]
-            return _text(401, "Log in first.")
+            return _text(401, t("Log in first.", req_lang()))
         if who.role != ADMIN_ROLE:
-            return _text(403, "Only an admin may edit the screens.")
+            return _text(403, t("Only an admin may edit the screens.", req_lang()))
         return None
 
     def admin_page(errors: dict[str, list[str]] | None = None, drafts: dict[str, str] | None = None,
