@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from dashboards.i18n import t
+from ioc import i18n
 from ioc.feeds.environment.settings import ThresholdRule
+from ioc.health import FeedHealth
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks
@@ -384,6 +386,24 @@ def station_figure(
 
 ROLE_LATE_S = 15.0  # a heartbeat older than three intervals: the role is late
 ROLE_DOWN_S = 60.0
+#: an ingest worker's own state (ioc.health.FeedState): (panel state, the word shown)
+FEED_STATES: dict[str, tuple[str, str]] = {
+    "live": ("ok", "live"), "catching_up": ("ok", "catching up"),
+    "retrying": ("late", "retrying"), "down": ("late", "source down"),
+}
+
+
+def feed_bits(feed: FeedHealth, lang: str) -> list[str]:
+    """What an ingest worker's row adds: records sent, dead letters, records waiting for the bus."""
+    def n(value: int) -> str:
+        return i18n.format_number(value, lang, 0)
+
+    bits = [t("{n} sent", lang, n=n(feed.published))]
+    if feed.dead_lettered:
+        bits.append(t("{n} dead letters", lang, n=n(feed.dead_lettered)))
+    if feed.pending:
+        bits.append(t("{n} waiting", lang, n=n(feed.pending)))
+    return bits
 
 
 def system_rows(roles: Sequence[RoleHealth], lang: str = "en") -> list[html.Div]:
@@ -398,9 +418,12 @@ def system_rows(roles: Sequence[RoleHealth], lang: str = "en") -> list[html.Div]
             state, word = "down", f"silent {fmt_age(timedelta(seconds=r.beat_age_s))}"
         elif r.beat_age_s > ROLE_LATE_S or r.waits and r.last_error:
             state, word = "late", "waiting" if r.last_error else "late"
+        elif r.feed is not None:
+            state, word = FEED_STATES.get(r.feed.state, ("ok", "ok"))
+            word = t(word, lang)
         else:
             state, word = "ok", "ok"
-        bits = [word]
+        bits = [word, *(feed_bits(r.feed, lang) if r.feed is not None else [])]
         if r.lag:
             bits.append(f"lag {fmt_int(r.lag)}")
         if r.last_write_age_s is not None:

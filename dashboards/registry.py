@@ -56,10 +56,9 @@ def _reports(server: Flask, pool: Any, settings: Settings) -> Any:
 
 
 def _press(server: Flask, pool: Any, settings: Settings) -> Any:
-    from dashboards.press import register_press_page
+    from dashboards.press import create_press_page
 
-    register_press_page(server, pool, settings)
-    return None
+    return create_press_page(server, pool, settings)
 
 
 @dataclass(frozen=True)
@@ -79,11 +78,21 @@ PAGES: tuple[Page, ...] = (
     Page("/cameras/", "Cameras", _cameras, nav=2),
     Page("/security/", "Security", _security, nav=4),
     Page("/reports/", "Reports", _reports, nav=5),
-    Page("/press/", "Press", _press, nav=None),  # the wall header has no room for a sixth link at 1366 px
-    Page("/services/", "Public services", _services, nav=None),  # as /press/: reached by its address
+    Page("/press/", "Press", _press, nav=6),
+    Page("/services/", "Public services", _services, nav=7),
 )
+
+#: how many pages the wall's header links to directly; the others are under its "More" menu
+#: (a sixth pill overlaps the header at 1366 x 768)
+NAV_PILLS = 4
 
 
 def navigation() -> list[Page]:
     """The pages the wall links to, in their navigation order."""
     return sorted((p for p in PAGES if p.nav is not None), key=lambda p: p.nav or 0)
+
+
+def navigation_split() -> tuple[list[Page], list[Page]]:
+    """The pages linked directly from the wall's header, and those under its "More" menu."""
+    pages = navigation()
+    return pages[:NAV_PILLS], pages[NAV_PILLS:]

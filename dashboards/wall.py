@@ -25,7 +25,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import clock_texts, page_language, t, when
-from dashboards.registry import navigation
+from dashboards.registry import navigation_split
 from ioc.config import Settings, Station
 from ioc.store import queries as q
 
@@ -123,6 +123,19 @@ def _station_panel(station: Station) -> html.Div:
     )
 
 
+def _nav(lang: str) -> html.Nav:
+    """Links to the other pages: the first few as pills, the rest under a "More" menu."""
+    pills, more = navigation_split()
+    links = [html.A(t(page.label, lang), href=page.path, className="pill nav-link") for page in pills]
+    if more:
+        links.append(html.Details(
+            [html.Summary(t("More", lang), className="pill nav-link"),
+             html.Div([html.A(t(page.label, lang), href=page.path, className="nav-link nav-more-link")
+                       for page in more], className="nav-more-list")],
+            className="nav-more"))
+    return html.Nav(links, className="wall-nav")
+
+
 def layout(view: WallView) -> html.Div:
     """The wall's layout; built on every page load so stations that appeared since show up."""
     settings = view.settings
@@ -139,11 +152,7 @@ def layout(view: WallView) -> html.Div:
                         [
                             html.Div(settings.city, className="city"),
                             html.Div(t(settings.web.title, lang), className="page-title"),
-                            html.Nav(
-                                [html.A(t(page.label, lang), href=page.path, className="pill nav-link")
-                                 for page in navigation()],
-                                className="wall-nav",
-                            ),
+                            _nav(lang),
                         ],
                         className="brand",
                     ),

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ioc.bus.base import Publisher
+from ioc.topics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 Outgoing = tuple[str, str | None, bytes]
@@ -43,6 +44,17 @@ class PendingPublisher:
     def add(self, topic: str, key: str | None, value: bytes) -> None:
         self.pending.append((topic, key, value))
 
+    @property
+    def failing(self) -> bool:
+        """True from a failed flush until the next one that succeeds."""
+        return self._failures > 0
+
+    def count(self, *, dead_letters: bool = False) -> int:
+        """Records published so far: those of every topic but the dead letters, or only those."""
+        if dead_letters:
+            return self.published[DEAD_LETTERS]
+        return sum(n for topic, n in self.published.items() if topic != DEAD_LETTERS)
+
     def maybe_flush(self) -> bool:
         """Flush when enough records wait or ``flush_seconds`` have passed; whether it flushed."""
         due = len(self.pending) >= self.flush_records or (
@@ -68,10 +80,14 @@ class PendingPublisher:
             self.last_error = f"publish failed: {type(exc).__name__}: {exc}"
             delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
             self._retry_at = now + delay
-            log.warning("%s: %s (retry in %.1f s)", self.name, self.last_error, delay)
+            if force:  # the caller decides when to try again
+                log.warning("%s: %s", self.name, self.last_error)
+            else:
+                log.warning("%s: %s (retry in %.1f s)", self.name, self.last_error, delay)
             overflow = len(batch) - self.max_pending
             if overflow > 0:
                 self.dropped += overflow
+                log.error("%s: %d unpublished records dropped (pending cap)", self.name, overflow)
                 del batch[:overflow]
             return False
         for topic, _, _ in batch:

@@ -2,12 +2,13 @@
 
 A package contributes the workers of the configured sources it reads: ``[[feeds]]`` entries of
 its ``kind`` (environment, vessels) or ``[[cameras]]`` (cameras). Every worker has
-``run(stop)`` and a ``health`` mapping (a live dict or a property).
+``run(stop)`` and ``feed_health()``, its typed :class:`~ioc.health.FeedHealth` (the runtime's heartbeat
+and the pages read that; a worker's own ``health`` counters are its tests' and its details').
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ import ingest.vessels as vessels
 from ioc.bus.base import Publisher
 from ioc.cells import CellRouter
 from ioc.config import FeedSettings, Settings
+from ioc.health import FeedHealth
 
 
 class FeedWorker(Protocol):
@@ -28,8 +30,7 @@ class FeedWorker(Protocol):
 
     def run(self, stop: Any) -> None: ...
 
-    @property
-    def health(self) -> Mapping[str, Any]: ...
+    def feed_health(self) -> FeedHealth: ...
 
 
 class UnknownFeedKind(ValueError):

@@ -32,6 +32,23 @@ Example::
     [[cameras.zones]]
     name = "gate"
     polygon = [[0.0, 0.45], [1.0, 0.45], [1.0, 1.0], [0.0, 1.0]]
+
+A traffic camera also has counting lines and lanes, measured by the worker every minute
+(``camera.traffic_count`` / ``camera.lane_occupancy`` records)::
+
+    [[cameras.lines]]
+    name = "bridge"
+    a = [0.6, 0.0]                    # a segment in normalised coordinates
+    b = [0.6, 1.0]
+    directions = ["south", "north"]   # crossing to the right of a->b, then to its left
+
+    [[cameras.lanes]]
+    name = "northbound"
+    polygon = [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]
+    one_way = [1.0, 0.0]              # traffic must move this way (wrong-way rules use it)
+    no_stopping = true                # drawn red; no-stopping rules name the lane as their zone
+
+Lanes are zones too: a rule's ``zone`` may name a lane.
 """
 
 from __future__ import annotations
@@ -49,6 +66,8 @@ ALL_CLASSES = "*"
 CITY_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck", "vehicle", "motion")
 """What a city camera publishes unless its ``classes`` say otherwise: people and road users
 (COCO names), plus ``vehicle`` and ``motion``, the generic labels of the ``opencv`` backend."""
+ROAD_USERS = ("car", "truck", "bus", "motorcycle", "bicycle")
+"""What lanes measure and counting lines count besides people, unless they say otherwise."""
 OPENCV_LABELS = ("person", "motion")
 """What the ``opencv`` backend finds: HOG-confirmed people (with ``hog``), other moving blobs."""
 MERGE_GROUPS = [["car", "truck", "bus", "vehicle"], ["motorcycle", "bicycle"]]
@@ -90,6 +109,49 @@ def point_in_polygon(x: float, y: float, polygon: list[Point] | list[tuple[float
             if x < cross:
                 inside = not inside
     return inside
+
+
+class CountingLine(BaseModel):
+    """A counting line on the picture: tracked objects crossing it are counted per direction."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Annotated[str, Field(pattern=ZONE_NAME)]
+    a: Point
+    b: Point
+    directions: tuple[
+        Annotated[str, Field(pattern=ZONE_NAME)], Annotated[str, Field(pattern=ZONE_NAME)]
+    ] = ("a_right", "a_left")
+    """Names of the two crossing directions: to the right of ``a``->``b`` (image coordinates,
+    y down), then to its left."""
+    labels: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["person", *ROAD_USERS])
+
+    @model_validator(mode="after")
+    def _a_segment(self) -> CountingLine:
+        if self.a == self.b:
+            raise ValueError(f"counting line {self.name!r}: a and b must differ")
+        if self.directions[0] == self.directions[1]:
+            raise ValueError(f"counting line {self.name!r}: the two directions need two names")
+        return self
+
+
+class Lane(CameraZone):
+    """A lane polygon: measured for occupancy, queue and speed; a zone the rules may name."""
+
+    labels: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: list(ROAD_USERS))
+    """What occupies the lane (vehicles by default)."""
+    one_way: tuple[float, float] | None = None
+    """The direction traffic must move in (normalised image coordinates, ``[1, 0]``: to the
+    right); a wrong-way rule naming this lane without its own ``direction`` uses it."""
+    no_stopping: bool = False
+    """Stopping is forbidden here (drawn red on key frames like a restricted zone)."""
+
+    @model_validator(mode="after")
+    def _lane(self) -> Lane:
+        if self.one_way is not None and not any(self.one_way):
+            raise ValueError(f"lane {self.name!r}: one_way must not be the zero vector")
+        return self
 
 
 class ModelSettings(BaseModel):
@@ -189,6 +251,10 @@ class CameraSettings(BaseModel):
     heartbeat_s: Annotated[float, Field(gt=0)] = 5.0
     """While disconnected, a ``connected=false`` frame-stats record this often."""
     zones: list[CameraZone] = Field(default_factory=list)
+    lines: list[CountingLine] = Field(default_factory=list)
+    """Counting lines (``[[cameras.lines]]``): counts per minute, direction and class."""
+    lanes: list[Lane] = Field(default_factory=list)
+    """Lanes (``[[cameras.lanes]]``): occupancy, queue and speed per minute; zones for rules."""
 
     @field_validator("id")
     @classmethod
@@ -204,6 +270,16 @@ class CameraSettings(BaseModel):
         if len(names) != len(set(names)):
             raise ValueError(f"duplicate zone names: {names}")
         return zones
+
+    @model_validator(mode="after")
+    def _unique_areas(self) -> CameraSettings:
+        names = [a.name for a in (*self.zones, *self.lanes)]
+        if len(names) != len(set(names)):
+            raise ValueError(f"zone and lane names must differ (lanes are zones for rules): {names}")
+        lines = [line.name for line in self.lines]
+        if len(lines) != len(set(lines)):
+            raise ValueError(f"duplicate counting line names: {lines}")
+        return self
 
     @model_validator(mode="after")
     def _model_for_ultralytics(self) -> CameraSettings:
@@ -253,6 +329,10 @@ class CameraSettings(BaseModel):
     def setting(self, key: str) -> str:
         """The dotted name of one of this camera's settings, for error messages."""
         return f"cameras.{self.id}.{key}"
+
+    def areas(self) -> list[CameraZone]:
+        """Zones, then lanes: every named polygon a rule's ``zone`` may name."""
+        return [*self.zones, *self.lanes]
 
     def zone_of(self, x: float, y: float) -> str | None:
         """The first zone (in config order) containing the normalised point."""

@@ -316,6 +316,7 @@ def test_worker_keeps_records_when_publishing_fails_and_marks_simulated() -> Non
     for lines, received in source.read(threading.Event()):
         worker.handle(lines, received)
     assert worker.flush() is False  # first failure: retry in 1 s
+    assert worker.feed_health().state == "retrying" and worker.feed_health().pending > 0
     assert worker.flush() is False  # backing off: not tried
     now["t"] = 1.5
     assert worker.flush() is False  # second failure: retry in 2 s
@@ -336,3 +337,7 @@ def test_worker_keeps_records_when_publishing_fails_and_marks_simulated() -> Non
         "ioc.vessels.cells": cell_copies,
     }
     assert health["last_time"] == datetime(2020, 4, 7, 21, 40, tzinfo=UTC)
+    typed = worker.feed_health()  # the same counts in the record every feed reports
+    assert (typed.worker, typed.published, typed.dead_lettered, typed.pending, typed.errors) == (
+        "vessels", 141 + 21 + cell_copies, 3, 0, 2)
+    assert typed.last_data_time == health["last_time"] and typed.received == health["lines"]

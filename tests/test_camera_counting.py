@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from detectors.cameras.counting import CountingLine, Lane, LaneMeter, LineCounter, crossing
+from ingest.cameras.traffic import LaneMeter, LineCounter, crossing
+from ioc.camera_settings import CountingLine, Lane
 from ioc.feeds.cameras.records import Box, CameraDetection, LaneOccupancy, TrafficCount
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bikes_tracks.json"
@@ -47,8 +48,8 @@ def test_crossing_direction_and_misses() -> None:
 
 def test_each_tracked_object_is_counted_once_per_direction_and_minute() -> None:
     x = 0.6
-    line = CountingLine(name="bridge", camera=CAM, a=(x, 0.0), b=(x, 1.0), directions=("west", "east"))
-    counter = LineCounter([line])
+    line = CountingLine(name="bridge", a=(x, 0.0), b=(x, 1.0), directions=("west", "east"))
+    counter = LineCounter(CAM, [line])
     out: list[TrafficCount] = []
     events = recorded()
     for e in events:
@@ -78,8 +79,8 @@ def test_each_tracked_object_is_counted_once_per_direction_and_minute() -> None:
 
 
 def test_counts_of_a_minute_come_when_the_camera_is_past_it() -> None:
-    line = CountingLine(name="bridge", camera=CAM, a=(0.6, 0.0), b=(0.6, 1.0))
-    counter = LineCounter([line], lateness=2.0)
+    line = CountingLine(name="bridge", a=(0.6, 0.0), b=(0.6, 1.0))
+    counter = LineCounter(CAM, [line], lateness=2.0)
     events = recorded()
     early = []
     for e in events:
@@ -90,8 +91,8 @@ def test_counts_of_a_minute_come_when_the_camera_is_past_it() -> None:
 
 def test_lane_occupancy_and_queue_per_minute() -> None:
     lane_poly = [(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)]
-    lane = Lane(name="south", camera=CAM, polygon=lane_poly)
-    meter = LaneMeter([lane])
+    lane = Lane(name="south", polygon=lane_poly)
+    meter = LaneMeter(CAM, [lane])
     events = recorded()
     out: list[LaneOccupancy] = []
     for e in events:
@@ -114,8 +115,8 @@ def test_lane_occupancy_and_queue_per_minute() -> None:
 
 
 def test_an_object_jittering_on_the_line_is_counted_once() -> None:
-    line = CountingLine(name="bridge", camera=CAM, a=(0.5, 0.0), b=(0.5, 1.0))
-    counter = LineCounter([line])
+    line = CountingLine(name="bridge", a=(0.5, 0.0), b=(0.5, 1.0))
+    counter = LineCounter(CAM, [line])
     out = []
     for i, x in enumerate([300, 330, 310, 340, 300, 350]):  # a 640-wide frame: x=320 is the line
         out += counter.add(CameraDetection(time=T0 + timedelta(seconds=i), source_id=CAM, label="motorcycle",

@@ -396,6 +396,7 @@ def test_registry_factories_build_from_settings_like_objects() -> None:
         camera_faults = [{"name": "f"}]
         wrong_way = [{"name": "w", "zone": "gate", "direction": [1, 0]}]
         no_stopping = [{"name": "n", "zone": "gate", "stopped_seconds": 30}]
+        lane_congestion = [{"name": "l", "lane": "gate-lane", "speed_below": 10}]
 
     class FakeSettings:  # the shape ioc.config.Settings takes once cameras and rules move there
         timezone = "Asia/Ho_Chi_Minh"
@@ -405,6 +406,7 @@ def test_registry_factories_build_from_settings_like_objects() -> None:
                 "id": CAM,
                 "name": "Ngọ Môn gate",
                 "zones": [{"name": z, "polygon": p} for z, p in ZONES[CAM].items()],
+                "lanes": [{"name": "gate-lane", "polygon": ZONES[CAM]["gate"]}],
             }
         ]
 

@@ -44,7 +44,14 @@ from dashboards.cameras import (
 )
 from ioc.camera_settings import CameraSettings, CameraZone, VisionSettings
 from ioc.config import RuleSettings, Settings, WebSettings
-from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.feeds.cameras.records import (
+    Box,
+    CameraDetection,
+    CameraFrameStats,
+    CameraKeyFrame,
+    LaneOccupancy,
+    TrafficCount,
+)
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
@@ -376,6 +383,11 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
                 box=Box(x1=10 + 40 * k, y1=150, x2=40 + 40 * k, y2=260), track_id=k,
                 zone="street" if k < 3 else None, frame_width=480, frame_height=270,
             ))
+    minute = now.replace(second=0, microsecond=0) - timedelta(minutes=1)  # what cam-01's worker measured
+    events += [TrafficCount(time=minute, source_id="cam-01", line="bridge", direction="east", label=label,
+                            count=n) for label, n in (("car", 3), ("motorcycle", 17))]
+    events.append(LaneOccupancy(time=minute, source_id="cam-01", lane="near-lane", frames=120, occupancy=0.75,
+                                queue_max=6, queue_mean=2.5, speed_px_s=12.0))
     StoreWriter(store.pool, store.caps).write(events)
     with store.pool.connection() as conn:
         for cam, detector, severity, title, details in [
@@ -447,4 +459,13 @@ def test_a_crowded_camera_wall_marks_offline_and_faulty_cameras(browser, crowded
     browser.find_element(By.CSS_SELECTOR, '.cam-tile[data-camera="cam-03"]').click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open.cam-offline"))
     assert browser.find_element(By.ID, "cam-detail-badge").text == "OFFLINE"
+    assert "no counting line or lane" in browser.find_element(By.ID, "cam-detail-traffic").text
+    # a traffic camera's large view: the newest minute of its counting line and lane
+    ActionChains(browser).send_keys(Keys.ESCAPE).perform()
+    wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
+    browser.find_element(By.CSS_SELECTOR, '.cam-tile[data-camera="cam-01"]').click()
+    traffic = "return document.getElementById('cam-detail-traffic').innerText;"
+    wait.until(lambda d: "bridge → east" in d.execute_script(traffic))
+    text = browser.execute_script(traffic)
+    assert "Motorbikes" in text and "17" in text and "75% occupied" in text and "12 px/s" in text, text
     assert [r.getMessage() for r in caplog.records if "Exception on" in r.getMessage()] == []

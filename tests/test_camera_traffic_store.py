@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
-from detectors.cameras.counting import CountingLine, Lane, LaneMeter, LineCounter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dashboards.cameras.traffic import traffic_block
+from ingest.cameras.traffic import LaneMeter, LineCounter
+from ioc.camera_settings import CountingLine, Lane
 from ioc.events import decode
+from ioc.feeds.cameras.records import LaneOccupancy, TrafficCount
+from ioc.feeds.cameras.traffic_queries import latest_traffic
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
 from tests.test_camera_counting import CAM, recorded
@@ -15,8 +22,8 @@ def rows(store: Store, sql: str) -> list[tuple]:
 
 
 def test_line_counts_and_lane_occupancy_are_stored_once(store: Store) -> None:
-    counter = LineCounter([CountingLine(name="bridge", camera=CAM, a=(0.6, 0.0), b=(0.6, 1.0))])
-    meter = LaneMeter([Lane(name="south", camera=CAM, polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])])
+    counter = LineCounter(CAM, [CountingLine(name="bridge", a=(0.6, 0.0), b=(0.6, 1.0))])
+    meter = LaneMeter(CAM, [Lane(name="south", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])])
     records: list = []
     for e in recorded():
         records += counter.add(e) + meter.add(e)
@@ -37,3 +44,30 @@ def test_line_counts_and_lane_occupancy_are_stored_once(store: Store) -> None:
                             key=lambda x: (x[0], x[3], x[4]))
     occ = rows(store, "SELECT time, lane, frames, queue_max FROM camera_lane_occupancy ORDER BY time")
     assert occ == [(r.time, r.lane, r.frames, r.queue_max) for r in sorted(lanes, key=lambda r: r.time)]
+
+
+def test_the_newest_minute_of_a_cameras_traffic_is_read_back_for_its_page(store: Store) -> None:
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    old, new = now - timedelta(minutes=3), now - timedelta(minutes=1)
+    rows = [TrafficCount(time=t, source_id=CAM, line="bridge", direction=d, label=lbl, count=n)
+            for t in (old, new) for d, lbl, n in (("east", "car", 4), ("west", "motorcycle", 9))]
+    rows += [LaneOccupancy(time=t, source_id=CAM, lane="south", frames=120, occupancy=occ, queue_max=5,
+                           queue_mean=2.25, speed_px_s=None if t == new else 40.0)
+             for t, occ in ((old, 0.5), (new, 0.875))]
+    rows.append(TrafficCount(time=now, source_id="another-camera", line="x", direction="y", label="car",
+                             count=1))
+    StoreWriter(store.pool, store.caps).write(rows)
+    got = latest_traffic(store.pool, CAM)
+    assert got.counts_minute == new and got.lanes_minute == new
+    assert [(r.direction, r.label, r.count) for r in got.counts] == [("east", "car", 4),
+                                                                     ("west", "motorcycle", 9)]
+    assert [(r.lane, r.occupancy, r.queue_max, r.speed_px_s) for r in got.lanes] == [
+        ("south", 0.875, 5, None)]
+    assert latest_traffic(store.pool, CAM, within=timedelta(seconds=30)).counts == []
+    assert latest_traffic(store.pool, "nobody").lanes_minute is None
+    vi = str(traffic_block(got, ZoneInfo("Asia/Ho_Chi_Minh"), "vi"))
+    en = str(traffic_block(got, ZoneInfo("Asia/Ho_Chi_Minh"), "en"))
+    assert "Xe máy" in vi and "chiếm 88%" in vi and "Motorbikes" in en and "88% occupied" in en
+    assert "bridge → west" in en
+    empty = str(traffic_block(latest_traffic(store.pool, "nobody"), ZoneInfo("UTC"), "vi"))
+    assert "15 phút" in empty

@@ -227,6 +227,50 @@ def test_worker_step_reads_a_looping_file_and_publishes(tmp_path: Path) -> None:
     worker.capture.close()
 
 
+class FailingPublisher:
+    """The memory bus behind a transport that is down for the first ``failures`` flushes."""
+
+    def __init__(self, bus: MemoryBus, failures: int) -> None:
+        self.inner, self.failures, self.queued = bus.publisher(), failures, []
+
+    def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        self.queued.append((topic, key, value))
+
+    def flush(self, timeout: float | None = None) -> None:
+        queued, self.queued = self.queued, []
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("broker not reachable")
+        for record in queued:
+            self.inner.publish(*record)
+
+    def close(self) -> None:
+        pass
+
+
+def test_camera_records_are_kept_through_a_bus_outage_and_sent_in_order(tmp_path: Path) -> None:
+    bus = MemoryBus()
+    sub = bus.subscribe(["ioc.cameras.frame_stats"], "t")
+    cam = camera(url=str(BIKES), realtime=False, analysed_fps=5, keyframe_every_s=0)
+    worker = CameraWorker(cam, FailingPublisher(bus, failures=3),
+                          vision=VisionSettings(keyframes_dir=tmp_path))
+    for _ in range(3):
+        worker.step()
+    assert worker.health["publish_errors"] == 3 and worker.health["pending"] >= 3
+    assert "broker not reachable" in worker.health["last_error"]
+    assert worker.feed_health().state == "retrying" and worker.feed_health().pending >= 3
+    assert sub.poll(100, 0.05) == []
+    for _ in range(2):
+        worker.step()
+    assert worker.health["pending"] == 0 and worker.health["dropped"] == 0
+    times = [decode(m.value).time for m in sub.poll(100, 0.1)]
+    assert len(times) == 5 and times == sorted(times)  # the three kept frames first, none lost
+    health = worker.feed_health()
+    assert health.state == "live" and health.published == worker.health["published"]
+    assert health.worker == "camera" and health.feed == f"camera:{cam.id}" and health.received >= 5
+    worker.capture.close()
+
+
 def test_missing_file_is_retried_with_backoff_not_raised() -> None:
     cap = CameraCapture("nowhere", "/nonexistent/clip.mp4", backoff_initial=0.05, backoff_max=0.1)
     # each call gives up after 0.3 s without a frame; how many opens fit in it depends on the load
@@ -265,7 +309,7 @@ def test_sample_camera_configuration_builds_workers_and_rules(tmp_path: Path) ->
         assert frame is not None and worker.process(frame).records
         worker.capture.close()
     built = {name: factory(settings) for name, factory in CAMERA_DETECTORS.items()}
-    configured = {"crowd", "congestion", "intrusion", "camera_fault", "no_stopping"}  # in hue.toml
+    configured = {"crowd", "congestion", "intrusion", "camera_fault", "no_stopping", "lane_congestion"}
     assert {name for name, d in built.items() if d.kinds} == configured
     assert set(built["intrusion"].zones["hue-cam-ngomon"]) == {"path", "lawn"}
 

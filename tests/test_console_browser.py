@@ -20,6 +20,7 @@ from http.cookiejar import CookieJar
 
 import pytest
 from conftest import ARTIFACTS, migrated_database
+from selenium.common.exceptions import StaleElementReferenceException
 
 from alerts.people import People
 from alerts.service import AlertService
@@ -201,7 +202,7 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
     ids = _seed(console_store)
     driver = chrome
     _login(driver, base_url, "lan")
-    wait = WebDriverWait(driver, 10, poll_frequency=0.1)
+    wait = WebDriverWait(driver, 60, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
     assert "Nguyễn Thị Lan" in _text(driver, "#who-name") and _text(driver, "#who-role") == "DUTY OFFICER"
     assert "j / k" in _text(driver, "#help-line")
     wait.until(lambda d: _text(d, "#fig-critical .ctile-value") == "2")
@@ -217,8 +218,9 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
     driver.find_element(By.ID, "help-line").click()  # type: ignore[attr-defined]  # focus the page, select nothing
     _key(driver, "j")
     wait.until(lambda d: "Water level above 2.0 m" in _text(d, "#detail-title"))
-    link = driver.find_element(By.ID, "data-link")  # type: ignore[attr-defined]
-    assert link.get_attribute("href") == f"{base_url}/?station=perfume-river"
+    # the panel re-renders while it fills in: read the link afresh until it settles
+    wait.until(lambda d: d.find_element(By.ID, "data-link").get_attribute("href")
+               == f"{base_url}/?station=perfume-river")
     wait.until(lambda d: d.find_element(By.ID, "btn-ack").is_enabled())
     _key(driver, "a")
     wait.until(lambda d: "acknowledged by lan" in _text(d, "#action-message"))
@@ -288,7 +290,7 @@ def test_a_viewer_cannot_change_alerts(console_store: Store, base_url: str, chro
     ids = _seed(console_store)
     driver = chrome
     _login(driver, base_url, "kiosk")
-    wait = WebDriverWait(driver, 10, poll_frequency=0.1)
+    wait = WebDriverWait(driver, 60, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
     assert "Read-only" in _text(driver, "#readonly-note")
     driver.find_element(By.ID, "help-line").click()  # type: ignore[attr-defined]  # focus the page, select nothing
     _key(driver, "j")

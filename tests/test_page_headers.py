@@ -43,6 +43,7 @@ const out = [];
 for (const el of header.querySelectorAll('*')) {
     const style = getComputedStyle(el);
     if (style.display === 'none' || style.visibility === 'hidden' || +style.opacity === 0) continue;
+    if (el.checkVisibility && !el.checkVisibility()) continue;  // e.g. inside a closed <details> menu
     const ownText = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
     const thing = ['A', 'BUTTON', 'IMG', 'INPUT', 'SELECT', 'svg'].includes(el.tagName);
     if (!ownText && !thing) continue;
@@ -164,4 +165,13 @@ def test_header_elements_do_not_overlap(browser, app_url: str, size: tuple[int, 
                 "const e = document.getElementById('link-status');"
                 "e.textContent = 'NO UPDATE FOR 999 s'; e.className = 'link-status stale';")
             problems += _problems(_measure(browser, selector), where + " (no update)")
+            # the pages past the pills open from the "More" menu, on the screen and clickable
+            browser.execute_script("document.querySelector('.nav-more > summary').click();")
+            shown = wait.until(lambda d: d.execute_script(
+                "return Array.from(document.querySelectorAll('.nav-more-link'))"
+                ".filter(a => a.checkVisibility()).map(a => {const r = a.getBoundingClientRect();"
+                " return [a.getAttribute('href'), r.right <= innerWidth && r.bottom <= innerHeight];});"))
+            assert {"/press/", "/services/"} <= {href for href, _ in shown}, shown
+            assert all(inside for _, inside in shown), shown
+            browser.save_screenshot(str(ARTIFACTS / f"header-wall-menu-{width}x{height}.png"))
     assert problems == [], "\n".join(problems)

@@ -205,12 +205,13 @@ def test_the_simulated_outlet_serves_the_sample_with_etags():
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        p = poller(f"http://127.0.0.1:{httpd.server_port}", "/sim_tin_hue.xml")
+        p = poller(f"http://127.0.0.1:{httpd.server_port}", "/samples/sim_tin_hue.xml")
         p.fetch_pages = False
         articles, dead = p.poll(NOW)
         assert dead == [] and len(articles) == 2 and all(a.simulated for a in articles)
         assert p.poll(NOW) == ([], [])  # 304: nothing new
         assert poller(f"http://127.0.0.1:{httpd.server_port}", "/../pyproject.toml").poll(NOW)[1]
+        assert poller(f"http://127.0.0.1:{httpd.server_port}", "/samples/../../pyproject.toml").poll(NOW)[1]
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -84,23 +84,18 @@ def test_press_detector_alerts_with_departments_and_survives_a_snapshot():
 
 
 def test_hue_config_press_sections_validate() -> None:
-    """The Huế config's [rules.press] and its commented press feed parse as settings."""
+    """The Huế config's [rules.press] and its demo press feed parse as settings; every hazard is watched."""
     import tomllib
     from pathlib import Path
 
-    from ingest.press.worker import PressFeedOptions
+    from ingest.press.worker import SimulatedPressOptions
 
     path = Path(__file__).parents[1] / "ioc/app/config/hue.toml"
-    text = path.read_text(encoding="utf-8")
-    rules = PressRuleSettings.model_validate(tomllib.loads(text)["rules"]["press"])
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    rules = PressRuleSettings.model_validate(config["rules"]["press"])
     assert rules.departments["flood"] == "Ban Chỉ huy PCTT"
-    start = text.index("# [[feeds]]\n# name = \"press\"")
-    block = []
-    for line in text[start:].splitlines():
-        if not line.startswith("#"):
-            break
-        block.append(line[2:])
-    options = PressFeedOptions.model_validate(tomllib.loads("\n".join(block))["feeds"][0]["options"])
+    [feed] = [f for f in config["feeds"] if f["kind"] == "press-simulator"]
+    options = SimulatedPressOptions.model_validate(feed["options"])
     assert {t.name for t in options.topics} >= set(rules.hazards)
 
 

@@ -17,7 +17,7 @@ def article(i: int) -> PressArticle:
     return PressArticle(time=T0 + timedelta(minutes=i), source_id="SIM Tin Huế", outlet="SIM Tin Huế",
                         url=f"http://127.0.0.1/a/{i}", title=title, text=text, hash=content_hash(title, text),
                         places=["Phú Hội"], topics=["flood"], tone="negative", tone_score=-0.5,
-                        simulated=True)
+                        simulated=True, entities=["LOC:Phú Hội", "LOC:sông Hương"])
 
 
 def test_articles_are_stored_once_with_their_matches(plain_store: Store) -> None:
@@ -26,7 +26,8 @@ def test_articles_are_stored_once_with_their_matches(plain_store: Store) -> None
     writer.write(batch)
     writer.write(batch[:2])  # a redelivered batch
     with plain_store.pool.connection() as conn:
-        rows = conn.execute("SELECT title, places, topics, tone, simulated FROM press_articles ORDER BY time"
-                            ).fetchall()
+        rows = conn.execute("SELECT title, places, topics, tone, simulated, entities FROM press_articles"
+                            " ORDER BY time").fetchall()
     assert len(rows) == 4
-    assert rows[0] == ("Lũ lụt ở phường Phú Hội 0", ["Phú Hội"], ["flood"], "negative", True)
+    assert rows[0] == ("Lũ lụt ở phường Phú Hội 0", ["Phú Hội"], ["flood"], "negative", True,
+                       ["LOC:Phú Hội", "LOC:sông Hương"])

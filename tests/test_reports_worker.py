@@ -60,6 +60,9 @@ def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, M
     dead = json.loads(by_topic[DEAD_LETTERS].value)
     assert dead["feed"] == "reports" and "api_key" in dead["reason"]
     assert w.health()["accepted"] == 1 and w.health()["dead_letters"] == 1
+    typed = w.feed_health()
+    assert (typed.worker, typed.received, typed.published, typed.dead_lettered) == ("open311", 2, 2, 1)
+    assert typed.last_data_time == report.time
 
 
 def test_a_feeds_entry_of_kind_open311_is_a_source(plain_store: Store, tmp_path: Path) -> None:

@@ -17,7 +17,9 @@ from dashboards.cameras.figures import alert_rows, count_figure, health_facts
 from dashboards.cameras.health import Health, camera_health, fault_limits
 from dashboards.cameras.model import CHART_MINUTES, DETAIL_ALERTS, CameraView, counts_by_camera, frame_url
 from dashboards.cameras.tiles import TILE_PARTS, counts_block, frame_caption, tile_update
+from dashboards.cameras.traffic import traffic_block
 from dashboards.i18n import page_language, t
+from ioc.feeds.cameras.traffic_queries import latest_traffic
 from ioc.store import camera_queries as cq
 
 log = logging.getLogger(__name__)
@@ -100,18 +102,20 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
         Output("cam-detail-cap", "children"),
         Output("cam-detail-health", "children"),
         Output("cam-detail-counts", "children"),
+        Output("cam-detail-traffic", "children"),
         Output("cam-detail-alerts", "children"),
         Input("cam-tick", "n_intervals"),
         Input("cam-selected", "data"),
     )
     def refresh_detail(_n: int | None, selected: str | None) -> tuple[Any, ...]:
         if not selected:
-            return ("cam-detail",) + (dash.no_update,) * 8
+            return ("cam-detail",) + (dash.no_update,) * 9
         try:
             snap = cq.camera_statuses(view.pool, [selected])
             counts = counts_by_camera(cq.latest_counts(view.pool, camera_ids=[selected]))
             open_alerts = cq.open_camera_alerts(view.pool, [selected]).get(selected, [])
             alerts = cq.camera_alerts(view.pool, selected, limit=DETAIL_ALERTS)
+            traffic = latest_traffic(view.pool, selected)
         except psycopg.Error as exc:
             log.warning("cameras: store query failed: %s", exc)
             raise PreventUpdate from None
@@ -130,6 +134,7 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             cap,
             health_facts(status, health, tz),
             counts_block(info, counts.get(selected), now, tz),
+            traffic_block(traffic, tz, page_language(view.settings)),
             alert_rows(alerts, now, tz),
         )
 

@@ -76,6 +76,7 @@ def layout(view: CameraView) -> html.Div:
                             html.Aside(
                                 [html.H2(t("Health", lang)), html.Div(id="cam-detail-health"),
                                  html.H2(t("Counts now", lang)), html.Div(id="cam-detail-counts"),
+                                 html.H2(t("Traffic", lang)), html.Div(id="cam-detail-traffic"),
                                  html.H2(t("Alerts", lang)),
                                  html.Div(id="cam-detail-alerts", className="cam-alert-list")],
                                 className="cam-detail-side",

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from dashboards.press.page import register_press_page
+from dashboards.press.page import create_press_page
 
-__all__ = ["register_press_page"]
+__all__ = ["create_press_page"]

@@ -1,44 +1,65 @@
-"""``/press/``: recent matched articles (outlet, time, tone, places, topics, matched terms
-highlighted, links to the original), the press alerts (stories spreading, bursts, negative
-coverage) filtered by department, and tone by outlet. Server-rendered: every text from an
-article is escaped, so nothing of a feed is ever active on the page. SIMULATED when it is."""
+"""``/press/``: the press alerts (stories spreading, bursts, negative coverage) filtered by department,
+the latest matched articles (outlet, time, tone, places, topics, named entities, the watched terms
+highlighted, links to the original) and tone by outlet. A Dash page: the body is read from the store
+again every ``web.refresh_ms`` × 2 and replaced in place, so new articles appear without a reload.
+Every text from an article reaches the browser as a text node (React escapes it): nothing of a
+feed is ever active on the page. SIMULATED when the articles are.
+"""
 
 from __future__ import annotations
 
-import html
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, Response, request
+import dash
+from dash import Input, Output, dcc, html
+from flask import Flask, has_request_context, request
 from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import page_language
 from ioc.config import Settings
-from ioc.i18n import format_time, gettext
+from ioc.i18n import Translator, format_time
 
-PREFIX = "/press"
-
-
-def t(message: str, lang: str, **params: Any) -> str:
-    return gettext("press", message, lang, **params)
+PREFIX = "/press/"
+t = Translator("press")
+ENTITY_KINDS = {"PER": "person", "LOC": "place", "ORG": "organisation"}
 
 
-def highlight(text: str, terms: list[str]) -> str:
-    """``text`` escaped, with every watched term (case-insensitive) in ``<mark>``."""
-    escaped = html.escape(text)
-    names = sorted({html.escape(x) for x in terms if x}, key=len, reverse=True)
+def watch_terms(settings: Settings) -> dict[str, list[str]]:
+    """Entry name -> its terms, from every press feed's watch lists (what a match can be highlighted by)."""
+    terms: dict[str, list[str]] = {}
+    for feed in settings.feeds:
+        if feed.kind not in ("rss", "press-simulator"):
+            continue
+        for group in ("places", "agencies", "titles", "topics"):
+            for entry in feed.options.get(group, []) or []:
+                if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                    terms.setdefault(entry["name"], []).extend(
+                        x for x in entry.get("terms", []) if isinstance(x, str))
+    return terms
+
+
+def highlight(text: str, terms: Iterable[str]) -> list[Any]:
+    """``text`` as text nodes, every watched term in it (case-insensitive) in a ``<mark>``."""
+    names = sorted({x for x in terms if x}, key=len, reverse=True)
     if not names:
-        return escaped
+        return [text]
     pattern = re.compile("|".join(re.escape(n) for n in names), re.IGNORECASE)
-    return pattern.sub(lambda m: f"<mark>{m.group(0)}</mark>", escaped)
+    out: list[Any] = []
+    last = 0
+    for m in pattern.finditer(text):
+        out += [text[last:m.start()], html.Mark(m.group(0))]
+        last = m.end()
+    return [*out, text[last:]]
 
 
 def _articles(pool: ConnectionPool) -> list[tuple]:
     with pool.connection() as conn:
         return conn.execute(
-            "SELECT time, outlet, url, title, tone, places, agencies, topics, simulated FROM press_articles "
-            "ORDER BY time DESC LIMIT 100").fetchall()
+            "SELECT time, outlet, url, title, tone, places, agencies, topics, simulated, entities "
+            "FROM press_articles ORDER BY time DESC LIMIT 100").fetchall()
 
 
 def _alerts(pool: ConnectionPool, department: str) -> list[tuple]:
@@ -58,54 +79,90 @@ def _tone_by_outlet(pool: ConnectionPool) -> list[tuple]:
             "WHERE time > now() - interval '7 days' GROUP BY outlet ORDER BY outlet").fetchall()
 
 
-def register_press_page(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
-    """Add ``/press/`` to the pages' Flask server (the login guard covers it)."""
+def departments(settings: Settings) -> list[str]:
+    """The departments press alerts are routed to, from ``[rules.press]``."""
+    cfg = settings.rules.press
+    if cfg is None:
+        return []
+    return sorted({*cfg.departments.values(), cfg.default_department})
 
-    @server.route(f"{PREFIX}/", endpoint="ioc_press")
-    def press_page() -> Response:
+
+def _entity(value: str, lang: str) -> html.Span:
+    kind, _, name = value.partition(":")
+    return html.Span(name or kind, className=f"entity entity-{kind.lower()}",
+                     title=t(ENTITY_KINDS.get(kind, kind), lang))
+
+
+def _table(table_id: str, heads: Iterable[str], rows: list[Any], lang: str) -> html.Table:
+    return html.Table([html.Thead(html.Tr([html.Th(t(h, lang)) for h in heads])), html.Tbody(rows)],
+                      id=table_id, className="sec-table")
+
+
+def content(pool: ConnectionPool, settings: Settings, lang: str, department: str) -> list[Any]:
+    """Everything below the header, read from the store now."""
+    tz = settings.timezone
+    articles = [a for a in _articles(pool) if a[2].startswith(("http://", "https://"))]
+    terms = watch_terms(settings)
+    article_rows = [
+        html.Tr([
+            html.Td(format_time(when, lang, tz, "short")),
+            html.Td(outlet),
+            html.Td(html.A(highlight(title, [n for x in (*places, *agencies, *topics)
+                                             for n in (x, *terms.get(x, []))]),
+                           href=url, target="_blank", rel="noopener noreferrer")),
+            html.Td(t(tone, lang), className="tone"),
+            html.Td(", ".join(places)),
+            html.Td(", ".join(t(x, lang) for x in topics)),
+            html.Td([_entity(e, lang) for e in entities], className="entities"),
+        ], className=f"article tone-{tone}")
+        for when, outlet, url, title, tone, places, agencies, topics, _, entities in articles]
+    alert_rows = [
+        html.Tr([html.Td(format_time(when, lang, tz, "short")), html.Td(t(rule, lang)), html.Td(title),
+                 html.Td(str(len(details["outlets"])) if details.get("outlets") else ""),
+                 html.Td(str(details.get("department", "")))],
+                className=f"alert {severity}")
+        for when, rule, severity, title, details in _alerts(pool, department)]
+    tone_rows = [html.Tr([html.Td(o), html.Td(str(n)), html.Td(str(z)), html.Td(str(p))])
+                 for o, n, z, p in _tone_by_outlet(pool)]
+    simulated = any(a[8] for a in articles)
+    return [
+        html.Div(f'{t("SIMULATED", lang)} · {t("outlets named SIM are not real", lang)}',
+                 className="simulated-banner", id="simulated") if simulated else None,
+        html.H3(t("Alerts", lang)),
+        _table("press-alerts", ("Time", "Rule", "Story", "Outlets", "Department"), alert_rows, lang),
+        html.H3(t("Articles", lang)),
+        _table("press-articles", ("Time", "Outlet", "Title", "Tone", "Places", "Topics", "Named entities"),
+               article_rows, lang),
+        html.H3(t("Tone by outlet (7 days)", lang)),
+        _table("press-tone", ("Outlet", "negative", "neutral", "positive"), tone_rows, lang),
+    ]
+
+
+def create_press_page(server: Flask, pool: ConnectionPool, settings: Settings) -> dash.Dash:
+    """Mount ``/press/`` on the wall's server."""
+    app = c.page_app(server, PREFIX, f"Press · {settings.city}", "feed-page.css")
+
+    def layout() -> html.Div:
         lang = page_language(settings)
-        department = request.args.get("department", "")[:128]
-        articles = _articles(pool)
-        tz = settings.timezone
-        rows = "".join(
-            f'<tr class="article tone-{tone}"><td>{html.escape(format_time(when, lang, tz, "short"))}</td>'
-            f"<td>{html.escape(outlet)}</td>"
-            f'<td><a href="{html.escape(url)}" rel="noopener noreferrer" target="_blank">'
-            f"{highlight(title, [*places, *agencies, *topics])}</a></td>"
-            f"<td>{html.escape(t(tone, lang))}</td><td>{html.escape(', '.join(places))}</td>"
-            f"<td>{html.escape(', '.join(t(x, lang) for x in topics))}</td></tr>"
-            for when, outlet, url, title, tone, places, agencies, topics, _ in articles
-            if url.startswith(("http://", "https://")))
-        alerts = "".join(
-            f'<tr class="alert {html.escape(sev)}">'
-            f'<td>{html.escape(format_time(when, lang, tz, "short"))}</td>'
-            f"<td>{html.escape(t(rule, lang))}</td><td>{html.escape(title)}</td>"
-            f"<td>{len(details.get('outlets', []))}</td>"
-            f"<td>{html.escape(str(details.get('department', '')))}</td></tr>"
-            for when, rule, sev, title, details in _alerts(pool, department))
-        tones = "".join(f"<tr><td>{html.escape(o)}</td><td>{n}</td><td>{z}</td><td>{p}</td></tr>"
-                        for o, n, z, p in _tone_by_outlet(pool))
-        simulated = any(a[8] for a in articles)
-        banner = (f'<p class="simulated" id="simulated"><b>{html.escape(t("SIMULATED", lang))}</b> · '
-                  f'{html.escape(t("outlets named SIM are not real", lang))}</p>' if simulated else "")
+        department = request.args.get("department", "")[:128] if has_request_context() else ""
+        return html.Div([
+            html.Header([html.A("←", href="/", className="back"), html.H1(t("Local press", lang)),
+                         html.Span(settings.city, className="city")], className="sec-header"),
+            html.Div([html.Span(t("Department", lang)), dcc.RadioItems(
+                id="press-department", inline=True, value=department,
+                options=[{"label": t("All departments", lang), "value": ""},
+                         *({"label": d, "value": d} for d in departments(settings))])],
+                className="press-filter"),
+            html.Div(content(pool, settings, lang, department), id="press-body"),
+            dcc.Interval(id="press-refresh", interval=settings.web.refresh_ms * 2),
+            dcc.Store(id="press-lang", data=lang),
+        ], className="security-page press-page", lang=lang)
 
-        def head(*names: str) -> str:
-            return "<tr>" + "".join(f"<th>{html.escape(t(n, lang))}</th>" for n in names) + "</tr>"
+    app.layout = layout
 
-        title = t("Local press", lang)
-        page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
-<title>{html.escape(title)} · {html.escape(settings.city)}</title>
-{c.SHARED_TAGS}
-<link rel="stylesheet" href="/console/assets/feed-page.css">
-</head><body class="feed-page"><h1>{html.escape(title)} · {html.escape(settings.city)}</h1>{banner}
-<form method="get"><label>{html.escape(t("Department", lang))}
-<input name="department" value="{html.escape(department)}"></label>
-<input type="hidden" name="lang" value="{lang}"><button>{html.escape(t("Filter", lang))}</button></form>
-<h2>{html.escape(t("Alerts", lang))}</h2>
-<table id="press-alerts">{head("Time", "Rule", "Story", "Outlets", "Department")}{alerts}</table>
-<h2>{html.escape(t("Articles", lang))}</h2>
-<table id="press-articles">{head("Time", "Outlet", "Title", "Tone", "Places", "Topics")}{rows}</table>
-<h2>{html.escape(t("Tone by outlet (7 days)", lang))}</h2>
-<table id="press-tone">{head("Outlet", "negative", "neutral", "positive")}{tones}</table>
-</body></html>"""
-        return Response(page, mimetype="text/html")
+    @app.callback(Output("press-body", "children"), Input("press-refresh", "n_intervals"),
+                  Input("press-department", "value"), Input("press-lang", "data"))
+    def refresh(_: int | None, department: str | None, lang: str | None) -> list[Any]:
+        return content(pool, settings, lang or page_language(settings), (department or "")[:128])
+
+    return app

@@ -1,7 +1,8 @@
-"""Camera rules: crowds, congestion, intrusion and camera faults, one module each.
+"""Camera rules: crowds, congestion, intrusion, wrong way, no stopping, lane congestion, faults.
 
 Each is a pure, event-time :class:`detectors.base.Detector` over ``camera.detection`` records
-(``camera.frame_stats`` for faults), built on the frame fold of :mod:`detectors.cameras.frames`.
+(``camera.frame_stats`` for faults, ``camera.lane_occupancy`` for lane congestion), built on the
+frame fold of :mod:`detectors.cameras.frames`.
 :data:`CAMERA_DETECTORS` maps a registry name to a ``from_settings`` factory, ready to merge
 into :data:`detectors.registry.DETECTORS`.
 """
@@ -15,6 +16,7 @@ from detectors.cameras.congestion import CongestionDetector, CongestionRule
 from detectors.cameras.crowd import CrowdDetector, CrowdRule
 from detectors.cameras.faults import CameraFaultDetector, CameraFaultRule
 from detectors.cameras.intrusion import IntrusionDetector, IntrusionRule
+from detectors.cameras.lane_congestion import LaneCongestionDetector, LaneCongestionRule
 from detectors.cameras.no_stopping import NoStoppingDetector, NoStoppingRule
 from detectors.cameras.wrong_way import WrongWayDetector, WrongWayRule
 
@@ -25,6 +27,7 @@ CAMERA_DETECTORS: Mapping[str, Callable[[Any], Any]] = {
     "camera_fault": CameraFaultDetector.from_settings,
     "wrong_way": WrongWayDetector.from_settings,
     "no_stopping": NoStoppingDetector.from_settings,
+    "lane_congestion": LaneCongestionDetector.from_settings,
 }
 DETECTORS: Mapping[str, Callable[[Any], list[Any]]] = {
     name: (lambda s, f=factory: [f(s)]) for name, factory in CAMERA_DETECTORS.items()
@@ -42,6 +45,8 @@ __all__ = [
     "CrowdRule",
     "IntrusionDetector",
     "IntrusionRule",
+    "LaneCongestionDetector",
+    "LaneCongestionRule",
     "NoStoppingDetector",
     "NoStoppingRule",
     "WrongWayDetector",

@@ -1,10 +1,10 @@
 """What the camera rules share: the rule base model, zones, and a frame-fold detector skeleton.
 
 Zones are polygons in normalised image coordinates (0..1, origin top left), named per camera
-in the camera's settings (``[[cameras.zones]]``). A detection is in a zone when the bottom
-centre of its box (where a person stands, where a vehicle touches the road), divided by the
-frame size, is inside the polygon; a detection without a frame size falls back to the zone
-name the worker put on it.
+in the camera's settings (``[[cameras.zones]]``; its ``[[cameras.lanes]]`` are zones too).
+A detection is in a zone when the bottom centre of its box (where a person stands, where a
+vehicle touches the road), divided by the frame size, is inside the polygon; a detection
+without a frame size falls back to the zone name the worker put on it.
 
 :class:`FrameRuleDetector` implements the :class:`detectors.base.Detector` protocol for rules
 that are a condition on frames held for a while (see :mod:`detectors.cameras.frames`);
@@ -60,11 +60,30 @@ def cameras_from_settings(settings: Any) -> tuple[dict[str, dict[str, Polygon]],
     for cam in getattr(settings, "cameras", None) or []:
         cid = str(_field(cam, "id"))
         names[cid] = str(_field(cam, "name") or _field(cam, "area") or cid)
+        areas = [*(_field(cam, "zones", []) or []), *(_field(cam, "lanes", []) or [])]  # lanes are zones
         zones[cid] = {
             str(_field(z, "name")): [(float(x), float(y)) for x, y in _field(z, "polygon", [])]
-            for z in _field(cam, "zones", []) or []
+            for z in areas
         }
     return zones, names
+
+
+def lane_names(settings: Any) -> dict[str, set[str]]:
+    """Camera id -> the names of its lanes (``[[cameras.lanes]]``)."""
+    return {str(_field(cam, "id")): {str(_field(lane, "name")) for lane in _field(cam, "lanes", []) or []}
+            for cam in getattr(settings, "cameras", None) or []}
+
+
+def one_way_lanes(settings: Any) -> dict[str, dict[str, tuple[float, float]]]:
+    """Camera id -> lane name -> the lane's ``one_way`` direction, for lanes that have one."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for cam in getattr(settings, "cameras", None) or []:
+        for lane in _field(cam, "lanes", []) or []:
+            way = _field(lane, "one_way")
+            if way is not None:
+                out.setdefault(str(_field(cam, "id")), {})[str(_field(lane, "name"))] = (
+                    float(way[0]), float(way[1]))
+    return out
 
 
 def rules_from_settings(settings: Any, key: str, model: type[CameraRule]) -> list[Any]:

@@ -53,7 +53,7 @@ def check_rule_labels(
         else:
             zones = (zones_of or {}).get(rule.name, [None])
             watched = [c for c in cameras
-                       if any(z is None or z in {zone.name for zone in c.zones} for z in zones)]
+                       if any(z is None or z in {zone.name for zone in c.areas()} for z in zones)]
         produced = {c.id: c.produced_labels(vision) for c in watched}
         blind = {cid: labels for cid, labels in produced.items()
                  if labels is not None and not wanted & labels}

@@ -3,7 +3,8 @@
 Per (rule, camera), each analysed frame takes the tracked objects of the rule's ``labels`` whose
 bottom centre is in ``zone`` (the lane). For each, the displacement of its box centre over the
 last ``over_seconds`` is projected on the lane's ``direction`` (a vector in normalised image
-coordinates: ``[0, 1]`` is "down the picture"); more than ``min_px`` pixels against it makes
+coordinates: ``[0, 1]`` is "down the picture"; without one, the ``one_way`` of the camera's lane
+named ``zone``); more than ``min_px`` pixels against it makes
 the object a wrong-way driver. A frame breaches when at least one is, held for ``for_seconds``
 (default 0: at once) to fire; the alert resolves after ``clear_seconds`` without one.
 Fingerprint ``wrong_way:<rule>:<camera>``; ``started_at`` is the frame the driver was seen
@@ -20,11 +21,13 @@ from detectors.cameras.base import (
     FrameRuleDetector,
     cameras_from_settings,
     in_zone,
+    one_way_lanes,
     rules_from_settings,
 )
 from detectors.cameras.frames import Change, FrameSample
 from detectors.cameras.labels import check_rule_labels
 from detectors.cameras.tracks import TrackHistory
+from ioc.camera_settings import CameraConfigError
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import WrongWayRule  # noqa: F401  (re-exported)
@@ -39,6 +42,7 @@ class WrongWayDetector(FrameRuleDetector):
         super().__init__(*args, **kwargs)
         self.tracks = TrackHistory()
         self._frame_size: dict[str, tuple[int, int]] = {}
+        self.lane_ways: dict[str, dict[str, tuple[float, float]]] = {}
 
     @classmethod
     def from_settings(cls, settings: Any) -> WrongWayDetector:
@@ -46,9 +50,24 @@ class WrongWayDetector(FrameRuleDetector):
         zones, names = cameras_from_settings(settings)
         rules = rules_from_settings(settings, "wrong_way", WrongWayRule)
         check_rule_labels(settings, "wrong_way", rules, {r.name: [r.zone] for r in rules})
-        return cls(rules, zones, names)
+        ways = one_way_lanes(settings)
+        for rule in rules:
+            lanes = {c: w[rule.zone] for c, w in ways.items() if rule.zone in w}
+            if rule.direction is None and not (set(rule.cameras) & set(lanes) if rule.cameras else lanes):
+                raise CameraConfigError(
+                    f"rules.wrong_way.{rule.name}: no direction, and no watched camera has a lane "
+                    f"{rule.zone!r} with one_way set")
+        detector = cls(rules, zones, names)
+        detector.lane_ways = ways
+        return detector
+
+    def direction(self, rule: WrongWayRule, camera: str) -> tuple[float, float] | None:
+        """The direction traffic must take: the rule's, else the one_way of the camera's lane."""
+        return rule.direction or self.lane_ways.get(camera, {}).get(rule.zone)
 
     def _targets(self, rule: WrongWayRule, event: Event) -> list[tuple[str, ...]]:
+        if self.direction(rule, event.source_id) is None:
+            return []
         return [(event.source_id,)] if self.has_zone(rule, event.source_id, rule.zone) else []
 
     def _empty(self) -> dict[str, Any]:
@@ -73,7 +92,10 @@ class WrongWayDetector(FrameRuleDetector):
         if len(window) < 2 or window[-1][0] != t:
             return 0.0
         width, height = self._frame_size.get(camera, (1, 1))
-        ux, uy = rule.direction[0] * width, rule.direction[1] * height
+        way = self.direction(rule, camera)
+        if way is None:
+            return 0.0
+        ux, uy = way[0] * width, way[1] * height
         norm = math.hypot(ux, uy)
         dx, dy = window[-1][1] - window[0][1], window[-1][2] - window[0][2]
         return -(dx * ux + dy * uy) / norm
@@ -91,7 +113,8 @@ class WrongWayDetector(FrameRuleDetector):
         return f"Wrong way: {int(change.value)} vehicle(s) against the traffic in {where}"
 
     def _details(self, rule: WrongWayRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
-        return {"zone": rule.zone, "direction": list(rule.direction), "count": int(change.value),
+        return {"zone": rule.zone, "direction": list(self.direction(rule, key[1]) or ()),
+                "count": int(change.value),
                 "tracks": (change.info or {}).get("tracks", []), "min_px": rule.min_px}
 
     def _dump_agg(self, agg: Any) -> Any:

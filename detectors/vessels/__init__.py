@@ -32,6 +32,7 @@ from .ais_gap import AisGapConfig, AisGapDetector
 from .common import RuleConfig, VesselRule
 from .encounter import EncounterConfig, EncounterDetector
 from .loitering import LoiteringConfig, LoiteringDetector
+from .ruleset import PLAIN_KINDS, VesselRuleSet
 from .storm_ban import StormBanConfig, StormBanDetector, StormWarning
 from .zone_dwell import ZoneDwellConfig, ZoneDwellDetector
 from .zones import Zone, ZoneError, ZoneIndex, load_zones
@@ -71,7 +72,8 @@ def build_vessel_detectors(
 
 
 def vessel_rules(settings: Settings) -> Sequence[VesselRule]:
-    """The vessel rules of ``[rules.vessels]`` (none when the section is absent)."""
+    """The vessel rules of ``[rules.vessels]`` (none when the section is absent); those that read
+    plain positions share one reorder queue (:class:`~detectors.vessels.ruleset.VesselRuleSet`)."""
     if "vessels" not in settings.rules.model_fields_set:
         return []
     rules = build_vessel_detectors(settings.rules.vessels.as_config(), base_dir=settings.samples_dir)
@@ -86,7 +88,10 @@ def vessel_rules(settings: Settings) -> Sequence[VesselRule]:
         if cells.hold_minutes < rule.cfg.max_fix_age_minutes + rule.cfg.bin_minutes:
             raise ConfigError(f"[bus.cells] hold_minutes {cells.hold_minutes:g} is less than the encounter's "
                               "max_fix_age_minutes + bin_minutes: a cell could keep a vessel where it was")
-    return rules
+    plain = [rule for rule in rules if rule.kinds <= PLAIN_KINDS]
+    if len(plain) < 2:
+        return rules
+    return [VesselRuleSet(plain), *(rule for rule in rules if rule not in plain)]
 
 
 DETECTORS: Mapping[str, Callable[[Settings], Sequence[VesselRule]]] = {"vessels": vessel_rules}
@@ -107,6 +112,7 @@ __all__ = [
     "StormBanDetector",
     "StormWarning",
     "VesselRule",
+    "VesselRuleSet",
     "Zone",
     "ZoneDwellConfig",
     "ZoneDwellDetector",

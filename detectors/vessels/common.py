@@ -215,6 +215,7 @@ class VesselRule:
         self._next_sweep: int | None = None
         self._late = 0
         self._duplicates = 0
+        self._family: Any = None  # the VesselRuleSet that orders this rule's positions, if any
 
     # -- the Detector protocol ----------------------------------------------------------
     def observe(self, event: Event) -> list[AlertSignal]:
@@ -356,6 +357,9 @@ class VesselRule:
     def schedule(self, mmsi: int, due: int | None) -> None:
         """Call :meth:`_vessel_time_passes` for ``mmsi`` once its fixes up to ``due`` are folded
         (``None``: nothing due). Replaces what was scheduled for it."""
+        if self._family is not None:
+            self._family.member_schedule(self, mmsi, due)
+            return
         lane = self._lanes[mmsi]
         lane.due = due
         if due is None:
@@ -368,6 +372,8 @@ class VesselRule:
     def schedule_global(self, due: int | None) -> None:
         """Call :meth:`_global_time_passes` once the global frontier is past ``due``."""
         self._global_due = due
+        if self._family is not None:
+            self._family.member_schedule_global()
 
     def _fold(self, fix: Fix, out: list[AlertSignal]) -> None:
         """Take the vessel's next fix in event-time order; append the signals it decides."""

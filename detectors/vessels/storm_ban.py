@@ -68,11 +68,12 @@ class StormBanDetector(VesselRule):
         """Add or replace a warning; the signals now due. ``ValueError``: unknown zone, bad area."""
         active = self._add(warning)
         out: list[AlertSignal] = []
+        order = self._family or self  # who keeps the vessels' lanes: a rule set, or this rule
         for mmsi in sorted(m for m, inside in self._inside.items() if active.warning.warning_id in inside):
             self._reschedule(mmsi)
-            lane = self._lanes.get(mmsi)
+            lane = order._lanes.get(mmsi)
             if lane is not None and lane.released is not None:  # a shortened warning may be over
-                self._time_passes_for(mmsi, lane, lane.released, out)
+                order._time_passes_for(mmsi, lane, lane.released, out)
         return out
 
     @property

@@ -74,7 +74,8 @@ def fit(image: np.ndarray, max_dim: int) -> tuple[np.ndarray, float]:
 
 def draw(image: np.ndarray, detections: Sequence[Detection], zones: Sequence[CameraZone] = (),
          caption: str = "", scale: float = 1.0) -> np.ndarray:
-    """A copy of ``image`` with zones (restricted ones red), boxes, labels and track ids drawn.
+    """A copy of ``image`` with zones and lanes (restricted and no-stopping ones red), boxes, labels
+    and track ids drawn.
 
     ``scale``: the image is the frame scaled by this much (boxes are in frame pixels).
     """
@@ -82,7 +83,8 @@ def draw(image: np.ndarray, detections: Sequence[Detection], zones: Sequence[Cam
     h, w = out.shape[:2]
     for zone in zones:
         pts = np.array([[int(x * w), int(y * h)] for x, y in zone.polygon], np.int32)
-        colour = (40, 40, 230) if zone.restricted else (230, 200, 40)
+        red = zone.restricted or getattr(zone, "no_stopping", False)
+        colour = (40, 40, 230) if red else (230, 200, 40)
         cv2.polylines(out, [pts], True, colour, 1, cv2.LINE_AA)
         origin = (int(pts[0][0]) + 3, int(pts[0][1]) + 14)
         cv2.putText(out, ascii_caption(zone.name), origin, cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1,

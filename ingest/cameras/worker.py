@@ -9,7 +9,11 @@ For every sampled frame (``analysed_fps``) :class:`CameraWorker`:
    the first configured zone holding the box's bottom centre), then one
    :class:`~ioc.feeds.cameras.records.CameraFrameStats`;
 4. every ``keyframe_every_s`` writes a JPEG with boxes and publishes a
-   :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming it.
+   :class:`~ioc.feeds.cameras.records.CameraKeyFrame` naming it;
+5. with counting lines or lanes configured, feeds the frame to the camera's
+   :class:`~ingest.cameras.traffic.TrafficMeter` and publishes each finished minute's
+   ``camera.traffic_count`` and ``camera.lane_occupancy`` records (the store keeps them, the
+   lane congestion rule judges them).
 
 Gated frames publish no detections (only their stats). Frames never go on the bus. While the
 camera is down, a ``connected=false`` stats record goes out every ``heartbeat_s``, so the
@@ -37,16 +41,21 @@ from ingest.cameras.analysis import FrameStatsMeter, MotionGate
 from ingest.cameras.backends import Detection, ObjectDetector, build_detector
 from ingest.cameras.capture import CameraCapture, CapturedFrame, utc_now
 from ingest.cameras.keyframes import KeyframeWriter, caption_time, draw, fit
+from ingest.cameras.traffic import TrafficMeter
+from ingest.publishing import PendingPublisher
 from ioc.bus.base import Publisher
 from ioc.camera_settings import CameraSettings, VisionSettings
 from ioc.events import Event
 from ioc.feeds.cameras.records import Box, CameraDetection, CameraFrameStats, CameraKeyFrame
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
 log = logging.getLogger(__name__)
 
 FRAME_STATS_TOPIC = TOPIC_BY_KIND["camera.frame_stats"]
 KEYFRAMES_TOPIC = TOPIC_BY_KIND["camera.keyframe"]
+TRAFFIC_COUNTS_TOPIC = TOPIC_BY_KIND["camera.traffic_count"]
+LANE_OCCUPANCY_TOPIC = TOPIC_BY_KIND["camera.lane_occupancy"]
 
 MAX_PENDING = 50_000
 DETECTIONS_TOPIC = TOPIC_BY_KIND["camera.detection"]
@@ -118,7 +127,8 @@ class CameraWorker:
             keep=camera.keyframes_keep, quality=camera.keyframe_quality,
             max_dim=camera.keyframe_max_dim, max_bytes=int(camera.keyframes_max_mb * 1_000_000),
         )
-        self._pending: list[Outgoing] = []
+        self.traffic = TrafficMeter(camera)
+        self.out = PendingPublisher(publisher, f"camera {camera.id}", max_pending=MAX_PENDING)
         self._reconnects_seen = 0
         self._last_heartbeat: datetime | None = None
         self.health: dict[str, Any] = {
@@ -188,11 +198,13 @@ class CameraWorker:
                 frame_width=width, frame_height=height, shake=stats.shake,
             )
         )
+        detections = [r for r in result.records if isinstance(r, CameraDetection)]
+        result.records.extend(self.traffic.frame(when, detections, result.analysed))
         if self.keyframes.due(when):
             try:
                 caption = f"{self.camera.name or self.camera.id}  {caption_time(when, self.timezone)}"
                 small, scale = fit(image, self.keyframes.max_dim)  # draw at the size that is kept
-                drawn = draw(small, result.detections, self.camera.zones, caption, scale=scale)
+                drawn = draw(small, result.detections, self.camera.areas(), caption, scale=scale)
                 path, size = self.keyframes.write(drawn, when)
                 result.keyframe = path
                 self.health["keyframes"] += 1
@@ -261,35 +273,39 @@ class CameraWorker:
 
     @staticmethod
     def _topic(record: Event) -> str:
-        if isinstance(record, CameraFrameStats):
-            return FRAME_STATS_TOPIC
-        if isinstance(record, CameraKeyFrame):
-            return KEYFRAMES_TOPIC
-        return DETECTIONS_TOPIC
+        return TOPIC_BY_KIND[record.kind]  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        """Publish the minutes still open (the end of a file that does not loop)."""
+        records = self.traffic.flush()
+        self._publish([(self._topic(r), self.camera.id, r.to_wire()) for r in records])
 
     def _publish(self, batch: list[Outgoing]) -> None:
-        batch = self._pending + batch
-        if not batch:
+        """Queue ``batch`` behind the records kept from a failed try and publish them all (every step
+        tries again: the capture paces the camera); kept up to the cap, the oldest dropped, counted."""
+        for record in batch:
+            self.out.add(*record)
+        if not self.out.pending:
             return
-        try:
-            for topic, key, value in batch:
-                self.publisher.publish(topic, key, value)
-            self.publisher.flush()
-        except Exception as exc:
-            self.health["publish_errors"] += 1
-            self.health["last_error"] = f"publish failed: {type(exc).__name__}: {exc}"
-            log.warning("camera %s: publish failed: %s", self.camera.id, exc)
-            overflow = len(batch) - MAX_PENDING
-            if overflow > 0:
-                self.health["dropped"] += overflow
-                batch = batch[overflow:]
-            self._pending = batch
-            self.health["pending"] = len(batch)
-            return
-        self._pending = []
-        self.health["pending"] = 0
-        self.health["published"] += len(batch)
-        self.health["dead_letters"] += sum(1 for topic, _, _ in batch if topic == DEAD_LETTERS)
+        if not self.out.flush(force=True):
+            self.health["last_error"] = self.out.last_error
+        self.health.update(published=sum(self.out.published.values()), publish_errors=self.out.publish_errors,
+                           pending=len(self.out.pending), dropped=self.out.dropped,
+                           dead_letters=self.out.count(dead_letters=True))
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this camera (see :mod:`ioc.health`)."""
+        h = self.health
+        typed = {"published", "pending", "dropped", "dead_letters", "last_error", "last_frame_time"}
+        return FeedHealth(
+            feed=f"camera:{self.camera.id}", worker="camera",
+            state=feed_state(live=True, connected=bool(h.get("connected")), failing=self.out.failing),
+            last_data_time=h.get("last_frame_time"), received=int(h.get("frames_in", 0)),
+            published=self.out.count(), dead_lettered=self.out.count(dead_letters=True),
+            pending=len(self.out.pending), dropped=self.out.dropped,
+            errors=int(h.get("errors", 0)) + h["detector_errors"] + self.out.publish_errors,
+            last_error=h.get("last_error"), details={k: v for k, v in h.items() if k not in typed},
+        )
 
     def run(self, stop: threading.Event) -> None:
         """Step until ``stop`` is set, then release the camera."""
@@ -304,6 +320,7 @@ class CameraWorker:
                     stop.wait(1.0)
                 if self.capture.finished:
                     log.info("camera %s: end of %s (loop = false)", self.camera.id, self.camera.url)
+                    self.finish()
                     break
         finally:
             self.capture.close()

@@ -29,14 +29,11 @@ Quoted fields may not hold newlines.
 
 from __future__ import annotations
 
-import csv
 import heapq
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from statistics import median
-from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,13 +53,20 @@ from .base import (
     parse_value,
     utc_now,
 )
+from .csv_lines import (
+    MAX_LINE_BYTES,
+    CsvFormatError,
+    Cursor,
+    Lines,
+    Row,
+    check_delimiter,
+    check_not_compressed,
+    header_columns,
+    line_record,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 64 * 1024
-SERIES_COLUMNS = ("offset_s", "station_id", "metric", "value", "unit")
-TIMESTAMPED_COLUMNS = ("time", "station_id", "metric", "value", "unit")
-OPTIONAL_COLUMNS = ("quality",)
 DEFAULT_GAP_SECONDS = 60.0
 MIN_SPEED = 0.001  # slower stretches a century-long offset past what a datetime holds
 MAX_OFFSET_SECONDS = 100 * 365.25 * 86400  # a series longer than a century is a typo
@@ -70,92 +74,6 @@ MAX_STATIONS = 10_000  # cursors a series file may open
 MAX_STEP_ROWS = 10_000  # rows of one station at one offset
 MAX_GAPS = 1001  # spacings kept for the median gap of a series
 REORDER_ROWS = 4096  # look-ahead of a timestamped file
-SNIFF_ROWS = 20  # rows read to check the delimiter
-OTHER_DELIMITERS = (";", "\t", "|")
-COMPRESSED = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"PK\x03\x04": "zip",
-}
-
-
-class CsvFormatError(ValueError):
-    """The file is not a CSV of one of the two known shapes (header, delimiter, compression)."""
-
-
-def _text(raw: bytes) -> str:
-    if b"\x00" in raw:
-        raise BadRecord("binary data (NUL byte) in line")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRecord(f"line is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-
-
-def _fields(raw: bytes, delimiter: str = ",") -> list[str]:
-    try:
-        return next(csv.reader([_text(raw).rstrip("\r\n")], strict=True, delimiter=delimiter))
-    except (csv.Error, StopIteration) as exc:
-        raise BadRecord(f"not a CSV row: {exc}") from None
-
-
-def _record(raw: bytes, columns: list[str]) -> dict[str, str]:
-    fields = _fields(raw)
-    if len(fields) > len(columns):
-        raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: unknown extra column(s)")
-    if len(fields) < len(columns):
-        missing = ", ".join(columns[len(fields) :])
-        raise BadRecord(f"{len(fields)} fields, header has {len(columns)}: missing column(s) {missing}")
-    return dict(zip(columns, (f.strip() for f in fields), strict=True))
-
-
-class _Lines:
-    """Lines of the file by position: ``read(pos)`` -> ``(raw, too_long, next_pos)``, bounded memory."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self.f = f
-
-    def read(self, pos: int) -> tuple[bytes, bool, int]:
-        if self.f.tell() != pos:
-            self.f.seek(pos)
-        raw = self.f.readline(MAX_LINE_BYTES + 1)
-        too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
-        if too_long:  # skip the rest of this line in chunks
-            while True:
-                rest = self.f.readline(MAX_LINE_BYTES)
-                if not rest or rest.endswith(b"\n"):
-                    break
-        return raw, too_long, self.f.tell()
-
-
-@dataclass
-class _Row:
-    """One valid row: where it is, its offset and its reading (timed at the series start)."""
-
-    number: int
-    offset: float
-    reading: EnvironmentReading
-    raw: bytes
-
-
-@dataclass
-class _Cursor:
-    """One station's place in a series file and what it knows of the series so far."""
-
-    first_pos: int
-    first_number: int
-    pos: int = 0
-    number: int = 0
-    ahead: _Row | None = None  # the first row of the next step
-    first_offset: float | None = None
-    last_offset: float | None = None  # of the last step read
-    index: int = 0  # steps read in this cycle
-    cycle: int = 0
-    period: float | None = None  # seconds of one cycle, once the end of the file has been seen
-    gaps: list[float] = field(default_factory=list)  # the first spacings, for the median
-    pending: tuple[float, list[EnvironmentReading]] | None = None  # the next step and its time
 
 
 class CsvReplaySource(SourceBase):
@@ -196,15 +114,15 @@ class CsvReplaySource(SourceBase):
         self.timestamped = False
         self._columns: list[str] = []
         self._file = self.path.open("rb")
-        self._lines = _Lines(self._file)
-        self._cursors: dict[str, _Cursor] = {}
+        self._lines = Lines(self._file)
+        self._cursors: dict[str, Cursor] = {}
         self._heap: list[tuple[float, str]] = []
         # timestamped files: read position, look-ahead heap, the last time replayed and its rows
         self._pos = 0
         self._number = 0
         self._eof = False
         self._seq = 0
-        self._ahead: list[tuple[datetime, int, _Row]] = []
+        self._ahead: list[tuple[datetime, int, Row]] = []
         self._seen: set[str] = set()
         self._last_time: datetime | None = None
         self._at_last: dict[tuple[str, str], tuple[float, int]] = {}
@@ -225,17 +143,14 @@ class CsvReplaySource(SourceBase):
 
     # -- opening ---------------------------------------------------------------------
     def _open(self) -> None:
-        magic = self._file.read(8)
-        for prefix, kind in COMPRESSED.items():
-            if magic.startswith(prefix):
-                raise CsvFormatError(f"{self.path}: the file is {kind}-compressed; decompress it first")
+        check_not_compressed(self.path, self._file.read(8))
         raw, too_long, pos = self._lines.read(0)
         if not raw:
             raise CsvFormatError(f"{self.path}: empty file")
         if too_long:
             raise CsvFormatError(f"{self.path}: header line longer than {MAX_LINE_BYTES} bytes")
-        self._columns = self._header(raw)
-        self._check_delimiter(pos)
+        self._columns, self.timestamped = header_columns(self.path, raw)
+        check_delimiter(self.path, self._lines, pos, len(self._columns))
         self._pos, self._number = pos, 1
         if self.timestamped:
             if self.loop:
@@ -243,49 +158,6 @@ class CsvReplaySource(SourceBase):
             self._fill()
         else:
             self._scan(pos)
-
-    def _header(self, raw: bytes) -> list[str]:
-        try:
-            columns = [c.strip() for c in next(csv.reader([_text(raw).lstrip("\ufeff").rstrip("\r\n")]))]
-        except (BadRecord, StopIteration, csv.Error) as exc:
-            raise CsvFormatError(f"{self.path}: unreadable header: {exc}") from None
-        for shape in (SERIES_COLUMNS, TIMESTAMPED_COLUMNS):
-            if set(shape) <= set(columns):
-                unknown = set(columns) - set(shape) - set(OPTIONAL_COLUMNS)
-                if unknown:
-                    raise CsvFormatError(f"{self.path}: unknown column(s) {sorted(unknown)}")
-                if len(set(columns)) != len(columns):
-                    raise CsvFormatError(f"{self.path}: repeated column in header {columns}")
-                self.timestamped = shape is TIMESTAMPED_COLUMNS
-                return columns
-        raise CsvFormatError(
-            f"{self.path}: header {columns[:8]} is neither {','.join(SERIES_COLUMNS)} "
-            f"nor {','.join(TIMESTAMPED_COLUMNS)}"
-        )
-
-    def _check_delimiter(self, pos: int) -> None:
-        """Stop when the first rows all split into the header's columns with another delimiter."""
-        width, votes, seen = len(self._columns), dict.fromkeys(OTHER_DELIMITERS, 0), 0
-        while seen < SNIFF_ROWS:
-            raw, too_long, pos = self._lines.read(pos)
-            if not raw:
-                break
-            if too_long or not raw.strip():
-                continue
-            seen += 1
-            try:
-                if len(_fields(raw)) == width:
-                    return
-                for delimiter in OTHER_DELIMITERS:
-                    votes[delimiter] += len(_fields(raw, delimiter)) == width
-            except BadRecord:
-                continue
-        best = max(OTHER_DELIMITERS, key=lambda d: votes[d])
-        if seen and votes[best] == seen:
-            raise CsvFormatError(
-                f"{self.path}: the header is separated by ',' but the rows by {best!r}; "
-                "write the file with one delimiter (',')"
-            )
 
     def _scan(self, pos: int) -> None:
         """Find each station's first row (one pass, memory per station only).
@@ -318,7 +190,7 @@ class CsvReplaySource(SourceBase):
             if not raw.strip():
                 continue
             try:
-                station = _record(raw, self._columns)["station_id"]
+                station = line_record(raw, self._columns)["station_id"]
             except BadRecord as exc:
                 self.reject(f"line {number}: {exc}", raw)
                 continue
@@ -334,14 +206,14 @@ class CsvReplaySource(SourceBase):
             if len(self._cursors) >= MAX_STATIONS:
                 self.reject(f"line {number}: more than {MAX_STATIONS} stations in one file", raw)
                 continue
-            self._cursors[station] = _Cursor(
+            self._cursors[station] = Cursor(
                 first_pos=here, first_number=number - 1, pos=here, number=number - 1
             )
         for station in list(self._cursors):
             self._schedule(station)
 
     # -- one row ---------------------------------------------------------------------
-    def _valid(self, record: dict[str, str], raw: bytes, number: int) -> _Row:
+    def _valid(self, record: dict[str, str], raw: bytes, number: int) -> Row:
         """The row of a well-formed record, or :class:`BadRecord` with the reason."""
         if self.timestamped:
             when, offset = parse_time(record["time"]), 0.0
@@ -357,9 +229,9 @@ class CsvReplaySource(SourceBase):
             unit=record["unit"],
             quality=record.get("quality") or "good",
         )
-        return _Row(number, offset, reading, raw)
+        return Row(number, offset, reading, raw)
 
-    def _repeat(self, seen: dict[tuple[str, str], tuple[float, int]], row: _Row, report: bool) -> bool:
+    def _repeat(self, seen: dict[tuple[str, str], tuple[float, int]], row: Row, report: bool) -> bool:
         """True (and a dead letter when ``report``) if ``row``'s station and metric were read at its time."""
         key = (row.reading.source_id, row.reading.metric)
         known = seen.get(key)
@@ -372,7 +244,7 @@ class CsvReplaySource(SourceBase):
         return True
 
     # -- series ----------------------------------------------------------------------
-    def _next_row(self, station: str, cursor: _Cursor) -> _Row | None:
+    def _next_row(self, station: str, cursor: Cursor) -> Row | None:
         """The next valid row of ``station`` after the cursor; None at the end of the file.
 
         Lines that are not well-formed were rejected by :meth:`_scan`; invalid rows of this
@@ -386,7 +258,7 @@ class CsvReplaySource(SourceBase):
             if too_long or not raw.strip():
                 continue
             try:
-                record = _record(raw, self._columns)
+                record = line_record(raw, self._columns)
             except BadRecord:
                 continue
             if record["station_id"] != station:
@@ -407,7 +279,7 @@ class CsvReplaySource(SourceBase):
                 continue
             return row
 
-    def _read_step(self, station: str, cursor: _Cursor) -> list[EnvironmentReading] | None:
+    def _read_step(self, station: str, cursor: Cursor) -> list[EnvironmentReading] | None:
         """The readings of the cursor's next step (one offset); None at the end of the file."""
         row = cursor.ahead or self._next_row(station, cursor)
         cursor.ahead = None
@@ -458,14 +330,14 @@ class CsvReplaySource(SourceBase):
         cursor.pending = (seconds, step)
         heapq.heappush(self._heap, (seconds, station))
 
-    def _offset_seconds(self, cursor: _Cursor, index: int) -> float:
+    def _offset_seconds(self, cursor: Cursor, index: int) -> float:
         """Seconds after the cycle's start of step ``index`` (the last one read, without a cadence)."""
         if self.cadence_seconds is not None:
             return index * self.cadence_seconds
         assert cursor.first_offset is not None and cursor.last_offset is not None
         return (cursor.last_offset - cursor.first_offset) / self.speed
 
-    def _gap(self, cursor: _Cursor) -> float:
+    def _gap(self, cursor: Cursor) -> float:
         if self.cadence_seconds is not None:
             return self.cadence_seconds
         return (median(cursor.gaps) if cursor.gaps else DEFAULT_GAP_SECONDS) / self.speed
@@ -485,7 +357,7 @@ class CsvReplaySource(SourceBase):
             if not raw.strip():
                 continue
             try:
-                record = _record(raw, self._columns)
+                record = line_record(raw, self._columns)
                 if self.stations is not None and record["station_id"] not in self.stations:
                     continue
                 row = self._valid(record, raw, self._number)

@@ -5,7 +5,8 @@
 ``ioc.topics.DEAD_LETTERS`` keyed by the feed name, and flushes. Nothing a source or the bus
 does stops the worker: failures are logged, counted in :attr:`EnvironmentWorker.health`, and
 retried after an exponential backoff, or after the wait the source asked for (HTTP
-``Retry-After``) when that is longer; records whose publishing failed are kept and sent again.
+``Retry-After``) when that is longer; records whose publishing failed are kept (in the shared
+:class:`~ingest.publishing.PendingPublisher`, up to its cap) and sent again.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from ingest.publishing import PendingPublisher
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.feeds.environment.records import EnvironmentReading
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, topic_for
 
 from .base import Clock, EnvironmentSource, SourceUnavailable, utc_now
@@ -51,7 +54,8 @@ class EnvironmentWorker:
         self.clock = clock
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self._pending: list[tuple[str, str | None, bytes]] = []
+        self.out = PendingPublisher(publisher, self.feed, max_pending=MAX_PENDING)
+        self.received = 0
         self._failures = 0
         self._retry_at: datetime | None = None
         self.health: dict[str, Any] = {
@@ -92,25 +96,26 @@ class EnvironmentWorker:
         if asked is not None:
             wait = max(wait or 0.0, self._take(asked) or 0.0) or None
 
-        batch = list(self._pending)
+        self.received += len(readings) + len(rejects)
         for rejected in rejects:
             value = self.dead_letter("ingest", self.feed, rejected.reason, rejected.payload, now)
-            batch.append((DEAD_LETTERS, self.feed, value))
+            self.out.add(DEAD_LETTERS, self.feed, value)
         for reading in readings:
-            batch.append((topic_for(reading), reading.source_id, reading.to_wire()))
-        published = self._publish(batch, errors)
-        sent = sum(1 for topic, _, _ in batch if topic != DEAD_LETTERS) if published else 0
+            self.out.add(topic_for(reading), reading.source_id, reading.to_wire())
+        before, letters_before = self.out.count(), self.out.count(dead_letters=True)
+        published = self.out.flush(force=True)  # this worker's backoff (source and bus) gates the step
+        sent = self.out.count() - before
         if published:
-            self._pending = []
             self.health["live"] = True  # the backfill (if any) is on the bus: now in step with the clock
             self.health["readings"] += sent
-            self.health["dead_letters"] += len(batch) - sent
+            self.health["dead_letters"] += self.out.count(dead_letters=True) - letters_before
             if readings:
                 last = max(r.time for r in readings)
                 prev = self.health["last_reading_time"]
                 self.health["last_reading_time"] = last if prev is None else max(prev, last)
         else:
-            self._keep(batch)
+            errors.append(self.out.last_error or "publish failed")
+        self.health["dropped"] = self.out.dropped
         self._settle(now, errors, wait)
         return sent
 
@@ -120,27 +125,6 @@ class EnvironmentWorker:
         except Exception:  # pragma: no cover - defensive
             log.exception("%s: source bookkeeping failed", self.feed)
             return []
-
-    def _publish(self, batch: list[tuple[str, str | None, bytes]], errors: list[str]) -> bool:
-        if not batch:
-            return True
-        try:
-            for topic, key, value in batch:
-                self.publisher.publish(topic, key, value)
-            self.publisher.flush()
-        except Exception as exc:
-            errors.append(f"publish failed: {type(exc).__name__}: {exc}")
-            return False
-        return True
-
-    def _keep(self, batch: list[tuple[str, str | None, bytes]]) -> None:
-        """Keep unpublished records for the next step (oldest dropped beyond the cap, counted)."""
-        overflow = len(batch) - MAX_PENDING
-        if overflow > 0:
-            self.health["dropped"] += overflow
-            log.error("%s: %d unpublished records dropped (pending cap)", self.feed, overflow)
-            batch = batch[overflow:]
-        self._pending = batch
 
     def _settle(self, now: datetime, errors: list[str], wait: float | None = None) -> None:
         if not errors:
@@ -155,6 +139,18 @@ class EnvironmentWorker:
         self.health["errors"] += len(errors)
         self.health.update(connected=False, last_error=errors[-1], retry_at=self._retry_at)
         log.warning("%s: %s (retry in %.1f s)", self.feed, "; ".join(errors)[:500], delay)
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this feed (see :mod:`ioc.health`)."""
+        h = self.health
+        return FeedHealth(
+            feed=self.feed, worker="environment",
+            state=feed_state(live=h["live"], failing=self._failures > 0),  # a source down fails too
+            live=h["live"], last_data_time=h["last_reading_time"], received=self.received,
+            published=h["readings"], dead_lettered=h["dead_letters"], pending=len(self.out.pending),
+            dropped=self.out.dropped, errors=h["errors"], last_error=h["last_error"],
+            details={"connected": h["connected"], "retry_at": h["retry_at"]},
+        )
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
         """Step every ``interval`` seconds until ``stop`` is set."""

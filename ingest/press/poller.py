@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import requests
 import trafilatura
 
+from ingest.press.entities import Method, entities
 from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, parse_feed, plain
 from ingest.press.text import Matcher, understand
 from ioc.feeds.press.records import PressArticle
@@ -33,6 +34,7 @@ class FeedPoller:
     max_bytes: int = 5_000_000
     fetch_pages: bool = True
     simulated: bool = False
+    entities: Method = "rules"
     timeout_s: float = 10.0
     etag: str | None = None
     modified: str | None = None
@@ -99,9 +101,10 @@ class FeedPoller:
                 dead.append((f"article refused: {exc}", entry.url.encode()))
         return articles, dead
 
-    def page_text(self, url: str) -> str:
-        """Main text of an article page by trafilatura (boilerplate, menus and scripts left out); where
-        it finds none, the page's <article> (or whole page) with every tag stripped."""
+    def page_text(self, url: str, title: str = "") -> str:
+        """Main text of an article page by trafilatura (boilerplate, menus and scripts left out, and
+        the headline when it repeats ``title``: it would run into the first sentence); where it finds
+        none, the page's <article> (or whole page) with every tag stripped."""
         response = self._get(url)
         if response.status_code != 200:
             raise FeedRefused(f"HTTP {response.status_code} for article page {url}")
@@ -109,7 +112,8 @@ class FeedPoller:
         extracted = trafilatura.extract(page, include_comments=False, include_tables=False,
                                         favor_precision=True)
         if extracted:
-            return plain(extracted)
+            lines = [plain(line) for line in extracted.splitlines()]
+            return " ".join(line for line in lines if line and line.casefold() != title.casefold())
         start = page.lower().find("<article")
         body = page[start:page.lower().find("</article>", start)] if start >= 0 else page
         return plain(body)
@@ -117,7 +121,7 @@ class FeedPoller:
     def article(self, entry: Entry, now: datetime) -> PressArticle:
         text = entry.text
         if not text and self.fetch_pages:
-            text = self.page_text(entry.url)
+            text = self.page_text(entry.url, entry.title)
         text = text or entry.summary
         seen = understand(entry.title, text, self.matcher)
         terms = [f"{g}:{n}" for g, names in seen.matches.items() for n in names]
@@ -127,4 +131,6 @@ class FeedPoller:
             text=text[:200_000], author=entry.author, published=entry.published,
             hash=content_hash(entry.title, text), places=seen.matches["places"],
             agencies=seen.matches["agencies"] + seen.matches["titles"], topics=seen.matches["topics"],
-            terms=terms[:256], tone=seen.tone, tone_score=seen.tone_score, simulated=self.simulated)
+            terms=terms[:256], tone=seen.tone, tone_score=seen.tone_score, simulated=self.simulated,
+            entities=[e[:128] for e in entities(seen.words, f"{entry.title}. {text}", self.matcher,
+                                                self.entities)])

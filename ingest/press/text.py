@@ -1,17 +1,19 @@
 """Vietnamese article text: NFC normalisation, diacritic folding, word segmentation, watch-list
 matching (with and without diacritics) and tone from the lexicon in ``tone_lexicon.tsv``.
 
-Matching runs on the folded, lower-cased token stream: ``lũ lụt`` and ``lu lut`` both fold to
-``lu lut`` and match the same watch entry. Segmentation is underthesea's bundled CRF (offline);
-tone counts lexicon words, with a negator (``không``, ``chưa``...) within two words flipping the
-next sentiment word.
+Matching runs on the folded, lower-cased syllables: ``lũ lụt`` and ``lu lut`` both fold to
+``lu lut`` and match the same watch entry. A syllable written with its diacritics must carry the
+term's own (``chảy``, flows, is not ``cháy``, fire, though both fold to ``chay``); one written
+without any matches every term that folds to it, and a term written without any matches all.
+Segmentation is underthesea's bundled CRF (offline); tone counts lexicon words (matched the same
+way), with a negator (``không``, ``chưa``...) within two words flipping the next sentiment word.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,38 +44,63 @@ def segment(text: str) -> list[str]:
 
 
 def syllables(text: str) -> list[str]:
-    """The folded syllables of ``text``: the stream watch terms and the lexicon are matched on."""
-    return _WORD.findall(fold(text))
+    """The folded syllables of ``text``: the stream watch terms and the lexicon are looked up on."""
+    return [fold(s) for s in _WORD.findall(normalise(text).lower())]
+
+
+def written(text: str) -> list[str]:
+    """The lower-cased syllables of ``text`` as written (with their diacritics), one per :func:`syllables`."""
+    return _WORD.findall(normalise(text).lower())
+
+
+TONE_MARKS = frozenset("\u0300\u0301\u0303\u0309\u0323")  # huyền, sắc, ngã, hỏi, nặng (combining)
+
+
+def tone_key(syllable: str) -> tuple[str, str]:
+    """A syllable's letters (with ă â ê ô ơ ư đ) and its tone mark, wherever the mark sits: the old and
+    new placements (``hoả``/``hỏa``, ``thuỷ``/``thủy``) give the same key."""
+    decomposed = unicodedata.normalize("NFD", syllable)
+    return (unicodedata.normalize("NFC", "".join(c for c in decomposed if c not in TONE_MARKS)),
+            "".join(c for c in decomposed if c in TONE_MARKS))
+
+
+def same_word(text: Sequence[str], folded: Sequence[str], term: Sequence[str]) -> bool:
+    """Whether syllables as written in ``text`` (``folded``: the same, folded) mean ``term``'s: equal
+    (the tone mark placed either way), or written without diacritics on either side."""
+    return all(r == t or r == f or t == fold(t) or tone_key(r) == tone_key(t)
+               for r, f, t in zip(text, folded, term, strict=True))
 
 
 @dataclass(frozen=True)
 class Matcher:
     """The watch lists compiled: folded term syllables -> (group, entry name)."""
 
-    terms: dict[tuple[str, ...], list[tuple[str, str]]]
+    terms: dict[tuple[str, ...], list[tuple[str, str, tuple[str, ...]]]]  # folded -> (group, name, written)
     longest: int
     entries: dict[tuple[str, str], WatchEntry] = field(default_factory=dict)
 
     @classmethod
     def build(cls, options: PressOptions) -> Matcher:
-        terms: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        terms: dict[tuple[str, ...], list[tuple[str, str, tuple[str, ...]]]] = {}
         entries: dict[tuple[str, str], WatchEntry] = {}
         for group in ("places", "agencies", "titles", "topics"):
             for entry in getattr(options, group):
                 entries[(group, entry.name)] = entry
                 for term in (entry.name, *entry.terms):
-                    key = tuple(syllables(term))
-                    if key and (group, entry.name) not in terms.setdefault(key, []):
-                        terms[key].append((group, entry.name))
+                    key, as_written = tuple(syllables(term)), tuple(written(term))
+                    if key and (group, entry.name, as_written) not in terms.setdefault(key, []):
+                        terms[key].append((group, entry.name, as_written))
         return cls(terms, max((len(k) for k in terms), default=0), entries)
 
-    def match(self, words: list[str]) -> dict[str, list[str]]:
-        """Watch entries found in the folded syllables ``words``: group -> sorted entry names."""
+    def match(self, words: list[str], as_written: list[str] | None = None) -> dict[str, list[str]]:
+        """Watch entries found in the folded syllables ``words`` (``as_written``: the same syllables
+        with their diacritics; without it, diacritics are ignored): group -> sorted entry names."""
         found: dict[str, set[str]] = {"places": set(), "agencies": set(), "titles": set(), "topics": set()}
         for i in range(len(words)):
             for n in range(1, min(self.longest, len(words) - i) + 1):
-                for group, name in self.terms.get(tuple(words[i:i + n]), ()):
-                    found[group].add(name)
+                for group, name, term in self.terms.get(tuple(words[i:i + n]), ()):
+                    if as_written is None or same_word(as_written[i:i + n], words[i:i + n], term):
+                        found[group].add(name)
         return {g: sorted(v) for g, v in found.items()}
 
     def department(self, group: str, name: str) -> str:
@@ -81,23 +108,36 @@ class Matcher:
         return entry.department if entry else ""
 
 
+Lexicon = dict[tuple[str, ...], list[tuple[tuple[str, ...], float]]]
+
+
 @lru_cache(maxsize=4)
-def load_lexicon(path: Path = LEXICON) -> dict[tuple[str, ...], float]:
-    """The tone lexicon: folded phrase -> weight (negative < 0 < positive); ``#`` lines are comments."""
-    lexicon: dict[tuple[str, ...], float] = {}
+def load_lexicon(path: Path = LEXICON) -> Lexicon:
+    """The tone lexicon: folded phrase -> [(phrase as written, weight)] (negative < 0 < positive);
+    ``#`` lines are comments."""
+    lexicon: Lexicon = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         try:
             phrase, weight = line.rsplit("\t", 1)
-            lexicon[tuple(syllables(phrase))] = float(weight)
+            lexicon.setdefault(tuple(syllables(phrase)), []).append((tuple(written(phrase)), float(weight)))
         except ValueError as exc:
             raise ValueError(f"{path}:{number}: expected 'phrase<TAB>weight', got {line!r}") from exc
     return lexicon
 
 
-def tone(words: list[str], lexicon: dict[tuple[str, ...], float] | None = None) -> tuple[str, float]:
-    """Tone of folded syllables: (``negative``/``neutral``/``positive``, score in [-1, 1])."""
+def _weight(lexicon: Lexicon, folded: list[str], as_written: list[str] | None) -> float | None:
+    for phrase, weight in lexicon.get(tuple(folded), ()):
+        if as_written is None or same_word(as_written, folded, phrase):
+            return weight
+    return None
+
+
+def tone(words: list[str], lexicon: Lexicon | None = None,
+         as_written: list[str] | None = None) -> tuple[str, float]:
+    """Tone of folded syllables ``words`` (``as_written``: with their diacritics, which must then
+    agree with the lexicon's): (``negative``/``neutral``/``positive``, score in [-1, 1])."""
     lexicon = load_lexicon() if lexicon is None else lexicon
     longest = max((len(k) for k in lexicon), default=1)
     score, hits, negate_until, i = 0.0, 0, -1, 0
@@ -107,7 +147,7 @@ def tone(words: list[str], lexicon: dict[tuple[str, ...], float] | None = None) 
             i += 1
             continue
         for n in range(min(longest, len(words) - i), 0, -1):
-            weight = lexicon.get(tuple(words[i:i + n]))
+            weight = _weight(lexicon, words[i:i + n], None if as_written is None else as_written[i:i + n])
             if weight is not None:
                 score += -weight if i <= negate_until else weight
                 hits += 1
@@ -134,9 +174,10 @@ def understand(title: str, text: str, matcher: Matcher, *, segmented: bool = Tru
     """Normalise, segment, match and weigh one article (title weighs like the text)."""
     body = normalise(f"{title}. {text}")
     words = segment(body) if segmented else body.split()
-    folded = [s for w in words for s in syllables(w)]
-    label, score = tone(folded)
-    return Understanding(words, matcher.match(folded), label, score)
+    as_written = [s for w in words for s in written(w)]
+    folded = [fold(s) for s in as_written]
+    label, score = tone(folded, as_written=as_written)
+    return Understanding(words, matcher.match(folded, as_written), label, score)
 
 
 def all_terms(entries: Iterable[WatchEntry]) -> list[str]:

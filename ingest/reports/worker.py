@@ -19,6 +19,7 @@ from ioc.deadletters import dead_letter_record
 from ioc.events import Event
 from ioc.feeds.reports import SPEC
 from ioc.feeds.reports.settings import ReportsFeed
+from ioc.health import FeedHealth, FeedState
 from ioc.http_server import ThreadedServer
 from ioc.topics import DEAD_LETTERS
 
@@ -35,6 +36,8 @@ class Open311Worker:
         self.publisher, self.feed = publisher, feed
         self._lock = threading.Lock()  # a publisher is not promised to be thread-safe
         self.accepted = 0
+        self.published = 0
+        self.last_time: datetime | None = None
         self.rejected: Counter[str] = Counter()
         self.app = build_app(cfg, self.publish, self.dead_letter, reader)
         self.server = ThreadedServer(self.app, host, port, threads)
@@ -45,6 +48,9 @@ class Open311Worker:
                 self.publisher.publish(SPEC.topics[e.kind], e.key, e.to_wire())  # type: ignore[attr-defined]
             self.publisher.flush()
             self.accepted += 1
+            self.published += len(events)
+            for e in events:
+                self.last_time = e.time if self.last_time is None else max(self.last_time, e.time)
 
     def dead_letter(self, reason: str, payload: dict[str, Any]) -> None:
         import json
@@ -59,6 +65,18 @@ class Open311Worker:
         return {"feed": self.feed, "port": self.server.server_port, "accepted": self.accepted,
                 "dead_letters": sum(self.rejected.values()),
                 "dead_letter_reasons": dict(self.rejected.most_common(10))}
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this intake (see :mod:`ioc.health`): a refused post is
+        answered to its sender and dead-lettered; a bus failure is answered 500 (not accepted), so
+        nothing waits here."""
+        dead = sum(self.rejected.values())
+        return FeedHealth(
+            feed=self.feed, worker="open311", state=FeedState.LIVE, last_data_time=self.last_time,
+            received=self.accepted + dead, published=self.published, dead_lettered=dead,
+            details={"port": self.server.server_port, "accepted": self.accepted,
+                     "dead_letter_reasons": dict(self.rejected.most_common(10))},
+        )
 
     def run(self, stop: threading.Event) -> None:
         thread = threading.Thread(target=self._serve, name=f"{self.feed}-open311", daemon=True)

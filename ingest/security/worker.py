@@ -12,6 +12,7 @@ from ingest.publishing import PendingPublisher
 from ingest.security.parsers import PARSERS, LineContext, ParseError
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class SecurityWorker:
         self.rejected = Counter[str]()
         self.last_time: datetime | None = None
         self.source_error: str | None = None
+        self.source_errors = 0
 
     @property
     def health(self) -> dict[str, Any]:
@@ -46,6 +48,22 @@ class SecurityWorker:
             "publish_errors": self.out.publish_errors, "dropped": self.out.dropped,
             "last_error": self.out.last_error or self.source_error,
         }
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this feed (see :mod:`ioc.health`)."""
+        live = bool(getattr(self.source, "live", True)) and not self.out.pending
+        connected = bool(self.source.connected) if hasattr(self.source, "connected") else None
+        return FeedHealth(
+            feed=self.feed, worker="security", state=feed_state(live=live, connected=connected,
+                                                                failing=self.out.failing),
+            live=live, last_data_time=self.last_time, received=self.lines, published=self.out.count(),
+            dead_lettered=sum(self.rejected.values()), pending=len(self.out.pending),
+            dropped=self.out.dropped,
+            errors=self.source_errors + self.out.publish_errors,
+            last_error=self.out.last_error or self.source_error,
+            details={"log": self.log_kind, "events": self.events, "connected": connected,
+                     "dead_letter_reasons": dict(self.rejected.most_common(10))},
+        )
 
     def handle(self, lines: list[bytes], received: datetime) -> None:
         ctx = LineContext(received=received, host=self.host, tz=self.tz, simulated=self.simulated)
@@ -64,6 +82,7 @@ class SecurityWorker:
                 self.last_time = event.time
             self.out.add(topic_for(event), event.key, event.to_wire())
         for message in self.source.take_errors():
+            self.source_errors += 1
             self.source_error = message
             log.warning("%s: %s", self.feed, message)
 
@@ -74,6 +93,7 @@ class SecurityWorker:
                 self.handle(lines, received)
                 self.out.maybe_flush()
         except Exception as exc:  # a source bug must not kill the thread silently
+            self.source_errors += 1
             self.source_error = f"source failed: {type(exc).__name__}: {exc}"
             log.exception("%s: source failed", self.feed)
         finally:

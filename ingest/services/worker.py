@@ -13,6 +13,7 @@ from ingest.publishing import PendingPublisher
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.feeds.services.records import DossierEvent
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class ServicesWorker:
         self.rejected = Counter[str]()
         self.last_time: datetime | None = None
         self.error: str | None = None
+        self.errors = 0
 
     @property
     def health(self) -> dict[str, Any]:
@@ -54,6 +56,19 @@ class ServicesWorker:
             "last_error": self.out.last_error or self.error,
             **self.status(),
         }
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this feed (see :mod:`ioc.health`)."""
+        live = not self.out.pending and self.error is None
+        dead = sum(self.rejected.values())
+        return FeedHealth(
+            feed=self.feed, worker="services",
+            state=feed_state(live=live, failing=self.error is not None or self.out.failing),
+            live=live, last_data_time=self.last_time, received=self.events + dead, published=self.out.count(),
+            dead_lettered=dead, pending=len(self.out.pending), dropped=self.out.dropped,
+            errors=self.errors + self.out.publish_errors, last_error=self.out.last_error or self.error,
+            details={"dead_letter_reasons": dict(self.rejected.most_common(10)), **self.status()},
+        )
 
     def handle(self, events: Iterable[DossierEvent], dead: Iterable[tuple[str, str]]) -> None:
         now = datetime.now(UTC)
@@ -71,6 +86,7 @@ class ServicesWorker:
                 self.handle(*self.read())
                 self.error = None
             except Exception as exc:  # a source bug must not kill the thread silently
+                self.errors += 1
                 self.error = f"source failed: {type(exc).__name__}: {exc}"
                 log.exception("%s: source failed", self.feed)
             self.out.flush(force=True)

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,17 +57,21 @@ from functools import reduce
 from operator import xor
 from typing import Any, NamedTuple
 
-from pyais.bit_vector import bit_vector
-from pyais.messages import MSG_CLASS
-from pydantic import ValidationError
-
+from ingest.vessels.ais_messages import (
+    MAX_MESSAGE_TYPE,
+    POSITION_TYPES,
+    STATIC_TYPES,
+    USED_TYPES,
+    message_records,
+)
+from ingest.vessels.ais_messages import Reject as _Reject
+from ingest.vessels.ais_outcomes import DeadLetter, DecodeStats, TooLong
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
-VesselRecord = VesselPosition | VesselStatic
+__all__ = ["POSITION_TYPES", "STATIC_TYPES", "USED_TYPES", "AisDecoder", "DeadLetter", "DecodeStats",
+           "TooLong", "VesselRecord", "nmea_checksum"]
 
-POSITION_TYPES = frozenset({1, 2, 3, 18, 19, 27})
-STATIC_TYPES = frozenset({5, 24})
-USED_TYPES = POSITION_TYPES | STATIC_TYPES
+VesselRecord = VesselPosition | VesselStatic
 
 DEFAULT_MAX_LINE_BYTES = 1024  # an NMEA sentence is at most 82 characters; tag blocks add some
 DEFAULT_FRAGMENT_TIMEOUT = timedelta(seconds=10)
@@ -76,15 +80,6 @@ DEFAULT_MAX_FUTURE = timedelta(minutes=5)
 DEAD_LETTER_PAYLOAD_BYTES = 4096  # what of an oversized line is kept in its dead letter
 # No AIS message predates ITU-R M.1371-0 (1998): an earlier time is a receiver's unset clock.
 EARLIEST_TIME = datetime(1998, 1, 1, tzinfo=UTC)
-MAX_MESSAGE_TYPE = 27  # ITU-R M.1371-5 defines types 1-27; 0 and 28-63 are not messages
-# Bit offsets of the 8-bit ship and cargo type (read raw: pyais's ShipType folds codes).
-SHIP_TYPE_BIT = {5: 232, 19: 263, 24: 40}
-MIN_BITS_19_STATIC = 301  # a type 19 carrying its name, type and dimensions
-DIMENSION_LIMITS = (511, 63)  # "511 m or more" (bow/stern), "63 m or more" (port/starboard)
-
-# Bits a message must carry for the fields read from it (shorter payloads are truncated).
-MIN_BITS: dict[int, int] = {1: 137, 2: 137, 3: 137, 18: 133, 19: 133, 27: 94, 5: 420}
-MIN_BITS_24 = {0: 160, 1: 162}
 
 _HEX = b"0123456789ABCDEFabcdef"
 _WHITESPACE = b" \t\r\n\x00"
@@ -93,68 +88,6 @@ _PAYLOAD_CHARS = bytes(list(range(48, 88)) + list(range(96, 120)))
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
 _METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
-
-
-@dataclass(frozen=True, slots=True)
-class TooLong:
-    """A line cut by a line reader because it exceeded its limit: its start and full size."""
-
-    prefix: bytes
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """One input line that did not become a record: why, the raw line, and when it was received."""
-
-    reason: str
-    payload: bytes
-    received: datetime
-
-
-@dataclass(slots=True)
-class DecodeStats:
-    """Counters of an :class:`AisDecoder`; see the module docstring for the four outcomes."""
-
-    lines: int = 0
-    lines_decoded: int = 0
-    lines_ignored: int = 0
-    lines_dead: int = 0
-    sentences: int = 0  # valid AIS sentences (fragments) accepted
-    messages: int = 0  # AIS messages complete (single or reassembled)
-    positions: int = 0
-    statics: int = 0
-    ignored_by_type: Counter[int] = field(default_factory=Counter)  # AIS message type -> messages
-    ignored_other: Counter[str] = field(default_factory=Counter)  # blank, comment, nmea:GPRMC...
-    dead_letters: int = 0
-    dead_letter_reasons: Counter[str] = field(default_factory=Counter)  # reason (before ':') -> n
-    pending_lines: int = 0
-
-    def balanced(self) -> bool:
-        """Every line counted is decoded, ignored, dead-lettered or pending."""
-        return self.lines == self.lines_decoded + self.lines_ignored + self.lines_dead + self.pending_lines
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly copy (counter keys as text)."""
-        return {
-            "lines": self.lines,
-            "lines_decoded": self.lines_decoded,
-            "lines_ignored": self.lines_ignored,
-            "lines_dead": self.lines_dead,
-            "sentences": self.sentences,
-            "messages": self.messages,
-            "positions": self.positions,
-            "statics": self.statics,
-            "ignored_by_type": {str(k): v for k, v in sorted(self.ignored_by_type.items())},
-            "ignored_other": dict(sorted(self.ignored_other.items())),
-            "dead_letters": self.dead_letters,
-            "dead_letter_reasons": dict(sorted(self.dead_letter_reasons.items())),
-            "pending_lines": self.pending_lines,
-        }
-
-
-class _Reject(Exception):
-    """Internal: this line becomes a dead letter with this reason."""
 
 
 class _Sentence(NamedTuple):
@@ -207,21 +140,6 @@ def _to_bytes(line: bytes | bytearray | memoryview | str) -> bytes:
     if isinstance(line, bytearray | memoryview):
         return bytes(line)
     raise TypeError(type(line).__name__)
-
-
-def _clean_text(value: Any) -> str | None:
-    """An AIS 6-bit text field without padding; ``None`` when empty."""
-    if not isinstance(value, str):
-        return None
-    text = value.split("@", 1)[0].strip()
-    return text or None
-
-
-def _int_or_none(value: Any, not_available: int = 0) -> int | None:
-    if value is None:
-        return None
-    number = int(value)
-    return None if number == not_available else number
 
 
 class AisDecoder:
@@ -533,36 +451,7 @@ class AisDecoder:
             stats.ignored_by_type[msg_type] += 1
             stats.lines_ignored += len(lines)
             return []
-        bits = len(payload) * 6 - fill
-        bv = bit_vector(payload, fill)
-        if msg_type == 24:
-            part = bv.get(38, 2) if bits >= 40 else -1
-            need = MIN_BITS_24.get(part)
-            if need is None:
-                raise _Reject(f"type 24 with unknown part number {part}")
-        else:
-            need = MIN_BITS[msg_type]
-        if bits < need:
-            raise _Reject(f"truncated payload: type {msg_type} has {bits} bits, needs {need}")
-        try:
-            decoded = MSG_CLASS[msg_type].from_vector(bv)
-        except Exception as exc:
-            raise _Reject(f"undecodable AIS payload: {type(exc).__name__}: {exc}") from None
-        if decoded.mmsi is not None and int(decoded.mmsi) == 0:
-            raise _Reject("MMSI 0: not a station identity")
-        when = tag_time or received
-        records: list[VesselRecord] = []
-        try:
-            if msg_type in POSITION_TYPES:
-                records.append(self._position(decoded, msg_type, when))
-                if msg_type == 19 and bits >= MIN_BITS_19_STATIC:
-                    records.append(self._static(decoded, bv, msg_type, when))
-            else:
-                records.append(self._static(decoded, bv, msg_type, when))
-        except ValidationError as exc:
-            first_error = exc.errors()[0]
-            where = ".".join(str(p) for p in first_error["loc"]) or "record"
-            raise _Reject(f"invalid record: {where}: {first_error['msg']}") from None
+        records = message_records(payload, fill, msg_type, tag_time or received, self.simulated)
         for record in records:
             if isinstance(record, VesselPosition):
                 stats.positions += 1
@@ -570,78 +459,6 @@ class AisDecoder:
                 stats.statics += 1
         stats.lines_decoded += len(lines)
         return records
-
-    def _position(self, msg: Any, msg_type: int, when: datetime) -> VesselPosition:
-        lat, lon = msg.lat, msg.lon
-        if lat is None or lon is None or msg.mmsi is None:
-            raise _Reject("truncated payload: no position")
-        if lat == 91 or lon == 181:
-            raise _Reject("position not available")
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise _Reject(f"position out of range: lat {lat}, lon {lon}")
-        if lat == 0 and lon == 0:
-            raise _Reject("position 0, 0: a receiver's default, not a fix")
-        sog: float | None
-        cog: float | None
-        heading: int | None = None
-        status: int | None = None
-        if msg_type == 27:
-            sog = None if msg.speed is None or msg.speed >= 63 else float(msg.speed)
-            cog = None if msg.course is None or msg.course >= 360 else float(msg.course)
-            status = None if msg.status is None else int(msg.status)
-        else:
-            sog = None if msg.speed is None or msg.speed >= 102.25 else round(float(msg.speed), 1)
-            cog = None if msg.course is None or msg.course >= 360 else round(float(msg.course), 1)
-            heading = None if msg.heading is None or msg.heading >= 360 else int(msg.heading)
-            if msg_type <= 3:
-                status = None if msg.status is None else int(msg.status)
-        mmsi = int(msg.mmsi)
-        return VesselPosition(
-            time=when,
-            source_id=str(mmsi),
-            mmsi=mmsi,
-            lat=float(lat),
-            lon=float(lon),
-            sog=sog,
-            cog=cog,
-            heading=heading,
-            nav_status=status,
-            msg_type=msg_type,
-            simulated=self.simulated,
-        )
-
-    def _static(self, msg: Any, bv: Any, msg_type: int, when: datetime) -> VesselStatic:
-        if msg.mmsi is None:
-            raise _Reject("truncated payload: no MMSI")
-        mmsi = int(msg.mmsi)
-        fields: dict[str, Any] = {}
-        if msg_type in (5, 19):
-            fields["name"] = _clean_text(msg.shipname)
-            fields["ship_type"] = _int_or_none(bv.get(SHIP_TYPE_BIT[msg_type], 8))
-            if msg_type == 5:
-                fields["callsign"] = _clean_text(msg.callsign)
-                fields["imo"] = _int_or_none(msg.imo)
-                fields["destination"] = _clean_text(msg.destination)
-            self._dimensions(msg, fields)
-        elif getattr(msg, "partno", None) == 0:
-            fields["name"] = _clean_text(msg.shipname)
-        else:
-            fields["callsign"] = _clean_text(msg.callsign)
-            fields["ship_type"] = _int_or_none(bv.get(SHIP_TYPE_BIT[24], 8))
-            if hasattr(msg, "to_bow"):  # not an auxiliary craft's (mothership MMSI instead)
-                self._dimensions(msg, fields)
-        return VesselStatic(time=when, source_id=str(mmsi), mmsi=mmsi, simulated=self.simulated, **fields)
-
-    @staticmethod
-    def _dimensions(msg: Any, fields: dict[str, Any]) -> None:
-        """Length and beam; ``None`` when not available (0) or at the field's "or more" limit."""
-        bow, stern = int(msg.to_bow or 0), int(msg.to_stern or 0)
-        port, starboard = int(msg.to_port or 0), int(msg.to_starboard or 0)
-        long_limit, wide_limit = DIMENSION_LIMITS
-        length = 0 if long_limit in (bow, stern) else bow + stern
-        beam = 0 if wide_limit in (port, starboard) else port + starboard
-        fields["length_m"] = float(length) if length else None
-        fields["beam_m"] = float(beam) if beam else None
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _ignore_line(self, what: str) -> None:

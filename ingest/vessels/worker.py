@@ -34,6 +34,7 @@ from ioc.deadletters import dead_letter_record
 from ioc.events import Event
 from ioc.feeds.vessels import CELL_POSITIONS
 from ioc.feeds.vessels.records import VesselPosition
+from ioc.health import FeedHealth, feed_state
 from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,21 @@ class VesselWorker:
             "publish_errors": self.out.publish_errors,
             "last_error": self.out.last_error or self._source_error,
         }
+
+    def feed_health(self) -> FeedHealth:
+        """The typed health record of this feed (see :mod:`ioc.health`)."""
+        h = self.health
+        typed = {"feed", "lines", "dead_letters", "last_time", "published", "unpublished", "live", "dropped",
+                 "last_error"}
+        return FeedHealth(
+            feed=self.feed, worker="vessels",
+            state=feed_state(live=h["live"], connected=h["connected"] if hasattr(self.source, "connected")
+                             else None, failing=self.out.failing),
+            live=h["live"], last_data_time=self._last_time, received=h["lines"],
+            published=self.out.count(), dead_lettered=h["dead_letters"], pending=h["unpublished"],
+            dropped=self.out.dropped, errors=self._source_errors + self.out.publish_errors,
+            last_error=h["last_error"], details={k: v for k, v in h.items() if k not in typed},
+        )
 
     # -- work -----------------------------------------------------------------------------
     def handle(self, lines: list[Line], received: datetime) -> int:

@@ -54,11 +54,7 @@ def _runner_beat(r: DetectorRunner) -> Beat:
 
 
 def _ingest_beat(role: str, worker: FeedWorker) -> Beat:
-    h = dict(worker.health)
-    errors = h.get("errors", h.get("source_errors", 0) + h.get("publish_errors", 0))
-    return Beat(role, errors=int(errors), last_write=h.get("last_reading_time") or h.get("last_time"),
-                last_error=h.get("last_error"),
-                details={k: v for k, v in h.items() if k not in ("last_error", "last_reading_time")})
+    return Beat.of_feed(role, worker.feed_health())
 
 
 @dataclass
@@ -69,6 +65,7 @@ class Worker:
     run: Callable[[threading.Event], None]
     beat: Callable[[], Beat]
     stage: int = 1  # lower stages stop first
+    ready: Callable[[], bool] = lambda: True  # an ingest worker: its backlog is on the bus
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -133,7 +130,7 @@ class Runtime:
                 continue
             worker = source.build(self.bus.publisher())
             self.workers.append(Worker(source.label, worker.run, partial(_ingest_beat, source.label, worker),
-                                       stage=0))
+                                       stage=0, ready=lambda w=worker: w.feed_health().live))
 
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None
@@ -223,7 +220,7 @@ class Runtime:
             self._start_worker(w)
         deadline = time.monotonic() + live_wait_s
         while ingest and time.monotonic() < deadline:
-            if all(w.beat().details.get("live", True) for w in ingest):
+            if all(w.ready() for w in ingest):
                 break
             time.sleep(0.1)
         for w in self.workers:

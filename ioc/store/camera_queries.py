@@ -10,7 +10,8 @@ Four questions, one round trip each, none scanning the raw camera tables without
   ``'*'``, each zone, ``''`` for no zone), i.e. what a tile shows as "now".
 * :func:`camera_counts`: one camera's minutes over the last hour, for the large view's chart.
 * :func:`open_camera_alerts` / :func:`camera_alerts`: alerts of the camera rules (crowd,
-  congestion, intrusion, camera faults), whose ``source_id`` is the camera id.
+  congestion, intrusion, camera faults, wrong way, no stopping, lane congestion), whose
+  ``source_id`` is the camera id.
 
 The same SQL runs on plain PostgreSQL and on TimescaleDB. Every value from a caller travels
 as a ``%s`` parameter.
@@ -24,7 +25,8 @@ from datetime import datetime, timedelta
 
 from psycopg_pool import ConnectionPool
 
-CAMERA_DETECTORS: tuple[str, ...] = ("crowd", "congestion", "intrusion", "camera_fault")
+CAMERA_DETECTORS: tuple[str, ...] = ("crowd", "congestion", "intrusion", "camera_fault", "wrong_way",
+                                     "no_stopping", "lane_congestion")
 """The detectors whose alerts are about a camera (``source_id`` = camera id)."""
 FAULT_DETECTOR = "camera_fault"
 LATEST_WITHIN = timedelta(hours=1)  # a camera whose newest counted minute is older shows no counts

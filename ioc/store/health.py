@@ -19,6 +19,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ioc.health import FeedHealth
+
 SCHEMA = """
 CREATE TABLE role_health (
     role        text NOT NULL,
@@ -55,6 +57,13 @@ class Beat:
     waits: int = 0
     last_error: str | None = None
     details: dict[str, Any] | None = None
+
+    @classmethod
+    def of_feed(cls, role: str, health: FeedHealth) -> Beat:
+        """An ingest worker's heartbeat: its typed record, whole, in ``details`` (read back with
+        :meth:`FeedHealth.from_details`)."""
+        return cls(role, last_write=health.last_data_time, errors=health.errors, last_error=health.last_error,
+                   details=health.to_details())
 
 
 def instance_id() -> str:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from psycopg_pool import ConnectionPool
 
 from ioc.feeds.environment.schema import READINGS
+from ioc.health import FeedHealth
 from ioc.i18n import render
 
 DEAD_LETTER_KIND = "dead_letter"  # the ``stored_counts`` kind the writer uses for dead letters
@@ -329,6 +330,7 @@ class RoleHealth:
     waits: int
     last_error: str | None
     stopped: bool
+    feed: FeedHealth | None = None  # an ingest worker's typed record (ioc.health), from its heartbeat
 
 
 def role_health(pool: ConnectionPool, forget_after: str = "1 hour") -> list[RoleHealth]:
@@ -337,14 +339,14 @@ def role_health(pool: ConnectionPool, forget_after: str = "1 hour") -> list[Role
         rows = conn.execute(
             """
             SELECT role, instance, extract(epoch FROM now() - beat_at), lag,
-                   extract(epoch FROM now() - last_write), errors, waits, last_error, stopped
+                   extract(epoch FROM now() - last_write), errors, waits, last_error, stopped, details
             FROM role_health WHERE beat_at > now() - %s::interval
             ORDER BY stopped, role, instance
             """,
             (forget_after,),
         ).fetchall()
     return [RoleHealth(r[0], r[1], float(r[2]), int(r[3]), None if r[4] is None else float(r[4]),
-                       int(r[5]), int(r[6]), r[7], bool(r[8])) for r in rows]
+                       int(r[5]), int(r[6]), r[7], bool(r[8]), FeedHealth.from_details(r[9])) for r in rows]
 
 
 def escape_preview(payload: bytes, limit: int = PAYLOAD_PREVIEW_CHARS, complete: bool = True) -> str:

@@ -1,9 +1,9 @@
 """The cameras feed's rule settings: one pydantic model (``extra="forbid"``) per rule kind.
 
 ``[[rules.crowd]]``, ``[[rules.congestion]]``, ``[[rules.intrusion]]``, ``[[rules.camera_faults]]``,
-``[[rules.wrong_way]]``, ``[[rules.no_stopping]]``. The camera-fault levels are declared here,
-once: the rule (``detectors/cameras/faults.py``) judges with them and the camera page
-(``dashboards/cameras/health.py``) shows the same faults at the same levels.
+``[[rules.wrong_way]]``, ``[[rules.no_stopping]]``, ``[[rules.lane_congestion]]``. The camera-fault
+levels are declared here, once: the rule (``detectors/cameras/faults.py``) judges with them and the
+camera page (``dashboards/cameras/health.py``) shows the same faults at the same levels.
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ class WrongWayRule(CameraRule):
     """A tracked vehicle in ``zone`` moving more than ``min_px`` against ``direction``."""
 
     zone: str
-    direction: tuple[float, float]
+    direction: tuple[float, float] | None = None
+    """The lane's direction of travel; ``None``: the ``one_way`` of the camera's lane ``zone``."""
     labels: list[str] = Field(default_factory=lambda: list(VEHICLES))
     min_px: Annotated[float, Field(gt=0)] = 40.0
     over_seconds: Annotated[float, Field(gt=0)] = 3.0
@@ -133,8 +134,8 @@ class WrongWayRule(CameraRule):
 
     @field_validator("direction")
     @classmethod
-    def _a_direction(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if math.hypot(*value) == 0:
+    def _a_direction(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and math.hypot(*value) == 0:
             raise ValueError("direction must not be the zero vector")
         return value
 
@@ -155,4 +156,30 @@ class NoStoppingRule(CongestionRule):
                 raise ValueError("a no-stopping rule takes stopped_seconds, not for_seconds")
             data["for_seconds"] = data.get("stopped_seconds", 60.0)
             data["min_stopped"] = 1
+        return data
+
+
+class LaneCongestionRule(CameraRule):
+    """A lane occupied at least ``occupancy_at_least`` of the time while its vehicles move slower
+    than ``speed_below`` pixels a second, for ``for_minutes`` minutes in a row.
+
+    Judged on the worker's per-minute ``camera.lane_occupancy`` records of the camera's lane
+    ``lane`` (``[[cameras.lanes]]``). A minute without a speed (no vehicle seen twice) is not
+    congested: a full lane of unknown speed is not evidence of a jam.
+    """
+
+    lane: Annotated[str, Field(min_length=1, max_length=96)]
+    occupancy_at_least: Annotated[float, Field(gt=0, le=1)] = 0.6
+    speed_below: Annotated[float, Field(gt=0)]
+    """Mean speed of the lane's tracked vehicles, box centre pixels a second."""
+    for_minutes: Annotated[int, Field(ge=1, le=1440)] = 3
+    clear_minutes: Annotated[int, Field(ge=1, le=1440)] = 2
+    """Minutes in a row below either threshold before the alert resolves."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _minutes_not_seconds(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ({"clear_seconds", "for_seconds"} & set(data)):
+            raise ValueError("a lane congestion rule takes for_minutes and clear_minutes (its records "
+                             "are per minute), not for_seconds / clear_seconds")
         return data

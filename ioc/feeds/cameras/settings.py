@@ -1,5 +1,5 @@
 """The camera feed's rule sections: ``[[rules.crowd]]``, ``congestion``, ``intrusion``, ``camera_faults``,
-``wrong_way``, ``no_stopping``."""
+``wrong_way``, ``no_stopping``, ``lane_congestion``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ioc.feeds.cameras.rules import (
     CongestionRule,
     CrowdRule,
     IntrusionRule,
+    LaneCongestionRule,
     NoStoppingRule,
     WrongWayRule,
 )
@@ -26,3 +27,4 @@ class CameraRules(BaseModel):
     camera_faults: list[CameraFaultRule] = Field(default_factory=list)
     wrong_way: list[WrongWayRule] = Field(default_factory=list)
     no_stopping: list[NoStoppingRule] = Field(default_factory=list)
+    lane_congestion: list[LaneCongestionRule] = Field(default_factory=list)

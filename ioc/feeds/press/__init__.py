@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ioc.feeds.base import FeedSpec
 from ioc.feeds.press.records import PressArticle
-from ioc.feeds.press.schema import PRESS_ARTICLES, RAW_PRESS_TABLES, apply_press
+from ioc.feeds.press.schema import PRESS_ARTICLES, RAW_PRESS_TABLES, add_entities, apply_press
 from ioc.feeds.press.settings import PressOptions, PressRules
 from ioc.store.tables import Migration
 
@@ -14,9 +14,9 @@ SPEC = FeedSpec(
     events=(PressArticle,),
     topics={"press.article": "ioc.press.articles"},
     tables=(PRESS_ARTICLES,),
-    migrations=(Migration(1, "press articles", apply_press),),
+    migrations=(Migration(1, "press articles", apply_press), Migration(2, "press entities", add_entities)),
     raw_tables=RAW_PRESS_TABLES,
     rules=PressRules,
     options=PressOptions,
-    kinds=frozenset({"rss"}),
+    kinds=frozenset({"rss", "press-simulator"}),
 )

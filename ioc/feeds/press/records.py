@@ -18,8 +18,9 @@ class PressArticle(Event):
 
     ``text`` is the main text, plain (no markup: active content never reaches a record);
     ``hash`` is a digest of the normalised title and text (identical copies share it);
-    ``places``, ``agencies``, ``topics`` are the watch-list entries matched in it and ``tone``
-    the lexicon's verdict with its ``tone_score`` in [-1, 1].
+    ``places``, ``agencies``, ``topics`` are the watch-list entries matched in it, ``entities``
+    the people, places and organisations named in it (``PER:``/``LOC:``/``ORG:`` + name) and
+    ``tone`` the lexicon's verdict with its ``tone_score`` in [-1, 1].
     """
 
     kind: Literal["press.article"] = "press.article"
@@ -37,6 +38,7 @@ class PressArticle(Event):
     agencies: Annotated[list[Term], Field(max_length=64)] = Field(default_factory=list)
     topics: Annotated[list[Term], Field(max_length=64)] = Field(default_factory=list)
     terms: Annotated[list[Term], Field(max_length=256)] = Field(default_factory=list)
+    entities: Annotated[list[Term], Field(max_length=32)] = Field(default_factory=list)  # "LOC:Phú Hội"
     tone: Tone = "neutral"
     tone_score: Annotated[float, Field(ge=-1, le=1)] = 0.0
     simulated: bool = False

@@ -42,6 +42,11 @@ def apply_press(conn: psycopg.Connection, caps: Capabilities) -> None:
     hypertable_or_brin(conn, caps, "press_articles", "7 days")
 
 
+def add_entities(conn: psycopg.Connection, caps: Capabilities) -> None:
+    """Migration 2: the named entities of each article (``TYPE:Name``)."""
+    conn.execute("ALTER TABLE press_articles ADD COLUMN entities text[] NOT NULL DEFAULT '{}'")
+
+
 PRESS_ARTICLES = TableSpec(
     kind="press.article",
     table="press_articles",
@@ -50,10 +55,10 @@ PRESS_ARTICLES = TableSpec(
         ("url", "text"), ("guid", "text"), ("title", "text"), ("summary", "text"), ("body", "text"),
         ("author", "text"), ("published", "timestamptz"), ("language", "text"), ("places", "text[]"),
         ("agencies", "text[]"), ("topics", "text[]"), ("tone", "text"), ("tone_score", "float4"),
-        ("simulated", "bool"),
+        ("simulated", "bool"), ("entities", "text[]"),
     ),
     key=("outlet_id", "time", "hash"),
     to_row=lambda e: (e.time, e.source_id, e.hash, e.outlet, e.url, e.guid, e.title, e.summary, e.text,
                       e.author, e.published, e.language, e.places, e.agencies, e.topics, e.tone,
-                      e.tone_score, e.simulated),
+                      e.tone_score, e.simulated, e.entities),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -32,6 +32,9 @@ class PressOptions(BaseModel):
     titles: list[WatchEntry] = Field(default_factory=list)  # officials' titles
     topics: list[WatchEntry] = Field(default_factory=list)
     fetch_pages: bool = True  # fetch the article page when the feed carries only a summary
+    # named entities: "rules" (capitalised words typed by cue words and the watch lists, fast) or
+    # "underthesea" (its bundled CRF ner, offline, ~30 ms an article; see ingest/press/entities.py)
+    entities: Literal["rules", "underthesea"] = "rules"
     max_feed_bytes: Count = 5_000_000
     max_page_bytes: Count = 3_000_000
 

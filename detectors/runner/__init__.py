@@ -1,0 +1,26 @@
+"""The detector runner: feeds fact topics to the detectors and publishes their alert signals.
+
+One batch is: poll, decode (an undecodable record is counted and skipped; the
+store sink dead-letters it), route each event to the detectors that read its
+kind, advance the detectors to the watermark, publish the signals on
+``ioc.alerts.signals`` keyed by source, flush, and only then commit the
+consumed offsets. This is the only place a wall clock is read.
+
+Split by job:
+
+* :mod:`.loop`: :class:`DetectorRunner`, the batch loop (routing events to rules, advancing
+  them, publishing their signals, committing);
+* :mod:`.clocks`: clock domains and watermarks (whose clock judges a detector's absences);
+* :mod:`.slots`: a slot of detectors with its progress, and what its snapshot holds;
+* :mod:`.partitions`: slots per topic-partition in distributed mode, restored and saved;
+* :mod:`.broadcast`: broadcast topics (storm warnings) handed to every slot;
+* :mod:`.retry`: waiting out a bus or store outage with backoff.
+"""
+
+from __future__ import annotations
+
+from detectors.runner.clocks import clock_of_kind, clock_of_topic
+from detectors.runner.loop import DetectorRunner
+from detectors.runner.slots import ALL, CLOCKS_KEY
+
+__all__ = ["ALL", "CLOCKS_KEY", "DetectorRunner", "clock_of_kind", "clock_of_topic"]

@@ -1,0 +1,107 @@
+"""Publishing on Kafka: asynchronous sends, and a flush that reports every record not acknowledged."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from kafka import KafkaProducer
+from kafka import errors as kerr
+
+from ioc.bus.kafka.errors import KafkaBusError, KafkaPublishError, describe
+
+if TYPE_CHECKING:
+    from ioc.bus.kafka.bus import KafkaBus
+
+
+class KafkaPublisher:
+    """Sends keyed records; :meth:`flush` reports every record the cluster did not acknowledge."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self._bus = bus
+        self._lock = threading.Lock()
+        self._failed = 0
+        self._first_error: BaseException | None = None
+        self._first_context = ""
+        # Set when the cluster cannot be reached at all: later records fail at once
+        # (instead of each blocking for max_block_ms) until flush() reports them.
+        self._unreachable: BaseException | None = None
+        self._physical: dict[str, str] = {}  # topics known to exist: logical -> broker name
+        try:
+            self.producer = KafkaProducer(**bus.producer_config())
+        except kerr.KafkaError as exc:
+            raise KafkaBusError(
+                f"cannot reach Kafka at {bus.settings.bootstrap_servers}: {describe(exc)}") from exc
+
+    def _record_failure(self, exc: BaseException, topic: str, key: str | None) -> None:
+        with self._lock:
+            self._failed += 1
+            if self._first_error is None:
+                self._first_error = exc
+                self._first_context = f"topic {topic!r}, key {key!r}"
+
+    def _on_send_error(self, topic: str, key: str | None, exc: BaseException) -> None:
+        self._record_failure(exc, topic, key)
+
+    def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        """Queue one record for ``topic``; durable once :meth:`flush` returns without error.
+
+        A record that cannot even be queued (topic not creatable, cluster unreachable)
+        is counted as failed and reported by the next :meth:`flush`.
+        """
+        if self._unreachable is not None:
+            self._record_failure(self._unreachable, topic, key)
+            return
+        try:
+            physical = self._physical.get(topic)
+            if physical is None:
+                self._bus.ensure_topics((topic,))
+                physical = self._physical[topic] = self._bus.physical(topic)
+            future = self.producer.send(
+                physical,
+                value=value,
+                key=None if key is None else key.encode("utf-8"),
+            )
+        except (KafkaBusError, kerr.KafkaTimeoutError) as exc:
+            self._unreachable = exc
+            self._record_failure(exc, topic, key)
+            return
+        except kerr.KafkaError as exc:
+            self._record_failure(exc, topic, key)
+            return
+        future.add_errback(self._on_send_error, topic, key)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued record is acknowledged.
+
+        Raises :class:`KafkaPublishError` if records failed since the last flush or
+        were still unacknowledged after ``timeout`` seconds (they may yet arrive:
+        publish them again; the store's natural keys absorb duplicates).
+        """
+        timed_out: BaseException | None = None
+        try:
+            self.producer.flush(timeout=timeout)
+        except kerr.KafkaTimeoutError as exc:
+            timed_out = exc
+        with self._lock:
+            failed, first, context = self._failed, self._first_error, self._first_context
+            self._failed, self._first_error, self._first_context = 0, None, ""
+        self._unreachable = None
+        where = self._bus.settings.bootstrap_servers
+        if failed:
+            assert first is not None
+            raise KafkaPublishError(
+                f"{failed} record(s) were not delivered to Kafka at {where}; first failure "
+                f"({context}): {describe(first)}", failed, first) from first
+        if timed_out is not None:
+            raise KafkaPublishError(
+                f"records were not all acknowledged by Kafka at {where} within {timeout} s",
+                0, timed_out) from timed_out
+
+    def close(self) -> None:
+        """Flush (raising if records failed), then close the producer."""
+        try:
+            self.flush()
+        finally:
+            self.producer.close()
+
