@@ -26,7 +26,11 @@ class Served:
         return f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
+        """Gone as a dead process is: the listener closed and every open (keep-alive) connection dropped."""
+        inner = self.server._server  # waitress's server: closing it closes only the listening socket
         self.server.shutdown()
+        for channel in list(inner._map.values()):
+            channel.close()
         self.thread.join(timeout=10)
 
 
