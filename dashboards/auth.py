@@ -13,7 +13,7 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   nor set our header) is refused with 403, logged in or not.
 - Who may see what is decided from the route the request matched, never
   from words in its path (a path with ``.`` or ``..`` segments is refused
-  outright): the login form, ``/logout``, ``/whoami``, ``/healthz`` and the
+  outright): the login form, ``/logout``, ``/whoami``, ``/healthz``, ``/api/freshness`` and the
   pages' static files (Dash's assets and component bundles) are public;
   ``/console/...`` needs a session (any role; what one may *do* there is
   checked by the alerts service); ``/cameras/...`` (the page, its data and
@@ -59,6 +59,9 @@ CAMERAS_PREFIX = "/cameras"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
 PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
+# answered without looking up a session: the truth banner must learn that the store is down even
+# when the session store is that store (feed names and times only, the same for everyone)
+SESSIONLESS_ENDPOINTS = frozenset({"ioc_freshness"})
 DASH_BUNDLES = "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 
 
@@ -158,7 +161,7 @@ class Auth:
             return Response("Refused: a path may not contain '.' or '..' segments.", status=400,
                             mimetype="text/plain")
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
-        if request.method == "GET" and is_static(endpoint):
+        if request.method == "GET" and (is_static(endpoint) or endpoint in SESSIONLESS_ENDPOINTS):
             return None
         g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE))
         g.ioc_csrf_new = None

@@ -105,11 +105,14 @@ def install(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
     """Add ``GET /api/freshness`` to the pages' server, and the callbacks' gate while the store is down."""
     watch = StoreWatch()
 
-    @server.before_request
     def gate() -> Response | None:
         if watch.down and request.method == "POST" and request.path.endswith("/_dash-update-component"):
             return Response(status=204)  # Dash's "no update": the banner says why
         return None
+
+    # first of the checks: a callback is turned away before anything (the login's session lookup
+    # included) waits on the dead store; "no update" changes nothing, so no CSRF token is needed
+    server.before_request_funcs.setdefault(None, []).insert(0, gate)
 
     @server.route("/api/freshness", endpoint="ioc_freshness")
     def freshness() -> Response:

@@ -118,6 +118,8 @@ def test_every_page_says_when_a_feed_stops_and_when_the_store_stops_then_clears_
         # the store stops: within a poll the page says so, greys out, and comes back with the store
         browser.get(served.url + "/?lang=vi")
         wait_for(lambda: banner(browser)["state"] == "ok", "the wall live")
+        wait_for(lambda: (e := browser.find_elements("id", "data-asof")) and e[0].text
+                 and not e[0].text.endswith("—"), "the wall's first figures")
         private_pg.stop()
         try:
             b = wait_for(lambda: (b := banner(browser))["state"] == "store-down" and b, "store-down banner")
