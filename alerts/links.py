@@ -4,7 +4,8 @@ Built from the alert's detector, source and details only, so the console
 needs no knowledge of the pages it links to beyond their addresses:
 environment alerts open the wall with the station highlighted
 (``/?station=<id>``), vessel alerts the sea page (``/sea?mmsi=<mmsi>``),
-camera alerts the camera page at the alert's time (``/cameras?camera=<id>&at=<iso>``).
+camera alerts the camera page at the alert's time (``/cameras?camera=<id>&at=<iso>``),
+security alerts the security page holding the alert's events (``/security/?alert=<id>``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DETECTOR_FEEDS: dict[str, str] = {
     "congestion": "cameras",
     "camera_fault": "cameras",
     "camera": "cameras",
+    "security": "cybersecurity",
 }
 _KIND_FEEDS: dict[str, str] = {
     "environment": "environment",
@@ -60,7 +62,8 @@ def feed_of(detector: str, details: Mapping[str, Any] | None) -> str:
 
 
 def data_link(
-    detector: str, source_id: str, details: Mapping[str, Any] | None, at: datetime | None = None
+    detector: str, source_id: str, details: Mapping[str, Any] | None, at: datetime | None = None,
+    alert_id: int | None = None,
 ) -> tuple[str, str] | None:
     """(label, relative URL) of the page showing the data behind the alert, or ``None``."""
     details = details or {}
@@ -76,4 +79,6 @@ def data_link(
         if at is not None:
             query["at"] = at.isoformat()
         return "Open the camera frame", "/cameras?" + urlencode(query)
+    if feed == "cybersecurity" and alert_id is not None:
+        return "Open the alert's events", "/security/?" + urlencode({"alert": alert_id})
     return None

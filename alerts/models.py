@@ -72,8 +72,8 @@ class Alert:
 
     @property
     def link(self) -> tuple[str, str] | None:
-        """(label, URL) of the data that raised it: the chart, the vessel, the camera frame."""
-        return data_link(self.detector, self.source_id, self.details, self.last_seen)
+        """(label, URL) of the data that raised it: the chart, the vessel, the camera frame, the events."""
+        return data_link(self.detector, self.source_id, self.details, self.last_seen, self.id)
 
     def summary(self) -> dict[str, Any]:
         """The alert as the JSON of a notification."""

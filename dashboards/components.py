@@ -7,7 +7,6 @@ nothing here touches the store, so reports can reuse the charts.
 from __future__ import annotations
 
 import html as html_text
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from dash import html
 
+from dashboards.formats import Formats
 from dashboards.i18n import t
 from ioc import i18n
 from ioc.feeds.environment.settings import ThresholdRule
@@ -68,6 +68,8 @@ LINE = "#5cc8ff"
 SEVERITY_COLOURS: dict[str, str] = {"critical": "#ff5a5f", "warning": "#ffb020", "info": "#59a8ff"}
 SEVERITY_SHORT: dict[str, str] = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 STATE_LABELS: dict[str, str] = {"open": "OPEN", "acknowledged": "ACK", "resolved": "RESOLVED"}
+ALERT_STATE_LABELS: dict[str, str] = {"open": "OPEN", "reopened": "REOPENED", "acknowledged": "ACK",
+                                      "assigned": "ASSIGNED", "silenced": "SILENCED", "resolved": "RESOLVED"}
 FONT = "Inter, Roboto, 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif"
 
 METRIC_LABELS: dict[str, str] = {
@@ -85,6 +87,17 @@ METRIC_ORDER: tuple[str, ...] = (
     "water_level", "rain", "rainfall", "aqi", "pm25", "pm2_5", "pm10", "pm1", "no2", "o3", "so2", "co",
     "co2", "temperature", "temp", "humidity", "rh", "pressure", "wind_speed",
 )
+
+
+def severity_short(severity: str, lang: str = "en") -> str:
+    """``CRIT``, ``WARN``, ``INFO`` in ``lang`` (``NGHIÊM``...); unknown ones cut to four letters."""
+    short = SEVERITY_SHORT.get(severity)
+    return t(short, lang) if short else severity[:4].upper()
+
+
+def state_label(state: str, lang: str = "en") -> str:
+    """An alert state as badges say it (``OPEN``, ``ACK``...) in ``lang``."""
+    return t(ALERT_STATE_LABELS.get(state, state.upper()), lang)
 
 
 def severity_rank(severity: str) -> int:
@@ -113,50 +126,29 @@ def metric_label(metric: str) -> str:
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
-def fmt_int(n: int) -> str:
-    """``10234567`` -> ``10,234,567``."""
-    return f"{n:,}"
+def fmt_int(n: int, lang: str = "en") -> str:
+    """``10234567`` -> ``10,234,567`` (``10.234.567`` in Vietnamese)."""
+    return Formats(lang, "UTC").number(n)
 
 
-def fmt_value(value: float) -> str:
+def fmt_value(value: float, lang: str = "en") -> str:
     """A measured value with as many decimals as its size deserves."""
-    if not math.isfinite(value):
-        return "—"
-    size = abs(value)
-    if size >= 1000:
-        return f"{value:,.0f}"
-    if size >= 100:
-        return f"{value:.0f}"
-    if size >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
+    return Formats(lang, "UTC").value(value)
 
 
-def fmt_age(delta: timedelta) -> str:
+def fmt_age(delta: timedelta, lang: str = "en") -> str:
     """A short age for a wall: ``now``, ``45 s``, ``12 min``, ``3 h 05``, ``2 d``."""
-    s = int(delta.total_seconds())
-    if s < 5:
-        return "now"
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d}"
-    return f"{s // 86400} d"
+    return Formats(lang, "UTC").age(delta)
 
 
-def ago(delta: timedelta) -> str:
+def ago(delta: timedelta, lang: str = "en") -> str:
     """``just now`` or ``12 min ago``."""
-    age = fmt_age(delta)
-    return "just now" if age == "now" else f"{age} ago"
+    return Formats(lang, "UTC").ago(delta)
 
 
-def local_time(t: datetime | None, tz: ZoneInfo, seconds: bool = True) -> str:
+def local_time(t: datetime | None, tz: ZoneInfo, seconds: bool = True, lang: str = "en") -> str:
     """``t`` as a wall-clock time in the city's time zone."""
-    if t is None:
-        return "—"
-    return t.astimezone(tz).strftime("%H:%M:%S" if seconds else "%H:%M")
+    return Formats(lang, str(tz)).time(t, seconds)
 
 
 # --------------------------------------------------------------------------- tiles
@@ -179,12 +171,12 @@ def tile(tile_id: str, label: str) -> html.Div:
     return html.Div(tile_children(label, "—"), id=tile_id, className="tile")
 
 
-def severity_chips(counts: dict[str, int]) -> html.Div:
+def severity_chips(counts: dict[str, int], lang: str = "en") -> html.Div:
     """Colour-coded counts of open alerts (``2 CRIT 1 WARN 0 INFO``); zero counts are dimmed."""
     return html.Div(
         [
             html.Span(
-                [html.B(str(n)), f" {SEVERITY_SHORT.get(sev, sev.upper())}"],
+                [html.B(fmt_int(n, lang)), f" {severity_short(sev, lang)}"],
                 className=f"chip sev-{sev}" + ("" if n else " zero"),
                 **{"data-severity": sev},
             )
@@ -200,15 +192,16 @@ def severity_chips(counts: dict[str, int]) -> html.Div:
 def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, lang: str = "en") -> html.Div:
     """One line of the alert ticker: severity, title (in ``lang``), where, how long, how often, state."""
     title = alert.title_in(lang)
+    f = Formats(lang, "UTC")
     where = place(station_name or alert.source_id, alert.area)
     if alert.resolved and alert.resolved_at is not None:
-        when = f"resolved {ago(now - alert.resolved_at)}"
+        when = t("resolved {ago}", lang, ago=f.ago(now - alert.resolved_at))
     else:
-        when = f"for {fmt_age(now - alert.started_at)}"
-    state = STATE_LABELS.get(alert.state, alert.state.upper())
+        when = t("for {age}", lang, age=f.age(now - alert.started_at))
+    state = state_label(alert.state, lang)
     return html.Div(
         [
-            html.Div(SEVERITY_SHORT.get(alert.severity, alert.severity[:4].upper()), className="alert-sev"),
+            html.Div(severity_short(alert.severity, lang), className="alert-sev"),
             html.Div(
                 [
                     html.Div(title, className="alert-title", title=title),
@@ -225,7 +218,8 @@ def alert_row(alert: AlertRow, now: datetime, station_name: str | None = None, l
             html.Div(
                 [
                     html.Div(state, className=f"alert-state state-{alert.state}"),
-                    html.Div(f"×{alert.count}", className="alert-count", title="signals seen"),
+                    html.Div(f"×{f.number(alert.count)}", className="alert-count",
+                             title=t("signals seen", lang)),
                 ],
                 className="alert-side",
             ),

@@ -67,6 +67,18 @@ def number(value: float, lang: str, digits: int = 0) -> str:
     return i18n.format_number(value, lang, digits)
 
 
+#: the texts Dash's own dropdown shows (its ``labels``), as catalogue messages
+DROPDOWN_LABELS = {"select_all": "Select All", "deselect_all": "Deselect All",
+                   "selected_count": "{num_selected} selected", "search": "Search",
+                   "clear_search": "Clear search", "clear_selection": "Clear selection",
+                   "no_options_found": "No options found"}
+
+
+def dropdown_labels(lang: str) -> dict[str, str]:
+    """A ``dcc.Dropdown``'s ``labels`` in ``lang`` (Dash writes "3 selected" in English otherwise)."""
+    return {key: t(text, lang) for key, text in DROPDOWN_LABELS.items()}
+
+
 def clock_texts(lang: str) -> dict[str, Any]:
     """What the shared clock script needs to speak ``lang``."""
     return {"locale": BROWSER_LOCALES.get(lang, "en-GB"), "staleText": t("NO UPDATE FOR {s} s", lang)}

@@ -282,7 +282,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             stored_sub, stored_state = t("nothing written yet", lang), "warn"
         else:
             quiet = now - k.last_write
-            stored_sub = t("last write {ago}", lang, ago=c.ago(quiet))
+            stored_sub = t("last write {ago}", lang, ago=c.ago(quiet, lang))
             stored_state = "crit" if quiet > SILENT_WRITE else "warn" if quiet > STALE_WRITE else None
 
         # stations reporting n / N
@@ -301,7 +301,8 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         # dead letters, amber while a new one is fresh
         if dead:
             d = dead[0]
-            dead_sub = t("latest {ago}", lang, ago=c.ago(now - d.received_at)) + f" · {d.stage}: {d.reason}"
+            dead_sub = t("latest {ago}", lang, ago=c.ago(now - d.received_at, lang))
+            dead_sub += f" · {d.stage}: {d.reason}"
             dead_state = "warn" if now - d.received_at < RECENT_DEAD_LETTER else None
         else:
             dead_sub, dead_state = t("none", lang), None
@@ -317,16 +318,16 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         summary = t("{n} open", lang, n=k.alerts_open) if k.alerts_open else t("all clear", lang)
 
         return (
-            c.tile_children(t("Readings stored", lang), c.fmt_int(k.readings_stored), stored_sub),
+            c.tile_children(t("Readings stored", lang), c.fmt_int(k.readings_stored, lang), stored_sub),
             _tile_state("kpi-stored", stored_state),
-            c.tile_children(t("Readings / min", lang), c.fmt_int(k.readings_last_minute),
+            c.tile_children(t("Readings / min", lang), c.fmt_int(k.readings_last_minute, lang),
                             t("trailing 60 s", lang)),
             c.tile_children(t("Stations reporting", lang), f"{k.stations_reporting} / {total}", stations_sub),
             _tile_state("kpi-stations", stations_state),
-            c.tile_children(t("Open alerts", lang), c.fmt_int(k.alerts_open), alerts_sub,
-                            extra=c.severity_chips(k.open_by_severity)),
+            c.tile_children(t("Open alerts", lang), c.fmt_int(k.alerts_open, lang), alerts_sub,
+                            extra=c.severity_chips(k.open_by_severity, lang)),
             _tile_state("kpi-alerts", alerts_state),
-            c.tile_children(t("Dead letters", lang), c.fmt_int(k.dead_letters), dead_sub),
+            c.tile_children(t("Dead letters", lang), c.fmt_int(k.dead_letters, lang), dead_sub),
             _tile_state("kpi-deadletters", dead_state),
             rows,
             summary,
@@ -378,7 +379,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
                 statuses.append(t("no data", lang))
                 classes.append("station-panel stale")
             elif end - newest > STATION_STALE:
-                statuses.append(t("silent {age}", lang, age=c.fmt_age(end - newest)))
+                statuses.append(t("silent {age}", lang, age=c.fmt_age(end - newest, lang)))
                 classes.append("station-panel stale")
             else:
                 statuses.append(t("last {time}", lang, time=c.local_time(newest, tz, seconds=False)))

@@ -81,13 +81,20 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
                           locale=lang)
 
 
+def localized(params: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+    """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
+    Vietnamese. Whole numbers (``int``: an MMSI, a count) and texts are left as they are."""
+    return {k: format_number(v, lang, 3) if isinstance(v, float) else v for k, v in (params or {}).items()}
+
+
 def render(domain: str, template: str | None, params: dict[str, Any] | None, lang: str, fallback: str) -> str:
     """A stored message (``template`` with ``params``) in ``lang``; ``fallback`` when there is no template
-    or it does not fill (a field missing, a translation broken): a stored text never fails to show."""
+    or it does not fill (a field missing, a translation broken): a stored text never fails to show.
+    Fractional numbers among the fields are written in the language's form (:func:`localized`)."""
     if not template:
         return fallback
     try:
-        return gettext(domain, template, lang, **(params or {}))
+        return gettext(domain, template, lang, **localized(params, lang))
     except (KeyError, IndexError, ValueError, AttributeError):
         try:
             return template.format(**(params or {}))

@@ -50,3 +50,71 @@ def test_a_notification_carries_the_title_in_every_language() -> None:
     summary = Alert(**fields).summary()  # type: ignore[arg-type]
     assert summary["title"] == fields["title"]
     assert summary["titles"] == {"vi": "Không có dữ liệu từ st-1 hơn 15 phút (Huế)", "en": fields["title"]}
+
+
+def _rule_templates() -> list[str]:
+    """Every title template the vessel and camera rules declare."""
+    from detectors.cameras.congestion import CONGESTION_TITLES
+    from detectors.cameras.crowd import CROWD_TITLES
+    from detectors.cameras.faults import TITLES
+    from detectors.cameras.intrusion import INTRUSION_TITLES
+    from detectors.cameras.lane_congestion import LANE_CONGESTION_TITLES
+    from detectors.cameras.no_stopping import NO_STOPPING_TITLES
+    from detectors.cameras.wrong_way import WRONG_WAY_TITLES
+    from detectors.vessels import ais_gap, encounter, loitering, storm_ban, zone_dwell
+
+    out = [*CROWD_TITLES.values(), *CONGESTION_TITLES.values(), *NO_STOPPING_TITLES.values(),
+           *WRONG_WAY_TITLES.values(), *INTRUSION_TITLES.values(), *(x for p in TITLES.values() for x in p),
+           encounter.ENCOUNTER_TITLE, encounter.ENCOUNTER_OVER_TITLE, storm_ban.STORM_BAN_TITLE,
+           storm_ban.STORM_BAN_OVER_TITLE, *storm_ban.STORM_BAN_OVER_TITLES.values(),
+           *(x for p in zone_dwell.DWELL_TITLES.values() for x in p), zone_dwell.DWELL_UNTRACKED_TITLE,
+           ais_gap.AIS_GAP_OVER_TITLE, ais_gap.AIS_GAP_UNTRACKED_TITLE,
+           *loitering.LOITERING_OVER_TITLES.values(), *LANE_CONGESTION_TITLES.values()]
+    return sorted(set(out))
+
+
+def test_every_rule_title_has_a_vietnamese_form_with_the_same_fields() -> None:
+    from string import Formatter
+
+    from ioc.i18n import gettext
+
+    templates = _rule_templates()
+    assert len(templates) >= 40
+    for template in templates:
+        vi = gettext("alerts", template, "vi")
+        assert vi != template, f"no Vietnamese for {template!r}"
+        fields = {f for _, f, _, _ in Formatter().parse(template) if f}
+        assert {f for _, f, _, _ in Formatter().parse(vi) if f} == fields, template
+
+
+def test_camera_and_vessel_signals_carry_their_template_and_read_in_vietnamese() -> None:
+    """Real detectors on recorded-style events: the stored alert reads in either language."""
+    from datetime import timedelta
+
+    from detectors.cameras.faults import CameraFaultDetector, CameraFaultRule
+    from detectors.cameras.wrong_way import WRONG_WAY_TITLES
+    from ioc.feeds.cameras.records import CameraFrameStats
+
+    det = CameraFaultDetector([CameraFaultRule(name="faults", offline_seconds=30, clear_seconds=2)], None,
+                              {"cam-1": "Ngọ Môn gate"})
+    signals = []
+    for i in range(40):
+        at = T + timedelta(seconds=i / 2)
+        dark = 10 <= i < 40
+        signals += det.observe(CameraFrameStats(time=at, source_id="cam-1", brightness=3.0 if dark else 120.0,
+                                                sharpness=200.0, change=0.0 if dark else 5.0, connected=True))
+    dark = next(s for s in signals if s.fingerprint.endswith(":dark"))
+    row = _row(dark.title_template, dark.title_params, dark.title)
+    assert row.title_in("en") == dark.title == "Camera dark or covered: Ngọ Môn gate"
+    assert row.title_in("vi") == "Camera tối hoặc bị che: Ngọ Môn gate"
+    # numbers among the fields are written in the reader's form
+    params = {"camera": "Trường Tiền", "zone": "bridge", "count": 2}
+    assert render("alerts", WRONG_WAY_TITLES[True], params, "vi", "") == \
+        "Đi ngược chiều: 2 xe đi ngược chiều ở bridge tại Trường Tiền"
+    from detectors.vessels.encounter import ENCOUNTER_TITLE
+
+    enc = {"a": 574001230, "b": 574001231, "meters": 1500.0, "hours": 1.5}
+    assert render("alerts", ENCOUNTER_TITLE, enc, "en", "") == \
+        "Encounter at sea: vessels 574001230 and 574001231 within 1,500 m for 1.5 h"
+    assert render("alerts", ENCOUNTER_TITLE, enc, "vi", "") == \
+        "Gặp nhau trên biển: tàu 574001230 và 574001231 cách nhau dưới 1.500 m trong 1,5 giờ"

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import re
 import sys
 import threading
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -55,8 +52,6 @@ from ioc.feeds.cameras.records import (
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
-from tests.browser import wait_until_still
-from tests.demo_process import running_demo
 from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,110 +202,6 @@ def _get(host: str, port: int, path: str, cookie: str = "") -> tuple[int, bytes]
         return resp.status, resp.read()
     finally:
         conn.close()
-
-
-@pytest.mark.browser
-def test_camera_wall_of_a_running_demo(browser) -> None:  # noqa: ANN001
-    with running_demo() as demo:
-        url, data_dir, lines = demo.url, demo.data_dir, demo.lines
-        assert data_dir, demo.output
-        host, port = urlsplit(url).hostname, urlsplit(url).port
-        assert host == "127.0.0.1" and port
-
-        _wall_screen(browser)
-        creds = r"duty officer '([^']+)', password '([^']+)'"  # printed just after the wall's address
-        login = WebDriverWait(browser, 60, poll_frequency=0.2).until(lambda _: re.search(creds, demo.output))
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg")[0] == 401  # people: a login
-        browser.get(url + "cameras/")
-        WebDriverWait(browser, 20).until(lambda d: "/login?next=/cameras/" in d.current_url)
-        browser.find_element(By.ID, "username").send_keys(login.group(1))
-        browser.find_element(By.ID, "password").send_keys(login.group(2))
-        browser.find_element(By.ID, "login-submit").click()
-        WebDriverWait(browser, 20).until(lambda d: d.current_url == url + "cameras/")
-        cookie = "; ".join(f"{c['name']}={c['value']}" for c in browser.get_cookies())
-        browser.execute_script("window.__camNoReload = true;")
-        wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
-        wait.until(lambda d: d.execute_script(_READY_JS))
-        tiles = browser.find_elements(By.CSS_SELECTOR, ".cam-tile")
-        assert [t.get_attribute("data-camera") for t in tiles] == list(CAMS)
-        for tile, name in zip(tiles, CAMS.values(), strict=True):
-            assert tile.find_element(By.CLASS_NAME, "cam-name").text == name
-            assert "cam-ok" in tile.get_attribute("class"), tile.text  # the sample cameras are healthy
-            assert tile.find_element(By.CLASS_NAME, "cam-badge").text == "LIVE"
-            assert "fps in" in tile.find_element(By.CLASS_NAME, "cam-health").text
-        zones = {z.get_attribute("data-zone") for z in browser.find_elements(By.CSS_SELECTOR, ".cam-zone")}
-        assert {"path", "lawn", "road"} <= zones
-
-        # a frame: a JPEG, revalidated on every use, with the key frame's time in its URL
-        src = tiles[0].find_element(By.CSS_SELECTOR, "img.cam-img").get_attribute("src")
-        assert re.search(r"/cameras/frame/hue-cam-ngomon/[^?]+\.jpg\?t=\d+$", src), src
-        with urllib.request.urlopen(urllib.request.Request(src, headers={"Cookie": cookie}),
-                                    timeout=10) as resp:
-            body = resp.read()
-            assert resp.headers["Content-Type"] == "image/jpeg"
-            assert resp.headers["Cache-Control"] == "no-cache"
-            assert body[:2] == b"\xff\xd8"
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/latest.jpg", cookie)[0] == 200
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/nope.jpg", cookie)[0] == 404
-
-        # nothing outside the key frame folder, however the path climbs
-        (data_dir / "secret.jpg").write_bytes(b"not for the wall")
-        for path in ("/cameras/frame/hue-cam-ngomon/../../secret.jpg",
-                     "/cameras/frame/hue-cam-ngomon/..%2F..%2Fsecret.jpg",
-                     "/cameras/frame/../secret.jpg", "/cameras/frame/%2E%2E/secret.jpg",
-                     "/cameras/frame/hue-cam-ngomon/../../pgdata/PG_VERSION"):
-            status, body = _get(host, port, path, cookie)
-            assert status in (400, 403, 404) and b"not for the wall" not in body, (path, status)
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/../../secret.jpg", cookie)[0] == 400
-        assert _get(host, port, "/cameras/frame/hue-cam-ngomon/%2e%2e%2f..%2fsecret.jpg", cookie)[0] == 400
-
-        # everything the page loaded came from the demo itself
-        origin = f"http://{host}:{port}/"
-        loaded = browser.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name).concat("
-            "Array.from(document.querySelectorAll('script[src],link[href],img[src]'))"
-            ".map(e => e.src || e.href));")
-        assert loaded and [u for u in loaded if not u.startswith(origin)] == []
-
-        # the tiles follow new key frames without a reload
-        first_src = "return document.querySelector('.cam-tile img.cam-img').src;"
-        wait.until(lambda d: d.execute_script(first_src) != src)
-        wait.until(lambda d: d.execute_script(_READY_JS))
-        assert browser.execute_script("return window.__camNoReload === true;")
-        _assert_one_screen(browser)
-        ARTIFACTS.mkdir(exist_ok=True)
-        browser.save_screenshot(str(ARTIFACTS / "camera-wall.png"))
-
-        # a click opens the camera large, with its chart; Esc goes back to its tile
-        tiles[0].click()
-        detail = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#cam-detail.cam-open"))
-        title = "return document.getElementById('cam-detail-title').textContent;"
-        wait.until(lambda d: d.execute_script(title).startswith(CAMS["hue-cam-ngomon"]))
-        lines = "#cam-detail-chart .scatterlayer .trace .lines path"
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, lines))
-        wait.until(lambda d: d.execute_script(
-            "const i = document.getElementById('cam-detail-img'); return i.complete && i.naturalWidth > 0;"))
-        assert detail.find_element(By.ID, "cam-detail-health").text
-        assert "People" in detail.find_element(By.ID, "cam-detail-counts").text
-        legend = browser.find_element(By.CSS_SELECTOR, "#cam-detail-chart .legend").text
-        assert "People · whole frame" in legend and "People · path" in legend
-        wait_until_still(browser)
-        browser.save_screenshot(str(ARTIFACTS / "camera-wall-large.png"))
-        ActionChains(browser).send_keys(Keys.ESCAPE).perform()
-        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
-        focused = "return document.activeElement.dataset.camera;"
-        wait.until(lambda d: d.execute_script(focused) == "hue-cam-ngomon")
-
-        # the keyboard alone: 2 opens the second camera
-        ActionChains(browser).send_keys("2").perform()
-        wait.until(lambda d: d.execute_script(title).startswith(CAMS["hue-cam-truongtien"]))
-        assert browser.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open")
-        ActionChains(browser).send_keys(Keys.ESCAPE).perform()
-        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open"))
-        assert browser.execute_script("return window.__camNoReload === true;")
-    assert demo.returncode is not None and demo.returncode >= 0  # it stopped on SIGTERM, not killed
-    failures = [line for line in lines if "Exception on /cameras" in line]
-    assert failures == [], "".join(lines[-200:])  # no request of the page failed on the server
 
 
 # --------------------------------------------------------------------------- a crowded wall

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dashboards.cameras.traffic import traffic_block
+from dashboards.formats import Formats
 from ingest.cameras.traffic import LaneMeter, LineCounter
 from ioc.camera_settings import CountingLine, Lane
 from ioc.events import decode
@@ -65,9 +65,9 @@ def test_the_newest_minute_of_a_cameras_traffic_is_read_back_for_its_page(store:
         ("south", 0.875, 5, None)]
     assert latest_traffic(store.pool, CAM, within=timedelta(seconds=30)).counts == []
     assert latest_traffic(store.pool, "nobody").lanes_minute is None
-    vi = str(traffic_block(got, ZoneInfo("Asia/Ho_Chi_Minh"), "vi"))
-    en = str(traffic_block(got, ZoneInfo("Asia/Ho_Chi_Minh"), "en"))
+    vi = str(traffic_block(got, Formats("vi", "Asia/Ho_Chi_Minh")))
+    en = str(traffic_block(got, Formats("en", "Asia/Ho_Chi_Minh")))
     assert "Xe máy" in vi and "chiếm 88%" in vi and "Motorbikes" in en and "88% occupied" in en
     assert "bridge → west" in en
-    empty = str(traffic_block(latest_traffic(store.pool, "nobody"), ZoneInfo("UTC"), "vi"))
+    empty = str(traffic_block(latest_traffic(store.pool, "nobody"), Formats("vi", "UTC")))
     assert "15 phút" in empty

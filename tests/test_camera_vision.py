@@ -20,6 +20,7 @@ from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraConfigError, CameraSettings, VisionSettings, cameras_from_data
 from ioc.events import decode
 from ioc.feeds.cameras.records import CameraDetection, CameraFrameStats, CameraKeyFrame
+from tests.publishers import DownPublisher
 from tests.waiting import HANG_GUARD_S, wait_for
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "cameras"
@@ -227,32 +228,12 @@ def test_worker_step_reads_a_looping_file_and_publishes(tmp_path: Path) -> None:
     worker.capture.close()
 
 
-class FailingPublisher:
-    """The memory bus behind a transport that is down for the first ``failures`` flushes."""
-
-    def __init__(self, bus: MemoryBus, failures: int) -> None:
-        self.inner, self.failures, self.queued = bus.publisher(), failures, []
-
-    def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        self.queued.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        queued, self.queued = self.queued, []
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("broker not reachable")
-        for record in queued:
-            self.inner.publish(*record)
-
-    def close(self) -> None:
-        pass
-
 
 def test_camera_records_are_kept_through_a_bus_outage_and_sent_in_order(tmp_path: Path) -> None:
     bus = MemoryBus()
     sub = bus.subscribe(["ioc.cameras.frame_stats"], "t")
     cam = camera(url=str(BIKES), realtime=False, analysed_fps=5, keyframe_every_s=0)
-    worker = CameraWorker(cam, FailingPublisher(bus, failures=3),
+    worker = CameraWorker(cam, DownPublisher(bus, failures=3),
                           vision=VisionSettings(keyframes_dir=tmp_path))
     for _ in range(3):
         worker.step()

@@ -42,6 +42,7 @@ from ioc.config import DEFAULT_CONFIG, FeedSettings, Settings, load_settings
 from ioc.events import decode
 from ioc.feeds.environment.records import EnvironmentReading
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
+from tests.publishers import DownPublisher
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_streams"
@@ -552,29 +553,6 @@ def test_worker_run_loop_stops_on_the_event() -> None:
     assert worker.health["readings"] >= 113 * 14 and worker.health["connected"] is True
 
 
-class DownPublisher:
-    """A publisher whose transport is down for its first ``failures`` flushes (then the memory bus)."""
-
-    def __init__(self, bus: MemoryBus, failures: int) -> None:
-        self.inner = bus.publisher()
-        self.failures = failures
-        self.queued: list[tuple[str, str | None, bytes]] = []
-
-    def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        self.queued.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        if self.failures:
-            self.failures -= 1
-            self.queued.clear()
-            raise ConnectionError("broker not reachable")
-        for record in self.queued:
-            self.inner.publish(*record)
-        self.queued.clear()
-
-    def close(self) -> None:
-        pass
-
 
 def test_unpublished_readings_are_kept_and_sent_after_the_bus_recovers(tmp_path: Path) -> None:
     path = write_csv(
@@ -628,7 +606,8 @@ def test_load_settings_reads_hue_toml() -> None:
     settings = load_settings()
     assert settings.web.title == "Intelligent Operations Centre"
     assert [f.name for f in settings.feeds] == ["environment-sample", "fleet-simulator", "security-sim-auth",
-                                                "security-sim-web", "security-sim-ids", "motcua-sample"]
+                                                "security-sim-web", "security-sim-ids", "press-sim",
+                                                "motcua-sample"]
     assert [r.name for r in settings.rules.thresholds] == [r.name for r in hue_settings().rules.thresholds]
 
 

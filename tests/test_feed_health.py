@@ -19,6 +19,7 @@ from ioc.health import FeedHealth, FeedState, feed_state
 from ioc.store import queries as q
 from ioc.store.database import Store
 from ioc.store.health import Beat, record_beats
+from tests.publishers import DownPublisher
 from tests.waiting import wait_for
 
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -27,26 +28,6 @@ T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 def hue_settings() -> Settings:
     return Settings(**tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8")))
 
-
-class DownPublisher:
-    """The memory bus behind a transport that is down for its first ``failures`` flushes."""
-
-    def __init__(self, bus: MemoryBus, failures: int) -> None:
-        self.inner, self.failures, self.queued = bus.publisher(), failures, []
-
-    def publish(self, topic: str, key: str | None, value: bytes) -> None:
-        self.queued.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        queued, self.queued = self.queued, []
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("broker not reachable")
-        for record in queued:
-            self.inner.publish(*record)
-
-    def close(self) -> None:
-        pass
 
 
 def test_state_failing_beats_down_beats_catching_up() -> None:

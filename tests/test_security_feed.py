@@ -316,3 +316,14 @@ def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: 
     assert len(logins) == 2, [e.raw for e in events]  # type: ignore[attr-defined]
     assert {e.src_ip for e in logins} == {"203.0.113.9"}  # type: ignore[attr-defined]
     assert worker.health["dead_letters"] == 0
+
+
+def test_an_alert_breached_again_resolves_with_its_title_template() -> None:
+    """A breach of a held alert refreshes its details; its resolution keeps the catalogue title."""
+    rules = SecurityDetector(SecurityRuleSettings(brute_force_failures=3, clear_minutes=10,
+                                                  enabled=["brute_force"]))
+    fired = [s for i in range(6) for s in rules.observe(login(i, "failure", "root"))]
+    assert [s.rule for s in fired] == ["brute_force"]
+    [resolved] = rules.advance(RECEIVED + timedelta(minutes=11))
+    assert resolved.status == "resolved" and resolved.title_template == fired[0].title_template
+    assert resolved.title_params == fired[0].title_params and resolved.details["failures"] == 6

@@ -1,5 +1,5 @@
 """The security officer's page in headless Chromium: a session needed, Vietnamese or English, raw lines
-only for analysts."""
+only for analysts, the events in a grid with column filters, and a security alert's link to its events."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ import pytest
 from conftest import ARTIFACTS, migrated_database
 
 from alerts.people import People
+from alerts.service import AlertService
+from dashboards.security.scope import scope_of
+from detectors.security.rules import SecurityDetector
 from ioc.config import Settings
+from ioc.feeds.security import queries
 from ioc.feeds.security.records import SecurityEvent
+from ioc.feeds.security.settings import SecurityRuleSettings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
@@ -24,12 +29,19 @@ PASSWORD = "correct horse battery staple"
 def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    StoreWriter(store.pool, store.caps).write([
+    events = [
         SecurityEvent(time=now - timedelta(minutes=i % 30, seconds=i), source_id="gw.hue.gov.vn", log="auth",
                       action="login", outcome="failure", user=f"user{i % 7}", src_ip=f"203.0.113.{i % 5}",
                       raw=f"Failed password for user{i % 7} from 203.0.113.{i % 5} port {4000 + i} ssh2",
                       simulated=True)
-        for i in range(60)])
+        for i in range(60)]
+    StoreWriter(store.pool, store.caps).write(events)
+    # the rules on the stored events raise brute-force alerts, as the runner would
+    rules = SecurityDetector(SecurityRuleSettings(brute_force_failures=5, brute_force_minutes=30))
+    service = AlertService(store.pool)
+    for event in sorted(events, key=lambda e: e.time):
+        for signal in rules.observe(event):
+            service.apply(signal)
     people = People(store.pool)
     people.add_user("lan", "analyst", PASSWORD)
     people.add_user("kiosk", "viewer", PASSWORD)
@@ -38,6 +50,16 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
             yield base, store
     finally:
         store.close()
+
+
+GRID_ROWS = "#security-grid .ag-center-cols-container .ag-row"
+
+
+def grid_column(driver: object, field: str) -> list[str]:
+    """The texts of one column's cells, read in one go (the grid redraws rows while it filters)."""
+    return driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.querySelectorAll(arguments[0])].map(c => c.textContent);",
+        f"{GRID_ROWS} [col-id='{field}']")
 
 
 def login(driver: object, base: str, name: str, target: str) -> None:
@@ -60,7 +82,7 @@ def test_security_page_in_both_languages_with_raw_lines_for_analysts(served: tup
     driver = browser
     login(driver, base, "lan", "/security/?lang=vi")
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
-        lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".sec-latest tbody tr"))
+        lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, GRID_ROWS))
     wait_until_still(driver)
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "An toàn mạng" in text and "MÔ PHỎNG" in text and "203.0.113." in text
@@ -87,7 +109,7 @@ def test_a_viewer_sees_no_raw_lines_and_nobody_without_a_session(served: tuple[s
     driver = browser
     login(driver, base, "kiosk", "/security/")
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
-        lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, ".sec-latest tbody tr"))
+        lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, GRID_ROWS))
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "Dòng gốc" not in text and "Failed password for user" not in text
 
@@ -99,3 +121,55 @@ def test_the_server_rendered_feed_pages_get_the_shared_theme(served: tuple[str, 
     for css, holds in (("/console/assets/theme.css", "--bg"), ("/console/assets/feed-page.css", "feed-page")):
         answer = requests.get(base + css, timeout=30)
         assert answer.status_code == 200 and holds in answer.text
+
+
+def test_an_alert_links_to_its_events_and_the_grid_filters_by_column(served: tuple[str, Store],
+                                                                      browser: object) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, store = served
+    service = AlertService(store.pool)
+    alert = next(a for a in service.alerts() if a.rule == "brute_force")
+    assert alert.feed == "cybersecurity"
+    assert alert.link == ("Open the alert's events", f"/security/?alert={alert.id}")
+    src = alert.details["src_ip"]
+    scope = scope_of(alert, SecurityRuleSettings(brute_force_minutes=5), "en")
+    assert scope is not None and scope.src_ip == src
+    expected = queries.latest(store.pool, 500, **scope.query())
+    assert expected and {e["src_ip"] for e in expected} == {src}
+    driver = browser
+    login(driver, base, "lan", f"/security/?alert={alert.id}&lang=vi")
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: "/security/" in d.current_url and d.find_elements(By.CSS_SELECTOR, GRID_ROWS))
+    wait_until_still(driver)
+    heading = driver.find_element(By.ID, "security-scope").text  # type: ignore[attr-defined]
+    assert heading.startswith(f"Sự kiện của cảnh báo #{alert.id}") and src in heading
+    assert set(grid_column(driver, "src_ip")) == {src}  # the alert's address only
+    assert len(grid_column(driver, "src_ip")) == len(expected)
+    driver.save_screenshot(str(ARTIFACTS / "security-alert-events-vi.png"))  # type: ignore[attr-defined]
+    # all events again, then a column filter typed by the officer: only that account's rows stay
+    driver.find_element(By.CSS_SELECTOR, ".scope-clear").click()  # type: ignore[attr-defined]
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: len(set(grid_column(d, "src_ip"))) == 5)
+    box = driver.find_element(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, "#security-grid .ag-floating-filter[aria-colindex='9'] input")
+    box.send_keys("user3")
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: grid_column(d, "user") and set(grid_column(d, "user")) == {"user3"})
+    # new events arrive: the refreshed rows keep the officer's filter (the grid is not rebuilt)
+    fresh = datetime.now(UTC)
+    StoreWriter(store.pool, store.caps).write([
+        SecurityEvent(time=fresh, source_id="gw.hue.gov.vn", log="auth", action="login", outcome="failure",
+                      user=user, src_ip=ip, raw=f"Failed password for {user} from {ip} port 9 ssh2")
+        for user, ip in (("user3", "198.51.100.7"), ("user1", "198.51.100.8"))])
+    WebDriverWait(driver, 60, poll_frequency=0.1).until(
+        lambda d: "198.51.100.7" in grid_column(d, "src_ip"))
+    assert "198.51.100.8" not in grid_column(driver, "src_ip")
+    assert set(grid_column(driver, "user")) == {"user3"}
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "security-grid-filtered-vi.png"))  # type: ignore[attr-defined]
+    unknown = driver.get(f"{base}/security/?alert=999999")  # type: ignore[attr-defined]
+    assert unknown is None
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".scope-missing"))

@@ -67,3 +67,43 @@ def test_apache_bad_bots_are_web_requests_from_their_address() -> None:
     # a vhost_combined line (virtual host first) is read as combined: the vhost taken for the client
     [(x, e)] = [(x, e) for x, e in rows if "vhost" in x.get("desc", "")]
     assert e.src_ip != x["host"]  # known limitation, kept visible: a [feeds.options] format is not there yet
+
+
+def test_nginx_lines_with_the_forwarded_for_field_are_requests() -> None:
+    """nginx's example "main" format adds ``"$http_x_forwarded_for"`` after the combined fields."""
+    access = [(x, line) for x, line in annotated("nginx-botsearch") if re.match(rb"\S+ \S+ \S+ \[", line)]
+    rows = [(x, PARSERS["web"](line, CTX)) for x, line in access]  # (its error.log lines stay dead letters)
+    assert len(rows) >= 4 and all(e.src_ip == x["host"] and e.status == 404 for x, e in rows if x)
+    assert rows[0][1].url == "//phpMyAdmin-2.8.2.3/scripts/setup.php"
+
+
+def test_the_fast_access_pattern_reads_what_apachelogs_reads() -> None:
+    """The precompiled pattern and apachelogs (the fallback for escaped quotes) agree on every line."""
+    import apachelogs
+
+    from ingest.security import parsers
+
+    lines = [line for name in ("apache-badbots", "nginx-botsearch") for _, line in annotated(name)]
+    lines += [b'203.0.113.9 - alice [04/Dec/2026:10:00:01 -0330] "GET /a?q=%27 HTTP/1.1" 500 - "-" "curl/8"',
+              b'203.0.113.9 - - [04/Dec/2026:10:00:01 +0700] "GET /\\"x HTTP/1.1" 404 5 "-" "a \\"b\\""']
+    compared = 0
+    for line in lines:
+        text = line.decode()
+        entry = None
+        for parser in parsers._ACCESS:
+            try:
+                entry = parser.parse(text)
+                break
+            except apachelogs.InvalidEntryError:
+                continue
+        if entry is None:
+            continue
+        event = PARSERS["web"](line, CTX)
+        assert (event.time, event.src_ip, event.status, event.user, event.user_agent) == (
+            entry.request_time, entry.remote_host, entry.final_status,
+            None if entry.remote_user in (None, "-") else entry.remote_user,
+            entry.headers_in.get("User-Agent") or None), line
+        assert event.url == (entry.request_line or "").split(" ")[1], line
+        compared += 1
+    assert compared >= 10  # (the error.log lines among the samples are no access lines for either)
+    assert parsers._COMBINED.match(lines[-1].decode()) is None  # escaped quotes: apachelogs reads it

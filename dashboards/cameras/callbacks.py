@@ -18,6 +18,7 @@ from dashboards.cameras.health import Health, camera_health, fault_limits
 from dashboards.cameras.model import CHART_MINUTES, DETAIL_ALERTS, CameraView, counts_by_camera, frame_url
 from dashboards.cameras.tiles import TILE_PARTS, counts_block, frame_caption, tile_update
 from dashboards.cameras.traffic import traffic_block
+from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
 from ioc.feeds.cameras.traffic_queries import latest_traffic
 from ioc.store import camera_queries as cq
@@ -64,6 +65,8 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             log.warning("cameras: store query failed: %s", exc)
             raise PreventUpdate from None
         now = snap.as_of
+        lang = page_language(view.settings)
+        f = Formats(lang, view.settings.timezone)
         updates, healths = [], []
         for cam_id in ids:
             status = snap.get(cam_id)
@@ -71,10 +74,9 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             health = camera_health(status, cam_alerts, fault_limits(view.settings, cam_id), now)
             healths.append(health)
             updates.append(tile_update(view.info(cam_id), status, health, cam_alerts, counts.get(cam_id),
-                                       now, tz))
+                                       now, f))
         columns = [[getattr(u, name) for u in updates] for name, _, _ in TILE_PARTS]
-        lang = page_language(view.settings)
-        asof = t("Data as of {time}", lang, time=c.local_time(now, tz))
+        asof = t("Data as of {time}", lang, time=f.time(now))
         return (*columns, _summary(healths, alerts, lang), asof, now.isoformat())
 
     @app.callback(
@@ -124,18 +126,19 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
         status = snap.get(selected)
         health = camera_health(status, open_alerts, fault_limits(view.settings, selected), now)
         kf = status.keyframe if status else None
-        cap = frame_caption(kf, tz, size=True) or "no key frame yet"
+        f = Formats.of(view.settings)
+        cap = frame_caption(kf, f, size=True) or t("no key frame yet", f.lang)
         return (
             f"cam-detail cam-open cam-{health.state}",
             c.place(info.name, info.area),
-            health.label,
+            health.shown(f.lang),
             f"cam-badge cam-badge-{health.state}",
             frame_url(kf) or "",
             cap,
-            health_facts(status, health, tz),
-            counts_block(info, counts.get(selected), now, tz),
-            traffic_block(traffic, tz, page_language(view.settings)),
-            alert_rows(alerts, now, tz),
+            health_facts(status, health, f),
+            counts_block(info, counts.get(selected), now, f),
+            traffic_block(traffic, f),
+            alert_rows(alerts, now, f),
         )
 
     @app.callback(
@@ -154,7 +157,7 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
             raise PreventUpdate from None
         end = snap.as_of
         return count_figure(rows, view.info(selected), end - timedelta(minutes=CHART_MINUTES), end, tz,
-                            view.rule_levels(selected))
+                            view.rule_levels(selected), page_language(view.settings))
 
     app.clientside_callback(ClientsideFunction("cameras", "keys"), Output("cam-keys-sink", "data"),
                             Input("cam-config", "data"))

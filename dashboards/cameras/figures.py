@@ -20,6 +20,8 @@ from dashboards.cameras.model import (
     label_name,
     label_sort_key,
 )
+from dashboards.formats import Formats
+from dashboards.i18n import t
 from ioc.store import camera_queries as cq
 
 
@@ -30,6 +32,7 @@ def count_figure(
     end: datetime,
     tz: ZoneInfo,
     levels: Sequence[tuple[str, str, float]] = (),
+    lang: str = "en",
 ) -> dict:
     """Peak objects per frame, minute by minute: a line per class and zone (whole frame solid).
 
@@ -51,29 +54,32 @@ def count_figure(
     keys = sorted(series, key=lambda k: (zones.index(k[0]), label_sort_key(k[1])))
     for zone, label in keys:
         pts = series[(zone, label)]
-        where = "whole frame" if zone == "*" else zone
+        where = t("whole frame", lang) if zone == "*" else zone
+        name = f"{label_name(label, lang)} · {html_text.escape(where)}"
         data.append({
             "type": "scatter", "mode": "lines+markers",
             "x": [p.bucket.astimezone(tz).replace(tzinfo=None).isoformat() for p in pts],
             "y": [p.max_count for p in pts],
-            "name": f"{label_name(label)} · {html_text.escape(where)}",
+            "name": name,
             "line": {"color": label_colour(label), "width": 3 if zone == "*" else 2,
                      "dash": ZONE_DASHES[zones.index(zone) % len(ZONE_DASHES)]},
             "marker": {"size": 6},
-            "hovertemplate": "%{y} at %{x|%H:%M}<extra>" + f"{label_name(label)} · {html_text.escape(where)}"
-                             + "</extra>",
+            "hovertemplate": t("{count} at {time}", lang, count="%{y}", time="%{x|%H:%M}")
+                             + f"<extra>{name}</extra>",
         })
     shapes, annotations = [], []
     for kind, zone, level in levels:  # red: no label's boxes are drawn red, so a level is never a series
         shapes.append({"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": level,
                        "y1": level, "line": {"color": RULE_COLOUR, "width": 1.5, "dash": "dash"}})
-        where = "whole frame" if zone == "*" else zone
+        where = t("whole frame", lang) if zone == "*" else zone
         annotations.append({"xref": "paper", "x": 0, "xanchor": "left", "yref": "y", "y": level,
                             "yanchor": "bottom", "showarrow": False,
-                            "text": html_text.escape(f"{kind} rule: above {level:g} in {where}"),
+                            "text": html_text.escape(t("{kind} rule: above {level} in {where}", lang,
+                                                       kind=t(kind, lang), where=where,
+                                                       level=Formats(lang, "UTC").number(level, 2))),
                             "font": {"size": 14, "color": RULE_COLOUR}})
     if len(data) == 1:
-        annotations.append({"text": "nothing counted in the last hour", "showarrow": False, "x": 0.5,
+        annotations.append({"text": t("nothing counted in the last hour", lang), "showarrow": False, "x": 0.5,
                             "y": 0.5, "xref": "paper", "yref": "paper",
                             "font": {"size": 20, "color": c.MUTED}})
     top = max([p.max_count for pts in series.values() for p in pts] + [lvl for _, _, lvl in levels] + [1])
@@ -81,6 +87,7 @@ def count_figure(
         "data": data,
         "layout": {
             "uirevision": info.id,
+            "separators": Formats(lang, "UTC").plotly_separators,
             "paper_bgcolor": c.PANEL, "plot_bgcolor": c.PANEL,
             "font": {"family": c.FONT, "color": c.TEXT, "size": 15},
             "margin": {"l": 52, "r": 16, "t": 8, "b": 34},
@@ -90,7 +97,7 @@ def count_figure(
                        "bgcolor": "rgba(0,0,0,0)"},
             "xaxis": {"type": "date", "tickformat": "%H:%M", "showgrid": False, "fixedrange": True,
                       "linecolor": c.GRID, "tickfont": {"size": 14, "color": c.MUTED}},
-            "yaxis": {"title": {"text": "peak per frame", "font": {"size": 14, "color": c.MUTED}},
+            "yaxis": {"title": {"text": t("peak per frame", lang), "font": {"size": 14, "color": c.MUTED}},
                       "rangemode": "tozero", "range": [0, math.ceil(top * 1.15) + 0.5], "fixedrange": True,
                       "gridcolor": c.GRID, "zeroline": False, "tickfont": {"size": 14, "color": c.MUTED}},
             "shapes": shapes,
@@ -99,28 +106,29 @@ def count_figure(
     }
 
 
-STATE_LABELS = {"open": "OPEN", "reopened": "REOPENED", "acknowledged": "ACK", "assigned": "ASSIGNED",
-                "silenced": "SILENCED", "resolved": "RESOLVED"}
+STATE_LABELS = c.ALERT_STATE_LABELS
 
 
-def alert_rows(alerts: Sequence[cq.CameraAlert], now: datetime, tz: ZoneInfo) -> list[html.Div]:
+def alert_rows(alerts: Sequence[cq.CameraAlert], now: datetime, f: Formats) -> list[html.Div]:
     """The large view's alert list: open ones, then those resolved in the last day."""
     if not alerts:
-        return [html.Div("No alerts in the last 24 h", className="cam-none")]
+        return [html.Div(t("No alerts in the last 24 h", f.lang), className="cam-none")]
     rows = []
     for a in alerts:
         if a.resolved and a.resolved_at is not None:
-            at = c.local_time(a.resolved_at, tz, seconds=False)
-            when = f"resolved {c.ago(now - a.resolved_at)} ({at})"
+            when = t("resolved {ago} ({time})", f.lang, ago=f.ago(now - a.resolved_at),
+                     time=f.time(a.resolved_at, seconds=False))
         else:
-            since = c.local_time(a.started_at, tz, seconds=False)
-            when = f"since {since} · for {c.fmt_age(now - a.started_at)}"
+            when = t("since {time} · for {age}", f.lang, time=f.time(a.started_at, seconds=False),
+                     age=f.age(now - a.started_at))
+        title = a.title_in(f.lang)
         rows.append(html.Div(
-            [html.Span(c.SEVERITY_SHORT.get(a.severity, a.severity[:4].upper()), className="cam-sev"),
-             html.Div([html.Div(a.title, className="cam-alert-title", title=a.title),
+            [html.Span(c.severity_short(a.severity, f.lang), className="cam-sev"),
+             html.Div([html.Div(title, className="cam-alert-title", title=title),
                        html.Div(when, className="cam-alert-when")], className="cam-alert-body"),
-             html.Div([html.Div(STATE_LABELS.get(a.state, a.state.upper()), className="cam-alert-state"),
-                       html.Div(f"×{a.count}", className="cam-alert-count", title="signals seen")],
+             html.Div([html.Div(c.state_label(a.state, f.lang), className="cam-alert-state"),
+                       html.Div(f"×{f.number(a.count)}", className="cam-alert-count",
+                                title=t("signals seen", f.lang))],
                       className="cam-alert-side")],
             className=f"cam-alert-row cam-sev-{a.severity}" + (" cam-resolved" if a.resolved else ""),
             **{"data-severity": a.severity, "data-state": a.state, "data-alert-id": str(a.id)},
@@ -128,25 +136,21 @@ def alert_rows(alerts: Sequence[cq.CameraAlert], now: datetime, tz: ZoneInfo) ->
     return rows
 
 
-def health_facts(status: cq.CameraStatus | None, health: Health, tz: ZoneInfo) -> html.Div:
+def health_facts(status: cq.CameraStatus | None, health: Health, f: Formats) -> html.Div:
     """The large view's health figures: state, frames in, last frame, the frame statistics."""
-
-    def fmt(v: float | None, spec: str) -> str:
-        return "—" if v is None else format(v, spec)
-
     s = status
     facts = [
-        ("State", health.label),
-        ("Frames in", "—" if health.fps_in is None else f"{health.fps_in:.1f} / s"),
+        ("State", health.shown(f.lang)),
+        ("Frames in", "—" if health.fps_in is None else f"{f.fixed(health.fps_in, 1)} / s"),
         ("Last frame", "—" if s is None or s.last_frame is None
-         else f"{c.local_time(s.last_frame, tz)} ({c.ago(health.last_frame_age or timedelta(0))})"),
-        ("Brightness", fmt(s.brightness if s else None, ".0f") + " / 255"),
-        ("Sharpness", fmt(s.sharpness if s else None, ".0f")),
-        ("Change", fmt(s.change if s else None, ".2f")),
-        ("Motion", "—" if s is None or s.motion is None else f"{s.motion * 100:.1f} %"),
+         else f"{f.time(s.last_frame)} ({f.ago(health.last_frame_age or timedelta(0))})"),
+        ("Brightness", f.fixed(s.brightness if s else None, 0) + " / 255"),
+        ("Sharpness", f.fixed(s.sharpness if s else None, 0)),
+        ("Change", f.fixed(s.change if s else None, 2)),
+        ("Motion", "—" if s is None or s.motion is None else f.percent(s.motion)),
     ]
     return html.Div(
-        [html.Div([html.Span(k, className="cam-fact-key"), html.Span(v, className="cam-fact-val")],
+        [html.Div([html.Span(t(k, f.lang), className="cam-fact-key"), html.Span(v, className="cam-fact-val")],
                   className="cam-fact-row") for k, v in facts],
         className="cam-facts",
     )

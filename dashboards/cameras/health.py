@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from dashboards.cameras.model import FAULT_NAMES
+from dashboards.i18n import t
 from ioc.config import Settings
 from ioc.feeds.cameras.rules import CameraFaultRule
 from ioc.store import camera_queries as cq
@@ -57,6 +58,13 @@ class Health:
     faults: tuple[str, ...] = ()
     last_frame_age: timedelta | None = None
     fps_in: float | None = None
+
+    def shown(self, lang: str) -> str:
+        """The badge in ``lang``: ``TRỰC TIẾP``, ``LỖI: TỐI``..."""
+        if self.state == "fault":
+            names = ", ".join(t(FAULT_NAMES.get(f, f), lang).upper() for f in self.faults)
+            return t("FAULT: {faults}", lang, faults=names)
+        return t(self.label, lang)
 
     @property
     def bad(self) -> bool:

@@ -32,13 +32,13 @@ def layout(view: CameraView) -> html.Div:
                               html.Span("", id="cam-link-status", className="cam-link-status")],
                              className="cam-status"),
                     html.Div([html.Div("", id="cam-clock", className="cam-clock"),
-                              html.Div("click or 1–9 open · Esc close", className="cam-keys-hint")],
+                              html.Div(t("click or 1–9 open · Esc close", lang), className="cam-keys-hint")],
                              className="cam-clock-box"),
                 ],
                 className="cam-header",
             ),
             html.Main(
-                [_tile(i + 1, cam) for i, cam in enumerate(cams)]
+                [_tile(i + 1, cam, lang) for i, cam in enumerate(cams)]
                 or [html.Div(t("No cameras configured or reporting yet", lang),
                           className="cam-none cam-empty-grid")],
                 id="cam-grid",
@@ -51,15 +51,15 @@ def layout(view: CameraView) -> html.Div:
                     html.Div(
                         [html.Span("", id="cam-detail-title", className="cam-detail-title"),
                          html.Span("", id="cam-detail-badge", className="cam-badge"),
-                         html.Button("✕ Close (Esc)", id="cam-detail-close", n_clicks=0,
-                                     className="cam-close", title="back to all cameras (Esc)")],
+                         html.Button("✕ " + t("Close (Esc)", lang), id="cam-detail-close", n_clicks=0,
+                                     className="cam-close", title=t("back to all cameras (Esc)", lang))],
                         className="cam-detail-head",
                     ),
                     html.Div(
                         [
                             html.Div(
                                 [html.Div([html.Img(id="cam-detail-img", className="cam-img",
-                                                    alt="key frame"),
+                                                    alt=t("key frame", lang)),
                                            html.Div("", id="cam-detail-cap", className="cam-img-cap")],
                                           className="cam-frame cam-detail-frame"),
                                  html.Div([html.H2(t("Counts per minute, last hour", lang)),

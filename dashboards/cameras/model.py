@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from dashboards.i18n import t
 from ioc.config import Settings
 from ioc.store import camera_queries as cq
 
@@ -45,9 +46,9 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "scrollZoom": False
                 "doubleClick": False}
 
 
-def label_name(label: str) -> str:
-    """``person`` -> ``People``; unknown labels capitalised."""
-    return LABEL_NAMES.get(label, label.replace("_", " ").capitalize())
+def label_name(label: str, lang: str = "en") -> str:
+    """``person`` -> ``People`` (in ``lang``); unknown labels capitalised."""
+    return t(LABEL_NAMES[label], lang) if label in LABEL_NAMES else label.replace("_", " ").capitalize()
 
 
 def label_colour(label: str) -> str:

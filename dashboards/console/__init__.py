@@ -53,7 +53,6 @@ from dashboards.console.view import (
     TIME_WINDOWS,
     ConsoleView,
     fmt_duration,
-    local,
     where,
 )
 
@@ -77,7 +76,6 @@ __all__ = [
     "grid_rows",
     "history_children",
     "layout",
-    "local",
     "register_callbacks",
     "where",
 ]

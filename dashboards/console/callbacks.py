@@ -19,7 +19,7 @@ from dashboards import auth
 from dashboards.console.details import detail_children, history_children
 from dashboards.console.grid import grid_rows
 from dashboards.console.layout import _tile_children
-from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView, fmt_duration, local
+from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView
 from dashboards.i18n import page_language, t
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             log.warning("console: store query failed: %s", exc)
             raise PreventUpdate from None
         rows = grid_rows(alerts, view, clock, by_incident="group" in (group or []))
-        lang = page_language(view.settings)
-        since = local(fig.shift_start, view.tz)  # this shift's start
+        f = view.formats()
+        lang = f.lang
+        since = f.time(fig.shift_start, seconds=False)  # this shift's start
         crit, warn, info = (fig.open_by_severity[s] for s in ("critical", "warning", "info"))
         notify_sub = (
             f"#{failed[0]['id']} {failed[0]['channel']}: {failed[0]['last_error']}"
@@ -95,22 +96,23 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         )
         return (
             rows,
-            _tile_children(t("Critical open", lang), str(crit)),
+            _tile_children(t("Critical open", lang), f.number(crit)),
             "ctile crit" if crit else "ctile",
-            _tile_children(t("Warning open", lang), str(warn)),
+            _tile_children(t("Warning open", lang), f.number(warn)),
             "ctile warn" if warn else "ctile",
-            _tile_children(t("Info open", lang), str(info)),
-            _tile_children(t("Waiting for ack", lang), str(fig.unacknowledged), t("open or reopened", lang)),
+            _tile_children(t("Info open", lang), f.number(info)),
+            _tile_children(t("Waiting for ack", lang), f.number(fig.unacknowledged),
+                           t("open or reopened", lang)),
             "ctile warn" if fig.unacknowledged else "ctile",
             _tile_children(
                 t("Mean ack time", lang),
-                fmt_duration(fig.mean_time_to_acknowledge),
-                t("{n} acked since {since}", lang, n=fig.acknowledged, since=since),
+                f.duration(fig.mean_time_to_acknowledge),
+                t("{n} acked since {since}", lang, n=f.number(fig.acknowledged), since=since),
             ),
             _tile_children(
                 t("Mean resolve time", lang),
-                fmt_duration(fig.mean_time_to_resolve),
-                t("{n} resolved since {since}", lang, n=fig.resolved, since=since),
+                f.duration(fig.mean_time_to_resolve),
+                t("{n} resolved since {since}", lang, n=f.number(fig.resolved), since=since),
             ),
             _tile_children(
                 t("Notifications", lang),
@@ -118,7 +120,7 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                 notify_sub,
             ),
             "ctile crit" if fig.notifications_failed else "ctile",
-            _tile_children(t("Silences", lang), str(fig.silences_active), t("active now", lang)),
+            _tile_children(t("Silences", lang), f.number(fig.silences_active), t("active now", lang)),
         )
 
     @app.callback(
@@ -142,12 +144,13 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         if who is None:
             raise PreventUpdate
         none_allowed = [True] * (len(BUTTONS) + 1)
+        lang = page_language(view.settings)
         note_off = not lc.may(who.role, "comment")
         # a row that left the grid (resolved while the filter shows active ones) stays in the pane
         wanted = rows[0].get("id") if rows else (previous or {}).get("id")
         if wanted is None:
             return (
-                [html.Div("Select an alert (click, or j / k).", className="detail-empty")],
+                [html.Div(t("Select an alert (click, or j / k).", lang), className="detail-empty")],
                 [],
                 None,
                 *none_allowed,
@@ -159,7 +162,7 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             history = history_children(view, alert)
         except (AlertError, ValueError, KeyError):
             return (
-                [html.Div("That alert is gone.", className="detail-empty")],
+                [html.Div(t("That alert is gone.", lang), className="detail-empty")],
                 [],
                 None,
                 *none_allowed,
@@ -208,23 +211,26 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         actor = _actor()
         if actor is None or trigger is None:
             raise PreventUpdate
+        f = view.formats()
+        lang = f.lang
         if not selected:
-            return "Select an alert first.", "action-message refused", dash.no_update, dash.no_update
+            return t("Select an alert first.", lang), "action-message refused", dash.no_update, dash.no_update
         alert_id, version = int(selected["id"]), selected.get("version")
         note = (note or "").strip()
         try:
             if trigger == "btn-ack-incident":
                 if selected.get("incident") is None:
-                    raise AlertError("This alert belongs to no incident.")
+                    raise AlertError(t("This alert belongs to no incident.", lang))
                 done_now = svc.acknowledge_incident(int(selected["incident"]), actor, note)
-                msg = f"Acknowledged {len(done_now)} alert(s) of incident #{selected['incident']}."
+                msg = t("Acknowledged {n} alert(s) of incident #{id}.", lang, n=len(done_now),
+                        id=selected["incident"])
             else:
                 action = BUTTONS[str(trigger)][0]
                 if action == "acknowledge":
                     svc.acknowledge(alert_id, actor, note, expected_version=version)
                 elif action == "assign":
                     if not assignee:
-                        raise AlertError("Choose whom to assign it to.")
+                        raise AlertError(t("Choose whom to assign it to.", lang))
                     svc.assign(alert_id, actor, assignee, note, expected_version=version)
                 elif action == "resolve":
                     svc.resolve(alert_id, actor, note, expected_version=version)
@@ -244,17 +250,16 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                     svc.reopen(alert_id, actor, note, expected_version=version)
                 else:
                     svc.comment(alert_id, actor, note)
-                msg = (
-                    f"Alert #{alert_id} {lc.PAST[action]}"
-                    + (f" to {assignee}" if action == "assign" else "")
-                    + f" by {actor.name} at {local(svc.clock(), view.tz, '%H:%M:%S')}."
-                )
+                what = t(lc.PAST[action], lang) + (" " + t("to {who}", lang, who=assignee)
+                                                   if action == "assign" else "")
+                msg = t("Alert #{id} {what} by {who} at {time}.", lang, id=alert_id, what=what,
+                        who=actor.name, time=f.time(svc.clock()))
         except AlertError as exc:
             return str(exc), "action-message refused", (done or 0) + 1, dash.no_update
         except psycopg.Error as exc:
             log.warning("console: action failed on the store: %s", exc)
             return (
-                "The store did not answer; nothing was changed. Try again.",
+                t("The store did not answer; nothing was changed. Try again.", lang),
                 "action-message refused",
                 dash.no_update,
                 dash.no_update,

@@ -9,9 +9,10 @@ from dash import html
 
 from alerts import lifecycle as lc
 from alerts.models import Alert
-from dashboards.components import SEVERITY_SHORT, fmt_age
-from dashboards.console.view import STATE_LABELS, ConsoleView, local, where
-from dashboards.i18n import page_language
+from dashboards.components import severity_short, state_label
+from dashboards.console.view import ConsoleView, where
+from dashboards.i18n import t
+from ioc.i18n import gettext
 
 
 def _fact(label: str, value: Any) -> html.Div:
@@ -22,38 +23,42 @@ def _fact(label: str, value: Any) -> html.Div:
 
 def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]:
     """What the detail pane shows of one alert (without the actions, which stay put)."""
-    tz = view.tz
+    f = view.formats()
+    lang = f.lang
     link = alert.link
+    hm = f.time(alert.started_at, seconds=False)
     facts = [
-        _fact("Where", where(alert, view)),
+        _fact(t("Where", lang), where(alert, view)),
         _fact(
-            "Since",
-            f"{local(alert.started_at, tz)} ({fmt_age(now - alert.started_at)})"
+            t("Since", lang),
+            f"{hm} ({f.age(now - alert.started_at)})"
             if alert.active
-            else f"{local(alert.started_at, tz)}, resolved {local(alert.closed_at, tz)}",
+            else t("{start}, resolved {end}", lang, start=hm, end=f.time(alert.closed_at, seconds=False)),
         ),
-        _fact("Seen", f"×{alert.count}, last {local(alert.last_seen, tz, '%H:%M:%S')}"),
-        _fact("Rule", f"{alert.detector} / {alert.rule}"),
+        _fact(t("Seen", lang), t("×{n}, last {time}", lang, n=f.number(alert.count),
+                                 time=f.time(alert.last_seen))),
+        _fact(t("Rule", lang), f"{alert.detector} / {alert.rule}"),
     ]
     if alert.acknowledged_by:
-        facts.append(_fact("Acknowledged", f"{alert.acknowledged_by} at {local(alert.acknowledged_at, tz)}"))
+        facts.append(_fact(t("Acknowledged", lang), t("{who} at {time}", lang, who=alert.acknowledged_by,
+                                                      time=f.time(alert.acknowledged_at, seconds=False))))
     if alert.assignee:
-        facts.append(_fact("Assigned to", alert.assignee))
+        facts.append(_fact(t("Assigned to", lang), alert.assignee))
     if alert.state == "silenced" and alert.silenced_until:
-        facts.append(_fact("Silenced until", local(alert.silenced_until, tz)))
+        facts.append(_fact(t("Silenced until", lang), f.time(alert.silenced_until, seconds=False)))
     if alert.reopened_count:
-        facts.append(_fact("Reopened", f"{alert.reopened_count}×"))
+        facts.append(_fact(t("Reopened", lang), f"{f.number(alert.reopened_count)}×"))
     if alert.resolved_by:
-        facts.append(_fact("Resolved by", alert.resolved_by))
+        facts.append(_fact(t("Resolved by", lang), alert.resolved_by))
     return [
         html.Div(
             [
                 html.Span(
-                    SEVERITY_SHORT.get(alert.severity, alert.severity.upper()),
+                    severity_short(alert.severity, lang),
                     className=f"badge sev-{alert.severity}",
                 ),
                 html.Span(
-                    STATE_LABELS.get(alert.state, alert.state.upper()),
+                    state_label(alert.state, lang),
                     className=f"badge state-{alert.state}",
                     id="detail-state",
                 ),
@@ -61,10 +66,10 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
             ],
             className="detail-badges",
         ),
-        html.H2(alert.title_in(page_language(view.settings)), className="detail-title", id="detail-title"),
+        html.H2(alert.title_in(lang), className="detail-title", id="detail-title"),
         html.Div(facts, className="facts"),
         html.A(
-            f"{link[0]} ↗",
+            f"{gettext('alerts', link[0], lang)} ↗",  # the links' labels are the alerts catalogue's
             href=link[1],
             className="data-link",
             id="data-link",
@@ -72,27 +77,34 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
             rel="noopener",
         )
         if link
-        else html.Div("No page shows this source yet.", className="data-link none"),
+        else html.Div(t("No page shows this source yet.", lang), className="data-link none"),
     ]
+
+
+def _note(note: str | None, alert: Alert, lang: str) -> str:
+    """An audit note as the reader reads it: the service notes the alert's (English) title when it
+    raises it; that one is shown in ``lang`` like the title itself."""
+    if note and note == alert.title:
+        return alert.title_in(lang)
+    return note or ""
 
 
 def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
     """The incident's other alerts, the notifications about this one, and its audit history (newest first)."""
-    tz = view.tz
+    f = view.formats()
+    lang = f.lang
     out: list[Any] = []
     if alert.incident_id is not None:
         related = [a for a in view.service.incident_alerts(alert.incident_id) if a.id != alert.id]
         if related:
-            out.append(html.H3(f"Incident #{alert.incident_id}: {len(related)} more"))
+            out.append(html.H3(t("Incident #{id}: {n} more", lang, id=alert.incident_id, n=len(related))))
             out.append(
                 html.Ul(
                     [
                         html.Li(
                             [
-                                html.Span(
-                                    STATE_LABELS.get(a.state, a.state), className=f"mini state-{a.state}"
-                                ),
-                                f" #{a.id} {a.title}",
+                                html.Span(state_label(a.state, lang), className=f"mini state-{a.state}"),
+                                f" #{a.id} {a.title_in(lang)}",
                             ],
                             className=f"related sev-{a.severity}",
                         )
@@ -104,26 +116,29 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
     notes = view.service.notifications_of(alert.id)
     if notes:
         failed = [n for n in notes if n["state"] == "failed"]
-        text = ", ".join(f"{n['channel']}→{n['recipient']} {n['state']}" for n in notes[:4])
+        text = ", ".join(f"{n['channel']}→{n['recipient']} {t(n['state'], lang)}" for n in notes[:4])
         out.append(
             html.Div(
-                f"Notified: {text}"
-                + (f" · {len(failed)} FAILED: {failed[0]['last_error']}" if failed else ""),
+                t("Notified: {text}", lang, text=text)
+                + (" · " + t("{n} FAILED: {error}", lang, n=len(failed), error=failed[0]["last_error"])
+                   if failed else ""),
                 className="notified" + (" failed" if failed else ""),
             )
         )
-    out.append(html.H3("History"))
+    out.append(html.H3(t("History", lang)))
     entries = []
     for e in reversed(view.service.history(alert.id)):
-        move = e.to_state if e.from_state in (None, e.to_state) else f"{e.from_state} → {e.to_state}"
+        to = t(e.to_state, lang)
+        move = to if e.from_state in (None, e.to_state) else f"{t(e.from_state, lang)} → {to}"
         entries.append(
             html.Li(
                 [
-                    html.Span(local(e.at, tz, "%H:%M:%S"), className="h-time"),
-                    html.Span(e.actor, className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
-                    html.Span(lc.PAST.get(e.action, e.action), className=f"h-action act-{e.action}"),
+                    html.Span(f.time(e.at), className="h-time"),
+                    html.Span(t(e.actor, lang) if e.actor == lc.SYSTEM else e.actor,
+                              className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
+                    html.Span(t(lc.PAST.get(e.action, e.action), lang), className=f"h-action act-{e.action}"),
                     html.Span(move, className="h-move"),
-                    html.Div(e.note or "", className="h-note"),
+                    html.Div(_note(e.note, alert, lang), className="h-note"),
                 ],
                 className="h-entry",
                 **{"data-action": e.action, "data-actor": e.actor},

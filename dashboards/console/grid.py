@@ -7,9 +7,9 @@ from typing import Any
 
 from alerts import lifecycle as lc
 from alerts.models import Alert
-from dashboards.components import SEVERITY_SHORT, fmt_age, severity_rank
-from dashboards.console.view import FEED_LABELS, STATE_LABELS, ConsoleView, local, where
-from dashboards.i18n import page_language
+from dashboards.components import severity_rank, severity_short, state_label
+from dashboards.console.view import ConsoleView, feed_label, where
+from dashboards.i18n import t
 
 
 def grid_rows(
@@ -21,7 +21,8 @@ def grid_rows(
         key = ("i", a.incident_id) if by_incident and a.incident_id is not None else ("a", a.id)
         groups.setdefault(key, []).append(a)
     rows = []
-    lang = page_language(view.settings)
+    f = view.formats()
+    lang = f.lang
     for members in groups.values():
         lead = members[0]  # the service orders active first, worst first, newest first
         others = len(members) - 1
@@ -33,22 +34,23 @@ def grid_rows(
                 "id": str(lead.id),
                 "version": lead.version,
                 "severity": lead.severity,
-                "sev": SEVERITY_SHORT.get(lead.severity, lead.severity.upper()),
+                "sev": severity_short(lead.severity, lang),
                 "state": lead.state,
-                "stateLabel": STATE_LABELS.get(lead.state, lead.state.upper())
-                + (f" · {owner}" if owner else ""),
-                "title": lead.title_in(lang) + (f"   (+{others} related)" if others else ""),
+                "stateLabel": state_label(lead.state, lang) + (f" · {owner}" if owner else ""),
+                "title": lead.title_in(lang)
+                + ("   " + t("(+{n} related)", lang, n=others) if others else ""),
                 "where": where(lead, view),
                 "feed": lead.feed,
-                "feedLabel": FEED_LABELS.get(lead.feed, lead.feed),
-                "age": fmt_age(age) + ("" if active else " ago"),
+                "feedLabel": feed_label(lead.feed, lang),
+                "age": f.age(age) if active else f.ago(age),
                 "ageSeconds": int(age.total_seconds()),
                 "count": lead.count,
+                "countLabel": f.number(lead.count),
                 "incident": f"#{lead.incident_id}" + (f" · {len(members)}" if others else "")
                 if lead.incident_id
                 else "",
                 "owner": owner,
-                "lastSeen": local(lead.last_seen, view.tz),
+                "lastSeen": f.time(lead.last_seen, seconds=False),
             }
         )
     rows.sort(
@@ -62,13 +64,14 @@ def grid_rows(
     return rows
 
 
+#: the columns in English; :func:`columns` gives them in a language (header names and tooltips)
 COLUMNS: list[dict[str, Any]] = [
     {
         "field": "sev",
         "headerName": "Sev",
-        "width": 100,
-        "minWidth": 100,
-        "maxWidth": 110,
+        "width": 108,
+        "minWidth": 108,
+        "maxWidth": 120,
         "cellClass": "cell-sev",
     },
     {
@@ -112,6 +115,7 @@ COLUMNS: list[dict[str, Any]] = [
     {
         "field": "count",
         "headerName": "×",
+        "valueFormatter": {"function": "params.data.countLabel"},
         "width": 56,
         "minWidth": 56,
         "maxWidth": 70,
@@ -127,6 +131,14 @@ COLUMNS: list[dict[str, Any]] = [
         "headerTooltip": "incident number · alerts it groups",
     },
 ]
+
+_TRANSLATED = ("headerName", "headerTooltip")
+
+
+def columns(lang: str) -> list[dict[str, Any]]:
+    """:data:`COLUMNS` with their header names and tooltips in ``lang``."""
+    return [{k: t(v, lang) if k in _TRANSLATED else v for k, v in col.items()} for col in COLUMNS]
+
 
 ROW_CLASS_RULES = {
     "row-critical": "params.data.severity === 'critical'",

@@ -15,7 +15,7 @@ from alerts.links import FEEDS
 from alerts.people import Principal
 from dashboards import auth
 from dashboards import components as c
-from dashboards.console.grid import COLUMNS, GRID_THEME, ROW_CLASS_RULES
+from dashboards.console.grid import GRID_THEME, ROW_CLASS_RULES, columns
 from dashboards.console.view import (
     ACTIVE,
     BUTTONS,
@@ -25,7 +25,7 @@ from dashboards.console.view import (
     TIME_WINDOWS,
     ConsoleView,
 )
-from dashboards.i18n import clock_texts, page_language, t
+from dashboards.i18n import clock_texts, dropdown_labels, page_language, t
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,8 @@ def layout(view: ConsoleView) -> html.Div:
     csrf = who.csrf_token if who else ""
     user_box = html.Div(
         [
-            html.Span(who.shown if who else "not logged in", className="who-name", id="who-name"),
-            html.Span(lc.label(role), className=f"who-role role-{role}", id="who-role"),
+            html.Span(who.shown if who else t("not logged in", lang), className="who-name", id="who-name"),
+            html.Span(t(lc.label(role), lang), className=f"who-role role-{role}", id="who-role"),
             html.Form(
                 [
                     dcc.Input(type="hidden", name=auth.CSRF_FIELD, value=csrf),
@@ -84,8 +84,8 @@ def layout(view: ConsoleView) -> html.Div:
         None
         if may_change
         else html.Div(
-            f"Read-only: as {'an' if role[0] in 'aeiou' else 'a'} {lc.label(role)} you can watch; "
-            "only duty officers and above change alerts.",
+            t("Read-only: as {role} you can watch; only duty officers and above change alerts.", lang,
+              role=t(lc.label(role), lang)),
             className="readonly-note",
             id="readonly-note",
         )
@@ -107,7 +107,7 @@ def layout(view: ConsoleView) -> html.Div:
                     html.Div(
                         [
                             html.Div(
-                                datetime.now(view.tz).strftime("%H:%M:%S"),
+                                view.formats().time(datetime.now(view.tz)),
                                 id="console-clock",
                                 className="clock",
                             ),
@@ -135,8 +135,9 @@ def layout(view: ConsoleView) -> html.Div:
             html.Section(
                 [
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-feed",
-                        options=[{"label": f.capitalize(), "value": f} for f in FEEDS],
+                        options=[{"label": t(f.capitalize(), lang), "value": f} for f in FEEDS],
                         multi=True,
                         placeholder=t("Every feed", lang),
                         className="filter filter-feed",
@@ -144,7 +145,8 @@ def layout(view: ConsoleView) -> html.Div:
                     dcc.Checklist(
                         id="f-severity",
                         options=[
-                            {"label": s.capitalize(), "value": s} for s in ("critical", "warning", "info")
+                            {"label": t(s.capitalize(), lang), "value": s}
+                            for s in ("critical", "warning", "info")
                         ],
                         value=["critical", "warning", "info"],
                         inline=True,
@@ -152,9 +154,11 @@ def layout(view: ConsoleView) -> html.Div:
                         inputClassName="chk",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-state",
                         options=[
-                            {"label": STATE_LABELS[s].capitalize(), "value": s} for s in [*ACTIVE, "resolved"]
+                            {"label": t(STATE_LABELS[s].capitalize(), lang), "value": s}
+                            for s in [*ACTIVE, "resolved"]
                         ],
                         value=list(ACTIVE),
                         multi=True,
@@ -162,6 +166,7 @@ def layout(view: ConsoleView) -> html.Div:
                         className="filter filter-state",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-area",
                         options=[{"label": a, "value": a} for a in areas],
                         multi=True,
@@ -169,8 +174,9 @@ def layout(view: ConsoleView) -> html.Div:
                         className="filter filter-area",
                     ),
                     dcc.Dropdown(
+                        labels=dropdown_labels(lang),
                         id="f-time",
-                        options=[{"label": f"last {k}", "value": k} for k in TIME_WINDOWS],
+                        options=[{"label": t("last {span}", lang, span=k), "value": k} for k in TIME_WINDOWS],
                         value="24h",
                         clearable=False,
                         className="filter filter-time",
@@ -192,7 +198,7 @@ def layout(view: ConsoleView) -> html.Div:
                         [
                             dag.AgGrid(
                                 id="alert-grid",
-                                columnDefs=COLUMNS,
+                                columnDefs=columns(lang),
                                 rowData=[],
                                 getRowId="params.data.id",
                                 columnSize="responsiveSizeToFit",
@@ -213,7 +219,7 @@ def layout(view: ConsoleView) -> html.Div:
                                     "suppressCellFocus": False,
                                     "tooltipShowDelay": 400,
                                     "localeText": {
-                                        "noRowsToShow": "Nothing here: all quiet for these filters"
+                                        "noRowsToShow": t("Nothing here: all quiet for these filters", lang)
                                     },
                                 },
                                 style={"height": "100%", "width": "100%"},
@@ -235,39 +241,41 @@ def layout(view: ConsoleView) -> html.Div:
                                     readonly,
                                     dcc.Textarea(
                                         id="note",
-                                        placeholder="Note for the record (needed to resolve "
-                                        "or silence). n to write, Esc to leave.",
+                                        placeholder=t("Note for the record (needed to resolve "
+                                                      "or silence). n to write, Esc to leave.", lang),
                                         className="note",
                                         maxLength=2000,
                                         disabled=False,
                                     ),
                                     html.Div(
                                         [
-                                            html.Label("Assign to", htmlFor="assignee"),
-                                            html.Label("Silence for", htmlFor="silence-for"),
-                                            html.Label("Silence what", htmlFor="silence-scope"),
+                                            html.Label(t("Assign to", lang), htmlFor="assignee"),
+                                            html.Label(t("Silence for", lang), htmlFor="silence-for"),
+                                            html.Label(t("Silence what", lang), htmlFor="silence-scope"),
                                         ],
                                         className="action-labels",
                                     ),
                                     html.Div(
                                         [
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="assignee",
                                                 options=[
                                                     {
-                                                        "label": f"{u.shown} ({lc.label(u.role)})",
+                                                        "label": f"{u.shown} ({t(lc.label(u.role), lang)})",
                                                         "value": u.name,
                                                     }
                                                     for u in assignable
                                                 ],
-                                                placeholder="Assign to…",
+                                                placeholder=t("Assign to…", lang),
                                                 className="assignee",
                                                 value=who.name if who and may_change else None,
                                             ),
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="silence-for",
                                                 options=[
-                                                    {"label": f"silence {k}", "value": k}
+                                                    {"label": t("silence {span}", lang, span=k), "value": k}
                                                     for k in SILENCE_CHOICES
                                                 ],
                                                 value="1h",
@@ -275,10 +283,12 @@ def layout(view: ConsoleView) -> html.Div:
                                                 className="silence-for",
                                             ),
                                             dcc.Dropdown(
+                                                labels=dropdown_labels(lang),
                                                 id="silence-scope",
                                                 options=[
-                                                    {"label": "this alert", "value": "alert"},
-                                                    {"label": "all from this source", "value": "source"},
+                                                    {"label": t("this alert", lang), "value": "alert"},
+                                                    {"label": t("all from this source", lang),
+                                                     "value": "source"},
                                                 ],
                                                 value="alert",
                                                 clearable=False,
@@ -290,22 +300,23 @@ def layout(view: ConsoleView) -> html.Div:
                                     html.Div(
                                         [
                                             html.Button(
-                                                [label, html.Kbd(key)],
+                                                [t(label, lang), html.Kbd(key)],
                                                 id=bid,
                                                 className=f"btn {bid}",
                                                 disabled=True,
-                                                title=f"{label} (key {key})",
+                                                title=t("{action} (key {key})", lang, action=t(label, lang),
+                                                        key=key),
                                             )
                                             for bid, (_, label, key) in BUTTONS.items()
                                         ]
                                         + [
                                             html.Button(
-                                                ["Ack incident", html.Kbd("i")],
+                                                [t("Ack incident", lang), html.Kbd("i")],
                                                 id="btn-ack-incident",
                                                 className="btn btn-ack-incident",
                                                 disabled=True,
-                                                title="acknowledge every unacknowledged alert of this "
-                                                "incident (key i)",
+                                                title=t("acknowledge every unacknowledged alert of this "
+                                                        "incident (key i)", lang),
                                             )
                                         ],
                                         className="actions",
@@ -327,7 +338,7 @@ def layout(view: ConsoleView) -> html.Div:
                 ],
                 className="console-main",
             ),
-            html.Footer(HELP, className="help-line", id="help-line"),
+            html.Footer(t(HELP, lang), className="help-line", id="help-line"),
             dcc.Interval(id="console-tick", interval=max(1000, view.settings.web.refresh_ms)),
             dcc.Store(id="selected", data=None),
             dcc.Store(id="action-done", data=0),

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from alerts.models import Alert
 from alerts.people import People
 from alerts.service import AlertService
 from alerts.settings import AlertSettings
+from dashboards.components import ALERT_STATE_LABELS
+from dashboards.formats import Formats
+from dashboards.i18n import t
 from ioc.config import Settings
 
 PREFIX = "/console/"
 ACTIVE = ["open", "reopened", "acknowledged", "assigned", "silenced"]
-STATE_LABELS = {
-    "open": "OPEN",
-    "reopened": "REOPENED",
-    "acknowledged": "ACK",
-    "assigned": "ASSIGNED",
-    "silenced": "SILENCED",
-    "resolved": "RESOLVED",
-}
+STATE_LABELS = ALERT_STATE_LABELS
 TIME_WINDOWS = {
     "1h": timedelta(hours=1),
     "8h": timedelta(hours=8),
@@ -64,26 +60,18 @@ class ConsoleView:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.settings.timezone)
 
+    def formats(self) -> Formats:
+        """Numbers and times of the current request's language, in the city's zone."""
+        return Formats.of(self.settings)
+
     def station_name(self, source_id: str) -> str:
         station = self.settings.station(source_id)
         return station.name if station else source_id
 
 
-def local(t: datetime | None, tz: ZoneInfo, fmt: str = "%H:%M") -> str:
-    """``t`` as local wall-clock time (``—`` for none)."""
-    return "—" if t is None else t.astimezone(tz).strftime(fmt)
-
-
-def fmt_duration(d: timedelta | None) -> str:
+def fmt_duration(d: timedelta | None, lang: str = "en") -> str:
     """A mean time for the shift strip: ``—``, ``45 s``, ``3 min 20 s``, ``1 h 05``."""
-    if d is None:
-        return "—"
-    s = int(round(d.total_seconds()))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s" if s < 600 else f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60:02d}"
+    return Formats(lang, "UTC").duration(d)
 
 
 FEED_LABELS = {
@@ -95,6 +83,16 @@ FEED_LABELS = {
     "reports": "Reports",
     "other": "Other",
 }
+
+
+def feed_label(feed: str, lang: str) -> str:
+    """The short name of a feed in the grid's Feed column."""
+    return t(FEED_LABELS[feed], lang) if feed in FEED_LABELS else feed
+
+
+def button_label(action: str, lang: str) -> str:
+    """An action button's label in ``lang``."""
+    return next((t(label, lang) for a, label, _ in BUTTONS.values() if a == action), action)
 
 
 def where(alert: Alert, view: ConsoleView) -> str:

@@ -17,6 +17,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from dashboards import components as c
+from dashboards.i18n import t
 from dashboards.sea.style import (
     COAST,
     LAND,
@@ -258,5 +259,10 @@ class TrackSet:
 
     @property
     def note(self) -> str:
-        return (f"Tracks of the last {self.hours} h: {c.fmt_int(self.points)} points "
-                f"(thinned on the server, at most {c.fmt_int(TRACK_BUDGET)})")
+        return self.note_in("en")
+
+    def note_in(self, lang: str) -> str:
+        """:attr:`note` in ``lang``."""
+        return t("Tracks of the last {hours} h: {points} points (thinned on the server, at most {budget})",
+                 lang, hours=self.hours, points=c.fmt_int(self.points, lang),
+                 budget=c.fmt_int(TRACK_BUDGET, lang))

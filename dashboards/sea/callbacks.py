@@ -12,7 +12,7 @@ import psycopg
 from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import components as c
+from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
 from dashboards.sea.basemap import SeaView, TrackSet
 from dashboards.sea.layout import vessel_refresh_ms
@@ -42,18 +42,19 @@ def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None)
     names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
     osig = str(hash(json.dumps(names)))
     n_alert = len(flagged)
-    lang = page_language(view.settings)
+    f = Formats.of(view.settings)
+    lang = f.lang
     return (
-        {"traces": [vessel_trace(rows, snap.as_of)], "count": len(rows)},
+        {"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
         counts_children(rows, lang),
         simulated_note(rows, lang),
         alert_items(rows, lang=lang) if sig != list_sig else dash.no_update,
         sig,
-        f"{n_alert}" if n_alert else t("none", lang),
+        f.number(n_alert) if n_alert else t("none", lang),
         [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
          for mmsi, label in sorted(names, key=lambda x: x[1])] if osig != options_sig else dash.no_update,
         osig,
-        t("Data as of {time}", lang, time=c.local_time(snap.as_of, view.tz)),
+        t("Data as of {time}", lang, time=f.time(snap.as_of)),
         snap.as_of.isoformat(),
         vessel_refresh_ms(view.settings, len(rows)),
     )
@@ -80,7 +81,8 @@ def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> Trac
 def tracks_update(view: SeaView, hours: int | None) -> tuple[Any, ...]:
     """What the track callback returns: where the map loads the tracks from, and a note on them."""
     ts = track_set(view, int(hours or DEFAULT_TRACK_HOURS))
-    return {"url": ts.url, "hours": ts.hours, "points": ts.points, "color": TRACK, "width": 1.6}, ts.note
+    return {"url": ts.url, "hours": ts.hours, "points": ts.points, "color": TRACK, "width": 1.6}, \
+        ts.note_in(page_language(view.settings))
 
 
 def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | None) -> tuple[Any, ...]:
@@ -93,15 +95,17 @@ def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | 
     hours = int(hours or DEFAULT_TRACK_HOURS)
     d = vq.vessel_details(view.pool, int(mmsi), hours=hours)
     if d is None:
-        return [html.Div(f"Vessel {mmsi}: no position stored", className="sea-none")], "sea-details", \
+        text = t("Vessel {mmsi}: no position stored", page_language(view.settings), mmsi=mmsi)
+        return [html.Div(text, className="sea-none")], "sea-details", \
             {"traces": [], "seq": seq}
     v = d.vessel
     sev = v.alert_severity if v.in_alert else None
     focus = {"lon": v.lon, "lat": v.lat} if selected.get("focus") else None
+    lang = page_language(view.settings)
     return (
-        details_children(d, view.tz, hours, page_language(view.settings)),
+        details_children(d, view.tz, hours, lang),
         "sea-details" + (f" alert-{sev}" if sev else ""),
-        {"traces": selection_traces(d, view.tz), "seq": seq, "focus": focus, "mmsi": v.mmsi},
+        {"traces": selection_traces(d, view.tz, lang), "seq": seq, "focus": focus, "mmsi": v.mmsi},
     )
 
 

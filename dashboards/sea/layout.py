@@ -7,7 +7,7 @@ from datetime import datetime
 from dash import dcc, html
 
 from dashboards import components as c
-from dashboards.i18n import clock_texts, page_language, t
+from dashboards.i18n import clock_texts, dropdown_labels, page_language, t
 from dashboards.sea.basemap import SeaView, base_figure
 from dashboards.sea.panel import _legend
 from dashboards.sea.style import BUSY_FLEET, DEFAULT_TRACK_HOURS, EMPTY_FIGURE, GRAPH_CONFIG, HOURS_OPTIONS
@@ -82,6 +82,7 @@ def layout(view: SeaView) -> html.Div:
                                 className="sea-controls",
                             ),
                             dcc.Dropdown(id="sea-search", options=[], className="sea-search",
+                                         labels=dropdown_labels(lang),
                                          placeholder=t("Find a vessel: name or MMSI", lang), clearable=True),
                             html.Section(
                                 [html.Button("×", id="sea-close", className="sea-close",

@@ -9,24 +9,26 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from dashboards import components as c
+from dashboards.formats import Formats
 from dashboards.i18n import t
 from dashboards.sea.style import (
     ALERT_LIST_ROWS,
-    DETECTOR_LABELS,
     NAV_STATUS,
     STALE_AFTER,
     STATE_LABELS,
     STATE_SHORT,
     STATES,
     ZONE_STYLES,
+    detector_label,
     ship_type_label,
 )
 from dashboards.sea.vessels import VesselRow, fmt_course, fmt_position, fmt_speed
 from ioc.store import vessel_queries as vq
 
 
-def _sim_badge(v: vq.VesselNow) -> list[Any]:
-    return [html.Span("SIM", className="sea-badge-sim", title="SIMULATED vessel")] if v.simulated else []
+def _sim_badge(v: vq.VesselNow, lang: str = "en") -> list[Any]:
+    badge = html.Span("SIM", className="sea-badge-sim", title=t("SIMULATED vessel", lang))
+    return [badge] if v.simulated else []
 
 
 def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS, lang: str = "en") -> list[Any]:
@@ -37,17 +39,17 @@ def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS, lang: s
     for r in flagged[:limit]:
         v = r.vessel
         sev = v.alert_severity or "info"
-        what = " · ".join(DETECTOR_LABELS.get(d, d.replace("_", " ")) for d in v.alert_detectors)
+        what = " · ".join(detector_label(d, lang) for d in v.alert_detectors)
         items.append(html.Button(
             [
-                html.Span(c.SEVERITY_SHORT.get(sev, sev[:4].upper()), className=f"sea-sev sea-sev-{sev}"),
-                html.Span([html.Span(v.label, className="sea-item-name"), *_sim_badge(v),
+                html.Span(c.severity_short(sev, lang), className=f"sea-sev sea-sev-{sev}"),
+                html.Span([html.Span(v.label, className="sea-item-name"), *_sim_badge(v, lang),
                            html.Span(what, className="sea-item-what")], className="sea-item-body"),
                 html.Span(f"×{v.alerts_open}" if v.alerts_open > 1 else "", className="sea-item-count"),
             ],
             id={"type": "sea-item", "mmsi": str(v.mmsi)},
             className=f"sea-alert-item sea-item-{sev}",
-            title=v.alert_title or "",
+            title=v.alert_title_in(lang),
             n_clicks=0,
             **{"data-mmsi": str(v.mmsi)},
         ))
@@ -64,7 +66,7 @@ def counts_children(rows: Sequence[VesselRow], lang: str = "en") -> list[Any]:
     for r in rows:
         by_state[r.state] += 1
     flagged = sum(1 for r in rows if r.vessel.in_alert)
-    parts: list[Any] = [html.Span([html.B(c.fmt_int(len(rows)), className="sea-count-vessels"),
+    parts: list[Any] = [html.Span([html.B(c.fmt_int(len(rows), lang), className="sea-count-vessels"),
                                    " " + t("vessels", lang)],
                                   className="sea-count-total")]
     for s in STATES:
@@ -89,38 +91,41 @@ def simulated_note(rows: Sequence[VesselRow], lang: str = "en") -> str:
 def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int, lang: str = "en") -> list[Any]:
     """The selected vessel's panel: who, where, how fast, since when, which alerts."""
     v = d.vessel
+    f = Formats(lang, str(tz))
     size = "—"
     if v.length_m is not None:
-        size = f"{v.length_m:g} m" + (f" × {v.beam_m:g} m" if v.beam_m is not None else "")
-    status = NAV_STATUS.get(v.nav_status, "—") if v.nav_status is not None else "—"
+        size = f"{f.number(v.length_m, 1)} m"
+        if v.beam_m is not None:
+            size += f" × {f.number(v.beam_m, 1)} m"
+    status = t(NAV_STATUS[v.nav_status], lang) if v.nav_status in NAV_STATUS else "—"
     seen = d.as_of - v.time
     facts = [
-        ("MMSI", str(v.mmsi)), ("Call sign", v.callsign or "—"), ("Type", ship_type_label(v.ship_type)),
-        ("Size", size), ("Speed", fmt_speed(v.sog)), ("Course", fmt_course(v)),
+        ("MMSI", str(v.mmsi)), ("Call sign", v.callsign or "—"), ("Type", ship_type_label(v.ship_type, lang)),
+        ("Size", size), ("Speed", fmt_speed(v.sog, f)), ("Course", fmt_course(v)),
         ("Status", status), ("Destination", (v.destination or "—").strip() or "—"),
-        ("Last seen", f"{c.ago(seen)} ({c.local_time(v.time, tz, seconds=False)})"),
-        ("Position", fmt_position(v.lat, v.lon)),
+        ("Last seen", f"{f.ago(seen)} ({f.time(v.time, seconds=False)})"),
+        ("Position", fmt_position(v.lat, v.lon, f)),
     ]  # keys: message ids, shown in ``lang``
     alerts: list[Any] = []
     for a in d.alerts:
-        when = (f"since {c.local_time(a.started_at, tz, seconds=False)}" if a.active
-                else f"resolved {c.local_time(a.resolved_at or a.last_seen, tz, seconds=False)}")
+        when = (t("since {time}", lang, time=f.time(a.started_at, seconds=False)) if a.active
+                else t("resolved {time}", lang, time=f.time(a.resolved_at or a.last_seen, seconds=False)))
+        title = a.title_in(lang)
         alerts.append(html.Div(
-            [html.Span(c.SEVERITY_SHORT.get(a.severity, a.severity[:4].upper()),
-                       className=f"sea-sev sea-sev-{a.severity}"),
-             html.Span([html.Span(DETECTOR_LABELS.get(a.detector, a.detector), className="sea-da-what"),
-                        html.Span(f"{a.state} · {when}", className="sea-da-when"),
-                        html.Span(a.title, className="sea-da-title")], className="sea-da-body")],
-            className="sea-detail-alert" + ("" if a.active else " resolved"), title=a.title,
+            [html.Span(c.severity_short(a.severity, lang), className=f"sea-sev sea-sev-{a.severity}"),
+             html.Span([html.Span(detector_label(a.detector, lang), className="sea-da-what"),
+                        html.Span(f"{t(a.state, lang)} · {when}", className="sea-da-when"),
+                        html.Span(title, className="sea-da-title")], className="sea-da-body")],
+            className="sea-detail-alert" + ("" if a.active else " resolved"), title=title,
         ))
     stale = seen > STALE_AFTER
-    track_note = t("{n} positions in the last {hours} h", lang, n=len(d.track), hours=hours)
+    track_note = t("{n} positions in the last {hours} h", lang, n=f.number(len(d.track)), hours=hours)
     if d.track_truncated:
         track_note += t(" (the newest shown)", lang)
     return [
         html.Div(
             [html.Span(v.label, className="sea-details-name"),
-             *([html.Span("SIMULATED", className="sea-badge-sim big")] if v.simulated else [])],
+             *([html.Span(t("SIMULATED", lang), className="sea-badge-sim big")] if v.simulated else [])],
             className="sea-details-head", **{"data-mmsi": str(v.mmsi)},
         ),
         html.Div([html.Div([html.Span(t(k, lang), className="sea-fact-k"),

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from dashboards import components as c
+from dashboards.i18n import t
 
 PREFIX = "/sea/"
 MAP_ROUTE = "/sea/_map/"  # the sprite and the (empty) glyphs of the offline map style
@@ -80,10 +81,20 @@ GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "scrollZoom": True,
                 "showTips": False}
 
 
-def ship_type_label(code: int | None) -> str:
-    """A short reading of the AIS ship and cargo type code."""
+def detector_label(detector: str, lang: str = "en") -> str:
+    """What a vessel rule is called in lists and hover labels, in ``lang``."""
+    return t(DETECTOR_LABELS[detector], lang) if detector in DETECTOR_LABELS else detector.replace("_", " ")
+
+
+def ship_type_label(code: int | None, lang: str = "en") -> str:
+    """A short reading of the AIS ship and cargo type code (in ``lang``)."""
     if code is None:
         return "—"
+    english = _ship_type(code)
+    return t(english, lang) if not english.startswith("type ") else t("type {code}", lang, code=code)
+
+
+def _ship_type(code: int) -> str:
     fixed = {30: "fishing", 31: "towing", 32: "towing (large)", 33: "dredging", 34: "diving", 35: "military",
              36: "sailing", 37: "pleasure craft", 50: "pilot", 51: "search and rescue", 52: "tug",
              53: "port tender", 55: "law enforcement", 58: "medical"}

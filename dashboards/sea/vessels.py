@@ -15,8 +15,10 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from dashboards import components as c
+from dashboards.formats import Formats
+from dashboards.i18n import t
 from dashboards.sea.sprite import icon_name
-from dashboards.sea.style import DETECTOR_LABELS, GAP, SELECTED, SLOW_KN, STALE_AFTER, STATE_LABELS, TRACK_GAP
+from dashboards.sea.style import GAP, SELECTED, SLOW_KN, STALE_AFTER, STATE_LABELS, TRACK_GAP, detector_label
 from ioc.store import vessel_queries as vq
 
 
@@ -53,18 +55,23 @@ def directional(v: vq.VesselNow, state: str) -> bool:
     return v.course is not None and state != "port" and not drifting_without_heading
 
 
+EN = Formats("en", "UTC")
+
+
 def fmt_course(v: vq.VesselNow) -> str:
     course = v.course
     return "—" if course is None else f"{course:03.0f}°"
 
 
-def fmt_position(lat: float, lon: float) -> str:
-    """``16.6806° N, 107.7776° E``."""
-    return f"{abs(lat):.4f}° {'N' if lat >= 0 else 'S'}, {abs(lon):.4f}° {'E' if lon >= 0 else 'W'}"
+def fmt_position(lat: float, lon: float, f: Formats = EN) -> str:
+    """``16.6806° N, 107.7776° E`` (``16,6806° B, 107,7776° Đ`` in Vietnamese)."""
+    ns = t("N" if lat >= 0 else "S", f.lang)
+    ew = t("E" if lon >= 0 else "W", f.lang)
+    return f"{f.fixed(abs(lat), 4)}° {ns}, {f.fixed(abs(lon), 4)}° {ew}"
 
 
-def fmt_speed(sog: float | None) -> str:
-    return "—" if sog is None else f"{sog:.1f} kn"
+def fmt_speed(sog: float | None, f: Formats = EN) -> str:
+    return "—" if sog is None else t("{speed} kn", f.lang, speed=f.fixed(sog, 1))
 
 
 @dataclass(frozen=True)
@@ -86,22 +93,26 @@ def classify(snapshot: vq.SeaSnapshot, ports: BaseGeometry | None) -> list[Vesse
     return rows
 
 
-# the hover label of a vessel; the values travel as ``customdata`` (see :func:`_hover_data`)
+# the hover label of a vessel (a ``dashboards`` message: the words around the values are translated);
+# the values travel as ``customdata`` (see :func:`_hover_data`)
 VESSEL_HOVER = ("<b>%{customdata[1]}</b>%{customdata[2]}<br>MMSI %{customdata[0]} · %{customdata[3]}<br>"
                 "%{customdata[4]} · %{customdata[5]} · seen %{customdata[6]}%{customdata[7]}<extra></extra>")
 
 
-def _hover_data(row: VesselRow, as_of: datetime) -> list[Any]:
+def _hover_data(row: VesselRow, as_of: datetime, f: Formats = EN) -> list[Any]:
     """``[mmsi, name, simulated, state, speed, course, seen, alert]`` for :data:`VESSEL_HOVER`."""
     v = row.vessel
     alert = ""
     if v.in_alert:
         colour = c.SEVERITY_COLOURS.get(v.alert_severity or "", c.SEVERITY_COLOURS["critical"])
-        what = " · ".join(DETECTOR_LABELS.get(d, d) for d in v.alert_detectors)
+        what = " · ".join(detector_label(d, f.lang) for d in v.alert_detectors)
         alert = f"<br><span style='color:{colour}'>⚠ {html_text.escape(what)}</span>"
-    speed = fmt_speed(v.sog) if row.state != "stale" else f"last {fmt_speed(v.sog)}"
-    return [v.mmsi, html_text.escape(v.label), " · SIMULATED" if v.simulated else "", STATE_LABELS[row.state],
-            speed, fmt_course(v), c.ago(as_of - v.time), alert]
+    speed = fmt_speed(v.sog, f)
+    if row.state == "stale":
+        speed = t("last {speed}", f.lang, speed=speed)
+    sim = " · " + t("SIMULATED", f.lang) if v.simulated else ""
+    return [v.mmsi, html_text.escape(v.label), sim, t(STATE_LABELS[row.state], f.lang),
+            speed, fmt_course(v), f.ago(as_of - v.time), alert]
 
 
 def icon_size(vessels: int) -> int:
@@ -109,7 +120,7 @@ def icon_size(vessels: int) -> int:
     return 10 if vessels <= 300 else 8 if vessels <= 1000 else 7
 
 
-def vessel_trace(rows: Sequence[VesselRow], as_of: datetime) -> dict[str, Any]:
+def vessel_trace(rows: Sequence[VesselRow], as_of: datetime, f: Formats = EN) -> dict[str, Any]:
     """Every vessel as a rotated arrow (or a dot), ringed when in alert; those in alert drawn last, on top."""
     order = sorted(rows, key=lambda r: (r.vessel.in_alert, r.state != "stale", r.vessel.mmsi))
     return {
@@ -124,8 +135,8 @@ def vessel_trace(rows: Sequence[VesselRow], as_of: datetime) -> dict[str, Any]:
             "size": icon_size(len(order)),
             "allowoverlap": True,
         },
-        "customdata": [_hover_data(r, as_of) for r in order],
-        "hovertemplate": VESSEL_HOVER,
+        "customdata": [_hover_data(r, as_of, f) for r in order],
+        "hovertemplate": t(VESSEL_HOVER, f.lang),
     }
 
 
@@ -146,10 +157,11 @@ def track_geojson(tracks: vq.Tracks) -> bytes:
             + ",".join(lines) + "]}}").encode("ascii")
 
 
-def selection_traces(details: vq.VesselDetails, tz: ZoneInfo) -> list[dict[str, Any]]:
+def selection_traces(details: vq.VesselDetails, tz: ZoneInfo, lang: str = "en") -> list[dict[str, Any]]:
     """The selected vessel: its full-resolution track (white, hover for time and speed), the silent
     stretches of it (amber) and a ring around it."""
     v = details.vessel
+    f = Formats(lang, str(tz))
     lons: list[float | None] = []
     lats: list[float | None] = []
     text: list[str] = []
@@ -165,8 +177,8 @@ def selection_traces(details: vq.VesselDetails, tz: ZoneInfo) -> list[dict[str, 
             gaps_lat.extend((prev.lat, p.lat, None))
         lons.append(p.lon)
         lats.append(p.lat)
-        text.append(f"{html_text.escape(v.label)} · {c.local_time(p.time, tz, seconds=False)}<br>"
-                    f"{fmt_speed(p.sog)} · {'—' if p.cog is None else f'{p.cog:03.0f}°'}")
+        text.append(f"{html_text.escape(v.label)} · {f.time(p.time, seconds=False)}<br>"
+                    f"{fmt_speed(p.sog, f)} · {'—' if p.cog is None else f'{p.cog:03.0f}°'}")
         prev = p
     traces: list[dict[str, Any]] = []
     if gaps_lon:

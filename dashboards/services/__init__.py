@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
@@ -17,18 +16,17 @@ from dash import Input, Output, dcc, html
 from flask import Flask
 
 from dashboards import components as c
+from dashboards.formats import Formats
 from dashboards.i18n import page_language
 from ioc.config import Settings
 from ioc.feeds.services import queries as q
-from ioc.i18n import Translator, format_number, format_time
+from ioc.i18n import Translator
 
 PREFIX = "/services/"
 t = Translator("services")
 LEVELS = {"online_4": "Online, level 4", "online_3": "Online, level 3", "in_person": "In person"}
 
 
-def _pct(value: float | None, lang: str) -> str:
-    return "–" if value is None else f"{format_number(100 * value, lang, 1)} %"
 
 
 def _age(age: timedelta, lang: str) -> str:
@@ -38,7 +36,8 @@ def _age(age: timedelta, lang: str) -> str:
 
 def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any]:
     """Everything below the header, read from the store now."""
-    local_today: date = now.astimezone(ZoneInfo(settings.timezone)).date()
+    f = Formats.of(settings, lang)
+    local_today: date = f.local(now).date()
     month_start = local_today.replace(day=1)
     k = q.tiles(pool, now)
     ranked = q.department_on_time(pool, local_today - timedelta(days=30))
@@ -47,16 +46,18 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
     trend = q.monthly_trend(pool, (month_start - timedelta(days=335)).replace(day=1))
     total = sum(s["received"] for s in share) or 1
     tiles = [
-        (t("Open dossiers", lang), format_number(k["open"], lang, 0)),
-        (t("Overdue now", lang), format_number(k["overdue"], lang, 0)),
-        (t("On time this month", lang), _pct(k["on_time_month"], lang)),
-        (t("Received today", lang), format_number(k["received_today"], lang, 0)),
+        (t("Open dossiers", lang), f.number(k["open"])),
+        (t("Overdue now", lang), f.number(k["overdue"])),
+        (t("On time this month", lang), f.percent(k["on_time_month"])),
+        (t("Received today", lang), f.number(k["received_today"])),
     ]
     bars = go.Figure(
         go.Bar(
             x=[100 * r["rate"] for r in ranked],
             y=[r["department"] for r in ranked],
             orientation="h",
+            customdata=[f.percent(r["rate"]) for r in ranked],
+            hovertemplate="%{y}: %{customdata}<extra></extra>",
             marker_color=["#e5534b" if r["rate"] < 0.95 else "#57ab5a" for r in ranked],
         )
     )
@@ -67,16 +68,21 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         template="plotly_dark",
         yaxis={"autorange": "reversed"},
     )
+    months = [r["month"] for r in trend]
+    month_names = [f.month(m) for m in months]
     line = go.Figure()
-    line.add_scatter(
-        x=[r["month"] for r in trend], y=[r["received"] for r in trend], name=t("Received", lang)
-    )
-    line.add_scatter(x=[r["month"] for r in trend], y=[r["on_time"] for r in trend], name=t("On time", lang))
+    for key, name in (("received", t("Received", lang)), ("on_time", t("On time", lang))):
+        line.add_scatter(x=months, y=[r[key] for r in trend], name=name,
+                         customdata=[[m, f.number(r[key])] for m, r in zip(month_names, trend, strict=True)],
+                         hovertemplate="%{customdata[0]}: %{customdata[1]}<extra>" + name + "</extra>")
     line.update_layout(
         height=260,
         margin={"l": 50, "r": 10, "t": 30, "b": 30},
         template="plotly_dark",
         title=t("Dossiers per month", lang),
+        # the months named in the screen's language (plotly's own date labels are English)
+        xaxis={"tickmode": "array", "tickvals": months, "ticktext": month_names},
+        separators=f.plotly_separators,
     )
     overdue_rows = [
         html.Tr(
@@ -84,7 +90,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
                 html.Td(r["dossier_id"]),
                 html.Td(r["department"]),
                 html.Td(f"{r['procedure_code']} {r['procedure_name']}"),
-                html.Td(format_time(r["due"], lang, settings.timezone, "short")),
+                html.Td(f.datetime(r["due"])),
                 html.Td(_age(r["age"], lang), className="svc-age"),
             ]
         )
@@ -120,7 +126,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
                             [
                                 html.Li(
                                     f"{t(LEVELS.get(s['level'], s['level']), lang)}: "
-                                    f"{format_number(100 * s['received'] / total, lang, 1)} %"
+                                    f"{f.percent(s['received'] / total)}"
                                 )
                                 for s in share
                             ],

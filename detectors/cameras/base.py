@@ -23,6 +23,7 @@ from ioc.camera_settings import point_in_polygon
 from ioc.events import AlertSignal, Event
 from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import CameraRule  # noqa: F401  (re-exported)
+from ioc.i18n import render
 
 Polygon = Sequence[tuple[float, float]]
 CameraZones = Mapping[str, Mapping[str, Polygon]]  # camera id -> zone name -> polygon
@@ -92,6 +93,25 @@ def rules_from_settings(settings: Any, key: str, model: type[CameraRule]) -> lis
     return [r if isinstance(r, model) else model.model_validate(r) for r in raw]
 
 
+#: an alert title as an ``alerts`` catalogue message and its fields, rendered in the reader's language
+Title = tuple[str, dict[str, Any]]
+
+
+def message_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields a stored title can carry: texts and numbers (JSON, and ``str.format`` alike)."""
+    return {k: v for k, v in fields.items() if isinstance(v, str | int | float) and not isinstance(v, bool)}
+
+
+def titled(template: str, params: dict[str, Any], configured: str = "", fields: dict[str, Any] | None = None
+           ) -> tuple[str, str, dict[str, Any]]:
+    """``(English title, template, fields)`` of a signal: a rule's own ``configured`` title (filled
+    with ``fields``) when it fills, else the rule kind's ``template`` with ``params``."""
+    own = render_title(configured, fields or {}, "") if configured else ""
+    if own:
+        return own, configured, message_fields(fields or {})
+    return render("alerts", template, params, "en", template)[:512], template, params
+
+
 def render_title(template: str, fields: dict[str, Any], fallback: str) -> str:
     """A rule's title template filled in; the fallback when it is empty or broken."""
     if template:
@@ -153,7 +173,9 @@ class FrameRuleDetector:
     def _sample(self, rule: Any, key: tuple[str, ...], t: datetime, agg: Any) -> FrameSample:
         raise NotImplementedError
 
-    def _title(self, rule: Any, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> str:
+    def _title(self, rule: Any, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> Title:
+        """The title's catalogue message and its fields (adding to ``fields`` what a configured
+        title may use)."""
         raise NotImplementedError
 
     def _details(self, rule: Any, key: tuple[str, ...], change: Change) -> dict[str, Any]:
@@ -232,7 +254,7 @@ class FrameRuleDetector:
             "value": change.value, "count": int(change.value), "peak": change.peak,
             "zone": getattr(rule, "zone", None) or "", "status": change.status,
         }
-        fallback = self._title(rule, key, change, fields)
+        title, template, params = titled(*self._title(rule, key, change, fields), rule.title, fields)
         return AlertSignal(
             time=change.time,
             source_id=camera,
@@ -241,7 +263,9 @@ class FrameRuleDetector:
             fingerprint=":".join((self.name, *key)),
             status=change.status,
             severity=rule.severity,
-            title=render_title(rule.title, fields, fallback),
+            title=title,
+            title_template=template,
+            title_params=params,
             area=self.camera_names.get(camera),
             started_at=change.started_at,
             details={

@@ -24,6 +24,7 @@ from typing import Any
 
 from detectors.cameras.base import (
     FrameRuleDetector,
+    Title,
     cameras_from_settings,
     in_zone,
     rules_from_settings,
@@ -35,6 +36,16 @@ from detectors.cameras.tracks import TrackHistory
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import VEHICLES, CongestionRule  # noqa: F401  (re-exported)
+
+# alert titles (``alerts`` catalogue messages) by (what, has a zone)
+CONGESTION_TITLES = {
+    ("many", True): "Congestion: {count} vehicles in {zone} at {camera} (over {above} for {seconds} s)",
+    ("many", False): "Congestion: {count} vehicles in {camera} (over {above} for {seconds} s)",
+    ("stopped", True): "Congestion: {stopped} vehicle(s) stopped for {seconds} s in {zone} at {camera}",
+    ("stopped", False): "Congestion: {stopped} vehicle(s) stopped for {seconds} s in {camera}",
+    ("moving", True): "Traffic moving again in {zone} at {camera}",
+    ("moving", False): "Traffic moving again in {camera}",
+}
 
 
 class CongestionDetector(FrameRuleDetector):
@@ -103,16 +114,18 @@ class CongestionDetector(FrameRuleDetector):
 
     def _title(
         self, rule: CongestionRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]
-    ) -> str:
+    ) -> Title:
         stopped = self._stopped_of(change)
         fields.update(above=rule.above, for_seconds=rule.for_seconds, stopped=stopped)
-        where = f"{rule.zone} at {fields['camera_name']}" if rule.zone else fields["camera_name"]
+        params = {"camera": fields["camera_name"], "zone": rule.zone or "", "count": int(change.value),
+                  "stopped": stopped, "above": rule.above, "seconds": float(rule.for_seconds)}
         if change.status == "resolved":
-            return f"Traffic moving again in {where}"
-        if rule.stopped_px is not None and stopped >= rule.min_stopped:
-            return f"Congestion: {stopped} vehicle(s) stopped for {rule.for_seconds:g} s in {where}"
-        return (f"Congestion: {int(change.value)} vehicles in {where} "
-                f"(over {rule.above} for {rule.for_seconds:g} s)")
+            kind = "moving"
+        elif rule.stopped_px is not None and stopped >= rule.min_stopped:
+            kind = "stopped"
+        else:
+            kind = "many"
+        return CONGESTION_TITLES[(kind, bool(rule.zone))], params
 
     def _details(self, rule: CongestionRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         return {"zone": rule.zone, "labels": rule.labels, "count": int(change.value),

@@ -18,6 +18,7 @@ from typing import Any
 
 from detectors.cameras.base import (
     FrameRuleDetector,
+    Title,
     cameras_from_settings,
     in_zone,
     rules_from_settings,
@@ -27,6 +28,14 @@ from detectors.cameras.labels import check_rule_labels
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import CrowdRule  # noqa: F401  (re-exported)
+
+# alert titles (``alerts`` catalogue messages) by (firing, has a zone)
+CROWD_TITLES = {
+    (True, True): "Crowd: {count} {labels} in {zone} at {camera} (over {above} for {seconds} s)",
+    (True, False): "Crowd: {count} {labels} in {camera} (over {above} for {seconds} s)",
+    (False, True): "Crowd cleared in {zone} at {camera} (peak {peak} {labels})",
+    (False, False): "Crowd cleared in {camera} (peak {peak} {labels})",
+}
 
 
 def object_id(event: CameraDetection) -> tuple[str, str]:
@@ -66,14 +75,12 @@ class CrowdDetector(FrameRuleDetector):
     def _sample(self, rule: CrowdRule, key: tuple[str, ...], t: datetime, agg: set[Any]) -> FrameSample:
         return FrameSample(breaching=len(agg) > rule.above, value=float(len(agg)))
 
-    def _title(self, rule: CrowdRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> str:
+    def _title(self, rule: CrowdRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> Title:
         fields.update(above=rule.above, for_seconds=rule.for_seconds)
-        where = f"{rule.zone} at {fields['camera_name']}" if rule.zone else fields["camera_name"]
-        what = "/".join(rule.labels)
-        if change.status == "firing":
-            return (f"Crowd: {int(change.value)} {what} in {where} "
-                    f"(over {rule.above} for {rule.for_seconds:g} s)")
-        return f"Crowd cleared in {where} (peak {int(change.peak)} {what})"
+        params = {"camera": fields["camera_name"], "zone": rule.zone or "", "labels": "/".join(rule.labels),
+                  "count": int(change.value), "peak": int(change.peak), "above": rule.above,
+                  "seconds": float(rule.for_seconds)}
+        return CROWD_TITLES[(change.status == "firing", bool(rule.zone))], params
 
     def _details(self, rule: CrowdRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         return {"zone": rule.zone, "labels": rule.labels, "count": int(change.value),

@@ -32,17 +32,18 @@ from typing import Any
 from detectors.base import dump_time, load_time
 from detectors.cameras.base import (
     FrameRuleDetector,
+    Title,
     cameras_from_settings,
-    render_title,
     rules_from_settings,
+    titled,
 )
 from detectors.cameras.frames import Change, FrameSample, RunTiming
 from ioc.events import AlertSignal, Event
 from ioc.feeds.cameras.rules import FAULTS, CameraFaultRule  # noqa: F401  (re-exported)
 
 KIND = "camera.frame_stats"
-TITLES = {
-    "offline": ("Camera offline: no frames from {camera_name} for {seconds:g} s",
+TITLES = {  # alert titles (``alerts`` catalogue messages) by fault: (firing, resolved)
+    "offline": ("Camera offline: no frames from {camera_name} for {seconds} s",
                 "Camera back online: {camera_name}"),
     "dark": ("Camera dark or covered: {camera_name}", "Camera image back: {camera_name}"),
     "frozen": ("Camera image frozen: {camera_name}", "Camera image moving again: {camera_name}"),
@@ -120,10 +121,10 @@ class CameraFaultDetector(FrameRuleDetector):
 
     def _title(
         self, rule: CameraFaultRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]
-    ) -> str:
+    ) -> Title:
         firing, resolved = TITLES[key[2]]
         fields.update(fault=key[2])
-        return (firing if change.status == "firing" else resolved).format(**fields)
+        return (firing if change.status == "firing" else resolved), {"camera_name": fields["camera_name"]}
 
     def _details(self, rule: CameraFaultRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         limits = {"dark": rule.dark_below, "frozen": rule.frozen_change_below, "blurred": rule.blur_below,
@@ -184,13 +185,15 @@ class CameraFaultDetector(FrameRuleDetector):
         fields = {"camera": camera, "camera_name": self.camera_name(camera), "seconds": rule.offline_seconds,
                   "rule": rule.name, "fault": "offline", "status": status, "value": 0.0}
         firing, resolved = TITLES["offline"]
-        fallback = (firing if status == "firing" else resolved).format(**fields)
+        params = {"camera_name": fields["camera_name"], "seconds": float(rule.offline_seconds)}
+        template = firing if status == "firing" else resolved
+        title, template, params = titled(template, params, rule.title, fields)
         return AlertSignal(
             time=at, source_id=camera, detector=self.name, rule=rule.name,
             fingerprint=f"{self.name}:{rule.name}:{camera}:offline",
             status=status,  # type: ignore[arg-type]
             severity=rule.severity,
-            title=render_title(rule.title, fields, fallback),
+            title=title, title_template=template, title_params=params,
             area=self.camera_names.get(camera), started_at=since,
             details={"camera": camera, "fault": "offline", "last_frame": dump_time(since),
                      "offline_seconds": rule.offline_seconds},

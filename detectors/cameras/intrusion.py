@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from detectors.cameras.base import (
     CameraZones,
     FrameRuleDetector,
+    Title,
     cameras_from_settings,
     in_zone,
     rules_from_settings,
@@ -32,6 +33,10 @@ from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import IntrusionRule, parse_clock  # noqa: F401  (re-exported)
 
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+INTRUSION_TITLES = {  # alert titles (``alerts`` catalogue messages) by firing
+    True: "Intrusion: {count} {labels} in restricted {zones} at {camera}",
+    False: "Restricted zone clear: {zones} at {camera}",
+}
 
 
 
@@ -97,15 +102,13 @@ class IntrusionDetector(FrameRuleDetector):
 
     def _title(
         self, rule: IntrusionRule, key: tuple[str, ...], change: Change, fields: dict[str, Any]
-    ) -> str:
+    ) -> Title:
         zones = (change.info or {}).get("zones") or rule.zones
         fields.update(zones=", ".join(zones), for_seconds=rule.for_seconds)
-        where = f"{', '.join(zones)} at {fields['camera_name']}"
-        if change.status == "firing":
-            n = int(change.value)
-            who = "/".join(rule.labels)
-            return f"Intrusion: {n} {who} in restricted {where}"
-        return f"Restricted zone clear: {', '.join(rule.zones)} at {fields['camera_name']}"
+        firing = change.status == "firing"
+        params = {"camera": fields["camera_name"], "zones": ", ".join(zones if firing else rule.zones),
+                  "count": int(change.value), "labels": "/".join(rule.labels)}
+        return INTRUSION_TITLES[firing], params
 
     def _details(self, rule: IntrusionRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         return {"zones": (change.info or {}).get("zones", []), "watched_zones": rule.zones,

@@ -20,7 +20,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors.cameras.base import FrameRuleDetector, cameras_from_settings, lane_names, rules_from_settings
+from detectors.cameras.base import (
+    FrameRuleDetector,
+    Title,
+    cameras_from_settings,
+    lane_names,
+    rules_from_settings,
+)
 from detectors.cameras.frames import Change, FrameSample, RunTiming
 from ioc.camera_settings import CameraConfigError
 from ioc.events import Event
@@ -28,6 +34,11 @@ from ioc.feeds.cameras.records import LaneOccupancy
 from ioc.feeds.cameras.rules import LaneCongestionRule  # noqa: F401  (re-exported)
 
 MINUTE = timedelta(minutes=1)
+LANE_CONGESTION_TITLES = {  # alert titles (``alerts`` catalogue messages) by firing
+    True: "Congestion in {lane} at {camera}: lane {occupancy}% occupied, vehicles at {speed} px/s "
+          "for {minutes} min",
+    False: "Traffic flowing again in {lane} at {camera}",
+}
 MAX_GAP = timedelta(minutes=2, seconds=30)
 """Minute records are 60 s apart and published a minute after their start: one missing minute
 is bridged, and the watermark of a camera still inside the next minute ends nothing."""
@@ -76,14 +87,14 @@ class LaneCongestionDetector(FrameRuleDetector):
                            info={"speed": speed, "queue": agg.get("queue")})
 
     def _title(self, rule: LaneCongestionRule, key: tuple[str, ...], change: Change,
-               fields: dict[str, Any]) -> str:
+               fields: dict[str, Any]) -> Title:
         speed = (change.info or {}).get("speed")
         fields.update(lane=rule.lane, occupancy=round(change.value * 100), speed=speed)
-        where = f"{rule.lane} at {fields['camera_name']}"
-        if change.status == "resolved":
-            return f"Traffic flowing again in {where}"
-        return (f"Congestion in {where}: lane {change.value:.0%} occupied, vehicles at "
-                f"{speed:.0f} px/s for {rule.for_minutes} min")
+        params: dict[str, Any] = {"lane": rule.lane, "camera": fields["camera_name"],
+                                  "occupancy": round(change.value * 100), "minutes": rule.for_minutes}
+        if change.status == "firing":
+            params["speed"] = round(speed or 0.0)
+        return LANE_CONGESTION_TITLES[change.status == "firing"], params
 
     def _details(self, rule: LaneCongestionRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         info = change.info or {}

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from detectors.cameras.base import cameras_from_settings, rules_from_settings
+from detectors.cameras.base import Title, cameras_from_settings, rules_from_settings
 from detectors.cameras.congestion import CongestionDetector
 from detectors.cameras.frames import Change
 from detectors.cameras.labels import check_rule_labels
 from ioc.feeds.cameras.rules import NoStoppingRule  # noqa: F401  (re-exported)
+
+NO_STOPPING_TITLES = {  # alert titles (``alerts`` catalogue messages) by firing
+    True: "Vehicle stopped in a no-stopping zone: {zone} at {camera} for {seconds} s",
+    False: "No vehicle stopped in {zone} at {camera} any more",
+}
 
 
 class NoStoppingDetector(CongestionDetector):
@@ -29,8 +34,6 @@ class NoStoppingDetector(CongestionDetector):
         check_rule_labels(settings, "no_stopping", rules, {r.name: [r.zone] for r in rules})
         return cls(rules, zones, names)
 
-    def _title(self, rule: Any, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> str:
-        where = f"{rule.zone} at {fields['camera_name']}"
-        if change.status == "resolved":
-            return f"No vehicle stopped in {where} any more"
-        return f"Vehicle stopped in a no-stopping zone: {where} for {rule.stopped_seconds:g} s"
+    def _title(self, rule: Any, key: tuple[str, ...], change: Change, fields: dict[str, Any]) -> Title:
+        params = {"camera": fields["camera_name"], "zone": rule.zone, "seconds": float(rule.stopped_seconds)}
+        return NO_STOPPING_TITLES[change.status == "firing"], params

@@ -19,6 +19,7 @@ from typing import Any
 
 from detectors.cameras.base import (
     FrameRuleDetector,
+    Title,
     cameras_from_settings,
     in_zone,
     one_way_lanes,
@@ -31,6 +32,11 @@ from ioc.camera_settings import CameraConfigError
 from ioc.events import Event
 from ioc.feeds.cameras.records import CameraDetection
 from ioc.feeds.cameras.rules import WrongWayRule  # noqa: F401  (re-exported)
+
+WRONG_WAY_TITLES = {  # alert titles (``alerts`` catalogue messages) by firing
+    True: "Wrong way: {count} vehicle(s) against the traffic in {zone} at {camera}",
+    False: "No vehicle against the traffic in {zone} at {camera} any more",
+}
 
 
 class WrongWayDetector(FrameRuleDetector):
@@ -106,11 +112,9 @@ class WrongWayDetector(FrameRuleDetector):
         return FrameSample(breaching=bool(wrong), value=float(len(wrong)), info={"tracks": wrong})
 
     def _title(self, rule: WrongWayRule, key: tuple[str, ...], change: Change,
-               fields: dict[str, Any]) -> str:
-        where = f"{rule.zone} at {fields['camera_name']}"
-        if change.status == "resolved":
-            return f"No vehicle against the traffic in {where} any more"
-        return f"Wrong way: {int(change.value)} vehicle(s) against the traffic in {where}"
+               fields: dict[str, Any]) -> Title:
+        params = {"camera": fields["camera_name"], "zone": rule.zone, "count": int(change.value)}
+        return WRONG_WAY_TITLES[change.status == "firing"], params
 
     def _details(self, rule: WrongWayRule, key: tuple[str, ...], change: Change) -> dict[str, Any]:
         return {"zone": rule.zone, "direction": list(self.direction(rule, key[1]) or ()),

@@ -38,6 +38,8 @@ from ioc.events import AlertSignal
 from ioc.feeds.vessels.settings import AisGapConfig  # noqa: F401  (re-exported)
 
 AIS_GAP_TITLE = "Vessel {mmsi} dark at sea: no AIS position for {minutes}+ min"  # an alerts message
+AIS_GAP_OVER_TITLE = "Vessel {mmsi} transmitting again after {minutes} min dark"
+AIS_GAP_UNTRACKED_TITLE = "Vessel {mmsi}: stopped tracking after {hours} h dark"
 
 
 
@@ -113,7 +115,8 @@ class AisGapDetector(VesselRule):
             assert t is not None
             details["reason"] = "tracking stopped"
             details["duration_minutes"] = minutes(t - last.t)
-            title = f"Vessel {last.mmsi}: stopped tracking after {minutes(t - last.t) / 60:.0f} h dark"
+            template = AIS_GAP_UNTRACKED_TITLE
+            params = {"mmsi": last.mmsi, "hours": round(minutes(t - last.t) / 60)}
         else:
             t = fix.t
             meters = distance_m(last.lon, last.lat, fix.lon, fix.lat)
@@ -121,13 +124,15 @@ class AisGapDetector(VesselRule):
             details["duration_minutes"] = minutes(fix.t - last.t)
             details["distance_km"] = round(meters / 1000, 3)
             details["implied_speed_kn"] = round(speed_knots(meters, fix.t - last.t), 2)
-            title = f"Vessel {last.mmsi} transmitting again after {minutes(fix.t - last.t):.0f} min dark"
+            template = AIS_GAP_OVER_TITLE
+            params = {"mmsi": last.mmsi, "minutes": round(minutes(fix.t - last.t))}
         return self.signal(
             fingerprint=f"ais_gap:{last.mmsi}",
             status="resolved",
             t=t,
             mmsi=last.mmsi,
-            title=title,
+            title_template=template,
+            title_params=params,
             started_at=last.t,
             details=details,
         )

@@ -43,6 +43,7 @@ from detectors.base import check_version
 from ioc.events import AlertSignal, Event, Severity
 from ioc.feeds.vessels.records import VesselPosition
 from ioc.feeds.vessels.settings import RuleConfig  # noqa: F401  (re-exported)
+from ioc.i18n import render
 
 POSITION_KIND = "vessel.position"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -444,7 +445,7 @@ class VesselRule:
         status: str,
         t: int,
         mmsi: int,
-        title: str,
+        title: str = "",
         started_at: int | None,
         details: dict[str, Any],
         area: str | None = None,
@@ -454,7 +455,10 @@ class VesselRule:
         title_params: dict[str, Any] | None = None,
     ) -> AlertSignal:
         """An alert signal of this rule about vessel ``mmsi`` at event time ``t``; ``title_template``
-        (an ``alerts`` catalogue message) and ``title_params`` let readers see it in their language."""
+        (an ``alerts`` catalogue message) and ``title_params`` let readers see it in their language
+        (the stored English ``title`` is the template filled in, unless given)."""
+        if not title and title_template:
+            title = render("alerts", title_template, title_params, "en", title_template)
         return AlertSignal(
             time=from_us(t),
             source_id=str(mmsi),

@@ -49,6 +49,9 @@ from ioc.events import AlertSignal, Event
 from ioc.feeds.vessels.records import VesselCellPosition
 from ioc.feeds.vessels.settings import EncounterConfig  # noqa: F401  (re-exported)
 
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
+ENCOUNTER_TITLE = "Encounter at sea: vessels {a} and {b} within {meters} m for {hours} h"
+ENCOUNTER_OVER_TITLE = "Encounter of vessels {a} and {b} ended after {hours} h"
 
 @dataclass(slots=True)
 class _Vessel:
@@ -207,18 +210,16 @@ class EncounterDetector(VesselRule):
 
     def _signal(self, pair: tuple[int, int], run: _Run, end: int, status: str) -> AlertSignal:
         a, b = pair
-        hours = minutes(run.last_close - run.start) / 60
+        params: dict[str, Any] = {"a": a, "b": b, "hours": round(minutes(run.last_close - run.start) / 60, 1)}
         if status == "firing":
-            within = f"{self.cfg.max_distance_m:g} m"
-            title = f"Encounter at sea: vessels {a} and {b} within {within} for {hours:.1f} h"
-        else:
-            title = f"Encounter of vessels {a} and {b} ended after {hours:.1f} h"
+            params["meters"] = float(self.cfg.max_distance_m)
         return self.signal(
             fingerprint=f"encounter:{a}:{b}",
             status=status,
             t=end,
             mmsi=a,
-            title=title,
+            title_template=ENCOUNTER_TITLE if status == "firing" else ENCOUNTER_OVER_TITLE,
+            title_params=params,
             started_at=run.start,
             details={
                 "mmsis": [a, b],

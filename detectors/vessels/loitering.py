@@ -47,6 +47,10 @@ from ioc.feeds.vessels.settings import LoiteringConfig  # noqa: F401  (re-export
 # alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
 LOITERING_TITLE = "Vessel {mmsi} loitering: mean speed {speed} kn for {hours} h away from port"
 LOITERING_OVER_TITLE = "Vessel {mmsi} no longer loitering ({reason})"
+LOITERING_OVER_TITLES = {  # by why it ended: the reason is a word to translate, not a field
+    reason: LOITERING_OVER_TITLE.replace("{reason}", reason.replace("_", " "))
+    for reason in ("moving", "port", "data_gap", "tracking stopped")
+}
 
 
 
@@ -162,10 +166,9 @@ class LoiteringDetector(VesselRule):
             status="firing",
             t=fix.t,
             mmsi=fix.mmsi,
-            title=LOITERING_TITLE.format(**(params := {"mmsi": fix.mmsi, "speed": f"{mean:.1f}",
-                                                       "hours": f"{minutes(fix.t - started) / 60:.1f}"})),
             title_template=LOITERING_TITLE,
-            title_params=params,
+            title_params={"mmsi": fix.mmsi, "speed": round(mean, 1),
+                          "hours": round(minutes(fix.t - started) / 60, 1)},
             started_at=started,
             details={
                 "mean_speed_kn": round(mean, 3),
@@ -196,8 +199,7 @@ class LoiteringDetector(VesselRule):
             status="resolved",
             t=t,
             mmsi=fix.mmsi,
-            title=LOITERING_OVER_TITLE.format(mmsi=fix.mmsi, reason=reason.replace("_", " ")),
-            title_template=LOITERING_OVER_TITLE,
+            title_template=LOITERING_OVER_TITLES.get(reason, LOITERING_OVER_TITLE),
             title_params={"mmsi": fix.mmsi, "reason": reason.replace("_", " ")},
             started_at=started,
             details=details,

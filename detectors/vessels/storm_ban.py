@@ -37,6 +37,15 @@ from ioc.events import AlertSignal, Event
 from ioc.feeds.vessels.records import StormWarning
 from ioc.feeds.vessels.settings import StormBanConfig  # noqa: F401  (re-exported)
 
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language
+STORM_BAN_TITLE = "Vessel {mmsi} at sea in storm-ban area {area}"
+STORM_BAN_OVER_TITLE = "Vessel {mmsi} no longer in storm-ban area {area} ({reason})"
+STORM_BAN_OVER_TITLES = {  # by why it ended
+    "in_port": "Vessel {mmsi} no longer in storm-ban area {area}: back in port",
+    "left_area": "Vessel {mmsi} no longer in storm-ban area {area}: left the area",
+    "warning_ended": "Vessel {mmsi} no longer in storm-ban area {area}: the warning ended",
+}
+
 
 @dataclass(slots=True)
 class _Active:
@@ -193,16 +202,19 @@ class StormBanDetector(VesselRule):
             details["position"] = fix.point()
         if reason is not None:
             details["reason"] = reason
+        params: dict[str, Any] = {"mmsi": first.mmsi, "area": active.area_name}
         if status == "firing":
-            title = f"Vessel {first.mmsi} at sea in storm-ban area {active.area_name}"
+            template = STORM_BAN_TITLE
         else:
-            title = f"Vessel {first.mmsi} no longer in storm-ban area {active.area_name} ({reason})"
+            template = STORM_BAN_OVER_TITLES.get(reason or "", STORM_BAN_OVER_TITLE)
+            params["reason"] = reason or ""
         return self.signal(
             fingerprint=f"storm_ban:{warning.warning_id}:{first.mmsi}",
             status=status,
             t=t,
             mmsi=first.mmsi,
-            title=title,
+            title_template=template,
+            title_params=params,
             started_at=first.t,
             details=details,
             area=active.area_name,

@@ -30,6 +30,17 @@ from ioc.feeds.vessels.settings import ZoneDwellConfig  # noqa: F401  (re-export
 
 KIND_LABELS = {"no_fishing": "no-fishing zone", "protected": "marine protected area"}
 
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language; the kinds
+# of zone the rule knows have titles of their own (a kind is a word to translate, not a field)
+DWELL_TITLES = {
+    "no_fishing": ("Vessel {mmsi} inside {zone} (no-fishing zone) for {minutes}+ min",
+                   "Vessel {mmsi} left {zone} (no-fishing zone)"),
+    "protected": ("Vessel {mmsi} inside {zone} (marine protected area) for {minutes}+ min",
+                  "Vessel {mmsi} left {zone} (marine protected area)"),
+    "": ("Vessel {mmsi} inside {zone} ({kind}) for {minutes}+ min", "Vessel {mmsi} left {zone} ({kind})"),
+}
+DWELL_UNTRACKED_TITLE = "Vessel {mmsi}: stopped tracking (last seen inside {zone})"
+
 
 
 
@@ -105,8 +116,9 @@ class ZoneDwellDetector(VesselRule):
     def _signal(
         self, zone: Zone, stay: _Stay, fix: Fix | None, status: str, at: int | None = None
     ) -> AlertSignal:
-        label = KIND_LABELS.get(zone.kind, zone.kind.replace("_", " "))
+        inside, left = DWELL_TITLES.get(zone.kind, DWELL_TITLES[""])
         mmsi = stay.entered.mmsi
+        params: dict[str, Any] = {"mmsi": mmsi, "zone": zone.name, "kind": zone.kind.replace("_", " ")}
         details: dict[str, Any] = {
             "zone_id": zone.id,
             "zone_name": zone.name,
@@ -120,21 +132,23 @@ class ZoneDwellDetector(VesselRule):
         assert at is not None
         if status == "firing":
             details["dwell_minutes"] = minutes(at - stay.entered.t)
-            title = f"Vessel {mmsi} inside {zone.name} ({label}) for {self.cfg.min_dwell_minutes:g}+ min"
+            template = inside
+            params["minutes"] = float(self.cfg.min_dwell_minutes)
         elif fix is None:
             details["reason"] = "tracking stopped"
-            title = f"Vessel {mmsi}: stopped tracking (last seen inside {zone.name})"
+            template = DWELL_UNTRACKED_TITLE
         else:
             assert stay.out_since is not None
             details["exited"] = stay.out_since.point()
             details["dwell_minutes"] = minutes(stay.out_since.t - stay.entered.t)
-            title = f"Vessel {mmsi} left {zone.name} ({label})"
+            template = left
         return self.signal(
             fingerprint=f"zone_dwell:{zone.id}:{mmsi}",
             status=status,
             t=at,
             mmsi=mmsi,
-            title=title,
+            title_template=template,
+            title_params=params,
             started_at=stay.entered.t,
             details=details,
             area=zone.name,

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.security.syslog import MAX_MESSAGE, SyslogFramer
+from ingest.security.sockets import DatagramSource, LineFramer
+from ingest.security.syslog import SyslogFramer
 
 Batch = tuple[list[bytes], datetime]
 Clock = Callable[[], datetime]
@@ -41,7 +42,7 @@ class TailSource:
         self.errors: list[str] = []
         self._file: Any = None
         self._inode: int | None = None
-        self._buffer = b""
+        self._framer = LineFramer()
 
     def _open(self, at_end: bool) -> None:
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
@@ -71,17 +72,13 @@ class TailSource:
                 first = False
             chunk = self._file.read(1 << 20)
             if chunk:
-                self._buffer += chunk
-                *lines, self._buffer = self._buffer.split(b"\n")
-                if len(self._buffer) > MAX_MESSAGE:  # a "line" that never ends: keep its start
-                    lines.append(self._buffer[:MAX_MESSAGE])
-                    self._buffer = b""
-                yield [ln for ln in lines if ln.strip()], self.clock()
+                # a "line" that never ends is passed on cut (a "too long" dead letter), its rest skipped
+                yield self._framer.feed(chunk), self.clock()
                 continue
             self.live = True
             if self._rotated():
                 self._file.close()
-                self._file, self._buffer = None, b""
+                self._file, self._framer = None, LineFramer()
                 self.from_start, first = True, False
                 continue
             yield [], self.clock()
@@ -94,34 +91,12 @@ class TailSource:
         return errors
 
 
-class UdpSyslogSource:
-    """Syslog over UDP (RFC 5426): one message per datagram."""
+class UdpSyslogSource(DatagramSource):
+    """Syslog over UDP (RFC 5426): one message per datagram (kernel drops counted)."""
 
-    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now) -> None:
-        self.name, self.clock = name, clock
-        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self.sock.bind((host, port))
-        self.sock.settimeout(0.25)
-        self.address = self.sock.getsockname()
-        self.connected = self.live = True
-        self.errors: list[str] = []
-
-    def read(self, stop: threading.Event) -> Iterator[Batch]:
-        try:
-            while not stop.is_set():
-                try:
-                    data, _ = self.sock.recvfrom(MAX_MESSAGE + 1)
-                except TimeoutError:
-                    yield [], self.clock()
-                    continue
-                yield [data], self.clock()
-        finally:
-            self.sock.close()
-
-    def take_errors(self) -> list[str]:
-        errors, self.errors = self.errors, []
-        return errors
+    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now,
+                 receive_buffer: int = 16 << 20) -> None:
+        super().__init__(name=name, host=host, port=port, clock=clock, receive_buffer=receive_buffer)
 
 
 class TcpSyslogSource:

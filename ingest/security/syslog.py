@@ -10,8 +10,8 @@ by their first byte, as rsyslog and syslog-ng do.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
@@ -23,9 +23,8 @@ class SyslogError(ValueError):
     """Not a syslog message; ``str()`` says why (the dead letter's reason)."""
 
 
-@dataclass(frozen=True)
-class SyslogMessage:
-    """The fields a security event needs from one syslog message."""
+class SyslogMessage(NamedTuple):
+    """The fields a security event needs from one syslog message (a tuple: built for every line)."""
 
     time: datetime
     host: str
@@ -99,6 +98,20 @@ def parse_5424(text: str, pri: int) -> SyslogMessage:
                          message, pri >> 3, pri & 7)
 
 
+_MONTH = timedelta(days=31)
+_LOCAL: dict[tuple[datetime, tzinfo], datetime] = {}
+
+
+def _local(received: datetime, tz: tzinfo) -> datetime:
+    """``received`` in ``tz``: the same for every line of a batch, so kept for the next one."""
+    local = _LOCAL.get((received, tz))
+    if local is None:
+        if len(_LOCAL) > 64:
+            _LOCAL.clear()
+        local = _LOCAL[(received, tz)] = received.astimezone(tz)
+    return local
+
+
 def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None) -> SyslogMessage:
     """``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` (RFC 3164; the year and zone are the receiver's)."""
     m = _3164.match(text)
@@ -107,15 +120,15 @@ def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None)
     month = MONTHS.get(m["mon"])
     if month is None:
         raise SyslogError(f"unknown month {m['mon']!r}")
-    local = received.astimezone(tz)
+    local = _local(received, tz)
     try:
         when = datetime(local.year, month, int(m["day"]), int(m["hh"]), int(m["mm"]), int(m["ss"]), tzinfo=tz)
     except ValueError as exc:
         raise SyslogError(f"bad date: {exc}") from None
-    if when - local > timedelta(days=31):  # December's line read in January: last year's
+    if when - local > _MONTH:  # December's line read in January: last year's
         when = when.replace(year=local.year - 1)
-    return SyslogMessage(when.astimezone(UTC), m["host"], m["tag"] or "-", m["pid"], m["msg"],
-                         None if pri is None else pri >> 3, None if pri is None else pri & 7)
+    return SyslogMessage(when if tz is UTC else when.astimezone(UTC), m["host"], m["tag"] or "-", m["pid"],
+                         m["msg"], None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
 
 def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMessage:

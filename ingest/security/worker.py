@@ -47,6 +47,8 @@ class SecurityWorker:
             "live": bool(getattr(self.source, "live", True)) and not self.out.pending,
             "publish_errors": self.out.publish_errors, "dropped": self.out.dropped,
             "last_error": self.out.last_error or self.source_error,
+            "kernel_drops": getattr(self.source, "kernel_drops", None),  # UDP: SO_RXQ_OVFL's count
+            "receive_buffer": getattr(self.source, "receive_buffer", None),  # datagrams: bytes granted
         }
 
     def feed_health(self) -> FeedHealth:
@@ -71,8 +73,10 @@ class SecurityWorker:
             self.lines += 1
             try:
                 event = self.parse(line, ctx)
-            except ParseError as exc:
-                reason = str(exc)
+            except Exception as exc:  # a parser's bug costs one line (a dead letter), never the feed
+                reason = str(exc) if isinstance(exc, ParseError) else f"parser failed: {type(exc).__name__}"
+                if not isinstance(exc, ParseError):
+                    log.exception("%s: the %s parser failed on a line", self.feed, self.log_kind)
                 self.rejected[reason.split(":")[0][:80]] += 1
                 self.out.add(DEAD_LETTERS, self.feed,
                              dead_letter_record("ingest", self.feed, reason, line, received))

@@ -20,10 +20,13 @@ as a ``%s`` parameter.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg_pool import ConnectionPool
+
+from ioc.i18n import render
 
 CAMERA_DETECTORS: tuple[str, ...] = ("crowd", "congestion", "intrusion", "camera_fault", "wrong_way",
                                      "no_stopping", "lane_congestion")
@@ -127,10 +130,16 @@ class CameraAlert:
     last_seen: datetime
     resolved_at: datetime | None
     count: int
+    title_template: str | None = None
+    title_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def resolved(self) -> bool:
         return self.state == "resolved"
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang``: rendered from its template and fields, else the stored English."""
+        return render("alerts", self.title_template, self.title_params, lang, self.title)
 
 
 # --------------------------------------------------------------------------- queries
@@ -225,12 +234,13 @@ def camera_counts(pool: ConnectionPool, camera_id: str, minutes: int = 60) -> li
 
 _ALERT_COLUMNS = (
     "id, source_id, detector, rule, severity, state, title, details->>'fault', started_at, last_seen, "
-    "resolved_at, count"
+    "resolved_at, count, title_template, title_params"
 )
 
 
 def _alert(r: tuple) -> CameraAlert:
-    return CameraAlert(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], int(r[11]))
+    return CameraAlert(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], int(r[11]),
+                       r[12], dict(r[13] or {}))
 
 
 def open_camera_alerts(

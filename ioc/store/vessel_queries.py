@@ -31,6 +31,8 @@ from typing import Any
 
 from psycopg_pool import ConnectionPool
 
+from ioc.i18n import render
+
 RECENT = timedelta(hours=12)  # a vessel whose newest position is older is not on the map
 ALERT_HISTORY = timedelta(hours=24)  # resolved alerts of a vessel shown in its details
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
@@ -64,10 +66,17 @@ class VesselNow:
     alert_severity: str | None = None  # the worst open alert's severity
     alert_detectors: tuple[str, ...] = ()  # the rules of the open alerts, alphabetical
     alert_title: str | None = None  # the worst (then newest) open alert's title
+    alert_title_template: str | None = None  # ... as a catalogue message, and its fields
+    alert_title_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_alert(self) -> bool:
         return self.alerts_open > 0
+
+    def alert_title_in(self, lang: str) -> str:
+        """The worst open alert's title in ``lang`` ("" with none)."""
+        return render("alerts", self.alert_title_template, self.alert_title_params, lang,
+                      self.alert_title or "")
 
     @property
     def label(self) -> str:
@@ -144,10 +153,16 @@ class VesselAlert:
     last_seen: datetime
     resolved_at: datetime | None
     details: dict[str, Any] = field(default_factory=dict)
+    title_template: str | None = None
+    title_params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
         return self.state != "resolved"
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang``: rendered from its template and fields, else the stored English."""
+        return render("alerts", self.title_template, self.title_params, lang, self.title)
 
 
 @dataclass(frozen=True)
@@ -176,7 +191,11 @@ flags AS (
            array_agg(DISTINCT a.detector ORDER BY a.detector) AS detectors,
            (array_agg(a.title ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
                                                       WHEN 'info' THEN 2 ELSE 3 END,
-                      a.last_seen DESC, a.id DESC))[1] AS title
+                      a.last_seen DESC, a.id DESC))[1] AS title,
+           (array_agg(jsonb_build_array(a.title_template, a.title_params)
+                      ORDER BY CASE a.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1
+                                               WHEN 'info' THEN 2 ELSE 3 END,
+                      a.last_seen DESC, a.id DESC))[1] AS template
     FROM alerts a
     CROSS JOIN LATERAL (
         SELECT a.source_id AS mmsi
@@ -194,7 +213,7 @@ _VESSEL_COLUMNS = """
     l.mmsi, l.time, l.lat, l.lon, l.sog, l.cog, l.heading, l.nav_status,
     l.simulated OR coalesce(v.simulated, false),
     v.name, v.callsign, v.ship_type, v.length_m, v.beam_m, v.destination,
-    coalesce(f.n, 0), f.rank, f.detectors, f.title
+    coalesce(f.n, 0), f.rank, f.detectors, f.title, f.template
 """
 
 _LATEST = f"""
@@ -210,7 +229,8 @@ ORDER BY l.mmsi
 
 def _vessel(row: Sequence[Any]) -> VesselNow:
     (mmsi, time, lat, lon, sog, cog, heading, nav_status, simulated, name, callsign, ship_type,
-     length_m, beam_m, destination, n, rank, detectors, title) = row
+     length_m, beam_m, destination, n, rank, detectors, title, template) = row
+    template = template or [None, {}]
     return VesselNow(
         mmsi=int(mmsi), time=time, lat=float(lat), lon=float(lon),
         sog=None if sog is None else float(sog), cog=None if cog is None else float(cog),
@@ -220,6 +240,7 @@ def _vessel(row: Sequence[Any]) -> VesselNow:
         beam_m=None if beam_m is None else float(beam_m), destination=destination,
         alerts_open=int(n), alert_severity=None if rank is None else SEVERITIES[min(int(rank), 3)],
         alert_detectors=tuple(detectors or ()), alert_title=title,
+        alert_title_template=template[0], alert_title_params=dict(template[1] or {}),
     )
 
 
@@ -412,7 +433,8 @@ SELECT time, lat, lon, sog, cog, heading, nav_status FROM (
 """
 
 _ALERTS = """
-SELECT id, detector, severity, state, title, started_at, last_seen, resolved_at, details FROM alerts
+SELECT id, detector, severity, state, title, started_at, last_seen, resolved_at, details,
+       title_template, title_params FROM alerts
 WHERE (source_id = %(key)s OR details -> 'mmsis' @> to_jsonb(%(mmsi)s::bigint))
   AND (state <> 'resolved' OR last_seen >= %(history)s)
 ORDER BY state = 'resolved',
@@ -462,5 +484,6 @@ def vessel_details(
             for t, lat, lon, sog, cog, heading, status in points
         ),
         track_truncated=truncated,
-        alerts=tuple(VesselAlert(*a[:8], details=dict(a[8] or {})) for a in alerts),
+        alerts=tuple(VesselAlert(*a[:8], details=dict(a[8] or {}), title_template=a[9],
+                                title_params=dict(a[10] or {})) for a in alerts),
     )

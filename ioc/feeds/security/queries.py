@@ -37,13 +37,24 @@ def targeted_accounts(pool: ConnectionPool, since: datetime, limit: int = 10) ->
                  {"since": since, "limit": limit}, ("username", "failures", "sources"))
 
 
-def latest(pool: ConnectionPool, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest events, newest first."""
-    return _rows(pool, "SELECT time, host, log, action, outcome, src_ip, dest_ip, dest_port, username, "
-                       "signature, severity, raw, simulated FROM security_events "
-                       "ORDER BY time DESC LIMIT %(limit)s", {"limit": limit},
-                 ("time", "host", "log", "action", "outcome", "src_ip", "dest_ip", "dest_port", "user",
-                  "signature", "severity", "raw", "simulated"))
+_EVENT_KEYS = ("time", "host", "digest", "log", "action", "outcome", "src_ip", "dest_ip", "dest_port", "user",
+               "signature", "signature_id", "severity", "category", "url", "raw", "simulated")
+
+
+def latest(pool: ConnectionPool, limit: int = 100, *, src_ip: str | None = None, host: str | None = None,
+           signature_id: int | None = None, since: datetime | None = None,
+           until: datetime | None = None) -> list[dict[str, Any]]:
+    """The newest events, newest first; only those of a source address, a logging host, a signature
+    and a time span when given (what an alert's events are)."""
+    where = [f"{column} = %({column})s" for column, value in
+             (("src_ip", src_ip), ("host", host), ("signature_id", signature_id)) if value is not None]
+    where += [clause for clause, value in (("time >= %(since)s", since), ("time <= %(until)s", until))
+              if value is not None]
+    sql = ("SELECT time, host, digest, log, action, outcome, src_ip, dest_ip, dest_port, username, "
+           "signature, signature_id, severity, category, url, raw, simulated FROM security_events "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY time DESC LIMIT %(limit)s")
+    return _rows(pool, sql, {"limit": limit, "src_ip": src_ip, "host": host, "signature_id": signature_id,
+                             "since": since, "until": until}, _EVENT_KEYS)
 
 
 def summary(pool: ConnectionPool, now: datetime) -> dict[str, Any]:
