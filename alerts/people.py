@@ -8,8 +8,9 @@ whoever sends them (:mod:`alerts.throttle`), never lock the account, and every
 refusal reads the same. A session is a random token in an HttpOnly cookie; only
 its SHA-256 is stored, with the session's CSRF token, an absolute expiry
 (``session_hours``, or ``kiosk_session_hours`` for viewer accounts such as
-the wall's kiosk) and an idle limit (``idle_minutes``, not applied to
-viewers: a wall polls all night without anyone touching it).
+the wall's kiosk, moved on while the screen uses it: a wall in use never logs out
+mid-shift) and an idle limit (``idle_minutes``, not applied to viewers: a wall
+polls all night without anyone touching it).
 
 :func:`users_command` is what ``ioc users add|list|passwd|disable`` runs.
 """
@@ -141,6 +142,7 @@ class Principal:
     csrf_token: str
     expires_at: datetime
     language: str | None = None  # the user's language for the pages (``vi``, ``en``), if chosen
+    renewed: bool = False  # a kiosk session whose expiry this request moved on (its cookie follows)
 
     @property
     def shown(self) -> str:
@@ -327,12 +329,16 @@ class People:
             name, display, role, csrf, expires, last_seen, language = row
             if role != "viewer" and now - last_seen > idle:
                 return None
+            renewed = False
             if now - last_seen >= TOUCH_EVERY:
+                if role == "viewer":  # a wall's kiosk session in use never expires mid-shift: it slides
+                    expires = now + timedelta(hours=self.settings.kiosk_session_hours)
+                    renewed = True
                 conn.execute(
-                    "UPDATE user_sessions SET last_seen_at = %s WHERE token_hash = %s",
-                    (now, token_hash(token)),
+                    "UPDATE user_sessions SET last_seen_at = %s, expires_at = %s WHERE token_hash = %s",
+                    (now, expires, token_hash(token)),
                 )
-        return Principal(name, display, role, csrf, expires, language)
+        return Principal(name, display, role, csrf, expires, language, renewed)
 
     def end_session(self, token: str | None) -> None:
         """Log out: the session is revoked."""

@@ -2,7 +2,8 @@
 
 ``create_app`` closes the pages over the store's connection pool and the
 city's settings, registers their callbacks on this app only (so several
-apps can live in one process, as the tests do) and adds ``/healthz``.
+apps can live in one process, as the tests do) and adds ``/healthz``, ``/api/freshness``
+(the truth banner of every page) and the room's screens (``/screen/<name>``, ``/screens/``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, i18n, wall
+from dashboards import auth, freshness, i18n, wall
 from dashboards import components as c
+from dashboards.page_pool import PagePool
 from dashboards.registry import PAGES
+from dashboards.screens import register_screens
 from ioc.config import Settings
 
 
 def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
     """The wall as a Dash app reading from ``pool``; serve ``app.server`` with any WSGI server."""
+    pool = PagePool(pool)  # type: ignore[assignment]  # pages wait seconds for a connection, not the pool's 30
     app = dash.Dash(
         __name__,
         title=f"{settings.web.title} · {settings.city}",
@@ -34,6 +38,8 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)
     pages = [page.build(app.server, pool, settings) for page in PAGES]  # dashboards/registry.py
+    freshness.install(app.server, pool, settings)  # what every page's truth banner asks
+    register_screens(app.server, pool, settings)  # /screen/<name> and the admin page /screens/
     guard = auth.Auth.of(app.server)
     if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
         guard.headers.allow_pages(app, *(p for p in pages if p is not None))

@@ -13,7 +13,7 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   nor set our header) is refused with 403, logged in or not.
 - Who may see what is decided from the route the request matched, never
   from words in its path (a path with ``.`` or ``..`` segments is refused
-  outright): the login form, ``/logout``, ``/whoami``, ``/healthz`` and the
+  outright): the login form, ``/logout``, ``/whoami``, ``/healthz``, ``/api/freshness`` and the
   pages' static files (Dash's assets and component bundles) are public;
   ``/console/...`` needs a session (any role; what one may *do* there is
   checked by the alerts service); ``/cameras/...`` (the page, its data and
@@ -61,6 +61,9 @@ REPLAY_PREFIX = "/replay"  # replays queue work on the server and show the whole
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
 PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
+# answered without looking up a session: the truth banner must learn that the store is down even
+# when the session store is that store (feed names and times only, the same for everyone)
+SESSIONLESS_ENDPOINTS = frozenset({"ioc_freshness"})
 DASH_BUNDLES = "_dash-component-suites/<string:package_name>/<path:fingerprinted_path>"
 
 
@@ -160,7 +163,7 @@ class Auth:
             return Response("Refused: a path may not contain '.' or '..' segments.", status=400,
                             mimetype="text/plain")
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
-        if request.method == "GET" and is_static(endpoint):
+        if request.method == "GET" and (is_static(endpoint) or endpoint in SESSIONLESS_ENDPOINTS):
             return None
         g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE))
         g.ioc_csrf_new = None
@@ -227,10 +230,18 @@ class Auth:
         self.headers.apply(response)
         if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
             return response
+        who = principal()
+        if who is not None and who.renewed:  # a kiosk session moved on: so does its cookie
+            self._set_session_cookie(response, request.cookies.get(SESSION_COOKIE) or "", who)
         want = self.csrf_token() if hasattr(g, "ioc_principal") else None
         if want and request.cookies.get(CSRF_COOKIE) != want:
             self._set_csrf_cookie(response, want)
         return response
+
+    def _set_session_cookie(self, response: Response, token: str, who: Principal) -> None:
+        lifetime = int((who.expires_at - self.people.clock()).total_seconds())
+        response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", max_age=max(lifetime, 0),
+                            secure=self.secure_cookies(), path="/")
 
     def _set_csrf_cookie(self, response: Response, token: str) -> None:
         response.set_cookie(
@@ -259,16 +270,7 @@ class Auth:
         token, who = self.people.start_session(user, client, request.headers.get("User-Agent"))
         log.info("%s (%s) logged in from %s", who.name, who.role, client)
         response = redirect(target, code=303)
-        lifetime = int((who.expires_at - self.people.clock()).total_seconds())
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="Lax",
-            max_age=lifetime,
-            secure=self.secure_cookies(),
-            path="/",
-        )
+        self._set_session_cookie(response, token, who)
         self._set_csrf_cookie(response, who.csrf_token)
         g.ioc_cookie_set = True
         return response

@@ -5,8 +5,8 @@
   when the request arrives from an address in ``web.trusted_proxies``;
   anyone else could write those headers themselves.
 - :class:`SecurityHeaders`: a Content Security Policy (scripts from this site
-  and the Dash pages' own inline scripts by their hashes; no framing,
-  no plugins, forms and fetches to this site only; blob: workers for the sea
+  and the Dash pages' own inline scripts by their hashes; framing by this site
+  only (a screen's grid of pages), no plugins, forms and fetches to this site only; blob: workers for the sea
   map), ``X-Content-Type-Options: nosniff``, a ``Referrer-Policy`` and
   ``X-Frame-Options`` for old browsers.
 """
@@ -103,7 +103,7 @@ class SecurityHeaders:
                 "object-src": "'none'",
                 "base-uri": "'self'",
                 "form-action": "'self'",
-                "frame-ancestors": "'none'",
+                "frame-ancestors": "'self'",  # a screen of the room frames this site's pages, no one else
             }
             self._policy = "; ".join(f"{k} {v}" for k, v in directives.items())
         return self._policy
@@ -113,6 +113,6 @@ class SecurityHeaders:
         h.setdefault("Content-Security-Policy", self.policy())
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("X-Frame-Options", "DENY")
+        h.setdefault("X-Frame-Options", "SAMEORIGIN")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         return response

@@ -12,7 +12,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +30,7 @@ from pydantic_settings import (
 
 from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_models
 from ioc.feeds import FEEDS
+from ioc.screens import ScreenProfile, unique_names
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
@@ -82,6 +91,11 @@ class BusSettings(BaseModel):
     cells: MapCellSettings = Field(default_factory=MapCellSettings)
 
 
+#: feeds whose sources speak seldom: stale only after this many seconds without a record
+SLOW_FEEDS: dict[str, float] = {"press": 6 * 3600.0, "services": 24 * 3600.0, "reports": 24 * 3600.0,
+                                "security": 3600.0}
+
+
 class WebSettings(BaseModel):
     """The Dash server of the wall."""
 
@@ -105,6 +119,27 @@ class WebSettings(BaseModel):
     access_log: str = "-"
     # the pages' language unless a screen asks for another (``?lang=en``, a cookie) or the user has one
     language: Literal["vi", "en"] = "en"
+    # a feed whose last stored record is older than this is shown stale on every page (seconds);
+    # ``feed_stale_after_s`` overrides it per feed (a press feed polled hourly is not stale in 10 min)
+    stale_after_s: float = Field(default=600.0, gt=0)
+    feed_stale_after_s: dict[str, float] = Field(default_factory=lambda: dict(SLOW_FEEDS))
+    # how often a page asks whether its data is fresh, and a screen whether its profile changed
+    truth_poll_ms: int = Field(default=5000, ge=500, le=60000)
+
+    @field_validator("feed_stale_after_s")
+    @classmethod
+    def _known_feeds(cls, v: dict[str, float]) -> dict[str, float]:
+        names = {f.name for f in FEEDS}
+        unknown = sorted(set(v) - names)
+        if unknown:
+            raise ValueError(f"no feed named {', '.join(unknown)} (feeds: {', '.join(sorted(names))})")
+        if any(s <= 0 for s in v.values()):
+            raise ValueError("stale times must be positive seconds")
+        return v
+
+    def stale_after(self, feed: str) -> float:
+        """Seconds without a new record after which ``feed`` is shown stale."""
+        return self.feed_stale_after_s.get(feed, self.stale_after_s)
 
 
 class Station(BaseModel):
@@ -243,6 +278,12 @@ class Settings(BaseSettings):
     reports: dict[str, Any] = Field(default_factory=dict)  # [reports]: validated by dashboards.reports
     cameras: list[CameraSettings] = Field(default_factory=list)
     vision: VisionSettings = Field(default_factory=VisionSettings)
+    screens: list[ScreenProfile] = Field(default_factory=list)  # [[screens]]: the room's screen profiles
+
+    @field_validator("screens")
+    @classmethod
+    def _screen_names(cls, v: list[ScreenProfile]) -> list[ScreenProfile]:
+        return unique_names(v)
 
     @classmethod
     def settings_customise_sources(

@@ -184,6 +184,22 @@ def test_sessions_expire_idle_and_absolute_and_end_on_logout(plain_store: Store)
     assert people.session("made-up") is None and people.session(None) is None
 
 
+def test_a_kiosk_session_in_use_never_expires_mid_shift(plain_store: Store) -> None:
+    """A wall polls all night for months: its viewer session slides on while used, and ends only
+    ``kiosk_session_hours`` after the screen last asked."""
+    clock = Clock(T0)
+    people = People(plain_store.pool, AuthSettings(kiosk_session_hours=720), clock)
+    people.add_user("kiosk", "viewer", PW)
+    token, first = people.start_session(people.authenticate("kiosk", PW))
+    for _ in range(40 * 24):  # forty days of a screen asking every hour, past the 30-day lifetime
+        clock.advance(hours=1)
+        who = people.session(token)
+        assert who is not None and who.renewed and who.expires_at == clock() + timedelta(hours=720)
+    assert clock() - first.expires_at > timedelta(days=9)
+    clock.advance(hours=720, seconds=1)
+    assert people.session(token) is None  # a screen switched off for a month logs in again
+
+
 def test_ioc_users_command(
     plain_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

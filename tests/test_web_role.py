@@ -30,13 +30,15 @@ def free_port() -> int:
 class WebRole:
     """``ioc run web`` as a child process with its output in a file."""
 
-    def __init__(self, dsn: str, log: Path) -> None:
-        self.port = free_port()
+    def __init__(self, dsn: str, log: Path, port: int | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
         self.dsn = dsn
         self.log_path = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
         env.update({"IOC_DATABASE__DSN": dsn, "IOC_WEB__WORKERS": "2", "IOC_WEB__THREADS": "4",
-                    "IOC_WEB__GRACEFUL_TIMEOUT_S": "5", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"})
+                    "IOC_WEB__GRACEFUL_TIMEOUT_S": "5", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1",
+                    **(extra_env or {})})
         with open(log, "ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ioc.app.cli", "run", "web", "--host", "127.0.0.1",

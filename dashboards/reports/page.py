@@ -10,6 +10,7 @@ from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import can_change_alerts
 from dashboards import auth
+from dashboards import components as c
 from dashboards.i18n import page_language
 from dashboards.reports import archive
 from dashboards.reports.making import make_report
@@ -48,7 +49,7 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
                      if cfg.simulated else "")
         page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <title>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</title>
-<link rel="stylesheet" href="/console/assets/theme.css">
+{c.SHARED_TAGS}
 <link rel="stylesheet" href="/console/assets/feed-page.css">
 </head><body class="feed-page"><h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1>
 {simulated}<form method="post" action="{PREFIX}/incident">

@@ -3,7 +3,8 @@
 First the file against the settings model (unknown sections and misspelled options included:
 every model forbids extra keys), then what only the parts that use a section can judge: the alert
 settings and people, each feed's options (its ingest builder), the rules (each rule kind builds
-its detectors: camera rules, vessel rule options), and the zone files (read as the rules read them).
+its detectors: camera rules, vessel rule options), the zone files (read as the rules read them), and
+the pages the screen profiles show.
 """
 
 from __future__ import annotations
@@ -63,9 +64,23 @@ def check_config(path: Path) -> tuple[Settings | None, list[str]]:
         _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings))
     for name, factory in DETECTORS.items():
         _check(errors, f"rules.{name}", lambda factory=factory: factory(settings))
+    _check_screens(errors, settings)
     for i, zone_file in enumerate(_zone_files(settings)):
         _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f))
     return settings, errors
+
+
+def _check_screens(errors: list[str], settings: Settings) -> None:
+    """Every page a ``[[screens]]`` profile shows must be a page of the server."""
+    from dashboards.screens.routes import page_paths
+
+    known = page_paths()
+    for i, screen in enumerate(settings.screens):
+        for j, item in enumerate(screen.items):
+            for page in item.pages():
+                if page not in known:
+                    errors.append(f"screens[{i}].items[{j}]: {page!r} is not a page of the server "
+                                  f"(pages: {', '.join(known)})")
 
 
 def _zone_files(settings: Settings) -> list[str]:

@@ -25,6 +25,7 @@ from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
 from ioc.store.schema_replay import apply_replay_runs
 from ioc.store.schema_reports import apply_reports
+from ioc.store.screen_profiles import apply_screen_profiles
 from ioc.store.tables import Migration
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "alert titles rendered in the reader's language", _alert_title_templates),
     Migration(8, "a user's language for the pages", _user_language),
     Migration(9, "replay runs asked for from the replay page", apply_replay_runs),
+    Migration(10, "screen profiles edited on the admin page", apply_screen_profiles),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``
