@@ -1,9 +1,11 @@
 """Replay on Kafka (distributed mode's bus, in a namespace of the replay's own) raises exactly the
 alerts of the in-process replay and of the live run: same fingerprints, times and severities.
 
-One partition per topic, as the in-process replay has: with four partitions read by one runner the
-``ais_gap`` alert of boat 999100004 came 4 minutes early (03:55:48 against 03:59:48): the gap is
-judged against a partition's clock that differs from the embedded mode's one stream (open).
+Four partitions per topic, read as the distributed mode reads them: detectors of their own per
+topic-partition. Read by one set of detectors for all four, a poll's records of one partition ran
+minutes of event time ahead of another's, and the ``ais_gap`` alert of boat 999100004 came 4 to
+7 minutes early (03:52:48 or 03:55:48 against 03:59:48): the lagging partition's vessel was judged
+silent against the leading partition's clock before its last position was read.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def test_a_replay_on_kafka_raises_the_alerts_of_the_live_run_and_of_the_embedded
     with replay_database(pg_plain.dsn) as replay:
         embedded = run_replay(records, settings, replay.pool)
     namespace = f"replay-{uuid.uuid4().hex[:8]}"  # a replay's topics and groups never meet the live ones
-    cfg = BusSettings(kind="kafka", bootstrap_servers=kafka_broker, partitions=1, namespace=namespace)
+    cfg = BusSettings(kind="kafka", bootstrap_servers=kafka_broker, partitions=4, namespace=namespace)
     bus = KafkaBus(cfg, client_id="replay", consumer_options={"session_timeout_ms": 6000,
                                                          "heartbeat_interval_ms": 1000})
     try:

@@ -12,6 +12,7 @@ and changed (times, severity), per rule.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -36,8 +37,10 @@ from ioc.config import Settings
 from ioc.events import AlertSignal, Event, decode
 from ioc.feeds import FEEDS
 from ioc.store.database import Store, open_store
+from ioc.store.detector_state import PostgresSnapshotStore
 from ioc.topics import ALERT_SIGNALS, topic_for
 
+REPLAY_DB_PREFIX = "ioc_replay_"
 SPEEDS = {"1": 1.0, "10": 10.0, "60": 60.0, "max": None}
 
 
@@ -115,7 +118,13 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
     stop = stop or threading.Event()
     settle = bus is not None and not isinstance(bus, MemoryBus)
     bus = bus or MemoryBus(partitions=1)  # one ordered stream: no partition runs ahead of another
-    runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False)
+    # On a bus of partitions (Kafka) the rules run as the distributed mode runs them: detectors of
+    # their own per topic-partition, their state in the replay database. One set of detectors over
+    # several partitions would take one partition's event time for another's (a lagging partition's
+    # vessels judged silent against a partition read ahead of it).
+    state = PostgresSnapshotStore(pool, instance="replay") if settle else None
+    runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False,
+                            state=state, factory=lambda: build_detectors(settings))
     signals = bus.subscribe([ALERT_SIGNALS], "replay-alerts")
     publisher = bus.publisher()
     now: list[datetime] = [datetime.now(UTC)]
@@ -186,21 +195,38 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
 
 
 @contextmanager
-def replay_database(server_dsn: str, keep: bool = False, want_timescaledb: bool = False) -> Iterator[Store]:
-    """A new, migrated database beside ``server_dsn``'s for one replay (dropped after unless ``keep``)."""
-    name = f"ioc_replay_{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
+def replay_database(server_dsn: str, keep: bool = False, want_timescaledb: bool = False,
+                    created: Callable[[str], None] | None = None) -> Iterator[Store]:
+    """A new, migrated database beside ``server_dsn``'s for one replay (dropped after unless ``keep``);
+    ``created`` is told its name as soon as it exists (so another process can drop it if this one dies)."""
+    name = f"{REPLAY_DB_PREFIX}{datetime.now(UTC):%Y%m%d%H%M%S}_{secrets.token_hex(3)}"
     params = conninfo_to_dict(server_dsn)
     admin = make_conninfo(**{**params, "dbname": "postgres"})
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
+    if created is not None:
+        try:
+            created(name)
+        except BaseException:
+            drop_replay_database(server_dsn, name)
+            raise
     store = open_store(make_conninfo(**{**params, "dbname": name}), 1, 4, want_timescaledb=want_timescaledb)
     try:
         yield store
     finally:
         store.close()
         if not keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            drop_replay_database(server_dsn, name)
+
+
+def drop_replay_database(server_dsn: str, name: str) -> None:
+    """Drop a replay database beside ``server_dsn``'s (one of an abandoned run, say); only names
+    :func:`replay_database` makes are accepted."""
+    if not re.fullmatch(REPLAY_DB_PREFIX + r"\d{14}_[0-9a-f]{6}", name):
+        raise ValueError(f"not a replay database: {name!r}")
+    admin = make_conninfo(**{**conninfo_to_dict(server_dsn), "dbname": "postgres"})
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- back-tests --------------------------------------------------------------------------------
