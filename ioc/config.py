@@ -125,6 +125,13 @@ class WebSettings(BaseModel):
     feed_stale_after_s: dict[str, float] = Field(default_factory=lambda: dict(SLOW_FEEDS))
     # how often a page asks whether its data is fresh, and a screen whether its profile changed
     truth_poll_ms: int = Field(default=5000, ge=500, le=60000)
+    # the replay worker beats a heartbeat on the run it holds every ``replay_heartbeat_s``; a run
+    # with none for ``replay_abandoned_after_s`` was abandoned (its process died) and is replayed
+    # again from the start by the next worker, at most ``replay_max_attempts`` claims in all
+    # (then it fails, and the page says why)
+    replay_heartbeat_s: float = Field(default=5.0, gt=0)
+    replay_abandoned_after_s: float = Field(default=60.0, gt=0)
+    replay_max_attempts: int = Field(default=3, ge=1, le=100)
 
     @field_validator("feed_stale_after_s")
     @classmethod
@@ -136,6 +143,13 @@ class WebSettings(BaseModel):
         if any(s <= 0 for s in v.values()):
             raise ValueError("stale times must be positive seconds")
         return v
+
+    @model_validator(mode="after")
+    def _replay_heartbeat_fits(self) -> WebSettings:
+        if self.replay_abandoned_after_s < 2 * self.replay_heartbeat_s:
+            raise ValueError("replay_abandoned_after_s must be at least twice replay_heartbeat_s "
+                             "(a live worker would look abandoned between two beats)")
+        return self
 
     def stale_after(self, feed: str) -> float:
         """Seconds without a new record after which ``feed`` is shown stale."""

@@ -156,6 +156,13 @@ def progress(run: ReplayRequest | None, lang: str) -> list[Any]:
                          total=f"{run.total:,}" if run.total is not None else "?"))]
     if eta is not None:
         parts.append(html.Span(t("about {s} s left", lang, s=f"{eta:,.0f}"), id="replay-eta"))
-    if run.error:
+    if run.error_code == "abandoned":
+        parts.append(html.Span(t("Given up: its replay worker stopped {n} times in the middle of it "
+                                 "(the process ended or its machine restarted).", lang, n=run.attempts),
+                               className="replay-error", id="replay-abandoned"))
+    elif run.error:
         parts.append(html.Span(run.error, className="replay-error"))
+    if run.attempts > 1 and run.state in ("running", "paused"):
+        parts.append(html.Span(t("Started again from the beginning: its replay worker stopped (attempt {n}).",
+                                 lang, n=run.attempts), className="replay-note", id="replay-restarted"))
     return parts

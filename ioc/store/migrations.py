@@ -23,7 +23,7 @@ from ioc.store.health import apply_role_health
 from ioc.store.schema_alerts import apply_alert_lifecycle
 from ioc.store.schema_detector_state import apply_detector_state
 from ioc.store.schema_login import apply_login_failures
-from ioc.store.schema_replay import apply_replay_runs
+from ioc.store.schema_replay import apply_replay_heartbeats, apply_replay_runs
 from ioc.store.schema_reports import apply_reports
 from ioc.store.screen_profiles import apply_screen_profiles
 from ioc.store.tables import Migration
@@ -131,6 +131,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(8, "a user's language for the pages", _user_language),
     Migration(9, "replay runs asked for from the replay page", apply_replay_runs),
     Migration(10, "screen profiles edited on the admin page", apply_screen_profiles),
+    Migration(11, "replay runs: worker heartbeats, an abandoned run taken over", apply_replay_heartbeats),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``

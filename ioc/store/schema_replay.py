@@ -44,3 +44,26 @@ def apply_replay_runs(conn: psycopg.Connection, caps: Capabilities) -> None:  # 
         CREATE INDEX replay_runs_recent ON replay_runs (requested_at DESC);
         """
     )
+
+
+def apply_replay_heartbeats(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """Let an abandoned run be found and taken over (core migration 11).
+
+    ``heartbeat_at``: the last time the worker holding the run said it was alive; ``attempts``:
+    how many claims the run has had (a claim is ``claimed_by`` and ``attempts`` together, so a
+    worker that lost its run can no longer write to it); ``replay_db``: the replay database of the
+    attempt in progress (dropped when an abandoned attempt is taken over); ``error_code``: why a run
+    failed, for the page to say in the reader's language (``abandoned``: its worker stopped too
+    many times).
+    """
+    conn.execute(
+        """
+        ALTER TABLE replay_runs
+            ADD COLUMN heartbeat_at timestamptz,
+            ADD COLUMN attempts     integer NOT NULL DEFAULT 0,
+            ADD COLUMN replay_db    text,
+            ADD COLUMN error_code   text CHECK (error_code IN ('abandoned'));
+        UPDATE replay_runs SET heartbeat_at = started_at, attempts = 1 WHERE started_at IS NOT NULL;
+        CREATE INDEX replay_runs_held ON replay_runs (heartbeat_at) WHERE state IN ('running', 'paused');
+        """
+    )
