@@ -172,6 +172,32 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             self._subscription.commit()
         return polled
 
+    def judge_at_watermarks(self, stop: threading.Event | None = None) -> int:
+        """Advance every slot to this runner's watermark of each clock domain, the latest event time
+        read from any of its partitions, and publish what that decides; returns how many signals.
+
+        Only for a caller that knows every record published before that time was read by every
+        slot and that what is published later is not older: a replay that published its records in
+        event-time order and has read all of them. Without it a partitioned runner judges each
+        partition against its own clock, and a partition whose sources fell silent before the end of
+        the replayed period would never see the silence judged; the one slot of an unpartitioned
+        runner is at that watermark already, and live the wall clock moves every slot.
+        """
+        signals: list[AlertSignal] = []
+        for slot in self._slots.values():
+            clocks = dict(slot.clocks)
+            for clock, when in self.clocks.items():
+                advance(clocks, clock, when)
+            decided: list[AlertSignal] = []
+            for detector in slot.detectors:
+                decided.extend(self._advance(slot, detector, None, clocks))
+            if decided:
+                signals.extend(decided)
+                slot.dirty = True
+        if signals:
+            self._publish(signals, stop)
+        return len(signals)
+
     def _tick(self, slot: Slot, clock: str, when: datetime) -> None:
         """Event time ``when`` was seen in clock domain ``clock``."""
         slot.tick(clock, when)
@@ -179,9 +205,11 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         if self.watermark is None or when > self.watermark:
             self.watermark = when
 
-    def _advance(self, slot: Slot, detector: Detector, now: datetime | None) -> list[AlertSignal]:
-        """Advance one detector to the watermarks of its own kinds' clock domains (none: not yet)."""
-        marks = marks_of(detector.kinds, slot.clocks, now)
+    def _advance(self, slot: Slot, detector: Detector, now: datetime | None,
+                 clocks: dict[str, datetime] | None = None) -> list[AlertSignal]:
+        """Advance one detector to the watermarks of its own kinds' clock domains (none: not yet);
+        the slot's own, unless ``clocks`` are given."""
+        marks = marks_of(detector.kinds, slot.clocks if clocks is None else clocks, now)
         if not marks:
             return []
         per_kind = getattr(detector, "advance_clocks", None)

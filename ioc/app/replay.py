@@ -121,7 +121,9 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
     # On a bus of partitions (Kafka) the rules run as the distributed mode runs them: detectors of
     # their own per topic-partition, their state in the replay database. One set of detectors over
     # several partitions would take one partition's event time for another's (a lagging partition's
-    # vessels judged silent against a partition read ahead of it).
+    # vessels judged silent against a partition read ahead of it). At each drain, once all that was
+    # published is read, every partition is judged at the replay's watermark (as the embedded
+    # mode's one stream is, and as the wall clock does live).
     state = PostgresSnapshotStore(pool, instance="replay") if settle else None
     runner = DetectorRunner(bus, build_detectors(settings), group="replay", use_wall_clock=False,
                             state=state, factory=lambda: build_detectors(settings))
@@ -145,6 +147,8 @@ def run_replay(records: Iterable[Event], settings: Settings, pool: ConnectionPoo
         while runner.run_once(max_records=5000, timeout=0.0) > 0:
             pass
         runner.run_once(max_records=5000, timeout=0.0)  # caught up: absence judged at the watermark
+        if state is not None:  # every record published is read, and none published later is older:
+            runner.judge_at_watermarks()  # every partition is judged at the replay's time, not its own
         while (batch := signals.poll(max_records=5000, timeout=0.2 if settle else 0.0)) or (
                 settle and run.signals < runner.signals_published):
             for message in batch:
