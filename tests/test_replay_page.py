@@ -172,7 +172,11 @@ def test_the_replay_page_starts_a_back_test_and_seeking_changes_the_tiles(
     worker = threading.Thread(target=jobs.run, args=(stop,), daemon=True)
     worker.start()
     driver = browser
-    wait = WebDriverWait(driver, 120, poll_frequency=0.1)
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    # the page redraws its cursor and tiles while it plays: an element read between two redraws is stale
+    wait = WebDriverWait(driver, 120, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,))
     try:
         with serving_pages(store.pool, settings) as base:
             login(driver, base, "ana", "/replay/?lang=en")

@@ -1,7 +1,8 @@
 """Abandoned replay runs are taken over: a worker killed with SIGKILL in the middle of a run, on a
 real PostgreSQL, and another worker that replays the run again from the start in a fresh replay
 database; a worker that stalls loses its run and writes nothing more; a run abandoned too often
-fails with a reason the page says in Vietnamese and English.
+fails with a reason the page says in Vietnamese and English; a worker told to stop puts its run
+back in the queue.
 """
 
 from __future__ import annotations
@@ -142,3 +143,25 @@ def test_a_stalled_worker_loses_its_run_and_a_run_abandoned_too_often_fails_with
     wait_for(lambda: runs.claim_next(pool, "y", 0.5, 2)[0] is None
              and (r := runs.get_run(pool, later)) is not None and r.state == "cancelled",
              "the abandoned run its analyst cancelled to be closed as cancelled")
+
+
+def test_a_worker_told_to_stop_puts_its_run_back_in_the_queue(
+        recorded: tuple[Store, Settings, int]) -> None:  # noqa: F811
+    store, _, _ = recorded
+    run_id = runs.request_run(store.pool, "ana", T0, END, ["vessels"], "1", None)  # paced: still running
+    jobs = ReplayJobs(store, takeover_settings(), worker="leaving", poll_s=0.05, report_every_s=0.2)
+    stop = threading.Event()
+    working = threading.Thread(target=jobs.run, args=(stop,))
+    working.start()
+    try:
+        started = wait_for(lambda: (r := runs.get_run(store.pool, run_id)) and r.state == "running"
+                           and r.events > 0 and r.replay_db and r, "the paced run under way")
+    finally:
+        stop.set()
+        working.join(timeout=120)
+    back = runs.get_run(store.pool, run_id)
+    assert back is not None
+    assert (back.state, back.claimed_by, back.attempts, back.events) == ("queued", None, 0, 0)
+    assert not database_exists(store, started.replay_db)
+    again = runs.claim_next(store.pool, "next", 3600, 3)[0]
+    assert again is not None and again.id == run_id and again.attempts == 1  # a stop is no abandonment

@@ -13,7 +13,8 @@ beating; once its heartbeat is older than ``[web] replay_abandoned_after_s`` the
 it over and replays it again from the start in a fresh replay database (the abandoned one is
 dropped): an analyst who queued a replay gets its result after a restart without asking again.
 A run that keeps killing its worker is not retried forever: after ``[web] replay_max_attempts``
-claims it fails, and the page says that its worker stopped in the middle of it. Every write is
+claims it fails, and the page says that its worker stopped in the middle of it. A worker told to
+stop (its role shuts down) puts its run back in the queue instead. Every write is
 made under the worker's claim (:class:`~ioc.store.replay_runs.Claim`): a worker that stalled past
 the limit and lost its run to another stops and writes nothing more, so two workers never run one
 run.
@@ -54,6 +55,10 @@ class Cancelled(Exception):
     """The analyst cancelled the run."""
 
 
+class Released(Exception):
+    """The worker is stopping (its role shuts down): the run goes back to the queue."""
+
+
 class ReplayJobs:
     """Claims queued replay runs and runs them one at a time, until stopped."""
 
@@ -67,6 +72,7 @@ class ReplayJobs:
         self.taken_over = 0  # abandoned runs this worker claimed and replayed again
         self.lost = 0  # runs another worker took over from this one (it had stalled past the limit)
         self.runs_done = 0
+        self._cancel_asked = threading.Event()  # the run in hand was cancelled by its analyst
         self.errors = 0
         self.last_error: str | None = None
         self.current: int | None = None
@@ -102,6 +108,7 @@ class ReplayJobs:
             log.warning("replay %d was abandoned by its worker; replaying it again from the start "
                         "(attempt %d of %d)", request.id, request.attempts, self.max_attempts)
         self.current = request.id
+        self._cancel_asked.clear()
         halt, lost, done = threading.Event(), threading.Event(), threading.Event()
         beating = threading.Thread(target=self._beat, args=(claim, done, lost, halt), daemon=True,
                                    name=f"replay-{request.id}-heartbeat")
@@ -114,6 +121,9 @@ class ReplayJobs:
             log.warning("replay %d: %s; left to its new worker", request.id, exc)
         except Cancelled:
             q.finish_run(pool, request.id, "cancelled", claim=claim)
+        except Released:  # a graceful stop is no abandonment: the next worker starts it afresh
+            q.release_run(pool, claim)
+            log.info("replay %d goes back to the queue: this worker stops", request.id)
         except ConfigError as exc:
             q.finish_run(pool, request.id, "failed", error=str(exc), claim=claim)
         except Exception as exc:  # a failed replay is reported on its row, and the worker goes on
@@ -181,7 +191,7 @@ class ReplayJobs:
             if lost.is_set():
                 raise q.ClaimLost(f"replay {request.id} was taken over by another worker")
             if halt.is_set():
-                raise Cancelled
+                raise Released if stop.is_set() and not self._cancel_asked.is_set() else Cancelled
             return run
 
         baseline = replay(self.settings, SPEEDS[request.speed])
@@ -221,6 +231,8 @@ class ReplayJobs:
         if command == "resume":
             q.report_progress(pool, run_id, events=before[0] + run.events, reached=reached,
                               wall_s=before[1] + run.wall_s, state="running", claim=claim)
+        if command == "cancel":
+            self._cancel_asked.set()
         if command == "cancel" or stop.is_set():
             halt.set()
         return time.monotonic() - held_from

@@ -186,6 +186,20 @@ def heartbeat(pool: Any, claim: Claim, replay_db: str | None = None) -> bool:
             (replay_db, claim.run_id, claim.worker, claim.attempt)).rowcount > 0
 
 
+def release_run(pool: Any, claim: Claim) -> bool:
+    """Put a run back in the queue (its worker is stopping), as it was asked for: a paused one is
+    held again at its next claim's first report. The claim is not counted as an attempt."""
+    with pool.connection() as conn:
+        return conn.execute(
+            f"""UPDATE replay_runs SET state = 'queued', claimed_by = NULL, started_at = NULL,
+                       heartbeat_at = NULL, attempts = attempts - 1, replay_db = NULL, events = 0,
+                       reached = NULL, wall_s = 0, total = NULL, result = NULL,
+                       command = CASE WHEN state <> 'paused' THEN command
+                                      WHEN command = 'resume' THEN NULL
+                                      ELSE coalesce(command, 'pause') END
+                WHERE id = %s {_MINE}""", (claim.run_id, *_claim_args(claim))).rowcount > 0
+
+
 def report_progress(pool: Any, run_id: int, *, events: int, reached: datetime | None, wall_s: float,
                     total: int | None = None, state: str | None = None,
                     result: dict[str, Any] | None = None, take_command: bool = True,
