@@ -17,7 +17,6 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Generic, TypeVar
 
-import numpy as np
 from datasketch import MinHash, MinHashLSH
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -62,8 +61,7 @@ def bands(threshold: float) -> tuple[tuple[int, int], ...]:
 
 def band_keys(sig: bytes, threshold: float) -> list[bytes]:
     """The keys of the signature's bands: two articles sharing one are candidates of one story."""
-    values = np.frombuffer(sig, dtype=">u4")
-    return [bytes([i]) + values[a:b].tobytes() for i, (a, b) in enumerate(bands(threshold))]
+    return [bytes([i]) + sig[4 * a:4 * b] for i, (a, b) in enumerate(bands(threshold))]
 
 
 @dataclass
