@@ -52,9 +52,9 @@ def newsday() -> list[PressArticle]:
     ]
 
 
-def test_stories_group_copies_across_outlets_with_their_growth(plain_store: Store) -> None:
-    StoreWriter(plain_store.pool, plain_store.caps).write(newsday())
-    found = stories(plain_store.pool, NOW, growth_hours=6, recent_hours=3)
+def test_stories_group_copies_across_outlets_with_their_growth(store: Store) -> None:
+    StoreWriter(store.pool, store.caps).write(newsday())
+    found = stories(store.pool, NOW, growth_hours=6, recent_hours=3)
     assert [(s.title, s.articles) for s in found] == [(LANDSLIDE[0], 2), (FLOOD[0], 3)]
     landslide, flood = found
     assert flood.outlets == ("SIM Tin Huế", "SIM Báo Sông Hương", "SIM Thời sự Huế")
@@ -64,25 +64,25 @@ def test_stories_group_copies_across_outlets_with_their_growth(plain_store: Stor
     assert landslide.hourly == (0, 0, 0, 0, 0, 2) and landslide.recent == 2
     assert landslide.watched == frozenset({"A Lưới", "landslide"}) and landslide.simulated
     # the market article is a story of one: not shown unless asked for
-    singles = stories(plain_store.pool, NOW, min_articles=1)
+    singles = stories(store.pool, NOW, min_articles=1)
     assert {s.title for s in singles} == {FLOOD[0], LANDSLIDE[0], MARKET[0]}
     # an hour earlier the landslide had not been written: the flood is alone and grows fastest
-    earlier = stories(plain_store.pool, NOW - timedelta(hours=1))
+    earlier = stories(store.pool, NOW - timedelta(hours=1))
     assert [(s.title, s.articles) for s in earlier] == [(FLOOD[0], 2)]
 
 
-def test_the_store_groups_stories_as_the_rules_do(plain_store: Store) -> None:
+def test_the_store_groups_stories_as_the_rules_do(store: Store) -> None:
     day = newsday()[:6]
-    StoreWriter(plain_store.pool, plain_store.caps).write(day)
+    StoreWriter(store.pool, store.caps).write(day)
     grouper = StoryGrouper(threshold=0.5)
     for a in sorted(day, key=lambda a: a.time):
         grouper.add(a.url, a.outlet, a.time, a.title, a.text, a.url)
     by_rules = {frozenset(u for _, _, u in s.articles) for s in grouper.stories.values()}
-    by_store = {frozenset(s.urls) for s in stories(plain_store.pool, NOW, min_articles=1)}
+    by_store = {frozenset(s.urls) for s in stories(store.pool, NOW, min_articles=1)}
     assert by_store == by_rules and len(by_store) == 3
 
 
-def test_trends_rank_the_last_hour_against_its_baseline(plain_store: Store) -> None:
+def test_trends_rank_the_last_hour_against_its_baseline(store: Store) -> None:
     batch = []
     # Phú Hội: two articles every hour for two days (steady); flood: one every other hour, then six
     for h in range(1, 48):
@@ -95,27 +95,27 @@ def test_trends_rank_the_last_hour_against_its_baseline(plain_store: Store) -> N
     for m in range(6):
         batch.append(article(3000 + m, "SIM 3", NOW - timedelta(minutes=5 + 8 * m), f"Lũ lụt tin {m}",
                              "ngập sâu", topics=["flood"], places=["Phú Hội"]))
-    StoreWriter(plain_store.pool, plain_store.caps).write(batch)
-    found = trends(plain_store.pool, NOW, hours=48, baseline_hours=24)
+    StoreWriter(store.pool, store.caps).write(batch)
+    found = trends(store.pool, NOW, hours=48, baseline_hours=24)
     assert [(x.kind, x.name) for x in found] == [("topic", "flood"), ("place", "Phú Hội")]
     flood, place = found
     assert flood.count == 6 and flood.baseline == 0.5 and flood.z == round((6 - 0.5) / 0.5 ** 0.5, 2)
     assert len(flood.hourly) == 48 and flood.hourly[-3:] == (1, 0, 6)
     assert place.count == 6 and place.baseline == 2.0 and place.hourly[-2] == 2 and place.hourly[0] == 2
     # a shorter window reads only its own hours
-    assert len(trends(plain_store.pool, NOW, hours=6, baseline_hours=4)[0].hourly) == 6
-    assert trends(plain_store.pool, NOW - timedelta(days=30)) == []
+    assert len(trends(store.pool, NOW, hours=6, baseline_hours=4)[0].hourly) == 6
+    assert trends(store.pool, NOW - timedelta(days=30)) == []
 
 
-def test_the_migration_signs_the_articles_of_the_last_two_days(plain_store: Store) -> None:
+def test_the_migration_signs_the_articles_of_the_last_two_days(store: Store) -> None:
     now = datetime.now(UTC)
-    StoreWriter(plain_store.pool, plain_store.caps).write([
+    StoreWriter(store.pool, store.caps).write([
         article(1, "SIM A", now - timedelta(hours=1), *FLOOD),
         article(2, "SIM B", now - timedelta(days=5), *MARKET),
         article(3, "SIM C", now - timedelta(hours=2), "", "")])
-    with plain_store.pool.connection() as conn:
+    with store.pool.connection() as conn:
         conn.execute("ALTER TABLE press_articles DROP COLUMN signature")
-        add_signatures(conn, plain_store.caps)
+        add_signatures(conn, store.caps)
         rows = dict(conn.execute("SELECT url, signature FROM press_articles").fetchall())
     assert rows == {"https://example.org/1": signature(*FLOOD), "https://example.org/2": None,
                     "https://example.org/3": None}
