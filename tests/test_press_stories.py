@@ -66,9 +66,19 @@ def test_stories_group_copies_across_outlets_with_their_growth(store: Store) -> 
     # the market article is a story of one: not shown unless asked for
     singles = stories(store.pool, NOW, min_articles=1)
     assert {s.title for s in singles} == {FLOOD[0], LANDSLIDE[0], MARKET[0]}
-    # an hour earlier the landslide had not been written: the flood is alone and grows fastest
+    # one outlet republishing its own piece three times is not a story spreading: it ranks below the
+    # stories carried by two outlets, though it has more articles in the last three hours
+    concert = ("Đêm nhạc Trịnh Công Sơn bên bờ sông Hương", "Hàng nghìn khán giả đến nghe những ca khúc "
+               "quen thuộc của nhạc sĩ Trịnh Công Sơn trong đêm nhạc tổ chức bên bờ sông Hương")
+    StoreWriter(store.pool, store.caps).write([
+        article(20 + k, "SIM Tin Huế", NOW - timedelta(minutes=10 + 60 * k), *concert) for k in range(3)])
+    ranked = stories(store.pool, NOW, recent_hours=3)
+    assert [(s.title, s.recent, s.recent_outlets) for s in ranked] == [
+        (LANDSLIDE[0], 2, 2), (FLOOD[0], 2, 2), (concert[0], 3, 1)]
+    # an hour earlier the landslide had not been written and each story had one outlet in the last
+    # three hours: the concert's two articles then grow faster than the flood's one
     earlier = stories(store.pool, NOW - timedelta(hours=1))
-    assert [(s.title, s.articles) for s in earlier] == [(FLOOD[0], 2)]
+    assert [(s.title, s.articles, s.recent) for s in earlier] == [(concert[0], 2, 2), (FLOOD[0], 2, 1)]
 
 
 def test_the_store_groups_stories_as_the_rules_do(store: Store) -> None:

@@ -56,10 +56,10 @@ def story_panel(found: list[StoryRow], settings: Settings, lang: str, department
             html.Td(format_time(s.first_seen, lang, settings.timezone, "short")),
             html.Td(str(s.articles), className="num"),
             html.Td([sparkline(s.hourly, t("Articles per hour", lang), width=128, height=36,
-                               color=WARN if s.recent >= 2 else ACCENT),
+                               color=WARN if s.recent_outlets >= cfg.spread_outlets else ACCENT),
                      html.Span(t("{rate}/h", lang, rate=format_number(s.recent / RECENT_HOURS, lang)),
                                className="rate")], className="growth"),
-        ], className="story")
+        ], className="story spreading" if s.recent_outlets >= cfg.spread_outlets else "story")
         for s in shown]
     heads = ("Story", "Outlets", "First seen", "Articles", "Growth (12 h)")
     body: list[Any] = [html.Table([_head(heads, lang), html.Tbody(rows)], id="press-stories",

@@ -33,6 +33,7 @@ class StoryRow:
     urls: tuple[str, ...]  # of its articles, in time order
     hourly: tuple[int, ...]  # articles per hour, oldest first; the last is the hour before ``now``
     recent: int  # articles in the last ``recent_hours``
+    recent_outlets: int  # outlets that carried it in the last ``recent_hours``
     watched: frozenset[str]  # topics, agencies and places its articles matched
     simulated: bool
 
@@ -57,7 +58,8 @@ def stories(pool: ConnectionPool, now: datetime, *, threshold: float = 0.5, wind
             growth_hours: int = 12, recent_hours: int = 3, min_articles: int = 2,
             limit: int = 12) -> list[StoryRow]:
     """Stories of at least ``min_articles`` articles seen in the ``window_hours`` before ``now``,
-    the fastest growing (articles in the last ``recent_hours``, then the newest) first."""
+    the fastest growing first: the most outlets carrying it in the last ``recent_hours`` (a story
+    spreading), then the most articles in them, then the newest."""
     with pool.connection() as conn:
         rows = conn.execute(
             "SELECT time, signature, outlet, title, url, places || agencies || topics, simulated "
@@ -77,9 +79,10 @@ def stories(pool: ConnectionPool, now: datetime, *, threshold: float = 0.5, wind
             outlets=tuple(dict.fromkeys(r[2] for r in story.items)), articles=len(story.items),
             urls=tuple(r[4] for r in story.items), hourly=_series(by_ago, growth_hours),
             recent=sum(by_ago.get(a, 0) for a in range(recent_hours)),
+            recent_outlets=len({r[2] for r in story.items if now - r[0] < recent_hours * HOUR}),
             watched=frozenset(x for r in story.items for x in r[5]),
             simulated=any(r[6] for r in story.items)))
-    out.sort(key=lambda s: (s.recent, s.last_seen), reverse=True)
+    out.sort(key=lambda s: (s.recent_outlets, s.recent, s.last_seen), reverse=True)
     return out[:limit]
 
 
