@@ -202,3 +202,5 @@ def test_stories_and_trends_with_sparklines_follow_the_department(served: tuple[
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "Stories (48 hours)" in text and "Trending topics and places" in text and "/h" in text
     assert "SIMULATED" in text and texts("#press-trends .trend")[0].startswith("flood")
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "press-stories-en.png"))  # type: ignore[attr-defined]
