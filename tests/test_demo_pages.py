@@ -10,7 +10,8 @@ instead of one each (each start costs tens of seconds of both cores).
   a login, no climbing out of the key frame folder, a camera opened large by click and number key,
   closed with Esc (``camera-wall.png``, ``camera-wall-large.png``).
 - The press page: the SIMULATED outlets served as RSS over HTTP are polled; their articles, then
-  the first hazard story's alerts arrive without a reload (``demo-press.png``).
+  the first hazard story's alerts arrive without a reload, with the stories and trends panels and
+  their sparklines (``demo-press.png``).
 """
 
 from __future__ import annotations
@@ -199,6 +200,12 @@ def test_press_page_of_a_running_demo_fills_with_simulated_outlets_and_alerts(
     alerts = story.until(lambda d: (r := texts("#press-alerts .alert")) and any(
         "đang lan rộng" in x for x in r) and r)
     assert any("Ban Chỉ huy PCTT" in x for x in alerts), alerts
+    # the spreading story is among the stories, carried by several SIM outlets; trends drawn as sparklines
+    stories = wait.until(lambda d: (r := texts("#press-stories .story")) and r)
+    assert all("SIM " in x for x in stories), stories
+    assert wait.until(lambda d: d.execute_script(
+        "return document.querySelectorAll('#press-trends img.sparkline').length > 0"
+        " && document.querySelectorAll('#press-stories img.sparkline').length > 0;"))
     assert browser.execute_script("return window.__pressNoReload === true;")
     wait_until_still(browser)
     ARTIFACTS.mkdir(exist_ok=True)

@@ -121,3 +121,86 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
     shown = wait.until(lambda d: (r := texts("#press-alerts .alert")) and len(r) == 1 and r)
     assert "PCCC" in shown[0] and "Burst of topic:fire" in shown[0]
     assert driver.execute_script("return window.__pressNoReload === true;")  # type: ignore[attr-defined]
+
+
+STORY = ("Sông Hương dâng cao, nhiều tuyến đường ở phường Phú Hội ngập sâu",
+         "Mưa lớn kéo dài từ đêm qua khiến nước sông Hương dâng cao, nhiều tuyến đường ở phường Phú Hội "
+         "bị ngập sâu, người dân phải di chuyển tài sản lên cao, chính quyền sơ tán các hộ dân ven sông")
+
+
+def story_copy(i: int, outlet: str, when: datetime) -> PressArticle:
+    return PressArticle(time=when, source_id=outlet, outlet=outlet, url=f"https://example.org/story/{i}",
+                        title=STORY[0], text=STORY[1], hash=content_hash(*STORY), simulated=True,
+                        places=["Phú Hội"], topics=["flood"], tone="negative")
+
+
+def test_stories_and_trends_with_sparklines_follow_the_department(served: tuple[str, Store],
+                                                                  browser: object) -> None:
+    import base64
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, store = served
+    now = datetime.now(UTC)
+    writer = StoreWriter(store.pool, store.caps)
+    # one story carried by three outlets over the last hours; a day of sparse fire mentions before it
+    writer.write([story_copy(1, "SIM Tin Huế", now - timedelta(hours=4, minutes=20)),
+                  story_copy(2, "SIM Báo Sông Hương", now - timedelta(minutes=50)),
+                  story_copy(3, "SIM Thời sự Huế", now - timedelta(minutes=30))])
+    places = ("chợ Đông Ba", "Vỹ Dạ", "Kim Long", "An Cựu", "Thuận An", "Hương Thủy", "Phong Điền",
+              "A Lưới", "Phú Vang", "Hương Trà", "Quảng Điền", "Phú Lộc", "Nam Đông")
+    writer.write([article(100 + h, f"{places[i]}: cháy lúc {h} giờ trước",
+                          now - timedelta(hours=h, minutes=15), topics=["fire"])
+                  for i, h in enumerate(range(2, 40, 3))])
+    driver = browser
+    login(driver, base, "lan", "/press/?lang=vi")
+    wait = WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1)
+
+    def texts(css: str) -> list[str]:
+        return driver.execute_script(  # type: ignore[attr-defined]
+            f"return Array.from(document.querySelectorAll('{css}')).map(r => r.innerText);")
+
+    stories = wait.until(lambda d: (r := texts("#press-stories .story")) and r)
+    assert len(stories) == 1 and STORY[0] in stories[0] and "SIM Báo Sông Hương" in stories[0]
+    headline = driver.find_element(By.CSS_SELECTOR, "#press-stories .headline a")
+    assert headline.get_attribute("href") == "https://example.org/story/1"  # the first article
+    assert headline.get_attribute("rel") == "noopener noreferrer"
+    assert headline.get_attribute("target") == "_blank"
+    cells = driver.find_elements(By.CSS_SELECTOR, "#press-stories .story td")
+    assert cells[1].text.startswith("3 ") and cells[3].text == "3"
+    assert "/giờ" in cells[4].text  # growth per hour, in Vietnamese
+    spark = driver.find_element(By.CSS_SELECTOR, "#press-stories img.sparkline")
+    src = spark.get_attribute("src")
+    assert src.startswith("data:image/svg+xml;base64,") and "<polyline" in base64.b64decode(src[26:]).decode()
+    assert spark.get_attribute("title").endswith("1, 0, 0, 0, 2")  # 12 hours per hour, the newest last
+    assert spark.size["width"] > 50 and spark.size["height"] > 20
+    # trends: flood (4 articles in the last hour, none before) above fire (one every three hours)
+    trends = texts("#press-trends .trend")
+    assert trends[0].startswith("lũ lụt") and "chủ đề" in trends[0]
+    assert any(r.startswith("Phú Hội") and "địa điểm" in r for r in trends)
+    assert any(r.startswith("cháy") for r in trends)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#press-trends img.sparkline")) == len(trends)
+    assert "rising" in driver.find_element(By.CSS_SELECTOR, "#press-trends .trend").get_attribute("class")
+    assert "MÔ PHỎNG" in driver.find_element(By.TAG_NAME, "body").text
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "press-stories-vi.png"))  # type: ignore[attr-defined]
+    # a fourth outlet carries the story: the page shows it grow without a reload
+    driver.execute_script("window.__pressNoReload = true;")  # type: ignore[attr-defined]
+    writer.write([story_copy(4, "SIM Đài Huế", datetime.now(UTC))])
+    wait.until(lambda d: (r := texts("#press-stories .story td:nth-child(4)")) and r[0] == "4")
+    assert driver.execute_script("return window.__pressNoReload === true;")  # type: ignore[attr-defined]
+    # the fire department's filter: the flood story and flood trend are not theirs, fire is
+    [choice] = [x for x in driver.find_elements(By.CSS_SELECTOR, "#press-department label")
+                if x.text.strip() == "Cảnh sát PCCC"]
+    choice.click()
+    wait.until(lambda d: not texts("#press-stories .story") and texts("#press-stories ~ .empty"))
+    shown = wait.until(lambda d: (r := texts("#press-trends .trend")) and all("lũ" not in x for x in r) and r)
+    assert [x.split("\t")[0].split("\n")[0] for x in shown] == ["cháy"]
+    driver.get(f"{base}/press/?lang=en")  # type: ignore[attr-defined]
+    wait.until(lambda d: texts("#press-stories .story"))
+    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    assert "Stories (48 hours)" in text and "Trending topics and places" in text and "/h" in text
+    assert "SIMULATED" in text and texts("#press-trends .trend")[0].startswith("flood")
+    wait_until_still(driver)
+    driver.save_screenshot(str(ARTIFACTS / "press-stories-en.png"))  # type: ignore[attr-defined]

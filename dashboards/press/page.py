@@ -1,6 +1,8 @@
 """``/press/``: the press alerts (stories spreading, bursts, negative coverage) filtered by department,
-the latest matched articles (outlet, time, tone, places, topics, named entities, the watched terms
-highlighted, links to the original) and tone by outlet. A Dash page: the body is read from the store
+the stories of the last two days with their outlets and growth and the trending watched topics and
+places with sparklines (:mod:`dashboards.press.panels`), the latest matched articles (outlet, time,
+tone, places, topics, named entities, the watched terms highlighted, links to the original) and tone
+by outlet. A Dash page: the body is read from the store
 again every ``web.refresh_ms`` × 2 and replaced in place, so new articles appear without a reload.
 Every text from an article reaches the browser as a text node (React escapes it): nothing of a
 feed is ever active on the page. SIMULATED when the articles are.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -19,6 +22,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import page_language
+from dashboards.press.panels import panels
 from ioc.config import Settings
 from ioc.i18n import Translator, format_time
 
@@ -124,12 +128,14 @@ def content(pool: ConnectionPool, settings: Settings, lang: str, department: str
         for when, rule, severity, title, details in _alerts(pool, department)]
     tone_rows = [html.Tr([html.Td(o), html.Td(str(n)), html.Td(str(z)), html.Td(str(p))])
                  for o, n, z, p in _tone_by_outlet(pool)]
-    simulated = any(a[8] for a in articles)
+    stories_and_trends, simulated_stories = panels(pool, settings, lang, department, datetime.now(UTC))
+    simulated = simulated_stories or any(a[8] for a in articles)
     return [
         html.Div(f'{t("SIMULATED", lang)} · {t("outlets named SIM are not real", lang)}',
                  className="simulated-banner", id="simulated") if simulated else None,
         html.H3(t("Alerts", lang)),
         _table("press-alerts", ("Time", "Rule", "Story", "Outlets", "Department"), alert_rows, lang),
+        stories_and_trends,
         html.H3(t("Articles", lang)),
         _table("press-articles", ("Time", "Outlet", "Title", "Tone", "Places", "Topics", "Named entities"),
                article_rows, lang),

@@ -5,25 +5,14 @@ articles' times; a story carried by ``spread_outlets`` outlets within ``spread_m
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-NUM_PERM = 64
+from ioc.feeds.press.stories import NUM_PERM, minhash, shingles
 
-
-def shingles(text: str, k: int = 3) -> set[str]:
-    """Word k-shingles of the folded text (diacritics and case do not separate copies)."""
-    folded = "".join(c for c in unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
-                     if unicodedata.category(c) != "Mn")
-    words = _WORD.findall(folded)
-    if len(words) < k:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + k]) for i in range(len(words) - k + 1)}
+__all__ = ["NUM_PERM", "Story", "StoryGrouper", "shingles"]
 
 
 @dataclass
@@ -56,9 +45,7 @@ class StoryGrouper:
 
     def add(self, key: str, outlet: str, when: datetime, title: str, text: str, url: str = "") -> Story:
         """File one article; returns its story (new or existing)."""
-        mh = MinHash(num_perm=NUM_PERM)
-        for s in shingles(f"{title} {text}"):
-            mh.update(s.encode())
+        mh = minhash(title, text)
         near = [self.of_key[k] for k in self.lsh.query(mh) if k in self.of_key]
         if near:
             story = self.stories[min(near, key=lambda sid: self.stories[sid].first_seen)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
+from ioc.feeds.press.stories import signature
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
@@ -47,6 +48,20 @@ def add_entities(conn: psycopg.Connection, caps: Capabilities) -> None:
     conn.execute("ALTER TABLE press_articles ADD COLUMN entities text[] NOT NULL DEFAULT '{}'")
 
 
+def add_signatures(conn: psycopg.Connection, caps: Capabilities) -> None:
+    """Migration 3: each article's MinHash signature (:mod:`ioc.feeds.press.stories`), so a page
+    groups the stories of the last hours from the store without hashing any text. The articles of
+    the last two days (what the stories panel reads) get theirs now; older ones keep NULL."""
+    conn.execute("ALTER TABLE press_articles ADD COLUMN signature bytea")
+    rows = conn.execute("SELECT outlet_id, time, hash, title, body, summary FROM press_articles"
+                        " WHERE time > now() - interval '2 days'").fetchall()
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE press_articles SET signature = %s WHERE outlet_id = %s AND time = %s AND hash = %s",
+            [(signature(title, body or summary), outlet, when, digest)
+             for outlet, when, digest, title, body, summary in rows])
+
+
 PRESS_ARTICLES = TableSpec(
     kind="press.article",
     table="press_articles",
@@ -55,10 +70,10 @@ PRESS_ARTICLES = TableSpec(
         ("url", "text"), ("guid", "text"), ("title", "text"), ("summary", "text"), ("body", "text"),
         ("author", "text"), ("published", "timestamptz"), ("language", "text"), ("places", "text[]"),
         ("agencies", "text[]"), ("topics", "text[]"), ("tone", "text"), ("tone_score", "float4"),
-        ("simulated", "bool"), ("entities", "text[]"),
+        ("simulated", "bool"), ("entities", "text[]"), ("signature", "bytea"),
     ),
     key=("outlet_id", "time", "hash"),
     to_row=lambda e: (e.time, e.source_id, e.hash, e.outlet, e.url, e.guid, e.title, e.summary, e.text,
                       e.author, e.published, e.language, e.places, e.agencies, e.topics, e.tone,
-                      e.tone_score, e.simulated, e.entities),
+                      e.tone_score, e.simulated, e.entities, signature(e.title, e.text or e.summary)),
 )
