@@ -81,20 +81,40 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
                           locale=lang)
 
 
-def localized(params: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+#: fields that hold canonical terms, not names: a camera's object classes (``person/car``, the
+#: detector's COCO labels). Each ``/``-separated term is said in the reader's language through the
+#: message's own catalogue; the stored alert keeps the canonical class.
+TERM_FIELDS: frozenset[str] = frozenset({"labels", "label"})
+
+
+def terms(value: str, domain: str, lang: str) -> str:
+    """``person/car`` in ``lang``: each term through ``domain``'s catalogue (``người/ô tô``)."""
+    return "/".join(gettext(domain, part, lang) if part else part for part in value.split("/"))
+
+
+def localized(params: dict[str, Any] | None, lang: str, domain: str | None = None) -> dict[str, Any]:
     """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
-    Vietnamese. Whole numbers (``int``: an MMSI, a count) and texts are left as they are."""
-    return {k: format_number(v, lang, 3) if isinstance(v, float) else v for k, v in (params or {}).items()}
+    Vietnamese. Whole numbers (``int``: an MMSI, a count) and names are left as they are; with a
+    ``domain``, the terms of :data:`TERM_FIELDS` are translated through it."""
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        if isinstance(v, float):
+            v = format_number(v, lang, 3)
+        elif domain and k in TERM_FIELDS and isinstance(v, str):
+            v = terms(v, domain, lang)
+        out[k] = v
+    return out
 
 
 def render(domain: str, template: str | None, params: dict[str, Any] | None, lang: str, fallback: str) -> str:
     """A stored message (``template`` with ``params``) in ``lang``; ``fallback`` when there is no template
     or it does not fill (a field missing, a translation broken): a stored text never fails to show.
-    Fractional numbers among the fields are written in the language's form (:func:`localized`)."""
+    Fractional numbers among the fields are written in the language's form, object classes in its
+    words (:func:`localized`)."""
     if not template:
         return fallback
     try:
-        return gettext(domain, template, lang, **localized(params, lang))
+        return gettext(domain, template, lang, **localized(params, lang, domain))
     except (KeyError, IndexError, ValueError, AttributeError):
         try:
             return template.format(**(params or {}))
