@@ -39,7 +39,7 @@ def read_alert(conn: psycopg.Connection, alert_id: int) -> Alert:
     """One alert; :class:`AlertNotFound` if there is none."""
     row = conn.execute(_SELECT_ALERT, (alert_id,)).fetchone()
     if row is None:
-        raise AlertNotFound(f"No alert #{alert_id}.")
+        raise AlertNotFound("No alert #{id}.", id=alert_id)
     return Alert(*row)
 
 

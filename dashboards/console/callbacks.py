@@ -254,8 +254,9 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                                                    if action == "assign" else "")
                 msg = t("Alert #{id} {what} by {who} at {time}.", lang, id=alert_id, what=what,
                         who=actor.name, time=f.time(svc.clock()))
-        except AlertError as exc:
-            return str(exc), "action-message refused", (done or 0) + 1, dash.no_update
+        except AlertError as exc:  # the service's refusal, in the reader's language and the city's time
+            return exc.text(lang, view.settings.timezone), "action-message refused", (done or 0) + 1, \
+                dash.no_update
         except psycopg.Error as exc:
             log.warning("console: action failed on the store: %s", exc)
             return (
