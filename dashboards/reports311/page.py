@@ -212,7 +212,7 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
     from dashboards.reports311.routes import register_routes
 
     cfg = configured_feed(settings)
-    register_routes(server, pool)
+    register_routes(server, pool, settings.web.language)
     app = c.page_app(server, PREFIX, f"Reports · {settings.city}", "feed-page.css", "reports311.css")
 
     def layout() -> html.Div:
