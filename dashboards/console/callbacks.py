@@ -286,9 +286,11 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             raise PreventUpdate
         newest = fresh[0]
         critical = any(n["critical"] for n in fresh)
-        banner = [html.Span(newest["subject"], className="notice-text")]
+        lang = page_language(view.settings)
+        subject = (newest.get("subjects") or {}).get(lang) or newest["subject"]  # in the reader's language
+        banner = [html.Span(subject, className="notice-text")]
         if len(fresh) > 1:
-            banner.append(html.Span(f" +{len(fresh) - 1} more", className="notice-more"))
+            banner.append(html.Span(" " + t("+{n} more", lang, n=len(fresh) - 1), className="notice-more"))
         return (
             {"fresh": fresh},
             newest["id"],
