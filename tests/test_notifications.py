@@ -357,3 +357,16 @@ def test_each_recipient_reads_in_their_language(plain_store: Store) -> None:
     assert entry.note == "unacknowledged for 2.5 min: escalated to Shift lead (email)"
     assert note_in(entry.note, entry.details, "vi") == \
         "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Shift lead (email)"
+
+
+def test_the_hue_config_notifies_in_vietnamese_in_its_time_zone() -> None:
+    """Unless [alerts] says otherwise, notifications speak the city's language in the city's zone."""
+    from alerts.settings import alert_settings
+    from ioc.config import DEFAULT_CONFIG, load_settings
+
+    settings = load_settings(DEFAULT_CONFIG)
+    cfg = alert_settings(settings)
+    assert (cfg.notifications.language, cfg.timezone) == ("vi", "Asia/Ho_Chi_Minh")
+    object.__setattr__(settings, "alerts", {"notifications": {"language": "en"}, "timezone": "UTC"})
+    cfg = alert_settings(settings)
+    assert (cfg.notifications.language, cfg.timezone) == ("en", "UTC")  # the city's own choice wins
