@@ -87,15 +87,21 @@ class AlertError(Exception):
 
     def text(self, lang: str, tz: str = "UTC") -> str:
         """The refusal in ``lang``: :class:`Term` fields translated, times as ``HH:mm:ss`` in ``tz``."""
+        return said(self.message, self.params, lang, tz)
 
-        def said(value: Any) -> Any:
-            if isinstance(value, Term):
-                return gettext("alerts", str(value), lang)
-            if isinstance(value, datetime):
-                return format_time(value, lang, tz, "HH:mm:ss") + (" UTC" if tz == "UTC" else "")
-            return value
 
-        return gettext("alerts", self.message, lang, **{k: said(v) for k, v in self.params.items()})
+def said(message: str, params: dict[str, Any], lang: str, tz: str = "UTC") -> str:
+    """``message`` (an ``alerts`` catalogue message) in ``lang`` with ``params``: :class:`Term` fields
+    translated, times as ``HH:mm:ss`` in ``tz``."""
+
+    def field(value: Any) -> Any:
+        if isinstance(value, Term):
+            return gettext("alerts", str(value), lang)
+        if isinstance(value, datetime):
+            return format_time(value, lang, tz, "HH:mm:ss") + (" UTC" if tz == "UTC" else "")
+        return value
+
+    return gettext("alerts", message, lang, **{k: field(v) for k, v in params.items()})
 
 
 class AlertNotFound(AlertError):

@@ -94,12 +94,16 @@ def _read_zones(settings: Settings, file: str) -> None:
 
 def print_report(path: Path) -> int:
     """Print every error with its path (exit status 1), or a summary (0)."""
+    from ioc.app.cli import CLI_LANG, tr
+    from ioc.i18n import ngettext
+
     settings, errors = check_config(path)
-    for line in errors:
+    for line in errors:  # each with its TOML path; pydantic's own reasons are English
         print(f"{path}: {line}")
     if errors or settings is None:
-        print(f"{path}: {len(errors)} error(s)")
+        print(ngettext("ioc", "{path}: {n} error", "{path}: {n} errors", len(errors), CLI_LANG, path=path))
         return 1
-    print(f"{path}: valid: city={settings.city} stations={len(settings.stations)} "
-          f"feeds={len(settings.feeds)} cameras={len(settings.cameras)} bus={settings.bus.kind}")
+    print(tr("{path}: valid: city={city} stations={stations} feeds={feeds} cameras={cameras} bus={bus}",
+             path=path, city=settings.city, stations=len(settings.stations), feeds=len(settings.feeds),
+             cameras=len(settings.cameras), bus=settings.bus.kind))
     return 0
