@@ -283,3 +283,30 @@ def test_a_users_language_follows_their_session(pg_plain: Any) -> None:
         assert people.session(token).language is None  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_plain_refusals_speak_the_requesters_language(city_url: str) -> None:
+    """What the server answers outside the pages (the guard's refusals, the report routes' errors) is
+    in the city's Vietnamese, or in English when the screen asked for it."""
+    import requests
+
+    s = requests.Session()
+    form = s.get(f"{city_url}/login", timeout=HANG_GUARD_S).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    s.post(f"{city_url}/login", data={"username": "lan", "password": PASSWORD, "csrf_token": token[1],
+                                      "next": "/console/"}, timeout=HANG_GUARD_S)
+    missing = s.get(f"{city_url}/reports/999999.html", timeout=HANG_GUARD_S)
+    assert (missing.status_code, missing.text) == (404, "Không có báo cáo này.")
+    no_token = s.post(f"{city_url}/reports/incident", data={"incident": "1"}, timeout=HANG_GUARD_S)
+    assert no_token.status_code == 403
+    assert no_token.text.startswith("Bị từ chối: yêu cầu này không có mã CSRF"), no_token.text
+    csrf = s.cookies.get("_csrf_token") or ""
+    bad = s.post(f"{city_url}/reports/incident", data={"incident": "x", "csrf_token": csrf},
+                 headers={"X-CSRFToken": csrf}, timeout=HANG_GUARD_S)
+    assert (bad.status_code, bad.text) == (400, "Hãy ghi số của sự cố.")
+    dots = s.get(f"{city_url}/console/%2e%2e/reports/", timeout=HANG_GUARD_S)
+    assert dots.status_code == 400 and dots.text.startswith("Bị từ chối: đường dẫn không được chứa")
+    english = s.get(f"{city_url}/reports/999999.html?lang=en", timeout=HANG_GUARD_S)
+    assert (english.status_code, english.text) == (404, "No such report.")
+    s.get(f"{city_url}/healthz?lang=vi", timeout=HANG_GUARD_S)  # the session's cookie back to Vietnamese
