@@ -89,10 +89,20 @@ def recipient_language(conn: psycopg.Connection, settings: AlertSettings, recipi
     return settings.notifications.language
 
 
-def note_in(note: str | None, details: Mapping[str, Any] | None, lang: str) -> str:
-    """An audit note as ``lang``'s reader reads it: rendered from its template when it has one."""
+def noted(template: str, **params: Any) -> tuple[str, dict[str, Any]]:
+    """A system note for the audit: its English text, and the details that keep its template and
+    fields (``note_template``, ``note_params``) so :func:`note_in` says it in a reader's language."""
+    return template.format(**params), {"note_template": template, "note_params": params}
+
+
+def note_in(note: str | None, details: Mapping[str, Any] | None, lang: str, title: str | None = None) -> str:
+    """An audit note as ``lang``'s reader reads it: rendered from its template when it has one
+    (a ``{title}`` among its fields replaced by ``title``, the alert's title in that language)."""
     details = details or {}
-    return render("alerts", details.get("note_template"), details.get("note_params"), lang, note or "")
+    params = dict(details.get("note_params") or {})
+    if title is not None and "title" in params:
+        params["title"] = title
+    return render("alerts", details.get("note_template"), params, lang, note or "")
 
 
 def email_text(message: str, payload: Mapping[str, Any]) -> str:

@@ -438,3 +438,23 @@ def test_every_refusal_has_a_vietnamese_form_with_the_same_fields() -> None:
         assert {f for _, f, _, _ in Formatter().parse(vi) if f} == fields, message
     for word in [*STATES, *TRANSITIONS, *lc.PAST.values(), *(lc.label(r) for r in lc.ROLES), "change"]:
         assert gettext("alerts", word, "vi") != word, word
+
+
+def test_the_services_own_notes_read_in_the_readers_language(plain_store: Store) -> None:
+    """The audit keeps the English note and its template: the console's history says it in each
+    reader's language (the condition clearing, a flapping re-fire reopening the alert)."""
+    from alerts.wording import note_in
+
+    svc = AlertService(plain_store.pool, AlertSettings(flapping_minutes=10))
+    alert_id = svc.apply(signal("notes")).alert_id
+    assert alert_id is not None
+    svc.apply(signal("notes", "resolved", minute=1))
+    svc.apply(signal("notes", minute=4))  # back within the flapping window: reopened
+    entries = {e.action: e for e in svc.history(alert_id)}
+    cleared, again = entries["resolve"], entries["reopen"]
+    assert cleared.note == "condition cleared" and note_in(cleared.note, cleared.details, "vi") == \
+        "tình huống đã hết"
+    assert again.note == "fired again 3 min after it resolved (flapping): reopened, not raised anew"
+    assert note_in(again.note, again.details, "vi") == \
+        "phát lại 3 phút sau khi đã xử lý (dao động): mở lại, không phát sinh mới"
+    assert note_in(again.note, again.details, "en") == again.note

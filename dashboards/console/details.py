@@ -88,7 +88,7 @@ def _note(note: str | None, alert: Alert, lang: str, details: dict[str, Any] | N
     (kept with their template: :func:`alerts.wording.note_in`). A person's note is as they wrote it."""
     if note and note == alert.title:
         return alert.title_in(lang)
-    return note_in(note, details, lang)
+    return note_in(note, details, lang, alert.title_in(lang))
 
 
 def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
