@@ -5,9 +5,9 @@ store with a busy night in it (:mod:`tests.night_in_hue`: cameras reporting, one
 vessels at sea, dossiers, open alerts of the camera and vessel rules). Each page is also opened the
 way an operator uses it: a camera large, an alert selected in the console, a vessel on the sea map.
 On every page the English texts that page is known to show (:data:`ENGLISH`: labels, buttons, grid
-headers, hover labels, chart axes, alert titles, ages, numbers with English separators) must all be
-there in English and none of them in Vietnamese. A screenshot of each page in each language goes to
-``tests/artifacts/i18n/`` (downscaled, small).
+headers, hover labels, chart axes, alert titles, ages, numbers with English separators, the tab's
+title) must all be there in English and none of them in Vietnamese. A screenshot of each page in
+each language goes to ``tests/artifacts/i18n/`` (downscaled, small).
 """
 
 from __future__ import annotations
@@ -74,6 +74,12 @@ ENGLISH: dict[str, list[str]] = {
               r"at sea in storm-ban area", *_TIME_WORDS[:1]],
     "/services/": [_MONTHS, r"\bReceived\b", r"On time", r"Dossiers per month", r"Overdue dossiers"],
 }
+#: the browser tab's title of each page (document.title), in the page's language too
+TAB_TITLES = {"/": "Intelligent Operations Centre · Huế", "/cameras/": "Cameras · Huế",
+              "/console/": "Duty console · Huế", "/sea/": "Sea map · Huế",
+              "/services/": "Public services · Huế"}
+for _path, _title in TAB_TITLES.items():
+    ENGLISH[_path].append(re.escape(_title))
 _GROUPED_EN = r"\b\d{1,3}(,\d{3})+\b"  # 1,234: English thousands; Vietnamese writes 1.234
 
 #: every text a page shows or shows on hover: its visible text, tooltips, placeholders, the texts
@@ -87,6 +93,7 @@ for (let n = walk.nextNode(); n; n = walk.nextNode()) {  // as written, before a
             && (el.closest('svg') || el.checkVisibility())) { texts.push(n.textContent); }
 }
 document.querySelectorAll('svg text').forEach(e => texts.push(e.textContent));
+texts.push(document.title);  // the browser tab's title
 document.querySelectorAll('[title]').forEach(e => texts.push(e.getAttribute('title')));
 document.querySelectorAll('[placeholder]').forEach(e => texts.push(e.getAttribute('placeholder')));
 for (const gd of document.querySelectorAll('.js-plotly-plot')) {

@@ -213,7 +213,8 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
 
     cfg = configured_feed(settings)
     register_routes(server, pool, settings.web.language)
-    app = c.page_app(server, PREFIX, f"Reports · {settings.city}", "feed-page.css", "reports311.css")
+    app = c.page_app(server, PREFIX, "Citizens' reports", "feed-page.css", "reports311.css",
+                     settings=settings)
 
     def layout() -> html.Div:
         lang = page_language(settings)
