@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.config import ConfigError, Settings
+from ioc.i18n import format_number, gettext, ngettext
 from ioc.zones import read_zone_file
 
 
@@ -28,30 +29,69 @@ def toml_path(loc: tuple[Any, ...]) -> str:
     return out or "(file)"
 
 
-def _errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
-    return [f"{toml_path(prefix + tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+#: pydantic's commonest reasons (its error ``type``) as catalogue messages (domain ``ioc``) with the
+#: error's context fields; any other reason is pydantic's own English text
+REASONS: dict[str, str] = {
+    "missing": "Field required",
+    "extra_forbidden": "Extra inputs are not permitted",
+    "int_type": "Input should be a valid integer",
+    "int_parsing": "Input should be a valid integer",
+    "int_from_float": "Input should be a valid integer",
+    "float_type": "Input should be a valid number",
+    "float_parsing": "Input should be a valid number",
+    "string_type": "Input should be a valid string",
+    "bool_type": "Input should be a valid boolean",
+    "bool_parsing": "Input should be a valid boolean",
+    "list_type": "Input should be a valid list",
+    "dict_type": "Input should be a valid dictionary",
+    "model_type": "Input should be a valid dictionary",
+    "greater_than": "Input should be greater than {gt}",
+    "greater_than_equal": "Input should be greater than or equal to {ge}",
+    "less_than": "Input should be less than {lt}",
+    "less_than_equal": "Input should be less than or equal to {le}",
+    "literal_error": "Input should be {expected}",
+}
 
 
-def _check(errors: list[str], where: str, check: Callable[[], object]) -> None:
+def _reason(error: Any, lang: str) -> str:
+    """Why a value is refused, in ``lang`` where the catalogue says it (pydantic's English otherwise)."""
+    template = REASONS.get(error.get("type", ""))
+    if lang == "en" or template is None:
+        return str(error["msg"])
+    try:
+        ctx = {k: format_number(v, lang, 3) if type(v) in (int, float) else str(v)  # bounds: number form
+               for k, v in (error.get("ctx") or {}).items()}
+        return gettext("ioc", template, lang, **ctx)
+    except (KeyError, IndexError):
+        return str(error["msg"])
+
+
+def _errors(exc: ValidationError, prefix: tuple[Any, ...] = (), lang: str = "en") -> list[str]:
+    return [f"{toml_path(prefix + tuple(e['loc']))}: {_reason(e, lang)}" for e in exc.errors()]
+
+
+def _check(errors: list[str], where: str, check: Callable[[], object], lang: str = "en") -> None:
     try:
         check()
     except ValidationError as exc:
-        errors += _errors(exc, tuple(where.split(".")) if where else ())
+        errors += _errors(exc, tuple(where.split(".")) if where else (), lang)
     except (ValueError, ConfigError, OSError, KeyError) as exc:
         errors.append(f"{where}: {exc}")
 
 
-def check_config(path: Path) -> tuple[Settings | None, list[str]]:
-    """The settings of ``path`` (``None`` when the file does not validate) and every error found."""
+def check_config(path: Path, lang: str = "en") -> tuple[Settings | None, list[str]]:
+    """The settings of ``path`` (``None`` when the file does not validate) and every error found,
+    the reasons in ``lang`` where the catalogue has them."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return None, [f"(file): {exc}"]
-    unknown = [f"{key}: not a section of the settings" for key in doc if key not in Settings.model_fields]
+    unknown = [gettext("ioc", "{key}: not a section of the settings", lang, key=key)
+               for key in doc if key not in Settings.model_fields]
     try:
         settings = Settings.model_validate(doc)  # the file alone, without IOC_* overrides
     except ValidationError as exc:
-        return None, unknown + _errors(exc)
+        return None, unknown + _errors(exc, lang=lang)
     if unknown:
         return None, unknown
     errors: list[str] = []
@@ -59,18 +99,18 @@ def check_config(path: Path) -> tuple[Settings | None, list[str]]:
     from detectors.registry import DETECTORS
     from ingest.registry import check_feed_options
 
-    _check(errors, "alerts", lambda: alert_settings(settings))
+    _check(errors, "alerts", lambda: alert_settings(settings), lang)
     for i, feed in enumerate(settings.feeds):
-        _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings))
+        _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings), lang)
     for name, factory in DETECTORS.items():
-        _check(errors, f"rules.{name}", lambda factory=factory: factory(settings))
-    _check_screens(errors, settings)
+        _check(errors, f"rules.{name}", lambda factory=factory: factory(settings), lang)
+    _check_screens(errors, settings, lang)
     for i, zone_file in enumerate(_zone_files(settings)):
-        _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f))
+        _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f), lang)
     return settings, errors
 
 
-def _check_screens(errors: list[str], settings: Settings) -> None:
+def _check_screens(errors: list[str], settings: Settings, lang: str = "en") -> None:
     """Every page a ``[[screens]]`` profile shows must be a page of the server."""
     from dashboards.screens.routes import page_paths
 
@@ -79,8 +119,9 @@ def _check_screens(errors: list[str], settings: Settings) -> None:
         for j, item in enumerate(screen.items):
             for page in item.pages():
                 if page not in known:
-                    errors.append(f"screens[{i}].items[{j}]: {page!r} is not a page of the server "
-                                  f"(pages: {', '.join(known)})")
+                    errors.append(gettext(
+                        "ioc", "screens[{i}].items[{j}]: {page} is not a page of the server (pages: {pages})",
+                        lang, i=i, j=j, page=repr(page), pages=", ".join(known)))
 
 
 def _zone_files(settings: Settings) -> list[str]:
@@ -95,10 +136,9 @@ def _read_zones(settings: Settings, file: str) -> None:
 def print_report(path: Path) -> int:
     """Print every error with its path (exit status 1), or a summary (0)."""
     from ioc.app.cli import CLI_LANG, tr
-    from ioc.i18n import ngettext
 
-    settings, errors = check_config(path)
-    for line in errors:  # each with its TOML path; pydantic's own reasons are English
+    settings, errors = check_config(path, CLI_LANG)
+    for line in errors:  # each with its TOML path; the reasons the catalogue lacks are pydantic's English
         print(f"{path}: {line}")
     if errors or settings is None:
         print(ngettext("ioc", "{path}: {n} error", "{path}: {n} errors", len(errors), CLI_LANG, path=path))
