@@ -133,3 +133,41 @@ class Translator:
 
     def plural(self, singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
         return ngettext(self.domain, singular, plural, n, lang, **params)
+
+
+#: pydantic's commonest reasons for refusing a value (its error ``type``) as catalogue messages
+#: (domain ``ioc``) with the error's context fields; any other reason stays pydantic's English
+VALIDATION_REASONS: dict[str, str] = {
+    "missing": "Field required",
+    "extra_forbidden": "Extra inputs are not permitted",
+    "int_type": "Input should be a valid integer",
+    "int_parsing": "Input should be a valid integer",
+    "int_from_float": "Input should be a valid integer",
+    "float_type": "Input should be a valid number",
+    "float_parsing": "Input should be a valid number",
+    "string_type": "Input should be a valid string",
+    "bool_type": "Input should be a valid boolean",
+    "bool_parsing": "Input should be a valid boolean",
+    "list_type": "Input should be a valid list",
+    "dict_type": "Input should be a valid dictionary",
+    "model_type": "Input should be a valid dictionary",
+    "greater_than": "Input should be greater than {gt}",
+    "greater_than_equal": "Input should be greater than or equal to {ge}",
+    "less_than": "Input should be less than {lt}",
+    "less_than_equal": "Input should be less than or equal to {le}",
+    "literal_error": "Input should be {expected}",
+}
+
+
+def validation_reason(error: Any, lang: str) -> str:
+    """Why pydantic refused a value (one of ``ValidationError.errors()``), in ``lang`` where the
+    catalogue says it, bounds in the language's number form; pydantic's English text otherwise."""
+    template = VALIDATION_REASONS.get(error.get("type", ""))
+    if lang == "en" or template is None:
+        return str(error["msg"])
+    ctx = {k: format_number(v, lang, 3) if type(v) in (int, float) else str(v)
+           for k, v in (error.get("ctx") or {}).items()}
+    try:
+        return gettext("ioc", template, lang, **ctx)
+    except (KeyError, IndexError):
+        return str(error["msg"])

@@ -89,3 +89,20 @@ def test_the_reasons_in_vietnamese(tmp_path: Path) -> None:
     assert "web.stale_after_s: Giá trị phải lớn hơn 0" in errors, errors
     _, english = check_config(config, "en")
     assert "web.stale_after_s: Input should be greater than 0" in english, english
+
+
+def test_a_screen_profiles_errors_on_the_admin_page_in_the_readers_language() -> None:
+    """The /screens/ admin page names a profile's faults with the same catalogue reasons."""
+    import pytest
+    from pydantic import ValidationError
+
+    from dashboards.screens.routes import _validation_lines
+    from ioc.screens import ScreenProfile
+
+    with pytest.raises(ValidationError) as refused:
+        ScreenProfile.model_validate({"name": "wall-1", "items": [{"page": "/", "dwell_s": 1.5}],
+                                      "colour": 1})
+    vi, en = _validation_lines(refused.value, "vi"), _validation_lines(refused.value, "en")
+    assert "items.0.dwell_s: Giá trị phải lớn hơn hoặc bằng 2" in vi, vi
+    assert "colour: Không được phép có khóa này" in vi, vi
+    assert "items.0.dwell_s: Input should be greater than or equal to 2" in en, en

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.config import ConfigError, Settings
-from ioc.i18n import format_number, gettext, ngettext
+from ioc.i18n import gettext, ngettext, validation_reason
 from ioc.zones import read_zone_file
 
 
@@ -29,45 +29,8 @@ def toml_path(loc: tuple[Any, ...]) -> str:
     return out or "(file)"
 
 
-#: pydantic's commonest reasons (its error ``type``) as catalogue messages (domain ``ioc``) with the
-#: error's context fields; any other reason is pydantic's own English text
-REASONS: dict[str, str] = {
-    "missing": "Field required",
-    "extra_forbidden": "Extra inputs are not permitted",
-    "int_type": "Input should be a valid integer",
-    "int_parsing": "Input should be a valid integer",
-    "int_from_float": "Input should be a valid integer",
-    "float_type": "Input should be a valid number",
-    "float_parsing": "Input should be a valid number",
-    "string_type": "Input should be a valid string",
-    "bool_type": "Input should be a valid boolean",
-    "bool_parsing": "Input should be a valid boolean",
-    "list_type": "Input should be a valid list",
-    "dict_type": "Input should be a valid dictionary",
-    "model_type": "Input should be a valid dictionary",
-    "greater_than": "Input should be greater than {gt}",
-    "greater_than_equal": "Input should be greater than or equal to {ge}",
-    "less_than": "Input should be less than {lt}",
-    "less_than_equal": "Input should be less than or equal to {le}",
-    "literal_error": "Input should be {expected}",
-}
-
-
-def _reason(error: Any, lang: str) -> str:
-    """Why a value is refused, in ``lang`` where the catalogue says it (pydantic's English otherwise)."""
-    template = REASONS.get(error.get("type", ""))
-    if lang == "en" or template is None:
-        return str(error["msg"])
-    try:
-        ctx = {k: format_number(v, lang, 3) if type(v) in (int, float) else str(v)  # bounds: number form
-               for k, v in (error.get("ctx") or {}).items()}
-        return gettext("ioc", template, lang, **ctx)
-    except (KeyError, IndexError):
-        return str(error["msg"])
-
-
 def _errors(exc: ValidationError, prefix: tuple[Any, ...] = (), lang: str = "en") -> list[str]:
-    return [f"{toml_path(prefix + tuple(e['loc']))}: {_reason(e, lang)}" for e in exc.errors()]
+    return [f"{toml_path(prefix + tuple(e['loc']))}: {validation_reason(e, lang)}" for e in exc.errors()]
 
 
 def _check(errors: list[str], where: str, check: Callable[[], object], lang: str = "en") -> None:
