@@ -41,6 +41,7 @@ from alerts.models import ALERT_COLUMNS, Alert
 from alerts.notify import NotificationSender, build_channels, enqueue
 from alerts.settings import AlertSettings, EscalationPolicy
 from alerts.silences import Silences
+from alerts.wording import Wording, recipient_language
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +94,6 @@ FROM alerts a JOIN fired ON fired.alert_id = a.id ORDER BY a.id
 """
 
 
-def _minutes(m: float) -> str:
-    return f"{m:g} min"
-
-
 class Escalator:
     """Runs the escalation policies against the store at the time its clock says."""
 
@@ -138,20 +135,16 @@ class Escalator:
             ).fetchall()
             for row in rows:
                 alert = Alert(*row)
-                note = (
-                    f"unacknowledged for {_minutes(step.after_minutes)}: escalated to {target} "
-                    f"({', '.join(step.channels)})"
-                )
+                words = Wording("escalation", alert, {"minutes": step.after_minutes, "target": target,
+                                                      "channels": ", ".join(step.channels)})
                 self._record(
                     conn,
                     alert,
                     now,
                     "escalate",
-                    note,
+                    words,
                     step.channels,
                     step.notify,
-                    "escalation",
-                    f"[{alert.severity.upper()}] ESCALATED to {target}: {self._title(alert)}",
                     {"step": seq + 1, "after_minutes": step.after_minutes},
                 )
                 n += 1
@@ -192,36 +185,22 @@ class Escalator:
             ).fetchall()
             for seq, *cols in rows:
                 alert = Alert(*cols)
-                if kind == "remind":
-                    note = f"reminder {seq}: still unacknowledged after {_minutes(every * seq)}"
-                    recipient = "duty"
-                    subject = f"[{alert.severity.upper()}] still unacknowledged: {self._title(alert)}"
-                else:
-                    recipient = alert.assignee or alert.acknowledged_by or "duty"
-                    note = (
-                        f"reminder {seq} to {recipient}: acknowledged {_minutes(every * seq)} ago "
-                        "and still not resolved"
-                    )
-                    subject = (f"[{alert.severity.upper()}] still unresolved ({recipient}): "
-                               f"{self._title(alert)}")
+                recipient = "duty" if kind == "remind" else alert.assignee or alert.acknowledged_by or "duty"
+                fields: dict[str, Any] = {"n": seq, "minutes": every * seq}
+                if kind != "remind":
+                    fields["recipient"] = recipient
                 self._record(
                     conn,
                     alert,
                     now,
                     "remind",
-                    note,
+                    Wording(kind, alert, fields),
                     policy.remind_channels,
                     recipient,
-                    kind,
-                    subject,
                     {"reminder": seq},
                 )
                 n += 1
         return n
-
-    def _title(self, alert: Alert) -> str:
-        """The alert's title in the notifications' language (rendered from its template)."""
-        return alert.title_in(self.settings.notifications.language)
 
     def _record(
         self,
@@ -229,13 +208,14 @@ class Escalator:
         alert: Alert,
         now: datetime,
         action: str,
-        note: str,
+        words: Wording,
         channels: list[str],
         recipient: str,
-        reason: str,
-        subject: str,
         extra: dict[str, Any],
     ) -> None:
+        """The audit row (the English note, with its template for other readers) and the
+        notification, worded in ``recipient``'s language."""
+        note, note_text = words.note()
         write_audit(
             conn,
             alert.id,
@@ -245,18 +225,19 @@ class Escalator:
             alert.state,
             alert.state,
             note,
-            {**extra, "channels": channels, "recipient": recipient},
+            {**extra, "channels": channels, "recipient": recipient, **note_text},
         )
         who = self.settings.recipients.get(recipient)
+        lang = recipient_language(conn, self.settings, recipient)
         enqueue(
             conn,
             alert_id=alert.id,
             channels=channels,
             recipient=recipient,
-            reason=reason,
-            subject=subject,
+            reason=words.reason,
+            subject=words.subject(lang),
             payload={
-                "message": note,
+                **words.payload(lang, self.settings.timezone),
                 "alert": alert.summary(),
                 "critical": alert.severity == "critical",
                 "recipient_name": who.name if who else recipient,

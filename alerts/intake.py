@@ -37,6 +37,7 @@ from alerts.ledger import Clock, announce, utcnow, write_audit
 from alerts.lifecycle import SYSTEM_ACTOR
 from alerts.models import ALERT_COLUMNS, Alert, AlertChange
 from alerts.settings import AlertSettings
+from alerts.wording import noted
 from ioc.events import AlertSignal
 
 _REPEAT = """
@@ -166,16 +167,9 @@ class SignalIntake:
                     changes.append(AlertChange("held", active[0]))
                 elif active is not None and active[2] <= s.time:
                     conn.execute(_SIGNAL_RESOLVE, {**p, "id": active[0]})
-                    write_audit(
-                        conn,
-                        active[0],
-                        now,
-                        SYSTEM_ACTOR,
-                        "resolve",
-                        active[1],
-                        "resolved",
-                        "condition cleared",
-                    )
+                    note, said = noted("condition cleared")
+                    write_audit(conn, active[0], now, SYSTEM_ACTOR, "resolve", active[1], "resolved", note,
+                                said)
                     changes.append(AlertChange("resolved", active[0]))
                 else:
                     changes.append(AlertChange("ignored", None))
@@ -194,8 +188,8 @@ class SignalIntake:
     ) -> None:
         """A flapping alert held open whose condition stayed clear for the window resolves."""
         conn.execute(_SIGNAL_RESOLVE, {"t": cleared, "now": now, "id": alert_id})
-        note = f"condition clear since {cleared:%H:%M:%S} UTC: flapping settled"
-        write_audit(conn, alert_id, now, SYSTEM_ACTOR, "resolve", state, "resolved", note)
+        note, said = noted("condition clear since {time} UTC: flapping settled", time=f"{cleared:%H:%M:%S}")
+        write_audit(conn, alert_id, now, SYSTEM_ACTOR, "resolve", state, "resolved", note, said)
 
     def settle_flapping(self) -> int:
         """Resolve flapping alerts held open whose condition has been clear for the window (by the
@@ -232,9 +226,12 @@ class SignalIntake:
             ).fetchone()
             alert = Alert(*row)  # type: ignore[misc]
             gap = max(0.0, (s.time - last[1]).total_seconds() / 60)
-            note = f"fired again {gap:.0f} min after it resolved (flapping): reopened, not raised anew"
+            again = "fired again {minutes} min after it resolved (flapping): reopened, not raised anew"
             if silence:
-                note += f"; silenced by silence #{silence[0]} ({silence[2]})"
+                note, said = noted(again + "; silenced by silence #{silence} ({reason})", minutes=round(gap),
+                                   silence=silence[0], reason=silence[2])
+            else:
+                note, said = noted(again, minutes=round(gap))
             write_audit(
                 conn,
                 alert.id,
@@ -244,7 +241,7 @@ class SignalIntake:
                 "resolved",
                 alert.state,
                 note,
-                {"event_time": s.time.isoformat()},
+                {"event_time": s.time.isoformat(), **said},
             )
             if alert.incident_id is not None:
                 conn.execute(
@@ -256,8 +253,12 @@ class SignalIntake:
         incident = self._incident_for(conn, s)
         row = conn.execute(_INSERT, {**p, **sp, "state": state, "incident": incident}).fetchone()
         alert = Alert(*row)  # type: ignore[misc]
-        note = s.title if not silence else f"{s.title} — silenced by silence #{silence[0]} ({silence[2]})"
-        write_audit(conn, alert.id, now, SYSTEM_ACTOR, "raise", None, state, note)
+        if silence:  # the title is said in each reader's language (dashboards/console/details.py)
+            note, said = noted("{title} — silenced by silence #{silence} ({reason})", title=s.title,
+                               silence=silence[0], reason=silence[2])
+        else:
+            note, said = s.title, {}
+        write_audit(conn, alert.id, now, SYSTEM_ACTOR, "raise", None, state, note, said)
         announce(conn, self.settings, alert, silence, "raised", self.clock)
         return AlertChange("silenced" if silence else "raised", alert.id)
 

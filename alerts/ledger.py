@@ -20,6 +20,7 @@ from alerts.lifecycle import Actor, AlertNotFound
 from alerts.models import ALERT_COLUMNS, Alert
 from alerts.notify import enqueue
 from alerts.settings import AlertSettings
+from alerts.wording import Wording, recipient_language
 
 Clock = Callable[[], datetime]
 
@@ -39,7 +40,7 @@ def read_alert(conn: psycopg.Connection, alert_id: int) -> Alert:
     """One alert; :class:`AlertNotFound` if there is none."""
     row = conn.execute(_SELECT_ALERT, (alert_id,)).fetchone()
     if row is None:
-        raise AlertNotFound(f"No alert #{alert_id}.")
+        raise AlertNotFound("No alert #{id}.", id=alert_id)
     return Alert(*row)
 
 
@@ -85,17 +86,17 @@ def announce(
         return
     channels = settings.notifications.on_raise.get(alert.severity, [])
     if channels:
-        verb = "reopened" if reason == "reopened" else "new"
-        title = alert.title_in(settings.notifications.language)
+        words = Wording(reason if reason in ("reopened", "unsilenced") else "raised", alert)
+        lang = recipient_language(conn, settings, "duty")
         enqueue(
             conn,
             alert_id=alert.id,
             channels=channels,
             recipient="duty",
             reason=reason,
-            subject=f"[{alert.severity.upper()}] {verb}: {title}",
+            subject=words.subject(lang),
             payload={
-                "message": f"{verb.capitalize()} {alert.severity} alert: {title}",
+                **words.payload(lang, settings.timezone),
                 "alert": alert.summary(),
                 "critical": alert.severity == "critical",
             },

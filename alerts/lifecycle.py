@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
+
+from ioc.i18n import format_time, gettext
 
 State = Literal["open", "acknowledged", "assigned", "resolved", "silenced", "reopened"]
 STATES: tuple[State, ...] = ("open", "acknowledged", "assigned", "resolved", "silenced", "reopened")
@@ -68,8 +70,38 @@ PAST: dict[str, str] = {
 }
 
 
+class Term(str):
+    """A word of the alerts' vocabulary inside a refusal (a state, an action, a role): the reader
+    reads it in their language, like the sentence around it."""
+
+
 class AlertError(Exception):
-    """Base of the refusals of the alerts service; ``str()`` is a sentence for the console."""
+    """Base of the refusals of the alerts service: a catalogue message (domain ``alerts``, its
+    English text the id) and its fields. ``str()`` is the English sentence (logs, the API);
+    :meth:`text` the sentence in the reader's language, times in the city's zone."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str, tz: str = "UTC") -> str:
+        """The refusal in ``lang``: :class:`Term` fields translated, times as ``HH:mm:ss`` in ``tz``."""
+        return said(self.message, self.params, lang, tz)
+
+
+def said(message: str, params: dict[str, Any], lang: str, tz: str = "UTC") -> str:
+    """``message`` (an ``alerts`` catalogue message) in ``lang`` with ``params``: :class:`Term` fields
+    translated, times as ``HH:mm:ss`` in ``tz``."""
+
+    def field(value: Any) -> Any:
+        if isinstance(value, Term):
+            return gettext("alerts", str(value), lang)
+        if isinstance(value, datetime):
+            return format_time(value, lang, tz, "HH:mm:ss") + (" UTC" if tz == "UTC" else "")
+        return value
+
+    return gettext("alerts", message, lang, **{k: field(v) for k, v in params.items()})
 
 
 class AlertNotFound(AlertError):
@@ -141,33 +173,39 @@ def check(
     if action not in TRANSITIONS:
         raise ValueError(f"unknown action {action!r}")
     if not actor.is_system and not may(actor.role, action):
-        raise NotAllowed(
-            f"{actor.name} ({label(actor.role)}) may not {action} alerts; "
-            f"that needs a {label(MIN_ROLE[action])} or above"
-        )
+        raise NotAllowed("{actor} ({role}) may not {action} alerts; that needs a {need} or above",
+                         actor=actor.name, role=Term(label(actor.role)), action=Term(action),
+                         need=Term(label(MIN_ROLE[action])))
     sources, _ = TRANSITIONS[action]
     if state not in sources:
-        raise TransitionRefused(refusal(action, state, alert_id, last))
+        message, fields = refusal(action, state, alert_id, last)
+        raise TransitionRefused(message, **fields)
 
 
 def require_note(note: str, action: str) -> None:
     """Raise :class:`NoteRequired` unless ``note`` says something."""
     if not (note or "").strip():
-        raise NoteRequired(f"Write a note to {action}: the next shift needs to know why.")
+        raise NoteRequired("Write a note to {action}: the next shift needs to know why.", action=Term(action))
 
 
-def refusal(action: str, state: str, alert_id: int, last: tuple[str, str, datetime | None] | None) -> str:
-    """Why ``action`` cannot be taken on alert ``alert_id`` in ``state``, naming who got there first."""
-    who = ""
+def refusal(
+    action: str, state: str, alert_id: int, last: tuple[str, str, datetime | None] | None
+) -> tuple[str, dict[str, Any]]:
+    """Why ``action`` cannot be taken on alert ``alert_id`` in ``state``, naming who got there first:
+    a catalogue message and its fields, as :class:`TransitionRefused` takes them."""
+    fields: dict[str, Any] = {"id": alert_id, "state": Term(state), "action": Term(action)}
+    by = ""
     if last is not None:
         actor, _last_action, at = last
-        who = f" by {actor}" + (f" at {at:%H:%M:%S} UTC" if at is not None else "")
-    if action == "acknowledge" and state in ("acknowledged", "assigned"):
-        return f"Alert #{alert_id} is already {state}{who}."
-    if state == "resolved":
-        return f"Alert #{alert_id} is already resolved{who}."
+        fields["actor"] = actor
+        by = " by {actor}"
+        if at is not None:
+            fields["time"] = at
+            by += " at {time}"
+    if (action == "acknowledge" and state in ("acknowledged", "assigned")) or state == "resolved":
+        return "Alert #{id} is already {state}" + by + ".", fields
     if action == "unsilence":
-        return f"Alert #{alert_id} is not silenced (it is {state}{who})."
+        return "Alert #{id} is not silenced (it is {state}" + by + ").", fields
     if action == "reopen":
-        return f"Alert #{alert_id} is still {state}; only a resolved alert can be reopened."
-    return f"Cannot {action} alert #{alert_id}: it is {state}{who}."
+        return "Alert #{id} is still {state}; only a resolved alert can be reopened.", fields
+    return "Cannot {action} alert #{id}: it is {state}" + by + ".", fields

@@ -46,6 +46,7 @@ from alerts.settings import (
     Recipient,
     WebhookChannelSettings,
 )
+from alerts.wording import email_text
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +185,9 @@ class EmailChannel:
         msg["From"] = self.cfg.sender
         msg["To"] = address
         msg["Subject"] = notification.subject
-        alert = notification.payload.get("alert", {})
-        lines = [notification.payload.get("message", notification.subject), ""]
-        lines += [f"{k}: {v}" for k, v in alert.items()
-                  if v not in (None, "") and not isinstance(v, dict)]  # the titles per language: the JSON's
-        msg.set_content("\n".join(str(x) for x in lines))
+        # in the recipient's language (alerts/wording.py), the alert's facts labelled in it
+        message = notification.payload.get("message", notification.subject)
+        msg.set_content(email_text(message, notification.payload))
         try:
             with smtplib.SMTP(self.cfg.host, self.cfg.port, timeout=self.cfg.timeout_seconds) as smtp:
                 if self.cfg.starttls:

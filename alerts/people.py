@@ -29,15 +29,16 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import IO
+from typing import IO, Any
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from alerts.lifecycle import ROLES, label, may
+from alerts.lifecycle import ROLES, Term, label, may, said
 from alerts.settings import AuthSettings
 from alerts.throttle import LoginThrottle
+from ioc.i18n import format_time, gettext
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,16 @@ class LoginRefused(Exception):
 
 
 class UserError(ValueError):
-    """A user cannot be added or changed as asked; the message says why."""
+    """A user cannot be added or changed as asked: an ``alerts`` catalogue message and its fields;
+    ``str()`` says why in English, :meth:`text` in the reader's language."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        self.message = message
+        self.params = params
+        super().__init__(self.text("en"))
+
+    def text(self, lang: str) -> str:
+        return said(self.message, self.params, lang)
 
 
 # --------------------------------------------------------------------------- passwords
@@ -180,7 +190,7 @@ class People:
                     (name, display_name, role, hash_password(password)),
                 ).fetchone()
         except psycopg.errors.UniqueViolation:
-            raise UserError(f"a user named {name!r} already exists") from None
+            raise UserError("a user named {name} already exists", name=name) from None
 
     def set_password(self, name: str, password: str) -> None:
         """Change a password; ends the user's sessions."""
@@ -192,7 +202,7 @@ class People:
                 (hash_password(password), self.clock(), name),
             )
             if cur.rowcount != 1:
-                raise UserError(f"no user named {name!r}")
+                raise UserError("no user named {name}", name=name)
             conn.execute(
                 "UPDATE user_sessions SET revoked_at = %s WHERE username = %s AND revoked_at IS NULL",
                 (self.clock(), name),
@@ -201,18 +211,18 @@ class People:
     def set_language(self, name: str, language: str | None) -> None:
         """The pages' language of a user (``vi`` or ``en``; ``None``: the screen's or the city's)."""
         if language is not None and language not in ("vi", "en"):
-            raise UserError(f"unknown language {language!r}: vi or en")
+            raise UserError("unknown language {language}: vi or en", language=language)
         with self.pool.connection() as conn:
             cur = conn.execute("UPDATE users SET language = %s WHERE name = %s", (language, name))
             if cur.rowcount == 0:
-                raise UserError(f"no user {name!r}")
+                raise UserError("no user named {name}", name=name)
 
     def set_active(self, name: str, active: bool) -> None:
         """Enable or disable a user; disabling ends their sessions."""
         with self.pool.connection() as conn, conn.transaction():
             cur = conn.execute("UPDATE users SET active = %s WHERE name = %s", (active, name))
             if cur.rowcount != 1:
-                raise UserError(f"no user named {name!r}")
+                raise UserError("no user named {name}", name=name)
             if not active:
                 conn.execute(
                     "UPDATE user_sessions SET revoked_at = %s WHERE username = %s AND revoked_at IS NULL",
@@ -233,12 +243,12 @@ class People:
         if not NAME_RE.match(name or ""):
             raise UserError("a user name is 1-64 letters, digits, '.', '_' or '-'")
         if role not in ROLES:
-            raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+            raise UserError("unknown role {role}; roles: {roles}", role=role, roles=", ".join(ROLES))
 
     @staticmethod
     def _strong(password: str) -> None:
         if len(password or "") < MIN_PASSWORD:
-            raise UserError(f"a password needs at least {MIN_PASSWORD} characters")
+            raise UserError("a password needs at least {n} characters", n=MIN_PASSWORD)
 
     # -- logging in ------------------------------------------------------------------
     def authenticate(self, name: str, password: str, remote_addr: str | None = None) -> User:
@@ -353,11 +363,11 @@ class People:
 # --------------------------------------------------------------------------- the command
 
 
-def read_password(stdin: IO[str], stdout: IO[str], confirm: bool = True) -> str:
+def read_password(stdin: IO[str], stdout: IO[str], confirm: bool = True, lang: str = "en") -> str:
     """The password from a prompt (twice) on a terminal, else the first line of standard input."""
     if stdin.isatty():
-        first = getpass.getpass("Password: ")
-        if confirm and getpass.getpass("Again: ") != first:
+        first = getpass.getpass(gettext("alerts", "Password: ", lang))
+        if confirm and getpass.getpass(gettext("alerts", "Again: ", lang)) != first:
             raise UserError("the two passwords differ")
         return first
     return stdin.readline().rstrip("\r\n")
@@ -372,36 +382,49 @@ def users_command(
     stdin: IO[str] | None = None,
     stdout: IO[str] | None = None,
     language: str | None = None,
+    lang: str = "en",
+    tz: str = "UTC",
 ) -> int:
-    """``ioc users add|list|passwd|disable|enable|language``; returns the exit status."""
+    """``ioc users add|list|passwd|disable|enable|language``; returns the exit status. It speaks
+    ``lang`` (the command line's language) and writes times in ``tz`` (the city's zone)."""
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     people = People(pool)
+
+    def say(message: str, **params: Any) -> None:
+        stdout.write(said(message, params, lang) + "\n")
+
+    def words(*texts: str) -> list[str]:
+        return [gettext("alerts", x, lang) for x in texts]
+
     try:
         if action == "list":
-            users = people.users()
-            stdout.write(f"{'name':<20} {'role':<14} {'active':<7} last login\n")
-            for u in users:
-                last = u.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if u.last_login_at else "never"
-                stdout.write(f"{u.name:<20} {label(u.role):<14} {'yes' if u.active else 'no':<7} {last}\n")
+            name_h, role_h, active_h, last_h = words("name", "role", "active", "last login")
+            stdout.write(f"{name_h:<20} {role_h:<14} {active_h:<7} {last_h}\n")
+            yes, no, never = words("yes", "no", "never")
+            for u in people.users():
+                last = format_time(u.last_login_at, lang, tz, "short") if u.last_login_at else never
+                role_w = gettext("alerts", label(u.role), lang)
+                stdout.write(f"{u.name:<20} {role_w:<14} {yes if u.active else no:<7} {last}\n")
             return 0
         if not name:
             raise UserError("name the user")
         if action == "add":
-            user = people.add_user(name, role or "viewer", read_password(stdin, stdout), display_name)
-            stdout.write(f"added {user.name} ({label(user.role)})\n")
+            password = read_password(stdin, stdout, lang=lang)
+            user = people.add_user(name, role or "viewer", password, display_name)
+            say("added {name} ({role})", name=user.name, role=Term(label(user.role)))
         elif action == "passwd":
-            people.set_password(name, read_password(stdin, stdout))
-            stdout.write(f"password of {name} changed; their sessions ended\n")
+            people.set_password(name, read_password(stdin, stdout, lang=lang))
+            say("password of {name} changed; their sessions ended", name=name)
         elif action == "language":
             people.set_language(name, None if language in (None, "", "none") else language)
-            stdout.write(f"language of {name}: {language or 'none'}\n")
+            say("language of {name}: {language}", name=name, language=language or "none")
         elif action in ("disable", "enable"):
             people.set_active(name, action == "enable")
-            stdout.write(f"{name} {action}d\n")
+            say("{name} enabled" if action == "enable" else "{name} disabled", name=name)
         else:
-            raise UserError(f"unknown action {action!r}")
+            raise UserError("unknown action {action}", action=action)
     except UserError as exc:
-        sys.stderr.write(f"ioc users: {exc}\n")
+        sys.stderr.write(said("ioc users: {error}", {"error": exc.text(lang)}, lang) + "\n")
         return 2
     return 0

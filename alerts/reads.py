@@ -165,11 +165,12 @@ class AlertReads:
         with self.pool.connection() as conn:
             rows = conn.execute(
                 "SELECT id, alert_id, reason, subject, recipient, "
-                "coalesce((payload->>'critical')::boolean, false) "
+                "coalesce((payload->>'critical')::boolean, false), coalesce(payload->'subjects', '{}') "
                 "FROM notifications WHERE channel = 'console' AND id > %s ORDER BY id DESC LIMIT %s",
                 (after_id, limit),
             ).fetchall()
-        keys = ("id", "alert_id", "reason", "subject", "recipient", "critical")
+        # subjects: the subject in every language (alerts/wording.py), for the reader's
+        keys = ("id", "alert_id", "reason", "subject", "recipient", "critical", "subjects")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def shift_figures(self, tz: ZoneInfo | str = "UTC") -> ShiftFigures:

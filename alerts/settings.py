@@ -129,7 +129,8 @@ class NotificationSettings(BaseModel):
     backoff_seconds: float = Field(default=10.0, gt=0)  # first retry after this, then doubling
     backoff_max_seconds: float = Field(default=600.0, gt=0)
     send_every_seconds: float = Field(default=2.0, gt=0)
-    # the language alert titles are written in (rendered from their template when sent); the JSON
+    # the language notifications are written in for a recipient without a console user who chose
+    # one (alerts/wording.py); unset in [alerts.notifications]: the city's [web] language. The JSON
     # payload carries the title in every language, for a receiver that picks its own
     language: Literal["vi", "en"] = "en"
 
@@ -210,6 +211,7 @@ class AlertSettings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     shift_starts: list[str] = Field(default_factory=lambda: ["06:00", "14:00", "22:00"])  # local time
+    timezone: str = "UTC"  # the city's (its settings' ``timezone`` unless set): times in notifications
 
     @field_validator("shift_starts")
     @classmethod
@@ -256,9 +258,20 @@ def alert_settings(settings: Any = None) -> AlertSettings:
     if raw is None:
         raw = (getattr(settings, "model_extra", None) or {}).get("alerts")
     if raw is None:
-        return AlertSettings()
+        return _citys(AlertSettings(), settings)
     if isinstance(raw, AlertSettings):
         return raw
     if isinstance(raw, BaseModel):
         raw = raw.model_dump()
-    return AlertSettings.model_validate(raw)
+    return _citys(AlertSettings.model_validate(raw), settings)
+
+
+def _citys(cfg: AlertSettings, settings: Any) -> AlertSettings:
+    """``cfg`` with the city's time zone and language where ``[alerts]`` does not set its own."""
+    tz = getattr(settings, "timezone", None)
+    if isinstance(tz, str) and "timezone" not in cfg.model_fields_set:
+        cfg.timezone = tz
+    lang = getattr(getattr(settings, "web", None), "language", None)
+    if lang in ("vi", "en") and "language" not in cfg.notifications.model_fields_set:
+        cfg.notifications.language = lang
+    return cfg

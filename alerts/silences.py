@@ -67,10 +67,9 @@ class Silences:
     ) -> Silence:
         """A silence on the given matchers; alerts already active that match are silenced too."""
         if not actor.is_system and not lc.may(actor.role, "manage_silences"):
-            raise NotAllowed(
-                f"{actor.name} ({lc.label(actor.role)}) may not create silences; "
-                "that needs a duty officer or above"
-            )
+            raise NotAllowed("{actor} ({role}) may not create silences; that needs a {need} or above",
+                             actor=actor.name, role=lc.Term(lc.label(actor.role)),
+                             need=lc.Term(lc.label(lc.MIN_ROLE["manage_silences"])))
         lc.require_note(reason, "silence")
         now = self.clock()
         starts_at = starts_at or now
@@ -94,7 +93,8 @@ class Silences:
     def expire_silence(self, silence_id: int, actor: Actor, note: str = "") -> Silence:
         """End a silence now; the alerts it held come back (and escalate from now)."""
         if not actor.is_system and not lc.may(actor.role, "manage_silences"):
-            raise NotAllowed(f"{actor.name} ({lc.label(actor.role)}) may not end silences")
+            raise NotAllowed("{actor} ({role}) may not end silences", actor=actor.name,
+                             role=lc.Term(lc.label(actor.role)))
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
@@ -107,8 +107,9 @@ class Silences:
                     "SELECT expired_by FROM silences WHERE id = %s", (silence_id,)
                 ).fetchone()
                 if exists is None:
-                    raise AlertNotFound(f"No silence #{silence_id}.")
-                raise TransitionRefused(f"Silence #{silence_id} was already ended by {exists[0]}.")
+                    raise AlertNotFound("No silence #{id}.", id=silence_id)
+                raise TransitionRefused("Silence #{id} was already ended by {actor}.", id=silence_id,
+                                        actor=exists[0])
             self._resume(
                 conn,
                 "silence_id = %(silence)s",

@@ -73,11 +73,14 @@ class Transitions:
         with self.pool.connection() as conn:
             row = conn.execute("SELECT role FROM users WHERE name = %s AND active", (assignee,)).fetchone()
         if row is None:
-            raise AlertError(f"Cannot assign to {assignee!r}: no active console user of that name.")
+            raise AlertError("Cannot assign to {assignee}: no active console user of that name.",
+                             assignee=assignee)
         if not lc.may(row[0], "be_assigned"):
             raise NotAllowed(
-                f"Cannot assign to {assignee} ({lc.label(row[0])}): that role cannot act on alerts; "
-                f"assign to a {lc.label(lc.MIN_ROLE['be_assigned'])} or above."
+                "Cannot assign to {assignee} ({role}): that role cannot act on alerts; "
+                "assign to a {need} or above.",
+                assignee=assignee, role=lc.Term(lc.label(row[0])),
+                need=lc.Term(lc.label(lc.MIN_ROLE["be_assigned"])),
             )
         return self._transition(
             alert_id,
@@ -209,9 +212,8 @@ class Transitions:
             ).fetchone()
             if newer is not None:
                 raise TransitionRefused(
-                    f"Alert #{alert.id} cannot be reopened: the same condition is "
-                    f"already active as alert #{newer[0]}; work on that one."
-                )
+                    "Alert #{id} cannot be reopened: the same condition is already active as alert #{other}; "
+                    "work on that one.", id=alert.id, other=newer[0])
             try:
                 with conn.transaction():
                     updated = self._cas(
@@ -225,7 +227,8 @@ class Transitions:
                     )
             except psycopg.errors.UniqueViolation:
                 raise TransitionRefused(
-                    f"Alert #{alert.id} cannot be reopened: the same condition was raised again a moment ago."
+                    "Alert #{id} cannot be reopened: the same condition was raised again a moment ago.",
+                    id=alert.id,
                 ) from None
             write_audit(
                 conn,
@@ -288,19 +291,26 @@ class Transitions:
         if not actor.is_system and not lc.may(actor.role, action):
             lc.check(actor, action, alert.state, alert.id)  # raises NotAllowed
         if expected_version is not None and alert.version != expected_version:
-            raise StaleAlertError(self._stale_message(conn, alert.id, action))
+            raise self._stale(conn, alert.id, action)
         lc.check(actor, action, alert.state, alert.id, self._last(conn, alert.id))
 
-    def _stale_message(self, conn: psycopg.Connection, alert_id: int, action: str) -> str:
+    def _stale(self, conn: psycopg.Connection, alert_id: int, action: str) -> StaleAlertError:
+        """The refusal of an action that lost the race, naming who acted first and when."""
         last = self._last(conn, alert_id)
         if last is None:
-            return f"Alert #{alert_id} changed while you were acting; your {action} was not applied."
+            return StaleAlertError(
+                "Alert #{id} changed while you were acting; your {action} was not applied.",
+                id=alert_id, action=lc.Term(action))
         actor, did, at = last
-        when = f" at {at:%H:%M:%S} UTC" if at else ""
-        return (
-            f"Alert #{alert_id} was just {lc.PAST.get(did, did)} by {actor}{when}; "
-            f"your {action} was not applied. Look at it again."
-        )
+        fields = {"id": alert_id, "did": lc.Term(lc.PAST.get(did, did)), "actor": actor,
+                  "action": lc.Term(action)}
+        if at is None:
+            return StaleAlertError(
+                "Alert #{id} was just {did} by {actor}; your {action} was not applied. Look at it again.",
+                **fields)
+        return StaleAlertError(
+            "Alert #{id} was just {did} by {actor} at {time}; your {action} was not applied. "
+            "Look at it again.", **fields, time=at)
 
     def _cas(
         self,
@@ -318,7 +328,7 @@ class Transitions:
             {**params, "to": to_state, "id": alert.id, "version": alert.version, "actor": actor.name},
         ).fetchone()
         if row is None:
-            raise StaleAlertError(self._stale_message(conn, alert.id, _ACTION_OF.get(to_state, "change")))
+            raise self._stale(conn, alert.id, _ACTION_OF.get(to_state, "change"))
         return Alert(*row)
 
     def _transition(

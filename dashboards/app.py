@@ -25,9 +25,10 @@ from ioc.config import Settings
 def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -> dash.Dash:
     """The wall as a Dash app reading from ``pool``; serve ``app.server`` with any WSGI server."""
     pool = PagePool(pool)  # type: ignore[assignment]  # pages wait seconds for a connection, not the pool's 30
-    app = dash.Dash(
+    app = c.titled_dash()(
         __name__,
         title=f"{settings.web.title} · {settings.city}",
+        ioc_title=(settings.web.title, settings),  # the tab's title in the reader's language
         update_title=None,  # keep the tab title still while callbacks run
         assets_folder=str(c.ASSETS),
         assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs

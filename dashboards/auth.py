@@ -160,7 +160,7 @@ class Auth:
         if has_dot_segment(request.path):
             log.warning("refused %s %r from %s: '.' or '..' in the path", request.method, request.path,
                         self.client_address())
-            return Response("Refused: a path may not contain '.' or '..' segments.", status=400,
+            return Response(self._said("Refused: a path may not contain '.' or '..' segments."), status=400,
                             mimetype="text/plain")
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
         if request.method == "GET" and (is_static(endpoint) or endpoint in SESSIONLESS_ENDPOINTS):
@@ -175,7 +175,8 @@ class Auth:
                 self.client_address(),
             )
             return Response(
-                "Refused: this request carries no valid CSRF token. Reload the page and try again.",
+                self._said("Refused: this request carries no valid CSRF token. "
+                           "Reload the page and try again."),
                 status=403,
                 mimetype="text/plain",
             )
@@ -283,6 +284,12 @@ class Auth:
         response.delete_cookie(CSRF_COOKIE, path="/", secure=self.secure_cookies())
         g.ioc_logged_out = True
         return response
+
+    def _said(self, message: str) -> str:
+        """A refusal in the requester's language (the screen's ``?lang=``, its cookie, the city's)."""
+        from dashboards.i18n import page_language, t
+
+        return t(message, page_language(self.language))
 
     def whoami(self) -> Response:
         """``{"name", "role"}`` of the session, or 401: the console checks it to notice an expired session."""

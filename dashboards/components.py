@@ -6,6 +6,7 @@ nothing here touches the store, so reports can reuse the charts.
 
 from __future__ import annotations
 
+import functools
 import html as html_text
 import re
 from collections.abc import Sequence
@@ -38,13 +39,37 @@ def assets_only(*names: str) -> str:
     return r"^(?!(" + "|".join(re.escape(n) for n in (*SHARED_ASSETS, *names)) + r")$)"
 
 
-def page_app(server: Any, prefix: str, title: str, *assets: str) -> Any:
-    """A page's Dash app mounted on the wall's Flask ``server`` under ``prefix``, with the shared
-    assets and its own ``assets`` only, served from this machine (a control room may have no internet)."""
+@functools.cache
+def titled_dash() -> type:
+    """``dash.Dash`` whose browser-tab title is said in each request's language: give it
+    ``ioc_title=(head, settings)`` (``head`` a ``dashboards`` catalogue message; the city follows)."""
     import dash
 
-    return dash.Dash(__name__, server=server, url_base_pathname=prefix, title=title, update_title=None,
-                     assets_folder=str(ASSETS), assets_ignore=assets_only(*assets), serve_locally=True)
+    from dashboards.i18n import page_language, t
+
+    class TitledDash(dash.Dash):
+        def __init__(self, *args: Any, ioc_title: tuple[str, Any] | None = None, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.ioc_title = ioc_title
+
+        def interpolate_index(self, **kwargs: Any) -> str:
+            if self.ioc_title is not None:
+                head, settings = self.ioc_title
+                kwargs["title"] = f"{t(head, page_language(settings))} · {settings.city}"
+            return super().interpolate_index(**kwargs)
+
+    return TitledDash
+
+
+def page_app(server: Any, prefix: str, title: str, *assets: str, settings: Any = None) -> Any:
+    """A page's Dash app mounted on the wall's Flask ``server`` under ``prefix``, with the shared
+    assets and its own ``assets`` only, served from this machine (a control room may have no internet).
+    With ``settings``, ``title`` is the page's name as a catalogue message, shown in the reader's
+    language with the city's name."""
+    shown = f"{title} · {settings.city}" if settings is not None else title
+    return titled_dash()(__name__, server=server, url_base_pathname=prefix, title=shown, update_title=None,
+                         assets_folder=str(ASSETS), assets_ignore=assets_only(*assets), serve_locally=True,
+                         ioc_title=(title, settings) if settings is not None else None)
 
 
 def clock_config(tz: str, stale_ms: int | None = None, parts: Sequence[str] = ("time",), link_class: str = "",

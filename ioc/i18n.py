@@ -81,20 +81,40 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
                           locale=lang)
 
 
-def localized(params: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+#: fields that hold canonical terms, not names: a camera's object classes (``person/car``, the
+#: detector's COCO labels). Each ``/``-separated term is said in the reader's language through the
+#: message's own catalogue; the stored alert keeps the canonical class.
+TERM_FIELDS: frozenset[str] = frozenset({"labels", "label"})
+
+
+def terms(value: str, domain: str, lang: str) -> str:
+    """``person/car`` in ``lang``: each term through ``domain``'s catalogue (``người/ô tô``)."""
+    return "/".join(gettext(domain, part, lang) if part else part for part in value.split("/"))
+
+
+def localized(params: dict[str, Any] | None, lang: str, domain: str | None = None) -> dict[str, Any]:
     """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
-    Vietnamese. Whole numbers (``int``: an MMSI, a count) and texts are left as they are."""
-    return {k: format_number(v, lang, 3) if isinstance(v, float) else v for k, v in (params or {}).items()}
+    Vietnamese. Whole numbers (``int``: an MMSI, a count) and names are left as they are; with a
+    ``domain``, the terms of :data:`TERM_FIELDS` are translated through it."""
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        if isinstance(v, float):
+            v = format_number(v, lang, 3)
+        elif domain and k in TERM_FIELDS and isinstance(v, str):
+            v = terms(v, domain, lang)
+        out[k] = v
+    return out
 
 
 def render(domain: str, template: str | None, params: dict[str, Any] | None, lang: str, fallback: str) -> str:
     """A stored message (``template`` with ``params``) in ``lang``; ``fallback`` when there is no template
     or it does not fill (a field missing, a translation broken): a stored text never fails to show.
-    Fractional numbers among the fields are written in the language's form (:func:`localized`)."""
+    Fractional numbers among the fields are written in the language's form, object classes in its
+    words (:func:`localized`)."""
     if not template:
         return fallback
     try:
-        return gettext(domain, template, lang, **localized(params, lang))
+        return gettext(domain, template, lang, **localized(params, lang, domain))
     except (KeyError, IndexError, ValueError, AttributeError):
         try:
             return template.format(**(params or {}))
@@ -113,3 +133,41 @@ class Translator:
 
     def plural(self, singular: str, plural: str, n: int, lang: str, **params: Any) -> str:
         return ngettext(self.domain, singular, plural, n, lang, **params)
+
+
+#: pydantic's commonest reasons for refusing a value (its error ``type``) as catalogue messages
+#: (domain ``ioc``) with the error's context fields; any other reason stays pydantic's English
+VALIDATION_REASONS: dict[str, str] = {
+    "missing": "Field required",
+    "extra_forbidden": "Extra inputs are not permitted",
+    "int_type": "Input should be a valid integer",
+    "int_parsing": "Input should be a valid integer",
+    "int_from_float": "Input should be a valid integer",
+    "float_type": "Input should be a valid number",
+    "float_parsing": "Input should be a valid number",
+    "string_type": "Input should be a valid string",
+    "bool_type": "Input should be a valid boolean",
+    "bool_parsing": "Input should be a valid boolean",
+    "list_type": "Input should be a valid list",
+    "dict_type": "Input should be a valid dictionary",
+    "model_type": "Input should be a valid dictionary",
+    "greater_than": "Input should be greater than {gt}",
+    "greater_than_equal": "Input should be greater than or equal to {ge}",
+    "less_than": "Input should be less than {lt}",
+    "less_than_equal": "Input should be less than or equal to {le}",
+    "literal_error": "Input should be {expected}",
+}
+
+
+def validation_reason(error: Any, lang: str) -> str:
+    """Why pydantic refused a value (one of ``ValidationError.errors()``), in ``lang`` where the
+    catalogue says it, bounds in the language's number form; pydantic's English text otherwise."""
+    template = VALIDATION_REASONS.get(error.get("type", ""))
+    if lang == "en" or template is None:
+        return str(error["msg"])
+    ctx = {k: format_number(v, lang, 3) if type(v) in (int, float) else str(v)
+           for k, v in (error.get("ctx") or {}).items()}
+    try:
+        return gettext("ioc", template, lang, **ctx)
+    except (KeyError, IndexError):
+        return str(error["msg"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Clock
@@ -371,3 +372,89 @@ def _tz(name: str):  # noqa: ANN202
     from zoneinfo import ZoneInfo
 
     return ZoneInfo(name)
+
+
+def test_refusals_read_in_the_readers_language(plain_store: Store) -> None:
+    """A refusal is a catalogue message with fields: English in ``str()`` (logs), the reader's language
+    and the city's time in :meth:`text`, its words (state, action, role) translated too."""
+    svc = AlertService(plain_store.pool)
+    alert = svc.get(svc.apply(signal("refusals")).alert_id)  # type: ignore[arg-type]
+    with pytest.raises(NotAllowed) as refused:
+        svc.acknowledge(alert.id, VIEWER)
+    assert str(refused.value) == \
+        "kiosk (viewer) may not acknowledge alerts; that needs a duty officer or above"
+    assert refused.value.text("vi") == \
+        "kiosk (người xem) không được xác nhận cảnh báo; việc này cần cán bộ trực ban trở lên"
+    with pytest.raises(NoteRequired) as refused:
+        svc.resolve(alert.id, LAN, " ")
+    assert refused.value.text("vi") == "Hãy viết ghi chú để xử lý xong: ca sau cần biết lý do."
+    done = svc.acknowledge(alert.id, LAN)
+    with pytest.raises(TransitionRefused) as refused:
+        svc.acknowledge(alert.id, MINH)
+    at = done.acknowledged_at
+    assert at is not None
+    assert str(refused.value) == f"Alert #{alert.id} is already acknowledged by lan at {at:%H:%M:%S} UTC."
+    hue = at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    assert refused.value.text("vi", "Asia/Ho_Chi_Minh") == \
+        f"Cảnh báo #{alert.id} đã ở trạng thái “đã xác nhận” (do lan, lúc {hue:%H:%M:%S})."
+    assert refused.value.text("en", "Asia/Ho_Chi_Minh") == \
+        f"Alert #{alert.id} is already acknowledged by lan at {hue:%H:%M:%S}."
+    with pytest.raises(AlertNotFound) as refused:
+        svc.get(999_999)
+    assert refused.value.text("vi") == "Không có cảnh báo #999999."
+
+
+def test_every_refusal_has_a_vietnamese_form_with_the_same_fields() -> None:
+    """Each message the alerts service refuses with (read from its source, the refusal variants
+    included) is in the catalogue with the same fields."""
+    import ast
+    from pathlib import Path
+    from string import Formatter
+
+    from alerts import lifecycle as lc
+    from ioc.i18n import gettext
+
+    kinds = {"AlertError", "AlertNotFound", "NotAllowed", "TransitionRefused", "StaleAlertError",
+             "NoteRequired"}
+    messages = set()
+    for path in (Path(lc.__file__).parent).glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", None))
+            first = node.args[0]
+            if name in kinds and isinstance(first, ast.Constant) and isinstance(first.value, str):
+                messages.add(first.value)
+    last = ("lan", "acknowledge", T0)
+    for action in TRANSITIONS:
+        for state in STATES:
+            for who in (None, ("lan", "acknowledge", None), last):
+                messages.add(lc.refusal(action, state, 1, who)[0])
+    assert len(messages) >= 25
+    for message in sorted(messages):
+        vi = gettext("alerts", message, "vi")
+        assert vi != message, f"no Vietnamese for {message!r}"
+        fields = {f for _, f, _, _ in Formatter().parse(message) if f}
+        assert {f for _, f, _, _ in Formatter().parse(vi) if f} == fields, message
+    for word in [*STATES, *TRANSITIONS, *lc.PAST.values(), *(lc.label(r) for r in lc.ROLES), "change"]:
+        assert gettext("alerts", word, "vi") != word, word
+
+
+def test_the_services_own_notes_read_in_the_readers_language(plain_store: Store) -> None:
+    """The audit keeps the English note and its template: the console's history says it in each
+    reader's language (the condition clearing, a flapping re-fire reopening the alert)."""
+    from alerts.wording import note_in
+
+    svc = AlertService(plain_store.pool, AlertSettings(flapping_minutes=10))
+    alert_id = svc.apply(signal("notes")).alert_id
+    assert alert_id is not None
+    svc.apply(signal("notes", "resolved", minute=1))
+    svc.apply(signal("notes", minute=4))  # back within the flapping window: reopened
+    entries = {e.action: e for e in svc.history(alert_id)}
+    cleared, again = entries["resolve"], entries["reopen"]
+    assert cleared.note == "condition cleared" and note_in(cleared.note, cleared.details, "vi") == \
+        "tình huống đã hết"
+    assert again.note == "fired again 3 min after it resolved (flapping): reopened, not raised anew"
+    assert note_in(again.note, again.details, "vi") == \
+        "phát lại 3 phút sau khi đã xử lý (dao động): mở lại, không phát sinh mới"
+    assert note_in(again.note, again.details, "en") == again.note

@@ -118,3 +118,19 @@ def test_camera_and_vessel_signals_carry_their_template_and_read_in_vietnamese()
         "Encounter at sea: vessels 574001230 and 574001231 within 1,500 m for 1.5 h"
     assert render("alerts", ENCOUNTER_TITLE, enc, "vi", "") == \
         "Gặp nhau trên biển: tàu 574001230 và 574001231 cách nhau dưới 1.500 m trong 1,5 giờ"
+
+
+def test_object_classes_in_a_camera_title_read_in_the_readers_language() -> None:
+    """The stored alert keeps the detector's canonical classes; the reader sees them in their words."""
+    from detectors.cameras.crowd import CROWD_TITLES
+    from detectors.cameras.intrusion import INTRUSION_TITLES
+
+    crowd = {"camera": "Ngọ Môn", "zone": "path", "labels": "person/bicycle", "count": 5, "above": 3,
+             "seconds": 60}
+    row = _row(CROWD_TITLES[(True, True)], crowd, "stored")
+    assert row.title_in("en") == "Crowd: 5 person/bicycle in path at Ngọ Môn (over 3 for 60 s)"
+    assert row.title_in("vi") == "Đám đông: 5 người/xe đạp ở path tại Ngọ Môn (trên 3 trong 60 giây)"
+    assert row.title_params == crowd  # nothing translated in the stored fields
+    intrusion = {"camera": "Ngọ Môn", "zones": "gate", "labels": "car/motorcycle/unknown-thing", "count": 2}
+    vi = render("alerts", INTRUSION_TITLES[True], intrusion, "vi", "")
+    assert "ô tô/xe máy/unknown-thing" in vi  # a class not in the catalogue shows as it is

@@ -72,3 +72,37 @@ def test_vessel_and_camera_rule_options_are_checked_at_load_time(tmp_path: Path)
     assert settings is None
     assert "rules.vessels.ais_gap.gap_minute: Extra inputs are not permitted" in errors
     assert "rules.camera_faults[0].dark_belw: Extra inputs are not permitted" in errors
+
+
+def test_the_reasons_in_vietnamese(tmp_path: Path) -> None:
+    """check-config says its reasons in the command line's language: its own and pydantic's commonest,
+    the TOML path as it is."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8").replace("\nfor_minutes =", "\nfor_minuts =", 1)
+    text = text.replace("\nrefresh_ms = 2000", "\nrefresh_ms = 2000\nstale_after_s = -1", 1)
+    config = tmp_path / "city.toml"
+    config.write_text(text + "\n[bogus]\nx = 1\n")
+    assert "bogus: không phải một mục của cấu hình" in check_config(config, "vi")[1]
+    assert "bogus: not a section of the settings" in check_config(config, "en")[1]
+    config.write_text(text)
+    _, errors = check_config(config, "vi")
+    assert "rules.thresholds[0].for_minuts: Không được phép có khóa này" in errors, errors
+    assert "web.stale_after_s: Giá trị phải lớn hơn 0" in errors, errors
+    _, english = check_config(config, "en")
+    assert "web.stale_after_s: Input should be greater than 0" in english, english
+
+
+def test_a_screen_profiles_errors_on_the_admin_page_in_the_readers_language() -> None:
+    """The /screens/ admin page names a profile's faults with the same catalogue reasons."""
+    import pytest
+    from pydantic import ValidationError
+
+    from dashboards.screens.routes import _validation_lines
+    from ioc.screens import ScreenProfile
+
+    with pytest.raises(ValidationError) as refused:
+        ScreenProfile.model_validate({"name": "wall-1", "items": [{"page": "/", "dwell_s": 1.5}],
+                                      "colour": 1})
+    vi, en = _validation_lines(refused.value, "vi"), _validation_lines(refused.value, "en")
+    assert "items.0.dwell_s: Giá trị phải lớn hơn hoặc bằng 2" in vi, vi
+    assert "colour: Không được phép có khóa này" in vi, vi
+    assert "items.0.dwell_s: Input should be greater than or equal to 2" in en, en

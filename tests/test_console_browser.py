@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.cookiejar import CookieJar
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ARTIFACTS, migrated_database
@@ -414,6 +415,18 @@ def test_requests_without_the_csrf_token_are_refused(console_store: Store, base_
     status, body = call({"X-CSRFToken": session_token})
     assert status == 200 and "acknowledged by lan" in body
     assert AlertService(console_store.pool).get(flood.id).state == "acknowledged"
+    # the same stale click from a Vietnamese screen: the service's refusal is a catalogue message in
+    # the reader's language, its time in the city's zone (Asia/Ho_Chi_Minh), not UTC
+    status, body = client.request("/console/_dash-update-component?lang=vi",
+                                  _ack_callback(flood.id, flood.version),
+                                  {"Content-Type": "application/json", "X-CSRFToken": session_token})
+    refusal = json.loads(body)["response"]["action-message"]["children"]
+    assert status == 200, body
+    assert refusal.startswith(f"Cảnh báo #{flood.id} vừa chuyển sang “đã xác nhận” (do lan, lúc "), refusal
+    acked = AlertService(console_store.pool).get(flood.id).acknowledged_at
+    assert acked is not None
+    assert acked.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).strftime("%H:%M:%S") in refusal
+    assert "UTC" not in refusal and "was just" not in refusal
 
     # logging out is a state change too; the console is closed afterwards
     assert client.request("/logout", b"", {"Content-Type": "application/x-www-form-urlencoded"})[0] == 403

@@ -6,6 +6,8 @@ attempt by attempt and a notification that gives up stays visible.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import socketserver
 import threading
@@ -277,7 +279,7 @@ def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Sto
         ((sender_addr, rcpts, data),) = smtp.messages
         assert sender_addr == "<ioc@hue.example>" and rcpts == ["<duty@hue.example>"]
         assert "Subject: [CRITICAL] new: Vessel at sea during the storm ban" in data
-        assert "link: /sea?mmsi=574123456" in data
+        assert "Link: /sea?mmsi=574123456" in data and "Severity: critical" in data
 
         # a recipient without an address can never be mailed: failed at once, with the reason
         cfg.recipients["duty"].email = None
@@ -288,3 +290,83 @@ def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Sto
     finally:
         smtp.shutdown()
         smtp.server_close()
+
+
+def test_each_recipient_reads_in_their_language(plain_store: Store) -> None:
+    """The duty desk's console user reads Vietnamese: its mail, subject and body, is Vietnamese, times
+    in the city's zone; the shift lead (no user) gets the configured English; the console's notice
+    and the audit's note read in each reader's language."""
+    from alerts.escalation import Escalator
+    from alerts.people import People
+    from alerts.settings import EscalationPolicy, EscalationStep
+    from alerts.wording import note_in
+    from detectors.vessels.storm_ban import STORM_BAN_TITLE
+
+    People(plain_store.pool).add_user("lan", "duty_officer", "a-long-enough-password")
+    People(plain_store.pool).set_language("lan", "vi")
+    smtp = TinySMTP()
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[ConsoleChannelSettings(),
+                          EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example")],
+                on_raise={"critical": ["email", "console"]}, language="en"),
+            recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example", user="lan"),
+                        "shift_lead": Recipient(name="Shift lead", email="lead@hue.example")},
+            escalation=[EscalationPolicy(severity="critical", steps=[
+                EscalationStep(after_minutes=2.5, notify="shift_lead", channels=["email"])])],
+            timezone="Asia/Ho_Chi_Minh",
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        params = {"mmsi": 574123456, "area": "Thuận An"}
+        alert_id = svc.apply(AlertSignal(
+            time=T0, source_id="574123456", detector="storm_ban", rule="storm", fingerprint="storm-vi",
+            status="firing", severity="critical", title=STORM_BAN_TITLE.format(**params),
+            title_template=STORM_BAN_TITLE, title_params=params, area="Thuận An",
+            details={"mmsi": 574123456})).alert_id
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        assert sender.run_once().sent == 2
+        ((_, rcpts, data),) = smtp.messages
+        mail = email.message_from_string(data, policy=email.policy.default)
+        assert rcpts == ["<duty@hue.example>"]
+        title_vi = "Tàu 574123456 đang ở trên biển trong vùng cấm bão Thuận An"
+        assert mail["Subject"] == f"[NGHIÊM TRỌNG] mới: {title_vi}"
+        body = mail.get_content()
+        assert f"Cảnh báo mới, mức nghiêm trọng: {title_vi}" in body
+        assert "Mức độ: nghiêm trọng" in body and "Trạng thái: mở" in body
+        assert "Lần đầu: 04:00:00 26 thg 11, 2026" in body  # 21:00 UTC on the 25th is 04:00 in Huế
+        assert "21:00" not in body and "Severity" not in body
+        # the console's notice: each reader's language
+        [notice] = svc.console_notices()
+        assert notice["subjects"]["vi"] == mail["Subject"]
+        assert notice["subjects"]["en"] == \
+            "[CRITICAL] new: Vessel 574123456 at sea in storm-ban area Thuận An"
+
+        clock.advance(150)  # the step after 2.5 min: the shift lead has no user, the configured English
+        assert Escalator(plain_store.pool, cfg, clock).run_once().escalated == 1
+        assert sender.run_once().sent == 1
+        lead = email.message_from_string(smtp.messages[-1][2], policy=email.policy.default)
+        assert lead["Subject"] == \
+            "[CRITICAL] ESCALATED to Shift lead: Vessel 574123456 at sea in storm-ban area Thuận An"
+        assert "Severity: critical" in lead.get_content()
+    finally:
+        smtp.shutdown()
+        smtp.server_close()
+    [entry] = [e for e in svc.history(alert_id) if e.action == "escalate"]
+    assert entry.note == "unacknowledged for 2.5 min: escalated to Shift lead (email)"
+    assert note_in(entry.note, entry.details, "vi") == \
+        "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Shift lead (email)"
+
+
+def test_the_hue_config_notifies_in_vietnamese_in_its_time_zone() -> None:
+    """Unless [alerts] says otherwise, notifications speak the city's language in the city's zone."""
+    from alerts.settings import alert_settings
+    from ioc.config import DEFAULT_CONFIG, load_settings
+
+    settings = load_settings(DEFAULT_CONFIG)
+    cfg = alert_settings(settings)
+    assert (cfg.notifications.language, cfg.timezone) == ("vi", "Asia/Ho_Chi_Minh")
+    object.__setattr__(settings, "alerts", {"notifications": {"language": "en"}, "timezone": "UTC"})
+    cfg = alert_settings(settings)
+    assert (cfg.notifications.language, cfg.timezone) == ("en", "UTC")  # the city's own choice wins

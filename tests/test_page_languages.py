@@ -5,9 +5,9 @@ store with a busy night in it (:mod:`tests.night_in_hue`: cameras reporting, one
 vessels at sea, dossiers, open alerts of the camera and vessel rules). Each page is also opened the
 way an operator uses it: a camera large, an alert selected in the console, a vessel on the sea map.
 On every page the English texts that page is known to show (:data:`ENGLISH`: labels, buttons, grid
-headers, hover labels, chart axes, alert titles, ages, numbers with English separators) must all be
-there in English and none of them in Vietnamese. A screenshot of each page in each language goes to
-``tests/artifacts/i18n/`` (downscaled, small).
+headers, hover labels, chart axes, alert titles, ages, numbers with English separators, the tab's
+title) must all be there in English and none of them in Vietnamese. A screenshot of each page in
+each language goes to ``tests/artifacts/i18n/`` (downscaled, small).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ ENGLISH: dict[str, list[str]] = {
     "/cameras/": [r"\bLIVE\b", r"\bFAULT: DARK\b", r"Peak in one frame", r"\bfps in\b", r"\blast frame\b",
                   r"\bminute \d", r"click or 1", r"Close \(Esc\)", r"\bFrames in\b", r"\bBrightness\b",
                   r"\bSharpness\b", r"Counts per minute", r"\bwhole frame\b", r"\bPeople\b", r"\bCars\b",
-                  r"Camera dark or covered", r"Crowd: 5 person", r"Wrong way", r"\bsince \d", r"\bboxes\b",
-                  r"peak per frame", r"\bCRIT\b", r"\bWARN\b", r"\bOPEN\b", r"\} at %\{", r"\(restricted\)",
-                  r"\bState\b", r"\bChange\b"],
+                  r"Camera dark or covered", r"Crowd: 5 person", r"\b5 person\b", r"Wrong way", r"\bsince \d",
+                  r"\bboxes\b", r"peak per frame", r"\bCRIT\b", r"\bWARN\b", r"\bOPEN\b", r"\} at %\{",
+                  r"\(restricted\)", r"\bState\b", r"\bChange\b"],
     "/console/": [r"\bAcknowledge\b", r"\bAssign\b", r"\bResolve\b", r"\bSilence\b", r"\bReopen\b",
                   r"Add note", r"Ack incident", r"State · owner", r"\bWhere\b", r"\bFeed\b", r"\bIncident\b",
                   r"Note for the record", r"this alert", r"next / previous", r"\bSince\b", r"\bSeen\b",
@@ -74,6 +74,12 @@ ENGLISH: dict[str, list[str]] = {
               r"at sea in storm-ban area", *_TIME_WORDS[:1]],
     "/services/": [_MONTHS, r"\bReceived\b", r"On time", r"Dossiers per month", r"Overdue dossiers"],
 }
+#: the browser tab's title of each page (document.title), in the page's language too
+TAB_TITLES = {"/": "Intelligent Operations Centre · Huế", "/cameras/": "Cameras · Huế",
+              "/console/": "Duty console · Huế", "/sea/": "Sea map · Huế",
+              "/services/": "Public services · Huế"}
+for _path, _title in TAB_TITLES.items():
+    ENGLISH[_path].append(re.escape(_title))
 _GROUPED_EN = r"\b\d{1,3}(,\d{3})+\b"  # 1,234: English thousands; Vietnamese writes 1.234
 
 #: every text a page shows or shows on hover: its visible text, tooltips, placeholders, the texts
@@ -87,6 +93,7 @@ for (let n = walk.nextNode(); n; n = walk.nextNode()) {  // as written, before a
             && (el.closest('svg') || el.checkVisibility())) { texts.push(n.textContent); }
 }
 document.querySelectorAll('svg text').forEach(e => texts.push(e.textContent));
+texts.push(document.title);  // the browser tab's title
 document.querySelectorAll('[title]').forEach(e => texts.push(e.getAttribute('title')));
 document.querySelectorAll('[placeholder]').forEach(e => texts.push(e.getAttribute('placeholder')));
 for (const gd of document.querySelectorAll('.js-plotly-plot')) {
@@ -283,3 +290,30 @@ def test_a_users_language_follows_their_session(pg_plain: Any) -> None:
         assert people.session(token).language is None  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def test_plain_refusals_speak_the_requesters_language(city_url: str) -> None:
+    """What the server answers outside the pages (the guard's refusals, the report routes' errors) is
+    in the city's Vietnamese, or in English when the screen asked for it."""
+    import requests
+
+    s = requests.Session()
+    form = s.get(f"{city_url}/login", timeout=HANG_GUARD_S).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    s.post(f"{city_url}/login", data={"username": "lan", "password": PASSWORD, "csrf_token": token[1],
+                                      "next": "/console/"}, timeout=HANG_GUARD_S)
+    missing = s.get(f"{city_url}/reports/999999.html", timeout=HANG_GUARD_S)
+    assert (missing.status_code, missing.text) == (404, "Không có báo cáo này.")
+    no_token = s.post(f"{city_url}/reports/incident", data={"incident": "1"}, timeout=HANG_GUARD_S)
+    assert no_token.status_code == 403
+    assert no_token.text.startswith("Bị từ chối: yêu cầu này không có mã CSRF"), no_token.text
+    csrf = s.cookies.get("_csrf_token") or ""
+    bad = s.post(f"{city_url}/reports/incident", data={"incident": "x", "csrf_token": csrf},
+                 headers={"X-CSRFToken": csrf}, timeout=HANG_GUARD_S)
+    assert (bad.status_code, bad.text) == (400, "Hãy ghi số của sự cố.")
+    dots = s.get(f"{city_url}/console/%2e%2e/reports/", timeout=HANG_GUARD_S)
+    assert dots.status_code == 400 and dots.text.startswith("Bị từ chối: đường dẫn không được chứa")
+    english = s.get(f"{city_url}/reports/999999.html?lang=en", timeout=HANG_GUARD_S)
+    assert (english.status_code, english.text) == (404, "No such report.")
+    s.get(f"{city_url}/healthz?lang=vi", timeout=HANG_GUARD_S)  # the session's cookie back to Vietnamese

@@ -210,14 +210,14 @@ def test_ioc_record_and_replay_read_the_stores_own_facts_and_a_recording_moves_t
         return done.stdout
 
     out = ioc("record", "--out", str(tmp_path / "rec"), *window)
-    assert f"{len(records)} records" in out
+    assert f"{len(records):,} records" in out  # counts in the command line's (English) number form
     carried = tmp_path / "rec" / "files" / "camera.keyframe" / name
     assert carried.read_bytes() == (frames_here / name).read_bytes()
     replayed = ioc("replay", *window, "--feeds", "vessels")
-    assert f"replay: {len(records) - 1} records" in replayed
+    assert f"replay: {len(records) - 1:,} records" in replayed
     assert "storm_ban" in replayed  # the stored warning closes the area again in the replay
     there = migrated_database(pg_plain)
-    assert f"imported {len(records)} records" in ioc("import-recording", str(tmp_path / "rec"), on=there,
+    assert f"imported {len(records):,} records" in ioc("import-recording", str(tmp_path / "rec"), on=there,
                                                        frames=frames_there)
     assert (frames_there / name).read_bytes() == (frames_here / name).read_bytes()
     with psycopg.connect(there) as conn:

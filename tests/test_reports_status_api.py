@@ -100,6 +100,19 @@ def test_staff_move_a_report_through_its_lifecycle(served: Served) -> None:
     assert change(lan, served.pages, "HUE-A", status="resolved", reason="lamp replaced").status_code == 200
     again = change(lan, served.pages, "HUE-A", status="in_progress")
     assert again.status_code == 409 and "resolved" in again.json()["error"]
+    # the same refusals asked from a Vietnamese screen read in Vietnamese, statuses by their names
+    vi = lan.post(f"{served.pages}/reports311/api/requests/HUE-A/status?lang=vi",
+                  json={"status": "in_progress"},
+                  headers={"X-CSRFToken": lan.cookies.get("_csrf_token") or ""}, timeout=30)
+    assert vi.status_code == 409
+    assert vi.json()["error"] == \
+        "phản ánh HUE-A đang ở trạng thái “Đã xử lý”: không thể chuyển sang “Đang xử lý”"
+    lan.cookies.set("ioc_lang", "vi")  # the cookie a Vietnamese screen leaves: every answer follows it
+    missing = change(lan, served.pages, "HUE-NONE", status="assigned").json()["error"]
+    assert missing == "không có phản ánh HUE-NONE"
+    too_long = change(lan, served.pages, "HUE-B", status="rejected", reason="x" * 1001).json()["error"]
+    assert too_long == "lý do dài quá 1.000 ký tự"
+    lan.cookies.set("ioc_lang", "en")
     # refused: no reason for a rejection, an unknown status, an unknown report, a bad team code
     assert change(lan, served.pages, "HUE-B", status="rejected").status_code == 400
     assert change(lan, served.pages, "HUE-B", status="closed").status_code == 400
@@ -145,6 +158,9 @@ def test_only_logged_in_staff_with_the_token_may_change(served: Served) -> None:
     kiosk = logged_in(served.pages, "kiosk")
     refused = change(kiosk, served.pages, "HUE-C", status="assigned")
     assert refused.status_code == 403 and "viewer" in refused.json()["error"]
+    kiosk.cookies.set("ioc_lang", "vi")
+    assert change(kiosk, served.pages, "HUE-C", status="assigned").json()["error"] == \
+        "người xem không được thay đổi phản ánh"
     lan = logged_in(served.pages, "lan")
     assert lan.post(url, json={"status": "assigned"}, timeout=30).status_code == 403  # token missing
     with served.store.pool.connection() as conn:

@@ -37,7 +37,7 @@ def install_frame_route(server: Flask, view: CameraView) -> None:
 
 def attach(server: Flask, view: CameraView) -> dash.Dash:
     """Mount the camera wall on ``server`` under ``/cameras/``, with its frame route."""
-    app = c.page_app(server, PREFIX, f"Cameras · {view.settings.city}", "cameras.css", "cameras.js")
+    app = c.page_app(server, PREFIX, "Cameras", "cameras.css", "cameras.js", settings=view.settings)
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
     install_frame_route(server, view)

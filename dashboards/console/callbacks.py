@@ -254,8 +254,9 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                                                    if action == "assign" else "")
                 msg = t("Alert #{id} {what} by {who} at {time}.", lang, id=alert_id, what=what,
                         who=actor.name, time=f.time(svc.clock()))
-        except AlertError as exc:
-            return str(exc), "action-message refused", (done or 0) + 1, dash.no_update
+        except AlertError as exc:  # the service's refusal, in the reader's language and the city's time
+            return exc.text(lang, view.settings.timezone), "action-message refused", (done or 0) + 1, \
+                dash.no_update
         except psycopg.Error as exc:
             log.warning("console: action failed on the store: %s", exc)
             return (
@@ -285,9 +286,11 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             raise PreventUpdate
         newest = fresh[0]
         critical = any(n["critical"] for n in fresh)
-        banner = [html.Span(newest["subject"], className="notice-text")]
+        lang = page_language(view.settings)
+        subject = (newest.get("subjects") or {}).get(lang) or newest["subject"]  # in the reader's language
+        banner = [html.Span(subject, className="notice-text")]
         if len(fresh) > 1:
-            banner.append(html.Span(f" +{len(fresh) - 1} more", className="notice-more"))
+            banner.append(html.Span(" " + t("+{n} more", lang, n=len(fresh) - 1), className="notice-more"))
         return (
             {"fresh": fresh},
             newest["id"],

@@ -9,6 +9,7 @@ from dash import html
 
 from alerts import lifecycle as lc
 from alerts.models import Alert
+from alerts.wording import note_in
 from dashboards.components import severity_short, state_label
 from dashboards.console.view import ConsoleView, where
 from dashboards.i18n import t
@@ -81,12 +82,13 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
     ]
 
 
-def _note(note: str | None, alert: Alert, lang: str) -> str:
+def _note(note: str | None, alert: Alert, lang: str, details: dict[str, Any] | None = None) -> str:
     """An audit note as the reader reads it: the service notes the alert's (English) title when it
-    raises it; that one is shown in ``lang`` like the title itself."""
+    raises it; that one is shown in ``lang`` like the title itself, and so are the escalator's notes
+    (kept with their template: :func:`alerts.wording.note_in`). A person's note is as they wrote it."""
     if note and note == alert.title:
         return alert.title_in(lang)
-    return note or ""
+    return note_in(note, details, lang, alert.title_in(lang))
 
 
 def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
@@ -138,7 +140,7 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
                               className="h-actor" + (" system" if e.actor == lc.SYSTEM else "")),
                     html.Span(t(lc.PAST.get(e.action, e.action), lang), className=f"h-action act-{e.action}"),
                     html.Span(move, className="h-move"),
-                    html.Div(_note(e.note, alert, lang), className="h-note"),
+                    html.Div(_note(e.note, alert, lang, e.details), className="h-note"),
                 ],
                 className="h-entry",
                 **{"data-action": e.action, "data-actor": e.actor},

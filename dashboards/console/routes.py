@@ -21,7 +21,8 @@ from ioc.config import Settings
 
 def attach(server: Flask, view: ConsoleView) -> dash.Dash:
     """Mount the console on ``server`` under ``/console/``."""
-    app = c.page_app(server, PREFIX, f"Duty console · {view.settings.city}", "console.css", "console.js")
+    app = c.page_app(server, PREFIX, "Duty console", "console.css", "console.js",
+                     settings=view.settings)
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
 

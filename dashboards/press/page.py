@@ -146,7 +146,7 @@ def content(pool: ConnectionPool, settings: Settings, lang: str, department: str
 
 def create_press_page(server: Flask, pool: ConnectionPool, settings: Settings) -> dash.Dash:
     """Mount ``/press/`` on the wall's server."""
-    app = c.page_app(server, PREFIX, f"Press · {settings.city}", "feed-page.css")
+    app = c.page_app(server, PREFIX, "Press", "feed-page.css", settings=settings)
 
     def layout() -> html.Div:
         lang = page_language(settings)

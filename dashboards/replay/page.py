@@ -162,7 +162,7 @@ def info_of(run: runs.ReplayRequest | None) -> dict[str, Any] | None:
 
 def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/replay/`` on the wall's server, reading from (and queueing runs in) ``pool``."""
-    app = c.page_app(server, PREFIX, f"Replay · {settings.city}", "feed-page.css", "replay.css")
+    app = c.page_app(server, PREFIX, "Replay", "feed-page.css", "replay.css", settings=settings)
     app.layout = lambda: layout(pool, settings)
     tz = settings.timezone
 

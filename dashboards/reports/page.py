@@ -65,7 +65,7 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
     def report_file(report_id: int, fmt: str) -> Response:
         data = archive.body(pool, report_id, fmt)
         if data is None:
-            return Response("No such report.", status=404, mimetype="text/plain")
+            return Response(t("No such report.", page_language(settings)), status=404, mimetype="text/plain")
         mime = {"html": "text/html", "pdf": "application/pdf"}[fmt]
         disposition = f'inline; filename="report-{report_id}.{fmt}"'
         return Response(data, mimetype=mime, headers={"Content-Disposition": disposition})
@@ -73,19 +73,19 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
     @server.route(f"{PREFIX}/incident", methods=["POST"], endpoint="ioc_report_incident")
     def report_incident() -> Response:
         who = auth.principal()
+        lang = language(request.form.get("lang"), page_language(settings))  # the form's, else the reader's
         if who is None or not can_change_alerts(who.role):
-            return Response("Your role may not make reports.", status=403, mimetype="text/plain")
+            return Response(t("Your role may not make reports.", lang), status=403, mimetype="text/plain")
         try:
             incident = int(request.form.get("incident", ""))
         except ValueError:
-            return Response("Name an incident by its number.", status=400, mimetype="text/plain")
+            return Response(t("Name an incident by its number.", lang), status=400, mimetype="text/plain")
         with pool.connection() as conn:
             row = conn.execute("SELECT first_at, last_at FROM incidents WHERE id = %s",
                                (incident,)).fetchone()
         if row is None:
-            return Response("No such incident.", status=404, mimetype="text/plain")
+            return Response(t("No such incident.", lang), status=404, mimetype="text/plain")
         start, end = row[0], max(row[1], row[0]) + timedelta(minutes=1)
-        lang = language(request.form.get("lang"), "vi")
         make_report(pool, Period("incident", start, min(end, datetime.now(UTC) + timedelta(days=1))), lang,
                     cfg, tz=settings.timezone, city=settings.city, maker=instance_id(),
                     simulated=cfg.simulated, incident_id=incident,

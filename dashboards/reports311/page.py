@@ -212,8 +212,9 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
     from dashboards.reports311.routes import register_routes
 
     cfg = configured_feed(settings)
-    register_routes(server, pool)
-    app = c.page_app(server, PREFIX, f"Reports · {settings.city}", "feed-page.css", "reports311.css")
+    register_routes(server, pool, settings.web.language)
+    app = c.page_app(server, PREFIX, "Citizens' reports", "feed-page.css", "reports311.css",
+                     settings=settings)
 
     def layout() -> html.Div:
         lang = page_language(settings)

@@ -26,6 +26,7 @@ from dashboards import components as c
 from dashboards.i18n import page_language, t
 from dashboards.screens.profiles import ActiveProfile, active_profiles
 from ioc.config import Settings
+from ioc.i18n import validation_reason
 from ioc.screens import ScreenProfile
 from ioc.store.screen_profiles import delete_profile, save_profile
 
@@ -51,8 +52,9 @@ def _page(lang: str, title: str, body: str, body_attrs: str = "", head: str = ""
             f"<body {body_attrs}>{body}</body></html>")
 
 
-def _validation_lines(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {e['msg']}" for e in exc.errors()]
+def _validation_lines(exc: ValidationError, lang: str) -> list[str]:
+    return [f"{'.'.join(str(p) for p in e['loc']) or '(profile)'}: {validation_reason(e, lang)}"
+            for e in exc.errors()]
 
 
 def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
@@ -178,7 +180,7 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         try:
             profile = ScreenProfile.model_validate(data)
         except ValidationError as exc:
-            return admin_page({key: _validation_lines(exc)}, {key: text}, status=400)
+            return admin_page({key: _validation_lines(exc, page_language(settings))}, {key: text}, status=400)
         known = set(page_paths())
         unknown = [p for p in profile.pages() if p not in known]
         if unknown:

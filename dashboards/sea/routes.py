@@ -69,7 +69,7 @@ def _install_track_route(server: Flask, view: SeaView) -> None:
 
 def attach(server: Flask, view: SeaView) -> dash.Dash:
     """Mount the sea map on ``server`` under ``/sea/``."""
-    app = c.page_app(server, PREFIX, f"Sea map · {view.settings.city}", "sea.css", "sea.js")
+    app = c.page_app(server, PREFIX, "Sea map", "sea.css", "sea.js", settings=view.settings)
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
     _install_map_routes(server)

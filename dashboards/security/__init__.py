@@ -119,7 +119,7 @@ def grid_head(scope: AlertScope | None, alert_id: int | None, lang: str) -> list
 
 def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/security/`` on the wall's server."""
-    app = c.page_app(server, PREFIX, f"Security · {settings.city}", "feed-page.css")
+    app = c.page_app(server, PREFIX, "Security", "feed-page.css", settings=settings)
     service = AlertService(pool)
 
     def layout() -> html.Div:

@@ -178,7 +178,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
 
 def create_services_page(server: Flask, pool: Any, settings: Settings) -> dash.Dash:
     """Mount ``/services/`` on the wall's server."""
-    app = c.page_app(server, PREFIX, f"Services · {settings.city}", "feed-page.css")  # the shared theme
+    app = c.page_app(server, PREFIX, "Public services", "feed-page.css", settings=settings)  # shared theme
 
     def layout() -> html.Div:
         lang = page_language(settings)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.config import ConfigError, Settings
+from ioc.i18n import gettext, ngettext, validation_reason
 from ioc.zones import read_zone_file
 
 
@@ -28,30 +29,32 @@ def toml_path(loc: tuple[Any, ...]) -> str:
     return out or "(file)"
 
 
-def _errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> list[str]:
-    return [f"{toml_path(prefix + tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+def _errors(exc: ValidationError, prefix: tuple[Any, ...] = (), lang: str = "en") -> list[str]:
+    return [f"{toml_path(prefix + tuple(e['loc']))}: {validation_reason(e, lang)}" for e in exc.errors()]
 
 
-def _check(errors: list[str], where: str, check: Callable[[], object]) -> None:
+def _check(errors: list[str], where: str, check: Callable[[], object], lang: str = "en") -> None:
     try:
         check()
     except ValidationError as exc:
-        errors += _errors(exc, tuple(where.split(".")) if where else ())
+        errors += _errors(exc, tuple(where.split(".")) if where else (), lang)
     except (ValueError, ConfigError, OSError, KeyError) as exc:
         errors.append(f"{where}: {exc}")
 
 
-def check_config(path: Path) -> tuple[Settings | None, list[str]]:
-    """The settings of ``path`` (``None`` when the file does not validate) and every error found."""
+def check_config(path: Path, lang: str = "en") -> tuple[Settings | None, list[str]]:
+    """The settings of ``path`` (``None`` when the file does not validate) and every error found,
+    the reasons in ``lang`` where the catalogue has them."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         return None, [f"(file): {exc}"]
-    unknown = [f"{key}: not a section of the settings" for key in doc if key not in Settings.model_fields]
+    unknown = [gettext("ioc", "{key}: not a section of the settings", lang, key=key)
+               for key in doc if key not in Settings.model_fields]
     try:
         settings = Settings.model_validate(doc)  # the file alone, without IOC_* overrides
     except ValidationError as exc:
-        return None, unknown + _errors(exc)
+        return None, unknown + _errors(exc, lang=lang)
     if unknown:
         return None, unknown
     errors: list[str] = []
@@ -59,18 +62,18 @@ def check_config(path: Path) -> tuple[Settings | None, list[str]]:
     from detectors.registry import DETECTORS
     from ingest.registry import check_feed_options
 
-    _check(errors, "alerts", lambda: alert_settings(settings))
+    _check(errors, "alerts", lambda: alert_settings(settings), lang)
     for i, feed in enumerate(settings.feeds):
-        _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings))
+        _check(errors, f"feeds[{i}]", lambda feed=feed: check_feed_options(feed, settings), lang)
     for name, factory in DETECTORS.items():
-        _check(errors, f"rules.{name}", lambda factory=factory: factory(settings))
-    _check_screens(errors, settings)
+        _check(errors, f"rules.{name}", lambda factory=factory: factory(settings), lang)
+    _check_screens(errors, settings, lang)
     for i, zone_file in enumerate(_zone_files(settings)):
-        _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f))
+        _check(errors, f"rules.vessels.zones[{i}]", lambda f=zone_file: _read_zones(settings, f), lang)
     return settings, errors
 
 
-def _check_screens(errors: list[str], settings: Settings) -> None:
+def _check_screens(errors: list[str], settings: Settings, lang: str = "en") -> None:
     """Every page a ``[[screens]]`` profile shows must be a page of the server."""
     from dashboards.screens.routes import page_paths
 
@@ -79,8 +82,9 @@ def _check_screens(errors: list[str], settings: Settings) -> None:
         for j, item in enumerate(screen.items):
             for page in item.pages():
                 if page not in known:
-                    errors.append(f"screens[{i}].items[{j}]: {page!r} is not a page of the server "
-                                  f"(pages: {', '.join(known)})")
+                    errors.append(gettext(
+                        "ioc", "screens[{i}].items[{j}]: {page} is not a page of the server (pages: {pages})",
+                        lang, i=i, j=j, page=repr(page), pages=", ".join(known)))
 
 
 def _zone_files(settings: Settings) -> list[str]:
@@ -94,12 +98,15 @@ def _read_zones(settings: Settings, file: str) -> None:
 
 def print_report(path: Path) -> int:
     """Print every error with its path (exit status 1), or a summary (0)."""
-    settings, errors = check_config(path)
-    for line in errors:
+    from ioc.app.cli import CLI_LANG, tr
+
+    settings, errors = check_config(path, CLI_LANG)
+    for line in errors:  # each with its TOML path; the reasons the catalogue lacks are pydantic's English
         print(f"{path}: {line}")
     if errors or settings is None:
-        print(f"{path}: {len(errors)} error(s)")
+        print(ngettext("ioc", "{path}: {n} error", "{path}: {n} errors", len(errors), CLI_LANG, path=path))
         return 1
-    print(f"{path}: valid: city={settings.city} stations={len(settings.stations)} "
-          f"feeds={len(settings.feeds)} cameras={len(settings.cameras)} bus={settings.bus.kind}")
+    print(tr("{path}: valid: city={city} stations={stations} feeds={feeds} cameras={cameras} bus={bus}",
+             path=path, city=settings.city, stations=len(settings.stations), feeds=len(settings.feeds),
+             cameras=len(settings.cameras), bus=settings.bus.kind))
     return 0

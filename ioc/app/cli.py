@@ -142,8 +142,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(" ".join(f"{k}={v}" for k, v in counts.items()), flush=True)
         ok = counts["events_stored"] > 0 and counts["alerts_raised"] > 0 and not failed and wall_ok
         if not ok:
-            print(f"pipeline check failed: counts={counts} failed_workers={failed} wall_ok={wall_ok}",
-                  file=sys.stderr)
+            print(tr("pipeline check failed: counts={counts} failed_workers={failed} wall_ok={wall_ok}",
+                     counts=counts, failed=failed, wall_ok=wall_ok), file=sys.stderr)
     finally:
         runtime.stop()
         if tmp is not None:
@@ -162,12 +162,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     if args.role in ("ingest", "sink", "detectors", "alerts") and settings.bus.kind == "memory":
-        print(f"ioc run {args.role}: the in-process bus cannot connect separate processes; "
-              "set IOC_BUS__KIND=kafka and IOC_BUS__BOOTSTRAP_SERVERS (or use `ioc demo`)", file=sys.stderr)
+        print(tr("ioc run {role}: the in-process bus cannot connect separate processes; "
+                 "set IOC_BUS__KIND=kafka and IOC_BUS__BOOTSTRAP_SERVERS (or use `ioc demo`)",
+                 role=args.role), file=sys.stderr)
         return 2
     if not settings.database.dsn:
-        print(f"ioc run {args.role}: set IOC_DATABASE__DSN (or --dsn) to the shared PostgreSQL/TimescaleDB",
-              file=sys.stderr)
+        print(tr("ioc run {role}: set IOC_DATABASE__DSN (or --dsn) to the shared PostgreSQL/TimescaleDB",
+                 role=args.role), file=sys.stderr)
         return 2
     if args.role == "ingest" and not args.feed:
         print(tr("ioc run ingest: name the feed with --feed NAME"), file=sys.stderr)
@@ -236,15 +237,16 @@ def cmd_users(args: argparse.Namespace) -> int:
     dsn, embedded = settings.database.dsn, None
     if not dsn:
         if not args.data_dir:
-            print("ioc users: set IOC_DATABASE__DSN (or --dsn), or name the embedded store with --data-dir "
-                  "(the one `ioc demo --data-dir` keeps, while the demo is not running)", file=sys.stderr)
+            print(tr("ioc users: set IOC_DATABASE__DSN (or --dsn), or name the embedded store with "
+                     "--data-dir (the one `ioc demo --data-dir` keeps, while the demo is not running)"),
+                  file=sys.stderr)
             return 2
         embedded = EmbeddedPostgres(Path(args.data_dir))
         dsn = embedded.start()
     store = open_store(dsn, pool_max=2, want_timescaledb=settings.database.timescaledb != "off")
     try:
         return users_command(store.pool, args.action, args.name, args.role, args.display_name,
-                             language=args.language)
+                             language=args.language, lang=CLI_LANG, tz=settings.timezone)
     finally:
         store.close()
         if embedded is not None:
@@ -256,39 +258,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="ioc", description=tr("Smart-city Intelligent Operations Centre"))
     parser.add_argument("--config", help=tr("TOML settings file (default: $IOC_CONFIG or the Huế sample)"))
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("-v", "--verbose", action="store_true", help=tr("log in detail"))
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help=tr("run everything on the embedded default with the sample streams"))
     demo.add_argument("--for", dest="for_seconds", type=float, default=None,
-                      help="run this many seconds, print counts, exit 0 only if the pipeline worked")
-    demo.add_argument("--port", type=int, default=None, help="port of the wall (0: any free port)")
-    demo.add_argument("--host", default=None, help="address the wall binds (default 127.0.0.1)")
-    demo.add_argument("--data-dir", default=None, help="keep the embedded database here (default: temp)")
-    demo.add_argument("--dsn", default=None, help="use this PostgreSQL instead of the embedded one")
+                      help=tr("run this many seconds, print counts, exit 0 only if the pipeline worked"))
+    demo.add_argument("--port", type=int, default=None, help=tr("port of the wall (0: any free port)"))
+    demo.add_argument("--host", default=None, help=tr("address the wall binds (default 127.0.0.1)"))
+    demo.add_argument("--data-dir", default=None, help=tr("keep the embedded database here (default: temp)"))
+    demo.add_argument("--dsn", default=None, help=tr("use this PostgreSQL instead of the embedded one"))
     demo.set_defaults(func=cmd_demo)
     run = sub.add_parser("run", help=tr("run one role as its own process (distributed mode)"))
     run.add_argument("role", choices=ROLES)
-    run.add_argument("--feed", help="the feed (or camera id) an ingest role reads")
-    run.add_argument("--port", type=int, default=None, help="port of the web role")
-    run.add_argument("--host", default=None, help="address the web role binds")
-    run.add_argument("--dsn", default=None, help="PostgreSQL/TimescaleDB (default: IOC_DATABASE__DSN)")
+    run.add_argument("--feed", help=tr("the feed (or camera id) an ingest role reads"))
+    run.add_argument("--port", type=int, default=None, help=tr("port of the web role"))
+    run.add_argument("--host", default=None, help=tr("address the web role binds"))
+    run.add_argument("--dsn", default=None, help=tr("PostgreSQL/TimescaleDB (default: IOC_DATABASE__DSN)"))
     run.set_defaults(func=cmd_run)
     mig = sub.add_parser("migrate", help=tr("create or update the schema of IOC_DATABASE__DSN"))
     mig.add_argument("--dsn", default=None)
     mig.set_defaults(func=cmd_migrate)
     chk = sub.add_parser("check-config", help=tr("validate a settings file: every error with its TOML path"))
-    chk.add_argument("file", nargs="?", default=None, help="the TOML file (default: --config or the sample)")
+    chk.add_argument("file", nargs="?", default=None,
+                     help=tr("the TOML file (default: --config or the sample)"))
     chk.set_defaults(func=cmd_check_config)
-    usr = sub.add_parser("users", help="console users: add NAME --role ROLE (password on stdin or prompted), "
-                                       "list, passwd NAME, disable NAME, enable NAME, "
-                                       "language NAME --language vi|en|none")
+    usr = sub.add_parser("users", help=tr("console users: add NAME --role ROLE (password on stdin or "
+                                          "prompted), list, passwd NAME, disable NAME, enable NAME, "
+                                          "language NAME --language vi|en|none"))
     usr.add_argument("action", choices=("add", "list", "passwd", "disable", "enable", "language"))
     usr.add_argument("--language", default=None, help=tr("the pages' language of the user: vi, en or none"))
     usr.add_argument("name", nargs="?")
     usr.add_argument("--role", choices=ROLES_OF_PEOPLE, default="viewer")
     usr.add_argument("--display-name", default="")
     usr.add_argument("--dsn", default=None)
-    usr.add_argument("--data-dir", default=None, help="the data directory of an embedded store")
+    usr.add_argument("--data-dir", default=None, help=tr("the data directory of an embedded store"))
     usr.set_defaults(func=cmd_users)
     add_replay_parser(sub, _settings)  # ioc replay: ioc/app/replay_cli.py
     return parser
@@ -303,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (PostgresNotFound, EmbeddedPostgresError, ConfigError, CameraConfigError) as exc:
-        print(f"ioc: {exc}", file=sys.stderr)
+        print(tr("ioc: {error}", error=exc), file=sys.stderr)
         return 2
 
 

@@ -8,8 +8,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ioc.app.cli import CLI_LANG, tr
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
 from ioc.config import ConfigError, Settings
+from ioc.i18n import format_number
 from ioc.recording import (
     RecordingError,
     export_recording,
@@ -23,7 +25,8 @@ from ioc.rules_overlay import rules_from_text
 def _when(text: str) -> datetime:
     value = datetime.fromisoformat(text)
     if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a time zone (e.g. 2026-12-04T07:00+07:00)")
+        raise argparse.ArgumentTypeError(tr("{text}: give a time zone (e.g. 2026-12-04T07:00+07:00)",
+                                            text=repr(text)))
     return value
 
 
@@ -36,17 +39,24 @@ def with_rules(settings: Settings, path: Path) -> Settings:
     return rules_from_text(settings, text, f"rules file {path}")
 
 
+def _n(value: float, digits: int = 0) -> str:
+    """A count or rate in the command line's language (``5.120.000`` in Vietnamese)."""
+    return format_number(value, CLI_LANG, digits)
+
+
 def _print_run(label: str, run: ReplayRun) -> None:
-    print(f"{label}: {run.events} records, {run.signals} signals, {len(run.alerts)} alerts "
-          f"in {run.wall_s:.1f} s ({run.rate:,.0f} records/s)")
+    print(tr("{label}: {events} records, {signals} signals, {alerts} alerts in {seconds} s "
+             "({rate} records/s)", label=label, events=_n(run.events), signals=_n(run.signals),
+             alerts=_n(len(run.alerts)), seconds=_n(run.wall_s, 1), rate=_n(run.rate)))
     for a in run.alerts:
-        end = a.resolved_at.isoformat() if a.resolved_at else "open"
+        end = a.resolved_at.isoformat() if a.resolved_at else tr("open")
         print(f"  {a.first_seen.isoformat()}  {a.severity:<8} {a.rule:<28} {a.fingerprint}  -> {end}")
 
 
 def _print_diff(diff: BacktestDiff) -> None:
-    print(f"back-test: {len(diff.added)} added, {len(diff.removed)} removed, {len(diff.changed)} changed, "
-          f"{diff.same} the same")
+    print(tr("back-test: {added} added, {removed} removed, {changed} changed, {same} the same",
+             added=_n(len(diff.added)), removed=_n(len(diff.removed)), changed=_n(len(diff.changed)),
+             same=_n(diff.same)))
     for rule, counts in diff.per_rule().items():
         print(f"  {rule:<28} +{counts['added']} -{counts['removed']} ~{counts['changed']}")
     for a in diff.added:
@@ -76,15 +86,15 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         want_ts = store.caps.timescaledb
         with replay_database(store.dsn, keep=args.keep, want_timescaledb=want_ts) as replay:
             baseline = run_replay(records(), settings, replay.pool, speed=SPEEDS[args.speed])
-        _print_run("replay", baseline)
+        _print_run(tr("replay"), baseline)
         if args.rules:
             changed_settings = with_rules(settings, Path(args.rules))
             with replay_database(store.dsn, keep=args.keep, want_timescaledb=want_ts) as replay:
                 changed = run_replay(records(), changed_settings, replay.pool, speed=None)
-            _print_run(f"replay with {args.rules}", changed)
+            _print_run(tr("replay with {rules}", rules=args.rules), changed)
             _print_diff(compare(baseline.alerts, changed.alerts))
     except RecordingError as exc:
-        print(f"ioc replay: {exc}", file=sys.stderr)
+        print(tr("ioc replay: {error}", error=exc), file=sys.stderr)
         return 2
     finally:
         if runtime.store is not None:
@@ -113,13 +123,13 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
         n = import_recording(Path(args.recording), write, attachment_folders(settings))
     except RecordingError as exc:
-        print(f"ioc import-recording: {exc}", file=sys.stderr)
+        print(tr("ioc import-recording: {error}", error=exc), file=sys.stderr)
         return 2
     finally:
         store.close()
         if runtime.embedded is not None:
             runtime.embedded.stop()
-    print(f"imported {n} records from {args.recording}")
+    print(tr("imported {n} records from {path}", n=_n(n), path=args.recording))
     return 0
 
 
@@ -137,34 +147,38 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
         if runtime.embedded is not None:
             runtime.embedded.stop()
-    print(f"recording in {args.out}: {sum(f.records for f in files)} records in {len(files)} files")
+    print(tr("recording in {path}: {n} records in {files} files", path=args.out,
+             n=_n(sum(f.records for f in files)), files=_n(len(files))))
     return 0
 
 
 def add_replay_parser(sub: Any, settings_of: Any) -> None:
     """The ``replay`` subcommand (``settings_of(args)`` loads the settings)."""
+    store_help = tr("the store (default: IOC_DATABASE__DSN or the embedded one)")
     rep = sub.add_parser("replay",
-                         help="replay a recorded period through the rules (a back-test with --rules)")
+                         help=tr("replay a recorded period through the rules (a back-test with --rules)"))
     rep.add_argument("--recording", default=None,
-                     help="a recording's folder (see ioc/recording.py); default: the store's own facts")
-    rep.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
-    rep.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
-    rep.add_argument("--feeds", default=None, help="comma-separated feeds (default: all recorded)")
+                     help=tr("a recording's folder (see ioc/recording.py); default: the store's own facts"))
+    rep.add_argument("--from", dest="start", type=_when, required=True, help=tr("ISO time with its zone"))
+    rep.add_argument("--to", dest="end", type=_when, required=True, help=tr("ISO time with its zone"))
+    rep.add_argument("--feeds", default=None, help=tr("comma-separated feeds (default: all recorded)"))
     rep.add_argument("--speed", choices=sorted(SPEEDS), default="max",
-                     help="event seconds per wall second (max: as fast as possible)")
-    rep.add_argument("--rules", default=None, help="a TOML [rules] file: back-test it against the config's")
-    rep.add_argument("--keep", action="store_true", help="keep the replay databases for inspection")
-    rep.add_argument("--dsn", default=None, help="the PostgreSQL server replay databases are made on")
+                     help=tr("event seconds per wall second (max: as fast as possible)"))
+    rep.add_argument("--rules", default=None,
+                     help=tr("a TOML [rules] file: back-test it against the config's"))
+    rep.add_argument("--keep", action="store_true", help=tr("keep the replay databases for inspection"))
+    rep.add_argument("--dsn", default=None, help=tr("the PostgreSQL server replay databases are made on"))
     rep.set_defaults(func=lambda args: cmd_replay(args, settings_of(args)))
-    rec = sub.add_parser("record", help="export the store's facts of a period as a recording")
-    rec.add_argument("--out", required=True, help="the recording's folder")
-    rec.add_argument("--from", dest="start", type=_when, required=True, help="ISO time with its zone")
-    rec.add_argument("--to", dest="end", type=_when, required=True, help="ISO time with its zone")
-    rec.add_argument("--feeds", default=None, help="comma-separated feeds (default: all)")
-    rec.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
+    rec = sub.add_parser("record", help=tr("export the store's facts of a period as a recording"))
+    rec.add_argument("--out", required=True, help=tr("the recording's folder"))
+    rec.add_argument("--from", dest="start", type=_when, required=True, help=tr("ISO time with its zone"))
+    rec.add_argument("--to", dest="end", type=_when, required=True, help=tr("ISO time with its zone"))
+    rec.add_argument("--feeds", default=None, help=tr("comma-separated feeds (default: all)"))
+    rec.add_argument("--dsn", default=None, help=store_help)
     rec.set_defaults(func=lambda args: cmd_record(args, settings_of(args)))
     imp = sub.add_parser("import-recording",
-                         help="write a recording's facts into the store and its key frames into their folder")
-    imp.add_argument("recording", help="the recording's folder")
-    imp.add_argument("--dsn", default=None, help="the store (default: IOC_DATABASE__DSN or the embedded one)")
+                         help=tr("write a recording's facts into the store and its key frames into "
+                                 "their folder"))
+    imp.add_argument("recording", help=tr("the recording's folder"))
+    imp.add_argument("--dsn", default=None, help=store_help)
     imp.set_defaults(func=lambda args: cmd_import(args, settings_of(args)))

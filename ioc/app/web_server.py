@@ -70,6 +70,8 @@ class WebRole(BaseApplication):  # type: ignore[misc]
 def serve_web_role(settings: Settings, host: str | None = None, port: int | None = None) -> int:
     """Run the web role under gunicorn until ``SIGTERM``/``SIGINT``; returns the exit status."""
     bind = f"{host or settings.web.host}:{settings.web.port if port is None else port}"
-    print(f"Wall: http://{bind}/", flush=True)
+    from ioc.app.cli import tr
+
+    print(tr("Wall: {url}", url=f"http://{bind}/"), flush=True)
     WebRole(settings, bind).run()
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from psycopg_pool import ConnectionPool
 
@@ -25,11 +26,15 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 
 
 class ChangeRefused(Exception):
-    """A change that cannot be made: ``code`` is the HTTP status (400, 404, 409), ``str()`` the reason."""
+    """A change that cannot be made: ``code`` is the HTTP status (400, 404, 409); ``message`` a
+    catalogue message (domain ``reports311``, its English text the id) with its ``params`` (status
+    codes as they are: the reader's page names them); ``str()`` the English reason."""
 
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
+    def __init__(self, code: int, message: str, **params: Any) -> None:
+        super().__init__(message.format(**params) if params else message)
         self.code = code
+        self.message = message
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class Change:
 def change_status(pool: ConnectionPool, request_id: str, change: Change, now: datetime) -> ReportStatusChange:
     """Record ``change`` of report ``request_id`` (serialised per report) or raise :class:`ChangeRefused`."""
     if change.status not in ALLOWED_FROM:
-        raise ChangeRefused(400, f"status must be one of {', '.join(ALLOWED_FROM)}")
+        raise ChangeRefused(400, "status must be one of {statuses}", statuses=", ".join(ALLOWED_FROM))
     if change.status == "rejected" and not change.reason.strip():
         raise ChangeRefused(400, "a rejection needs a reason")
     with pool.connection() as conn, conn.transaction():  # the lock is held to the commit
@@ -53,7 +58,7 @@ def change_status(pool: ConnectionPool, request_id: str, change: Change, now: da
             (request_id,),
         ).fetchone()
         if found is None:
-            raise ChangeRefused(404, f"no report {request_id[:64]!r}")
+            raise ChangeRefused(404, "no report {id}", id=request_id[:64])
         last = conn.execute(
             "SELECT status, time FROM field_report_status WHERE request_id = %s ORDER BY time DESC, status "
             "LIMIT 1",
@@ -61,7 +66,8 @@ def change_status(pool: ConnectionPool, request_id: str, change: Change, now: da
         ).fetchone()
         current, since = (last[0], last[1]) if last else ("received", None)
         if current not in ALLOWED_FROM[change.status]:
-            raise ChangeRefused(409, f"report {request_id} is {current}: it cannot become {change.status}")
+            raise ChangeRefused(409, "report {id} is {current}: it cannot become {status}", id=request_id,
+                                current=current, status=change.status)
         at = now if since is None or now > since else since + timedelta(microseconds=1)
         assigning = change.status == "assigned"
         event = ReportStatusChange(
