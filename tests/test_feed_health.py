@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import migrated_database
 from pydantic import ValidationError
 
 from dashboards.components import system_rows
@@ -49,8 +50,10 @@ def test_the_record_is_strict_and_survives_a_heartbeat_as_json() -> None:
         FeedHealth(feed="f", worker="w", state="live", pending=-1)
 
 
-def test_every_ingest_worker_of_the_hue_config_reports_the_record(tmp_path: Path) -> None:
+def test_every_ingest_worker_of_the_hue_config_reports_the_record(tmp_path: Path, pg_plain) -> None:
     data = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    # the Open311 intake reads the store
+    data["database"] = {**data.get("database", {}), "dsn": migrated_database(pg_plain)}
     data["feeds"].append({"name": "press", "kind": "rss", "options": {  # the press feed runs in the demo
         "outlets": [{"name": "SIM", "url": "http://127.0.0.1:9/feed.xml", "simulated": True}]}})
     settings = Settings(**data)
@@ -60,7 +63,8 @@ def test_every_ingest_worker_of_the_hue_config_reports_the_record(tmp_path: Path
     workers = {s.label: s.build(bus.publisher()) for s in sources}
     try:
         kinds = {label: w.feed_health().worker for label, w in workers.items()}
-        assert set(kinds.values()) == {"environment", "vessels", "security", "services", "press", "camera"}
+        assert set(kinds.values()) == {"environment", "vessels", "security", "services", "press", "camera",
+                                      "open311"}
         for label, worker in workers.items():
             health = worker.feed_health()
             assert isinstance(health, FeedHealth) and health.published == 0 and health.errors == 0
@@ -70,6 +74,9 @@ def test_every_ingest_worker_of_the_hue_config_reports_the_record(tmp_path: Path
             capture = getattr(worker, "capture", None)
             if capture is not None:
                 capture.close()
+            if getattr(worker, "_on_stop", None) is not None:  # the intake: its socket and store pool
+                worker.server.shutdown()
+                worker._on_stop()
 
 
 def test_environment_worker_health_through_a_bus_outage(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from test_web_role import WebRole
 
 from alerts.people import People
 from dashboards.app import create_app
+from dashboards.screens.routes import page_paths
 from ioc.app.check_config import check_config
 from ioc.config import Settings, Station, WebSettings
 from ioc.feeds.environment.records import EnvironmentReading
@@ -102,8 +103,10 @@ page = "/nowhere/"
 dwell_s = 30
 """, encoding="utf-8")
     _, errors = check_config(bad)
+    pages = page_paths()
+    assert {"/", "/console/", "/sea/", "/cameras/", "/security/", "/press/", "/services/"} <= set(pages)
     assert errors == ["screens[0].items[0]: '/nowhere/' is not a page of the server "
-                      "(pages: /, /console/, /sea/, /cameras/, /security/, /reports/, /press/, /services/)"]
+                      f"(pages: {', '.join(pages)})"]
     bad.write_text('[[screens]]\nname = "a"\n[[screens.items]]\npage = "https://evil.example/"\n',
                    encoding="utf-8")
     _, errors = check_config(bad)

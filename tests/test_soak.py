@@ -2,8 +2,9 @@
 memory sampled; neither the server nor a page may grow steadily.
 
 The shorter version of ``bench/soak.py`` (an hour, in ``bench/RESULTS.md``): the same sampling
-(``tests/soak.py``) over about two minutes after the pages filled in. The bounds are loose enough
-for two busy cores and tight enough to catch a leak that would fill a night: the server gaining
+(``tests/soak.py``) over about two minutes after the pages filled in and a minute of warm-up (the sea
+map's tracks of the last hours grow while the demo's first minutes of AIS arrive; the 20-minute run
+in ``bench/RESULTS.md`` shows them flat after that). The bounds are loose enough for two busy cores and tight enough to catch a leak that would fill a night: the server gaining
 more than 10 MB a minute (600 MB a night), a page's heap after a full collection more than 2 MB a
 minute, or a page's DOM a quarter of its size a minute.
 """
@@ -19,7 +20,7 @@ from tests.soak import open_pages, run_soak
 from tests.waiting import wait_for
 
 PAGES = ("/", "/sea/", "/cameras/")
-SAMPLES, EVERY_S = 9, 15.0
+SAMPLES, EVERY_S, WARMUP = 12, 15.0, 4  # the first minute's samples are warm-up: tracks and charts fill in
 
 
 def filled_in(driver: Any, handles: dict[str, str]) -> bool:
@@ -44,11 +45,12 @@ def test_a_short_soak_of_the_demo_keeps_server_and_pages_flat(
         soak = run_soak(browser, handles, demo.proc.pid, SAMPLES, EVERY_S)
         assert demo.proc.poll() is None, demo.output[-3000:]
     print("\n" + soak.table())
-    slopes = soak.slopes()
+    slopes = soak.slopes(skip=WARMUP)
     for name, value in slopes.items():
         print(f"slope {name}: {value:+.3f} / min")
     assert slopes["server_mb"] < 10.0, slopes
     for page in PAGES:
         assert slopes[f"heap_mb {page}"] < 2.0, (page, slopes)
-        mean_nodes = sum(s.dom_nodes[page] for s in soak.samples) / len(soak.samples)
+        kept = soak.samples[WARMUP:]
+        mean_nodes = sum(s.dom_nodes[page] for s in kept) / len(kept)
         assert slopes[f"dom_nodes {page}"] < 0.25 * mean_nodes, (page, slopes, mean_nodes)

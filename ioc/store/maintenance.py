@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from ioc.feeds import FEEDS
@@ -34,12 +35,22 @@ def refresh_rollups(pool: ConnectionPool, caps: Capabilities) -> int:
     return written
 
 
+def _hypertables(conn: psycopg.Connection, caps: Capabilities) -> set[str]:
+    """The raw tables that are hypertables (a feed may keep a small plain table, e.g. storm warnings)."""
+    if not caps.timescaledb:
+        return set()
+    rows = conn.execute(
+        "SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name = ANY(%s)",
+        (list(RAW_TABLES),)).fetchall()
+    return {r[0] for r in rows}
+
+
 def install_policies(pool: ConnectionPool, caps: Capabilities, retention_days: int) -> None:
-    """Hand retention to TimescaleDB's job scheduler where the licence has it."""
+    """Hand retention of the hypertables to TimescaleDB's job scheduler where the licence has it."""
     if not caps.retention_policy:
         return
     with pool.connection() as conn:
-        for table in RAW_TABLES:
+        for table in sorted(_hypertables(conn, caps)):
             conn.execute(
                 f"SELECT add_retention_policy('{table}', interval '{int(retention_days)} days', "
                 "if_not_exists => true)"
@@ -47,18 +58,21 @@ def install_policies(pool: ConnectionPool, caps: Capabilities, retention_days: i
 
 
 def apply_retention(pool: ConnectionPool, caps: Capabilities, retention_days: int) -> int:
-    """Drop raw rows older than the retention period; returns chunks dropped or rows deleted."""
-    if caps.retention_policy:
-        return 0
+    """Drop raw rows older than the retention period; returns chunks dropped or rows deleted.
+
+    Hypertables lose whole chunks (``drop_chunks``), or nothing here where TimescaleDB's own
+    retention policy runs; plain tables lose rows by ``DELETE``.
+    """
     cutoff = f"now() - interval '{int(retention_days)} days'"
     removed = 0
     with pool.connection() as conn:
+        hypertables = _hypertables(conn, caps)
         for table in RAW_TABLES:
-            if caps.timescaledb:
+            if table not in hypertables:
+                removed += conn.execute(f"DELETE FROM {table} WHERE time < {cutoff}").rowcount
+            elif not caps.retention_policy:
                 rows = conn.execute(f"SELECT drop_chunks('{table}', older_than => {cutoff})").fetchall()
                 removed += len(rows)
-            else:
-                removed += conn.execute(f"DELETE FROM {table} WHERE time < {cutoff}").rowcount
         # rollups of the fallback path are plain tables: keep them ten times longer than raw data
         if not caps.continuous_aggregates:
             for name in ROLLUP_TABLES:
