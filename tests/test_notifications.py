@@ -364,8 +364,13 @@ def test_each_recipient_reads_in_their_language(plain_store: Store) -> None:
         smtp.server_close()
     [entry] = [e for e in svc.history(alert_id) if e.action == "escalate"]
     assert entry.note == "unacknowledged for 2.5 min: escalated to Shift lead (email)"
+    # "Shift lead" is a default recipient's name: a catalogue message, said in the reader's language
     assert note_in(entry.note, entry.details, "vi") == \
-        "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Shift lead (email)"
+        "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Trưởng ca (email)"
+    with plain_store.pool.connection() as conn:
+        subjects = conn.execute("SELECT payload->'subjects' FROM notifications WHERE reason = 'escalation'"
+                                ).fetchone()[0]
+    assert "Trưởng ca" in subjects["vi"] and "Shift lead" in subjects["en"], subjects
 
 
 def test_the_hue_config_notifies_in_vietnamese_in_its_time_zone() -> None:
