@@ -43,7 +43,8 @@ def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samp
     cfg, own = split_options(feed.options, samples_dir)
     host, port = str(own.get("host", "127.0.0.1")), int(own.get("port", 8311))
     if not database_dsn:
-        raise ConfigError(f"feed {feed.name!r}: the Open311 intake reads the store: set [database] dsn")
+        raise ConfigError("feed {name}: the Open311 intake reads the store: set [database] dsn",
+                          name=repr(feed.name))
     # autocommit: the intake's reads are single statements (no BEGIN/COMMIT round trips per post);
     # the outbox relay opens its own transaction
     pool = ConnectionPool(database_dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True)

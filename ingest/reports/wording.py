@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ioc import i18n
 from ioc.i18n import LANGUAGES, gettext
 
 DOMAIN = "open311"
@@ -26,17 +27,10 @@ HTTP_TEXTS: dict[int, str] = {
 }
 
 
-class Worded(Exception):
-    """An error whose text is ``template`` (a catalogue message) filled with ``params``."""
+class Worded(i18n.Worded):
+    """A refusal's text: a message of the ``open311`` catalogue with its fields."""
 
-    def __init__(self, template: str, /, **params: Any) -> None:
-        super().__init__(template.format(**params))
-        self.template, self.params = template, params
-
-    def said(self, lang: str) -> str:
-        """The text in ``lang`` (a field that is itself :class:`Worded` said in it too)."""
-        params = {k: v.said(lang) if isinstance(v, Worded) else v for k, v in self.params.items()}
-        return gettext(DOMAIN, self.template, lang, **params)
+    domain = DOMAIN
 
 
 def http_text(code: int, english: str, lang: str) -> str:

@@ -12,7 +12,7 @@ from ioc.app.cli import CLI_LANG, tr
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
 from ioc.app.replay_text import diff_lines, run_lines
 from ioc.config import ConfigError, Settings
-from ioc.i18n import format_number
+from ioc.i18n import Worded, format_number
 from ioc.recording import (
     RecordingError,
     export_recording,
@@ -36,8 +36,8 @@ def with_rules(settings: Settings, path: Path) -> Settings:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"rules file {path}: {exc}") from None
-    return rules_from_text(settings, text, f"rules file {path}")
+        raise ConfigError("rules file {path}: {reason}", path=path, reason=exc.strerror or exc) from None
+    return rules_from_text(settings, text, Worded("rules file {path}", path=path))  # said in the reader's
 
 
 def _n(value: float, digits: int = 0) -> str:
