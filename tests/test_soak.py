@@ -4,9 +4,10 @@ memory sampled; neither the server nor a page may grow steadily.
 The shorter version of ``bench/soak.py`` (an hour, in ``bench/RESULTS.md``): the same sampling
 (``tests/soak.py``) over about two minutes after the pages filled in and a minute of warm-up (the sea
 map's tracks of the last hours grow while the demo's first minutes of AIS arrive; the 20-minute run
-in ``bench/RESULTS.md`` shows them flat after that). The bounds are loose enough for two busy cores and tight enough to catch a leak that would fill a night: the server gaining
-more than 10 MB a minute (600 MB a night), a page's heap after a full collection more than 2 MB a
-minute, or a page's DOM a quarter of its size a minute.
+in ``bench/RESULTS.md`` shows them flat after that). The bounds are loose enough for two busy cores
+and tight enough to catch a leak that would fill a night: the server gaining more than 10 MB a
+minute (600 MB a night), a page's heap after a full collection more than 2 MB a minute, or a page's
+DOM a quarter of its size a minute.
 """
 
 from __future__ import annotations
