@@ -85,6 +85,7 @@ def test_press_page_in_both_languages_with_nothing_active(served: tuple[str, Sto
 
 
 def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Store], browser: object) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -115,9 +116,14 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
     wait.until(lambda d: len(texts("#press-alerts .alert")) == 2)
     assert driver.execute_script("return window.__pressNoReload === true;")  # type: ignore[attr-defined]
     # the department filter narrows the alerts to the chosen department's
-    [choice] = [x for x in driver.find_elements(By.CSS_SELECTOR, "#press-department label")
-                if x.text.strip() == "Cảnh sát PCCC"]
-    choice.click()
+    def choose_fire(_d: object) -> bool:
+        [choice] = [x for x in driver.find_elements(By.CSS_SELECTOR, "#press-department label")
+                    if x.text.strip() == "Cảnh sát PCCC"]
+        choice.click()
+        return True
+
+    WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(choose_fire)
     shown = wait.until(lambda d: (r := texts("#press-alerts .alert")) and len(r) == 1 and r)
     assert "PCCC" in shown[0] and "Burst of topic:fire" in shown[0]
     assert driver.execute_script("return window.__pressNoReload === true;")  # type: ignore[attr-defined]
@@ -138,6 +144,7 @@ def test_stories_and_trends_with_sparklines_follow_the_department(served: tuple[
                                                                   browser: object) -> None:
     import base64
 
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -163,26 +170,34 @@ def test_stories_and_trends_with_sparklines_follow_the_department(served: tuple[
 
     stories = wait.until(lambda d: (r := texts("#press-stories .story")) and r)
     assert len(stories) == 1 and STORY[0] in stories[0] and "SIM Báo Sông Hương" in stories[0]
-    headline = driver.find_element(By.CSS_SELECTOR, "#press-stories .headline a")
-    assert headline.get_attribute("href") == "https://example.org/story/1"  # the first article
-    assert headline.get_attribute("rel") == "noopener noreferrer"
-    assert headline.get_attribute("target") == "_blank"
-    cells = driver.find_elements(By.CSS_SELECTOR, "#press-stories .story td")
-    assert cells[1].text.startswith("3 ") and cells[3].text == "3"
-    assert "/giờ" in cells[4].text  # growth per hour, in Vietnamese
-    spark = driver.find_element(By.CSS_SELECTOR, "#press-stories img.sparkline")
-    src = spark.get_attribute("src")
-    assert src.startswith("data:image/svg+xml;base64,") and "<polyline" in base64.b64decode(src[26:]).decode()
-    assert spark.get_attribute("title").endswith("1, 0, 0, 0, 2")  # 12 hours per hour, the newest last
-    assert spark.size["width"] > 50 and spark.size["height"] > 20
-    # trends: flood (4 articles in the last hour, none before) above fire (one every three hours)
-    trends = texts("#press-trends .trend")
-    assert trends[0].startswith("lũ lụt") and "chủ đề" in trends[0]
-    assert any(r.startswith("Phú Hội") and "địa điểm" in r for r in trends)
-    assert any(r.startswith("cháy") for r in trends)
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#press-trends img.sparkline")) == len(trends)
-    assert "rising" in driver.find_element(By.CSS_SELECTOR, "#press-trends .trend").get_attribute("class")
-    assert "MÔ PHỎNG" in driver.find_element(By.TAG_NAME, "body").text
+    # the page redraws its panels on every refresh: an element found before a redraw is stale
+    # after it, so the first look is retried as a whole when that happens
+    def first_look(_d: object) -> bool:
+        headline = driver.find_element(By.CSS_SELECTOR, "#press-stories .headline a")
+        assert headline.get_attribute("href") == "https://example.org/story/1"  # the first article
+        assert headline.get_attribute("rel") == "noopener noreferrer"
+        assert headline.get_attribute("target") == "_blank"
+        cells = driver.find_elements(By.CSS_SELECTOR, "#press-stories .story td")
+        assert cells[1].text.startswith("3 ") and cells[3].text == "3"
+        assert "/giờ" in cells[4].text  # growth per hour, in Vietnamese
+        spark = driver.find_element(By.CSS_SELECTOR, "#press-stories img.sparkline")
+        src = spark.get_attribute("src")
+        assert src.startswith("data:image/svg+xml;base64,")
+        assert "<polyline" in base64.b64decode(src[26:]).decode()
+        assert spark.get_attribute("title").endswith("1, 0, 0, 0, 2")  # 12 hours per hour, the newest last
+        assert spark.size["width"] > 50 and spark.size["height"] > 20
+        # trends: flood (4 articles in the last hour, none before) above fire (one every three hours)
+        trends = texts("#press-trends .trend")
+        assert trends[0].startswith("lũ lụt") and "chủ đề" in trends[0]
+        assert any(r.startswith("Phú Hội") and "địa điểm" in r for r in trends)
+        assert any(r.startswith("cháy") for r in trends)
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#press-trends img.sparkline")) == len(trends)
+        assert "rising" in driver.find_element(By.CSS_SELECTOR, "#press-trends .trend").get_attribute("class")
+        assert "MÔ PHỎNG" in driver.find_element(By.TAG_NAME, "body").text
+        return True
+
+    WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(first_look)
     wait_until_still(driver)
     driver.save_screenshot(str(ARTIFACTS / "press-stories-vi.png"))  # type: ignore[attr-defined]
     # a fourth outlet carries the story: the page shows it grow without a reload
@@ -191,9 +206,14 @@ def test_stories_and_trends_with_sparklines_follow_the_department(served: tuple[
     wait.until(lambda d: (r := texts("#press-stories .story td:nth-child(4)")) and r[0] == "4")
     assert driver.execute_script("return window.__pressNoReload === true;")  # type: ignore[attr-defined]
     # the fire department's filter: the flood story and flood trend are not theirs, fire is
-    [choice] = [x for x in driver.find_elements(By.CSS_SELECTOR, "#press-department label")
-                if x.text.strip() == "Cảnh sát PCCC"]
-    choice.click()
+    def choose_fire(_d: object) -> bool:
+        [choice] = [x for x in driver.find_elements(By.CSS_SELECTOR, "#press-department label")
+                    if x.text.strip() == "Cảnh sát PCCC"]
+        choice.click()
+        return True
+
+    WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1,
+                  ignored_exceptions=(StaleElementReferenceException,)).until(choose_fire)
     wait.until(lambda d: not texts("#press-stories .story") and texts("#press-stories ~ .empty"))
     shown = wait.until(lambda d: (r := texts("#press-trends .trend")) and all("lũ" not in x for x in r) and r)
     assert [x.split("\t")[0].split("\n")[0] for x in shown] == ["cháy"]

@@ -256,11 +256,12 @@ const sub = gd._fullLayout.map && gd._fullLayout.map._subplot;
 const vessels = gd._fullData.find(t => t.name === 'vessels');
 const selected = gd._fullData.find(t => t.name === 'selected track');
 return {
-    vessels: vessels ? vessels.lon.length : 0,
-    ringed: vessels ? vessels.marker.symbol.filter(s => /-(crit|warn|info)$/.test(s)).length : 0,
+    vessels: vessels && vessels.lon ? vessels.lon.length : 0,
+    ringed: vessels && vessels.marker && Array.isArray(vessels.marker.symbol)  // mid-redraw: not yet
+        ? vessels.marker.symbol.filter(s => /-(crit|warn|info)$/.test(s)).length : 0,
     tracks: sub && sub.map && sub.map.getSource('sea-tracks') && sub.map.isSourceLoaded('sea-tracks')
         ? sub.map.querySourceFeatures('sea-tracks').length : 0,
-    selected: selected ? selected.lon.length : 0,
+    selected: selected && selected.lon ? selected.lon.length : 0,
     zoom: sub && sub.map ? sub.map.getZoom() : null,
     loaded: !!(sub && sub.map && sub.map.loaded()),
     images: sub && sub.map ? sub.map.listImages().length : 0,
