@@ -15,7 +15,8 @@ flashes for critical ones).
 
 A webhook's URL is often its own secret (a chat's incoming-hook token sits
 in its path or query), so errors, logs and the console name only its scheme
-and host (:func:`public_url`); :func:`redact_urls` does the same to any text.
+and host (:func:`public_url`); :func:`redact_urls` does the same to any text. Errors are stored in
+English from the templates of :mod:`alerts.delivery_errors`, which says them in a reader's language.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ from typing import Any, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from alerts.delivery_errors import (
+    HTTP_REASON,
+    HTTP_STATUS,
+    NO_ADDRESS,
+    NO_CHANNEL,
+    NOT_A_URL,
+    SMTP_FAILED,
+    UNREACHABLE,
+    said,
+)
 from alerts.settings import (
     AlertSettings,
     ChannelSettings,
@@ -155,17 +166,18 @@ class WebhookChannel:
         try:
             request = urllib.request.Request(self.cfg.url, data=body, headers=headers, method="POST")
         except ValueError:
-            raise PermanentDeliveryError(f"the webhook URL of channel {self.name!r} is not a URL") from None
+            raise PermanentDeliveryError(said(NOT_A_URL, channel=repr(self.name))) from None
         try:
             with urllib.request.urlopen(request, timeout=self.cfg.timeout_seconds) as resp:
                 status = resp.status
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"HTTP {exc.code} {redact_urls(str(exc.reason))} from {where}") from None
+            raise DeliveryError(said(HTTP_REASON, status=exc.code, reason=redact_urls(str(exc.reason)),
+                                     where=where)) from None
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = redact_urls(str(getattr(exc, "reason", exc)))
-            raise DeliveryError(f"cannot reach {where}: {reason}") from None
+            raise DeliveryError(said(UNREACHABLE, where=where, reason=reason)) from None
         if not 200 <= status < 300:
-            raise DeliveryError(f"HTTP {status} from {where}")
+            raise DeliveryError(said(HTTP_STATUS, status=status, where=where))
 
 
 class EmailChannel:
@@ -180,7 +192,7 @@ class EmailChannel:
         who = self.recipients.get(notification.recipient)
         address = who.email if who else None
         if not address:
-            raise PermanentDeliveryError(f"no email address configured for {notification.recipient!r}")
+            raise PermanentDeliveryError(said(NO_ADDRESS, recipient=repr(notification.recipient)))
         msg = EmailMessage()
         msg["From"] = self.cfg.sender
         msg["To"] = address
@@ -196,7 +208,8 @@ class EmailChannel:
                     smtp.login(self.cfg.username, self.cfg.password or "")
                 smtp.send_message(msg)
         except (smtplib.SMTPException, OSError) as exc:
-            raise DeliveryError(f"SMTP {self.cfg.host}:{self.cfg.port}: {exc}") from None
+            server = f"{self.cfg.host}:{self.cfg.port}"
+            raise DeliveryError(said(SMTP_FAILED, server=server, reason=exc)) from None
 
 
 def build_channels(settings: AlertSettings) -> dict[str, Channel]:
@@ -308,7 +321,7 @@ class NotificationSender:
         permanent = False
         try:
             if channel is None:
-                raise PermanentDeliveryError(f"no notification channel named {n.channel!r} is configured")
+                raise PermanentDeliveryError(said(NO_CHANNEL, channel=repr(n.channel)))
             channel.send(n)
         except PermanentDeliveryError as exc:
             error, permanent = str(exc), True

@@ -192,6 +192,7 @@ def _default_policies() -> list[EscalationPolicy]:
 
 
 def _default_recipients() -> dict[str, Recipient]:
+    # the names are catalogue messages (domain ``alerts``): a notification says them in its reader's language
     return {
         "duty": Recipient(name="Duty officer"),
         "shift_lead": Recipient(name="Shift lead"),

@@ -58,6 +58,8 @@ class Wording:
         severity = self.alert.severity.upper() if upper else self.alert.severity
         out = {**self.fields, "severity": gettext("alerts", severity, lang),
                "title": self.alert.title_in(lang)}
+        if "target" in out:
+            out["target"] = recipient_name(out["target"], lang)
         if isinstance(out.get("minutes"), int | float):
             out["minutes"] = format_number(float(out["minutes"]), lang, 1)
         return out
@@ -76,6 +78,12 @@ class Wording:
         """What the payload says in words: its message, language and zone, the subject in every language."""
         return {"message": self.message(lang), "language": lang, "timezone": timezone,
                 "subjects": {code: self.subject(code) for code in LANGUAGES}}
+
+
+def recipient_name(name: Any, lang: str) -> Any:
+    """A recipient's display name in ``lang``: the default ones ("Shift lead") are catalogue messages;
+    a configured name that is not (a person's) is said as it is."""
+    return gettext("alerts", name, lang) if isinstance(name, str) and name else name
 
 
 def recipient_language(conn: psycopg.Connection, settings: AlertSettings, recipient: str) -> str:
@@ -102,6 +110,8 @@ def note_in(note: str | None, details: Mapping[str, Any] | None, lang: str, titl
     params = dict(details.get("note_params") or {})
     if title is not None and "title" in params:
         params["title"] = title
+    if "target" in params:
+        params["target"] = recipient_name(params["target"], lang)
     return render("alerts", details.get("note_template"), params, lang, note or "")
 
 

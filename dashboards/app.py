@@ -34,7 +34,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         assets_ignore=c.assets_only("wall.css", "wall.js"),  # the other pages' assets are theirs
         serve_locally=True,  # a control room may have no internet
     )
-    i18n.install(app.server)  # a screen's ?lang= is remembered for its callbacks
+    i18n.install(app.server, settings.web.language)  # ?lang= remembered; refusals in the language
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)

@@ -186,7 +186,7 @@ class Auth:
         if self.needs_login(route) and principal() is None:
             if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
                 return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/')}", code=302)
-            return Response("Log in first.", status=401, mimetype="text/plain")
+            return Response(self._said("Log in first."), status=401, mimetype="text/plain")
         return None
 
     def needs_login(self, route: str) -> bool:
@@ -295,7 +295,8 @@ class Auth:
         """``{"name", "role"}`` of the session, or 401: the console checks it to notice an expired session."""
         who = principal()
         if who is None:
-            return Response('{"error": "not logged in"}', status=401, mimetype="application/json")
+            said = json.dumps({"error": self._said("not logged in")}, ensure_ascii=False)
+            return Response(said, status=401, mimetype="application/json")
         return Response(
             json.dumps({"name": who.name, "role": who.role, "expires_at": who.expires_at.isoformat()}),
             mimetype="application/json",

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, Response, has_request_context, request
+from werkzeug.exceptions import HTTPException
 
 from ioc import i18n
 from ioc.config import Settings
@@ -42,11 +43,44 @@ def page_language(settings: Settings | str | None) -> str:
     return i18n.language(preferred, default) if preferred else default
 
 
-def install(server: Flask) -> None:
-    """Remember a screen's ``?lang=`` in a cookie, so its callbacks answer in the same language."""
+#: what a refused request says when nothing more is said (Werkzeug's page would be English HTML)
+HTTP_TEXTS: dict[int, str] = {
+    400: "Bad request.",
+    401: "Log in first.",
+    403: "Access denied.",
+    404: "Not found.",
+    405: "Method not allowed.",
+    413: "The request is too large.",
+    429: "Too many requests: try again later.",
+    500: "Internal error: try again later.",
+    503: "Service unavailable: try again later.",
+}
+
+
+def http_text(code: int, lang: str) -> str:
+    """``404 Không tìm thấy.``: a refused request's status and its short text in ``lang``."""
+    template = HTTP_TEXTS.get(code)
+    said = t(template, lang) if template else t("Error {code}.", lang, code=code)
+    return f"{code} {said}"
+
+
+def install(server: Flask, language: str = i18n.DEFAULT_LANGUAGE) -> None:
+    """Remember a screen's ``?lang=`` in a cookie, so its callbacks answer in the same language; answer
+    a refused request (a 404, a 405...) with a short text in the page's language (``language``: the
+    city's), its headers (``Allow``, ``Retry-After``) kept."""
     if getattr(server, "_ioc_lang_installed", False):
         return
     server._ioc_lang_installed = True  # type: ignore[attr-defined]
+
+    @server.errorhandler(HTTPException)
+    def refused(exc: HTTPException) -> Response | HTTPException:
+        if exc.code is None or exc.code < 400:
+            return exc
+        if exc.response is not None:  # a route's own answer (``abort(response)``)
+            return exc.response
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return Response(http_text(exc.code, page_language(language)), status=exc.code, headers=headers,
+                        mimetype="text/plain")
 
     @server.after_request
     def remember_language(response: Response) -> Response:

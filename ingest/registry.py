@@ -81,7 +81,7 @@ INGEST: tuple[tuple[frozenset[str], Callable[[Settings], list[Source]]], ...] = 
     (press.KINDS, _feeds(press.KINDS, lambda f, s, p: press.build_worker(f, p, s.samples_dir))),
     (services.KINDS, _feeds(services.KINDS, lambda f, s, p: services.build_worker(f, p, s.samples_dir))),
     (reports.KINDS, _feeds(reports.KINDS, lambda f, s, p: reports.build_worker(
-        f, p, s.database.dsn, s.samples_dir))),
+        f, p, s.database.dsn, s.samples_dir, language=s.web.language))),
     (frozenset(), _cameras),  # [[cameras]]
 )
 

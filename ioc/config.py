@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     create_model,
     field_validator,
     model_validator,
@@ -30,6 +31,7 @@ from pydantic_settings import (
 
 from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_models
 from ioc.feeds import FEEDS
+from ioc.i18n import Worded, validation_reason
 from ioc.screens import ScreenProfile, unique_names
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
@@ -323,17 +325,47 @@ class Settings(BaseSettings):
         return next((s for s in self.stations if s.id == station_id), None)
 
 
-class ConfigError(RuntimeError):
-    """The configuration file is missing or invalid."""
+class ConfigError(Worded, RuntimeError):
+    """The configuration file is missing or invalid: a catalogue message (domain ``ioc``) with its
+    fields, ``str()`` in English, :meth:`said` in the reader's language."""
+
+
+def toml_path(loc: tuple[Any, ...]) -> str:
+    """``("rules", "thresholds", 0, "metrc")`` -> ``rules.thresholds[0].metrc``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(file)"
+
+
+class ValidationReasons:
+    """A pydantic refusal as a field of a :class:`ConfigError`: each error's TOML path and reason,
+    in English by ``str()`` and in a language by :meth:`said` (:func:`~ioc.i18n.validation_reason`)."""
+
+    def __init__(self, exc: ValidationError, prefix: tuple[Any, ...] = ()) -> None:
+        self.errors, self.prefix = exc.errors(), prefix
+
+    def lines(self, lang: str) -> list[str]:
+        return [f"{toml_path(self.prefix + tuple(e['loc']))}: {validation_reason(e, lang)}"
+                for e in self.errors]
+
+    def said(self, lang: str) -> str:
+        return "; ".join(self.lines(lang))
+
+    def __str__(self) -> str:
+        return self.said("en")
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from ``config_file`` (or ``$IOC_CONFIG``, or the sample), env vars and overrides."""
     path = Path(config_file or os.environ.get("IOC_CONFIG") or DEFAULT_CONFIG)
     if not path.is_file():
-        raise ConfigError(f"configuration file not found: {path}")
+        raise ConfigError("configuration file not found: {path}", path=path)
     bound = type("FileSettings", (Settings,), {"model_config": {**Settings.model_config, "toml_file": path}})
     try:
         return bound(**overrides)
-    except ValueError as exc:
-        raise ConfigError(f"invalid configuration in {path}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError("invalid configuration in {path}: {reason}", path=path,
+                          reason=ValidationReasons(exc)) from None
+    except ValueError as exc:  # e.g. the file is not TOML (Python's own words)
+        raise ConfigError("invalid configuration in {path}: {reason}", path=path, reason=exc) from None

@@ -171,3 +171,21 @@ def validation_reason(error: Any, lang: str) -> str:
         return gettext("ioc", template, lang, **ctx)
     except (KeyError, IndexError):
         return str(error["msg"])
+
+
+class Worded(Exception):
+    """An error whose text is a catalogue message (of :attr:`domain`) with its fields: ``str()`` is the
+    English text (what logs and dead letters keep), :meth:`said` the text in a language. A field that
+    has its own ``said`` (another worded error, a list of reasons) is said in that language too. With
+    no fields the template is the text as it is (a composed English text passes through)."""
+
+    domain = "ioc"
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        super().__init__(template.format(**params) if params else template)
+        self.template, self.params = template, params
+
+    def said(self, lang: str) -> str:
+        params = {k: v.said(lang) if callable(getattr(v, "said", None)) else v
+                  for k, v in self.params.items()}
+        return gettext(self.domain, self.template, lang, **params)

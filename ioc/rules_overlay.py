@@ -11,7 +11,9 @@ from __future__ import annotations
 import tomllib
 from typing import Any
 
-from ioc.config import ConfigError, Settings
+from pydantic import ValidationError
+
+from ioc.config import ConfigError, Settings, ValidationReasons
 
 
 def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
@@ -22,18 +24,19 @@ def _merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def rules_from_text(settings: Settings, text: str, origin: str = "rules file") -> Settings:
+def rules_from_text(settings: Settings, text: str, origin: Any = "rules file") -> Settings:
     """``settings`` with the ``[rules]`` tables of the TOML ``text`` laid over its own (a table names
     only what changes: ``[rules.vessels.ais_gap] gap_minutes = 20`` keeps every other rule as it is)."""
     try:
         doc: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:  # the position and what was expected: Python's own words
+        raise ConfigError("{origin}: not valid TOML: {reason}", origin=origin, reason=exc) from None
     if not isinstance(doc.get("rules"), dict):
-        raise ConfigError(f"{origin}: no [rules] table")
+        raise ConfigError("{origin}: no [rules] table", origin=origin)
     unknown = sorted(set(doc) - {"rules"})
     if unknown:
-        raise ConfigError(f"{origin}: only [rules] tables belong here, not {', '.join(unknown)}")
+        raise ConfigError("{origin}: only [rules] tables belong here, not {tables}", origin=origin,
+                          tables=", ".join(unknown))
     try:
         current = settings.rules
         fields = {name: getattr(current, name) for name in type(current).model_fields}
@@ -43,6 +46,9 @@ def rules_from_text(settings: Settings, text: str, origin: str = "rules file") -
                 change = _merged(value.model_dump(mode="python", exclude_unset=True), change)
             fields[name] = change
         rules = type(current).model_validate(fields)
+    except ValidationError as exc:
+        reason = ValidationReasons(exc, ("rules",))
+        raise ConfigError("{origin}: {reason}", origin=origin, reason=reason) from None
     except ValueError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+        raise ConfigError("{origin}: {reason}", origin=origin, reason=exc) from None
     return settings.model_copy(update={"rules": rules})

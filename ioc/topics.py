@@ -1,4 +1,7 @@
-"""Topic names: ``ioc.<feed>.<kind>``, one per record kind, plus dead letters.
+"""Topic names: ``ioc.<feed>.<kind>``, one per record kind, plus dead letters; a feed whose rule
+must read two kinds of one source in order puts both on one topic (the reports feed: a report
+and its status changes on ``ioc.reports.events``), since distributed mode keeps rule state per
+topic-partition.
 
 Most topics are keyed by source, and a consumer group splits their partitions. Two kinds
 of topic exist so that a rule needing facts of many sources sees all of them however many

@@ -78,14 +78,22 @@ def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
 
 
 @contextmanager
-def serving_pages(pool: Any, settings: Any) -> Iterator[str]:
+def serving_pages(pool: Any, settings: Any, **app_options: Any) -> Iterator[str]:
     """The whole app (every page) on ``pool``, served by waitress from a thread on 127.0.0.1; its URL."""
+    from dashboards.app import create_app
+
+    with serving_wsgi(create_app(pool, settings, **app_options).server) as url:
+        yield url
+
+
+@contextmanager
+def serving_wsgi(app: Any) -> Iterator[str]:
+    """A WSGI app served by waitress from a thread on 127.0.0.1 (as the embedded mode does); its URL."""
     import threading
 
-    from dashboards.app import create_app
     from ioc.http_server import ThreadedServer
 
-    server = ThreadedServer(create_app(pool, settings).server, "127.0.0.1", 0, threads=4)
+    server = ThreadedServer(app, "127.0.0.1", 0, threads=4)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

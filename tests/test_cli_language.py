@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,3 +72,34 @@ def test_ioc_users_speaks_the_command_lines_language(plain_store) -> None:  # no
         assert users_command(plain_store.pool, "add", "hoa", "operator",
                              stdin=io.StringIO("a-long-enough-pw\n"), stdout=io.StringIO(), lang="vi") == 2
     assert err.getvalue() == "ioc users: đã có người dùng tên hoa\n"
+
+
+def test_configuration_errors_are_said_in_the_command_lines_language(tmp_path: Path) -> None:
+    """A file that is not TOML, a missing file, a rules file without [rules] or with a bad value: the
+    project's own words in the reader's language (the TOML parser's position stays Python's)."""
+    from ioc.app.check_config import check_config
+    from ioc.config import ConfigError, load_settings
+    from ioc.rules_overlay import rules_from_text
+
+    broken = tmp_path / "broken.toml"
+    broken.write_text("city = \n")
+    [vi] = check_config(broken, "vi")[1]
+    [en] = check_config(broken, "en")[1]
+    assert vi.startswith("(tệp): không phải TOML hợp lệ: ") and en.startswith("(file): not valid TOML: ")
+    assert check_config(tmp_path / "nowhere.toml", "vi")[1][0].startswith("(tệp): không đọc được: ")
+    settings = load_settings()
+    with pytest.raises(ConfigError) as missing:
+        load_settings(tmp_path / "nowhere.toml")
+    assert missing.value.said("vi") == f"không tìm thấy tệp cấu hình: {tmp_path / 'nowhere.toml'}"
+    with pytest.raises(ConfigError) as no_rules:
+        rules_from_text(settings, "[feeds]\nx = 1\n", "edited")
+    assert str(no_rules.value) == "edited: no [rules] table"
+    assert no_rules.value.said("vi") == "edited: không có bảng [rules]"
+    with pytest.raises(ConfigError) as negative:
+        rules_from_text(settings, "[rules.vessels.ais_gap]\ngap_minutes = -5\n", "edited")
+    said = negative.value.said("vi")
+    assert said.startswith("edited: rules.vessels.ais_gap.gap_minutes: "), said
+    assert "Input should be" not in said
+    assert "Input should be" in str(negative.value)
+    printed = _ioc("vi", "check-config", str(broken))
+    assert printed.returncode == 1 and "(tệp): không phải TOML hợp lệ: " in printed.stdout, printed.stdout

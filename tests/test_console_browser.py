@@ -10,7 +10,6 @@ screenshot ``tests/artifacts/console.png`` is left for a human to judge.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,11 +24,11 @@ from selenium.common.exceptions import StaleElementReferenceException
 
 from alerts.people import People
 from alerts.service import AlertService
-from dashboards.app import create_app
 from ioc.config import Settings, Station, WebSettings
 from ioc.events import AlertSignal
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
+from tests.browser import serving_pages
 
 PASSWORD = "night shift in Huế"
 STATIONS = [
@@ -139,17 +138,8 @@ def console_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
 
 @pytest.fixture
 def base_url(console_store: Store) -> Iterator[str]:
-    from werkzeug.serving import make_server
-
-    app = create_app(console_store.pool, _settings(), caps_label=console_store.caps.label)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="console-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving_pages(console_store.pool, _settings(), caps_label=console_store.caps.label) as url:
+        yield url
 
 
 @pytest.fixture

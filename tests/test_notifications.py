@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from conftest import Clock
 
+from alerts.delivery_errors import TEMPLATES, delivery_error_in, said
 from alerts.notify import NotificationSender, build_channels
 from alerts.service import AlertService
 from alerts.settings import (
@@ -209,6 +210,10 @@ def test_a_notification_that_gives_up_stays_visible(plain_store: Store) -> None:
     failed = svc.failed_notifications()
     assert [(f["alert_id"], f["channel"], f["attempts"]) for f in failed] == [(alert, "webhook", 3)]
     assert "cannot reach" in failed[0]["last_error"]
+    # the console says why in its reader's language (the stored text stays English, as logged)
+    said_vi = delivery_error_in(failed[0]["last_error"], "vi")
+    assert said_vi.startswith("không kết nối được tới http://127.0.0.1:"), said_vi
+    assert delivery_error_in(failed[0]["last_error"], "en") == failed[0]["last_error"]
     assert svc.shift_figures().notifications_failed == 1
     assert [n["state"] for n in svc.notifications_of(alert)] == ["failed"]
 
@@ -245,6 +250,8 @@ def test_a_webhooks_secret_url_stays_out_of_errors_logs_and_the_console(
     seen = [e for (e,) in stored] + [n["last_error"] for n in svc.notifications_of(alert)]
     seen += [f["last_error"] for f in svc.failed_notifications()] + [caplog.text]
     assert all(f"HTTP 503 Service Unavailable from {shown}" in e for e in seen), seen
+    assert delivery_error_in(svc.failed_notifications()[0]["last_error"], "vi") == \
+        f"{shown} trả về lỗi HTTP 503 Service Unavailable"
     assert not any("T0KEN" in e or "sk_live" in e for e in seen), seen
     # an error stored before this change, with the whole URL in it, is cut down when shown
     with plain_store.pool.connection() as conn:
@@ -287,6 +294,8 @@ def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Sto
         run = sender.run_once()
         assert (run.sent, run.failed) == (0, 1)
         assert "no email address configured for 'duty'" in svc.failed_notifications()[0]["last_error"]
+        assert delivery_error_in(svc.failed_notifications()[0]["last_error"], "vi") == \
+            "chưa cấu hình địa chỉ email cho 'duty'"
     finally:
         smtp.shutdown()
         smtp.server_close()
@@ -355,8 +364,13 @@ def test_each_recipient_reads_in_their_language(plain_store: Store) -> None:
         smtp.server_close()
     [entry] = [e for e in svc.history(alert_id) if e.action == "escalate"]
     assert entry.note == "unacknowledged for 2.5 min: escalated to Shift lead (email)"
+    # "Shift lead" is a default recipient's name: a catalogue message, said in the reader's language
     assert note_in(entry.note, entry.details, "vi") == \
-        "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Shift lead (email)"
+        "chưa được xác nhận sau 2,5 phút: đã chuyển cấp cho Trưởng ca (email)"
+    with plain_store.pool.connection() as conn:
+        subjects = conn.execute("SELECT payload->'subjects' FROM notifications WHERE reason = 'escalation'"
+                                ).fetchone()[0]
+    assert "Trưởng ca" in subjects["vi"] and "Shift lead" in subjects["en"], subjects
 
 
 def test_the_hue_config_notifies_in_vietnamese_in_its_time_zone() -> None:
@@ -370,3 +384,16 @@ def test_the_hue_config_notifies_in_vietnamese_in_its_time_zone() -> None:
     object.__setattr__(settings, "alerts", {"notifications": {"language": "en"}, "timezone": "UTC"})
     cfg = alert_settings(settings)
     assert (cfg.notifications.language, cfg.timezone) == ("en", "UTC")  # the city's own choice wins
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_every_delivery_error_reads_in_vietnamese(template: str) -> None:
+    """Each error a channel records has its Vietnamese wording, its fields read back from the stored
+    English: an error without a translation would show English on a Vietnamese console."""
+    fields = {"channel": "'hook'", "status": "502", "reason": "Bad Gateway", "where": "https://chat.example",
+              "recipient": "'duty'", "server": "mail.hue.example:25"}
+    stored = said(template, **{k: v for k, v in fields.items() if "{" + k + "}" in template})
+    vi = delivery_error_in(stored, "vi")
+    assert vi != stored and all(v in vi for k, v in fields.items() if "{" + k + "}" in template), vi
+    assert delivery_error_in(stored, "en") == stored
+    assert delivery_error_in("ConnectionResetError", "vi") == "ConnectionResetError"  # no template: as is

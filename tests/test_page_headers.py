@@ -9,7 +9,6 @@ state. Screenshots of the headers go to ``tests/artifacts/header-*.png``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,10 +18,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts.people import People
-from dashboards.app import create_app
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store.database import open_store
-from tests.browser import wait_until_still
+from tests.browser import serving_pages, wait_until_still
 from tests.waiting import HANG_GUARD_S
 
 SIZES = [(1920, 1080), (1366, 768)]
@@ -99,19 +97,12 @@ def test_overlaps_finds_shared_area_only() -> None:
 @pytest.fixture(scope="module")
 def app_url(pg_plain: Any) -> Iterator[str]:
     """The whole app (wall, sea, cameras, console) on a migrated store, with one duty officer."""
-    from werkzeug.serving import make_server
-
     store = open_store(migrated_database(pg_plain), pool_max=8, want_timescaledb=False)
     People(store.pool).add_user("lan", "duty_officer", PASSWORD, "Nguyễn Thị Lan Hương")
-    app = create_app(store.pool, load_settings(DEFAULT_CONFIG), caps_label=store.caps.label)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="header-pages", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with serving_pages(store.pool, load_settings(DEFAULT_CONFIG), caps_label=store.caps.label) as url:
+            yield url
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         store.close()
 
 

@@ -30,16 +30,17 @@ from tests.waiting import wait_for
 T0 = datetime(2025, 9, 1, tzinfo=UTC)
 
 
-def fleet_records() -> list[Event]:
-    """The simulated Huế fleet's scenario (SIMULATED, made to trip each vessel rule), decoded."""
-    sim = FleetSimulator(T0)
-    end = T0 + timedelta(hours=SCENARIO_HOURS)
+def fleet_records(start: datetime = T0, hours: float = SCENARIO_HOURS) -> list[Event]:
+    """The simulated Huế fleet's scenario (SIMULATED, made to trip each vessel rule), decoded: its
+    first ``hours`` from ``start``."""
+    sim = FleetSimulator(start)
+    end = start + timedelta(hours=hours)
     decoder = AisDecoder(simulated=True)
     out: list[Event] = []
     for when, line in sim.sentences(end):
         out += decoder.feed(line, when)
     out += decoder.flush(end) or []
-    out += [StormWarning.model_validate(w) for w in sim.storm_warnings()]
+    out += [w for w in map(StormWarning.model_validate, sim.storm_warnings()) if w.time <= end]
     return sorted(out, key=lambda r: r.time)
 
 

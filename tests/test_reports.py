@@ -186,6 +186,22 @@ def test_a_report_is_delivered_through_the_notification_outbox(plain_store: Stor
     assert f"https://ioc.example/reports/{made[0]}.pdf" in message
 
 
+def test_a_report_without_the_servers_address_names_itself_in_the_recipients_language(
+        plain_store: Store) -> None:
+    make_day(plain_store)
+    cfg = ReportSettings(kinds=["daily"], languages=["vi", "en"], pdf=False, catch_up_days=1,
+                         recipients=["shift_lead"], channels=["email"], base_url="")
+    made = run_due(plain_store.pool, cfg, tz=TZ, city="Huế", shift_starts=SHIFTS, maker="s",
+                   now=datetime(2026, 12, 5, 1, 0, tzinfo=UTC))
+    assert len(made) == 2  # one per language; the recipient (no console user) reads the first, Vietnamese
+    with plain_store.pool.connection() as conn:
+        [(message, language)] = conn.execute("SELECT payload->>'message', payload->>'language' "
+                                             "FROM notifications WHERE reason = 'report'").fetchall()
+    assert language == "vi"
+    assert message.endswith(f"Báo cáo số {made[0]}: xem tại trang Báo cáo."), message
+    assert "report " not in message
+
+
 def test_reports_carry_the_services_on_time_rate_by_department_and_the_overdue_count(
         plain_store: Store) -> None:
     from ingest.services.simulator import dossier_rows

@@ -41,13 +41,16 @@ class Intake:
     store: Store
 
     def post(self, fmt: str = "json", files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
-             **form: str) -> requests.Response:
+             headers: dict[str, str] | None = None, **form: str) -> requests.Response:
         data = {"api_key": KEY, "service_code": "lighting", **INSIDE, "description": "Đèn hỏng"} | form
-        return requests.post(f"{self.url}/requests.{fmt}", data=data, files=files, timeout=60)
+        return requests.post(f"{self.url}/requests.{fmt}", data=data, files=files, headers=headers,
+                             timeout=60)
 
 
 @pytest.fixture
-def intake(plain_store: Store, tmp_path: Path) -> Iterator[Intake]:
+def intake(plain_store: Store, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Intake]:
+    """The intake; its city's language is the test's parameter (``indirect``), English if none."""
+    language = getattr(request, "param", "en")
     raw = tomllib.loads(SAMPLE.read_text()) | {"photo_dir": str(tmp_path / "photos")}
     raw["clients"]["slow"] = {"api_key": "slow-client-key-0000001", "per_minute": 1, "burst": 2}
     cfg = ReportsFeed.model_validate(raw)
@@ -55,7 +58,8 @@ def intake(plain_store: Store, tmp_path: Path) -> Iterator[Intake]:
         for m in MIGRATIONS:
             m.apply(conn, plain_store.caps)
     sink = StoreSink(plain_store.pool)
-    app = build_app(cfg, sink.publish, sink.dead_letter, StoreReportReader(plain_store.pool))
+    app = build_app(cfg, sink.publish, sink.dead_letter, StoreReportReader(plain_store.pool),
+                    language=language)
     server = ThreadedServer(app, "127.0.0.1", 0, threads=8)
 
     def serve() -> None:
@@ -163,6 +167,40 @@ def test_hostile_uploads_are_decoded_and_refused(intake: Intake) -> None:
     r = intake.post(files=[("media", ("big.jpg", huge, "image/jpeg"))])
     assert r.status_code == 413 and r.json()[0]["code"] == 413
     assert requests.get(f"{intake.url}/requests.json", timeout=30).json() == []
+
+
+@pytest.mark.parametrize("intake", ["vi"], indirect=True)
+def test_errors_answer_in_the_apps_language_else_the_citys(intake: Intake) -> None:
+    """A Vietnamese city answers a refused post in Vietnamese unless the app's Accept-Language asks for
+    English; the spec's codes and the dead letter's English reason stay as they are."""
+    vi = {"Accept-Language": "vi-VN,vi;q=0.9"}
+    en = {"Accept-Language": "en-GB,en;q=0.8"}
+    saigon = {"lat": "10.77", "long": "106.70"}
+    for headers in (None, vi):
+        [e] = intake.post(headers=headers, **saigon).json()
+        assert e == {"code": 400, "description": "vị trí 10.77000,106.70000 nằm ngoài địa bàn thành phố"}
+    [e] = intake.post(headers=en, **saigon).json()
+    assert e == {"code": 400, "description": "location 10.77000,106.70000 is outside the city"}
+    assert [why for why, _ in intake.sink.dead] == ["location 10.77000,106.70000 is outside the city"] * 3
+    r = intake.post("xml", headers=vi, api_key="wrong")
+    root = DET.fromstring(r.content)
+    assert r.status_code == 403 and root.findtext("error/code") == "403"
+    assert root.findtext("error/description") == "thiếu api_key hoặc api_key không hợp lệ"
+    html = b"<html><script>alert(1)</script></html>"
+    [e] = intake.post(headers=vi, files=[("media", ("cat.jpg", html, "image/jpeg"))]).json()
+    assert e["description"].startswith("ảnh thứ 1: không đọc được ảnh: "), e
+    four = [("media", (f"{i}.jpg", photo(), "image/jpeg")) for i in range(4)]
+    [e] = intake.post(headers=vi, files=four).json()
+    assert e == {"code": 400, "description": "gửi quá 3 ảnh"}
+    missing = requests.get(f"{intake.url}/requests/HUE-nope.json", headers=vi, timeout=30)
+    assert missing.status_code == 404
+    assert missing.json() == [{"code": 404, "description": "không tìm thấy phản ánh 'HUE-nope'"}]
+    bad_status = requests.get(f"{intake.url}/requests.json", params={"status": "x"}, headers=en, timeout=30)
+    assert bad_status.json() == [{"code": 400, "description": "status is open or closed"}]
+    nowhere = requests.get(f"{intake.url}/nowhere.json", timeout=30)  # no route: a 404 of Werkzeug
+    assert nowhere.status_code == 404 and nowhere.json() == [{"code": 404, "description": "Không tìm thấy"}]
+    first = intake.post(headers=en).json()[0]["service_request_id"]
+    assert intake.post(headers=vi).json()[0]["service_notice"] == f"Đã gộp với phản ánh {first}"
 
 
 def test_rate_limit_per_key(intake: Intake) -> None:

@@ -102,8 +102,40 @@ def test_a_burst_of_one_category_in_one_ward_is_one_alert() -> None:
     ]
     assert replay(ReportBurstDetector(RULES), script) == [
         ("reports.burst:flooding|Phú Hội", "firing", "warning", "04 07:10"),
-        ("reports.burst:flooding|Phú Hội", "resolved", "warning", "04 07:36"),
+        ("reports.burst:flooding|Phú Hội", "resolved", "warning", "04 07:35"),  # B2 (07:05) left the window
     ]
+
+
+def signals_advanced_every(detector: ReportDeadlineDetector | ReportBurstDetector, events: list[Event],
+                           every: int | None) -> list[tuple[str, str, datetime]]:
+    """Signals of ``events`` with the rule advanced after every ``every`` events (``None``: only at the
+    end), as a runner advances it once it has read a batch (a backlog: one advance after many)."""
+    out: list[AlertSignal] = []
+    for i, e in enumerate(events, start=1):
+        out += detector.observe(e)
+        if every is not None and i % every == 0:
+            out += detector.advance(e.time)
+    out += detector.advance(events[-1].time + timedelta(days=30))
+    return sorted((s.fingerprint, s.status, s.time) for s in out)
+
+
+def test_the_signals_do_not_depend_on_how_often_the_rules_are_advanced() -> None:
+    # a report resolved after its deadline inside a backlog (no advance between) is still an alert,
+    # from the deadline to its resolution; one advanced past a deadline outright also gets the
+    # warning that came first; a burst ends when it did, not when it is noticed
+    import tomllib
+
+    from ingest.reports.simulator import SAMPLE, simulate
+    from ioc.feeds.reports.settings import ReportsFeed
+
+    cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
+    events = simulate(cfg, local("2026-11-23T00:00"), days=3, per_day=120)
+    rules = ReportsRules(burst_count=3, burst_minutes=60)
+    for make in (ReportDeadlineDetector, ReportBurstDetector):
+        each = signals_advanced_every(make(rules), events, 1)
+        assert each and {s[1] for s in each} == {"firing", "resolved"}
+        for every in (7, 500, None):
+            assert signals_advanced_every(make(rules), events, every) == each, (make.__name__, every)
 
 
 def test_registered_only_when_configured() -> None:

@@ -44,7 +44,7 @@ def worker(plain_store: Store, tmp_path: Path) -> Iterator[tuple[Open311Worker, 
 
 def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, MemoryBus]) -> None:
     w, bus = worker
-    sub = bus.subscribe(["ioc.reports.report", "ioc.reports.status", DEAD_LETTERS], group="t")
+    sub = bus.subscribe(["ioc.reports.events", DEAD_LETTERS], group="t")
     url = f"http://127.0.0.1:{w.server.server_port}"
     ok = requests.post(f"{url}/requests.json", data={"api_key": "SIMULATED-hue-s-app-key-0001",
                        "service_code": "waste", "lat": "16.48", "long": "107.59"}, timeout=30)
@@ -53,11 +53,12 @@ def test_accepted_and_refused_posts_reach_the_bus(worker: tuple[Open311Worker, M
     assert bad.status_code == 403
     seen: list = []
     wait_for(lambda: seen.extend(sub.poll(timeout=0.2)) or len(seen) >= 3, "three records on the bus")
-    by_topic = {m.topic: m for m in seen}
-    report = decode(by_topic["ioc.reports.report"].value)
+    on_topic = [decode(m.value) for m in seen if m.topic == "ioc.reports.events"]  # report, then status
+    report, received = on_topic
     assert report.source_id == ok.json()[0]["service_request_id"] and report.department == "environment"
-    assert decode(by_topic["ioc.reports.status"].value).status == "received"
-    dead = json.loads(by_topic[DEAD_LETTERS].value)
+    assert received.kind == "reports.status" and received.status == "received"
+    assert received.source_id == report.source_id  # one key: one partition, in order
+    dead = json.loads(next(m for m in seen if m.topic == DEAD_LETTERS).value)
     assert dead["feed"] == "reports" and "api_key" in dead["reason"]
     assert w.health()["accepted"] == 1 and w.health()["dead_letters"] == 1
     typed = w.feed_health()
@@ -86,7 +87,7 @@ def test_demo_simulator_backfills_then_posts_with_a_photo_over_http(
     from ingest.reports.simulator import DemoSimulator
 
     w, bus = worker
-    sub = bus.subscribe(["ioc.reports.report"], group="sim")
+    sub = bus.subscribe(["ioc.reports.events"], group="sim")
     cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
     sim = DemoSimulator(cfg, w, days=1, per_hour=0, seed=5)
     assert w.live is False and not w.feed_health().live  # the runtime waits for the backfill
@@ -99,7 +100,8 @@ def test_demo_simulator_backfills_then_posts_with_a_photo_over_http(
             sim.post_one()
         assert sim.posted == 5 and sim.post_errors == 0 and w.health()["accepted"] == 5
         reports: list = []
-        wait_for(lambda: reports.extend(decode(m.value) for m in sub.poll(timeout=0.2))
+        wait_for(lambda: reports.extend(r for r in map(decode, (m.value for m in sub.poll(timeout=0.2)))
+                                        if r.kind == "reports.report")
                  or sum(r.client != "simulator" for r in reports) >= 5, "the backfill and the posted reports")
         backfill = [r for r in reports if r.client == "simulator"]
         posted = [r for r in reports if r.client != "simulator"]

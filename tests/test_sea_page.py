@@ -294,12 +294,20 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
 
         # vessels in alert: listed in the side panel and ringed on the map
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sea-alert-list .sea-alert-item"))
-        state = wait.until(lambda d: (s := d.execute_script(_MAP_STATE_JS)) and s["ringed"] and s)
-        items = driver.execute_script(
-            "return Array.from(document.querySelectorAll('#sea-alert-list .sea-alert-item')).map(e => "
-            "({mmsi: e.dataset.mmsi, name: e.querySelector('.sea-item-name').innerText,"
-            " text: e.innerText}));")
-        assert items and all(i["mmsi"].isdigit() for i in items)
+        def listed() -> list[dict]:
+            return driver.execute_script(
+                "return Array.from(document.querySelectorAll('#sea-alert-list .sea-alert-item')).map(e => "
+                "({mmsi: e.dataset.mmsi, name: e.querySelector('.sea-item-name').innerText,"
+                " text: e.innerText}));")
+
+        # the list and the map's rings come from two callbacks: while the demo raises new alerts one can
+        # be a refresh ahead of the other, so wait until both show the same moment
+        def consistent(_d: object) -> tuple[dict, list[dict]] | None:
+            state, items = driver.execute_script(_MAP_STATE_JS), listed()
+            return (state, items) if state and items and state["ringed"] >= len(items) else None
+
+        state, items = wait.until(consistent)
+        assert all(i["mmsi"].isdigit() for i in items)
         assert state["ringed"] >= len(items)  # an encounter rings both vessels
         assert any("SIM" in i["text"] for i in items)  # the simulated fleet says so
 

@@ -189,3 +189,24 @@ def test_behind_a_trusted_proxy_the_throttle_sees_each_client(plain_store: Store
         with plain_store.pool.connection() as conn:
             addrs = conn.execute("SELECT DISTINCT remote_addr FROM login_failures ORDER BY 1").fetchall()
         assert addrs == [("10.9.9.9",), ("203.0.113.66",)]  # the proxy's hop, not the client's claim
+
+
+def test_a_refused_request_says_why_in_the_pages_language(plain_store: Store, tmp_path: Path) -> None:
+    """No English Werkzeug page: a missing file, a 405, a 401 answer a short text in the city's language
+    (or the screen's ``?lang=``); the 405's ``Allow`` header is kept."""
+    with serving(plain_store, tmp_path, {}, language="vi") as port:
+        nope = raw(port, "/console/assets/nope.css")
+        assert nope.status == 404 and nope.body.decode() == "404 Không tìm thấy."
+        assert nope.headers["Content-Type"].startswith("text/plain")
+        assert raw(port, "/console/assets/nope.css?lang=en").body.decode() == "404 Not found."
+        assert raw(port, "/cameras/frame/cam/latest.jpg").body.decode() == "Hãy đăng nhập trước."
+        assert raw(port, "/whoami").body.decode() == '{"error": "chưa đăng nhập"}'
+        kiosk = session_cookie(plain_store, "kiosk", "viewer")
+        missing = raw(port, "/cameras/frame/nobody/latest.jpg", headers={"Cookie": kiosk})
+        assert (missing.status, missing.body.decode()) == (404, "404 Không tìm thấy.")
+        token = "t" * 43  # an anonymous request's CSRF token: the cookie and the header agree
+        wrong = raw(port, "/healthz", "PUT", headers={"Cookie": f"_csrf_token={token}", "X-CSRFToken": token})
+        assert (wrong.status, wrong.body.decode()) == (405, "405 Phương thức không được hỗ trợ.")
+        assert "GET" in wrong.headers["Allow"]
+    with serving(plain_store, tmp_path, {}, language="en") as port:
+        assert raw(port, "/console/assets/nope.css").body.decode() == "404 Not found."

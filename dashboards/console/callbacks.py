@@ -12,6 +12,7 @@ from dash import ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
 from alerts import lifecycle as lc
+from alerts.delivery_errors import delivery_error_in
 from alerts.lifecycle import AlertError
 from alerts.models import AlertFilter
 from alerts.transitions import actions_for
@@ -90,7 +91,7 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         since = f.time(fig.shift_start, seconds=False)  # this shift's start
         crit, warn, info = (fig.open_by_severity[s] for s in ("critical", "warning", "info"))
         notify_sub = (
-            f"#{failed[0]['id']} {failed[0]['channel']}: {failed[0]['last_error']}"
+            f"#{failed[0]['id']} {failed[0]['channel']}: {delivery_error_in(failed[0]['last_error'], lang)}"
             if failed
             else t("all delivered", lang)
         )

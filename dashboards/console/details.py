@@ -8,6 +8,7 @@ from typing import Any
 from dash import html
 
 from alerts import lifecycle as lc
+from alerts.delivery_errors import delivery_error_in
 from alerts.models import Alert
 from alerts.wording import note_in
 from dashboards.components import severity_short, state_label
@@ -122,7 +123,8 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
         out.append(
             html.Div(
                 t("Notified: {text}", lang, text=text)
-                + (" · " + t("{n} FAILED: {error}", lang, n=len(failed), error=failed[0]["last_error"])
+                + (" · " + t("{n} FAILED: {error}", lang, n=len(failed),
+                             error=delivery_error_in(failed[0]["last_error"], lang))
                    if failed else ""),
                 className="notified" + (" failed" if failed else ""),
             )

@@ -81,7 +81,8 @@ def check_request(settings: Settings, start_text: str | None, end_text: str | No
             tomllib.loads(rules)
             rules_from_text(settings, rules, t("edited rules", lang))
         except (tomllib.TOMLDecodeError, ConfigError) as exc:
-            return t("The edited rules are not valid: {reason}", lang, reason=str(exc))
+            reason = exc.said(lang) if isinstance(exc, ConfigError) else str(exc)
+            return t("The edited rules are not valid: {reason}", lang, reason=reason)
     return start, end
 
 

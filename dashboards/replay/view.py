@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from dashboards import components as c
-from ioc.i18n import Translator, format_time
+from ioc.i18n import Translator, format_time, gettext, render
 from ioc.store.replay_queries import KeyFrameAt, ReadingAt, TrackPoint
 from ioc.store.replay_runs import ReplayRequest
 
@@ -28,6 +28,16 @@ TRACK_COLOURS = ("#5cc8ff", "#ffb020", "#7ee081", "#ff7ab6", "#c9a0ff", "#ff8a5c
 
 def when(at: datetime | None, lang: str, tz: str) -> str:
     return "—" if at is None else format_time(at, lang, tz, "yyyy-MM-dd HH:mm:ss")
+
+
+def severity_word(severity: str, lang: str) -> str:
+    """An alert's severity in ``lang``'s word (the alerts' catalogue, as the console says it)."""
+    return gettext("alerts", severity, lang)
+
+
+def title_of(alert: dict[str, Any], lang: str) -> str:
+    """A replayed alert's title in ``lang``: from its template and fields, else the stored English."""
+    return render("alerts", alert.get("title_template"), alert.get("title_params"), lang, alert["title"])
 
 
 def alerts_open_at(alerts: Sequence[dict[str, Any]], at: datetime) -> list[dict[str, Any]]:
@@ -105,8 +115,9 @@ def keyframe_tiles(frames: Sequence[KeyFrameAt], lang: str, tz: str) -> html.Div
 def alerts_list(alerts: Sequence[dict[str, Any]], lang: str, tz: str, limit: int = 15) -> html.Table:
     head = html.Tr([html.Th(t(h, lang)) for h in ("Raised", "Severity", "Rule", "Source", "Title")])
     rows = [html.Tr([html.Td(when(datetime.fromisoformat(a["first_seen"]), lang, tz)),
-                     html.Td(a["severity"], className=f"sev-{a['severity']}"), html.Td(a["rule"]),
-                     html.Td(a["source_id"]), html.Td(a["title"])]) for a in alerts[:limit]]
+                     html.Td(severity_word(a["severity"], lang), className=f"sev-{a['severity']}"),
+                     html.Td(a["rule"]), html.Td(a["source_id"]), html.Td(title_of(a, lang))])
+            for a in alerts[:limit]]
     return html.Table([html.Thead(head), html.Tbody(rows)], className="sec-table", id="replay-alerts")
 
 
@@ -121,23 +132,28 @@ def backtest_table(result: dict[str, Any] | None, lang: str, tz: str) -> html.Di
                      html.Td(str(n["changed"]))], **{"data-rule": rule})
             for rule, n in diff["per_rule"].items()]
     detail = []
-    for what, sign in (("added", "+"), ("removed", "−")):
+    for what, sign, word in (("added", "+", "Added"), ("removed", "−", "Removed")):
         for a in diff[what]:
-            detail.append(html.Tr([html.Td(sign), html.Td(a["rule"]), html.Td(a["fingerprint"]),
+            detail.append(html.Tr([html.Td(f"{sign} {t(word, lang)}"), html.Td(a["rule"]),
+                                   html.Td(a["fingerprint"]),
                                    html.Td(when(datetime.fromisoformat(a["first_seen"]), lang, tz)),
-                                   html.Td(a["severity"])]))
+                                   html.Td(severity_word(a["severity"], lang)), html.Td(title_of(a, lang))],
+                                  **{"data-change": what}))
     for pair in diff["changed"]:
         old, new = pair["before"], pair["after"]
-        detail.append(html.Tr([html.Td("~"), html.Td(old["rule"]), html.Td(old["fingerprint"]),
+        detail.append(html.Tr([html.Td(f"~ {t('Changed', lang)}"), html.Td(old["rule"]),
+                               html.Td(old["fingerprint"]),
                                html.Td(f"{when(datetime.fromisoformat(old['first_seen']), lang, tz)} → "
                                        f"{when(datetime.fromisoformat(new['first_seen']), lang, tz)}"),
-                               html.Td(f"{old['severity']} → {new['severity']}")]))
+                               html.Td(f"{severity_word(old['severity'], lang)} → "
+                                       f"{severity_word(new['severity'], lang)}"),
+                               html.Td(title_of(new, lang))], **{"data-change": "changed"}))
     summary = t("{same} alerts the same", lang, same=diff["same"])
     return html.Div([
         html.Table([html.Thead(head), html.Tbody(rows)], className="sec-table", id="replay-backtest-rules"),
         html.P(summary),
         html.Table([html.Thead(html.Tr([html.Th("")] + [html.Th(t(h, lang)) for h in (
-                        "Rule", "Fingerprint", "Raised", "Severity")])),
+                        "Rule", "Fingerprint", "Raised", "Severity", "Title")])),
                     html.Tbody(detail)], className="sec-table", id="replay-backtest-alerts"),
     ], id="replay-backtest")
 

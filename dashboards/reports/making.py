@@ -52,16 +52,19 @@ def make_report(pool: ConnectionPool, period: Period, lang: str, cfg: ReportSett
     archive.finish(pool, report_id, subject, html, pdf, error)
     to = cfg.recipients if recipients is None else recipients
     if to:
-        _deliver(pool, report_id, subject, figures.raised, cfg, to)
+        _deliver(pool, report_id, subject, figures.raised, cfg, to, lang)
     log.info("report %d made: %s", report_id, subject)
     return report_id
 
 
 def _deliver(pool: ConnectionPool, report_id: int, subject: str, raised: int, cfg: ReportSettings,
-             recipients: list[str]) -> None:
-    """Queue the report for its recipients in the notification outbox (the sender retries)."""
-    link = f"{cfg.base_url.rstrip('/')}/reports/{report_id}.pdf" if cfg.base_url else f"report {report_id}"
-    payload: dict[str, Any] = {"message": f"{subject}\n{link}", "report_id": report_id, "raised": raised}
+             recipients: list[str], lang: str) -> None:
+    """Queue the report for its recipients in the notification outbox (the sender retries), its
+    message in the report's language (the recipients' own)."""
+    link = f"{cfg.base_url.rstrip('/')}/reports/{report_id}.pdf" if cfg.base_url else \
+        t("Report {id}: open it on the Reports page.", lang, id=report_id)
+    payload: dict[str, Any] = {"message": f"{subject}\n{link}", "report_id": report_id, "raised": raised,
+                               "language": lang}
     with pool.connection() as conn, conn.transaction():
         for recipient in recipients:
             enqueue(conn, alert_id=None, channels=cfg.channels, recipient=recipient, reason="report",

@@ -51,7 +51,7 @@ def register_routes(server: Flask, pool: Any, language: str = DEFAULT_LANGUAGE) 
     def photo(sha256: str) -> Response:
         path = photo_file(pool, sha256)
         if path is None or not Path(path).is_file():
-            return Response("no such photo", status=404, mimetype="text/plain")
+            return Response(t("No such photo.", page_language(language)), status=404, mimetype="text/plain")
         response = send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream",
                              max_age=3600)
         response.headers["Cache-Control"] = "private, max-age=3600"  # citizens' photos: no shared caches

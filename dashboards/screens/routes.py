@@ -63,17 +63,21 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
     def req_lang() -> str:
         return page_language(settings)
 
-    def find(name: str) -> ActiveProfile | None:
-        return active_profiles(pool, settings).get(name)
-
-    @server.route("/screen/<name>", endpoint="ioc_screen")
-    def screen(name: str) -> Response:
+    def find(name: str) -> ActiveProfile | Response:
+        """The screen's active profile, or the reply that says why there is none (503, 404)."""
         try:
-            active = find(name)
+            active = active_profiles(pool, settings).get(name)
         except psycopg.Error:
             return _text(503, t(STORE_DOWN, req_lang()))
         if active is None:
             return _text(404, t("No screen is named {name}.", req_lang(), name=repr(name)))
+        return active
+
+    @server.route("/screen/<name>", endpoint="ioc_screen")
+    def screen(name: str) -> Response:
+        active = find(name)
+        if isinstance(active, Response):
+            return active
         profile = active.profile
         who = auth.principal()
         if profile.kiosk_account and who is None and auth.Auth.of(server) is not None:
@@ -92,12 +96,9 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
 
     @server.route("/screen/<name>/profile.json", endpoint="ioc_screen_profile")
     def screen_profile(name: str) -> Response:
-        try:
-            active = find(name)
-        except psycopg.Error:
-            return _text(503, t(STORE_DOWN, req_lang()))
-        if active is None:
-            return _text(404, t("No screen is named {name}.", req_lang(), name=repr(name)))
+        active = find(name)
+        if isinstance(active, Response):
+            return active
         lang = active.profile.language or page_language(settings)
         doc = {"name": name, "revision": active.profile.revision(), "version": active.version,
                "profile": active.profile.model_dump(mode="json"),

@@ -12,7 +12,7 @@ from ioc.feeds.reports.settings import ReportsRules
 
 class ReportBurstDetector:
     """Fires once when ``burst_count`` reports of a category land in a ward within ``burst_minutes``;
-    resolves when the window (in event time) holds fewer again."""
+    resolves when the window (in event time) holds fewer again, at the time it did."""
 
     name = "reports_burst"
     kinds = frozenset({"reports.report"})
@@ -29,14 +29,32 @@ class ReportBurstDetector:
             return []
         self._seen[event.source_id] = event.time.isoformat()
         group = f"{event.service_code}|{event.ward or '-'}"
+        out = self._drained(group, event.time)  # a burst over before this report is over
         times = sorted([*self._times.get(group, []), event.time.isoformat()], key=datetime.fromisoformat)
         self._times[group] = times
         recent = [t for t in times if datetime.fromisoformat(t) > event.time - self._window
                   and datetime.fromisoformat(t) <= event.time]
         if len(recent) >= self.rules.burst_count and group not in self._firing:
             self._firing[group] = event.time.isoformat()
-            return [self._signal(group, "firing", event.time, len(recent), event.category)]
-        return []
+            out.append(self._signal(group, "firing", event.time, len(recent), event.category))
+        return out
+
+    def _drained(self, group: str, at: datetime) -> list[AlertSignal]:
+        """The resolution of ``group``'s burst if its window holds fewer than ``burst_count`` reports at
+        ``at``: at the moment it fell below, when the ``burst_count``-th latest report left the window
+        (not when it was noticed, which depends on how often the rule is advanced)."""
+        if group not in self._firing:
+            return []
+        times = [datetime.fromisoformat(t) for t in self._times.get(group, [])]
+        times = [t for t in times if t <= at]
+        count = self.rules.burst_count
+        if sum(t > at - self._window for t in times) >= count:
+            return []
+        ended = times[-count] + self._window if len(times) >= count else at
+        kept = sum(ended - self._window < t <= ended for t in times)
+        signal = self._signal(group, "resolved", ended, kept)
+        del self._firing[group]
+        return [signal]
 
     def _signal(self, group: str, status: str, at: datetime, count: int, category: str = "") -> AlertSignal:
         code, ward = group.split("|", 1)
@@ -52,11 +70,9 @@ class ReportBurstDetector:
         out: list[AlertSignal] = []
         cutoff = watermark - self._window
         for group in sorted(self._times):
+            out += self._drained(group, watermark)
             kept = [t for t in self._times[group] if datetime.fromisoformat(t) > cutoff]
             self._times[group] = kept
-            if group in self._firing and len(kept) < self.rules.burst_count:
-                out.append(self._signal(group, "resolved", watermark, len(kept)))
-                del self._firing[group]
             if not kept:
                 del self._times[group]
         keep_from = cutoff - self._window

@@ -1,9 +1,16 @@
 """Field reports about to miss (warning) or past (critical) their acknowledge and resolve deadlines.
 
 Pure event-time logic: a report's deadlines come in its record (routed at intake), its status
-changes in status records, and time moves only with :meth:`advance`. A deadline is judged in UTC
-instants, so a shift change or the city's zone (Asia/Ho_Chi_Minh, no daylight saving) changes
-nothing. Acknowledged means any status after ``received``; closed means resolved or rejected.
+changes in status records, and time moves with :meth:`advance` and with each report's own status
+changes. A deadline is judged in UTC instants, so a shift change or the city's zone
+(Asia/Ho_Chi_Minh, no daylight saving) changes nothing. Acknowledged means any status after
+``received``; closed means resolved or rejected.
+
+The signals depend on the records alone, not on how often the runner advances the rule: a status
+change first judges its report's deadlines at its own time (a deadline passed before it was met
+alerts even when no advance came between, as in a backlog the runner reads before it advances),
+and a judgement that passes a deadline outright raises the warning that fell before it too (from
+its time, resolved at the deadline), as a judgement between the two would have.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ class ReportDeadlineDetector:
 
     def _status(self, rid: str, status: str, at: datetime) -> list[AlertSignal]:
         rep = self._reports[rid]
-        out: list[AlertSignal] = []
+        out = self._judge(rid, at)  # what passed before this change is judged first
         if status != "received" and rep["acked"] is None:
             rep["acked"] = at.isoformat()
             out += self._clear(rid, "ack", at)
@@ -83,22 +90,28 @@ class ReportDeadlineDetector:
     def advance(self, watermark: datetime) -> list[AlertSignal]:
         out: list[AlertSignal] = []
         for rid in sorted(self._reports):
-            rep = self._reports[rid]
-            received = datetime.fromisoformat(rep["received"])
-            for deadline in DEADLINES:
-                if rep["acked" if deadline == "ack" else "closed"] is not None:
-                    continue
-                due = datetime.fromisoformat(rep[deadline])
-                warn_at = received + (due - received) * self.rules.warn_fraction
-                current = rep["firing"].get(deadline)
-                if watermark >= due and current != "critical":
-                    if current == "warning":
-                        out.append(self._signal(rid, deadline, "warning", "resolved", due))
-                    rep["firing"][deadline] = "critical"
-                    out.append(self._signal(rid, deadline, "critical", "firing", due))
-                elif warn_at <= watermark < due and current is None:
-                    rep["firing"][deadline] = "warning"
-                    out.append(self._signal(rid, deadline, "warning", "firing", warn_at))
+            out += self._judge(rid, watermark)
+        return out
+
+    def _judge(self, rid: str, at: datetime) -> list[AlertSignal]:
+        """The deadlines of report ``rid`` still open, judged at ``at``: each signal at its own time."""
+        rep = self._reports[rid]
+        received = datetime.fromisoformat(rep["received"])
+        out: list[AlertSignal] = []
+        for deadline in DEADLINES:
+            if rep["acked" if deadline == "ack" else "closed"] is not None:
+                continue
+            due = datetime.fromisoformat(rep[deadline])
+            warn_at = received + (due - received) * self.rules.warn_fraction
+            current = rep["firing"].get(deadline)
+            if warn_at <= at and warn_at < due and current is None:
+                current = rep["firing"][deadline] = "warning"
+                out.append(self._signal(rid, deadline, "warning", "firing", warn_at))
+            if at >= due and current != "critical":
+                if current == "warning":
+                    out.append(self._signal(rid, deadline, "warning", "resolved", due))
+                rep["firing"][deadline] = "critical"
+                out.append(self._signal(rid, deadline, "critical", "firing", due))
         return out
 
     def state(self) -> dict[str, Any]:

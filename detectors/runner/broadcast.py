@@ -31,6 +31,16 @@ class BroadcastFanout:
     events_seen: int
     undecodable: int
 
+    def _decoded(self, value: bytes) -> Event | None:
+        """A record read from the bus, counted as seen; ``None`` (counted undecodable) when it is not one."""
+        try:
+            event = decode(value)
+        except (ValueError, TypeError, RecursionError):
+            self.undecodable += 1
+            return None
+        self.events_seen += 1
+        return event
+
     def _read_broadcast(self, max_records: int, timeout: float, out: list[AlertSignal]) -> int:
         """Read the broadcast topics' new records and hand them to every slot; how many were read."""
         assert self._broadcast is not None
@@ -39,12 +49,9 @@ class BroadcastFanout:
                 self._replay(slot, out)
         messages = self._broadcast.poll(max_records, timeout if not self._broadcast.caught_up else 0.0)
         for message in messages:
-            try:
-                event = decode(message.value)
-            except (ValueError, TypeError, RecursionError):
-                self.undecodable += 1
+            event = self._decoded(message.value)
+            if event is None:
                 continue
-            self.events_seen += 1
             key = message.key if message.key is not None else f"@{message.partition}:{message.offset}"
             self._kept.pop((message.topic, key), None)
             self._kept[(message.topic, key)] = event  # the latest of each key, in arrival order

@@ -29,7 +29,7 @@ from detectors.runner.slots import ALL, Slot, snapshot_names
 from ioc.bus.base import Bus, BusUnavailable
 from ioc.bus.broadcast import BroadcastReader
 from ioc.bus.loop import TRANSIENT_ERRORS
-from ioc.events import AlertSignal, Event, decode
+from ioc.events import AlertSignal, Event
 from ioc.store.detector_state import SlotKey, SnapshotStore
 from ioc.topics import ALERT_SIGNALS, BROADCAST_TOPICS, TOPIC_BY_KIND
 
@@ -138,12 +138,9 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             if slot.fresh:
                 self._replay(slot, signals)
             touched[slot.key] = slot
-            try:
-                event = decode(message.value)
-            except (ValueError, TypeError, RecursionError):
-                self.undecodable += 1
+            event = self._decoded(message.value)
+            if event is None:
                 continue
-            self.events_seen += 1
             self.last_event_time = event.time
             if now is not None and event.time > now + self.max_future_skew:
                 self.future_events += 1

@@ -28,8 +28,10 @@ def feed_options(feed: Any, samples_dir: Path) -> Any:
         raise ValueError(f"feed {feed.name!r}: settings_file: {exc}") from None
 
 
-def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samples_dir: Path) -> Any:
-    """The Open311 worker of one ``[[feeds]]`` entry."""
+def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samples_dir: Path,
+                 language: str = "en") -> Any:
+    """The Open311 worker of one ``[[feeds]]`` entry; it answers errors in ``language`` (the city's)
+    unless a request's ``Accept-Language`` asks for another."""
     from psycopg_pool import ConnectionPool
 
     from ingest.reports.reader import StoreReportReader
@@ -41,12 +43,13 @@ def build_worker(feed: Any, publisher: Publisher, database_dsn: str | None, samp
     cfg, own = split_options(feed.options, samples_dir)
     host, port = str(own.get("host", "127.0.0.1")), int(own.get("port", 8311))
     if not database_dsn:
-        raise ConfigError(f"feed {feed.name!r}: the Open311 intake reads the store: set [database] dsn")
+        raise ConfigError("feed {name}: the Open311 intake reads the store: set [database] dsn",
+                          name=repr(feed.name))
     # autocommit: the intake's reads are single statements (no BEGIN/COMMIT round trips per post);
     # the outbox relay opens its own transaction
     pool = ConnectionPool(database_dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True)
     worker = Open311Worker(cfg, publisher, StoreReportReader(pool), host=host, port=port, feed=feed.name,
-                           on_stop=pool.close)
+                           on_stop=pool.close, language=language)
     worker.loops.append(OutboxRelay(pool, worker.publish_changes, worker.dead_letter).run)
     if own.get("simulate_days") or own.get("simulate_per_hour"):
         from ingest.reports.simulator import DemoSimulator

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, Response, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from ingest.reports import multipart
 from ingest.reports.formats import answer, error
@@ -24,6 +24,7 @@ from ingest.reports.limits import RateLimiter
 from ingest.reports.photos import PhotoRejected, check_photo, store_photo
 from ingest.reports.reader import Query, ReportReader
 from ingest.reports.routing import Router
+from ingest.reports.wording import Worded, answer_language, http_text
 from ioc.events import Event
 from ioc.feeds.reports.records import FieldReport, ReportStatusChange
 from ioc.feeds.reports.settings import ReportsFeed
@@ -33,15 +34,17 @@ DeadLetter = Callable[[str, dict[str, Any]], None]  # (reason, what was posted, 
 FORMATS = ("json", "xml")
 
 
-class Refused(Exception):
-    def __init__(self, code: int, description: str) -> None:
-        super().__init__(description)
-        self.code, self.description = code, description
+class Refused(Worded):
+    """A request the intake refuses: the spec's error ``code`` and why (a catalogue message)."""
+
+    def __init__(self, code: int, template: str, /, **params: Any) -> None:
+        super().__init__(template, **params)
+        self.code, self.description = code, str(self)
 
 
 def _fmt(fmt: str) -> str:
     if fmt not in FORMATS:
-        raise Refused(404, f"unknown format {fmt[:16]!r}: json or xml")
+        raise Refused(404, "unknown format {fmt}: json or xml", fmt=repr(fmt[:16]))
     return fmt
 
 
@@ -52,9 +55,9 @@ def _float(form: Any, name: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise Refused(400, f"{name} is not a number") from None
+        raise Refused(400, "{name} is not a number", name=name) from None
     if not math.isfinite(value):
-        raise Refused(400, f"{name} is not a finite number")
+        raise Refused(400, "{name} is not a finite number", name=name)
     return value
 
 
@@ -68,15 +71,16 @@ def _date(raw: str | None, name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise Refused(400, f"{name} is not a W3C date-time") from None
+        raise Refused(400, "{name} is not a W3C date-time", name=name) from None
     if value.tzinfo is None:
-        raise Refused(400, f"{name} needs a time zone")
+        raise Refused(400, "{name} needs a time zone", name=name)
     return value
 
 
 def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reader: ReportReader,
-              now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Flask:
-    """The Open311 app. ``now`` stamps arrivals: the intake is where a report's event time is made."""
+              now: Callable[[], datetime] = lambda: datetime.now(UTC), language: str = "en") -> Flask:
+    """The Open311 app. ``now`` stamps arrivals: the intake is where a report's event time is made.
+    Errors are answered in the request's ``Accept-Language``, else in ``language`` (the city's)."""
     router = Router(cfg)
     limiter = RateLimiter()
     keys = {c.api_key: (name, c) for name, c in cfg.clients.items()}
@@ -89,19 +93,23 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         path = request.path
         return "xml" if path.endswith(".xml") else "json"
 
+    def current_lang() -> str:
+        return answer_language(request.accept_languages, language)
+
     @app.errorhandler(Refused)
     def _refused(exc: Refused) -> Response:
-        return error(current_fmt(), exc.code, exc.description)
+        return error(current_fmt(), exc.code, exc.said(current_lang()))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         code = exc.code or 500
-        return error(current_fmt(), code, exc.description or exc.name)
+        return error(current_fmt(), code, http_text(code, exc.description or exc.name, current_lang()))
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception) -> Response:  # never an HTML page or a dropped connection
         app.logger.exception("open311: unexpected error on %s", request.path)
-        return error(current_fmt(), 500, "internal error; the report was not accepted")
+        said = Worded("internal error; the report was not accepted").said(current_lang())
+        return error(current_fmt(), 500, said)
 
     def service(code: str, c: Any) -> dict[str, Any]:
         return {"service_code": code, "service_name": c.name, "description": c.description, "metadata": False,
@@ -116,12 +124,12 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     def definition(code: str, fmt: str) -> Response:
         fmt = _fmt(fmt)
         if code not in cfg.categories:
-            raise Refused(404, f"no service {code[:64]!r}")
+            raise Refused(404, "no service {code}", code=repr(code[:64]))
         return answer(fmt, "service_definition", {"service_code": code, "attributes": []}) if fmt == "json" \
             else _definition_xml(code)
 
-    def refuse(code: int, reason: str, form: dict[str, Any]) -> Refused:
-        return Refused(code, reason)
+    def refuse(code: int, reason: str, form: dict[str, Any], /, **params: Any) -> Refused:
+        return Refused(code, reason, **params)
 
     @app.post("/requests.<fmt>")
     def post_request(fmt: str) -> Response:
@@ -142,7 +150,8 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         client, limits = keys[key]
         shown["client"] = client
         if not limiter.allow(client, limits.per_minute, limits.burst):
-            raise refuse(429, f"rate limit of client {client} exceeded ({limits.per_minute}/min)", shown)
+            raise refuse(429, "rate limit of client {client} exceeded ({per_minute}/min)", shown,
+                         client=client, per_minute=limits.per_minute)
         code = form.get("service_code", "")
         if code not in cfg.categories:
             raise refuse(400, "service_code missing or not a known service", shown)
@@ -155,20 +164,21 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             raise refuse(400, "lat and long are required (address_string alone cannot be placed)", shown)
         assert lon is not None
         if not router.inside_city(lat, lon):
-            raise refuse(400, f"location {lat:.5f},{lon:.5f} is outside the city", shown)
+            raise refuse(400, "location {lat},{lon} is outside the city", shown,
+                         lat=f"{lat:.5f}", lon=f"{lon:.5f}")
         description = form.get("description", "")
         if len(description) > cfg.max_description:
-            raise refuse(400, f"description longer than {cfg.max_description} characters", shown)
+            raise refuse(400, "description longer than {n} characters", shown, n=cfg.max_description)
         if len(address) > 512:
             raise refuse(400, "address_string longer than 512 characters", shown)
         if len(uploads) > cfg.max_photos:
-            raise refuse(400, f"more than {cfg.max_photos} photos", shown)
+            raise refuse(400, "more than {n} photos", shown, n=cfg.max_photos)
         checked = []
         for i, data in enumerate(uploads):
             try:
                 checked.append(check_photo(data, cfg.max_photo_bytes, cfg.max_photo_pixels))
             except PhotoRejected as exc:
-                raise refuse(400, f"media {i + 1}: {exc}", shown) from None
+                raise refuse(400, "media {n}: {reason}", shown, n=i + 1, reason=exc) from None
         photos = tuple(store_photo(p, photo_dir) for p in checked)
         received = now()
         route = router.route(code, lat, lon, received)
@@ -185,7 +195,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
                                    reason=f"duplicate of {dup}" if dup else "",
                                    department=route.department, assignee_group=route.assignee_group)
         publish([report, first])
-        notice = f"Grouped with {dup}" if dup else ""
+        notice = Worded("Grouped with {id}", id=dup).said(current_lang()) if dup else ""
         return answer(fmt, "service_requests",
                       [{"service_request_id": rid, "service_notice": notice, "account_id": None}], status=201)
 
@@ -197,7 +207,8 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             "status_notes": f"{status}: {row.get('last_reason') or ''}".rstrip(": "),
             "service_name": row["category"], "service_code": row["service_code"],
             "description": row["description"], "agency_responsible": row["department"],
-            "service_notice": f"Grouped with {row['duplicate_of']}" if row.get("duplicate_of") else "",
+            "service_notice": Worded("Grouped with {id}", id=row["duplicate_of"]).said(current_lang())
+            if row.get("duplicate_of") else "",
             "requested_datetime": _iso(row["time"]),
             "updated_datetime": _iso(row.get("updated") or row["time"]),
             "expected_datetime": _iso(row["resolve_due"]),
@@ -226,7 +237,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         fmt = _fmt(fmt)
         rows = reader.requests(Query(ids=(rid[:128],), limit=1))
         if not rows:
-            raise Refused(404, f"no service request {rid[:64]!r}")
+            raise Refused(404, "no service request {id}", id=repr(rid[:64]))
         # every change of its lifecycle, as the spec's extension point (the staff member is not named)
         history = [{"status": h["status"], "datetime": _iso(h["time"]), "reason": h["reason"] or "",
                     "agency_responsible": h["department"] or "", "assignee_group": h["assignee_group"] or ""}
@@ -247,9 +258,9 @@ def _form(req: Request) -> tuple[Any, list[bytes]]:
         parsed = multipart.parse(body, req.mimetype_params.get("boundary", ""),
                                  max_text_bytes=req.max_form_memory_size or 64_000)
     except multipart.FormTooLarge as exc:
-        raise RequestEntityTooLarge(str(exc)) from None
+        raise Refused(413, "the form is too large: {reason}", reason=exc) from None
     except multipart.MalformedForm as exc:
-        raise Refused(400, f"malformed multipart form: {exc}") from None
+        raise Refused(400, "malformed multipart form: {reason}", reason=exc) from None
     return parsed.fields, [data for name, _, data in parsed.files if name == "media"]
 
 

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
+from ingest.reports.wording import Worded
 from ioc.feeds.reports.records import Photo
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 _MADE: set[Path] = set()  # photo folders known to exist
 
 
-class PhotoRejected(ValueError):
-    """An upload that is not an acceptable photo; ``str()`` is the reason."""
+class PhotoRejected(Worded, ValueError):
+    """An upload that is not an acceptable photo; ``str()`` is the reason (``said(lang)`` in a language)."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
     if not data:
         raise PhotoRejected("empty upload")
     if len(data) > max_bytes:
-        raise PhotoRejected(f"photo is {len(data)} bytes, more than {max_bytes}")
+        raise PhotoRejected("photo is {size} bytes, more than {max_bytes}", size=len(data),
+                            max_bytes=max_bytes)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -54,10 +56,12 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
                 fmt = probe.format or ""
                 width, height = probe.size
                 if fmt not in ALLOWED_FORMATS:
-                    raise PhotoRejected(f"not a JPEG, PNG or WebP image (decoded as {fmt or 'nothing'})")
+                    raise PhotoRejected("not a JPEG, PNG or WebP image (decoded as {fmt})", fmt=fmt) if fmt \
+                        else PhotoRejected("not a JPEG, PNG or WebP image (decoded as nothing)")
                 # the header's size is checked before any pixel is decoded: a bomb never expands
                 if width * height > max_pixels:
-                    raise PhotoRejected(f"image of {width}x{height} pixels, more than {max_pixels}")
+                    raise PhotoRejected("image of {width}x{height} pixels, more than {max_pixels}",
+                                        width=width, height=height, max_pixels=max_pixels)
                 # every byte is still decoded (a truncated or corrupt file fails here), but a JPEG
                 # at 1/8 scale in grey: the hash needs 8x8, so the full-size picture is never built
                 probe.draft("L", (8, 8))
@@ -70,9 +74,9 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
     except (UnidentifiedImageError, ImportError) as exc:
         # ImportError: once ultralytics is loaded in the process it patches Image.open to try a HEIF
         # plugin (pi_heif) on anything PIL cannot identify; without the plugin that is not an image
-        raise PhotoRejected(f"not a readable image: {type(exc).__name__}") from None
+        raise PhotoRejected("not a readable image: {error}", error=type(exc).__name__) from None
     except (OSError, ValueError, SyntaxError) as exc:
-        raise PhotoRejected(f"image does not decode: {str(exc)[:120]}") from None
+        raise PhotoRejected("image does not decode: {error}", error=str(exc)[:120]) from None
     return CheckedPhoto(data, fmt, width, height, hashlib.sha256(data).hexdigest(), ahash)
 
 

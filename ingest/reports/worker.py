@@ -32,7 +32,7 @@ class Open311Worker:
 
     def __init__(self, cfg: ReportsFeed, publisher: Publisher, reader: ReportReader, *,
                  host: str = "127.0.0.1", port: int = 8311, threads: int = 8, feed: str = "reports",
-                 on_stop: Any = None) -> None:
+                 on_stop: Any = None, language: str = "en") -> None:
         self._on_stop = on_stop  # e.g. closes the reader's connection pool
         self.publisher, self.feed = publisher, feed
         self._lock = threading.Lock()  # a publisher is not promised to be thread-safe
@@ -40,7 +40,7 @@ class Open311Worker:
         self.published = 0
         self.last_time: datetime | None = None
         self.rejected: Counter[str] = Counter()
-        self.app = build_app(cfg, self.publish, self.dead_letter, reader)
+        self.app = build_app(cfg, self.publish, self.dead_letter, reader, language=language)
         self.server = ThreadedServer(self.app, host, port, threads)
         self.relayed = 0
         self.live = True  # False while the demo's simulator still puts its backfill on the bus

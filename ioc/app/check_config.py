@@ -16,21 +16,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ioc.config import ConfigError, Settings
-from ioc.i18n import gettext, ngettext, validation_reason
+from ioc.config import ConfigError, Settings, ValidationReasons, toml_path
+from ioc.i18n import Worded, gettext, ngettext
 from ioc.zones import read_zone_file
 
-
-def toml_path(loc: tuple[Any, ...]) -> str:
-    """``("rules", "thresholds", 0, "metrc")`` -> ``rules.thresholds[0].metrc``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(file)"
+__all__ = ["check_config", "print_report", "toml_path"]
 
 
 def _errors(exc: ValidationError, prefix: tuple[Any, ...] = (), lang: str = "en") -> list[str]:
-    return [f"{toml_path(prefix + tuple(e['loc']))}: {validation_reason(e, lang)}" for e in exc.errors()]
+    return ValidationReasons(exc, prefix).lines(lang)
 
 
 def _check(errors: list[str], where: str, check: Callable[[], object], lang: str = "en") -> None:
@@ -38,8 +32,8 @@ def _check(errors: list[str], where: str, check: Callable[[], object], lang: str
         check()
     except ValidationError as exc:
         errors += _errors(exc, tuple(where.split(".")) if where else (), lang)
-    except (ValueError, ConfigError, OSError, KeyError) as exc:
-        errors.append(f"{where}: {exc}")
+    except (ValueError, ConfigError, OSError, KeyError) as exc:  # worded ones in the reader's language
+        errors.append(f"{where}: {exc.said(lang) if isinstance(exc, Worded) else exc}")
 
 
 def check_config(path: Path, lang: str = "en") -> tuple[Settings | None, list[str]]:
@@ -47,8 +41,12 @@ def check_config(path: Path, lang: str = "en") -> tuple[Settings | None, list[st
     the reasons in ``lang`` where the catalogue has them."""
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        return None, [f"(file): {exc}"]
+    except OSError as exc:
+        return None, [gettext("ioc", "(file): cannot be read: {reason}", lang, reason=exc.strerror or exc)]
+    except UnicodeDecodeError:
+        return None, [gettext("ioc", "(file): not UTF-8 text", lang)]
+    except tomllib.TOMLDecodeError as exc:  # the position and what was expected: Python's own words
+        return None, [gettext("ioc", "(file): not valid TOML: {reason}", lang, reason=exc)]
     unknown = [gettext("ioc", "{key}: not a section of the settings", lang, key=key)
                for key in doc if key not in Settings.model_fields]
     try:

@@ -20,7 +20,7 @@ from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
 from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
 from ioc.health import FeedHealth
-from ioc.i18n import Translator, language
+from ioc.i18n import Translator, Worded, language
 from ioc.store.database import public_dsn
 from ioc.store.embedded import EmbeddedPostgresError, PostgresNotFound
 
@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (PostgresNotFound, EmbeddedPostgresError, ConfigError, CameraConfigError) as exc:
-        print(tr("ioc: {error}", error=exc), file=sys.stderr)
+        said = exc.said(CLI_LANG) if isinstance(exc, Worded) else exc  # in the reader's language
+        print(tr("ioc: {error}", error=said), file=sys.stderr)
         return 2
 
 

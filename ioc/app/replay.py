@@ -59,6 +59,8 @@ class ReplayedAlert:
     last_seen: datetime
     resolved_at: datetime | None
     count: int
+    title_template: str | None = None  # the title as a catalogue message (domain ``alerts``) and its fields
+    title_params: dict[str, Any] | None = None
 
 
 @dataclass
@@ -89,7 +91,7 @@ def wire_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]
 
 _ALERTS = """
 SELECT id, fingerprint, detector, rule, source_id, severity, title, first_seen, last_seen,
-       resolved_at, count
+       resolved_at, count, title_template, title_params
 FROM alerts ORDER BY first_seen, fingerprint, id
 """
 
@@ -286,7 +288,8 @@ def alert_json(a: ReplayedAlert) -> dict[str, Any]:
     return {"fingerprint": a.fingerprint, "detector": a.detector, "rule": a.rule, "source_id": a.source_id,
             "severity": a.severity, "title": a.title, "first_seen": a.first_seen.isoformat(),
             "last_seen": a.last_seen.isoformat(),
-            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None, "count": a.count}
+            "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None, "count": a.count,
+            "title_template": a.title_template, "title_params": a.title_params}
 
 
 def diff_json(diff: BacktestDiff) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from typing import Any
 
 from ioc.app.cli import CLI_LANG, tr
 from ioc.app.replay import SPEEDS, BacktestDiff, ReplayRun, compare, replay_database, run_replay
+from ioc.app.replay_text import diff_lines, run_lines
 from ioc.config import ConfigError, Settings
-from ioc.i18n import format_number
+from ioc.i18n import Worded, format_number
 from ioc.recording import (
     RecordingError,
     export_recording,
@@ -35,8 +36,8 @@ def with_rules(settings: Settings, path: Path) -> Settings:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError(f"rules file {path}: {exc}") from None
-    return rules_from_text(settings, text, f"rules file {path}")
+        raise ConfigError("rules file {path}: {reason}", path=path, reason=exc.strerror or exc) from None
+    return rules_from_text(settings, text, Worded("rules file {path}", path=path))  # said in the reader's
 
 
 def _n(value: float, digits: int = 0) -> str:
@@ -45,27 +46,11 @@ def _n(value: float, digits: int = 0) -> str:
 
 
 def _print_run(label: str, run: ReplayRun) -> None:
-    print(tr("{label}: {events} records, {signals} signals, {alerts} alerts in {seconds} s "
-             "({rate} records/s)", label=label, events=_n(run.events), signals=_n(run.signals),
-             alerts=_n(len(run.alerts)), seconds=_n(run.wall_s, 1), rate=_n(run.rate)))
-    for a in run.alerts:
-        end = a.resolved_at.isoformat() if a.resolved_at else tr("open")
-        print(f"  {a.first_seen.isoformat()}  {a.severity:<8} {a.rule:<28} {a.fingerprint}  -> {end}")
+    print("\n".join(run_lines(label, run, CLI_LANG)))
 
 
 def _print_diff(diff: BacktestDiff) -> None:
-    print(tr("back-test: {added} added, {removed} removed, {changed} changed, {same} the same",
-             added=_n(len(diff.added)), removed=_n(len(diff.removed)), changed=_n(len(diff.changed)),
-             same=_n(diff.same)))
-    for rule, counts in diff.per_rule().items():
-        print(f"  {rule:<28} +{counts['added']} -{counts['removed']} ~{counts['changed']}")
-    for a in diff.added:
-        print(f"  + {a.first_seen.isoformat()} {a.severity} {a.fingerprint}")
-    for a in diff.removed:
-        print(f"  - {a.first_seen.isoformat()} {a.severity} {a.fingerprint}")
-    for old, new in diff.changed:
-        print(f"  ~ {old.fingerprint}: {old.first_seen.isoformat()} {old.severity} -> "
-              f"{new.first_seen.isoformat()} {new.severity}")
+    print("\n".join(diff_lines(diff, CLI_LANG)))
 
 
 def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:

@@ -130,7 +130,8 @@ class Runtime:
         sources = configured_sources(settings)
         names = [f.name for f in self.settings.feeds] + [c.id for c in self.settings.cameras]
         if only is not None and only not in names:
-            raise ConfigError(f"no feed named {only!r}; configured feeds: {', '.join(names) or 'none'}")
+            raise ConfigError("no feed named {name}; configured feeds: {names}", name=repr(only),
+                              names=", ".join(names) or "-")
         for source in sources:
             if only is not None and source.name != only:
                 continue

@@ -10,16 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ioc.store.queries import LatestValue
 
-@dataclass(frozen=True)
-class ReadingAt:
-    """The newest reading of one station's metric at the cursor."""
-
-    station_id: str
-    metric: str
-    time: datetime
-    value: float
-    unit: str
+#: the newest reading of one station's metric at the cursor: the wall's own record of it
+ReadingAt = LatestValue
 
 
 @dataclass(frozen=True)

@@ -42,3 +42,12 @@ class PressArticle(Event):
     tone: Tone = "neutral"
     tone_score: Annotated[float, Field(ge=-1, le=1)] = 0.0
     simulated: bool = False
+
+    @property
+    def key(self) -> str:
+        """One key for every outlet: the press rules group one story across outlets (spreading,
+        one negative-coverage alert a story), so in distributed mode, where rule state is kept per
+        partition, every article must meet in one partition (keyed by outlet, a story carried by
+        three outlets was three stories in three partitions). The press is a few hundred articles
+        an hour: one partition carries it."""
+        return "press"

@@ -11,7 +11,11 @@ SPEC = FeedSpec(
     name="reports",
     title="Citizens' field reports",
     events=(FieldReport, ReportStatusChange),
-    topics={"reports.report": "ioc.reports.report", "reports.status": "ioc.reports.status"},
+    # one topic for a report and its status changes, both keyed by the report's id: in distributed
+    # mode the detector runner keeps rule state per topic-partition, and the deadline rule must see
+    # a report's status changes where it sees the report (on two topics every report missed its
+    # deadlines there: the rule of the reports' partition never saw one acknowledged)
+    topics={"reports.report": "ioc.reports.events", "reports.status": "ioc.reports.events"},
     tables=(REPORT_TABLE, STATUS_TABLE),
     migrations=MIGRATIONS,
     raw_tables=(),  # reports are case files: kept, not dropped by retention
