@@ -57,6 +57,8 @@ class Timing:
                 key = json.loads(body).get("output", "?")[:60]
             except ValueError:
                 key = "?"
+            page = environ["PATH_INFO"][: -len("_dash-update-component")]
+            key = key if page == "/" else page + key  # another page's callbacks named by their page
             t = time.perf_counter()
             result = list(self.app(environ, start_response))
             with self.lock:

@@ -119,6 +119,19 @@ def _user_language(conn: psycopg.Connection, caps: Capabilities) -> None:  # noq
     conn.execute("ALTER TABLE users ADD COLUMN language text CHECK (language IN ('vi', 'en'))")
 
 
+def _alert_shift_indexes(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """The console's shift figures select alerts opened, acknowledged or closed since the shift began
+    (or still active): without these indexes that OR scanned every alert ever stored, 36 ms with a
+    year of alerts (100,000) and growing; with them it is a bitmap OR of a few hundred rows."""
+    conn.execute(
+        """
+        CREATE INDEX alerts_opened ON alerts (opened_at);
+        CREATE INDEX alerts_acknowledged ON alerts (acknowledged_at) WHERE acknowledged_at IS NOT NULL;
+        CREATE INDEX alerts_closed ON alerts (closed_at) WHERE closed_at IS NOT NULL;
+        """
+    )
+
+
 #: the core's own schema steps, in the ``core`` namespace (feeds number theirs in their own)
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "counts, dead letters, alerts", _core),
@@ -132,6 +145,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(9, "replay runs asked for from the replay page", apply_replay_runs),
     Migration(10, "screen profiles edited on the admin page", apply_screen_profiles),
     Migration(11, "replay runs: worker heartbeats, an abandoned run taken over", apply_replay_heartbeats),
+    Migration(12, "alert shift figures by index, not a scan of every alert", _alert_shift_indexes),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``
