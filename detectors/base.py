@@ -18,7 +18,7 @@ one kind (the stale rules), also implements :class:`ClockedDetector`'s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -49,6 +49,18 @@ class Detector(Protocol):
 
     def restore(self, state: dict[str, Any]) -> None:
         """Load a snapshot from :meth:`state` (of a detector built with the same rules)."""
+        ...
+
+
+@runtime_checkable
+class OwningDetector(Protocol):
+    """A detector that judges sources it may never have heard from (a configured list of expected
+    hosts): in distributed mode each topic-partition has an instance of it, and only the instance
+    of the partition a source's records land in may judge that source, or every other one would
+    call it silent. The runner tells each partitioned instance which sources are its own."""
+
+    def claim(self, owns: Callable[[str, str], bool]) -> None:
+        """From now on judge only the sources ``key`` of event kind ``kind`` with ``owns(kind, key)``."""
         ...
 
 

@@ -40,3 +40,9 @@ def topic_for(event: Event) -> str:
 def replay_topic(topic: str, namespace: str) -> str:
     """The topic of a replay run, kept apart from live data."""
     return f"replay.{namespace}.{topic}"
+
+
+def carries(topic: str, kind: str) -> bool:
+    """True when ``topic`` is the topic of record kind ``kind``, live or in a replay run."""
+    own = TOPIC_BY_KIND.get(kind)
+    return own is not None and (topic == own or (topic.startswith("replay.") and topic.endswith("." + own)))

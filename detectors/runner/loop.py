@@ -86,7 +86,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         self._clock = clock or _utc_now
         self._subscription = bus.subscribe(self.topics, group)
         if self.partitioned:
-            missing = [m for m in ("assignment", "take_released", "seek", "backlog")
+            missing = [m for m in ("assignment", "take_released", "seek", "backlog", "partition_of")
                        if not hasattr(self._subscription, m)]
             if missing:
                 self._subscription.close()

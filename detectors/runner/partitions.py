@@ -24,11 +24,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from detectors.base import Detector, dump_time
+from detectors.base import Detector, OwningDetector, dump_time
 from detectors.runner.slots import ALL, CLOCKS_KEY, Slot, saved_clocks
 from ioc.bus.base import Message, Subscription
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.store.detector_state import SlotKey, SlotSnapshot, SnapshotStore
+from ioc.topics import carries
 
 log = logging.getLogger("detectors.runner")
 
@@ -52,6 +53,20 @@ class PartitionSlots:
     _tick: Callable[[Slot, str, datetime], None]
     _retry: Callable[..., Any]
 
+    def _new_detectors(self, key: SlotKey) -> list[Detector]:
+        """Fresh detectors for the slot of ``key``, each that judges unheard sources told its own."""
+        detectors = list(self._factory())
+        topic, partition = key
+        sub: Any = self._subscription
+
+        def owns(kind: str, source: str) -> bool:
+            return carries(topic, kind) and sub.partition_of(topic, source) == partition
+
+        for detector in detectors:
+            if isinstance(detector, OwningDetector):
+                detector.claim(owns)
+        return detectors
+
     def _slot_of(self, message: Message) -> Slot | None:
         if not self.partitioned:
             return self._slots[ALL]
@@ -64,7 +79,7 @@ class PartitionSlots:
             log.warning("%s: %s[%d] went back from offset %d to %d (topic recreated?); "
                         "its detectors start again empty", self.group, message.topic,
                         message.partition, slot.next_offset, message.offset)
-            slot = self._slots[slot.key] = Slot(slot.key, list(self._factory()))
+            slot = self._slots[slot.key] = Slot(slot.key, self._new_detectors(slot.key))
             self.slots_started_cold += 1
         slot.next_offset = message.offset + 1
         return slot
@@ -101,7 +116,7 @@ class PartitionSlots:
             first.setdefault((m.topic, m.partition), m.offset)
         moved: set[SlotKey] = set()
         for key in new:
-            slot = self._slots[key] = Slot(key, list(self._factory()))
+            slot = self._slots[key] = Slot(key, self._new_detectors(key))
             snapshot = snapshots.get(key)
             if snapshot is None:
                 self.slots_started_cold += 1
@@ -129,7 +144,7 @@ class PartitionSlots:
             except Exception as exc:
                 log.warning("%s: %s[%d]: detector %s cannot restore its saved state (%s); it starts empty",
                             self.group, slot.key[0], slot.key[1], name, exc)
-                fresh = fresh or list(self._factory())
+                fresh = fresh or self._new_detectors(slot.key)
                 slot.detectors[i] = fresh[i]
         slot.route()
         slot.next_offset = snapshot.next_offset

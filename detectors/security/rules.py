@@ -13,6 +13,7 @@ import re
 import zlib
 from bisect import insort
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,6 +129,13 @@ class SecurityDetector:
         self.on = frozenset(cfg.enabled)
         self.expected = frozenset(cfg.expected_hosts)
         self.allow_lists = bool(cfg.allow_addresses or cfg.allow_networks or cfg.allow_users)
+        # Which expected hosts this instance judges silent: all of them, unless the runner keeps
+        # an instance per topic-partition and tells it its own (:meth:`claim`).
+        self.owns: Callable[[str, str], bool] | None = None
+
+    def claim(self, owns: Callable[[str, str], bool]) -> None:
+        """Judge only the expected hosts whose events this instance's partition carries."""
+        self.owns = owns
 
     @classmethod
     def from_settings(cls, settings: Any) -> SecurityDetector:
@@ -279,6 +287,8 @@ class SecurityDetector:
             last = self.last_seen.get(host, self.clock_start)
             if host in self.silent or watermark - last < after:
                 continue
+            if self.owns is not None and not self.owns("security.event", host):
+                continue  # another partition's instance hears this host and judges it
             self.silent.add(host)
             template = "No logs from {host} for {minutes} min"
             params = {"host": host, "minutes": f"{self.cfg.silent_minutes:g}"}

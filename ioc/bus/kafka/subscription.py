@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from kafka import KafkaConsumer
 from kafka import errors as kerr
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from ioc.bus.base import Message
@@ -160,6 +161,19 @@ class KafkaSubscription:
         except (kerr.KafkaError, AssertionError):
             return None
         return None if position is None else max(0, high - position)
+
+    def partition_of(self, topic: str, key: str) -> int | None:
+        """The partition of ``topic`` that records keyed ``key`` land in; None while unknown.
+
+        The producers of this bus leave the choice to kafka-python's default partitioner
+        (murmur2 of the key bytes over the topic's partitions in order, as Kafka's Java
+        client does), so this is the same function over the partitions the metadata lists.
+        """
+        partitions = self._consumer.partitions_for_topic(self._bus.physical(topic))
+        if not partitions:
+            return None
+        ordered = sorted(partitions)
+        return ordered[(murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % len(ordered)]
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
         """Up to ``max_records`` new messages; an empty list after ``timeout`` seconds."""
