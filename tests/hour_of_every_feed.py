@@ -6,18 +6,20 @@ some (the demo's own numbers):
 
 * environment: the recorded sample (``sample_streams/environment/readings.csv``, real readings
   recorded elsewhere) through the CSV replay source, re-timed to the hour at the demo's cadence;
-* vessels: the SIMULATED fleet's scenario (real NMEA through the AIS decoder) from the demo's
-  backfill (4.6 h) before the hour, with its storm warning;
+* vessels: the SIMULATED fleet's scenario (real NMEA through the AIS decoder) from 5 h before the
+  hour (the demo's backfill is 4.6 h), with its storm warning, whose ban begins in the hour;
 * cameras: frame statistics and detections of the two configured cameras as the camera worker
   publishes them (as ``tests/night_in_hue.py`` builds them): a covered lens, a camera that stops
   sending for two minutes, a crowd on the Ngọ Môn path, someone on its lawn, a jam at the bridge;
 * security: the labelled attack simulator's scripts, round after round, through the security
-  workers of the configuration's ``security-simulator`` feeds (their parsers);
+  workers of the configuration's ``security-simulator`` feeds (their parsers); the gateway (an
+  expected host) stops logging for the last 25 minutes;
 * press: the SIMULATED outlets over HTTP, polled every five minutes of the hour by the
-  configuration's ``press-simulator`` worker (three hours of everyday news before it);
+  configuration's ``press-simulator`` worker (a day of everyday news before it, the bursts' baseline);
 * services: the sample export of one-stop-shop dossiers (``sample_streams/services/dossiers.csv``,
   SIMULATED, two weeks ending in the hour) through the CSV import;
-* reports: the SIMULATED week of field reports the demo puts on the bus, up to the end of the hour.
+* reports: the SIMULATED week of field reports the demo puts on the bus, up to the end of the hour,
+  with a cluster of six reports of blocked drains in one ward in it (the demo's afternoon downpour).
 
 Nothing reads the wall clock: the same ``start`` gives the same records.
 """
@@ -37,7 +39,7 @@ from ingest.press.worker import SimulatedPressWorker
 from ingest.press.worker import feed_options as press_options
 from ingest.reports.simulator import simulate
 from ingest.security import build_worker as security_worker
-from ingest.security.simulator import SCRIPT_SECONDS, attack_lines
+from ingest.security.simulator import HOSTS, SCRIPT_SECONDS, attack_lines
 from ingest.services import feed_options as services_options
 from ingest.services.csv_import import read_csv_file
 from ioc.bus.memory import MemoryBus
@@ -50,9 +52,11 @@ from ioc.topics import DEAD_LETTERS
 from tests.test_replay import fleet_records
 
 HOUR = timedelta(hours=1)
+GATEWAY = HOSTS["gw"]  # an expected host of the Huế configuration's security rules
 NGOMON, TRUONGTIEN = "hue-cam-ngomon", "hue-cam-truongtien"
-FLEET_BACKFILL = timedelta(hours=4.6)  # the demo's fleet-simulator backfill_hours
-PRESS_BACKFILL = timedelta(hours=3)  # the demo's is 26 h: parsing its feeds would take most of the test
+# the fleet from a little before the demo's backfill (4.6 h): its storm ban begins inside the hour
+FLEET_BACKFILL = timedelta(hours=5.0)
+PRESS_BACKFILL = timedelta(hours=26)  # the demo's: a day of baseline before the hour, for the burst rule
 
 
 def _published(feed_name: str, publish: Callable[[MemoryBus], None]) -> list[Event]:
@@ -140,7 +144,8 @@ def security(settings: Settings, start: datetime) -> list[Event]:
             worker.out.flush(force=True)
             assert worker.health["dead_letters"] == 0, worker.health
 
-    return _published("security", publish)
+    quiet = start + timedelta(minutes=35)  # the gateway falls silent: longer than silent_minutes
+    return [e for e in _published("security", publish) if not (e.source_id == GATEWAY and e.time >= quiet)]
 
 
 def press(settings: Settings, start: datetime) -> list[Event]:
@@ -185,7 +190,8 @@ def reports(settings: Settings, start: datetime) -> list[Event]:
     cfg = ReportsFeed.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     days = int(entry.options.get("simulate_days", 7))
     first = start.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
-    return [e for e in simulate(cfg, first, days + 1) if e.time < start + HOUR]
+    cluster = [start + timedelta(minutes=5)]  # blocked drains in one ward: the burst rule's case
+    return [e for e in simulate(cfg, first, days + 1, clusters=cluster) if e.time < start + HOUR]
 
 
 def services_hour(settings: Settings) -> datetime:

@@ -105,6 +105,16 @@ def test_the_hour_is_of_every_feed_with_rules_and_its_live_run_raised_alerts_of_
         assert all(FEED_OF_KIND[r.kind] == name for r in records)  # type: ignore[attr-defined]
     raised = {feed_of[a.detector] for a in hour.live}
     assert raised == with_rules, f"no alert of {sorted(with_rules - raised)}"
+    # and every rule of them: a detector (a rule family's members for their family), and each
+    # enabled rule of the security and press detectors
+    rules = {m.name for d in build_detectors(hour.settings) for m in getattr(d, "members", [d])}
+    assert rules - {a.detector for a in hour.live} == set()
+    security = hour.settings.rules.security
+    assert security is not None
+    # (brute force brings "compromise", web attack "web_errors")
+    raised_by_security = {a.rule for a in hour.live if a.detector == "security"}
+    assert raised_by_security == {*security.enabled, "compromise", "web_errors"}
+    assert {a.rule for a in hour.live if a.detector == "press"} == {"spreading", "negative", "burst"}
 
 
 def test_a_recorded_hour_of_every_feed_replays_to_the_alerts_raised_live(

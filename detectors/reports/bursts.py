@@ -12,10 +12,12 @@ from ioc.feeds.reports.settings import ReportsRules
 
 class ReportBurstDetector:
     """Fires once when ``burst_count`` reports of a category land in a ward within ``burst_minutes``;
-    resolves when the window (in event time) holds fewer again, at the time it did."""
+    resolves when the window (in event time) holds fewer again, at the time it did. Reads the reports'
+    copies keyed by category and ward (``reports.area_report``), so in distributed mode a ward's
+    reports meet in one partition whatever their ids."""
 
     name = "reports_burst"
-    kinds = frozenset({"reports.report"})
+    kinds = frozenset({"reports.area_report"})
 
     def __init__(self, rules: ReportsRules) -> None:
         self.rules = rules

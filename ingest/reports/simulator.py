@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,18 @@ TEXTS = {"lighting": "Đèn đường không sáng", "waste": "Rác chưa đư�
 REJECT_REASONS = ("not in the city's remit", "duplicate of an earlier report", "not enough information")
 
 
-def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, seed: int = 7) -> list[Event]:
-    """Reports and status changes, in event-time order."""
+def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, seed: int = 7,
+             clusters: Sequence[datetime] = ()) -> list[Event]:
+    """Reports and status changes, in event-time order.
+
+    Each time in ``clusters`` starts a cluster: :data:`CLUSTER_SIZE` reports of blocked drains in
+    one ward within 40 minutes (a downpour), drawn from a generator of their own so the rest of the
+    sample is the same with or without them.
+    """
     rnd = random.Random(seed)
     router = Router(cfg)
     codes = list(cfg.categories)
     weights = [5, 4, 3, 1, 2][: len(codes)] + [1] * max(0, len(codes) - 5)
-    wards = cfg.wards
     out: list[Event] = []
     for n in range(int(days * per_day)):
         # daytime-heavy arrivals: Huế time is UTC+7, reports mostly 06:00-22:00 local
@@ -43,35 +49,51 @@ def simulate(cfg: ReportsFeed, start: datetime, days: int, per_day: float = 60, 
         local_hour = rnd.triangular(6, 22, 13)
         t = start + timedelta(days=day, hours=local_hour - 7, minutes=rnd.random())
         code = rnd.choices(codes, weights)[0]
-        ward = rnd.choice(wards)
-        (x0, y0), (x1, y1) = ward.polygon[0], ward.polygon[2]
-        lon, lat = rnd.uniform(x0, x1), rnd.uniform(y0, y1)
-        route = router.route(code, lat, lon, t)
-        rid = f"SIM-{t:%y%m%d}-{n:05d}"
-        out.append(FieldReport(time=t, source_id=rid, service_code=code, category=cfg.categories[code].name,
-                               description=f"SIMULATED: {TEXTS.get(code, code)}", lat=lat, lon=lon,
-                               ward=route.ward, client="simulator", department=route.department,
-                               assignee_group=route.assignee_group, ack_due=route.ack_due,
-                               resolve_due=route.resolve_due))
-        cat = cfg.categories[code]
-        out.append(ReportStatusChange(time=t, source_id=rid, status="received", actor="client:simulator"))
-        late_ack = rnd.random() < 0.1
-        ack_share = rnd.uniform(1, 3) if late_ack else rnd.uniform(0.1, 0.9)
-        ack = t + timedelta(minutes=cat.ack_minutes * ack_share)
-        out.append(ReportStatusChange(time=ack, source_id=rid, status="assigned", actor="operator:sim",
-                                      department=route.department, assignee_group=route.assignee_group))
-        if rnd.random() < 0.04:
-            out.append(ReportStatusChange(time=ack + timedelta(minutes=5), source_id=rid, status="rejected",
-                                          reason=rnd.choice(REJECT_REASONS), actor="operator:sim"))
-            continue
-        work = ack + timedelta(minutes=rnd.uniform(5, 60))
-        out.append(ReportStatusChange(time=work, source_id=rid, status="in_progress", actor="team:sim"))
-        span = (route.resolve_due - t).total_seconds() / 60
-        late = rnd.random() < 1 / 6
-        done = t + timedelta(minutes=span * (rnd.uniform(1, 2) if late else rnd.uniform(0.2, 0.95)))
-        out.append(ReportStatusChange(time=max(done, work + timedelta(minutes=1)), source_id=rid,
-                                      status="resolved", actor="team:sim"))
+        out += _report(cfg, router, rnd, f"SIM-{t:%y%m%d}-{n:05d}", t, code, rnd.choice(cfg.wards))
+    burst = random.Random(seed + 1)
+    code = "flooding" if "flooding" in cfg.categories else codes[0]
+    for k, at in enumerate(clusters):
+        ward = burst.choice(cfg.wards)
+        for n in range(CLUSTER_SIZE):
+            t = at + timedelta(minutes=40 * n / CLUSTER_SIZE + burst.random())
+            out += _report(cfg, router, burst, f"SIM-{t:%y%m%d}-C{k:02d}{n:02d}", t, code, ward)
     return sorted(out, key=lambda e: (e.time, e.kind))
+
+
+CLUSTER_SIZE = 6  # reports of one cluster (the Huế rules' burst_count is 5)
+
+
+def _report(cfg: ReportsFeed, router: Router, rnd: random.Random, rid: str, t: datetime, code: str,
+            ward: Any) -> list[Event]:
+    """One SIMULATED report at ``t`` somewhere in ``ward``, routed, with the status changes staff make."""
+    (x0, y0), (x1, y1) = ward.polygon[0], ward.polygon[2]
+    lon, lat = rnd.uniform(x0, x1), rnd.uniform(y0, y1)
+    route = router.route(code, lat, lon, t)
+    out: list[Event] = [
+        FieldReport(time=t, source_id=rid, service_code=code, category=cfg.categories[code].name,
+                    description=f"SIMULATED: {TEXTS.get(code, code)}", lat=lat, lon=lon,
+                    ward=route.ward, client="simulator", department=route.department,
+                    assignee_group=route.assignee_group, ack_due=route.ack_due,
+                    resolve_due=route.resolve_due),
+        ReportStatusChange(time=t, source_id=rid, status="received", actor="client:simulator")]
+    cat = cfg.categories[code]
+    late_ack = rnd.random() < 0.1
+    ack_share = rnd.uniform(1, 3) if late_ack else rnd.uniform(0.1, 0.9)
+    ack = t + timedelta(minutes=cat.ack_minutes * ack_share)
+    out.append(ReportStatusChange(time=ack, source_id=rid, status="assigned", actor="operator:sim",
+                                  department=route.department, assignee_group=route.assignee_group))
+    if rnd.random() < 0.04:
+        out.append(ReportStatusChange(time=ack + timedelta(minutes=5), source_id=rid, status="rejected",
+                                      reason=rnd.choice(REJECT_REASONS), actor="operator:sim"))
+        return out
+    work = ack + timedelta(minutes=rnd.uniform(5, 60))
+    out.append(ReportStatusChange(time=work, source_id=rid, status="in_progress", actor="team:sim"))
+    span = (route.resolve_due - t).total_seconds() / 60
+    late = rnd.random() < 1 / 6
+    done = t + timedelta(minutes=span * (rnd.uniform(1, 2) if late else rnd.uniform(0.2, 0.95)))
+    out.append(ReportStatusChange(time=max(done, work + timedelta(minutes=1)), source_id=rid,
+                                  status="resolved", actor="team:sim"))
+    return out
 
 
 class DemoSimulator:
@@ -98,7 +120,9 @@ class DemoSimulator:
         later: list[Event] = []
         if self.days > 0:
             start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=self.days)
-            history = simulate(self.cfg, start, self.days + 1, seed=self.seed)
+            # a downpour's cluster of blocked drains each afternoon (16:30 Huế time): the burst rule's case
+            afternoons = [start + timedelta(days=d, hours=9, minutes=30) for d in range(self.days + 1)]
+            history = simulate(self.cfg, start, self.days + 1, seed=self.seed, clusters=afternoons)
             self.worker.publish_records([e for e in history if e.time <= now])
             later = [e for e in history if e.time > now]
             self.worker.live = True

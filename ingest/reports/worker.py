@@ -18,7 +18,7 @@ from ingest.reports.reader import ReportReader
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.events import Event
-from ioc.feeds.reports import SPEC
+from ioc.feeds.reports import SPEC, area_copies
 from ioc.feeds.reports.settings import ReportsFeed
 from ioc.health import FeedHealth, feed_state
 from ioc.http_server import ThreadedServer
@@ -47,11 +47,17 @@ class Open311Worker:
         log.info("open311 intake of feed %s on http://%s:%d/", feed, host, self.server.server_port)
         self.loops: list[Callable[[threading.Event], None]] = []  # run beside the server until stop
 
+    def _send(self, events: list[Event]) -> None:
+        """Each record on its topic, and a report's area copy beside it (the burst rule reads those)."""
+        for e in events:
+            self.publisher.publish(SPEC.topics[e.kind], e.key, e.to_wire())  # type: ignore[attr-defined]
+            for topic, key, value in area_copies(e):
+                self.publisher.publish(topic, key, value)
+        self.publisher.flush()
+
     def publish(self, events: list[Event]) -> None:
         with self._lock:
-            for e in events:
-                self.publisher.publish(SPEC.topics[e.kind], e.key, e.to_wire())  # type: ignore[attr-defined]
-            self.publisher.flush()
+            self._send(events)
             self.accepted += 1
             self.published += len(events)
             for e in events:
@@ -60,9 +66,7 @@ class Open311Worker:
     def publish_records(self, events: list[Event]) -> None:
         """Records made here but not posted (the demo's SIMULATED backfill), onto the bus and flushed."""
         with self._lock:
-            for e in events:
-                self.publisher.publish(SPEC.topics[e.kind], e.key, e.to_wire())  # type: ignore[attr-defined]
-            self.publisher.flush()
+            self._send(events)
             self.published += len(events)
 
     def publish_changes(self, events: list[Event]) -> None:

@@ -50,6 +50,26 @@ class FieldReport(Event):
     duplicate_of: str | None = None
 
 
+class AreaReport(FieldReport):
+    """A field report as copied to ``ioc.reports.areas``, keyed by its category and ward.
+
+    The report itself is keyed by its id (its status changes follow it in order); rules about many
+    reports of one place (bursts) read these copies, so in distributed mode the reports of one
+    category and ward meet in one partition whatever their ids. Not stored: the report is.
+    """
+
+    kind: Literal["reports.area_report"] = "reports.area_report"  # type: ignore[assignment]
+
+    @property
+    def key(self) -> str:
+        return area_key(self)
+
+
+def area_key(report: FieldReport) -> str:
+    """The key of a report's area copy: ``service code|ward`` (``-`` for no ward)."""
+    return f"{report.service_code}|{report.ward or '-'}"
+
+
 class ReportStatusChange(Event):
     """One audited change of a report's status (``source_id``: the report's id)."""
 
