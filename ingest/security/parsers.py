@@ -2,7 +2,9 @@
 
 Every parser takes one line (bytes), the time it was received and the feed's options, and answers
 a :class:`~ioc.feeds.security.records.SecurityEvent` or raises :class:`ParseError` with the
-reason a dead letter keeps. Access logs are read with ``apachelogs`` (combined format by default).
+reason a dead letter keeps. Access logs (combined and common formats, with or without a virtual host
+first, with nginx's extra fields after) are read by one precompiled pattern, and lines with escaped
+quotes by ``apachelogs``.
 """
 
 from __future__ import annotations
@@ -132,15 +134,30 @@ def parse_fail2ban_line(line: bytes, ctx: LineContext) -> SecurityEvent:
                   outcome="success" if action == "ban" else "unknown")
 
 
-# The combined log format as nginx and Apache write it, optionally followed by nginx's
-# "$http_x_forwarded_for" (its example "main" format): read by one precompiled pattern; a line with
-# an escaped quote or backslash (Apache writes \" and \\) goes to apachelogs, which unescapes them.
-_COMBINED = re.compile(
-    r'(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<day>\d{2})/(?P<mon>[A-Z][a-z]{2})/(?P<year>\d{4}):(?P<hh>\d{2}):'
-    r'(?P<mm>\d{2}):(?P<ss>\d{2}) (?P<tz>[+-]\d{4})\] "(?P<request>[^"\\]*)" (?P<status>\d{3}) (?:\d+|-) '
-    r'"[^"\\]*" "(?P<agent>[^"\\]*)"(?: "[^"\\]*")?\s*$')
-_ACCESS = (apachelogs.LogParser(apachelogs.COMBINED),
-           apachelogs.LogParser(apachelogs.COMBINED + ' "%{X-Forwarded-For}i"'))
+# The combined log format as nginx and Apache write it, read by one precompiled pattern, with what
+# real servers add around it: Apache's common format (no referer and user agent), a virtual host in
+# front (Debian's Apache writes ``other_vhosts_access.log`` as "vhost_combined": ``%v:%p`` first;
+# "vhost_common": ``%v``), and fields after it (nginx's example "main" format adds
+# "$http_x_forwarded_for"; other formats add request times, upstream addresses...). A line with an
+# escaped quote or backslash (Apache writes \" and \\) goes to apachelogs, which unescapes them.
+def _access_pattern(quoted: str) -> re.Pattern[str]:
+    """The access-line pattern with ``quoted`` as what may stand between double quotes."""
+    return re.compile(
+        r'(?:(?P<vhost>\S+) )?(?P<host>\S+) \S+ (?P<user>\S+) \[(?P<day>\d{2})/(?P<mon>[A-Z][a-z]{2})/'
+        r'(?P<year>\d{4}):(?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2}) (?P<tz>[+-]\d{4})\] '
+        rf'"(?P<request>{quoted})" (?P<status>\d{{3}}) (?:\d+|-)(?: "{quoted}" "(?P<agent>{quoted})")?'
+        rf'(?: (?:[^\s"\\]|"{quoted}")+)*\s*$')
+
+
+_COMBINED = _access_pattern(r'[^"\\]*')
+# the same with escapes inside quotes: only a line of this shape is handed to apachelogs, whose
+# patterns take quadratic time to refuse a long line of many fields (77 s for 60 kB of "a a a ...")
+_ESCAPED = _access_pattern(r'(?:[^"\\]|\\.)*')
+_ACCESS = tuple(apachelogs.LogParser(f) for f in (
+    apachelogs.COMBINED, apachelogs.COMBINED + ' "%{X-Forwarded-For}i"', apachelogs.COMMON))
+# with a virtual host first (four fields before the time, not three): ``%v:%p`` or ``%v``
+_VHOST_ACCESS = tuple(apachelogs.LogParser(f) for f in (
+    apachelogs.VHOST_COMBINED, "%v " + apachelogs.COMBINED, apachelogs.VHOST_COMMON))
 _OFFSETS: dict[str, tzinfo] = {}
 
 
@@ -164,8 +181,8 @@ def _web_event(ctx: LineContext, text: str, when: datetime, host: str, user: str
 
 
 def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
-    """A web server access log line (combined log format, nginx's and Apache's default; nginx's
-    trailing ``"$http_x_forwarded_for"`` is accepted)."""
+    """A web server access log line: the combined log format (nginx's and Apache's default), also
+    with a virtual host in front or more fields after it, or Apache's common format."""
     text = _text(line)
     m = _COMBINED.match(text)
     if m is not None:
@@ -176,19 +193,23 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
         except ValueError as exc:
             raise ParseError(f"bad request time: {exc}") from None
         return _web_event(ctx, text, when, m["host"], m["user"], m["request"], int(m["status"]), m["agent"])
+    if _ESCAPED.match(text) is None:
+        raise ParseError("not a combined- or common-format access line")
     entry = None
-    for parser in _ACCESS:
+    vhost = text.split(" [", 1)[0].count(" ") == 3
+    for parser in _VHOST_ACCESS if vhost else _ACCESS:
         try:
             entry = parser.parse(text)
             break
         except apachelogs.InvalidEntryError as exc:
             error = exc
     if entry is None:
-        raise ParseError(f"not a combined-format access line: {str(error)[:120]}") from None
+        raise ParseError(f"not a combined- or common-format access line: {str(error)[:120]}") from None
     if entry.request_time is None:
         raise ParseError("no request time")
+    agent = getattr(entry, "headers_in", {}).get("User-Agent")  # none in the common formats
     return _web_event(ctx, text, entry.request_time, entry.remote_host, entry.remote_user,
-                      entry.request_line or "", entry.final_status, entry.headers_in.get("User-Agent"))
+                      entry.request_line or "", entry.final_status, agent)
 
 
 EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns": "dns", "http": "http",
