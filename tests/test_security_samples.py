@@ -151,3 +151,27 @@ def test_the_fast_access_pattern_reads_what_apachelogs_reads() -> None:
         compared += 1
     assert compared >= 10 + len(OTHER_FORMATS)  # (the samples' error.log lines are access lines for neither)
     assert parsers._COMBINED.match(lines[-1].decode()) is None  # escaped quotes: apachelogs reads it
+
+
+def test_the_eve_records_of_suricatas_own_documentation() -> None:
+    """Suricata's user guide's complete records: offsets without a colon, a 1969 time, ports 0."""
+    lines = (SAMPLES.parent / "suricata" / "eve-docs.json").read_bytes().splitlines()
+    alert, *anomalies = (PARSERS["suricata"](line, CTX) for line in lines)
+    assert (alert.action, alert.time, alert.src_ip, alert.src_port, alert.dest_ip, alert.dest_port,
+            alert.proto, alert.signature_id, alert.severity, alert.category) == (
+        "ids_alert", datetime(2017, 4, 7, 21, 24, 37, 251547, tzinfo=UTC), "192.168.2.14", 50096,
+        "209.53.113.5", 80, "tcp", 2018358, 2, "Potentially Bad Traffic")
+    assert [(a.action, a.signature, a.src_port) for a in anomalies] == [
+        ("anomaly", "decoder.udp.pkt_too_small", 0),
+        ("anomaly", "APPLAYER_DETECT_PROTOCOL_ONLY_ONE_DIRECTION", 49324),
+        ("anomaly", "INVALID_RECORD_TYPE", 49323)]
+    assert anomalies[0].time == datetime(1970, 1, 1, 0, 4, 21, tzinfo=UTC)
+    # the extended HTTP example of the same page writes the status as a string
+    http = (b'{"timestamp": "2017-04-07T22:24:37.251547+0100", "event_type": "http",'
+            b' "src_ip": "192.168.2.14", "src_port": 50096, "dest_ip": "209.53.113.5", "dest_port": 80, "proto": "TCP", "http": {'
+            b'"hostname": "direkte.vg.no", "url": ".....", "http_user_agent": "<User-Agent>",'
+            b' "http_content_type": "application\\/json", "http_refer": "http:\\/\\/www.vg.no\\/", "http_method": "GET",'
+            b' "protocol": "HTTP\\/1.1", "status": "200", "length": 310}}')
+    assert PARSERS["suricata"](http, CTX).status == 200
+    with pytest.raises(ParseError, match="http.status"):
+        PARSERS["suricata"](http.replace(b'"200"', b'"2OO"'), CTX)

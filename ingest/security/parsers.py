@@ -229,6 +229,15 @@ def _opt(doc: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
     raise ParseError(f"{where}{key}: a {kind.__name__} is expected, not {type(value).__name__}")
 
 
+def _http_status(http: dict[str, Any]) -> int | None:
+    """``http.status``: a number, or three digits in a string as Suricata's EVE documentation shows it
+    (``"status":"200"``, the extended HTTP logging of older versions)."""
+    value = http.get("status")
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isdigit():
+        return int(value)
+    return _opt(http, "status", int, "http.")
+
+
 def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
     """One Suricata EVE JSON record of a kept type (alert, anomaly, flow, dns, http, tls).
 
@@ -281,7 +290,7 @@ def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
         fields.update(signature=_opt(doc["anomaly"], "event", str, "anomaly."), severity=4)
     http = doc.get("http")
     if isinstance(http, dict):
-        fields.update(url=_opt(http, "url", str, "http."), status=_opt(http, "status", int, "http."),
+        fields.update(url=_opt(http, "url", str, "http."), status=_http_status(http),
                       user_agent=_opt(http, "http_user_agent", str, "http."))
     return _event(ctx, text, **fields)
 
