@@ -168,9 +168,11 @@ def test_the_eve_records_of_suricatas_own_documentation() -> None:
     assert anomalies[0].time == datetime(1970, 1, 1, 0, 4, 21, tzinfo=UTC)
     # the extended HTTP example of the same page writes the status as a string
     http = (b'{"timestamp": "2017-04-07T22:24:37.251547+0100", "event_type": "http",'
-            b' "src_ip": "192.168.2.14", "src_port": 50096, "dest_ip": "209.53.113.5", "dest_port": 80, "proto": "TCP", "http": {'
+            b' "src_ip": "192.168.2.14", "src_port": 50096, "dest_ip": "209.53.113.5", "dest_port": 80,'
+            b' "proto": "TCP", "http": {'
             b'"hostname": "direkte.vg.no", "url": ".....", "http_user_agent": "<User-Agent>",'
-            b' "http_content_type": "application\\/json", "http_refer": "http:\\/\\/www.vg.no\\/", "http_method": "GET",'
+            b' "http_content_type": "application\\/json", "http_refer": "http:\\/\\/www.vg.no\\/",'
+            b' "http_method": "GET",'
             b' "protocol": "HTTP\\/1.1", "status": "200", "length": 310}}')
     assert PARSERS["suricata"](http, CTX).status == 200
     with pytest.raises(ParseError, match="http.status"):
