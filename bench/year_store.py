@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import random
 import sys
+import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from werkzeug.serving import make_server  # noqa: E402
 
 from alerts.people import People  # noqa: E402
+from bench import year_web  # noqa: E402
 from bench.common import machine, private_store  # noqa: E402
 from bench.wall_callbacks import Timing, replay, report  # noqa: E402
 from bench.year_data import YearSpec, load_year  # noqa: E402
@@ -167,17 +169,20 @@ def postgres_pids(store) -> list[int]:  # noqa: ANN001
     return [master, *kids]
 
 
-def screen_worker(base: str, screens: list[list[tuple[str, bytes, dict, float | None]]], seconds: float,
-                  out: multiprocessing.Queue) -> None:
-    """Run in another process: each screen a thread posting its page's callbacks at their rates."""
-    lock = threading.Lock()
-    stats = {"requests": 0, "errors": 0, "messages": []}
+Call = tuple[str, bytes, dict, "float | None", str]  # path, body, headers, period, timing key
 
-    def screen(calls: list[tuple[str, bytes, dict, float | None]], seed: int) -> None:
+
+def screen_worker(base: str, screens: list[list[Call]], seconds: float, out: multiprocessing.Queue) -> None:
+    """Run in another process: each screen a thread posting its page's callbacks at their rates;
+    what each request took as the screen saw it (queueing included) is kept by timing key."""
+    lock = threading.Lock()
+    stats: dict = {"requests": 0, "errors": 0, "messages": [], "seen": {}}
+
+    def screen(calls: list[Call], seed: int) -> None:
         rng = random.Random(seed)
         start = time.monotonic()
         end = start + seconds
-        due = [start + rng.uniform(0, p or 2.0) for _, _, _, p in calls]  # screens not in lockstep
+        due = [start + rng.uniform(0, p or 2.0) for _, _, _, p, _ in calls]  # screens not in lockstep
         while due:
             now = time.monotonic()
             i = min(range(len(due)), key=due.__getitem__)
@@ -185,15 +190,18 @@ def screen_worker(base: str, screens: list[list[tuple[str, bytes, dict, float | 
                 return
             if due[i] > now:
                 time.sleep(due[i] - now)
-            path, body, headers, period = calls[i]
+            path, body, headers, period, key = calls[i]
+            t = time.perf_counter()
             try:
                 replay(base + path, body, headers)
                 err = None
             except Exception as e:  # noqa: BLE001  # an error is a result here: counted and shown
                 err = f"{path}: {e}"[:200]
+            took = (time.perf_counter() - t) * 1000
             due[i] = due[i] + period if period else end
             with lock:
                 stats["requests"] += 1
+                stats["seen"].setdefault(key, []).append(took)
                 if err:
                     stats["errors"] += 1
                     if len(stats["messages"]) < 5:
@@ -220,6 +228,9 @@ def main() -> None:
     ap.add_argument("--replays", type=int, default=30)
     ap.add_argument("--screens", type=int, default=50)
     ap.add_argument("--minutes", type=float, default=10)
+    ap.add_argument("--workers", type=int, default=2,
+                    help="gunicorn workers serving the screens (ioc run web); 0: the in-process server")
+    ap.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
     args = ap.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # not a line per request
     print(machine())
@@ -272,11 +283,11 @@ def main() -> None:
                        timing.samples)
                 recorded[page] = [(path, body, headers,
                                    args.browse / len(timing.samples[key]) if len(timing.samples[key]) > 2
-                                   else None)
+                                   else None, key)
                                   for key, (body, path, headers) in timing.bodies.items()]
             timing.samples = {}
             for calls in recorded.values():
-                for path, body, headers, _ in calls:
+                for path, body, headers, _, _ in calls:
                     for _ in range(args.replays):
                         replay(base + path, body, headers)
             report(f"one screen: each recorded request replayed {args.replays} times, no browser",
@@ -284,27 +295,40 @@ def main() -> None:
 
             screens = [recorded[PAGES[n % len(PAGES)]] for n in range(args.screens)]
             timing.samples = {}
+            timing_dir = Path(tempfile.mkdtemp(prefix="ioc-year-web-"))
+            gunicorn = None
+            target, served_by = base, "one in-process server (werkzeug, threaded)"
+            if args.workers > 0:
+                gunicorn, target = year_web.start(store.dsn, not args.plain, settings.stations, args.workers,
+                                                  args.threads, timing_dir)
+                served_by = f"gunicorn, {args.workers} workers x {args.threads} threads (as `ioc run web`)"
+            served = [os.getpid()] if gunicorn is None else year_web.server_pids(gunicorn)
             pg = postgres_pids(store)
-            cpu0, pg0, w0 = cpu_seconds([os.getpid()]), cpu_seconds(pg), time.perf_counter()
-            peak = rss_mib(os.getpid())
+            cpu0, pg0, w0 = cpu_seconds(served), cpu_seconds(pg), time.perf_counter()
+            peak = sum(rss_mib(p) for p in served)
             queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
             proc = multiprocessing.get_context("spawn").Process(
-                target=screen_worker, args=(base, screens, args.minutes * 60, queue))
+                target=screen_worker, args=(target, screens, args.minutes * 60, queue))
             proc.start()
             while proc.is_alive():
                 proc.join(5)
-                peak = max(peak, rss_mib(os.getpid()))
-            stats = queue.get(timeout=30)
+                peak = max(peak, sum(rss_mib(p) for p in served))
+            stats = queue.get(timeout=60)
             wall = time.perf_counter() - w0
-            server_cpu = (cpu_seconds([os.getpid()]) - cpu0) / wall * 100
+            server_cpu = (cpu_seconds(served) - cpu0) / wall * 100
             pg_cpu = (cpu_seconds(postgres_pids(store)) - pg0) / wall * 100
+            if gunicorn is not None:
+                year_web.stop(gunicorn)
+                timing.samples = year_web.read_timings(timing_dir)
         finally:
             server.shutdown()
-    report(f"{args.screens} screens ({', '.join(PAGES)} in turn) for {args.minutes:g} min: "
-           "server time per callback", timing.samples)
+    report(f"{args.screens} screens ({', '.join(PAGES)} in turn) for {args.minutes:g} min, served by "
+           f"{served_by}: server time per callback", timing.samples)
+    report(f"the same {args.screens} screens: each request as the screen saw it (queueing and the "
+           "client's own share of the cores included)", stats["seen"])
     print(f"\n{args.screens} screens: {stats['requests']:,} requests, {stats['errors']} errors "
-          f"{stats['messages']}; server process CPU {server_cpu:.0f} % (100 % = one core), "
-          f"peak RSS {peak:.0f} MiB; PostgreSQL CPU {pg_cpu:.0f} %")
+          f"{stats['messages']}; server ({served_by}) CPU {server_cpu:.0f} % (100 % = one core), "
+          f"peak RSS {peak:.0f} MiB (all its processes); PostgreSQL CPU {pg_cpu:.0f} %")
 
 
 if __name__ == "__main__":
