@@ -235,6 +235,11 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
     ]  # type: ignore[attr-defined]
     assert history == ["resolve:lan", "acknowledge:lan", "raise:system"]
     assert "pump crew on site" in _text(driver, "#history-list")
+    # a manager's report on the alert's incident is one click away: /reports/ with the incident filled in
+    incident = AlertService(console_store.pool).get(ids["flood"]).incident_id
+    wait.until(lambda d: d.execute_script(
+        "const a = document.getElementById('incident-report-link'); return a ? a.href : null;")
+        == f"{base_url}/reports/?incident={incident}")
     assert _audit(console_store, ids["flood"])[-1] == (
         "lan",
         "resolve",

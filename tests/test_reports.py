@@ -159,6 +159,10 @@ def test_reports_page_needs_a_session_lists_reports_and_makes_one_for_an_inciden
     with plain_store.pool.connection() as conn:
         incident = conn.execute("SELECT min(id) FROM incidents").fetchone()
     assert incident is not None
+    # the console's link: the form comes filled in
+    asked = client.get(f"/reports/?lang=en&incident={incident[0]}").get_data(as_text=True)
+    assert f'name="incident" type="number" min="1" required value="{incident[0]}"' in asked
+    assert 'required value=' not in client.get("/reports/?incident=1%3Cb").get_data(as_text=True)
     made = client.post("/reports/incident", data={"incident": str(incident[0]), "lang": "vi",
                                                   "csrf_token": token.group(1)})
     assert made.status_code == 303

@@ -98,6 +98,9 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
     lang = f.lang
     out: list[Any] = []
     if alert.incident_id is not None:
+        # a manager's report on this incident (timeline, notes, key frames or track map), made on /reports/
+        out.append(html.A(t("Report on this incident", lang), href=f"/reports/?incident={alert.incident_id}",
+                          target="_blank", className="incident-report-link", id="incident-report-link"))
         related = [a for a in view.service.incident_alerts(alert.incident_id) if a.id != alert.id]
         if related:
             out.append(html.H3(t("Incident #{id}: {n} more", lang, id=alert.incident_id, n=len(related))))

@@ -45,6 +45,9 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
         token = html.escape(guard.csrf_token()) if guard is not None else ""
         head = "".join(f"<th>{html.escape(t(h, lang))}</th>" for h in ("Report", "Period", "Language",
                                                                           "State", ""))
+        # the console links here with ?incident=<id> (its "Report on this incident"): the form comes filled
+        asked = request.args.get("incident", "")
+        prefill = f' value="{int(asked)}" autofocus' if asked.isdigit() and 0 < len(asked) < 12 else ""
         simulated = (f'<p class="simulated"><b>{html.escape(t("SIMULATED", lang))}</b></p>'
                      if cfg.simulated else "")
         page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
@@ -55,7 +58,7 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
 {simulated}<form method="post" action="{PREFIX}/incident">
 <input type="hidden" name="{auth.CSRF_FIELD}" value="{token}">
 <label>{html.escape(t("Report on incident", lang))} #
-<input name="incident" type="number" min="1" required></label>
+<input name="incident" type="number" min="1" required{prefill}></label>
 <input type="hidden" name="lang" value="{lang}">
 <button type="submit">{html.escape(t("Make", lang))}</button></form>
 <table id="reports"><tr>{head}</tr>{"".join(rows)}</table></body></html>"""
