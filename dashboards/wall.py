@@ -15,6 +15,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import dash
@@ -26,6 +27,7 @@ from psycopg_pool import ConnectionPool
 from dashboards import components as c
 from dashboards.i18n import clock_texts, page_language, t, when
 from dashboards.registry import navigation_split
+from dashboards.shared_reads import SharedReads
 from ioc.config import Settings, Station
 from ioc.store import queries as q
 
@@ -246,6 +248,14 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
     """Wire the wall's refresh callbacks onto ``app`` (never the global callback list)."""
     settings = view.settings
     tz = view.tz
+    shared = SharedReads(settings.web.shared_read_s)
+
+    def read_tiles() -> tuple[Any, ...]:
+        k = q.kpis(view.pool)
+        alerts = q.recent_alerts(view.pool, limit=ALERT_ROWS, open_first=True)
+        dead = q.recent_dead_letters(view.pool, limit=1)
+        names = q.source_names(view.pool, [a.source_id for a in alerts])
+        return k, alerts, dead, q.role_health(view.pool), names
 
     @app.callback(
         Output("kpi-stored", "children"),
@@ -266,11 +276,7 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
     )
     def refresh_tiles(_n: int | None) -> tuple[object, ...]:
         try:
-            k = q.kpis(view.pool)
-            alerts = q.recent_alerts(view.pool, limit=ALERT_ROWS, open_first=True)
-            dead = q.recent_dead_letters(view.pool, limit=1)
-            roles = q.role_health(view.pool)
-            names = q.source_names(view.pool, [a.source_id for a in alerts])
+            k, alerts, dead, roles, names = shared.get("tiles", read_tiles)
         except psycopg.Error as exc:
             log.warning("wall: store query failed: %s", exc)
             raise PreventUpdate from None
@@ -346,14 +352,17 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         ids = [o["id"]["station"] for o in dash.ctx.outputs_list[1]]
         if not ids:
             return {}, [], []
-        end = datetime.now(UTC)
-        start = end - CHART_WINDOW
+        def read() -> tuple[datetime, list[q.LatestValue], list[q.SeriesPoint]]:
+            end = datetime.now(UTC)
+            return (end, q.latest_values(view.pool),
+                    q.station_series(view.pool, end - CHART_WINDOW, "1m", station_ids=ids))
+
         try:
-            latest = q.latest_values(view.pool)
-            series = q.station_series(view.pool, start, "1m", station_ids=ids)
+            end, latest, series = shared.get(("charts", tuple(ids)), read)
         except psycopg.Error as exc:
             log.warning("wall: store query failed: %s", exc)
             raise PreventUpdate from None
+        start = end - CHART_WINDOW
         by_metric: dict[tuple[str, str], list[q.SeriesPoint]] = {}
         for p in series:
             by_metric.setdefault((p.station_id, p.metric), []).append(p)

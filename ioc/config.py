@@ -125,6 +125,9 @@ class WebSettings(BaseModel):
     # ``feed_stale_after_s`` overrides it per feed (a press feed polled hourly is not stale in 10 min)
     stale_after_s: float = Field(default=600.0, gt=0)
     feed_stale_after_s: dict[str, float] = Field(default_factory=lambda: dict(SLOW_FEEDS))
+    # screens showing the same page share one read of its data for this long (seconds; 0: each
+    # request reads): fifty screens polling the wall run one query a second, not fifty
+    shared_read_s: float = Field(default=1.0, ge=0, le=30)
     # how often a page asks whether its data is fresh, and a screen whether its profile changed
     truth_poll_ms: int = Field(default=5000, ge=500, le=60000)
     # the replay worker beats a heartbeat on the run it holds every ``replay_heartbeat_s``; a run

@@ -20,6 +20,7 @@ from dashboards.cameras.tiles import TILE_PARTS, counts_block, frame_caption, ti
 from dashboards.cameras.traffic import traffic_block
 from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
+from dashboards.shared_reads import SharedReads
 from ioc.feeds.cameras.traffic_queries import latest_traffic
 from ioc.store import camera_queries as cq
 
@@ -47,6 +48,7 @@ def _summary(healths: Sequence[Health], alerts: dict[str, list[cq.CameraAlert]],
 def register_callbacks(app: dash.Dash, view: CameraView) -> None:
     """Wire the page's callbacks onto ``app`` (never the global callback list)."""
     tz = view.tz
+    shared = SharedReads(view.settings.web.shared_read_s)
 
     @app.callback(
         *[Output({"type": kind, "camera": ALL}, prop) for _, kind, prop in TILE_PARTS],
@@ -57,10 +59,13 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
     )
     def refresh_tiles(_n: int | None) -> tuple[Any, ...]:
         ids = [o["id"]["camera"] for o in dash.ctx.outputs_list[0]]
-        try:
-            snap = cq.camera_statuses(view.pool, ids)
+
+        def read() -> tuple[Any, ...]:
             counts = counts_by_camera(cq.latest_counts(view.pool, camera_ids=ids))
-            alerts = cq.open_camera_alerts(view.pool, ids)
+            return cq.camera_statuses(view.pool, ids), counts, cq.open_camera_alerts(view.pool, ids)
+
+        try:
+            snap, counts, alerts = shared.get(("tiles", tuple(ids)), read)
         except psycopg.Error as exc:
             log.warning("cameras: store query failed: %s", exc)
             raise PreventUpdate from None

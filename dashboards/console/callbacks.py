@@ -22,6 +22,7 @@ from dashboards.console.grid import grid_rows
 from dashboards.console.layout import _tile_children
 from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView
 from dashboards.i18n import page_language, t
+from dashboards.shared_reads import SharedReads
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ def _actor() -> lc.Actor | None:
 def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
     """Wire the console's callbacks onto ``app``."""
     svc = view.service
+    shared = SharedReads(view.settings.web.shared_read_s)
 
     @app.callback(
         Output("alert-grid", "rowData"),
@@ -70,18 +72,23 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
     ) -> tuple[Any, ...]:
         if auth.principal() is None:
             raise PreventUpdate
-        clock = svc.clock()
-        flt = AlertFilter(
-            feeds=tuple(feeds or ()),
-            severities=tuple(sevs or ()) or ("-",),
-            states=tuple(states or ()),
-            areas=tuple(areas or ()),
-            since=clock - TIME_WINDOWS.get(window or "24h", TIME_WINDOWS["24h"]),
-        )
-        try:
-            alerts = svc.alerts(flt)
+        def read() -> tuple[Any, ...]:
+            clock = svc.clock()
+            flt = AlertFilter(
+                feeds=tuple(feeds or ()),
+                severities=tuple(sevs or ()) or ("-",),
+                states=tuple(states or ()),
+                areas=tuple(areas or ()),
+                since=clock - TIME_WINDOWS.get(window or "24h", TIME_WINDOWS["24h"]),
+            )
             fig = svc.shift_figures(view.tz)
             failed = svc.failed_notifications(limit=1) if fig.notifications_failed else []
+            return clock, svc.alerts(flt), fig, failed
+
+        # screens with the same filters share a read; after an action on this screen it reads anew
+        key = ("grid", *(tuple(x or ()) for x in (feeds, sevs, states, areas)), window or "24h")
+        try:
+            clock, alerts, fig, failed = shared.get(key, read, fresh=dash.ctx.triggered_id == "action-done")
         except psycopg.Error as exc:
             log.warning("console: store query failed: %s", exc)
             raise PreventUpdate from None

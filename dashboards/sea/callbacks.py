@@ -26,37 +26,47 @@ from dashboards.sea.style import (
     TRACK_TOLERANCE_DEG,
 )
 from dashboards.sea.vessels import classify, selection_traces, track_geojson, vessel_trace
+from dashboards.shared_reads import SharedReads
 from ioc.store import vessel_queries as vq
 
 log = logging.getLogger(__name__)
 
 
-def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
+def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None,
+                   shared: SharedReads | None = None) -> tuple[Any, ...]:
     """What the tick callback returns: markers, header counts, the alert list and search options
-    (each only when changed), the data time."""
-    snap = vq.latest_vessels(view.pool)
-    rows = classify(snap, view.ports)
-    flagged = sorted((r.vessel.mmsi, r.vessel.label, r.vessel.alert_severity, r.vessel.alert_detectors,
-                      r.vessel.alerts_open, r.vessel.simulated) for r in rows if r.vessel.in_alert)
-    sig = str(hash(json.dumps(flagged, default=str)))
-    names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
-    osig = str(hash(json.dumps(names)))
-    n_alert = len(flagged)
+    (each only when changed), the data time. What every screen in one language gets alike is made
+    once per ``shared`` read."""
     f = Formats.of(view.settings)
     lang = f.lang
+
+    def made() -> tuple[Any, ...]:
+        snap = vq.latest_vessels(view.pool)
+        rows = classify(snap, view.ports)
+        flagged = sorted((r.vessel.mmsi, r.vessel.label, r.vessel.alert_severity, r.vessel.alert_detectors,
+                          r.vessel.alerts_open, r.vessel.simulated) for r in rows if r.vessel.in_alert)
+        names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
+        options = [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
+                   for mmsi, label in sorted(names, key=lambda x: x[1])]
+        return (snap, {"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
+                counts_children(rows, lang), simulated_note(rows, lang), alert_items(rows, lang=lang),
+                str(hash(json.dumps(flagged, default=str))), len(flagged), options,
+                str(hash(json.dumps(names))), vessel_refresh_ms(view.settings, len(rows)))
+
+    snap, markers, counts, note, items, sig, n_alert, options, osig, refresh_ms = (
+        made() if shared is None else shared.get(("vessels", lang), made))
     return (
-        {"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
-        counts_children(rows, lang),
-        simulated_note(rows, lang),
-        alert_items(rows, lang=lang) if sig != list_sig else dash.no_update,
+        markers,
+        counts,
+        note,
+        items if sig != list_sig else dash.no_update,
         sig,
         f.number(n_alert) if n_alert else t("none", lang),
-        [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
-         for mmsi, label in sorted(names, key=lambda x: x[1])] if osig != options_sig else dash.no_update,
+        options if osig != options_sig else dash.no_update,
         osig,
         t("Data as of {time}", lang, time=f.time(snap.as_of)),
         snap.as_of.isoformat(),
-        vessel_refresh_ms(view.settings, len(rows)),
+        refresh_ms,
     )
 
 
@@ -111,6 +121,7 @@ def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | 
 
 def register_callbacks(app: dash.Dash, view: SeaView) -> None:
     """Wire the page's callbacks onto ``app`` (never the global callback list)."""
+    shared = SharedReads(view.settings.web.shared_read_s)
 
     @app.callback(
         Output("sea-vessels", "data"),
@@ -130,7 +141,7 @@ def register_callbacks(app: dash.Dash, view: SeaView) -> None:
     )
     def refresh_vessels(_n: int | None, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
         try:
-            return vessels_update(view, list_sig, options_sig)
+            return vessels_update(view, list_sig, options_sig, shared)
         except psycopg.Error as exc:
             log.warning("sea map: store query failed: %s", exc)
             raise PreventUpdate from None

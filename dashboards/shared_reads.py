@@ -1,0 +1,69 @@
+"""Reads the screens of a page share: the same read within ``max_age_s`` is done once, whatever the
+number of screens polling it.
+
+An operations room shows one page on many screens, each asking for the same figures every few
+seconds; without sharing, fifty screens run fifty identical queries a tick and queue behind each
+other. A :class:`SharedReads` keeps each read's result for ``max_age_s`` ([web] ``shared_read_s``,
+1 s by default, 0 to turn it off), and while one request reads, the others asking for the same key
+wait for it instead of reading too (one read in flight per key). The result keeps the time the read
+began, and the pages print the as-of time of their data, so a shared read never shows old numbers as
+new. A read that fails is not kept: the next request reads again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+MAX_KEYS = 256  # distinct keys kept per page (filters, station sets): expired ones go first
+
+
+class SharedReads:
+    """Results of reads by key, each kept ``max_age_s`` seconds; one read in flight per key."""
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._kept: dict[Hashable, tuple[float, object]] = {}
+        self._flights: dict[Hashable, threading.Lock] = {}
+        self.reads = 0  # reads done (the rest were shared)
+
+    def _fresh(self, key: Hashable) -> tuple[bool, object]:
+        hit = self._kept.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.max_age_s:
+            return True, hit[1]
+        return False, None
+
+    def get(self, key: Hashable, read: Callable[[], T], fresh: bool = False) -> T:
+        """``read()``'s result for ``key``: kept from a read begun less than ``max_age_s`` ago, or new;
+        ``fresh``: new in any case (after a change made from this screen), and kept for the others."""
+        if self.max_age_s <= 0:
+            self.reads += 1
+            return read()
+        with self._lock:
+            found, value = self._fresh(key)
+            if found and not fresh:
+                return value  # type: ignore[return-value]
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:  # another request reading this key: wait for its result
+            with self._lock:
+                found, value = self._fresh(key)
+            if found and not fresh:
+                return value  # type: ignore[return-value]
+            began = time.monotonic()
+            result = read()
+            with self._lock:
+                self.reads += 1
+                self._kept[key] = (began, result)
+                if len(self._kept) > MAX_KEYS:
+                    self._forget_oldest()
+            return result
+
+    def _forget_oldest(self) -> None:
+        for key, _ in sorted(self._kept.items(), key=lambda kv: kv[1][0])[: len(self._kept) - MAX_KEYS]:
+            del self._kept[key]
+            self._flights.pop(key, None)
