@@ -90,18 +90,24 @@ def test_camera_wall_of_a_running_demo(browser, demo: RunningDemo) -> None:  # n
     browser.execute_script("window.__camNoReload = true;")
     wait = WebDriverWait(browser, HANG_GUARD_S, poll_frequency=0.25)
     wait.until(lambda d: d.execute_script(_READY_JS))
-    tiles = browser.find_elements(By.CSS_SELECTOR, ".cam-tile")
-    assert [t.get_attribute("data-camera") for t in tiles] == list(CAMS)
-    for tile, name in zip(tiles, CAMS.values(), strict=True):
-        assert tile.find_element(By.CLASS_NAME, "cam-name").text == name
-        assert "cam-ok" in tile.get_attribute("class"), tile.text  # the sample cameras are healthy
-        assert tile.find_element(By.CLASS_NAME, "cam-badge").text == "LIVE"
-        assert "fps in" in tile.find_element(By.CLASS_NAME, "cam-health").text
-    zones = {z.get_attribute("data-zone") for z in browser.find_elements(By.CSS_SELECTOR, ".cam-zone")}
-    assert {"path", "lawn", "road"} <= zones
+    # the tiles are redrawn every tick: read them in one script, not through held elements
+    snap = browser.execute_script("""const q = (t, css) => (t.querySelector(css) || {});
+        return Array.from(document.querySelectorAll('.cam-tile')).map(t => ({
+        camera: t.dataset.camera, cls: t.className, text: t.innerText, name: q(t, '.cam-name').innerText,
+        badge: q(t, '.cam-badge').innerText, health: q(t, '.cam-health').innerText,
+        src: q(t, 'img.cam-img').src}));""")
+    zones = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.cam-zone')).map(z => z.dataset.zone);")
+    assert [t["camera"] for t in snap] == list(CAMS)
+    for tile, name in zip(snap, CAMS.values(), strict=True):
+        assert tile["name"] == name
+        assert "cam-ok" in tile["cls"], tile["text"]  # the sample cameras are healthy
+        assert tile["badge"] == "LIVE"
+        assert "fps in" in tile["health"]
+    assert {"path", "lawn", "road"} <= set(zones)
 
     # a frame: a JPEG, revalidated on every use, with the key frame's time in its URL
-    src = tiles[0].find_element(By.CSS_SELECTOR, "img.cam-img").get_attribute("src")
+    src = snap[0]["src"]
     assert re.search(r"/cameras/frame/hue-cam-ngomon/[^?]+\.jpg\?t=\d+$", src), src
     with urllib.request.urlopen(urllib.request.Request(src, headers={"Cookie": cookie}),
                                 timeout=10) as resp:
@@ -141,7 +147,7 @@ def test_camera_wall_of_a_running_demo(browser, demo: RunningDemo) -> None:  # n
     browser.save_screenshot(str(ARTIFACTS / "camera-wall.png"))
 
     # a click opens the camera large, with its chart; Esc goes back to its tile
-    tiles[0].click()
+    browser.execute_script("document.querySelector('.cam-tile').click();")  # the tile as it is now
     detail = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#cam-detail.cam-open"))
     title = "return document.getElementById('cam-detail-title').textContent;"
     wait.until(lambda d: d.execute_script(title).startswith(CAMS["hue-cam-ngomon"]))
