@@ -78,6 +78,28 @@ def test_the_rfc_examples_parse_with_their_fields() -> None:
             parse_syslog(bad, RECEIVED)
 
 
+def test_log_lines_with_an_rfc3339_time_as_debian_12_rsyslog_writes_them() -> None:
+    """Debian 12's rsyslog writes auth.log with high-precision RFC 3339 times (RSYSLOG_FileFormat),
+    journalctl -o short-iso with a +hhmm zone, and RSYSLOG_ForwardFormat sends that form after <PRI>."""
+    debian = (b"2026-12-06T02:38:29.742745+07:00 gw sshd[4242]: Failed password for invalid user admin "
+              b"from 203.0.113.5 port 50022 ssh2")
+    event = parse_auth_line(debian, CTX)
+    assert (event.time, event.source_id, event.outcome, event.user, event.src_ip, event.src_port) == (
+        datetime(2026, 12, 5, 19, 38, 29, 742745, tzinfo=UTC), "gw", "failure", "admin", "203.0.113.5", 50022)
+    journal = b"2026-12-04T10:00:00+0700 gw sshd[7]: Accepted publickey for root from 192.0.2.1 port 22 ssh2"
+    assert parse_auth_line(journal, CTX).time == datetime(2026, 12, 4, 3, 0, tzinfo=UTC)
+    no_zone = b"2026-12-04T10:00:00.5 gw sshd[7]: Accepted publickey for root from 192.0.2.1 port 22 ssh2"
+    assert parse_auth_line(no_zone, CTX).time == datetime(2026, 12, 4, 3, 0, 0, 500000, tzinfo=UTC)  # the log's zone
+    forwarded = parse_syslog(b"<86>" + debian, RECEIVED)
+    assert (forwarded.facility, forwarded.severity, forwarded.app, forwarded.procid) == (10, 6, "sshd", "4242")
+    assert forwarded.time == event.time
+    for bad, reason in [(b"2026-13-04T10:00:00+07:00 gw sshd[7]: x", "bad RFC 3339"),
+                        (b"2026-12-04T10:00:00+07:00", "RFC 3339 time"),
+                        (b"0001-01-01T00:00:00+07:00 gw sshd[7]: x", "out of range")]:
+        with pytest.raises(ParseError, match=reason):
+            parse_auth_line(bad, CTX)
+
+
 def test_tcp_framing_octet_counted_and_newline_and_split_anywhere() -> None:
     stream = b"".join(f"{len(m)} ".encode() + m for m in RFC5424) + RFC3164[0] + b"\n"
     framer, got = SyslogFramer(), []
@@ -267,22 +289,31 @@ def test_pending_publisher_keeps_records_through_a_bus_failure() -> None:
     assert out.flush() is True and out.published["a"] == 1 and not out.pending
 
 
-def rsyslog_forwarding(tmp_path: Path, port: int, protocol: str) -> tuple[list[str], Path]:
-    """An rsyslogd of its own: it reads a private Unix socket and forwards to 127.0.0.1:port."""
+def rsyslog_of_our_own(tmp_path: Path, action: str) -> tuple[list[str], Path]:
+    """An rsyslogd of its own: it reads a private Unix socket and does ``action`` with each message."""
     sock, conf = tmp_path / "log.sock", tmp_path / "rsyslog.conf"
-    framing = ' TCP_Framing="octet-counted"' if protocol == "tcp" else ""
     conf.write_text(f'global(workDirectory="{tmp_path}")\n'
                     f'module(load="imuxsock" SysSock.Use="off")\n'
                     f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
-                    f'action(type="omfwd" target="127.0.0.1" port="{port}" protocol="{protocol}"{framing} '
-                    f'template="RSYSLOG_SyslogProtocol23Format")\n')
+                    f'{action}\n')
     return ["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "rsyslog.pid")], sock
+
+
+def rsyslog_forwarding(tmp_path: Path, port: int, protocol: str,
+                       template: str = "RSYSLOG_SyslogProtocol23Format") -> tuple[list[str], Path]:
+    """An rsyslogd of its own that forwards to 127.0.0.1:port in ``template``."""
+    framing = ' TCP_Framing="octet-counted"' if protocol == "tcp" else ""
+    return rsyslog_of_our_own(tmp_path, f'action(type="omfwd" target="127.0.0.1" port="{port}" '
+                                        f'protocol="{protocol}"{framing} template="{template}")')
 
 
 @pytest.mark.skipif(shutil.which("rsyslogd") is None or shutil.which("logger") is None,
                     reason="rsyslog and util-linux's logger are installed by scripts/setup --test")
-@pytest.mark.parametrize("protocol", ["udp", "tcp"])
-def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: str) -> None:
+@pytest.mark.parametrize(("protocol", "template"), [("udp", "RSYSLOG_SyslogProtocol23Format"),
+                                                    ("tcp", "RSYSLOG_SyslogProtocol23Format"),
+                                                    ("udp", "RSYSLOG_ForwardFormat"),
+                                                    ("tcp", "RSYSLOG_TraditionalForwardFormat")])
+def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: str, template: str) -> None:
     cls = UdpSyslogSource if protocol == "udp" else TcpSyslogSource
     source = cls("127.0.0.1", 0, name="syslog")
     bus = MemoryBus()
@@ -290,7 +321,7 @@ def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: 
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,))
     thread.start()
-    command, sock = rsyslog_forwarding(tmp_path, source.address[1], protocol)
+    command, sock = rsyslog_forwarding(tmp_path, source.address[1], protocol, template)
     rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL)
     try:
@@ -316,6 +347,42 @@ def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: 
     assert len(logins) == 2, [e.raw for e in events]  # type: ignore[attr-defined]
     assert {e.src_ip for e in logins} == {"203.0.113.9"}  # type: ignore[attr-defined]
     assert worker.health["dead_letters"] == 0
+
+
+@pytest.mark.skipif(shutil.which("rsyslogd") is None or shutil.which("logger") is None,
+                    reason="rsyslog and util-linux's logger are installed by scripts/setup --test")
+def test_an_auth_log_written_by_a_real_rsyslog_as_debian_12_configures_it(tmp_path: Path) -> None:
+    """Debian 12's /etc/rsyslog.conf names no template: auth.log gets rsyslog's default file format."""
+    log = tmp_path / "auth.log"
+    command, sock = rsyslog_of_our_own(tmp_path, f"auth,authpriv.*\t{log}")
+    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    bus = MemoryBus()
+    worker = SecurityWorker(TailSource(log, name="auth", from_start=True, poll_s=0.05), bus.publisher(),
+                            log_kind="auth", host="gw", tz=HUE)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for(sock.exists, "rsyslogd's socket")
+        for line in ("Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2",
+                     "Accepted publickey for hue from 192.0.2.10 port 40022 ssh2"):
+            subprocess.run(["logger", "-u", str(sock), "-p", "authpriv.info", "-t", "sshd", "-i", line],
+                           check=True, timeout=30)
+        wait_for(lambda: worker.lines >= 2, "both lines in auth.log")
+        wait_for(lambda: not worker.out.pending, "published")
+    finally:
+        rsyslog.terminate()
+        rsyslog.wait(timeout=30)
+        stop.set()
+        thread.join(timeout=30)
+    written = log.read_text()
+    assert written[:4].isdigit() and "T" in written[:11], written  # the RFC 3339 time first
+    events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
+    assert [(e.outcome, e.src_ip) for e in events] == [  # type: ignore[attr-defined]
+        ("failure", "203.0.113.9"), ("success", "192.0.2.10")], written
+    assert worker.health["dead_letters"] == 0
+    assert all(abs(e.time - datetime.now(UTC)) < timedelta(hours=1) for e in events)
 
 
 def test_an_alert_breached_again_resolves_with_its_title_template() -> None:

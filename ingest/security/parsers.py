@@ -19,7 +19,7 @@ import apachelogs
 import msgspec
 from pydantic import ValidationError
 
-from ingest.security.syslog import MONTHS, SyslogError, SyslogMessage, parse_bsd, parse_syslog
+from ingest.security.syslog import MONTHS, SyslogError, SyslogMessage, parse_log_line, parse_syslog
 from ioc.feeds.security.records import SecurityEvent
 
 MAX_LINE = 65_536
@@ -98,10 +98,10 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
 
 
 def parse_auth_line(line: bytes, ctx: LineContext) -> SecurityEvent:
-    """A line of ``auth.log`` / ``secure`` (RFC 3164 without ``<PRI>``)."""
+    """A line of ``auth.log`` / ``secure`` (RFC 3164 without ``<PRI>``, or with an RFC 3339 time)."""
     text = _text(line)
     try:
-        msg = parse_bsd(text, ctx.received, ctx.tz)
+        msg = parse_log_line(text, ctx.received, ctx.tz)
     except SyslogError as exc:
         raise ParseError(str(exc)) from None
     return auth_event(msg, text, ctx)

@@ -1,7 +1,11 @@
 """Syslog messages as the RFCs write them: RFC 5424, RFC 3164 (BSD), and RFC 6587 TCP framing.
 
 :func:`parse_syslog` reads one message (with its ``<PRI>``) in either format; a line of a log file
-(``auth.log``, ``secure``: RFC 3164 without the ``<PRI>``) is read by :func:`parse_bsd`.
+(``auth.log``, ``secure``) is read by :func:`parse_log_line`: RFC 3164 without the ``<PRI>``, or
+the same line with an RFC 3339 time first, which is what rsyslog writes by default since Debian 12
+and Ubuntu 23.10 (``RSYSLOG_FileFormat``: ``2023-06-15T10:11:12.345678+07:00 host sshd[1]: ...``)
+and ``journalctl -o short-iso`` prints. rsyslog's ``RSYSLOG_ForwardFormat`` sends that form with a
+``<PRI>`` over the network; :func:`parse_syslog` reads it too.
 :class:`SyslogFramer` splits a TCP byte stream into messages: octet-counted frames
 (``"<length> <message>"``, RFC 6587 section 3.4.1) or newline-terminated ones (3.4.2), told apart
 by their first byte, as rsyslog and syslog-ng do.
@@ -42,6 +46,13 @@ _5424 = re.compile(
 _3164 = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2}) "
     r"(?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?(?P<msg>.*)$", re.S)
+
+# The same header with an RFC 3339 time (rsyslog's high-precision formats, journalctl short-iso).
+_ISO_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
+_ISO_LINE = re.compile(
+    r"^(?P<ts>" + _ISO_TIME + r") (?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?"
+    r"(?P<msg>.*)$", re.S)
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 
 
 def _decode(raw: bytes) -> str:
@@ -131,6 +142,36 @@ def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None)
                          m["msg"], None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
 
+def parse_iso_line(text: str, tz: tzinfo, pri: int | None = None) -> SyslogMessage:
+    """``YYYY-MM-DDThh:mm:ss[.ffffff][zone] HOST TAG[PID]: MSG``: a time without a zone is ``tz``'s."""
+    m = _ISO_LINE.match(text)
+    if m is None:
+        raise SyslogError("not a syslog line with an RFC 3339 time (YYYY-MM-DDThh:mm:ss+hh:mm host tag: message)")
+    try:
+        when = datetime.fromisoformat(m["ts"])
+    except ValueError:
+        raise SyslogError(f"bad RFC 3339 timestamp {m['ts'][:40]!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    try:
+        when = when.astimezone(UTC)
+    except OverflowError:
+        raise SyslogError(f"timestamp out of range: {m['ts'][:40]!r}") from None
+    return SyslogMessage(when, m["host"], m["tag"] or "-", m["pid"], m["msg"],
+                         None if pri is None else pri >> 3, None if pri is None else pri & 7)
+
+
+def parse_log_line(text: str, received: datetime, tz: tzinfo) -> SyslogMessage:
+    """A line of a syslog-written file: BSD time (the log's zone and the receive year) or RFC 3339."""
+    if _ISO_START.match(text):
+        return parse_iso_line(text, tz)
+    try:
+        return parse_bsd(text, received, tz)
+    except SyslogError:
+        raise SyslogError("not a syslog line (RFC 3164 'Mmm dd hh:mm:ss host tag: message', or the same "
+                          "with an RFC 3339 time first)") from None
+
+
 def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMessage:
     """One syslog message with its ``<PRI>``, in either format (a version digit after it: 5424)."""
     if len(raw) > MAX_MESSAGE:
@@ -143,6 +184,8 @@ def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMess
     if pri > 191:
         raise SyslogError(f"PRI {pri} is out of range (0-191)")
     text = _decode(raw[m.end():])
+    if _ISO_START.match(text):  # no version: rsyslog's RSYSLOG_ForwardFormat
+        return parse_iso_line(text, tz, pri)
     if text[:1].isdigit():
         return parse_5424(text, pri)
     return parse_bsd(text, received, tz, pri)
