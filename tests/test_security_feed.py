@@ -138,7 +138,8 @@ def test_auth_fail2ban_web_and_eve_lines() -> None:
         "ids_alert", 1, 2019236, "suricata.com", "tcp")
     for parse, bad, reason in [
         (parse_auth_line, b"garbage", "RFC 3164"), (parse_eve_line, b"{", "not JSON"),
-        (parse_eve_line, b'{"event_type": "stats", "timestamp": "2016-05-02T17:46:48Z"}', "not kept"),
+        (parse_eve_line, b'{"event_type": 7, "timestamp": "2016-05-02T17:46:48Z"}', "not an event type"),
+        (parse_eve_line, b'{"timestamp": "2016-05-02T17:46:48Z"}', "not an event type"),
         (parse_eve_line, b'{"event_type": "alert", "timestamp": "2016-05-02T17:46:48Z"}', "signature"),
         (parse_access_line, b"hello", "combined"), (parse_fail2ban_line, b"2026 x", "fail2ban"),
         (parse_auth_line, b"Dec  4 10:00:01 gw sshd[1]: a\x00b", "NUL"),
@@ -146,6 +147,52 @@ def test_auth_fail2ban_web_and_eve_lines() -> None:
         with pytest.raises(ParseError, match=reason):
             parse(bad, CTX)
     assert parse_syslog_message(RFC5424[0], CTX).process == "su"
+
+
+# fail2ban 1.0's log of a start, a match, a ban lengthened by bantime.increment (its own wording)
+FAIL2BAN_LOG = b"""2026-12-04 10:00:00,101 fail2ban.server         [931]: INFO    Starting Fail2ban v1.0.2
+2026-12-04 10:00:00,205 fail2ban.jail           [931]: INFO    Creating new jail 'sshd'
+2026-12-04 10:00:00,230 fail2ban.filter         [931]: INFO      maxRetry: 5
+2026-12-04 10:00:00,301 fail2ban.jail           [931]: INFO    Jail 'sshd' started
+2026-12-04 10:00:04,880 fail2ban.filter         [931]: INFO    [sshd] Found 203.0.113.9 - 2026-12-04 10:00:04
+2026-12-04 10:00:05,123 fail2ban.actions        [931]: NOTICE  [sshd] Ban 203.0.113.9
+2026-12-04 11:00:05,140 fail2ban.actions        [931]: NOTICE  [sshd] Increase Ban 203.0.113.9 (2 # 2:00:00 -> 2026-12-04 13:00:05)
+2026-12-04 13:00:05,150 fail2ban.actions        [931]: NOTICE  [sshd] Unban 203.0.113.9
+not fail2ban at all
+""".splitlines()
+
+
+def test_fail2ban_and_eve_records_of_no_event_are_counted_as_ignored_not_dead_letters() -> None:
+    """A real fail2ban.log is mostly jail start-up lines, a real eve.json has stats every 8 s: both
+    are well-formed lines of no event, not bad input."""
+    bus = MemoryBus()
+
+    class Lines:
+        name, connected = "f2b", True
+
+        def __init__(self, lines: list[bytes]) -> None:
+            self.lines = lines
+
+        def read(self, stop: threading.Event):  # noqa: ANN202
+            yield self.lines, RECEIVED
+
+        def take_errors(self) -> list[str]:
+            return []
+
+    worker = SecurityWorker(Lines(FAIL2BAN_LOG), bus.publisher(), log_kind="fail2ban", host="gw", tz=HUE)
+    worker.run(threading.Event())
+    events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
+    assert [(e.action, e.src_ip) for e in events] == [  # type: ignore[attr-defined]
+        ("match", "203.0.113.9"), ("ban", "203.0.113.9"), ("ban", "203.0.113.9"), ("unban", "203.0.113.9")]
+    health = worker.health
+    assert (health["lines"], health["ignored"], health["dead_letters"]) == (9, 4, 1)
+    assert health["ignored_kinds"] == {"fail2ban INFO": 4}
+    eve = SecurityWorker(Lines([b'{"event_type": "stats", "timestamp": "2016-05-02T17:46:48Z"}',
+                                b'{"event_type": "fileinfo", "timestamp": "2016-05-02T17:46:48Z"}',
+                                b'{"event_type": 7}']), bus.publisher(), log_kind="suricata", host="ids", tz=HUE)
+    eve.run(threading.Event())
+    assert eve.health["ignored_kinds"] == {"EVE stats": 1, "EVE fileinfo": 1}
+    assert eve.health["dead_letters"] == 1 and eve.feed_health().details["ignored"] == 2
 
 
 def login(t: float, outcome: str, user: str, ip: str = "203.0.113.9") -> SecurityEvent:

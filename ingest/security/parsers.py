@@ -29,6 +29,11 @@ class ParseError(ValueError):
     """A line that is not an event of its log; ``str()`` is the reason."""
 
 
+class NotAnEvent(Exception):  # noqa: N818 - an outcome, not an error
+    """A well-formed line of its log that tells of no security event (fail2ban starting a jail):
+    counted as ignored, by ``str()``, not dead-lettered."""
+
+
 @dataclass(frozen=True)
 class LineContext:
     """What a parser needs besides the line: when it came, the host, the log's time zone."""
@@ -116,19 +121,29 @@ def parse_syslog_message(line: bytes, ctx: LineContext) -> SecurityEvent:
     return auth_event(msg, _text(line), ctx)
 
 
-_FAIL2BAN = re.compile(
-    r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:,\d+)? fail2ban\.\S+\s+\[\d+\]: (?P<level>\w+)\s+"
-    r"\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Found|Restore Ban) (?P<ip>[0-9a-fA-F:.]+)")
+_FAIL2BAN_LINE = re.compile(
+    r"^(?P<ts>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})(?:,\d+)? (?P<logger>fail2ban(?:\.\S+)?)\s+\[\d+\]: "
+    r"(?P<level>[A-Z]+)\s+(?P<rest>.*)$")
+_FAIL2BAN_EVENT = re.compile(
+    r"^\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Found|Restore Ban|Increase Ban) (?P<ip>[0-9a-fA-F:.]+)")
+_FAIL2BAN_ACTIONS = {"Ban": "ban", "Restore Ban": "ban", "Increase Ban": "ban", "Unban": "unban", "Found": "match"}
 
 
 def parse_fail2ban_line(line: bytes, ctx: LineContext) -> SecurityEvent:
-    """A line of ``fail2ban.log``: a ban, an unban, or a match found by a jail."""
+    """A line of ``fail2ban.log``: a ban (new, restored at start, or lengthened by ``bantime.increment``),
+    an unban, or a match found by a jail; its other lines (a jail started...) are :class:`NotAnEvent`."""
     text = _text(line)
-    m = _FAIL2BAN.match(text)
+    line_match = _FAIL2BAN_LINE.match(text)
+    if line_match is None:
+        raise ParseError("not a fail2ban log line (YYYY-MM-DD hh:mm:ss,mmm fail2ban.<part> [pid]: LEVEL ...)")
+    m = _FAIL2BAN_EVENT.match(line_match["rest"])
     if m is None:
-        raise ParseError("not a fail2ban ban/unban/found line")
-    when = datetime.fromisoformat(m["ts"]).replace(tzinfo=ctx.tz)
-    action = {"Ban": "ban", "Restore Ban": "ban", "Unban": "unban", "Found": "match"}[m["what"]]
+        raise NotAnEvent(f"fail2ban {line_match['level']}")
+    try:
+        when = datetime.fromisoformat(line_match["ts"]).replace(tzinfo=ctx.tz)
+    except ValueError as exc:
+        raise ParseError(f"bad fail2ban time: {exc}") from None
+    action = _FAIL2BAN_ACTIONS[m["what"]]
     return _event(ctx, text, time=when, log="fail2ban", action=action, src_ip=m["ip"], process="fail2ban",
                   category=f"fail2ban:{m['jail']}", severity=2 if action == "ban" else 4,
                   outcome="success" if action == "ban" else "unknown")
@@ -238,6 +253,9 @@ def _http_status(http: dict[str, Any]) -> int | None:
     return _opt(http, "status", int, "http.")
 
 
+_EVE_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
 def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
     """One Suricata EVE JSON record of a kept type (alert, anomaly, flow, dns, http, tls).
 
@@ -254,8 +272,10 @@ def parse_eve_line(line: bytes, ctx: LineContext) -> SecurityEvent:
     kind = doc.get("event_type")
     action = EVE_ACTIONS.get(kind) if isinstance(kind, str) else None
     if action is None:
-        raise ParseError(f"EVE event_type {str(kind)[:40]!r} is not kept "
-                         "(alert, anomaly, flow, dns, http, tls)")
+        if isinstance(kind, str) and _EVE_TYPE.match(kind):  # stats, fileinfo, ssh, dhcp...: valid, not kept
+            raise NotAnEvent(f"EVE {kind}")
+        raise ParseError(f"EVE event_type {str(kind)[:40]!r} is not an event type "
+                         "(kept: alert, anomaly, flow, dns, http, tls)")
     stamp = doc.get("timestamp")
     try:
         when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))  # type: ignore[union-attr]

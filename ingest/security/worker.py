@@ -9,7 +9,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from ingest.publishing import PendingPublisher
-from ingest.security.parsers import PARSERS, LineContext, ParseError
+from ingest.security.parsers import PARSERS, LineContext, NotAnEvent, ParseError
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.health import FeedHealth, feed_state
@@ -32,6 +32,7 @@ class SecurityWorker:
         self.lines = 0
         self.events = 0
         self.rejected = Counter[str]()
+        self.ignored = Counter[str]()  # well-formed lines that tell of no event, by kind
         self.last_time: datetime | None = None
         self.source_error: str | None = None
         self.source_errors = 0
@@ -42,6 +43,7 @@ class SecurityWorker:
             "feed": self.feed, "log": self.log_kind,
             "connected": bool(getattr(self.source, "connected", False)),
             "lines": self.lines, "events": self.events, "dead_letters": sum(self.rejected.values()),
+            "ignored": sum(self.ignored.values()), "ignored_kinds": dict(self.ignored.most_common(10)),
             "dead_letter_reasons": dict(self.rejected.most_common(10)), "last_time": self.last_time,
             "published": dict(sorted(self.out.published.items())), "unpublished": len(self.out.pending),
             "live": bool(getattr(self.source, "live", True)) and not self.out.pending,
@@ -64,6 +66,7 @@ class SecurityWorker:
             errors=self.source_errors + self.out.publish_errors,
             last_error=self.out.last_error or self.source_error,
             details={"log": self.log_kind, "events": self.events, "connected": connected,
+                     "ignored": sum(self.ignored.values()),
                      "dead_letter_reasons": dict(self.rejected.most_common(10))},
         )
 
@@ -73,6 +76,9 @@ class SecurityWorker:
             self.lines += 1
             try:
                 event = self.parse(line, ctx)
+            except NotAnEvent as why:
+                self.ignored[str(why)[:80]] += 1
+                continue
             except Exception as exc:  # a parser's bug costs one line (a dead letter), never the feed
                 reason = str(exc) if isinstance(exc, ParseError) else f"parser failed: {type(exc).__name__}"
                 if not isinstance(exc, ParseError):
