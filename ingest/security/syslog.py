@@ -88,24 +88,37 @@ def _structured_data_end(rest: str) -> int:
     return i
 
 
-def parse_5424(text: str, pri: int) -> SyslogMessage:
-    """``VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`` after the ``<PRI>``."""
+def _rfc3339(stamp: str, local: tzinfo | None = None) -> datetime:
+    """An RFC 3339 time in UTC; one without a zone is ``local``'s (none given: an error, as in RFC 5424)."""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise SyslogError(f"bad RFC 3339 timestamp {stamp[:40]!r}") from None
+    if when.tzinfo is None:
+        if local is None:
+            raise SyslogError("timestamp without a time zone")
+        when = when.replace(tzinfo=local)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise SyslogError(f"timestamp out of range: {stamp[:40]!r}") from None
+
+
+def parse_5424(text: str, pri: int, received: datetime) -> SyslogMessage:
+    """``VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`` after the ``<PRI>``; a sender
+    without a clock writes the NILVALUE time (RFC 5424 6.2.3): the receive time stands for it."""
     m = _5424.match(text)
     if m is None:
         raise SyslogError("not an RFC 5424 header")
     if m["ts"] == "-":
-        raise SyslogError("no timestamp (NILVALUE): the event time is unknown")
-    try:
-        when = datetime.fromisoformat(m["ts"].replace("Z", "+00:00"))
-    except ValueError:
-        raise SyslogError(f"bad RFC 3339 timestamp {m['ts'][:40]!r}") from None
-    if when.tzinfo is None:
-        raise SyslogError("timestamp without a time zone")
+        when = received.astimezone(UTC)
+    else:
+        when = _rfc3339(m["ts"])
     rest = m["rest"]
     end = _structured_data_end(rest)
     message = rest[end:].removeprefix(" ").removeprefix("\ufeff")
     nil = lambda v: None if v == "-" else v  # noqa: E731
-    return SyslogMessage(when.astimezone(UTC), nil(m["host"]) or "-", nil(m["app"]) or "-", nil(m["proc"]),
+    return SyslogMessage(when, nil(m["host"]) or "-", nil(m["app"]) or "-", nil(m["proc"]),
                          message, pri >> 3, pri & 7)
 
 
@@ -147,17 +160,7 @@ def parse_iso_line(text: str, tz: tzinfo, pri: int | None = None) -> SyslogMessa
     m = _ISO_LINE.match(text)
     if m is None:
         raise SyslogError("not a syslog line with an RFC 3339 time (YYYY-MM-DDThh:mm:ss+hh:mm host tag: message)")
-    try:
-        when = datetime.fromisoformat(m["ts"])
-    except ValueError:
-        raise SyslogError(f"bad RFC 3339 timestamp {m['ts'][:40]!r}") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=tz)
-    try:
-        when = when.astimezone(UTC)
-    except OverflowError:
-        raise SyslogError(f"timestamp out of range: {m['ts'][:40]!r}") from None
-    return SyslogMessage(when, m["host"], m["tag"] or "-", m["pid"], m["msg"],
+    return SyslogMessage(_rfc3339(m["ts"], tz), m["host"], m["tag"] or "-", m["pid"], m["msg"],
                          None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
 
@@ -187,7 +190,7 @@ def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMess
     if _ISO_START.match(text):  # no version: rsyslog's RSYSLOG_ForwardFormat
         return parse_iso_line(text, tz, pri)
     if text[:1].isdigit():
-        return parse_5424(text, pri)
+        return parse_5424(text, pri, received)
     return parse_bsd(text, received, tz, pri)
 
 
