@@ -68,6 +68,13 @@ def test_the_rfc_examples_parse_with_their_fields() -> None:
     assert (bsd.host, bsd.app, bsd.time.year) == ("mymachine", "su", 2026)
     assert parse_syslog(RFC3164[1], RECEIVED).message == "Use the BFG!"
     assert parse_syslog(b"<34>1 - h a - - - no clock", RECEIVED).time == RECEIVED  # NILVALUE: received
+    # RFC 3164 4.3.2: a valid PRI, no valid header (a router's, a bad date): kept whole, as received
+    for text in (b"<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: Configured from console by vty0",
+                 b"<38>Feb 30 10:00:00 gw sshd[1]: no such day", b"<38>2026-12-04T10:00:00+07:00"):
+        kept, pri = parse_syslog(text, RECEIVED), int(text[1:text.index(b">")])
+        assert (kept.time, kept.facility, kept.severity, kept.app) == (RECEIVED, pri >> 3, pri & 7, "-")
+        assert kept.message == text.split(b">", 1)[1].decode()
+    assert parse_syslog_message(b"<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: x", CTX).source_id == "gw.hue.gov.vn"
     # a December line read in January belongs to last year
     january = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     assert parse_syslog(b"<13>Dec 31 23:59:59 h app: x", january).time.year == 2026

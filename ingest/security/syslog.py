@@ -5,7 +5,8 @@
 the same line with an RFC 3339 time first, which is what rsyslog writes by default since Debian 12
 and Ubuntu 23.10 (``RSYSLOG_FileFormat``: ``2023-06-15T10:11:12.345678+07:00 host sshd[1]: ...``)
 and ``journalctl -o short-iso`` prints. rsyslog's ``RSYSLOG_ForwardFormat`` sends that form with a
-``<PRI>`` over the network; :func:`parse_syslog` reads it too.
+``<PRI>`` over the network; :func:`parse_syslog` reads it too, and keeps a message with a valid
+``<PRI>`` but neither header whole, at its receive time (RFC 3164 4.3.2, what a relay does).
 :class:`SyslogFramer` splits a TCP byte stream into messages: octet-counted frames
 (``"<length> <message>"``, RFC 6587 section 3.4.1) or newline-terminated ones (3.4.2), told apart
 by their first byte, as rsyslog and syslog-ng do.
@@ -53,6 +54,7 @@ _ISO_LINE = re.compile(
     r"^(?P<ts>" + _ISO_TIME + r") (?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?"
     r"(?P<msg>.*)$", re.S)
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+_VERSION = re.compile(r"^[1-9]\d{0,2} ")  # RFC 5424's VERSION and its space
 
 
 def _decode(raw: bytes) -> str:
@@ -187,11 +189,17 @@ def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMess
     if pri > 191:
         raise SyslogError(f"PRI {pri} is out of range (0-191)")
     text = _decode(raw[m.end():])
-    if _ISO_START.match(text):  # no version: rsyslog's RSYSLOG_ForwardFormat
-        return parse_iso_line(text, tz, pri)
-    if text[:1].isdigit():
+    if _VERSION.match(text):
         return parse_5424(text, pri, received)
-    return parse_bsd(text, received, tz, pri)
+    try:
+        if _ISO_START.match(text):  # no version: rsyslog's RSYSLOG_ForwardFormat
+            return parse_iso_line(text, tz, pri)
+        return parse_bsd(text, received, tz, pri)
+    except SyslogError:
+        # RFC 3164 4.3.2: a valid PRI without a valid TIMESTAMP and HOSTNAME (a router's
+        # "<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: ..."): as a relay does, the whole is
+        # the message, at the time it was received, from the host the listener is configured for.
+        return SyslogMessage(received.astimezone(UTC), "", "-", None, text, pri >> 3, pri & 7)
 
 
 def zone(name: str) -> tzinfo:
