@@ -126,7 +126,8 @@ _FAIL2BAN_LINE = re.compile(
     r"(?P<level>[A-Z]+)\s+(?P<rest>.*)$")
 _FAIL2BAN_EVENT = re.compile(
     r"^\[(?P<jail>[^\]]+)\] (?P<what>Ban|Unban|Found|Restore Ban|Increase Ban) (?P<ip>[0-9a-fA-F:.]+)")
-_FAIL2BAN_ACTIONS = {"Ban": "ban", "Restore Ban": "ban", "Increase Ban": "ban", "Unban": "unban", "Found": "match"}
+_FAIL2BAN_ACTIONS = {"Ban": "ban", "Restore Ban": "ban", "Increase Ban": "ban", "Unban": "unban",
+                     "Found": "match"}
 
 
 def parse_fail2ban_line(line: bytes, ctx: LineContext) -> SecurityEvent:

@@ -161,7 +161,8 @@ def parse_iso_line(text: str, tz: tzinfo, pri: int | None = None) -> SyslogMessa
     """``YYYY-MM-DDThh:mm:ss[.ffffff][zone] HOST TAG[PID]: MSG``: a time without a zone is ``tz``'s."""
     m = _ISO_LINE.match(text)
     if m is None:
-        raise SyslogError("not a syslog line with an RFC 3339 time (YYYY-MM-DDThh:mm:ss+hh:mm host tag: message)")
+        raise SyslogError("not a syslog line with an RFC 3339 time "
+                          "(YYYY-MM-DDThh:mm:ss+hh:mm host tag: message)")
     return SyslogMessage(_rfc3339(m["ts"], tz), m["host"], m["tag"] or "-", m["pid"], m["msg"],
                          None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
