@@ -294,6 +294,26 @@ def test_a_followed_log_survives_rotation_and_bad_lines_become_dead_letters(tmp_
     assert len(dead) == 1 and "RFC 3164" in dead[0]["reason"]
 
 
+def test_a_flood_of_idle_tcp_connections_is_refused_past_the_cap_and_the_listener_serves_on() -> None:
+    source = TcpSyslogSource("127.0.0.1", 0, name="syslog", max_connections=2)
+    idle = [socket.create_connection(source.address, timeout=30) for _ in range(2)]
+    try:
+        wait_for(lambda: source.active == 2, "two senders connected")
+        with socket.create_connection(source.address, timeout=30) as third:
+            assert third.recv(1) == b""  # closed by the listener at once
+        assert source.refused == 1 and "too many senders (2 connected)" in source.take_errors()[0]
+        idle.pop().close()
+        wait_for(lambda: source.active == 1, "a sender gone")
+        with socket.create_connection(source.address, timeout=30) as sender:
+            sender.sendall(RFC3164[0] + b"\n")
+            assert source.messages.get(timeout=30) == RFC3164[0]
+    finally:
+        for s in idle:
+            s.close()
+        source.server.shutdown()
+        source.server.server_close()
+
+
 def test_syslog_over_udp_and_tcp_from_a_sender() -> None:
     for cls, kind in ((UdpSyslogSource, socket.SOCK_DGRAM), (TcpSyslogSource, socket.SOCK_STREAM)):
         source = cls("127.0.0.1", 0, name="syslog")

@@ -36,6 +36,7 @@ class SecurityFeedOptions(BaseModel):
     from_start: bool = False  # security-file: read what the file holds before following it
     host: str = "127.0.0.1"  # security-udp/-tcp: the address to listen on
     port: int = Field(default=5514, ge=0, le=65535)
+    max_connections: int = Field(default=200, ge=1, le=10_000)  # security-tcp: senders at once
     receive_buffer: int = Field(default=16 << 20, ge=1 << 16, le=1 << 30)  # -udp/-unix-dgram: bytes
     hostname: str = "localhost"  # the host that writes the log (file and web logs name none)
     timezone: str = "Asia/Ho_Chi_Minh"  # of BSD syslog lines and fail2ban times, which carry none
@@ -78,6 +79,7 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
         assert options.path is not None
         source = UnixStreamSource(Path(samples_dir) / options.path, name=feed.name)
     else:
-        source = TcpSyslogSource(options.host, options.port, name=feed.name)
+        source = TcpSyslogSource(options.host, options.port, name=feed.name,
+                                 max_connections=options.max_connections)
     return SecurityWorker(source, publisher, log_kind=options.log, host=options.hostname,
                           tz=zone(options.timezone), simulated=options.simulated)

@@ -100,18 +100,34 @@ class UdpSyslogSource(DatagramSource):
 
 
 class TcpSyslogSource:
-    """Syslog over TCP (RFC 6587): octet-counted or newline-framed messages, many senders at once."""
+    """Syslog over TCP (RFC 6587): octet-counted or newline-framed messages, many senders at once.
 
-    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now) -> None:
+    At most ``max_connections`` senders at a time (rsyslog's imtcp allows 200 sessions): one more
+    is closed at once and counted as an error, so a flood of idle connections cannot take a
+    thread each until the process has none left; a sender silent for ``idle_s`` is let go.
+    """
+
+    def __init__(self, host: str, port: int, *, name: str, clock: Clock = utc_now,
+                 max_connections: int = 200, idle_s: float = 300) -> None:
         self.name, self.clock = name, clock
         self.messages: queue.Queue[bytes] = queue.Queue(maxsize=100_000)
         self.errors: list[str] = []
+        self.active = 0
+        self.refused = 0
+        lock = threading.Lock()
         source = self
 
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
+                try:
+                    self._read()
+                finally:
+                    with lock:
+                        source.active -= 1
+
+            def _read(self) -> None:
                 framer = SyslogFramer()
-                self.request.settimeout(300)
+                self.request.settimeout(idle_s)
                 while True:
                     try:
                         data = self.request.recv(65536)
@@ -128,6 +144,16 @@ class TcpSyslogSource:
             daemon_threads = True
             allow_reuse_address = True
             address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+            def verify_request(self, request: Any, client_address: Any) -> bool:
+                with lock:
+                    if source.active >= max_connections:
+                        source.refused += 1
+                        source.errors.append(f"too many senders ({max_connections} connected): "
+                                             f"{client_address[0]} refused")
+                        return False
+                    source.active += 1
+                    return True
 
         self.server = Server((host, port), Handler)
         self.address = self.server.server_address
