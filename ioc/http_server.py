@@ -19,13 +19,21 @@ class ThreadedServer:
             clear_untrusted_proxy_headers=False, channel_timeout=120,
         )
         self.host = host
+        self._closing = False
 
     @property
     def server_port(self) -> int:
         return int(self._server.effective_port)
 
     def serve_forever(self) -> None:
-        self._server.run()
+        try:
+            self._server.run()
+        except OSError:
+            # waitress has no stop call: closing its sockets from another thread can land while
+            # its loop is in select() on them (EBADF), which is the stop asked for, not a failure
+            if not self._closing:
+                raise
 
     def shutdown(self) -> None:
+        self._closing = True
         self._server.close()
