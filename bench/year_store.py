@@ -31,6 +31,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -310,11 +311,17 @@ def main() -> None:
             proc = multiprocessing.get_context("spawn").Process(
                 target=screen_worker, args=(target, screens, args.minutes * 60, queue))
             proc.start()
-            while proc.is_alive():
-                proc.join(5)
+            stats = None
+            while stats is None:  # read the result while the screens run: a child cannot exit
+                try:  # before its queue's pipe is drained (a result over 64 KiB stalled the run)
+                    stats = queue.get(timeout=5)
+                except Empty:
+                    if not proc.is_alive():
+                        raise RuntimeError(f"the screens' process ended ({proc.exitcode}) "
+                                           "without a result") from None
                 peak = max(peak, sum(rss_mib(p) for p in served))
-            stats = queue.get(timeout=60)
             wall = time.perf_counter() - w0
+            proc.join()
             server_cpu = (cpu_seconds(served) - cpu0) / wall * 100
             pg_cpu = (cpu_seconds(postgres_pids(store)) - pg0) / wall * 100
             if gunicorn is not None:

@@ -14,7 +14,6 @@ from ingest.cameras.batch import BatchedDetector, BatchRunner
 from ioc.camera_settings import ModelSettings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams" / "cameras"
-MODEL = ModelSettings(path="venv:share/ioc-models/yolo11n.pt")
 
 
 def frames(name: str, n: int, step: int) -> list:
@@ -30,9 +29,10 @@ def frames(name: str, n: int, step: int) -> list:
     return out
 
 
-@pytest.fixture(scope="module")
-def model_path() -> Path:
-    path = MODEL.resolved_path()
+@pytest.fixture(scope="module", params=[".pt", ".onnx"])
+def model_path(request: pytest.FixtureRequest) -> Path:
+    """yolo11n on torch, and its ONNX export (dynamic axes: a batch of frames of several sizes)."""
+    path = ModelSettings(path=f"venv:share/ioc-models/yolo11n{request.param}").resolved_path()
     if not path.is_file():
         pytest.fail(f"{path} missing: run scripts/setup_vision")
     return path
