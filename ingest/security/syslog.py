@@ -142,7 +142,8 @@ def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None)
     """``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` (RFC 3164; the year and zone are the receiver's)."""
     m = _3164.match(text)
     if m is None:
-        raise SyslogError("not an RFC 3164 line (Mmm dd hh:mm:ss host tag: message)")
+        raise SyslogError("not a syslog line (RFC 3164 'Mmm dd hh:mm:ss host tag: message', or the same "
+                          "with an RFC 3339 time first)")
     month = MONTHS.get(m["mon"])
     if month is None:
         raise SyslogError(f"unknown month {m['mon']!r}")
@@ -171,11 +172,7 @@ def parse_log_line(text: str, received: datetime, tz: tzinfo) -> SyslogMessage:
     """A line of a syslog-written file: BSD time (the log's zone and the receive year) or RFC 3339."""
     if _ISO_START.match(text):
         return parse_iso_line(text, tz)
-    try:
-        return parse_bsd(text, received, tz)
-    except SyslogError:
-        raise SyslogError("not a syslog line (RFC 3164 'Mmm dd hh:mm:ss host tag: message', or the same "
-                          "with an RFC 3339 time first)") from None
+    return parse_bsd(text, received, tz)
 
 
 def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMessage:
