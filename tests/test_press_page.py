@@ -70,7 +70,8 @@ def test_press_page_in_both_languages_with_nothing_active(served: tuple[str, Sto
                                                      "#press-articles b")
     marks = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#press-articles mark")]
     assert "Phú Hội" in marks
-    entities = {e.text: e.get_attribute("title") for e in driver.find_elements(By.CSS_SELECTOR, ".entity")}
+    entities = dict(driver.execute_script(  # one script: a refresh tick redraws them (stale elements)
+        "return Array.from(document.querySelectorAll('.entity')).map(e => [e.innerText, e.title]);"))
     assert entities["Phú Hội"] == "địa điểm" and entities["Sở Xây dựng"] == "tổ chức"
     link = driver.find_element(By.CSS_SELECTOR, "#press-articles a")
     assert link.get_attribute("href").startswith("https://example.org/")
