@@ -26,6 +26,7 @@ from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
 from tests.browser import serving_pages, wait_until_still
 from tests.test_security_page import PASSWORD, login
+from tests.waiting import HANG_GUARD_S
 
 PHOTO_ID = "HUE-TEST-PHOTO-1"
 
@@ -142,7 +143,9 @@ def test_staff_change_a_report_on_the_page(served: Served, browser: object) -> N
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver = browser
-    wait = WebDriverWait(driver, 30, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
+    # the hang guard, not a 30 s deadline: a first page load on a busy CI worker took longer
+    wait = WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,))
     login(driver, served.base, "lan", f"/reports311/?lang=vi&report={PHOTO_ID}")
     wait.until(lambda d: d.find_element(By.ID, "r311-actions").is_displayed())
 
