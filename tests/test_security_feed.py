@@ -7,6 +7,8 @@ import shutil
 import socket
 import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -390,6 +392,23 @@ def rsyslog_forwarding(tmp_path: Path, port: int, protocol: str,
                                         f'protocol="{protocol}"{framing} template="{template}")')
 
 
+@contextmanager
+def rsyslog_feeding(command: list[str], worker: SecurityWorker) -> Iterator[None]:
+    """The worker reading in a thread and our rsyslogd running, both stopped on the way out."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        rsyslog.terminate()
+        rsyslog.wait(timeout=30)
+        stop.set()
+        thread.join(timeout=30)
+
+
 @pytest.mark.skipif(shutil.which("rsyslogd") is None or shutil.which("logger") is None,
                     reason="rsyslog and util-linux's logger are installed by scripts/setup --test")
 @pytest.mark.parametrize(("protocol", "template"), [("udp", "RSYSLOG_SyslogProtocol23Format"),
@@ -401,13 +420,8 @@ def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: 
     source = cls("127.0.0.1", 0, name="syslog")
     bus = MemoryBus()
     worker = SecurityWorker(source, bus.publisher(), log_kind="syslog", host="gw", tz=HUE)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
     command, sock = rsyslog_forwarding(tmp_path, source.address[1], protocol, template)
-    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL)
-    try:
+    with rsyslog_feeding(command, worker):
         wait_for(sock.exists, "rsyslogd's socket")
         line = "Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2"
         # through rsyslog (RFC 5424 out, octet-counted on TCP), then logger straight to our port
@@ -420,11 +434,6 @@ def test_a_real_rsyslog_and_logger_reach_the_listener(tmp_path: Path, protocol: 
         subprocess.run(direct, check=True, timeout=30)
         wait_for(lambda: worker.events >= 2, f"both messages over {protocol}")
         wait_for(lambda: not worker.out.pending, "published")
-    finally:
-        rsyslog.terminate()
-        rsyslog.wait(timeout=30)
-        stop.set()
-        thread.join(timeout=30)
     events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
     logins = [e for e in events if e.action == "login"]  # type: ignore[attr-defined]
     assert len(logins) == 2, [e.raw for e in events]  # type: ignore[attr-defined]
@@ -438,15 +447,10 @@ def test_an_auth_log_written_by_a_real_rsyslog_as_debian_12_configures_it(tmp_pa
     """Debian 12's /etc/rsyslog.conf names no template: auth.log gets rsyslog's default file format."""
     log = tmp_path / "auth.log"
     command, sock = rsyslog_of_our_own(tmp_path, f"auth,authpriv.*\t{log}")
-    rsyslog = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL)
     bus = MemoryBus()
     worker = SecurityWorker(TailSource(log, name="auth", from_start=True, poll_s=0.05), bus.publisher(),
                             log_kind="auth", host="gw", tz=HUE)
-    stop = threading.Event()
-    thread = threading.Thread(target=worker.run, args=(stop,))
-    thread.start()
-    try:
+    with rsyslog_feeding(command, worker):
         wait_for(sock.exists, "rsyslogd's socket")
         for line in ("Failed password for invalid user admin from 203.0.113.9 port 52311 ssh2",
                      "Accepted publickey for hue from 192.0.2.10 port 40022 ssh2"):
@@ -454,11 +458,6 @@ def test_an_auth_log_written_by_a_real_rsyslog_as_debian_12_configures_it(tmp_pa
                            check=True, timeout=30)
         wait_for(lambda: worker.lines >= 2, "both lines in auth.log")
         wait_for(lambda: not worker.out.pending, "published")
-    finally:
-        rsyslog.terminate()
-        rsyslog.wait(timeout=30)
-        stop.set()
-        thread.join(timeout=30)
     written = log.read_text()
     assert written[:4].isdigit() and "T" in written[:11], written  # the RFC 3339 time first
     events = [decode(m.value) for m in bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)]
