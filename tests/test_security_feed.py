@@ -317,6 +317,9 @@ def test_a_flood_of_idle_tcp_connections_is_refused_past_the_cap_and_the_listene
 
 
 def test_syslog_over_udp_and_tcp_from_a_sender() -> None:
+    """Each message keeps its own host; one without a valid header (a router's) is named by the
+    address it came from, as RFC 3164 4.3.2 tells a relay to, not by the listener's configured host."""
+    router = b"<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: Configured from console by vty0"
     for cls, kind in ((UdpSyslogSource, socket.SOCK_DGRAM), (TcpSyslogSource, socket.SOCK_STREAM)):
         source = cls("127.0.0.1", 0, name="syslog")
         bus = MemoryBus()
@@ -326,13 +329,19 @@ def test_syslog_over_udp_and_tcp_from_a_sender() -> None:
         thread.start()
         try:
             with socket.socket(socket.AF_INET, kind) as s:
+                s.bind(("127.0.0.2", 0))  # a sender of another address than the listener's
                 s.connect(source.address[:2])
-                for m in RFC5424 + RFC3164:
+                for m in [*RFC5424, *RFC3164, router]:
                     s.send(f"{len(m)} ".encode() + m if kind == socket.SOCK_STREAM else m)
-            wait_for(lambda w=worker: w.events == 6, f"six messages over {cls.__name__}")
+            wait_for(lambda w=worker: w.events == 7 and not w.out.pending,
+                     f"seven messages over {cls.__name__}")
         finally:
             stop.set()
             thread.join(timeout=30)
+        got = bus.subscribe(["ioc.security.events"], "t").poll(100, 0.1)
+        hosts = sorted(decode(m.value).source_id for m in got)
+        assert hosts == sorted(["mymachine.example.com", "192.0.2.1", "mymachine.example.com",
+                                "mymachine.example.com", "mymachine", "10.0.0.99", "127.0.0.2"]), cls.__name__
 
 
 def test_events_are_stored_once_with_their_minute_rollup(plain_store: Store) -> None:

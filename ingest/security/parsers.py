@@ -118,6 +118,8 @@ def parse_syslog_message(line: bytes, ctx: LineContext) -> SecurityEvent:
         msg = parse_syslog(line, ctx.received, ctx.tz)
     except SyslogError as exc:
         raise ParseError(str(exc)) from None
+    if not msg.host:  # no valid header: named, as a relay does, by the address it came from
+        msg = msg._replace(host=getattr(line, "sender", "") or ctx.host)
     return auth_event(msg, _text(line), ctx)
 
 

@@ -39,6 +39,21 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class FromSender(bytes):
+    """A message as received from the network, with the address it came from (``sender``).
+
+    A syslog relay names a message without a valid header by the device it received it from
+    (RFC 3164 4.3.2-4.3.3): the parser reads ``sender`` for that. Everything else sees plain bytes.
+    """
+
+    sender: str
+
+    def __new__(cls, data: bytes, sender: str) -> FromSender:
+        message = super().__new__(cls, data)
+        message.sender = sender
+        return message
+
+
 class LineFramer:
     """Splits a byte stream into newline-terminated lines; an endless line is cut once, its rest skipped."""
 
@@ -136,12 +151,12 @@ class DatagramSource:
 
     def _receive(self) -> bytes:
         # a longer datagram comes cut to MAX_MESSAGE + 1 bytes: the parser's "too long" dead letter
-        data, ancillary, _, _ = self.sock.recvmsg(MAX_MESSAGE + 1, socket.CMSG_SPACE(4))
+        data, ancillary, _, address = self.sock.recvmsg(MAX_MESSAGE + 1, socket.CMSG_SPACE(4))
         for level, kind, value in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
                 self.kernel_drops = struct.unpack("=I", value[:4])[0]
         self.datagrams += 1
-        return data
+        return FromSender(data, address[0]) if isinstance(address, tuple) and not self.split_lines else data
 
     def _lines(self, data: bytes) -> list[bytes]:
         if not self.split_lines or len(data) > MAX_MESSAGE:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.security.sockets import DatagramSource, LineFramer
+from ingest.security.sockets import DatagramSource, FromSender, LineFramer
 from ingest.security.syslog import SyslogFramer
 
 Batch = tuple[list[bytes], datetime]
@@ -127,6 +127,7 @@ class TcpSyslogSource:
 
             def _read(self) -> None:
                 framer = SyslogFramer()
+                sender = str(self.client_address[0])
                 self.request.settimeout(idle_s)
                 while True:
                     try:
@@ -138,7 +139,7 @@ class TcpSyslogSource:
                     frames, errors = framer.feed(data)
                     source.errors.extend(errors)
                     for frame in frames:
-                        source.messages.put(frame)
+                        source.messages.put(FromSender(frame, sender))
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True

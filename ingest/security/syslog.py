@@ -196,7 +196,7 @@ def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMess
     except SyslogError:
         # RFC 3164 4.3.2: a valid PRI without a valid TIMESTAMP and HOSTNAME (a router's
         # "<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: ..."): as a relay does, the whole is
-        # the message, at the time it was received, from the host the listener is configured for.
+        # the message, at the time it was received; no host (the listener names it by its sender).
         return SyslogMessage(received.astimezone(UTC), "", "-", None, text, pri >> 3, pri & 7)
 
 
