@@ -51,9 +51,22 @@ US = 1_000_000
 MINUTE_US = 60 * US
 
 
+_ONE_US = timedelta(microseconds=1)
+_LAST_US: tuple[Any, int] = (None, 0)  # (datetime, its microseconds): a pure memo, replaced atomically
+
+
 def to_us(when: datetime) -> int:
-    """A timezone-aware datetime as integer microseconds since the epoch."""
-    return (when - EPOCH) // timedelta(microseconds=1)
+    """A timezone-aware datetime as integer microseconds since the epoch.
+
+    The positions of one receiver's second share one time object (the decoder reads each tag-block
+    time once), so the last one converted is remembered."""
+    global _LAST_US
+    last = _LAST_US
+    if last[0] is when:
+        return last[1]
+    value = (when - EPOCH) // _ONE_US
+    _LAST_US = (when, value)
+    return value
 
 
 def from_us(value: int) -> datetime:
@@ -66,6 +79,7 @@ def minutes(value_us: int) -> float:
     return round(value_us / MINUTE_US, 3)
 
 
+_new_tuple = tuple.__new__
 _LAST_FIX: tuple[Any, Any] = (None, None)  # (event, its fix): a pure memo, replaced atomically
 
 
@@ -87,15 +101,16 @@ class Fix(NamedTuple):
         last = _LAST_FIX
         if last[0] is event:
             return last[1]
-        fix = cls(
+        sog, cog, status = event.sog, event.cog, event.nav_status
+        fix = _new_tuple(cls, (  # a NamedTuple's own constructor, without its keyword handling
             to_us(event.time),
             event.mmsi,
             event.lat,
             event.lon,
-            -1.0 if event.sog is None else event.sog,
-            -1.0 if event.cog is None else event.cog,
-            -1 if event.nav_status is None else event.nav_status,
-        )
+            -1.0 if sog is None else sog,
+            -1.0 if cog is None else cog,
+            -1 if status is None else status,
+        ))
         _LAST_FIX = (event, fix)
         return fix
 

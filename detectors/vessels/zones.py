@@ -118,7 +118,7 @@ class ZoneIndex:
             shapely.prepare(zone.geometry)
         self._tree = shapely.STRtree([z.geometry for z in self.zones])
         self._cells: dict[tuple[int, int], tuple[_Entry, ...]] = {}
-        self._last: tuple[float, float, tuple[Zone, ...]] | None = None
+        self._last: tuple[float, float, tuple[Zone, ...]] = (math.nan, math.nan, ())  # nan: never equal
         self._derived: dict[tuple[Any, ...], ZoneIndex] = {}  # subsets / buffers, shared by the rules
 
     @classmethod
@@ -181,15 +181,17 @@ class ZoneIndex:
 
     def _at(self, lon: float, lat: float) -> tuple[Zone, ...]:
         last = self._last
-        if last is not None and last[0] == lon and last[1] == lat:
+        if last[0] == lon and last[1] == lat:
             return last[2]
-        if not self.zones or not (math.isfinite(lon) and math.isfinite(lat)):
+        cell_deg = self.cell_deg
+        try:
+            cell = (int(lon // cell_deg), int(lat // cell_deg))
+        except (ValueError, OverflowError):  # NaN or infinity: in no zone
             return ()
-        cell = (math.floor(lon / self.cell_deg), math.floor(lat / self.cell_deg))
         entries = self._cells.get(cell)
         if entries is None:
             entries = self._build_cell(cell)
-        if not entries:
+        if not entries:  # most of the sea: a cell no zone reaches
             found: tuple[Zone, ...] = ()
         else:
             zones = self.zones

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pyais.bit_vector import bit_vector
-from pyais.messages import MSG_CLASS
+from pyais.messages import MSG_CLASS, to_10th, to_lat_lon, to_speed
 from pydantic import ValidationError
 
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
@@ -26,6 +26,9 @@ DIMENSION_LIMITS = (511, 63)  # "511 m or more" (bow/stern), "63 m or more" (por
 # Bits a message must carry for the fields read from it (shorter payloads are truncated).
 MIN_BITS: dict[int, int] = {1: 137, 2: 137, 3: 137, 18: 133, 19: 133, 27: 94, 5: 420}
 MIN_BITS_24 = {0: 160, 1: 162}
+CLASS_A_BITS = 168  # a whole type 1-3 position report
+# pyais's bit vector holds the payload as one integer on CPython (on PyPy, machine words)
+_ONE_INTEGER = hasattr(bit_vector(b"1", 0), "_value")
 
 
 class Reject(Exception):
@@ -47,45 +50,59 @@ def _int_or_none(value: Any, not_available: int = 0) -> int | None:
     return None if number == not_available else number
 
 
+_POSITION = VesselPosition.__pydantic_validator__.validate_python  # the constructor's core, from a dict
+
+
 def position_record(msg: Any, msg_type: int, when: datetime, simulated: bool) -> VesselPosition:
     """The position of a decoded type 1-3, 18, 19 or 27 message; :class:`Reject` when it has none."""
-    lat, lon = msg.lat, msg.lon
-    if lat is None or lon is None or msg.mmsi is None:
+    lat, lon, mmsi = msg.lat, msg.lon, msg.mmsi
+    if lat is None or lon is None or mmsi is None:
         raise Reject("truncated payload: no position")
+    status = msg.status if msg_type <= 3 or msg_type == 27 else None
+    return _position(int(mmsi), lat, lon, msg.speed, msg.course, None if msg_type == 27 else msg.heading,
+                     None if status is None else int(status), msg_type, when, simulated)
+
+
+def class_a_position(value: int, msg_type: int, when: datetime, simulated: bool) -> VesselPosition:
+    """The position of a type 1-3 message of its full 168 bits, ``value`` its bits as one integer.
+
+    The fields the record needs are read at the offsets of ITU-R M.1371 table 46 (those pyais's own
+    fast path reads) and converted by pyais's functions, without building pyais's whole message
+    (twenty fields, three enums) for each of the most frequent sentences; ``tests/test_ais_fast_paths.py``
+    checks that it gives what :func:`position_record` makes of pyais's message."""
+    mmsi = (value >> 130) & 0x3FFFFFFF
+    if not mmsi:
+        raise Reject("MMSI 0: not a station identity")
+    lon = (value >> 79) & 0xFFFFFFF
+    lat = (value >> 52) & 0x7FFFFFF
+    return _position(mmsi, to_lat_lon(lat - 0x8000000 if lat & 0x4000000 else lat),  # 27 bits, signed
+                     to_lat_lon(lon - 0x10000000 if lon & 0x8000000 else lon),  # 28 bits, signed
+                     to_speed((value >> 108) & 1023), to_10th((value >> 40) & 4095), (value >> 31) & 511,
+                     (value >> 126) & 15, msg_type, when, simulated)
+
+
+def _position(mmsi: int, lat: float, lon: float, speed: float | None, course: float | None,
+              heading: int | None, status: int | None, msg_type: int, when: datetime,
+              simulated: bool) -> VesselPosition:
+    """A checked position record; :class:`Reject` for a position that is none (not available, 0, 0)."""
     if lat == 91 or lon == 181:
         raise Reject("position not available")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise Reject(f"position out of range: lat {lat}, lon {lon}")
     if lat == 0 and lon == 0:
         raise Reject("position 0, 0: a receiver's default, not a fix")
-    sog: float | None
-    cog: float | None
-    heading: int | None = None
-    status: int | None = None
-    if msg_type == 27:
-        sog = None if msg.speed is None or msg.speed >= 63 else float(msg.speed)
-        cog = None if msg.course is None or msg.course >= 360 else float(msg.course)
-        status = None if msg.status is None else int(msg.status)
+    if msg_type == 27:  # whole knots and degrees
+        sog = None if speed is None or speed >= 63 else float(speed)
+        cog = None if course is None or course >= 360 else float(course)
     else:
-        sog = None if msg.speed is None or msg.speed >= 102.25 else round(float(msg.speed), 1)
-        cog = None if msg.course is None or msg.course >= 360 else round(float(msg.course), 1)
-        heading = None if msg.heading is None or msg.heading >= 360 else int(msg.heading)
-        if msg_type <= 3:
-            status = None if msg.status is None else int(msg.status)
-    mmsi = int(msg.mmsi)
-    return VesselPosition(
-        time=when,
-        source_id=str(mmsi),
-        mmsi=mmsi,
-        lat=float(lat),
-        lon=float(lon),
-        sog=sog,
-        cog=cog,
-        heading=heading,
-        nav_status=status,
-        msg_type=msg_type,
-        simulated=simulated,
-    )
+        sog = None if speed is None or speed >= 102.25 else round(speed, 1)
+        cog = None if course is None or course >= 360 else round(course, 1)
+        if heading is not None and heading >= 360:
+            heading = None
+    return _POSITION({"time": when, "source_id": str(mmsi), "mmsi": mmsi, "lat": float(lat),
+                      "lon": float(lon), "sog": sog, "cog": cog, "heading": heading, "nav_status": status,
+                      "msg_type": msg_type, "simulated": simulated})
+
 
 def static_record(msg: Any, bv: Any, msg_type: int, when: datetime, simulated: bool) -> VesselStatic:
     """The static data of a decoded type 5, 19 or 24 message (``bv``: its bits, for the raw ship type)."""
@@ -136,21 +153,21 @@ def message_records(payload: bytes, fill: int, msg_type: int, when: datetime,
     if bits < need:
         raise Reject(f"truncated payload: type {msg_type} has {bits} bits, needs {need}")
     try:
-        decoded = MSG_CLASS[msg_type].from_vector(bv)
-    except Exception as exc:
-        raise Reject(f"undecodable AIS payload: {type(exc).__name__}: {exc}") from None
-    if decoded.mmsi is not None and int(decoded.mmsi) == 0:
-        raise Reject("MMSI 0: not a station identity")
-    records: list[VesselPosition | VesselStatic] = []
-    try:
-        if msg_type in POSITION_TYPES:
-            records.append(position_record(decoded, msg_type, when, simulated))
-            if msg_type == 19 and bits >= MIN_BITS_19_STATIC:
-                records.append(static_record(decoded, bv, msg_type, when, simulated))
-        else:
+        if msg_type <= 3 and bits == CLASS_A_BITS and _ONE_INTEGER:
+            return [class_a_position(bv._value, msg_type, when, simulated)]
+        try:
+            decoded = MSG_CLASS[msg_type].from_vector(bv)
+        except Exception as exc:
+            raise Reject(f"undecodable AIS payload: {type(exc).__name__}: {exc}") from None
+        if decoded.mmsi is not None and int(decoded.mmsi) == 0:
+            raise Reject("MMSI 0: not a station identity")
+        if msg_type not in POSITION_TYPES:
+            return [static_record(decoded, bv, msg_type, when, simulated)]
+        records: list[VesselPosition | VesselStatic] = [position_record(decoded, msg_type, when, simulated)]
+        if msg_type == 19 and bits >= MIN_BITS_19_STATIC:
             records.append(static_record(decoded, bv, msg_type, when, simulated))
+        return records
     except ValidationError as exc:
         first_error = exc.errors()[0]
         where = ".".join(str(p) for p in first_error["loc"]) or "record"
         raise Reject(f"invalid record: {where}: {first_error['msg']}") from None
-    return records

@@ -87,6 +87,12 @@ _WHITESPACE = b" \t\r\n\x00"
 _PAYLOAD_CHARS = bytes(list(range(48, 88)) + list(range(96, 120)))
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
+# An AIS sentence as _checked_sentence and _ais_sentence accept it: talker, fragment count and
+# number (1-9), sequence id (0-9 or none), channel (one character or none), payload (armoured 6-bit
+# characters), fill bits (0-5), checksum, then receiver metadata or nothing.
+_AIS_LINE = re.compile(
+    rb"!([^,*]{2})VD[MO],([1-9]),([1-9]),([0-9]?),([^,*]?),([0-W`-w]*),([0-5])\*([0-9A-Fa-f]{2})(?:,(.*))?\Z",
+    re.S)
 _METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
 
 
@@ -165,6 +171,9 @@ class AisDecoder:
         self._groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
         self._dead: list[DeadLetter] = []
         self._tag_time_cache: tuple[str, datetime] | None = None
+        # the last tag block read and what it says: a receiver stamps every sentence of a second
+        # with the same block (station, time), so most lines repeat the one before
+        self._last_block: tuple[bytes, _Framing] | None = None
 
     # -- public ---------------------------------------------------------------------------
     def feed(self, line: bytes | str | TooLong, received: datetime) -> list[VesselRecord]:
@@ -263,6 +272,20 @@ class AisDecoder:
             framing = self._tag_block(line[1:end], received)
             line = line[end + 1 :]
 
+        m = _AIS_LINE.match(line)
+        if m is not None:  # a well-formed AIS sentence: one match for what the checks below do one by one
+            talker, count, number, seq, channel, payload, fill, given, metadata = m.groups()
+            total, index = int(count), int(number)
+            if (nmea_checksum(line[1 : m.end(8) - 3]) == int(given, 16) and index <= total
+                    and (payload or 1 < index == total)):
+                if metadata:
+                    framing = self._metadata(metadata, framing, received)
+                stats.sentences += 1
+                if total == 1:
+                    return self._message(payload, int(fill), [raw], framing.time, received)
+                ais = _Sentence(total, index, seq, channel, payload, int(fill))
+                return self._fragment(ais, talker, raw, framing, received)
+        # anything else, or a flaw in it, is told apart (and its reason found) check by check
         sentence, metadata = self._checked_sentence(line)
         address = sentence[1 : sentence.find(b",")] if b"," in sentence else sentence[1:-3]
         if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO") and sentence[:1] == b"!"):
@@ -310,6 +333,20 @@ class AisDecoder:
         return _Framing(when, framing.group, station)
 
     def _tag_block(self, block: bytes, received: datetime) -> _Framing:
+        last = self._last_block
+        if last is not None and last[0] == block:  # the same bytes say the same: checked already
+            framing = last[1]
+            if framing.time is not None:
+                self._check_time(framing.time, received, "tag block time")
+            return framing
+        framing = self._read_tag_block(block)
+        self._last_block = (block, framing)
+        if framing.time is not None:
+            self._check_time(framing.time, received, "tag block time")
+        return framing
+
+    def _read_tag_block(self, block: bytes) -> _Framing:
+        """The fields of a tag block (checksum checked); :class:`_Reject` when it is malformed."""
         star = block.rfind(b"*")
         if star < 0:
             raise _Reject("tag block checksum missing")
@@ -334,8 +371,6 @@ class AisDecoder:
                 if len(parts) != 3 or not all(p.isdigit() for p in parts):
                     raise _Reject(f"malformed tag block group {value[:32]!r}")
                 group = parts[2].decode("ascii")
-        if when is not None:
-            self._check_time(when, received, "tag block time")
         return _Framing(when, group, station)
 
     def _check_time(self, when: datetime, received: datetime, what: str) -> None:
