@@ -53,8 +53,6 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import reduce
-from operator import xor
 from typing import Any, NamedTuple
 
 from ingest.vessels.ais_messages import (
@@ -66,6 +64,7 @@ from ingest.vessels.ais_messages import (
 )
 from ingest.vessels.ais_messages import Reject as _Reject
 from ingest.vessels.ais_outcomes import DeadLetter, DecodeStats, TooLong
+from ingest.vessels.sentences import AIS_LINE, HEX, Sentence, ais_sentence, checked_sentence, nmea_checksum
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
 __all__ = ["POSITION_TYPES", "STATIC_TYPES", "USED_TYPES", "AisDecoder", "DeadLetter", "DecodeStats",
@@ -81,30 +80,10 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096  # what of an oversized line is kept in its dea
 # No AIS message predates ITU-R M.1371-0 (1998): an earlier time is a receiver's unset clock.
 EARLIEST_TIME = datetime(1998, 1, 1, tzinfo=UTC)
 
-_HEX = b"0123456789ABCDEFabcdef"
 _WHITESPACE = b" \t\r\n\x00"
-# AIS payload armouring: ASCII 48..87 and 96..119.
-_PAYLOAD_CHARS = bytes(list(range(48, 88)) + list(range(96, 120)))
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
-# An AIS sentence as _checked_sentence and _ais_sentence accept it: talker, fragment count and
-# number (1-9), sequence id (0-9 or none), channel (one character or none), payload (armoured 6-bit
-# characters), fill bits (0-5), checksum, then receiver metadata or nothing.
-_AIS_LINE = re.compile(
-    rb"!([^,*]{2})VD[MO],([1-9]),([1-9]),([0-9]?),([^,*]?),([0-W`-w]*),([0-5])\*([0-9A-Fa-f]{2})(?:,(.*))?\Z",
-    re.S)
 _METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
-
-
-class _Sentence(NamedTuple):
-    """The fields of one checked ``!AIVDM`` sentence."""
-
-    count: int
-    number: int
-    seq: bytes
-    channel: bytes
-    payload: bytes
-    fill: int
 
 
 class _Framing(NamedTuple):
@@ -120,7 +99,7 @@ _NO_FRAMING = _Framing(None, None, None)
 
 @dataclass(slots=True)
 class _Fragment:
-    sentence: _Sentence
+    sentence: Sentence
     line: bytes
     tag_time: datetime | None
 
@@ -130,11 +109,6 @@ class _Group:
     count: int
     first_received: datetime
     fragments: dict[int, _Fragment] = field(default_factory=dict)
-
-
-def nmea_checksum(body: bytes) -> int:
-    """XOR of the bytes between the start delimiter and ``*`` (the NMEA 0183 checksum)."""
-    return reduce(xor, body, 0)
 
 
 def _to_bytes(line: bytes | bytearray | memoryview | str) -> bytes:
@@ -272,7 +246,7 @@ class AisDecoder:
             framing = self._tag_block(line[1:end], received)
             line = line[end + 1 :]
 
-        m = _AIS_LINE.match(line)
+        m = AIS_LINE.match(line)
         if m is not None:  # a well-formed AIS sentence: one match for what the checks below do one by one
             talker, count, number, seq, channel, payload, fill, given, metadata = m.groups()
             total, index = int(count), int(number)
@@ -283,10 +257,10 @@ class AisDecoder:
                 stats.sentences += 1
                 if total == 1:
                     return self._message(payload, int(fill), [raw], framing.time, received)
-                ais = _Sentence(total, index, seq, channel, payload, int(fill))
+                ais = Sentence(total, index, seq, channel, payload, int(fill))
                 return self._fragment(ais, talker, raw, framing, received)
         # anything else, or a flaw in it, is told apart (and its reason found) check by check
-        sentence, metadata = self._checked_sentence(line)
+        sentence, metadata = checked_sentence(line)
         address = sentence[1 : sentence.find(b",")] if b"," in sentence else sentence[1:-3]
         if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO") and sentence[:1] == b"!"):
             name = address.decode("ascii") if _ADDRESS.match(address) else "other"
@@ -294,28 +268,11 @@ class AisDecoder:
             return []
         if metadata:
             framing = self._metadata(metadata, framing, received)
-        ais = self._ais_sentence(sentence)
+        ais = ais_sentence(sentence)
         stats.sentences += 1
         if ais.count == 1:
             return self._message(ais.payload, ais.fill, [raw], framing.time, received)
         return self._fragment(ais, address[:2], raw, framing, received)
-
-    def _checked_sentence(self, line: bytes) -> tuple[bytes, bytes]:
-        """The sentence up to its checksum (checked), and what follows it (receiver metadata)."""
-        if line[:1] not in (b"!", b"$"):
-            raise _Reject("not an NMEA sentence (no '!' or '$' start)")
-        star = line.find(b"*")
-        if star < 0:
-            raise _Reject("missing checksum")
-        given = line[star + 1 : star + 3]
-        rest = line[star + 3 :]
-        if len(given) != 2 or given.strip(_HEX) or (rest and rest[:1] != b","):
-            raise _Reject(f"malformed checksum field {line[star + 1 : star + 9]!r}")
-        expected = int(given, 16)
-        actual = nmea_checksum(line[1:star])
-        if actual != expected:
-            raise _Reject(f"bad checksum: computed {actual:02X}, sentence says {expected:02X}")
-        return line[: star + 3], rest[1:]
 
     def _metadata(self, metadata: bytes, framing: _Framing, received: datetime) -> _Framing:
         """NAIS receiver metadata (``s28089,d-103,...,r08TPHI1,1242958962``): time and station."""
@@ -351,7 +308,7 @@ class AisDecoder:
         if star < 0:
             raise _Reject("tag block checksum missing")
         given = block[star + 1 :]
-        if len(given) != 2 or given.strip(_HEX):
+        if len(given) != 2 or given.strip(HEX):
             raise _Reject(f"malformed tag block checksum {given[:8]!r}")
         if nmea_checksum(block[:star]) != int(given, 16):
             raise _Reject("bad tag block checksum")
@@ -396,31 +353,9 @@ class AisDecoder:
         self._tag_time_cache = (text, when)
         return when
 
-    def _ais_sentence(self, sentence: bytes) -> _Sentence:
-        fields = sentence[:-3].split(b",")
-        if len(fields) != 7:
-            raise _Reject(f"malformed AIS sentence: {len(fields)} fields, expected 7")
-        _, count, number, seq, channel, payload, fill = fields
-        if not (count.isdigit() and number.isdigit() and len(count) == 1 and len(number) == 1):
-            raise _Reject("malformed AIS sentence: fragment count/number")
-        total, index = int(count), int(number)
-        if not 1 <= index <= total:
-            raise _Reject(f"malformed AIS sentence: fragment {index} of {total}")
-        if seq and not (seq.isdigit() and len(seq) == 1):
-            raise _Reject("malformed AIS sentence: sequence id")
-        if len(channel) > 1:
-            raise _Reject("malformed AIS sentence: radio channel")
-        if not payload and not 1 < index == total:  # an empty final fragment carries no bits
-            raise _Reject("empty AIS payload")
-        if payload.translate(None, _PAYLOAD_CHARS):
-            raise _Reject("invalid characters in AIS payload")
-        if not (len(fill) == 1 and fill in b"012345"):
-            raise _Reject("malformed AIS sentence: fill bits")
-        return _Sentence(total, index, seq, channel, payload, int(fill))
-
     # -- multi-part ---------------------------------------------------------------------
     def _fragment(
-        self, ais: _Sentence, talker: bytes, raw: bytes, framing: _Framing, received: datetime
+        self, ais: Sentence, talker: bytes, raw: bytes, framing: _Framing, received: datetime
     ) -> list[VesselRecord]:
         ordered = framing.group is None  # without a group id only the order ties fragments together
         key: tuple[Any, ...] = (
