@@ -156,3 +156,17 @@ def test_a_class_a_report_read_from_the_bits_is_what_pyais_decodes(monkeypatch: 
     assert {"MMSI 0", "position not available", "position out of range", "position 0, 0",
             "invalid record"} <= reasons
     assert sum(1 for r in fast if not isinstance(r, str)) > 500
+
+
+def test_a_repeated_tag_block_is_read_once_but_its_time_is_checked_on_every_line() -> None:
+    block = "s:HUE1,c:1756690201"
+    tag = f"\\{block}*{nmea.nmea_checksum(block.encode()):02X}\\".encode()
+    line = tag + b"!AIVDM,1,1,,B,13aDp<PP000IwSlN?Wm@0?wN2<1T,0*29"
+    stamp = datetime.fromtimestamp(1756690201, UTC)
+    decoder = AisDecoder()
+    assert [r.time for r in decoder.feed(line, stamp)] == [stamp]
+    assert decoder.feed(line, stamp - timedelta(hours=1)) == []  # the same block, received an hour before
+    assert [r.time for r in decoder.feed(line, stamp + timedelta(seconds=1))] == [stamp]
+    dead = decoder.take_dead_letters()
+    assert len(dead) == 1 and "in the future of its receive time" in dead[0].reason
+    assert decoder.stats.balanced()
