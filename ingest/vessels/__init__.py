@@ -21,8 +21,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
@@ -40,6 +41,18 @@ class _Options(BaseModel):
     max_line_bytes: int = Field(default=1024, ge=82, le=1 << 20)
     fragment_timeout_seconds: float = Field(default=10.0, gt=0)
     max_future_minutes: float | None = Field(default=5.0, ge=0)
+    log_timezone: str = "UTC"
+    """Zone of the times a logger wrote before each line without a zone of their own (gpsd's
+    ``gpspipe -t`` writes the logging machine's local time, ``-Z`` UTC)."""
+
+    @field_validator("log_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name: 'Asia/Ho_Chi_Minh')") from None
+        return value
 
 
 class FileOptions(_Options):
@@ -161,6 +174,7 @@ def build_worker(
         max_line_bytes=options.max_line_bytes,
         fragment_timeout=timedelta(seconds=options.fragment_timeout_seconds),
         max_future=None if future is None else timedelta(minutes=future),
+        log_timezone=ZoneInfo(options.log_timezone),
     )
     source = build_source(feed, samples_dir, clock)
     worker = VesselWorker(source, publisher, feed=feed.name, decoder=decoder, clock=clock, **worker_options)

@@ -24,8 +24,10 @@ their ``c:`` (UNIX time, seconds or milliseconds) becomes the event time. Receiv
 written after the checksum, as the US Coast Guard's NAIS archives do
 (``!AIVDM,...,0*4A,s28089,d-103,T39.44353985,x147521,r08TPHI1,1242958962``), is accepted: its
 last field (UNIX time) is the event time when there is no tag-block time, and its ``r``/``b``
-field names the receiving station. Without either, the receive time given by the caller is the
-event time. A time before AIS existed (:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than
+field names the receiving station. A time a logger wrote before the line (``gpspipe -t``'s
+``2026-12-06 12:11:12: !AIVDM...``, UNIX seconds, ISO 8601; :mod:`ingest.vessels.loggers`) is
+the event time when the line carries no other. Without any, the receive time given by the caller
+is the event time. A time before AIS existed (:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than
 ``max_future`` after the receive time is refused.
 
 Multi-part messages are reassembled per source: per tag-block group (``g:``) when there is
@@ -52,7 +54,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
 from ingest.vessels.ais_messages import (
@@ -64,6 +66,7 @@ from ingest.vessels.ais_messages import (
 )
 from ingest.vessels.ais_messages import Reject as _Reject
 from ingest.vessels.ais_outcomes import DeadLetter, DecodeStats, TooLong
+from ingest.vessels.loggers import LOG_PREFIX, BadLogTime, gpsd_report_class, log_time
 from ingest.vessels.sentences import AIS_LINE, HEX, Sentence, ais_sentence, checked_sentence, nmea_checksum
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
@@ -133,6 +136,7 @@ class AisDecoder:
         fragment_timeout: timedelta = DEFAULT_FRAGMENT_TIMEOUT,
         max_pending_groups: int = DEFAULT_MAX_PENDING_GROUPS,
         max_future: timedelta | None = DEFAULT_MAX_FUTURE,
+        log_timezone: tzinfo = UTC,
     ) -> None:
         if max_line_bytes < 82 or max_pending_groups < 1 or fragment_timeout <= timedelta(0):
             raise ValueError("max_line_bytes >= 82, max_pending_groups >= 1, fragment_timeout > 0")
@@ -141,6 +145,7 @@ class AisDecoder:
         self.fragment_timeout = fragment_timeout
         self.max_pending_groups = max_pending_groups
         self.max_future = max_future
+        self.log_timezone = log_timezone  # of a logger's times written without a zone
         self.stats = DecodeStats()
         self._groups: OrderedDict[tuple[Any, ...], _Group] = OrderedDict()
         self._dead: list[DeadLetter] = []
@@ -235,8 +240,21 @@ class AisDecoder:
             except UnicodeDecodeError:
                 raise _Reject("invalid UTF-8 (binary data?)") from None
             raise _Reject("non-ASCII characters in NMEA line")
+        logged: datetime | None = None  # the time a logger wrote before the line (a tab may follow it)
+        if line[:1].isdigit() and (stamp := LOG_PREFIX.match(line)) is not None:
+            try:
+                logged = log_time(stamp, self.log_timezone)
+            except BadLogTime as exc:
+                raise _Reject(str(exc)) from None
+            self._check_time(logged, received, "log time")
+            line = line[stamp.end() :]
         if len(line.translate(None, _CONTROL)) != len(line):
             raise _Reject("control characters in NMEA line")
+        if line[:1] == b"{" and (report := gpsd_report_class(line)) is not None:
+            if report == "AIS":
+                raise _Reject("gpsd's decoded AIS report (JSON) is not read: log NMEA (gpspipe -r)")
+            self._ignore_line(f"gpsd:{report}")
+            return []
 
         framing = _NO_FRAMING
         if line[:1] == b"\\":
@@ -254,6 +272,8 @@ class AisDecoder:
                     and (payload or 1 < index == total)):
                 if metadata:
                     framing = self._metadata(metadata, framing, received)
+                if logged is not None and framing.time is None:
+                    framing = framing._replace(time=logged)
                 stats.sentences += 1
                 if total == 1:
                     return self._message(payload, int(fill), [raw], framing.time, received)
@@ -268,6 +288,8 @@ class AisDecoder:
             return []
         if metadata:
             framing = self._metadata(metadata, framing, received)
+        if logged is not None and framing.time is None:
+            framing = framing._replace(time=logged)
         ais = ais_sentence(sentence)
         stats.sentences += 1
         if ais.count == 1:

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from ingest.vessels.loggers import LOG_PREFIX, BadLogTime, log_time
 from ingest.vessels.nmea import TooLong
 
 Clock = Callable[[], datetime]
@@ -38,6 +39,24 @@ DEFAULT_MAX_LINE_BYTES = 64 * 1024
 TOO_LONG_PREFIX = 4096
 _TAG_TIME = re.compile(rb"^\\[^\\]*?\bc:(\d{9,13})")
 _NAIS_TIME = re.compile(rb"\*[0-9A-Fa-f]{2},(?:.*,)?(\d{9,13})(?:\.\d*)?$")  # NAIS metadata's last field
+
+
+def line_stamp(line: bytes) -> float | None:
+    """The UNIX time a recorded line carries, for pacing a replay: its tag block's ``c:``, else
+    its NAIS metadata's time, else the time a logger wrote before it (a time without a zone read
+    as UTC: only the differences between lines matter here); ``None`` without one."""
+    logged: float | None = None
+    if line[:1].isdigit() and (prefix := LOG_PREFIX.match(line)) is not None:
+        try:
+            logged = log_time(prefix).timestamp()
+        except BadLogTime:
+            return None
+        line = line[prefix.end() :]
+    match = _TAG_TIME.match(line) or _NAIS_TIME.search(line)
+    if match is None:
+        return logged
+    stamp = int(match.group(1))
+    return stamp / 1000 if stamp > 10**11 else stamp
 
 
 def utc_now() -> datetime:
@@ -128,11 +147,10 @@ class _Base:
 class FileSource(_Base):
     """Reads a recorded AIS log (``.nmea``, ``.nm4``, ``.log``...), once or in a loop.
 
-    With ``speed`` set, lines are paced by their tag-block ``c:`` times (or, without a tag block,
-    the UNIX time that ends NAIS receiver metadata): a line stamped ``s`` seconds after the first
-    stamped line is released ``s / speed`` seconds after it (lines without a stamp follow their
-    predecessor at once). Without ``speed`` the file is read as
-    fast as it is consumed.
+    With ``speed`` set, lines are paced by the times they carry (:func:`line_stamp`): a line
+    stamped ``s`` seconds after the first stamped line is released ``s / speed`` seconds after it
+    (lines without a stamp follow their predecessor at once). Without ``speed`` the file is read
+    as fast as it is consumed.
     """
 
     def __init__(
@@ -176,7 +194,7 @@ class FileSource(_Base):
 
     def _one_pass(self, handle: BinaryIO, stop: threading.Event) -> Iterator[Batch]:
         splitter = LineSplitter(self.max_line_bytes)
-        first_stamp: int | None = None
+        first_stamp: float | None = None
         first_wall = 0.0
         batch: list[Line] = []
         while not stop.is_set():
@@ -188,10 +206,8 @@ class FileSource(_Base):
                     lines.append(rest)
             for line in lines:
                 if self.speed is not None and isinstance(line, bytes):
-                    match = _TAG_TIME.match(line) or _NAIS_TIME.search(line)
-                    if match is not None:
-                        stamp = int(match.group(1))
-                        stamp = stamp // 1000 if stamp > 10**11 else stamp
+                    stamp = line_stamp(line)
+                    if stamp is not None:
                         if first_stamp is None:
                             first_stamp, first_wall = stamp, self.monotonic()
                         wait = first_wall + (stamp - first_stamp) / self.speed - self.monotonic()
