@@ -456,3 +456,62 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
         assert "SIM TA-01" in json.dumps(details["sea-details-body"]["children"])
     finally:
         store.close()
+
+
+def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_plain) -> None:  # noqa: ANN001
+    """No screen waits on the track query once a set exists: a set past its age is served at once
+    while a single background refresh builds the next; a set far past it (the store not answering
+    refreshes) is rebuilt in the request, so a failing store is seen, not hidden behind old tracks."""
+    import dataclasses
+    import threading
+
+    from conftest import migrated_database
+
+    from dashboards.sea import callbacks as cb
+    from ioc.feeds.vessels.records import VesselPosition
+    from ioc.store.database import open_store
+    from ioc.store.writer import StoreWriter
+    from tests.waiting import wait_for
+
+    store = open_store(migrated_database(pg_plain), pool_max=4, want_timescaledb=False)
+    try:
+        with store.pool.connection() as conn:
+            now = conn.execute("SELECT now()").fetchone()[0]
+        w = StoreWriter(store.pool, store.caps)
+
+        def positions(mmsi: int) -> list[VesselPosition]:
+            return [VesselPosition(time=now - timedelta(minutes=30 - i), source_id=str(mmsi), mmsi=mmsi,
+                                   lat=16.70 + i / 1000, lon=107.80 + (i % 2) / 500, sog=4.0, cog=0.0,
+                                   heading=0, nav_status=0, simulated=True) for i in range(30)]
+
+        w.write(positions(999100001))
+        view = sea.SeaView.build(store.pool, load_settings(DEFAULT_CONFIG))
+        cb.warm_tracks(view).join()  # what mounting the page starts: the first screen finds it built
+        first = view.track_cache[3]
+        assert (first.vessels, first.points) == (1, 30)
+        assert cb.track_set(view, 3) is first
+
+        w.write(positions(999100002))
+        aged = dataclasses.replace(first, created=first.created - cb.TRACK_CACHE_S - 1)
+        view.track_cache[3] = aged
+        got: list[sea.TrackSet] = []
+        with view.track_build_lock:  # the refresh cannot build while the test holds this
+            asker = threading.Thread(target=lambda: got.append(cb.track_set(view, 3)))
+            asker.start()
+            wait_for(lambda: got, "the aged set served without waiting for the query")
+            assert got[0] is aged and view.track_refreshing == {3}
+            assert cb.track_set(view, 3) is aged and view.track_refreshing == {3}  # still one refresh
+        refreshed = wait_for(lambda: view.track_cache[3] if view.track_cache[3] is not aged else None,
+                             "the background refresh")
+        assert (refreshed.vessels, refreshed.points) == (2, 60) and refreshed.version > first.version
+        wait_for(lambda: not view.track_refreshing, "the refresh to finish")
+
+        # far past its age (refreshes failing): the request itself queries, and sees the store's error
+        view.track_cache[3] = dataclasses.replace(
+            refreshed, created=refreshed.created - cb.TRACK_CACHE_S * cb.TRACK_STALE_PERIODS - 1)
+        store.pool.close()
+        with pytest.raises(Exception, match="(?i)pool|closed"):
+            cb.track_set(view, 3)
+        assert not view.track_refreshing
+    finally:
+        store.close()

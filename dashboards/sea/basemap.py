@@ -187,9 +187,12 @@ class SeaView:
     tiles_url: str | None = None
     tiles_attribution: str = ""
     ports: BaseGeometry | None = field(default=None, compare=False)
-    # the last tracks per window length, shared by every screen showing the page (see track_set)
+    # the last tracks per window length, shared by every screen showing the page (see track_set):
+    # track_lock guards the cache and the set of window lengths being refreshed; one build at a time
     track_cache: dict[int, TrackSet] = field(default_factory=dict, compare=False, repr=False)
     track_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    track_build_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    track_refreshing: set[int] = field(default_factory=set, compare=False, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:

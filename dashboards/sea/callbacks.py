@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from dashboards.sea.style import (
     TRACK_BUDGET,
     TRACK_CACHE_S,
     TRACK_HOURS,
+    TRACK_STALE_PERIODS,
     TRACK_TOLERANCE_DEG,
 )
 from dashboards.sea.vessels import classify, selection_traces, track_geojson, vessel_trace
@@ -72,20 +74,70 @@ def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None,
 
 def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> TrackSet:
     """The thinned tracks of the last ``hours``, queried at most once every ``max_age_s``
-    (default :data:`TRACK_CACHE_S`) whatever the number of screens showing the page."""
+    (default :data:`TRACK_CACHE_S`) whatever the number of screens showing the page.
+
+    A set past that age is still served while one background refresh builds the next, so no screen
+    waits on the query; only a set older than :data:`TRACK_STALE_PERIODS` ages (the store failing
+    to answer) is rebuilt in the request, which then sees the store's error. Only the first request
+    for a window length that nothing warmed (:func:`warm_tracks`) waits for the query."""
     hours = hours if hours in TRACK_HOURS else DEFAULT_TRACK_HOURS
     max_age_s = TRACK_CACHE_S if max_age_s is None else max_age_s
     with view.track_lock:
         cached = view.track_cache.get(hours)
-        if cached is not None and time.monotonic() - cached.created < max_age_s:
+        age = time.monotonic() - cached.created if cached is not None else None
+        if cached is not None and age is not None and age < max_age_s:
             return cached
+        if cached is not None and age is not None and age < max_age_s * TRACK_STALE_PERIODS:
+            if hours not in view.track_refreshing:
+                view.track_refreshing.add(hours)
+                threading.Thread(target=_refresh_tracks, args=(view, hours, max_age_s),
+                                 name=f"sea-tracks-{hours}h", daemon=True).start()
+            return cached
+    return _build_tracks(view, hours, max_age_s)
+
+
+def _build_tracks(view: SeaView, hours: int, max_age_s: float) -> TrackSet:
+    """Query, thin and encode the tracks of ``hours`` once, however many callers need them at once."""
+    with view.track_build_lock:
+        with view.track_lock:  # built by another caller while this one waited
+            cached = view.track_cache.get(hours)
+            if cached is not None and time.monotonic() - cached.created < max_age_s:
+                return cached
         tracks = vq.vessel_tracks(view.pool, hours=hours, budget=TRACK_BUDGET,
                                   tolerance_deg=TRACK_TOLERANCE_DEG)
-        version = max((t.version for t in view.track_cache.values()), default=0) + 1
-        fresh = TrackSet(version=version, created=time.monotonic(), hours=hours, points=tracks.points,
-                         vessels=len(tracks.lines), body=track_geojson(tracks))
-        view.track_cache[hours] = fresh
+        body = track_geojson(tracks)
+        with view.track_lock:
+            version = max((t.version for t in view.track_cache.values()), default=0) + 1
+            fresh = TrackSet(version=version, created=time.monotonic(), hours=hours,
+                             points=tracks.points, vessels=len(tracks.lines), body=body)
+            view.track_cache[hours] = fresh
     return fresh
+
+
+def _refresh_tracks(view: SeaView, hours: int, max_age_s: float) -> None:
+    """The background refresh :func:`track_set` starts; a failure leaves the old set to age out."""
+    try:
+        _build_tracks(view, hours, max_age_s)
+    except Exception as exc:  # noqa: BLE001 - the store down or closing: the next request sees it
+        log.warning("sea map: track refresh failed: %s", exc)
+    finally:
+        with view.track_lock:
+            view.track_refreshing.discard(hours)
+
+
+def warm_tracks(view: SeaView, hours: int = DEFAULT_TRACK_HOURS) -> threading.Thread:
+    """Build the default tracks in the background as the page is mounted, so that the first screens
+    to open it (a room's sea screens open together) are not the ones waiting for the query."""
+
+    def warm() -> None:
+        try:
+            _build_tracks(view, hours, TRACK_CACHE_S)
+        except Exception as exc:  # noqa: BLE001 - the store not up yet: the first request builds them
+            log.info("sea map: tracks not warmed: %s", exc)
+
+    thread = threading.Thread(target=warm, name="sea-tracks-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def tracks_update(view: SeaView, hours: int | None) -> tuple[Any, ...]:

@@ -18,6 +18,7 @@ DEFAULT_TRACK_HOURS = 3
 TRACK_BUDGET = 50_000  # points of all tracks together, after thinning in the database
 TRACK_TOLERANCE_DEG = 0.00004  # Douglas-Peucker on top of the thinning: about 4 m
 TRACK_CACHE_S = 5.0  # screens asking for the same tracks within this share one query
+TRACK_STALE_PERIODS = 12  # a set older than this many TRACK_CACHE_S is rebuilt in the request
 TRACK_GAP = timedelta(minutes=15)  # a selected track is broken (and the gap drawn amber) where it was silent
 STALE_AFTER = timedelta(minutes=10)  # no position for this long: "no signal", grey
 SLOW_KN = 2.0  # at sea under this speed: slow / loitering (the loitering rule's default)
