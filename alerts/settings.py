@@ -35,6 +35,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ioc.zone_names import ZoneName
+
 Severity = Literal["info", "warning", "critical"]
 
 
@@ -212,7 +214,7 @@ class AlertSettings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     shift_starts: list[str] = Field(default_factory=lambda: ["06:00", "14:00", "22:00"])  # local time
-    timezone: str = "UTC"  # the city's (its settings' ``timezone`` unless set): times in notifications
+    timezone: ZoneName = "UTC"  # the city's (its settings' ``timezone`` unless set): times in notifications
 
     @field_validator("shift_starts")
     @classmethod

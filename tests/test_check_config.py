@@ -106,3 +106,24 @@ def test_a_screen_profiles_errors_on_the_admin_page_in_the_readers_language() ->
     assert "items.0.dwell_s: Giá trị phải lớn hơn hoặc bằng 2" in vi, vi
     assert "colour: Không được phép có khóa này" in vi, vi
     assert "items.0.dwell_s: Input should be greater than or equal to 2" in en, en
+
+
+def test_a_misspelt_time_zone_is_an_error_with_its_path(tmp_path: Path) -> None:
+    """Zones are IANA names, checked when the settings are read: the city's, and a feed's own for
+    times written without an offset (before: a crash when the worker or page first used it)."""
+    config = tmp_path / "city.toml"
+    config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8")
+                      .replace('timezone = "Asia/Ho_Chi_Minh"', 'timezone = "Asia/Hue"', 1))
+    settings, errors = check_config(config)
+    assert settings is None
+    assert any(e.startswith("timezone: ") and "unknown time zone 'Asia/Hue'" in e for e in errors), errors
+
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    services = text.index('kind = "services-csv"')
+    options = text.index("[feeds.options]\n", services) + len("[feeds.options]\n")
+    config.write_text(text[:options] + 'timezone = "Indochina"\n' + text[options:])
+    settings, errors = check_config(config)
+    assert settings is not None
+    assert any(e.startswith("feeds[") and "unknown time zone 'Indochina'" in e for e in errors), errors
+    done = run_check(config)
+    assert done.returncode == 1 and "Indochina" in done.stdout and "Traceback" not in done.stderr

@@ -21,13 +21,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
 from ioc.feeds.vessels.records import StormWarning
+from ioc.zone_names import ZoneName
 
 from .nmea import AisDecoder, DeadLetter, DecodeStats, TooLong, VesselRecord
 from .simulator import FleetSimulator, SimulatedFleetSource
@@ -41,18 +42,9 @@ class _Options(BaseModel):
     max_line_bytes: int = Field(default=1024, ge=82, le=1 << 20)
     fragment_timeout_seconds: float = Field(default=10.0, gt=0)
     max_future_minutes: float | None = Field(default=5.0, ge=0)
-    log_timezone: str = "UTC"
+    log_timezone: ZoneName = "UTC"
     """Zone of the times a logger wrote before each line without a zone of their own (gpsd's
     ``gpspipe -t`` writes the logging machine's local time, ``-Z`` UTC)."""
-
-    @field_validator("log_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, ZoneInfoNotFoundError):
-            raise ValueError(f"unknown time zone {value!r} (an IANA name: 'Asia/Ho_Chi_Minh')") from None
-        return value
 
 
 class FileOptions(_Options):

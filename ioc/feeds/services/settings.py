@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ioc.zone_names import ZoneName
+
 Positive = Annotated[float, Field(gt=0)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 Count = Annotated[int, Field(ge=1)]
@@ -42,4 +44,4 @@ class ServicesOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timezone: str = "Asia/Ho_Chi_Minh"  # the day and month of the rollups
+    timezone: ZoneName = "Asia/Ho_Chi_Minh"  # the day and month of the rollups
