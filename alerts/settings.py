@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 Severity = Literal["info", "warning", "critical"]
 
@@ -214,7 +214,7 @@ class AlertSettings(BaseModel):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     shift_starts: list[str] = Field(default_factory=lambda: ["06:00", "14:00", "22:00"])  # local time
-    timezone: ZoneName = "UTC"  # the city's (its settings' ``timezone`` unless set): times in notifications
+    timezone: TimeZoneName = "UTC"  # the city's unless set: times in notifications
 
     @field_validator("shift_starts")
     @classmethod

@@ -33,7 +33,7 @@ from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_mod
 from ioc.feeds import FEEDS
 from ioc.i18n import Worded, validation_reason
 from ioc.screens import ScreenProfile, unique_names
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 DEFAULT_CONFIG = Path(__file__).parent / "app" / "config" / "hue.toml"
 DEFAULT_SAMPLES = Path(__file__).resolve().parents[1] / "sample_streams"
@@ -285,7 +285,7 @@ class Settings(BaseSettings):
     )
 
     city: str = "Huế"
-    timezone: ZoneName = "Asia/Ho_Chi_Minh"
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
     samples_dir: Path = DEFAULT_SAMPLES  # relative paths of feeds and zone files start here
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     bus: BusSettings = Field(default_factory=BusSettings)

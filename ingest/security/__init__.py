@@ -20,7 +20,7 @@ from ingest.security.syslog import zone
 from ingest.security.worker import SecurityWorker
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 KINDS: frozenset[str] = frozenset({"security-file", "security-udp", "security-tcp", "security-unix-dgram",
                                    "security-unix-stream", "security-simulator"})
@@ -40,7 +40,7 @@ class SecurityFeedOptions(BaseModel):
     max_connections: int = Field(default=200, ge=1, le=10_000)  # security-tcp: senders at once
     receive_buffer: int = Field(default=16 << 20, ge=1 << 16, le=1 << 30)  # -udp/-unix-dgram: bytes
     hostname: str = "localhost"  # the host that writes the log (file and web logs name none)
-    timezone: ZoneName = "Asia/Ho_Chi_Minh"  # of BSD syslog lines and fail2ban times, which carry none
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # of BSD syslog lines and fail2ban times, which carry none
     simulated: bool = False
 
 

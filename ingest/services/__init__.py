@@ -15,7 +15,7 @@ from ingest.services.worker import ServicesWorker
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
 from ioc.feeds.services.records import DossierEvent
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 KINDS: frozenset[str] = frozenset({"services-http", "services-csv"})
 
@@ -31,7 +31,7 @@ class ServicesFeedOptions(BaseModel):
     page_size: int = Field(default=500, ge=1, le=5000)
     since: datetime | None = None
     api_key: str | None = None  # sent as X-API-Key
-    timezone: ZoneName = "Asia/Ho_Chi_Minh"  # of times written without an offset
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # of times written without an offset
     simulated: bool = False
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ioc.bus.base import Publisher
 from ioc.config import FeedSettings
 from ioc.feeds.vessels.records import StormWarning
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 from .nmea import AisDecoder, DeadLetter, DecodeStats, TooLong, VesselRecord
 from .simulator import FleetSimulator, SimulatedFleetSource
@@ -42,7 +42,7 @@ class _Options(BaseModel):
     max_line_bytes: int = Field(default=1024, ge=82, le=1 << 20)
     fragment_timeout_seconds: float = Field(default=10.0, gt=0)
     max_future_minutes: float | None = Field(default=5.0, ge=0)
-    log_timezone: ZoneName = "UTC"
+    log_timezone: TimeZoneName = "UTC"
     """Zone of the times a logger wrote before each line without a zone of their own (gpsd's
     ``gpspipe -t`` writes the logging machine's local time, ``-Z`` UTC)."""
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.zone_names import ZoneName
+from ioc.time_zones import TimeZoneName
 
 Positive = Annotated[float, Field(gt=0)]
 Rate = Annotated[float, Field(ge=0, le=1)]
@@ -44,4 +44,4 @@ class ServicesOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timezone: ZoneName = "Asia/Ho_Chi_Minh"  # the day and month of the rollups
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # the day and month of the rollups

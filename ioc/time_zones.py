@@ -18,4 +18,4 @@ def known_zone(value: str) -> str:
     return value
 
 
-ZoneName = Annotated[str, AfterValidator(known_zone)]
+TimeZoneName = Annotated[str, AfterValidator(known_zone)]
