@@ -29,6 +29,7 @@ from tests.test_security_page import PASSWORD, login
 from tests.waiting import HANG_GUARD_S
 
 PHOTO_ID = "HUE-TEST-PHOTO-1"
+CLOSED_ID = "HUE-TEST-CLOSED-1"
 
 
 @dataclass
@@ -64,6 +65,16 @@ def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
         ReportStatusChange(time=received, source_id=PHOTO_ID, status="received", actor="client:hue-s-app"),
         ReportStatusChange(time=received + timedelta(minutes=10), source_id=PHOTO_ID, status="assigned",
                            actor="lan", department="environment", assignee_group="waste_city"),
+        # one environment report closed at this moment: this week's on-time chart names the department
+        # whatever the hour (the simulated week alone has none closed in the first hour of a Monday)
+        FieldReport(time=received, source_id=CLOSED_ID, service_code="waste", category="Uncollected waste",
+                    description="Rác đã được thu gom", lat=16.4640, lon=107.5900, ward="Phú Hội",
+                    client="hue-s-app", department="environment", assignee_group="waste_city",
+                    ack_due=received + timedelta(minutes=60), resolve_due=received + timedelta(hours=12)),
+        ReportStatusChange(time=received, source_id=CLOSED_ID, status="received", actor="client:hue-s-app"),
+        ReportStatusChange(time=received + timedelta(minutes=5), source_id=CLOSED_ID, status="assigned",
+                           actor="lan", department="environment", assignee_group="waste_city"),
+        ReportStatusChange(time=now, source_id=CLOSED_ID, status="resolved", actor="team:waste_city"),
     ]
     StoreWriter(store.pool, store.caps).write(events)
     People(store.pool).add_user("lan", "operator", PASSWORD)
