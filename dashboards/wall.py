@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -257,6 +258,25 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         names = q.source_names(view.pool, [a.source_id for a in alerts])
         return k, alerts, dead, q.role_health(view.pool), names
 
+    def read_charts(ids: list[str]) -> tuple[datetime, list[q.LatestValue], list[q.SeriesPoint]]:
+        def read() -> tuple[datetime, list[q.LatestValue], list[q.SeriesPoint]]:
+            end = datetime.now(UTC)
+            return (end, q.latest_values(view.pool),
+                    q.station_series(view.pool, end - CHART_WINDOW, "1m", station_ids=ids))
+
+        return shared.get(("charts", tuple(ids)), read)
+
+    def warm() -> None:
+        """Read once what the first screens ask for, as the page mounts: the store's pages and this
+        worker's code are then warm when the screens of a room open together."""
+        try:
+            shared.get("tiles", read_tiles)
+            read_charts([s.id for s in view.stations()])  # as the layout lists them
+        except Exception as exc:  # noqa: BLE001 - the store not up yet: the first screen reads it
+            log.info("wall: not warmed: %s", exc)
+
+    threading.Thread(target=warm, name="wall-warm", daemon=True).start()
+
     @app.callback(
         Output("kpi-stored", "children"),
         Output("kpi-stored", "className"),
@@ -352,13 +372,8 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         ids = [o["id"]["station"] for o in dash.ctx.outputs_list[1]]
         if not ids:
             return {}, [], []
-        def read() -> tuple[datetime, list[q.LatestValue], list[q.SeriesPoint]]:
-            end = datetime.now(UTC)
-            return (end, q.latest_values(view.pool),
-                    q.station_series(view.pool, end - CHART_WINDOW, "1m", station_ids=ids))
-
         try:
-            end, latest, series = shared.get(("charts", tuple(ids)), read)
+            end, latest, series = read_charts(ids)
         except psycopg.Error as exc:
             log.warning("wall: store query failed: %s", exc)
             raise PreventUpdate from None
