@@ -25,3 +25,14 @@ def test_queue_and_on_time_rate_of_a_simulated_week() -> None:
     good, total = map(sum, zip(*rates.values(), strict=True))
     assert 0 < good < total  # some late, most on time
     assert 0.7 < good / total < 0.95
+
+
+def test_the_week_starts_on_monday_in_the_city_s_own_zone() -> None:
+    """Sunday 20:00 UTC is already Monday in Huế (the week just began) but still Sunday in Lisbon."""
+    from zoneinfo import ZoneInfo
+
+    now = datetime(2026, 11, 29, 20, 0, tzinfo=UTC)
+    hue, lisbon = ZoneInfo("Asia/Ho_Chi_Minh"), ZoneInfo("Europe/Lisbon")
+    assert week_start(now, hue) == datetime(2026, 11, 30, 0, 0, tzinfo=hue)
+    assert week_start(now, lisbon) == datetime(2026, 11, 23, 0, 0, tzinfo=lisbon)
+    assert week_start(now) == week_start(now, hue)  # the sample city's zone by default

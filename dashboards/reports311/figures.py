@@ -1,7 +1,7 @@
 """What the field-reports page shows, computed from report and status records (no page code here).
 
 A department's queue sorted by the next deadline; open reports with their age; the on-time rate
-per department over the week (in the city's time, Monday 00:00 Asia/Ho_Chi_Minh).
+per department over the week (from Monday 00:00 in the city's time zone, ``timezone`` of its settings).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from ioc.events import Event
 from ioc.feeds.reports.records import OPEN_STATUSES, FieldReport, ReportStatusChange
 
-CITY_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+HUE = ZoneInfo("Asia/Ho_Chi_Minh")  # the sample city's, the default
 
 
 @dataclass
@@ -62,14 +62,17 @@ def age_hours(case: Case, now: datetime) -> float:
     return (now - case.report.time).total_seconds() / 3600
 
 
-def week_start(now: datetime) -> datetime:
-    local = now.astimezone(CITY_ZONE)
+def week_start(now: datetime, zone: ZoneInfo = HUE) -> datetime:
+    """Monday 00:00 of ``now``'s week in the city's ``zone``."""
+    local = now.astimezone(zone)
     return (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def on_time_rate(all_cases: dict[str, Case], now: datetime) -> dict[str, tuple[int, int]]:
-    """Per department: (resolved on time, closed) of the reports closed this week (rejections excluded)."""
-    start = week_start(now)
+def on_time_rate(all_cases: dict[str, Case], now: datetime,
+                 zone: ZoneInfo = HUE) -> dict[str, tuple[int, int]]:
+    """Per department: (resolved on time, closed) of the reports closed this week in the city's ``zone``
+    (rejections excluded)."""
+    start = week_start(now, zone)
     out: dict[str, tuple[int, int]] = {}
     for c in all_cases.values():
         if c.closed is None or c.status != "resolved" or not start <= c.closed <= now:

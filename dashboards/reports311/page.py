@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
+from zoneinfo import ZoneInfo
 
 import dash
 import plotly.graph_objects as go
@@ -19,7 +20,7 @@ from flask import Flask
 
 from dashboards import components as c
 from dashboards.i18n import page_language
-from dashboards.reports311.figures import CITY_ZONE, Case, age_hours, cases, on_time_rate, queue, week_start
+from dashboards.reports311.figures import Case, age_hours, cases, on_time_rate, queue, week_start
 from ioc.config import Settings
 from ioc.feeds.reports.config import configured_feed
 from ioc.feeds.reports.queries import page_records
@@ -46,9 +47,9 @@ def simulated(case: Case) -> bool:
     return case.report.client == "simulator" or case.report.description.startswith("SIMULATED")
 
 
-def load(pool: Any, now: datetime) -> dict[str, Case]:
-    """The reports open now or closed this week, with their histories."""
-    return cases(page_records(pool, week_start(now).astimezone(UTC)))
+def load(pool: Any, now: datetime, zone: ZoneInfo) -> dict[str, Case]:
+    """The reports open now or closed this week (in the city's ``zone``), with their histories."""
+    return cases(page_records(pool, week_start(now, zone).astimezone(UTC)))
 
 
 def _age(hours: float, lang: str) -> str:
@@ -97,8 +98,7 @@ def _map(open_cases: list[Case], cfg: ReportsFeed | None, settings: Settings, la
     return fig
 
 
-def _on_time(all_cases: dict[str, Case], lang: str, now: datetime) -> go.Figure:
-    rates = on_time_rate(all_cases, now)
+def _on_time(rates: dict[str, tuple[int, int]], lang: str) -> go.Figure:
     ranked = sorted(rates.items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))
     fig = go.Figure(go.Bar(
         x=[100 * good / total for _, (good, total) in ranked], y=[department(d, lang) for d, _ in ranked],
@@ -137,15 +137,16 @@ PARTS = {"head": "r311-head", "map": "r311-mapbox", "queues": "r311-queuebox", "
 def content(pool: Any, settings: Settings, cfg: ReportsFeed | None, lang: str,
             now: datetime) -> dict[str, Any]:
     """Everything but the header and the selected report, by part (:data:`PARTS`), read from the store now."""
-    all_cases = load(pool, now)
+    zone = ZoneInfo(settings.timezone)
+    all_cases = load(pool, now, zone)
     open_cases = [k for k in all_cases.values() if k.status in OPEN_STATUSES]
-    rates = on_time_rate(all_cases, now)
+    rates = on_time_rate(all_cases, now, zone)
     good, total = sum(g for g, _ in rates.values()), sum(n for _, n in rates.values())
     tiles = [
         (t("Open reports", lang), format_number(len(open_cases), lang, 0)),
         (t("Past a deadline now", lang), format_number(sum(k.next_due() < now for k in open_cases), lang, 0)),
         (t("Received today", lang), format_number(sum(
-            k.report.time.astimezone(CITY_ZONE).date() == now.astimezone(CITY_ZONE).date()
+            k.report.time.astimezone(zone).date() == now.astimezone(zone).date()
             for k in all_cases.values()), lang, 0)),
         (t("Resolved on time this week", lang),
          f"{format_number(100 * good / total, lang, 1)} %" if total else "–"),
@@ -163,7 +164,7 @@ def content(pool: Any, settings: Settings, cfg: ReportsFeed | None, lang: str,
                          config={"displayModeBar": False}),
         "queues": [html.H3(t("Queues by department, next deadline first", lang)),
                    _queues(all_cases, settings, lang, now)],
-        "ontime": dcc.Graph(figure=_on_time(all_cases, lang, now), config={"displayModeBar": False}),
+        "ontime": dcc.Graph(figure=_on_time(rates, lang), config={"displayModeBar": False}),
     }
 
 
@@ -172,7 +173,7 @@ def detail(pool: Any, settings: Settings, rid: str, lang: str, now: datetime) ->
     if not rid:
         return [html.P(t("Pick a report on the map or in a queue to see its photo and history.", lang),
                        className="r311-hint")]
-    case = load(pool, now).get(rid)
+    case = load(pool, now, ZoneInfo(settings.timezone)).get(rid)
     if case is None:
         return [html.P(t("Report {id} is not open and was not closed this week.", lang, id=rid))]
     r = case.report
