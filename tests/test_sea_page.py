@@ -486,7 +486,7 @@ def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_p
 
         w.write(positions(999100001))
         view = sea.SeaView.build(store.pool, load_settings(DEFAULT_CONFIG))
-        cb.warm_tracks(view).join()  # what mounting the page starts: the first screen finds it built
+        cb.warm_page(view).join()  # what mounting the page starts: the first screen finds it built
         first = view.track_cache[3]
         assert (first.vessels, first.points) == (1, 30)
         assert cb.track_set(view, 3) is first

@@ -79,7 +79,7 @@ def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> Trac
     A set past that age is still served while one background refresh builds the next, so no screen
     waits on the query; only a set older than :data:`TRACK_STALE_PERIODS` ages (the store failing
     to answer) is rebuilt in the request, which then sees the store's error. Only the first request
-    for a window length that nothing warmed (:func:`warm_tracks`) waits for the query."""
+    for a window length that nothing warmed (:func:`warm_page`) waits for the query."""
     hours = hours if hours in TRACK_HOURS else DEFAULT_TRACK_HOURS
     max_age_s = TRACK_CACHE_S if max_age_s is None else max_age_s
     with view.track_lock:
@@ -125,17 +125,18 @@ def _refresh_tracks(view: SeaView, hours: int, max_age_s: float) -> None:
             view.track_refreshing.discard(hours)
 
 
-def warm_tracks(view: SeaView, hours: int = DEFAULT_TRACK_HOURS) -> threading.Thread:
-    """Build the default tracks in the background as the page is mounted, so that the first screens
-    to open it (a room's sea screens open together) are not the ones waiting for the query."""
+def warm_page(view: SeaView, hours: int = DEFAULT_TRACK_HOURS) -> threading.Thread:
+    """Read the fleet and build the default tracks in the background as the page is mounted, so that
+    the first screens to open it (a room's sea screens open together) do not wait for cold reads."""
 
     def warm() -> None:
         try:
+            vq.latest_vessels(view.pool)
             _build_tracks(view, hours, TRACK_CACHE_S)
-        except Exception as exc:  # noqa: BLE001 - the store not up yet: the first request builds them
-            log.info("sea map: tracks not warmed: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the store not up yet: the first request reads it
+            log.info("sea map: not warmed: %s", exc)
 
-    thread = threading.Thread(target=warm, name="sea-tracks-warm", daemon=True)
+    thread = threading.Thread(target=warm, name="sea-warm", daemon=True)
     thread.start()
     return thread
 

@@ -12,7 +12,7 @@ from flask import Flask, Response, redirect, request
 
 from dashboards import components as c
 from dashboards.sea.basemap import SeaView
-from dashboards.sea.callbacks import register_callbacks, track_set, warm_tracks
+from dashboards.sea.callbacks import register_callbacks, track_set, warm_page
 from dashboards.sea.layout import layout
 from dashboards.sea.sprite import sprite
 from dashboards.sea.style import DEFAULT_TRACK_HOURS, MAP_ROUTE, PREFIX
@@ -74,7 +74,7 @@ def attach(server: Flask, view: SeaView) -> dash.Dash:
     register_callbacks(app, view)
     _install_map_routes(server)
     _install_track_route(server, view)
-    warm_tracks(view)
+    warm_page(view)
     if "ioc_sea_no_slash" not in server.view_functions:
         server.add_url_rule("/sea", "ioc_sea_no_slash", lambda: redirect(PREFIX, code=308))
     return app
