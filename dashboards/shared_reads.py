@@ -5,13 +5,17 @@ An operations room shows one page on many screens, each asking for the same figu
 seconds; without sharing, fifty screens run fifty identical queries a tick and queue behind each
 other. A :class:`SharedReads` keeps each read's result for ``max_age_s`` ([web] ``shared_read_s``,
 1 s by default, 0 to turn it off), and while one request reads, the others asking for the same key
-wait for it instead of reading too (one read in flight per key). The result keeps the time the read
-began, and the pages print the as-of time of their data, so a shared read never shows old numbers as
-new. A read that fails is not kept: the next request reads again.
+wait for it instead of reading too (one read in flight per key). Past its age a result is still
+served for as long again (``stale_s``, default ``max_age_s``) while one background read makes the next,
+so a busy room's screens do not each wait for a read at every age; a result older than that is read
+again in the request. The result keeps the time the read began, and the pages print the as-of time of
+their data, so a shared read never shows old numbers as new. A read that fails is not kept: the next
+request after the grace reads again and sees the failure.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -19,17 +23,21 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 MAX_KEYS = 256  # distinct keys kept per page (filters, station sets): expired ones go first
 
 
 class SharedReads:
     """Results of reads by key, each kept ``max_age_s`` seconds; one read in flight per key."""
 
-    def __init__(self, max_age_s: float) -> None:
+    def __init__(self, max_age_s: float, stale_s: float | None = None) -> None:
         self.max_age_s = max_age_s
+        self.stale_s = max_age_s if stale_s is None else stale_s
         self._lock = threading.Lock()
         self._kept: dict[Hashable, tuple[float, object]] = {}
         self._flights: dict[Hashable, threading.Lock] = {}
+        self._refreshing: set[Hashable] = set()
         self.reads = 0  # reads done (the rest were shared)
 
     def _fresh(self, key: Hashable) -> tuple[bool, object]:
@@ -48,6 +56,27 @@ class SharedReads:
             found, value = self._fresh(key)
             if found and not fresh:
                 return value  # type: ignore[return-value]
+            hit = self._kept.get(key)
+            if hit is not None and not fresh and time.monotonic() - hit[0] < self.max_age_s + self.stale_s:
+                if key not in self._refreshing:  # one background read makes the next result
+                    self._refreshing.add(key)
+                    threading.Thread(target=self._refresh, args=(key, read), daemon=True,
+                                     name="shared-read").start()
+                return hit[1]  # type: ignore[return-value]
+        return self._read(key, read, fresh)
+
+    def _refresh(self, key: Hashable, read: Callable[[], object]) -> None:
+        try:
+            self._read(key, read, False)
+        except Exception as exc:  # noqa: BLE001 - not kept: a request after the grace reads and sees it
+            log.warning("shared read %r failed: %s", key, exc)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+    def _read(self, key: Hashable, read: Callable[[], T], fresh: bool) -> T:
+        """Read ``key`` once however many ask at the same time (one read in flight per key)."""
+        with self._lock:
             flight = self._flights.setdefault(key, threading.Lock())
         with flight:  # another request reading this key: wait for its result
             with self._lock:
