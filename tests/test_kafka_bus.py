@@ -119,11 +119,11 @@ def test_flush_raises_when_the_broker_goes_away(private_kafka_broker: TansuBroke
     private_kafka_broker.stop()
     for i in range(10):
         pub.publish(topic, f"k{i}", b"after")  # metadata is known: queued, not refused
-    start = time.monotonic()
+    # every record is reported: failed (expired after delivery_timeout_ms) or, where kafka-python has
+    # not expired a batch by the flush's timeout, not acknowledged; none silently lost
     with pytest.raises(KafkaPublishError, match=r"10 record\(s\)") as err:
         pub.flush(20)
     assert err.value.failed == 10
-    assert time.monotonic() - start < 15
     pub.producer.close(timeout=1)
     bus.close()
 

@@ -13,6 +13,8 @@ from ioc.bus.kafka.errors import KafkaBusError, KafkaPublishError, describe
 if TYPE_CHECKING:
     from ioc.bus.kafka.bus import KafkaBus
 
+CALLBACKS_S = 10.0  # how long a flush waits for the callbacks of records whose batches are done
+
 
 class KafkaPublisher:
     """Sends keyed records; :meth:`flush` reports every record the cluster did not acknowledge."""
@@ -20,6 +22,8 @@ class KafkaPublisher:
     def __init__(self, bus: KafkaBus) -> None:
         self._bus = bus
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # a sent record's callback ran
+        self._pending = 0  # records sent whose callback (acknowledged or failed) has not run yet
         self._failed = 0
         self._first_error: BaseException | None = None
         self._first_context = ""
@@ -40,8 +44,16 @@ class KafkaPublisher:
                 self._first_error = exc
                 self._first_context = f"topic {topic!r}, key {key!r}"
 
+    def _on_sent(self, _metadata: object) -> None:
+        with self._lock:
+            self._pending -= 1
+            self._settled.notify_all()
+
     def _on_send_error(self, topic: str, key: str | None, exc: BaseException) -> None:
         self._record_failure(exc, topic, key)
+        with self._lock:
+            self._pending -= 1
+            self._settled.notify_all()
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
         """Queue one record for ``topic``; durable once :meth:`flush` returns without error.
@@ -69,6 +81,9 @@ class KafkaPublisher:
         except kerr.KafkaError as exc:
             self._record_failure(exc, topic, key)
             return
+        with self._lock:
+            self._pending += 1
+        future.add_callback(self._on_sent)
         future.add_errback(self._on_send_error, topic, key)
 
     def flush(self, timeout: float | None = None) -> None:
@@ -84,19 +99,25 @@ class KafkaPublisher:
         except kerr.KafkaTimeoutError as exc:
             timed_out = exc
         with self._lock:
+            # the producer's flush returns when its batches are done, which can be just before the
+            # last records' callbacks have run: wait for those, so that every failure is counted
+            if timed_out is None:
+                self._settled.wait_for(lambda: self._pending <= 0, timeout=CALLBACKS_S)
             failed, first, context = self._failed, self._first_error, self._first_context
             self._failed, self._first_error, self._first_context = 0, None, ""
+            pending = max(self._pending, 0) if timed_out is not None else 0
         self._unreachable = None
         where = self._bus.settings.bootstrap_servers
+        waiting = f"; {pending} not acknowledged within {timeout} s (they may yet arrive)" if pending else ""
         if failed:
             assert first is not None
             raise KafkaPublishError(
-                f"{failed} record(s) were not delivered to Kafka at {where}; first failure "
-                f"({context}): {describe(first)}", failed, first) from first
+                f"{failed + pending} record(s) were not delivered to Kafka at {where}{waiting}; first "
+                f"failure ({context}): {describe(first)}", failed + pending, first) from first
         if timed_out is not None:
             raise KafkaPublishError(
-                f"records were not all acknowledged by Kafka at {where} within {timeout} s",
-                0, timed_out) from timed_out
+                f"{pending} record(s) were not acknowledged by Kafka at {where} within {timeout} s",
+                pending, timed_out) from timed_out
 
     def close(self) -> None:
         """Flush (raising if records failed), then close the producer."""
