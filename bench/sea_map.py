@@ -36,7 +36,6 @@ from flask import Flask  # noqa: E402
 
 from bench.common import machine, private_store  # noqa: E402
 from dashboards import sea  # noqa: E402
-from dashboards.sea import callbacks as sea_callbacks  # noqa: E402
 from ioc.config import load_settings  # noqa: E402
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic  # noqa: E402
 from ioc.store import vessel_queries as vq  # noqa: E402
@@ -243,7 +242,7 @@ def main() -> None:
             [("sea-details-body", "children"), ("sea-details", "className"), ("sea-selection", "data")],
             [("sea-selected", "data", {"mmsi": flagged, "seq": 1, "focus": True}),
              ("sea-tick", "n_intervals", 1), ("sea-hours", "value", 3)])
-        sea_callbacks.TRACK_CACHE_S = 0.0  # time the query on every call, not the cache shared by screens
+        view.tracks.max_age_s = 0.0  # time the query on every call, not the read shared by screens
         for label, body in (("callback: vessels tick (first load: list + search options)", tick),
                             ("callback: tracks (every 10 s: the URL of the GeoJSON)", track_req),
                             ("callback: selected vessel details", details_req)):
@@ -279,7 +278,7 @@ def main() -> None:
 
         samples, _ = timed(post_later, args.calls)
         rows.append(("callback: vessels tick (steady state)", samples, sizes[-1]))
-        sea_callbacks.TRACK_CACHE_S = 5.0
+        view.tracks.max_age_s = sea.TRACK_CACHE_S
         browser = browse(server, args.browser) if args.browser else None
 
     print()

@@ -415,9 +415,10 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
                      [{"id": "sea-tick", "property": "n_intervals", "value": 1}],
                      [{"id": "sea-list-sig", "property": "data", "value": None},
                       {"id": "sea-options-sig", "property": "data", "value": None}], "sea-tick.n_intervals")
-        trace = tick["sea-vessels"]["data"]["traces"][0]
+        markers = json.loads(tick["sea-vessels"]["data"])  # encoded once for every screen
+        trace = markers["traces"][0]
         assert trace["customdata"][0][:2] == [999100001, "SIM TA-01"]
-        assert tick["sea-vessels"]["data"]["count"] == 1
+        assert markers["count"] == 1
         assert tick["sea-alert-count"]["children"] == "none"
         assert tick["sea-search"]["options"] == [{"label": "SIM TA-01 · 999100001", "value": 999100001}]
         # the same list again is not sent again
@@ -461,13 +462,13 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
 def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_plain) -> None:  # noqa: ANN001
     """No screen waits on the track query once a set exists: a set past its age is served at once
     while a single background refresh builds the next; a set far past it (the store not answering
-    refreshes) is rebuilt in the request, so a failing store is seen, not hidden behind old tracks."""
-    import dataclasses
-    import threading
-
+    refreshes) is rebuilt in the request, so a failing store is seen, not hidden behind old tracks.
+    The page's mount makes the fleet's tick and the default tracks before any screen asks."""
     from conftest import migrated_database
 
+    from dashboards.i18n import page_language
     from dashboards.sea import callbacks as cb
+    from dashboards.sea.style import TRACK_CACHE_S, TRACK_STALE_PERIODS
     from ioc.feeds.vessels.records import VesselPosition
     from ioc.store.database import open_store
     from ioc.store.writer import StoreWriter
@@ -484,34 +485,30 @@ def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_p
                                    lat=16.70 + i / 1000, lon=107.80 + (i % 2) / 500, sog=4.0, cog=0.0,
                                    heading=0, nav_status=0, simulated=True) for i in range(30)]
 
+        def age(shared: object, key: object, seconds: float) -> None:
+            began, value = shared._kept[key]  # type: ignore[attr-defined]
+            shared._kept[key] = (began - seconds, value)  # type: ignore[attr-defined]
+
         w.write(positions(999100001))
         view = sea.SeaView.build(store.pool, load_settings(DEFAULT_CONFIG))
-        cb.warm_page(view).join()  # what mounting the page starts: the first screen finds it built
-        first = view.track_cache[3]
+        cb.warm_page(view).join()  # what mounting the page starts: the first screen finds it made
+        assert view.fleet.reads == 1 and view.tracks.reads == 1
+        assert json.loads(cb.fleet_tick(view, page_language(view.settings)).markers)["count"] == 1
+        first = cb.track_set(view, 3)
         assert (first.vessels, first.points) == (1, 30)
-        assert cb.track_set(view, 3) is first
 
         w.write(positions(999100002))
-        aged = dataclasses.replace(first, created=first.created - cb.TRACK_CACHE_S - 1)
-        view.track_cache[3] = aged
-        got: list[sea.TrackSet] = []
-        with view.track_build_lock:  # the refresh cannot build while the test holds this
-            asker = threading.Thread(target=lambda: got.append(cb.track_set(view, 3)))
-            asker.start()
-            wait_for(lambda: got, "the aged set served without waiting for the query")
-            assert got[0] is aged and view.track_refreshing == {3}
-            assert cb.track_set(view, 3) is aged and view.track_refreshing == {3}  # still one refresh
-        refreshed = wait_for(lambda: view.track_cache[3] if view.track_cache[3] is not aged else None,
+        age(view.tracks, 3, TRACK_CACHE_S + 1)
+        assert cb.track_set(view, 3) is first  # served at once, one background read makes the next
+        refreshed = wait_for(lambda: s if (s := cb.track_set(view, 3)) is not first else None,
                              "the background refresh")
         assert (refreshed.vessels, refreshed.points) == (2, 60) and refreshed.version > first.version
-        wait_for(lambda: not view.track_refreshing, "the refresh to finish")
+        assert view.tracks.reads >= 2 and refreshed.url != first.url
 
         # far past its age (refreshes failing): the request itself queries, and sees the store's error
-        view.track_cache[3] = dataclasses.replace(
-            refreshed, created=refreshed.created - cb.TRACK_CACHE_S * cb.TRACK_STALE_PERIODS - 1)
+        age(view.tracks, 3, TRACK_CACHE_S * TRACK_STALE_PERIODS + 1)
         store.pool.close()
         with pytest.raises(Exception, match="(?i)pool|closed"):
             cb.track_set(view, 3)
-        assert not view.track_refreshing
     finally:
         store.close()

@@ -80,8 +80,15 @@ window.dash_clientside.sea = {
         w.__seaSyncTracks(live);
         // the selected vessel's track under the vessels; never no trace at all: the zone layers go
         // below the first trace layer, which must exist (each trace costs the map work on every tick)
+        // the vessels come as one JSON document encoded once on the server for every screen: parsed
+        // here once per tick, not again when the tracks or the selection change
+        if (typeof vessels === 'string' && vessels !== w.__seaVesselsDoc) {
+            w.__seaVesselsDoc = vessels;
+            w.__seaVessels = JSON.parse(vessels);
+        }
+        const fleet = typeof vessels === 'string' ? w.__seaVessels : vessels;
         const data = (selection && selection.traces) ? selection.traces.slice() : [];
-        if (vessels && vessels.traces) { data.push(...vessels.traces); }
+        if (fleet && fleet.traces) { data.push(...fleet.traces); }
         if (!data.length) { data.push({type: 'scattermap', name: 'vessels', mode: 'markers', lon: [], lat: []}); }
         const layout = Object.assign({}, base.layout, {map: map, uirevision: 'sea-' + (resets || 0)});
         return {data: data, layout: layout};

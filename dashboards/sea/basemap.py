@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,11 @@ from dashboards.sea.style import (
     OTHER_ZONE,
     SEA,
     TRACK_BUDGET,
+    TRACK_CACHE_S,
+    TRACK_STALE_PERIODS,
     ZONE_STYLES,
 )
+from dashboards.shared_reads import SharedReads
 from ioc.config import Settings
 from ioc.zones import ZoneError, read_zone_file
 
@@ -176,6 +179,13 @@ def fit_view(bounds: tuple[float, float, float, float], size_px: tuple[int, int]
     return {"lon": round((west + east) / 2, 5), "lat": round(lat, 5)}, round(max(0.0, min(zoom, 16.0)), 2)
 
 
+def track_reads() -> SharedReads:
+    """The track sets' shared reads: kept :data:`TRACK_CACHE_S`, then served while a background read
+    makes the next for up to :data:`TRACK_STALE_PERIODS` ages in all (past that, the store is not
+    answering: a request reads itself and sees why)."""
+    return SharedReads(TRACK_CACHE_S, stale_s=TRACK_CACHE_S * (TRACK_STALE_PERIODS - 1))
+
+
 @dataclass(frozen=True)
 class SeaView:
     """What the sea page's layout and callbacks share: the store's pool, settings, the shipped layers."""
@@ -187,12 +197,13 @@ class SeaView:
     tiles_url: str | None = None
     tiles_attribution: str = ""
     ports: BaseGeometry | None = field(default=None, compare=False)
-    # the last tracks per window length, shared by every screen showing the page (see track_set):
-    # track_lock guards the cache and the set of window lengths being refreshed; one build at a time
-    track_cache: dict[int, TrackSet] = field(default_factory=dict, compare=False, repr=False)
-    track_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-    track_build_lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-    track_refreshing: set[int] = field(default_factory=set, compare=False, repr=False)
+    # what every screen showing the page shares (see dashboards.shared_reads): the fleet of the vessel
+    # tick per language ([web] shared_read_s), and the thinned tracks per window length, kept
+    # TRACK_CACHE_S and served past that age while one background read makes the next
+    fleet: SharedReads = field(default_factory=lambda: SharedReads(1.0), compare=False, repr=False)
+    tracks: SharedReads = field(default_factory=lambda: track_reads(), compare=False, repr=False)
+    track_versions: Iterator[int] = field(default_factory=lambda: itertools.count(1), compare=False,
+                                          repr=False)  # the tracks' URL changes with each new set
 
     @property
     def tz(self) -> ZoneInfo:
@@ -208,7 +219,8 @@ class SeaView:
             shapely.prepare(port_union)
         url, attribution = tile_source(settings)
         return cls(pool=pool, settings=settings, zones=zones, coast=coast, tiles_url=url,
-                   tiles_attribution=attribution, ports=port_union)
+                   tiles_attribution=attribution, ports=port_union,
+                   fleet=SharedReads(settings.web.shared_read_s))
 
     def bounds(self) -> tuple[float, float, float, float]:
         """What the first view shows: the provincial waters if drawn, else every zone and the coast."""
@@ -250,7 +262,6 @@ class TrackSet:
     """The tracks of one window length as the page serves them, with a version for the map's URL."""
 
     version: int
-    created: float  # time.monotonic()
     hours: int
     points: int
     vessels: int

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import dash
@@ -22,27 +23,38 @@ from dashboards.sea.style import (
     DEFAULT_TRACK_HOURS,
     TRACK,
     TRACK_BUDGET,
-    TRACK_CACHE_S,
     TRACK_HOURS,
-    TRACK_STALE_PERIODS,
     TRACK_TOLERANCE_DEG,
 )
 from dashboards.sea.vessels import classify, selection_traces, track_geojson, vessel_trace
-from dashboards.shared_reads import SharedReads
 from ioc.store import vessel_queries as vq
 
 log = logging.getLogger(__name__)
 
 
-def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None,
-                   shared: SharedReads | None = None) -> tuple[Any, ...]:
-    """What the tick callback returns: markers, header counts, the alert list and search options
-    (each only when changed), the data time. What every screen in one language gets alike is made
-    once per ``shared`` read."""
-    f = Formats.of(view.settings)
-    lang = f.lang
+@dataclass(frozen=True)
+class FleetTick:
+    """The vessel tick's outputs that are the same for every screen in one language."""
 
-    def made() -> tuple[Any, ...]:
+    as_of: datetime
+    markers: str  # {"traces": [the vessel trace], "count": n}, encoded once (see :func:`fleet_tick`)
+    counts: Any
+    note: Any
+    items: Any
+    list_sig: str
+    in_alert: int
+    options: list[dict[str, Any]]
+    options_sig: str
+    refresh_ms: int
+
+
+def fleet_tick(view: SeaView, lang: str) -> FleetTick:
+    """What every screen in ``lang`` gets alike on a vessel tick, made once per shared read
+    (:attr:`SeaView.fleet`): the markers come encoded, so fifty screens are not each sent a
+    2,000-vessel trace encoded again."""
+
+    def made() -> FleetTick:
+        f = Formats.of(view.settings, lang)
         snap = vq.latest_vessels(view.pool)
         rows = classify(snap, view.ports)
         flagged = sorted((r.vessel.mmsi, r.vessel.label, r.vessel.alert_severity, r.vessel.alert_detectors,
@@ -50,89 +62,62 @@ def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None,
         names = [(r.vessel.mmsi, r.vessel.label) for r in rows]
         options = [{"label": f"{label} · {mmsi}" if label != str(mmsi) else label, "value": mmsi}
                    for mmsi, label in sorted(names, key=lambda x: x[1])]
-        return (snap, {"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
-                counts_children(rows, lang), simulated_note(rows, lang), alert_items(rows, lang=lang),
-                str(hash(json.dumps(flagged, default=str))), len(flagged), options,
-                str(hash(json.dumps(names))), vessel_refresh_ms(view.settings, len(rows)))
+        markers = json.dumps({"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
+                             separators=(",", ":"), ensure_ascii=False)
+        return FleetTick(snap.as_of, markers, counts_children(rows, lang), simulated_note(rows, lang),
+                         alert_items(rows, lang=lang), str(hash(json.dumps(flagged, default=str))),
+                         len(flagged), options, str(hash(json.dumps(names))),
+                         vessel_refresh_ms(view.settings, len(rows)))
 
-    snap, markers, counts, note, items, sig, n_alert, options, osig, refresh_ms = (
-        made() if shared is None else shared.get(("vessels", lang), made))
+    return view.fleet.get(("vessels", lang), made)
+
+
+def vessels_update(view: SeaView, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
+    """What the tick callback returns: markers (a JSON document the browser parses), header counts,
+    the alert list and search options (each only when changed), the data time."""
+    f = Formats.of(view.settings)
+    lang = f.lang
+    tick = fleet_tick(view, lang)
     return (
-        markers,
-        counts,
-        note,
-        items if sig != list_sig else dash.no_update,
-        sig,
-        f.number(n_alert) if n_alert else t("none", lang),
-        options if osig != options_sig else dash.no_update,
-        osig,
-        t("Data as of {time}", lang, time=f.time(snap.as_of)),
-        snap.as_of.isoformat(),
-        refresh_ms,
+        tick.markers,
+        tick.counts,
+        tick.note,
+        tick.items if tick.list_sig != list_sig else dash.no_update,
+        tick.list_sig,
+        f.number(tick.in_alert) if tick.in_alert else t("none", lang),
+        tick.options if tick.options_sig != options_sig else dash.no_update,
+        tick.options_sig,
+        t("Data as of {time}", lang, time=f.time(tick.as_of)),
+        tick.as_of.isoformat(),
+        tick.refresh_ms,
     )
 
 
-def track_set(view: SeaView, hours: int, max_age_s: float | None = None) -> TrackSet:
-    """The thinned tracks of the last ``hours``, queried at most once every ``max_age_s``
-    (default :data:`TRACK_CACHE_S`) whatever the number of screens showing the page.
-
-    A set past that age is still served while one background refresh builds the next, so no screen
-    waits on the query; only a set older than :data:`TRACK_STALE_PERIODS` ages (the store failing
-    to answer) is rebuilt in the request, which then sees the store's error. Only the first request
-    for a window length that nothing warmed (:func:`warm_page`) waits for the query."""
+def track_set(view: SeaView, hours: int) -> TrackSet:
+    """The thinned tracks of the last ``hours``, shared by every screen showing the page
+    (:attr:`SeaView.tracks`): queried at most once every :data:`TRACK_CACHE_S`, and past that age
+    still served while one background read builds the next, so no screen waits on the query once a
+    set exists (one that nothing warmed, :func:`warm_page`, is read in the first request)."""
     hours = hours if hours in TRACK_HOURS else DEFAULT_TRACK_HOURS
-    max_age_s = TRACK_CACHE_S if max_age_s is None else max_age_s
-    with view.track_lock:
-        cached = view.track_cache.get(hours)
-        age = time.monotonic() - cached.created if cached is not None else None
-        if cached is not None and age is not None and age < max_age_s:
-            return cached
-        if cached is not None and age is not None and age < max_age_s * TRACK_STALE_PERIODS:
-            if hours not in view.track_refreshing:
-                view.track_refreshing.add(hours)
-                threading.Thread(target=_refresh_tracks, args=(view, hours, max_age_s),
-                                 name=f"sea-tracks-{hours}h", daemon=True).start()
-            return cached
-    return _build_tracks(view, hours, max_age_s)
 
-
-def _build_tracks(view: SeaView, hours: int, max_age_s: float) -> TrackSet:
-    """Query, thin and encode the tracks of ``hours`` once, however many callers need them at once."""
-    with view.track_build_lock:
-        with view.track_lock:  # built by another caller while this one waited
-            cached = view.track_cache.get(hours)
-            if cached is not None and time.monotonic() - cached.created < max_age_s:
-                return cached
+    def build() -> TrackSet:
         tracks = vq.vessel_tracks(view.pool, hours=hours, budget=TRACK_BUDGET,
                                   tolerance_deg=TRACK_TOLERANCE_DEG)
-        body = track_geojson(tracks)
-        with view.track_lock:
-            version = max((t.version for t in view.track_cache.values()), default=0) + 1
-            fresh = TrackSet(version=version, created=time.monotonic(), hours=hours,
-                             points=tracks.points, vessels=len(tracks.lines), body=body)
-            view.track_cache[hours] = fresh
-    return fresh
+        return TrackSet(version=next(view.track_versions), hours=hours, points=tracks.points,
+                        vessels=len(tracks.lines), body=track_geojson(tracks))
 
-
-def _refresh_tracks(view: SeaView, hours: int, max_age_s: float) -> None:
-    """The background refresh :func:`track_set` starts; a failure leaves the old set to age out."""
-    try:
-        _build_tracks(view, hours, max_age_s)
-    except Exception as exc:  # noqa: BLE001 - the store down or closing: the next request sees it
-        log.warning("sea map: track refresh failed: %s", exc)
-    finally:
-        with view.track_lock:
-            view.track_refreshing.discard(hours)
+    return view.tracks.get(hours, build)
 
 
 def warm_page(view: SeaView, hours: int = DEFAULT_TRACK_HOURS) -> threading.Thread:
-    """Read the fleet and build the default tracks in the background as the page is mounted, so that
-    the first screens to open it (a room's sea screens open together) do not wait for cold reads."""
+    """Make the fleet's tick (in the page's language) and the default tracks in the background as the
+    page is mounted, so that the first screens to open it (a room's sea screens open together) do not
+    wait for cold reads."""
 
     def warm() -> None:
         try:
-            vq.latest_vessels(view.pool)
-            _build_tracks(view, hours, TRACK_CACHE_S)
+            fleet_tick(view, page_language(view.settings))
+            track_set(view, hours)
         except Exception as exc:  # noqa: BLE001 - the store not up yet: the first request reads it
             log.info("sea map: not warmed: %s", exc)
 
@@ -174,8 +159,6 @@ def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | 
 
 def register_callbacks(app: dash.Dash, view: SeaView) -> None:
     """Wire the page's callbacks onto ``app`` (never the global callback list)."""
-    shared = SharedReads(view.settings.web.shared_read_s)
-
     @app.callback(
         Output("sea-vessels", "data"),
         Output("sea-counts", "children"),
@@ -194,7 +177,7 @@ def register_callbacks(app: dash.Dash, view: SeaView) -> None:
     )
     def refresh_vessels(_n: int | None, list_sig: str | None, options_sig: str | None) -> tuple[Any, ...]:
         try:
-            return vessels_update(view, list_sig, options_sig, shared)
+            return vessels_update(view, list_sig, options_sig)
         except psycopg.Error as exc:
             log.warning("sea map: store query failed: %s", exc)
             raise PreventUpdate from None
