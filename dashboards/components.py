@@ -145,9 +145,12 @@ def place(name: str, area: str | None) -> str:
     return f"{name} · {area}"
 
 
-def metric_label(metric: str) -> str:
-    """A short readable name for a metric id (``pm25`` -> ``PM2.5``), at most :data:`LABEL_CHARS` long."""
-    label = METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())
+def metric_label(metric: str, lang: str = "en") -> str:
+    """A short readable name for a metric id (``pm25`` -> ``PM2.5``, ``humidity`` -> ``Độ ẩm`` in
+    Vietnamese), at most :data:`LABEL_CHARS` long; a metric the catalogue does not know keeps its id's
+    words."""
+    known = METRIC_LABELS.get(metric)
+    label = t(known, lang) if known else metric.replace("_", " ").capitalize()
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 
@@ -363,16 +366,16 @@ def station_figure(
             "type": "scattergl" if len(xs) > 2000 else "scatter", "x": xs,
             "y": [p.avg for p in panel.points], "mode": "lines", "xaxis": "x", "yaxis": f"y{suffix}",
             "line": {"color": colour, "width": 2.5}, "connectgaps": False,
-            "name": metric_label(panel.metric), "hovertemplate": "%{y:.4g}<extra></extra>",
+            "name": metric_label(panel.metric, lang), "hovertemplate": "%{y:.4g}<extra></extra>",
         })
         layout[f"yaxis{suffix}"] = {
             "domain": [bottom, top], "anchor": "x", "side": "right", "gridcolor": GRID,
             "zeroline": False, "nticks": 3 if k <= 2 else 2, "tickfont": {"size": 14, "color": MUTED},
         }
         latest = panel.latest
-        value = "—" if latest is None else fmt_value(latest.value)
+        value = "—" if latest is None else fmt_value(latest.value, lang)
         unit = "" if latest is None else html_text.escape(latest.unit)  # plotly reads tags in text
-        label = html_text.escape(metric_label(panel.metric))
+        label = html_text.escape(metric_label(panel.metric, lang))
         middle = (bottom + top) / 2
         common = {"showarrow": False, "xref": "paper", "yref": "paper", "x": 0, "xanchor": "right",
                   "xshift": -12, "y": middle, "align": "right"}

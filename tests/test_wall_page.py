@@ -227,6 +227,9 @@ def test_formats() -> None:
     assert fmt_age(timedelta(hours=3, minutes=5)) == "3 h 05" and fmt_age(timedelta(days=2)) == "2 d"
     assert metric_label("pm25") == "PM2.5" and metric_label("relative_humidity") == "Humidity"
     assert metric_label("dissolved_oxygen_saturation") == "Dissolved ox…"
+    assert metric_label("relative_humidity", "vi") == "Độ ẩm"
+    assert metric_label("water_flow", "vi") == "Lưu lượng"
+    assert metric_label("pm25", "vi") == "PM2.5"  # a formula reads the same in either language
     assert place("Vỹ Dạ", "Vỹ Dạ") == "Vỹ Dạ" and place("Citadel", "Phú Hậu") == "Citadel · Phú Hậu"
     assert sorted(["temperature", "pm10", "zz", "pm25", "water_level"], key=metric_sort_key) == [
         "water_level",

@@ -68,8 +68,8 @@ def tiles(at: datetime, readings: Sequence[ReadingAt], tracks: dict[int, list[Tr
 
 def readings_table(readings: Sequence[ReadingAt], lang: str, tz: str, limit: int = 24) -> html.Table:
     head = html.Tr([html.Th(t(h, lang)) for h in ("Station", "Metric", "Value", "Time")])
-    rows = [html.Tr([html.Td(r.station_id), html.Td(c.metric_label(r.metric)),
-                     html.Td(f"{c.fmt_value(r.value)} {r.unit}".strip()),
+    rows = [html.Tr([html.Td(r.station_id), html.Td(c.metric_label(r.metric, lang)),
+                     html.Td(f"{c.fmt_value(r.value, lang)} {r.unit}".strip()),
                      html.Td(format_time(r.time, lang, tz, "HH:mm:ss"))])
             for r in sorted(readings, key=lambda r: (r.station_id, c.metric_sort_key(r.metric)))[:limit]]
     return html.Table([html.Thead(head), html.Tbody(rows)], className="sec-table", id="replay-readings")
