@@ -512,3 +512,22 @@ def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_p
             cb.track_set(view, 3)
     finally:
         store.close()
+
+
+def test_the_tick_signatures_are_the_same_in_every_worker_process() -> None:
+    """A screen sends back the signature of the alert list and search options it has; its next tick
+    may reach another gunicorn worker, which must compute the same one, or it resends 2,000 options."""
+    import subprocess
+    import sys
+
+    from dashboards.sea.callbacks import signature
+
+    names = [(574000001, "TTH 90001 TS"), (574000002, "Huế 02")]
+    code = ("import sys, json; from dashboards.sea.callbacks import signature; "
+            "print(signature([tuple(n) for n in json.loads(sys.argv[1])]))")
+    root = Path(__file__).resolve().parents[1]
+    got = {subprocess.run([sys.executable, "-c", code, json.dumps(names)], cwd=root, check=True, text=True,
+                          capture_output=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout.strip()
+           for seed in ("1", "2")}
+    assert got == {signature(names)}
+    assert signature(names[:1]) != signature(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -48,6 +49,13 @@ class FleetTick:
     refresh_ms: int
 
 
+def signature(value: Any) -> str:
+    """A digest of ``value`` that every worker process computes alike (the screen sends back the one it
+    got, and its next tick may reach another worker): Python's ``hash`` of a string differs from process
+    to process, which made every other tick resend the alert list and the 2,000 search options."""
+    return hashlib.blake2b(json.dumps(value, default=str).encode(), digest_size=12).hexdigest()
+
+
 def fleet_tick(view: SeaView, lang: str) -> FleetTick:
     """What every screen in ``lang`` gets alike on a vessel tick, made once per shared read
     (:attr:`SeaView.fleet`): the markers come encoded, so fifty screens are not each sent a
@@ -65,8 +73,8 @@ def fleet_tick(view: SeaView, lang: str) -> FleetTick:
         markers = json.dumps({"traces": [vessel_trace(rows, snap.as_of, f)], "count": len(rows)},
                              separators=(",", ":"), ensure_ascii=False)
         return FleetTick(snap.as_of, markers, counts_children(rows, lang), simulated_note(rows, lang),
-                         alert_items(rows, lang=lang), str(hash(json.dumps(flagged, default=str))),
-                         len(flagged), options, str(hash(json.dumps(names))),
+                         alert_items(rows, lang=lang), signature(flagged), len(flagged), options,
+                         signature(names),
                          vessel_refresh_ms(view.settings, len(rows)))
 
     return view.fleet.get(("vessels", lang), made)
