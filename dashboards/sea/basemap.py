@@ -20,6 +20,7 @@ from dashboards import components as c
 from dashboards.i18n import t
 from dashboards.sea.style import (
     COAST,
+    FLEET_GRACE_S,
     LAND,
     MAP_ROUTE,
     MAP_SIZE_PX,
@@ -198,9 +199,10 @@ class SeaView:
     tiles_attribution: str = ""
     ports: BaseGeometry | None = field(default=None, compare=False)
     # what every screen showing the page shares (see dashboards.shared_reads): the fleet of the vessel
-    # tick per language ([web] shared_read_s), and the thinned tracks per window length, kept
-    # TRACK_CACHE_S and served past that age while one background read makes the next
-    fleet: SharedReads = field(default_factory=lambda: SharedReads(1.0), compare=False, repr=False)
+    # tick per language (kept [web] shared_read_s, served FLEET_GRACE_S more while one background read
+    # makes the next), and the thinned tracks per window length (see track_reads)
+    fleet: SharedReads = field(default_factory=lambda: SharedReads(1.0, stale_s=FLEET_GRACE_S), compare=False,
+                               repr=False)
     tracks: SharedReads = field(default_factory=lambda: track_reads(), compare=False, repr=False)
     track_versions: Iterator[int] = field(default_factory=lambda: itertools.count(1), compare=False,
                                           repr=False)  # the tracks' URL changes with each new set
@@ -220,7 +222,7 @@ class SeaView:
         url, attribution = tile_source(settings)
         return cls(pool=pool, settings=settings, zones=zones, coast=coast, tiles_url=url,
                    tiles_attribution=attribution, ports=port_union,
-                   fleet=SharedReads(settings.web.shared_read_s))
+                   fleet=SharedReads(settings.web.shared_read_s, stale_s=FLEET_GRACE_S))
 
     def bounds(self) -> tuple[float, float, float, float]:
         """What the first view shows: the provincial waters if drawn, else every zone and the coast."""

@@ -19,6 +19,11 @@ TRACK_BUDGET = 50_000  # points of all tracks together, after thinning in the da
 TRACK_TOLERANCE_DEG = 0.00004  # Douglas-Peucker on top of the thinning: about 4 m
 TRACK_CACHE_S = 5.0  # screens asking for the same tracks within this share one query
 TRACK_STALE_PERIODS = 12  # a set older than this many TRACK_CACHE_S is rebuilt in the request
+# the fleet's tick past its shared read's age ([web] shared_read_s) is still served this long while one
+# background read makes the next: one tick of a busy fleet, so that a worker whose sea screens ask less
+# often than every 2 s does not make one of them wait for the read (the data stays younger than the
+# page's stale-data limit, stale_after_ms, 8 s at least)
+FLEET_GRACE_S = 5.0
 TRACK_GAP = timedelta(minutes=15)  # a selected track is broken (and the gap drawn amber) where it was silent
 STALE_AFTER = timedelta(minutes=10)  # no position for this long: "no signal", grey
 SLOW_KN = 2.0  # at sea under this speed: slow / loitering (the loitering rule's default)
