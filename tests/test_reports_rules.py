@@ -147,3 +147,20 @@ def test_registered_only_when_configured() -> None:
     with_rules = Settings.model_validate({"rules": {"reports": {"burst_count": 4}}})
     built = {d.name: d for d in build_detectors(with_rules)}
     assert {"reports_deadline", "reports_burst"} <= set(built)
+
+
+def test_the_alert_titles_read_in_either_language() -> None:
+    """One stored alert reads in the screen's language: the titles are catalogue templates with fields."""
+    from ioc.i18n import render
+
+    deadline = ReportDeadlineDetector(RULES)
+    deadline.observe(report("R1", "2026-12-04T21:30"))
+    warned = deadline.advance(local("2026-12-04T23:00"))[0]
+    burst = ReportBurstDetector(RULES)
+    fired = [s for e in (report(f"B{i}", f"2026-12-04T07:0{i}", code="flooding") for i in range(3))
+             for s in burst.observe(e)][0]
+    assert warned.title == "Report R1 (lighting) about to miss its acknowledge deadline"
+    assert fired.title == "3 reports of flooding in Phú Hội within 30 min"
+    vi = [render("alerts", s.title_template, s.title_params, "vi", s.title) for s in (warned, fired)]
+    assert vi == ["Phản ánh R1 (lighting) sắp quá hạn tiếp nhận",
+                  "3 phản ánh về flooding tại Phú Hội trong 30 phút"]

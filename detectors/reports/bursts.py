@@ -9,6 +9,9 @@ from ioc.events import AlertSignal, Event
 from ioc.feeds.reports.records import FieldReport
 from ioc.feeds.reports.settings import ReportsRules
 
+# the alert title (``alerts`` catalogue: rendered in the screen's language when shown)
+BURST_TITLE = "{count} reports of {category} in {ward} within {minutes} min"
+
 
 class ReportBurstDetector:
     """Fires once when ``burst_count`` reports of a category land in a ward within ``burst_minutes``;
@@ -60,10 +63,13 @@ class ReportBurstDetector:
 
     def _signal(self, group: str, status: str, at: datetime, count: int, category: str = "") -> AlertSignal:
         code, ward = group.split("|", 1)
+        minutes = self.rules.burst_minutes
+        params = {"count": count, "category": category or code, "ward": ward,
+                  "minutes": int(minutes) if float(minutes).is_integer() else minutes}
         return AlertSignal(
             time=at, source_id=f"reports:{code}", detector=self.name, rule="reports.burst",
             fingerprint=f"reports.burst:{group}", status=status, severity="warning",
-            title=f"{count} reports of {category or code} in {ward} within {self.rules.burst_minutes:g} min",
+            title=BURST_TITLE.format(**params), title_template=BURST_TITLE, title_params=params,
             area=None if ward == "-" else ward,
             started_at=datetime.fromisoformat(self._firing[group]) if group in self._firing else None,
             details={"service_code": code, "count": count})

@@ -24,6 +24,15 @@ from ioc.feeds.reports.settings import ReportsRules
 
 DEADLINES = ("ack", "resolve")
 
+# the alert titles (``alerts`` catalogue: rendered in the screen's language when shown), by deadline
+# (``ack``, ``resolve``) and whether it has passed (else it is near)
+DEADLINE_TITLES: dict[tuple[str, bool], str] = {
+    ("ack", True): "Report {report} ({category}) past its acknowledge deadline",
+    ("resolve", True): "Report {report} ({category}) past its resolve deadline",
+    ("ack", False): "Report {report} ({category}) about to miss its acknowledge deadline",
+    ("resolve", False): "Report {report} ({category}) about to miss its resolve deadline",
+}
+
 
 class ReportDeadlineDetector:
     """One alert per report and deadline: ``warning`` once ``warn_fraction`` of its span has passed,
@@ -77,13 +86,13 @@ class ReportDeadlineDetector:
 
     def _signal(self, rid: str, deadline: str, level: str, status: str, at: datetime) -> AlertSignal:
         rep = self._reports[rid]
-        what = "acknowledge" if deadline == "ack" else "resolve"
-        title = (f"Report {rid} ({rep['category']}) past its {what} deadline" if level == "critical"
-                 else f"Report {rid} ({rep['category']}) about to miss its {what} deadline")
+        template = DEADLINE_TITLES[(deadline, level == "critical")]
+        params = {"report": rid, "category": rep["category"]}
         return AlertSignal(
             time=at, source_id=rid, detector=self.name, rule=f"reports.{deadline}_{level}",
             fingerprint=f"reports.deadline:{rid}:{deadline}:{level}", status=status,
-            severity="critical" if level == "critical" else "warning", title=title, area=rep["ward"] or None,
+            severity="critical" if level == "critical" else "warning", title=template.format(**params),
+            title_template=template, title_params=params, area=rep["ward"] or None,
             started_at=at if status == "firing" else None,
             details={"department": rep["department"], "due": rep[deadline], "deadline": deadline})
 
