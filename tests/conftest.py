@@ -21,6 +21,27 @@ from tests.browser import require as require_chromium
 ARTIFACTS = Path(__file__).parent / "artifacts"
 _db_counter = itertools.count()
 
+#: the slowest tests (a running demo, several processes on Kafka, the soak: 20-200 s each, from the
+#: suite's ``--durations``), longest first: they start before the rest, so the workers share them and
+#: the many short tests fill the end, instead of one worker running the soak alone at the end
+SLOW_FIRST: tuple[str, ...] = (
+    "test_soak.py", "test_sea_page.py::test_sea_map_of_a_running_demo", "test_demo_pages.py",
+    "test_crash_recovery.py", "test_demo.py::test_demo_for_reports", "test_replay_kafka.py",
+    "test_page_languages.py", "test_distributed_e2e.py", "test_replay_page.py", "test_reports_demo.py",
+    "test_demo_feeds_clocks.py", "test_db_outage.py", "test_press_page.py", "test_detector_state.py",
+    "test_wall_truth.py", "test_press_simulator.py", "test_web_role.py", "test_replay_every_feed.py",
+    "test_screens.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run :data:`SLOW_FIRST` first, in its order; every other test keeps its place after them."""
+    def rank(item: pytest.Item) -> int:
+        node = item.nodeid.rsplit("/", 1)[-1]
+        return next((i for i, prefix in enumerate(SLOW_FIRST) if node.startswith(prefix)), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: a module's tests keep their order, and so share its fixtures
+
 
 def _server(tmp_root: Path, name: str, timescaledb: bool) -> Iterator[EmbeddedPostgres]:
     pg = EmbeddedPostgres(
