@@ -203,7 +203,7 @@ class SeaView:
     # makes the next), and the thinned tracks per window length (see track_reads)
     fleet: SharedReads = field(default_factory=lambda: SharedReads(1.0, stale_s=FLEET_GRACE_S), compare=False,
                                repr=False)
-    tracks: SharedReads = field(default_factory=lambda: track_reads(), compare=False, repr=False)
+    tracks: SharedReads = field(default_factory=track_reads, compare=False, repr=False)
     track_versions: Iterator[int] = field(default_factory=lambda: itertools.count(1), compare=False,
                                           repr=False)  # the tracks' URL changes with each new set
 

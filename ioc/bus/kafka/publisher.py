@@ -51,9 +51,7 @@ class KafkaPublisher:
 
     def _on_send_error(self, topic: str, key: str | None, exc: BaseException) -> None:
         self._record_failure(exc, topic, key)
-        with self._lock:
-            self._pending -= 1
-            self._settled.notify_all()
+        self._on_sent(None)  # settled too: failed, not pending
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
         """Queue one record for ``topic``; durable once :meth:`flush` returns without error.
