@@ -51,6 +51,31 @@ def headless_chromium(width: int = 1920, height: int = 1080) -> Iterator[Any]:
             driver.quit()  # ends the chromedriver and the Chromium it started, nothing else
 
 
+def log_in(driver: Any, base: str, name: str, password: str, target: str = "/console/",
+           lang: str | None = None) -> None:
+    """Log ``name`` in through the login form and wait until the browser has left it for ``target``.
+
+    The form's own address names its target (``/login?next=/console/``), so "the address ends with
+    the target" is already true on the form: wait for the address to leave ``/login`` instead, or the
+    next navigation races the form's answer (a test's ``get`` was undone by the login's redirect)."""
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.waiting import HANG_GUARD_S
+
+    query = f"next={quote(target, safe='/')}" + (f"&lang={lang}" if lang else "")
+    driver.get(f"{base}/login?{query}")
+    wait = WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.1)
+    wait.until(lambda d: d.find_elements(By.ID, "username"))
+    driver.find_element(By.ID, "username").send_keys(name)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.ID, "login-submit").click()
+    wait.until(lambda d: "/login" not in d.current_url and d.execute_script(
+        "return document.readyState") == "complete")
+
+
 def require() -> None:
     """Skip (or, in CI, fail) when Debian's chromium and chromium-driver are missing."""
     import pytest

@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from ioc.http_server import ThreadedServer
-from tests.waiting import wait_for
+from tests.browser import log_in
 
 PASSWORD = "a long enough password"
 
@@ -35,14 +35,8 @@ class Served:
 
 
 def login(driver: Any, base: str, name: str, target: str = "/console/") -> None:
-    """Log ``name`` in through the login form and land on ``target``."""
-    from selenium.webdriver.common.by import By
-
-    driver.get(f"{base}/login?next={target}")
-    driver.find_element(By.ID, "username").send_keys(name)
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    wait_for(lambda: "/login" not in driver.current_url, f"{name} logged in")
+    """Log ``name`` (whose password is :data:`PASSWORD`) in through the login form and land on ``target``."""
+    log_in(driver, base, name, PASSWORD, target)
 
 
 def banner(driver: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from ioc.config import Settings, Station, WebSettings
 from ioc.events import AlertSignal
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
-from tests.browser import serving_pages
+from tests.browser import log_in, serving_pages
 
 PASSWORD = "night shift in Huế"
 STATIONS = [
@@ -156,11 +156,7 @@ def _login(driver: object, base: str, name: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(f"{base}/console/")  # type: ignore[attr-defined]
-    WebDriverWait(driver, 10).until(lambda d: "/login" in d.current_url)
-    driver.find_element(By.ID, "username").send_keys(name)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "login-submit").click()  # type: ignore[attr-defined]
+    log_in(driver, base, name, PASSWORD)
     WebDriverWait(driver, 15, poll_frequency=0.1).until(
         lambda d: (
             d.current_url.endswith("/console/") and len(d.find_elements(By.CSS_SELECTOR, ".ag-row")) >= 4

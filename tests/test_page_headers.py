@@ -20,7 +20,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from alerts.people import People
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store.database import open_store
-from tests.browser import serving_pages, wait_until_still
+from tests.browser import log_in, serving_pages, wait_until_still
 from tests.waiting import HANG_GUARD_S
 
 SIZES = [(1920, 1080), (1366, 768)]
@@ -106,15 +106,6 @@ def app_url(pg_plain: Any) -> Iterator[str]:
         store.close()
 
 
-def _login(driver: Any, base: str) -> None:
-    driver.get(f"{base}/console/")
-    WebDriverWait(driver, HANG_GUARD_S).until(lambda d: d.find_elements(By.ID, "username"))
-    driver.find_element(By.ID, "username").send_keys("lan")
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, HANG_GUARD_S).until(lambda d: d.current_url.endswith("/console/"))
-
-
 def _measure(driver: Any, selector: str) -> dict[str, Any]:
     return driver.execute_script(_BOXES_JS, selector)
 
@@ -138,7 +129,7 @@ def test_header_elements_do_not_overlap(browser, app_url: str, size: tuple[int, 
     width, height = size
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
-    _login(browser, app_url)
+    log_in(browser, app_url, "lan", PASSWORD)
     ARTIFACTS.mkdir(exist_ok=True)
     problems: list[str] = []
     for path, (selector, clock) in PAGES.items():

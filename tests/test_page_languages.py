@@ -30,7 +30,7 @@ from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.i18n import Translator
 from ioc.store.database import open_store
 from tests import night_in_hue
-from tests.browser import wait_until_still
+from tests.browser import log_in, wait_until_still
 from tests.waiting import HANG_GUARD_S
 
 SHOTS = ARTIFACTS / "i18n"
@@ -121,15 +121,6 @@ def _shot(driver: Any, name: str) -> None:
     img = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("RGB")
     img = img.resize((img.width // 2, img.height // 2), Image.LANCZOS).quantize(64)
     img.save(SHOTS / f"{name}.png", optimize=True)
-
-
-def _login(driver: Any, base: str, lang: str) -> None:
-    driver.get(f"{base}/login?lang={lang}")
-    WebDriverWait(driver, HANG_GUARD_S).until(lambda d: d.find_elements(By.ID, "username"))
-    driver.find_element(By.ID, "username").send_keys("lan")
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)
-    driver.find_element(By.ID, "login-submit").click()
-    WebDriverWait(driver, HANG_GUARD_S).until(lambda d: d.current_url.endswith("/console/"))
 
 
 @pytest.fixture(scope="module")
@@ -240,7 +231,7 @@ def test_every_page_in_both_languages(browser, city_url: str, lang: str) -> None
         assert browser.execute_script("return document.documentElement.innerText").count(expected) >= 1
         if path == "/login":
             _shot(browser, f"login-{lang}")
-            _login(browser, city_url, lang)
+            log_in(browser, city_url, "lan", PASSWORD, lang=lang)
             continue
         name = _use(browser, path, lang)
         _shot(browser, f"{name}-{lang}")

@@ -20,7 +20,7 @@ from ioc.feeds.security.settings import SecurityRuleSettings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import serving_pages, wait_until_still
+from tests.browser import log_in, serving_pages, wait_until_still
 
 PASSWORD = "correct horse battery staple"
 
@@ -63,14 +63,7 @@ def grid_column(driver: object, field: str) -> list[str]:
 
 
 def login(driver: object, base: str, name: str, target: str) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    driver.get(f"{base}{target}")  # type: ignore[attr-defined]
-    WebDriverWait(driver, 15).until(lambda d: "/login" in d.current_url)
-    driver.find_element(By.ID, "username").send_keys(name)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "password").send_keys(PASSWORD)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "login-submit").click()  # type: ignore[attr-defined]
+    log_in(driver, base, name, PASSWORD, target)
 
 
 def test_security_page_in_both_languages_with_raw_lines_for_analysts(served: tuple[str, Store],
