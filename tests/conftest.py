@@ -15,7 +15,7 @@ import pytest
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres, timescaledb_installed
 from ioc.store.migrations import migrate
-from tests.browser import headless_chromium
+from tests.browser import ChromiumWindows
 from tests.browser import require as require_chromium
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -175,9 +175,20 @@ class Clock:
         return self.t
 
 
-@pytest.fixture
-def browser() -> Iterator[object]:
-    """A real headless Chromium (Debian's chromium + chromium-driver) driven by selenium."""
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[ChromiumWindows]:
+    """One real headless Chromium (Debian's chromium + chromium-driver) per test worker."""
     require_chromium()
-    with headless_chromium() as driver:
+    windows = ChromiumWindows()
+    try:
+        yield windows
+    finally:
+        windows.close()
+
+
+@pytest.fixture
+def browser(chromium: ChromiumWindows) -> Iterator[object]:
+    """A selenium driver on a window of its own in a fresh browser context (cookies, cache and
+    storage of its own) of the worker's Chromium, 1920x1080."""
+    with chromium.window() as driver:
         yield driver
