@@ -86,6 +86,12 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
 #: message's own catalogue; the stored alert keeps the canonical class.
 TERM_FIELDS: frozenset[str] = frozenset({"labels", "label"})
 
+#: a message's field naming, for some of its other fields, the catalogue domain their whole value is
+#: said through: ``{"category": "Street light out", "_terms": {"category": "reports311"}}`` shows
+#: "Đèn đường hỏng" in Vietnamese while the stored alert keeps the configured name. The feed that
+#: raises the message declares it; the core only follows it.
+TERM_DOMAINS = "_terms"
+
 
 def terms(value: str, domain: str, lang: str) -> str:
     """``person/car`` in ``lang``: each term through ``domain``'s catalogue (``người/ô tô``)."""
@@ -95,11 +101,16 @@ def terms(value: str, domain: str, lang: str) -> str:
 def localized(params: dict[str, Any] | None, lang: str, domain: str | None = None) -> dict[str, Any]:
     """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
     Vietnamese. Whole numbers (``int``: an MMSI, a count) and names are left as they are; with a
-    ``domain``, the terms of :data:`TERM_FIELDS` are translated through it."""
+    ``domain``, the terms of :data:`TERM_FIELDS` are translated through it, and the fields named in
+    :data:`TERM_DOMAINS` through the domain named there."""
     out: dict[str, Any] = {}
+    named = (params or {}).get(TERM_DOMAINS)
+    named = named if isinstance(named, dict) else {}
     for k, v in (params or {}).items():
         if isinstance(v, float):
             v = format_number(v, lang, 3)
+        elif isinstance(v, str) and isinstance(named.get(k), str):
+            v = gettext(named[k], v, lang)
         elif domain and k in TERM_FIELDS and isinstance(v, str):
             v = terms(v, domain, lang)
         out[k] = v

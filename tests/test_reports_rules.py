@@ -20,9 +20,9 @@ def local(text: str) -> datetime:
 
 
 def report(rid: str, at: str, ack_min: float = 120, resolve_min: float = 720, code: str = "lighting",
-           ward: str = "Phú Hội", dup: str | None = None) -> FieldReport:
+           ward: str = "Phú Hội", dup: str | None = None, category: str | None = None) -> FieldReport:
     t = local(at)
-    return FieldReport(time=t, source_id=rid, service_code=code, category=code, lat=16.46, lon=107.59,
+    return FieldReport(time=t, source_id=rid, service_code=code, category=category or code, lat=16.46, lon=107.59,
                        ward=ward, client="hue_s", department="urban_works", assignee_group="night",
                        ack_due=t + timedelta(minutes=ack_min), resolve_due=t + timedelta(minutes=resolve_min),
                        duplicate_of=dup)
@@ -150,17 +150,24 @@ def test_registered_only_when_configured() -> None:
 
 
 def test_the_alert_titles_read_in_either_language() -> None:
-    """One stored alert reads in the screen's language: the titles are catalogue templates with fields."""
+    """One stored alert reads in the screen's language: the titles are catalogue templates with fields,
+    and the category's configured name is said through the field-report catalogue."""
+    import json
+
     from ioc.i18n import render
 
     deadline = ReportDeadlineDetector(RULES)
-    deadline.observe(report("R1", "2026-12-04T21:30"))
+    deadline.observe(report("R1", "2026-12-04T21:30", category="Street light out"))
     warned = deadline.advance(local("2026-12-04T23:00"))[0]
     burst = ReportBurstDetector(RULES)
-    fired = [s for e in (report(f"B{i}", f"2026-12-04T07:0{i}", code="flooding") for i in range(3))
+    fired = [s for e in (report(f"B{i}", f"2026-12-04T07:0{i}", code="flooding",
+                                category="Flooded street / blocked drain") for i in range(3))
              for s in burst.observe(e)][0]
-    assert warned.title == "Report R1 (lighting) about to miss its acknowledge deadline"
-    assert fired.title == "3 reports of flooding in Phú Hội within 30 min"
-    vi = [render("alerts", s.title_template, s.title_params, "vi", s.title) for s in (warned, fired)]
-    assert vi == ["Phản ánh R1 (lighting) sắp quá hạn tiếp nhận",
-                  "3 phản ánh về flooding tại Phú Hội trong 30 phút"]
+    assert warned.title == "Report R1 (Street light out) about to miss its acknowledge deadline"
+    assert fired.title == "3 reports of Flooded street / blocked drain in Phú Hội within 30 min"
+    stored = [json.loads(json.dumps(s.title_params)) for s in (warned, fired)]  # as the store keeps them
+    vi = [render("alerts", s.title_template, p, "vi", s.title) for s, p in zip((warned, fired), stored)]
+    assert vi == ["Phản ánh R1 (Đèn đường hỏng) sắp quá hạn tiếp nhận",
+                  "3 phản ánh về Ngập đường / tắc cống tại Phú Hội trong 30 phút"]
+    en = [render("alerts", s.title_template, p, "en", s.title) for s, p in zip((warned, fired), stored)]
+    assert en == [warned.title, fired.title]

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ioc.events import AlertSignal, Event
-from ioc.feeds.reports.records import FieldReport
+from ioc.feeds.reports.records import CATEGORY_DOMAIN, FieldReport
 from ioc.feeds.reports.settings import ReportsRules
+from ioc.i18n import TERM_DOMAINS
 
 # the alert title (``alerts`` catalogue: rendered in the screen's language when shown)
 BURST_TITLE = "{count} reports of {category} in {ward} within {minutes} min"
@@ -65,7 +66,8 @@ class ReportBurstDetector:
         code, ward = group.split("|", 1)
         minutes = self.rules.burst_minutes
         params = {"count": count, "category": category or code, "ward": ward,
-                  "minutes": int(minutes) if float(minutes).is_integer() else minutes}
+                  "minutes": int(minutes) if float(minutes).is_integer() else minutes,
+                  TERM_DOMAINS: {"category": CATEGORY_DOMAIN}}
         return AlertSignal(
             time=at, source_id=f"reports:{code}", detector=self.name, rule="reports.burst",
             fingerprint=f"reports.burst:{group}", status=status, severity="warning",

@@ -19,8 +19,9 @@ from datetime import datetime
 from typing import Any
 
 from ioc.events import AlertSignal, Event
-from ioc.feeds.reports.records import FieldReport, ReportStatusChange
+from ioc.feeds.reports.records import CATEGORY_DOMAIN, FieldReport, ReportStatusChange
 from ioc.feeds.reports.settings import ReportsRules
+from ioc.i18n import TERM_DOMAINS
 
 DEADLINES = ("ack", "resolve")
 
@@ -87,7 +88,7 @@ class ReportDeadlineDetector:
     def _signal(self, rid: str, deadline: str, level: str, status: str, at: datetime) -> AlertSignal:
         rep = self._reports[rid]
         template = DEADLINE_TITLES[(deadline, level == "critical")]
-        params = {"report": rid, "category": rep["category"]}
+        params = {"report": rid, "category": rep["category"], TERM_DOMAINS: {"category": CATEGORY_DOMAIN}}
         return AlertSignal(
             time=at, source_id=rid, detector=self.name, rule=f"reports.{deadline}_{level}",
             fingerprint=f"reports.deadline:{rid}:{deadline}:{level}", status=status,

@@ -11,6 +11,8 @@ from ioc.records import Event, Latitude, Longitude
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Status = Literal["received", "assigned", "in_progress", "resolved", "rejected"]
 OPEN_STATUSES: frozenset[str] = frozenset({"received", "assigned", "in_progress"})
+#: the catalogue domain that says a category's configured (English) name in the reader's language
+CATEGORY_DOMAIN = "reports311"
 
 
 class Photo(BaseModel):
