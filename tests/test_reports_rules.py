@@ -22,8 +22,9 @@ def local(text: str) -> datetime:
 def report(rid: str, at: str, ack_min: float = 120, resolve_min: float = 720, code: str = "lighting",
            ward: str = "Phú Hội", dup: str | None = None, category: str | None = None) -> FieldReport:
     t = local(at)
-    return FieldReport(time=t, source_id=rid, service_code=code, category=category or code, lat=16.46, lon=107.59,
-                       ward=ward, client="hue_s", department="urban_works", assignee_group="night",
+    return FieldReport(time=t, source_id=rid, service_code=code, category=category or code,
+                       lat=16.46, lon=107.59, ward=ward, client="hue_s", department="urban_works",
+                       assignee_group="night",
                        ack_due=t + timedelta(minutes=ack_min), resolve_due=t + timedelta(minutes=resolve_min),
                        duplicate_of=dup)
 
@@ -165,9 +166,10 @@ def test_the_alert_titles_read_in_either_language() -> None:
              for s in burst.observe(e)][0]
     assert warned.title == "Report R1 (Street light out) about to miss its acknowledge deadline"
     assert fired.title == "3 reports of Flooded street / blocked drain in Phú Hội within 30 min"
-    stored = [json.loads(json.dumps(s.title_params)) for s in (warned, fired)]  # as the store keeps them
-    vi = [render("alerts", s.title_template, p, "vi", s.title) for s, p in zip((warned, fired), stored)]
+    signals = (warned, fired)
+    stored = [json.loads(json.dumps(s.title_params)) for s in signals]  # as the store keeps them
+    vi = [render("alerts", s.title_template, p, "vi", s.title) for s, p in zip(signals, stored, strict=True)]
     assert vi == ["Phản ánh R1 (Đèn đường hỏng) sắp quá hạn tiếp nhận",
                   "3 phản ánh về Ngập đường / tắc cống tại Phú Hội trong 30 phút"]
-    en = [render("alerts", s.title_template, p, "en", s.title) for s, p in zip((warned, fired), stored)]
+    en = [render("alerts", s.title_template, p, "en", s.title) for s, p in zip(signals, stored, strict=True)]
     assert en == [warned.title, fired.title]
