@@ -236,3 +236,38 @@ def private_kafka_broker() -> Iterator[TansuBroker]:
 def unreachable_bootstrap() -> str:
     """A bootstrap address where nothing listens."""
     return f"127.0.0.1:{free_port()}"
+
+
+def settled(bootstrap: str, namespace: str) -> bool:
+    """Whether every consumer group of ``namespace`` has committed all there is in the topics it has
+    committed on, and nothing was published while this looked: what a test waits for before saying
+    that nothing more (a late duplicate, a second alert) will come, instead of a pause.
+
+    Groups that keep their offsets elsewhere (the detectors, in the store with their state) are
+    not seen here; a test waits for those through the store."""
+    from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-settled")
+    ends = KafkaConsumer(bootstrap_servers=bootstrap, client_id="test-settled", enable_auto_commit=False)
+    try:
+        ours = f"{namespace}."
+        groups = {g["group_id"]: None for g in admin.list_groups() if g["group_id"].startswith(ours)}
+        if not groups:
+            return False
+        topics = sorted({tp.topic for offsets in admin.list_group_offsets(groups).values() for tp in offsets})
+        partitions = [TopicPartition(t, p) for t in topics
+                      for p in sorted(ends.partitions_for_topic(t) or ())]
+        before = ends.end_offsets(partitions)
+        committed = admin.list_group_offsets(groups)
+        after = ends.end_offsets(partitions)
+        if before != after:
+            return False
+        for offsets in committed.values():
+            read = {tp.topic for tp in offsets}
+            for tp in partitions:
+                if tp.topic in read and (offsets[tp].offset if tp in offsets else 0) < before[tp]:
+                    return False
+        return True
+    finally:
+        ends.close()
+        admin.close()

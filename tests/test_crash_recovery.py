@@ -91,7 +91,7 @@ def test_kill_9_of_a_sink_mid_batch_five_times_loses_and_doubles_nothing(
     wait_for(f"all {produced} readings stored",
              lambda: scalar(dsn, "SELECT count(*) FROM readings") >= produced,
              timeout=90, every=0.5, roles=[steady, victim])
-    time.sleep(1.5)
+    d.settle([steady, victim])
     assert stored(dsn, "readings", "station_id, metric, time") == (produced, produced)
     assert scalar(dsn, "SELECT n FROM stored_counts WHERE kind = 'environment.reading'") == produced
     assert scalar(dsn, "SELECT count(*) FROM dead_letters") == 0

@@ -101,7 +101,7 @@ def test_postgres_down_for_10_s_loses_nothing_and_workers_recover_by_themselves(
         and scalar(dsn, "SELECT count(*) FROM alerts WHERE state = 'resolved'")
         >= sum(e[2] == "resolved" for e in expected)), timeout=90, every=0.5, roles=roles)
     caught_up = time.monotonic() - back_at
-    time.sleep(2)
+    d.settle(roles)
     assert stored(dsn, "readings", "station_id, metric, time") == (produced, produced)
     assert scalar(dsn, "SELECT n FROM stored_counts WHERE kind = 'environment.reading'") == produced
     rows = sql(dsn, "SELECT source_id, started_at, state, count FROM alerts ORDER BY source_id")

@@ -298,7 +298,7 @@ def test_kill_9_of_the_detector_process_raises_each_alert_once(
     wait_for("the alerts service caught up", lambda: scalar(
         dsn, "SELECT coalesce(sum(next_offset), 0) FROM detector_state WHERE topic = %s", READINGS)
         == 40 * len(STATIONS), timeout=30, roles=[detector, alerts])
-    time.sleep(3)  # the alerts role applies the republished signals
+    d.settle([detector, alerts])  # the alerts role has applied the republished signals
     rows = sql(dsn, "SELECT source_id, started_at, first_seen, resolved_at, count, state FROM alerts "
                     "ORDER BY source_id")
     assert rows == [(s, t0 + timedelta(minutes=10), t0 + timedelta(minutes=20), t0 + timedelta(minutes=30),

@@ -167,6 +167,14 @@ class Deployment:
     def bus(self) -> KafkaBus:
         return kafka_bus(self.bootstrap, self.namespace)
 
+    def settle(self, roles: Sequence[Role] = (), timeout: float = 60) -> None:
+        """Wait until the roles' consumer groups have committed everything published (see
+        :func:`kafka_broker.settled`): past this, a late duplicate or second alert would have shown."""
+        from kafka_broker import settled
+
+        wait_for("every consumer group caught up", lambda: settled(self.bootstrap, self.namespace),
+                 timeout=timeout, every=0.5, roles=roles)
+
     def stop_all(self) -> None:
         for role in self.roles:
             if role.alive:
@@ -329,7 +337,7 @@ def test_two_sinks_and_a_detector_store_everything_once_and_raise_each_alert_onc
         and scalar(dsn, "SELECT count(*) FROM alerts WHERE state = 'resolved'") >= expected_alerts),
         timeout=150, every=0.5, roles=roles)
     elapsed = time.monotonic() - started
-    time.sleep(2)  # anything late (a duplicate, a second alert) would show now
+    d.settle(roles)  # anything late (a duplicate, a second alert) would show now
 
     assert stored(dsn, "readings", "station_id, metric, time") == (len(data), len(data))
     assert stored(dsn, "vessel_positions", "mmsi, time") == (len(vessels), len(vessels))

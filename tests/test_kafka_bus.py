@@ -207,3 +207,38 @@ def test_security_settings_reach_every_client(unreachable_bootstrap: str) -> Non
     finally:
         pub.producer.close(timeout=1)
         bus.close()
+
+
+def test_settled_waits_for_every_group_of_the_namespace_to_commit_all_it_reads(kafka_broker: str) -> None:
+    """The tests' "nothing more will come" condition (``kafka_broker.settled``) says no while a
+    group has something unread or uncommitted, or another group lags, and yes once all have caught up."""
+    from kafka_broker import settled
+
+    namespace = unique("settle").replace(".", "-")
+    bus = kafka_bus(kafka_broker, namespace=namespace)
+    pub = bus.publisher()
+    for i in range(40):
+        pub.publish("ioc.test.settle", f"k{i % 8}", b"x")
+    pub.flush(60)
+    assert not settled(kafka_broker, namespace)  # no group has committed anything yet
+    fast, slow = bus.subscribe(["ioc.test.settle"], "fast"), bus.subscribe(["ioc.test.settle"], "slow")
+    read = {"fast": len(fast.poll(10, 5.0)), "slow": len(slow.poll(10, 5.0))}
+    assert 0 < read["fast"] < 40 and 0 < read["slow"] < 40
+    fast.commit()
+    slow.commit()
+    assert not settled(kafka_broker, namespace)  # each has read part of it
+    for name, sub in (("fast", fast), ("slow", slow)):
+        deadline = time.monotonic() + 60
+        while read[name] < 40:
+            assert time.monotonic() < deadline, f"{name}: {read[name]} of 40 read"
+            read[name] += len(sub.poll(500, 0.5))
+        assert not settled(kafka_broker, namespace)  # read, not committed (or the other lags)
+        sub.commit()
+    assert settled(kafka_broker, namespace)
+    pub.publish("ioc.test.settle", "k0", b"late")
+    pub.flush(60)
+    assert not settled(kafka_broker, namespace)  # a late record: both groups lag again
+    for sub in (fast, slow):
+        sub.close()
+    pub.close()
+    bus.close()
