@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from datasketch import MinHashLSH
-
 from ioc.feeds.press.stories import NUM_PERM, minhash, shingles
 
 __all__ = ["NUM_PERM", "Story", "StoryGrouper", "shingles"]
@@ -37,6 +35,8 @@ class StoryGrouper:
     """Groups articles into stories as they arrive (event time)."""
 
     def __init__(self, threshold: float = 0.5, spread_outlets: int = 3, spread_minutes: float = 120) -> None:
+        from datasketch import MinHashLSH  # with scipy: only where stories are grouped
+
         self.lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
         self.stories: dict[str, Story] = {}
         self.of_key: dict[str, str] = {}

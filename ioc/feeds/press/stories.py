@@ -15,9 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from datasketch import MinHash, MinHashLSH
+if TYPE_CHECKING:
+    from datasketch import MinHash
+
+# datasketch is imported where it is used: it brings scipy (a third of a second), which every
+# process that reads the settings (each role, each command) would pay for otherwise
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 NUM_PERM = 64
@@ -37,6 +41,8 @@ def shingles(text: str, k: int = 3) -> set[str]:
 
 def minhash(title: str, text: str) -> MinHash:
     """The MinHash of an article's title and text (what the story rules compare)."""
+    from datasketch import MinHash
+
     mh = MinHash(num_perm=NUM_PERM)
     words = shingles(f"{title} {text}")
     if words:
@@ -55,6 +61,8 @@ def signature(title: str, text: str) -> bytes | None:
 @lru_cache(maxsize=8)
 def bands(threshold: float) -> tuple[tuple[int, int], ...]:
     """The (start, end) permutation ranges of the LSH bands datasketch picks for ``threshold``."""
+    from datasketch import MinHashLSH
+
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     return tuple((int(a), int(b)) for a, b in lsh.hashranges)
 
