@@ -20,7 +20,6 @@ from pathlib import Path
 from alerts.consumer import AlertSignalConsumer
 from alerts.service import AlertService
 from alerts.settings import alert_settings
-from dashboards.app import create_app
 from detectors.registry import build_detectors
 from detectors.runner import DetectorRunner
 from ingest.registry import FeedWorker, configured_sources
@@ -171,6 +170,8 @@ class Runtime:
 
     def build_web_app(self) -> object:
         """The pages' WSGI app on this runtime's store (one per process: gunicorn builds one per worker)."""
+        from dashboards.app import create_app  # Dash and the pages: only in a process that serves them
+
         assert self.store is not None
         return create_app(self.store.pool, self.settings, caps_label=self.store.caps.label).server
 
