@@ -27,9 +27,9 @@ from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
 from dashboards.i18n import page_language, t
+from ioc.i18n import BABEL_LOCALES
 
 NONE = "—"
-BABEL_LOCALES = {"vi": "vi", "en": "en_GB"}  # the forms of dates; numbers are the same in en and en_GB
 
 
 @functools.lru_cache(maxsize=16)

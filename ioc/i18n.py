@@ -24,6 +24,8 @@ from babel.numbers import format_decimal as _babel_decimal
 LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES: tuple[str, ...] = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
+#: the Babel locale of each language's dates (numbers are the same in ``en`` and ``en_GB``)
+BABEL_LOCALES: dict[str, str] = {"vi": "vi", "en": "en_GB"}
 
 
 def language(value: str | None, default: str = DEFAULT_LANGUAGE) -> str:
@@ -92,6 +94,11 @@ TERM_FIELDS: frozenset[str] = frozenset({"labels", "label"})
 #: raises the message declares it; the core only follows it.
 TERM_DOMAINS = "_terms"
 
+#: a message's field listing its other fields that hold a time (ISO 8601 with the offset of the zone
+#: to show it in, the city's, as the feed that raised the message wrote it): each is written in the
+#: reader's form, ``13:38 7/11/26`` / ``07/11/2026, 13:38``, instead of the ISO text
+TIME_FIELDS = "_times"
+
 
 def terms(value: str, domain: str, lang: str) -> str:
     """``person/car`` in ``lang``: each term through ``domain``'s catalogue (``người/ô tô``)."""
@@ -102,19 +109,34 @@ def localized(params: dict[str, Any] | None, lang: str, domain: str | None = Non
     """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
     Vietnamese. Whole numbers (``int``: an MMSI, a count) and names are left as they are; with a
     ``domain``, the terms of :data:`TERM_FIELDS` are translated through it, and the fields named in
-    :data:`TERM_DOMAINS` through the domain named there."""
+    :data:`TERM_DOMAINS` through the domain named there; the times of :data:`TIME_FIELDS` in its form."""
     out: dict[str, Any] = {}
     named = (params or {}).get(TERM_DOMAINS)
     named = named if isinstance(named, dict) else {}
+    times = (params or {}).get(TIME_FIELDS)
+    times = set(times) if isinstance(times, list) else set()
     for k, v in (params or {}).items():
         if isinstance(v, float):
             v = format_number(v, lang, 3)
+        elif k in times and isinstance(v, str):
+            v = _time_text(v, lang)
         elif isinstance(v, str) and isinstance(named.get(k), str):
             v = gettext(named[k], v, lang)
         elif domain and k in TERM_FIELDS and isinstance(v, str):
             v = terms(v, domain, lang)
         out[k] = v
     return out
+
+
+def _time_text(value: str, lang: str) -> str:
+    """An ISO 8601 time with its offset in ``lang``'s short form, in that offset; as it is if not one."""
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if when.tzinfo is None:
+        return value
+    return _babel_datetime(when, "short", locale=BABEL_LOCALES.get(lang, lang))
 
 
 def render(domain: str, template: str | None, params: dict[str, Any] | None, lang: str, fallback: str) -> str:

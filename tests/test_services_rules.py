@@ -153,3 +153,30 @@ def test_finished_dossiers_are_forgotten_after_sixty_days() -> None:
     det.advance(T0 + timedelta(days=61))
     assert "F1" not in det.finished
 
+
+
+def test_dossier_titles_read_in_either_language_with_the_due_time_in_the_citys_zone() -> None:
+    """A stored dossier alert reads in the screen's language; its due time is Huế's, in the
+    language's form, not the ISO text in UTC the store received it in."""
+    import json
+
+    from ioc.i18n import render
+
+    det = ServicesDetector(ServicesRuleSettings(enabled=["approaching_due", "overdue"], approaching_hours=4),
+                           zone="Asia/Ho_Chi_Minh")
+    due = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("UTC"))  # 17:00 in Huế
+    det.observe(dossier("A7", "received", T0, due))
+    warned, = det.advance(T0.replace(hour=14))
+    late, = det.advance(T0.replace(hour=17, minute=5))
+    titles = []
+    for signal in (warned, late):
+        stored = json.loads(json.dumps(signal.title_params))  # as the store keeps them
+        titles.append({lang: render("alerts", signal.title_template, stored, lang, signal.title)
+                       for lang in ("vi", "en")})
+    assert titles == [
+        {"vi": "Hồ sơ A7 của Sở Tư pháp sắp đến hạn lúc 17:00 2/3/26",
+         "en": "Dossier A7 of Sở Tư pháp is due at 02/03/2026, 17:00"},
+        {"vi": "Hồ sơ A7 của Sở Tư pháp đã quá hạn (hạn 17:00 2/3/26)",
+         "en": "Dossier A7 of Sở Tư pháp is overdue (due 02/03/2026, 17:00)"},
+    ]
+    assert late.details["due"] == due.isoformat()  # the record keeps the exact instant

@@ -16,11 +16,13 @@ from collections import deque
 from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from detectors.base import check_version, dump_time, load_time
 from ioc.events import AlertSignal, Event
 from ioc.feeds.services.records import FINAL, DossierEvent
 from ioc.feeds.services.settings import ServicesRuleSettings
+from ioc.i18n import TIME_FIELDS
 
 NAME = "services"
 VERSION = 1
@@ -32,8 +34,9 @@ class ServicesDetector:
 
     name = NAME
 
-    def __init__(self, cfg: ServicesRuleSettings) -> None:
+    def __init__(self, cfg: ServicesRuleSettings, zone: str = "UTC") -> None:
         self.cfg = cfg
+        self.zone = ZoneInfo(zone)  # the city's, for the due times alert titles show
         self.kinds = frozenset({"services.dossier"}) if cfg.enabled else frozenset()
         self.clock: datetime | None = None
         self.open: dict[str, dict[str, Any]] = {}  # dossier id -> due, department, procedure, source, alerts
@@ -46,7 +49,7 @@ class ServicesDetector:
     @classmethod
     def from_settings(cls, settings: Any) -> ServicesDetector:
         cfg = getattr(settings.rules, "services", None)
-        return cls(cfg if cfg is not None else ServicesRuleSettings(enabled=[]))
+        return cls(cfg if cfg is not None else ServicesRuleSettings(enabled=[]), settings.timezone)
 
     # -- signals ---------------------------------------------------------------------------
     def _signal(
@@ -104,7 +107,9 @@ class ServicesDetector:
         soon = timedelta(hours=self.cfg.approaching_hours)
         for dossier, entry in sorted(self.open.items()):
             due: datetime = entry["due"]
-            params = {"dossier": dossier, "department": entry["department"], "due": due.isoformat()}
+            # the due time in the city's zone, written in the reader's form when shown (TIME_FIELDS)
+            params = {"dossier": dossier, "department": entry["department"],
+                      "due": due.astimezone(self.zone).isoformat(), TIME_FIELDS: ["due"]}
             details = {"dossier_id": dossier, "procedure_code": entry["procedure"], "due": due.isoformat()}
             if "overdue" in enabled and watermark > due and "overdue" not in entry["alerts"]:
                 entry["alerts"].append("overdue")
