@@ -21,6 +21,7 @@ from dash import html
 from dashboards.formats import Formats
 from dashboards.i18n import t
 from ioc import i18n
+from ioc.feeds.environment.metrics import metric_name
 from ioc.feeds.environment.settings import ThresholdRule
 from ioc.health import FeedHealth
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
@@ -97,13 +98,6 @@ ALERT_STATE_LABELS: dict[str, str] = {"open": "OPEN", "reopened": "REOPENED", "a
                                       "assigned": "ASSIGNED", "silenced": "SILENCED", "resolved": "RESOLVED"}
 FONT = "Inter, Roboto, 'DejaVu Sans', 'Liberation Sans', Arial, sans-serif"
 
-METRIC_LABELS: dict[str, str] = {
-    "pm25": "PM2.5", "pm2_5": "PM2.5", "pm10": "PM10", "pm1": "PM1", "no2": "NO₂", "so2": "SO₂",
-    "o3": "O₃", "co": "CO", "co2": "CO₂", "aqi": "AQI", "temperature": "Temperature", "temp": "Temp",
-    "humidity": "Humidity", "rh": "Humidity", "pressure": "Pressure", "rain": "Rain",
-    "rainfall": "Rainfall", "water_level": "Water level", "wind_speed": "Wind",
-    "relative_humidity": "Humidity", "illuminance": "Light", "water_flow": "Water flow",
-}
 LABEL_CHARS = 13  # what fits beside a chart strip at the wall's type size
 
 
@@ -149,8 +143,7 @@ def metric_label(metric: str, lang: str = "en") -> str:
     """A short readable name for a metric id (``pm25`` -> ``PM2.5``, ``humidity`` -> ``Độ ẩm`` in
     Vietnamese), at most :data:`LABEL_CHARS` long; a metric the catalogue does not know keeps its id's
     words."""
-    known = METRIC_LABELS.get(metric)
-    label = t(known, lang) if known else metric.replace("_", " ").capitalize()
+    label = metric_name(metric, lang)
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
 
 

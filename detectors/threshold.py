@@ -37,25 +37,16 @@ from typing import Any, Literal
 from detectors.base import check_rule_names, check_version, dump_time, load_time
 from ioc.config import Settings
 from ioc.events import AlertSignal, Event
+from ioc.feeds.environment.metrics import METRIC_DOMAIN, metric_name
 from ioc.feeds.environment.records import EnvironmentReading
 from ioc.feeds.environment.settings import ThresholdRule
+from ioc.i18n import TERM_DOMAINS, TEXT_FORMS
 
 KIND = "environment.reading"
 SNAPSHOT_VERSION = 1
 DEFAULT_LATENESS = timedelta(minutes=30)
 
 # Display names of common metrics, for titles; any other metric is shown as its name.
-METRIC_LABELS: dict[str, str] = {
-    "co2": "CO₂",
-    "co": "CO",
-    "no2": "NO₂",
-    "o3": "O₃",
-    "so2": "SO₂",
-    "pm25": "PM2.5",
-    "pm2_5": "PM2.5",
-    "pm10": "PM10",
-}
-
 Reading = tuple[datetime, float]
 Change = Literal["firing", "resolved"]
 
@@ -83,11 +74,6 @@ class _Track:
     folded_until: datetime | None = None  # every reading at or before it is folded into phase
     phase: _Phase = field(default_factory=_Phase)
     unit: str = ""
-
-
-def metric_label(metric: str) -> str:
-    """How a metric is named in a title."""
-    return METRIC_LABELS.get(metric, metric.replace("_", " "))
 
 
 class ThresholdDetector:
@@ -237,7 +223,7 @@ class ThresholdDetector:
         assert bound is not None
         where = self.stations.get(source) or source
         fields = {
-            "metric": metric_label(rule.metric),
+            "metric": metric_name(rule.metric),
             "value": value,
             "bound": bound,
             "unit": unit,
@@ -247,11 +233,13 @@ class ThresholdDetector:
             "rule": rule.name,
         }
         title = ""
-        template: str | None = rule.title or None
-        params: dict[str, Any] = fields
-        if rule.title:
+        own, forms = rule.title_forms()
+        template: str | None = own or None
+        params: dict[str, Any] = dict(fields)
+        if own:
             try:
-                title = rule.title.format(**fields)
+                title = own.format(**fields)
+                params[TEXT_FORMS] = forms  # the operator's own words in each language written
             except (KeyError, IndexError, ValueError, AttributeError):
                 title = ""  # a broken template must not stop the detector
         if not title:
@@ -259,6 +247,7 @@ class ThresholdDetector:
             params = {"metric": fields["metric"], "bound": f"{bound:g}", "unit": f" {unit}" if unit else "",
                       "minutes": f"{rule.for_minutes:g}", "area": where}
             title = template.format(**params)
+        params[TERM_DOMAINS] = {"metric": METRIC_DOMAIN}  # "Độ ẩm" on a Vietnamese screen
         return AlertSignal(
             time=t,
             source_id=source,
@@ -269,7 +258,8 @@ class ThresholdDetector:
             severity=rule.severity,
             title=title[:512],
             title_template=template,
-            title_params={k: v for k, v in params.items() if isinstance(v, str | int | float)},
+            title_params={k: v for k, v in params.items()
+                          if isinstance(v, str | int | float) or k in (TERM_DOMAINS, TEXT_FORMS)},
             area=self.stations.get(source),
             started_at=started_at,
             details={

@@ -83,6 +83,32 @@ def format_number(value: float, lang: str, digits: int = 1) -> str:
                           locale=lang)
 
 
+class LocalNumber(float):
+    """A fractional number that writes itself in a language's form, with a format spec or without
+    (``{value}`` -> ``26,9``; ``{value:.1f}`` -> ``26,9`` too), so a template an operator wrote with a
+    spec reads as the language writes numbers."""
+
+    lang: str
+
+    def __new__(cls, value: float, lang: str) -> LocalNumber:
+        number = super().__new__(cls, value)
+        number.lang = lang
+        return number
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return format_number(float(self), self.lang, 3)
+        return float.__format__(float(self), spec).translate(_marks(self.lang))
+
+
+@lru_cache(maxsize=8)
+def _marks(lang: str) -> dict[int, str]:
+    """How Python's ``,`` and ``.`` in a formatted number read in ``lang`` (CLDR, Babel)."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    return str.maketrans({",": get_group_symbol(lang), ".": get_decimal_symbol(lang)})
+
+
 #: fields that hold canonical terms, not names: a camera's object classes (``person/car``, the
 #: detector's COCO labels). Each ``/``-separated term is said in the reader's language through the
 #: message's own catalogue; the stored alert keeps the canonical class.
@@ -98,6 +124,11 @@ TERM_DOMAINS = "_terms"
 #: to show it in, the city's, as the feed that raised the message wrote it): each is written in the
 #: reader's form, ``13:38 7/11/26`` / ``07/11/2026, 13:38``, instead of the ISO text
 TIME_FIELDS = "_times"
+
+#: a message's field giving its whole text in other languages, ``{"vi": "Mực nước {area} cao"}``:
+#: a title an operator wrote in the settings, in the languages written there (a language not
+#: written reads the message's own text)
+TEXT_FORMS = "_forms"
 
 
 def terms(value: str, domain: str, lang: str) -> str:
@@ -117,7 +148,7 @@ def localized(params: dict[str, Any] | None, lang: str, domain: str | None = Non
     times = set(times) if isinstance(times, list) else set()
     for k, v in (params or {}).items():
         if isinstance(v, float):
-            v = format_number(v, lang, 3)
+            v = LocalNumber(v, lang)
         elif k in times and isinstance(v, str):
             v = _time_text(v, lang)
         elif isinstance(v, str) and isinstance(named.get(k), str):
@@ -143,10 +174,13 @@ def render(domain: str, template: str | None, params: dict[str, Any] | None, lan
     """A stored message (``template`` with ``params``) in ``lang``; ``fallback`` when there is no template
     or it does not fill (a field missing, a translation broken): a stored text never fails to show.
     Fractional numbers among the fields are written in the language's form, object classes in its
-    words (:func:`localized`)."""
+    words (:func:`localized`); a text of its own in ``lang`` (:data:`TEXT_FORMS`) comes first."""
     if not template:
         return fallback
+    forms = (params or {}).get(TEXT_FORMS)
     try:
+        if isinstance(forms, dict) and isinstance(forms.get(lang), str):
+            return str(forms[lang]).format(**localized(params, lang, domain))
         return gettext(domain, template, lang, **localized(params, lang, domain))
     except (KeyError, IndexError, ValueError, AttributeError):
         try:

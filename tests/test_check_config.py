@@ -42,9 +42,10 @@ def test_each_error_is_reported_with_its_toml_path(tmp_path: Path) -> None:
 outlets = ["tuoitre"]
 """)
     text = config.read_text(encoding="utf-8").replace("\nfor_minutes =", "\nfor_minuts =", 1)
-    config.write_text(text)
+    config.write_text(text.replace('title = { vi = "CO₂ trên 1000 ppm", en =', 'title = { vn = "CO₂", en ='))
     settings, errors = check_config(config)
     assert settings is None  # the file itself does not validate: those errors first
+    assert any(e.startswith("rules.thresholds[0].title") and "vn" in e for e in errors), errors  # a language
     assert "rules.pres: Extra inputs are not permitted" in errors
     assert any(e.startswith("rules.thresholds[0].for_minuts: Extra inputs are not permitted") for e in errors)
     # with the file's own errors fixed, the zone file is judged as the rules read it

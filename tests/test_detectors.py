@@ -164,7 +164,7 @@ def test_threshold_below_bound_on_hourly_river_flow() -> None:
         ("threshold:low-flow:hue-river-kimlong", "resolved", T0 + 8 * hour, T0 + 3 * hour),
     ]
     assert signals[0].severity == "critical"
-    assert signals[0].title == "water flow below 30 l/s for 120 min at Kim Long"
+    assert signals[0].title == "Water flow below 30 l/s for 120 min at Kim Long"
     assert signals[0].details["direction"] == "below" and signals[0].details["value"] == 26.9
     # 31.2 at 07:00 is back over 30 but not by the 2 l/s margin; 29.9 at 09:00 is a single reading.
 
@@ -188,6 +188,30 @@ def test_threshold_per_station_filter_title_template_and_other_metrics() -> None
     broken = rule.model_copy(update={"title": "{nope} {value:xyz}"})
     fallback = feed(ThresholdDetector([broken]), co2("hue-air-truongtien"))
     assert fallback[0].title == "CO₂ above 1000 ppm for 10 min at hue-air-truongtien"
+
+
+def test_threshold_titles_read_in_each_screens_language() -> None:
+    """The standard title names the metric in the reader's language; a rule's own title may be
+    written in each language, and a screen in one not written reads the English."""
+    import json
+
+    from ioc.i18n import render
+
+    def titles(rule: ThresholdRule) -> dict[str, str]:
+        signal = feed(ThresholdDetector([rule], stations={"hue-river-kimlong": "Kim Long"}), flow())[0]
+        stored = json.loads(json.dumps(signal.title_params))  # as the store keeps them
+        return {lang: render("alerts", signal.title_template, stored, lang, signal.title)
+                for lang in ("vi", "en")}
+
+    assert titles(LOW_FLOW_RULE) == {"vi": "Lưu lượng dưới 30 l/s trong 120 phút tại Kim Long",
+                                     "en": "Water flow below 30 l/s for 120 min at Kim Long"}
+    own = LOW_FLOW_RULE.model_copy(update={"title": {
+        "vi": "{metric} sông thấp: {value:.1f} {unit} tại {area}",
+        "en": "River {metric} low: {value:.1f} {unit} at {area}"}})
+    assert titles(own) == {"vi": "Lưu lượng sông thấp: 26,9 l/s tại Kim Long",
+                           "en": "River Water flow low: 26.9 l/s at Kim Long"}
+    english_only = LOW_FLOW_RULE.model_copy(update={"title": "Low flow at {area}"})
+    assert titles(english_only) == {"vi": "Low flow at Kim Long", "en": "Low flow at Kim Long"}
 
 
 def test_threshold_duplicates_change_nothing() -> None:

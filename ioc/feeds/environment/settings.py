@@ -20,7 +20,17 @@ class ThresholdRule(BaseModel):
     clear_margin: float = 0.0
     severity: Literal["info", "warning", "critical"] = "warning"
     stations: list[str] = Field(default_factory=list)
-    title: str = ""
+    #: the alert's title, a template of the rule's fields ({metric}, {value}, {bound}, {unit},
+    #: {station}, {area}, {minutes}): one text, or one per language (``{vi = "...", en = "..."}``),
+    #: each screen reading its own; empty: the standard title, in every language
+    title: str | dict[Literal["vi", "en"], str] = ""
+
+    def title_forms(self) -> tuple[str, dict[str, str]]:
+        """The rule's own title: its English (else its only) text, and its texts in other languages."""
+        if isinstance(self.title, str):
+            return self.title, {}
+        english = self.title.get("en") or next(iter(self.title.values()), "")
+        return english, {lang: text for lang, text in self.title.items() if lang != "en"}
 
     @model_validator(mode="after")
     def _one_bound(self) -> ThresholdRule:
