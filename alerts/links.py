@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-FEEDS: tuple[str, ...] = ("environment", "vessels", "cameras", "cybersecurity", "press", "reports", "other")
+FEEDS: tuple[str, ...] = ("environment", "vessels", "cameras", "cybersecurity", "press", "services",
+                          "reports", "other")
 
 # detectors whose feed their name alone tells; others are told by their details
 DETECTOR_FEEDS: dict[str, str] = {
@@ -26,12 +27,20 @@ DETECTOR_FEEDS: dict[str, str] = {
     "storm_ban": "vessels",
     "zone_dwell": "vessels",
     "vessel": "vessels",
+    "vessel_rules": "vessels",
     "intrusion": "cameras",
     "crowd": "cameras",
     "congestion": "cameras",
     "camera_fault": "cameras",
     "camera": "cameras",
+    "wrong_way": "cameras",
+    "no_stopping": "cameras",
+    "lane_congestion": "cameras",
     "security": "cybersecurity",
+    "press": "press",
+    "services": "services",
+    "reports_deadline": "reports",
+    "reports_burst": "reports",
 }
 _KIND_FEEDS: dict[str, str] = {
     "environment": "environment",

@@ -80,6 +80,7 @@ FEED_LABELS = {
     "cameras": "Cameras",
     "cybersecurity": "Cyber",
     "press": "Press",
+    "services": "Public services",
     "reports": "Reports",
     "other": "Other",
 }
