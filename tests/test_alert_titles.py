@@ -90,6 +90,21 @@ def test_every_rule_title_has_a_vietnamese_form_with_the_same_fields() -> None:
         assert {f for _, f, _, _ in Formatter().parse(vi) if f} == fields, template
 
 
+def test_every_rule_gives_its_signals_a_title_template() -> None:
+    """A title written as an f-string reads in English on every screen: each ``AlertSignal(...)`` in
+    ``detectors/`` names its ``title_template`` (or passes its fields on with ``**``)."""
+    import ast
+
+    bare = []
+    for path in sorted((ROOT / "detectors").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AlertSignal":
+                given = {k.arg for k in node.keywords}
+                if "title_template" not in given and None not in given:
+                    bare.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert bare == []
+
+
 def test_camera_and_vessel_signals_carry_their_template_and_read_in_vietnamese() -> None:
     """Real detectors on recorded-style events: the stored alert reads in either language."""
     from datetime import timedelta

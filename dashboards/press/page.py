@@ -24,7 +24,7 @@ from dashboards import components as c
 from dashboards.i18n import page_language
 from dashboards.press.panels import panels
 from ioc.config import Settings
-from ioc.i18n import Translator, format_time
+from ioc.i18n import Translator, format_time, render
 
 PREFIX = "/press/"
 t = Translator("press")
@@ -69,7 +69,8 @@ def _articles(pool: ConnectionPool) -> list[tuple]:
 def _alerts(pool: ConnectionPool, department: str) -> list[tuple]:
     with pool.connection() as conn:
         return conn.execute(
-            "SELECT last_seen, rule, severity, title, details FROM alerts WHERE detector = 'press' "
+            "SELECT last_seen, rule, severity, title, details, title_template, title_params FROM alerts "
+            "WHERE detector = 'press' "
             "AND (%s = '' OR details->>'department' = %s) ORDER BY last_seen DESC LIMIT 50",
             (department, department)).fetchall()
 
@@ -121,11 +122,12 @@ def content(pool: ConnectionPool, settings: Settings, lang: str, department: str
         ], className=f"article tone-{tone}")
         for when, outlet, url, title, tone, places, agencies, topics, _, entities in articles]
     alert_rows = [
-        html.Tr([html.Td(format_time(when, lang, tz, "short")), html.Td(t(rule, lang)), html.Td(title),
+        html.Tr([html.Td(format_time(when, lang, tz, "short")), html.Td(t(rule, lang)),
+                 html.Td(render("alerts", template, params, lang, title)),  # in the screen's language
                  html.Td(str(len(details["outlets"])) if details.get("outlets") else ""),
                  html.Td(str(details.get("department", "")))],
                 className=f"alert {severity}")
-        for when, rule, severity, title, details in _alerts(pool, department)]
+        for when, rule, severity, title, details, template, params in _alerts(pool, department)]
     tone_rows = [html.Tr([html.Td(o), html.Td(str(n)), html.Td(str(z)), html.Td(str(p))])
                  for o, n, z, p in _tone_by_outlet(pool)]
     stories_and_trends, simulated_stories = panels(pool, settings, lang, department, datetime.now(UTC))

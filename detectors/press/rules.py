@@ -12,10 +12,18 @@ from detectors.base import check_version, dump_time, load_time
 from detectors.press.bursts import HourlyCounts, find_bursts
 from detectors.press.stories import Story, StoryGrouper
 from ioc.events import AlertSignal, Event
-from ioc.feeds.press.records import PressArticle
+from ioc.feeds.press.records import TERMS_DOMAIN, PressArticle
 from ioc.feeds.press.settings import PressRuleSettings
+from ioc.i18n import TERM_DOMAINS
 
 VERSION = 1
+
+# alert titles: messages of the ``alerts`` catalogue, rendered in the reader's language, by rule
+PRESS_TITLES: dict[str, str] = {
+    "spreading": "Story carried by {outlets} outlets: {story}",
+    "negative": "Negative story about {about}: {story}",
+    "burst": "Burst of {term}: {count} articles in an hour (baseline {baseline})",
+}
 
 
 class PressDetector:
@@ -50,14 +58,16 @@ class PressDetector:
                 return self.cfg.departments[n]
         return self.cfg.default_department
 
-    def _signal(self, e: PressArticle, rule: str, fp: str, severity: str, title: str,
+    def _signal(self, e: PressArticle, rule: str, fp: str, severity: str, params: dict[str, Any],
                 details: dict[str, Any]) -> list[AlertSignal]:
         if fp in self.fired:
             return []
         self.fired.add(fp)
+        template = PRESS_TITLES[rule]
         return [AlertSignal(time=e.time, source_id=e.source_id, detector=self.name, rule=rule,
                             fingerprint=fp, status="firing", severity=severity,  # type: ignore[arg-type]
-                            title=title[:512], started_at=e.time, details=details)]
+                            title=template.format(**params)[:512], title_template=template,
+                            title_params=params, started_at=e.time, details=details)]
 
     def observe(self, event: Event) -> list[AlertSignal]:
         if not isinstance(event, PressArticle):
@@ -72,11 +82,11 @@ class PressDetector:
         out: list[AlertSignal] = []
         if story.spread_at is not None:
             out += self._signal(e, "spreading", f"press:spreading:{story.id}", "warning",
-                                f"Story carried by {len(story.outlets)} outlets: {story.title}",
+                                {"outlets": len(story.outlets), "story": story.title},
                                 self._story(story, watched))
         if e.tone == "negative" and (e.agencies or e.places):
             out += self._signal(e, "negative", f"press:negative:{story.id}", "info",
-                                f"Negative story about {', '.join(e.agencies or e.places)}: {story.title}",
+                                {"about": ", ".join(e.agencies or e.places), "story": story.title},
                                 self._story(story, watched))
         terms = [f"topic:{t}" for t in e.topics if t in self.cfg.hazards] + [f"place:{p}" for p in e.places]
         self.counts.add(e.time, terms)
@@ -86,8 +96,8 @@ class PressDetector:
             name = burst.term.split(":", 1)[1]
             out += self._signal(e, "burst", f"press:burst:{burst.term}:{burst.hour.isoformat()}",
                                 "critical" if burst.term.startswith("topic:") else "warning",
-                                f"Burst of {burst.term}: {burst.count} articles in an hour "
-                                f"(baseline {burst.baseline:g})",
+                                {"term": name, "count": burst.count, "baseline": round(burst.baseline, 2),
+                                 TERM_DOMAINS: {"term": TERMS_DOMAIN}},  # a topic in the reader's words
                                 {"term": burst.term, "count": burst.count, "baseline": burst.baseline,
                                  "z": burst.z, "hour": burst.hour.isoformat(),
                                  "department": self.department([name])})

@@ -8,6 +8,9 @@ from pydantic import AwareDatetime, Field
 
 from ioc.records import Event
 
+#: the catalogue that says the feed's topics (``flood``: "lũ lụt") in the reader's language
+TERMS_DOMAIN = "press"
+
 Term = Annotated[str, Field(min_length=1, max_length=128)]
 Tone = Literal["negative", "neutral", "positive"]
 
