@@ -19,6 +19,7 @@ from dashboards.reports.pdf import html_to_pdf
 from dashboards.reports.periods import last_period, periods_between
 from dashboards.reports.render import render_html
 from dashboards.reports.settings import ReportSettings
+from detectors.threshold import THRESHOLD_TITLES
 from ioc.events import AlertSignal
 from ioc.store.database import Store
 
@@ -31,10 +32,13 @@ T0 = datetime(2026, 12, 4, 1, 0, tzinfo=UTC)
 
 
 def signal(fp: str, minute: float, severity: str = "warning", area: str = "Đông Ba") -> AlertSignal:
+    template = THRESHOLD_TITLES["above"]
+    params = {"metric": "CO₂", "bound": "1000", "unit": " ppm", "minutes": "10", "area": f"{area} ({fp})"}
     return AlertSignal(time=T0 + timedelta(minutes=minute), source_id=fp, detector="threshold",
                        rule="co2-high",
                        fingerprint=fp, status="firing", severity=severity,  # type: ignore[arg-type]
-                       title=f"CO₂ high at {fp}", area=area, started_at=T0, details={})
+                       title=template.format(**params), title_template=template, title_params=params,
+                       area=area, started_at=T0, details={})
 
 
 def test_periods_follow_the_citys_shifts_days_and_weeks() -> None:
@@ -99,6 +103,7 @@ def test_report_in_both_languages_prints_to_a_pdf_with_tables_and_charts(plain_s
     en = render_html("daily", f, "en", TZ, "Huế")
     assert "Báo cáo sự cố hằng ngày" in vi and "MÔ PHỎNG" in vi and "Thời gian tiếp nhận trung bình" in vi
     assert "15 phút" in vi and "07:00" in vi  # Huế time, not UTC
+    assert "CO₂ trên 1000 ppm trong 10 phút tại" in vi and "CO₂ above 1000 ppm for 10 min at" in en  # titles
     assert "Daily incident report" in en and "SIMULATED" not in en and "15 min" in en
     assert "<script" not in vi and "<svg" in vi
     reader = PdfReader(io.BytesIO(html_to_pdf(en)))

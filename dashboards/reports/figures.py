@@ -35,7 +35,8 @@ SELECT count(*) FILTER (WHERE created_at >= %(start)s AND created_at < %(end)s),
 FROM alerts WHERE created_at < %(end)s
 """
 _OPEN_CRITICAL = """
-SELECT id, title, source_id, area, created_at, coalesce(assignee, acknowledged_by), state FROM alerts
+SELECT id, title, source_id, area, created_at, coalesce(assignee, acknowledged_by), state, title_template,
+       title_params FROM alerts
 WHERE severity = 'critical' AND created_at < %(end)s AND (closed_at IS NULL OR closed_at >= %(end)s)
 ORDER BY created_at LIMIT %(top)s
 """
@@ -122,7 +123,8 @@ def gather(pool: ConnectionPool, start: datetime, end: datetime, top: int = 10,
         f.by_area = _nested(conn.execute(_BY.format(col="area"), args).fetchall(), "-")
         f.officers = [OfficerFigures(r[0], int(r[1]), r[2], int(r[3]), r[4])
                       for r in conn.execute(_PER_OFFICER, args).fetchall()]
-        keys = ("id", "title", "source_id", "area", "created_at", "holder", "state")
+        keys = ("id", "title", "source_id", "area", "created_at", "holder", "state", "title_template",
+                "title_params")
         f.open_critical = [dict(zip(keys, r, strict=True)) for r in conn.execute(_OPEN_CRITICAL, args)]
         keys = ("id", "detector", "area", "first_at", "last_at", "alerts")
         incidents = conn.execute(_INCIDENTS, args).fetchall()

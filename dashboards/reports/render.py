@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from dashboards.reports.charts import bar_chart, stacked_severity_chart
 from dashboards.reports.figures import ReportFigures
-from ioc.i18n import Translator, format_number, format_time
+from ioc.i18n import Translator, format_number, format_time, render
 
 t = Translator("reports")
 _ENV = Environment(loader=PackageLoader("dashboards.reports", "templates"),
@@ -54,5 +54,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
         pct=lambda v: f"{format_number(100 * v, lang, 1)} %",
         title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
         svg=Markup,
+        alert_title=lambda a: render("alerts", a.get("title_template"), a.get("title_params"), lang,
+                                     a["title"]),  # an alert's title in the report's language
         period=f"{when(figures.start)} – {when(figures.end)}",
     )

@@ -48,10 +48,13 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
     fig = go.Figure()
     for category in sorted({m["category"] for m in minutes}):
         pts = [m for m in minutes if m["category"] == category]
-        fig.add_bar(x=[p["bucket"].astimezone(tz) for p in pts], y=[p["events"] for p in pts], name=category)
+        fig.add_bar(x=[p["bucket"].astimezone(tz) for p in pts], y=[p["events"] for p in pts],
+                    name=t(category, lang))  # a parser's category word ("authentication") in the language
     fig.update_layout(barmode="stack", height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30},
                       title=t("Events per minute by category", lang), template="plotly_dark",
-                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+                      paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",
+                      # two hours: the time of day is enough, and plotly's own dates speak English
+                      xaxis={"tickformat": "%H:%M"})
     tiles = [(t("Events in the last hour", lang), s["events"]),
              (t("Failures in the last hour", lang), s["failures"]),
              (t("Open security alerts", lang), s["open_alerts"])]
