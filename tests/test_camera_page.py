@@ -360,3 +360,19 @@ def test_a_crowded_camera_wall_marks_offline_and_faulty_cameras(browser, crowded
     text = browser.execute_script(traffic)
     assert "Motorbikes" in text and "17" in text and "75% occupied" in text and "12 px/s" in text, text
     assert [r.getMessage() for r in caplog.records if "Exception on" in r.getMessage()] == []
+
+
+def test_a_tiles_alert_strip_counts_the_other_alerts_as_alerts_in_either_language() -> None:
+    """"+ 1 more" on a camera tile counts alerts (the Vietnamese once said "tàu khác": vessels)."""
+    from dashboards.cameras.tiles import alert_strip
+    from dashboards.formats import Formats
+    from ioc.store.camera_queries import CameraAlert
+
+    now = datetime.now(UTC)
+    alerts = [CameraAlert(id=i, camera_id="hue-cam-1", detector="intrusion", rule="r", severity="warning",
+                          state="open", title=f"alert {i}", fault=None, started_at=now, last_seen=now,
+                          resolved_at=None, count=1) for i in (1, 2, 3)]
+    for lang, said in (("vi", "+ 2 cảnh báo khác"), ("en", "+ 2 more alerts")):
+        children, _ = alert_strip(alerts, now, Formats(lang, "Asia/Ho_Chi_Minh"))
+        text = json.dumps([c.to_plotly_json() for c in children], default=str, ensure_ascii=False)
+        assert said in text and "tàu" not in text, text

@@ -94,7 +94,8 @@ def alert_strip(alerts: Sequence[cq.CameraAlert], now: datetime, f: Formats) -> 
     if not alerts:
         return [], "cam-alert-strip cam-empty"
     worst = alerts[0]
-    more = t("+ {n} more", f.lang, n=len(alerts) - 1) if len(alerts) > 1 else ""
+    others = len(alerts) - 1
+    more = t.plural("+ {n} more alert", "+ {n} more alerts", others, f.lang) if others else ""
     title = worst.title_in(f.lang)
     return (
         [html.Span(c.severity_short(worst.severity, f.lang), className="cam-sev"),

@@ -54,7 +54,9 @@ def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS, lang: s
             **{"data-mmsi": str(v.mmsi)},
         ))
     if len(flagged) > limit:
-        items.append(html.Div(t("+ {n} more", lang, n=len(flagged) - limit), className="sea-more"))
+        rest = len(flagged) - limit
+        more = t.plural("+ {n} more vessel", "+ {n} more vessels", rest, lang)
+        items.append(html.Div(more, className="sea-more"))
     if not items:
         items = [html.Div(t("No vessel in alert", lang), className="sea-none")]
     return items
