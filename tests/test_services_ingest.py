@@ -127,3 +127,28 @@ def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample()
         stop.set()
         thread.join(timeout=60)
     assert worker.health["events"] > 1000 and worker.health["dead_letters"] == 0
+
+
+def test_a_simulated_sample_is_moved_by_whole_weeks_to_the_week_before_now() -> None:
+    """The demo's two weeks of dossiers, made for November, read in a later month: moved by whole
+    weeks so their last event is in the past week, each dossier's weekday and time of day kept."""
+    import pytest
+
+    from ingest.services import ServicesFeedOptions
+    from ingest.services.csv_import import to_recent_weeks
+
+    sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
+    events = [i for i in read_csv_file(sample, source="motcua-sample", tz=HUE, simulated=True)
+              if isinstance(i, DossierEvent)]
+    now = max(e.time for e in events) + timedelta(days=38, hours=5)  # five weeks and three days on
+    moved = to_recent_weeks(events, now)
+    step = moved[0].time - events[0].time
+    assert step == timedelta(weeks=5)
+    assert now - timedelta(weeks=1) < max(e.time for e in moved) <= now
+    assert all((m.time - e.time, m.received - e.received, m.due - e.due) == (step, step, step)
+               and (e.finished is None) == (m.finished is None) for e, m in zip(events, moved, strict=True))
+    assert all(m.time.astimezone(HUE).strftime("%a %H:%M") == e.time.astimezone(HUE).strftime("%a %H:%M")
+               for e, m in zip(events, moved, strict=True))
+    assert to_recent_weeks(events, max(e.time for e in events) + timedelta(days=6)) == events  # recent
+    with pytest.raises(ValueError, match="simulated"):  # a real export's times are never moved
+        ServicesFeedOptions(path="x.csv", shift_to_recent=True)

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ingest.services.csv_import import read_csv_file
+from ingest.services.csv_import import read_csv_file, to_recent_weeks
 from ingest.services.poller import DossierPoller
 from ingest.services.worker import ServicesWorker
 from ioc.bus.base import Publisher
@@ -33,6 +33,16 @@ class ServicesFeedOptions(BaseModel):
     api_key: str | None = None  # sent as X-API-Key
     timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # of times written without an offset
     simulated: bool = False
+    #: services-csv of a SIMULATED sample only: move its times forward by whole weeks so its last
+    #: event falls in the week before the start (weekdays and times of day kept), so the demo's pages
+    #: show a current month rather than one long past; real exports are never moved
+    shift_to_recent: bool = False
+
+    @model_validator(mode="after")
+    def _only_simulated_moves(self) -> ServicesFeedOptions:
+        if self.shift_to_recent and not self.simulated:
+            raise ValueError("shift_to_recent moves a SIMULATED sample's times: set simulated = true")
+        return self
 
 
 def feed_options(feed: FeedSettings) -> ServicesFeedOptions:
@@ -78,7 +88,10 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
 
     def read() -> tuple[list[DossierEvent], list[tuple[str, str]]]:
         items = list(read_csv_file(path, source=feed.name, tz=tz, simulated=options.simulated))
-        return ([i for i in items if isinstance(i, DossierEvent)], [i for i in items if isinstance(i, tuple)])
+        events = [i for i in items if isinstance(i, DossierEvent)]
+        if options.shift_to_recent:
+            events = to_recent_weeks(events, datetime.now(UTC))
+        return events, [i for i in items if isinstance(i, tuple)]
 
     return ServicesWorker(feed.name, read, publisher, once=True)
 

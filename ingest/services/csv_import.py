@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,3 +57,17 @@ def read_csv_file(path: Path, **kw: object) -> Iterator[DossierEvent | tuple[str
         yield f"{path.name}: not UTF-8 ({exc})", data[:65536].decode("utf-8", "replace")
         return
     yield from read_csv(text, **kw)  # type: ignore[arg-type]
+
+
+def to_recent_weeks(events: list[DossierEvent], now: datetime) -> list[DossierEvent]:
+    """``events`` moved forward by whole weeks so the last falls in the week up to ``now`` (a
+    SIMULATED sample replayed long after it was made: weekdays and times of day stay as they were)."""
+    if not events:
+        return events
+    weeks = (now - max(e.time for e in events)) // timedelta(weeks=1)
+    if weeks <= 0:
+        return events
+    step = timedelta(weeks=weeks)
+    return [e.model_copy(update={"time": e.time + step, "received": e.received + step, "due": e.due + step,
+                                 "finished": None if e.finished is None else e.finished + step})
+            for e in events]
