@@ -15,41 +15,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-FEEDS: tuple[str, ...] = ("environment", "vessels", "cameras", "cybersecurity", "press", "services",
-                          "reports", "other")
+from ioc.feeds import FEEDS as REGISTERED
 
-# detectors whose feed their name alone tells; others are told by their details
-DETECTOR_FEEDS: dict[str, str] = {
-    "threshold": "environment",
-    "ais_gap": "vessels",
-    "encounter": "vessels",
-    "loitering": "vessels",
-    "storm_ban": "vessels",
-    "zone_dwell": "vessels",
-    "vessel": "vessels",
-    "vessel_rules": "vessels",
-    "intrusion": "cameras",
-    "crowd": "cameras",
-    "congestion": "cameras",
-    "camera_fault": "cameras",
-    "camera": "cameras",
-    "wrong_way": "cameras",
-    "no_stopping": "cameras",
-    "lane_congestion": "cameras",
-    "security": "cybersecurity",
-    "press": "press",
-    "services": "services",
-    "reports_deadline": "reports",
-    "reports_burst": "reports",
-}
-_KIND_FEEDS: dict[str, str] = {
-    "environment": "environment",
-    "camera": "cameras",
-    "vessel": "vessels",
-    "security": "cybersecurity",
-    "press": "press",
-    "field": "reports",
-}
+#: the console's feeds: every registered one, in the registry's order, then what no feed claims
+FEEDS: tuple[str, ...] = (*(spec.name for spec in REGISTERED), "other")
+
+# detectors whose feed their name alone tells (each feed declares its rules' detectors); others,
+# such as the stale rule that watches any kind, are told by their details
+DETECTOR_FEEDS: dict[str, str] = {name: spec.name for spec in REGISTERED for name in spec.detectors}
+_KIND_FEEDS: dict[str, str] = {cls.model_fields["kind"].default: spec.name
+                               for spec in REGISTERED for cls in spec.events}
 
 
 def feed_of(detector: str, details: Mapping[str, Any] | None) -> str:
@@ -58,9 +33,8 @@ def feed_of(detector: str, details: Mapping[str, Any] | None) -> str:
         return DETECTOR_FEEDS[detector]
     details = details or {}
     kind = str(details.get("kind") or "")  # e.g. the stale detector's "environment.reading"
-    for prefix, feed in _KIND_FEEDS.items():
-        if kind.startswith(prefix):
-            return feed
+    if kind in _KIND_FEEDS:
+        return _KIND_FEEDS[kind]
     if "mmsi" in details:
         return "vessels"
     if "camera" in details:
@@ -88,6 +62,6 @@ def data_link(
         if at is not None:
             query["at"] = at.isoformat()
         return "Open the camera frame", "/cameras?" + urlencode(query)
-    if feed == "cybersecurity" and alert_id is not None:
+    if feed == "security" and alert_id is not None:
         return "Open the alert's events", "/security/?" + urlencode({"alert": alert_id})
     return None

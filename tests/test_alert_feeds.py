@@ -8,12 +8,9 @@ from test_replay_every_feed import feeds_of_detectors
 from alerts.links import FEEDS, feed_of
 from ioc.config import DEFAULT_CONFIG, load_settings
 
-CONSOLE_NAMES = {"security": "cybersecurity"}  # the console's name of a feed, where it differs
-
 
 def test_every_detector_of_the_hue_settings_files_its_alerts_under_its_feed() -> None:
-    expected = {name: CONSOLE_NAMES.get(feed, feed)
-                for name, feed in feeds_of_detectors(load_settings(DEFAULT_CONFIG)).items()}
+    expected = feeds_of_detectors(load_settings(DEFAULT_CONFIG))
     assert {"services", "reports_deadline", "reports_burst", "press", "threshold"} <= set(expected)
     # the stale rule watches any kind: its alert names the kind it found silent
     got = {name: feed_of(name, {"kind": "environment.reading"} if name == "stale" else {})

@@ -124,7 +124,7 @@ def test_an_alert_links_to_its_events_and_the_grid_filters_by_column(served: tup
     base, store = served
     service = AlertService(store.pool)
     alert = next(a for a in service.alerts() if a.rule == "brute_force")
-    assert alert.feed == "cybersecurity"
+    assert alert.feed == "security"
     assert alert.link == ("Open the alert's events", f"/security/?alert={alert.id}")
     src = alert.details["src_ip"]
     scope = scope_of(alert, SecurityRuleSettings(brute_force_minutes=5), "en")

@@ -78,7 +78,7 @@ FEED_LABELS = {
     "environment": "Environ.",
     "vessels": "Vessels",
     "cameras": "Cameras",
-    "cybersecurity": "Cyber",
+    "security": "Cyber",
     "press": "Press",
     "services": "Public services",
     "reports": "Reports",

@@ -45,6 +45,8 @@ class FeedSpec:
     * ``refresh``: ``(connection, capabilities) -> rows``: keeps its rollups current where they are
       not continuous aggregates (the scheduler runs it); ``rollup_tables`` are kept ten times
       longer than raw rows by retention.
+    * ``detectors``: the names of its rules' detectors (each signal's ``detector``): the console
+      files their alerts under this feed and links them to its page.
     """
 
     name: str
@@ -62,3 +64,4 @@ class FeedSpec:
     fan_out: Callable[[Event, Any], Iterable[tuple[str, str, bytes]]] | None = None
     refresh: Callable[[Any, Any], int] | None = None
     rollup_tables: tuple[str, ...] = ()
+    detectors: frozenset[str] = frozenset()

@@ -17,6 +17,10 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="cameras",
+    detectors=frozenset({
+        "intrusion", "crowd", "congestion", "camera_fault", "camera",
+        "wrong_way", "no_stopping", "lane_congestion",
+    }),
     title="Cameras",
     events=(CameraDetection, CameraFrameStats, CameraKeyFrame, TrafficCount, LaneOccupancy),
     topics={

@@ -16,6 +16,7 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="environment",
+    detectors=frozenset({"threshold"}),
     title="Environment",
     events=(EnvironmentReading,),
     topics={"environment.reading": "ioc.environment.readings"},

@@ -16,6 +16,7 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="press",
+    detectors=frozenset({"press"}),
     title="Local press",
     events=(PressArticle,),
     topics={"press.article": "ioc.press.articles"},

@@ -23,6 +23,7 @@ def area_copies(record: Event, settings: Any = None) -> Iterator[tuple[str, str,
 
 SPEC = FeedSpec(
     name="reports",
+    detectors=frozenset({"reports_deadline", "reports_burst"}),
     title="Citizens' field reports",
     events=(FieldReport, ReportStatusChange, AreaReport),
     # one topic for a report and its status changes, both keyed by the report's id: in distributed

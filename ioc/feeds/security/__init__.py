@@ -10,6 +10,7 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="security",
+    detectors=frozenset({"security"}),
     title="Network security",
     events=(SecurityEvent,),
     topics={"security.event": "ioc.security.events"},

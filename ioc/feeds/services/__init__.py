@@ -10,6 +10,7 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="services",
+    detectors=frozenset({"services"}),
     title="Public administrative services",
     events=(DossierEvent,),
     topics={"services.dossier": "ioc.services.dossiers"},

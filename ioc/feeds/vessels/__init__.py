@@ -32,6 +32,9 @@ def cell_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]
 
 SPEC = FeedSpec(
     name="vessels",
+    detectors=frozenset({
+        "ais_gap", "encounter", "loitering", "storm_ban", "zone_dwell", "vessel", "vessel_rules",
+    }),
     title="Vessels",
     events=(VesselPosition, VesselCellPosition, VesselStatic, StormWarning),
     topics={
