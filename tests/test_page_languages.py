@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,13 +23,12 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alerts.people import People
-from dashboards.app import create_app
 from dashboards.i18n import t
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.i18n import Translator
 from ioc.store.database import open_store
 from tests import night_in_hue
-from tests.browser import log_in, wait_until_still
+from tests.browser import log_in, serving_pages, wait_until_still
 from tests.waiting import HANG_GUARD_S
 
 SHOTS = ARTIFACTS / "i18n"
@@ -125,24 +123,18 @@ def _shot(driver: Any, name: str) -> None:
 
 @pytest.fixture(scope="module")
 def city_url(pg_plain: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The whole app on the Huế settings, over a store with a busy night in it, cameras reporting."""
-    from werkzeug.serving import make_server
-
+    """The whole app on the Huế settings, over a store with a busy night in it, cameras reporting;
+    served by waitress, as the embedded mode serves it."""
     keyframes = tmp_path_factory.mktemp("keyframes")
     settings = night_in_hue.with_keyframes(load_settings(DEFAULT_CONFIG), keyframes)
     store = open_store(migrated_database(pg_plain), pool_max=8, want_timescaledb=False)
     People(store.pool).add_user("lan", "duty_officer", PASSWORD, "Nguyễn Thị Lan Hương")
     night_in_hue.seed(store, settings)
-    server = make_server("127.0.0.1", 0, create_app(store.pool, settings, caps_label=store.caps.label).server,
-                         threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="i18n-pages", daemon=True)
-    thread.start()
     try:
-        with night_in_hue.keep_cameras_reporting(store):
-            yield f"http://127.0.0.1:{server.server_port}"
+        with (serving_pages(store.pool, settings, caps_label=store.caps.label) as url,
+              night_in_hue.keep_cameras_reporting(store)):
+            yield url
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
         store.close()
 
 
