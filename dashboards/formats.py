@@ -14,7 +14,6 @@ ages come from the ``dashboards`` catalogue.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,23 +23,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
 from dashboards.i18n import page_language, t
-from ioc.i18n import BABEL_LOCALES
+from ioc.i18n import BABEL_LOCALES, number_marks
 
 NONE = "—"
-
-
-@functools.lru_cache(maxsize=16)
-def _marks(locale: str) -> dict[int, str]:
-    """Python's number marks (``,`` ``.`` ``-``) to the locale's (CLDR, from Babel), for ``str.translate``.
-
-    The pages' numbers are plain decimals grouped by thousands in both languages: Python's own
-    formatting with the locale's marks writes them as Babel's ``format_decimal`` does, at a fiftieth
-    of its cost (the sea map formats a few numbers for each of 2,000 vessels on every refresh)."""
-    return str.maketrans({",": get_group_symbol(locale), ".": get_decimal_symbol(locale),
-                          "-": get_minus_sign_symbol(locale)})
 
 
 @dataclass(frozen=True)
@@ -71,13 +58,13 @@ class Formats:
         text = format(round(value, digits) + 0.0, f",.{digits}f")  # + 0.0: no "-0"
         if digits:
             text = text.rstrip("0").rstrip(".")
-        return text.translate(_marks(self.locale))
+        return text.translate(number_marks(self.locale))
 
     def fixed(self, value: float | None, digits: int = 1) -> str:
         """``value`` with exactly ``digits`` decimals (``12,0``): figures that sit in a column."""
         if value is None or not math.isfinite(value):
             return NONE
-        return format(round(value, digits) + 0.0, f",.{digits}f").translate(_marks(self.locale))
+        return format(round(value, digits) + 0.0, f",.{digits}f").translate(number_marks(self.locale))
 
     def value(self, value: float | None) -> str:
         """A measured value with as many decimals as its size deserves (``1.234``, ``12,3``, ``0,57``)."""

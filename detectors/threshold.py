@@ -46,7 +46,6 @@ KIND = "environment.reading"
 SNAPSHOT_VERSION = 1
 DEFAULT_LATENESS = timedelta(minutes=30)
 
-# Display names of common metrics, for titles; any other metric is shown as its name.
 Reading = tuple[datetime, float]
 Change = Literal["firing", "resolved"]
 

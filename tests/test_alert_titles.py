@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alerts.models import Alert
 from detectors.stale import STALE_TITLE
@@ -55,6 +56,14 @@ def test_a_notification_carries_the_title_in_every_language() -> None:
     assert summary["titles"] == {"vi": "Không có dữ liệu từ st-1 hơn 15 phút (Huế)", "en": fields["title"]}
 
 
+def _rule_modules() -> list[tuple[Path, Any]]:
+    """Every module of ``detectors/`` with its syntax tree."""
+    import ast
+
+    return [(path, ast.parse(path.read_text(encoding="utf-8")))
+            for path in sorted((ROOT / "detectors").rglob("*.py"))]
+
+
 def _rule_templates() -> list[str]:
     """Every title template the rules of every feed declare: each string with a ``{field}`` in the
     code of ``detectors/`` (docstrings and a bare ``{field}`` aside). Read from the code, not listed
@@ -64,8 +73,7 @@ def _rule_templates() -> list[str]:
 
     field = re.compile(r"\{\w+\}")
     found: set[str] = set()
-    for path in sorted((ROOT / "detectors").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for _path, tree in _rule_modules():
         docstrings = {id(body[0].value) for node in ast.walk(tree)
                       if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
                       and (body := node.body) and isinstance(body[0], ast.Expr)}
@@ -96,8 +104,8 @@ def test_every_rule_gives_its_signals_a_title_template() -> None:
     import ast
 
     bare = []
-    for path in sorted((ROOT / "detectors").rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for path, tree in _rule_modules():
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AlertSignal":
                 given = {k.arg for k in node.keywords}
                 if "title_template" not in given and None not in given:
