@@ -47,8 +47,15 @@ def headless_chromium(width: int = 1920, height: int = 1080) -> Iterator[Any]:
             driver.quit()  # ends the chromedriver and the Chromium it started, nothing else
 
 
+#: How long one command to chromedriver may take before it fails: selenium's own default is no
+#: limit, so a hung Chromium held its test (and CI) forever. Page loads and scripts have their own,
+#: shorter limits on chromedriver's side; this only guards against a hang.
+COMMAND_GUARD_S = 180
+
+
 def _fit(driver: Any, width: int, height: int) -> None:
     """The viewport of ``driver``'s current window, and the page-load guard every test expects."""
+    driver.command_executor.client_config.timeout = COMMAND_GUARD_S
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
     driver.set_page_load_timeout(30)
