@@ -14,6 +14,7 @@ from dashboards.components import ALERT_STATE_LABELS
 from dashboards.formats import Formats
 from dashboards.i18n import t
 from ioc.config import Settings
+from ioc.feeds import FEEDS as REGISTERED
 
 PREFIX = "/console/"
 ACTIVE = ["open", "reopened", "acknowledged", "assigned", "silenced"]
@@ -74,16 +75,9 @@ def fmt_duration(d: timedelta | None, lang: str = "en") -> str:
     return Formats(lang, "UTC").duration(d)
 
 
-FEED_LABELS = {
-    "environment": "Environ.",
-    "vessels": "Vessels",
-    "cameras": "Cameras",
-    "security": "Cyber",
-    "press": "Press",
-    "services": "Public services",
-    "reports": "Reports",
-    "other": "Other",
-}
+#: the Feed column's short names (catalogue ids), from the feed registry
+FEED_LABELS: dict[str, str] = {**{spec.name: spec.short_title or spec.title for spec in REGISTERED},
+                               "other": "Other"}
 
 
 def feed_label(feed: str, lang: str) -> str:

@@ -40,6 +40,8 @@ class FeedSpec:
     * ``options``: the pydantic model of ``[feeds.<name>]`` (``extra="forbid"``), or ``None``.
     * ``kinds``: the ``[[feeds]]`` entry kinds its ingest package builds workers for.
     * ``title``: message-catalogue id of the feed's display name.
+    * ``short_title``: message-catalogue id of its name in a narrow column (the console's Feed
+      column); ``title`` when empty.
     * ``fan_out``: ``(record, settings) -> [(topic, key, wire bytes)]``: extra copies of a record
       that ingest (and a replay) publish beside it, e.g. vessel positions keyed by map cell.
     * ``refresh``: ``(connection, capabilities) -> rows``: keeps its rollups current where they are
@@ -51,6 +53,7 @@ class FeedSpec:
 
     name: str
     title: str = ""
+    short_title: str = ""
     events: tuple[type[Event], ...] = ()
     topics: Mapping[str, str] = field(default_factory=dict)
     broadcast: frozenset[str] = frozenset()

@@ -18,6 +18,7 @@ SPEC = FeedSpec(
     name="environment",
     detectors=frozenset({"threshold"}),
     title="Environment",
+    short_title="Environ.",
     events=(EnvironmentReading,),
     topics={"environment.reading": "ioc.environment.readings"},
     tables=(READINGS,),

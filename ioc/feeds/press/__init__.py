@@ -18,6 +18,7 @@ SPEC = FeedSpec(
     name="press",
     detectors=frozenset({"press"}),
     title="Local press",
+    short_title="Press",
     events=(PressArticle,),
     topics={"press.article": "ioc.press.articles"},
     tables=(PRESS_ARTICLES,),

@@ -25,6 +25,7 @@ SPEC = FeedSpec(
     name="reports",
     detectors=frozenset({"reports_deadline", "reports_burst"}),
     title="Citizens' field reports",
+    short_title="Reports",
     events=(FieldReport, ReportStatusChange, AreaReport),
     # one topic for a report and its status changes, both keyed by the report's id: in distributed
     # mode the detector runner keeps rule state per topic-partition, and the deadline rule must see

@@ -12,6 +12,7 @@ SPEC = FeedSpec(
     name="security",
     detectors=frozenset({"security"}),
     title="Network security",
+    short_title="Cyber",
     events=(SecurityEvent,),
     topics={"security.event": "ioc.security.events"},
     tables=(SECURITY_EVENTS,),

@@ -12,6 +12,7 @@ SPEC = FeedSpec(
     name="services",
     detectors=frozenset({"services"}),
     title="Public administrative services",
+    short_title="Public services",
     events=(DossierEvent,),
     topics={"services.dossier": "ioc.services.dossiers"},
     tables=(DOSSIER_EVENTS,),
