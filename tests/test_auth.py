@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,6 @@ from alerts.people import (
     verify_password,
 )
 from alerts.settings import AlertSettings, AuthSettings, alert_settings
-from dashboards.app import create_app
 from dashboards.auth import safe_next
 from ioc.app.cli import main as ioc_main
 from ioc.config import Settings
@@ -277,15 +275,11 @@ def _get(url: str) -> tuple[int, str]:
 
 @pytest.mark.parametrize("wall_login", [False, True])
 def test_which_pages_need_a_login(plain_store: Store, wall_login: bool) -> None:
-    from werkzeug.serving import make_server
+    from tests.browser import serving_pages
 
     settings = Settings()
     object.__setattr__(settings, "alerts", {"auth": {"wall_requires_login": wall_login}})
-    app = create_app(plain_store.pool, settings)
-    server = make_server("127.0.0.1", 0, app.server, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serving_pages(plain_store.pool, settings) as base:
         assert _get(f"{base}/console/") == (302, "/login?next=/console/")
         assert _get(f"{base}/console") == (302, "/login?next=/console")
         assert _get(f"{base}/login")[0] == 200 and _get(f"{base}/healthz")[0] == 200
@@ -293,5 +287,3 @@ def test_which_pages_need_a_login(plain_store: Store, wall_login: bool) -> None:
             (302, "/login?next=/%3Fstation%3Dhue-vyda") if wall_login else (200, "")
         )
         assert _get(f"{base}/whoami")[0] == 401
-    finally:
-        server.shutdown()

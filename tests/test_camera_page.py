@@ -52,6 +52,7 @@ from ioc.feeds.cameras.records import (
 from ioc.store.camera_queries import CameraAlert, CameraStatus, CountRow, KeyFrameRow
 from ioc.store.database import Store, open_store
 from ioc.store.writer import StoreWriter
+from tests.browser import serving_wsgi
 from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -225,7 +226,6 @@ def _jpeg(path: Path, text: str, colour: tuple[int, int, int]) -> int:
 def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: ANN001
     """Twelve cameras on a bare Flask server with only the camera page: live, offline, faulty, silent."""
     from flask import Flask
-    from werkzeug.serving import make_server
 
     from dashboards.cameras import create_camera_page
 
@@ -304,14 +304,10 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
     reporter.start()
     server = Flask(__name__)
     create_camera_page(server, store.pool, settings)
-    httpd = make_server("127.0.0.1", 0, server, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="camera-wall", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_port}", store
+        with serving_wsgi(server) as url:
+            yield url, store
     finally:
-        httpd.shutdown()
-        thread.join(timeout=10)
         stop.set()
         reporter.join(timeout=30)
         store.close()

@@ -220,10 +220,10 @@ def test_the_replay_page_starts_a_back_test_and_seeking_changes_the_tiles(
             late = FRAMES_AT[1] + timedelta(minutes=1)  # both cameras' key frames, two stations reporting
             seek(late)
             wait.until(lambda d: tile(d, "stations") == "2" and tile(d, "frames") == "2")
-            images = driver.find_elements(By.CSS_SELECTOR, "#replay-frames img")  # type: ignore[attr-defined]
-            assert len(images) == 2
-            wait.until(lambda d: all(d.execute_script("return arguments[0].naturalWidth", i) == 480
-                                     for i in images))  # the key frames of that moment are served
+            # the key frames of that moment are served (read anew each time: the box may be redrawn)
+            widths = "return [...document.querySelectorAll('#replay-frames img')].map(i => i.naturalWidth)"
+            wait_for(lambda: driver.execute_script(widths) == [480, 480],  # type: ignore[attr-defined]
+                     "both key frames of the moment loaded in the page")
             assert driver.find_elements(By.CSS_SELECTOR, "#replay-readings tbody tr")  # type: ignore[attr-defined]
             assert tile(driver, "time") == late.astimezone(tz).strftime("%H:%M:%S")
             wait_until_still(driver)

@@ -10,16 +10,15 @@ human to judge. A few checks of the page's pure pieces need no browser.
 from __future__ import annotations
 
 import math
-import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import ARTIFACTS, migrated_database
 
-from dashboards.app import create_app
 from dashboards.components import (
     MetricPanel,
     ago,
@@ -38,6 +37,7 @@ from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.maintenance import refresh_rollups
 from ioc.store.queries import LatestValue, SeriesPoint
 from ioc.store.writer import DeadLetter, StoreWriter
+from tests.browser import serving_pages
 
 needs_browser = pytest.mark.browser  # the `browser` fixture skips (fails in CI) without Chromium
 
@@ -134,25 +134,11 @@ def wall_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
 
 @pytest.fixture
 def serve(wall_store: Store) -> Iterator[Callable[[Settings], str]]:
-    """Serve the wall for given settings with werkzeug on a free port, in a thread of this process."""
-    from werkzeug.serving import BaseWSGIServer, make_server
-
-    servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
-
-    def start(settings: Settings) -> str:
-        app = create_app(wall_store.pool, settings, caps_label=wall_store.caps.label)
-        server = make_server("127.0.0.1", 0, app.server, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="wall-server", daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}"
-
-    try:
-        yield start
-    finally:
-        for server, thread in servers:
-            server.shutdown()
-            thread.join(timeout=10)
+    """Serve the wall for given settings with waitress (as the embedded mode does) on a free port, in
+    a thread of this process."""
+    with ExitStack() as servers:
+        yield lambda settings: servers.enter_context(
+            serving_pages(wall_store.pool, settings, caps_label=wall_store.caps.label))
 
 
 @pytest.fixture

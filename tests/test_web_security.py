@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +19,11 @@ import pytest
 from conftest import fresh_database
 
 from alerts.people import People
-from dashboards.app import create_app
 from ioc.camera_settings import VisionSettings
 from ioc.config import Settings, WebSettings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
+from tests.browser import serving_pages
 
 PW = "a long enough password"
 FRAME = b"\xff\xd8\xff\xe0 a key frame with people on it"
@@ -42,21 +41,13 @@ def plain_store(pg_plain: EmbeddedPostgres) -> Iterator[Store]:
 @contextmanager
 def serving(store: Store, tmp_path: Path, auth: dict[str, Any], **web: Any) -> Iterator[int]:
     """The whole app (wall, console, sea, cameras) on 127.0.0.1; yields its port."""
-    from werkzeug.serving import make_server
-
     keyframes = tmp_path / "keyframes"
     (keyframes / "cam").mkdir(parents=True, exist_ok=True)
     (keyframes / "cam" / "latest.jpg").write_bytes(FRAME)
     settings = Settings(vision=VisionSettings(keyframes_dir=keyframes), web=WebSettings(**web))
     object.__setattr__(settings, "alerts", {"auth": auth})
-    server = make_server("127.0.0.1", 0, create_app(store.pool, settings).server, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_port
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with serving_pages(store.pool, settings) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 class Answer:
