@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from ingest.services.simulator import DEPARTMENTS, dossier_rows, procedures
 from ingest.services.worker import ServicesWorker
 from ioc.bus.memory import MemoryBus
 from ioc.feeds.services.records import DossierEvent
-from ioc.topics import DEAD_LETTERS
+from ioc.topics import DEAD_LETTERS, topic_for
 from tests.waiting import wait_for
 
 HUE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -126,12 +126,42 @@ def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample()
     finally:
         stop.set()
         thread.join(timeout=60)
-    assert worker.health["events"] > 1000 and worker.health["dead_letters"] == 0
+    # what the moved sample dates after now is held for its time: nothing is lost
+    health = worker.health
+    assert health["events"] > 800 and health["dead_letters"] == 0
+    sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
+    assert health["events"] + health["held_until_their_time"] == len(list(
+        read_csv_file(sample, source=feed.name, tz=HUE, simulated=True)))
 
 
-def test_a_simulated_sample_is_moved_by_whole_weeks_to_the_week_before_now() -> None:
+def test_held_events_are_published_as_their_time_comes() -> None:
+    """A SIMULATED sample moved to the present: what lies after now waits for its time, in order."""
+    t0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    clock = [t0]
+
+    def dossier(n: int, minutes: int) -> DossierEvent:
+        at = t0 + timedelta(minutes=minutes)
+        return DossierEvent(time=at, source_id="s", dossier_id=f"D{n}", procedure_code="P", department="UBND",
+                            status="received", received=at, due=at + timedelta(days=3), simulated=True)
+
+    bus = MemoryBus()
+    out = bus.subscribe([topic_for(dossier(0, 0))], "check")
+    worker = ServicesWorker("s", lambda: ([], []), bus.publisher(), once=True, as_time_passes=True,
+                            clock=lambda: clock[0])
+    worker.handle([dossier(2, 90), dossier(0, -30), dossier(1, 0), dossier(3, 200)], [])
+    worker.out.flush(force=True)
+    assert [m.value for m in out.poll(100, 0.1)] == [dossier(0, -30).to_wire(), dossier(1, 0).to_wire()]
+    assert worker.health["held_until_their_time"] == 2 and worker.events == 2
+    clock[0] = t0 + timedelta(minutes=100)
+    worker.handle([], [])
+    worker.out.flush(force=True)
+    assert [m.value for m in out.poll(100, 0.1)] == [dossier(2, 90).to_wire()]
+    assert [e.dossier_id for e in worker.held] == ["D3"]
+
+
+def test_a_simulated_sample_is_moved_by_whole_weeks_so_its_last_week_covers_now() -> None:
     """The demo's two weeks of dossiers, made for November, read in a later month: moved by whole
-    weeks so their last event is in the past week, each dossier's weekday and time of day kept."""
+    weeks so their last week covers now, each dossier's weekday and time of day kept."""
     import pytest
 
     from ingest.services import ServicesFeedOptions
@@ -143,12 +173,13 @@ def test_a_simulated_sample_is_moved_by_whole_weeks_to_the_week_before_now() -> 
     now = max(e.time for e in events) + timedelta(days=38, hours=5)  # five weeks and three days on
     moved = to_recent_weeks(events, now)
     step = moved[0].time - events[0].time
-    assert step == timedelta(weeks=5)
-    assert now - timedelta(weeks=1) < max(e.time for e in moved) <= now
+    assert step == timedelta(weeks=6)
+    assert now <= max(e.time for e in moved) < now + timedelta(weeks=1)
+    assert min(e.time for e in moved) < now  # the first week and more are in the past
     assert all((m.time - e.time, m.received - e.received, m.due - e.due) == (step, step, step)
                and (e.finished is None) == (m.finished is None) for e, m in zip(events, moved, strict=True))
     assert all(m.time.astimezone(HUE).strftime("%a %H:%M") == e.time.astimezone(HUE).strftime("%a %H:%M")
                for e, m in zip(events, moved, strict=True))
-    assert to_recent_weeks(events, max(e.time for e in events) + timedelta(days=6)) == events  # recent
+    assert to_recent_weeks(events, max(e.time for e in events) - timedelta(days=6)) == events  # covers now
     with pytest.raises(ValueError, match="simulated"):  # a real export's times are never moved
         ServicesFeedOptions(path="x.csv", shift_to_recent=True)

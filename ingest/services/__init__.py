@@ -33,9 +33,9 @@ class ServicesFeedOptions(BaseModel):
     api_key: str | None = None  # sent as X-API-Key
     timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # of times written without an offset
     simulated: bool = False
-    #: services-csv of a SIMULATED sample only: move its times forward by whole weeks so its last
-    #: event falls in the week before the start (weekdays and times of day kept), so the demo's pages
-    #: show a current month rather than one long past; real exports are never moved
+    #: services-csv of a SIMULATED sample only: move its times forward by whole weeks so its last week
+    #: covers the start (weekdays and times of day kept), and publish what then lies ahead as its
+    #: time comes, so the demo's pages show today and this month; real exports are never moved
     shift_to_recent: bool = False
 
     @model_validator(mode="after")
@@ -93,7 +93,7 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
             events = to_recent_weeks(events, datetime.now(UTC))
         return events, [i for i in items if isinstance(i, tuple)]
 
-    return ServicesWorker(feed.name, read, publisher, once=True)
+    return ServicesWorker(feed.name, read, publisher, once=True, as_time_passes=options.shift_to_recent)
 
 
 __all__ = ["KINDS", "ServicesFeedOptions", "ServicesWorker", "build_worker", "feed_options"]

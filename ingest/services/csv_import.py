@@ -60,11 +60,13 @@ def read_csv_file(path: Path, **kw: object) -> Iterator[DossierEvent | tuple[str
 
 
 def to_recent_weeks(events: list[DossierEvent], now: datetime) -> list[DossierEvent]:
-    """``events`` moved forward by whole weeks so the last falls in the week up to ``now`` (a
-    SIMULATED sample replayed long after it was made: weekdays and times of day stay as they were)."""
+    """``events`` moved forward by whole weeks so their last week covers ``now`` (a SIMULATED sample
+    replayed long after it was made: weekdays and times of day stay as they were). What then lies
+    after ``now`` is the rest of this week's simulated day and days: the worker publishes it as its
+    time comes (see :class:`~ingest.services.worker.ServicesWorker`'s ``as_time_passes``)."""
     if not events:
         return events
-    weeks = (now - max(e.time for e in events)) // timedelta(weeks=1)
+    weeks = -((max(e.time for e in events) - now) // timedelta(weeks=1))  # whole weeks, rounded up
     if weeks <= 0:
         return events
     step = timedelta(weeks=weeks)

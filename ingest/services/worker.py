@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -21,7 +22,10 @@ Read = Callable[[], tuple[list[DossierEvent], list[tuple[str, str]]]]
 
 
 class ServicesWorker:
-    """Calls ``read`` every ``interval`` seconds (once when ``once``); never raises; keeps health."""
+    """Calls ``read`` every ``interval`` seconds (once when ``once``); never raises; keeps health.
+
+    ``as_time_passes`` (a SIMULATED sample moved to the present): an event dated after now is held
+    and published when its time comes, so the sample's day goes on as the day does."""
 
     def __init__(
         self,
@@ -31,9 +35,13 @@ class ServicesWorker:
         *,
         interval: float = 60.0,
         once: bool = False,
+        as_time_passes: bool = False,
         status: Callable[[], dict[str, Any]] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.feed, self.read, self.interval, self.once = name, read, interval, once
+        self.as_time_passes, self.clock = as_time_passes, clock
+        self.held: list[DossierEvent] = []  # dated after now, by time (as_time_passes)
         self.imported = False
         self.out = PendingPublisher(publisher, name)
         self.status = status or dict
@@ -54,6 +62,7 @@ class ServicesWorker:
             "unpublished": len(self.out.pending),
             "live": not self.out.pending and self.error is None,
             "last_error": self.out.last_error or self.error,
+            "held_until_their_time": len(self.held),
             **self.status(),
         }
 
@@ -67,11 +76,16 @@ class ServicesWorker:
             live=live, last_data_time=self.last_time, received=self.events + dead, published=self.out.count(),
             dead_lettered=dead, pending=len(self.out.pending), dropped=self.out.dropped,
             errors=self.errors + self.out.publish_errors, last_error=self.out.last_error or self.error,
-            details={"dead_letter_reasons": dict(self.rejected.most_common(10)), **self.status()},
+            details={"dead_letter_reasons": dict(self.rejected.most_common(10)),
+                     "held_until_their_time": len(self.held), **self.status()},
         )
 
     def handle(self, events: Iterable[DossierEvent], dead: Iterable[tuple[str, str]]) -> None:
-        now = datetime.now(UTC)
+        now = self.clock()
+        if self.as_time_passes:
+            self.held = sorted([*self.held, *events], key=lambda e: e.time)
+            due = bisect_right([e.time for e in self.held], now)
+            events, self.held = self.held[:due], self.held[due:]
         for event in events:
             self.events += 1
             self.last_time = event.time if self.last_time is None else max(self.last_time, event.time)
@@ -79,6 +93,9 @@ class ServicesWorker:
         for reason, raw in dead:
             self.rejected[reason.split(":")[0][:80]] += 1
             self.out.add(DEAD_LETTERS, self.feed, dead_letter_record("ingest", self.feed, reason, raw, now))
+
+    def _until_next_held(self) -> float:
+        return max(0.0, (self.held[0].time - self.clock()).total_seconds())
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -92,6 +109,9 @@ class ServicesWorker:
             self.out.flush(force=True)
             if self.once:  # an export read once: the worker idles until stopped (a role does not end)
                 self.imported = True
+                while self.held and not stop.wait(self._until_next_held()):
+                    self.handle([], [])  # the next held events' time has come
+                    self.out.flush(force=True)
                 stop.wait()
                 break
             stop.wait(self.interval)
