@@ -194,10 +194,13 @@ def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
 
     still = ("return document.fonts.status === 'loaded' && document.getAnimations().every(a =>"
              " a.playState !== 'running' || a.effect?.getComputedTiming().iterations === Infinity);")
-    WebDriverWait(driver, timeout, poll_frequency=0.1).until(lambda d: d.execute_script(still))
-    # two animation frames: whatever the last change scheduled has been painted
-    driver.execute_async_script(
-        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.05)
+    wait.until(lambda d: d.execute_script(still))
+    # two animation frames: whatever the last change scheduled has been painted. Polled, not an async
+    # script: a renderer starved by a busy machine may take longer than chromedriver's 30 s script limit
+    driver.execute_script("window.__iocFrames = 0; requestAnimationFrame(() => { window.__iocFrames = 1;"
+                          " requestAnimationFrame(() => { window.__iocFrames = 2; }); });")
+    wait.until(lambda d: d.execute_script("return window.__iocFrames;") == 2)
 
 
 @contextmanager

@@ -23,7 +23,9 @@ _db_counter = itertools.count()
 
 #: the slowest tests (a running demo, several processes on Kafka, the soak: 20-200 s each, from the
 #: suite's ``--durations``), longest first: they start before the rest, so the workers share them and
-#: the many short tests fill the end, instead of one worker running the soak alone at the end
+#: the many short tests fill the end, instead of one worker running the soak alone at the end.
+#: scripts/test hands tests out a file at a time (``--dist loadfile``): with xdist's default, the
+#: first batch of one worker held all of these, one after the other.
 SLOW_FIRST: tuple[str, ...] = (
     "test_soak.py", "test_sea_page.py::test_sea_map_of_a_running_demo", "test_demo_pages.py",
     "test_crash_recovery.py", "test_demo.py::test_demo_for_reports", "test_replay_kafka.py",
