@@ -3,7 +3,8 @@ the stories of the last two days with their outlets and growth and the trending 
 places with sparklines (:mod:`dashboards.press.panels`), the latest matched articles (outlet, time,
 tone, places, topics, named entities, the watched terms highlighted, links to the original) and tone
 by outlet. A Dash page: the body is read from the store
-again every ``web.refresh_ms`` × 2 and replaced in place, so new articles appear without a reload.
+again every ``web.refresh_ms`` × 2 and replaced in place when it changed, so new articles appear
+without a reload and an unchanged body costs the screen nothing.
 Every text from an article reaches the browser as a text node (React escapes it): nothing of a
 feed is ever active on the page. SIMULATED when the articles are.
 """
@@ -16,13 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dash
-from dash import Input, Output, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 from flask import Flask, has_request_context, request
 from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import page_language
 from dashboards.press.panels import panels
+from dashboards.signatures import signature
 from ioc.config import Settings
 from ioc.i18n import Translator, format_time, render
 
@@ -161,16 +163,20 @@ def create_press_page(server: Flask, pool: ConnectionPool, settings: Settings) -
                 options=[{"label": t("All departments", lang), "value": ""},
                          *({"label": d, "value": d} for d in departments(settings))])],
                 className="press-filter"),
-            html.Div(content(pool, settings, lang, department), id="press-body"),
+            html.Div(body := content(pool, settings, lang, department), id="press-body"),
+            dcc.Store(id="press-sent", data=signature(body)),  # the digest of the body this screen has
             dcc.Interval(id="press-refresh", interval=settings.web.refresh_ms * 2),
             dcc.Store(id="press-lang", data=lang),
         ], className="security-page press-page", lang=lang)
 
     app.layout = layout
 
-    @app.callback(Output("press-body", "children"), Input("press-refresh", "n_intervals"),
-                  Input("press-department", "value"), Input("press-lang", "data"))
-    def refresh(_: int | None, department: str | None, lang: str | None) -> list[Any]:
-        return content(pool, settings, lang or page_language(settings), (department or "")[:128])
+    @app.callback(Output("press-body", "children"), Output("press-sent", "data"),
+                  Input("press-refresh", "n_intervals"), Input("press-department", "value"),
+                  Input("press-lang", "data"), State("press-sent", "data"))
+    def refresh(_: int | None, department: str | None, lang: str | None, sent: str | None) -> tuple[Any, Any]:
+        body = content(pool, settings, lang or page_language(settings), (department or "")[:128])
+        digest = signature(body)
+        return (no_update, no_update) if digest == sent else (body, digest)
 
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -28,6 +27,7 @@ from dashboards.sea.style import (
     TRACK_TOLERANCE_DEG,
 )
 from dashboards.sea.vessels import classify, selection_traces, track_geojson, vessel_trace
+from dashboards.signatures import signature
 from ioc.store import vessel_queries as vq
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,6 @@ class FleetTick:
     options: list[dict[str, Any]]
     options_sig: str
     refresh_ms: int
-
-
-def signature(value: Any) -> str:
-    """A digest of ``value`` that every worker process computes alike (the screen sends back the one it
-    got, and its next tick may reach another worker): Python's ``hash`` of a string differs from process
-    to process, which made every other tick resend the alert list and the 2,000 search options."""
-    return hashlib.blake2b(json.dumps(value, default=str).encode(), digest_size=12).hexdigest()
 
 
 def fleet_tick(view: SeaView, lang: str) -> FleetTick:
