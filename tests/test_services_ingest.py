@@ -128,7 +128,7 @@ def test_the_huế_config_builds_the_services_worker_and_it_imports_the_sample()
         thread.join(timeout=60)
     # what the moved sample dates after now is held for its time: nothing is lost
     health = worker.health
-    assert health["events"] > 800 and health["dead_letters"] == 0
+    assert health["events"] > 0 and health["dead_letters"] == 0  # how many: the weekday decides
     sample = Path(__file__).parent.parent / "sample_streams" / "services" / "dossiers.csv"
     assert health["events"] + health["held_until_their_time"] == len(list(
         read_csv_file(sample, source=feed.name, tz=HUE, simulated=True)))
