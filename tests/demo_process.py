@@ -62,7 +62,14 @@ def running_demo(*args: str, start_timeout: float = 120) -> Iterator[RunningDemo
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        except subprocess.TimeoutExpired:  # where it is stuck (``ioc`` answers SIGUSR1 with its stacks)
+            seen = len(demo.lines)
+            proc.send_signal(signal.SIGUSR1)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            print("--- ioc demo did not stop in 30 s; its threads:\n" + "".join(demo.lines[seen:]))
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         reader.join(timeout=5)

@@ -114,15 +114,29 @@ class Role:
         self.proc.wait(timeout=10)
 
     def stop(self, timeout: float = 20) -> int:
-        """SIGTERM and wait (SIGKILL if it does not stop)."""
+        """SIGTERM and wait; a role that does not stop is asked for its threads' stacks (SIGUSR1,
+        printed with the test's output), then killed."""
         if self.alive:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.dump_stacks()
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         return self.proc.returncode
+
+    def dump_stacks(self, timeout: float = 10) -> str:
+        """Where every thread of the running role is (``ioc`` answers SIGUSR1 with faulthandler)."""
+        before = len(self.log())
+        os.kill(self.proc.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        dump, seen = "", -1
+        while time.monotonic() < deadline and ("most recent call first" not in dump or len(dump) != seen):
+            seen, dump = len(dump), self.log()[before:]  # written thread by thread: until it stops growing
+            time.sleep(0.2)
+        print(f"--- {self.name} did not stop; its threads:\n{dump}")
+        return dump
 
 
 @dataclass

@@ -8,15 +8,14 @@ import argparse
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
+from ioc.app.stopping import StopRequest
 from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
 from ioc.health import FeedHealth
@@ -97,14 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if tmp is not None and not settings.vision.keyframes_dir.is_absolute():
         settings.vision.keyframes_dir = tmp / "keyframes"
     runtime = Runtime(settings, data_dir=data_dir)
-    stopping = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        log.info("signal %d: stopping", signum)
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stopping = StopRequest().install()
     ok = False
     try:
         runtime.open_store()
@@ -128,7 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(tr("Store: {label} ({dsn})", label=runtime.store.caps.label, dsn=public_dsn(runtime.store.dsn)),
               flush=True)
         deadline = time.monotonic() + args.for_seconds if args.for_seconds else None
-        while not stopping.is_set():
+        while not stopping.requested:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             failed = runtime.failed_workers()
@@ -136,6 +128,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 log.error("workers stopped unexpectedly: %s", ", ".join(failed))
                 break
             stopping.wait(0.5)
+        if stopping.requested:
+            log.info("signal %d: stopping", stopping.signum)
         counts = pipeline_counts(runtime)
         failed = runtime.failed_workers()
         wall_ok = _wall_answers(url)
@@ -178,9 +172,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return serve_web_role(settings)
     runtime = Runtime(settings)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping = StopRequest().install()
     try:
         runtime.open_store()
         if args.role != "web" and args.role != "scheduler":
@@ -199,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             if failed:
                 log.error("workers stopped unexpectedly: %s", ", ".join(failed))
                 return 1
-        log.info("role %s stopping", args.role)
+        log.info("role %s stopping (signal %d)", args.role, stopping.signum)
         return 0
     finally:
         runtime.stop()
