@@ -109,11 +109,14 @@ def test_a_zoneless_log_time_is_read_in_the_feeds_zone() -> None:
     (b"2026-12-06T19:11:12+07:00 | ", datetime(2026, 12, 6, 12, 11, 12, tzinfo=UTC)),
     (b"2026-12-06 07:11:12,000-0500 ", datetime(2026, 12, 6, 12, 11, 12, tzinfo=UTC)),
     (b"2026-12-06 12:11:12.123456789: ", datetime(2026, 12, 6, 12, 11, 12, 123456, tzinfo=UTC)),
+    (b"Dec 06 12:11:12 ", datetime(2026, 12, 6, 12, 11, 12, tzinfo=UTC)),  # moreutils ts, by default
+    (b"Dec  6 12:11:12.25 ", datetime(2026, 12, 6, 12, 11, 12, 250000, tzinfo=UTC)),  # ts '%b %e %.T'
+    (b"Dec 6 12:11:12: ", datetime(2026, 12, 6, 12, 11, 12, tzinfo=UTC)),
 ])
 def test_log_time_forms(prefix: bytes, expected: datetime) -> None:
     decoder, records = decode_lines([prefix + T1])
     assert [r.time for r in records] == [expected], decoder.take_dead_letters()
-    assert line_stamp(prefix + T1) == expected.timestamp()
+    assert line_stamp(prefix + T1, near=RECEIVED.timestamp()) == expected.timestamp()
 
 
 def test_the_line_own_time_comes_before_the_loggers() -> None:
@@ -137,12 +140,86 @@ def test_the_line_own_time_comes_before_the_loggers() -> None:
     (b"12:11:12 " + T1, "not an NMEA sentence"),  # a clock time without its date
     (b"2026-12-06 12:11:12: ", "not an NMEA sentence"),  # a time and nothing after it
     (b"2026-12-06 12:11:12: " + T1[:-2] + b"00", "checksum"),
+    (b"Dec 32 12:11:12 " + T1, "bad log time"),
+    (b"Dec 06 24:00:00 " + T1, "bad log time"),
+    (b"Feb 29 12:11:12 " + T1, "bad log time"),  # no 29 February in 2025-2027
+    (b"Dez 06 12:11:12 " + T1, "not an NMEA sentence"),  # months are C-locale English, as ts writes them
+    (b"Dec 06 12:11 " + T1, "not an NMEA sentence"),
 ])
 def test_a_bad_log_time_is_a_dead_letter(line: bytes, reason: str) -> None:
     decoder, records = decode_lines([line])
     dead = decoder.take_dead_letters()
     assert records == [] and len(dead) == 1
     assert reason in dead[0].reason and dead[0].payload == line
+
+
+def test_moreutils_ts_logs_decode_at_the_logged_times() -> None:
+    """Two logs of the same 150 sentences of the Lemmer log, stamped together by moreutils ``ts`` in Huế's
+    local time (by default ``Dec 07 14:14:55``, and with ``'%b %e %H:%M:%.S'``): no year is written,
+    so each takes the year nearest its receive time. Every record is stamped with its line's time."""
+    default = (SAMPLES / "ts-default.log").read_bytes().splitlines()
+    fraction = (SAMPLES / "ts-e-fraction.log").read_bytes().splitlines()
+    bare = [line.split(b" ", 3)[3] for line in default]
+    assert bare == [line.split(b" ", 4)[4] for line in fraction]  # "Dec  7" has two blanks
+    received = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+
+    def stamped(lines: list[bytes]) -> tuple[list[VesselRecord], list[datetime]]:
+        decoder, records, expected = AisDecoder(log_timezone=HUE), [], []
+        first_part: datetime | None = None
+        for line in lines:  # the time each record must carry: its line's, read by hand
+            month_day_clock = " ".join(line.decode().split()[:3])
+            when = datetime.strptime(f"2026 {month_day_clock}", "%Y %b %d %H:%M:%S" if "." not in
+                                     month_day_clock else "%Y %b %d %H:%M:%S.%f").replace(tzinfo=HUE)
+            first_part = when if b"!AIVDM,2,1," in line else first_part
+            new = decoder.feed(line, received)
+            records += new
+            expected += [first_part if b"!AIVDM,2,2," in line else when] * len(new)
+        assert decoder.stats.dead_letter_reasons == {"position not available": 3}  # as without the times
+        return records, expected
+
+    plain_decoder, plain = decode_lines(bare)
+    assert plain_decoder.stats.dead_letter_reasons == {"position not available": 3}
+    for lines in (default, fraction):
+        records, expected = stamped(lines)
+        assert [what(r) for r in records] == [what(r) for r in plain] and len(records) > 50
+        assert [r.time for r in records] == expected
+    # the two loggers saw each line within a second of each other
+    seconds = [r.time for r in stamped(default)[0]]
+    finer = [r.time for r in stamped(fraction)[0]]
+    assert all(abs(b - a) < timedelta(seconds=1) for a, b in zip(seconds, finer, strict=True))
+
+
+@pytest.mark.parametrize(("line", "received", "expected"), [
+    (b"Dec 31 23:59:59 ", datetime(2027, 1, 1, 0, 0, 5, tzinfo=UTC),
+     datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    (b"Jan 01 00:00:01 ", datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC),
+     datetime(2027, 1, 1, 0, 0, 1, tzinfo=UTC)),
+    (b"Feb 29 12:00:00 ", datetime(2028, 3, 1, tzinfo=UTC), datetime(2028, 2, 29, 12, tzinfo=UTC)),
+])
+def test_a_time_without_a_year_takes_the_year_nearest_its_receipt(
+        line: bytes, received: datetime, expected: datetime) -> None:
+    decoder = AisDecoder()
+    assert [r.time for r in decoder.feed(line + T1, received)] == [expected], decoder.take_dead_letters()
+
+
+def test_a_replay_of_a_ts_log_keeps_its_order_across_new_year(tmp_path: Path) -> None:
+    """Paced by ``ts`` times, New Year's Eve to New Year's Day is ten seconds, not a year back."""
+    log = tmp_path / "new-year.log"
+    log.write_bytes(b"Dec 31 23:59:59 " + T1 + b"\n" + b"Jan 01 00:00:09 " + T1 + b"\n")
+    assert line_stamp(b"Jan 01 00:00:09 " + T1, near=line_stamp(b"Dec 31 23:59:59 " + T1)) == pytest.approx(
+        line_stamp(b"Dec 31 23:59:59 " + T1) + 10)
+    now = [0.0]
+    waited: list[float] = []
+
+    class Stop(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            waited.append(timeout or 0.0)
+            now[0] += timeout or 0.0
+            return False
+
+    source = FileSource(log, speed=10.0, clock=lambda: RECEIVED, monotonic=lambda: now[0])
+    assert sum(len(b) for b, _ in source.read(Stop())) == 2
+    assert waited == [pytest.approx(1.0)]
 
 
 def test_gpsd_json_reports() -> None:

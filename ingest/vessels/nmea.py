@@ -66,7 +66,7 @@ from ingest.vessels.ais_messages import (
 )
 from ingest.vessels.ais_messages import Reject as _Reject
 from ingest.vessels.ais_outcomes import DeadLetter, DecodeStats, TooLong
-from ingest.vessels.loggers import LOG_PREFIX, BadLogTime, gpsd_report_class, log_time
+from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, gpsd_report_class, log_time
 from ingest.vessels.sentences import AIS_LINE, HEX, Sentence, ais_sentence, checked_sentence, nmea_checksum
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
@@ -241,9 +241,9 @@ class AisDecoder:
                 raise _Reject("invalid UTF-8 (binary data?)") from None
             raise _Reject("non-ASCII characters in NMEA line")
         logged: datetime | None = None  # the time a logger wrote before the line (a tab may follow it)
-        if line[:1].isdigit() and (stamp := LOG_PREFIX.match(line)) is not None:
+        if line[0] in PREFIX_STARTS and (stamp := LOG_PREFIX.match(line)) is not None:
             try:
-                logged = log_time(stamp, self.log_timezone)
+                logged = log_time(stamp, self.log_timezone, near=received)
             except BadLogTime as exc:
                 raise _Reject(str(exc)) from None
             self._check_time(logged, received, "log time")

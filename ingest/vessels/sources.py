@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from ingest.vessels.loggers import LOG_PREFIX, BadLogTime, log_time
+from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, log_time
 from ingest.vessels.nmea import TooLong
 
 Clock = Callable[[], datetime]
@@ -41,14 +41,16 @@ _TAG_TIME = re.compile(rb"^\\[^\\]*?\bc:(\d{9,13})")
 _NAIS_TIME = re.compile(rb"\*[0-9A-Fa-f]{2},(?:.*,)?(\d{9,13})(?:\.\d*)?$")  # NAIS metadata's last field
 
 
-def line_stamp(line: bytes) -> float | None:
+def line_stamp(line: bytes, near: float | None = None) -> float | None:
     """The UNIX time a recorded line carries, for pacing a replay: its tag block's ``c:``, else
     its NAIS metadata's time, else the time a logger wrote before it (a time without a zone read
-    as UTC: only the differences between lines matter here); ``None`` without one."""
+    as UTC: only the differences between lines matter here; one without a year in the year nearest
+    ``near``, the stamp of the line before); ``None`` without one."""
     logged: float | None = None
-    if line[:1].isdigit() and (prefix := LOG_PREFIX.match(line)) is not None:
+    if line[:1] and line[0] in PREFIX_STARTS and (prefix := LOG_PREFIX.match(line)) is not None:
         try:
-            logged = log_time(prefix).timestamp()
+            before = None if near is None else datetime.fromtimestamp(near, UTC)
+            logged = log_time(prefix, near=before).timestamp()
         except BadLogTime:
             return None
         line = line[prefix.end() :]
@@ -195,6 +197,7 @@ class FileSource(_Base):
     def _one_pass(self, handle: BinaryIO, stop: threading.Event) -> Iterator[Batch]:
         splitter = LineSplitter(self.max_line_bytes)
         first_stamp: float | None = None
+        last_stamp: float | None = None
         first_wall = 0.0
         batch: list[Line] = []
         while not stop.is_set():
@@ -206,8 +209,9 @@ class FileSource(_Base):
                     lines.append(rest)
             for line in lines:
                 if self.speed is not None and isinstance(line, bytes):
-                    stamp = line_stamp(line)
+                    stamp = line_stamp(line, near=last_stamp)
                     if stamp is not None:
+                        last_stamp = stamp
                         if first_stamp is None:
                             first_stamp, first_wall = stamp, self.monotonic()
                         wait = first_wall + (stamp - first_stamp) / self.speed - self.monotonic()
