@@ -128,6 +128,30 @@ def test_flush_raises_when_the_broker_goes_away(private_kafka_broker: TansuBroke
     bus.close()
 
 
+def test_close_while_the_broker_is_gone_reports_the_records_and_does_not_wait_for_delivery(
+        private_kafka_broker: TansuBroker) -> None:
+    # the delivery timeout is ten minutes here: a close that waited for it would hold a stopping role
+    # that long (two minutes with the default); close gives the records its own few seconds instead
+    bus = kafka_bus(private_kafka_broker.bootstrap,
+                    producer_options={"request_timeout_ms": 1000, "delivery_timeout_ms": 600_000})
+    pub = bus.publisher()
+    topic = unique("ioc.test.closing")
+    pub.publish(topic, "a", b"before")
+    pub.flush(10)
+    private_kafka_broker.stop()
+    for i in range(10):
+        pub.publish(topic, f"k{i}", b"after")
+    start = time.monotonic()
+    with pytest.raises(KafkaPublishError, match=r"10 record\(s\) were not acknowledged") as err:
+        pub.close(timeout=2)
+    assert err.value.failed == 10
+    assert time.monotonic() - start < 300, "close waited for the delivery timeout"
+    sender = pub.producer._sender  # noqa: SLF001 - the producer's own thread must end, not linger
+    sender.join(timeout=60)
+    assert not sender.is_alive()
+    bus.close()
+
+
 def test_commit_never_moves_offsets_of_partitions_given_away(kafka_broker: str) -> None:
     bus = kafka_bus(kafka_broker)
     topic, group = unique("ioc.test.revoke"), unique("g")

@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from ioc.bus.kafka.bus import KafkaBus
 
 CALLBACKS_S = 10.0  # how long a flush waits for the callbacks of records whose batches are done
+#: How long :meth:`KafkaPublisher.close` waits for records still unacknowledged. Without a bound a
+#: role stopping while Kafka is unreachable waited for the producer's delivery timeout (two minutes
+#: by default) and then for its sender without limit.
+CLOSE_S = 10.0
 
 
 class KafkaPublisher:
@@ -117,10 +121,22 @@ class KafkaPublisher:
                 f"{pending} record(s) were not acknowledged by Kafka at {where} within {timeout} s",
                 pending, timed_out) from timed_out
 
-    def close(self) -> None:
-        """Flush (raising if records failed), then close the producer."""
+    def close(self, timeout: float = CLOSE_S) -> None:
+        """Flush for at most ``timeout`` seconds (raising, as :meth:`flush` does, if records failed
+        or are still unacknowledged), then close the producer without waiting any longer."""
         try:
-            self.flush()
+            self.flush(timeout)
         finally:
-            self.producer.close()
+            self._close_producer()
+
+    def _close_producer(self) -> None:
+        """Close the producer; records still queued were reported by the flush before and are dropped."""
+        try:
+            self.producer.close(timeout=1.0)
+        except kerr.KafkaTimeoutError:
+            # kafka-python's close flushes first and raises there when a batch is still incomplete,
+            # before it reaches its own forced close: force it, or the sender thread lives on
+            sender = getattr(self.producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
 
