@@ -71,6 +71,7 @@ class Reader:
         self.sub = sub
         self.commit = commit
         self.messages: list[Message] = []
+        self.empty_polls = 0  # polls that found nothing more
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._error: BaseException | None = None
@@ -86,6 +87,8 @@ class Reader:
                         self.messages.extend(batch)
                     if self.commit:
                         self.sub.commit()
+                else:
+                    self.empty_polls += 1
         except BaseException as exc:  # surfaced by stop()
             self._error = exc
 
@@ -103,6 +106,16 @@ class Reader:
         return list(self.messages)
 
 
+def settled_empty(readers: Sequence[Reader]) -> None:
+    """Wait until every reader has polled once more and found nothing: anything beyond what was
+    published (a message delivered twice) would have come by then."""
+    marks = [r.empty_polls for r in readers]
+    deadline = time.monotonic() + WAIT
+    while any(r.empty_polls <= mark for r, mark in zip(readers, marks, strict=True)):
+        assert time.monotonic() < deadline, "a reader never came back empty"
+        time.sleep(0.02)
+
+
 def settle(readers: Sequence[Reader], slots: int) -> None:
     """Wait until the group has split all ``slots`` among the members (nothing published yet)."""
     deadline = time.monotonic() + WAIT
@@ -116,14 +129,15 @@ def settle(readers: Sequence[Reader], slots: int) -> None:
 
 
 def drain(readers: Sequence[Reader], count: int) -> list[list[Message]]:
-    """Wait until ``count`` messages arrived in total (then a little longer), stop the readers."""
+    """Wait until ``count`` messages arrived in total and every reader came back empty once more;
+    stop the readers."""
     deadline = time.monotonic() + WAIT
     while sum(r.count() for r in readers) < count:
         assert time.monotonic() < deadline, (
             f"only {sum(r.count() for r in readers)} of {count} messages arrived"
         )
         time.sleep(0.02)
-    time.sleep(0.3)  # anything beyond what was published would show up now
+    settled_empty(readers)
     return [r.stop() for r in readers]
 
 
@@ -226,7 +240,7 @@ def test_two_groups_each_see_everything(bus: Bus) -> None:
     while min(r.count() for r in readers) < len(sent):
         assert time.monotonic() < deadline, [r.count() for r in readers]
         time.sleep(0.02)
-    time.sleep(0.3)
+    settled_empty(readers)
     got1, got2 = (r.stop() for r in readers)
     g1.close()
     g2.close()

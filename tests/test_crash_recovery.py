@@ -83,7 +83,10 @@ def test_kill_9_of_a_sink_mid_batch_five_times_loses_and_doubles_nothing(
             victim.kill9()  # right now, while its batch transaction is open
             evidence.append((kill, *seen))
             victim = d.start("sink", dsn=victim_dsn, name=f"victim-sink-{kill + 1}")
-        time.sleep(2)  # the last incarnation takes part too
+        # the last incarnation takes part too: the producer goes on until it has a batch open
+        wait_for("the last incarnation storing a batch",
+                 lambda: watch.execute(IN_BATCH, (VICTIM,)).fetchone(), timeout=120, every=0.001,
+                 roles=[steady, victim])
         producer.halt.set()
         producer.join(timeout=60)
     assert producer.error is None, producer.error

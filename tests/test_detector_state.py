@@ -17,7 +17,6 @@ are flushed and before the offsets are committed (``ioc/store/detector_state.py`
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -195,9 +194,11 @@ def test_a_partition_moves_to_another_member_with_its_windows(
              and not (a.owned() & b.owned()), timeout=30)
     assert b.runner.slots_restored == len(b.owned())
     publish(bus, episode(t0, range(20, 40)))
-    wait_for("a firing and a resolved signal per station",
-             lambda: len(signals.read()) >= 2 * len(STATIONS), timeout=30)
-    time.sleep(1.0)
+    # Both handled and saved everything (a runner publishes its signals before it saves the offsets
+    # that made them), and the reader has read every signal either published: one too many shows now.
+    wait_for("every reading handled and each signal published read", lambda: sum(
+        saved_offsets(state_store, group).values()) == 40 * len(STATIONS) and len(signals.read())
+        >= max(2 * len(STATIONS), a.runner.signals_published + b.runner.signals_published), timeout=30)
     got = sorted((s.source_id, s.status, s.time, s.started_at) for s in signals.read())
     start = t0 + timedelta(minutes=10)
     expected = sorted([(s, "firing", t0 + timedelta(minutes=20), start) for s in STATIONS]
@@ -243,9 +244,9 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
     small_fetches = kafka_bus(kafka_broker, bus.namespace,
                               {**CONSUMER_OPTIONS, "max_partition_fetch_bytes": 1024})
     b = Running(runner(t0 + timedelta(minutes=90), small_fetches))
-    wait_for("B caught up", lambda: sum(saved_offsets(state_store, group).values())
-             == len(before) + len(during) and signals.read(), timeout=30)
-    time.sleep(1.0)
+    wait_for("B caught up and its signals read", lambda: sum(saved_offsets(state_store, group).values())
+             == len(before) + len(during) and len(signals.read()) >= max(1, b.runner.signals_published),
+             timeout=30)
     got = [(s.source_id, s.status, s.time) for s in signals.read()]
     assert got == [(quiet, "firing", t0 + timedelta(minutes=45))]
     assert b.runner.slots_restored >= 1
