@@ -85,7 +85,10 @@ def test_postgres_down_for_10_s_loses_nothing_and_workers_recover_by_themselves(
     private_pg.start()
     back_at = time.monotonic()
     assert producer.sent > during  # ingest went on while the database was down
-    time.sleep(5)
+    back_sent = producer.sent
+    wait_for("the store holding more than was sent before it came back (the backlog, then new readings)",
+             lambda: scalar(dsn, "SELECT count(*) FROM readings") > back_sent, timeout=120, every=0.5,
+             roles=roles)
     producer.halt.set()
     producer.join(timeout=60)
     assert producer.error is None, producer.error
