@@ -14,7 +14,7 @@ import dash
 from flask import Response
 from psycopg_pool import ConnectionPool
 
-from dashboards import auth, freshness, i18n, wall
+from dashboards import auth, callback_refusals, freshness, i18n, wall
 from dashboards import components as c
 from dashboards.page_pool import PagePool
 from dashboards.registry import PAGES
@@ -35,6 +35,7 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         serve_locally=True,  # a control room may have no internet
     )
     i18n.install(app.server, settings.web.language)  # ?lang= remembered; refusals in the language
+    callback_refusals.install(app.server, settings.web.language)  # a forged callback request: 400
     view = wall.WallView(pool=pool, settings=settings, caps_label=caps_label)
     app.layout = partial(wall.layout, view)
     wall.register_callbacks(app, view)

@@ -38,8 +38,14 @@ def language(value: str | None, default: str = DEFAULT_LANGUAGE) -> str:
     return default
 
 
+def _catalogue(domain: str, lang: object) -> dict[str, Any]:
+    """``domain``'s messages in ``lang``; none for a language that is not one of :data:`LANGUAGES`
+    (a page's callback may be handed any value as its language: it never names a path)."""
+    return _read_catalogue(domain, str(lang)) if lang in LANGUAGES else {}
+
+
 @lru_cache(maxsize=64)
-def _catalogue(domain: str, lang: str) -> dict[str, Any]:
+def _read_catalogue(domain: str, lang: str) -> dict[str, Any]:
     path = LOCALES_DIR / lang / "LC_MESSAGES" / f"{domain}.po"
     if not path.exists():
         return {}

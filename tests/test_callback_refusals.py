@@ -1,0 +1,113 @@
+"""Forged page callback requests, as a logged-in attacker sends them: refused (4xx), never a 500.
+
+Every server-side callback of every page is posted as dash-renderer posts it (the output, its
+inputs and state by id and property), with values no renderer sends: a list where a page keeps a
+dict, a string where it keeps a number, a nested mess, a language code that is a path. Then
+envelopes that name no callback, a browser-side callback, or leave the inputs out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from ioc.store.database import Store
+
+DISPATCH = "_dash-update-component"
+HOSTILE: tuple[Any, ...] = (
+    None, -1, 10**30, 1e308, "", "x" * 5000, "2026-13-45", "../../../../etc/passwd", "\u0000", True, [], {},
+    [[[[]]]], [1, "a", None], {"a": {"b": "c"}}, {"points": [{"customdata": ["z", None]}]},
+    {"mmsi": "abc", "seq": "x"}, ["__proto__"],
+)
+
+
+def _outputs(key: str) -> Any:
+    """The ``outputs`` of a request for the callback keyed ``key`` (``..a.b...c.d..`` when several)."""
+    parts = key.strip(".").split("...") if key.startswith("..") else [key]
+    specs = []
+    for part in parts:
+        ident, prop = part.rsplit(".", 1)
+        specs.append({"id": json.loads(ident) if ident.startswith("{") else ident, "property": prop})
+    return specs if key.startswith("..") else specs[0]
+
+
+def _with(specs: list[dict[str, Any]], value: Any) -> list[dict[str, Any]]:
+    return [{"id": s["id"], "property": s["property"], "value": value} for s in specs]
+
+
+@pytest.fixture
+def session(plain_store: Store) -> Any:
+    """A duty officer's session on the whole app: its test client and the CSRF header."""
+    from alerts.people import People
+    from dashboards.app import create_app
+    from ioc.config import Settings
+
+    People(plain_store.pool).add_user("lan", "duty_officer", "correct horse battery")
+    client = create_app(plain_store.pool, Settings()).server.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/login", data={"username": "lan", "password": "correct horse battery",
+                                         "csrf_token": token.group(1), "next": "/console/"})
+    assert answer.status_code in (302, 303)
+    cookie = client.get_cookie("_csrf_token")
+    assert cookie is not None
+    return client, {"X-CSRFToken": cookie.value}
+
+
+def test_forged_callback_requests_are_refused_not_failed(session: Any,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    client, headers = session
+    server = client.application
+    prefixes = sorted(r.rule[: -len(DISPATCH)] for r in server.url_map.iter_rules()
+                      if r.rule.endswith(DISPATCH))
+    assert {"/", "/sea/", "/console/", "/cameras/", "/replay/"} <= set(prefixes)
+    posted, refused, failed = 0, 0, []
+    for prefix in prefixes:
+        deps = client.get(f"{prefix}_dash-dependencies", headers=headers)
+        assert deps.status_code == 200, prefix
+        for dep in deps.get_json():
+            if dep.get("clientside_function"):
+                continue
+            for value in HOSTILE:
+                body = {"output": dep["output"], "outputs": _outputs(dep["output"]),
+                        "inputs": _with(dep["inputs"], value), "state": _with(dep["state"], value),
+                        "changedPropIds": []}
+                answer = client.post(f"{prefix}{DISPATCH}", json=body, headers=headers)
+                posted += 1
+                refused += answer.status_code == 400
+                if answer.status_code >= 500:
+                    failed.append((prefix, dep["output"][:80], repr(value)[:40], answer.status_code))
+    assert not failed, failed
+    assert posted > 300 and refused > 0  # the values did reach callbacks that could not use them
+    assert "callback request refused" in caplog.text and "Traceback" not in caplog.text
+
+    wall_callbacks = client.get("/_dash-dependencies", headers=headers).get_json()
+    clientside = next(d["output"] for d in wall_callbacks if d.get("clientside_function"))
+    server_side = next(d for d in wall_callbacks if not d.get("clientside_function"))
+    malformed = [
+        {"output": "no-such.children", "outputs": {"id": "no-such", "property": "children"}, "inputs": [],
+         "state": [], "changedPropIds": []},
+        {"output": clientside, "outputs": _outputs(clientside), "inputs": [], "state": [],
+         "changedPropIds": []},
+        {"output": server_side["output"]},  # nothing but the output
+        {"output": server_side["output"], "outputs": None, "inputs": "x", "state": 5, "changedPropIds": 7},
+        {"output": ["a"], "inputs": []},
+        [1, 2, 3],
+    ]
+    for body in malformed:
+        answer = client.post(f"/{DISPATCH}", json=body, headers=headers)
+        assert answer.status_code == 400, (body, answer.status_code, answer.get_data(as_text=True)[:200])
+    # the refusal is said in the page's language, like every other refusal
+    answer = client.post(f"/{DISPATCH}?lang=en", json=malformed[0], headers=headers)
+    assert answer.get_data(as_text=True) == "400 Bad request."
+
+
+def test_a_language_that_is_not_one_never_names_a_catalogue_file() -> None:
+    from ioc import i18n
+
+    for lang in ("../../../../etc", "fr", {}, ["vi"], 7, None):
+        assert i18n.gettext("dashboards", "Not found.", lang) == "Not found."  # type: ignore[arg-type]
+    assert i18n.gettext("dashboards", "Not found.", "vi") != "Not found."
