@@ -357,6 +357,19 @@ def test_events_are_stored_once_with_their_minute_rollup(plain_store: Store) -> 
     assert all(r[1] == "login" and r[2] == "203.0.113.9" for r in rows)
 
 
+def test_a_web_request_is_stored_and_listed_with_its_site(plain_store: Store) -> None:
+    from ioc.feeds.security.queries import latest
+
+    line = (b'dichvucong.hue.gov.vn:443 203.0.113.44 - - [06/Dec/2026:07:15:02 +0700] "GET /wp-login.php '
+            b'HTTP/1.1" 404 437 "-" "Mozilla/5.0 zgrab/0.x"')
+    received = datetime(2026, 12, 6, 0, 16, tzinfo=UTC)
+    event = parse_access_line(line, LineContext(received=received, host="web-1"))
+    StoreWriter(plain_store.pool, plain_store.caps).write([event])
+    [row] = latest(plain_store.pool, host="web-1")
+    assert (row["vhost"], row["dest_port"], row["url"], row["src_ip"]) == (
+        "dichvucong.hue.gov.vn", 443, "/wp-login.php", "203.0.113.44")
+
+
 def test_pending_publisher_keeps_records_through_a_bus_failure() -> None:
     class Flaky:
         fails = 1

@@ -147,8 +147,10 @@ def test_an_alert_links_to_its_events_and_the_grid_filters_by_column(served: tup
         "var b = document.querySelector('.scope-clear'); if (b) { b.click(); return true; } return false;"))
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
         lambda d: len(set(grid_column(d, "src_ip"))) == 5)
+    column = driver.find_element(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, "#security-grid .ag-header-cell[col-id='user']").get_attribute("aria-colindex")
     box = driver.find_element(  # type: ignore[attr-defined]
-        By.CSS_SELECTOR, "#security-grid .ag-floating-filter[aria-colindex='9'] input")
+        By.CSS_SELECTOR, f"#security-grid .ag-floating-filter[aria-colindex='{column}'] input")
     box.send_keys("user3")
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
         lambda d: grid_column(d, "user") and set(grid_column(d, "user")) == {"user3"})

@@ -101,6 +101,13 @@ def test_access_lines_of_other_formats_are_requests_of_the_client() -> None:
     assert (common.src_ip, common.user, common.status, common.user_agent, common.outcome) == (
         "198.51.100.23", "admin", 401, None, "failure")
     assert (vhost_common.src_ip, vhost_common.url) == ("198.51.100.23", "/../../etc/passwd")
+    # the site a request was for: %v (and %p, the server's port) of the vhost formats, none otherwise
+    assert (vhost.vhost, vhost.dest_port) == ("dichvucong.hue.gov.vn", 443)
+    assert (vhost_common.vhost, vhost_common.dest_port) == ("hue.gov.vn", None)
+    assert (common.vhost, common.dest_port) == (None, None)
+    escaped = PARSERS["web"](b'[2001:db8::7]:8443 203.0.113.44 - - [06/Dec/2026:07:15:02 +0700] "GET /a\\"b '
+                             b'HTTP/1.1" 404 437 "-" "curl/8.5"', CTX)  # apachelogs' path: an escaped quote
+    assert (escaped.vhost, escaped.dest_port, escaped.user_agent) == ("[2001:db8::7]", 8443, "curl/8.5")
     timed = PARSERS["web"](NGINX_TIMED, CTX)
     assert (timed.src_ip, timed.status, timed.user_agent) == ("203.0.113.45", 403, "sqlmap/1.8")
     assert timed.time == datetime(2026, 12, 6, 0, 15, 5, tzinfo=UTC)

@@ -22,8 +22,9 @@ THEME = GRID_THEME.replace("fontSize: 18", "fontSize: 15").replace("rowHeight: 4
 COLUMNS: tuple[tuple[str, str, str, int], ...] = (
     ("time", "Time", TEXT, 2), ("host", "Host", TEXT, 2), ("log", "Log", TEXT, 1),
     ("action", "Action", TEXT, 1), ("outcome", "Outcome", TEXT, 1), ("src_ip", "Source", TEXT, 2),
-    ("dest_ip", "Destination", TEXT, 2), ("dest_port", "Port", NUMBER, 1), ("user", "Account", TEXT, 1),
-    ("signature", "Signature", TEXT, 3), ("severity", "Severity", NUMBER, 1),
+    ("dest_ip", "Destination", TEXT, 2), ("dest_port", "Port", NUMBER, 1), ("vhost", "Site", TEXT, 2),
+    ("url", "Address requested", TEXT, 2), ("user", "Account", TEXT, 1), ("signature", "Signature", TEXT, 3),
+    ("severity", "Severity", NUMBER, 1),
 )
 
 

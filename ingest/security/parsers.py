@@ -187,14 +187,26 @@ def _offset(text: str) -> tzinfo:
     return zone
 
 
+def _site(vhost: str | None) -> tuple[str | None, int | None]:
+    """The virtual host and server port of ``%v:%p`` (vhost_combined) or ``%v`` (vhost_common)."""
+    if not vhost or vhost == "-":
+        return None, None
+    name, sep, port = vhost.rpartition(":")
+    unbracketed_v6 = ":" in name and not (name.startswith("[") and name.endswith("]"))  # 2001:db8::1
+    if sep and name and not unbracketed_v6 and port.isascii() and port.isdigit() and 0 < int(port) <= 65535:
+        return name[:256], int(port)
+    return vhost[:256], None
+
+
 def _web_event(ctx: LineContext, text: str, when: datetime, host: str, user: str | None, request: str,
-               status: int | None, agent: str | None) -> SecurityEvent:
+               status: int | None, agent: str | None, vhost: str | None) -> SecurityEvent:
     parts = request.split(" ")
     url = parts[1] if len(parts) >= 2 else request
+    site, port = _site(vhost)
     return _event(ctx, text, time=when, log="web", action="http_request",
                   outcome="failure" if status is not None and status >= 400 else "success",
                   src_ip=host, url=url[:4096], status=status, proto="http",
-                  user=None if user in (None, "-") else user,
+                  user=None if user in (None, "-") else user, vhost=site, dest_port=port,
                   user_agent=None if agent in (None, "", "-") else agent, category="web", severity=5)
 
 
@@ -210,7 +222,8 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
                             int(m["ss"]), tzinfo=_offset(m["tz"]))
         except ValueError as exc:
             raise ParseError(f"bad request time: {exc}") from None
-        return _web_event(ctx, text, when, m["host"], m["user"], m["request"], int(m["status"]), m["agent"])
+        return _web_event(ctx, text, when, m["host"], m["user"], m["request"], int(m["status"]), m["agent"],
+                          m["vhost"])
     if _ESCAPED.match(text) is None:
         raise ParseError("not a combined- or common-format access line")
     entry = None
@@ -226,8 +239,11 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
     if entry.request_time is None:
         raise ParseError("no request time")
     agent = getattr(entry, "headers_in", {}).get("User-Agent")  # none in the common formats
+    vhost = getattr(entry, "virtual_host", None)  # only in the vhost formats
+    port = getattr(entry, "server_port", None)
     return _web_event(ctx, text, entry.request_time, entry.remote_host, entry.remote_user,
-                      entry.request_line or "", entry.final_status, agent)
+                      entry.request_line or "", entry.final_status, agent,
+                      f"{vhost}:{port}" if vhost and port is not None else vhost)
 
 
 EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns": "dns", "http": "http",

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from ioc.feeds.base import FeedSpec
 from ioc.feeds.security.records import SecurityEvent
-from ioc.feeds.security.schema import RAW_SECURITY_TABLES, SECURITY_EVENTS, apply_security
+from ioc.feeds.security.schema import (
+    RAW_SECURITY_TABLES,
+    SECURITY_EVENTS,
+    apply_security,
+    apply_security_vhost,
+)
 from ioc.feeds.security.settings import SecurityRules
 from ioc.store.tables import Migration
 
@@ -16,7 +21,8 @@ SPEC = FeedSpec(
     events=(SecurityEvent,),
     topics={"security.event": "ioc.security.events"},
     tables=(SECURITY_EVENTS,),
-    migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),),
+    migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),
+                Migration(2, "the virtual host of web requests", apply_security_vhost)),
     raw_tables=RAW_SECURITY_TABLES,
     rules=SecurityRules,
 )

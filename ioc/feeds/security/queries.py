@@ -38,7 +38,7 @@ def targeted_accounts(pool: ConnectionPool, since: datetime, limit: int = 10) ->
 
 
 _EVENT_KEYS = ("time", "host", "digest", "log", "action", "outcome", "src_ip", "dest_ip", "dest_port", "user",
-               "signature", "signature_id", "severity", "category", "url", "raw", "simulated")
+               "signature", "signature_id", "severity", "category", "url", "raw", "simulated", "vhost")
 
 
 def latest(pool: ConnectionPool, limit: int = 100, *, src_ip: str | None = None, host: str | None = None,
@@ -51,7 +51,7 @@ def latest(pool: ConnectionPool, limit: int = 100, *, src_ip: str | None = None,
     where += [clause for clause, value in (("time >= %(since)s", since), ("time <= %(until)s", until))
               if value is not None]
     sql = ("SELECT time, host, digest, log, action, outcome, src_ip, dest_ip, dest_port, username, "
-           "signature, signature_id, severity, category, url, raw, simulated FROM security_events "
+           "signature, signature_id, severity, category, url, raw, simulated, vhost FROM security_events "
            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY time DESC LIMIT %(limit)s")
     return _rows(pool, sql, {"limit": limit, "src_ip": src_ip, "host": host, "signature_id": signature_id,
                              "since": since, "until": until}, _EVENT_KEYS)

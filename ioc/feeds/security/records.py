@@ -37,6 +37,7 @@ class SecurityEvent(Event):
     category: Annotated[str, Field(max_length=256)] = ""
     status: Annotated[int, Field(ge=100, le=999)] | None = None  # HTTP status of a web request
     url: Annotated[str, Field(max_length=4096)] | None = None
+    vhost: Annotated[str, Field(max_length=256)] | None = None  # the web site a request was for
     user_agent: Text | None = None
     raw: Annotated[str, Field(max_length=65536)] = ""
     simulated: bool = False

@@ -64,6 +64,11 @@ def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
     hypertable_or_brin(conn, caps, "security_events", "1 day")
 
 
+def apply_security_vhost(conn: psycopg.Connection, caps: Capabilities) -> None:
+    """Migration 2: the virtual host (web site) of a web server's request, from its access log."""
+    conn.execute("ALTER TABLE security_events ADD COLUMN vhost text")
+
+
 def digest(event: Any) -> str:
     """What tells two events of one host at one time apart: the raw line (or the whole record)."""
     basis = event.raw or event.model_dump_json(exclude={"raw"})
@@ -91,17 +96,17 @@ SECURITY_EVENTS = TableSpec(
         ("dest_ip", "text"), ("dest_port", "int4"), ("proto", "text"), ("username", "text"),
         ("process", "text"), ("signature", "text"), ("signature_id", "int8"), ("severity", "int2"),
         ("category", "text"), ("status", "int2"), ("url", "text"), ("user_agent", "text"), ("raw", "text"),
-        ("simulated", "bool"),
+        ("simulated", "bool"), ("vhost", "text"),
     ),
     key=("host", "time", "digest"),
     to_row=lambda e: (e.time, e.source_id, digest(e), e.log, e.action, e.outcome, e.src_ip, e.src_port,
                       e.dest_ip, e.dest_port, e.proto, e.user, e.process, e.signature, e.signature_id,
-                      e.severity, e.category, e.status, e.url, e.user_agent, e.raw, e.simulated),
+                      e.severity, e.category, e.status, e.url, e.user_agent, e.raw, e.simulated, e.vhost),
     from_row=lambda r: SecurityEvent(
         time=r["time"], source_id=r["host"], log=r["log"], action=r["action"], outcome=r["outcome"],
         src_ip=r["src_ip"], src_port=r["src_port"], dest_ip=r["dest_ip"], dest_port=r["dest_port"],
         proto=r["proto"], user=r["username"], process=r["process"], signature=r["signature"],
         signature_id=r["signature_id"], severity=r["severity"], category=r["category"], status=r["status"],
-        url=r["url"], user_agent=r["user_agent"], raw=r["raw"], simulated=r["simulated"]),
+        url=r["url"], user_agent=r["user_agent"], raw=r["raw"], simulated=r["simulated"], vhost=r["vhost"]),
     after_insert=_ROLLUP,
 )
