@@ -18,6 +18,7 @@ from kafka.structs import TopicPartition
 
 from ioc.bus.base import Message
 from ioc.bus.kafka import KafkaBus, KafkaBusError, KafkaPublishError
+from ioc.bus.kafka.publisher import KafkaPublisher
 from ioc.config import BusSettings, KafkaSecurity
 
 if TYPE_CHECKING:
@@ -107,18 +108,23 @@ def test_flush_raises_when_nothing_could_be_delivered(unreachable_bootstrap: str
     bus.close()
 
 
+def ten_records_after_the_broker_stopped(bus: KafkaBus, broker: TansuBroker, topic: str) -> KafkaPublisher:
+    """A publisher that delivered one record to ``topic``, then queued ten more once ``broker`` stopped."""
+    pub = bus.publisher()
+    pub.publish(topic, "a", b"before")
+    pub.flush(10)
+    broker.stop()
+    for i in range(10):
+        pub.publish(topic, f"k{i}", b"after")  # metadata is known: queued, not refused
+    return pub
+
+
 def test_flush_raises_when_the_broker_goes_away(private_kafka_broker: TansuBroker) -> None:
     bus = kafka_bus(
         private_kafka_broker.bootstrap,
         producer_options={"request_timeout_ms": 1000, "delivery_timeout_ms": 2500, "max_block_ms": 2000},
     )
-    pub = bus.publisher()
-    topic = unique("ioc.test.gone")
-    pub.publish(topic, "a", b"before")
-    pub.flush(10)
-    private_kafka_broker.stop()
-    for i in range(10):
-        pub.publish(topic, f"k{i}", b"after")  # metadata is known: queued, not refused
+    pub = ten_records_after_the_broker_stopped(bus, private_kafka_broker, unique("ioc.test.gone"))
     # every record is reported: failed (expired after delivery_timeout_ms) or, where kafka-python has
     # not expired a batch by the flush's timeout, not acknowledged; none silently lost
     with pytest.raises(KafkaPublishError, match=r"10 record\(s\)") as err:
@@ -134,13 +140,7 @@ def test_close_while_the_broker_is_gone_reports_the_records_and_does_not_wait_fo
     # that long (two minutes with the default); close gives the records its own few seconds instead
     bus = kafka_bus(private_kafka_broker.bootstrap,
                     producer_options={"request_timeout_ms": 1000, "delivery_timeout_ms": 600_000})
-    pub = bus.publisher()
-    topic = unique("ioc.test.closing")
-    pub.publish(topic, "a", b"before")
-    pub.flush(10)
-    private_kafka_broker.stop()
-    for i in range(10):
-        pub.publish(topic, f"k{i}", b"after")
+    pub = ten_records_after_the_broker_stopped(bus, private_kafka_broker, unique("ioc.test.closing"))
     start = time.monotonic()
     with pytest.raises(KafkaPublishError, match=r"10 record\(s\) were not acknowledged") as err:
         pub.close(timeout=2)
