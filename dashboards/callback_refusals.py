@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import logging
 
-import psycopg
 from flask import Flask, Response, request
 
 from dashboards.i18n import http_text, page_language
+from ioc.store.errors import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 DISPATCH = "/_dash-update-component"  # every page's callback route ends so
-#: the store not answering (down, restarting, its pool exhausted: ``PoolTimeout`` is one); a value
-#: the store refused (a NUL in a text, a date that is none) is the request's fault
-STORE_UNAVAILABLE: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
 
 
 def requested_output() -> str:

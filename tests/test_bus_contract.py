@@ -19,6 +19,7 @@ from ioc.bus.base import Bus, Message, Subscription
 from ioc.bus.kafka import KafkaBus, KafkaSubscription
 from ioc.bus.memory import MemoryBus, MemorySubscription
 from ioc.config import BusSettings
+from tests.waiting import wait_for
 
 pytest_plugins = ["kafka_broker"]
 
@@ -110,10 +111,8 @@ def settled_empty(readers: Sequence[Reader]) -> None:
     """Wait until every reader has polled once more and found nothing: anything beyond what was
     published (a message delivered twice) would have come by then."""
     marks = [r.empty_polls for r in readers]
-    deadline = time.monotonic() + WAIT
-    while any(r.empty_polls <= mark for r, mark in zip(readers, marks, strict=True)):
-        assert time.monotonic() < deadline, "a reader never came back empty"
-        time.sleep(0.02)
+    wait_for(lambda: all(r.empty_polls > mark for r, mark in zip(readers, marks, strict=True)),
+             "every reader coming back empty once more", interval=0.02)
 
 
 def settle(readers: Sequence[Reader], slots: int) -> None:

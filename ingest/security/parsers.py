@@ -199,14 +199,15 @@ def _site(vhost: str | None) -> tuple[str | None, int | None]:
 
 
 def _web_event(ctx: LineContext, text: str, when: datetime, host: str, user: str | None, request: str,
-               status: int | None, agent: str | None, vhost: str | None) -> SecurityEvent:
+               status: int | None, agent: str | None, site: tuple[str | None, int | None]) -> SecurityEvent:
+    """``site``: the virtual host and server port the request was for, when the format logs them."""
     parts = request.split(" ")
     url = parts[1] if len(parts) >= 2 else request
-    site, port = _site(vhost)
+    vhost, port = site
     return _event(ctx, text, time=when, log="web", action="http_request",
                   outcome="failure" if status is not None and status >= 400 else "success",
                   src_ip=host, url=url[:4096], status=status, proto="http",
-                  user=None if user in (None, "-") else user, vhost=site, dest_port=port,
+                  user=None if user in (None, "-") else user, vhost=vhost, dest_port=port,
                   user_agent=None if agent in (None, "", "-") else agent, category="web", severity=5)
 
 
@@ -223,7 +224,7 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
         except ValueError as exc:
             raise ParseError(f"bad request time: {exc}") from None
         return _web_event(ctx, text, when, m["host"], m["user"], m["request"], int(m["status"]), m["agent"],
-                          m["vhost"])
+                          _site(m["vhost"]))
     if _ESCAPED.match(text) is None:
         raise ParseError("not a combined- or common-format access line")
     entry = None
@@ -240,10 +241,9 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
         raise ParseError("no request time")
     agent = getattr(entry, "headers_in", {}).get("User-Agent")  # none in the common formats
     vhost = getattr(entry, "virtual_host", None)  # only in the vhost formats
-    port = getattr(entry, "server_port", None)
     return _web_event(ctx, text, entry.request_time, entry.remote_host, entry.remote_user,
                       entry.request_line or "", entry.final_status, agent,
-                      f"{vhost}:{port}" if vhost and port is not None else vhost)
+                      (vhost[:256] if vhost and vhost != "-" else None, getattr(entry, "server_port", None)))
 
 
 EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns": "dns", "http": "http",

@@ -16,19 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import psycopg
-import psycopg_pool
-
 from ioc.bus.base import BusUnavailable, Message, Subscription
+from ioc.store.errors import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    psycopg.errors.AdminShutdown,
-    psycopg_pool.PoolTimeout,
-    BusUnavailable,
-)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (*STORE_UNAVAILABLE, BusUnavailable)
 
 
 @dataclass
