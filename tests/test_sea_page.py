@@ -82,17 +82,27 @@ def test_offline_map_needs_nothing_from_outside() -> None:
     assert "http" not in text and "mapbox://" not in text  # no tiles, fonts or sprites from elsewhere
     style = fig["layout"]["map"]["style"]
     assert style["sprite"].startswith(sea.MAP_ROUTE) and style["glyphs"].startswith(sea.MAP_ROUTE)
-    assert [layer["type"] for layer in style["layers"]] == ["background"]
-    layers = fig["layout"]["map"]["layers"]
-    assert all(layer["below"] == "traces" and layer["sourcetype"] == "geojson" for layer in layers)
-    by_name = {layer["name"]: layer for layer in layers}
-    assert by_name["no-fishing-son-cha-core"]["color"] == sea.ZONE_STYLES["no_fishing"].fill
-    assert by_name["port-thuan-an"]["color"] == sea.ZONE_STYLES["port"].fill
-    assert by_name["storm-ban-offshore-edge"]["color"] == sea.ZONE_STYLES["storm_ban"].line  # amber
+    assert style["layers"][0]["type"] == "background"
+    # the zones and the coast are the style's own layers, none plotly's (it would redraw them each tick)
+    assert not fig["layout"]["map"].get("layers")
+    layers = style["layers"][1:]
+    assert all(style["sources"][layer["source"]]["type"] == "geojson" for layer in layers)
+    assert len({layer["id"] for layer in style["layers"]}) == len(style["layers"])
+    by_name = {layer["metadata"]["name"]: layer for layer in layers}
+
+    def colour(name: str) -> str:
+        paint = by_name[name]["paint"]
+        return paint.get("fill-color") or paint["line-color"]
+
+    assert colour("no-fishing-son-cha-core") == sea.ZONE_STYLES["no_fishing"].fill
+    assert colour("port-thuan-an") == sea.ZONE_STYLES["port"].fill
+    assert colour("storm-ban-offshore-edge") == sea.ZONE_STYLES["storm_ban"].line  # amber
     assert "sea-boundary-tth" not in by_name  # the boundary is only an outline...
-    assert by_name["sea-boundary-tth-edge"]["line"]["dash"]  # ...and dashed
-    assert by_name["land"]["color"] == sea.LAND and "coastline-coast" in by_name
-    names = [layer["name"] for layer in layers]  # land first, ports above the other zones, coast on top
+    assert by_name["sea-boundary-tth-edge"]["paint"]["line-dasharray"]  # ...and dashed
+    assert colour("land") == sea.LAND and "coastline-coast" in by_name
+    # a zone's fill and its outline read one source
+    assert by_name["port-thuan-an"]["source"] == by_name["port-thuan-an-edge"]["source"]
+    names = [layer["metadata"]["name"] for layer in layers]  # land, ports above other zones, coast on top
     assert names.index("land") < names.index("sea-boundary-tth-edge") < names.index("port-thuan-an")
     assert names[-1].endswith("-coast")
     centre, zoom = fig["layout"]["map"]["center"], fig["layout"]["map"]["zoom"]
@@ -109,8 +119,11 @@ def test_tiles_when_a_tile_url_is_configured() -> None:
     assert [layer["id"] for layer in style["layers"]] == ["sea", "tiles"]
     assert sea.tile_source(load_settings(DEFAULT_CONFIG)) == (None, "")  # the sample city runs offline
     view = sea.SeaView.build(None, load_settings(DEFAULT_CONFIG))
-    tiled = sea.zone_layers(view.zones, view.coast, tiles=True)
-    assert all(not layer["name"].endswith("-coast") and layer["name"] != "land" for layer in tiled)
+    sources, tiled = sea.zone_layers(view.zones, view.coast, tiles=True)
+    tiled_names = [layer["metadata"]["name"] for layer in tiled]
+    assert tiled_names and all(not n.endswith("-coast") and n != "land" for n in tiled_names)
+    style = sea.map_style(url, attribution, (sources, tiled))
+    assert [layer["id"] for layer in style["layers"][:2]] == ["sea", "tiles"]  # the zones over the tiles
 
 
 def test_fit_view() -> None:
@@ -271,6 +284,7 @@ return {
 
 @pytest.mark.browser
 def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa: ANN001
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -313,15 +327,38 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
         assert any("SIM" in i["text"] for i in items)  # the simulated fleet says so
 
         # the operator zooms in; the refreshes keep that zoom
-        driver.execute_script(  # count the map's redraws from here on
+        driver.execute_script(  # count the map's redraws, and what they set again, from here on
             "const gd = document.querySelector('#sea-map .js-plotly-plot'); window.__seaDraws = 0;"
             "gd.on('plotly_afterplot', () => { window.__seaDraws += 1; });"
-            "gd._fullLayout.map._subplot.map.jumpTo({zoom: 11.25});")
+            "const m = gd._fullLayout.map._subplot.map; window.__seaRebuilt = [];"
+            "for (const name of ['setStyle', 'addSource', 'removeSource', 'addLayer', 'removeLayer']) {"
+            "  const f = m[name].bind(m);"
+            "  m[name] = (...a) => {"
+            "    window.__seaRebuilt.push(name + ' ' + JSON.stringify(a[0]).slice(0, 40));"
+            "    return f(...a); }; }"
+            "m.jumpTo({zoom: 11.25});")
         wait.until(lambda d: d.execute_script("return window.__seaDraws;") >= 3)  # three refreshes later
         assert abs(driver.execute_script(_MAP_STATE_JS)["zoom"] - 11.25) < 0.01
+        # a refresh moves the vessels only: the zones and the coast are drawn, and stay as they are
+        # (plotly's layout layers were removed and added again on every refresh), and symbols do not
+        # fade (each fade drew several more frames)
+        rebuilt, shipped, fade = driver.execute_script(
+            "const m = document.querySelector('#sea-map .js-plotly-plot')._fullLayout.map._subplot.map;"
+            "const shipped = m.getStyle().layers.filter(l => l.id.startsWith('shipped-'));"
+            "return [window.__seaRebuilt, shipped.length, m._fadeDuration];")
+        assert rebuilt == [] and shipped >= 10 and fade == 0, (rebuilt, shipped, fade)
         # ...until "Fit view" brings back the whole sea area
         driver.execute_script("document.getElementById('sea-reset').click();")
-        wait.until(lambda d: abs(d.execute_script(_MAP_STATE_JS)["zoom"] - base_zoom) < 0.05)
+        zooms: list[float] = []  # what the map showed meanwhile, for the message if it never fits
+
+        def fitted(d: object) -> bool:
+            zooms.append(driver.execute_script(_MAP_STATE_JS)["zoom"])
+            return abs(zooms[-1] - base_zoom) < 0.05
+
+        try:
+            wait.until(fitted)
+        except TimeoutException:
+            raise AssertionError(f"Fit view: zoom {base_zoom} never back: {zooms[:3]}…{zooms[-3:]}") from None
 
         # a click on a vessel in alert opens its details and draws its full track
         first = items[0]

@@ -23,7 +23,12 @@ window.dash_clientside.sea = {
         const gd = host && host.querySelector('.js-plotly-plot');
         const sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
         const live = sub && sub.map;
-        if (live && !reset) {
+        // the operator's view is read from the map only once it shows this revision: after "Fit view"
+        // the next refresh can come before the map has drawn the fitted figure (the Graph draws its
+        // figures one after the other), and reading the old view then would undo the fit
+        const revision = 'sea-' + (resets || 0);
+        const drawn = gd && gd._fullLayout && gd._fullLayout.uirevision === revision;
+        if (live && !reset && drawn) {
             const ctr = live.getCenter();
             map.center = {lon: ctr.lng, lat: ctr.lat};
             map.zoom = live.getZoom();
@@ -78,6 +83,11 @@ window.dash_clientside.sea = {
             });
         }
         w.__seaSyncTracks(live);
+        // No fading of symbols: the vessel arrows may overlap, so nothing is ever faded out for a
+        // collision, and the fade only made MapLibre draw three or four more frames after every
+        // refresh (a third of the page's CPU on a wall PC drawing without a GPU). Plotly makes the
+        // map without MapLibre's fadeDuration option, and MapLibre keeps it in this field.
+        if (live && live._fadeDuration) { live._fadeDuration = 0; }
         // the selected vessel's track under the vessels; never no trace at all: the zone layers go
         // below the first trace layer, which must exist (each trace costs the map work on every tick)
         // the vessels come as one JSON document encoded once on the server for every screen: parsed
@@ -90,7 +100,7 @@ window.dash_clientside.sea = {
         const data = (selection && selection.traces) ? selection.traces.slice() : [];
         if (fleet && fleet.traces) { data.push(...fleet.traces); }
         if (!data.length) { data.push({type: 'scattermap', name: 'vessels', mode: 'markers', lon: [], lat: []}); }
-        const layout = Object.assign({}, base.layout, {map: map, uirevision: 'sea-' + (resets || 0)});
+        const layout = Object.assign({}, base.layout, {map: map, uirevision: revision});
         return {data: data, layout: layout};
     },
 

@@ -108,12 +108,17 @@ def tile_source(settings: Settings) -> tuple[str | None, str]:
     return url, str(getattr(settings.web, "map_tiles_attribution", "") or "")
 
 
-def map_style(tiles_url: str | None = None, attribution: str = "") -> dict[str, Any]:
-    """The MapLibre style: a dark sea, and the tiles when a URL is configured; nothing else from outside.
+def map_style(tiles_url: str | None = None, attribution: str = "",
+              shipped: tuple[dict[str, Any], list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+    """The MapLibre style: a dark sea, the tiles when a URL is configured, then ``shipped`` (the
+    sources and layers of :func:`zone_layers`); nothing else from outside.
 
     ``sprite`` and ``glyphs`` are paths on this server (the browser makes them absolute,
     as MapLibre wants): the sprite holds the vessel arrows; no text is drawn on the map,
-    so the glyphs route only answers empty.
+    so the glyphs route only answers empty. The zones and the coast are part of the style, not
+    plotly's ``layout.map.layers``: plotly removes and adds again every layout layer that shares
+    its place below the traces on each redraw, which made the map parse and draw them all again
+    on every vessel refresh; a style is set once and kept while its content stays the same.
     """
     style: dict[str, Any] = {
         "version": 8,
@@ -132,35 +137,47 @@ def map_style(tiles_url: str | None = None, attribution: str = "") -> dict[str, 
         style["sources"]["tiles"] = source
         style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles",
                                 "paint": {"raster-opacity": 0.85}})
+    if shipped:
+        style["sources"].update(shipped[0])
+        style["layers"].extend(shipped[1])
     return style
 
 
 def zone_layers(
     zones: Sequence[MapFeature], coast: Sequence[MapFeature], tiles: bool
-) -> list[dict[str, Any]]:
-    """``layout.map.layers``: land and coast (offline only), then the zones bottom to top by kind."""
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The style's sources and layers of the shipped map: land and coast (offline only), then the
+    zones bottom to top by kind. Sources and layers are numbered (two files may reuse a zone id);
+    each layer's ``metadata.name`` is its feature's id (``-edge``, ``-coast`` for outlines)."""
+    sources: dict[str, Any] = {}
     layers: list[dict[str, Any]] = []
-    if not tiles:
-        for f in coast:
-            if f.geometry.geom_type in ("Polygon", "MultiPolygon"):
-                layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "fill", "color": LAND,
-                               "opacity": 1.0, "below": "traces", "name": f.id})
+    source_of: dict[int, str] = {}  # a feature's source, shared by its fill and its outline
+
+    def add(f: MapFeature, kind: str, name: str, paint: dict[str, Any]) -> None:
+        sid = source_of.setdefault(id(f), f"shipped-{len(source_of)}")
+        # the bare geometry: plotly drops a Feature's empty "properties" from the style it keeps, so
+        # the next figure's style would differ from it and be set again on every refresh
+        sources[sid] = {"type": "geojson", "data": f.geojson["geometry"]}
+        layers.append({"id": f"{sid}-{len(layers)}", "type": kind, "source": sid, "paint": paint,
+                       "metadata": {"name": name}})
+
+    drawn_coast = () if tiles else tuple(coast)
     order = list(ZONE_STYLES)
-    for f in sorted(zones, key=lambda z: order.index(z.kind) if z.kind in order else len(order)):
+    ranked = sorted(zones, key=lambda z: order.index(z.kind) if z.kind in order else len(order))
+    for f in drawn_coast:
+        if f.geometry.geom_type in ("Polygon", "MultiPolygon"):
+            add(f, "fill", f.id, {"fill-color": LAND, "fill-opacity": 1.0})
+    for f in ranked:
         st = ZONE_STYLES.get(f.kind, OTHER_ZONE)
         if st.fill:
-            layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "fill", "color": st.fill,
-                           "opacity": st.fill_opacity, "below": "traces", "name": f.id})
-        line: dict[str, Any] = {"width": st.width}
+            add(f, "fill", f.id, {"fill-color": st.fill, "fill-opacity": st.fill_opacity})
+        line: dict[str, Any] = {"line-color": st.line, "line-width": st.width}
         if st.dash:
-            line["dash"] = list(st.dash)
-        layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "line", "color": st.line,
-                       "line": line, "below": "traces", "name": f.id + "-edge"})
-    if not tiles:
-        for f in coast:
-            layers.append({"sourcetype": "geojson", "source": f.geojson, "type": "line", "color": COAST,
-                           "line": {"width": 1.5}, "below": "traces", "name": f.id + "-coast"})
-    return layers
+            line["line-dasharray"] = list(st.dash)
+        add(f, "line", f.id + "-edge", line)
+    for f in drawn_coast:
+        add(f, "line", f.id + "-coast", {"line-color": COAST, "line-width": 1.5})
+    return sources, layers
 
 
 def fit_view(bounds: tuple[float, float, float, float], size_px: tuple[int, int] = MAP_SIZE_PX,
@@ -250,10 +267,10 @@ def base_figure(view: SeaView) -> dict[str, Any]:
             "hoverlabel": {"bgcolor": c.PANEL, "bordercolor": c.GRID,
                            "font": {"family": c.FONT, "size": 17, "color": c.TEXT}, "align": "left"},
             "map": {
-                "style": map_style(view.tiles_url, view.tiles_attribution),
+                "style": map_style(view.tiles_url, view.tiles_attribution,
+                                   zone_layers(view.zones, view.coast, bool(view.tiles_url))),
                 "center": centre,
                 "zoom": zoom,
-                "layers": zone_layers(view.zones, view.coast, bool(view.tiles_url)),
             },
         },
     }
