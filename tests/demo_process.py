@@ -32,12 +32,13 @@ class RunningDemo:
 
 
 @contextmanager
-def running_demo(*args: str, start_timeout: float = 120) -> Iterator[RunningDemo]:
-    """``ioc [args] demo --port 0``; yields once the wall's address is printed; SIGTERM on exit.
+def running_demo(*args: str, start_timeout: float = 120, root: Path = ROOT) -> Iterator[RunningDemo]:
+    """``ioc [args] demo --port 0`` of the checkout at ``root``; yields once the wall's address is
+    printed; SIGTERM on exit.
 
     The demo's output is read to the end on a thread, so its pipe never fills up and blocks it.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "ioc.app.cli", *args, "demo", "--port", "0"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "ioc.app.cli", *args, "demo", "--port", "0"], cwd=root,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     demo = RunningDemo(proc)
     ready = threading.Event()
