@@ -28,22 +28,11 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from bench.common import machine  # noqa: E402
 from tests.browser import headless_chromium, log_in  # noqa: E402
+from tests.cpu_accounting import tree_cpu_s  # noqa: E402
 from tests.demo_process import running_demo  # noqa: E402
 from tests.waiting import wait_for  # noqa: E402
 
 PAGES = ("/", "/sea/", "/cameras/", "/console/", "/security/", "/press/", "/services/", "/reports311/")
-
-
-def tree_cpu(proc: psutil.Process) -> float:
-    """CPU seconds of ``proc`` and every process below it, now."""
-    total = 0.0
-    for q in (proc, *proc.children(recursive=True)):
-        try:
-            t = q.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:  # ended meanwhile
-            pass
-    return total
 
 
 def main() -> int:
@@ -66,9 +55,9 @@ def main() -> int:
             for page in [p for p in args.pages.split(",") if p]:
                 driver.get(demo.url.rstrip("/") + page)
                 time.sleep(args.settle)  # the page fills in and its first refreshes pass
-                b0, s0, t0 = tree_cpu(browser), tree_cpu(served), time.monotonic()
+                b0, s0, t0 = tree_cpu_s(browser), tree_cpu_s(served), time.monotonic()
                 time.sleep(args.seconds)
-                b1, s1, t1 = tree_cpu(browser), tree_cpu(served), time.monotonic()
+                b1, s1, t1 = tree_cpu_s(browser), tree_cpu_s(served), time.monotonic()
                 print(f"| {args.label or args.root.name} | `{page}` | {100 * (b1 - b0) / (t1 - t0):.1f} "
                       f"| {100 * (s1 - s0) / (t1 - t0):.1f} |", flush=True)
     return 0

@@ -3,6 +3,7 @@ below it (servers, demos, Chromium), from the test's setup to its teardown.
 
 Loaded by ``bench/suite_cpu.py`` (``-p tests.cpu_accounting``, every xdist worker loads it too); each
 process writes one JSON line per test to ``$IOC_TEST_CPU_OUT/<pid>.jsonl`` when its session ends.
+:func:`tree_cpu_s` also meters the pages of ``bench/page_cpu.py``.
 Processes that leave the tree (``pg_ctl`` daemonises PostgreSQL) are not counted.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,12 +22,12 @@ _ME = psutil.Process()
 _ROWS: list[dict[str, object]] = []
 
 
-def tree_cpu_s() -> float:
-    """CPU seconds of this process, its reaped children and every live process below it."""
-    own, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    total = own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
-    for proc in _ME.children(recursive=True):
-        try:  # a live process, and what it reaped itself (so a reaped grandchild is counted once)
+def tree_cpu_s(top: psutil.Process = _ME) -> float:
+    """CPU seconds of ``top`` and every live process below it, each with the children it reaped (so a
+    process that ended is counted once, in the parent that waited for it)."""
+    total = 0.0
+    for proc in (top, *top.children(recursive=True)):
+        try:
             t = proc.cpu_times()
             total += t.user + t.system + t.children_user + t.children_system
         except psutil.Error:  # ended meanwhile

@@ -154,10 +154,12 @@ def zone_layers(
     source_of: dict[int, str] = {}  # a feature's source, shared by its fill and its outline
 
     def add(f: MapFeature, kind: str, name: str, paint: dict[str, Any]) -> None:
-        sid = source_of.setdefault(id(f), f"shipped-{len(source_of)}")
-        # the bare geometry: plotly drops a Feature's empty "properties" from the style it keeps, so
-        # the next figure's style would differ from it and be set again on every refresh
-        sources[sid] = {"type": "geojson", "data": f.geojson["geometry"]}
+        sid = source_of.get(id(f))
+        if sid is None:
+            sid = source_of[id(f)] = f"shipped-{len(source_of)}"
+            # the bare geometry: plotly drops a Feature's empty "properties" from the style it keeps,
+            # so the next figure's style would differ from it and be set again on every refresh
+            sources[sid] = {"type": "geojson", "data": f.geojson["geometry"]}
         layers.append({"id": f"{sid}-{len(layers)}", "type": kind, "source": sid, "paint": paint,
                        "metadata": {"name": name}})
 

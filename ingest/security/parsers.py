@@ -243,7 +243,7 @@ def parse_access_line(line: bytes, ctx: LineContext) -> SecurityEvent:
     vhost = getattr(entry, "virtual_host", None)  # only in the vhost formats
     return _web_event(ctx, text, entry.request_time, entry.remote_host, entry.remote_user,
                       entry.request_line or "", entry.final_status, agent,
-                      (vhost[:256] if vhost and vhost != "-" else None, getattr(entry, "server_port", None)))
+                      (_site(vhost)[0], getattr(entry, "server_port", None)))
 
 
 EVE_ACTIONS = {"alert": "ids_alert", "anomaly": "anomaly", "flow": "flow", "dns": "dns", "http": "http",
