@@ -71,10 +71,11 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise PhotoRejected("decompression bomb: far more pixels than any photo") from None
-    except (UnidentifiedImageError, ImportError) as exc:
+    except (UnidentifiedImageError, ImportError):
         # ImportError: once ultralytics is loaded in the process it patches Image.open to try a HEIF
-        # plugin (pi_heif) on anything PIL cannot identify; without the plugin that is not an image
-        raise PhotoRejected("not a readable image: {error}", error=type(exc).__name__) from None
+        # plugin (pi_heif) on anything PIL cannot identify; without the plugin that is not an image.
+        # Either way no image format was recognised: the reason says so, not the exception's name
+        raise PhotoRejected("not a readable image: no image format recognised") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise PhotoRejected("image does not decode: {error}", error=str(exc)[:120]) from None
     return CheckedPhoto(data, fmt, width, height, hashlib.sha256(data).hexdigest(), ahash)
