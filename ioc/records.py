@@ -10,6 +10,7 @@ records of each feed live in its package (``ioc/feeds/<feed>/records.py``).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -23,6 +24,17 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_.\-]
 Severity = Literal["info", "warning", "critical"]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+# characters no XML 1.0 document and no PostgreSQL text can hold (C0 controls but tab, LF and CR;
+# U+FFFE and U+FFFF; lone surrogates)
+_UNKEEPABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def unkeepable(text: str) -> str | None:
+    """The first character of ``text`` that a stored text cannot keep, as ``U+XXXX``; ``None`` if none."""
+    found = _UNKEEPABLE.search(text)
+    return None if found is None else f"U+{ord(found.group()):04X}"
 
 
 class EventDecodeError(ValueError):

@@ -260,3 +260,78 @@ def test_a_malformed_multipart_body_gets_the_spec_error_and_a_dead_letter(intake
     root = DET.fromstring(r.content)
     assert r.status_code == 400 and "closing boundary" in root.findtext("error/description")
     assert len(intake.sink.dead) == 1 and "malformed multipart" in intake.sink.dead[0][0]
+
+
+@pytest.mark.parametrize("text", ["ctl:\x01\x02\x1f", "nul\x00end", "odd\ufffe"])
+def test_text_no_xml_or_store_can_keep_is_refused_at_intake(intake: Intake, text: str) -> None:
+    """A control character would make every XML list unreadable (XML 1.0 cannot hold it even escaped)
+    and a NUL cannot be stored at all: refused with a reason instead of 201 and a report that never
+    appears."""
+    for field in ("description", "address_string"):
+        r = intake.post(**{field: text})
+        assert r.status_code == 400, r.text
+        assert f"{field} holds a control character (U+" in r.json()[0]["description"]
+    assert intake.post(description="tab\tand\nnew line\r\n").status_code == 201  # what XML keeps
+    assert len(intake.sink.dead) == 2
+    listed = requests.get(f"{intake.url}/requests.xml", timeout=30)
+    assert len(DET.fromstring(listed.content).findall("request")) == 1
+
+
+def test_a_list_stays_well_formed_xml_when_a_stored_text_holds_a_control_character(intake: Intake) -> None:
+    rid = intake.post().json()[0]["service_request_id"]
+    with intake.store.pool.connection() as conn:  # written by other means than the intake
+        conn.execute("INSERT INTO field_report_status VALUES (now(), %s, 'in_progress', %s, "
+                     "'operator:lan', 'urban_works', 'lighting_south')", (rid, "ctl\x01\ufffe done"))
+    for url in (f"{intake.url}/requests.xml", f"{intake.url}/requests/{rid}.xml"):
+        root = DET.fromstring(requests.get(url, timeout=30).content)
+        assert root.findtext("request/status_notes") == "in_progress: ctl done"
+
+
+@pytest.mark.parametrize(("path", "params", "code"), [
+    ("/requests/%00.json", {}, 404),
+    ("/requests.json", {"service_request_id": "x\x00y"}, 400),
+    ("/requests.json", {"service_code": "x\x00y"}, 400),
+    ("/requests.json", {"service_request_id": ",".join(f"HUE-{i}" for i in range(201))}, 400),
+    ("/requests.json", {"end_date": "0001-01-01T00:00:00Z"}, 400),
+    ("/requests.xml", {"start_date": "9999-12-31T23:59:59Z"}, 400),
+])
+def test_hostile_queries_are_answered_with_the_spec_error_not_500(
+        intake: Intake, path: str, params: dict[str, str], code: int) -> None:
+    r = requests.get(f"{intake.url}{path}", params=params, timeout=30)
+    assert r.status_code == code, r.text
+    body = r.json()[0] if path.endswith(".json") else {"code": int(DET.fromstring(r.content).findtext(
+        "error/code"))}
+    assert body["code"] == code
+
+
+def test_a_browser_forms_empty_file_input_is_no_photo_and_others_are_named(intake: Intake) -> None:
+    # what every browser sends for an <input type=file name=media> left empty
+    r = intake.post(files=[("media", ("", b"", "application/octet-stream"))])
+    assert r.status_code == 201, r.text
+    r = intake.post(files=[("media[]", ("a.jpg", photo(), "image/jpeg"))])
+    assert r.status_code == 400 and "file field media[] is not read" in r.json()[0]["description"]
+    as_json = {"api_key": KEY, "service_code": "lighting", **INSIDE}
+    r = requests.post(f"{intake.url}/requests.json", json=as_json, timeout=30)
+    assert r.status_code == 415 and "as a form" in r.json()[0]["description"]
+    for odd in ("16_4637", "١٦.٤٦٣٧", "0x10"):
+        r = intake.post(lat=odd)
+        assert r.status_code == 400 and "lat is not a number" in r.json()[0]["description"], odd
+
+
+def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
+    """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
+    (200 characters each) and how many others came, and past the address's allowance a refusal is only
+    counted (429, Retry-After)."""
+    from ingest.reports.api import REFUSALS_BURST
+
+    junk = {f"f{i}": "x" * 300 for i in range(250)}
+    codes = [intake.post(api_key="wrong", description="d" * 300, **junk).status_code
+             for _ in range(REFUSALS_BURST + 5)]
+    assert codes[:REFUSALS_BURST] == [403] * REFUSALS_BURST and 429 in codes[REFUSALS_BURST:]
+    kept = [payload for _, payload in intake.sink.dead if payload is not None]
+    assert REFUSALS_BURST <= len(kept) < REFUSALS_BURST + 5
+    assert kept[0]["other_fields"] == 250 and kept[0]["description"] == "d" * 200
+    assert not any(k.startswith("f") for k in kept[0])
+    late = intake.post(api_key="wrong")
+    assert late.status_code == 429 and late.headers["Retry-After"] == "60"
+    assert intake.post().status_code == 201  # a client with its key is not held by the address

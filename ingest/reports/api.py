@@ -9,6 +9,7 @@ reason and the spec's error answer. ``GET requests`` reads the store: no state i
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,10 +29,20 @@ from ingest.reports.wording import Worded, answer_language, http_text
 from ioc.events import Event
 from ioc.feeds.reports.records import FieldReport, ReportStatusChange
 from ioc.feeds.reports.settings import ReportsFeed
+from ioc.records import unkeepable
 
 Publish = Callable[[list[Event]], None]  # records of one report, sent together
-DeadLetter = Callable[[str, dict[str, Any]], None]  # (reason, what was posted, without the photo bytes)
+# (reason, what was posted without the photo bytes; None: only counted, for a flood of refusals)
+DeadLetter = Callable[[str, dict[str, Any] | None], None]
 FORMATS = ("json", "xml")
+#: the spec's fields of a posted request a dead letter keeps (200 characters each), beside how many others
+KEPT_FIELDS = ("service_code", "lat", "long", "address_string", "address_id", "description", "media_url",
+               "jurisdiction_id", "device_id", "account_id")
+#: refused posts one address may make a minute (and at once) before they are only counted: nobody can
+#: fill the dead letters by posting garbage without a key
+REFUSALS_PER_MINUTE, REFUSALS_BURST = 30, 60
+# a decimal number as the spec's examples write it (no ``1_0``, no Arabic-Indic digits, no hex)
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class Refused(Worded):
@@ -52,10 +63,9 @@ def _float(form: Any, name: str) -> float | None:
     raw = form.get(name)
     if raw in (None, ""):
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Refused(400, "{name} is not a number", name=name) from None
+    if not _DECIMAL.fullmatch(raw.strip()) and raw.strip().lower() not in ("nan", "inf", "-inf", "infinity"):
+        raise Refused(400, "{name} is not a number", name=name)
+    value = float(raw)
     if not math.isfinite(value):
         raise Refused(400, "{name} is not a finite number", name=name)
     return value
@@ -74,7 +84,29 @@ def _date(raw: str | None, name: str) -> datetime | None:
         raise Refused(400, "{name} is not a W3C date-time", name=name) from None
     if value.tzinfo is None:
         raise Refused(400, "{name} needs a time zone", name=name)
+    if not 1970 <= value.year <= 9000:  # the default window is counted back from it
+        raise Refused(400, "{name} is not between 1970 and 9000", name=name)
     return value
+
+
+def _text(form: Any, name: str, limit: int) -> str:
+    """A posted text field, refused when longer than ``limit`` or holding a character no report keeps."""
+    value = form.get(name, "")
+    if len(value) > limit:
+        raise Refused(400, "{name} longer than {n} characters", name=name, n=limit)
+    if (bad := unkeepable(value)) is not None:
+        raise Refused(400, "{name} holds a control character ({char})", name=name, char=bad)
+    return value
+
+
+def _listed(raw: str, name: str) -> tuple[str, ...]:
+    """A comma-separated query parameter's values (at most 200, as the spec's lists are meant)."""
+    values = tuple(v for v in raw.split(",") if v)
+    if len(values) > 200:
+        raise Refused(400, "{name} lists more than 200 values", name=name)
+    if any(unkeepable(v) for v in values):
+        raise Refused(400, "{name} holds a control character", name=name)
+    return values
 
 
 def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reader: ReportReader,
@@ -83,6 +115,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     Errors are answered in the request's ``Accept-Language``, else in ``language`` (the city's)."""
     router = Router(cfg)
     limiter = RateLimiter()
+    refusals = RateLimiter()  # refused posts per client address
     keys = {c.api_key: (name, c) for name, c in cfg.clients.items()}
     photo_dir = Path(cfg.photo_dir)
     app = Flask("ioc.reports.open311")
@@ -98,7 +131,10 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
 
     @app.errorhandler(Refused)
     def _refused(exc: Refused) -> Response:
-        return error(current_fmt(), exc.code, exc.said(current_lang()))
+        answered = error(current_fmt(), exc.code, exc.said(current_lang()))
+        if exc.code == 429:
+            answered.headers["Retry-After"] = "60"
+        return answered
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -107,7 +143,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception) -> Response:  # never an HTML page or a dropped connection
-        app.logger.exception("open311: unexpected error on %s", request.path)
+        app.logger.exception("open311: unexpected error on %r", request.path[:200])
         said = Worded("internal error; the report was not accepted").said(current_lang())
         return error(current_fmt(), 500, said)
 
@@ -136,14 +172,24 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         shown: dict[str, Any] = {"client": ""}
         try:
             return accept(_fmt(fmt), shown)
-        except (Refused, HTTPException) as exc:  # every refused post leaves a dead letter with its reason
+        except (Refused, HTTPException) as exc:  # a refused post leaves a dead letter with its reason
             reason = exc.description if isinstance(exc, Refused) else f"{exc.code}: {exc.description}"
+            if not shown["client"] and not refusals.allow(request.remote_addr or "", REFUSALS_PER_MINUTE,
+                                                          REFUSALS_BURST):
+                # an address without a known key posting refusal after refusal: counted, not kept
+                dead_letter(str(reason), None)
+                raise Refused(429, "too many refused requests from this address: try again later") from None
             dead_letter(str(reason), shown)
             raise
 
     def accept(fmt: str, shown: dict[str, Any]) -> Response:
+        if request.mimetype not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+            raise Refused(415, "post the request as a form (application/x-www-form-urlencoded or "
+                               "multipart/form-data)")
         form, uploads = _form(request)
-        shown.update({k: form.get(k, "")[:200] for k in form if k != "api_key"})
+        shown.update({k: form.get(k, "")[:200] for k in KEPT_FIELDS if k in form})
+        if others := [k for k in form if k not in KEPT_FIELDS and k != "api_key"]:
+            shown["other_fields"] = len(others)
         key = form.get("api_key", "")
         if key not in keys:
             raise refuse(403, "api_key missing or not known", shown)
@@ -156,7 +202,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         if code not in cfg.categories:
             raise refuse(400, "service_code missing or not a known service", shown)
         lat, lon = _float(form, "lat"), _float(form, "long")
-        address = form.get("address_string", "").strip()
+        address = _text(form, "address_string", 512).strip()
         if (lat is None) != (lon is None):
             raise refuse(400, "lat and long go together", shown)
         if lat is None:
@@ -166,11 +212,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         if not router.inside_city(lat, lon):
             raise refuse(400, "location {lat},{lon} is outside the city", shown,
                          lat=f"{lat:.5f}", lon=f"{lon:.5f}")
-        description = form.get("description", "")
-        if len(description) > cfg.max_description:
-            raise refuse(400, "description longer than {n} characters", shown, n=cfg.max_description)
-        if len(address) > 512:
-            raise refuse(400, "address_string longer than 512 characters", shown)
+        description = _text(form, "description", cfg.max_description)
         if len(uploads) > cfg.max_photos:
             raise refuse(400, "more than {n} photos", shown, n=cfg.max_photos)
         checked = []
@@ -220,14 +262,14 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     def list_requests(fmt: str) -> Response:
         fmt = _fmt(fmt)
         args = request.args
-        ids = tuple(i for i in args.get("service_request_id", "").split(",") if i)[:200]
+        ids = _listed(args.get("service_request_id", ""), "service_request_id")
         status = args.get("status", "")
         if status not in ("", "open", "closed"):
             raise Refused(400, "status is open or closed")
         start, end = _date(args.get("start_date"), "start_date"), _date(args.get("end_date"), "end_date")
         if not ids and start is None:
             start = (end or now()) - timedelta(days=90)
-        codes = tuple(c for c in args.get("service_code", "").split(",") if c)
+        codes = _listed(args.get("service_code", ""), "service_code")
         q = Query(ids=ids, service_codes=codes, start=start, end=end,
                   closed=None if not status else status == "closed")
         return answer(fmt, "service_requests", [as_open311(r) for r in reader.requests(q)])
@@ -235,7 +277,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     @app.get("/requests/<rid>.<fmt>")
     def one_request(rid: str, fmt: str) -> Response:
         fmt = _fmt(fmt)
-        rows = reader.requests(Query(ids=(rid[:128],), limit=1))
+        rows = [] if unkeepable(rid) else reader.requests(Query(ids=(rid[:128],), limit=1))
         if not rows:
             raise Refused(404, "no service request {id}", id=repr(rid[:64]))
         # every change of its lifecycle, as the spec's extension point (the staff member is not named)
@@ -261,6 +303,10 @@ def _form(req: Request) -> tuple[Any, list[bytes]]:
         raise Refused(413, "the form is too large: {reason}", reason=exc) from None
     except multipart.MalformedForm as exc:
         raise Refused(400, "malformed multipart form: {reason}", reason=exc) from None
+    if others := sorted({name for name, _, _ in parsed.files if name != "media"}):
+        # a photo under another name would be lost without a word: the spec names the field ``media``
+        raise Refused(400, "file field {names} is not read: send the photo as media",
+                      names=", ".join(others)[:80])
     return parsed.fields, [data for name, _, data in parsed.files if name == "media"]
 
 

@@ -6,6 +6,8 @@ import threading
 import time
 from collections.abc import Callable
 
+MAX_KEYS = 10_000
+
 
 class RateLimiter:
     """``allow(key, per_minute, burst)``: whether one more request of ``key`` may pass now.
@@ -22,6 +24,8 @@ class RateLimiter:
     def allow(self, key: str, per_minute: int, burst: int) -> bool:
         now = self._clock()
         with self._lock:
+            if len(self._buckets) >= MAX_KEYS:  # keys may be addresses: forget the ones refilled long ago
+                self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 600}
             tokens, last = self._buckets.get(key, (float(burst), now))
             tokens = min(float(burst), tokens + (now - last) * per_minute / 60.0)
             if tokens < 1.0:

@@ -65,8 +65,10 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64, max_text_bytes: in
                 form.fields.add(name, data.decode("utf-8"))
             except UnicodeDecodeError:
                 raise MalformedForm(f"field {name[:40]!r} is not UTF-8") from None
-        else:
+        elif filename or data:
             form.files.append((name, filename, data))
+        # else: a file input left empty, which every browser sends as a part with no file name and
+        # no content: nothing was uploaded
     raise MalformedForm("the body ends without the closing boundary")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,9 @@ from ioc.feeds.reports.records import Photo
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
 _MADE: set[Path] = set()  # photo folders known to exist
+# one photo decoded at a time: a PNG or WebP just under the pixel limit decodes whole (only a JPEG can
+# be drafted small), up to 4 bytes a pixel, so concurrent uploads would multiply that memory
+_DECODING = threading.Lock()
 
 
 class PhotoRejected(Worded, ValueError):
@@ -65,8 +69,9 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
                 # every byte is still decoded (a truncated or corrupt file fails here), but a JPEG
                 # at 1/8 scale in grey: the hash needs 8x8, so the full-size picture is never built
                 probe.draft("L", (8, 8))
-                probe.load()
-                ahash = _average_hash(probe)
+                with _DECODING:
+                    probe.load()
+                    ahash = _average_hash(probe)
     except PhotoRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

@@ -34,6 +34,6 @@ class StoreSink:
                 conn.execute(f"INSERT INTO {spec.table} ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING",
                              spec.to_row(event))
 
-    def dead_letter(self, reason: str, payload: dict[str, object]) -> None:
+    def dead_letter(self, reason: str, payload: dict[str, object] | None) -> None:
         with self._lock:
             self.dead.append((reason, payload))

@@ -75,12 +75,18 @@ class Open311Worker:
         with self._lock:
             self.relayed += len(events)
 
-    def dead_letter(self, reason: str, payload: dict[str, Any]) -> None:
+    def dead_letter(self, reason: str, payload: dict[str, Any] | None) -> None:
+        """A refused post: counted by its reason, kept as a dead letter unless ``payload`` is None (an
+        address flooding the intake with refusals is only counted)."""
         import json
-        record = dead_letter_record("ingest", self.feed, reason, json.dumps(payload, ensure_ascii=False),
-                                    datetime.now(UTC))
         with self._lock:
-            self.rejected[reason.split(":")[0][:80]] += 1
+            kind = reason.split(":")[0][:80]
+            # the reasons counted stay few whatever a client sends (a reason may quote its request)
+            self.rejected[kind if kind in self.rejected or len(self.rejected) < 40 else "other"] += 1
+            if payload is None:
+                return
+            record = dead_letter_record("ingest", self.feed, reason, json.dumps(payload, ensure_ascii=False),
+                                        datetime.now(UTC))
             self.publisher.publish(DEAD_LETTERS, self.feed, record)
             self.publisher.flush()
 
