@@ -259,6 +259,9 @@ class People:
         refusal carries the same message; a failure is counted (committed) before it
         is raised. A right password stored at a lower cost is hashed anew.
         """
+        if not NAME_RE.match(name or ""):  # no account has such a name (NUL, a megabyte of text...)
+            verify_password(password, _dummy_hash())  # the same work as for a real user
+            raise LoginRefused()
         throttle = LoginThrottle(self.settings, self.clock)
         now = self.clock()
         refused = False

@@ -41,7 +41,7 @@ from flask import Flask, Response, g, has_request_context, redirect, request
 from flask.typing import ResponseReturnValue
 
 from alerts.lifecycle import label
-from alerts.people import LoginRefused, People, Principal
+from alerts.people import NAME_RE, LoginRefused, People, Principal
 from alerts.settings import AuthSettings
 from dashboards.http_security import ProxyTrust, SecurityHeaders
 
@@ -111,13 +111,16 @@ def safe_next(target: str | None, default: str = "/console/") -> str:
         or not target.startswith("/")
         or target.startswith("//")
         or "\\" in target
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target)  # a header split (CR LF), a tab trick
     ):
         return default
     return target
 
 
 def _same(a: str | None, b: str | None) -> bool:
-    return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+    """Two secrets equal, compared in constant time (as bytes: a header may carry any character)."""
+    return bool(a) and bool(b) and hmac.compare_digest(str(a).encode("utf-8", "surrogatepass"),
+                                                       str(b).encode("utf-8", "surrogatepass"))
 
 
 class Auth:
@@ -267,7 +270,8 @@ class Auth:
             user = self.people.authenticate(name, password, client)
         except LoginRefused as exc:
             log.info("login refused for %r from %s", name[:64], client)
-            return self._form(target, error=str(exc), name=name, status=401)
+            # the name is written back into the form only if some account could have it
+            return self._form(target, error=str(exc), name=name if NAME_RE.match(name) else "", status=401)
         token, who = self.people.start_session(user, client, request.headers.get("User-Agent"))
         log.info("%s (%s) logged in from %s", who.name, who.role, client)
         response = redirect(target, code=303)
@@ -319,7 +323,7 @@ class Auth:
         )
         title = html.escape(t(self.title, lang))
         sub = tr("Duty console: log in with your own account. Every action is recorded in your name.")
-        err = f'<p class="login-error" role="alert">{html.escape(error)}</p>' if error else ""
+        err = f'<p class="login-error" role="alert">{tr(error)}</p>' if error else ""
         page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{tr("Log in")} · {title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -16,6 +16,7 @@ import logging
 from flask import Flask, Response, request
 
 from dashboards.i18n import http_text, page_language
+from dashboards.request_body import json_body
 from ioc.store.errors import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ DISPATCH = "/_dash-update-component"  # every page's callback route ends so
 
 def requested_output() -> str:
     """The ``output`` the callback request names (whatever the body holds), for the log line."""
-    body = request.get_json(silent=True)
+    body = json_body()
     output = body.get("output") if isinstance(body, dict) else None
     return output[:160] if isinstance(output, str) else repr(type(output).__name__)
 

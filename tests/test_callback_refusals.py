@@ -111,3 +111,41 @@ def test_a_language_that_is_not_one_never_names_a_catalogue_file() -> None:
     for lang in ("../../../../etc", "fr", {}, ["vi"], 7, None):
         assert i18n.gettext("dashboards", "Not found.", lang) == "Not found."  # type: ignore[arg-type]
     assert i18n.gettext("dashboards", "Not found.", "vi") != "Not found."
+
+
+def test_hostile_requests_around_the_login_and_the_json_routes_get_a_4xx_not_a_500(
+        session: Any, plain_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """What an attacker sends that once made the server fail (500): a JSON body nested 100,000 deep, a
+    CSRF header that is not ASCII, a NUL in a login name, a CR LF in the page to go to after login;
+    and the refusal of a login reads in the page's language, without echoing a name no account has."""
+    from dashboards.app import create_app
+    from ioc.config import Settings
+
+    client, headers = session
+    deep = "[" * 100_000 + "]" * 100_000
+    for path in (f"/{DISPATCH}", "/reports311/api/requests/HUE-1/status"):
+        answer = client.post(path, data=deep, headers={**headers, "Content-Type": "application/json"})
+        assert answer.status_code == 400, (path, answer.status_code)
+    assert "Traceback" not in caplog.text  # one line naming the refusal, not a traceback per request
+    status = "/reports311/api/requests/{}/status"
+    nul_reason = {"status": "assigned", "reason": "x\x00y"}
+    answer = client.post(status.format("HUE-1"), json=nul_reason, headers=headers)
+    assert answer.status_code == 400 and "control character (U+0000)" in answer.get_json()["error"]
+    answer = client.post(status.format("a%00b"), json={"status": "assigned"}, headers=headers)
+    assert answer.status_code == 404
+
+    anonymous = create_app(plain_store.pool, Settings()).server.test_client()
+    page = anonymous.get("/login?lang=vi").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    answer = anonymous.post("/login", data={"csrf_token": "x"}, headers={"X-CSRFToken": "\u00e9"})
+    assert answer.status_code == 403
+    for name in ("a\x00b", "x" * 100_000):
+        answer = anonymous.post("/login?lang=vi", data={"username": name, "password": "p",
+                                                        "csrf_token": token.group(1)})
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 401 and "Sai tên hoặc mật khẩu" in text and "xxxxxxxx" not in text
+    answer = anonymous.post("/login", data={"username": "lan", "password": "correct horse battery",
+                                            "csrf_token": token.group(1), "next": "/console/\r\nX-Evil: 1"})
+    assert answer.status_code in (302, 303) and answer.headers["Location"].endswith("/console/")
+    assert "X-Evil" not in answer.headers

@@ -17,14 +17,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, request, send_file
+from flask import Flask, Response, send_file
 
 from dashboards import auth
 from dashboards.i18n import page_language
 from dashboards.i18n import t as dashboards_t
+from dashboards.request_body import json_body
 from ioc.feeds.reports.lifecycle import Change, ChangeRefused, change_status
 from ioc.feeds.reports.queries import photo_file
 from ioc.i18n import DEFAULT_LANGUAGE, Translator, format_number
+from ioc.records import unkeepable
 
 API_ROUTE = "/reports311/api/requests/<path:request_id>/status"
 STAFF_ROLES = frozenset({"operator", "duty_officer", "analyst", "admin"})  # a viewer only looks
@@ -65,7 +67,7 @@ def register_routes(server: Flask, pool: Any, language: str = DEFAULT_LANGUAGE) 
         if who.role not in STAFF_ROLES:
             role = dashboards_t(who.role.replace("_", " "), lang)
             return _json({"error": t("a {role} may not change reports", lang, role=role)}, 403)
-        body = request.get_json(silent=True)
+        body = json_body()
         if not isinstance(body, dict):
             return _json({"error": t("the body must be a JSON object", lang)}, 400)
         fields = {k: body.get(k) for k in ("status", "reason", "department", "assignee_group")}
@@ -74,6 +76,10 @@ def register_routes(server: Flask, pool: Any, language: str = DEFAULT_LANGUAGE) 
         if len(fields["reason"] or "") > MAX_REASON:
             return _json({"error": t("reason longer than {n} characters", lang,
                                      n=format_number(MAX_REASON, lang, 0))}, 400)
+        if bad := unkeepable(fields["reason"] or ""):
+            return _json({"error": t("reason holds a control character ({char})", lang, char=bad)}, 400)
+        if unkeepable(request_id):
+            return _json({"error": t("no report {id}", lang, id=repr(request_id[:64]))}, 404)
         change = Change(status=fields["status"] or "", actor=who.name, reason=fields["reason"] or "",
                         department=fields["department"] or None,
                         assignee_group=fields["assignee_group"] or None)
