@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from alerts.lifecycle import ROLES as ROLES_OF_PEOPLE
+from ioc.app import log_lines
 from ioc.app.stopping import StopRequest
 from ioc.camera_settings import CameraConfigError
 from ioc.config import ConfigError, Settings, load_settings
@@ -291,8 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_lines.configure(logging.DEBUG if args.verbose else logging.INFO)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
