@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 #: the page that shows each feed's figures (a stale feed greys its own page out)
 FEED_PAGES: dict[str, str] = {
     "environment": "/", "vessels": "/sea/", "cameras": "/cameras/", "security": "/security/",
-    "press": "/press/", "services": "/services/", "reports": "/reports/",
+    "press": "/press/", "services": "/services/", "reports": "/reports311/",  # citizens' field reports
 }
-FEED_TITLE_DOMAINS = ("dashboards", "press", "security", "services", "reports", "ioc")
+FEED_TITLE_DOMAINS = ("dashboards", "press", "security", "services", "reports", "reports311", "ioc")
 
 
 class StoreWatch:

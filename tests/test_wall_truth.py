@@ -90,6 +90,18 @@ def test_freshness_says_which_feed_is_stale_since_when_and_when_the_store_is_dow
     wait_for(lambda: freshness_document(store.pool, cfg, "en")["store_ok"], "the store answering again")
 
 
+def test_each_feed_greys_out_its_own_page_and_is_named_in_the_pages_language() -> None:
+    """A stale feed marks the page that shows it: the citizens' reports are on /reports311/, not on the
+    managers' /reports/; and every feed's name reads in Vietnamese on a Vietnamese page."""
+    from dashboards.freshness import FEED_PAGES, feed_title
+    from ioc.feeds import FEEDS
+
+    assert FEED_PAGES["reports"] == "/reports311/"
+    for spec in FEEDS:
+        assert spec.name in FEED_PAGES, spec.name
+        assert feed_title(spec.title, "vi") != spec.title, spec.title
+
+
 @needs_browser
 def test_every_page_says_when_a_feed_stops_and_when_the_store_stops_then_clears_by_itself(
         store: Store, private_pg: EmbeddedPostgres, browser: Any) -> None:
