@@ -25,6 +25,7 @@ from ingest.security.parsers import (
     parse_fail2ban_line,
     parse_syslog_message,
 )
+from ingest.security.sockets import FromSender
 from ingest.security.sources import TailSource, TcpSyslogSource, UdpSyslogSource
 from ingest.security.syslog import SyslogError, SyslogFramer, parse_syslog, zone
 from ingest.security.worker import SecurityWorker
@@ -498,3 +499,73 @@ def test_an_alert_breached_again_resolves_with_its_title_template() -> None:
     [resolved] = rules.advance(RECEIVED + timedelta(minutes=11))
     assert resolved.status == "resolved" and resolved.title_template == fired[0].title_template
     assert resolved.title_params == fired[0].title_params and resolved.details["failures"] == 6
+
+
+def test_long_urls_and_user_agents_are_kept_cut_to_the_record_limits() -> None:
+    """Exploit traffic asks for long URLs with long user agents: the event is kept, its free-text
+    fields cut to the record's limits (url 4,096, user agent and user 512), the whole line in raw."""
+    docs = (Path(__file__).resolve().parent.parent / "sample_streams" / "security" / "suricata"
+            / "eve-docs.json").read_bytes().splitlines()[0]
+    record = json.loads(docs)  # Suricata's documented alert, with the http part of its http example
+    url = "/index.php?s=/index/%5Cthink%5Capp/invokefunction&vars[1][]=" + "A" * 5000
+    record["http"] = {"hostname": "direkte.vg.no", "url": url, "http_user_agent": "Mozilla/5.0 " + "x" * 600,
+                      "http_content_type": "application/json", "http_refer": "http://www.vg.no/",
+                      "http_method": "GET", "protocol": "HTTP/1.1", "status": 200, "length": 310}
+    line = json.dumps(record).encode()
+    alert = parse_eve_line(line, CTX)
+    assert (alert.action, alert.signature_id, alert.status) == ("ids_alert", 2018358, 200)
+    assert alert.url == url[:4096] and alert.user_agent == record["http"]["http_user_agent"][:512]
+    assert alert.raw == line.decode()
+    agent = "Mozilla/5.0 (compatible; " + "() { :; }; /bin/bash -c 'id' " * 20 + ")"
+    assert len(agent) > 600
+    web = parse_access_line(f'203.0.113.9 - - [04/Dec/2026:10:00:01 +0700] "GET /cgi-bin/status HTTP/1.1" '
+                            f'200 512 "-" "{agent}"'.encode(), CTX)
+    assert web.user_agent == agent[:512] and web.status == 200
+    long_url = parse_access_line(f'203.0.113.9 - - [04/Dec/2026:10:00:01 +0700] "GET {url} HTTP/1.1" 414 0 '
+                                 f'"-" "curl/8.5"'.encode(), CTX)
+    assert long_url.url == url[:4096] and long_url.status == 414
+    name = "a" * 600  # a user name an attacker chose
+    failed = parse_auth_line(f"Dec  4 10:00:01 gw sshd[7]: Invalid user {name} from 203.0.113.9 port 2"
+                             .encode(), CTX)
+    assert (failed.outcome, failed.user, failed.src_ip) == ("failure", name[:512], "203.0.113.9")
+
+
+def test_syslog_emergency_is_the_highest_severity() -> None:
+    """Syslog's 0 (Emergency) and 1 (Alert) are the record's 1, 2-4 stay, Notice to Debug are 5."""
+    severities = {}
+    for pri in range(16):
+        event = parse_syslog_message(f"<{pri}>Oct 22 10:52:12 scapegoat kernel: x".encode(), CTX)
+        severities[pri] = event.severity
+    assert severities == {0: 1, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 5, 7: 5,
+                          8: 1, 9: 1, 10: 2, 11: 3, 12: 4, 13: 5, 14: 5, 15: 5}  # <8>: user.emerg
+    assert parse_auth_line(b"Oct 22 10:52:12 scapegoat kernel: x", CTX).severity == 5  # no <PRI>
+
+
+def test_rsyslog_weird_and_date_samples_keep_their_time_and_host() -> None:
+    """rsyslog's testsuites/weird.parse1 and date1.parse1: nothing after the host, a space before the
+    date; each at its stated time and host, not at the receive time under its sender's name."""
+    for text, when in [(b"<14>Aug 30 23:00:05 X4711", datetime(2026, 8, 30, 16, 0, 5, tzinfo=UTC)),
+                       (b"<14>Aug 30 23:00:05 X4711 ", datetime(2026, 8, 30, 16, 0, 5, tzinfo=UTC)),
+                       (b"<14>2010-08-30T23:00:05Z X4711", datetime(2010, 8, 30, 23, 0, 5, tzinfo=UTC)),
+                       (b"<14>2010-08-30T23:00:05Z X4711 ", datetime(2010, 8, 30, 23, 0, 5, tzinfo=UTC))]:
+        msg = parse_syslog(text, RECEIVED, HUE)
+        assert (msg.time, msg.host, msg.app, msg.message, msg.severity) == (when, "X4711", "-", "", 6), text
+        assert parse_syslog_message(FromSender(text, "192.0.2.9"), CTX).source_id == "X4711"
+    msg = parse_syslog(b"<38> Mar  7 19:06:53 example tag: testmessage (only date actually tested)",
+                       RECEIVED)
+    assert (msg.time, msg.host, msg.app, msg.facility) == (
+        datetime(2026, 3, 7, 19, 6, 53, tzinfo=UTC), "example", "tag", 4)
+    assert msg.message == "testmessage (only date actually tested)"
+    assert parse_syslog(b"<38>  2010-08-30T23:00:05Z gw sshd[1]: x", RECEIVED).host == "gw"
+    assert parse_auth_line(b"Dec  4 10:00:01 gw", CTX).source_id == "gw"
+
+
+def test_a_5424_message_without_a_hostname_is_named_by_its_sender() -> None:
+    """A NILVALUE HOSTNAME names no host: each sender stays apart, named by its address."""
+    text = b"<34>1 2003-10-11T22:14:15Z - - - - - msg"
+    assert parse_syslog(text, RECEIVED).host == ""
+    first = parse_syslog_message(FromSender(text, "192.0.2.10"), CTX)
+    second = parse_syslog_message(FromSender(text, "192.0.2.11"), CTX)
+    assert (first.source_id, second.source_id) == ("192.0.2.10", "192.0.2.11")
+    assert first.time == datetime(2003, 10, 11, 22, 14, 15, tzinfo=UTC) and first.severity == 2
+    assert parse_syslog_message(text, CTX).source_id == "gw.hue.gov.vn"  # no sender known: the feed's host

@@ -2,9 +2,11 @@
 
 Every parser takes one line (bytes), the time it was received and the feed's options, and answers
 a :class:`~ioc.feeds.security.records.SecurityEvent` or raises :class:`ParseError` with the
-reason a dead letter keeps. Access logs (combined and common formats, with or without a virtual host
-first, with nginx's extra fields after) are read by one precompiled pattern, and lines with escaped
-quotes by ``apachelogs``.
+reason a dead letter keeps. A free-text field longer than the record keeps (an exploit's URL or user
+agent, an attacker's user name) is cut to the record's limit (:data:`TEXT_LIMITS`): the event is
+kept. Access logs (combined and common formats, with or without a virtual host first, with nginx's
+extra fields after) are read by one precompiled pattern, and lines with escaped quotes by
+``apachelogs``.
 """
 
 from __future__ import annotations
@@ -64,11 +66,38 @@ _SSHD = [
 _VALIDATE = SecurityEvent.__pydantic_validator__.validate_python
 
 
+def _text_limits(names: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """Each of ``names`` with the ``max_length`` the record gives it (read from its JSON schema)."""
+    schema = SecurityEvent.model_json_schema()["properties"]
+    limits = {}
+    for name in names:
+        for option in schema[name].get("anyOf", [schema[name]]):
+            if option.get("type") == "string" and "maxLength" in option:
+                limits[name] = option["maxLength"]
+    return tuple(limits.items())
+
+
+# The free-text fields a line fills (what an attacker writes: user names, URLs, user agents...): a
+# longer text than the record keeps is cut to its limit, not a reason to lose the event. Addresses,
+# protocols and actions are not cut: too long, they are not what they claim to be.
+TEXT_LIMITS = _text_limits(("source_id", "user", "process", "signature", "category", "url", "vhost",
+                            "user_agent", "raw"))
+
+
+def _truncated(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with every free-text value cut to the record's ``max_length`` for it."""
+    for name, limit in TEXT_LIMITS:
+        value = fields.get(name)
+        if type(value) is str and len(value) > limit:
+            fields[name] = value[:limit]
+    return fields
+
+
 def _event(ctx: LineContext, raw: str, **fields: Any) -> SecurityEvent:
     try:
         fields["source_id"] = fields.pop("host", None) or ctx.host
-        fields["raw"], fields["simulated"] = raw[:MAX_LINE], ctx.simulated
-        return _VALIDATE(fields)  # model_validate's core: a third quicker than the keyword constructor
+        fields["raw"], fields["simulated"] = raw, ctx.simulated
+        return _VALIDATE(_truncated(fields))  # model_validate's core: a third quicker than the constructor
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ParseError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
@@ -81,6 +110,13 @@ def _text(line: bytes) -> str:
     if "\x00" in text:
         raise ParseError("line holds a NUL character")
     return text
+
+
+def syslog_severity(severity: int | None) -> int:
+    """The record's severity (1 highest to 5) of a syslog one (RFC 5424: 0 Emergency to 7 Debug):
+    Emergency and Alert are 1, Critical 2, Error 3, Warning 4, Notice, Informational and Debug
+    (and a message without a ``<PRI>``) 5."""
+    return 5 if severity is None else min(5, max(1, severity))
 
 
 def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
@@ -98,7 +134,7 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
                               process=msg.app, proto="ssh",
                               category="authentication", severity=3)
     return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,
-                  severity=msg.severity if msg.severity and 1 <= msg.severity <= 5 else 5,
+                  severity=syslog_severity(msg.severity),
                   category="syslog")
 
 
@@ -118,7 +154,7 @@ def parse_syslog_message(line: bytes, ctx: LineContext) -> SecurityEvent:
         msg = parse_syslog(line, ctx.received, ctx.tz)
     except SyslogError as exc:
         raise ParseError(str(exc)) from None
-    if not msg.host:  # no valid header: named, as a relay does, by the address it came from
+    if not msg.host:  # no valid header, or a NILVALUE HOSTNAME: named, as a relay does, by its sender
         msg = msg._replace(host=getattr(line, "sender", "") or ctx.host)
     return auth_event(msg, _text(line), ctx)
 
@@ -194,8 +230,8 @@ def _site(vhost: str | None) -> tuple[str | None, int | None]:
     name, sep, port = vhost.rpartition(":")
     unbracketed_v6 = ":" in name and not (name.startswith("[") and name.endswith("]"))  # 2001:db8::1
     if sep and name and not unbracketed_v6 and port.isascii() and port.isdigit() and 0 < int(port) <= 65535:
-        return name[:256], int(port)
-    return vhost[:256], None
+        return name, int(port)
+    return vhost, None
 
 
 def _web_event(ctx: LineContext, text: str, when: datetime, host: str, user: str | None, request: str,
@@ -206,7 +242,7 @@ def _web_event(ctx: LineContext, text: str, when: datetime, host: str, user: str
     vhost, port = site
     return _event(ctx, text, time=when, log="web", action="http_request",
                   outcome="failure" if status is not None and status >= 400 else "success",
-                  src_ip=host, url=url[:4096], status=status, proto="http",
+                  src_ip=host, url=url, status=status, proto="http",
                   user=None if user in (None, "-") else user, vhost=vhost, dest_port=port,
                   user_agent=None if agent in (None, "", "-") else agent, category="web", severity=5)
 

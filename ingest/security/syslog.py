@@ -46,13 +46,13 @@ _5424 = re.compile(
     r"(?P<msgid>\S{1,32}) (?P<rest>.*)$", re.S)
 _3164 = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2}) "
-    r"(?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?(?P<msg>.*)$", re.S)
+    r"(?P<host>\S+)(?: (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?(?P<msg>.*))?$", re.S)
 
 # The same header with an RFC 3339 time (rsyslog's high-precision formats, journalctl short-iso).
 _ISO_TIME = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?"
 _ISO_LINE = re.compile(
-    r"^(?P<ts>" + _ISO_TIME + r") (?P<host>\S+) (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?"
-    r"(?P<msg>.*)$", re.S)
+    r"^(?P<ts>" + _ISO_TIME + r") (?P<host>\S+)"
+    r"(?: (?:(?P<tag>[^:\[\s]{1,48})(?:\[(?P<pid>[^\]]{1,32})\])?: ?)?(?P<msg>.*))?$", re.S)
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _VERSION = re.compile(r"^[1-9]\d{0,2} ")  # RFC 5424's VERSION and its space
 
@@ -108,7 +108,8 @@ def _rfc3339(stamp: str, local: tzinfo | None = None) -> datetime:
 
 def parse_5424(text: str, pri: int, received: datetime) -> SyslogMessage:
     """``VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`` after the ``<PRI>``; a sender
-    without a clock writes the NILVALUE time (RFC 5424 6.2.3): the receive time stands for it."""
+    without a clock writes the NILVALUE time (RFC 5424 6.2.3): the receive time stands for it. A
+    NILVALUE HOSTNAME is no host (``""``): the listener names the message by its sender (6.2.4)."""
     m = _5424.match(text)
     if m is None:
         raise SyslogError("not an RFC 5424 header")
@@ -120,7 +121,7 @@ def parse_5424(text: str, pri: int, received: datetime) -> SyslogMessage:
     end = _structured_data_end(rest)
     message = rest[end:].removeprefix(" ").removeprefix("\ufeff")
     nil = lambda v: None if v == "-" else v  # noqa: E731
-    return SyslogMessage(when, nil(m["host"]) or "-", nil(m["app"]) or "-", nil(m["proc"]),
+    return SyslogMessage(when, nil(m["host"]) or "", nil(m["app"]) or "-", nil(m["proc"]),
                          message, pri >> 3, pri & 7)
 
 
@@ -139,7 +140,8 @@ def _local(received: datetime, tz: tzinfo) -> datetime:
 
 
 def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None) -> SyslogMessage:
-    """``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` (RFC 3164; the year and zone are the receiver's)."""
+    """``Mmm dd hh:mm:ss HOST TAG[PID]: MSG`` (RFC 3164; the year and zone are the receiver's); the
+    TAG and MSG may be absent (rsyslog's testsuites/weird.parse1: ``<14>Aug 30 23:00:05 X4711``)."""
     m = _3164.match(text)
     if m is None:
         raise SyslogError("not a syslog line (RFC 3164 'Mmm dd hh:mm:ss host tag: message', or the same "
@@ -155,16 +157,17 @@ def parse_bsd(text: str, received: datetime, tz: tzinfo, pri: int | None = None)
     if when - local > _MONTH:  # December's line read in January: last year's
         when = when.replace(year=local.year - 1)
     return SyslogMessage(when if tz is UTC else when.astimezone(UTC), m["host"], m["tag"] or "-", m["pid"],
-                         m["msg"], None if pri is None else pri >> 3, None if pri is None else pri & 7)
+                         m["msg"] or "", None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
 
 def parse_iso_line(text: str, tz: tzinfo, pri: int | None = None) -> SyslogMessage:
-    """``YYYY-MM-DDThh:mm:ss[.ffffff][zone] HOST TAG[PID]: MSG``: a time without a zone is ``tz``'s."""
+    """``YYYY-MM-DDThh:mm:ss[.ffffff][zone] HOST TAG[PID]: MSG``: a time without a zone is ``tz``'s;
+    the TAG and MSG may be absent, as in :func:`parse_bsd`."""
     m = _ISO_LINE.match(text)
     if m is None:
         raise SyslogError("not a syslog line with an RFC 3339 time "
                           "(YYYY-MM-DDThh:mm:ss+hh:mm host tag: message)")
-    return SyslogMessage(_rfc3339(m["ts"], tz), m["host"], m["tag"] or "-", m["pid"], m["msg"],
+    return SyslogMessage(_rfc3339(m["ts"], tz), m["host"], m["tag"] or "-", m["pid"], m["msg"] or "",
                          None if pri is None else pri >> 3, None if pri is None else pri & 7)
 
 
@@ -176,7 +179,9 @@ def parse_log_line(text: str, received: datetime, tz: tzinfo) -> SyslogMessage:
 
 
 def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMessage:
-    """One syslog message with its ``<PRI>``, in either format (a version digit after it: 5424)."""
+    """One syslog message with its ``<PRI>``, in either format (a version digit after it: 5424); spaces
+    between the ``<PRI>`` and an RFC 3164 or RFC 3339 time are skipped, as rsyslog does
+    (testsuites/date1.parse1: ``<38> Mar  7 19:06:53 example tag: ...``)."""
     if len(raw) > MAX_MESSAGE:
         raise SyslogError(f"message too long: {len(raw)} bytes")
     raw = raw.rstrip(b"\r\n")
@@ -189,10 +194,11 @@ def parse_syslog(raw: bytes, received: datetime, tz: tzinfo = UTC) -> SyslogMess
     text = _decode(raw[m.end():])
     if _VERSION.match(text):
         return parse_5424(text, pri, received)
+    header = text.lstrip(" ")
     try:
-        if _ISO_START.match(text):  # no version: rsyslog's RSYSLOG_ForwardFormat
-            return parse_iso_line(text, tz, pri)
-        return parse_bsd(text, received, tz, pri)
+        if _ISO_START.match(header):  # no version: rsyslog's RSYSLOG_ForwardFormat
+            return parse_iso_line(header, tz, pri)
+        return parse_bsd(header, received, tz, pri)
     except SyslogError:
         # RFC 3164 4.3.2: a valid PRI without a valid TIMESTAMP and HOSTNAME (a router's
         # "<189>52: *Mar  1 00:02:39.183: %SYS-5-CONFIG_I: ..."): as a relay does, the whole is
