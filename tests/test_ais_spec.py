@@ -129,6 +129,70 @@ def test_nais_metadata_time_yields_to_a_tag_block_and_is_checked() -> None:
     assert reasons[3].endswith("is in the future of its receive time")
 
 
+# Newer NAIS archives name the station in a D field (libais, test/uscg_test.py MULTI_LINE_MESSAGES):
+# the same type 6 message as two stations heard it, on the same channel and sequence id.
+RIP = [b"!SAVDM,2,1,9,A,6h30ot1;EkJ0Ch82AP;H888852CH4p13kk88883<<TH0i<i=tk3=61KC<CO<,0*1B,d-92,S330,"
+       b"t004508.00,T08.804593,D09MN-BU-RIPBS1,1428799508",
+       b"!SAVDM,2,2,9,A,lGAPW000000000,4*5C,d-92,S330,t004508.00,T08.804593,D09MN-BU-RIPBS1,1428799508"]
+EDE = [b"!SAVDM,2,1,9,A,6h30ot1;EkJ0Ch82AP;H888852CH4p13kk88883<<TH0i<i=tk3=61KC<CO<,0*1B,d-82,S330,"
+       b"t004508.00,T08.804427,D09MN-BU-EDEBS1,1428799508",
+       b"!SAVDM,2,2,9,A,lGAPW000000000,4*5C,d-82,S330,t004508.00,T08.804427,D09MN-BU-EDEBS1,1428799508"]
+
+
+def test_fragments_heard_by_two_d_named_stations_group_per_station() -> None:
+    """Interleaved parts of one message from two stations (D fields) are two messages, not glued."""
+    decoder = AisDecoder(max_future=None)
+    assert feed_all(decoder, [RIP[0], EDE[0], RIP[1], EDE[1]]) == []  # type 6: not a record, ignored
+    assert decoder.take_dead_letters() == []
+    assert (decoder.stats.ignored_by_type[6], decoder.stats.lines_ignored) == (2, 4)
+    # the type 5 of libais's tests, heard by a second station (its name changed: CONSTRUCTED)
+    other = [line.replace(b"D07MN-MI-LAKBS1", b"D07MN-MI-OTHBS1") for line in USCG[1:3]]
+    records = feed_all(decoder, [USCG[1], other[0], USCG[2], other[1]])
+    assert [type(r) for r in records] == [VesselStatic, VesselStatic]
+    assert records[0].mmsi == records[1].mmsi and decoder.take_dead_letters() == []
+
+
+def test_nais_metadata_without_a_time_decodes_at_the_receive_time() -> None:
+    """libais accepts NAIS metadata without the UNIX time; gpsd's sample.aivdm has such lines."""
+    decoder = AisDecoder()
+    [pos] = decoder.feed(b"!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*23,b003669974", RECEIVED)
+    assert (pos.mmsi, pos.time) == (227006760, RECEIVED)
+    [pos] = decoder.feed(tag("c:1700000000") + b"!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*23,b003669974",
+                         RECEIVED)
+    assert pos.time == datetime.fromtimestamp(1700000000, UTC)
+    gpsd = [b"!AIVDM,1,1,,B,:6TMCD1GOS60,0*5B,s36310,d-081,T59.01777335",  # type 10
+            b"!AIVDM,2,1,6,A,8>qc9wiKf>d=Cq5r0mdew:?DLq>1LmhHrsqmBCKnJ50,0*30",  # type 8, the station
+            b"!AIVDM,2,2,6,A,3OLc=UCRp,0*4A,b003660465"]  # named on its second part only
+    assert feed_all(decoder, gpsd) == [] and decoder.take_dead_letters() == []
+    assert dict(decoder.stats.ignored_by_type) == {10: 1, 8: 1} and decoder.stats.lines_ignored == 3
+    # libais's typeexamples.nmea: a logger's time after the receiver's; the last one is the time
+    [t1] = decoder.feed(b"!AIVDM,1,1,,A,15N1u<PP1FJuvSRHOE6QIwwh0HQ6,0*30,d-080,S2118,t050056.00,"
+                        b"T56.4837741,r003669946,1325394060,1325394001", RECEIVED)
+    assert t1.time == datetime.fromtimestamp(1325394001, UTC)
+    line = b"!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*23"
+    for bad in (b",b003669974,", b",soon,1242958962", b",r08TPHI1,#2,1242958962", b",1242958962,r08TPHI1,"):
+        assert decoder.feed(line + bad, RECEIVED) == []
+        [dead] = decoder.take_dead_letters()
+        assert dead.reason.startswith("malformed receiver metadata after the checksum"), bad
+    assert decoder.stats.balanced()
+
+
+def test_an_ais_sentence_written_with_a_dollar_is_decoded() -> None:
+    """NMEA 0183 starts AIS sentences with '!'; a logger's '$AIVDM' is read as gpsd and libais read it."""
+    decoder = AisDecoder()
+    [pos] = decoder.feed(b"$" + T1[1:], RECEIVED)
+    assert (pos.msg_type, pos.time) == (1, RECEIVED)
+    [static] = feed_all(decoder, [b"$" + T5_PART1[1:], b"$" + T5_PART2[1:]])
+    assert isinstance(static, VesselStatic)
+    assert decoder.feed(b"$" + T1[1:-2] + b"00", RECEIVED) == []  # a wrong checksum: a dead letter
+    [dead] = decoder.take_dead_letters()
+    assert dead.reason.startswith("bad checksum")
+    stats = decoder.stats
+    assert dict(stats.ignored_other) == {}
+    assert (stats.lines, stats.lines_decoded, stats.lines_dead) == (4, 3, 1)
+    assert stats.balanced()
+
+
 # -- b. the raw ship and cargo type ------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ stream or a UDP datagram) with the time it was received, and answers the
 Every line ends in exactly one of four places, and is counted there:
 
 * **decoded**: it was (part of) an AIS message of type 1, 2, 3, 18, 19 or 27 (a position) or 5
-  or 24 part A/B (static data) and became a record (type 19 becomes both);
+  or 24 part A/B (static data) and became a record (type 19 becomes both); NMEA 0183 starts AIS
+  sentences with ``!``, but one a logger wrote with ``$`` (``$AIVDM,...``) is read as well when its
+  checksum holds, as gpsd and libais do (never counted as another, ignored sentence);
 * **ignored**: it is valid but unused: a blank line, a ``#`` comment, another NMEA sentence
   (``$GPRMC``..., counted by sentence id) or an AIS message of another defined type (counted
   by type);
@@ -22,22 +24,25 @@ So ``lines == lines_decoded + lines_ignored + lines_dead + pending_lines`` alway
 NMEA 4.10 tag blocks (``\\s:station,c:1700000000*hh\\!AIVDM...``) are checked (checksum) and
 their ``c:`` (UNIX time, seconds or milliseconds) becomes the event time. Receiver metadata
 written after the checksum, as the US Coast Guard's NAIS archives do
-(``!AIVDM,...,0*4A,s28089,d-103,T39.44353985,x147521,r08TPHI1,1242958962``), is accepted: its
-last field (UNIX time) is the event time when there is no tag-block time, and its ``r``/``b``
-field names the receiving station. A time a logger wrote before the line (``gpspipe -t``'s
-``2026-12-06 12:11:12: !AIVDM...``, UNIX seconds, ISO 8601; :mod:`ingest.vessels.loggers`) is
-the event time when the line carries no other. Without any, the receive time given by the caller
-is the event time. A time before AIS existed (:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than
-``max_future`` after the receive time is refused.
+(``!AIVDM,...,0*4A,s28089,d-103,T39.44353985,x147521,r08TPHI1,1242958962``), is read as libais's
+``USCG_RE`` reads it: its last field (UNIX time) is the event time when there is no tag-block time,
+and its ``r``/``R``, ``b``/``B`` or ``D`` field (``D09MN-BU-RIPBS1`` in newer archives) names the
+receiving station. Either may be missing (gpsd's sample.aivdm: ``...,0*4A,b003660465``,
+``...,0*5B,s36310,d-081,T59.01777335``); a field of no NAIS kind is a dead letter. A time a
+logger wrote before the line (``gpspipe -t``'s ``2026-12-06 12:11:12: !AIVDM...``, UNIX seconds,
+ISO 8601; :mod:`ingest.vessels.loggers`) is the event time when the line carries no other.
+Without any, the receive time given by the caller is the event time. A time before AIS existed
+(:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than ``max_future`` after the receive time is refused.
 
 Multi-part messages are reassembled per source: per tag-block group (``g:``) when there is
-one, else per talker, station (tag-block ``s:`` or NAIS ``r``/``b`` field), radio channel and
-sequence id, in a bounded buffer. Without a group id the fragments must arrive in order (part
-1 first): a later part with no earlier part waiting is dead-lettered at once rather than kept,
-so a stray part 2 whose part 1 was lost cannot glue onto the next message's part 1. A group
-that does not complete within ``fragment_timeout`` (receive time), is interrupted by a
-different message on the same key, or is pushed out of a full buffer becomes one dead letter
-per line. An empty final fragment (sent by some transponders) is accepted.
+one, else per talker, station (tag-block ``s:`` or NAIS station field), radio channel and
+sequence id, in a bounded buffer (a later part naming a station joins a part 1 that named
+none). Without a group id the fragments must arrive in order (part 1 first): a later part with
+no earlier part waiting is dead-lettered at once rather than kept, so a stray part 2 whose part 1
+was lost cannot glue onto the next message's part 1. A group that does not complete within
+``fragment_timeout`` (receive time), is interrupted by a different message on the same key, or is
+pushed out of a full buffer becomes one dead letter per line. An empty final fragment (sent by
+some transponders) is accepted.
 
 Records are checked against ITU-R M.1371: message types 0 and 28-63 are not defined (dead
 letters), MMSI 0 and the position 0° N 0° E (a receiver's default, not a fix) are refused,
@@ -87,6 +92,11 @@ _WHITESPACE = b" \t\r\n\x00"
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
 _METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
+# The other fields of NAIS receiver metadata, as libais's USCG_RE (ais/uscg.py) reads them: slot S,
+# signal strength s, level d (dB), receiver time t (hhmmss.ss), time of arrival T, counter x, and the
+# station: r/R or b/B (older archives: r08TPHI1, b003669974), D (newer ones: D09MN-BU-RIPBS1).
+_METADATA_FIELD = re.compile(rb"^(?:S\d*|s\d*|d[-0-9]*|t\d{6}(?:\.\d*)?|T[^,]*|x\d*|[rRbBD][A-Za-z0-9_-]*)\Z")
+_STATION_CODES = frozenset(b"rRbBD")
 
 
 class _Framing(NamedTuple):
@@ -282,7 +292,9 @@ class AisDecoder:
         # anything else, or a flaw in it, is told apart (and its reason found) check by check
         sentence, metadata = checked_sentence(line)
         address = sentence[1 : sentence.find(b",")] if b"," in sentence else sentence[1:-3]
-        if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO") and sentence[:1] == b"!"):
+        # NMEA 0183 starts AIS (encapsulation) sentences with '!'; some loggers write '$': read as
+        # gpsd and libais do, the checksum being right (the fast path above takes '!' lines only)
+        if not (len(address) == 5 and address[2:] in (b"VDM", b"VDO")):
             name = address.decode("ascii") if _ADDRESS.match(address) else "other"
             self._ignore_line(f"nmea:{name}")
             return []
@@ -297,18 +309,23 @@ class AisDecoder:
         return self._fragment(ais, address[:2], raw, framing, received)
 
     def _metadata(self, metadata: bytes, framing: _Framing, received: datetime) -> _Framing:
-        """NAIS receiver metadata (``s28089,d-103,...,r08TPHI1,1242958962``): time and station."""
+        """NAIS receiver metadata (``s28089,d-103,...,r08TPHI1,1242958962``): time and station. Both
+        may be missing (``b003669974`` alone, ``s36310,d-081,T59.01777335``), as libais accepts them;
+        a field of no NAIS kind is malformed."""
         fields = metadata.split(b",")
-        stamp = fields[-1]
-        if not _METADATA_TIME.match(stamp):
-            raise _Reject(f"malformed receiver metadata after the checksum: {metadata[:48]!r}")
+        stamp = fields[-1] if _METADATA_TIME.match(fields[-1]) else None
+        while fields and _METADATA_TIME.match(fields[-1]):  # some archives add a logger's time after it
+            fields.pop()
+        for item in fields:
+            if not _METADATA_FIELD.match(item):
+                raise _Reject(f"malformed receiver metadata after the checksum: {metadata[:48]!r}")
         when = framing.time
-        if when is None:
+        if when is None and stamp is not None:
             when = self._tag_time(stamp.decode("ascii"), "receiver metadata time")
             self._check_time(when, received, "receiver metadata time")
         station = framing.station
-        if station is None:
-            station = next((f for f in fields[:-1] if f[:1] in (b"r", b"b", b"B")), None)
+        if station is None:  # the last one, as libais takes it
+            station = next((f for f in reversed(fields) if f[0] in _STATION_CODES), None)
         return _Framing(when, framing.group, station)
 
     def _tag_block(self, block: bytes, received: datetime) -> _Framing:
@@ -384,6 +401,11 @@ class AisDecoder:
             ("c", talker, framing.station, ais.channel, ais.seq) if ordered else ("g", talker, framing.group)
         )
         group = self._groups.get(key)
+        if group is None and ordered and ais.number > 1 and framing.station is not None:
+            # a station named from this part on only (gpsd's sample.aivdm): its part 1 named none
+            unnamed = ("c", talker, None, ais.channel, ais.seq)
+            group = self._groups.get(unnamed)
+            key = unnamed if group is not None else key
         if group is not None:
             why = None
             if group.count != ais.count or ais.number in group.fragments:
