@@ -548,6 +548,11 @@ def test_tracks_past_their_age_are_served_while_one_refresh_builds_the_next(pg_p
                              "the background refresh")
         assert (refreshed.vessels, refreshed.points) == (2, 60) and refreshed.version > first.version
         assert view.tracks.reads >= 2 and refreshed.url != first.url
+        # a screen that got the first set's URL and note loads that set, not the newer one (its note
+        # would say the first's count beside the newer's lines); a URL naming no kept set gets the latest
+        assert cb.track_set_named(view, 3, first.version) is first
+        assert cb.track_set_named(view, 3, None) is refreshed
+        assert cb.track_set_named(view, 3, 10**6) is refreshed
 
         # far past its age (refreshes failing): the request itself queries, and sees the store's error
         age(view.tracks, 3, TRACK_CACHE_S * TRACK_STALE_PERIODS + 1)

@@ -6,6 +6,8 @@ import itertools
 import json
 import logging
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,6 +208,29 @@ def track_reads() -> SharedReads:
     return SharedReads(TRACK_CACHE_S, stale_s=TRACK_CACHE_S * (TRACK_STALE_PERIODS - 1))
 
 
+class RecentTrackSets:
+    """The last few track sets made, by window and version: a map loads the set its URL names, the very
+    one whose note the page shows, even when a newer set was made in between (a note saying
+    "0 points" beside tracks already drawn, as a screen opened just after start-up showed)."""
+
+    KEPT = 8
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sets: OrderedDict[tuple[int, int], TrackSet] = OrderedDict()
+
+    def add(self, track_set: TrackSet) -> TrackSet:
+        with self._lock:
+            self._sets[(track_set.hours, track_set.version)] = track_set
+            while len(self._sets) > self.KEPT:
+                self._sets.popitem(last=False)
+        return track_set
+
+    def get(self, hours: int, version: int) -> TrackSet | None:
+        with self._lock:
+            return self._sets.get((hours, version))
+
+
 @dataclass(frozen=True)
 class SeaView:
     """What the sea page's layout and callbacks share: the store's pool, settings, the shipped layers."""
@@ -225,6 +250,7 @@ class SeaView:
     tracks: SharedReads = field(default_factory=track_reads, compare=False, repr=False)
     track_versions: Iterator[int] = field(default_factory=lambda: itertools.count(1), compare=False,
                                           repr=False)  # the tracks' URL changes with each new set
+    recent_tracks: RecentTrackSets = field(default_factory=RecentTrackSets, compare=False, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:

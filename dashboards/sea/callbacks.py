@@ -104,10 +104,18 @@ def track_set(view: SeaView, hours: int) -> TrackSet:
     def build() -> TrackSet:
         tracks = vq.vessel_tracks(view.pool, hours=hours, budget=TRACK_BUDGET,
                                   tolerance_deg=TRACK_TOLERANCE_DEG)
-        return TrackSet(version=next(view.track_versions), hours=hours, points=tracks.points,
-                        vessels=len(tracks.lines), body=track_geojson(tracks))
+        return view.recent_tracks.add(TrackSet(version=next(view.track_versions), hours=hours,
+                                               points=tracks.points, vessels=len(tracks.lines),
+                                               body=track_geojson(tracks)))
 
     return view.tracks.get(hours, build)
+
+
+def track_set_named(view: SeaView, hours: int, version: int | None) -> TrackSet:
+    """The set a map's URL names (``v``), the one whose note its page shows, while it is among the last
+    few made; else the current one (:func:`track_set`)."""
+    named = None if version is None else view.recent_tracks.get(hours, version)
+    return named if named is not None else track_set(view, hours)
 
 
 def warm_page(view: SeaView, hours: int = DEFAULT_TRACK_HOURS) -> threading.Thread:

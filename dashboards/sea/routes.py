@@ -12,7 +12,7 @@ from flask import Flask, Response, redirect, request
 
 from dashboards import components as c
 from dashboards.sea.basemap import SeaView
-from dashboards.sea.callbacks import register_callbacks, track_set, warm_page
+from dashboards.sea.callbacks import register_callbacks, track_set_named, warm_page
 from dashboards.sea.layout import layout
 from dashboards.sea.sprite import sprite
 from dashboards.sea.style import DEFAULT_TRACK_HOURS, MAP_ROUTE, PREFIX
@@ -46,7 +46,8 @@ def _install_map_routes(server: Flask) -> None:
 
 
 def _install_track_route(server: Flask, view: SeaView) -> None:
-    """``/sea/_map/tracks.geojson?hours=3``: the thinned tracks the map draws (see :func:`track_set`)."""
+    """``/sea/_map/tracks.geojson?hours=3&v=7``: the thinned tracks the map draws, the set its URL names
+    (see :func:`track_set_named`)."""
     if "ioc_sea_tracks" in server.view_functions:
         return
 
@@ -56,7 +57,11 @@ def _install_track_route(server: Flask, view: SeaView) -> None:
         except ValueError:
             hours = DEFAULT_TRACK_HOURS
         try:
-            ts = track_set(view, hours)
+            version = int(request.args["v"]) if request.args.get("v", "").isdigit() else None
+        except ValueError:
+            version = None
+        try:
+            ts = track_set_named(view, hours, version)
         except psycopg.Error as exc:
             log.warning("sea map: track query failed: %s", exc)
             return Response("store unavailable", status=503, mimetype="text/plain")
