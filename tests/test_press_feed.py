@@ -3,12 +3,14 @@ dedup across feeds, article page fetch, hostile documents turned into dead lette
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 
 from ingest.press.feeds import Seen
 from ingest.press.poller import FeedPoller
@@ -17,6 +19,28 @@ from ioc.feeds.press.settings import PressOptions
 from tests.waiting import wait_for
 
 SAMPLE = (Path(__file__).parents[1] / "sample_streams/press/sim_tin_hue.xml").read_bytes()
+#: feedparser's own test documents (BSD-2-Clause, see tests/data/feedparser/README.md)
+FEEDPARSER = Path(__file__).parent / "data" / "feedparser"
+
+
+def feedparser_file(name: str) -> bytes:
+    return (FEEDPARSER / name).read_bytes()
+
+
+def feed_in(encoding: str, label: str, title: str) -> bytes:
+    """An RSS 2.0 feed of one entry written in ``encoding``, its XML declaration saying ``label``."""
+    return (f'<?xml version="1.0" encoding="{label}"?>\n<rss version="2.0"><channel><title>x</title>'
+            f"<item><title>{title}</title><link>https://example.org/{label}/1</link>"
+            f"<description>{title}</description></item></channel></rss>").encode(encoding)
+
+
+#: entries with links that are relative, upper case, missing or not http(s)
+LINKS = b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
+<item><title>relative</title><link>/tin/1</link></item>
+<item><title>upper case</title><link>HTTP://Example.org/tin/2</link></item>
+<item><title>no link</title><description>x</description></item>
+<item><title>mail</title><link>mailto:toasoan@example.org</link></item>
+</channel></rss>"""
 NOW = datetime(2026, 12, 5, 1, 0, tzinfo=UTC)
 BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
         b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]><rss version="2.0"><channel><title>&lol3;</title>'
@@ -36,6 +60,11 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
     "/broken.xml": (200, "application/xml", b"<rss version='2.0'><channel><item><title>x</item>"),
     "/big.xml": (200, "application/xml", b"<rss>" + b" " * 6_000_000 + b"</rss>"),
     "/sim-tin-hue/cho-dong-ba": (200, "text/html; charset=utf-8", PAGE),
+    "/bogus.xml": (200, "application/xml", feedparser_file("bozo_bogus_encoding.xml")),
+    "/big5.xml": (200, "application/rss+xml", feed_in("big5", "big5", "颱風來襲")),
+    "/base/feed.xml": (200, "application/rss+xml", feedparser_file("http_item_link_base_docuri.xml")),
+    "/upper.xml": (200, "application/atom+xml", feedparser_file("entry_id_no_normalization_4.xml")),
+    "/links.xml": (200, "application/rss+xml", LINKS),
 }
 
 
@@ -132,6 +161,7 @@ def test_conditional_get_and_dedup_across_feeds(server):
     ("/big.xml", "larger than"),
     ("/loop", "redirect loop"),
     ("/missing.xml", "HTTP 404"),
+    ("/bogus.xml", "unknown character encoding: bogus"),
 ])
 def test_hostile_feeds_become_dead_letters(server, path, reason):
     p = poller(server, path)
@@ -215,3 +245,121 @@ def test_the_simulated_outlet_serves_the_sample_with_etags():
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.mark.parametrize("name", ["big5.xml", "euc-kr.xml", "http_application_atom_xml_gb2312_encoding.xml",
+                                  "utf16.xml", "utf-16le-bom.xml"])
+def test_feedparsers_multibyte_documents_are_read_as_utf8(name):
+    from ingest.press.feeds import check_document, parse_feed
+
+    data = (FEEDPARSER / name).read_bytes()
+    body = check_document(data)
+    assert body.startswith(b'<?xml version="1.0" encoding="utf-8"?>\n<!--')
+    assert parse_feed(data) == []  # empty feeds: read, not refused, and no expat ValueError
+    if name == "euc-kr.xml":
+        assert "<title>\ub144</title>" in body.decode("utf-8")  # what feedparser expects of it
+
+
+@pytest.mark.parametrize(("encoding", "label", "title"), [
+    ("big5", "big5", "颱風來襲"),
+    ("euc-kr", "euc-kr", "서울 홍수"),
+    ("gb2312", "gb2312", "台风登陆"),
+    ("gbk", "gb2312", "颱风登陸"),  # GBK text labelled GB2312, read as browsers and feedparser do
+    ("utf-16", "utf-16", "Lũ lụt ở Huế"),  # byte order mark
+    ("utf-16-be", "utf16", "Lũ lụt ở Huế"),  # none: told by its zero bytes; a label expat does not know
+    ("utf-32", "utf-32", "Sạt lở ở A Lưới"),
+    ("utf-8", "utf8", "Cháy ở chợ Đông Ba"),
+])
+def test_entries_in_multibyte_encodings_keep_their_text(encoding, label, title):
+    from ingest.press.feeds import parse_feed
+
+    [entry] = parse_feed(feed_in(encoding, label, title))
+    assert entry.title == title and entry.summary == title and entry.url == f"https://example.org/{label}/1"
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (feedparser_file("bozo_bogus_encoding.xml"), "unknown character encoding: bogus"),
+    (feed_in("big5", "big5", "颱風").replace("風".encode("big5"), b"\x80"), "not big5 text"),  # no Big5 byte
+    (feed_in("utf-8", "base64", "x"), "not base64 text"),  # a codec, but no text encoding
+])
+def test_an_encoding_that_cannot_be_read_is_refused_with_a_reason(body, reason):
+    from ingest.press.feeds import FeedRefused, parse_feed
+
+    with pytest.raises(FeedRefused, match=reason):
+        parse_feed(body)
+
+
+def test_a_big5_feed_is_polled_into_articles(server):
+    p = poller(server, "/big5.xml")
+    p.fetch_pages = False
+    articles, dead = p.poll(NOW)
+    assert dead == [] and [a.title for a in articles] == ["颱風來襲"] and p.failures == 0
+
+
+def test_relative_and_upper_case_links_are_resolved_and_the_rest_counted(server):
+    base = poller(server, "/base/feed.xml")  # feedparser's <link>/relative/uri</link>
+    base.fetch_pages = False
+    [article], dead = base.poll(NOW)
+    assert dead == [] and article.url == f"{server}/relative/uri"
+    upper = poller(server, "/upper.xml")  # an Atom entry whose id (its link) is HTTP://www.example.org/thing
+    upper.fetch_pages = False
+    [article], dead = upper.poll(NOW)
+    assert dead == [] and article.url == "http://www.example.org/thing"
+    links = poller(server, "/links.xml")
+    links.fetch_pages = False
+    articles, dead = links.poll(NOW)
+    assert sorted(a.url for a in articles) == [f"{server}/tin/1", "http://Example.org/tin/2"]
+    assert all(a.url.startswith(("http://", "https://")) for a in articles)  # what the press page links
+    assert sorted(reason for reason, _ in dead) == ["entry link not http(s): mailto:toasoan@example.org",
+                                                    "entry without a link"]
+    assert b'"title": "no link"' in dict(dead)["entry without a link"]
+    assert links.failures == 0
+    assert links.poll(NOW) == ([], [])  # the same entries again: reported once
+
+
+class BrokenAdapter(requests.adapters.HTTPAdapter):
+    """A transport with a bug: an exception no check of the poller names."""
+
+    def send(self, request, **kwargs):  # noqa: ANN001, ANN003
+        raise RuntimeError("adapter bug")
+
+
+def test_an_outlet_that_crashes_fails_alone_and_the_round_goes_on(server, caplog):
+    from ingest.registry import build_feed_worker
+    from ioc.bus.memory import MemoryBus
+    from ioc.config import FeedSettings, Settings
+
+    feed = FeedSettings(name="press", kind="rss", options={
+        "outlets": [{"name": "SIM Tin Huế", "url": server + "/copy.xml", "simulated": True}],
+        "fetch_pages": False, "topics": [{"name": "flood", "terms": ["lũ lụt"]}]})
+    bus = MemoryBus()
+    worker = build_feed_worker(feed, Settings(), bus.publisher())
+    broken = FeedPoller("SIM Hỏng", server + "/feed.xml", Matcher.build(options()), Seen(), simulated=True)
+    broken.session.mount("http://", BrokenAdapter())
+    worker.pollers.insert(0, broken)  # first: the outlet after it must still be polled
+    with caplog.at_level("WARNING", logger="ingest.press.poller"):
+        assert worker.round(NOW) == 2
+        assert broken.failures == 1 and (broken.next_poll - NOW).total_seconds() == 600
+        assert worker.fetch_errors == 1 and worker.fetch_error == "poll failed: RuntimeError: adapter bug"
+        assert worker.health["failing"] == ["SIM Hỏng"] and worker.health["dead_letters"] == 1
+        sub = bus.subscribe(["ioc.deadletters"], "t")
+        msgs: list = []
+        wait_for(lambda: msgs.extend(sub.poll(500, 0.1)) or msgs, "the dead letter on the bus")
+        assert json.loads(msgs[0].value)["reason"] == "poll failed: RuntimeError: adapter bug"
+        assert worker.round(broken.next_poll) == 0  # polled again after the backoff, failing again
+        assert broken.failures == 2 and (broken.next_poll - NOW).total_seconds() == 600 + 1200
+    records = [r for r in caplog.records if r.name == "ingest.press.poller"]
+    assert [(r.levelname, r.exc_info is not None) for r in records] == [("ERROR", True), ("WARNING", False)]
+
+
+def test_an_article_that_crashes_is_refused_alone(server):
+    class Crashing(FeedPoller):
+        def article(self, entry, now):  # noqa: ANN001, ANN202
+            if entry.guid == "sim-tin-hue-001":
+                raise KeyError("bug")
+            return super().article(entry, now)
+
+    p = Crashing("SIM Tin Huế", server + "/copy.xml", Matcher.build(options()), Seen(), fetch_pages=False)
+    articles, dead = p.poll(NOW)
+    assert [a.guid for a in articles] == ["sim-tin-hue-002"] and p.failures == 0
+    assert [reason for reason, _ in dead] == ["article refused: KeyError: 'bug'"]

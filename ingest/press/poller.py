@@ -3,21 +3,27 @@ reads, redirects limited, the article page fetched when the feed carries only a 
 
 :class:`FeedPoller.poll` does one round and returns the new articles and the dead letters
 (reason, payload); the worker publishes them. Time is passed in (``now``), so tests drive it.
+A poll never raises: an exception no check foresaw fails that outlet's poll (a dead letter with its
+reason, the backoff, one log line), and the worker goes on to the next outlet; one on an article
+refuses that article only.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from urllib.parse import urljoin
 
 import requests
 import trafilatura
 
 from ingest.press.entities import Method, entities
-from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, parse_feed, plain
+from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, plain, read_feed
 from ingest.press.text import Matcher, understand
 from ioc.feeds.press.records import PressArticle
 
+log = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 
 
@@ -67,7 +73,19 @@ class FeedPoller:
         return response
 
     def poll(self, now: datetime) -> tuple[list[PressArticle], list[tuple[str, bytes]]]:
-        """One round: (new articles, dead letters as (reason, payload))."""
+        """One round: (new articles, dead letters as (reason, payload)); never raises."""
+        try:
+            return self._poll(now)
+        except Exception as exc:  # a bug, or an input no check foresaw: this outlet fails, not the round
+            self._schedule(now, failed=True)
+            reason = f"poll failed: {type(exc).__name__}: {exc}"
+            if self.failures == 1:  # the traceback once, not at every retry
+                log.exception("%s: %s", self.outlet, reason)
+            else:
+                log.warning("%s: %s (%d polls in a row)", self.outlet, reason, self.failures)
+            return [], [(reason, b"")]
+
+    def _poll(self, now: datetime) -> tuple[list[PressArticle], list[tuple[str, bytes]]]:
         headers = {k: v for k, v in (("If-None-Match", self.etag), ("If-Modified-Since", self.modified)) if v}
         try:
             response = self._get(self.url, headers)
@@ -83,23 +101,38 @@ class FeedPoller:
         if response.status_code != 200:
             self._schedule(now, failed=True)
             return [], [(f"HTTP {response.status_code} from {self.url}", response.content[:4096])]
+        base = self._base(response)
         try:
-            entries = parse_feed(response.content, response.headers.get("Content-Type", ""), self.max_bytes)
+            feed = read_feed(response.content, response.headers.get("Content-Type", ""), self.max_bytes, base)
         except FeedRefused as exc:
             self._schedule(now, failed=True)
             return [], [(str(exc), response.content)]
         self.etag = response.headers.get("ETag") or self.etag
         self.modified = response.headers.get("Last-Modified") or self.modified
         self._schedule(now, failed=False)
-        articles, dead = [], []
-        for entry in entries:
+        articles: list[PressArticle] = []
+        dead = [(u.reason, u.payload.encode()) for u in feed.unusable  # once, as entries are
+                if self.seen.first({f"{self.url} {u.key}"})]  # ids such as "1" are this feed's own
+        for entry in feed.entries:
             if not self.seen.first_time(entry):
                 continue
             try:
                 articles.append(self.article(entry, now))
             except (ValueError, requests.RequestException, FeedRefused) as exc:
                 dead.append((f"article refused: {exc}", entry.url.encode()))
+            except Exception as exc:  # a bug on one article: the feed's other articles still come
+                log.exception("%s: article %s failed", self.outlet, entry.url)
+                dead.append((f"article refused: {type(exc).__name__}: {exc}", entry.url.encode()))
         return articles, dead
+
+    def _base(self, response: requests.Response) -> str:
+        """The URL relative links of the feed are resolved against: where it was fetched from (after
+        redirects), or the Content-Location it names."""
+        base = response.url or self.url
+        try:
+            return urljoin(base, response.headers.get("Content-Location", "").strip())
+        except ValueError:  # a malformed Content-Location: the fetched URL
+            return base
 
     def page_text(self, url: str, title: str = "") -> str:
         """Main text of an article page by trafilatura (boilerplate, menus and scripts left out, and
