@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ingest.services.csv_import import read_csv_file
+from ingest.services.csv_import import MAX_LINE, read_csv, read_csv_file
 from ingest.services.poller import DossierPoller
 from ingest.services.server import DossierServer
 from ingest.services.simulator import DEPARTMENTS, dossier_rows, procedures
@@ -61,6 +61,43 @@ def test_csv_import_publishes_rows_and_dead_letters_each_bad_line(tmp_path: Path
     assert reasons[0].startswith("line 4: level: unknown")
     assert "finished time" in reasons[1] and reasons[2].startswith("line 6: time: not ISO 8601")
     assert reasons[3] == "line 7: 3 cells for 10 columns"
+
+
+HEADER = "dossier_id,procedure_code,procedure_name,level,department,status,time,received,due,finished"
+TIMES = "received,2026-03-02T08:00,2026-03-02T08:00,2026-03-12T17:00,"
+
+
+def test_csv_quoted_line_breaks_stay_in_their_cell_and_reasons_name_the_starting_line() -> None:
+    text = (f"{HEADER}\r\n"
+            f'H1,1.002,"Cấp giấy phép\r\nxây dựng",3,Sở Xây dựng,{TIMES}\r\n'  # lines 2-3
+            f'H2,1.003,"Cấp giấy phép\u2028xây dựng",3,Sở Xây dựng,{TIMES}\r\n'  # line 4
+            f'H3,1.004,"Cấp\x0bphép",3,Sở Xây dựng,{TIMES}\r\n'  # line 5: Excel's soft break
+            "\r\n"  # line 6: blank
+            "H4,too,few\r\n"  # line 7
+            f'H5,1.005,"hai\ndòng",9,Sở Xây dựng,{TIMES}\r\n'  # lines 8-9: a bad level
+            f"H6,1.006,x,4,Sở Tư pháp,{TIMES}\r\n")  # line 10
+    items = list(read_csv(text, source="csv", tz=HUE))
+    events = [i for i in items if isinstance(i, DossierEvent)]
+    dead = [i for i in items if isinstance(i, tuple)]
+    assert [(e.dossier_id, e.procedure_name) for e in events] == [
+        ("H1", "Cấp giấy phép\r\nxây dựng"), ("H2", "Cấp giấy phép\u2028xây dựng"), ("H3", "Cấp\x0bphép"),
+        ("H6", "x")]
+    assert dead[0] == ("line 7: 3 cells for 10 columns", "H4,too,few")
+    assert dead[1][0].startswith("line 8: level: unknown")
+    assert dead[1][1].startswith('H5,1.005,"hai\ndòng",9,')  # the record as written, both lines
+    assert len(dead) == 2
+
+
+def test_csv_text_with_a_bom_and_a_quote_left_open() -> None:
+    [event] = read_csv(f"\ufeff{HEADER}\nH1,1.001,x,3,Sở Tư pháp,{TIMES}\n", source="csv", tz=HUE)
+    assert isinstance(event, DossierEvent) and event.dossier_id == "H1"
+    filler = "".join(f"H{n},1.001,x,3,Sở Tư pháp,{TIMES}\n" for n in range(2, 2000))  # ~140 000 characters
+    text = f'{HEADER}\nH1,1.001,"open,3,Sở Tư pháp,{TIMES}\n{filler}H9,1.009,x,3,UBND,{TIMES}\n'
+    items = list(read_csv(text, source="csv", tz=HUE))
+    reason, raw = items[0]
+    assert reason == f"line 2: longer than {MAX_LINE} characters" and len(raw) == MAX_LINE
+    assert isinstance(items[-1], DossierEvent) and items[-1].dossier_id == "H9"  # read on after it
+    assert len(items) > 1000  # the records after the bound are read again, one by one
 
 
 def test_polling_pages_conditional_requests_backoff_and_worker() -> None:

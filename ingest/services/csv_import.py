@@ -1,5 +1,9 @@
-"""CSV import of dossier events (an export of the one-stop-shop system): each line an event or a
-dead letter with its reason; nothing is dropped silently."""
+"""CSV import of dossier events (an export of the one-stop-shop system): each record an event or a
+dead letter with its reason; nothing is dropped silently.
+
+The csv module reads the text itself (RFC 4180): a quoted cell may hold a line break (a newline,
+U+2028, Excel's vertical tab), and a reason names the physical line where its record starts.
+"""
 
 from __future__ import annotations
 
@@ -13,39 +17,87 @@ from zoneinfo import ZoneInfo
 from ingest.services.rows import FIELDS, BadRow, parse_row
 from ioc.feeds.services.records import DossierEvent
 
-MAX_LINE = 64 * 1024
+MAX_LINE = 64 * 1024  # characters of one record
+
+
+class _TooLong(Exception):
+    """A record longer than :data:`MAX_LINE` (one long line, or a quote left open)."""
+
+
+class _Lines:
+    """The physical lines of a text for :func:`csv.reader`, counted, with those of the record being
+    read kept (its raw text for a dead letter) and bounded: past :data:`MAX_LINE` the record stops."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = io.StringIO(text, newline="")  # splits at \n, \r\n, \r only; keeps them
+        self.number = 0  # physical lines read
+        self.record: list[str] = []
+        self.size = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.lines.readline()
+        if not line:
+            raise StopIteration
+        self.number += 1
+        self.record.append(line)
+        self.size += len(line.rstrip("\r\n"))
+        if self.size > MAX_LINE:
+            raise _TooLong
+        return line
+
+    def start(self) -> int:
+        """Begin a record; the physical line it starts on."""
+        self.record, self.size = [], 0
+        return self.number + 1
+
+    def raw(self) -> str:
+        """The record's text as it is in the file, without its line ending."""
+        return "".join(self.record).removesuffix("\n").removesuffix("\r")
 
 
 def read_csv(
     text: str, *, source: str, tz: ZoneInfo, simulated: bool = False
 ) -> Iterator[DossierEvent | tuple[str, str]]:
-    """Each data line of ``text`` as an event, or ``(reason, raw line)``."""
-    lines = text.splitlines()
-    if not lines:
+    """Each data record of ``text`` as an event, or ``(reason, raw record)``; a leading BOM is
+    skipped."""
+    lines = _Lines(text.removeprefix("\ufeff"))
+    reader = csv.reader(lines)
+    lines.start()
+    try:
+        header = next(reader)
+    except StopIteration:
         return
-    header = next(csv.reader([lines[0]]))
+    except (csv.Error, _TooLong):
+        header = []
     missing = [f for f in ("dossier_id", "status", "time", "received", "due") if f not in header]
     if missing:
-        yield f"header: missing column(s) {', '.join(missing)} (columns: {', '.join(FIELDS)})", lines[0]
+        yield (f"header: missing column(s) {', '.join(missing)} (columns: {', '.join(FIELDS)})",
+               lines.raw()[:MAX_LINE])
         return
-    for number, line in enumerate(lines[1:], start=2):
-        if not line.strip():
-            continue
-        if len(line) > MAX_LINE:
-            yield f"line {number}: longer than {MAX_LINE} characters", line[:MAX_LINE]
-            continue
+    while True:
+        number = lines.start()
         try:
-            cells = next(csv.reader(io.StringIO(line)))
-        except csv.Error as exc:
-            yield f"line {number}: {exc}", line
+            cells = next(reader)
+        except StopIteration:
+            return
+        except _TooLong:
+            yield f"line {number}: longer than {MAX_LINE} characters", lines.raw()[:MAX_LINE]
             continue
+        except csv.Error as exc:
+            yield f"line {number}: {exc}", lines.raw()
+            continue
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            continue  # a blank line
         if len(cells) != len(header):
-            yield f"line {number}: {len(cells)} cells for {len(header)} columns", line
+            yield f"line {number}: {len(cells)} cells for {len(header)} columns", lines.raw()
             continue
         try:
             yield parse_row(dict(zip(header, cells, strict=True)), source=source, tz=tz, simulated=simulated)
         except BadRow as exc:
-            yield f"line {number}: {exc}", line
+            yield f"line {number}: {exc}", lines.raw()
 
 
 def read_csv_file(path: Path, **kw: object) -> Iterator[DossierEvent | tuple[str, str]]:
