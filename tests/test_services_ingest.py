@@ -100,6 +100,40 @@ def test_csv_text_with_a_bom_and_a_quote_left_open() -> None:
     assert len(items) > 1000  # the records after the bound are read again, one by one
 
 
+def _windows_1258(text: str) -> bytes:
+    """``text`` as windows-1258 writes it: a letter (with its circumflex, breve or horn) then its tone
+    as a combining mark (the code page has no precomposed ấ, ộ, ự...)."""
+    import unicodedata
+
+    tones = "\u0300\u0301\u0303\u0309\u0323"
+    out = []
+    for ch in text:
+        parts = unicodedata.normalize("NFD", ch)
+        marks = "".join(c for c in parts if c in tones)
+        out.append(unicodedata.normalize("NFC", "".join(c for c in parts if c not in tones)) + marks)
+    return "".join(out).encode("cp1258")
+
+
+def test_an_excel_export_from_a_vietnamese_windows_semicolons_and_windows_1258(tmp_path: Path) -> None:
+    """Excel writes ';' between cells where the decimal mark is a comma, and its plain "CSV" in the
+    system's code page (windows-1258 in Vietnam): read with ``options.encoding``; unset, the file is one
+    dead letter that says what to set."""
+    from ingest.services.csv_import import read_csv_file
+
+    rows = [HEADER, "H1,1.001,Cấp phép xây dựng,3,Sở Xây dựng," + TIMES.replace(",", ";"),
+            "H2,1.002,Đăng ký hộ tịch,4,Sở Tư pháp," + TIMES.replace(",", ";")]
+    text = "\r\n".join(r.replace(",", ";") for r in rows) + "\r\n"
+    export = tmp_path / "export.csv"
+    export.write_bytes(_windows_1258(text))
+    events = list(read_csv_file(export, encoding="windows-1258", source="csv", tz=HUE))
+    assert [(e.dossier_id, e.procedure_name, e.department) for e in events] == [  # type: ignore[union-attr]
+        ("H1", "Cấp phép xây dựng", "Sở Xây dựng"), ("H2", "Đăng ký hộ tịch", "Sở Tư pháp")]
+    [(reason, _)] = read_csv_file(export, source="csv", tz=HUE)
+    assert "not utf-8 text" in reason and "windows-1258" in reason
+    export.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # Excel's "CSV UTF-8": the BOM decides
+    assert len(list(read_csv_file(export, encoding="windows-1258", source="csv", tz=HUE))) == 2
+
+
 def test_polling_pages_conditional_requests_backoff_and_worker() -> None:
     rows = list(dossier_rows(START, START + timedelta(days=2), per_day=300))
     now = START + timedelta(days=1)

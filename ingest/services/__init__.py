@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
+import codecs
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ingest.services.csv_import import read_csv_file, to_recent_weeks
 from ingest.services.poller import DossierPoller
@@ -27,6 +36,9 @@ class ServicesFeedOptions(BaseModel):
 
     url: AnyHttpUrl | None = None  # services-http: the dossier endpoint
     path: str | None = None  # services-csv: the export (relative paths from sample_streams/)
+    #: services-csv: the export's character encoding. Excel's plain "CSV" on a Vietnamese Windows writes
+    #: windows-1258 (its "CSV UTF-8" writes UTF-8 with a BOM, which is always read as such)
+    encoding: str = "utf-8"
     interval_s: float = Field(default=60.0, gt=0)
     page_size: int = Field(default=500, ge=1, le=5000)
     since: datetime | None = None
@@ -37,6 +49,14 @@ class ServicesFeedOptions(BaseModel):
     #: covers the start (weekdays and times of day kept), and publish what then lies ahead as its
     #: time comes, so the demo's pages show today and this month; real exports are never moved
     shift_to_recent: bool = False
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"unknown character encoding {value!r}") from None
 
     @model_validator(mode="after")
     def _only_simulated_moves(self) -> ServicesFeedOptions:
@@ -87,7 +107,8 @@ def build_worker(feed: FeedSettings, publisher: Publisher, samples_dir: Path) ->
     path = Path(samples_dir) / str(options.path)
 
     def read() -> tuple[list[DossierEvent], list[tuple[str, str]]]:
-        items = list(read_csv_file(path, source=feed.name, tz=tz, simulated=options.simulated))
+        items = list(read_csv_file(path, source=feed.name, tz=tz, simulated=options.simulated,
+                                   encoding=options.encoding))
         events = [i for i in items if isinstance(i, DossierEvent)]
         if options.shift_to_recent:
             events = to_recent_weeks(events, datetime.now(UTC))

@@ -2,13 +2,17 @@
 dead letter with its reason; nothing is dropped silently.
 
 The csv module reads the text itself (RFC 4180): a quoted cell may hold a line break (a newline,
-U+2028, Excel's vertical tab), and a reason names the physical line where its record starts.
+U+2028, Excel's vertical tab), and a reason names the physical line where its record starts. The
+separator is the one that splits the header into the known columns: a comma, or the semicolon that
+Excel writes where the decimal mark is a comma (a Vietnamese Windows), or a tab.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +22,8 @@ from ingest.services.rows import FIELDS, BadRow, parse_row
 from ioc.feeds.services.records import DossierEvent
 
 MAX_LINE = 64 * 1024  # characters of one record
+SEPARATORS = (",", ";", "\t")
+_KNOWN = frozenset(FIELDS)
 
 
 class _TooLong(Exception):
@@ -63,8 +69,9 @@ def read_csv(
 ) -> Iterator[DossierEvent | tuple[str, str]]:
     """Each data record of ``text`` as an event, or ``(reason, raw record)``; a leading BOM is
     skipped."""
-    lines = _Lines(text.removeprefix("\ufeff"))
-    reader = csv.reader(lines)
+    text = text.removeprefix("\ufeff")
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=_separator(text[:MAX_LINE].partition("\n")[0]))
     lines.start()
     try:
         header = next(reader)
@@ -100,14 +107,29 @@ def read_csv(
             yield f"line {number}: {exc}", lines.raw()
 
 
-def read_csv_file(path: Path, **kw: object) -> Iterator[DossierEvent | tuple[str, str]]:
-    """:func:`read_csv` of a UTF-8 file (a BOM is allowed); undecodable bytes are one dead letter."""
+def _separator(header: str) -> str:
+    """The separator that splits ``header`` into the most known columns (a comma when none does)."""
+    return max(SEPARATORS, key=lambda s: (len(_KNOWN & {c.strip().strip('"') for c in header.split(s)}),
+                                          s == ","))
+
+
+def read_csv_file(path: Path, encoding: str = "utf-8",
+                  **kw: object) -> Iterator[DossierEvent | tuple[str, str]]:
+    """:func:`read_csv` of a file in ``encoding`` (a UTF-8 BOM says UTF-8 whatever is set); bytes that
+    do not decode are one dead letter that says so."""
     data = path.read_bytes()
+    utf8 = data.startswith(codecs.BOM_UTF8) or codecs.lookup(encoding).name == "utf-8"
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig" if utf8 else encoding)
     except UnicodeDecodeError as exc:
-        yield f"{path.name}: not UTF-8 ({exc})", data[:65536].decode("utf-8", "replace")
+        # Excel's plain "CSV" on a Vietnamese Windows writes windows-1258
+        hint = " (an Excel CSV from a Vietnamese Windows is windows-1258: set options.encoding)" \
+            if utf8 else ""
+        yield f"{path.name}: not {encoding} text ({exc}){hint}", data[:65536].decode(encoding, "replace")
         return
+    # windows-1258 writes a tone as a combining mark after its letter (ấ is â + U+0301), and a Mac may
+    # write UTF-8 decomposed: names are compared and shown composed, as everywhere else (NFC)
+    text = unicodedata.normalize("NFC", text)
     yield from read_csv(text, **kw)  # type: ignore[arg-type]
 
 
