@@ -501,6 +501,12 @@ def test_an_alert_breached_again_resolves_with_its_title_template() -> None:
     assert resolved.title_params == fired[0].title_params and resolved.details["failures"] == 6
 
 
+def test_a_files_byte_order_mark_is_not_part_of_its_first_line() -> None:
+    docs = (Path(__file__).resolve().parent.parent / "sample_streams" / "security" / "suricata"
+            / "eve-docs.json").read_bytes().splitlines()[0]
+    assert parse_eve_line(b"\xef\xbb\xbf" + docs, CTX) == parse_eve_line(docs, CTX)
+
+
 def test_long_urls_and_user_agents_are_kept_cut_to_the_record_limits() -> None:
     """Exploit traffic asks for long URLs with long user agents: the event is kept, its free-text
     fields cut to the record's limits (url 4,096, user agent and user 512), the whole line in raw."""

@@ -106,7 +106,8 @@ def _event(ctx: LineContext, raw: str, **fields: Any) -> SecurityEvent:
 def _text(line: bytes) -> str:
     if len(line) > MAX_LINE:
         raise ParseError(f"line too long: {len(line)} bytes")
-    text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+    # a file's first line may start with a byte order mark (Windows tools write one): not part of it
+    text = line.decode("utf-8", errors="replace").rstrip("\r\n").removeprefix("\ufeff")
     if "\x00" in text:
         raise ParseError("line holds a NUL character")
     return text
