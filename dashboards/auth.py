@@ -59,6 +59,7 @@ CAMERAS_PREFIX = "/cameras"
 REPORTS311_PREFIX = "/reports311"  # citizens' reports: their photos, places and words; staff change them
 REPLAY_PREFIX = "/replay"  # replays queue work on the server and show the whole record: a session is needed
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_LOGIN_FORM = 16_384  # bytes of a posted login form
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
 PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
 # answered without looking up a session: the truth banner must learn that the store is down even
@@ -263,6 +264,10 @@ class Auth:
         target = safe_next(request.values.get("next"))
         if request.method == "GET":
             return self._form(target)
+        if (request.content_length or 0) > MAX_LOGIN_FORM:  # a name and a password: never megabytes
+            from dashboards.i18n import http_text, page_language
+
+            return self._form(target, error=http_text(413, page_language(self.language)), status=413)
         name = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
         client = self.client_address()
