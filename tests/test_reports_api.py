@@ -86,6 +86,7 @@ def test_services_json_and_xml(intake: Intake) -> None:
         assert s["metadata"] is False and s["type"] == "realtime"
     xml = requests.get(f"{intake.url}/services.xml", timeout=30)
     assert xml.headers["content-type"].startswith("text/xml")
+    assert xml.headers["X-Content-Type-Options"] == "nosniff"
     root = DET.fromstring(xml.content)
     assert root.tag == "services"
     codes = [s["service_code"] for s in services]

@@ -122,6 +122,13 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_photos * cfg.max_photo_bytes + 256_000
     app.config["MAX_FORM_MEMORY_SIZE"] = 64_000
 
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        # the answers are data for apps: never sniffed as another type, never framed
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     def current_fmt() -> str:
         path = request.path
         return "xml" if path.endswith(".xml") else "json"
