@@ -124,8 +124,13 @@ def test_retention_drops_old_rows_only(store: Store) -> None:
     w = StoreWriter(store.pool, store.caps)
     now = datetime.now(UTC)
     w.write(readings(30, start=now - timedelta(days=40)) + readings(30, start=now - timedelta(hours=1)))
+    with store.pool.connection() as conn:  # a refused input's raw text is kept no longer than a reading
+        conn.execute("INSERT INTO dead_letters (received_at, stage, source, reason, payload) VALUES "
+                     "(now() - interval '40 days', 'ingest', 'a', 'old', 'x'), "
+                     "(now(), 'ingest', 'a', 'new', 'y')")
     apply_retention(store.pool, store.caps, retention_days=30)
     assert count(store, "SELECT count(*) FROM readings") == 30
+    assert count(store, "SELECT count(*) FROM dead_letters WHERE reason IN ('old', 'new')") == 1
     assert count(store, "SELECT count(*) FROM readings WHERE time < now() - interval '30 days'") == 0
 
 

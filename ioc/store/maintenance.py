@@ -58,7 +58,8 @@ def install_policies(pool: ConnectionPool, caps: Capabilities, retention_days: i
 
 
 def apply_retention(pool: ConnectionPool, caps: Capabilities, retention_days: int) -> int:
-    """Drop raw rows older than the retention period; returns chunks dropped or rows deleted.
+    """Drop raw rows (and dead letters) older than the retention period; returns chunks dropped or rows
+    deleted.
 
     Hypertables lose whole chunks (``drop_chunks``), or nothing here where TimescaleDB's own
     retention policy runs; plain tables lose rows by ``DELETE``.
@@ -73,6 +74,8 @@ def apply_retention(pool: ConnectionPool, caps: Capabilities, retention_days: in
             elif not caps.retention_policy:
                 rows = conn.execute(f"SELECT drop_chunks('{table}', older_than => {cutoff})").fetchall()
                 removed += len(rows)
+        # dead letters hold raw input too (a refused post keeps what a citizen wrote): kept as long
+        removed += conn.execute(f"DELETE FROM dead_letters WHERE received_at < {cutoff}").rowcount
         # rollups of the fallback path are plain tables: keep them ten times longer than raw data
         if not caps.continuous_aggregates:
             for name in ROLLUP_TABLES:
