@@ -198,7 +198,7 @@ def test_the_replay_page_starts_a_back_test_and_seeking_changes_the_tiles(
             rules = [r.get_attribute("data-rule")
                      for r in driver.find_elements(By.CSS_SELECTOR, "#replay-backtest-rules tr[data-rule]")]
             assert rules and all("gap" in r for r in rules)
-            assert "100 %" in driver.find_element(By.ID, "replay-pct").text  # type: ignore[attr-defined]
+            assert "100%" in driver.find_element(By.ID, "replay-pct").text  # type: ignore[attr-defined]
 
             def seek(at: datetime) -> None:
                 box = driver.find_element(By.ID, "replay-seek")  # type: ignore[attr-defined]

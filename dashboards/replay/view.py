@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from dash import html
 
 from dashboards import components as c
-from ioc.i18n import Translator, format_time, gettext, render
+from ioc.i18n import Translator, format_number, format_time, gettext, render
 from ioc.store.replay_queries import KeyFrameAt, ReadingAt, TrackPoint
 from ioc.store.replay_runs import ReplayRequest
 
@@ -167,9 +167,9 @@ def progress(run: ReplayRequest | None, lang: str) -> list[Any]:
     parts = [html.Span(t(STATE_LABELS.get(run.state, run.state), lang), id="replay-state",
                        className=f"replay-state state-{run.state}", **{"data-state": run.state}),
              html.Progress(value=str(pct), max="100", id="replay-bar"),
-             html.Span(f"{pct} %", id="replay-pct"),
-             html.Span(t("{done} of {total} records", lang, done=f"{run.events:,}",
-                         total=f"{run.total:,}" if run.total is not None else "?"))]
+             html.Span(f"{pct}%", id="replay-pct"),
+             html.Span(t("{done} of {total} records", lang, done=format_number(run.events, lang, 0),
+                         total=format_number(run.total, lang, 0) if run.total is not None else "?"))]
     if eta is not None:
         parts.append(html.Span(t("about {s} s left", lang, s=f"{eta:,.0f}"), id="replay-eta"))
     if run.error_code == "abandoned":

@@ -51,7 +51,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
     }
     return _ENV.get_template("report.html").render(
         lang=lang, tr=tr, when=when, dur=lambda v: duration(v, lang), f=figures, charts=charts,
-        pct=lambda v: f"{format_number(100 * v, lang, 1)} %",
+        pct=lambda v: f"{format_number(100 * v, lang, 1)}%",  # as CLDR writes it: 81,4%
         title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
         svg=Markup,
         alert_title=lambda a: render("alerts", a.get("title_template"), a.get("title_params"), lang,

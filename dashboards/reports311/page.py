@@ -149,7 +149,7 @@ def content(pool: Any, settings: Settings, cfg: ReportsFeed | None, lang: str,
             k.report.time.astimezone(zone).date() == now.astimezone(zone).date()
             for k in all_cases.values()), lang, 0)),
         (t("Resolved on time this week", lang),
-         f"{format_number(100 * good / total, lang, 1)} %" if total else "–"),
+         f"{format_number(100 * good / total, lang, 1)}%" if total else "–"),  # as CLDR writes it
     ]
     head = [
         html.Div(t("SIMULATED: reports generated for the demonstration, not real citizens' reports", lang),
