@@ -171,7 +171,7 @@ def progress(run: ReplayRequest | None, lang: str) -> list[Any]:
              html.Span(t("{done} of {total} records", lang, done=format_number(run.events, lang, 0),
                          total=format_number(run.total, lang, 0) if run.total is not None else "?"))]
     if eta is not None:
-        parts.append(html.Span(t("about {s} s left", lang, s=f"{eta:,.0f}"), id="replay-eta"))
+        parts.append(html.Span(t("about {s} s left", lang, s=format_number(eta, lang, 0)), id="replay-eta"))
     if run.error_code == "abandoned":
         parts.append(html.Span(t("Given up: its replay worker stopped {n} times in the middle of it "
                                  "(the process ended or its machine restarted).", lang, n=run.attempts),
