@@ -60,6 +60,8 @@ REPORTS311_PREFIX = "/reports311"  # citizens' reports: their photos, places and
 REPLAY_PREFIX = "/replay"  # replays queue work on the server and show the whole record: a session is needed
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_LOGIN_FORM = 16_384  # bytes of a posted login form
+MAX_FORM_BODY = 1 << 20  # bytes of any other posted form (a screen profile: at most 100,000 characters)
+MAX_JSON_BODY = 16 << 20  # bytes of a JSON body (a page callback's inputs and state)
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
 PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
 # answered without looking up a session: the truth banner must learn that the store is down even
@@ -152,6 +154,8 @@ class Auth:
     def install(self, server: Flask) -> None:
         """Register the checks and the routes on ``server``."""
         server.extensions["ioc_auth"] = self
+        # a body Werkzeug reads past this (a chunked one that declares no length) is refused (413)
+        server.config["MAX_CONTENT_LENGTH"] = max(server.config.get("MAX_CONTENT_LENGTH") or 0, MAX_JSON_BODY)
         server.before_request(self.before_request)
         server.after_request(self.after_request)
         server.add_url_rule("/login", "ioc_login", self.login, methods=["GET", "POST"])
@@ -166,6 +170,10 @@ class Auth:
                         self.client_address())
             return Response(self._said("Refused: a path may not contain '.' or '..' segments."), status=400,
                             mimetype="text/plain")
+        if request.method not in SAFE_METHODS and (request.content_length or 0) > (
+                MAX_JSON_BODY if request.mimetype == "application/json" else MAX_FORM_BODY):
+            # refused before anything reads it: the CSRF check below would parse a form of any size
+            return Response(self._said("The request is too large."), status=413, mimetype="text/plain")
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
         if request.method == "GET" and (is_static(endpoint) or endpoint in SESSIONLESS_ENDPOINTS):
             return None

@@ -145,6 +145,12 @@ def test_hostile_requests_around_the_login_and_the_json_routes_get_a_4xx_not_a_5
                                                         "csrf_token": token.group(1)})
         text = answer.get_data(as_text=True)
         assert answer.status_code == 401 and "Sai tên hoặc mật khẩu" in text and "xxxxxxxx" not in text
+    # refused before anything reads the body: the CSRF check would parse a form of any size
+    for path, body, kind in (("/login", b"a=" + b"x" * 2_000_000, "application/x-www-form-urlencoded"),
+                             ("/screens/save", b"a=" + b"x" * 2_000_000, "application/x-www-form-urlencoded"),
+                             (f"/{DISPATCH}", b'{"a": "' + b"x" * 17_000_000 + b'"}', "application/json")):
+        answer = anonymous.post(f"{path}?lang=en", data=body, headers={"Content-Type": kind})
+        assert (answer.status_code, answer.get_data(as_text=True)) == (413, "The request is too large."), path
     big = anonymous.post("/login?lang=en", data={"username": "x" * 2_000_000, "password": "p",
                                                 "csrf_token": token.group(1)})
     assert big.status_code == 413 and "The request is too large." in big.get_data(as_text=True)
