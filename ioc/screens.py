@@ -24,7 +24,9 @@ MAX_GRID = 4  # columns or rows of panels still readable from across a room
 
 def check_page_path(path: str) -> str:
     """A path of this server (``/sea/``): no scheme, host, query, ``.``/``..`` segment or backslash."""
-    if not path.startswith("/") or path.startswith("//") or any(ch in path for ch in "?#\\ \t\n:"):
+    # no character below U+0021 (a browser drops CR, LF and tabs from a URL: "/\r/evil.example/" becomes
+    # "//evil.example/", another site), no "?", "#", backslash or ":"
+    if not path.startswith("/") or path.startswith("//") or any(ch in "?#\\:" or ch <= " " for ch in path):
         raise ValueError(f"{path!r} is not a page path of this server (write it like /sea/)")
     if any(seg in (".", "..") for seg in path.split("/")):
         raise ValueError(f"{path!r} may not contain '.' or '..' segments")

@@ -111,6 +111,10 @@ dwell_s = 30
                    encoding="utf-8")
     _, errors = check_config(bad)
     assert any("not a page path of this server" in e for e in errors), errors
+    for hostile in ("/\\r/evil.example/", "/\\t/evil.example/"):  # a browser drops CR and tab: //evil...
+        bad.write_text(f'[[screens]]\nname = "a"\n[[screens.items]]\npage = "{hostile}"\n', encoding="utf-8")
+        _, errors = check_config(bad)
+        assert any("not a page path of this server" in e for e in errors), (hostile, errors)
     settings_, errors = check_config(Path(__file__).parents[1] / "ioc" / "app" / "config" / "hue.toml")
     assert errors == [] and settings_ is not None and {s.name for s in settings_.screens} >= {"wall-1"}
 
@@ -193,6 +197,17 @@ def test_rotation_pauses_for_an_operator_resumes_when_idle_and_follows_an_edit_w
         assert bad.status_code == 400 and "/nowhere/: no such page on this server" in bad.text
         bad = admin.post(served.url + "/screens/save", timeout=30, data={"csrf_token": csrf, "profile": "{"})
         assert bad.status_code == 400 and "JSON" in bad.text
+        # a new screen's refusal is shown with its reason in the new screen's form (and its draft kept)
+        new = {**edited, "name": "new-one", "items": [{"page": "/nowhere/"}]}
+        bad = admin.post(served.url + "/screens/save", timeout=30, data={"csrf_token": csrf,
+                                                                         "profile": json.dumps(new)})
+        assert bad.status_code == 400 and "/nowhere/: no such page on this server" in bad.text
+        assert "new-one" in bad.text
+        for hostile, said in (("[" * 50_000 + "]" * 50_000, "JSON"),
+                              (json.dumps({**edited, "title": "x" * 100_001}), "at most 100,000 characters")):
+            bad = admin.post(served.url + "/screens/save?lang=en", timeout=30,
+                             data={"csrf_token": csrf, "profile": hostile})
+            assert bad.status_code == 400 and said in bad.text, bad.text[:300]
         saved = admin.post(served.url + "/screens/save", timeout=30,
                            data={"csrf_token": csrf, "profile": json.dumps(edited)})
         assert saved.status_code == 200 and "edited (version 1) by ana" in saved.text

@@ -26,13 +26,14 @@ from dashboards import components as c
 from dashboards.i18n import page_language, t
 from dashboards.screens.profiles import ActiveProfile, active_profiles
 from ioc.config import Settings
-from ioc.i18n import validation_reason
+from ioc.i18n import format_number, validation_reason
 from ioc.screens import ScreenProfile
 from ioc.store.screen_profiles import delete_profile, save_profile
 
 log = logging.getLogger(__name__)
 
 ADMIN_ROLE = "admin"
+MAX_PROFILE = 100_000  # characters of a posted profile
 STORE_DOWN = "The data store is unreachable; this screen will be back with it."
 FOLLOWS = "A running screen follows a saved change within seconds, without a reload."
 EXAMPLE = {"name": "new-screen", "title": "", "language": None, "kiosk_account": None, "resume_after_s": 120,
@@ -122,7 +123,11 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         lang = page_language(settings)
         guard = auth.Auth.of(server)
         token = html.escape(guard.csrf_token()) if guard is not None else ""
-        errors, drafts = errors or {}, drafts or {}
+        errors, drafts = dict(errors or {}), dict(drafts or {})
+        active_now = active_profiles(pool, settings)
+        for key in [k for k in errors if k and k not in active_now]:  # a new screen's refusal: its form
+            errors[""] = errors.pop(key)
+            drafts[""] = drafts.pop(key, "")
         csrf = f'<input type="hidden" name="{auth.CSRF_FIELD}" value="{token}">'
 
         def form(key: str, text: str, reset: str = "") -> str:
@@ -133,7 +138,7 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
                     f'<button type="submit">{html.escape(t("Save", lang))}</button></form>{reset}')
 
         sections = []
-        for name, active in active_profiles(pool, settings).items():
+        for name, active in active_now.items():
             if active.edited:
                 when = c.local_time(active.updated_at, ZoneInfo(settings.timezone))
                 source = t("edited (version {v}) by {who} at {time}", lang, v=active.version,
@@ -172,10 +177,14 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         refused = admin_only()
         if refused is not None:
             return refused
-        text = request.form.get("profile", "")[:100_000]
+        text = request.form.get("profile", "")
+        if len(text) > MAX_PROFILE:
+            lang = page_language(settings)
+            said = t("A profile is at most {n} characters.", lang, n=format_number(MAX_PROFILE, lang, 0))
+            return admin_page({"": [said]}, {"": text[:MAX_PROFILE]}, status=400)
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[...]]]] nested deep
             return admin_page({"": [f"JSON: {exc}"]}, {"": text}, status=400)
         key = data.get("name", "") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
         try:
