@@ -7,6 +7,7 @@ code is tied to one city: stations, feeds, rules and zones are all data.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,6 +139,18 @@ class WebSettings(BaseModel):
     replay_heartbeat_s: float = Field(default=5.0, gt=0)
     replay_abandoned_after_s: float = Field(default=60.0, gt=0)
     replay_max_attempts: int = Field(default=3, ge=1, le=100)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        """Each an address or a network (``10.0.0.5``, ``10.0.0.0/24``): the web role could not start with
+        another."""
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
 
     @field_validator("feed_stale_after_s")
     @classmethod
@@ -373,3 +386,6 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
                           reason=ValidationReasons(exc)) from None
     except ValueError as exc:  # e.g. the file is not TOML (Python's own words)
         raise ConfigError("invalid configuration in {path}: {reason}", path=path, reason=exc) from None
+    except RecursionError:  # arrays or tables nested hundreds deep: no settings are
+        raise ConfigError("invalid configuration in {path}: {reason}", path=path,
+                          reason="nested too deeply") from None

@@ -20,6 +20,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 ZONE_KINDS = frozenset({"no_fishing", "protected", "port", "storm_ban", "sea_boundary"})
+MAX_ZONE_FILE_BYTES = 64 << 20  # a province's zones with detailed coasts are a few MB
 
 
 class ZoneError(ValueError):
@@ -86,7 +87,17 @@ def read_zone_file(path: str | Path) -> list[Zone]:
     """The zones of one GeoJSON file; :class:`ZoneError` naming the file and feature when it is bad."""
     p = Path(path)
     try:
+        size = p.stat().st_size if p.is_file() else None  # a device (/dev/zero) or a FIFO never ends
+    except OSError as exc:
+        raise ZoneError(f"{p}: cannot read GeoJSON: {exc}") from None
+    if size is None:
+        raise ZoneError(f"{p}: cannot read GeoJSON: not a regular file")
+    if size > MAX_ZONE_FILE_BYTES:
+        raise ZoneError(f"{p}: cannot read GeoJSON: larger than {MAX_ZONE_FILE_BYTES} bytes")
+    try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ZoneError(f"{p}: cannot read GeoJSON: {exc}") from None
+    except RecursionError:
+        raise ZoneError(f"{p}: cannot read GeoJSON: nested too deeply") from None
     return zones_from_geojson(data, source=str(p))

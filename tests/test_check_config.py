@@ -128,3 +128,44 @@ def test_a_misspelt_time_zone_is_an_error_with_its_path(tmp_path: Path) -> None:
     assert any(e.startswith("feeds[") and "unknown time zone 'Indochina'" in e for e in errors), errors
     done = run_check(config)
     assert done.returncode == 1 and "Indochina" in done.stdout and "Traceback" not in done.stderr
+
+
+def test_hostile_files_are_errors_with_their_path_never_a_traceback_or_a_hang(tmp_path: Path) -> None:
+    """TOML nested 500 deep, a zone file that is deeply nested JSON, a device that never ends and a FIFO
+    no one writes: each is an error naming where it is, at once."""
+    from ioc.config import ConfigError, load_settings
+
+    deep = tmp_path / "deep.toml"
+    deep.write_text("[alerts]\nx = " + "[" * 500 + "]" * 500 + "\n", encoding="utf-8")
+    settings, errors = check_config(deep)
+    assert settings is None and errors == ["(file): not valid TOML: nested too deeply"]
+    try:
+        load_settings(deep)
+    except ConfigError as exc:
+        assert "nested too deeply" in str(exc)
+    else:
+        raise AssertionError("a TOML file nested 500 deep loaded")
+    nested = tmp_path / "nested.geojson"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    fifo = tmp_path / "zones.fifo"
+    os.mkfifo(fifo)
+    for zone_file, said in ((nested, "nested too deeply"), (Path("/dev/zero"), "not a regular file"),
+                            (fifo, "not a regular file")):
+        config = tmp_path / "city.toml"
+        config.write_text(DEFAULT_CONFIG.read_text(encoding="utf-8").replace(
+            'zones = ["vessels/hue-zones.geojson"]', f'zones = ["{zone_file}"]'))
+        settings, errors = check_config(config)
+        assert settings is not None
+        found = [e for e in errors if e.startswith("rules.vessels.zones[0]: ")]
+        assert found and said in found[0], (zone_file, errors)
+
+
+def test_a_trusted_proxy_that_is_no_address_is_an_error_with_its_path(tmp_path: Path) -> None:
+    config = tmp_path / "city.toml"
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    assert "[web]" in text
+    proxies = '[web]\ntrusted_proxies = ["10.0.0.5", "10.1.0.0/16", "not-an-ip"]'
+    config.write_text(text.replace("[web]", proxies, 1), encoding="utf-8")
+    settings, errors = check_config(config)
+    assert settings is None
+    assert any(e.startswith("web.trusted_proxies") and "'not-an-ip' is not" in e for e in errors), errors
