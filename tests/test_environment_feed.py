@@ -422,10 +422,11 @@ def test_openaq_poller_against_a_local_server(http_server: tuple[str, FakeServer
 
 
 def sensorthings_route(observations: list[dict[str, Any]], honour_filter: bool = True):
-    """A FROST-like Observations endpoint: $filter phenomenonTime gt, $orderby desc, $top, nextLink."""
+    """A FROST-like Observations endpoint: $filter phenomenonTime gt, $orderby asc|desc, $top, nextLink."""
 
     def route(query: dict[str, list[str]], headers: Any) -> tuple[int, bytes]:
-        items = sorted(observations, key=lambda o: o["phenomenonTime"], reverse=True)
+        order = query.get("$orderby", ["phenomenonTime asc"])[0].split()[-1]
+        items = sorted(observations, key=lambda o: o["phenomenonTime"], reverse=order == "desc")
         if honour_filter and "$filter" in query:
             op, literal = query["$filter"][0].split(" ", 2)[1:]
             assert op == "gt"
@@ -437,7 +438,7 @@ def sensorthings_route(observations: list[dict[str, Any]], honour_filter: bool =
         body: dict[str, Any] = {"value": page}
         if skip + top < len(items):
             body["@iot.nextLink"] = f"{route.base}/Datastreams(7)/Observations?" + (  # type: ignore[attr-defined]
-                f"$top={top}&$skip={skip + top}&$orderby=phenomenonTime%20desc"
+                f"$top={top}&$skip={skip + top}&$orderby=phenomenonTime%20{order}"
                 + (f"&$filter={query['$filter'][0].replace(' ', '%20')}" if "$filter" in query else "")
             )
         return 200, json.dumps(body).encode()
@@ -471,6 +472,7 @@ def test_sensorthings_poller_against_a_local_server(http_server: tuple[str, Fake
     assert first_query["$orderby"] == ["phenomenonTime desc"] and "$filter" not in first_query
     assert worker.step(at(1)) == 0
     assert state.requests[-1][1]["$filter"] == ["phenomenonTime gt 2025-03-01T07:04:00.000Z"]
+    assert state.requests[-1][1]["$orderby"] == ["phenomenonTime asc"]  # later polls: oldest first
 
     # a burst of 7 new observations (more than $top), one of them not a number
     observations.extend(obs(i, i, 2.0 + i / 10) for i in range(5, 12))

@@ -1,6 +1,8 @@
 """Environment feed against hostile input: future and overflowing times, huge numbers, looping
 nextLinks, credential leaks, slow servers, Retry-After, unbounded state, implausible values and
-large or malformed CSV files (issue 9, item 4).
+large or malformed CSV files (issue 9, item 4); one malformed answer among good ones, refused
+cross-origin redirects and nextLinks, bursts longer than ``max_pages`` pages, and two readings of
+one sensor in one answer.
 
 No mocks: the pollers talk to real HTTP servers on 127.0.0.1 (two of them, on two ports, where
 another origin is needed), the worker publishes on the real in-process bus, CSV files are written
@@ -360,30 +362,56 @@ def test_a_nextlink_back_to_a_page_already_read_ends_the_paging(server: Server) 
 
 
 # -- (d) credentials stay with their origin --------------------------------------------------
-def test_sensorthings_does_not_send_its_token_to_a_nextlink_on_another_host(
+def test_sensorthings_refuses_a_nextlink_to_another_origin_and_keeps_the_pages_read(
     server: Server, other_server: Server
 ) -> None:
-    server.on(
-        OBS7, 200, sta_page([obs(2, minute(2), 2.0), obs(1, minute(1), 1.0)], f"{other_server.base}/page2")
-    )
-    other_server.on("/page2", 200, sta_page([obs(0, minute(0), 0.5)]))
+    foreign = f"{other_server.base}/page2"
+    server.on(OBS7, 200, sta_page([obs(1, minute(1), 1.0), obs(2, minute(2), 2.0)], foreign))
+    other_server.on("/page2", 200, sta_page([obs(3, minute(3), 3.0), obs(4, minute(4), 4.0)], foreign))
     source = sensorthings(server.base, top=2, headers={"Authorization": "Bearer s3cret"})
     source.last_seen[7] = datetime(2025, 3, 1, 6, tzinfo=UTC)  # a later poll: pages are followed
-    assert len(source.due(at(0))) == 3
+    bus = MemoryBus()
+    worker = EnvironmentWorker(source, bus.publisher(), feed_name="sta")
+    assert worker.step(at(0)) == 2  # the page of the configured origin is kept
     assert server.requests[0][2].get("Authorization") == "Bearer s3cret"
-    assert other_server.count("/page2") == 1
-    assert "Authorization" not in other_server.requests[0][2]
+    assert other_server.requests == []  # nothing at all went there: no token, no request
+    assert worker.health["errors"] == 1 and worker.health["dead_letters"] == 0
+    assert f"refused {foreign}" in worker.health["last_error"]
+    assert source.last_seen[7] == datetime(2025, 3, 1, 7, 2, tzinfo=UTC)  # what was read, no further
 
 
-def test_openaq_key_is_not_sent_after_a_redirect_to_another_host(
+def test_openaq_refuses_a_redirect_to_another_origin_and_stores_nothing_of_it(
     server: Server, other_server: Server
 ) -> None:
-    server.on(LATEST, 302, b"", {"Location": f"{other_server.base}{LATEST}?limit=1000"})
-    other_server.on(LATEST, 200, latest([(101, "2025-03-01T07:00:00Z", 9.0)]))
-    source = openaq(server.base, api_key="k-123")
-    assert [r.value for r in source.due(at(0))] == [9.0]
+    admin = f"{other_server.base}/internal-admin"
+    server.on(LATEST, 302, b"", {"Location": admin})
+    other_server.on("/internal-admin", 200, b"root:x:0:0 INTERNAL-ONLY-SECRET db_password=hunter2")
+    bus = MemoryBus()
+    worker = EnvironmentWorker(openaq(server.base, api_key="k-123"), bus.publisher(), feed_name="oaq")
+    assert worker.step(at(0)) == 0
     assert server.requests[0][2].get("X-API-Key") == "k-123"
-    assert "X-API-Key" not in other_server.requests[0][2]
+    assert other_server.requests == []
+    assert worker.health["dead_letters"] == 0 and letters(bus) == []  # its body is not stored
+    assert worker.health["errors"] == 1
+    assert worker.health["last_error"].startswith(f"refused {admin}: HTTP 302 from {server.base}{LATEST}")
+
+
+def test_the_origin_cookie_never_reaches_another_origin(server: Server, other_server: Server) -> None:
+    server.on(
+        LATEST,
+        302,
+        b"",
+        {"Set-Cookie": "session=SECRETCOOKIE; Path=/", "Location": f"{other_server.base}{LATEST}"},
+    )
+    other_server.on(LATEST, 200, latest([(101, "2025-03-01T07:00:00Z", 9.0)]))
+    source = openaq(server.base)
+    assert source.due(at(0)) == [] and other_server.requests == []
+    # the same origin may still redirect (and gets its cookie back)
+    server.on(LATEST, 302, b"", {"Location": "/v3/moved/latest"})
+    server.on("/v3/moved/latest", 200, latest([(101, "2025-03-01T07:00:00Z", 9.0)]))
+    assert [r.value for r in source.due(at(1))] == [9.0]
+    assert server.requests[-1][2].get("Cookie") == "session=SECRETCOOKIE"
+    assert other_server.requests == []
 
 
 def test_openaq_key_follows_a_redirect_on_the_same_origin(server: Server) -> None:
@@ -654,3 +682,187 @@ def test_rows_with_another_delimiter_stop_the_feed(tmp_path: Path) -> None:
     )
     source = CsvReplaySource(path, now=lambda: T0, loop=False)
     assert len(source.due(at(1))) == 1 and len(source.take_rejects()) == 1
+
+
+# -- (i) one bad answer costs only its own location or datastream ------------------------------
+HUGE = "9" * 5000  # more digits than Python reads as an int (ValueError, not a JSON error)
+
+
+def fresh_reading(polls: list[int]) -> Route:
+    """Location 9001: a new reading of sensor 101 on every poll."""
+
+    def route(h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
+        polls.append(1)
+        reply(h, 200, latest([(101, f"2025-03-01T07:{len(polls):02d}:00Z", float(len(polls)))]))
+
+    return route
+
+
+@pytest.mark.parametrize("bad", ["huge-number", "bad-location"])
+def test_openaq_a_malformed_location_does_not_cost_the_others_their_readings(
+    server: Server, bad: str
+) -> None:
+    polls: list[int] = []
+    server.routes[LATEST] = fresh_reading(polls)
+    if bad == "huge-number":
+        item = f'{{"datetime":{{"utc":"2025-03-01T07:00:00Z"}},"value":{HUGE},"sensorsId":102}}'
+        body = f'{{"results":[{item}]}}'
+        server.on("/v3/locations/9002/latest", 200, body)
+    else:
+        server.on("/v3/locations/9002/latest", 302, b"", {"Location": "http://[::1/x"})
+    source = OpenAqSource(
+        server.base,
+        [9001, 9002],
+        {101: PM25, 102: PM25.model_copy(update={"metric": "no2"})},
+        poll_seconds=0,
+        session=local_session(),
+        now=lambda: T0,
+        checks=ReadingChecks.from_settings(hue_settings()),
+    )
+    bus = MemoryBus()
+    worker = EnvironmentWorker(source, bus.publisher(), feed_name="oaq")
+    for k in range(3):
+        assert worker.step(at(100 * k)) == 1  # past the backoff of the failing location
+        assert source.last_seen[101][0] == datetime(2025, 3, 1, 7, k + 1, tzinfo=UTC)
+    assert [r.value for r in readings(bus)] == [1.0, 2.0, 3.0]
+    assert worker.health["errors"] == 3 and "/v3/locations/9002/latest" in worker.health["last_error"]
+    if bad == "huge-number":
+        dead = letters(bus)
+        assert len(dead) == 3 and all(d["reason"].startswith("not JSON from ") for d in dead)
+        assert "4300 digits" in dead[0]["reason"] and dead[0]["payload"].endswith("]}")
+    else:
+        assert worker.health["dead_letters"] == 0  # no body to keep: an error naming the location
+        assert "Invalid IPv6 URL" in worker.health["last_error"]
+
+
+def test_sensorthings_a_malformed_datastream_or_nextlink_costs_only_its_own_readings(server: Server) -> None:
+    page = [obs(1, minute(1), 1.0)]
+    server.routes[OBS7] = lambda h, q: reply(h, 200, sta_page(page))
+    server.on(
+        "/Datastreams(8)/Observations",
+        200,
+        f'{{"value":[{{"@iot.id":9,"phenomenonTime":"{minute(2)}","result":{HUGE}}}]}}',
+    )
+    streams: dict[int | str, Target] = {
+        7: Target(station="hue-river-kimlong", metric="water_level"),
+        8: Target(station="hue-river-truongtien", metric="water_level"),
+    }
+    bus = MemoryBus()
+    source = sensorthings(server.base, streams, top=2)
+    worker = EnvironmentWorker(source, bus.publisher(), feed_name="sta")
+    assert worker.step(at(0)) == 1 and worker.health["dead_letters"] == 1
+    assert "4300 digits" in letters(bus)[0]["reason"]
+    # a full page whose nextLink is not a URL: the page is kept, the link is a dead letter
+    server.on("/Datastreams(8)/Observations", 200, sta_page([]))
+    page[:] = [obs(2, minute(2), 2.0), obs(3, minute(3), 3.0)]  # oldest first, as asked
+    server.routes[OBS7] = lambda h, q: reply(h, 200, sta_page(page, "http://[::1/x"))
+    assert worker.step(at(100)) == 2
+    assert worker.health["errors"] == 2 and worker.health["truncated"] == 0  # nothing can be lost
+    [letter] = letters(bus)  # the one new dead letter
+    assert "@iot.nextLink from" in letter["reason"] and "not a usable URL" in letter["reason"]
+    assert "[::1/x" in letter["payload"]
+    assert source.last_seen[7] == datetime(2025, 3, 1, 7, 3, tzinfo=UTC)
+    page[:] = [obs(4, minute(4), 4.0)]
+    assert worker.step(at(200)) == 1  # and the next poll goes on from what was read
+    assert server.requests[-2][1]["$filter"] == ["phenomenonTime gt 2025-03-01T07:03:00.000Z"]
+    assert [r.value for r in readings(bus)] == [1.0, 2.0, 3.0, 4.0]
+
+
+class Fails(ReadingChecks):
+    """Checks with a bug for one station (a fault in a collaborator, not in the poller)."""
+
+    def reading(self, **kwargs: Any) -> Any:
+        if kwargs["station"] == "hue-river-truongtien":
+            raise KeyError("a bug")
+        return super().reading(**kwargs)
+
+
+def test_an_unexpected_error_costs_only_its_own_location_or_datastream(server: Server) -> None:
+    checks = Fails(hue_settings().environment)
+    server.on(LATEST, 200, latest([(101, "2025-03-01T07:00:00Z", 1.0)]))
+    server.on("/v3/locations/9002/latest", 200, latest([(102, "2025-03-01T07:00:00Z", 2.0)]))
+    buggy = Target(station="hue-river-truongtien", metric="pm25")
+    oaq = OpenAqSource(
+        server.base, [9002, 9001], {101: PM25, 102: buggy}, poll_seconds=0,
+        session=local_session(), now=lambda: T0, checks=checks,
+    )
+    assert [r.value for r in oaq.due(at(0))] == [1.0]
+    assert 102 not in oaq.last_seen  # what was not returned is not marked as seen
+    assert oaq.take_errors() == [f"KeyError reading the answer from {server.base}/v3/locations/9002/latest: "
+                                 "'a bug'"]
+    server.on(OBS7, 200, sta_page([obs(1, minute(1), 1.0)]))
+    server.on("/Datastreams(8)/Observations", 200, sta_page([obs(2, minute(2), 2.0)]))
+    sta = sensorthings(server.base, {8: buggy, 7: PM25}, checks=checks)
+    assert [r.value for r in sta.due(at(0))] == [1.0]
+    assert 8 not in sta.last_seen and sta.take_errors() == ["KeyError polling Datastreams(8): 'a bug'"]
+
+
+# -- (j) a burst longer than max_pages pages is read over several polls ---------------------------
+def second(s: int) -> str:
+    return (T0 - timedelta(hours=1) + timedelta(seconds=s)).isoformat().replace("+00:00", "Z")
+
+
+def frost(server: Server, observations: list[dict[str, Any]], honour_order: bool = True) -> Route:
+    """Observations as FROST serves them: $filter gt, $orderby asc|desc, $top, $skip, nextLink."""
+
+    def route(h: BaseHTTPRequestHandler, query: dict[str, list[str]]) -> None:
+        order = query.get("$orderby", ["phenomenonTime asc"])[0]
+        newest_first = order.endswith("desc") or not honour_order
+        items = sorted(observations, key=lambda o: o["phenomenonTime"], reverse=newest_first)
+        if "$filter" in query:
+            since = datetime.fromisoformat(query["$filter"][0].removeprefix("phenomenonTime gt "))
+            items = [o for o in items if datetime.fromisoformat(o["phenomenonTime"]) > since]
+        top, skip = int(query["$top"][0]), int(query.get("$skip", ["0"])[0])
+        link = None
+        if skip + top < len(items):
+            rest = {"$top": top, "$skip": skip + top, "$orderby": order, **{k: v[0] for k, v in query.items()
+                                                                         if k == "$filter"}}
+            link = f"{server.base}{OBS7}?" + "&".join(f"{k}={requests.utils.quote(str(v))}" for k, v in
+                                                     rest.items())
+        reply(h, 200, sta_page(items[skip : skip + top], link))
+
+    return route
+
+
+def test_sensorthings_a_burst_longer_than_max_pages_is_read_over_the_next_polls(server: Server) -> None:
+    observations = [obs(0, second(0), 0.0)]
+    server.routes[OBS7] = frost(server, observations)
+    bus = MemoryBus()
+    source = sensorthings(server.base, top=3, max_pages=10)
+    worker = EnvironmentWorker(source, bus.publisher(), feed_name="sta")
+    assert worker.step(at(0)) == 1
+    observations.extend(obs(i, second(i), float(i)) for i in range(1, 101))  # 100 new ones
+    got = [worker.step(at(k)) for k in range(1, 6)]
+    assert got == [30, 30, 30, 10, 0]
+    assert [r.value for r in readings(bus)] == [float(i) for i in range(101)]  # all, once, in order
+    assert worker.health["truncated"] == 3 and worker.feed_health().details["truncated"] == 3
+    assert worker.health["errors"] == 0  # a backlog, not a failure
+    assert source.last_seen[7] == datetime.fromisoformat(second(100))
+
+
+def test_sensorthings_truncation_by_a_server_that_pages_newest_first_is_reported(server: Server) -> None:
+    observations = [obs(0, second(0), 0.0)]
+    server.routes[OBS7] = frost(server, observations, honour_order=False)
+    source = sensorthings(server.base, top=3, max_pages=2)
+    worker = EnvironmentWorker(source, MemoryBus().publisher(), feed_name="sta")
+    assert worker.step(at(0)) == 1
+    observations.extend(obs(i, second(i), float(i)) for i in range(1, 11))
+    assert worker.step(at(1)) == 6  # 10..5: the server sent the newest first, 1..4 cannot be read now
+    assert worker.health["truncated"] == 1 and worker.health["errors"] == 1
+    assert "the pages were not oldest first" in worker.health["last_error"]
+    assert "may be lost" in worker.health["last_error"]
+
+
+# -- (k) two readings of one sensor in one answer ---------------------------------------------------
+def test_openaq_two_readings_of_one_sensor_in_one_answer_are_both_published(server: Server) -> None:
+    items: list[tuple[Any, str, Any]] = [
+        (101, "2025-03-01T07:59:00Z", 2.0),  # newest first, as a server may send them
+        (101, "2025-03-01T07:58:00Z", 1.0),
+    ]
+    server.routes[LATEST] = lambda h, q: reply(h, 200, latest(items))
+    bus = MemoryBus()
+    worker = EnvironmentWorker(openaq(server.base), bus.publisher(), feed_name="oaq")
+    assert worker.step(at(0)) == 2
+    items.insert(0, (101, "2025-03-01T08:00:00Z", 3.0))
+    assert worker.step(at(1)) == 1 and worker.health["dead_letters"] == 0
+    assert [(r.time.minute, r.value) for r in readings(bus)] == [(58, 1.0), (59, 2.0), (0, 3.0)]

@@ -1,14 +1,18 @@
 """HTTP JSON fetching shared by the polling sources: deadlines, a size cap, credentials, typed failures.
 
-A transport failure, an HTTP error status or a request that outlives its deadline raises
-:class:`SourceUnavailable` (with ``retry_after`` when a 429/503 answer says ``Retry-After``);
-a body that is not JSON (too large, too deeply nested) raises :class:`BadPayload`, carrying the
-raw text for the dead letter.
+A transport failure, an HTTP error status, an unusable redirect or a request that outlives its
+deadline raises :class:`SourceUnavailable` (with ``retry_after`` when a 429/503 answer says
+``Retry-After``); a body that is not usable JSON (too large, too deeply nested, a number too long
+to read, anything else the parser refuses) raises :class:`BadPayload`, carrying the raw text (at
+most 64 KiB) for the dead letter. Nothing else escapes :meth:`JsonClient.get_json`. Reasons name
+the URL that gave the answer (the last hop of a redirect).
 
 ``timeout`` is a deadline for the whole request (connect, headers, body, redirects), not per
 socket read: a watchdog shuts the socket down when it passes, so a server that trickles bytes
-cannot hold a poll. Credentials go only to the configured origin: redirects are followed here,
-hop by hop, and a hop to another scheme, host or port is made without them.
+cannot hold a poll. A client talks to its configured origin only: redirects are followed here,
+hop by hop, within that origin; a redirect (or a URL such as a ``nextLink``) to another scheme,
+host or port is refused as :class:`SourceUnavailable` before any request goes there, so neither
+credentials nor cookies nor the other origin's body ever come into play.
 """
 
 from __future__ import annotations
@@ -100,8 +104,11 @@ def watch(session: requests.Session) -> requests.Session:
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
-    """``(scheme, host, port)`` with the default port filled in."""
-    parts = urlsplit(url)
+    """``(scheme, host, port)`` with the default port filled in (``("", "", None)`` if unparsable)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/x": an unclosed IPv6 literal
+        return "", "", None
     try:
         port = parts.port
     except ValueError:
@@ -126,7 +133,7 @@ def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetim
 
 
 class JsonClient:
-    """GETs JSON for one configured origin; its credential headers are sent to that origin only."""
+    """GETs JSON from one configured origin (and nowhere else); its credential headers go with it."""
 
     def __init__(
         self,
@@ -142,10 +149,14 @@ class JsonClient:
         self.timeout = timeout
 
     def get_json(self, url: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET ``url`` (following redirects, all within ``timeout``) and parse its JSON body."""
+        """GET ``url`` (following same-origin redirects, all within ``timeout``) and parse its JSON body.
+
+        :class:`SourceUnavailable` or :class:`BadPayload`, never another exception.
+        """
         deadline = time.monotonic() + self.timeout
         sockets: list[socket.socket] = []
         expired = threading.Event()
+        where = [url]  # the URL of the current hop, for the reasons
 
         def expire() -> None:
             expired.set()
@@ -159,29 +170,37 @@ class JsonClient:
         watchdog.daemon = True
         _call.sockets = sockets
         watchdog.start()
+        late = f"no complete answer within {self.timeout:g} s from {{}}"
         try:
-            body = self._fetch(url, params, deadline)
-        except (requests.RequestException, OSError) as exc:
+            body = self._fetch(url, params, deadline, where)
+        except (SourceUnavailable, BadPayload):
+            raise
+        except Exception as exc:  # requests, urllib3, sockets, a URL they cannot use...
             if expired.is_set():
-                raise SourceUnavailable(f"no complete answer within {self.timeout:g} s from {url}") from None
-            raise SourceUnavailable(f"{type(exc).__name__} from {url}: {exc}") from None
+                raise SourceUnavailable(late.format(where[-1])) from None
+            raise SourceUnavailable(f"{type(exc).__name__} from {where[-1]}: {exc}") from None
         finally:
             watchdog.cancel()
             _call.sockets = None
         if expired.is_set():  # a close-delimited body cut short by the watchdog
             self.session.close()
-            raise SourceUnavailable(f"no complete answer within {self.timeout:g} s from {url}")
-        return parse_json(body, url)
+            raise SourceUnavailable(late.format(where[-1]))
+        return parse_json(body, where[-1])
 
-    def _fetch(self, url: str, params: Mapping[str, str] | None, deadline: float) -> bytes:
+    def _fetch(
+        self, url: str, params: Mapping[str, str] | None, deadline: float, where: list[str]
+    ) -> bytes:
+        if origin(url) != self.origin:  # a nextLink elsewhere: nothing is sent there
+            raise SourceUnavailable(f"refused {url[:500]}: not at the configured origin")
         for _ in range(MAX_REDIRECTS + 1):
-            headers = self.credentials if origin(url) == self.origin else {}
             remaining = max(deadline - time.monotonic(), 0.001)
             with self.session.get(
-                url, params=params, headers=headers, timeout=remaining, stream=True, allow_redirects=False
+                url, params=params, headers=self.credentials, timeout=remaining, stream=True,
+                allow_redirects=False,
             ) as resp:
+                where.append(resp.url or url)
                 if resp.status_code in REDIRECTS and resp.headers.get("Location"):
-                    url, params = urljoin(resp.url, resp.headers["Location"]), None
+                    url, params = self._redirect(resp), None
                     continue
                 if resp.status_code >= 400:
                     wait = (
@@ -189,23 +208,38 @@ class JsonClient:
                         if resp.status_code in (429, 503)
                         else None
                     )
-                    raise SourceUnavailable(f"HTTP {resp.status_code} {resp.reason} from {url}", wait)
+                    raise SourceUnavailable(f"HTTP {resp.status_code} {resp.reason} from {where[-1]}", wait)
                 body = bytearray()
                 for chunk in resp.iter_content(64 * 1024):
                     body += chunk
                     if len(body) > MAX_BODY_BYTES:
                         raise BadPayload(
-                            f"body larger than {MAX_BODY_BYTES} bytes from {url}", bytes(body[:65536])
+                            f"body larger than {MAX_BODY_BYTES} bytes from {where[-1]}", bytes(body[:65536])
                         )
                 return bytes(body)
-        raise SourceUnavailable(f"more than {MAX_REDIRECTS} redirects from {url}")
+        raise SourceUnavailable(f"more than {MAX_REDIRECTS} redirects from {where[0]}")
+
+    def _redirect(self, resp: requests.Response) -> str:
+        """Where a redirect leads; :class:`SourceUnavailable` if that is unusable or another origin."""
+        here, location = resp.url, resp.headers["Location"]
+        try:
+            target = urljoin(here, location)
+        except ValueError as exc:  # "http://[::1/x"
+            raise SourceUnavailable(
+                f"HTTP {resp.status_code} from {here} with an unusable Location {location[:200]!r}: {exc}"
+            ) from None
+        if origin(target) != self.origin:  # refused before anything (a key, a cookie) goes there
+            raise SourceUnavailable(
+                f"refused {target[:500]}: HTTP {resp.status_code} from {here} redirects to another origin"
+            )
+        return target
 
 
 def parse_json(body: bytes, url: str) -> Any:
-    """The JSON value of ``body``; :class:`BadPayload` if it is not JSON or nested too deeply."""
+    """The JSON value of ``body``; :class:`BadPayload` if it is not usable JSON, for any reason."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadPayload(f"not JSON from {url}: {exc}", body) from None
     except RecursionError:
         raise BadPayload(f"JSON nested too deeply from {url}", body[:65536]) from None
+    except Exception as exc:  # not UTF-8, not JSON, a number over the int digit limit...
+        raise BadPayload(f"not JSON from {url}: {str(exc)[:200]}", body[:65536]) from None

@@ -4,11 +4,18 @@ The answer is ``{"meta": {...}, "results": [{"datetime": {"utc": ..., "local": .
 "coordinates": {"latitude": ..., "longitude": ...}, "sensorsId": ..., "locationsId": ...}]}``.
 Each mapped sensor id becomes a station's metric; sensors that are not mapped are ignored (a
 location often has more sensors than a city uses). A value is emitted once: the last datetime
-seen per sensor is kept and an older or equal one is not emitted again. A time that fails the
+seen per sensor is kept and an older or equal one is not emitted again. The items of one answer
+are taken oldest first, so two readings of one sensor in one answer (in any order) are both
+emitted when newer than the last datetime. A time that fails the
 :class:`~ingest.environment.base.ReadingChecks` (far in the future, before ``earliest_time``) is a
 dead letter and does not move the last datetime; a different value at the last datetime is a
 conflict (a dead letter). The same bad item is dead-lettered once; what is remembered about
 unmapped sensors and bad items is bounded.
+
+A location whose answer is unusable (not JSON, an HTTP error, a bad redirect, or anything
+unexpected) is an error (and a dead letter when there is a body) for that location only: the
+readings of the other locations are still returned, and the last datetimes move only for the
+readings returned.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +52,7 @@ from .http import BadPayload, JsonClient
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.openaq.org"
+LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 class OpenAqSource(SourceBase):
@@ -89,20 +97,24 @@ class OpenAqSource(SourceBase):
         failed = False
         for location in self.locations:
             url = f"{self.base_url}/v3/locations/{location}/latest"
+            before = dict(self.last_seen)
             try:
                 body = self.client.get_json(url, params={"limit": "1000"})
+                out.extend(self._results(body, url, now))
             except SourceUnavailable as exc:
                 self.unavailable(exc)
                 failed = True
                 if exc.retry_after is not None:
                     break  # the server asked us to wait: not the next location either
-                continue
             except BadPayload as exc:
                 self.reject(str(exc), exc.payload)
                 self.error(str(exc))
                 failed = True
-                continue
-            out.extend(self._results(body, url, now))
+            except Exception as exc:  # a bug must not cost the other locations their readings
+                log.exception("%s: the answer from %s failed", self.name, url)
+                self.last_seen = before  # nothing of this location is returned
+                self.error(f"{type(exc).__name__} reading the answer from {url}: {exc}")
+                failed = True
         if not failed:  # on failure the worker's backoff decides when to try again
             self._next_poll = now + timedelta(seconds=self.poll_seconds)
         out.sort(key=lambda r: r.time)
@@ -114,7 +126,7 @@ class OpenAqSource(SourceBase):
             self.reject_once(url, f"no 'results' list in the answer from {url}", json.dumps(body)[:65536])
             return []
         out = []
-        for item in results:
+        for item in sorted(results, key=self._time_key):  # oldest first: each newer one is new
             try:
                 reading = self._reading(item, now)
             except BadRecord as exc:
@@ -125,6 +137,15 @@ class OpenAqSource(SourceBase):
             if reading is not None:
                 out.append(reading)
         return out
+
+    @staticmethod
+    def _time_key(item: Any) -> datetime:
+        """An item's datetime for sorting (items without a usable one last, as they came)."""
+        stamp = item.get("datetime") if isinstance(item, dict) else None
+        try:
+            return parse_time(stamp.get("utc") if isinstance(stamp, dict) else stamp)
+        except BadRecord:
+            return LATEST
 
     def _reading(self, item: Any, now: datetime) -> EnvironmentReading | None:
         if not isinstance(item, dict):

@@ -67,12 +67,14 @@ class EnvironmentWorker:
             "errors": 0,
             "dead_letters": 0,
             "dropped": 0,
+            "truncated": 0,
             "last_error": None,
             "retry_at": None,
         }
         """Live counters (updated in place, safe to hand to a status page): ``connected``,
         ``last_reading_time`` (event time), ``readings``, ``errors``, ``dead_letters``,
-        ``dropped`` (unpublished records over the pending cap), ``last_error``, ``retry_at``."""
+        ``dropped`` (unpublished records over the pending cap), ``truncated`` (polls the source cut
+        short, leaving new data for later: its ``take_truncations``), ``last_error``, ``retry_at``."""
 
     def step(self, now: datetime | None = None) -> int:
         """Publish what is due at ``now``; the number of readings published (0 while backing off)."""
@@ -92,6 +94,9 @@ class EnvironmentWorker:
             errors.append(f"{type(exc).__name__}: {exc}")
         errors.extend(self._take(self.source.take_errors))
         rejects = self._take(self.source.take_rejects)
+        truncations = getattr(self.source, "take_truncations", None)
+        if truncations is not None:
+            self.health["truncated"] += self._take(truncations) or 0
         asked = getattr(self.source, "take_retry_after", None)
         if asked is not None:
             wait = max(wait or 0.0, self._take(asked) or 0.0) or None
@@ -149,7 +154,7 @@ class EnvironmentWorker:
             live=h["live"], last_data_time=h["last_reading_time"], received=self.received,
             published=h["readings"], dead_lettered=h["dead_letters"], pending=len(self.out.pending),
             dropped=self.out.dropped, errors=h["errors"], last_error=h["last_error"],
-            details={"connected": h["connected"], "retry_at": h["retry_at"]},
+            details={"connected": h["connected"], "retry_at": h["retry_at"], "truncated": h["truncated"]},
         )
 
     def run(self, stop: threading.Event, interval: float = 0.5) -> None:
