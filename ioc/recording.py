@@ -3,14 +3,25 @@
 A recording is a folder: ``<feed>/<feed>-YYYYMMDDTHHZ.jsonl.gz`` per feed and hour (UTC), each a
 gzip of JSON lines: a header line ``{"ioc_recording": 1, "feed": ..., "hour": ..., "schema":
 {kind: version}}`` and then one wire record per line (the bus's own JSON form, :func:`ioc.events.decode`
-reads it back), in event-time order. ``manifest.json`` lists every file with its record count and
-SHA-256, so an import notices a truncated or altered file.
+reads it back), in event-time order, each inside the file's hour. ``manifest.json`` lists every file
+with its record count and SHA-256, so an import notices a truncated or altered file.
 
 A record that names a file (a camera key frame's JPEG) brings it along: ``attachments`` maps such a
 record kind to the folder its ``path`` is relative to; the file is copied to
 ``files/<kind>/<path>`` and listed in the manifest's ``attachments`` with its SHA-256 (a file already
 gone from the folder is listed under ``missing``). :func:`import_recording` writes the records into
 a store and puts the files back in the receiving machine's folders.
+
+Writing into a folder that holds a recording adds hour files (other feeds, other hours) to its
+manifest; an hour file already there is refused (:class:`RecordingError`: record into a new
+folder), never overwritten or appended to.
+
+Reading trusts nothing in the folder (:mod:`ioc.recording_checks`): the manifest's size and each
+of its entries are checked, a listed file must be a regular file inside the folder, and a file is
+streamed (memory bounded by a line's length) with its SHA-256, its header, each record's kind,
+its time inside the file's hour and in time order, and its record count checked.
+:func:`import_recording` reads the whole recording through before its first write, so a refused
+recording writes nothing; a refusal's reason names the file.
 """
 
 from __future__ import annotations
@@ -19,55 +30,75 @@ import gzip
 import hashlib
 import heapq
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ioc.events import SCHEMA_VERSION, Event, EventDecodeError, decode
+from ioc.i18n import Worded
+from ioc.recording_checks import (
+    EARLIEST_HOUR,
+    FORMAT_VERSION,
+    HOUR,
+    MANIFEST,
+    Attachment,
+    HashedStream,
+    Manifest,
+    RecordedFile,
+    RecordingError,
+    file_name,
+    hour_of,
+    latest_hour,
+    lines_after_header,
+    load_manifest,
+    open_inside,
+    plain_name,
+    plain_relative_path,
+    read_header,
+    sha256_of,
+)
 
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
+__all__ = ["FORMAT_VERSION", "MANIFEST", "ImportStopped", "RecordedFile", "RecordingError", "check_recording",
+           "count_in_store", "export_recording", "file_name", "hour_of", "import_recording", "read_manifest",
+           "read_recording", "records_from_store", "restore_attachments", "write_recording"]
 
 
-class RecordingError(ValueError):
-    """A recording that cannot be read as one (its reason names the file)."""
+class ImportStopped(Worded, RuntimeError):
+    """A write failed after the recording was checked (the store went down): ``written`` of its
+    ``total`` records were written before it."""
 
-
-def hour_of(t: datetime) -> datetime:
-    """The UTC hour ``t`` falls in."""
-    return t.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def file_name(feed: str, hour: datetime) -> str:
-    return f"{feed}/{feed}-{hour.strftime('%Y%m%dT%H')}Z.jsonl.gz"
-
-
-@dataclass(frozen=True)
-class RecordedFile:
-    """One line of the manifest."""
-
-    path: str
-    feed: str
-    hour: datetime
-    records: int
-    sha256: str
+    def __init__(self, written: int, total: int, cause: BaseException) -> None:
+        reason = cause if isinstance(cause, Worded) else (str(cause).strip() or type(cause).__name__)
+        super().__init__("the import stopped after {written} of {total} records were written: {reason}",
+                         written=written, total=total, reason=reason)
+        self.written, self.total = written, total
 
 
 class _HourFile:
-    """One hour file being written: gzip stream, its kinds and count."""
+    """One hour file being written: gzip stream, its kinds and count. A file of that name already
+    in the folder (or listed in its manifest: ``taken``) is never overwritten."""
 
-    def __init__(self, root: Path, feed: str, hour: datetime) -> None:
-        self.feed, self.hour, self.records = feed, hour, 0
+    def __init__(self, root: Path, feed: str, hour: datetime, taken: set[str]) -> None:
+        self.root, self.feed, self.hour, self.records, self.last = root, feed, hour, 0, hour
         self.path = root / file_name(feed, hour)
+        if file_name(feed, hour) in taken or os.path.lexists(self.path):
+            raise RecordingError("{file}: the hour file exists already: record into a new folder (an hour "
+                                 "file is never overwritten)", file=str(self.path))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.body = self.path.with_suffix(".body")
         self.out = gzip.open(self.body, "wb", compresslevel=6)
         self.kinds: set[str] = set()
 
     def add(self, record: Event) -> None:
+        if record.time < self.last:
+            raise RecordingError("{feed}: a record of {time} after one of {previous}: records must come in "
+                                 "event-time order", feed=self.feed, time=record.time.isoformat(),
+                                 previous=self.last.isoformat())
+        self.last = record.time
         self.kinds.add(record.kind)  # type: ignore[attr-defined]
         self.out.write(record.to_wire() + b"\n")
         self.records += 1
@@ -83,12 +114,14 @@ class _HourFile:
                 while chunk := body.read(1 << 20):
                     out.write(chunk)
         self.body.unlink()
-        digest = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        return RecordedFile(file_name(self.feed, self.hour), self.feed, self.hour, self.records,
-                            digest.hexdigest())
+        digest, _ = sha256_of(self.root, file_name(self.feed, self.hour))
+        return RecordedFile(file_name(self.feed, self.hour), self.feed, self.hour, self.records, digest)
+
+    def discard(self) -> None:
+        """Take the file back out of the folder (a write that failed leaves the folder as it was)."""
+        self.out.close()
+        self.body.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
 
 
 def _inside(base: Path, relative: str) -> Path | None:
@@ -98,21 +131,14 @@ def _inside(base: Path, relative: str) -> Path | None:
     return base / relative
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class _Attachments:
     """The files records name, copied into the recording as they stream past."""
 
     def __init__(self, root: Path, folders: Mapping[str, Path]) -> None:
         self.root, self.folders = root, folders
-        self.listed: dict[str, dict[str, Any]] = {}
+        self.listed: dict[str, Attachment] = {}
         self.missing: list[str] = []
+        self.created: list[Path] = []
 
     def add(self, record: Event) -> None:
         kind = record.kind  # type: ignore[attr-defined]
@@ -121,13 +147,19 @@ class _Attachments:
         if folder is None or not isinstance(name, str):
             return
         source, target = _inside(folder, name), _inside(self.root / "files" / kind, name)
-        if source is None or target is None or not source.is_file():
+        if source is None or target is None or not plain_relative_path(name) or not source.is_file():
             self.missing.append(f"{kind}/{name}")
             return
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not os.path.lexists(target):
+            self.created.append(target)
         shutil.copyfile(source, target)
-        self.listed[f"{kind}/{name}"] = {"kind": kind, "path": name, "sha256": _sha256(target),
-                                         "bytes": target.stat().st_size}
+        digest, size = sha256_of(self.root, f"files/{kind}/{name}")
+        self.listed[f"{kind}/{name}"] = Attachment(kind, name, digest, size)
+
+    def discard(self) -> None:
+        for path in self.created:
+            path.unlink(missing_ok=True)
 
 
 def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False,
@@ -135,88 +167,127 @@ def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: b
     """Write ``(feed, record)`` pairs into hour files under ``root``, and the manifest; returns the
     files written. With ``ordered`` (each feed's records already in event-time order) the records
     stream through (any number of them); otherwise they are sorted in memory first. ``attachments``:
-    record kind -> the folder the files its records name are in (copied along)."""
+    record kind -> the folder the files its records name are in (copied along).
+
+    A folder that holds a recording already gains the new hour files (another feed, other hours) in
+    its manifest; an hour file it holds is never overwritten nor appended to: that is a
+    :class:`RecordingError` (record into a new folder), and a write that fails leaves the folder
+    as it was. A record's time must lie from :data:`EARLIEST_HOUR` to a day past now (what a
+    recording may hold)."""
     if not ordered:
         records = sorted(records, key=lambda pair: pair[1].time)
     root.mkdir(parents=True, exist_ok=True)
+    before = load_manifest(root) if os.path.lexists(root / MANIFEST) else Manifest()
+    taken = {f.path for f in before.files}
     files = _Attachments(root, attachments or {})
     open_files: dict[str, _HourFile] = {}
+    started: list[_HourFile] = []
     written: list[RecordedFile] = []
-    for feed, record in records:
-        files.add(record)
-        hour = hour_of(record.time)
-        current = open_files.get(feed)
-        if current is not None and current.hour != hour:
-            if hour < current.hour:
-                raise RecordingError(f"{feed}: a record of {record.time.isoformat()} after "
-                                     f"{current.hour.isoformat()}: records must come in event-time order")
-            written.append(current.close())
-            current = None
-        if current is None:
-            current = open_files[feed] = _HourFile(root, feed, hour)
-        current.add(record)
-    written += [f.close() for f in open_files.values()]
-    manifest = root / MANIFEST
-    known = {f.path: f for f in read_manifest(root)} if manifest.exists() else {}
-    known.update({f.path: f for f in written})
-    before = json.loads(manifest.read_text()) if manifest.exists() else {}
-    listed = {f"{a['kind']}/{a['path']}": a for a in before.get("attachments", [])} | files.listed
-    manifest.write_text(json.dumps(
+    latest = latest_hour() + HOUR
+    try:
+        for feed, record in records:
+            if not plain_name(feed):
+                raise RecordingError("{feed}: the feed name is not a plain name", feed=repr(feed))
+            if not EARLIEST_HOUR <= record.time < latest:
+                raise RecordingError("{feed}: a record of {time} lies outside {earliest} .. {latest}, the "
+                                     "times a recording holds", feed=feed, time=record.time.isoformat(),
+                                     earliest=EARLIEST_HOUR.isoformat(), latest=latest.isoformat())
+            hour = hour_of(record.time)
+            current = open_files.get(feed)
+            if current is not None and current.hour != hour:
+                if hour < current.hour:
+                    raise RecordingError("{feed}: a record of {time} after one of {previous}: records must "
+                                         "come in event-time order", feed=feed, time=record.time.isoformat(),
+                                         previous=current.last.isoformat())
+                written.append(current.close())
+                current = None
+            if current is None:
+                current = open_files[feed] = _HourFile(root, feed, hour, taken)
+                started.append(current)
+            files.add(record)
+            current.add(record)
+        written += [f.close() for f in open_files.values()]
+    except BaseException:
+        for f in started:
+            f.discard()
+        files.discard()
+        raise
+    known = {f.path: f for f in [*before.files, *written]}
+    listed = {a.stored: a for a in before.attachments} | {a.stored: a for a in files.listed.values()}
+    text = json.dumps(
         {"ioc_recording": FORMAT_VERSION,
          "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
                     "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)],
-         "attachments": [listed[k] for k in sorted(listed)],
-         "missing": sorted(set(before.get("missing", [])) | set(files.missing))},
-        indent=1))
+         "attachments": [listed[k].as_json() for k in sorted(listed)],
+         "missing": sorted(set(before.missing) | set(files.missing))},
+        indent=1)
+    part = root / (MANIFEST + ".part")
+    part.write_text(text)
+    os.replace(part, root / MANIFEST)
     return sorted(written, key=lambda f: f.path)
 
 
 def read_manifest(root: Path) -> list[RecordedFile]:
-    """The files a recording holds, as its manifest lists them."""
-    try:
-        doc = json.loads((root / MANIFEST).read_text())
-        if doc.get("ioc_recording") != FORMAT_VERSION:
-            raise RecordingError(f"{root / MANIFEST}: not a version {FORMAT_VERSION} recording")
-        return [RecordedFile(f["path"], f["feed"], datetime.fromisoformat(f["hour"]), int(f["records"]),
-                             f["sha256"]) for f in doc["files"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        if isinstance(exc, RecordingError):
-            raise
-        raise RecordingError(f"{root / MANIFEST}: {exc}") from None
+    """The files a recording holds, as its manifest lists them (every entry checked:
+    :func:`ioc.recording_checks.load_manifest`)."""
+    return load_manifest(root).files
+
+
+def _altered(label: str) -> RecordingError:
+    return RecordingError("{file}: SHA-256 differs from the manifest (altered or truncated)", file=label)
 
 
 def _read_file(root: Path, f: RecordedFile, start: datetime, end: datetime) -> Iterator[Event]:
-    path = root / f.path
-    if ".." in Path(f.path).parts or Path(f.path).is_absolute():
-        raise RecordingError(f"{f.path}: a manifest path must stay inside the recording")
-    data = path.read_bytes()
-    if hashlib.sha256(data).hexdigest() != f.sha256:
-        raise RecordingError(f"{f.path}: SHA-256 differs from the manifest (altered or truncated)")
-    lines = gzip.decompress(data).splitlines()
-    if not lines:
-        raise RecordingError(f"{f.path}: empty")
-    header = json.loads(lines[0])
-    if header.get("ioc_recording") != FORMAT_VERSION:
-        raise RecordingError(f"{f.path}: unknown format {header.get('ioc_recording')!r}")
-    unknown = {k: v for k, v in header.get("schema", {}).items() if v != SCHEMA_VERSION}
-    if unknown:
-        raise RecordingError(f"{f.path}: record schema versions {unknown} are not {SCHEMA_VERSION}")
-    if len(lines) - 1 != f.records:
-        raise RecordingError(f"{f.path}: {len(lines) - 1} records, the manifest says {f.records}")
-    for n, line in enumerate(lines[1:], start=2):
+    """The records of one listed file in ``[start, end)``, the whole file checked as it streams: its
+    header, every line a record of a kind the header lists, of a time inside the file's hour and not
+    before the line above it, the manifest's count, and (at its end, or first when anything is
+    wrong) its SHA-256."""
+    end_of_hour = f.hour + HOUR
+    with HashedStream(root, f.path, f.sha256) as stream:
         try:
-            record = decode(line)
-        except EventDecodeError as exc:
-            raise RecordingError(f"{f.path} line {n}: {exc}") from None
-        if start <= record.time < end:
-            yield record
+            kinds = read_header(stream, f, SCHEMA_VERSION)
+            previous, count = f.hour, 0
+            for number, line in lines_after_header(stream):
+                count += 1
+                if count > f.records:
+                    raise RecordingError("{file}: more records than the {n} the manifest says", file=f.path,
+                                         n=f.records)
+                try:
+                    record = decode(line[:-1] if line.endswith(b"\n") else line)
+                except EventDecodeError as exc:
+                    raise RecordingError("{file} line {line}: {reason}", file=f.path, line=number,
+                                         reason=str(exc)) from None
+                kind = record.kind  # type: ignore[attr-defined]
+                if kind not in kinds:
+                    raise RecordingError("{file} line {line}: kind {kind} is not among the kinds its header "
+                                         "lists", file=f.path, line=number, kind=kind)
+                if not f.hour <= record.time < end_of_hour:
+                    raise RecordingError("{file} line {line}: time {time} lies outside the file's hour "
+                                         "{hour}", file=f.path, line=number, time=record.time.isoformat(),
+                                         hour=f.hour.isoformat())
+                if record.time < previous:
+                    raise RecordingError("{file} line {line}: time {time} is before the line above it "
+                                         "({previous}): records must be in time order", file=f.path,
+                                         line=number, time=record.time.isoformat(),
+                                         previous=previous.isoformat())
+                previous = record.time
+                if start <= record.time < end:
+                    yield record
+            if count != f.records:
+                raise RecordingError("{file}: {found} records, the manifest says {n}", file=f.path,
+                                     found=count, n=f.records)
+        except RecordingError:
+            if stream.altered():  # the reason is then the change, not what it broke
+                raise _altered(f.path) from None
+            raise
+        if stream.altered():
+            raise _altered(f.path)
 
 
-def read_recording(root: Path, start: datetime, end: datetime,
-                   feeds: Sequence[str] | None = None) -> Iterator[tuple[str, Event]]:
-    """``(feed, record)`` of every recorded fact in ``[start, end)``, in event-time order across feeds."""
-    files = [f for f in read_manifest(root)
-             if (feeds is None or f.feed in feeds) and f.hour < end and f.hour + timedelta(hours=1) > start]
+def _records(root: Path, files: Sequence[RecordedFile], start: datetime,
+             end: datetime) -> Iterator[tuple[str, Event]]:
+    """``(feed, record)`` of ``files`` in ``[start, end)``, in event-time order across feeds (each
+    file's records checked to lie in its hour in time order: the merge may trust each feed's order)."""
     def stream(feed: str) -> Iterator[tuple[str, Event]]:
         for f in sorted((f for f in files if f.feed == feed), key=lambda f: f.hour):
             for record in _read_file(root, f, start, end):
@@ -226,30 +297,67 @@ def read_recording(root: Path, start: datetime, end: datetime,
     yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
 
 
+def read_recording(root: Path, start: datetime, end: datetime,
+                   feeds: Sequence[str] | None = None) -> Iterator[tuple[str, Event]]:
+    """``(feed, record)`` of every recorded fact in ``[start, end)``, in event-time order across feeds.
+    The SHA-256 of every file read is checked before the first record is given; anything else
+    wrong with a file (a cut gzip whose hash was updated, a bad line) is a :class:`RecordingError`
+    when it is reached (:func:`check_recording` reads a whole recording through first)."""
+    files = [f for f in load_manifest(root).files
+             if (feeds is None or f.feed in feeds) and f.hour < end and f.hour + HOUR > start]
+    for f in files:
+        if sha256_of(root, f.path)[0] != f.sha256:
+            raise _altered(f.path)
+    yield from _records(root, files, start, end)
+
+
+def check_recording(root: Path, start: datetime | None = None,
+                    end: datetime | None = None) -> tuple[Manifest, int]:
+    """Read a whole recording through, keeping nothing: every listed file (as :func:`_read_file`
+    checks it) and every attachment's SHA-256 and size; returns the manifest and how many records
+    lie in ``[start, end)``. A :class:`RecordingError` names the first thing wrong."""
+    start = start or datetime.min.replace(tzinfo=UTC)
+    end = end or datetime.max.replace(tzinfo=UTC)
+    manifest = load_manifest(root)
+    n = sum(1 for f in manifest.files for _ in _read_file(root, f, start, end))
+    for a in manifest.attachments:
+        digest, size = sha256_of(root, a.stored)
+        if digest != a.sha256 or size != a.bytes:
+            raise RecordingError("{file}: missing or altered (SHA-256 differs)", file=a.stored)
+    return manifest, n
+
+
 def records_from_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[str] | None = None,
                        batch: int = 5000) -> Iterator[tuple[str, Event]]:
     """``(feed, record)`` of every stored fact in ``[start, end)``, in event-time order across feeds
-    (each feed's raw tables whose spec can turn a row back into its record; server-side cursors)."""
+    (each feed's raw tables whose spec can turn a row back into its record). One connection of the
+    pool, one transaction, a server-side cursor per table (PostgreSQL keeps them open side by side):
+    a pool of any size will do."""
     from ioc.feeds import FEEDS  # the feeds declare which tables hold records and how to read them
 
-    def stream(feed: str, spec: Any) -> Iterator[tuple[str, Event]]:
-        names = [c for c, _ in spec.columns]
-        with pool.connection() as conn, conn.cursor(name=f"export_{spec.table}") as cur:
+    def rows(feed: str, spec: Any, names: list[str], cur: Any) -> Iterator[tuple[str, Event]]:
+        for row in cur:
+            yield feed, spec.from_row(dict(zip(names, row, strict=True)))
+
+    specs = [(f.name, spec) for f in FEEDS if feeds is None or f.name in feeds
+             for spec in f.tables if spec.from_row is not None]
+    with pool.connection() as conn, conn.transaction(), ExitStack() as cursors:
+        streams = []
+        for i, (feed, spec) in enumerate(specs):
+            names = [c for c, _ in spec.columns]
+            cur = cursors.enter_context(conn.cursor(name=f"export_{i}_{spec.table}"))
             cur.itersize = batch
             cur.execute(f"SELECT {', '.join(names)} FROM {spec.table} WHERE {spec.time_column} >= %s "
                         f"AND {spec.time_column} < %s ORDER BY {spec.time_column}", (start, end))
-            for row in cur:
-                yield feed, spec.from_row(dict(zip(names, row, strict=True)))
-
-    streams = [stream(f.name, spec) for f in FEEDS if feeds is None or f.name in feeds
-               for spec in f.tables if spec.from_row is not None]
-    yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
+            streams.append(rows(feed, spec, names, cur))
+        yield from heapq.merge(*streams, key=lambda pair: pair[1].time)
 
 
 def export_recording(pool: Any, root: Path, start: datetime, end: datetime,
                      feeds: Sequence[str] | None = None,
                      attachments: Mapping[str, Path] | None = None) -> list[RecordedFile]:
-    """The store's facts of ``[start, end)`` as a recording under ``root`` (with the files they name)."""
+    """The store's facts of ``[start, end)`` as a recording under ``root`` (with the files they name);
+    as :func:`write_recording`, an hour file already in ``root`` is refused, never overwritten."""
     return write_recording(root, records_from_store(pool, start, end, feeds), ordered=True,
                            attachments=attachments)
 
@@ -271,25 +379,27 @@ def count_in_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[st
     return total
 
 
-def restore_attachments(root: Path, folders: Mapping[str, Path]) -> int:
-    """Copy a recording's files (their SHA-256 checked) into ``folders`` (record kind -> folder);
-    returns how many were copied. A file that differs from the manifest is a :class:`RecordingError`."""
-    try:
-        listed = json.loads((root / MANIFEST).read_text()).get("attachments", [])
-    except (OSError, ValueError) as exc:
-        raise RecordingError(f"{root / MANIFEST}: {exc}") from None
+def restore_attachments(root: Path, folders: Mapping[str, Path], manifest: Manifest | None = None) -> int:
+    """Copy a recording's files (their SHA-256 checked as they are copied) into ``folders`` (record
+    kind -> folder); returns how many were copied. A file that differs from the manifest is a
+    :class:`RecordingError` (and is not left in the folder)."""
     copied = 0
-    for a in listed:
-        folder = folders.get(a["kind"])
+    for a in (manifest or load_manifest(root)).attachments:
+        folder = folders.get(a.kind)
         if folder is None:
             continue
-        source, target = _inside(root / "files" / a["kind"], a["path"]), _inside(folder, a["path"])
-        if source is None or target is None:
-            raise RecordingError(f"attachment {a['path']!r}: a path must stay inside its folder")
-        if not source.is_file() or _sha256(source) != a["sha256"]:
-            raise RecordingError(f"files/{a['kind']}/{a['path']}: missing or altered (SHA-256 differs)")
+        target = folder / a.path  # a plain relative path (checked with the manifest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
+        part = target.with_name(target.name + ".part")
+        digest = hashlib.sha256()
+        with open_inside(root, a.stored, a.stored) as source, open(part, "wb") as out:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != a.sha256:
+            part.unlink()
+            raise RecordingError("{file}: missing or altered (SHA-256 differs)", file=a.stored)
+        os.replace(part, target)
         copied += 1
     return copied
 
@@ -298,18 +408,28 @@ def import_recording(root: Path, write: Callable[[list[Event]], Any], folders: M
                      start: datetime | None = None, end: datetime | None = None, batch: int = 5000) -> int:
     """Every record of a recording handed to ``write`` in batches (a store writer's ``write``: its
     natural keys make a second import add nothing), and its files put into ``folders``; returns how
-    many records were read."""
+    many records were written.
+
+    The whole recording is read through and checked first (:func:`check_recording`): a recording
+    refused (a :class:`RecordingError`) writes nothing. A failure after that (the store down, a file
+    changed since the check) is an :class:`ImportStopped` that says how many records were written."""
     start = start or datetime.min.replace(tzinfo=UTC)
     end = end or datetime.max.replace(tzinfo=UTC)
+    manifest, total = check_recording(root, start, end)
+    files = [f for f in manifest.files if f.hour < end and f.hour + HOUR > start]
     pending: list[Event] = []
-    n = 0
-    for _, record in read_recording(root, start, end):
-        pending.append(record)
-        n += 1
-        if len(pending) >= batch:
+    written = 0
+    try:
+        for _, record in _records(root, files, start, end):
+            pending.append(record)
+            if len(pending) >= batch:
+                write(pending)
+                written += len(pending)
+                pending = []
+        if pending:
             write(pending)
-            pending = []
-    if pending:
-        write(pending)
-    restore_attachments(root, folders)
-    return n
+            written += len(pending)
+        restore_attachments(root, folders, manifest)
+    except Exception as exc:  # told with the count written, whatever stopped it
+        raise ImportStopped(written, total, exc) from exc
+    return written

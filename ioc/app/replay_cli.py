@@ -14,6 +14,7 @@ from ioc.app.replay_text import diff_lines, run_lines
 from ioc.config import ConfigError, Settings
 from ioc.i18n import Worded, format_number
 from ioc.recording import (
+    ImportStopped,
     RecordingError,
     export_recording,
     import_recording,
@@ -79,7 +80,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
             _print_run(tr("replay with {rules}", rules=args.rules), changed)
             _print_diff(compare(baseline.alerts, changed.alerts))
     except RecordingError as exc:
-        print(tr("ioc replay: {error}", error=exc), file=sys.stderr)
+        print(tr("ioc replay: {error}", error=exc.said(CLI_LANG)), file=sys.stderr)
         return 2
     finally:
         if runtime.store is not None:
@@ -107,8 +108,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             writer.write([r for r in batch if writer.storable(r.kind)])
 
         n = import_recording(Path(args.recording), write, attachment_folders(settings))
-    except RecordingError as exc:
-        print(tr("ioc import-recording: {error}", error=exc), file=sys.stderr)
+    except (RecordingError, ImportStopped) as exc:  # refused: nothing written; stopped: says how much
+        print(tr("ioc import-recording: {error}", error=exc.said(CLI_LANG)), file=sys.stderr)
         return 2
     finally:
         store.close()
@@ -128,6 +129,9 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
         feeds = [f.strip() for f in args.feeds.split(",")] if args.feeds else None
         files = export_recording(store.pool, Path(args.out), args.start, args.end, feeds,
                                  attachments=attachment_folders(settings))
+    except RecordingError as exc:  # an hour file already in the folder, a manifest that is not one
+        print(tr("ioc record: {error}", error=exc.said(CLI_LANG)), file=sys.stderr)
+        return 2
     finally:
         store.close()
         if runtime.embedded is not None:
@@ -155,7 +159,9 @@ def add_replay_parser(sub: Any, settings_of: Any) -> None:
     rep.add_argument("--dsn", default=None, help=tr("the PostgreSQL server replay databases are made on"))
     rep.set_defaults(func=lambda args: cmd_replay(args, settings_of(args)))
     rec = sub.add_parser("record", help=tr("export the store's facts of a period as a recording"))
-    rec.add_argument("--out", required=True, help=tr("the recording's folder"))
+    rec.add_argument("--out", required=True,
+                     help=tr("the recording's folder: a new one, or one without these feeds' hours (an "
+                             "hour file is never overwritten)"))
     rec.add_argument("--from", dest="start", type=_when, required=True, help=tr("ISO time with its zone"))
     rec.add_argument("--to", dest="end", type=_when, required=True, help=tr("ISO time with its zone"))
     rec.add_argument("--feeds", default=None, help=tr("comma-separated feeds (default: all)"))
