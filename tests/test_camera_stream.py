@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
-from ingest.cameras.capture import CameraCapture, CapturedFrame, open_video
-from ingest.cameras.mjpeg import MjpegServer, file_frames
+from ingest.cameras.capture import CameraCapture, CapturedFrame, jpeg_size, open_video
+from ingest.cameras.mjpeg import BOUNDARY, MjpegServer, file_frames
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
 from ioc.camera_settings import CameraSettings, VisionSettings
@@ -21,6 +25,19 @@ from ioc.events import decode
 from tests.waiting import wait_for
 
 VTEST = Path(__file__).resolve().parent.parent / "sample_streams" / "cameras" / "vtest.mp4"
+
+
+def gathering(capture: CameraCapture, frames: list[CapturedFrame], n: int,
+              timeout: float = 1.0) -> Callable[[], bool]:
+    """A condition for :func:`wait_for`: reads a frame into ``frames`` each time; true once ``n`` are in."""
+
+    def enough() -> bool:
+        frame = capture.next_frame(timeout=timeout)
+        if frame is not None:
+            frames.append(frame)
+        return len(frames) >= n
+
+    return enough
 
 
 @pytest.fixture
@@ -138,6 +155,10 @@ class SilentCamera:
         return f"rtsp://127.0.0.1:{self.port}/stream1"
 
     def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        except OSError:
+            pass
         self.sock.close()
         for conn in self.conns:
             conn.close()
@@ -219,15 +240,8 @@ def test_truncated_jpegs_from_an_mjpeg_camera_are_bad_frames_not_analysed() -> N
         capture = CameraCapture("hue-cam-mjpeg", server.url, analysed_fps=20, open_timeout_s=5,
                                 read_timeout_s=5)
         frames: list[CapturedFrame] = []
-
-        def twelve_frames() -> bool:
-            frame = capture.next_frame(timeout=1)
-            if frame is not None:
-                frames.append(frame)
-            return len(frames) >= 12
-
         try:
-            wait_for(twelve_frames, "12 good frames")
+            wait_for(gathering(capture, frames, 12), "12 good frames")
         finally:
             capture.close()
     assert capture.health["bad_frames"] >= 4
@@ -259,3 +273,337 @@ def test_a_sample_played_in_real_time_is_stamped_like_a_live_camera_when_decodin
     # A file timeline would have put them 0.5 s apart, minutes behind the wall clock by now.
     assert wall[0] - frames[-1].time <= timedelta(seconds=10)
     assert frames[-1].time - frames[0].time >= timedelta(seconds=5 * (len(frames) - 1))
+
+
+# -- hostile MJPEG cameras: huge dimensions, huge parts, stalls, parts that are no JPEG --------
+def small_frame(index: int) -> np.ndarray:
+    """A 160x120 frame with a moving block: a few kB as JPEG."""
+    image = np.full((120, 160, 3), 70, np.uint8)
+    x = 10 + index * 7 % 120
+    cv2.rectangle(image, (x, 30), (x + 25, 90), (230, 230, 230), -1)
+    return image
+
+
+def small_jpeg(index: int = 0) -> bytes:
+    ok, data = cv2.imencode(".jpg", small_frame(index), [cv2.IMWRITE_JPEG_QUALITY, 80])
+    assert ok
+    return data.tobytes()
+
+
+def claim_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The JPEG with its frame header (SOFn) patched to claim ``width`` x ``height`` pixels."""
+    data = bytearray(jpeg)
+    i = 2
+    while data[i + 1] not in (0xC0, 0xC1, 0xC2):
+        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+    data[i + 5:i + 7] = height.to_bytes(2, "big")
+    data[i + 7:i + 9] = width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def mjpeg_part(data: bytes, content_type: str = "image/jpeg", length: int | None = -1) -> bytes:
+    """One multipart part (``length`` -1: the real one, None: no Content-Length header)."""
+    head = f"--{BOUNDARY}\r\nContent-Type: {content_type}\r\n"
+    if length is not None:
+        head += f"Content-Length: {len(data) if length == -1 else length}\r\n"
+    return head.encode() + b"\r\n" + data + b"\r\n"
+
+
+Script = Callable[[int], Iterator[bytes | float | None]]
+
+
+class ScriptedCamera:
+    """A real HTTP MJPEG camera on 127.0.0.1: connection ``n`` (from 0) sends what ``script(n)``
+    yields, bytes as they come, a float: a pause of that many seconds, None: silence until closed."""
+
+    def __init__(self, script: Script) -> None:
+        self.script = script
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
+        self.connections = 0
+        self.sent: dict[int, int] = {}  # bytes of the script sent, per connection
+        self.finished: set[int] = set()  # connections whose script was sent to the end
+        self.stalled = threading.Event()
+        self.closing = threading.Event()
+        self.conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
+            self.connections += 1
+
+    def _serve(self, conn: socket.socket, n: int) -> None:
+        self.sent[n] = 0
+        try:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                request += chunk
+            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary="
+                         + BOUNDARY.encode() + b"\r\n\r\n")
+            for item in self.script(n):
+                if self.closing.is_set():
+                    return
+                if item is None:
+                    self.stalled.set()
+                    self.closing.wait()
+                    return
+                if isinstance(item, float):
+                    self.closing.wait(item)
+                    continue
+                conn.sendall(item)
+                self.sent[n] += len(item)
+            self.finished.add(n)
+        except OSError:
+            return
+
+    def close(self) -> None:
+        self.closing.set()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        except OSError:
+            pass
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+        self._thread.join(timeout=5)
+
+
+def good_parts(count: int, fps: float = 20.0) -> Iterator[bytes | float | None]:
+    for i in range(count):
+        yield mjpeg_part(small_jpeg(i))
+        yield 1.0 / fps
+
+
+def test_jpeg_size_reads_the_frame_header_of_baseline_and_progressive_jpegs() -> None:
+    assert jpeg_size(small_jpeg()) == (160, 120)
+    ok, progressive = cv2.imencode(".jpg", small_frame(0), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok and jpeg_size(progressive.tobytes()) == (160, 120)
+    assert jpeg_size(claim_size(small_jpeg(), 60000, 60000)) == (60000, 60000)
+    assert jpeg_size(b"\x89PNG\r\n\x1a\n") is None
+    assert jpeg_size(small_jpeg()[:10]) is None  # cut before its frame header
+
+
+def test_jpegs_claiming_huge_dimensions_are_bad_frames_never_decoded() -> None:
+    # Every other part is the same 160x120 JPEG claiming 60000x60000 pixels (the decoder raised
+    # cv2.error out of next_frame) or 5000x4000 (it decoded a 60 MB frame of garbage).
+    def claim(index: int, jpeg: bytes) -> bytes:
+        if index % 2 == 0:
+            return jpeg
+        return claim_size(jpeg, 60000, 60000) if index % 4 == 1 else claim_size(jpeg, 5000, 4000)
+
+    with MjpegServer(small_frame, fps=20, parts=claim) as server:
+        capture = CameraCapture("hue-cam-bomb", server.url, analysed_fps=20, open_timeout_s=5,
+                                read_timeout_s=5)
+        frames: list[CapturedFrame] = []
+
+        def frames_and_bad_ones() -> bool:
+            frame = capture.next_frame(timeout=1)
+            if frame is not None:
+                frames.append(frame)
+            return len(frames) >= 6 and capture.health["bad_frames"] >= 4
+
+        try:
+            wait_for(frames_and_bad_ones, "good frames and refused ones")
+        finally:
+            capture.close()
+    assert {frame.image.shape for frame in frames} == {(120, 160, 3)}
+    assert "pixels, over the 16588800-pixel limit" in capture.health["last_error"]
+    assert capture.health["errors"] == 0 and capture.health["reconnects"] == 0
+
+
+def test_a_jpeg_the_decoder_refuses_is_a_bad_frame_and_the_worker_goes_on(tmp_path: Path) -> None:
+    # With the header check set above OpenCV's own limit, imdecode raises: a bad frame, no exception.
+    def claim(index: int, jpeg: bytes) -> bytes:
+        return claim_size(jpeg, 60000, 60000) if index % 2 else jpeg
+
+    with MjpegServer(small_frame, fps=20, parts=claim) as server:
+        capture = CameraCapture("hue-cam-bomb", server.url, analysed_fps=20, open_timeout_s=5,
+                                read_timeout_s=5, max_frame_pixels=2**40)
+        cam = CameraSettings(id="hue-cam-bomb", url=server.url, analysed_fps=20, heartbeat_s=0.5,
+                             keyframe_every_s=0)
+        bus = MemoryBus()
+        worker = CameraWorker(cam, bus.publisher(), capture=capture,
+                              vision=VisionSettings(keyframes_dir=tmp_path))
+        try:
+            def analysed_and_refused() -> bool:
+                worker.step()  # raised cv2.error (pixels <= CV_IO_MAX_IMAGE_PIXELS)
+                return worker.health["frames_analysed"] >= 3 and worker.health["bad_frames"] >= 3
+
+            wait_for(analysed_and_refused, "frames analysed and undecodable ones counted")
+        finally:
+            capture.close()
+    assert "JPEG could not be decoded" in capture.health["last_error"]
+    assert "CV_IO_MAX_IMAGE_PIXELS" in capture.health["last_error"]
+    assert capture.health["errors"] == 0
+
+
+BIG_PART_SENT = 32 * 1024 * 1024  # what the camera tries to send of its oversized part
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length-200MB", "no-length-no-boundary"])
+def test_an_mjpeg_part_over_the_size_limit_is_refused_unread_and_the_stream_reconnects(
+        declared: bool) -> None:
+    zeros = bytes(256 * 1024)
+
+    def script(n: int) -> Iterator[bytes | float | None]:
+        if n == 0:  # three frames, then a part of 200 MB (or without length or end) and silence
+            yield from good_parts(3)
+            head = mjpeg_part(b"", length=200_000_000 if declared else None)[:-2]
+            yield head + b"\xff\xd8"
+            for _ in range(BIG_PART_SENT // len(zeros)):
+                yield zeros
+            yield None
+        yield from good_parts(100_000)
+
+    camera = ScriptedCamera(script)
+    capture = CameraCapture("hue-cam-big", camera.url, analysed_fps=20, open_timeout_s=5,
+                            read_timeout_s=60, backoff_initial=0.1, max_frame_bytes=1_000_000)
+    try:
+        def refused() -> bool:
+            capture.next_frame(timeout=0.5)
+            return capture.health["bad_frames"] >= 1
+        wait_for(refused, "the oversized part refused")
+        reason = capture.health["last_error"]
+        assert "over the 1000000-byte limit" in reason, reason
+        assert ("200000000 bytes (Content-Length)" in reason) is declared
+        assert capture.health["errors"] == 1  # the stream was dropped, not read for a minute
+        wait_for(lambda: capture.next_frame(timeout=0.5) is not None and capture.health["reconnects"] == 1,
+                 "frames after the reconnect")
+    finally:
+        capture.close()
+        camera.close()
+    assert 0 not in camera.finished  # the reader let go of the part: the camera could not send it all
+    assert camera.sent[0] < BIG_PART_SENT
+
+
+def test_a_stalled_camera_holds_next_frame_neither_past_its_deadline_nor_past_stop() -> None:
+    def script(n: int) -> Iterator[bytes | float | None]:
+        yield from good_parts(3)
+        jpeg = small_jpeg()
+        yield mjpeg_part(jpeg)[: 60 + len(jpeg) // 2]  # half a part, then silence
+        yield None
+
+    camera = ScriptedCamera(script)
+    # A read timeout of a minute: the old reads blocked that long whatever the caller's deadline.
+    capture = CameraCapture("hue-cam-stall", camera.url, analysed_fps=20, open_timeout_s=5,
+                            read_timeout_s=60)
+    stop = threading.Event()
+    try:
+        wait_for(lambda: capture.next_frame(timeout=0.5) is None and camera.stalled.is_set(), "the stall")
+        started = time.monotonic()
+        assert capture.next_frame(timeout=0.2) is None
+        assert time.monotonic() - started < 30  # its own deadline, not the 60 s read timeout
+        assert capture.health["connected"]  # not dropped before read_timeout_s
+
+        returned = threading.Event()
+        waiter = threading.Thread(target=lambda: (capture.next_frame(stop, timeout=600), returned.set()),
+                                  daemon=True)
+        waiter.start()
+        stop.set()
+        waiter.join(timeout=30)
+        assert returned.is_set()  # at once on stop, not after the read timeout
+    finally:
+        capture.close()
+        camera.close()
+
+
+def test_a_part_that_is_no_jpeg_is_a_bad_frame_named_by_its_type_and_the_stream_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="ingest.cameras.capture")
+    png = cv2.imencode(".png", small_frame(0))[1].tobytes()
+
+    def script(n: int) -> Iterator[bytes | float | None]:
+        for i in range(100_000):
+            yield mjpeg_part(small_jpeg(i))
+            yield [mjpeg_part(png, "image/png"), mjpeg_part(b"hello\r\n", "text/plain"),
+                   mjpeg_part(b"")][i % 3]
+            yield 0.05
+
+    camera = ScriptedCamera(script)
+    capture = CameraCapture("hue-cam-png", camera.url, analysed_fps=20, open_timeout_s=5, read_timeout_s=5)
+    frames = 0
+
+    def frames_and_bad_parts() -> bool:
+        nonlocal frames
+        frames += capture.next_frame(timeout=0.5) is not None
+        return frames >= 6 and capture.health["bad_frames"] >= 6
+
+    try:
+        wait_for(frames_and_bad_parts, "frames between the parts that are no JPEG")
+    finally:
+        capture.close()
+        camera.close()
+    # FFmpeg gave up on the stream at the first PNG part: "stream dropped (no frame)", a reconnect.
+    assert capture.health["errors"] == 0 and capture.health["reconnects"] == 0 and camera.connections == 1
+    assert "MJPEG part of type image/png (" in caplog.text and "), not a JPEG" in caplog.text
+    assert "MJPEG part of type text/plain (7 bytes), not a JPEG" in caplog.text
+    assert "empty MJPEG part" in caplog.text
+
+
+def test_our_mjpeg_reader_follows_a_redirect_answers_basic_auth_and_reads_chunked_parts() -> None:
+    """What FFmpeg did for an HTTP camera, ours does too: a redirect, Basic authentication from the
+    URL, chunked transfer encoding, a boundary declared with dashes, parts without a length."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    wanted = "Basic " + base64.b64encode(b"op erator:p@ss").decode()
+
+    class Camera(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            if self.path == "/video":
+                self.send_response(302)
+                self.send_header("Location", "/cgi/mjpeg?ch=1")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if self.headers.get("Authorization") != wanted:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="camera"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", 'multipart/x-mixed-replace; boundary="--myboundary"')
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                for i in range(100_000):
+                    part = b"--myboundary\r\nContent-Type: image/jpeg\r\n\r\n" + small_jpeg(i) + b"\r\n"
+                    for at in range(0, len(part), 700):  # chunks that cut headers and JPEGs anywhere
+                        piece = part[at:at + 700]
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    self.wfile.flush()
+                    time.sleep(0.02)
+            except OSError:
+                return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Camera)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://op%20erator:p%40ss@127.0.0.1:{server.server_address[1]}/video"
+    capture = CameraCapture("hue-cam-cgi", url, analysed_fps=50, open_timeout_s=5, read_timeout_s=5)
+    frames: list[CapturedFrame] = []
+    try:
+        wait_for(gathering(capture, frames, 5, timeout=0.5),
+                 "frames through the redirect, the login and the chunks")
+    finally:
+        capture.close()
+        server.shutdown()
+        server.server_close()
+    assert {frame.image.shape for frame in frames} == {(120, 160, 3)}
+    assert capture.health["bad_frames"] == 0 and capture.health["errors"] == 0

@@ -1,4 +1,4 @@
-"""Frames from one camera through OpenCV ``VideoCapture``: RTSP, HTTP MJPEG or a video file.
+"""Frames from one camera: RTSP, HTTP MJPEG or a video file.
 
 :class:`CameraCapture` reads every frame the source delivers (a live stream must be drained or
 it lags) and hands out one every ``1 / analysed_fps`` seconds. Files play at their own frame
@@ -8,15 +8,28 @@ camera. When a stream drops or cannot be opened it retries with exponential back
 story: ``connected``, ``fps_in``, ``fps_analysed``, ``last_frame_time``, ``reconnects``,
 ``errors``, ``bad_frames``, ``last_error``, ``retry_at``.
 
-A camera that accepts the connection and then says nothing must not hold the worker: every
-open and read runs with FFmpeg's ``open_timeout_s`` / ``read_timeout_s`` (network streams are
-opened through FFmpeg only, never through a default backend without timeouts), and an open
-runs in a helper thread, so :meth:`CameraCapture.next_frame` returns at its own deadline (the
-worker then sends its ``connected=false`` heartbeat) and at once on ``stop``.
+``http://`` MJPEG cameras are read by our own :class:`HttpMjpegStream`; everything else (RTSP,
+``https://``, an HTTP source that is no ``multipart`` stream, an HTTP camera that asks for
+Digest authentication) through OpenCV's FFmpeg ``VideoCapture``, and files through FFmpeg or,
+failing that, OpenCV's other backends. FFmpeg's MJPEG demuxer buffers a whole part, however
+large its ``Content-Length`` says it is (or until a boundary that may never come), and OpenCV
+offers no way to bound it but the read timeout: our reader refuses a part over
+``max_frame_bytes`` (16 MB) without reading it, drops the stream and counts a bad frame.
 
-MJPEG sources are read in FFmpeg's raw mode: each packet is the camera's JPEG, checked for
-its end-of-image marker before it is decoded (a decoder fills a truncated JPEG silently, e.g.
-its bottom part solid green). Truncated, undecodable or empty frames are ``bad_frames``.
+A camera that accepts the connection and then says nothing must not hold the worker: every
+open and read runs with ``open_timeout_s`` / ``read_timeout_s`` (network streams are opened
+through our reader or FFmpeg only, never through a default backend without timeouts; a read
+that has not delivered a whole frame within ``read_timeout_s`` drops the stream, even if bytes
+trickle in). Opens and stream reads run in a helper thread, so :meth:`CameraCapture.next_frame`
+returns at its own deadline and at once on ``stop``; a stalled stream counts as dropped (the
+worker's ``connected=false`` heartbeat) once ``read_timeout_s`` has passed.
+
+MJPEG sources are read as raw packets (FFmpeg's raw mode, or our reader's parts): each is the
+camera's JPEG, checked before it is decoded: for its end-of-image marker (a decoder fills a
+truncated JPEG silently, e.g. its bottom part solid green), its size (``max_frame_bytes``) and
+the dimensions its frame header (SOF) claims (``max_frame_pixels``, twice 4K UHD by default: a
+few bytes can claim 60000x60000 pixels, gigabytes decoded). Truncated, oversized, undecodable,
+empty or non-JPEG parts are ``bad_frames``: counted, skipped, never an exception.
 """
 
 from __future__ import annotations
@@ -33,10 +46,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ingest.cameras.blocking import BlockingReads, Opener, PendingOpen
+from ingest.cameras.http_mjpeg import HttpMjpegStream
+from ingest.cameras.jpeg import MAX_FRAME_BYTES, MAX_FRAME_PIXELS, complete_jpeg, jpeg_size
+
 log = logging.getLogger(__name__)
 
 WallClock = Callable[[], datetime]
-Opener = Callable[[str], Any]
 
 
 def utc_now() -> datetime:
@@ -54,8 +70,6 @@ class CapturedFrame:
     fps_in: float
 
 
-JPEG_SOI = b"\xff\xd8"
-JPEG_EOI = b"\xff\xd9"
 MJPEG_FOURCCS = {"MJPG", "mjpg", "JPEG", "jpeg"}
 
 
@@ -64,13 +78,20 @@ def is_stream_url(url: str) -> bool:
     return "://" in url and not url.startswith("file://")
 
 
-def open_video(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0) -> Any:
-    """``cv2.VideoCapture`` through FFmpeg with open/read timeouts (a hung camera must not block).
+def open_video(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 10.0,
+               max_frame_bytes: int = MAX_FRAME_BYTES) -> Any:
+    """An open source in ``VideoCapture``'s shape, with open/read timeouts (a hung camera must not block).
 
-    A local file FFmpeg cannot open is tried once more through OpenCV's other backends (some
-    builds open files only there), with the same timeouts; a network stream never is: the
-    default backend would wait for OpenCV's built-in 30 s.
+    An ``http://`` MJPEG camera is read by :class:`HttpMjpegStream` (parts over
+    ``max_frame_bytes`` refused unread), anything else through FFmpeg. A local file FFmpeg
+    cannot open is tried once more through OpenCV's other backends (some builds open files only
+    there), with the same timeouts; a network stream never is: the default backend would wait for
+    OpenCV's built-in 30 s.
     """
+    if url[:7].lower() == "http://":
+        stream = HttpMjpegStream(url, open_timeout_s, read_timeout_s, max_frame_bytes)
+        if not stream.not_mjpeg:
+            return stream
     params = [
         cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
         cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
@@ -82,16 +103,6 @@ def open_video(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 1
     return cap
 
 
-def complete_jpeg(data: bytes) -> bool:
-    """True when ``data`` starts like a JPEG and holds its end-of-image marker (``FFD9``) at the end.
-
-    Trailing padding a camera adds after the marker (CR LF, zero bytes) is allowed. In the
-    entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so a
-    truncated JPEG has no ``FFD9`` near its end.
-    """
-    return data.startswith(JPEG_SOI) and JPEG_EOI in data[-32:]
-
-
 def fourcc_of(cap: Any) -> str:
     """The source's codec as four characters (``MJPG``, ``h264``...), '' when unknown."""
     try:
@@ -100,39 +111,6 @@ def fourcc_of(cap: Any) -> str:
         return ""
     text = code.to_bytes(4, "little", signed=False).decode("latin-1") if 0 < code < 2**32 else ""
     return text if text.isprintable() else ""
-
-
-class _PendingOpen:
-    """An open running in a helper thread, so a silent camera never blocks the caller."""
-
-    def __init__(self, opener: Opener, url: str) -> None:
-        self.done = threading.Event()
-        self.cap: Any = None
-        self.error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._abandoned = False
-        self._thread = threading.Thread(target=self._run, args=(opener, url), name="camera-open", daemon=True)
-        self._thread.start()
-
-    def _run(self, opener: Opener, url: str) -> None:
-        try:
-            cap = opener(url)
-        except Exception as exc:  # reported to the caller, not raised in this thread
-            cap, self.error = None, exc
-        with self._lock:
-            self.cap = cap
-            abandoned = self._abandoned
-            self.done.set()
-        if abandoned and cap is not None:
-            cap.release()
-
-    def abandon(self) -> None:
-        """Nobody waits for this open any more: release what it opens when it returns."""
-        with self._lock:
-            self._abandoned = True
-            cap = self.cap if self.done.is_set() else None
-        if cap is not None:
-            cap.release()
 
 
 class _Rate:
@@ -157,7 +135,11 @@ class _Rate:
 
 
 class CameraCapture:
-    """Opens, reads, samples and reconnects one camera source."""
+    """Opens, reads, samples and reconnects one camera source.
+
+    ``max_frame_bytes`` / ``max_frame_pixels``: the largest JPEG a camera may send, in bytes and
+    in the pixels its header claims (:data:`MAX_FRAME_BYTES`, :data:`MAX_FRAME_PIXELS`).
+    """
 
     def __init__(
         self,
@@ -172,6 +154,8 @@ class CameraCapture:
         backoff_max: float = 30.0,
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 10.0,
+        max_frame_bytes: int = MAX_FRAME_BYTES,
+        max_frame_pixels: int = MAX_FRAME_PIXELS,
         opener: Opener | None = None,
         clock: WallClock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
@@ -186,11 +170,15 @@ class CameraCapture:
         self.realtime = realtime
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
-        self.opener = opener or (lambda u: open_video(u, open_timeout_s, read_timeout_s))
+        self.read_timeout_s = read_timeout_s
+        self.max_frame_bytes = max_frame_bytes
+        self.max_frame_pixels = max_frame_pixels
+        self.opener = opener or (lambda u: open_video(u, open_timeout_s, read_timeout_s, max_frame_bytes))
         self.clock = clock
         self.monotonic = monotonic
         self._cap: Any = None
-        self._pending: _PendingOpen | None = None
+        self._pending: PendingOpen | None = None
+        self._reader: BlockingReads | None = None  # a network source's reads, in a helper thread
         self._raw_jpeg = False  # MJPEG read as raw packets: JPEG bytes checked, then decoded here
         self._failures = 0
         self._retry_at: float | None = None  # monotonic
@@ -224,18 +212,23 @@ class CameraCapture:
         """Live counters, updated in place: ``connected``, ``fps_in`` (frames read a second),
         ``fps_analysed`` (frames handed out a second), ``last_frame_time`` (UTC), ``frames_in``,
         ``frames_analysed``, ``reconnects`` (successful re-opens after a failure), ``loops``
-        (file restarts), ``errors``, ``bad_frames`` (truncated, undecodable or empty frames,
-        skipped), ``last_error``, ``retry_at`` (UTC, while backing off)."""
+        (file restarts), ``errors``, ``bad_frames`` (truncated, oversized, undecodable, empty
+        or non-JPEG frames, skipped), ``last_error``, ``retry_at`` (UTC, while backing off)."""
 
     # -- connection ------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
         return self._cap is not None
 
+    def _release(self) -> None:
+        """Let go of the open source (a read still under way in the helper thread releases it)."""
+        cap, reader = self._cap, self._reader
+        self._cap = self._reader = None
+        if cap is not None and (reader is None or reader.close()):
+            cap.release()
+
     def _fail(self, reason: str) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        self._release()
         self._failures += 1
         delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
         self._retry_at = self.monotonic() + delay
@@ -253,7 +246,7 @@ class CameraCapture:
         thread (the next call picks it up).
         """
         if self._pending is None:
-            self._pending = _PendingOpen(self.opener, self.url)
+            self._pending = PendingOpen(self.opener, self.url)
         pending = self._pending
         while not pending.done.is_set():
             if stop is not None and stop.is_set():
@@ -277,7 +270,8 @@ class CameraCapture:
             if cap is not None:
                 cap.release()
             what = "file not found or unreadable" if self.is_file else "stream unreachable"
-            self._fail(f"cannot open {self.url}: {what}")
+            why = getattr(cap, "error", None)  # our MJPEG reader says what went wrong
+            self._fail(f"cannot open {self.url}: {what}" + (f" ({why})" if why else ""))
             return False
         self._cap = cap
         if self._ever_connected:
@@ -303,8 +297,7 @@ class CameraCapture:
         self.health["loops"] += 1
         if self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0) and self._cap.grab():
             return True
-        self._cap.release()
-        self._cap = None
+        self._release()
         if not self._open():
             return False
         return bool(self._cap.grab())
@@ -320,16 +313,16 @@ class CameraCapture:
         if self._pending is not None:
             self._pending.abandon()
             self._pending = None
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        self._release()
         self.health["connected"] = False
 
     # -- frames ----------------------------------------------------------------------------
     def next_frame(self, stop: threading.Event | None = None, timeout: float = 1.0) -> CapturedFrame | None:
-        """The next frame to analyse; ``None`` after ``timeout`` s without one (or on ``stop``).
+        """The next frame to analyse; ``None`` after ``timeout`` s without one (or at once on ``stop``).
 
-        Never raises for source trouble: it is counted, and the source reopened after backoff.
+        Never raises for source trouble: it is counted, and the source reopened after backoff. A
+        network read still under way at the deadline goes on in the helper thread; the next call
+        takes its frame.
         """
         deadline = self.monotonic() + timeout
         while (stop is None or not stop.is_set()) and not self.finished:
@@ -351,27 +344,75 @@ class CameraCapture:
                     if self.monotonic() >= deadline:
                         return None
                     continue
-            frame = self._read_one()
+            frame = self._read_one(stop, deadline)
             if frame is not None:
                 return frame
             if self.monotonic() >= deadline:
                 return None
         return None
 
-    def _read_one(self) -> CapturedFrame | None:
-        """Read one frame from the open source; return it when it is due for analysis."""
+    def _grab(self, stop: threading.Event | None, deadline: float) -> bool | None:
+        """Grab the next frame: a file here, a stream in the helper thread (None: still reading)."""
         assert self._cap is not None
-        if self.realtime and self._file_fps:
-            due = self._play_start + self._played / self._file_fps
-            wait = due - self.monotonic()
-            if wait > 0:
-                time.sleep(min(wait, 1.0))
-        try:
-            ok = self._cap.grab()
-            if not ok and self.is_file and self.loop:
+        if self.is_file:
+            if self.realtime and self._file_fps:
+                due = self._play_start + self._played / self._file_fps
+                wait = due - self.monotonic()
+                if wait > 0:
+                    time.sleep(min(wait, 1.0))
+            ok = bool(self._cap.grab())
+            if not ok and self.loop:
                 ok = self._restart_file()
-        except cv2.error as exc:
-            self._fail(f"read failed: {exc}")
+            return ok
+        if self._reader is None:
+            self._reader = BlockingReads(self._cap)
+        return self._reader.grab(stop, deadline, self.monotonic)
+
+    def _drop_reason(self) -> str:
+        """Why a stream read gave no frame, as far as the source tells."""
+        why = getattr(self._cap, "error", None)  # our MJPEG reader knows
+        if why:
+            return f"stream dropped: {why}"
+        took = self._reader.took if self._reader is not None else 0.0
+        if took >= 0.9 * self.read_timeout_s:
+            return f"stream dropped: no frame in {self.read_timeout_s:g} s (read timeout)"
+        # FFmpeg does not tell (its log says "Unexpected Content-type : image/png", say; OpenCV keeps it)
+        return "stream dropped (no frame; FFmpeg does not say why: closed, stalled or unreadable stream)"
+
+    def _packet_problem(self, packet: bytes) -> str | None:
+        """Why a raw packet (a JPEG) must not be decoded, None when it may."""
+        part_error = getattr(self._cap, "part_error", None)  # our MJPEG reader: a PNG part, say
+        if part_error:
+            return str(part_error)
+        if len(packet) > self.max_frame_bytes:
+            return f"JPEG of {len(packet)} bytes, over the {self.max_frame_bytes}-byte limit"
+        if not complete_jpeg(packet):
+            return f"truncated JPEG ({len(packet)} bytes, no end-of-image marker)"
+        size = jpeg_size(packet)
+        if size is None or not size[0] or not size[1]:
+            return f"JPEG without a frame size (no usable SOF header, {len(packet)} bytes)"
+        width, height = size
+        if width * height > self.max_frame_pixels:
+            return (f"JPEG of {width}x{height} pixels, over the {self.max_frame_pixels}-pixel limit "
+                    f"({len(packet)} bytes): not decoded")
+        return None
+
+    def _read_one(
+        self, stop: threading.Event | None = None, deadline: float | None = None
+    ) -> CapturedFrame | None:
+        """Read one frame from the open source; return it when it is due for analysis.
+
+        A stream read waits until ``deadline`` (monotonic; one read timeout when None) or ``stop``.
+        """
+        assert self._cap is not None
+        if deadline is None:
+            deadline = self.monotonic() + self.read_timeout_s
+        try:
+            ok = self._grab(stop, deadline)
+        except Exception as exc:  # cv2.error, or worse: the stream is dropped, never the worker
+            self._fail(f"read failed: {type(exc).__name__}: {exc}")
+            return None
+        if ok is None:  # still reading: the caller gets control back (heartbeat, stop)
             return None
         if not ok:
             if self._cap is not None and self.is_file and not self.loop:
@@ -379,7 +420,11 @@ class CameraCapture:
                 self.finished = True
                 self.health["last_error"] = "end of file"
             elif self._cap is not None:
-                self._fail("end of file" if self.is_file else "stream dropped (no frame)")
+                refused = None if self.is_file else getattr(self._cap, "part_error", None)
+                if refused:  # a part refused before it was read whole (over max_frame_bytes)
+                    self.health["frames_in"] += 1
+                    self.bad_frame(str(refused))
+                self._fail("end of file" if self.is_file else self._drop_reason())
             return None
         self._failures = 0
         self._played += 1
@@ -389,10 +434,15 @@ class CameraCapture:
         self.health["fps_in"] = round(self._in.rate(now), 2)
         packet: bytes | None = None
         if self._raw_jpeg:  # every packet is checked, picked or not: a bad one is not analysed
-            got, raw = self._cap.retrieve()
+            try:
+                got, raw = self._cap.retrieve()
+            except cv2.error as exc:
+                got, raw = False, None
+                log.debug("camera %s: retrieve failed: %s", self.camera_id, exc)
             packet = raw.tobytes() if got and raw is not None else b""
-            if not complete_jpeg(packet):
-                self.bad_frame(f"truncated JPEG ({len(packet)} bytes, no end-of-image marker)")
+            problem = self._packet_problem(packet)
+            if problem:
+                self.bad_frame(problem)
                 return None
         # Files are sampled on their own timeline (so realtime=False keeps the cadence), streams
         # on the wall clock.
@@ -400,12 +450,21 @@ class CameraCapture:
         if media + 1e-6 < self._next_pick:  # tolerance: float steps of 1/fps must not skip a frame
             return None
         if packet is not None:
-            image = cv2.imdecode(np.frombuffer(packet, np.uint8), cv2.IMREAD_COLOR)
+            try:
+                image = cv2.imdecode(np.frombuffer(packet, np.uint8), cv2.IMREAD_COLOR)
+            except cv2.error as exc:  # e.g. more pixels than OpenCV's own limit
+                self.bad_frame(f"JPEG could not be decoded ({len(packet)} bytes): "
+                               f"{getattr(exc, 'err', None) or str(exc).strip()}")
+                return None
             if image is None:
                 self.bad_frame(f"JPEG could not be decoded ({len(packet)} bytes)")
                 return None
         else:
-            ok, image = self._cap.retrieve()
+            try:
+                ok, image = self._cap.retrieve()
+            except cv2.error as exc:
+                self._fail(f"frame could not be decoded: {getattr(exc, 'err', None) or str(exc).strip()}")
+                return None
             if not ok or image is None:
                 self._fail("frame could not be decoded")
                 return None
