@@ -264,12 +264,18 @@ def _hour(text: str, label: str, n: int) -> datetime:
     return hour
 
 
-def _files(listed: list[Any], label: str) -> list[RecordedFile]:
-    out: dict[str, RecordedFile] = {}
+def _objects(listed: list[Any], label: str, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each entry of the manifest's list ``field``, numbered from 1; each must be a JSON object."""
     for n, doc in enumerate(listed, start=1):
         if not isinstance(doc, dict):
             raise RecordingError('{file}: entry {n} of "{field}" is not a JSON object', file=label, n=n,
-                                 field="files")
+                                 field=field)
+        yield n, doc
+
+
+def _files(listed: list[Any], label: str) -> list[RecordedFile]:
+    out: dict[str, RecordedFile] = {}
+    for n, doc in _objects(listed, label, "files"):
         path = _entry_field(doc, "path", str, label, n, "files")
         feed = _entry_field(doc, "feed", str, label, n, "files")
         records = _entry_field(doc, "records", int, label, n, "files")
@@ -301,10 +307,7 @@ def plain_relative_path(path: str) -> bool:
 
 def _attachments(listed: list[Any], label: str) -> list[Attachment]:
     out: dict[tuple[str, str], Attachment] = {}
-    for n, doc in enumerate(listed, start=1):
-        if not isinstance(doc, dict):
-            raise RecordingError('{file}: entry {n} of "{field}" is not a JSON object', file=label, n=n,
-                                 field="attachments")
+    for n, doc in _objects(listed, label, "attachments"):
         kind = _entry_field(doc, "kind", str, label, n, "attachments")
         path = _entry_field(doc, "path", str, label, n, "attachments")
         sha256 = _entry_field(doc, "sha256", str, label, n, "attachments")
