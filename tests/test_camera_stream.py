@@ -119,42 +119,34 @@ def test_worker_reconnects_with_backoff_when_the_stream_drops(
 
 
 # -- cameras that accept the connection and say nothing --------------------------------------
-class SilentCamera:
-    """A real TCP listener on 127.0.0.1 that accepts and then never answers (a hung RTSP camera),
-    or, with ``http_headers``, reads the request, sends the MJPEG response headers and stalls."""
+class TcpCamera:
+    """A real TCP listener on 127.0.0.1 whose :meth:`answer` runs for each connection accepted, on a
+    thread of its own; :meth:`close` ends the listener and every connection."""
 
-    def __init__(self, http_headers: bool = False) -> None:
-        self.http_headers = http_headers
+    def __init__(self) -> None:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.conns: list[socket.socket] = []
         self.accepted = 0
-        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.closing = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
-    def _serve(self) -> None:
+    def _accept(self) -> None:
         while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            self.accepted += 1
             self.conns.append(conn)
-            if self.http_headers:
-                try:
-                    conn.recv(65536)
-                    conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; "
-                                 b"boundary=ioc-mjpeg-frame\r\nCache-Control: no-cache\r\n\r\n")
-                except OSError:
-                    pass
+            threading.Thread(target=self.answer, args=(conn, self.accepted), daemon=True).start()
+            self.accepted += 1
 
-    @property
-    def url(self) -> str:
-        if self.http_headers:
-            return f"http://127.0.0.1:{self.port}/stream.mjpg"
-        return f"rtsp://127.0.0.1:{self.port}/stream1"
+    def answer(self, conn: socket.socket, n: int) -> None:
+        """Connection ``n`` (from 0): say nothing."""
 
     def close(self) -> None:
+        self.closing.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept
         except OSError:
@@ -163,6 +155,30 @@ class SilentCamera:
         for conn in self.conns:
             conn.close()
         self._thread.join(timeout=5)
+
+
+class SilentCamera(TcpCamera):
+    """Accepts and then never answers (a hung RTSP camera), or, with ``http_headers``, reads the
+    request, sends the MJPEG response headers and stalls."""
+
+    def __init__(self, http_headers: bool = False) -> None:
+        self.http_headers = http_headers
+        super().__init__()
+
+    def answer(self, conn: socket.socket, n: int) -> None:
+        if self.http_headers:
+            try:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; "
+                             b"boundary=ioc-mjpeg-frame\r\nCache-Control: no-cache\r\n\r\n")
+            except OSError:
+                pass
+
+    @property
+    def url(self) -> str:
+        if self.http_headers:
+            return f"http://127.0.0.1:{self.port}/stream.mjpg"
+        return f"rtsp://127.0.0.1:{self.port}/stream1"
 
 
 @pytest.fixture(params=["rtsp-silent", "http-stalls-after-headers"])
@@ -312,35 +328,23 @@ def mjpeg_part(data: bytes, content_type: str = "image/jpeg", length: int | None
 Script = Callable[[int], Iterator[bytes | float | None]]
 
 
-class ScriptedCamera:
+class ScriptedCamera(TcpCamera):
     """A real HTTP MJPEG camera on 127.0.0.1: connection ``n`` (from 0) sends what ``script(n)``
     yields, bytes as they come, a float: a pause of that many seconds, None: silence until closed."""
 
     def __init__(self, script: Script) -> None:
         self.script = script
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
-        self.connections = 0
         self.sent: dict[int, int] = {}  # bytes of the script sent, per connection
         self.finished: set[int] = set()  # connections whose script was sent to the end
         self.stalled = threading.Event()
-        self.closing = threading.Event()
-        self.conns: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
+        self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
-            self.connections += 1
+    @property
+    def connections(self) -> int:
+        return self.accepted
 
-    def _serve(self, conn: socket.socket, n: int) -> None:
+    def answer(self, conn: socket.socket, n: int) -> None:
         self.sent[n] = 0
         try:
             request = b""
@@ -366,17 +370,6 @@ class ScriptedCamera:
             self.finished.add(n)
         except OSError:
             return
-
-    def close(self) -> None:
-        self.closing.set()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept
-        except OSError:
-            pass
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
-        self._thread.join(timeout=5)
 
 
 def good_parts(count: int, fps: float = 20.0) -> Iterator[bytes | float | None]:
