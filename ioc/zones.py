@@ -69,6 +69,8 @@ def zones_from_geojson(data: Mapping[str, Any], source: str = "zones") -> list[Z
             "MultiPolygon",
         ):
             raise ZoneError(f"{where}: geometry must be a Polygon or MultiPolygon")
+        if _open_ring(geometry_data):
+            raise ZoneError(f"{where}: a ring is not closed (RFC 7946: its last position repeats its first)")
         try:
             geometry = shape(geometry_data)
         except Exception as exc:
@@ -81,6 +83,17 @@ def zones_from_geojson(data: Mapping[str, Any], source: str = "zones") -> list[Z
         extra = {k: v for k, v in props.items() if k not in ("id", "name", "kind")}
         zones.append(Zone(zone_id, str(name or zone_id), str(kind), geometry, extra))
     return zones
+
+
+def _open_ring(geometry: Mapping[str, Any]) -> bool:
+    """Whether a ring of a Polygon or MultiPolygon ends elsewhere than it starts (shapely would close
+    it silently: the area drawn may not be the one meant). Malformed coordinates are left to shapely."""
+    polygons = [geometry.get("coordinates")] if geometry.get("type") == "Polygon" else \
+        geometry.get("coordinates")
+    if not isinstance(polygons, list):
+        return False
+    return any(isinstance(ring, list) and len(ring) > 1 and ring[0] != ring[-1]
+               for polygon in polygons if isinstance(polygon, list) for ring in polygon)
 
 
 def read_zone_file(path: str | Path) -> list[Zone]:

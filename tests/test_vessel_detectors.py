@@ -172,6 +172,13 @@ def test_buffered_zones_are_the_distance_in_metres(hue: ZoneIndex) -> None:
             },
             "invalid geometry: Self-intersection",
         ),
+        (  # RFC 7946 3.1.6: a ring's last position repeats its first (shapely would close it silently)
+            {
+                "properties": {"id": "open", "kind": "port"},
+                "geometry": {"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [1, 1], [0, 1]]]]},
+            },
+            "a ring is not closed",
+        ),
     ],
 )
 def test_bad_zone_files_are_refused_with_a_reason(feature: dict[str, Any], error: str) -> None:
