@@ -61,7 +61,7 @@ class ScreenItem(BaseModel):
 
     page: str | None = None
     grid: ScreenGrid | None = None
-    dwell_s: float = Field(default=60.0, ge=2, le=86400)
+    dwell_s: float = Field(default=60.0, ge=2, le=86400, allow_inf_nan=False)
 
     @field_validator("page")
     @classmethod
@@ -88,7 +88,8 @@ class ScreenProfile(BaseModel):
     title: str = ""
     language: Literal["vi", "en"] | None = None  # None: the city's (or the kiosk user's) language
     kiosk_account: str | None = None  # the screen asks for a login as this account when it has none
-    resume_after_s: float = Field(default=120.0, ge=1, le=86400)  # idle time that resumes the rotation
+    # the idle time that resumes the rotation
+    resume_after_s: float = Field(default=120.0, ge=1, le=86400, allow_inf_nan=False)
     items: list[ScreenItem] = Field(min_length=1, max_length=64)
 
     def pages(self) -> list[str]:

@@ -293,3 +293,13 @@ def test_a_kiosk_screen_outlives_a_restart_of_the_web_role(
         assert not frames(browser)[0]["login"]
     finally:
         role.end()
+
+
+def test_a_dwell_time_that_is_no_number_is_refused_as_such() -> None:
+    from pydantic import ValidationError
+
+    from ioc.screens import ScreenItem
+
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match="finite number"):
+            ScreenItem.model_validate({"page": "/", "dwell_s": value})
