@@ -396,6 +396,19 @@ def test_openaq_refuses_a_redirect_to_another_origin_and_stores_nothing_of_it(
     assert worker.health["last_error"].startswith(f"refused {admin}: HTTP 302 from {server.base}{LATEST}")
 
 
+def test_a_backslash_in_a_redirect_cannot_hide_another_origin(server: Server, other_server: Server) -> None:
+    """``http://other:port\\@origin/`` names ``origin`` to urlsplit but reaches ``other`` through requests:
+    the origin is read the way the request is made, so the key never goes there."""
+    host_port = other_server.base.split("://", 1)[1]
+    hidden = f"http://{host_port}\\@{server.base.split('://', 1)[1]}{LATEST}"
+    server.on(LATEST, 302, b"", {"Location": hidden})
+    other_server.routes[LATEST] = lambda h, q: reply(h, 200, latest([(101, "2025-03-01T07:00:00Z", 9.0)]))
+    other_server.routes["/%5C@" + server.base.split("://", 1)[1] + LATEST] = other_server.routes[LATEST]
+    source = openaq(server.base, api_key="k-123")
+    assert source.due(at(0)) == []
+    assert other_server.requests == []
+
+
 def test_the_origin_cookie_never_reaches_another_origin(server: Server, other_server: Server) -> None:
     server.on(
         LATEST,

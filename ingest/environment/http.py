@@ -25,12 +25,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .base import SourceUnavailable
 
@@ -104,17 +106,17 @@ def watch(session: requests.Session) -> requests.Session:
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
-    """``(scheme, host, port)`` with the default port filled in (``("", "", None)`` if unparsable)."""
+    """``(scheme, host, port)`` of the server a request for ``url`` would reach, the default port filled
+    in (``("", "", None)`` if unparsable). Read as requests and urllib3 read it to connect, not as
+    :func:`urllib.parse.urlsplit` does: in ``http://other:8080\\@origin/`` urlsplit sees ``origin`` as the
+    host, while the request goes to ``other:8080``."""
     try:
-        parts = urlsplit(url)
-    except ValueError:  # "http://[::1/x": an unclosed IPv6 literal
+        prepared = requests.Request("GET", url).prepare().url or ""
+        parts = parse_url(prepared)
+    except (ValueError, LocationParseError, requests.exceptions.RequestException):
         return "", "", None
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+    scheme = (parts.scheme or "").lower()
+    return scheme, (parts.host or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
