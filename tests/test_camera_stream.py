@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from ingest.cameras.capture import CameraCapture, CapturedFrame, jpeg_size, open_video
+from ingest.cameras.http_mjpeg import HttpMjpegStream
 from ingest.cameras.mjpeg import BOUNDARY, MjpegServer, file_frames
 from ingest.cameras.worker import CameraWorker
 from ioc.bus.memory import MemoryBus
@@ -328,12 +329,18 @@ def mjpeg_part(data: bytes, content_type: str = "image/jpeg", length: int | None
 Script = Callable[[int], Iterator[bytes | float | None]]
 
 
-class ScriptedCamera(TcpCamera):
-    """A real HTTP MJPEG camera on 127.0.0.1: connection ``n`` (from 0) sends what ``script(n)``
-    yields, bytes as they come, a float: a pause of that many seconds, None: silence until closed."""
+MJPEG_HEAD = (b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY.encode()
+              + b"\r\n\r\n")
 
-    def __init__(self, script: Script) -> None:
+
+class ScriptedCamera(TcpCamera):
+    """A real HTTP MJPEG camera on 127.0.0.1: connection ``n`` (from 0) sends ``head`` (an MJPEG
+    answer's status line and headers by default), then what ``script(n)`` yields, bytes as they
+    come, a float: a pause of that many seconds, None: silence until closed."""
+
+    def __init__(self, script: Script, head: bytes = MJPEG_HEAD) -> None:
         self.script = script
+        self.head = head
         self.sent: dict[int, int] = {}  # bytes of the script sent, per connection
         self.finished: set[int] = set()  # connections whose script was sent to the end
         self.stalled = threading.Event()
@@ -353,8 +360,7 @@ class ScriptedCamera(TcpCamera):
                 if not chunk:
                     return
                 request += chunk
-            conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary="
-                         + BOUNDARY.encode() + b"\r\n\r\n")
+            conn.sendall(self.head)
             for item in self.script(n):
                 if self.closing.is_set():
                     return
@@ -600,3 +606,228 @@ def test_our_mjpeg_reader_follows_a_redirect_answers_basic_auth_and_reads_chunke
         server.server_close()
     assert {frame.image.shape for frame in frames} == {(120, 160, 3)}
     assert capture.health["bad_frames"] == 0 and capture.health["errors"] == 0
+
+
+# -- cameras that dodge the bounds: no multipart type, trickled heads and chunks, tricky parts ---
+def test_a_multipart_body_under_another_type_or_none_stays_with_our_reader_and_its_limit() -> None:
+    """FFmpeg recognises a multipart body by its first bytes, whatever the Content-Type: an answer
+    without one went to it, and it buffered a part of any size (300 MB declared: 963 MB held)."""
+    for content_type in (None, "application/octet-stream", "image/jpeg"):
+        head = b"HTTP/1.1 200 OK\r\n" + (b"Content-Type: %s\r\n" % content_type.encode()
+                                          if content_type else b"") + b"\r\n"
+
+        def script(n: int) -> Iterator[bytes | float | None]:
+            yield from good_parts(3)
+            yield mjpeg_part(b"", length=200_000_000)[:-2] + b"\xff\xd8"
+            yield None
+
+        camera = ScriptedCamera(script, head=head)
+        cap = open_video(camera.url, open_timeout_s=5, read_timeout_s=5, max_frame_bytes=1_000_000)
+        try:
+            assert isinstance(cap, HttpMjpegStream) and cap.isOpened(), (content_type, type(cap))
+            assert [cap.grab() for _ in range(3)] == [True] * 3
+            assert cap.retrieve()[1].tobytes() == small_jpeg(2)
+            assert not cap.grab()
+            assert "200000000 bytes (Content-Length), over the 1000000-byte limit" in cap.part_error
+        finally:
+            cap.release()
+            camera.close()
+
+
+def test_an_answer_that_is_no_multipart_stream_is_left_to_ffmpeg() -> None:
+    def script(n: int) -> Iterator[bytes | float | None]:
+        yield b"\x47" + bytes(187)  # an MPEG-TS packet
+        yield None
+
+    camera = ScriptedCamera(script, head=b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+    try:
+        stream = HttpMjpegStream(camera.url, open_timeout_s=5)
+        assert stream.not_mjpeg and not stream.isOpened() and stream.error is None
+    finally:
+        camera.close()
+
+
+def interim_answers(n: int) -> Iterator[bytes | float | None]:
+    for _ in range(100):  # 20 s of "100 Continue", each within a second of the last
+        yield b"HTTP/1.1 100 Continue\r\n\r\n"
+        yield 0.2
+    yield None
+
+
+def trickled_head(n: int) -> Iterator[bytes | float | None]:
+    for byte in b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 80:  # 20 s, a byte every 0.2 s
+        yield bytes([byte])
+        yield 0.2
+    yield None
+
+
+@pytest.mark.parametrize("script", [interim_answers, trickled_head], ids=["100-continue-flood", "trickled"])
+def test_an_open_fails_at_its_timeout_however_the_camera_trickles_its_answer(script: Script) -> None:
+    camera = ScriptedCamera(script, head=b"")
+    capture = CameraCapture("hue-cam-trickle", camera.url, open_timeout_s=1, read_timeout_s=1,
+                            backoff_initial=0.1, backoff_max=0.2)
+    started = time.monotonic()
+    try:
+        wait_for(lambda: capture.next_frame(timeout=0.5) is None and capture.health["errors"] >= 1,
+                 "the open given up")
+        took = time.monotonic() - started
+    finally:
+        capture.close()
+        camera.close()
+    assert "no answer in 1 s" in capture.health["last_error"]
+    assert took < 15  # not when the camera stops after 20 s: each byte came within the 1 s
+
+
+def test_closing_a_capture_ends_an_open_under_way_and_its_thread() -> None:
+    def script(n: int) -> Iterator[bytes | float | None]:
+        while True:
+            yield b"HTTP/1.1 100 Continue\r\n\r\n"
+            yield 0.2
+
+    camera = ScriptedCamera(script, head=b"")
+    before = set(threading.enumerate())
+    capture = CameraCapture("hue-cam-trickle", camera.url, open_timeout_s=60, read_timeout_s=60)
+    try:
+        assert capture.next_frame(timeout=0.2) is None
+        opening = [t for t in threading.enumerate() if t.name == "camera-open" and t not in before]
+        assert opening
+        wait_for(lambda: camera.sent.get(0, 0) > 0, "the camera answering")
+        capture.close()
+        # at once, not at the 60 s open timeout (nor never, as each socket read waited 60 s)
+        wait_for(lambda: not any(t.is_alive() for t in opening), "the open's thread to end", timeout=30)
+    finally:
+        capture.close()
+        camera.close()
+
+
+def test_a_chunked_stream_whose_chunk_size_trickles_in_drops_at_the_read_timeout() -> None:
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=" + BOUNDARY.encode()
+            + b"\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+    def script(n: int) -> Iterator[bytes | float | None]:
+        part = mjpeg_part(small_jpeg())
+        yield b"%x\r\n%s\r\n" % (len(part), part)
+        for byte in b"5;" + b"x" * 100:  # a chunk-size line, a byte every 0.2 s
+            yield bytes([byte])
+            yield 0.2
+        yield None
+
+    camera = ScriptedCamera(script, head=head)
+    stream = HttpMjpegStream(camera.url, open_timeout_s=5, read_timeout_s=1)
+    try:
+        assert stream.isOpened() and stream.grab() and stream.part_error is None
+        started = time.monotonic()
+        assert not stream.grab()
+        took = time.monotonic() - started
+    finally:
+        stream.release()
+        camera.close()
+    assert stream.error == "no complete MJPEG part in 1 s"
+    assert took < 15  # not when the camera stops after 20 s
+
+
+@pytest.mark.parametrize("end", ["boundary", "read-timeout", "interrupt"])
+def test_a_part_full_of_boundary_lookalikes_is_scanned_once_and_ends_on_time(end: str) -> None:
+    """Boundary ``x``, a part without length whose body is ``--x`` over and over without a line
+    break: each lookalike was checked back to the start of the part (512 kB: 6 s of CPU)."""
+    jpeg = small_jpeg()
+    lookalikes = b"\xff\xd8" + b"--x" * 175_000
+    good = b"--x\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n%s\r\n" % (len(jpeg), jpeg)
+
+    def script(n: int) -> Iterator[bytes | float | None]:
+        yield good
+        yield b"--x\r\nContent-Type: image/jpeg\r\n\r\n" + lookalikes
+        if end == "boundary":
+            yield b"\r\n" + good
+        yield None
+
+    camera = ScriptedCamera(
+        script, head=b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=x\r\n\r\n")
+    stream = HttpMjpegStream(camera.url, open_timeout_s=5, read_timeout_s=1 if end == "read-timeout" else 600)
+    result: dict[str, Any] = {}
+
+    def grab() -> None:
+        cpu = time.thread_time()
+        result["ok"] = stream.grab()
+        result["cpu"] = time.thread_time() - cpu
+
+    try:
+        assert stream.grab() and stream.part_error is None
+        reader = threading.Thread(target=grab, daemon=True)
+        reader.start()
+        if end == "interrupt":
+            wait_for(camera.stalled.is_set, "the whole part sent")
+            stream.interrupt()
+        reader.join(timeout=60)
+        assert not reader.is_alive()
+        assert result["cpu"] < 0.5, result
+        if end == "boundary":
+            assert result["ok"] and stream.retrieve()[1].tobytes() == lookalikes
+            assert stream.grab() and stream.retrieve()[1].tobytes() == jpeg
+    finally:
+        stream.release()
+        camera.close()
+    if end != "boundary":
+        assert result["ok"] is False
+        assert stream.error == ("no complete MJPEG part in 1 s" if end == "read-timeout" else "interrupted")
+
+
+@pytest.mark.parametrize("digits", ["1" * 5001, "0" * 4990 + "1234"], ids=["5001-digits", "zero-padded"])
+def test_a_content_length_of_thousands_of_digits_is_a_refused_part_never_an_exception(digits: str) -> None:
+    def script(n: int) -> Iterator[bytes | float | None]:
+        yield from good_parts(1)
+        yield f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {digits}\r\n\r\n".encode()
+        yield b"\xff\xd8"
+        yield None
+
+    camera = ScriptedCamera(script)
+    stream = HttpMjpegStream(camera.url, open_timeout_s=5, read_timeout_s=5)
+    try:
+        assert stream.grab() and stream.part_error is None
+        assert not stream.grab()  # int() raised ValueError (over 4300 digits) out of grab
+    finally:
+        stream.release()
+        camera.close()
+    assert stream.part_error == (f"MJPEG part with a Content-Length of {len(digits)} digits, over the "
+                                 "16777216-byte limit: not read")
+
+
+def test_jpeg_size_walks_a_few_markers_not_the_whole_jpeg() -> None:
+    rest = small_jpeg()[2:]  # after its SOI: APP0, tables, the frame header, the scan
+    app1 = b"\xff\xe1\xff\xff" + bytes(65533)  # an EXIF segment as large as they come
+    # a camera's JPEG with EXIF and an ICC profile before its frame header is still read
+    assert jpeg_size(b"\xff\xd8" + app1 + b"\xff\xe2\x80\x00" + bytes(0x7FFE) + rest) == (160, 120)
+    # fill bytes, empty segments, a frame header past 256 kB: given up, not walked to the end
+    assert jpeg_size(b"\xff\xd8" + b"\xff" * 1000 + rest) is None
+    assert jpeg_size(b"\xff\xd8" + b"\xff\xe0\x00\x02" * 1000 + rest) is None
+    assert jpeg_size(b"\xff\xd8" + app1 * 5 + rest) is None
+    huge = [b"\xff\xd8" + b"\xff" * (16 << 20), b"\xff\xd8" + b"\xff\x01" * (8 << 20),
+            b"\xff\xd8" + b"\xff\xe0\x00\x02" * (4 << 20)]
+    cpu = time.thread_time()
+    assert [jpeg_size(data) for data in huge] == [None] * 3
+    assert time.thread_time() - cpu < 0.2  # each took 0.9 s
+
+
+def test_a_camera_password_shows_neither_in_health_nor_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ingest.cameras.capture")
+
+    def script(n: int) -> Iterator[bytes | float | None]:
+        if n == 0:
+            yield b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+            yield None
+        yield MJPEG_HEAD
+        yield from good_parts(100_000)
+
+    camera = ScriptedCamera(script, head=b"")
+    url = camera.url.replace("http://", "http://operator:s3cret-pw@")
+    capture = CameraCapture("hue-cam-login", url, analysed_fps=20, open_timeout_s=5, read_timeout_s=5,
+                            backoff_initial=0.1)
+    try:
+        wait_for(lambda: capture.next_frame(timeout=0.5) is not None, "a frame after the refused open")
+    finally:
+        capture.close()
+        camera.close()
+    assert capture.health["errors"] == 1
+    assert capture.health["last_error"] == (f"cannot open http://***@127.0.0.1:{camera.port}/stream.mjpg: "
+                                            "stream unreachable (HTTP 404 Not Found)")
+    assert "s3cret" not in caplog.text and f"opened http://***@127.0.0.1:{camera.port}/" in caplog.text

@@ -1,6 +1,7 @@
 """A camera's blocking calls (opening a source, grabbing a frame) in helper threads, so the capture
 waits for them only until its own deadline or ``stop``, and a source is released only once no call
-runs on it."""
+runs on it. An opener that can be cut short says how with :func:`on_abandon`: an open given up
+(:meth:`PendingOpen.abandon`) then ends at once rather than at its own timeout, its thread with it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,16 @@ from collections.abc import Callable
 from typing import Any
 
 Opener = Callable[[str], Any]
+
+_opening = threading.local()  # .pending: the PendingOpen whose opener runs in this thread
+
+
+def on_abandon(cancel: Callable[[], None]) -> None:
+    """Called by an opener: run ``cancel`` (from another thread) when the open running in this
+    thread is abandoned, at once if it already is; nothing outside a :class:`PendingOpen`."""
+    pending: PendingOpen | None = getattr(_opening, "pending", None)
+    if pending is not None:
+        pending.on_abandon(cancel)
 
 
 class PendingOpen:
@@ -21,26 +32,43 @@ class PendingOpen:
         self.error: BaseException | None = None
         self._lock = threading.Lock()
         self._abandoned = False
+        self._cancels: list[Callable[[], None]] = []
         self._thread = threading.Thread(target=self._run, args=(opener, url), name="camera-open", daemon=True)
         self._thread.start()
 
     def _run(self, opener: Opener, url: str) -> None:
+        _opening.pending = self
         try:
             cap = opener(url)
         except Exception as exc:  # reported to the caller, not raised in this thread
             cap, self.error = None, exc
+        finally:
+            _opening.pending = None
         with self._lock:
+            self._cancels.clear()
             self.cap = cap
             abandoned = self._abandoned
             self.done.set()
         if abandoned and cap is not None:
             cap.release()
 
+    def on_abandon(self, cancel: Callable[[], None]) -> None:
+        """Run ``cancel`` when this open is abandoned (at once if it is): see :func:`on_abandon`."""
+        with self._lock:
+            if not self._abandoned:
+                self._cancels.append(cancel)
+                return
+        cancel()
+
     def abandon(self) -> None:
-        """Nobody waits for this open any more: release what it opens when it returns."""
+        """Nobody waits for this open any more: cut it short where the opener said how
+        (:func:`on_abandon`), and release what it opens when it returns."""
         with self._lock:
             self._abandoned = True
             cap = self.cap if self.done.is_set() else None
+            cancels, self._cancels = self._cancels, []
+        for cancel in cancels:
+            cancel()
         if cap is not None:
             cap.release()
 

@@ -8,13 +8,13 @@ camera. When a stream drops or cannot be opened it retries with exponential back
 story: ``connected``, ``fps_in``, ``fps_analysed``, ``last_frame_time``, ``reconnects``,
 ``errors``, ``bad_frames``, ``last_error``, ``retry_at``.
 
-``http://`` MJPEG cameras are read by our own :class:`HttpMjpegStream`; everything else (RTSP,
-``https://``, an HTTP source that is no ``multipart`` stream, an HTTP camera that asks for
-Digest authentication) through OpenCV's FFmpeg ``VideoCapture``, and files through FFmpeg or,
-failing that, OpenCV's other backends. FFmpeg's MJPEG demuxer buffers a whole part, however
-large its ``Content-Length`` says it is (or until a boundary that may never come), and OpenCV
-offers no way to bound it but the read timeout: our reader refuses a part over
-``max_frame_bytes`` (16 MB) without reading it, drops the stream and counts a bad frame.
+``http://`` MJPEG cameras (a multipart answer, by its type or its first bytes) are read by our own
+:class:`HttpMjpegStream`; everything else (RTSP, ``https://``, other HTTP content, a camera asking
+for Digest authentication) through OpenCV's FFmpeg ``VideoCapture``, and files through FFmpeg or,
+failing that, OpenCV's other backends. FFmpeg's MJPEG demuxer buffers a whole part, however large
+its ``Content-Length`` says (or until a boundary that may never come), and OpenCV offers no bound
+but the read timeout: our reader refuses a part over ``max_frame_bytes`` (16 MB) unread, drops the
+stream and counts a bad frame. Health and logs show a URL's ``user:password@`` as ``***@``.
 
 A camera that accepts the connection and then says nothing must not hold the worker: every
 open and read runs with ``open_timeout_s`` / ``read_timeout_s`` (network streams are opened
@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 
 from ingest.cameras.blocking import BlockingReads, Opener, PendingOpen
-from ingest.cameras.http_mjpeg import HttpMjpegStream
+from ingest.cameras.http_mjpeg import HttpMjpegStream, shown_url
 from ingest.cameras.jpeg import MAX_FRAME_BYTES, MAX_FRAME_PIXELS, complete_jpeg, jpeg_size
 
 log = logging.getLogger(__name__)
@@ -82,11 +82,11 @@ def open_video(url: str, open_timeout_s: float = 10.0, read_timeout_s: float = 1
                max_frame_bytes: int = MAX_FRAME_BYTES) -> Any:
     """An open source in ``VideoCapture``'s shape, with open/read timeouts (a hung camera must not block).
 
-    An ``http://`` MJPEG camera is read by :class:`HttpMjpegStream` (parts over
-    ``max_frame_bytes`` refused unread), anything else through FFmpeg. A local file FFmpeg
-    cannot open is tried once more through OpenCV's other backends (some builds open files only
-    there), with the same timeouts; a network stream never is: the default backend would wait for
-    OpenCV's built-in 30 s.
+    An ``http://`` MJPEG camera (a multipart answer, whatever its ``Content-Type``) is read by
+    :class:`HttpMjpegStream` (parts over ``max_frame_bytes`` refused unread), anything else
+    through FFmpeg. A local file FFmpeg cannot open is tried once more through OpenCV's other
+    backends (some builds open files only there), with the same timeouts; a network stream never
+    is: the default backend would wait for OpenCV's built-in 30 s.
     """
     if url[:7].lower() == "http://":
         stream = HttpMjpegStream(url, open_timeout_s, read_timeout_s, max_frame_bytes)
@@ -228,6 +228,7 @@ class CameraCapture:
             cap.release()
 
     def _fail(self, reason: str) -> None:
+        reason = reason.replace(self.url, shown_url(self.url))  # no password in health or logs
         self._release()
         self._failures += 1
         delay = min(self.backoff_max, self.backoff_initial * 2 ** (self._failures - 1))
@@ -258,8 +259,7 @@ class CameraCapture:
         self._pending = None
         cap = pending.cap
         if pending.error is not None:
-            exc = pending.error
-            self._fail(f"cannot open {self.url}: {type(exc).__name__}: {exc}")
+            self._fail(f"cannot open {self.url}: {type(pending.error).__name__}: {pending.error}")
             return False
         try:
             opened = bool(cap is not None and cap.isOpened())
@@ -289,7 +289,7 @@ class CameraCapture:
                 self._epoch = self.clock()
         self._played = 0
         self.health.update(connected=True, retry_at=None)
-        log.info("camera %s: opened %s", self.camera_id, self.url)
+        log.info("camera %s: opened %s", self.camera_id, shown_url(self.url))
         return True
 
     def _restart_file(self) -> bool:

@@ -11,6 +11,12 @@ quality is a few MB. Our HTTP MJPEG reader refuses a larger part before reading 
 MAX_FRAME_PIXELS = 2 * 3840 * 2160
 """The most pixels a camera's JPEG may claim in its frame header (twice 4K UHD, 16.6 Mpx); one
 that claims more is refused before it is decoded."""
+MAX_HEADER_OFFSET = 256 * 1024
+"""How far into a JPEG its frame header (SOF) is looked for. Before it come APPn segments (EXIF,
+64 KB at most; ICC profile...) and the tables: a camera's sits within its first ~64 KB."""
+MAX_HEADER_STEPS = 64
+"""How many markers (fill bytes included) are walked to its frame header: a camera's JPEG has a
+dozen segments before it."""
 # Frame headers: SOF0-3, 5-7, 9-11, 13-15 (0xC4 is DHT, 0xC8 JPG, 0xCC DAC).
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
@@ -28,14 +34,18 @@ def complete_jpeg(data: bytes) -> bool:
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
     """``(width, height)`` from a JPEG's frame header (SOF0, 1, 2... marker), None without one.
 
-    Only the marker segments before the scan are walked (each says its length), so it costs a few
-    steps whatever the JPEG's size, and nothing is decoded: a decoder allocates what the header
-    claims, and a 16x16 JPEG patched to claim 60000x60000 pixels asks for 10 GB.
+    Only the marker segments before the scan are walked (each says its length), at most
+    :data:`MAX_HEADER_STEPS` of them and no further than :data:`MAX_HEADER_OFFSET` (None past
+    that), so it costs a few steps whatever the JPEG holds (megabytes of fill bytes, thousands of
+    empty segments), and nothing is decoded: a decoder allocates what the header claims, and a
+    16x16 JPEG patched to claim 60000x60000 pixels asks for 10 GB.
     """
     if not data.startswith(JPEG_SOI):
         return None
-    i, end = 2, len(data)
-    while i + 1 < end:
+    i, end = 2, min(len(data), MAX_HEADER_OFFSET)
+    for _ in range(MAX_HEADER_STEPS):
+        if i + 1 >= end:
+            return None
         if data[i] != 0xFF:
             return None  # not a marker where one must be
         marker = data[i + 1]

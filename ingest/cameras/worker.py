@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from ingest.cameras.analysis import FrameStatsMeter, MotionGate
 from ingest.cameras.backends import Detection, ObjectDetector, build_detector
 from ingest.cameras.capture import CameraCapture, CapturedFrame, utc_now
+from ingest.cameras.http_mjpeg import shown_url
 from ingest.cameras.keyframes import KeyframeWriter, caption_time, draw, fit
 from ingest.cameras.traffic import TrafficMeter
 from ingest.publishing import PendingPublisher
@@ -309,7 +310,7 @@ class CameraWorker:
 
     def run(self, stop: threading.Event) -> None:
         """Step until ``stop`` is set, then release the camera."""
-        log.info("camera %s: worker started (%s, %s)", self.camera.id, self.camera.url,
+        log.info("camera %s: worker started (%s, %s)", self.camera.id, shown_url(self.camera.url),
                  self.health["detector"])
         try:
             while not stop.is_set():
@@ -319,7 +320,8 @@ class CameraWorker:
                     log.exception("camera %s: step failed", self.camera.id)
                     stop.wait(1.0)
                 if self.capture.finished:
-                    log.info("camera %s: end of %s (loop = false)", self.camera.id, self.camera.url)
+                    log.info("camera %s: end of %s (loop = false)", self.camera.id,
+                             shown_url(self.camera.url))
                     self.finish()
                     break
         finally:
