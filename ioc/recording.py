@@ -14,12 +14,15 @@ a store and puts the files back in the receiving machine's folders.
 
 Writing into a folder that holds a recording adds hour files (other feeds, other hours) to its
 manifest; an hour file already there is refused (:class:`RecordingError`: record into a new
-folder), never overwritten or appended to.
+folder), never overwritten or appended to. Each file is made new, down real folders, never
+through a link (:func:`ioc.recording_checks.create_new`), the manifest and a restored file through
+a fresh temporary name; a write that fails takes out what it made.
 
 Reading trusts nothing in the folder (:mod:`ioc.recording_checks`): the manifest's size and each
-of its entries are checked, a listed file must be a regular file inside the folder, and a file is
-streamed (memory bounded by a line's length) with its SHA-256, its header, each record's kind,
-its time inside the file's hour and in time order, and its record count checked.
+of its entries are checked, a listed file must be a regular file of one name inside the folder (no
+hard link), and a file is streamed (memory bounded by a line's length) with its SHA-256, its
+header, each record's kind, its time inside the file's hour and in time order, and its record
+count checked.
 :func:`import_recording` reads the whole recording through before its first write, so a refused
 recording writes nothing; a refusal's reason names the file.
 """
@@ -31,12 +34,11 @@ import hashlib
 import heapq
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ioc.events import SCHEMA_VERSION, Event, EventDecodeError, decode
 from ioc.i18n import Worded
@@ -45,12 +47,16 @@ from ioc.recording_checks import (
     FORMAT_VERSION,
     HOUR,
     MANIFEST,
+    MAX_MANIFEST_BYTES,
     Attachment,
     HashedStream,
     Manifest,
     RecordedFile,
     RecordingError,
+    copy_hashed,
+    create_new,
     file_name,
+    folder_inside,
     hour_of,
     latest_hour,
     lines_after_header,
@@ -78,20 +84,59 @@ class ImportStopped(Worded, RuntimeError):
         self.written, self.total = written, total
 
 
+def _remove(root: Path, relative: str, names: Iterable[str]) -> None:
+    """Take files this write made out of the folder ``root/relative`` again (down real folders only)."""
+    with suppress(RecordingError):  # the folder gone or made a link since: nothing of this write there
+        folder = folder_inside(root, relative.split("/"), relative)
+        try:
+            for name in names:
+                with suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=folder)
+        finally:
+            os.close(folder)
+
+
+def _put(folder: int, name: str, fill: Callable[[BinaryIO], object]) -> None:
+    """``name`` in the folder open as ``folder`` replaced at once by what ``fill`` writes into a fresh
+    temporary file (a link of that name is replaced, not written through; the temporary file is
+    removed when ``fill`` fails)."""
+    part, out = create_new(folder)
+    try:
+        with out:
+            fill(out)
+        os.replace(part, name, src_dir_fd=folder, dst_dir_fd=folder)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(part, dir_fd=folder)
+        raise
+
+
 class _HourFile:
-    """One hour file being written: gzip stream, its kinds and count. A file of that name already
-    in the folder (or listed in its manifest: ``taken``) is never overwritten."""
+    """One hour file being written: gzip stream (into a temporary file beside it), its kinds and count.
+    A file of that name already in the folder (or listed in its manifest: ``taken``) is never
+    overwritten; a folder on the way must be a real one, not a link."""
 
     def __init__(self, root: Path, feed: str, hour: datetime, taken: set[str]) -> None:
         self.root, self.feed, self.hour, self.records, self.last = root, feed, hour, 0, hour
-        self.path = root / file_name(feed, hour)
-        if file_name(feed, hour) in taken or os.path.lexists(self.path):
-            raise RecordingError("{file}: the hour file exists already: record into a new folder (an hour "
-                                 "file is never overwritten)", file=str(self.path))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.body = self.path.with_suffix(".body")
-        self.out = gzip.open(self.body, "wb", compresslevel=6)
-        self.kinds: set[str] = set()
+        self.name, self.made, self.kinds = file_name(feed, hour), list[str](), set[str]()
+        self.gz, self.out, self.body = None, None, None  # what is open (discard closes it)
+        folder = folder_inside(root, [feed], self.name, create=True)
+        try:
+            if self.name in taken:
+                raise FileExistsError
+            self.out = create_new(folder, self.name.split("/")[1])[1]
+            self.made.append(self.name.split("/")[1])
+            self.made.append((body := create_new(folder))[0])
+            self.body = body[1]
+            self.gz = gzip.GzipFile(fileobj=self.body, mode="wb", compresslevel=6)
+        except BaseException as exc:
+            self.discard()
+            if isinstance(exc, FileExistsError):
+                raise RecordingError("{file}: the hour file exists already: record into a new folder (an "
+                                     "hour file is never overwritten)", file=str(root / self.name)) from None
+            raise
+        finally:
+            os.close(folder)
 
     def add(self, record: Event) -> None:
         if record.time < self.last:
@@ -100,66 +145,94 @@ class _HourFile:
                                  previous=self.last.isoformat())
         self.last = record.time
         self.kinds.add(record.kind)  # type: ignore[attr-defined]
-        self.out.write(record.to_wire() + b"\n")
+        self.gz.write(record.to_wire() + b"\n")
         self.records += 1
 
     def close(self) -> RecordedFile:
         """Prefix the header (a gzip member of its own: gzip readers join members) and hash."""
-        self.out.close()
+        self.gz.close()
         header = {"ioc_recording": FORMAT_VERSION, "feed": self.feed, "hour": self.hour.isoformat(),
                   "schema": {k: SCHEMA_VERSION for k in sorted(self.kinds)}}
-        with open(self.path, "wb") as out:
-            out.write(gzip.compress(json.dumps(header).encode() + b"\n"))
-            with open(self.body, "rb") as body:
-                while chunk := body.read(1 << 20):
-                    out.write(chunk)
-        self.body.unlink()
-        digest, _ = sha256_of(self.root, file_name(self.feed, self.hour))
-        return RecordedFile(file_name(self.feed, self.hour), self.feed, self.hour, self.records, digest)
+        first = gzip.compress(json.dumps(header).encode() + b"\n")
+        with self.out, self.body:
+            self.out.write(first)
+            self.body.seek(0)
+            digest, _ = copy_hashed(self.body, self.out, hashlib.sha256(first))
+        _remove(self.root, self.feed, self.made[1:])
+        return RecordedFile(self.name, self.feed, self.hour, self.records, digest)
 
     def discard(self) -> None:
         """Take the file back out of the folder (a write that failed leaves the folder as it was)."""
-        self.out.close()
-        self.body.unlink(missing_ok=True)
-        self.path.unlink(missing_ok=True)
-
-
-def _inside(base: Path, relative: str) -> Path | None:
-    """``base / relative`` if that stays inside ``base``, else None."""
-    if not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
-        return None
-    return base / relative
+        for f in (self.gz, self.body, self.out):
+            with suppress(OSError):
+                if f is not None:
+                    f.close()
+        _remove(self.root, self.feed, self.made)
 
 
 class _Attachments:
-    """The files records name, copied into the recording as they stream past."""
+    """The files records name, copied into the recording as they stream past (each made new, never
+    written through a link; one of that name there already is kept if it is the same file)."""
 
     def __init__(self, root: Path, folders: Mapping[str, Path]) -> None:
         self.root, self.folders = root, folders
         self.listed: dict[str, Attachment] = {}
         self.missing: list[str] = []
-        self.created: list[Path] = []
+        self.created: list[str] = []
 
     def add(self, record: Event) -> None:
         kind = record.kind  # type: ignore[attr-defined]
         folder = self.folders.get(kind)
         name = getattr(record, "path", None)
-        if folder is None or not isinstance(name, str):
+        if folder is None or not isinstance(name, str) or f"{kind}/{name}" in self.listed:
             return
-        source, target = _inside(folder, name), _inside(self.root / "files" / kind, name)
-        if source is None or target is None or not plain_relative_path(name) or not source.is_file():
+        source = folder / name  # inside the folder when a plain relative path
+        if not plain_relative_path(name) or not source.is_file():
             self.missing.append(f"{kind}/{name}")
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not os.path.lexists(target):
-            self.created.append(target)
-        shutil.copyfile(source, target)
-        digest, size = sha256_of(self.root, f"files/{kind}/{name}")
+        stored = f"files/{kind}/{name}"
+        into = folder_inside(self.root, stored.split("/")[:-1], stored, create=True)
+        try:
+            out = create_new(into, stored.rsplit("/", 1)[1])[1]
+            self.created.append(stored)
+        except FileExistsError:
+            out = None  # there already (another write into this folder): kept if the same file
+        finally:
+            os.close(into)
+        with out or nullcontext(), open(source, "rb") as src:
+            digest, size = copy_hashed(src, out)
+        if out is None and sha256_of(self.root, stored) != (digest, size):
+            raise RecordingError("{file}: another file of that name is in the folder already: record into a "
+                                 "new folder (a file is never overwritten)", file=stored)
         self.listed[f"{kind}/{name}"] = Attachment(kind, name, digest, size)
 
     def discard(self) -> None:
-        for path in self.created:
-            path.unlink(missing_ok=True)
+        for stored in self.created:
+            folder, name = stored.rsplit("/", 1)
+            _remove(self.root, folder, [name])
+
+
+def _write_manifest(root: Path, before: Manifest, written: list[RecordedFile], files: _Attachments) -> None:
+    """The folder's manifest: what it listed and what was written, put in place at once (through a
+    fresh temporary file: a link of its name is replaced, not written through)."""
+    known = {f.path: f for f in [*before.files, *written]}
+    listed = {a.stored: a for a in before.attachments} | {a.stored: a for a in files.listed.values()}
+    text = json.dumps(
+        {"ioc_recording": FORMAT_VERSION,
+         "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
+                    "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)],
+         "attachments": [listed[k].as_json() for k in sorted(listed)],
+         "missing": sorted(set(before.missing) | set(files.missing))},
+        indent=1).encode()
+    if len(text) > MAX_MANIFEST_BYTES:
+        raise RecordingError("{file}: the manifest would be larger than {limit} bytes, more than a reader "
+                             "accepts: record fewer hours into each folder", file=str(root / MANIFEST),
+                             limit=MAX_MANIFEST_BYTES)
+    folder = folder_inside(root, [], MANIFEST)
+    try:
+        _put(folder, MANIFEST, lambda out: out.write(text))
+    finally:
+        os.close(folder)
 
 
 def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: bool = False,
@@ -207,23 +280,12 @@ def write_recording(root: Path, records: Iterable[tuple[str, Event]], ordered: b
             files.add(record)
             current.add(record)
         written += [f.close() for f in open_files.values()]
+        _write_manifest(root, before, written, files)
     except BaseException:
         for f in started:
             f.discard()
         files.discard()
         raise
-    known = {f.path: f for f in [*before.files, *written]}
-    listed = {a.stored: a for a in before.attachments} | {a.stored: a for a in files.listed.values()}
-    text = json.dumps(
-        {"ioc_recording": FORMAT_VERSION,
-         "files": [{"path": f.path, "feed": f.feed, "hour": f.hour.isoformat(), "records": f.records,
-                    "sha256": f.sha256} for f in sorted(known.values(), key=lambda f: f.path)],
-         "attachments": [listed[k].as_json() for k in sorted(listed)],
-         "missing": sorted(set(before.missing) | set(files.missing))},
-        indent=1)
-    part = root / (MANIFEST + ".part")
-    part.write_text(text)
-    os.replace(part, root / MANIFEST)
     return sorted(written, key=lambda f: f.path)
 
 
@@ -381,25 +443,26 @@ def count_in_store(pool: Any, start: datetime, end: datetime, feeds: Sequence[st
 
 def restore_attachments(root: Path, folders: Mapping[str, Path], manifest: Manifest | None = None) -> int:
     """Copy a recording's files (their SHA-256 checked as they are copied) into ``folders`` (record
-    kind -> folder); returns how many were copied. A file that differs from the manifest is a
-    :class:`RecordingError` (and is not left in the folder)."""
+    kind -> folder); returns how many were copied. Each is copied into a fresh temporary file beside
+    its place (:func:`_put`: no name another file has) and put in place once it is whole (the folders
+    are the receiving machine's own: a link among them is followed); a file that differs from the
+    manifest is a :class:`RecordingError` (and is not left in the folder)."""
+    def copy(a: Attachment, out: BinaryIO) -> None:
+        with open_inside(root, a.stored, a.stored) as source:
+            if copy_hashed(source, out)[0] != a.sha256:
+                raise RecordingError("{file}: missing or altered (SHA-256 differs)", file=a.stored)
+
     copied = 0
     for a in (manifest or load_manifest(root)).attachments:
-        folder = folders.get(a.kind)
-        if folder is None:
+        if (folder := folders.get(a.kind)) is None:
             continue
         target = folder / a.path  # a plain relative path (checked with the manifest)
         target.parent.mkdir(parents=True, exist_ok=True)
-        part = target.with_name(target.name + ".part")
-        digest = hashlib.sha256()
-        with open_inside(root, a.stored, a.stored) as source, open(part, "wb") as out:
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-        if digest.hexdigest() != a.sha256:
-            part.unlink()
-            raise RecordingError("{file}: missing or altered (SHA-256 differs)", file=a.stored)
-        os.replace(part, target)
+        into = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _put(into, target.name, lambda out, a=a: copy(a, out))
+        finally:
+            os.close(into)
         copied += 1
     return copied
 

@@ -1,18 +1,24 @@
 """What a recording (:mod:`ioc.recording`) must be before anything is read from it: its manifest and
 its files checked with bounded memory, whatever was put in the folder.
 
-* The manifest is a regular file of at most :data:`MAX_MANIFEST_BYTES`; each of its entries is
-  checked: a file's path is the one the format names for its feed and hour (so no path leaves the
-  folder and no feed hour is listed twice), its hour an aware hour from :data:`EARLIEST_HOUR` to a
-  day past now, its record count a whole number; an attachment's kind a plain name and its path a
-  plain relative one.
-* A listed file is opened through the folders of the recording without following a link, and
-  must be a regular file (no link out of the folder, no device, no pipe).
+* The manifest is a regular file of at most :data:`MAX_MANIFEST_BYTES`, parsed from its bytes with
+  each entry of its lists checked as it is decoded (at most :data:`MAX_ENTRY_BYTES`; one of ``files``
+  or ``attachments`` an object of strings and numbers): what is held is its bytes and the entries
+  made, two to three times its size, never a parse of the whole (a list of ``{}`` is refused at its
+  first). It holds ``ioc_recording`` (first, as the writer puts it: another version is refused
+  before its entries are read), ``files``, ``attachments`` and ``missing``, no other field. A
+  file's path is the one the format names for its feed and hour (so no path leaves the folder and
+  no feed hour is listed twice), its hour an aware hour from :data:`EARLIEST_HOUR` to a day past
+  now, its record count a whole number; an attachment's kind a plain name and its path a plain
+  relative one.
+* A listed file is opened through the recording's folders without following a link (as the writer
+  makes its files: :func:`folder_inside`, :func:`create_new`), and must be a regular file of one
+  name (no link out of the folder, no device, no pipe, no hard link: one cannot be told from a
+  file outside the folder).
 * A file is read as a stream: its SHA-256 over the compressed bytes as they pass, its gzip
   decompressed a line at a time, a line at most :data:`MAX_LINE_BYTES` (a wire record's bound,
   :data:`ioc.records.MAX_WIRE_BYTES`, and its newline). A file with more lines than its manifest
-  count is refused as soon as that shows, so what is decompressed is bounded by what the manifest
-  claims.
+  count is refused as soon as that shows, so what is decompressed is bounded by what it claims.
 
 A refusal is a :class:`RecordingError` whose reason names the file (a catalogue message of the
 ``ioc`` domain: English ``str()``, :meth:`~ioc.i18n.Worded.said` in the reader's language).
@@ -26,9 +32,11 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -39,8 +47,13 @@ from ioc.records import MAX_WIRE_BYTES
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-#: a manifest's bound (a year of hour files of every feed and many key frames fit in it)
-MAX_MANIFEST_BYTES = 64 << 20
+#: a manifest's bound: as the writer writes it, an hour file's entry is about 235 bytes, a key frame's
+#: 180, a missing one's 55: a year of hour files of ten feeds (87,600 entries, 21 MB) and 50,000 key
+#: frames (9 MB) fit, or a day of 16 cameras' key frames at their most (one each 5 s, 15 MB if gone)
+MAX_MANIFEST_BYTES = 32 << 20
+#: an entry of a manifest's list, and a run of them decoded at once: its bound (an attachment's
+#: path is at most 1,024 characters, 6 bytes each when escaped, as is a key frame record's)
+MAX_ENTRY_BYTES = 64 << 10
 #: a record line's bound: a wire record's (what :func:`ioc.events.decode` accepts) and its newline
 MAX_LINE_BYTES = MAX_WIRE_BYTES + 1
 MAX_HEADER_BYTES = 64 << 10
@@ -75,7 +88,7 @@ def plain_name(name: object) -> bool:
     return isinstance(name, str) and _PLAIN_NAME.fullmatch(name) is not None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedFile:
     """One line of the manifest."""
 
@@ -86,7 +99,7 @@ class RecordedFile:
     sha256: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attachment:
     """A file a record names, carried in ``files/<kind>/<path>``."""
 
@@ -105,49 +118,99 @@ class Attachment:
 
 @dataclass
 class Manifest:
-    """A recording's manifest, every entry checked."""
+    """A recording's manifest, every entry checked. ``missing`` names are held as JSON lists of up to
+    :data:`MAX_ENTRY_BYTES` (as they were read): a short name costs its bytes, not an object."""
 
     files: list[RecordedFile] = field(default_factory=list)
     attachments: list[Attachment] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
+    missing_json: list[bytes] = field(default_factory=list)
+
+    @property
+    def missing(self) -> Iterator[str]:
+        return (name for part in self.missing_json for name in json.loads(part))
+
+
+def _refused(exc: OSError, label: str, missing: str) -> RecordingError:
+    """Why a step down a recording failed: not there, a link or a file on the way, or unreadable."""
+    if isinstance(exc, FileNotFoundError):
+        return RecordingError(missing, file=label)
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+        return RecordingError("{file}: not a regular file inside the recording (a link, a device or a pipe)",
+                              file=label)
+    return RecordingError("{file}: cannot be read ({reason})", file=label, reason=exc.strerror or exc)
+
+
+def folder_inside(root: Path, parts: Sequence[str], label: str, create: bool = False,
+                  missing: str = "{file}: listed in the manifest but missing") -> int:
+    """A descriptor of the folder ``root/parts...`` (the caller closes it), each step below ``root`` a
+    real folder, never a link, made when ``create`` and missing (a :class:`RecordingError` that names
+    ``label`` otherwise)."""
+    try:
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise _refused(exc, label, "{file}: missing (not a recording folder?)") from None
+    try:
+        for part in parts:
+            if create:
+                with suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=folder)
+            step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            os.close(folder)
+            folder = step
+    except OSError as exc:
+        os.close(folder)
+        raise _refused(exc, label, missing) from None
+    return folder
 
 
 def open_inside(root: Path, relative: str, label: str,
                 missing: str = "{file}: listed in the manifest but missing") -> BinaryIO:
     """``root / relative`` opened for reading, each step inside ``root`` taken without following a
-    link, and refused unless it is a regular file (``label`` names it in a refusal, ``missing`` is
-    the reason when it is not there)."""
+    link, and refused unless it is a regular file of one name (``label`` names it in a refusal,
+    ``missing`` is the reason when it is not there)."""
     parts = PurePosixPath(relative).parts
+    folder = folder_inside(root, parts[:-1], label, missing=missing)
+    not_regular = _refused(OSError(errno.ELOOP, ""), label, missing)
     try:
-        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise RecordingError("{file}: missing (not a recording folder?)", file=label) from None
-    except OSError as exc:
-        raise RecordingError("{file}: cannot be read ({reason})", file=label,
-                             reason=exc.strerror or exc) from None
-    not_regular = RecordingError("{file}: not a regular file inside the recording (a link, a device or a "
-                                 "pipe)", file=label)
-    try:
-        for part in parts[:-1]:
-            step = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
-            os.close(folder)
-            folder = step
         if not stat.S_ISREG(os.stat(parts[-1], dir_fd=folder, follow_symlinks=False).st_mode):
             raise not_regular
         fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
-    except FileNotFoundError:
-        raise RecordingError(missing, file=label) from None
-    except OSError as exc:  # a link (ELOOP) or a file where a folder should be (ENOTDIR)
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise not_regular from None
-        raise RecordingError("{file}: cannot be read ({reason})", file=label,
-                             reason=exc.strerror or exc) from None
+    except OSError as exc:
+        raise _refused(exc, label, missing) from None
     finally:
         os.close(folder)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped after the look
+    found = os.fstat(fd)
+    if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:  # swapped after the look, or a hard link
         os.close(fd)
-        raise not_regular
+        raise not_regular if not stat.S_ISREG(found.st_mode) else RecordingError(
+            "{file}: a hard link (the file has {links} names, one may be outside the recording): a "
+            "recording's file has one name", file=label, links=found.st_nlink)
     return os.fdopen(fd, "rb")
+
+
+def create_new(folder: int, name: str | None = None) -> tuple[str, BinaryIO]:
+    """A new file in the folder open as ``folder``: ``name`` (FileExistsError when anything is there,
+    a link included: nothing is written through one), or a fresh temporary name: ``.ioc-tmp-`` and 64
+    random bits, made with O_EXCL (no file already there), renamed or removed before the next."""
+    while True:
+        try:
+            made = name or f".ioc-tmp-{secrets.token_hex(8)}"
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return made, os.fdopen(os.open(made, flags, 0o666, dir_fd=folder), "w+b")
+        except FileExistsError:
+            if name:
+                raise
+
+
+def copy_hashed(source: BinaryIO, out: BinaryIO | None, digest: Any = None) -> tuple[str, int]:
+    """Copy ``source`` to ``out`` (if any); the SHA-256 (``digest`` continued) and size of what was read."""
+    digest, size = digest or hashlib.sha256(), 0
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+        if out is not None:
+            out.write(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 class HashedStream:
@@ -199,12 +262,8 @@ class HashedStream:
 
 def sha256_of(root: Path, relative: str) -> tuple[str, int]:
     """SHA-256 and size of a listed file (opened as :func:`open_inside` does)."""
-    digest, size = hashlib.sha256(), 0
     with open_inside(root, relative, relative) as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+        return copy_hashed(f, None)
 
 
 def read_header(stream: HashedStream, f: RecordedFile, schema_version: int) -> dict[str, int]:
@@ -264,94 +323,170 @@ def _hour(text: str, label: str, n: int) -> datetime:
     return hour
 
 
-def _objects(listed: list[Any], label: str, field: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each entry of the manifest's list ``field``, numbered from 1; each must be a JSON object."""
-    for n, doc in enumerate(listed, start=1):
-        if not isinstance(doc, dict):
-            raise RecordingError('{file}: entry {n} of "{field}" is not a JSON object', file=label, n=n,
-                                 field=field)
-        yield n, doc
-
-
-def _files(listed: list[Any], label: str) -> list[RecordedFile]:
-    out: dict[str, RecordedFile] = {}
-    for n, doc in _objects(listed, label, "files"):
-        path = _entry_field(doc, "path", str, label, n, "files")
-        feed = _entry_field(doc, "feed", str, label, n, "files")
-        records = _entry_field(doc, "records", int, label, n, "files")
-        sha256 = _entry_field(doc, "sha256", str, label, n, "files")
-        if not plain_name(feed):
-            raise RecordingError("{file}: entry {n}: the feed name {feed} is not a plain name", file=label,
-                                 n=n, feed=repr(feed))
-        hour = _hour(_entry_field(doc, "hour", str, label, n, "files"), label, n)
-        if path != file_name(feed, hour):
-            raise RecordingError("{file}: entry {n}: {path} is not the file of feed {feed} for that hour "
-                                 "({expected})", file=label, n=n, path=repr(path), feed=feed,
-                                 expected=file_name(feed, hour))
-        if records < 0:
-            raise RecordingError('{file}: entry {n}: "records" is negative', file=label, n=n)
-        if not _SHA256.fullmatch(sha256):
-            raise RecordingError("{file}: entry {n}: the SHA-256 is not 64 hexadecimal digits", file=label,
-                                 n=n)
-        if path in out:
-            raise RecordingError("{file}: {path} is listed twice", file=label, path=path)
-        out[path] = RecordedFile(path, feed, hour, records, sha256)
-    return list(out.values())
-
-
 def plain_relative_path(path: str) -> bool:
     """A relative path of plain steps (no empty step, no ``.`` or ``..``): one that stays inside."""
     parts = path.split("/")
     return 0 < len(path) <= 1024 and "\x00" not in path and all(p not in ("", ".", "..") for p in parts)
 
 
-def _attachments(listed: list[Any], label: str) -> list[Attachment]:
-    out: dict[tuple[str, str], Attachment] = {}
-    for n, doc in _objects(listed, label, "attachments"):
-        kind = _entry_field(doc, "kind", str, label, n, "attachments")
-        path = _entry_field(doc, "path", str, label, n, "attachments")
-        sha256 = _entry_field(doc, "sha256", str, label, n, "attachments")
-        size = _entry_field(doc, "bytes", int, label, n, "attachments")
-        if not plain_name(kind) or not plain_relative_path(path):
-            raise RecordingError("{file}: attachment {n}: {kind}/{path} is not a plain relative path inside "
-                                 "its folder", file=label, n=n, kind=kind, path=path)
-        if not _SHA256.fullmatch(sha256) or size < 0:
-            raise RecordingError('{file}: attachment {n}: "sha256" or "bytes" is not valid', file=label, n=n)
-        if (kind, path) in out:
-            raise RecordingError("{file}: {path} is listed twice", file=label, path=f"{kind}/{path}")
-        out[kind, path] = Attachment(kind, path, sha256, size)
-    return list(out.values())
+def _file(doc: dict[str, Any], label: str, n: int, names: dict[str, str]) -> RecordedFile:
+    path, feed, records, sha256 = (_entry_field(doc, key, type_, label, n, "files") for key, type_ in
+                                   (("path", str), ("feed", str), ("records", int), ("sha256", str)))
+    if not plain_name(feed):
+        raise RecordingError("{file}: entry {n}: the feed name {feed} is not a plain name", file=label,
+                             n=n, feed=repr(feed))
+    hour = _hour(_entry_field(doc, "hour", str, label, n, "files"), label, n)
+    if path != file_name(feed, hour):
+        raise RecordingError("{file}: entry {n}: {path} is not the file of feed {feed} for that hour "
+                             "({expected})", file=label, n=n, path=repr(path), feed=feed,
+                             expected=file_name(feed, hour))
+    if records < 0:
+        raise RecordingError('{file}: entry {n}: "records" is negative', file=label, n=n)
+    if not _SHA256.fullmatch(sha256):
+        raise RecordingError("{file}: entry {n}: the SHA-256 is not 64 hexadecimal digits", file=label, n=n)
+    return RecordedFile(path, names.setdefault(feed, feed), hour, records, sha256)
+
+
+def _attachment(doc: dict[str, Any], label: str, n: int, names: dict[str, str]) -> Attachment:
+    kind, path, sha256, size = (_entry_field(doc, key, type_, label, n, "attachments") for key, type_ in
+                                (("kind", str), ("path", str), ("sha256", str), ("bytes", int)))
+    if not plain_name(kind) or not plain_relative_path(path):
+        raise RecordingError("{file}: attachment {n}: {kind}/{path} is not a plain relative path inside "
+                             "its folder", file=label, n=n, kind=kind, path=path)
+    if not _SHA256.fullmatch(sha256) or size < 0:
+        raise RecordingError('{file}: attachment {n}: "sha256" or "bytes" is not valid', file=label, n=n)
+    return Attachment(names.setdefault(kind, kind), path, sha256, size)
+
+
+_SPACE = re.compile(rb"[ \t\n\r]*+")
+_STRING = rb'"(?:[^"\\]++|\\.)*+"'
+#: an object of strings and scalars, no list or object in it: an entry of ``files`` or ``attachments``
+_FLAT_OBJECT = rb'\{(?:[^{}\[\]"]++|' + _STRING + rb')*+\}'
+_NAME, _SCALAR = re.compile(_STRING), re.compile(_STRING + rb'|[^\s,:\[\]{}"]++')
+#: a run of entries of a list, decoded together (a call per run, not per entry)
+_STRINGS, _FLAT_OBJECTS = (re.compile(one + rb"(?:[ \t\n\r]*+,[ \t\n\r]*+" + one + rb")*+")
+                           for one in (_STRING, _FLAT_OBJECT))
+
+
+class _ManifestText:
+    """A manifest's bytes, parsed from ``pos`` on: a value is decoded only once a pattern has found
+    it, no longer than an entry's bound, and let go once checked."""
+
+    def __init__(self, data: bytes, label: str) -> None:
+        self.data, self.label, self.pos = data, label, 0
+
+    def not_json(self, reason: str) -> RecordingError:
+        return RecordingError("{file}: not JSON ({reason})", file=self.label, reason=reason[:200])
+
+    def peek(self) -> bytes:  # the next byte after white space (b"" at the end)
+        self.pos = _SPACE.match(self.data, self.pos).end()  # type: ignore[union-attr]
+        return self.data[self.pos:self.pos + 1]
+
+    def take(self, chars: bytes) -> bytes:  # the next byte, one of chars
+        found = self.peek()
+        if not found or found not in chars:
+            raise self.not_json(f"expecting {' or '.join(chars.decode())} at byte {self.pos}")
+        self.pos += 1
+        return found
+
+    def values(self, pattern: re.Pattern[bytes]) -> tuple[bytes, list[Any]] | None:
+        """The text and values of what ``pattern`` finds next within :data:`MAX_ENTRY_BYTES`, if any."""
+        if not self.peek():
+            raise self.not_json(f"it ends at byte {self.pos}, inside a list or object")
+        found = pattern.match(self.data, self.pos, self.pos + MAX_ENTRY_BYTES)
+        if found is None:
+            return None
+        try:
+            values = json.loads(b"[" + found.group() + b"]")
+        except ValueError as exc:
+            raise self.not_json(f"{exc} after byte {self.pos}") from None
+        self.pos = found.end()
+        return found.group(), values
+
+    def items(self, closing: bytes) -> Iterator[None]:
+        """Once for each item (or run of items) of the object or list whose opening byte is next."""
+        self.pos += 1
+        more = self.peek() != closing
+        if not more:
+            self.pos += 1
+        while more:
+            yield
+            more = self.take(closing + b",") == b","
+
+
+def _read_list(text: _ManifestText, field: str, manifest: Manifest) -> None:
+    """The manifest's list ``field``, each entry checked as it is read (and its JSON let go)."""
+    label, names, taken, n = text.label, dict[str, str](), dict[str, set[str]](), 0
+    not_list = RecordingError('{file}: "{field}" is not a list', file=label, field=field)
+    if text.peek() != b"[":
+        raise not_list
+    for _ in text.items(b"]"):
+        found = text.values(_STRINGS if field == "missing" else _FLAT_OBJECTS)
+        if found is None and field == "missing":
+            raise not_list
+        if found is None and text.peek() == b"{":
+            raise RecordingError('{file}: entry {n} of "{field}" is not an object of strings and numbers of '
+                                 'at most {limit} bytes', file=label, n=n + 1, field=field,
+                                 limit=MAX_ENTRY_BYTES)
+        if found is None:
+            raise RecordingError('{file}: entry {n} of "{field}" is not a JSON object', file=label, n=n + 1,
+                                 field=field)
+        if field == "missing":
+            manifest.missing_json.append(b"[" + found[0] + b"]")
+            continue
+        for doc in found[1]:
+            n += 1
+            if field == "files":
+                f = _file(doc, label, n, names)
+                group, name, shown = f.feed, f.path, f.path
+                manifest.files.append(f)
+            else:
+                a = _attachment(doc, label, n, names)
+                group, name, shown = a.kind, a.path, f"{a.kind}/{a.path}"
+                manifest.attachments.append(a)
+            if name in taken.setdefault(group, set()):
+                raise RecordingError("{file}: {path} is listed twice", file=label, path=shown)
+            taken[group].add(name)
 
 
 def load_manifest(root: Path) -> Manifest:
-    """A recording's manifest with every entry checked (a :class:`RecordingError` otherwise)."""
+    """A recording's manifest with every entry checked as it is decoded (a :class:`RecordingError`
+    otherwise): memory two to three times the manifest's size (see the module's docstring)."""
     label = str(root / MANIFEST)
-    chunks: list[bytes] = []
-    size = 0
     with open_inside(root, MANIFEST, label, "{file}: missing (not a recording folder?)") as f:
-        while size <= MAX_MANIFEST_BYTES and (chunk := f.read(1 << 20)):  # never more than the bound
-            chunks.append(chunk)
-            size += len(chunk)
-    if size > MAX_MANIFEST_BYTES:
-        raise RecordingError("{file}: larger than {limit} bytes", file=label, limit=MAX_MANIFEST_BYTES)
-    text = b"".join(chunks)
-    try:
-        doc = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise RecordingError("{file}: not JSON ({reason})", file=label, reason=str(exc)[:200]) from None
-    version = doc.get("ioc_recording") if isinstance(doc, dict) else None
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise RecordingError("{file}: not a version {version} recording", file=label, version=FORMAT_VERSION)
-    for key in ("files", "attachments", "missing"):
-        if not isinstance(doc.get(key, []), list):
-            raise RecordingError('{file}: "{field}" is not a list', file=label, field=key)
-    missing = doc.get("missing", [])
-    if not all(isinstance(m, str) for m in missing):
-        raise RecordingError('{file}: "{field}" is not a list', file=label, field="missing")
-    if "files" not in doc:
+        if (size := os.fstat(f.fileno()).st_size) > MAX_MANIFEST_BYTES:  # never read at all
+            raise RecordingError("{file}: larger than {limit} bytes", file=label, limit=MAX_MANIFEST_BYTES)
+        text = _ManifestText(f.read(size + 1), label)  # what was looked at (a file grown since: cut)
+    manifest, seen = Manifest(), set()
+    not_version = RecordingError("{file}: not a version {version} recording", file=label,
+                                 version=FORMAT_VERSION)
+    if text.peek() != b"{":
+        raise not_version
+    for _ in text.items(b"}"):
+        if (found := text.values(_NAME)) is None:
+            raise text.not_json(f"expecting a name at byte {text.pos}")
+        key = found[1][0]
+        text.take(b":")
+        if key in seen:
+            raise RecordingError("{file}: {path} is listed twice", file=label, path=found[0].decode())
+        seen.add(key)
+        if key == "ioc_recording":
+            version = (text.values(_SCALAR) or (b"", [None]))[1][0]
+            if type(version) is not int or version != FORMAT_VERSION:
+                raise not_version
+        elif key in ("files", "attachments", "missing"):
+            _read_list(text, key, manifest)
+        else:
+            raise RecordingError('{file}: an unknown field {field} (a version {version} manifest holds '
+                                 '"ioc_recording", "files", "attachments" and "missing")', file=label,
+                                 field=found[0].decode(), version=FORMAT_VERSION)
+    if text.peek():
+        raise text.not_json(f"extra data at byte {text.pos}")
+    if "ioc_recording" not in seen:
+        raise not_version
+    if "files" not in seen:
         raise RecordingError('{file}: "{field}" is not a list', file=label, field="files")
-    return Manifest(_files(doc["files"], label), _attachments(doc.get("attachments", []), label),
-                    list(missing))
+    return manifest
 
 
 def lines_after_header(stream: HashedStream) -> Iterator[tuple[int, bytes]]:

@@ -551,3 +551,195 @@ def test_the_recording_commands_refuse_a_broken_recording_with_a_message_not_a_t
     (tmp_path / "rec" / victim).unlink()
     refused(ioc("replay", "--recording", rec, *window),
             f"ioc replay: {victim}: listed in the manifest but missing")
+
+
+def writers_manifest(root: Path, target: int) -> None:
+    """A manifest of just under ``target`` bytes in the writer's own form (its indent, its fields),
+    listing hour files of ten feeds as a real one does (the files themselves are not made)."""
+    real = json.loads((root / "manifest.json").read_text())["files"][0]
+    t0 = datetime(2001, 1, 1, tzinfo=UTC)
+
+    def text(n: int) -> str:
+        entries = []
+        for i in range(n):
+            feed, hour = f"feed{i % 10}", t0 + timedelta(hours=i // 10)
+            entries.append({**real, "path": f"{feed}/{feed}-{hour:%Y%m%dT%H}Z.jsonl.gz", "feed": feed,
+                            "hour": hour.isoformat(), "records": 10**6 + i, "sha256": f"{i:064x}"})
+        return json.dumps({"ioc_recording": 1, "files": entries, "attachments": [], "missing": []}, indent=1)
+
+    per_entry = len(text(1000)) / 1000
+    (root / "manifest.json").write_text(text(int(target / per_entry) - 10))
+
+
+def peak_of(call: Callable[[], object]) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        try:
+            result: object = call()
+        except RecordingError as exc:
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_manifest_near_its_bound_is_read_with_memory_of_its_own_scale(tmp_path: Path,
+                                                                       vessels: list[Event]) -> None:
+    """Each entry is checked as it is decoded: a list of ``{}`` near the bound is refused at its first
+    (a parse of the whole held 25 times its size), and a real manifest near the bound is held at
+    about the size of the entries it lists."""
+    from ioc.recording_checks import MAX_MANIFEST_BYTES, load_manifest
+
+    cap = MAX_MANIFEST_BYTES
+    assert cap <= 32 << 20  # a year of hour files of ten feeds and 50,000 key frames (see its comment)
+    hostile = {
+        "empty objects": '{"ioc_recording": 1, "files": [' + ", ".join(["{}"] * (cap // 5)) + "]}",
+        "lists": '{"ioc_recording": 1, "files": [' + ", ".join(["[]"] * (cap // 5)) + "]}",
+        "nested": '{"ioc_recording": 1, "files": [{"path": [' + ",".join(["{}"] * (cap // 4)) + "]}]}",
+    }
+    reasons = {"empty objects": 'entry 1 of "files": "path" is missing',
+               "lists": 'entry 1 of "files" is not a JSON object',
+               "nested": 'entry 1 of "files" is not an object of strings and numbers'}
+    for case, text in hostile.items():
+        (tmp_path / "manifest.json").write_text(text)
+        size = len(text)
+        del text
+        assert size > cap * 3 // 4
+        refused, peak = peak_of(lambda: read_manifest(tmp_path))
+        assert isinstance(refused, RecordingError) and reasons[case] in str(refused), (case, refused)
+        assert peak < 1.5 * size, f"{case}: {peak / 2**20:.0f} MiB held for {size / 2**20:.0f} MiB"
+    names = '{"ioc_recording": 1, "files": [], "missing": [' + ", ".join(
+        f'"k/{i:x}"' for i in range(cap // 12)) + "]}"
+    (tmp_path / "manifest.json").write_text(names)
+    manifest, peak = peak_of(lambda: load_manifest(tmp_path))
+    assert sum(1 for _ in manifest.missing) == cap // 12  # type: ignore[attr-defined]
+    assert peak < 3 * len(names), f"{peak / 2**20:.0f} MiB held for {len(names) / 2**20:.0f} MiB of names"
+
+    rec = tmp_path / "rec"
+    a_recording(rec, vessels)
+    writers_manifest(rec, cap - (8 << 10))
+    size = (rec / "manifest.json").stat().st_size
+    assert cap - (64 << 10) < size <= cap
+    listed, peak = peak_of(lambda: read_manifest(rec))
+    assert isinstance(listed, list) and len(listed) > 100_000
+    assert peak < 3.5 * size, f"{peak / 2**20:.0f} MiB held for a manifest of {size / 2**20:.0f} MiB"
+    # the writer does not make a manifest its readers would refuse (and takes its hour file out)
+    before = {p: p.read_bytes() for p in rec.rglob("*") if p.is_file()}
+    more = [("readings", EnvironmentReading(time=datetime(2020, 5, 1, tzinfo=UTC) + timedelta(minutes=20 * i),
+                                            source_id="hue-vyda", metric="pm25", value=1.0, unit="µg/m³"))
+            for i in range(3 * 24 * 20)]  # 480 hour files: 100 kB more than the manifest's room
+    with pytest.raises(RecordingError, match=f"the manifest would be larger than {cap} bytes"):
+        write_recording(rec, more)
+    assert {p: p.read_bytes() for p in rec.rglob("*") if p.is_file()} == before
+
+
+def entries_of(root: Path) -> dict[str, object]:
+    """Every name under ``root``: a link's target, a file's bytes (a folder as None)."""
+    return {str(p.relative_to(root)): os.readlink(p) if p.is_symlink() else p.read_bytes() if p.is_file()
+            else None for p in root.rglob("*")}
+
+
+def test_the_writer_never_writes_through_a_link_in_the_folder(tmp_path: Path) -> None:
+    """Links left in the output folder where the writer would put a key frame, an hour file's body, its
+    manifest, or a feed's folder: the write is refused or goes round them; nothing outside changes."""
+    from PIL import Image
+
+    from ioc.feeds.cameras.records import CameraKeyFrame
+
+    frames, out, outside = tmp_path / "frames", tmp_path / "out", tmp_path / "outside"
+    (frames / "cam-01").mkdir(parents=True)
+    Image.new("RGB", (64, 36), (90, 120, 40)).save(frames / KEYFRAME, "JPEG")
+    outside.mkdir()
+    victims = {name: outside / name for name in ("key-frame.txt", "body.txt", "manifest.txt")}
+    for name, victim in victims.items():
+        victim.write_text(f"precious {name}\n")
+    t0 = datetime(2020, 4, 7, 21, 10, tzinfo=UTC)
+    pairs = [("environment", EnvironmentReading(time=t0, source_id="hue-vyda", metric="pm25", value=1.0,
+                                                unit="µg/m³")),
+             ("cameras", CameraKeyFrame(time=t0 + timedelta(minutes=60), source_id="cam-01", path=KEYFRAME,
+                                        width=64, height=36))]
+    (out / "files" / "camera.keyframe" / "cam-01").mkdir(parents=True)
+    (out / "environment").mkdir()
+    (out / "files" / "camera.keyframe" / KEYFRAME).symlink_to(victims["key-frame.txt"])
+    (out / "environment" / "environment-20200407T21Z.jsonl.body").symlink_to(victims["body.txt"])
+    (out / "manifest.json.part").symlink_to(victims["manifest.txt"])
+    before, outside_before = entries_of(out), entries_of(outside)
+
+    with pytest.raises(RecordingError, match=f"files/camera.keyframe/{KEYFRAME}: not a regular file inside"):
+        write_recording(out, pairs, attachments={"camera.keyframe": frames})
+    assert entries_of(outside) == outside_before
+    assert {k: v for k, v in entries_of(out).items() if v is not None} == \
+        {k: v for k, v in before.items() if v is not None}  # nothing written, nothing left
+    (out / "files" / "camera.keyframe" / KEYFRAME).unlink()
+    written = write_recording(out, pairs, attachments={"camera.keyframe": frames})
+    assert entries_of(outside) == outside_before
+    assert len(written) == 2 and not (out / "manifest.json").is_symlink()
+    assert [r for _, r in read_recording(out, *ALL_TIME)] == [r for _, r in pairs]
+    assert (out / "files" / "camera.keyframe" / KEYFRAME).read_bytes() == (frames / KEYFRAME).read_bytes()
+    assert not [p for p in out.rglob(".ioc-tmp-*")]
+    # a feed's folder that is a link out: refused, and nothing is written where it points
+    (outside / "vessels").mkdir()
+    (out / "vessels").symlink_to(outside / "vessels")
+    reading = EnvironmentReading(time=t0, source_id="hue-vyda", metric="pm25", value=2.0, unit="µg/m³")
+    with pytest.raises(RecordingError, match="vessels/vessels-20200407T21Z.jsonl.gz: not a regular file"):
+        write_recording(out, [("vessels", reading)])
+    assert entries_of(outside) == {**outside_before, "vessels": None}
+
+
+def test_an_attachment_whose_name_ends_in_part_is_restored_beside_the_other(tmp_path: Path,
+                                                                         vessels: list[Event]) -> None:
+    """Key frames ``k.jpg`` and ``k.jpg.part`` (names a camera may give): each is restored through a
+    temporary name no file has, whatever order the manifest lists them in."""
+    from PIL import Image
+
+    from ioc.feeds.cameras.records import CameraKeyFrame
+    from ioc.recording import import_recording
+
+    frames, there = tmp_path / "frames-here", tmp_path / "frames-there"
+    a_recording(tmp_path / "rec", vessels, frames=frames)
+    Image.new("RGB", (32, 18), (200, 10, 10)).save(frames / (KEYFRAME + ".part"), "JPEG")
+    t = datetime(2020, 4, 7, 23, 30, tzinfo=UTC)
+    part = CameraKeyFrame(time=t, source_id="cam-01", path=KEYFRAME + ".part", width=32, height=18)
+    write_recording(tmp_path / "rec", [("cameras", part)], attachments={"camera.keyframe": frames})
+    edit_manifest(tmp_path / "rec", lambda doc: doc["attachments"].reverse())  # the ".part" one first
+    assert [a["path"] for a in json.loads((tmp_path / "rec" / "manifest.json").read_text())["attachments"]] \
+        == [KEYFRAME + ".part", KEYFRAME]
+    written: list[Event] = []
+    import_recording(tmp_path / "rec", written.extend, {"camera.keyframe": there})
+    for name in (KEYFRAME, KEYFRAME + ".part"):
+        assert (there / name).read_bytes() == (frames / name).read_bytes(), name
+    assert sorted(p.name for p in (there / "cam-01").iterdir()) == \
+        sorted(p.name for p in (frames / "cam-01").iterdir())  # no temporary file left
+
+
+def test_a_hard_link_to_a_file_outside_the_recording_is_refused_with_its_name(tmp_path: Path,
+                                                                             vessels: list[Event]) -> None:
+    """A hard link cannot be told from its original: a key frame or an hour file with another name
+    (a secret elsewhere on the disk, linked in and sealed into the manifest) is refused, not imported."""
+    from ioc.recording import import_recording
+
+    root, there = tmp_path / "rec", tmp_path / "frames-there"
+    a_recording(root, vessels, frames=tmp_path / "frames-here")
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"TOP SECRET\n")
+    stored = root / "files" / "camera.keyframe" / KEYFRAME
+    stored.unlink()
+    os.link(secret, stored)
+
+    def seal(doc: dict) -> None:
+        doc["attachments"][0].update(sha256=hashlib.sha256(b"TOP SECRET\n").hexdigest(), bytes=11)
+    edit_manifest(root, seal)
+    written: list[Event] = []
+    with pytest.raises(RecordingError, match=f"files/camera.keyframe/{KEYFRAME}: a hard link"):
+        import_recording(root, written.extend, {"camera.keyframe": there})
+    assert written == [] and not there.exists()
+    stored.unlink()
+    shutil.copyfile(secret, stored)  # the same bytes, one name: imported
+    import_recording(root, written.extend, {"camera.keyframe": there})
+    assert (there / KEYFRAME).read_bytes() == b"TOP SECRET\n"
+
+    victim = last_vessels_file(root)
+    os.link(root / victim, tmp_path / "elsewhere.jsonl.gz")
+    with pytest.raises(RecordingError, match=f"{victim}: a hard link") as refused:
+        list(read_recording(root, *ALL_TIME))
+    assert refused.value.said("vi").startswith(f"{victim}: là liên kết cứng (tệp có 2 tên")
