@@ -666,16 +666,16 @@ def test_an_open_fails_at_its_timeout_however_the_camera_trickles_its_answer(scr
     camera = ScriptedCamera(script, head=b"")
     capture = CameraCapture("hue-cam-trickle", camera.url, open_timeout_s=1, read_timeout_s=1,
                             backoff_initial=0.1, backoff_max=0.2)
-    started = time.monotonic()
     try:
         wait_for(lambda: capture.next_frame(timeout=0.5) is None and capture.health["errors"] >= 1,
                  "the open given up")
-        took = time.monotonic() - started
+        trickling = not camera.stalled.is_set()
     finally:
         capture.close()
         camera.close()
     assert "no answer in 1 s" in capture.health["last_error"]
-    assert took < 15  # not when the camera stops after 20 s: each byte came within the 1 s
+    # given up while the camera still trickled (each byte came within the 1 s), not once it fell silent
+    assert trickling
 
 
 def test_closing_a_capture_ends_an_open_under_way_and_its_thread() -> None:
@@ -716,14 +716,13 @@ def test_a_chunked_stream_whose_chunk_size_trickles_in_drops_at_the_read_timeout
     stream = HttpMjpegStream(camera.url, open_timeout_s=5, read_timeout_s=1)
     try:
         assert stream.isOpened() and stream.grab() and stream.part_error is None
-        started = time.monotonic()
         assert not stream.grab()
-        took = time.monotonic() - started
+        trickling = not camera.stalled.is_set()
     finally:
         stream.release()
         camera.close()
     assert stream.error == "no complete MJPEG part in 1 s"
-    assert took < 15  # not when the camera stops after 20 s
+    assert trickling  # dropped while the size line still trickled in, not once the camera fell silent
 
 
 @pytest.mark.parametrize("end", ["boundary", "read-timeout", "interrupt"])
