@@ -28,12 +28,12 @@ Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 # characters no XML 1.0 document and no PostgreSQL text can hold (C0 controls but tab, LF and CR;
 # U+FFFE and U+FFFF; lone surrogates)
-_UNKEEPABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+UNKEEPABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def unkeepable(text: str) -> str | None:
     """The first character of ``text`` that a stored text cannot keep, as ``U+XXXX``; ``None`` if none."""
-    found = _UNKEEPABLE.search(text)
+    found = UNKEEPABLE.search(text)
     return None if found is None else f"U+{ord(found.group()):04X}"
 
 

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from flask import Response
 
+from ioc.records import UNKEEPABLE
+
 # the element name of one item of each XML list
 XML_ITEM = {"services": "service", "service_requests": "request", "errors": "error",
             "attributes": "attribute", "values": "value", "history": "change"}
 
 
-# what XML 1.0 cannot carry at all (not even escaped): the intake refuses it, and anything stored
-# before that rule (or written to the store by other means) is left out here rather than making the
-# whole list unreadable
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    return "" if value is None else _NOT_XML.sub("", str(value))
+    # what XML 1.0 cannot carry at all (not even escaped): the intake refuses it, and anything stored
+    # before that rule (or written to the store by other means) is left out rather than making the
+    # whole list unreadable
+    return "" if value is None else UNKEEPABLE.sub("", str(value))
 
 
 def _fill(parent: ET.Element, key: str, value: Any) -> None:
