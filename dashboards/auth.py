@@ -137,11 +137,13 @@ class Auth:
         trusted_proxies: Sequence[str] = (),
         extra_origins: Sequence[str] = (),
         language: str = "en",
+        city: str = "",
     ) -> None:
         self.language = language  # the city's default; a screen or user may choose another
         self.people = people
         self.settings = settings
-        self.title = title
+        self.title = title  # a dashboards catalogue message: said in the page's language
+        self.city = city
         self.proxies = ProxyTrust(trusted_proxies)
         self.headers = SecurityHeaders(extra_origins)
 
@@ -334,7 +336,7 @@ class Auth:
             if who
             else ""
         )
-        title = html.escape(t(self.title, lang))
+        title = html.escape(" · ".join(x for x in (t(self.title, lang), self.city) if x))
         sub = tr("Duty console: log in with your own account. Every action is recorded in your name.")
         err = f'<p class="login-error" role="alert">{tr(error)}</p>' if error else ""
         page = f"""<!doctype html>
@@ -368,8 +370,9 @@ def install(
     trusted_proxies: Sequence[str] = (),
     extra_origins: Sequence[str] = (),
     language: str = "en",
+    city: str = "",
 ) -> Auth:
     """Create and install the :class:`Auth` of ``server``."""
-    auth = Auth(people, settings, title, trusted_proxies, extra_origins, language)
+    auth = Auth(people, settings, title, trusted_proxies, extra_origins, language, city)
     auth.install(server)
     return auth

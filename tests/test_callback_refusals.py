@@ -136,6 +136,7 @@ def test_hostile_requests_around_the_login_and_the_json_routes_get_a_4xx_not_a_5
 
     anonymous = create_app(plain_store.pool, Settings()).server.test_client()
     page = anonymous.get("/login?lang=vi").get_data(as_text=True)
+    assert "<h1>Trung tâm Giám sát, Điều hành · " in page  # the site's name in the page's language too
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
     answer = anonymous.post("/login", data={"csrf_token": "x"}, headers={"X-CSRFToken": "\u00e9"})

@@ -53,7 +53,8 @@ def create_console(
         server,
         people,
         cfg.auth,
-        title=f"{settings.web.title} · {settings.city}",
+        title=settings.web.title,  # said in the login page's language; the city's name follows
+        city=settings.city,
         trusted_proxies=settings.web.trusted_proxies,
         extra_origins=[o for o in [origin(settings.web.map_tiles_url)] if o],
         language=settings.web.language,
