@@ -80,12 +80,19 @@ def test_security_page_in_both_languages_with_raw_lines_for_analysts(served: tup
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "An toàn mạng" in text and "MÔ PHỎNG" in text and "203.0.113." in text
     assert "Dòng gốc" in text and "Failed password for user" in text  # an analyst sees raw lines
+    # the parsers' codes read as words of the page's language, not as stored ("login", "failure")
+    assert set(grid_column(driver, "action")) == {"đăng nhập"}
+    assert set(grid_column(driver, "outcome")) == {"thất bại"} and set(grid_column(driver, "log")) == {
+        "nhật ký đăng nhập"}
     driver.save_screenshot(str(ARTIFACTS / "security-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/security/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
         lambda d: "Network security" in d.find_element(By.TAG_NAME, "body").text)
     text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
     assert "Top sources (24 h)" in text and "SIMULATED" in text
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: grid_column(d, "outcome"))
+    assert set(grid_column(driver, "outcome")) == {"failure"} and set(grid_column(driver, "log")) == {
+        "login log"}
     driver.save_screenshot(str(ARTIFACTS / "security-en.png"))  # type: ignore[attr-defined]
 
 

@@ -39,6 +39,18 @@ GRID_TEXTS = {
 }
 
 
+#: the parsers' closed vocabularies (``log``, ``action``, ``outcome``) as words of the page's language; a
+#: value not listed (a future parser's) shows as it is stored
+CODE_WORDS: dict[str, dict[str, str]] = {
+    "log": {"auth": "login log", "syslog": "system log", "fail2ban": "fail2ban", "web": "web server",
+            "suricata": "Suricata IDS"},
+    "action": {"login": "login", "message": "message", "ban": "ban", "unban": "unban", "match": "match",
+               "http_request": "web request", "ids_alert": "IDS alert", "anomaly": "anomaly", "flow": "flow",
+               "dns": "DNS query", "http": "HTTP", "tls": "TLS"},
+    "outcome": {"success": "success", "failure": "failure", "unknown": "unknown"},
+}
+
+
 def column_defs(lang: str, raw: bool) -> list[dict[str, Any]]:
     cols = [{"field": f, "headerName": t(label, lang), "filter": kind, "flex": flex,
              **({"filterParams": {"maxNumConditions": 1}} if kind == NUMBER else {}),
@@ -57,6 +69,9 @@ def grid_rows(events: list[dict[str, Any]], lang: str, tz: str, raw: bool) -> li
         row = {k: e.get(k) for k, *_ in COLUMNS}
         row["id"] = f"{e['host']}|{e['time'].isoformat()}|{e['digest']}"
         row["time"] = format_time(e["time"], lang, tz, "yyyy-MM-dd HH:mm:ss")  # filterable as text
+        for field, words in CODE_WORDS.items():  # filtered by the word shown, like every column
+            if row[field] in words:
+                row[field] = t(words[row[field]], lang)
         row["raw"] = e.get("raw") or "" if raw else ""
         rows.append(row)
     return rows
