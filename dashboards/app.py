@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import partial
 
 import dash
-from flask import Response
+from flask import Response, abort, request
 from psycopg_pool import ConnectionPool
 
 from dashboards import auth, callback_refusals, freshness, i18n, wall
@@ -45,6 +45,15 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
     guard = auth.Auth.of(app.server)
     if guard is not None:  # the Content Security Policy allows these pages' inline scripts by hash
         guard.headers.allow_pages(app, *(p for p in pages if p is not None))
+
+    @app.server.before_request
+    def no_such_page() -> None:
+        """Every page is one page at its prefix: Dash's catch-all route under it (``/<path>``,
+        ``/sea/<path>``) would answer any address with that page, a mistyped link or a scanner's
+        probe with ``200`` and the wall. Such an address is ``404``."""
+        rule = request.url_rule
+        if rule is not None and rule.endpoint == rule.rule and rule.rule.endswith("<path:path>"):
+            abort(404)
 
     @app.server.route("/healthz", endpoint="ioc_healthz")
     def healthz() -> Response:

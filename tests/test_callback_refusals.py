@@ -160,3 +160,16 @@ def test_hostile_requests_around_the_login_and_the_json_routes_get_a_4xx_not_a_5
                                             "csrf_token": token.group(1), "next": "/console/\r\nX-Evil: 1"})
     assert answer.status_code in (302, 303) and answer.headers["Location"].endswith("/console/")
     assert "X-Evil" not in answer.headers
+
+
+def test_an_address_that_is_no_page_is_404_not_the_wall(session: Any) -> None:
+    """Dash's catch-all under each page's prefix answered any address with that page (200)."""
+    client, _ = session
+    for path in ("/wp-login.php", "/favicon.ico", "/sea/no-such-thing", "/console/x/y", "/security/.env"):
+        answer = client.get(path, headers={"Accept": "text/html"})
+        assert answer.status_code == 404, path
+        assert answer.get_data(as_text=True).startswith("404 "), path  # the short text, in the language
+    for path in ("/", "/sea/", "/console/", "/security/", "/console/assets/theme.css"):
+        assert client.get(path, headers={"Accept": "text/html"}).status_code == 200, path
+    moved = client.get("/sea?mmsi=574001230")  # the console's vessel link: to the page, query kept
+    assert moved.status_code in (301, 308) and moved.headers["Location"].endswith("/sea/?mmsi=574001230")

@@ -392,6 +392,15 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
         errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
 
+        # the console's link to a vessel (``/sea?mmsi=…``, no slash) opens the map with its details
+        linked = items[-1]["mmsi"]
+        driver.get(f"{url}sea?mmsi={linked}&lang=en")
+        wait.until(lambda d: d.execute_script(
+            "const h = document.querySelector('#sea-details:not(.hidden) .sea-details-head');"
+            "return h && h.dataset.mmsi === arguments[0];", linked))
+        assert "/sea/?mmsi=" in driver.current_url
+        wait.until(lambda d: (s := d.execute_script(_MAP_STATE_JS)) and s["selected"] > 1)
+
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "sea-map.png"))
     assert demo.returncode == 0, "".join(demo.lines[-20:])

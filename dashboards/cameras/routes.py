@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from flask import Flask, Response, abort, redirect, send_file
+from flask import Flask, Response, abort, send_file
 
 from dashboards import components as c
 from dashboards.cameras.callbacks import register_callbacks
 from dashboards.cameras.layout import layout
 from dashboards.cameras.model import FRAME_PREFIX, PREFIX, CameraView, safe_frame_path
+from dashboards.deep_links import redirect_to_page
 from ioc.config import Settings
 
 
@@ -41,8 +42,7 @@ def attach(server: Flask, view: CameraView) -> dash.Dash:
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
     install_frame_route(server, view)
-    if "ioc_cameras_no_slash" not in server.view_functions:
-        server.add_url_rule("/cameras", "ioc_cameras_no_slash", lambda: redirect(PREFIX, code=308))
+    redirect_to_page(server, "/cameras", PREFIX)
     return app
 
 

@@ -15,6 +15,7 @@ from dashboards import components as c
 from dashboards.console.callbacks import register_callbacks
 from dashboards.console.layout import layout
 from dashboards.console.view import PREFIX, ConsoleView
+from dashboards.deep_links import redirect_to_page
 from dashboards.http_security import origin
 from ioc.config import Settings
 
@@ -26,12 +27,7 @@ def attach(server: Flask, view: ConsoleView) -> dash.Dash:
     app.layout = lambda: layout(view)
     register_callbacks(app, view)
 
-    @server.route("/console")
-    def console_no_slash():  # noqa: ANN202 - a Flask view
-        from flask import redirect
-
-        return redirect(PREFIX, code=308)
-
+    redirect_to_page(server, "/console", PREFIX)
     return app
 
 

@@ -14,6 +14,7 @@ import psycopg
 from dash import ALL, ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
 
+from dashboards.deep_links import int_arg
 from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
 from dashboards.sea.basemap import SeaView, TrackSet
@@ -211,14 +212,20 @@ def register_callbacks(app: dash.Dash, view: SeaView) -> None:
         Input({"type": "sea-item", "mmsi": ALL}, "n_clicks"),
         Input("sea-search", "value"),
         Input("sea-close", "n_clicks"),
+        Input("sea-url", "search"),
         State("sea-selected", "data"),
         prevent_initial_call=True,
     )
-    def select(click: dict | None, _items: list, search: int | None, _close: int | None,
+    def select(click: dict | None, _items: list, search: int | None, _close: int | None, query: str | None,
                current: dict | None) -> tuple[Any, ...]:
         ctx = dash.callback_context
         trig = ctx.triggered_id
         seq = int((current or {}).get("seq", 0)) + 1
+        if trig == "sea-url":  # a link's vessel (``/sea/?mmsi=574001234``), shown and centred
+            mmsi = int_arg(query, "mmsi", max_digits=9)
+            if mmsi is None:
+                raise PreventUpdate
+            return {"mmsi": mmsi, "seq": seq, "focus": True}, dash.no_update
         if trig == "sea-close":
             if not ctx.triggered[0].get("value"):
                 raise PreventUpdate

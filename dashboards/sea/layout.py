@@ -114,6 +114,7 @@ def layout(view: SeaView) -> html.Div:
             dcc.Store(id="sea-tracks"),
             dcc.Store(id="sea-selection"),
             dcc.Store(id="sea-selected", data={"mmsi": None, "seq": 0, "focus": False}),
+            dcc.Location(id="sea-url", refresh=False),  # ?mmsi=: a link's vessel (the console's)
             dcc.Store(id="sea-list-sig"),
             dcc.Store(id="sea-options-sig"),
             dcc.Store(id="sea-last-update"),

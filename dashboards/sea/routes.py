@@ -8,9 +8,10 @@ from typing import Any
 
 import dash
 import psycopg
-from flask import Flask, Response, redirect, request
+from flask import Flask, Response, request
 
 from dashboards import components as c
+from dashboards.deep_links import redirect_to_page
 from dashboards.sea.basemap import SeaView
 from dashboards.sea.callbacks import register_callbacks, track_set_named, warm_page
 from dashboards.sea.layout import layout
@@ -80,8 +81,7 @@ def attach(server: Flask, view: SeaView) -> dash.Dash:
     _install_map_routes(server)
     _install_track_route(server, view)
     warm_page(view)
-    if "ioc_sea_no_slash" not in server.view_functions:
-        server.add_url_rule("/sea", "ioc_sea_no_slash", lambda: redirect(PREFIX, code=308))
+    redirect_to_page(server, "/sea", PREFIX)
     return app
 
 

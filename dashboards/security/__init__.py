@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
 import dash
@@ -22,6 +21,7 @@ from flask import Flask
 from alerts.service import AlertNotFound, AlertService
 from dashboards import auth
 from dashboards import components as c
+from dashboards.deep_links import int_arg
 from dashboards.i18n import page_language
 from dashboards.security.grid import RAW_ROLES, events_grid, grid_rows
 from dashboards.security.scope import AlertScope, scope_of
@@ -101,12 +101,6 @@ def events(pool: Any, settings: Settings, scope: AlertScope | None, lang: str) -
     return grid_rows(found, lang, settings.timezone, _may_read_raw())
 
 
-def alert_arg(search: str | None) -> int | None:
-    """The ``alert`` of the page's query string (``?alert=<id>``), if it is an id."""
-    value = parse_qs((search or "").lstrip("?")).get("alert", [""])[0]
-    return int(value) if value.isdigit() and len(value) < 19 else None
-
-
 def grid_head(scope: AlertScope | None, alert_id: int | None, lang: str) -> list[Any]:
     """The grid's title: the alert whose events it holds (and a way back to all of them)."""
     if scope is not None:
@@ -152,7 +146,7 @@ def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.D
     def refresh_grid(_: int | None, lang: str, search: str | None) -> tuple[list[dict[str, Any]], list[Any]]:
         """New rows only: the grid stays, so the filters the officer set stay too."""
         lang = lang or page_language(settings)
-        alert_id = alert_arg(search)
+        alert_id = int_arg(search, "alert")
         scope = alert_scope(service, settings, alert_id, lang)
         return events(pool, settings, scope, lang), grid_head(scope, alert_id, lang)
 
