@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -274,6 +275,11 @@ def crowded(pg_plain, tmp_path: Path) -> Iterator[tuple[str, Store]]:  # noqa: A
                 box=Box(x1=10 + 40 * k, y1=150, x2=40 + 40 * k, y2=260), track_id=k,
                 zone="street" if k < 3 else None, frame_width=480, frame_height=270,
             ))
+    alerted = now - timedelta(minutes=3)  # cam-02's frame of its intrusion, older than its newest
+    name = f"{alerted:%Y%m%dT%H%M%S}.000Z.jpg"
+    size = _jpeg(keyframes / "cam-02" / name, "cam-02 alert", (40, 40, 160))
+    events.append(CameraKeyFrame(time=alerted, source_id="cam-02", path=f"cam-02/{name}", width=480,
+                                 height=270, detections=1, size_bytes=size))
     minute = now.replace(second=0, microsecond=0) - timedelta(minutes=1)  # what cam-01's worker measured
     events += [TrafficCount(time=minute, source_id="cam-01", line="bridge", direction="east", label=label,
                             count=n) for label, n in (("car", 3), ("motorcycle", 17))]
@@ -355,6 +361,16 @@ def test_a_crowded_camera_wall_marks_offline_and_faulty_cameras(browser, crowded
     wait.until(lambda d: "bridge → east" in d.execute_script(traffic))
     text = browser.execute_script(traffic)
     assert "Motorbikes" in text and "17" in text and "75% occupied" in text and "12 px/s" in text, text
+    # the console's link to a camera alert (``/cameras?camera=…&at=…``, no slash): that camera opens
+    # large with its frame of the alert's time, not the newest one
+    with _store.pool.connection() as conn:
+        first = conn.execute("SELECT min(time) FROM camera_keyframes WHERE camera_id = 'cam-02'").fetchone()
+    at = (first[0] + timedelta(seconds=5)).isoformat()
+    browser.get(base + "/cameras?" + urlencode({"camera": "cam-02", "at": at}))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#cam-detail.cam-open") and "cam-02/" in (
+        d.find_element(By.ID, "cam-detail-img").get_attribute("src") or ""))
+    assert f"{first[0]:%Y%m%dT%H%M%S}" in browser.find_element(By.ID, "cam-detail-img").get_attribute("src")
+    assert "At the alert's time" in browser.find_element(By.ID, "cam-detail-cap").text
     assert [r.getMessage() for r in caplog.records if "Exception on" in r.getMessage()] == []
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dash
@@ -18,6 +18,7 @@ from dashboards.cameras.health import Health, camera_health, fault_limits
 from dashboards.cameras.model import CHART_MINUTES, DETAIL_ALERTS, CameraView, counts_by_camera, frame_url
 from dashboards.cameras.tiles import TILE_PARTS, counts_block, frame_caption, tile_update
 from dashboards.cameras.traffic import traffic_block
+from dashboards.deep_links import query_arg, time_arg
 from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
 from dashboards.shared_reads import SharedReads
@@ -86,18 +87,26 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
 
     @app.callback(
         Output("cam-selected", "data"),
+        Output("cam-at", "data"),
         Input({"type": "cam-tile", "camera": ALL}, "n_clicks"),
         Input("cam-detail-close", "n_clicks"),
+        Input("cam-url", "search"),
         prevent_initial_call=True,
     )
-    def select(_tiles: list[int | None], _close: int | None) -> str | None:
+    def select(_tiles: list[int | None], _close: int | None, query: str | None) -> tuple[Any, Any]:
         trigger = dash.ctx.triggered_id
         if trigger == "cam-detail-close":
-            return None
+            return None, None
+        if trigger == "cam-url":  # ``?camera=<id>&at=<ISO time>``: the camera, at the alert's time
+            camera = query_arg(query, "camera")
+            if camera is None:
+                raise PreventUpdate
+            at = time_arg(query, "at")
+            return camera, at.isoformat() if at else None
         if isinstance(trigger, dict) and trigger.get("type") == "cam-tile":
             if not any(t.get("value") for t in dash.ctx.triggered):
                 raise PreventUpdate  # a tile (re)appeared; nobody clicked
-            return str(trigger["camera"])
+            return str(trigger["camera"]), None
         raise PreventUpdate
 
     @app.callback(
@@ -113,11 +122,13 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
         Output("cam-detail-alerts", "children"),
         Input("cam-tick", "n_intervals"),
         Input("cam-selected", "data"),
+        Input("cam-at", "data"),
     )
-    def refresh_detail(_n: int | None, selected: str | None) -> tuple[Any, ...]:
+    def refresh_detail(_n: int | None, selected: str | None, at: str | None) -> tuple[Any, ...]:
         if not selected:
             return ("cam-detail",) + (dash.no_update,) * 9
         try:
+            pinned = cq.keyframe_at(view.pool, selected, datetime.fromisoformat(at)) if at else None
             snap = cq.camera_statuses(view.pool, [selected])
             counts = counts_by_camera(cq.latest_counts(view.pool, camera_ids=[selected]))
             open_alerts = cq.open_camera_alerts(view.pool, [selected]).get(selected, [])
@@ -130,9 +141,11 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
         info = view.info(selected)
         status = snap.get(selected)
         health = camera_health(status, open_alerts, fault_limits(view.settings, selected), now)
-        kf = status.keyframe if status else None
+        kf = pinned or (status.keyframe if status else None)
         f = Formats.of(view.settings)
         cap = frame_caption(kf, f, size=True) or t("no key frame yet", f.lang)
+        if pinned is not None:  # the officer came for the alert's moment: say this is not the newest frame
+            cap = t("At the alert's time: {caption}", f.lang, caption=cap)
         return (
             f"cam-detail cam-open cam-{health.state}",
             c.place(info.name, info.area),

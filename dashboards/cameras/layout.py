@@ -94,6 +94,8 @@ def layout(view: CameraView) -> html.Div:
             dcc.Interval(id="cam-chart-tick", interval=max(refresh, 5000)),
             dcc.Interval(id="cam-clock-tick", interval=1000),
             dcc.Store(id="cam-selected", data=None),
+            dcc.Store(id="cam-at", data=None),  # a link's time (the alert's): its frame, not the newest
+            dcc.Location(id="cam-url", refresh=False),  # ?camera=&at=: the console's link
             dcc.Store(id="cam-last-update"),
             dcc.Store(id="cam-focus-sink"),
             dcc.Store(id="cam-keys-sink"),

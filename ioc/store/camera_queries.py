@@ -289,7 +289,26 @@ def camera_alerts(
     return [_alert(r) for r in rows]
 
 
+def keyframe_at(pool: ConnectionPool, camera_id: str, at: datetime) -> KeyFrameRow | None:
+    """The camera's key frame nearest ``at`` (an alert's time): the last written at or before it,
+    else the first after it; None when the camera has none."""
+    columns = "time, path, width, height, detections, size_bytes"
+    with pool.connection() as conn:
+        row = conn.execute(
+            f"""
+            (SELECT {columns}, 0 AS side FROM camera_keyframes
+             WHERE camera_id = %(camera)s AND time <= %(at)s ORDER BY time DESC LIMIT 1)
+            UNION ALL
+            (SELECT {columns}, 1 FROM camera_keyframes
+             WHERE camera_id = %(camera)s AND time > %(at)s ORDER BY time LIMIT 1)
+            ORDER BY side LIMIT 1
+            """, {"camera": camera_id, "at": at}).fetchone()
+    if row is None:
+        return None
+    return KeyFrameRow(camera_id, row[0], row[1], int(row[2]), int(row[3]), int(row[4]), int(row[5]))
+
+
 __all__ = [
     "CAMERA_DETECTORS", "CameraAlert", "CameraStatus", "CameraStatuses", "CountRow", "KeyFrameRow",
-    "camera_alerts", "camera_counts", "camera_statuses", "latest_counts", "open_camera_alerts",
+    "camera_alerts", "camera_counts", "camera_statuses", "keyframe_at", "latest_counts", "open_camera_alerts",
 ]
