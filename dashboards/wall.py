@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,11 +25,16 @@ from dash import ALL, ClientsideFunction, Input, Output, State, dcc, html
 from dash.exceptions import PreventUpdate
 from psycopg_pool import ConnectionPool
 
+from alerts.links import feed_of
+from dashboards import auth
 from dashboards import components as c
+from dashboards.deep_links import query_arg
+from dashboards.freshness import FEED_PAGES, feed_title
 from dashboards.i18n import clock_texts, page_language, t, when
 from dashboards.registry import navigation_split
 from dashboards.shared_reads import SharedReads
 from ioc.config import Settings, Station
+from ioc.feeds import FEEDS
 from ioc.store import queries as q
 
 log = logging.getLogger(__name__)
@@ -124,6 +129,20 @@ def _station_panel(station: Station) -> html.Div:
         className="station-panel",
         **{"data-station": station.id},
     )
+
+
+def withheld(alert: q.AlertRow, guard: auth.Auth | None, lang: str) -> q.AlertRow:
+    """The alert as this reader may see it on the wall. An alert of a feed whose page needs a login
+    (an attack's source address, an account under attack, a citizen's report) reads, to a wall nobody
+    logged in to, as its feed and severity only; its title and place are for those who may open it."""
+    feed = feed_of(alert.detector, None)
+    page = FEED_PAGES.get(feed)
+    if page is None or auth.principal() is not None or (guard is not None and not guard.needs_login(page)):
+        return alert
+    spec = next((f for f in FEEDS if f.name == feed), None)
+    name = feed_title(spec.title, lang) if spec is not None else feed
+    title = t("{feed}: log in to read this alert", lang, feed=name)
+    return replace(alert, title=title, title_template=None, title_params={}, source_id="", area=None)
 
 
 def _nav(lang: str) -> html.Nav:
@@ -226,6 +245,7 @@ def layout(view: WallView) -> html.Div:
             dcc.Interval(id="clock-tick", interval=1000),
             dcc.Store(id="last-update"),
             dcc.Store(id="chart-figures"),  # the charts' new figures, on their way to the graphs
+            dcc.Location(id="wall-url", refresh=False),  # ?station=: the station a link points at
             dcc.Store(id="wall-config", data=c.clock_config(settings.timezone, stale_after_ms(refresh),
                                                             ("time", "date", "status", "class"),
                                                             "link-status", **clock_texts(lang))),
@@ -333,8 +353,10 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         else:
             dead_sub, dead_state = t("none", lang), None
 
+        guard = auth.Auth.of(app.server)
+        alerts = [withheld(a, guard, lang) for a in alerts]
         rows = [c.alert_row(a, now, names.get(a.source_id) or view.station_name(a.source_id), lang)
-                for a in alerts]
+                if a.source_id else c.alert_row(a, now, "—", lang) for a in alerts]
         shown_open = sum(1 for a in alerts if not a.resolved)
         if k.alerts_open > shown_open:
             more = t("+ {n} more open", lang, n=k.alerts_open - shown_open)
@@ -367,8 +389,9 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
         Output({"type": "station-status", "station": ALL}, "children"),
         Output({"type": "station-panel", "station": ALL}, "className"),
         Input("chart-tick", "n_intervals"),
+        Input("wall-url", "search"),
     )
-    def refresh_charts(_n: int | None) -> tuple[dict[str, object], list[str], list[str]]:
+    def refresh_charts(_n: int | None, search: str | None) -> tuple[dict[str, object], list[str], list[str]]:
         ids = [o["id"]["station"] for o in dash.ctx.outputs_list[1]]
         if not ids:
             return {}, [], []
@@ -410,6 +433,9 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
                 worst = min((r.severity for p in panels if (r := p.breached())), key=c.severity_rank,
                             default=None)
                 classes.append(f"station-panel breach breach-{worst}" if worst else "station-panel")
+        focus = query_arg(search, "station")  # ``/?station=<id>``: the console's link to a station
+        classes = [f"{cls} station-focus" if sid == focus else cls
+                   for sid, cls in zip(ids, classes, strict=True)]
         return figures, statuses, classes
 
     app.clientside_callback(

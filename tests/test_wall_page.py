@@ -483,3 +483,35 @@ def test_wall_says_when_it_stops_updating(wall_store: Store, wall_url: str, brow
         with wall_store.pool.connection() as conn:
             conn.execute("ALTER TABLE stored_counts_away RENAME TO stored_counts")
     WebDriverWait(driver, 10, poll_frequency=0.2).until(lambda d: _text(d, "#link-status") == "")
+
+
+@needs_browser
+def test_a_link_marks_its_station_and_an_open_wall_shows_security_alerts_only_to_a_session(
+        wall_store: Store, wall_url: str, browser: object) -> None:
+    """The console's "Open the station's chart" (``/?station=<id>``) marks that station. A security
+    alert names an attacker's address and the account attacked: a wall open to anyone shows its feed
+    and severity only (its page, ``/security/``, needs a login), a logged-in reader its title."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from alerts.people import People
+    from tests.browser import log_in
+
+    started = datetime.now(UTC) - timedelta(minutes=2)
+    with wall_store.pool.connection() as conn:
+        conn.execute(
+            "INSERT INTO alerts (fingerprint, detector, rule, source_id, severity, title, started_at, "
+            "first_seen, last_seen) VALUES ('sec1', 'security', 'compromise', '203.0.113.66', 'critical', "
+            "'Possible compromise: root logged in from 203.0.113.66', %s, %s, %s)",
+            (started, started, started))
+    People(wall_store.pool).add_user("kiosk", "viewer", "correct horse battery")
+    driver = browser
+    driver.get(f"{wall_url}/?station=hue-vyda&lang=en")  # type: ignore[attr-defined]
+    wait = WebDriverWait(driver, 30, poll_frequency=0.2)
+    wait.until(lambda d: [p["station"] for p in _elements(d, "#station-charts .station-panel.station-focus")]
+               == ["hue-vyda"])
+    wait.until(lambda d: "log in to read this alert" in _text(d, "#alert-ticker"))
+    ticker = _text(driver, "#alert-ticker")
+    assert "Network security: log in to read this alert" in ticker and "203.0.113.66" not in ticker
+    log_in(driver, wall_url, "kiosk", "correct horse battery", "/?lang=en")
+    wait.until(lambda d: "Possible compromise: root logged in from 203.0.113.66" in _text(d, "#alert-ticker"))
+    assert not _elements(driver, "#station-charts .station-panel.station-focus")  # no link, no mark
