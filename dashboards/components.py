@@ -139,6 +139,15 @@ def place(name: str, area: str | None) -> str:
     return f"{name} · {area}"
 
 
+def plot_text(value: str, limit: int | None = None) -> str:
+    """Outside text (a department from a CSV, a category from an IDS) as a plotly label: plotly reads
+    ``<a href>``, ``<span style>`` and ``<br>`` in labels, legends and hover texts as markup, so the
+    text is escaped, and cut to ``limit`` characters with an ellipsis where a label has little room."""
+    if limit is not None and len(value) > limit:
+        value = value[: limit - 1].rstrip() + "…"
+    return html_text.escape(value, quote=False)
+
+
 def metric_label(metric: str, lang: str = "en") -> str:
     """A short readable name for a metric id (``pm25`` -> ``PM2.5``, ``humidity`` -> ``Độ ẩm`` in
     Vietnamese), at most :data:`LABEL_CHARS` long; a metric the catalogue does not know keeps its id's

@@ -17,6 +17,8 @@ from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
 from tests.browser import serving_pages, wait_until_still
 
+HOSTILE = '<a href="https://evil.example/phish">Sở Tư pháp</a>'
+
 
 @pytest.fixture
 def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
@@ -24,6 +26,11 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     now = datetime.now(UTC)
     rows = dossier_rows(now - timedelta(days=40), now, per_day=60)
     events = [DossierEvent(source_id="motcua", **r) for r in rows]
+    # a department's name is outside text (a CSV cell): plotly would read this one as a link
+    events.append(DossierEvent(time=now - timedelta(days=2), source_id="motcua", dossier_id="HOSTILE-1",
+                               procedure_code="X",
+                               status="resolved", department=HOSTILE, received=now - timedelta(days=3),
+                               due=now + timedelta(days=1), finished=now - timedelta(days=2)))
     StoreWriter(store.pool, store.caps).write(events)
     try:
         targets = {"department_targets": {"Sở Tư pháp": 0.5}}
@@ -64,6 +71,11 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
     assert targets["Sở Tư pháp"] == ("50%", "svc-met")
     assert {target for name, (target, _) in targets.items() if name != "Sở Tư pháp"} == {"95%"}
     assert "svc-below" in {cls for _, cls in targets.values()}  # the simulation has laggards
+    # the hostile department reads as its text, cut to fit, never as a link on the chart
+    labels = driver.execute_script(  # type: ignore[attr-defined]
+        "return [document.querySelectorAll('.js-plotly-plot a').length,"
+        " Array.from(document.querySelectorAll('.js-plotly-plot .ytick text')).map(e => e.textContent)];")
+    assert labels[0] == 0 and HOSTILE[:35] + "…" in labels[1], labels
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(

@@ -49,7 +49,9 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
     for category in sorted({m["category"] for m in minutes}):
         pts = [m for m in minutes if m["category"] == category]
         fig.add_bar(x=[p["bucket"].astimezone(tz) for p in pts], y=[p["events"] for p in pts],
-                    name=t(category, lang))  # a parser's category word ("authentication") in the language
+                    # a parser's category word ("authentication") in the language; an IDS's own
+                    # category (EVE ``alert.category``, a fail2ban jail) is outside text
+                    name=c.plot_text(t(category, lang), 60))
     fig.update_layout(barmode="stack", height=260, margin={"l": 40, "r": 10, "t": 30, "b": 30},
                       title=t("Events per minute by category", lang), template="plotly_dark",
                       paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)",

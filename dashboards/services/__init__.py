@@ -24,6 +24,7 @@ from ioc.feeds.services.settings import ServicesRuleSettings
 from ioc.i18n import Translator
 
 PREFIX = "/services/"
+DEPARTMENT_LABEL = 36  # characters of a department's name beside its bar (the chart's 260 px margin)
 t = Translator("services")
 LEVELS = {"online_4": "Online, level 4", "online_3": "Online, level 3", "in_person": "In person"}
 
@@ -55,10 +56,11 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
     rules = getattr(settings.rules, "services", None) or ServicesRuleSettings()
     for r in ranked:  # each department against its own target ([rules.services] department_targets)
         r["target"] = rules.department_targets.get(r["department"], rules.on_time_target)
+    labels = [c.plot_text(r["department"], DEPARTMENT_LABEL) for r in ranked]  # names from the CSV
     bars = go.Figure(
         go.Bar(
             x=[100 * r["rate"] for r in ranked],
-            y=[r["department"] for r in ranked],
+            y=labels,
             orientation="h",
             name=t("On time", lang),
             customdata=[f.percent(r["rate"]) for r in ranked],
@@ -67,7 +69,7 @@ def content(pool: Any, settings: Settings, lang: str, now: datetime) -> list[Any
         )
     )
     bars.add_scatter(
-        x=[100 * r["target"] for r in ranked], y=[r["department"] for r in ranked], mode="markers",
+        x=[100 * r["target"] for r in ranked], y=labels, mode="markers",
         name=t("Target", lang),
         marker={"symbol": "line-ns", "size": 18, "line": {"width": 3, "color": "#ffb020"}},
     )
