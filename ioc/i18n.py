@@ -11,6 +11,7 @@ Dates, times and numbers are formatted with Babel in the locale's form and the c
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -147,6 +148,23 @@ def terms(value: str, domain: str, lang: str) -> str:
     return "/".join(gettext(domain, part, lang) if part else part for part in value.split("/"))
 
 
+# the characters that set the direction of the text after them (marks, embeddings, overrides,
+# isolates): in a field filled from outside data (an IDS signature, a department) an unclosed U+202E
+# reversed the rest of the message, the template's own words and a source address included
+_DIRECTIONAL = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_ISOLATES = re.compile("[\u2066-\u2069]")
+
+
+def isolated(value: str) -> str:
+    """``value`` as a field of a message: one holding direction controls is wrapped in an isolate
+    (U+2068 … U+2069, Unicode's bidirectional algorithm), which ends every embedding or override
+    opened inside it, so it cannot turn the text around it; its own isolate characters are dropped,
+    so none of them closes the wrapper early. Other text is left as it is."""
+    if not _DIRECTIONAL.search(value):
+        return value
+    return "\u2068" + _ISOLATES.sub("", value) + "\u2069"
+
+
 def localized(params: dict[str, Any] | None, lang: str, domain: str | None = None) -> dict[str, Any]:
     """A message's fields with their fractional numbers (floats) in ``lang``'s form: ``1,5`` in
     Vietnamese. Whole numbers (``int``: an MMSI, a count) and names are left as they are; with a
@@ -166,7 +184,7 @@ def localized(params: dict[str, Any] | None, lang: str, domain: str | None = Non
             v = gettext(named[k], v, lang)
         elif domain and k in TERM_FIELDS and isinstance(v, str):
             v = terms(v, domain, lang)
-        out[k] = v
+        out[k] = isolated(v) if isinstance(v, str) else v
     return out
 
 
@@ -195,7 +213,8 @@ def render(domain: str, template: str | None, params: dict[str, Any] | None, lan
         return gettext(domain, template, lang, **localized(params, lang, domain))
     except (KeyError, IndexError, ValueError, AttributeError):
         try:
-            return template.format(**(params or {}))
+            return template.format(**{k: isolated(v) if isinstance(v, str) else v
+                                      for k, v in (params or {}).items()})
         except (KeyError, IndexError, ValueError, AttributeError):
             return fallback
 

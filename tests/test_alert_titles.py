@@ -160,3 +160,21 @@ def test_object_classes_in_a_camera_title_read_in_the_readers_language() -> None
     intrusion = {"camera": "Ngọ Môn", "zones": "gate", "labels": "car/motorcycle/unknown-thing", "count": 2}
     vi = render("alerts", INTRUSION_TITLES[True], intrusion, "vi", "")
     assert "ô tô/xe máy/unknown-thing" in vi  # a class not in the catalogue shows as it is
+
+
+def test_a_field_with_direction_controls_cannot_turn_the_title_around_it() -> None:
+    """An IDS signature ending in U+202E (right-to-left override) reversed the rest of the title on
+    every page: "… from 198.51.100.7" read "7.001.15.891 morf". The field is isolated (U+2068 … U+2069)
+    and its own isolate characters dropped; a field without such characters is left as it is."""
+    template = "IDS: {signature} from {src}"
+    params = {"signature": "ET POLICY \u202etxt.exe\u2069\u202e", "src": "198.51.100.7"}
+    for lang in ("en", "vi"):
+        title = render("alerts", template, params, lang, "fallback")
+        signature = title[title.index("\u2068"):title.index("\u2069") + 1]
+        assert signature == "\u2068ET POLICY \u202etxt.exe\u202e\u2069"
+        assert title.endswith("198.51.100.7") and title.count("\u2069") == 1
+    plain = render("alerts", template, {"signature": "ET SCAN SSH", "src": "203.0.113.9"}, "en", "x")
+    assert plain == "IDS: ET SCAN SSH from 203.0.113.9"
+    # the template's own fallback path (a template the catalogue cannot fill in Vietnamese) isolates too
+    broken = render("alerts", "{signature} {missing}", params, "vi", "kept")
+    assert broken == "kept"
