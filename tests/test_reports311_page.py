@@ -46,6 +46,9 @@ def settings_with_feed() -> Settings:
     return Settings(feeds=[feed])
 
 
+UNBROKEN = "https://example.org/" + "x" * 900  # a citizen's text may hold a word as long as this
+
+
 @pytest.fixture
 def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
     store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)
@@ -68,7 +71,7 @@ def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
         # one environment report closed at this moment: this week's on-time chart names the department
         # whatever the hour (the simulated week alone has none closed in the first hour of a Monday)
         FieldReport(time=received, source_id=CLOSED_ID, service_code="waste", category="Uncollected waste",
-                    description="Rác đã được thu gom", lat=16.4640, lon=107.5900, ward="Phú Hội",
+                    description="Rác đã được thu gom " + UNBROKEN, lat=16.4640, lon=107.5900, ward="Phú Hội",
                     client="hue-s-app", department="environment", assignee_group="waste_city",
                     ack_due=received + timedelta(minutes=60), resolve_due=received + timedelta(hours=12)),
         ReportStatusChange(time=received, source_id=CLOSED_ID, status="received", actor="client:hue-s-app"),
@@ -134,6 +137,12 @@ def test_reports311_page_in_both_languages(served: Served, browser: object) -> N
     assert "SIMULATED" in body and "Queues by department" in body and "Assigned" in body
     wait_until_still(driver)
     driver.save_screenshot(str(ARTIFACTS / "reports311-en.png"))  # type: ignore[attr-defined]
+    # a description with a 900-character word wraps inside the page: its buttons stay on the screen
+    driver.get(f"{served.base}/reports311/?lang=en&report={CLOSED_ID}")  # type: ignore[attr-defined]
+    wait.until(lambda d: "Rác đã được thu gom" in d.find_element(By.ID, "r311-detail").text)
+    wait_until_still(driver)
+    assert driver.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollWidth <= window.innerWidth;")
 
 
 def test_reports311_needs_a_session(served: Served) -> None:
@@ -181,3 +190,22 @@ def test_staff_change_a_report_on_the_page(served: Served, browser: object) -> N
     assert queued == 2  # both on their way to the bus
     wait_until_still(driver)
     driver.save_screenshot(str(ARTIFACTS / "reports311-staff-vi.png"))  # type: ignore[attr-defined]
+
+
+def test_a_citizens_photo_is_kept_by_no_cache(served: Served) -> None:
+    """A control room's browser is shared by shifts: a photo (and every answer to a logged-in
+    request) is ``no-store``, not kept for an hour after the operator logged out."""
+    import requests
+
+    staff = requests.Session()
+    staff.get(f"{served.base}/login", timeout=HANG_GUARD_S)
+    staff.post(f"{served.base}/login", timeout=HANG_GUARD_S, data={
+        "username": "lan", "password": PASSWORD, "csrf_token": staff.cookies["_csrf_token"]})
+    with served.store.pool.connection() as conn:
+        sha = conn.execute("SELECT photos->0->>'sha256' FROM field_reports WHERE request_id = %s",
+                           (PHOTO_ID,)).fetchone()[0]
+    photo = staff.get(f"{served.base}/reports311/photo/{sha}", timeout=HANG_GUARD_S)
+    assert photo.status_code == 200 and photo.content[:2] == b"\xff\xd8"
+    assert photo.headers["Cache-Control"] == "no-store" and "Expires" not in photo.headers
+    page = staff.get(f"{served.base}/reports311/", timeout=HANG_GUARD_S)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
