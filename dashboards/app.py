@@ -8,6 +8,7 @@ apps can live in one process, as the tests do) and adds ``/healthz``, ``/api/fre
 
 from __future__ import annotations
 
+import pkgutil
 from functools import partial
 
 import dash
@@ -54,6 +55,12 @@ def create_app(pool: ConnectionPool, settings: Settings, caps_label: str = "") -
         rule = request.url_rule
         if rule is not None and rule.endpoint == rule.rule and rule.rule.endswith("<path:path>"):
             abort(404)
+
+    @app.server.route("/favicon.ico", endpoint="ioc_favicon")
+    def favicon() -> Response:
+        """What every browser asks of a site's root, for every page (a 404 is an error in its log)."""
+        return Response(pkgutil.get_data("dash", "favicon.ico"), mimetype="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     @app.server.route("/healthz", endpoint="ioc_healthz")
     def healthz() -> Response:

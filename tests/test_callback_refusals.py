@@ -165,11 +165,13 @@ def test_hostile_requests_around_the_login_and_the_json_routes_get_a_4xx_not_a_5
 def test_an_address_that_is_no_page_is_404_not_the_wall(session: Any) -> None:
     """Dash's catch-all under each page's prefix answered any address with that page (200)."""
     client, _ = session
-    for path in ("/wp-login.php", "/favicon.ico", "/sea/no-such-thing", "/console/x/y", "/security/.env"):
+    for path in ("/wp-login.php", "/sea/no-such-thing", "/console/x/y", "/security/.env", "/sea/favicon.ico"):
         answer = client.get(path, headers={"Accept": "text/html"})
         assert answer.status_code == 404, path
         assert answer.get_data(as_text=True).startswith("404 "), path  # the short text, in the language
     for path in ("/", "/sea/", "/console/", "/security/", "/console/assets/theme.css"):
         assert client.get(path, headers={"Accept": "text/html"}).status_code == 200, path
+    icon = client.get("/favicon.ico")  # every browser asks for it: an error in its log if missing
+    assert icon.status_code == 200 and icon.mimetype == "image/x-icon"
     moved = client.get("/sea?mmsi=574001230")  # the console's vessel link: to the page, query kept
     assert moved.status_code in (301, 308) and moved.headers["Location"].endswith("/sea/?mmsi=574001230")
