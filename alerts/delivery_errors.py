@@ -23,10 +23,16 @@ UNREACHABLE = "cannot reach {where}: {reason}"
 NO_ADDRESS = "no email address configured for {recipient}"
 SMTP_FAILED = "SMTP {server}: {reason}"
 NO_CHANNEL = "no notification channel named {channel} is configured"
+#: a webhook's 3xx: never followed; ``location`` is the new place's scheme and host only
+REDIRECTED = "{where} redirected to {location} (HTTP {status}); redirects are not followed"
+#: a send past its channel's deadline (connecting and the whole answer); ``where``: a URL or "SMTP host:port"
+NO_ANSWER = "no answer from {where} within {seconds} s"
+#: a mail that cannot be written (a header with a line break in it): it would fail on every retry
+UNWRITABLE = "the e-mail to {recipient} cannot be written: {reason}"
 
 #: every delivery error a channel or the sender records, most specific first
-TEMPLATES: tuple[str, ...] = (NOT_A_URL, HTTP_REASON, HTTP_STATUS, UNREACHABLE, NO_ADDRESS, SMTP_FAILED,
-                              NO_CHANNEL)
+TEMPLATES: tuple[str, ...] = (NOT_A_URL, REDIRECTED, NO_ANSWER, UNWRITABLE, HTTP_REASON, HTTP_STATUS,
+                              UNREACHABLE, NO_ADDRESS, SMTP_FAILED, NO_CHANNEL)
 
 _FIELD = re.compile(r"\{(\w+)\}")
 _FIELD_PATTERN = {"status": r"\d{3}", "reason": ".*?"}

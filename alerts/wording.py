@@ -7,10 +7,12 @@ user``, or a reminder's acknowledger, who is a user; ``users.language``), else
 ``[alerts.notifications] language`` (the city's ``[web] language`` unless set). The audit keeps the
 English note and the message's template and fields, so the console's history reads in each
 reader's language; the payload carries the subject in every language for the console's notices.
+A subject is one line (:func:`one_line`): titles come from outside data and may hold line breaks.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,8 @@ import psycopg
 from alerts.models import Alert
 from alerts.settings import AlertSettings
 from ioc.i18n import LANGUAGES, format_number, format_time, gettext, language, render
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 #: notification reason -> its subject
 SUBJECTS: dict[str, str] = {
@@ -65,7 +69,8 @@ class Wording:
         return out
 
     def subject(self, lang: str) -> str:
-        return gettext("alerts", SUBJECTS[self.reason], lang, **self._filled(lang, upper=True))
+        """One line (a title from outside data may hold line breaks: a mail's header may not)."""
+        return one_line(gettext("alerts", SUBJECTS[self.reason], lang, **self._filled(lang, upper=True)))
 
     def message(self, lang: str) -> str:
         return gettext("alerts", MESSAGES[self.reason], lang, **self._filled(lang, upper=False))
@@ -78,6 +83,11 @@ class Wording:
         """What the payload says in words: its message, language and zone, the subject in every language."""
         return {"message": self.message(lang), "language": lang, "timezone": timezone,
                 "subjects": {code: self.subject(code) for code in LANGUAGES}}
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line: every control character (C0, DEL, C1) and run of whitespace one space."""
+    return " ".join(_CONTROLS.sub(" ", text).split())
 
 
 def recipient_name(name: Any, lang: str) -> Any:

@@ -1,4 +1,5 @@
-"""Notifications through real servers on 127.0.0.1: a webhook that fails the first tries, an SMTP server.
+"""Notifications through real servers on 127.0.0.1: a webhook that fails the first tries, an SMTP server,
+a webhook that redirects, far ends that trickle their answer, a slow webhook shared by two senders.
 
 Retries follow the backoff on a controllable clock; failures are recorded
 attempt by attempt and a notification that gives up stays visible.
@@ -11,6 +12,9 @@ import email.policy
 import json
 import socketserver
 import threading
+import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,7 +22,7 @@ import pytest
 from conftest import Clock
 
 from alerts.delivery_errors import TEMPLATES, delivery_error_in, said
-from alerts.notify import NotificationSender, build_channels
+from alerts.notify import LEASE, NotificationSender, build_channels, enqueue
 from alerts.service import AlertService
 from alerts.settings import (
     AlertSettings,
@@ -106,6 +110,90 @@ class TinySMTP(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+class Hook:
+    """A real HTTP server on 127.0.0.1: ``answer(body)`` gives each request's status and headers;
+    it keeps every request it got as (method, path, headers, body)."""
+
+    def __init__(self, answer: Callable[[bytes], tuple[int, dict[str, str]]]) -> None:
+        self.received: list[tuple[str, str, dict, bytes]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.received.append((self.command, self.path, dict(self.headers), body))
+                status, headers = answer(body)
+                self.send_response(status)
+                for name, value in {"Content-Length": "0", **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+
+            do_GET = do_POST = _any  # noqa: N815 - http.server's names
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}/hooks/ioc"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Trickler(socketserver.ThreadingTCPServer):
+    """A far end that answers one byte of ``first`` every ``pace`` seconds (each read well within a
+    socket's timeout), then ``rest`` at once. ``finished``: it got its whole answer out; ``hung_up``:
+    its client closed the connection while it trickled. An HTTP request is read first when ``http``."""
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, first: bytes, rest: bytes, pace: float, http: bool) -> None:
+        self.finished, self.hung_up, self.stop = threading.Event(), threading.Event(), threading.Event()
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                if http:
+                    length = 0
+                    while (line := self.rfile.readline()) not in (b"\r\n", b""):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":", 1)[1])
+                    self.rfile.read(length)
+                try:
+                    for byte in first:
+                        self.wfile.write(bytes([byte]))
+                        if outer.stop.wait(pace):
+                            return
+                    self.wfile.write(rest)
+                except OSError:  # the client hung up
+                    outer.hung_up.set()
+                    return
+                outer.finished.set()
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.shutdown()
+        self.server_close()
+
+
+def eventually(condition: Callable[[], bool], within: float = 30.0) -> bool:
+    """Whether ``condition()`` comes true (``within`` seconds bounds a stuck test; it measures nothing)."""
+    end = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > end:
+            return False
+        threading.Event().wait(0.02)
+    return True
 
 
 def fire(svc: AlertService, fp: str, severity: str = "critical") -> int:
@@ -391,9 +479,209 @@ def test_every_delivery_error_reads_in_vietnamese(template: str) -> None:
     """Each error a channel records has its Vietnamese wording, its fields read back from the stored
     English: an error without a translation would show English on a Vietnamese console."""
     fields = {"channel": "'hook'", "status": "502", "reason": "Bad Gateway", "where": "https://chat.example",
-              "recipient": "'duty'", "server": "mail.hue.example:25"}
+              "recipient": "'duty'", "server": "mail.hue.example:25", "location": "https://moved.example",
+              "seconds": "2.5"}
     stored = said(template, **{k: v for k, v in fields.items() if "{" + k + "}" in template})
     vi = delivery_error_in(stored, "vi")
     assert vi != stored and all(v in vi for k, v in fields.items() if "{" + k + "}" in template), vi
     assert delivery_error_in(stored, "en") == stored
     assert delivery_error_in("ConnectionResetError", "vi") == "ConnectionResetError"  # no template: as is
+
+
+def test_a_webhook_that_redirects_is_not_followed_and_not_delivered(plain_store: Store) -> None:
+    """A 302 to another host is an error, retried and then failed: nothing (least of all the configured
+    Authorization) goes to the new host, and the error names the status and the new host only."""
+    clock = Clock(T0)
+    elsewhere = Hook(lambda body: (200, {}))
+    moved_to = f"http://127.0.0.1:{elsewhere.port}/catch/T0KEN?key=sk_live_moved"
+    hook = Hook(lambda body: (302, {"Location": moved_to}))
+    cfg = AlertSettings(
+        notifications=NotificationSettings(
+            channels=[ConsoleChannelSettings(),
+                      WebhookChannelSettings(url=hook.url, headers={"Authorization": "Bearer s3cret"})],
+            on_raise={"critical": ["webhook"]},
+            max_attempts=2,
+        )
+    )
+    svc = AlertService(plain_store.pool, cfg, clock)
+    fire(svc, "storm-redirect")
+    sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+    try:
+        run = sender.run_once()
+        assert (run.sent, run.retrying) == (0, 1)
+        # the redirect would have been followed before the send returned: nothing reached the new host
+        assert elsewhere.received == []
+        state, tries, _, error = notification(plain_store, "webhook")
+        assert (state, tries) == ("pending", 1)
+        shown = f"http://127.0.0.1:{hook.port}"
+        assert error == (f"{shown} redirected to http://127.0.0.1:{elsewhere.port} (HTTP 302); "
+                         "redirects are not followed")
+        assert delivery_error_in(error, "vi") == (
+            f"{shown} chuyển hướng sang http://127.0.0.1:{elsewhere.port} (HTTP 302); "
+            "hệ thống không đi theo chuyển hướng")
+        clock.advance(600)
+        assert sender.run_once().failed == 1
+    finally:
+        hook.close()
+        elsewhere.close()
+    assert elsewhere.received == []
+    assert [(method, headers["Authorization"]) for method, _, headers, _ in hook.received] == \
+        [("POST", "Bearer s3cret")] * 2
+    seen = [e for (_, e) in attempts(plain_store)] + [svc.failed_notifications()[0]["last_error"]]
+    assert not any("T0KEN" in (e or "") or "sk_live" in (e or "") or "catch" in (e or "") for e in seen), seen
+
+
+def test_a_trickling_webhook_is_given_up_at_its_deadline(plain_store: Store) -> None:
+    """A far end that sends its answer a byte at a time, each well within the socket's timeout, holds
+    the send no longer than ``timeout_seconds``: the sender returns while it still trickles, the
+    connection is closed (the far end sees its client hang up) and the send's thread ends."""
+    trickler = Trickler(b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"." * 40, b"\r\nContent-Length: 0\r\n\r\n",
+                        pace=0.2, http=True)
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[ConsoleChannelSettings(), WebhookChannelSettings(
+                    url=f"http://127.0.0.1:{trickler.port}/hook", timeout_seconds=1)],
+                on_raise={"critical": ["webhook"]},
+            )
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        fire(svc, "storm-trickle")
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        run = sender.run_once()
+        assert not trickler.finished.is_set()  # returned before the far end got its answer out
+        assert (run.sent, run.retrying) == (0, 1)
+        error = notification(plain_store, "webhook")[3]
+        assert error == f"no answer from http://127.0.0.1:{trickler.port} within 1 s"
+        assert delivery_error_in(error, "vi") == \
+            f"http://127.0.0.1:{trickler.port} không trả lời trong vòng 1 giây"
+        assert trickler.hung_up.wait(30), "the connection was left open"
+        assert eventually(lambda: not any(t.name.startswith("webhook ") for t in threading.enumerate()))
+        assert not trickler.finished.is_set()
+    finally:
+        trickler.close()
+
+
+def test_a_trickling_mail_server_is_given_up_at_its_deadline(plain_store: Store) -> None:
+    """The same for SMTP: a greeting trickled a byte at a time is given up after ``timeout_seconds``."""
+    trickler = Trickler(b"220 slow" + b"." * 40, b"\r\n", pace=0.2, http=False)
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[ConsoleChannelSettings(),
+                          EmailChannelSettings(host="127.0.0.1", port=trickler.port, timeout_seconds=1)],
+                on_raise={"critical": ["email"]},
+            ),
+            recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example"),
+                        "shift_lead": Recipient(name="Shift lead"), "director": Recipient(name="Director")},
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        fire(svc, "storm-slow-mail")
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        assert sender.run_once().retrying == 1
+        assert not trickler.finished.is_set()
+        assert notification(plain_store, "email")[3] == \
+            f"no answer from SMTP 127.0.0.1:{trickler.port} within 1 s"
+        assert trickler.hung_up.wait(30), "the connection was left open"
+        assert eventually(lambda: not any(t.name.startswith("email ") for t in threading.enumerate()))
+    finally:
+        trickler.close()
+
+
+def test_two_senders_over_a_slow_webhook_send_each_notification_once(plain_store: Store) -> None:
+    """A batch that takes longer than its lease: a second sender takes over the rows still waiting,
+    and the first one, reaching them, leaves them to it. Each answer takes 4 s of the clock (within
+    the 30 s deadline); the second sender runs while the first waits for the answer that passes the
+    lease. Every notification is POSTed exactly once."""
+    clock = Clock(T0)
+    step = 4.0
+    count = int(LEASE.total_seconds() // step) + 5  # the batch outlasts its lease
+    second: dict[str, object] = {}
+    lock = threading.Lock()
+
+    def answer(body: bytes) -> tuple[int, dict[str, str]]:
+        clock.advance(step)
+        with lock:
+            start = clock() > T0 + LEASE and "thread" not in second
+            if start:
+                second["thread"] = threading.Thread(target=lambda: second.update(run=other.run_once()))
+                second["thread"].start()  # type: ignore[attr-defined]
+        if start:  # the first sender waits for this answer while the second one works
+            second["thread"].join(60)  # type: ignore[attr-defined]
+        return 200, {}
+
+    hook = Hook(answer)
+    try:
+        cfg = AlertSettings(notifications=NotificationSettings(
+            channels=[ConsoleChannelSettings(), WebhookChannelSettings(url=hook.url, timeout_seconds=30)]))
+        with plain_store.pool.connection() as conn:
+            for i in range(count):
+                enqueue(conn, alert_id=None, channels=["webhook"], recipient="duty", reason="raised",
+                        subject=f"notice {i}", payload={}, now=T0)
+        first = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        other = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        runs = [first.run_once()]
+        assert "run" in second, "the second sender never ran while the first one was sending"
+        runs.append(second["run"])  # type: ignore[arg-type]
+        clock.advance(3600)  # anything left (there should be nothing) is due again
+        runs += [first.run_once(), other.run_once()]
+    finally:
+        hook.close()
+    posted = Counter(json.loads(body)["id"] for _, _, _, body in hook.received)
+    with plain_store.pool.connection() as conn:
+        rows = conn.execute("SELECT id, state, attempts FROM notifications ORDER BY id").fetchall()
+    assert len(rows) == count
+    assert posted == {nid: 1 for nid, _, _ in rows}, posted
+    assert {(state, tries) for _, state, tries in rows} == {("sent", 1)}
+    assert sum(r.sent for r in runs) == count and runs[1].sent > 0  # both senders delivered some
+
+
+def test_a_title_with_line_breaks_is_mailed_on_one_line(plain_store: Store) -> None:
+    """A title from outside data may hold line breaks and control characters: the mail's subject is
+    one line; a mail that cannot be written at all (an address with a line break) fails at once."""
+    smtp = TinySMTP()
+    try:
+        clock = Clock(T0)
+        cfg = AlertSettings(
+            notifications=NotificationSettings(
+                channels=[ConsoleChannelSettings(),
+                          EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example")],
+                on_raise={"critical": ["email"]},
+            ),
+            recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example"),
+                        "shift_lead": Recipient(name="Shift lead"), "director": Recipient(name="Director")},
+        )
+        svc = AlertService(plain_store.pool, cfg, clock)
+        svc.apply(AlertSignal(
+            time=T0, source_id="HS-12", detector="storm_ban", rule="late", fingerprint="crlf-title",
+            status="firing", severity="critical",
+            title='Dossier HS-12 "An Cựu\r\nward"\r\n\tlate\x1b \x85now'))
+        sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
+        assert sender.run_once().sent == 1
+        mail = email.message_from_string(smtp.messages[-1][2], policy=email.policy.default)
+        assert mail["Subject"] == '[CRITICAL] new: Dossier HS-12 "An Cựu ward" late now'
+        # one stored with its line breaks (before subjects were one line) is sent on one line too
+        with plain_store.pool.connection() as conn:
+            enqueue(conn, alert_id=None, channels=["email"], recipient="duty", reason="raised",
+                    subject="line one\r\nline two", payload={}, now=clock())
+        assert sender.run_once().sent == 1
+        mail = email.message_from_string(smtp.messages[-1][2], policy=email.policy.default)
+        assert mail["Subject"] == "line one line two"
+
+        # an address that can never be written into a mail: failed at its first attempt, with why
+        cfg.recipients["duty"].email = "duty@hue.example\r\nBcc: someone@elsewhere.example"
+        svc.apply(AlertSignal(
+            time=T0, source_id="HS-13", detector="storm_ban", rule="late", fingerprint="crlf-address",
+            status="firing", severity="critical", title="Dossier HS-13 late"))
+        run = sender.run_once()
+        assert (run.sent, run.retrying, run.failed) == (0, 0, 1)
+        [failed] = svc.failed_notifications()
+        assert failed["attempts"] == 1
+        assert failed["last_error"].startswith("the e-mail to 'duty' cannot be written: ")
+        assert delivery_error_in(failed["last_error"], "vi").startswith("không soạn được thư gửi 'duty': ")
+        assert len(smtp.messages) == 2
+    finally:
+        smtp.shutdown()
+        smtp.server_close()
