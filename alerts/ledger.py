@@ -5,6 +5,11 @@ Read one alert (:func:`read_alert`), write a row of its history
 (:func:`announce`: raised, reopened, or back from a silence). Signal intake,
 people's transitions, silences and escalation all use these, so an alert's
 history and its notifications read the same whoever changed it.
+
+A person's note is checked before it gets here (:func:`alerts.lifecycle.check_note`: at most
+:data:`~alerts.lifecycle.MAX_NOTE_CHARS`, refused if longer); the service's own notes quote one (a
+silence's reason), so :func:`write_audit` keeps at most :data:`MAX_AUDIT_NOTE_CHARS`, a bound no
+checked note reaches.
 """
 
 from __future__ import annotations
@@ -16,13 +21,16 @@ from typing import Any
 
 import psycopg
 
-from alerts.lifecycle import Actor, AlertNotFound
+from alerts.lifecycle import MAX_NOTE_CHARS, Actor, AlertNotFound
 from alerts.models import ALERT_COLUMNS, Alert
 from alerts.notify import enqueue
 from alerts.settings import AlertSettings
 from alerts.wording import Wording, recipient_language
 
 Clock = Callable[[], datetime]
+
+#: the longest note an audit row keeps: a person's longest note and the service's words around it
+MAX_AUDIT_NOTE_CHARS = MAX_NOTE_CHARS + 200
 
 _SELECT_ALERT = f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id = %s"
 
@@ -37,7 +45,10 @@ def utcnow() -> datetime:
 
 
 def read_alert(conn: psycopg.Connection, alert_id: int) -> Alert:
-    """One alert; :class:`AlertNotFound` if there is none."""
+    """One alert; :class:`AlertNotFound` if there is none (:class:`TypeError` for an id that is no
+    integer: ``1.5`` is not alert 1)."""
+    if isinstance(alert_id, bool) or not isinstance(alert_id, int):
+        raise TypeError(f"an alert id is an integer, not {type(alert_id).__name__}")
     row = conn.execute(_SELECT_ALERT, (alert_id,)).fetchone()
     if row is None:
         raise AlertNotFound("No alert #{id}.", id=alert_id)
@@ -55,7 +66,11 @@ def write_audit(
     note: str | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """One row of the alert's history: who, when, from which state to which, and why."""
+    """One row of the alert's history: who, when, from which state to which, and why (the note cut
+    to :data:`MAX_AUDIT_NOTE_CHARS`, which no note a person may write reaches)."""
+    note = (note or "").strip()
+    if len(note) > MAX_AUDIT_NOTE_CHARS:
+        note = note[: MAX_AUDIT_NOTE_CHARS - 1] + "…"
     conn.execute(
         _AUDIT,
         (
@@ -65,7 +80,7 @@ def write_audit(
             action,
             from_state,
             to_state,
-            (note or "").strip() or None,
+            note or None,
             json.dumps(details or {}, default=str),
         ),
     )

@@ -16,11 +16,13 @@ Pure logic, no database: :mod:`alerts.transitions` asks
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from ioc.i18n import format_time, gettext
+from ioc.records import unkeepable
 
 State = Literal["open", "acknowledged", "assigned", "resolved", "silenced", "reopened"]
 STATES: tuple[State, ...] = ("open", "acknowledged", "assigned", "resolved", "silenced", "reopened")
@@ -30,6 +32,9 @@ Role = Literal["viewer", "operator", "duty_officer", "analyst", "admin"]
 # In rank order, as the issue lists them: "duty officers and above" change alerts.
 ROLES: tuple[Role, ...] = ("viewer", "operator", "duty_officer", "analyst", "admin")
 SYSTEM = "system"  # the service itself (signals, escalation, silence expiry); never a login
+#: the longest note a person may write on an alert (or a silence's reason), in characters; a longer
+#: one is refused (:class:`NoteRefused`), never cut: the history every console shows stays small
+MAX_NOTE_CHARS = 4000
 
 # action -> (states it may start from, the state it leads to; None: decided by the alert)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
@@ -124,6 +129,11 @@ class NoteRequired(AlertError):
     """This action needs a note (resolve, silence): the next shift must know why."""
 
 
+class NoteRefused(AlertError):
+    """The note cannot be kept as written: longer than :data:`MAX_NOTE_CHARS`, or holding a character
+    no stored text keeps (a NUL, a lone surrogate)."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: a console user with a role, or :data:`SYSTEM`."""
@@ -182,10 +192,36 @@ def check(
         raise TransitionRefused(message, **fields)
 
 
-def require_note(note: str, action: str) -> None:
-    """Raise :class:`NoteRequired` unless ``note`` says something."""
-    if not (note or "").strip():
+def visible(text: str | None) -> bool:
+    """Whether ``text`` holds a character one can see: not only whitespace and format characters
+    (Unicode category ``Cf``: zero-width spaces and joiners, direction marks, the BOM)."""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text or "")
+
+
+def check_note(note: str | None) -> str:
+    """``note`` stripped, as it will be kept; :class:`NoteRefused` if it is longer than
+    :data:`MAX_NOTE_CHARS` or holds a character no stored text keeps. An empty note is fine here."""
+    if note is None:
+        return ""
+    if not isinstance(note, str):
+        raise TypeError(f"a note is text, not {type(note).__name__}")
+    note = note.strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise NoteRefused("The note is {n} characters long; at most {max} are kept. Shorten it.",
+                          n=len(note), max=MAX_NOTE_CHARS)
+    bad = unkeepable(note)
+    if bad is not None:
+        raise NoteRefused("The note holds a character that cannot be kept ({char}); remove it.", char=bad)
+    return note
+
+
+def require_note(note: str | None, action: str) -> str:
+    """``note`` as :func:`check_note` keeps it; :class:`NoteRequired` unless it says something (at least
+    one visible character: a zero-width space alone is no note)."""
+    kept = check_note(note)
+    if not visible(kept):
         raise NoteRequired("Write a note to {action}: the next shift needs to know why.", action=Term(action))
+    return kept
 
 
 def refusal(

@@ -115,6 +115,14 @@ class AuditEntry:
     details: dict[str, Any]
 
 
+class History(list[AuditEntry]):
+    """An alert's latest audit rows, oldest first; ``earlier``: how many older ones were left out."""
+
+    def __init__(self, entries: list[AuditEntry] | tuple[AuditEntry, ...] = (), earlier: int = 0) -> None:
+        super().__init__(entries)
+        self.earlier = earlier
+
+
 @dataclass(frozen=True)
 class Silence:
     """Suppresses raising for alerts matching every matcher that is set, from ``starts_at`` to ``ends_at``."""
@@ -156,9 +164,15 @@ class Silence:
 SILENCE_COLUMNS = ", ".join(Silence.__dataclass_fields__)  # type: ignore[attr-defined]
 
 
+#: the most values one field of an :class:`AlertFilter` may list (there are not that many feeds,
+#: severities or states; a screen picks a few areas)
+MAX_FILTER_VALUES = 50
+
+
 @dataclass(frozen=True)
 class AlertFilter:
-    """What the console asks for; empty means any."""
+    """What the console asks for; empty means any. Each field lists at most :data:`MAX_FILTER_VALUES`
+    values (:class:`ValueError` otherwise): a filter is a short question, never a bulk lookup."""
 
     feeds: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
@@ -166,6 +180,13 @@ class AlertFilter:
     areas: tuple[str, ...] = ()
     since: datetime | None = None  # last seen at or after
     limit: int = 500
+
+    def __post_init__(self) -> None:
+        for name in ("feeds", "severities", "states", "areas"):
+            values = getattr(self, name)
+            if len(values) > MAX_FILTER_VALUES:
+                raise ValueError(f"an alert filter lists at most {MAX_FILTER_VALUES} {name}, "
+                                 f"not {len(values)}")
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,23 @@ from zoneinfo import ZoneInfo
 from psycopg.rows import class_row
 from psycopg_pool import ConnectionPool
 
-from alerts.ledger import Clock, read_alert, utcnow
-from alerts.models import ALERT_COLUMNS, Alert, AlertFilter, AuditEntry, ShiftFigures
+from alerts.ledger import MAX_AUDIT_NOTE_CHARS, Clock, read_alert, utcnow
+from alerts.models import ALERT_COLUMNS, Alert, AlertFilter, AuditEntry, History, ShiftFigures
 from alerts.notify import redact_urls
 from alerts.settings import AlertSettings
+
+#: the most audit rows :meth:`AlertReads.history` returns (the latest); the rest are counted
+HISTORY_LIMIT = 200
+
+# the latest rows of one alert's history, each with the count of all of them; a note longer than any
+# the service keeps now (one stored before notes were bounded) comes cut, with an ellipsis
+_HISTORY = f"""
+SELECT id, alert_id, at, actor, action, from_state, to_state,
+       CASE WHEN length(note) > {MAX_AUDIT_NOTE_CHARS} THEN left(note, {MAX_AUDIT_NOTE_CHARS - 1}) || '…'
+            ELSE note END,
+       details, count(*) OVER ()
+FROM alert_audit WHERE alert_id = %s ORDER BY id DESC LIMIT %s
+"""
 
 _SHIFT = """
 SELECT count(*) FILTER (WHERE state <> 'resolved' AND severity = 'critical'),
@@ -73,14 +86,15 @@ class AlertReads:
         with self.pool.connection() as conn:
             return read_alert(conn, alert_id)
 
-    def history(self, alert_id: int) -> list[AuditEntry]:
-        """The alert's audit trail, oldest first."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(AuditEntry)) as cur:
-            return cur.execute(
-                "SELECT id, alert_id, at, actor, action, from_state, to_state, note, details "
-                "FROM alert_audit WHERE alert_id = %s ORDER BY id",
-                (alert_id,),
-            ).fetchall()
+    def history(self, alert_id: int, limit: int = HISTORY_LIMIT) -> History:
+        """The alert's audit trail, oldest first: its latest ``limit`` rows (at most
+        :data:`HISTORY_LIMIT`), and in ``earlier`` how many older ones were left out. A note stored
+        before notes were bounded comes cut to :data:`~alerts.ledger.MAX_AUDIT_NOTE_CHARS`, with "…"."""
+        limit = max(1, min(int(limit), HISTORY_LIMIT))
+        with self.pool.connection() as conn:
+            rows = conn.execute(_HISTORY, (alert_id, limit)).fetchall()
+        total = rows[0][-1] if rows else 0
+        return History([AuditEntry(*r[:-1]) for r in reversed(rows)], earlier=total - len(rows))
 
     def alerts(self, flt: AlertFilter | None = None) -> list[Alert]:
         """Alerts for the console: active ones first (worst, then newest), then the rest by last seen."""
@@ -107,7 +121,8 @@ class AlertReads:
         with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Alert)) as cur:
             rows = cur.execute(sql, params).fetchall()  # type: ignore[arg-type]
         if flt.feeds:
-            rows = [a for a in rows if a.feed in flt.feeds]
+            feeds = frozenset(flt.feeds)
+            rows = [a for a in rows if a.feed in feeds]
         return rows
 
     def incident_alerts(self, incident_id: int) -> list[Alert]:

@@ -6,13 +6,19 @@ counted on the silence, never notified nor escalated) until the silence
 ends. :class:`Silences` creates, ends and lists them; ending one (by hand or
 when it runs out) brings the alerts it held back to where they were, and
 those still unacknowledged are announced and escalate from then.
+
+A silence lasts at most :data:`MAX_SILENCE` (7 days) and starts at most that far ahead: one that
+should hold longer is renewed when it runs out, so no silence holds alerts quiet forever. Its times
+must be timezone-aware, and a matcher that is set must name something (a blank one is refused, not
+taken as "any": that would silence far more than asked).
+
 :func:`insert_silence` and :func:`silence_matching` are also used by
 :meth:`alerts.transitions.Transitions.silence`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -24,6 +30,13 @@ from alerts.ledger import Clock, announce, utcnow, write_audit
 from alerts.lifecycle import SYSTEM_ACTOR, Actor, AlertError, AlertNotFound, NotAllowed, TransitionRefused
 from alerts.models import ALERT_COLUMNS, SILENCE_COLUMNS, Alert, Silence
 from alerts.settings import AlertSettings
+from ioc.records import unkeepable
+
+#: the longest a silence may last, and the furthest ahead it may start (the README says it)
+MAX_SILENCE_DAYS = 7
+MAX_SILENCE = timedelta(days=MAX_SILENCE_DAYS)
+MAX_MATCHER_CHARS = 256
+SEVERITIES = ("critical", "warning", "info")
 
 _RESUME_STATE = """
 CASE WHEN assignee IS NOT NULL THEN 'assigned'
@@ -70,24 +83,17 @@ class Silences:
             raise NotAllowed("{actor} ({role}) may not create silences; that needs a {need} or above",
                              actor=actor.name, role=lc.Term(lc.label(actor.role)),
                              need=lc.Term(lc.label(lc.MIN_ROLE["manage_silences"])))
-        lc.require_note(reason, "silence")
+        reason = lc.require_note(reason, "silence")
         now = self.clock()
-        starts_at = starts_at or now
-        if ends_at <= starts_at:
-            raise AlertError("A silence must end after it starts.")
-        matchers = {
-            "detector": detector,
-            "source_id": source_id,
-            "area": area,
-            "severity": severity,
-            "fingerprint": fingerprint,
-        }
-        if not any(matchers.values()):
-            raise AlertError("A silence needs at least one matcher (detector, source, area, severity).")
+        starts_at = now if starts_at is None else starts_at
+        check_window(starts_at, ends_at, now)
+        matchers = _matchers(detector=detector, source_id=source_id, area=area, severity=severity,
+                             fingerprint=fingerprint)
         with self.pool.connection() as conn, conn.transaction():
             silence = insert_silence(conn, actor, matchers, starts_at, ends_at, reason)
             if silence.active(now):
                 silence_matching(conn, silence, actor, now)
+                silence = _read_silence(conn, silence.id)  # as it is now: the alerts it held counted
         return silence
 
     def expire_silence(self, silence_id: int, actor: Actor, note: str = "") -> Silence:
@@ -95,6 +101,7 @@ class Silences:
         if not actor.is_system and not lc.may(actor.role, "manage_silences"):
             raise NotAllowed("{actor} ({role}) may not end silences", actor=actor.name,
                              role=lc.Term(lc.label(actor.role)))
+        note = lc.check_note(note)
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             row = conn.execute(
@@ -157,6 +164,65 @@ class Silences:
             if alert.state in lc.UNACKNOWLEDGED:
                 announce(conn, self.settings, alert, None, "unsilenced", self.clock)
         return len(rows)
+
+
+def _aware(value: datetime, name: str) -> datetime:
+    """``value`` if it is a timezone-aware datetime; a naive one says no instant (which zone?)."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} is a datetime, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (e.g. with tzinfo=UTC); got the naive "
+                         f"{value.isoformat()}")
+    return value
+
+
+def check_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+    """Refuse a silence from ``starts_at`` to ``ends_at`` (both timezone-aware: :class:`ValueError`
+    otherwise) that ends before it starts or by ``now``, lasts longer than :data:`MAX_SILENCE`, or
+    starts further ahead than that."""
+    _aware(starts_at, "starts_at")
+    _aware(ends_at, "ends_at")
+    if ends_at <= now:
+        raise AlertError("A silence must end in the future.")
+    if ends_at <= starts_at:
+        raise AlertError("A silence must end after it starts.")
+    if ends_at - starts_at > MAX_SILENCE:
+        raise AlertError("A silence may last at most {days} days; end it sooner and renew it if need be.",
+                         days=MAX_SILENCE_DAYS)
+    if starts_at - now > MAX_SILENCE:
+        raise AlertError("A silence may start at most {days} days from now.", days=MAX_SILENCE_DAYS)
+
+
+def _matchers(**given: str | None) -> dict[str, str | None]:
+    """The matchers that are set, stripped; a blank one (or one no stored text keeps, or too long, or a
+    severity that is none) is refused rather than taken as "any"; at least one must be set."""
+    matchers: dict[str, str | None] = {}
+    for name, value in given.items():
+        if value is None:
+            matchers[name] = None
+            continue
+        if not isinstance(value, str):
+            raise TypeError(f"the matcher {name} is text, not {type(value).__name__}")
+        value = value.strip()
+        if not lc.visible(value):
+            raise AlertError("A silence's matcher {matcher} is blank; name what it matches or leave it out.",
+                             matcher=name)
+        if len(value) > MAX_MATCHER_CHARS or unkeepable(value) is not None:
+            raise AlertError("A silence's matcher {matcher} is not a name an alert can have.", matcher=name)
+        if name == "severity" and value not in SEVERITIES:
+            raise AlertError("A silence's severity is critical, warning or info, not {severity}.",
+                             severity=value)
+        matchers[name] = value
+    if not any(matchers.values()):
+        raise AlertError("A silence needs at least one matcher (detector, source, area, severity).")
+    return matchers
+
+
+def _read_silence(conn: psycopg.Connection, silence_id: int) -> Silence:
+    row = conn.execute(f"SELECT {SILENCE_COLUMNS} FROM silences WHERE id = %s", (silence_id,)).fetchone()
+    if row is None:
+        raise AlertNotFound("No silence #{id}.", id=silence_id)
+    return Silence(*row)
 
 
 def insert_silence(

@@ -20,7 +20,8 @@ from alerts.ledger import Clock, announce, read_alert, utcnow, write_audit
 from alerts.lifecycle import Actor, AlertError, NotAllowed, NoteRequired, StaleAlertError, TransitionRefused
 from alerts.models import ALERT_COLUMNS, Alert, AuditEntry
 from alerts.settings import AlertSettings
-from alerts.silences import insert_silence, silence_matching
+from alerts.silences import check_window, insert_silence, silence_matching
+from ioc.records import unkeepable
 
 _LAST_AUDIT = """
 SELECT actor, action, at FROM alert_audit WHERE alert_id = %s AND action <> 'comment'
@@ -70,6 +71,11 @@ class Transitions:
         self, alert_id: int, actor: Actor, assignee: str, note: str = "", expected_version: int | None = None
     ) -> Alert:
         """Give the alert to an active console user (acknowledging it, if nobody had)."""
+        if not isinstance(assignee, str):
+            raise TypeError(f"an assignee is a user's name, not {type(assignee).__name__}")
+        if unkeepable(assignee) is not None:  # no name holds one (and the store could not look it up)
+            raise AlertError("Cannot assign to {assignee}: no active console user of that name.",
+                             assignee=ascii(assignee))
         with self.pool.connection() as conn:
             row = conn.execute("SELECT role FROM users WHERE name = %s AND active", (assignee,)).fetchone()
         if row is None:
@@ -96,7 +102,7 @@ class Transitions:
 
     def resolve(self, alert_id: int, actor: Actor, note: str, expected_version: int | None = None) -> Alert:
         """Close the alert by hand (a note is required). A condition still present re-fires as reopened."""
-        lc.require_note(note, "resolve")
+        note = lc.require_note(note, "resolve")
         return self._transition(
             alert_id,
             actor,
@@ -119,12 +125,12 @@ class Transitions:
         """Silence this alert until ``until``: a silence on its fingerprint (or on its detector and source).
 
         The silence also holds any re-firing of the same condition (and, with
-        ``scope="source"``, every alert of this detector at this source) until it ends.
+        ``scope="source"``, every alert of this detector at this source) until it ends. It lasts at
+        most :data:`alerts.silences.MAX_SILENCE`; ``until`` must be timezone-aware.
         """
-        lc.require_note(note, "silence")
+        note = lc.require_note(note, "silence")
         now = self.clock()
-        if until <= now:
-            raise AlertError("A silence must end in the future.")
+        check_window(now, until, now)
         with self.pool.connection() as conn, conn.transaction():
             alert = read_alert(conn, alert_id)
             self._check(conn, actor, "silence", alert, expected_version)
@@ -142,6 +148,7 @@ class Transitions:
                 "silence_id = %(silence)s, silenced_until = %(until)s",
                 {"silence": silence.id, "until": until, "now": now},
             )
+            conn.execute("UPDATE silences SET matched = matched + 1 WHERE id = %s", (silence.id,))
             write_audit(
                 conn,
                 alert.id,
@@ -161,6 +168,7 @@ class Transitions:
         self, alert_id: int, actor: Actor, note: str = "", expected_version: int | None = None
     ) -> Alert:
         """End this alert's silence now: it returns to where it was (open alerts escalate from now)."""
+        note = lc.check_note(note)
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             alert = read_alert(conn, alert_id)
@@ -203,6 +211,7 @@ class Transitions:
         self, alert_id: int, actor: Actor, note: str = "", expected_version: int | None = None
     ) -> Alert:
         """resolved -> reopened by hand (resolved by mistake); it needs acknowledging again."""
+        note = lc.check_note(note)
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
             alert = read_alert(conn, alert_id)
@@ -246,7 +255,8 @@ class Transitions:
 
     def comment(self, alert_id: int, actor: Actor, note: str) -> AuditEntry:
         """Add a note to the alert's history without changing it (operators and above)."""
-        if not note.strip():
+        note = lc.check_note(note)
+        if not lc.visible(note):
             raise NoteRequired("Write the note first.")
         now = self.clock()
         with self.pool.connection() as conn, conn.transaction():
@@ -262,6 +272,7 @@ class Transitions:
 
     def acknowledge_incident(self, incident_id: int, actor: Actor, note: str = "") -> list[Alert]:
         """Acknowledge every unacknowledged alert of an incident; those others got to first are skipped."""
+        note = lc.check_note(note)
         with self.pool.connection() as conn:
             ids = [
                 r[0]
@@ -342,6 +353,7 @@ class Transitions:
         params: dict[str, Any],
         details: dict[str, Any] | None = None,
     ) -> Alert:
+        note = lc.check_note(note)
         now = self.clock()
         _, to_state = lc.TRANSITIONS[action]
         assert to_state is not None

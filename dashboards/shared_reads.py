@@ -11,6 +11,10 @@ so a busy room's screens do not each wait for a read at every age; a result olde
 again in the request. The result keeps the time the read began, and the pages print the as-of time of
 their data, so a shared read never shows old numbers as new. A read that fails is not kept: the next
 request after the grace reads again and sees the failure.
+
+A key is what a screen asks (its filters): a key larger than :data:`MAX_KEY_CHARS` (strings counted
+by their length, every other part as one) is read for that request alone and never kept, so a
+request cannot make the page keep its 38 MB of filter values; the pages check their filters too.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
+from itertools import islice
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,6 +31,23 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 MAX_KEYS = 256  # distinct keys kept per page (filters, station sets): expired ones go first
+MAX_KEY_CHARS = 4096  # a larger key is not kept (nor shared)
+
+
+def key_size(key: object, limit: int = MAX_KEY_CHARS) -> int:
+    """The size of ``key``: its strings' (and bytes') lengths, one for every other part; the count
+    stops soon after it passes ``limit``, so sizing a huge key costs little."""
+    size, todo = 0, [key]
+    while todo and size <= limit:
+        part = todo.pop()
+        if isinstance(part, str | bytes):
+            size += len(part)
+        elif isinstance(part, tuple | frozenset):
+            size += 1
+            todo.extend(islice(part, limit + 1))  # more parts than that pass the limit anyway
+        else:
+            size += 1
+    return size
 
 
 class SharedReads:
@@ -49,8 +71,9 @@ class SharedReads:
     def get(self, key: Hashable, read: Callable[[], T], fresh: bool = False) -> T:
         """``read()``'s result for ``key``: kept from a read begun less than ``max_age_s`` ago, or new;
         ``fresh``: new in any case (after a change made from this screen), and kept for the others."""
-        if self.max_age_s <= 0:
-            self.reads += 1
+        if self.max_age_s <= 0 or key_size(key) > MAX_KEY_CHARS:
+            with self._lock:
+                self.reads += 1
             return read()
         with self._lock:
             found, value = self._fresh(key)

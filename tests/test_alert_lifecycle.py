@@ -415,7 +415,7 @@ def test_every_refusal_has_a_vietnamese_form_with_the_same_fields() -> None:
     from ioc.i18n import gettext
 
     kinds = {"AlertError", "AlertNotFound", "NotAllowed", "TransitionRefused", "StaleAlertError",
-             "NoteRequired"}
+             "NoteRequired", "NoteRefused"}
     messages = set()
     for path in (Path(lc.__file__).parent).glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -458,3 +458,138 @@ def test_the_services_own_notes_read_in_the_readers_language(plain_store: Store)
     assert note_in(again.note, again.details, "vi") == \
         "phát lại 3 phút sau khi đã xử lý (dao động): mở lại, không phát sinh mới"
     assert note_in(again.note, again.details, "en") == again.note
+
+
+def test_a_note_is_bounded_keepable_and_visible_and_refused_otherwise(plain_store: Store) -> None:
+    """An operator posted 15 MB notes; a NUL reached the store as "the store did not answer"; a lone
+    zero-width space passed for the note a resolve needs. Each is refused by the service, with a
+    reason in the reader's language, and nothing is written."""
+    from alerts.lifecycle import MAX_NOTE_CHARS, AlertError, NoteRefused
+
+    clock = Clock(T0)
+    svc = AlertService(plain_store.pool, clock=clock)
+    alert_id = svc.apply(signal("notes")).alert_id
+    assert alert_id is not None
+    before = audit(plain_store, alert_id)
+    huge = "x" * (MAX_NOTE_CHARS + 1)
+    calls = {
+        "comment": lambda note: svc.comment(alert_id, OPERATOR, note),
+        "acknowledge": lambda note: svc.acknowledge(alert_id, LAN, note),
+        "assign": lambda note: svc.assign(alert_id, LAN, "minh", note),
+        "resolve": lambda note: svc.resolve(alert_id, LAN, note),
+        "silence": lambda note: svc.silence(alert_id, LAN, clock() + timedelta(hours=1), note),
+        "incident": lambda note: svc.acknowledge_incident(svc.get(alert_id).incident_id, LAN, note),
+        "create_silence": lambda note: svc.create_silence(
+            LAN, reason=note, ends_at=clock() + timedelta(hours=1), fingerprint="notes"),
+    }
+    People(plain_store.pool).add_user("minh", "duty_officer", "correct horse battery")
+    for action, call in calls.items():
+        with pytest.raises(NoteRefused) as refused:
+            call(huge)
+        assert str(refused.value) == (f"The note is {MAX_NOTE_CHARS + 1} characters long; "
+                                      f"at most {MAX_NOTE_CHARS} are kept. Shorten it."), action
+        with pytest.raises(NoteRefused) as refused:
+            call("pump\x00 station")
+        assert refused.value.text("vi") == \
+            "Ghi chú chứa một ký tự không lưu được (U+0000); hãy xoá ký tự đó.", action
+    assert refused.value.text("en") == "The note holds a character that cannot be kept (U+0000); remove it."
+    for blank in ("\u200b", " \u200b\ufeff\u2060 ", "\u200d\t"):
+        with pytest.raises(NoteRequired):
+            svc.resolve(alert_id, LAN, blank)
+        with pytest.raises(NoteRequired):
+            svc.comment(alert_id, OPERATOR, blank)
+        with pytest.raises(NoteRequired):
+            svc.silence(alert_id, LAN, clock() + timedelta(hours=1), blank)
+    assert audit(plain_store, alert_id) == before and svc.get(alert_id).state == "open"
+    assert rows(plain_store, "SELECT count(*) FROM silences") == [(0,)]
+    longest = "y" * MAX_NOTE_CHARS  # the limit itself is kept, whole
+    assert svc.comment(alert_id, OPERATOR, f"  {longest}\n").note == longest
+    assert svc.resolve(alert_id, LAN, "\u200bpump fixed").state == "resolved"  # something visible
+    # an id is an integer: 1.5 is not alert 1
+    with pytest.raises(TypeError):
+        svc.reopen(1.5, LAN)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        svc.assign(alert_id, LAN, {"name": "minh"})  # type: ignore[arg-type]
+    with pytest.raises(AlertError, match="no active console user"):
+        svc.assign(alert_id, LAN, "mi\x00nh")
+    assert svc.get(alert_id).state == "resolved"
+
+
+def test_the_history_read_is_bounded_and_says_what_it_left_out(plain_store: Store) -> None:
+    """The console re-read every alert's whole history every 2 s (64 MB once notes were huge): the read
+    returns the latest entries, counts the rest, and cuts a long note stored before notes were bounded."""
+    from alerts.ledger import MAX_AUDIT_NOTE_CHARS
+    from alerts.reads import HISTORY_LIMIT
+
+    svc = AlertService(plain_store.pool)
+    alert_id = svc.apply(signal("chatty")).alert_id
+    assert alert_id is not None
+    assert (len(svc.history(alert_id)), svc.history(alert_id).earlier) == (1, 0)
+    with plain_store.pool.connection() as conn:  # a note of 1 MB, stored before notes were bounded
+        conn.execute("INSERT INTO alert_audit (alert_id, at, actor, action, from_state, to_state, note) "
+                     "VALUES (%s, now(), 'hoa', 'comment', 'open', 'open', %s)", (alert_id, "z" * 1_000_000))
+    for n in range(HISTORY_LIMIT + 50):
+        svc.comment(alert_id, OPERATOR, f"call {n}")
+    history = svc.history(alert_id)
+    assert len(history) == HISTORY_LIMIT and history.earlier == 52  # the raise, the long note, 50 calls
+    assert [e.note for e in history][:2] == ["call 50", "call 51"]  # the latest, oldest first
+    assert history[-1].note == f"call {HISTORY_LIMIT + 49}"
+    assert len(svc.reads.history(alert_id, limit=10)) == 10
+    with plain_store.pool.connection() as conn:
+        long_id = conn.execute("SELECT id FROM alert_audit WHERE length(note) > 100").fetchone()[0]
+        conn.execute("DELETE FROM alert_audit WHERE alert_id = %s AND id > %s", (alert_id, long_id))
+    shown = svc.history(alert_id)
+    assert shown.earlier == 0 and len(shown[-1].note or "") == MAX_AUDIT_NOTE_CHARS
+    assert (shown[-1].note or "").endswith("z…")
+
+
+def test_silences_are_bounded_in_time_name_what_they_match_and_count_it(plain_store: Store) -> None:
+    """A silence to 9999-12-31 held every critical alert quiet for ever; a blank matcher was taken;
+    a naive end raised TypeError; a silence that held an alert said it matched none."""
+    from alerts.lifecycle import AlertError
+    from alerts.silences import MAX_SILENCE
+
+    clock = Clock(T0)
+    svc = AlertService(plain_store.pool, clock=clock)
+    loud = svc.apply(signal("loud", severity="critical")).alert_id
+    assert loud is not None
+    forever = datetime(9999, 12, 31, tzinfo=UTC)
+    with pytest.raises(AlertError) as refused:
+        svc.create_silence(LAN, reason="quiet night", severity="critical", ends_at=forever)
+    assert str(refused.value) == "A silence may last at most 7 days; end it sooner and renew it if need be."
+    assert refused.value.text("vi").startswith("Lệnh tạm tắt chỉ được kéo dài tối đa 7 ngày")
+    with pytest.raises(AlertError, match="start at most 7 days from now"):
+        svc.create_silence(LAN, reason="later", severity="critical", starts_at=forever - timedelta(days=1),
+                           ends_at=forever)
+    with pytest.raises(AlertError, match="must end in the future"):
+        svc.create_silence(LAN, reason="past", severity="critical", starts_at=T0 - timedelta(days=2),
+                           ends_at=T0 - timedelta(days=1))
+    with pytest.raises(ValueError, match="ends_at must be timezone-aware"):
+        svc.create_silence(LAN, reason="naive", severity="critical", ends_at=datetime(2026, 11, 26, 8))
+    with pytest.raises(ValueError, match="starts_at must be timezone-aware"):
+        svc.create_silence(LAN, reason="naive", severity="critical", starts_at=datetime(2026, 11, 25),
+                           ends_at=T0 + timedelta(hours=1))
+    for blank in (" ", "\t\u200b", ""):
+        with pytest.raises(AlertError, match="matcher area is blank") as refused:
+            svc.create_silence(LAN, reason="works", area=blank, severity="critical",
+                               ends_at=T0 + timedelta(hours=1))
+        assert "để trống" in refused.value.text("vi")
+    with pytest.raises(AlertError, match="critical, warning or info, not loud"):
+        svc.create_silence(LAN, reason="works", severity="loud", ends_at=T0 + timedelta(hours=1))
+    with pytest.raises(AlertError, match="not a name an alert can have"):
+        svc.create_silence(LAN, reason="works", source_id="a\x00b", ends_at=T0 + timedelta(hours=1))
+    with pytest.raises(ValueError):
+        svc.silence(loud, LAN, datetime(2026, 11, 26, 8), "naive")
+    with pytest.raises(AlertError, match="at most 7 days"):
+        svc.silence(loud, LAN, forever, "for ever")
+    assert rows(plain_store, "SELECT count(*) FROM silences") == [(0,)]
+    assert svc.get(loud).state == "open"
+
+    week = svc.create_silence(LAN, reason="  pump works ", area=" Đông Ba ", severity="critical",
+                              ends_at=T0 + MAX_SILENCE)  # the longest is allowed
+    assert (week.matched, week.area, week.reason) == (1, "Đông Ba", "pump works")  # re-read after matching
+    assert svc.get(loud).state == "silenced"
+    assert rows(plain_store, "SELECT matched FROM silences WHERE id = %s", week.id) == [(1,)]
+    svc.expire_silence(week.id, LAN, "works done")
+    held = svc.silence(loud, LAN, T0 + timedelta(hours=1), "one alert")
+    assert rows(plain_store, "SELECT matched FROM silences WHERE id = %s", held.silence_id) == [(1,)]

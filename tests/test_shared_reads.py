@@ -91,3 +91,18 @@ def test_past_its_age_a_result_is_served_while_one_background_read_makes_the_nex
     shared._kept["tiles"] = (began - 130, value)  # past the grace: the request reads and sees it
     with pytest.raises(ConnectionError):
         shared.get("tiles", broken)
+
+
+def test_a_key_too_large_to_keep_is_read_for_its_request_alone() -> None:
+    """A console filter of 400,000 areas became a key the page kept (38 MB a request, never freed):
+    a key over MAX_KEY_CHARS is read each time and never kept, and sizing it stops early."""
+    from dashboards.shared_reads import MAX_KEY_CHARS, key_size
+
+    shared = SharedReads(max_age_s=60)
+    huge = ("grid", tuple(f"area-{n}" for n in range(400_000)), "24h")
+    assert key_size(huge) > MAX_KEY_CHARS and key_size(huge) < 2 * MAX_KEY_CHARS  # stopped past the limit
+    assert key_size(("grid", ("a", "bc"), None)) == 1 + 4 + 1 + 1 + 2 + 1  # strings by length, parts by one
+    assert [shared.get(huge, lambda n=n: n) for n in range(3)] == [0, 1, 2] and shared.reads == 3
+    assert shared._kept == {} and shared._flights == {}
+    small = ("grid", ("Đông Ba",), "24h")
+    assert [shared.get(small, lambda n=n: n) for n in range(3)] == [0, 0, 0] and list(shared._kept) == [small]

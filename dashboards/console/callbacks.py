@@ -1,9 +1,12 @@
-"""The console's callbacks: refresh, selection, the operator's actions, notices."""
+"""The console's callbacks: refresh, selection, the operator's actions, notices.
+
+What a request asks is checked first (:mod:`dashboards.console.asks`): a value no page of ours sends
+(a filter of 400,000 areas, an id of ``1.5``, a silence "for 999y") is refused, ``400``.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 import dash
@@ -17,6 +20,7 @@ from alerts.lifecycle import AlertError
 from alerts.models import AlertFilter
 from alerts.transitions import actions_for
 from dashboards import auth
+from dashboards.console import asks
 from dashboards.console.details import detail_children, history_children
 from dashboards.console.grid import grid_rows
 from dashboards.console.layout import _tile_children
@@ -72,27 +76,34 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
     ) -> tuple[Any, ...]:
         if auth.principal() is None:
             raise PreventUpdate
+        try:  # checked first: a filter no page offers is refused (400), never a cache key or a query
+            ask = asks.grid_ask(feeds, sevs, states, areas, window, group,
+                                lambda fresh: shared.get(("areas",), svc.areas, fresh=fresh))
+        except psycopg.Error as exc:
+            log.warning("console: store query failed: %s", exc)
+            raise PreventUpdate from None
+
         def read() -> tuple[Any, ...]:
             clock = svc.clock()
             flt = AlertFilter(
-                feeds=tuple(feeds or ()),
-                severities=tuple(sevs or ()) or ("-",),
-                states=tuple(states or ()),
-                areas=tuple(areas or ()),
-                since=clock - TIME_WINDOWS.get(window or "24h", TIME_WINDOWS["24h"]),
+                feeds=ask.feeds,
+                severities=ask.severities or ("-",),
+                states=ask.states,
+                areas=ask.areas,
+                since=clock - TIME_WINDOWS[ask.window],
             )
             fig = svc.shift_figures(view.tz)
             failed = svc.failed_notifications(limit=1) if fig.notifications_failed else []
             return clock, svc.alerts(flt), fig, failed
 
         # screens with the same filters share a read; after an action on this screen it reads anew
-        key = ("grid", *(tuple(x or ()) for x in (feeds, sevs, states, areas)), window or "24h")
         try:
-            clock, alerts, fig, failed = shared.get(key, read, fresh=dash.ctx.triggered_id == "action-done")
+            clock, alerts, fig, failed = shared.get(ask.key, read,
+                                                    fresh=dash.ctx.triggered_id == "action-done")
         except psycopg.Error as exc:
             log.warning("console: store query failed: %s", exc)
             raise PreventUpdate from None
-        rows = grid_rows(alerts, view, clock, by_incident="group" in (group or []))
+        rows = grid_rows(alerts, view, clock, by_incident=ask.by_incident)
         f = view.formats()
         lang = f.lang
         since = f.time(fig.shift_start, seconds=False)  # this shift's start
@@ -155,7 +166,13 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         lang = page_language(view.settings)
         note_off = not lc.may(who.role, "comment")
         # a row that left the grid (resolved while the filter shows active ones) stays in the pane
+        if rows is not None and not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+            raise asks.BadRequest("selectedRows: a list of rows")
+        if previous is not None and not isinstance(previous, dict):
+            raise asks.BadRequest("selected: a dict")
         wanted = rows[0].get("id") if rows else (previous or {}).get("id")
+        if wanted is not None:
+            wanted = asks.alert_id(wanted)  # "1.5" or 1.5 is no alert: refused, never alert 1
         if wanted is None:
             return (
                 [html.Div(t("Select an alert (click, or j / k).", lang), className="detail-empty")],
@@ -166,9 +183,9 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                 dash.no_update,
             )
         try:
-            alert = svc.get(int(wanted))
+            alert = svc.get(wanted)
             history = history_children(view, alert)
-        except (AlertError, ValueError, KeyError):
+        except AlertError:
             return (
                 [html.Div(t("That alert is gone.", lang), className="detail-empty")],
                 [],
@@ -219,19 +236,28 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
         actor = _actor()
         if actor is None or trigger is None:
             raise PreventUpdate
+        # what no page of ours sends is refused (400) before anything acts: a note or an assignee that
+        # is no text, an id of 1.5, a silence "for 999y"; what the note says is the service's to judge
+        note = asks.text(note, "note")
+        assignee = asks.chosen_name(assignee, "assignee")
+        silence_for = asks.silence_for(silence_for)
+        scope = asks.choice(scope, "silence-scope", asks.SCOPES)
+        done = asks.counter(done)
+        if selected is not None and not isinstance(selected, dict):
+            raise asks.BadRequest("selected: a dict")
         f = view.formats()
         lang = f.lang
         if not selected:
             return t("Select an alert first.", lang), "action-message refused", dash.no_update, dash.no_update
-        alert_id, version = int(selected["id"]), selected.get("version")
-        note = (note or "").strip()
+        alert_id, version = asks.alert_id(selected.get("id")), asks.version(selected.get("version"))
+        incident = selected.get("incident")
+        incident = None if incident is None else asks.alert_id(incident, "incident")
         try:
             if trigger == "btn-ack-incident":
-                if selected.get("incident") is None:
+                if incident is None:
                     raise AlertError(t("This alert belongs to no incident.", lang))
-                done_now = svc.acknowledge_incident(int(selected["incident"]), actor, note)
-                msg = t("Acknowledged {n} alert(s) of incident #{id}.", lang, n=len(done_now),
-                        id=selected["incident"])
+                done_now = svc.acknowledge_incident(incident, actor, note)
+                msg = t("Acknowledged {n} alert(s) of incident #{id}.", lang, n=len(done_now), id=incident)
             else:
                 action = BUTTONS[str(trigger)][0]
                 if action == "acknowledge":
@@ -243,15 +269,9 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                 elif action == "resolve":
                     svc.resolve(alert_id, actor, note, expected_version=version)
                 elif action == "silence":
-                    until = svc.clock() + SILENCE_CHOICES.get(silence_for or "1h", timedelta(hours=1))
-                    svc.silence(
-                        alert_id,
-                        actor,
-                        until,
-                        note,
-                        scope="source" if scope == "source" else "alert",
-                        expected_version=version,
-                    )
+                    until = svc.clock() + SILENCE_CHOICES[silence_for]
+                    svc.silence(alert_id, actor, until, note, scope=scope,  # type: ignore[arg-type]
+                                expected_version=version)
                 elif action == "unsilence":
                     svc.unsilence(alert_id, actor, note, expected_version=version)
                 elif action == "reopen":
@@ -263,8 +283,7 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                 msg = t("Alert #{id} {what} by {who} at {time}.", lang, id=alert_id, what=what,
                         who=actor.name, time=f.time(svc.clock()))
         except AlertError as exc:  # the service's refusal, in the reader's language and the city's time
-            return exc.text(lang, view.settings.timezone), "action-message refused", (done or 0) + 1, \
-                dash.no_update
+            return exc.text(lang, view.settings.timezone), "action-message refused", done + 1, dash.no_update
         except psycopg.Error as exc:
             log.warning("console: action failed on the store: %s", exc)
             return (
@@ -273,7 +292,7 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
                 dash.no_update,
                 dash.no_update,
             )
-        return msg, "action-message ok", (done or 0) + 1, ""
+        return msg, "action-message ok", done + 1, ""
 
     @app.callback(
         Output("notices", "data"),

@@ -93,7 +93,9 @@ def _note(note: str | None, alert: Alert, lang: str, details: dict[str, Any] | N
 
 
 def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
-    """The incident's other alerts, the notifications about this one, and its audit history (newest first)."""
+    """The incident's other alerts, the notifications about this one, and its audit history (newest
+    first): its latest entries (:data:`alerts.reads.HISTORY_LIMIT`), and how many earlier ones are not
+    shown; a note stored before notes were bounded comes cut, with an ellipsis."""
     f = view.formats()
     lang = f.lang
     out: list[Any] = []
@@ -134,7 +136,8 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
         )
     out.append(html.H3(t("History", lang)))
     entries = []
-    for e in reversed(view.service.history(alert.id)):
+    history = view.service.history(alert.id)
+    for e in reversed(history):
         to = t(e.to_state, lang)
         move = to if e.from_state in (None, e.to_state) else f"{t(e.from_state, lang)} → {to}"
         entries.append(
@@ -152,4 +155,8 @@ def history_children(view: ConsoleView, alert: Alert) -> list[Any]:
             )
         )
     out.append(html.Ol(entries, className="history-list", id="history-list"))
+    earlier = getattr(history, "earlier", 0)
+    if earlier:
+        out.append(html.Div(t("{n} earlier entries not shown", lang, n=f.number(earlier)),
+                            className="history-earlier", id="history-earlier"))
     return out

@@ -244,7 +244,9 @@ def layout(view: ConsoleView) -> html.Div:
                                         placeholder=t("Note for the record (needed to resolve "
                                                       "or silence). n to write, Esc to leave.", lang),
                                         className="note",
-                                        maxLength=2000,
+                                        # no maxLength: the browser would cut a pasted note silently;
+                                        # the service refuses one over alerts.lifecycle.MAX_NOTE_CHARS
+                                        # and the console says why
                                         disabled=False,
                                     ),
                                     html.Div(
