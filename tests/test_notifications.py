@@ -74,6 +74,11 @@ class TinySMTP(socketserver.ThreadingTCPServer):
 
     allow_reuse_address = True
 
+    def channels(self) -> list[ConsoleChannelSettings | EmailChannelSettings]:
+        """The console channel and an e-mail channel to this server."""
+        return [ConsoleChannelSettings(),
+                EmailChannelSettings(host="127.0.0.1", port=self.port, sender="ioc@hue.example")]
+
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
         outer = self
@@ -355,10 +360,7 @@ def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Sto
         clock = Clock(T0)
         cfg = AlertSettings(
             notifications=NotificationSettings(
-                channels=[
-                    ConsoleChannelSettings(),
-                    EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example"),
-                ],
+                channels=smtp.channels(),
                 on_raise={"critical": ["email"]},
             ),
             recipients={
@@ -406,8 +408,7 @@ def test_each_recipient_reads_in_their_language(plain_store: Store) -> None:
         clock = Clock(T0)
         cfg = AlertSettings(
             notifications=NotificationSettings(
-                channels=[ConsoleChannelSettings(),
-                          EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example")],
+                channels=smtp.channels(),
                 on_raise={"critical": ["email", "console"]}, language="en"),
             recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example", user="lan"),
                         "shift_lead": Recipient(name="Shift lead", email="lead@hue.example")},
@@ -646,8 +647,7 @@ def test_a_title_with_line_breaks_is_mailed_on_one_line(plain_store: Store) -> N
         clock = Clock(T0)
         cfg = AlertSettings(
             notifications=NotificationSettings(
-                channels=[ConsoleChannelSettings(),
-                          EmailChannelSettings(host="127.0.0.1", port=smtp.port, sender="ioc@hue.example")],
+                channels=smtp.channels(),
                 on_raise={"critical": ["email"]},
             ),
             recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example"),
