@@ -352,7 +352,7 @@ def test_an_outlet_that_crashes_fails_alone_and_the_round_goes_on(server, caplog
     assert [(r.levelname, r.exc_info is not None) for r in records] == [("ERROR", True), ("WARNING", False)]
 
 
-def test_an_article_that_crashes_is_refused_alone(server):
+def test_an_article_that_crashes_fails_alone_and_is_refused_after_its_attempts(server):
     class Crashing(FeedPoller):
         def article(self, entry, now):  # noqa: ANN001, ANN202
             if entry.guid == "sim-tin-hue-001":
@@ -362,4 +362,8 @@ def test_an_article_that_crashes_is_refused_alone(server):
     p = Crashing("SIM Tin Huế", server + "/copy.xml", Matcher.build(options()), Seen(), fetch_pages=False)
     articles, dead = p.poll(NOW)
     assert [a.guid for a in articles] == ["sim-tin-hue-002"] and p.failures == 0
-    assert [reason for reason, _ in dead] == ["article refused: KeyError: 'bug'"]
+    assert dead == [] and p.last_errors == ["article failed, tried again at the next poll: KeyError: 'bug'"]
+    assert p.poll(NOW) == ([], [])  # tried again (a bug of ours is no fault of the article's)
+    articles, dead = p.poll(NOW)
+    assert articles == []
+    assert [reason for reason, _ in dead] == ["article refused after 3 attempts: KeyError: 'bug'"]

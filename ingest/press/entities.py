@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal
 
-from ingest.press.text import Matcher, same_word, syllables, written
+from ingest.press.text import Matcher, load_nlp, same_word, syllables, written
 
 Method = Literal["rules", "underthesea"]
 MAX_ENTITIES = 32
@@ -127,7 +127,8 @@ def rule_entities(words: Sequence[str], matcher: Matcher | None = None) -> list[
 
 def underthesea_entities(text: str) -> list[str]:
     """Entities by underthesea's bundled CRF ``ner`` (sentence by sentence, B-/I- spans joined)."""
-    from underthesea import ner, sent_tokenize  # imported late: loading costs ~1 s
+    load_nlp(ner=True)  # once, under a lock: its models are not safe to load from two threads
+    from underthesea import ner, sent_tokenize
 
     found: dict[str, None] = {}
     for sentence in sent_tokenize(text):

@@ -232,10 +232,18 @@ class Seen:
 
     def first(self, keys: set[str]) -> bool:
         """Whether none of ``keys`` was seen before; they are seen from now on."""
-        if any(k in self.keys for k in keys):
+        if self.known(keys):
             return False
+        self.remember(keys)
+        return True
+
+    def known(self, keys: set[str]) -> bool:
+        """Whether any of ``keys`` was seen before (nothing is remembered)."""
+        return any(k in self.keys for k in keys)
+
+    def remember(self, keys: set[str]) -> None:
+        """``keys`` are seen from now on (an entry once it is published or refused for good)."""
         for k in keys:
             self.keys[k] = None
         while len(self.keys) > self.limit:  # oldest first
             del self.keys[next(iter(self.keys))]
-        return True

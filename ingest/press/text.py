@@ -7,11 +7,18 @@ term's own (``chảy``, flows, is not ``cháy``, fire, though both fold to ``cha
 without any matches every term that folds to it, and a term written without any matches all.
 Segmentation is underthesea's bundled CRF (offline); tone counts lexicon words (matched the same
 way), with a negator (``không``, ``chưa``...) within two words flipping the next sentiment word.
+
+underthesea loads its models lazily into module globals, and not safely for threads: its
+``word_tokenize`` publishes the model object before loading it, so a second thread's first call
+meets a model without its featuriser (``'NoneType' object has no attribute 'process'``).
+:func:`load_nlp` loads them once per process under a lock, before any use here; once loaded they
+are safe to share between threads.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +43,37 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
+#: underthesea's models are process globals; loading them is serialised by this lock (see the docstring)
+_LOADING = threading.Lock()
+_LOADED: set[str] = set()
+
+
+def load_nlp(*, ner: bool = False) -> None:
+    """Load underthesea's word segmenter (and with ``ner``, its sentence splitter, chunker and named
+    entity tagger) once per process, safely when many threads ask at once: the first loads them
+    while the others wait; later calls return at once."""
+    wanted = {"segment", "ner"} if ner else {"segment"}
+    if wanted <= _LOADED:
+        return
+    with _LOADING:
+        if "segment" not in _LOADED:
+            from underthesea import word_tokenize  # imported late: its import costs ~1 s
+
+            word_tokenize("Huế")  # its first call loads the model
+            _LOADED.add("segment")
+        if ner and "ner" not in _LOADED:
+            from underthesea import ner as tag
+            from underthesea import sent_tokenize
+
+            sent_tokenize("Huế.")
+            tag("Huế")
+            _LOADED.add("ner")
+
+
 def segment(text: str) -> list[str]:
     """Words of Vietnamese text (multi-syllable words joined by a space), by underthesea."""
-    from underthesea import word_tokenize  # imported late: its import costs ~1 s
+    load_nlp()
+    from underthesea import word_tokenize
 
     return word_tokenize(text)
 

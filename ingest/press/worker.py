@@ -8,6 +8,10 @@ A ``[[feeds]]`` entry of kind ``rss`` carries its outlets and the watch lists::
     [feeds.options]
     outlets = [{ name = "SIM Tin Huế", url = "http://127.0.0.1:8766/sim-tin-hue.xml" }]
     places = [{ name = "Phú Hội", terms = ["phường Phú Hội"] }]
+
+An outlet whose article pages live on another host than its feed names it:
+``{ name = "…", url = "https://rss.example.vn/tin.rss", article_hosts = ["example.vn"] }``;
+pages elsewhere are not fetched (:mod:`ingest.press.pages`).
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ingest.press.feeds import Seen
+from ingest.press.pages import article_host
 from ingest.press.poller import FeedPoller
 from ingest.press.simulated import Newsroom, outlet_urls, serve
-from ingest.press.text import Matcher
+from ingest.press.text import Matcher, load_nlp
 from ingest.publishing import PendingPublisher
 from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
@@ -45,6 +50,8 @@ class Outlet(BaseModel):
     url: Annotated[str, Field(pattern=r"^https?://")]
     interval_s: Annotated[float, Field(ge=1)] = 300.0
     simulated: bool = False
+    # hosts besides the feed's own whose article pages are fetched ("example.vn", "example.vn:8080")
+    article_hosts: Annotated[list[Annotated[str, AfterValidator(article_host)]], Field(max_length=64)] = []
 
 
 class PressFeedOptions(PressOptions):
@@ -77,7 +84,8 @@ class PressWorker:
         self.feed = name
         matcher, seen = Matcher.build(options), Seen()
         self.pollers = [FeedPoller(o.name, o.url, matcher, seen, interval_s=o.interval_s,
-                                   max_bytes=options.max_feed_bytes, fetch_pages=options.fetch_pages,
+                                   max_bytes=options.max_feed_bytes, max_page_bytes=options.max_page_bytes,
+                                   fetch_pages=options.fetch_pages, article_hosts=tuple(o.article_hosts),
                                    simulated=o.simulated, entities=options.entities) for o in options.outlets]
         self.out = PendingPublisher(publisher, name, **publishing)
         self.articles = 0
@@ -86,6 +94,9 @@ class PressWorker:
         self.last_time: datetime | None = None
         self.fetch_errors = 0  # polls that failed (the outlet is then polled again with backoff)
         self.fetch_error: str | None = None
+        self.article_errors = 0  # articles that failed for no fault of their own (tried again)
+        self.unfetched = Counter[str]()  # article pages not fetched (another host), by kind
+        self.last_unfetched: str | None = None
 
     @property
     def health(self) -> dict[str, Any]:
@@ -93,7 +104,9 @@ class PressWorker:
                 "dead_letters": sum(self.rejected.values()),
                 "dead_letter_reasons": dict(self.rejected.most_common(10)), "last_time": self.last_time,
                 "failing": [p.outlet for p in self.pollers if p.failures], "live": self.rounds > 0,
-                "unpublished": len(self.out.pending), "last_error": self.out.last_error}
+                "unpublished": len(self.out.pending), "last_error": self.out.last_error,
+                "retrying": sum(len(p.attempts) for p in self.pollers),
+                "pages_not_fetched": dict(self.unfetched)}
 
     def feed_health(self) -> FeedHealth:
         """The typed health record of this feed (see :mod:`ioc.health`)."""
@@ -101,13 +114,16 @@ class PressWorker:
         dead = sum(self.rejected.values())
         return FeedHealth(
             feed=self.feed, worker="press",
-            state=feed_state(live=True, failing=bool(failing) or self.out.failing),
+            state=feed_state(live=True, failing=bool(failing) or self.out.failing
+                             or any(p.attempts for p in self.pollers)),
             last_data_time=self.last_time, received=self.articles + dead, published=self.out.count(),
             dead_lettered=dead, pending=len(self.out.pending), dropped=self.out.dropped,
-            errors=self.out.publish_errors + self.fetch_errors,
+            errors=self.out.publish_errors + self.fetch_errors + self.article_errors,
             last_error=self.out.last_error or self.fetch_error,
             details={"outlets": len(self.pollers), "articles": self.articles, "failing": failing,
-                     "dead_letter_reasons": dict(self.rejected.most_common(10))},
+                     "dead_letter_reasons": dict(self.rejected.most_common(10)),
+                     "retrying": sum(len(p.attempts) for p in self.pollers),
+                     "pages_not_fetched": dict(self.unfetched), "last_page_not_fetched": self.last_unfetched},
         )
 
     def round(self, now: datetime) -> int:
@@ -120,6 +136,12 @@ class PressWorker:
             if poller.failures:  # this poll failed: its one dead letter says why
                 self.fetch_errors += 1
                 self.fetch_error = dead[0][0] if dead else None
+            for error in poller.last_errors:  # articles tried again at the outlet's next poll
+                self.article_errors += 1
+                self.fetch_error = f"{poller.outlet}: {error}"
+            for kind, why in poller.last_unfetched:
+                self.unfetched[kind] += 1
+                self.last_unfetched = f"{poller.outlet}: {why}"[:512]
             for reason, payload in dead:
                 self.rejected[reason.split(":")[0][:80]] += 1
                 self.out.add(DEAD_LETTERS, self.feed, dead_letter_record("ingest", self.feed, reason,
@@ -134,7 +156,12 @@ class PressWorker:
         return new
 
     def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set, waking every second to see which outlet is due."""
+        """Load the language models, then poll until ``stop`` is set, waking every second to see which
+        outlet is due."""
+        try:  # at start, not under the first articles (safe either way: load_nlp takes a lock)
+            load_nlp(ner=any(p.entities == "underthesea" for p in self.pollers))
+        except Exception:  # a model that does not load: its articles fail, and are tried again
+            log.exception("%s: loading underthesea's models failed", self.feed)
         while not stop.is_set():
             try:
                 self.round(datetime.now(UTC))

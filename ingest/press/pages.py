@@ -1,0 +1,152 @@
+"""Article pages: fetched only from the hosts an outlet's articles live on, read by trafilatura.
+
+A feed is a document written by someone else, and its entry links can name any host: a hostile
+or hijacked feed whose entry says ``//evil.example/a9``, ``http://127.0.0.1:5432/`` or
+``http://169.254.169.254/`` would otherwise have the server send requests wherever it likes.
+So a page is fetched only when its link reaches (read the way requests connects, see
+:func:`endpoint`) the feed's own host, on the feed URL's port or the default http/https ports,
+or one of the outlet's ``article_hosts`` (``"news.example"``: its default ports;
+``"news.example:8080"``: that port). Redirects are followed by hand, each hop checked the same
+way, so none leads to another host. A link elsewhere raises :class:`PageNotFetched`: the poller
+keeps the link (the reader still sees it) and reads the entry from the feed's own summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import requests
+import trafilatura
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
+
+from ingest.press.feeds import FeedRefused, plain
+
+MAX_REDIRECTS = 5
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class PageNotFetched(Exception):
+    """An article page we will not request; ``str()`` says why, ``kind`` is the reason's category
+    (the feed health counts them: ``link to another host``, ``redirect to another host``)."""
+
+    def __init__(self, reason: str, kind: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+
+
+def endpoint(url: str) -> tuple[str, int] | None:
+    """``(host, port)`` a request for ``url`` would connect to, the default port filled in; ``None``
+    unless an http(s) URL with a host. Read as requests and urllib3 read it to connect, not as
+    :func:`urllib.parse.urlsplit` does (in ``http://a:1\\@b/`` urlsplit names ``b``, the request goes
+    to ``a``)."""
+    try:
+        parts = parse_url(requests.Request("GET", url).prepare().url or "")
+    except (ValueError, LocationParseError, requests.RequestException):
+        return None
+    scheme = (parts.scheme or "").lower()
+    if scheme not in DEFAULT_PORTS or not parts.host:
+        return None
+    return parts.host.lower(), parts.port or DEFAULT_PORTS[scheme]
+
+
+def host_and_port(value: str) -> tuple[str, int | None]:
+    """An ``article_hosts`` entry read (``News.Example:8080`` -> ``("news.example", 8080)``, no port
+    -> ``None``), or :class:`ValueError` unless it is a host name or address, optionally with a port."""
+    text = value.strip()
+    if not text or any(c in text for c in "/\\@?#") or any(c.isspace() for c in text):
+        raise ValueError(f"not a host (optionally with :port): {value!r}")
+    try:
+        parts = parse_url(requests.Request("GET", f"http://{text}/").prepare().url or "")
+    except (ValueError, LocationParseError, requests.RequestException):
+        raise ValueError(f"not a host (optionally with :port): {value!r}") from None
+    if not parts.host:
+        raise ValueError(f"not a host (optionally with :port): {value!r}")
+    return parts.host.lower(), parts.port
+
+
+def article_host(value: str) -> str:
+    """An ``article_hosts`` entry normalised: ``host`` or ``host:port``, the host in lower case."""
+    host, port = host_and_port(value)
+    return host if port is None else f"{host}:{port}"
+
+
+@dataclass(frozen=True)
+class ArticleHosts:
+    """Where an outlet's article pages may be fetched from: ``(host, port)`` pairs."""
+
+    allowed: frozenset[tuple[str, int]]
+
+    @classmethod
+    def of(cls, feed_url: str, extra: Iterable[str] = ()) -> ArticleHosts:
+        """The feed URL's host (its port and the default ports) and the ``extra`` hosts."""
+        allowed: set[tuple[str, int]] = set()
+        own = endpoint(feed_url)
+        if own is not None:
+            allowed |= {own, *((own[0], p) for p in DEFAULT_PORTS.values())}
+        for entry in extra:
+            host, port = host_and_port(entry)
+            allowed |= {(host, port)} if port else {(host, p) for p in DEFAULT_PORTS.values()}
+        return cls(frozenset(allowed))
+
+    def refusal(self, url: str) -> str | None:
+        """Why the page at ``url`` is not fetched, or ``None`` when it may be."""
+        where = endpoint(url)
+        if where is None:
+            return f"not an http(s) URL: {url[:200]}"
+        if where not in self.allowed:
+            return f"host {where[0]}:{where[1]} is neither the feed's nor in article_hosts"
+        return None
+
+
+def read_body(response: requests.Response, max_bytes: int, url: str) -> requests.Response:
+    """``response`` with its body read, or :class:`FeedRefused` past ``max_bytes`` (never read whole)."""
+    chunks, size = [], 0
+    for chunk in response.iter_content(65536):
+        size += len(chunk)
+        if size > max_bytes:
+            response.close()
+            raise FeedRefused(f"body larger than {max_bytes} bytes at {url}")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)
+    return response
+
+
+def fetch_page(session: requests.Session, url: str, hosts: ArticleHosts, *, max_bytes: int,
+               timeout: float) -> requests.Response:
+    """The answer for the article page at ``url`` (after same-host redirects, body read);
+    :class:`PageNotFetched` for a link or redirect to a host not in ``hosts``."""
+    where = url
+    for _ in range(MAX_REDIRECTS + 1):
+        refusal = hosts.refusal(where)
+        if refusal is not None:
+            said = "" if where == url else f" (redirected from {url[:200]} to {where[:200]})"
+            raise PageNotFetched(f"article page not fetched: {refusal}{said}",
+                                 "link to another host" if where == url else "redirect to another host")
+        response = session.get(where, timeout=timeout, stream=True, allow_redirects=False)
+        location = response.headers.get("Location", "").strip()
+        if response.status_code in REDIRECTS and location:
+            response.close()
+            try:
+                where = urljoin(where, location)
+            except ValueError:  # a malformed Location ("http://[x")
+                raise FeedRefused(f"unusable redirect at article page {where[:200]}") from None
+            continue
+        return read_body(response, max_bytes, where)
+    raise FeedRefused(f"redirect loop (more than {MAX_REDIRECTS} redirects) at article page {url[:200]}")
+
+
+def main_text(page: str, title: str = "") -> str:
+    """Main text of an article page by trafilatura (boilerplate, menus and scripts left out, and the
+    headline when it repeats ``title``: it would run into the first sentence); where it finds none,
+    the page's <article> (or whole page) with every tag stripped."""
+    extracted = trafilatura.extract(page, include_comments=False, include_tables=False, favor_precision=True)
+    if extracted:
+        lines = [plain(line) for line in extracted.splitlines()]
+        return " ".join(line for line in lines if line and line.casefold() != title.casefold())
+    start = page.lower().find("<article")
+    body = page[start:page.lower().find("</article>", start)] if start >= 0 else page
+    return plain(body)
