@@ -41,7 +41,8 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
                 tone="negative", entities=["LOC:Phú Hội", "ORG:Sở Xây dựng"]),
         article(1, HOSTILE, now - timedelta(minutes=1), topics=["flood"], tone="negative",
                 entities=['PER:<b onmouseover="window.pwned=3">x</b>']),
-        article(2, "Chợ Đông Ba đón khách kỷ lục", now - timedelta(minutes=2), tone="positive")])
+        article(2, "Chợ Đông Ba đón khách kỷ lục", now - timedelta(minutes=2), tone="positive"),
+        article(9, "Tin" + "x" * 900, now - timedelta(minutes=3))])  # a headline with no space to wrap at
     People(store.pool).add_user("lan", "analyst", PASSWORD)
     settings = Settings(web={"refresh_ms": 500}, rules={"press": PressRuleSettings(
         departments={"flood": "Ban Chỉ huy PCTT", "fire": "Cảnh sát PCCC"})})
@@ -77,6 +78,9 @@ def test_press_page_in_both_languages_with_nothing_active(served: tuple[str, Sto
     assert link.get_attribute("href").startswith("https://example.org/")
     assert link.get_attribute("rel") == "noopener noreferrer"
     wait_until_still(driver)
+    # a 900-character word wraps in its cell: the page stays as wide as the screen
+    assert driver.execute_script(  # type: ignore[attr-defined]
+        "return document.documentElement.scrollWidth <= window.innerWidth;")
     driver.save_screenshot(str(ARTIFACTS / "press-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/press/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
@@ -99,7 +103,7 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
         return driver.execute_script(  # type: ignore[attr-defined]
             f"return Array.from(document.querySelectorAll('{css}')).map(r => r.innerText);")
 
-    wait.until(lambda d: len(texts("#press-articles .article")) == 3)
+    wait.until(lambda d: len(texts("#press-articles .article")) == 4)
     driver.execute_script("window.__pressNoReload = true;")  # type: ignore[attr-defined]
     # a refresh that would send the same body sends nothing: the screen's nodes are left as they are
     driver.execute_script("""
@@ -116,7 +120,7 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
     writer = StoreWriter(store.pool, store.caps)
     writer.write([article(3, "Sạt lở ở A Lưới, giao thông bị chia cắt", now, places=["A Lưới"],
                           topics=["landslide"], tone="negative", entities=["LOC:A Lưới"])])
-    rows = wait.until(lambda d: (r := texts("#press-articles .article")) and len(r) == 4 and r)
+    rows = wait.until(lambda d: (r := texts("#press-articles .article")) and len(r) == 5 and r)
     assert "Sạt lở ở A Lưới" in rows[0]  # the newest on top
     AlertService(store.pool).apply_many([
         AlertSignal(time=now, source_id="SIM 3", detector="press", rule="spreading", fingerprint="press:s:1",

@@ -116,7 +116,7 @@ def content(pool: ConnectionPool, settings: Settings, lang: str, department: str
             html.Td(outlet),
             html.Td(html.A(highlight(title, [n for x in (*places, *agencies, *topics)
                                              for n in (x, *terms.get(x, []))]),
-                           href=url, target="_blank", rel="noopener noreferrer")),
+                           href=url, target="_blank", rel="noopener noreferrer"), className="headline"),
             html.Td(t(tone, lang), className="tone"),
             html.Td(", ".join(places)),
             html.Td(", ".join(t(x, lang) for x in topics)),
