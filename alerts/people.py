@@ -12,13 +12,19 @@ the wall's kiosk, moved on while the screen uses it: a wall in use never logs ou
 mid-shift) and an idle limit (``idle_minutes``, not applied to viewers: a wall
 polls all night without anyone touching it).
 
+A password hash costs ~128 MB and a core for a fraction of a second, so a login pays for one only
+when it could succeed: a name no account can have is refused (and counted) without one, a client
+that must wait is refused before one, and at most :data:`HASH_SLOTS` hashes run at once in a
+process (:class:`HashSlots`; a login that finds none free within seconds is :class:`LoginBusy`,
+neither tried nor counted). No row is locked while a password is checked: a wrong password for an
+existing name takes as long, alone or beside others, as one for a missing name.
+
 :func:`users_command` is what ``ioc users add|list|passwd|disable`` runs.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 import getpass
 import hashlib
 import hmac
@@ -26,7 +32,9 @@ import logging
 import re
 import secrets
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -49,6 +57,9 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1  # OWASP Password Storage Cheat Sheet
 MAX_SCRYPT_N = 2**20  # a stored hash asking for more is refused, not computed
 REFUSED = "Wrong name or password, or too many tries from here: wait a minute and try again."
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
+HASH_SLOTS = 2  # password hashes at once per process (each ~128 MB): attackers cannot take every thread
+HASH_SLOT_WAIT_S = 5.0  # how long a login waits for a free slot before it is answered "busy"
+IMPOSSIBLE_NAME = ""  # how the throttle counts a name no account can have (empty, NUL, too long...)
 
 
 def utcnow() -> datetime:
@@ -60,6 +71,37 @@ class LoginRefused(Exception):
 
     def __init__(self, message: str = REFUSED) -> None:
         super().__init__(message)
+
+
+class LoginBusy(Exception):
+    """Every password-hash slot stayed taken: the login was neither tried nor counted; try again soon."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(f"every password-hash slot is busy: try again in {retry_after_s} s")
+
+
+class HashSlots:
+    """At most ``size`` password hashes at once; a login waits ``wait_s`` at most for a slot."""
+
+    def __init__(self, size: int = HASH_SLOTS, wait_s: float = HASH_SLOT_WAIT_S) -> None:
+        self.size = size
+        self.wait_s = wait_s
+        self._free = threading.BoundedSemaphore(size)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """A slot for the duration of the block, or :class:`LoginBusy` when none frees in time."""
+        if not self._free.acquire(timeout=self.wait_s):
+            raise LoginBusy(max(1, round(self.wait_s)))
+        try:
+            yield
+        finally:
+            self._free.release()
+
+
+#: the slots every :class:`People` of this process shares (memory is the process's, whoever asks)
+PROCESS_HASH_SLOTS = HashSlots()
 
 
 class UserError(ValueError):
@@ -116,10 +158,16 @@ def needs_rehash(stored: str) -> bool:
     return not stored.startswith(f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$")
 
 
-@functools.cache
 def _dummy_hash() -> str:
-    """A hash checked when the user does not exist: the same work as for a real one."""
-    return hash_password(secrets.token_hex(8))
+    """A hash checked when the user does not exist: the same work as for a real one.
+
+    Made once, at import, of random salt and digest at the current cost (no hash is computed to
+    make it: the first login of a missing name costs one hash, as every later one)."""
+    return _DUMMY_HASH
+
+
+_DUMMY_HASH = (f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}$"
+               f"{_b64(secrets.token_bytes(16))}${_b64(secrets.token_bytes(32))}")
 
 
 # --------------------------------------------------------------------------- records
@@ -171,11 +219,13 @@ class People:
     """Users and sessions in the store."""
 
     def __init__(
-        self, pool: ConnectionPool, settings: AuthSettings | None = None, clock: Clock = utcnow
+        self, pool: ConnectionPool, settings: AuthSettings | None = None, clock: Clock = utcnow,
+        hash_slots: HashSlots | None = None,
     ) -> None:
         self.pool = pool
         self.settings = settings or AuthSettings()
         self.clock = clock
+        self.hash_slots = hash_slots or PROCESS_HASH_SLOTS
 
     # -- users -----------------------------------------------------------------------
     def add_user(self, name: str, role: str, password: str, display_name: str = "") -> User:
@@ -254,45 +304,47 @@ class People:
     def authenticate(self, name: str, password: str, remote_addr: str | None = None) -> User:
         """The user if the password is right and the account usable; else :class:`LoginRefused`.
 
-        ``remote_addr`` is the client's address, for throttling (:mod:`alerts.throttle`).
-        A client that must wait is refused without its password being checked. Every
-        refusal carries the same message; a failure is counted (committed) before it
-        is raised. A right password stored at a lower cost is hashed anew.
+        ``remote_addr`` is the client's address, for throttling (:mod:`alerts.throttle`); tries
+        from one address run one at a time. A client that must wait, or a name no account can
+        have, is refused without a hash. Every refusal carries the same message; a failure is
+        counted (committed) before it is raised. :class:`LoginBusy` (nothing tried, nothing
+        counted) when no hash slot frees in time. A right password stored at a lower cost is
+        hashed anew.
         """
-        if not NAME_RE.match(name or ""):  # no account has such a name (NUL, a megabyte of text...)
-            verify_password(password, _dummy_hash())  # the same work as for a real user
-            raise LoginRefused()
+        possible = NAME_RE.match(name or "") is not None
+        key = name if possible else IMPOSSIBLE_NAME  # NUL, a megabyte of text...: counted as one name
         throttle = LoginThrottle(self.settings, self.clock)
         now = self.clock()
-        refused = False
+        refused = True
         with self.pool.connection() as conn, conn.transaction():
             # one try at a time per client address: parallel guesses from one place queue up
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-login'), hashtext(%s))",
                          (remote_addr or "-",))
-            wait = throttle.wait(conn, remote_addr, name)
+            wait = throttle.wait(conn, remote_addr, key)
             if wait:
                 log.warning("login of %r from %s throttled for %.0f s (%s)", name[:64], remote_addr,
                             wait.left.total_seconds(), wait.reason)
-                refused = True
-            else:
-                row = conn.execute(
-                    "SELECT password_hash, active FROM users WHERE name = %s FOR UPDATE", (name,)
-                ).fetchone()
-                if row is None:
-                    verify_password(password, _dummy_hash())  # the same work as for a real user
-                    refused = True
-                elif not verify_password(password, row[0]) or not row[1]:
-                    refused = True
-                if refused:
-                    throttle.failed(conn, remote_addr, name)
-                else:
-                    throttle.succeeded(conn, remote_addr, name)
-                    stored = hash_password(password) if needs_rehash(row[0]) else row[0]
-                    conn.execute(
+                raise LoginRefused()  # nothing was written: the rollback loses nothing
+            if possible:
+                # never FOR UPDATE: a row lock held through the hash would queue the tries at an
+                # existing name (and only there), telling which names exist by the time they take
+                row = conn.execute("SELECT password_hash, active FROM users WHERE name = %s",
+                                   (name,)).fetchone()
+                with self.hash_slots.held():
+                    right = verify_password(password, row[0] if row else _dummy_hash())
+                    usable = row is not None and right and row[1]
+                    stored = hash_password(password) if usable and needs_rehash(row[0]) else None
+                if usable:
+                    # written only if the password and the account did not change meanwhile
+                    refused = conn.execute(
                         "UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = %s, "
-                        "password_hash = %s WHERE name = %s",
-                        (now, stored, name),
-                    )
+                        "password_hash = %s WHERE name = %s AND password_hash = %s AND active",
+                        (now, stored or row[0], name, row[0]),
+                    ).rowcount != 1
+            if refused:
+                throttle.failed(conn, remote_addr, key)
+            else:
+                throttle.succeeded(conn, remote_addr, key)
         if refused:
             raise LoginRefused()
         return next(u for u in self.users() if u.name == name)

@@ -2,7 +2,8 @@
 
 Installed on the Flask server that carries the Dash apps (:func:`install`):
 
-- ``GET/POST /login`` (a plain HTML form), ``POST /logout``, ``GET /whoami``.
+- ``GET/POST /login`` (a plain HTML form; only a POST ever tries a login, a HEAD is a GET),
+  ``POST /logout``, ``GET /whoami``. A login ends the session its request came with, if any.
 - A session is a random token in an HttpOnly, SameSite=Lax cookie; the
   database keeps its hash and expiry (:class:`alerts.people.People`).
 - CSRF: every request that is not GET/HEAD/OPTIONS must carry a token,
@@ -21,8 +22,10 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   ``alerts.auth.cameras_require_login`` is off; the wall and the other pages
   stay open unless ``alerts.auth.wall_requires_login`` is set. Any session
   will do there, e.g. a ``viewer`` kiosk account on the wall's screen.
-- Every answer carries the security headers of :mod:`dashboards.http_security`;
-  cookies are ``Secure`` when the request came over HTTPS (directly, or by
+- Every answer carries the security headers of :mod:`dashboards.http_security`; an answer to a
+  request with a session, of a page that needs one, or of the login routes is ``no-store`` (a
+  control room's shared browser keeps nothing of it after a logout), the pages' static files
+  excepted; cookies are ``Secure`` when the request came over HTTPS (directly, or by
   ``X-Forwarded-Proto`` from a proxy in ``web.trusted_proxies``, whose
   ``X-Forwarded-For`` then also names the client for login throttling).
 """
@@ -41,7 +44,7 @@ from flask import Flask, Response, g, has_request_context, redirect, request
 from flask.typing import ResponseReturnValue
 
 from alerts.lifecycle import label
-from alerts.people import NAME_RE, LoginRefused, People, Principal
+from alerts.people import NAME_RE, LoginBusy, LoginRefused, People, Principal
 from alerts.settings import AuthSettings
 from dashboards.http_security import ProxyTrust, SecurityHeaders
 
@@ -63,7 +66,10 @@ MAX_LOGIN_FORM = 16_384  # bytes of a posted login form
 MAX_FORM_BODY = 1 << 20  # bytes of any other posted form (a screen profile: at most 100,000 characters)
 MAX_JSON_BODY = 16 << 20  # bytes of a JSON body (a page callback's inputs and state)
 # routes (Flask endpoints) never behind a login: the login itself and health (and static files: is_static)
-PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz"})
+PUBLIC_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami", "ioc_healthz", "ioc_favicon"})
+# never kept by a cache, with a session or without (a form with its CSRF token, who is logged in)
+NO_STORE_ENDPOINTS = frozenset({"ioc_login", "ioc_logout", "ioc_whoami"})
+BUSY = "Too many logins at this moment: try again in a few seconds."
 # answered without looking up a session: the truth banner must learn that the store is down even
 # when the session store is that store (feed names and times only, the same for everyone)
 SESSIONLESS_ENDPOINTS = frozenset({"ioc_freshness"})
@@ -241,8 +247,11 @@ class Auth:
         return g.ioc_csrf_new
 
     def after_request(self, response: Response) -> Response:
-        """Security headers; keep the CSRF cookie equal to the token the page must send."""
+        """Security headers (``no-store`` where :meth:`private`); keep the CSRF cookie equal to the token
+        the page must send."""
         self.headers.apply(response)
+        if self.private():
+            self.headers.no_store(response)
         if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
             return response
         who = principal()
@@ -252,6 +261,19 @@ class Auth:
         if want and request.cookies.get(CSRF_COOKIE) != want:
             self._set_csrf_cookie(response, want)
         return response
+
+    def private(self) -> bool:
+        """Whether the current answer must stay out of every cache (the browser's own included): the
+        request came with a session, or logged in or out, or asked a login route or a page that needs
+        a session. The pages' static files (assets, component bundles) never are."""
+        endpoint = request.url_rule.endpoint if request.url_rule is not None else None
+        if is_static(endpoint):
+            return False
+        if principal() is not None or endpoint in NO_STORE_ENDPOINTS:
+            return True
+        if getattr(g, "ioc_logged_out", False) or getattr(g, "ioc_cookie_set", False):
+            return True
+        return self.needs_login(request.url_rule.rule if request.url_rule is not None else request.path)
 
     def _set_session_cookie(self, response: Response, token: str, who: Principal) -> None:
         lifetime = int((who.expires_at - self.people.clock()).total_seconds())
@@ -270,10 +292,10 @@ class Auth:
 
     # -- routes ----------------------------------------------------------------------
     def login(self) -> Response:
-        """The login form (GET), or logging in (POST; the form carries the CSRF token)."""
+        """The login form (GET, HEAD), or logging in (POST only; the form carries the CSRF token)."""
+        if request.method != "POST":  # a HEAD skips the CSRF check (a safe method): it never logs in
+            return self._form(safe_next(request.args.get("next")))
         target = safe_next(request.values.get("next"))
-        if request.method == "GET":
-            return self._form(target)
         if (request.content_length or 0) > MAX_LOGIN_FORM:  # a name and a password: never megabytes
             from dashboards.i18n import http_text, page_language
 
@@ -287,6 +309,12 @@ class Auth:
             log.info("login refused for %r from %s", name[:64], client)
             # the name is written back into the form only if some account could have it
             return self._form(target, error=str(exc), name=name if NAME_RE.match(name) else "", status=401)
+        except LoginBusy as exc:  # neither tried nor counted: every password-hash slot is taken
+            log.warning("login of %r from %s not tried: %s", name[:64], client, exc)
+            busy = self._form(target, error=BUSY, name=name if NAME_RE.match(name) else "", status=503)
+            busy.headers["Retry-After"] = str(exc.retry_after_s)
+            return busy
+        self.people.end_session(request.cookies.get(SESSION_COOKIE))  # a login ends the session it came in
         token, who = self.people.start_session(user, client, request.headers.get("User-Agent"))
         log.info("%s (%s) logged in from %s", who.name, who.role, client)
         response = redirect(target, code=303)

@@ -8,7 +8,8 @@
   and the Dash pages' own inline scripts by their hashes; framing by this site
   only (a screen's grid of pages), no plugins, forms and fetches to this site only; blob: workers for the sea
   map), ``X-Content-Type-Options: nosniff``, a ``Referrer-Policy`` and
-  ``X-Frame-Options`` for old browsers.
+  ``X-Frame-Options`` for old browsers; :meth:`SecurityHeaders.no_store` for an answer no cache may
+  keep (anything a logged-in request was answered: a control room's browser is shared by shifts).
 """
 
 from __future__ import annotations
@@ -115,4 +116,12 @@ class SecurityHeaders:
         h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("X-Frame-Options", "SAMEORIGIN")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        return response
+
+    @staticmethod
+    def no_store(response: Response) -> Response:
+        """Keep ``response`` out of every cache, the browser's own included (what a route said about
+        its caching, ``private, max-age`` of a photo say, is replaced)."""
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.pop("Expires", None)
         return response

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import subprocess
+import sys
+import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from conftest import Clock
+from flask import Flask
 
+import alerts.people as people_module
 from alerts.people import (
+    REFUSED,
+    HashSlots,
     LoginRefused,
     People,
     UserError,
@@ -20,10 +32,13 @@ from alerts.people import (
     verify_password,
 )
 from alerts.settings import AlertSettings, AuthSettings, alert_settings
+from dashboards.auth import install as install_auth
 from dashboards.auth import safe_next
 from ioc.app.cli import main as ioc_main
 from ioc.config import Settings
 from ioc.store.database import Store
+from tests.browser import serving_wsgi
+from tests.waiting import HANG_GUARD_S
 
 T0 = datetime(2026, 11, 25, 22, 0, tzinfo=UTC)
 PW = "a long enough password"
@@ -287,3 +302,184 @@ def test_which_pages_need_a_login(plain_store: Store, wall_login: bool) -> None:
             (302, "/login?next=/%3Fstation%3Dhue-vyda") if wall_login else (200, "")
         )
         assert _get(f"{base}/whoami")[0] == 401
+
+
+# --------------------------------------------------------------------------- what a login may cost
+
+CHEAP_PW = "stored at an eighth of the cost"  # its hash is quick to check: these tests make many tries
+
+
+def _cheap_user(store: Store, name: str, role: str = "duty_officer") -> None:
+    """``name`` with :data:`CHEAP_PW` stored at N=2^14 (a try at it is cheap to check)."""
+    with store.pool.connection() as conn:
+        conn.execute("INSERT INTO users (name, role, password_hash) VALUES (%s, %s, %s)",
+                     (name, role, hash_password(CHEAP_PW, n=2**14)))
+
+
+def _count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every scrypt computed from now on, by its N."""
+    seen: list[int] = []
+    real = hashlib.scrypt
+
+    def counted(password: bytes, **kw: Any) -> bytes:
+        seen.append(kw["n"])
+        return real(password, **kw)
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    return seen
+
+
+def _failures(store: Store) -> dict[tuple[str, str], int]:
+    with store.pool.connection() as conn:
+        return {(a, u): n for a, u, n in conn.execute(
+            "SELECT remote_addr, username, failures FROM login_failures").fetchall()}
+
+
+def guarded(people: People) -> Flask:
+    """A bare server with the login guard (a trusted proxy on 127.0.0.1 names each client)."""
+    server = Flask(__name__)
+    install_auth(server, people, people.settings, trusted_proxies=["127.0.0.1"])
+    server.add_url_rule("/healthz", "ioc_healthz", lambda: "ok")
+    server.add_url_rule("/console/", "console", lambda: "the console")
+    return server
+
+
+def test_a_name_no_account_can_have_costs_no_hash_but_counts_as_a_failure(
+        plain_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = People(plain_store.pool, AuthSettings(free_tries_per_account=9, free_tries_per_address=6,
+                                                     delay_seconds=3600), Clock(T0))
+    _cheap_user(plain_store, "lan")
+    hashes = _count_hashes(monkeypatch)
+    for name in ("", "   ", "no such\x00name", "x" * 65, "tên có dấu", "a" * 100_000):
+        assert _refused(people, name, CHEAP_PW, OUTSIDER) == REFUSED
+    assert hashes == []  # not one hash for a name that cannot be an account
+    assert _failures(plain_store) == {(OUTSIDER, ""): 6}  # ... but each counted at the address
+    assert _refused(people, "lan", CHEAP_PW, OUTSIDER) == REFUSED  # past its free tries: waits, unchecked
+    assert hashes == []
+    assert _refused(people, "lan", "a wrong password", DESK) == REFUSED and hashes == [2**14]
+
+
+def test_a_head_of_the_login_form_is_the_form_and_never_a_login(
+        plain_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = People(plain_store.pool)
+    _cheap_user(plain_store, "lan")
+    hashes = _count_hashes(monkeypatch)
+    client = guarded(people).test_client()
+    for form in ({"username": "lan", "password": CHEAP_PW}, {"username": "", "password": ""}, {}):
+        answer = client.open("/login", method="HEAD", data=form)  # no CSRF token: HEAD is "safe"
+        assert answer.status_code == 200 and "ioc_session" not in str(answer.headers.getlist("Set-Cookie"))
+        assert answer.headers["Cache-Control"] == "no-store"
+    assert hashes == [] and _failures(plain_store) == {}
+    with plain_store.pool.connection() as conn:
+        assert conn.execute("SELECT count(*) FROM user_sessions").fetchone()[0] == 0
+
+
+def test_a_missing_name_costs_one_hash_from_the_first_login_of_a_process(plain_store: Store) -> None:
+    """The dummy hash a missing name is checked against is made without hashing: the first such login
+    of a process costs what every later one does (one hash), not two."""
+    script = (
+        "import hashlib, sys\n"
+        "from psycopg_pool import ConnectionPool\n"
+        "seen, real = [], hashlib.scrypt\n"
+        "hashlib.scrypt = lambda *a, **kw: seen.append(kw['n']) or real(*a, **kw)\n"
+        "from alerts.people import LoginRefused, People\n"
+        "with ConnectionPool(sys.argv[1], min_size=1, max_size=1) as pool:\n"
+        "    try:\n"
+        "        People(pool).authenticate('nobody-here', 'a password at all', '10.1.1.1')\n"
+        "    except LoginRefused:\n"
+        "        print(seen)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, plain_store.dsn], capture_output=True, text=True,
+                          timeout=HANG_GUARD_S, cwd=Path(__file__).resolve().parents[1])
+    assert done.stdout.strip() == "[131072]", done.stderr[-2000:]
+
+
+def test_tries_at_an_existing_name_run_side_by_side_as_at_a_missing_one(
+        plain_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No row lock held through the hash: two wrong passwords for one existing name are checked at
+    the same time (as two for a missing name are), so their timing tells nothing about the name."""
+    people = People(plain_store.pool)
+    _cheap_user(plain_store, "lan")
+    both_inside = threading.Barrier(2, timeout=HANG_GUARD_S)  # broken if one waits for the other
+    real = people_module.verify_password
+
+    def meeting(password: str, stored: str) -> bool:
+        both_inside.wait()
+        return real(password, stored)
+
+    monkeypatch.setattr(people_module, "verify_password", meeting)
+    for name in ("lan", "nobody-here"):
+        with ThreadPoolExecutor(2) as pool:
+            tries = [pool.submit(_refused, people, name, "wrong guess", addr) for addr in (OUTSIDER, DESK)]
+            assert [t.result() for t in tries] == [REFUSED, REFUSED], name
+        both_inside.reset()
+
+
+def test_at_most_two_hashes_at_once_and_a_login_without_a_slot_is_busy_not_counted(
+        plain_store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    people = People(plain_store.pool, hash_slots=HashSlots(2, wait_s=0.2))
+    _cheap_user(plain_store, "lan")
+    inside, release = threading.Semaphore(0), threading.Event()
+    real = people_module.verify_password
+
+    def held(password: str, stored: str) -> bool:  # a hash that lasts until the test lets it end
+        inside.release()
+        assert release.wait(HANG_GUARD_S)
+        return real(password, stored)
+
+    monkeypatch.setattr(people_module, "verify_password", held)
+    with serving_wsgi(guarded(people)) as base, ThreadPoolExecutor(8) as pool:
+        def login(addr: str, lang: str = "en") -> requests.Response:
+            return requests.post(f"{base}/login?lang={lang}", allow_redirects=False, timeout=HANG_GUARD_S,
+                                 data={"csrf_token": "tok", "username": "lan", "password": "guess"},
+                                 headers={"Cookie": "_csrf_token=tok", "X-Forwarded-For": addr})
+
+        hashing = [pool.submit(login, f"198.51.100.{i}") for i in (1, 2)]
+        for _ in hashing:
+            assert inside.acquire(timeout=HANG_GUARD_S)  # two hashes held
+        # more tries than the server has threads (4): none gets a slot, each is answered and lets go
+        busy = [pool.submit(login, f"198.51.100.{i}", "vi") for i in range(3, 9)]
+        assert requests.get(f"{base}/healthz", timeout=HANG_GUARD_S).text == "ok"  # the server still answers
+        for answer in (b.result() for b in busy):
+            assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+            assert "Đang có quá nhiều lượt đăng nhập cùng lúc" in answer.text
+        assert not release.is_set() and not any(h.done() for h in hashing)  # ... while two are held
+        assert _failures(plain_store) == {}  # a busy answer counts as nothing
+        release.set()
+        assert [h.result().status_code for h in hashing] == [401, 401]
+    assert _failures(plain_store) == {("198.51.100.1", "lan"): 1, ("198.51.100.2", "lan"): 1}
+
+
+def test_logging_in_again_ends_the_session_the_request_came_with(plain_store: Store) -> None:
+    people = People(plain_store.pool)
+    _cheap_user(plain_store, "lan")
+    old, who = people.start_session(next(u for u in people.users() if u.name == "lan"), "127.0.0.1")
+    client = guarded(people).test_client()
+    client.set_cookie("ioc_session", old)
+    client.set_cookie("_csrf_token", who.csrf_token)
+    form = {"csrf_token": who.csrf_token, "username": "lan", "password": CHEAP_PW}
+    answer = client.post("/login", data=form)
+    new = client.get_cookie("ioc_session")
+    assert answer.status_code == 303 and new is not None and new.value != old
+    assert people.session(old) is None and people.session(new.value).name == "lan"  # type: ignore[union-attr]
+    assert answer.headers["Cache-Control"] == "no-store"  # it sets the new session's cookie
+
+
+def test_answers_with_a_session_or_of_closed_pages_are_never_stored(plain_store: Store) -> None:
+    from tests.browser import serving_pages
+
+    people = People(plain_store.pool)
+    token, _ = people.start_session(people.add_user("kiosk", "viewer", PW), "127.0.0.1")
+    with serving_pages(plain_store.pool, Settings()) as base:
+        def cache(path: str, session: bool) -> str:
+            headers = {"Cookie": f"ioc_session={token}"} if session else {}
+            answer = requests.get(base + path, headers=headers, allow_redirects=False, timeout=HANG_GUARD_S)
+            return answer.headers.get("Cache-Control", "")
+
+        for path in ("/", "/console/", "/whoami", "/reports/", "/reports/7.pdf", "/sea/", "/healthz"):
+            assert cache(path, session=True) == "no-store", path
+        for path in ("/console/", "/reports/7.pdf", "/login", "/whoami"):  # closed, or the login's own
+            assert cache(path, session=False) == "no-store", path
+        assert cache("/", session=False) != "no-store"  # the open wall, asked without a session
+        for session in (True, False):  # the pages' static files keep their caching
+            assert cache("/console/assets/console.css", session) != "no-store"

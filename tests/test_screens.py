@@ -303,3 +303,24 @@ def test_a_dwell_time_that_is_no_number_is_refused_as_such() -> None:
     for value in (float("nan"), float("inf")):
         with pytest.raises(ValidationError, match="finite number"):
             ScreenItem.model_validate({"page": "/", "dwell_s": value})
+
+
+def test_a_screens_public_profile_leaves_its_kiosk_account_out(plain_store: Store) -> None:
+    """``profile.json`` answers anyone (a screen polls it before its login): the kiosk account's name,
+    a name to guess passwords at, is neither in it nor in its revision. The admin page still shows it."""
+    people = People(plain_store.pool)
+    token, _ = people.start_session(people.add_user("ana", "admin", PASSWORD), "127.0.0.1")
+    client = create_app(plain_store.pool, settings(GRID)).server.test_client()
+    answer = client.get("/screen/overview/profile.json")
+    assert answer.status_code == 200 and "wall-1" not in answer.text
+    doc = answer.get_json()
+    assert "kiosk_account" not in doc["profile"]
+    assert doc["profile"]["items"][0]["grid"] == GRID["items"][0]["grid"]  # all a screen shows
+    from dashboards.screens.routes import public_profile
+
+    anyone = ScreenProfile.model_validate({**GRID, "kiosk_account": "someone-else"})
+    assert doc["revision"] == public_profile(anyone)[1]  # the account changes nothing a screen sees
+    assert client.get("/screen/overview").headers["Location"] == "/login?next=/screen/overview"
+    client.set_cookie("ioc_session", token)
+    admin = client.get("/screens/")
+    assert admin.status_code == 200 and "&quot;kiosk_account&quot;: &quot;wall-1&quot;" in admin.text

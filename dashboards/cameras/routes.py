@@ -19,7 +19,9 @@ def install_frame_route(server: Flask, view: CameraView) -> None:
     """``/cameras/frame/<camera>/<file>.jpg``: a key frame file from ``vision.keyframes_dir``, nothing else.
 
     A path that resolves outside the folder is refused (403); a missing file is 404. Served
-    with ``Cache-Control: no-cache`` and an ETag, so a browser revalidates cheaply (304).
+    with ``Cache-Control: no-cache`` and an ETag, so a browser revalidates cheaply (304); to a
+    request with a session, ``no-store`` (the login guard's rule: a control room's shared browser
+    keeps nothing a logged-in officer saw).
     """
 
     def frame(camera_id: str, name: str) -> Response:

@@ -54,9 +54,9 @@ def register_routes(server: Flask, pool: Any, language: str = DEFAULT_LANGUAGE) 
         path = photo_file(pool, sha256)
         if path is None or not Path(path).is_file():
             return Response(t("No such photo.", page_language(language)), status=404, mimetype="text/plain")
-        response = send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream",
-                             max_age=3600)
-        response.headers["Cache-Control"] = "private, max-age=3600"  # citizens' photos: no shared caches
+        response = send_file(path, mimetype=mimetypes.guess_type(path)[0] or "application/octet-stream")
+        # citizens' photos: kept by no cache, not even the browser's (a control room's is shared by shifts)
+        response.headers["Cache-Control"] = "no-store"
         return response
 
     def set_status(request_id: str) -> Response:

@@ -3,16 +3,19 @@
 - ``GET /screen/<name>``: a bare page (``assets/screen.js``) that shows the profile's items in
   turn, each page in a frame; it asks a login as the profile's kiosk account when it has none.
 - ``GET /screen/<name>/profile.json``: the profile and its revision; a running screen polls it and
-  applies a change without reloading.
+  applies a change without reloading. It is public (a screen polls it before its login), so it
+  leaves out what only the server needs: the kiosk account's name (a name to guess passwords at).
 - ``GET /screens/``, ``POST /screens/save``, ``POST /screens/<name>/reset``: the admin page
   (role ``admin``): every profile as JSON to edit; saved edits go to the database.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -51,6 +54,18 @@ def _page(lang: str, title: str, body: str, body_attrs: str = "", head: str = ""
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'{c.SHARED_TAGS}{head}</head>'
             f"<body {body_attrs}>{body}</body></html>")
+
+
+#: what a screen never needs to see of its profile (the server asks the login itself)
+PRIVATE_FIELDS = frozenset({"kiosk_account"})
+
+
+def public_profile(profile: ScreenProfile) -> tuple[dict[str, Any], str]:
+    """What anyone may read of a profile, and its revision (a digest of that alone: a digest of the
+    whole would let the kiosk account's name be guessed offline)."""
+    doc = profile.model_dump(mode="json", exclude=set(PRIVATE_FIELDS))
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=False)
+    return doc, hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _validation_lines(exc: ValidationError, lang: str) -> list[str]:
@@ -101,8 +116,8 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
         if isinstance(active, Response):
             return active
         lang = active.profile.language or page_language(settings)
-        doc = {"name": name, "revision": active.profile.revision(), "version": active.version,
-               "profile": active.profile.model_dump(mode="json"),
+        profile, revision = public_profile(active.profile)
+        doc = {"name": name, "revision": revision, "version": active.version, "profile": profile,
                "texts": {"paused": t("Rotation paused while someone works here; it resumes after {s} s "
                                      "without keyboard or mouse.", lang)}}
         return Response(json.dumps(doc, ensure_ascii=False), mimetype="application/json",
