@@ -31,8 +31,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
+
+from ingest.http_origin import origin
 
 from .base import SourceUnavailable
 
@@ -103,20 +103,6 @@ def watch(session: requests.Session) -> requests.Session:
         session.mount("http://", DeadlineAdapter())
         session.mount("https://", DeadlineAdapter())
     return session
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """``(scheme, host, port)`` of the server a request for ``url`` would reach, the default port filled
-    in (``("", "", None)`` if unparsable). Read as requests and urllib3 read it to connect, not as
-    :func:`urllib.parse.urlsplit` does: in ``http://other:8080\\@origin/`` urlsplit sees ``origin`` as the
-    host, while the request goes to ``other:8080``."""
-    try:
-        prepared = requests.Request("GET", url).prepare().url or ""
-        parts = parse_url(prepared)
-    except (ValueError, LocationParseError, requests.exceptions.RequestException):
-        return "", "", None
-    scheme = (parts.scheme or "").lower()
-    return scheme, (parts.host or "").lower(), parts.port or {"http": 80, "https": 443}.get(scheme)
 
 
 def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:

@@ -19,14 +19,12 @@ from urllib.parse import urljoin
 
 import requests
 import trafilatura
-from urllib3.exceptions import LocationParseError
-from urllib3.util import parse_url
 
+from ingest.http_origin import DEFAULT_PORTS, origin, parsed
 from ingest.press.feeds import FeedRefused, plain
 
 MAX_REDIRECTS = 5
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class PageNotFetched(Exception):
@@ -39,18 +37,12 @@ class PageNotFetched(Exception):
 
 
 def endpoint(url: str) -> tuple[str, int] | None:
-    """``(host, port)`` a request for ``url`` would connect to, the default port filled in; ``None``
-    unless an http(s) URL with a host. Read as requests and urllib3 read it to connect, not as
-    :func:`urllib.parse.urlsplit` does (in ``http://a:1\\@b/`` urlsplit names ``b``, the request goes
-    to ``a``)."""
-    try:
-        parts = parse_url(requests.Request("GET", url).prepare().url or "")
-    except (ValueError, LocationParseError, requests.RequestException):
+    """``(host, port)`` a request for ``url`` would connect to (:func:`ingest.http_origin.origin`), the
+    default port filled in; ``None`` unless an http(s) URL with a host."""
+    scheme, host, port = origin(url)
+    if scheme not in DEFAULT_PORTS or not host or port is None:
         return None
-    scheme = (parts.scheme or "").lower()
-    if scheme not in DEFAULT_PORTS or not parts.host:
-        return None
-    return parts.host.lower(), parts.port or DEFAULT_PORTS[scheme]
+    return host, port
 
 
 def host_and_port(value: str) -> tuple[str, int | None]:
@@ -59,11 +51,8 @@ def host_and_port(value: str) -> tuple[str, int | None]:
     text = value.strip()
     if not text or any(c in text for c in "/\\@?#") or any(c.isspace() for c in text):
         raise ValueError(f"not a host (optionally with :port): {value!r}")
-    try:
-        parts = parse_url(requests.Request("GET", f"http://{text}/").prepare().url or "")
-    except (ValueError, LocationParseError, requests.RequestException):
-        raise ValueError(f"not a host (optionally with :port): {value!r}") from None
-    if not parts.host:
+    parts = parsed(f"http://{text}/")
+    if parts is None or not parts.host:
         raise ValueError(f"not a host (optionally with :port): {value!r}")
     return parts.host.lower(), parts.port
 
