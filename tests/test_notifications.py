@@ -79,6 +79,13 @@ class TinySMTP(socketserver.ThreadingTCPServer):
         return [ConsoleChannelSettings(),
                 EmailChannelSettings(host="127.0.0.1", port=self.port, sender="ioc@hue.example")]
 
+    def critical_by_mail(self) -> AlertSettings:
+        """Critical alerts mailed through this server to the duty desk (the only one with an address)."""
+        return AlertSettings(
+            notifications=NotificationSettings(channels=self.channels(), on_raise={"critical": ["email"]}),
+            recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example"),
+                        "shift_lead": Recipient(name="Shift lead"), "director": Recipient(name="Director")})
+
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], str]] = []
         outer = self
@@ -358,17 +365,7 @@ def test_email_through_a_real_smtp_server_and_a_missing_address(plain_store: Sto
     smtp = TinySMTP()
     try:
         clock = Clock(T0)
-        cfg = AlertSettings(
-            notifications=NotificationSettings(
-                channels=smtp.channels(),
-                on_raise={"critical": ["email"]},
-            ),
-            recipients={
-                "duty": Recipient(name="Duty desk", email="duty@hue.example"),
-                "shift_lead": Recipient(name="Shift lead"),
-                "director": Recipient(name="Director"),
-            },
-        )
+        cfg = smtp.critical_by_mail()
         svc = AlertService(plain_store.pool, cfg, clock)
         fire(svc, "storm-3")
         sender = NotificationSender(plain_store.pool, build_channels(cfg), cfg.notifications, clock)
@@ -645,14 +642,7 @@ def test_a_title_with_line_breaks_is_mailed_on_one_line(plain_store: Store) -> N
     smtp = TinySMTP()
     try:
         clock = Clock(T0)
-        cfg = AlertSettings(
-            notifications=NotificationSettings(
-                channels=smtp.channels(),
-                on_raise={"critical": ["email"]},
-            ),
-            recipients={"duty": Recipient(name="Duty desk", email="duty@hue.example"),
-                        "shift_lead": Recipient(name="Shift lead"), "director": Recipient(name="Director")},
-        )
+        cfg = smtp.critical_by_mail()
         svc = AlertService(plain_store.pool, cfg, clock)
         svc.apply(AlertSignal(
             time=T0, source_id="HS-12", detector="storm_ban", rule="late", fingerprint="crlf-title",
