@@ -489,7 +489,8 @@ def test_page_routes_and_callbacks_on_a_store(pg_plain) -> None:  # noqa: ANN001
                             "customdata"][0]}]}},
                          [],  # no vessel in alert listed: the pattern matches nothing
                          {"id": "sea-search", "property": "value", "value": None},
-                         {"id": "sea-close", "property": "n_clicks", "value": 0}],
+                         {"id": "sea-close", "property": "n_clicks", "value": 0},
+                         {"id": "sea-url", "property": "search", "value": ""}],
                         [{"id": "sea-selected", "property": "data", "value": {"mmsi": None, "seq": 0}}],
                         "sea-map.clickData")
         selected = clicked["sea-selected"]["data"]
