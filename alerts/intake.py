@@ -39,6 +39,7 @@ from alerts.models import ALERT_COLUMNS, Alert, AlertChange
 from alerts.settings import AlertSettings
 from alerts.wording import noted
 from ioc.events import AlertSignal
+from ioc.records import UnstorableValue
 
 _REPEAT = """
 UPDATE alerts SET count = count + 1, last_seen = %(t)s, severity = %(severity)s, title = %(title)s,
@@ -112,6 +113,14 @@ WHERE id = %(id)s
 """
 
 
+def _json(value: dict[str, Any]) -> str:
+    """``value`` as ``jsonb`` takes it; NaN and Infinity are no JSON: the signal's fault, not a wait's."""
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError as exc:
+        raise UnstorableValue(f"not storable as JSON: {exc}") from None
+
+
 def _params(s: AlertSignal, now: datetime) -> dict[str, Any]:
     return {
         "fp": s.fingerprint,
@@ -122,10 +131,10 @@ def _params(s: AlertSignal, now: datetime) -> dict[str, Any]:
         "severity": s.severity,
         "title": s.title,
         "title_template": s.title_template,
-        "title_params": json.dumps(s.title_params, default=str),
+        "title_params": _json(s.title_params),
         "started": s.started_at or s.time,
         "t": s.time,
-        "details": json.dumps(s.details, default=str),
+        "details": _json(s.details),
         "now": now,
     }
 

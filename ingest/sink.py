@@ -14,21 +14,34 @@ so the row the sink wrote directly and the one it reads back are the same
 row: each poison record is exactly one ``dead_letters`` row, however often
 its batch or the dead-letter message is redelivered. The dead-letter
 message is flushed before the batch's offsets are committed.
+
+A record that decodes but that the store still refuses (a value past a limit no model states)
+fails its batch: the loop (:mod:`ioc.bus.loop`) retries the batch in parts until the record is
+alone, and :meth:`StoreSink.set_aside` makes it a dead letter with the store's error as its reason,
+so one record never stops its partition. A record whose event time cannot be real (before
+:data:`~ioc.records.EARLIEST_EVENT_TIME`, or more than ``max_ahead`` after the sink's clock) is a
+dead letter too: it is never stored, nor does it move any rule's state.
+
+Rows are keyed by the *broker's* topic name (``IOC_BUS__NAMESPACE`` included, as Kafka names it),
+so two namespaces sharing one database never take each other's positions for their own; the
+dead-letter messages carry the bus's (logical) names, as every message does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from collections.abc import Sequence
-from datetime import UTC, datetime
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ioc.batch_decode import decode_batch
 from ioc.bus.base import Bus, Message, Publisher
-from ioc.bus.loop import BatchConsumer
-from ioc.deadletters import dead_letter_record
+from ioc.bus.loop import BatchConsumer, failure_reason
 from ioc.events import EventDecodeError
+from ioc.records import INT4_MAX, INT8_MAX, MAX_AHEAD, implausible_time
 from ioc.store.writer import TABLES, DeadLetter, Record, StoreWriter
 from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
 
@@ -42,12 +55,23 @@ def storable_topics() -> list[str]:
 
 def dead_letter_message(dead: DeadLetter) -> bytes:
     """The dead-letter topic's record of a poison bus message: reason, raw input and its origin."""
-    assert dead.topic is not None and dead.partition is not None and dead.offset is not None
-    record: dict[str, Any] = json.loads(
-        dead_letter_record(dead.stage, dead.source, dead.reason, dead.payload, datetime.now(UTC)))
-    record["origin"] = {"topic": dead.topic, "partition": dead.partition, "offset": dead.offset,
-                        "key": dead.key}
-    return json.dumps(record, ensure_ascii=False).encode("utf-8")
+    return dead.message()
+
+
+_TOPIC_NAME = re.compile(r"^[A-Za-z0-9._-]{1,249}$")  # what Kafka accepts as a topic name
+
+
+def _origin(origin: Any) -> tuple[str, int, int, str | None]:
+    """The bus position a dead-letter message names; ``ValueError`` when it cannot be one."""
+    if not isinstance(origin, dict):
+        raise ValueError(f"origin is not an object: {type(origin).__name__}")
+    topic, partition, offset, key = (origin.get(k) for k in ("topic", "partition", "offset", "key"))
+    if not isinstance(topic, str) or not _TOPIC_NAME.match(topic):
+        raise ValueError(f"origin topic {str(topic)[:80]!r} is not a topic name")
+    for name, value, top in (("partition", partition, INT4_MAX), ("offset", offset, INT8_MAX)):
+        if type(value) is not int or not 0 <= value <= top:
+            raise ValueError(f"origin {name} {str(value)[:40]} is not a whole number from 0 to {top}")
+    return topic, partition, offset, None if key is None else str(key)
 
 
 def dead_letter_from_message(message: Message) -> DeadLetter:
@@ -55,28 +79,36 @@ def dead_letter_from_message(message: Message) -> DeadLetter:
 
     One with an ``origin`` (published by a sink about a poison record) is keyed by the
     origin's bus position, like the row the sink wrote directly; one without (published
-    by an ingest worker) by its own position on the dead-letter topic.
+    by an ingest worker) by its own position on the dead-letter topic. One whose origin is
+    no bus position (a partition of ``Infinity``, an offset past 2**63) is unreadable.
     """
     try:
+        if not message.value:
+            raise ValueError("empty record (tombstone)")
         record = json.loads(message.value)
+        if not isinstance(record, dict):
+            raise ValueError(f"not a JSON object: {type(record).__name__}")
         payload = record.get("payload", "")
         origin = record.get("origin")
         if origin is not None:
-            topic, partition, offset = str(origin["topic"]), int(origin["partition"]), int(origin["offset"])
-            key = origin.get("key")
+            topic, partition, offset, key = _origin(origin)
         else:
             topic, partition, offset, key = message.topic, message.partition, message.offset, message.key
+        reason = record["reason"]
+        if not isinstance(reason, str):
+            raise ValueError(f"reason is not a text: {type(reason).__name__}")
         return DeadLetter(
             stage=str(record.get("stage", "ingest")),
             source=str(record.get("feed") or record.get("source") or message.key or "unknown"),
-            reason=str(record["reason"]),
-            payload=payload.encode() if isinstance(payload, str) else json.dumps(payload).encode(),
-            key=None if key is None else str(key),
+            reason=reason,
+            payload=payload.encode("utf-8", "backslashreplace") if isinstance(payload, str)
+            else json.dumps(payload).encode(),
+            key=key,
             topic=topic,
             partition=partition,
             offset=offset,
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
         return DeadLetter.for_message(message, "sink", f"unreadable dead-letter record: {exc}")
 
 
@@ -85,16 +117,26 @@ class StoreSink:
 
     def __init__(self, bus: Bus, writer: StoreWriter, group: str = "store-sink",
                  topics: Sequence[str] | None = None, batch_size: int = 5000,
-                 publisher: Publisher | None = None) -> None:
+                 publisher: Publisher | None = None, clock: Callable[[], datetime] | None = None,
+                 max_ahead: timedelta = MAX_AHEAD) -> None:
         self.writer = writer
         self.publisher = publisher  # poison records go to the dead-letter topic too
+        self.clock = clock or (lambda: datetime.now(UTC))  # the receiving clock of event times
+        self.max_ahead = max_ahead
+        # the broker's name of a topic (with the namespace): what a dead-letter row is keyed by
+        self.broker_topic: Callable[[str], str] = getattr(bus, "physical", None) or (lambda t: t)
         self.consumer = BatchConsumer(
             "sink", bus.subscribe(list(topics or storable_topics()), group), self.store_batch,
-            batch_size=batch_size,
+            batch_size=batch_size, poison=self.set_aside,
         )
         self.health = self.consumer.health
         self.health.extra.update(stored=0, duplicates=0, dead_letters=0)
         self.dead_letters_published = 0
+
+    def _rows(self, dead: Sequence[DeadLetter]) -> list[DeadLetter]:
+        """Dead letters as stored: positions under the broker's topic names."""
+        return [d if d.topic is None else dataclasses.replace(d, topic=self.broker_topic(d.topic))
+                for d in dead]
 
     def store_batch(self, batch: Sequence[Message]) -> None:
         """Decode, validate and write one batch in a single transaction."""
@@ -107,27 +149,48 @@ class StoreSink:
                 dead.append(dead_letter_from_message(message))
             else:
                 messages.append(message)
+        now = self.clock()
         for message, decoded in zip(messages, decode_batch([m.value for m in messages]), strict=True):
             if isinstance(decoded, EventDecodeError):
                 poison.append(DeadLetter.for_message(message, "sink", str(decoded)))
             elif not self.writer.storable(decoded.kind):  # type: ignore[union-attr]
                 reason = f"the store keeps no {decoded.kind!r} records"  # type: ignore[union-attr]
                 poison.append(DeadLetter.for_message(message, "sink", reason))
+            elif why := implausible_time(decoded.time, now, self.max_ahead):  # type: ignore[union-attr]
+                poison.append(DeadLetter.for_message(message, "sink", why))
             else:
                 records.append(decoded)
-        result = self.writer.write(records, dead + poison)
+        result = self.writer.write(records, self._rows(dead + poison))
         extra = self.health.extra
         extra["stored"] += result.total_inserted - result.inserted.get("dead_letter", 0)
         extra["duplicates"] += sum(v for k, v in result.duplicates.items() if k != "dead_letter")
         extra["dead_letters"] += result.inserted.get("dead_letter", 0)
+        self._publish(poison)
+
+    def set_aside(self, message: Message, exc: BaseException) -> None:
+        """A record the store refused alone (its batch retried in parts): a dead letter with the error.
+
+        One read from the dead-letter topic is kept as a dead letter about itself (its own position),
+        never published again.
+        """
+        if message.topic == DEAD_LETTERS:
+            reason = f"dead-letter record the store refused: {failure_reason(exc)}"
+        else:
+            reason = f"the store refused the record: {failure_reason(exc)}"
+        dead = DeadLetter.for_message(message, "sink", reason)
+        self.health.extra["dead_letters"] += self.writer.write_dead_letters(self._rows([dead]))
+        if message.topic != DEAD_LETTERS:
+            self._publish([dead])
+
+    def _publish(self, poison: list[DeadLetter]) -> None:
         if poison and self.publisher is not None:
             for d in poison:
                 self.publisher.publish(DEAD_LETTERS, d.key, dead_letter_message(d))
             self.publisher.flush()  # a bus error is transient: the whole batch is retried
             self.dead_letters_published += len(poison)
-            for d in poison:
-                log.warning("dead letter: %s[%s]@%s (key %r): %s", d.topic, d.partition, d.offset,
-                            d.key, d.reason[:200])
+        for d in poison:
+            log.warning("dead letter: %s[%s]@%s (key %r): %s", d.topic, d.partition, d.offset,
+                        d.key, d.reason[:200])
 
     def run_once(self) -> int:
         return self.consumer.run_once()

@@ -12,7 +12,7 @@ import json
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, Field, TypeAdapter, ValidationError, field_validator
 
 from ioc.feeds import FEEDS
 from ioc.records import (
@@ -53,6 +53,33 @@ class AlertSignal(Event):
     started_at: AwareDatetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("title_params", "details")
+    @classmethod
+    def _storable_json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Only what the store's ``jsonb`` keeps: finite numbers (JSON has no NaN nor Infinity), and
+        no deeper than :data:`MAX_DETAIL_DEPTH` (a detector's details are a few levels at most)."""
+        why = _unstorable(value, 0)
+        if why is not None:
+            raise ValueError(why)
+        return value
+
+
+#: how deeply an alert signal's ``details`` and ``title_params`` may nest
+MAX_DETAIL_DEPTH = 32
+
+
+def _unstorable(value: Any, depth: int) -> str | None:
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"holds {value!r}: only finite numbers can be stored"
+    if isinstance(value, dict | list):
+        if depth >= MAX_DETAIL_DEPTH:
+            return f"nested more than {MAX_DETAIL_DEPTH} deep"
+        for item in (value.values() if isinstance(value, dict) else value):
+            why = _unstorable(item, depth + 1)
+            if why is not None:
+                return why
+    return None
+
 
 def _event_types() -> dict[str, type[Event]]:
     types: dict[str, type[Event]] = {}
@@ -82,6 +109,8 @@ def decode(wire: bytes | str) -> Event:
     """Parse one wire record; raise :class:`EventDecodeError` with a short reason."""
     if len(wire) > MAX_WIRE_BYTES:
         raise EventDecodeError(f"record too large: {len(wire)} bytes > {MAX_WIRE_BYTES}")
+    if not wire:
+        raise EventDecodeError("empty record (tombstone): no value to decode")
     if (_NUL_ESCAPE if isinstance(wire, bytes) else _NUL_ESCAPE_TEXT) in wire:
         _refuse_nul(wire)
     try:
@@ -89,12 +118,23 @@ def decode(wire: bytes | str) -> Event:
     except (ValidationError, RecursionError):
         pass
     try:  # slow path, only for bad records: say precisely what is wrong
-        data = json.loads(wire)
+        data = json.loads(_utf8(wire))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventDecodeError(f"not JSON: {exc}") from None
     except RecursionError:
         raise EventDecodeError("not an event record: nested too deeply") from None
     return parse(data)
+
+
+def _utf8(wire: bytes | str) -> str:
+    """The wire text; a record must be UTF-8 (RFC 8259), whatever encoding ``json.loads`` would guess."""
+    if isinstance(wire, str):
+        return wire
+    try:
+        return wire.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EventDecodeError(
+            f"not JSON: not UTF-8 text (byte 0x{wire[exc.start]:02x} at position {exc.start})") from None
 
 
 _NUL_ESCAPE = b"\\u0000"

@@ -132,11 +132,14 @@ def test_runner_live_mode_advances_with_the_injected_clock() -> None:
         ("stale:air-silent:hue-air-dainoi", "firing", at(25), at(10)),
         ("stale:air-silent:hue-air-dongba", "firing", at(25), at(10)),
     ]
-    # A reading stamped far in the future does not drag the watermark along.
+    # A reading stamped ahead of the clock does not drag the watermark along; one stamped further
+    # ahead than any source's clock can be (a year) is not even observed (the sink dead-letters it).
+    ahead = EnvironmentReading(time=at(90), source_id="hue-air-fast", metric="co2", value=1)
     future = EnvironmentReading(time=at(60 * 24 * 365), source_id="hue-air-broken", metric="co2", value=1)
-    publish(bus, [reading(31, 500, "hue-air-dainoi"), future])
+    publish(bus, [reading(31, 500, "hue-air-dainoi"), ahead, future])
     drain(runner)
     assert runner.future_events == 1 and runner.watermark == at(31)
+    assert runner.implausible_times == 1
     assert brief(s for _, s in read_signals(wall)) == [
         ("stale:air-silent:hue-air-dainoi", "resolved", at(31), at(10)),
     ]

@@ -173,6 +173,7 @@ def test_a_partition_moves_to_another_member_with_its_windows(
     signals = signal_readers(bus)
     t0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
     group = f"detectors-{uuid.uuid4().hex[:8]}"
+    state_group = bus.physical(group)  # snapshots are kept under the group's name on the broker
 
     def runner() -> DetectorRunner:
         return DetectorRunner(bus, [ThresholdDetector([RULE])], group=group,
@@ -184,8 +185,8 @@ def test_a_partition_moves_to_another_member_with_its_windows(
     publish(bus, episode(t0, range(0, 20)))
     part1 = 20 * len(STATIONS)
     wait_for("A's snapshots of the first 20 minutes",
-             lambda: sum(saved_offsets(state_store, group).values()) == part1, timeout=30)
-    assert len(saved_offsets(state_store, group)) >= 3  # the stations spread over the partitions
+             lambda: sum(saved_offsets(state_store, state_group).values()) == part1, timeout=30)
+    assert len(saved_offsets(state_store, state_group)) >= 3  # the stations spread over the partitions
     assert signals.read() == []
     # Member B joins: half the partitions move to it, with the runs they hold.
     b = Running(runner())
@@ -197,7 +198,7 @@ def test_a_partition_moves_to_another_member_with_its_windows(
     # Both handled and saved everything (a runner publishes its signals before it saves the offsets
     # that made them), and the reader has read every signal either published: one too many shows now.
     wait_for("every reading handled and each signal published read", lambda: sum(
-        saved_offsets(state_store, group).values()) == 40 * len(STATIONS) and len(signals.read())
+        saved_offsets(state_store, state_group).values()) == 40 * len(STATIONS) and len(signals.read())
         >= max(2 * len(STATIONS), a.runner.signals_published + b.runner.signals_published), timeout=30)
     got = sorted((s.source_id, s.status, s.time, s.started_at) for s in signals.read())
     start = t0 + timedelta(minutes=10)
@@ -208,7 +209,7 @@ def test_a_partition_moves_to_another_member_with_its_windows(
     assert a.runner.signals_published > 0 and b.runner.signals_published > 0
     a.halt()
     b.halt()
-    assert sum(saved_offsets(state_store, group).values()) == 40 * len(STATIONS)
+    assert sum(saved_offsets(state_store, state_group).values()) == 40 * len(STATIONS)
 
 
 def test_a_restored_detector_reads_the_backlog_before_judging_silence(
@@ -219,6 +220,7 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=3)
     stale = StaleRule(name="aq-silent", after_minutes=15)
     group = f"detectors-live-{uuid.uuid4().hex[:8]}"
+    state_group = bus.physical(group)  # snapshots are kept under the group's name on the broker
     talkers = [f"hue-aq-talk-{i}" for i in range(6)]
     quiet = "hue-aq-quiet"
 
@@ -229,7 +231,7 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
     before = [reading(t0, m, s, 30.0) for m in range(0, 31) for s in [*talkers, quiet]]
     publish(bus, before)
     a = Running(runner(t0 + timedelta(minutes=30)))
-    wait_for("A's snapshots", lambda: sum(saved_offsets(state_store, group).values()) == len(before),
+    wait_for("A's snapshots", lambda: sum(saved_offsets(state_store, state_group).values()) == len(before),
              timeout=30)
     a.halt(commit=False)  # it dies: nothing more is committed
     # While no detector runs, the talkers report for another hour; the quiet one says nothing.
@@ -244,7 +246,7 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
     small_fetches = kafka_bus(kafka_broker, bus.namespace,
                               {**CONSUMER_OPTIONS, "max_partition_fetch_bytes": 1024})
     b = Running(runner(t0 + timedelta(minutes=90), small_fetches))
-    wait_for("B caught up and its signals read", lambda: sum(saved_offsets(state_store, group).values())
+    wait_for("B caught up and its signals read", lambda: sum(saved_offsets(state_store, state_group).values())
              == len(before) + len(during) and len(signals.read()) >= max(1, b.runner.signals_published),
              timeout=30)
     got = [(s.source_id, s.status, s.time) for s in signals.read()]

@@ -222,7 +222,7 @@ def test_three_kafka_detectors_on_six_partitions_raise_the_alerts_of_the_embedde
 
         def folded() -> int:
             return int(scalar(state_store.dsn, "SELECT coalesce(sum(next_offset), 0) FROM detector_state "
-                              "WHERE group_id = %s AND topic = ANY(%s)", group, sorted(topics)))
+                              "WHERE group_id = %s AND topic = ANY(%s)", bus.physical(group), sorted(topics)))
 
         wait_for("every record folded by the three detectors", lambda: folded() == records,
                  timeout=90, every=0.5)
@@ -263,7 +263,8 @@ def test_a_warning_reaches_a_detector_restored_from_a_snapshot_taken_before_it(
         first = Running(runner(bus, group, live=False, state=PostgresSnapshotStore(state_store.pool)))
         wait_for("the first detector's snapshots", lambda: scalar(
             state_store.dsn, "SELECT coalesce(sum(next_offset), 0) FROM detector_state WHERE group_id = %s "
-            "AND topic = %s", group, TOPIC_BY_KIND["vessel.position"]) == 15 * len(vessels), timeout=60)
+            "AND topic = %s", bus.physical(group), TOPIC_BY_KIND["vessel.position"]) == 15 * len(vessels),
+            timeout=60)
         first.halt()
         ban = StormWarning(time=T0 + timedelta(minutes=30), source_id="sim-nchmf", warning_id="sim-ban",
                            area=box(107.6, 16.7, 107.9, 16.9), valid_from=T0 + timedelta(minutes=40),

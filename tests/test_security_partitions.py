@@ -49,6 +49,7 @@ def test_only_the_partition_carrying_a_host_judges_it_silent(
     rules = SecurityRuleSettings(enabled=["silent_host"], expected_hosts=[*TALKERS, QUIET], silent_minutes=15)
     threshold = ThresholdRule(name="pm25-high", metric="pm25", above=100, for_minutes=10, clear_margin=10)
     group = f"detectors-sh-{uuid.uuid4().hex[:8]}"
+    state_group = bus.physical(group)  # snapshots are kept under the group's name on the broker
     runner = DetectorRunner(bus, [SecurityDetector(rules), ThresholdDetector([threshold])], group=group,
                             state=PostgresSnapshotStore(state_store.pool))
     # An hour of logs from every talker, none from the quiet host; an environment station too, so
@@ -66,7 +67,7 @@ def test_only_the_partition_carrying_a_host_judges_it_silent(
         publish(bus, records)
         published += len(records)
         wait_for("every record read", lambda n=published: runner.run_once(timeout=0.2) is not None
-                 and sum(saved_offsets(state_store, group).values()) == n, timeout=60, every=0)
+                 and sum(saved_offsets(state_store, state_group).values()) == n, timeout=60, every=0)
     owners = {h: sub.partition_of(SECURITY, h) for h in [*TALKERS, QUIET]}
     assert set(owners.values()) == {0, 1, 2, 3}  # the talkers cover every partition (else: rename them)
     assert len({k for k in runner._slots if k[0] == SECURITY}) == 4

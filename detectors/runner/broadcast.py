@@ -11,14 +11,19 @@ move a slot's watermark (it is not that partition's data).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from detectors.base import Detector
 from detectors.runner.slots import Slot
 from ioc.bus.broadcast import BroadcastReader
 from ioc.events import AlertSignal, Event, decode
+from ioc.records import implausible_time
 from ioc.store.detector_state import SlotKey
+
+log = logging.getLogger("detectors.runner")
 
 
 class BroadcastFanout:
@@ -28,17 +33,33 @@ class BroadcastFanout:
     _kept: dict[tuple[str, str], Event]  # latest broadcast record of each key, in arrival order
     _slots: dict[SlotKey, Slot]
     _call: Callable[[Detector, Callable[[Any], list[AlertSignal]], Any], list[AlertSignal]]
+    _clock: Callable[[], datetime]
+    use_wall_clock: bool
+    max_ahead: timedelta
     events_seen: int
     undecodable: int
+    implausible_times: int
 
-    def _decoded(self, value: bytes) -> Event | None:
-        """A record read from the bus, counted as seen; ``None`` (counted undecodable) when it is not one."""
+    def _decoded(self, value: bytes, now: datetime | None) -> Event | None:
+        """A record read from the bus, counted as seen; ``None`` (counted undecodable) when it is not one.
+
+        One whose event time no source can have (before 1990; live, more than ``max_ahead`` past the
+        clock ``now``) is ``None`` too, counted in ``implausible_times``: observed, it would hold its
+        source's state in the future (a threshold rule would drop every later reading as too late).
+        """
         try:
             event = decode(value)
         except (ValueError, TypeError, RecursionError):
             self.undecodable += 1
             return None
         self.events_seen += 1
+        why = implausible_time(event.time, now, self.max_ahead)
+        if why is not None:
+            self.implausible_times += 1
+            if self.implausible_times % 1000 == 1:  # the first, then one in a thousand
+                log.warning("detectors: %s of %s not observed (%d so far): %s", getattr(event, "kind", "?"),
+                            event.source_id[:80], self.implausible_times, why)
+            return None
         return event
 
     def _read_broadcast(self, max_records: int, timeout: float, out: list[AlertSignal]) -> int:
@@ -48,8 +69,9 @@ class BroadcastFanout:
             if slot.fresh:
                 self._replay(slot, out)
         messages = self._broadcast.poll(max_records, timeout if not self._broadcast.caught_up else 0.0)
+        now = self._clock() if self.use_wall_clock else None
         for message in messages:
-            event = self._decoded(message.value)
+            event = self._decoded(message.value, now)
             if event is None:
                 continue
             key = message.key if message.key is not None else f"@{message.partition}:{message.offset}"

@@ -30,6 +30,7 @@ from ioc.bus.base import Bus, BusUnavailable
 from ioc.bus.broadcast import BroadcastReader
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event
+from ioc.records import MAX_AHEAD
 from ioc.store.detector_state import SlotKey, SnapshotStore
 from ioc.topics import ALERT_SIGNALS, BROADCAST_TOPICS, TOPIC_BY_KIND
 
@@ -58,6 +59,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         factory: Callable[[], Sequence[Detector]] | None = None,
         checkpoint_interval: float = 0.0,
         max_backoff: float = 10.0,
+        max_ahead: timedelta = MAX_AHEAD,
     ) -> None:
         # Without a snapshot store these judge every record; with one they are templates
         # (each slot gets instances of its own from ``factory``, by default deep copies of them).
@@ -74,9 +76,12 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             raise ValueError("the detectors read no event kind: nothing to subscribe to")
         self.topics = tuple(topics)
         self.group = group
+        physical = getattr(bus, "physical", None)  # the broker's name, with the bus's namespace
+        self.state_group = physical(group) if physical is not None else group
         self.signal_topic = signal_topic
         self.use_wall_clock = use_wall_clock
         self.max_future_skew = max_future_skew
+        self.max_ahead = max_ahead
         self.state = state
         self.partitioned = state is not None
         self.checkpoint_interval = checkpoint_interval
@@ -106,6 +111,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         self.undecodable = 0
         self.detector_errors = 0
         self.future_events = 0  # live mode: event times too far ahead of the clock to move the watermark
+        self.implausible_times = 0  # event times no source can have: never observed (the sink dead-letters)
         self.last_event_time: datetime | None = None  # event time of the latest event handled
         self.watermark: datetime | None = None  # largest event time seen (any domain)
         self.clocks: dict[str, datetime] = {}  # clock domain -> largest event time seen in it
@@ -138,7 +144,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             if slot.fresh:
                 self._replay(slot, signals)
             touched[slot.key] = slot
-            event = self._decoded(message.value)
+            event = self._decoded(message.value, now)
             if event is None:
                 continue
             self.last_event_time = event.time

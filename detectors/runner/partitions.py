@@ -35,9 +35,15 @@ log = logging.getLogger("detectors.runner")
 
 
 class PartitionSlots:
-    """The runner's part that keeps a slot per owned partition and saves and restores its state."""
+    """The runner's part that keeps a slot per owned partition and saves and restores its state.
+
+    Snapshots are kept under :attr:`state_group`, the group's name on the broker (with the bus's
+    namespace, as ``IOC_BUS__NAMESPACE`` prefixes it): two namespaces sharing one database keep
+    apart, and a role in a new namespace never restores another's offsets and skips records.
+    """
 
     group: str
+    state_group: str
     topics: tuple[str, ...]
     state: SnapshotStore | None
     partitioned: bool
@@ -110,7 +116,7 @@ class PartitionSlots:
         assert self.state is not None
         state = self.state
         snapshots = self._retry("store unavailable", "loading detector state",
-                                lambda: state.load(self.group, new), stop, TRANSIENT_ERRORS)
+                                lambda: state.load(self.state_group, new), stop, TRANSIENT_ERRORS)
         first: dict[SlotKey, int] = {}
         for m in messages:
             first.setdefault((m.topic, m.partition), m.offset)
@@ -180,7 +186,7 @@ class PartitionSlots:
             assert self.state is not None
             state = self.state
             self._retry("store unavailable", f"saving the state of {len(dirty)} partition(s)",
-                        lambda: state.save(self.group, snapshots), stop, TRANSIENT_ERRORS)
+                        lambda: state.save(self.state_group, snapshots), stop, TRANSIENT_ERRORS)
             for slot in dirty:
                 slot.dirty = False
             self.snapshots_saved += len(snapshots)

@@ -11,6 +11,7 @@ rows, latest values, counts and the rollup's dirty range land together or not at
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,9 +23,11 @@ from psycopg_pool import ConnectionPool
 
 from ioc.batch_decode import PlainReading
 from ioc.bus.base import Message
+from ioc.deadletters import dead_letter_record
 from ioc.events import Event
 from ioc.feeds import FEEDS
 from ioc.feeds.environment.records import EnvironmentReading
+from ioc.records import INT4_MAX, INT8_MAX, UnstorableValue, keepable
 from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec
 
@@ -44,9 +47,18 @@ class WriteResult:
         return sum(self.inserted.values())
 
 
+#: longest texts a dead-letter row keeps (characters; a bus key or a reason may be anything a sender wrote)
+DEAD_LETTER_LIMITS = {"stage": 64, "source": 256, "key": 1024, "reason": 2000, "topic": 256}
+MAX_DEAD_LETTER_PAYLOAD = 65536
+
+
 @dataclass(frozen=True)
 class DeadLetter:
-    """A record that could not be used, with the reason; kept for operators to see."""
+    """A record that could not be used, with the reason; kept for operators to see.
+
+    Its texts are stored as the store can keep them (:meth:`row`): characters no text column holds
+    (a NUL in a bus key or a reason) as escapes, each cut to :data:`DEAD_LETTER_LIMITS`.
+    """
 
     stage: str
     source: str
@@ -63,6 +75,33 @@ class DeadLetter:
         return cls(stage=stage, source=message.topic, reason=reason, payload=message.value,
                    key=message.key, topic=message.topic, partition=message.partition,
                    offset=message.offset)
+
+    def message(self) -> bytes:
+        """Its record on the dead-letter topic (``ioc.deadletters``): stage, reason, raw input and its
+        origin (topic, partition, offset, key), the bus position it is kept under wherever it is read."""
+        assert self.topic is not None and self.partition is not None and self.offset is not None
+        lim = DEAD_LETTER_LIMITS
+        record: dict[str, Any] = json.loads(dead_letter_record(
+            keepable(self.stage, lim["stage"]), keepable(self.source, lim["source"]),
+            keepable(self.reason, lim["reason"]), self.payload, datetime.now(UTC)))
+        record["origin"] = {"topic": self.topic, "partition": self.partition, "offset": self.offset,
+                            "key": self.key}
+        # a lone surrogate (in a key, in an error's text) is written as its JSON escape, not refused
+        return json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace")
+
+    def row(self) -> tuple[Any, ...]:
+        """The ``dead_letters`` row: texts the store can keep; a position out of its columns' range
+        is refused (:class:`~ioc.records.UnstorableValue`), never half-stored."""
+        if self.partition is not None and not 0 <= self.partition <= INT4_MAX:
+            raise UnstorableValue(f"dead letter's partition {self.partition} is out of range")
+        if self.offset is not None and not 0 <= self.offset <= INT8_MAX:
+            raise UnstorableValue(f"dead letter's offset {self.offset} is out of range")
+        lim = DEAD_LETTER_LIMITS
+        return (keepable(self.stage, lim["stage"]), keepable(self.source, lim["source"]),
+                None if self.key is None else keepable(self.key, lim["key"]),
+                keepable(self.reason, lim["reason"]), self.payload[:MAX_DEAD_LETTER_PAYLOAD],
+                None if self.topic is None else keepable(self.topic, lim["topic"]),
+                self.partition, self.offset)
 
 
 Record = Event | PlainReading
@@ -156,11 +195,7 @@ class StoreWriter:
             cur.executemany(
                 'INSERT INTO dead_letters (stage, source, key, reason, payload, topic, partition, "offset") '
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [
-                    (d.stage, d.source, d.key, d.reason[:2000], d.payload[:65536], d.topic,
-                     d.partition, d.offset)
-                    for d in rows
-                ],
+                [d.row() for d in rows],
             )
             inserted = cur.rowcount
             if inserted:

@@ -187,7 +187,9 @@ class KafkaSubscription:
                 continue
             topic = self._bus.logical(tp.topic)
             for r in records:
-                key = None if r.key is None else bytes(r.key).decode("utf-8", errors="replace")
+                # a key that is not UTF-8 keeps its bytes visible (\xNN); the store escapes what a
+                # text cannot hold (a NUL) when it keeps a key (ioc.store.writer.DeadLetter.row)
+                key = None if r.key is None else bytes(r.key).decode("utf-8", errors="backslashreplace")
                 out.append(Message(topic, tp.partition, r.offset, key,
                                    b"" if r.value is None else bytes(r.value), r.timestamp))
             upto[tp] = records[-1].offset + 1

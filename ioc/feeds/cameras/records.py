@@ -6,17 +6,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.records import Event
+from ioc.records import FLOAT4_MAX, INT4_MAX, Event, Float4, Int4, Int8
 
 
 class Box(BaseModel):
     """Bounding box in pixels of the analysed frame."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+    x1: Float4
+    y1: Float4
+    x2: Float4
+    y2: Float4
 
 
 class CameraDetection(Event):
@@ -26,10 +26,10 @@ class CameraDetection(Event):
     label: Annotated[str, Field(min_length=1, max_length=64)]
     score: Annotated[float, Field(ge=0, le=1)]
     box: Box
-    track_id: int | None = None
+    track_id: Int8 | None = None
     zone: str | None = None
-    frame_width: int | None = None
-    frame_height: int | None = None
+    frame_width: Int4 | None = None
+    frame_height: Int4 | None = None
 
 
 
@@ -50,15 +50,15 @@ class CameraFrameStats(Event):
     kind: Literal["camera.frame_stats"] = "camera.frame_stats"
     connected: bool = True
     brightness: Annotated[float, Field(ge=0, le=255)] | None = None
-    sharpness: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    sharpness: Annotated[float, Field(ge=0, le=FLOAT4_MAX, allow_inf_nan=False)] | None = None
     change: Annotated[float, Field(ge=0, le=255)] | None = None
     motion: Annotated[float, Field(ge=0, le=1)] | None = None
     analysed: bool = False
-    detections: Annotated[int, Field(ge=0)] = 0
-    fps_in: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    frame_width: int | None = None
-    frame_height: int | None = None
-    shake: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    detections: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
+    fps_in: Annotated[float, Field(ge=0, le=FLOAT4_MAX, allow_inf_nan=False)] | None = None
+    frame_width: Int4 | None = None
+    frame_height: Int4 | None = None
+    shake: Annotated[float, Field(ge=0, le=FLOAT4_MAX, allow_inf_nan=False)] | None = None
 
 
 class CameraKeyFrame(Event):
@@ -67,10 +67,10 @@ class CameraKeyFrame(Event):
     kind: Literal["camera.keyframe"] = "camera.keyframe"
     path: Annotated[str, Field(min_length=1, max_length=1024)]
     """Relative to the configured ``keyframes_dir``: ``<camera>/<UTC time>.jpg``."""
-    width: Annotated[int, Field(ge=1)]
-    height: Annotated[int, Field(ge=1)]
-    detections: Annotated[int, Field(ge=0)] = 0
-    size_bytes: Annotated[int, Field(ge=0)] = 0
+    width: Annotated[int, Field(ge=1, le=INT4_MAX)]
+    height: Annotated[int, Field(ge=1, le=INT4_MAX)]
+    detections: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
+    size_bytes: Annotated[int, Field(ge=0, le=INT4_MAX)] = 0
 
 
 class TrafficCount(Event):
@@ -83,7 +83,7 @@ class TrafficCount(Event):
     line: Annotated[str, Field(min_length=1, max_length=96)]
     direction: Annotated[str, Field(min_length=1, max_length=64)]
     label: Annotated[str, Field(min_length=1, max_length=64)]
-    count: Annotated[int, Field(ge=0)]
+    count: Annotated[int, Field(ge=0, le=INT4_MAX)]
 
 
 class LaneOccupancy(Event):
@@ -96,8 +96,8 @@ class LaneOccupancy(Event):
 
     kind: Literal["camera.lane_occupancy"] = "camera.lane_occupancy"
     lane: Annotated[str, Field(min_length=1, max_length=96)]
-    frames: Annotated[int, Field(ge=1)]
+    frames: Annotated[int, Field(ge=1, le=INT4_MAX)]
     occupancy: Annotated[float, Field(ge=0, le=1)]
-    queue_max: Annotated[int, Field(ge=0)]
-    queue_mean: Annotated[float, Field(ge=0)]
-    speed_px_s: Annotated[float, Field(ge=0)] | None = None
+    queue_max: Annotated[int, Field(ge=0, le=INT4_MAX)]
+    queue_mean: Annotated[float, Field(ge=0, le=FLOAT4_MAX)]
+    speed_px_s: Annotated[float, Field(ge=0, le=FLOAT4_MAX, allow_inf_nan=False)] | None = None

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
-from ioc.records import Event, Latitude, Longitude, Severity
+from ioc.records import FLOAT4_MAX, INT8_MAX, Event, Int2, Latitude, Longitude, Severity
 
 
 class VesselPosition(Event):
@@ -19,8 +19,8 @@ class VesselPosition(Event):
     sog: Annotated[float, Field(ge=0, le=102.3)] | None = None
     cog: Annotated[float, Field(ge=0, lt=360)] | None = None
     heading: Annotated[int, Field(ge=0, lt=360)] | None = None
-    nav_status: int | None = None
-    msg_type: int | None = None
+    nav_status: Int2 | None = None
+    msg_type: Int2 | None = None
     simulated: bool = False
 
 
@@ -51,10 +51,10 @@ class VesselStatic(Event):
     mmsi: Annotated[int, Field(ge=0, le=999_999_999)]
     name: str | None = None
     callsign: str | None = None
-    imo: int | None = None
+    imo: Annotated[int, Field(ge=0, le=INT8_MAX)] | None = None
     ship_type: Annotated[int, Field(ge=0, le=255)] | None = None
-    length_m: float | None = None
-    beam_m: float | None = None
+    length_m: Annotated[float, Field(ge=0, le=FLOAT4_MAX)] | None = None
+    beam_m: Annotated[float, Field(ge=0, le=FLOAT4_MAX)] | None = None
     destination: str | None = None
     simulated: bool = False
 
