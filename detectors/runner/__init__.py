@@ -1,8 +1,8 @@
 """The detector runner: feeds fact topics to the detectors and publishes their alert signals.
 
-One batch is: poll, decode (an undecodable record is counted and skipped; the
-store sink dead-letters it), route each event to the detectors that read its
-kind, advance the detectors to the watermark, publish the signals on
+One batch is: poll, decode (an undecodable record, or one stamped with a time no source
+can have, is counted and skipped; the store sink dead-letters it), route each event to the
+detectors that read its kind, advance the detectors to the watermark, publish the signals on
 ``ioc.alerts.signals`` keyed by source, flush, and only then commit the
 consumed offsets. This is the only place a wall clock is read.
 
