@@ -20,8 +20,8 @@ TEXT, NUMBER = "agTextColumnFilter", "agNumberColumnFilter"
 THEME = GRID_THEME.replace("fontSize: 18", "fontSize: 15").replace("rowHeight: 48", "rowHeight: 36")
 #: (field, header msgid, filter, width weight)
 COLUMNS: tuple[tuple[str, str, str, int], ...] = (
-    ("time", "Time", TEXT, 2), ("host", "Host", TEXT, 2), ("log", "Log", TEXT, 1),
-    ("action", "Action", TEXT, 1), ("outcome", "Outcome", TEXT, 1), ("src_ip", "Source", TEXT, 2),
+    ("time", "Time", TEXT, 2), ("host", "Host", TEXT, 2), ("log", "Log", TEXT, 2),
+    ("action", "Action", TEXT, 2), ("outcome", "Outcome", TEXT, 1), ("src_ip", "Source", TEXT, 2),
     ("dest_ip", "Destination", TEXT, 2), ("dest_port", "Port", NUMBER, 1), ("vhost", "Site", TEXT, 2),
     ("url", "Address requested", TEXT, 2), ("user", "Account", TEXT, 1), ("signature", "Signature", TEXT, 3),
     ("severity", "Severity", NUMBER, 1),
@@ -54,7 +54,8 @@ CODE_WORDS: dict[str, dict[str, str]] = {
 def column_defs(lang: str, raw: bool) -> list[dict[str, Any]]:
     cols = [{"field": f, "headerName": t(label, lang), "filter": kind, "flex": flex,
              **({"filterParams": {"maxNumConditions": 1}} if kind == NUMBER else {}),
-             **({"minWidth": 220} if f == "time" else {})}  # the whole local time, seconds included
+             **({"minWidth": 220} if f == "time" else {}),  # the whole local time, seconds included
+             **({"minWidth": 132} if f == "outcome" else {})}  # "thành công", "không rõ" whole
             for f, label, kind, flex in COLUMNS]
     if raw:
         cols.append({"field": "raw", "headerName": t("Raw line", lang), "filter": TEXT, "flex": 4,
