@@ -71,14 +71,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Ask Linux to SIGTERM the broker if the test process dies without stopping it."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+def _dying_with_parent(cmd: list[str]) -> list[str]:
+    """``cmd`` run so that Linux sends the broker SIGTERM if the test process dies without stopping it
+    (``setpriv --pdeathsig``, util-linux, which Debian always has). Not a ``preexec_fn``: Python code
+    between fork and exec in a process with threads (a test's servers) can wait for ever on a lock
+    another thread held at the fork; a broker start hung 15 minutes so. The signal follows the thread
+    that started the broker, so only the main thread asks for it (as a session fixture does)."""
+    setpriv = shutil.which("setpriv")
+    if not sys.platform.startswith("linux") or setpriv is None \
+            or threading.current_thread() is not threading.main_thread():
+        return cmd
+    return [setpriv, "--pdeathsig", "TERM", *cmd]
 
 
 class TansuBroker:
@@ -128,15 +131,12 @@ class TansuBroker:
         ]
         with open(self.log_path, "wb") as out:
             self.process = subprocess.Popen(
-                cmd,
+                _dying_with_parent(cmd),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=env,
                 cwd=self._workdir.name,
-                preexec_fn=_die_with_parent
-                if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
-                else None,
             )
         try:
             self._wait_ready(timeout)
