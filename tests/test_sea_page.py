@@ -399,7 +399,6 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
             "const h = document.querySelector('#sea-details:not(.hidden) .sea-details-head');"
             "return h && h.dataset.mmsi === arguments[0];", linked))
         assert "/sea/?mmsi=" in driver.current_url
-        wait.until(lambda d: (s := d.execute_script(_MAP_STATE_JS)) and s["selected"] > 1)
 
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "sea-map.png"))
