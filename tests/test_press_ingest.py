@@ -327,3 +327,37 @@ def test_article_hosts_option_is_typed():
     for bad in ["http://example.vn", "example.vn/tin", "user@example.vn", "example.vn:99999", "", "a b"]:
         with pytest.raises(ValidationError, match="article_hosts"):
             Outlet.model_validate({"name": "x", "url": "https://example.vn/", "article_hosts": [bad]})
+
+
+def test_a_feed_redirected_to_another_host_is_a_dead_letter_and_never_asked(servers):
+    outlet, internal, elsewhere = servers
+    feed = rss([("1", f"{outlet.base}/page", "Chợ Đông Ba", "Tóm tắt 1.")])
+    internal.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed)
+    outlet.routes["/old.xml"] = (301, {"Location": "/feed.xml"}, b"")  # moved on its own host: followed
+    outlet.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, feed)
+    outlet.routes["/page"] = (200, {}, PAGE.encode())
+    outlet.routes["/hijacked.xml"] = (302, {"Location": f"{internal.base}/feed.xml"}, b"")
+    moved = FeedPoller("SIM", outlet.base + "/old.xml", matcher(), Seen())
+    articles, dead = moved.poll(NOW)
+    assert dead == [] and [a.guid for a in articles] == ["1"]
+    hijacked = FeedPoller("SIM", outlet.base + "/hijacked.xml", matcher(), Seen())
+    articles, dead = hijacked.poll(NOW)
+    assert articles == [] and internal.hits == [] and hijacked.failures == 1
+    assert len(dead) == 1 and dead[0][0].startswith("feed not fetched: host 127.0.0.1:"), dead
+    assert f"redirected from {outlet.base}/hijacked.xml to {internal.base}/feed.xml" in dead[0][0]
+
+
+@pytest.mark.parametrize(("content_type", "head"), [
+    ("text/html", '<meta charset="utf-8">'),  # the charset said in the page only
+    ("text/html", '<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">'),
+    ("text/html; charset=utf-8", '<meta charset="windows-1252">'),  # the header wins over the page
+])
+def test_an_article_page_is_decoded_as_a_browser_would(servers, content_type, head):
+    outlet, _, _ = servers
+    outlet.routes["/page"] = (200, {"Content-Type": content_type},
+                              PAGE.replace("<head>", f"<head>{head}").encode("utf-8"))
+    outlet.routes["/feed.xml"] = (200, {"Content-Type": "application/rss+xml"}, rss([
+        ("1", f"{outlet.base}/page", "Chợ Đông Ba", "Tóm tắt 1.")]))
+    articles, dead = FeedPoller("SIM", outlet.base + "/feed.xml", matcher(), Seen()).poll(NOW)
+    assert dead == [] and len(articles) == 1
+    assert "Tiểu thương chợ Đông Ba vui mừng khi lượng khách tăng mạnh" in articles[0].text, articles[0].text

@@ -1,7 +1,8 @@
 """Polling one outlet's feed: conditional GET, per-feed interval and exponential backoff, bounded
-reads, redirects limited, the article page fetched when the feed carries only a summary (from the
-feed's own host or the outlet's ``article_hosts`` only: :mod:`ingest.press.pages`; a link
-elsewhere is kept, and the entry read from the feed's summary).
+reads, redirects followed only to the hosts the outlet's pages come from, the article page fetched
+when the feed carries only a summary (from the feed's own host or the outlet's ``article_hosts``
+only: :mod:`ingest.press.pages`; a link elsewhere is kept, and the entry read from the feed's
+summary).
 
 :class:`FeedPoller.poll` does one round and returns the new articles and the dead letters
 (reason, payload); the worker publishes them. Time is passed in (``now``), so tests drive it.
@@ -28,12 +29,11 @@ import requests
 
 from ingest.press.entities import Method, entities
 from ingest.press.feeds import Entry, FeedRefused, Seen, content_hash, read_feed
-from ingest.press.pages import ArticleHosts, PageNotFetched, fetch_page, main_text, read_body
+from ingest.press.pages import ArticleHosts, PageNotFetched, fetch_page, main_text, page_text
 from ingest.press.text import Matcher, understand
 from ioc.feeds.press.records import PressArticle
 
 log = logging.getLogger(__name__)
-MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -64,7 +64,6 @@ class FeedPoller:
     last_unfetched: list[tuple[str, str]] = field(default_factory=list)  # its pages not fetched: (kind, why)
 
     def __post_init__(self) -> None:
-        self.session.max_redirects = MAX_REDIRECTS
         self.hosts = ArticleHosts.of(self.url, self.article_hosts)
 
     def due(self, now: datetime) -> bool:
@@ -76,9 +75,10 @@ class FeedPoller:
         self.next_poll = now + timedelta(seconds=delay)
 
     def _get(self, url: str, headers: dict[str, str] | None = None) -> requests.Response:
-        """GET with a bounded body: more than ``max_bytes`` is refused, never read whole."""
-        response = self.session.get(url, headers=headers or {}, timeout=self.timeout_s, stream=True)
-        return read_body(response, self.max_bytes, url)
+        """The feed's GET: a bounded body (more than ``max_bytes`` is refused, never read whole) and
+        redirects followed only to the hosts its article pages may come from."""
+        return fetch_page(self.session, url, self.hosts, max_bytes=self.max_bytes, timeout=self.timeout_s,
+                          headers=headers, what="feed")
 
     def poll(self, now: datetime) -> tuple[list[PressArticle], list[tuple[str, bytes]]]:
         """One round: (new articles, dead letters as (reason, payload)); never raises."""
@@ -98,9 +98,9 @@ class FeedPoller:
         headers = {k: v for k, v in (("If-None-Match", self.etag), ("If-Modified-Since", self.modified)) if v}
         try:
             response = self._get(self.url, headers)
-        except requests.TooManyRedirects:
+        except PageNotFetched as exc:  # redirected to another host: never asked
             self._schedule(now, failed=True)
-            return [], [(f"redirect loop (more than {MAX_REDIRECTS} redirects) at {self.url}", b"")]
+            return [], [(str(exc), b"")]
         except (requests.RequestException, FeedRefused) as exc:
             self._schedule(now, failed=True)
             return [], [(f"fetch failed: {exc}", b"")]
@@ -176,7 +176,7 @@ class FeedPoller:
                               timeout=self.timeout_s)
         if response.status_code != 200:
             raise FeedRefused(f"HTTP {response.status_code} for article page {url}")
-        return main_text(response.content.decode(response.encoding or "utf-8", errors="replace"), title)
+        return main_text(page_text(response), title)
 
     def article(self, entry: Entry, now: datetime) -> PressArticle:
         text = entry.text
