@@ -375,8 +375,12 @@ class People:
             )
         return token, Principal(user.name, user.display_name, user.role, csrf, expires, user.language)
 
-    def session(self, token: str | None) -> Principal | None:
-        """The principal of a live session, or ``None`` (unknown, revoked, expired, idle, user disabled)."""
+    def session(self, token: str | None, active: bool = True) -> Principal | None:
+        """The principal of a live session, or ``None`` (unknown, revoked, expired, idle, user disabled).
+
+        Only an ``active`` use (a person's request, not a page's timer) moves the session's last use
+        on, so that a page left open still idles out; a kiosk's (viewer's) session moves on with
+        every use, since a wall screen is never touched."""
         if not token:
             return None
         now = self.clock()
@@ -395,7 +399,7 @@ class People:
             if role != "viewer" and now - last_seen > idle:
                 return None
             renewed = False
-            if now - last_seen >= TOUCH_EVERY:
+            if now - last_seen >= TOUCH_EVERY and (active or role == "viewer"):
                 if role == "viewer":  # a wall's kiosk session in use never expires mid-shift: it slides
                     expires = now + timedelta(hours=self.settings.kiosk_session_hours)
                     renewed = True

@@ -28,6 +28,8 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   excepted; cookies are ``Secure`` when the request came over HTTPS (directly, or by
   ``X-Forwarded-Proto`` from a proxy in ``web.trusted_proxies``, whose
   ``X-Forwarded-For`` then also names the client for login throttling).
+- A session idles out ``idle_minutes`` after its person's last request (:mod:`dashboards.activity`:
+  a page's own timers and polls do not count; a kiosk's session never idles out).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from flask.typing import ResponseReturnValue
 from alerts.lifecycle import label
 from alerts.people import NAME_RE, LoginBusy, LoginRefused, People, Principal
 from alerts.settings import AuthSettings
+from dashboards.activity import by_a_person
 from dashboards.http_security import ProxyTrust, SecurityHeaders
 
 log = logging.getLogger(__name__)
@@ -185,7 +188,7 @@ class Auth:
         endpoint = request.url_rule.endpoint if request.url_rule is not None else None
         if request.method == "GET" and (is_static(endpoint) or endpoint in SESSIONLESS_ENDPOINTS):
             return None
-        g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE))
+        g.ioc_principal = self.people.session(request.cookies.get(SESSION_COOKIE), active=by_a_person())
         g.ioc_csrf_new = None
         if request.method not in SAFE_METHODS and not self._csrf_ok():
             log.warning(

@@ -16,12 +16,11 @@ import logging
 from flask import Flask, Response, request
 
 from dashboards.i18n import http_text, page_language
-from dashboards.request_body import json_body
+from dashboards.request_body import DISPATCH, json_body
 from ioc.store.errors import STORE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
-DISPATCH = "/_dash-update-component"  # every page's callback route ends so
 
 
 def requested_output() -> str:

@@ -27,12 +27,14 @@ from ioc.health import FeedHealth
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks
-# what every page loads: the theme, the clock, and the banner that says when data is not live
-SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js", "truth.css", "truth.js")
+# what every page loads: the theme, the clock, the banner that says when data is not live, and the
+# mark of a person's requests (a session idles out without them)
+SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js", "truth.css", "truth.js", "activity.js")
 #: the same for pages written as plain HTML (press, reports, screens), served from the console's assets
 SHARED_TAGS = ('<link rel="stylesheet" href="/console/assets/theme.css">'
                '<link rel="stylesheet" href="/console/assets/truth.css">'
-               '<script src="/console/assets/truth.js" defer></script>')
+               '<script src="/console/assets/truth.js" defer></script>'
+               '<script src="/console/assets/activity.js" defer></script>')
 
 
 def assets_only(*names: str) -> str:

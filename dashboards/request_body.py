@@ -6,6 +6,8 @@ from typing import Any
 
 from flask import request
 
+DISPATCH = "/_dash-update-component"  # every page's callback route ends so: its body is JSON
+
 
 def json_body() -> Any:
     """The request's JSON body, or ``None`` when it is none, not JSON or nested too deeply to read."""

@@ -213,6 +213,57 @@ def test_a_kiosk_session_in_use_never_expires_mid_shift(plain_store: Store) -> N
     assert people.session(token) is None  # a screen switched off for a month logs in again
 
 
+def test_only_a_persons_requests_keep_a_session_from_idling_out(plain_store: Store) -> None:
+    """A console left open asks by itself every few seconds (Dash's timers and what they change,
+    ``/whoami``, key frames): those kept a duty officer's session alive for ever. Only a person's
+    requests count now: page loads, forms, and what a page's scripts send after a key or a click
+    (``assets/activity.js`` marks those: ``X-IOC-Activity``)."""
+    clock = Clock(T0)
+    people = People(plain_store.pool, AuthSettings(idle_minutes=60), clock)
+    _cheap_user(plain_store, "lan")
+    _cheap_user(plain_store, "wall-1", "viewer")
+    server = guarded(people)
+    server.add_url_rule("/console/_dash-update-component", "dispatch", lambda: "{}", methods=["POST"])
+    server.add_url_rule("/cameras/frame/<name>", "frame", lambda name: "jpeg bytes")
+
+    def client_of(name: str) -> Any:
+        token, who = people.start_session(next(u for u in people.users() if u.name == name), "127.0.0.1")
+        client = server.test_client()
+        client.set_cookie("ioc_session", token)
+        client.set_cookie("_csrf_token", who.csrf_token)
+        client.csrf = who.csrf_token
+        return client
+
+    def callback(client: Any, changed: str, **headers: str) -> int:  # what Dash's renderer posts, in short
+        body = {"output": "alert-grid.rowData", "changedPropIds": [changed], "inputs": []}
+        return client.post("/console/_dash-update-component", json=body,
+                           headers={"X-CSRFToken": client.csrf, **headers}).status_code
+
+    def open_console_for(client: Any, minutes: int) -> list[int]:
+        """What a page that nobody touches asks, a minute at a time."""
+        answers = []
+        for _ in range(minutes):
+            clock.advance(minutes=1)
+            answers += [callback(client, "console-tick.n_intervals"),
+                        callback(client, "r311-map.clickData"),  # a map a timer redrew says so too
+                        client.get("/whoami").status_code,
+                        client.get("/cameras/frame/1.jpg", headers={"Sec-Fetch-Mode": "no-cors"}).status_code,
+                        client.get("/console/", headers={"Accept": "*/*"}).status_code]  # a script's fetch
+        return answers
+
+    officer, kiosk = client_of("lan"), client_of("wall-1")
+    assert set(open_console_for(officer, 59)) == {200}
+    assert callback(officer, "btn-ack.n_clicks", **{"X-IOC-Activity": "input"}) == 200  # a click: counted
+    assert set(open_console_for(officer, 59)) == {200}
+    assert officer.get("/console/", headers={"Sec-Fetch-Mode": "navigate"}).status_code == 200  # a page load
+    assert set(open_console_for(officer, 60)) == {200}
+    assert officer.get("/console/", headers={"Accept": "text/html"}).status_code == 200  # no Sec-Fetch-*
+    answers = open_console_for(officer, 62)
+    assert set(answers[:5 * 60]) == {200} and set(answers[-5:]) == {401}  # an hour untouched: ended
+    assert open_console_for(kiosk, 5)[-5:] == [200] * 5  # a wall's kiosk session never idles out
+    assert callback(officer, "f-feed.value", **{"X-IOC-Activity": "input"}) == 401  # ended: log in again
+
+
 def test_ioc_users_command(
     plain_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

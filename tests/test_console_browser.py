@@ -340,6 +340,38 @@ class _Client:
         )[0]
 
 
+@pytest.mark.browser
+def test_an_open_console_idles_out_unless_someone_uses_it(
+    console_store: Store, base_url: str, chrome: object
+) -> None:
+    """The console's timers do not move the session's last use on (a console left open in an empty
+    room idled out never); a key pressed at the page does (``assets/activity.js``)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _seed(console_store)
+    driver = chrome
+    _login(driver, base_url, "lan")
+    wait = WebDriverWait(driver, 60, poll_frequency=0.1)
+    driver.execute_script(  # type: ignore[attr-defined]  # count the page's callback requests from here
+        "window.__calls = 0; const f = window.fetch; window.fetch = function (input, init) {"
+        "  if (String(input.url || input).includes('_dash-update-component')) { window.__calls += 1; }"
+        "  return f.apply(this, arguments); };")
+
+    def last_use() -> datetime:
+        with console_store.pool.connection() as conn:
+            return conn.execute("SELECT max(last_seen_at) FROM user_sessions WHERE username = 'lan' "
+                                "AND revoked_at IS NULL").fetchone()[0]
+
+    with console_store.pool.connection() as conn:  # the officer's last use, ten minutes ago
+        conn.execute("UPDATE user_sessions SET last_seen_at = now() - interval '10 minutes' "
+                     "WHERE username = 'lan'")
+    before = last_use()
+    wait.until(lambda d: d.execute_script("return window.__calls;") >= 6)  # three ticks of its timers
+    assert last_use() == before  # the page asked by itself only
+    _key(driver, "j")  # the officer moves to an alert
+    wait.until(lambda d: last_use() > before + timedelta(minutes=9))
+
+
 def _ack_callback(alert_id: int, version: int) -> bytes:
     """The body Dash's renderer posts when the Acknowledge button is clicked."""
     outputs = [
