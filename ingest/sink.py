@@ -18,9 +18,12 @@ message is flushed before the batch's offsets are committed.
 A record that decodes but that the store still refuses (a value past a limit no model states)
 fails its batch: the loop (:mod:`ioc.bus.loop`) retries the batch in parts until the record is
 alone, and :meth:`StoreSink.set_aside` makes it a dead letter with the store's error as its reason,
-so one record never stops its partition. A record whose event time cannot be real (before
-:data:`~ioc.records.EARLIEST_EVENT_TIME`, or more than ``max_ahead`` after the sink's clock) is a
-dead letter too: it is never stored, nor does it move any rule's state.
+so one record never stops its partition. A record of a kind its topic does not carry (an
+environment reading on a vessel topic: :func:`~ioc.topics.misplaced`) is a dead letter, and so is a
+record whose event time cannot be real (before :data:`~ioc.records.EARLIEST_EVENT_TIME`, or more
+than ``max_ahead`` after the sink's clock): it is never stored, nor does it move any rule's state.
+The sink reads the topics of the kinds the store keeps (:data:`~ioc.topics.STORED_TOPICS`); the
+detector runner dead-letters the bad records of the others (fan-out copies), which only it reads.
 
 Rows are keyed by the *broker's* topic name (``IOC_BUS__NAMESPACE`` included, as Kafka names it),
 so two namespaces sharing one database never take each other's positions for their own; the
@@ -42,15 +45,15 @@ from ioc.bus.base import Bus, Message, Publisher
 from ioc.bus.loop import BatchConsumer, failure_reason
 from ioc.events import EventDecodeError
 from ioc.records import INT4_MAX, INT8_MAX, MAX_AHEAD, implausible_time
-from ioc.store.writer import TABLES, DeadLetter, Record, StoreWriter
-from ioc.topics import DEAD_LETTERS, TOPIC_BY_KIND
+from ioc.store.writer import DeadLetter, Record, StoreWriter
+from ioc.topics import DEAD_LETTERS, STORED_TOPICS, misplaced
 
 log = logging.getLogger(__name__)
 
 
 def storable_topics() -> list[str]:
     """Every topic whose records the store keeps, plus the dead-letter topic."""
-    return [TOPIC_BY_KIND[kind] for kind in TABLES] + [DEAD_LETTERS]
+    return sorted(STORED_TOPICS) + [DEAD_LETTERS]
 
 
 def dead_letter_message(dead: DeadLetter) -> bytes:
@@ -153,6 +156,8 @@ class StoreSink:
         for message, decoded in zip(messages, decode_batch([m.value for m in messages]), strict=True):
             if isinstance(decoded, EventDecodeError):
                 poison.append(DeadLetter.for_message(message, "sink", str(decoded)))
+            elif wrong := misplaced(message.topic, decoded.kind):  # type: ignore[union-attr]
+                poison.append(DeadLetter.for_message(message, "sink", wrong))
             elif not self.writer.storable(decoded.kind):  # type: ignore[union-attr]
                 reason = f"the store keeps no {decoded.kind!r} records"  # type: ignore[union-attr]
                 poison.append(DeadLetter.for_message(message, "sink", reason))

@@ -13,7 +13,8 @@ detector processes share the work:
   ``ioc.vessels.cells`` has each position keyed by map cell (and the neighbouring cells it is
   near, :mod:`ioc.cells`), for pairwise rules (a feed declares them: ``FeedSpec.fan_out``).
 
-Both kinds, like every feed topic, are declared by the feeds (:data:`ioc.feeds.FEEDS`).
+Both kinds, like every feed topic, are declared by the feeds (:data:`ioc.feeds.FEEDS`). A role
+refuses a record read on a topic that does not carry its kind (:func:`misplaced`) as a dead letter.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ ALERT_SIGNALS = TOPIC_BY_KIND["alert.signal"]
 DEAD_LETTERS = "ioc.deadletters"
 #: Topics every detector process reads in full (not split by the consumer group).
 BROADCAST_TOPICS: frozenset[str] = frozenset(t for feed in FEEDS for t in feed.broadcast)
+#: Topics of the kinds the store keeps (a feed's ``tables``): the store sink reads them and
+#: dead-letters their bad records; the others (fan-out copies) only the detector runner reads.
+STORED_TOPICS: frozenset[str] = frozenset(TOPIC_BY_KIND[t.kind] for feed in FEEDS for t in feed.tables)
 
 
 def topic_for(event: Event) -> str:
@@ -46,3 +50,12 @@ def carries(topic: str, kind: str) -> bool:
     """True when ``topic`` is the topic of record kind ``kind``, live or in a replay run."""
     own = TOPIC_BY_KIND.get(kind)
     return own is not None and (topic == own or (topic.startswith("replay.") and topic.endswith("." + own)))
+
+
+def misplaced(topic: str, kind: str) -> str | None:
+    """Why a record of ``kind`` read on ``topic`` is refused (a dead letter's reason): its kind belongs
+    on another topic; ``None`` when ``topic`` carries that kind."""
+    if carries(topic, kind):
+        return None
+    own = TOPIC_BY_KIND.get(kind)
+    return f"record of kind {kind!r} on topic {topic!r}" + (f" (its topic is {own!r})" if own else "")

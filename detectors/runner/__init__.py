@@ -1,10 +1,12 @@
 """The detector runner: feeds fact topics to the detectors and publishes their alert signals.
 
-One batch is: poll, decode (an undecodable record, or one stamped with a time no source
-can have, is counted and skipped; the store sink dead-letters it), route each event to the
-detectors that read its kind, advance the detectors to the watermark, publish the signals on
-``ioc.alerts.signals`` keyed by source, flush, and only then commit the
-consumed offsets. This is the only place a wall clock is read.
+One batch is: poll, decode (an undecodable record, one of a kind its topic does not carry, or
+one stamped with a time no source can have, is counted and skipped: a dead letter on
+``ioc.deadletters`` when its topic is one no store sink reads, a fan-out copy such as
+``ioc.vessels.cells``, else the sink's), route each event to the detectors that read its kind,
+advance the detectors to the watermark, publish the signals on ``ioc.alerts.signals`` keyed by
+source and the dead letters, flush, and only then commit the consumed offsets. This is the only
+place a wall clock is read.
 
 Split by job:
 

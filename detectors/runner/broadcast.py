@@ -18,10 +18,14 @@ from typing import Any
 
 from detectors.base import Detector
 from detectors.runner.slots import Slot
+from ioc.bus.base import Message
 from ioc.bus.broadcast import BroadcastReader
-from ioc.events import AlertSignal, Event, decode
+from ioc.bus.loop import failure_reason
+from ioc.events import AlertSignal, Event, EventDecodeError, decode
 from ioc.records import implausible_time
 from ioc.store.detector_state import SlotKey
+from ioc.store.writer import DeadLetter
+from ioc.topics import misplaced
 
 log = logging.getLogger("detectors.runner")
 
@@ -31,6 +35,8 @@ class BroadcastFanout:
 
     _broadcast: BroadcastReader | None
     _kept: dict[tuple[str, str], Event]  # latest broadcast record of each key, in arrival order
+    _dead: list[DeadLetter]  # records set aside, not yet published
+    dead_letter_topics: frozenset[str]
     _slots: dict[SlotKey, Slot]
     _call: Callable[[Detector, Callable[[Any], list[AlertSignal]], Any], list[AlertSignal]]
     _clock: Callable[[], datetime]
@@ -40,17 +46,25 @@ class BroadcastFanout:
     undecodable: int
     implausible_times: int
 
-    def _decoded(self, value: bytes, now: datetime | None) -> Event | None:
-        """A record read from the bus, counted as seen; ``None`` (counted undecodable) when it is not one.
+    def _decoded(self, message: Message, now: datetime | None) -> Event | None:
+        """The record of a bus message, counted as seen; ``None`` (counted undecodable) when it is not
+        one, or not one of a kind its topic carries.
 
         One whose event time no source can have (before 1990; live, more than ``max_ahead`` past the
         clock ``now``) is ``None`` too, counted in ``implausible_times``: observed, it would hold its
         source's state in the future (a threshold rule would drop every later reading as too late).
+        Each refused record is set aside (:meth:`_set_aside`).
         """
         try:
-            event = decode(value)
-        except (ValueError, TypeError, RecursionError):
+            event = decode(message.value)
+        except (ValueError, TypeError, RecursionError) as exc:
             self.undecodable += 1
+            self._set_aside(message, str(exc) if isinstance(exc, EventDecodeError) else failure_reason(exc))
+            return None
+        wrong = misplaced(message.topic, getattr(event, "kind", ""))
+        if wrong is not None:
+            self.undecodable += 1
+            self._set_aside(message, wrong)
             return None
         self.events_seen += 1
         why = implausible_time(event.time, now, self.max_ahead)
@@ -59,8 +73,16 @@ class BroadcastFanout:
             if self.implausible_times % 1000 == 1:  # the first, then one in a thousand
                 log.warning("detectors: %s of %s not observed (%d so far): %s", getattr(event, "kind", "?"),
                             event.source_id[:80], self.implausible_times, why)
+            self._set_aside(message, why)
             return None
         return event
+
+    def _set_aside(self, message: Message, reason: str) -> None:
+        """A refused record of a topic no store sink reads (:attr:`dead_letter_topics`): a dead letter,
+        published with the next signals (before the offsets are committed); the sink dead-letters
+        those of its own topics."""
+        if message.topic in self.dead_letter_topics:
+            self._dead.append(DeadLetter.for_message(message, "detectors", reason))
 
     def _read_broadcast(self, max_records: int, timeout: float, out: list[AlertSignal]) -> int:
         """Read the broadcast topics' new records and hand them to every slot; how many were read."""
@@ -71,7 +93,7 @@ class BroadcastFanout:
         messages = self._broadcast.poll(max_records, timeout if not self._broadcast.caught_up else 0.0)
         now = self._clock() if self.use_wall_clock else None
         for message in messages:
-            event = self._decoded(message.value, now)
+            event = self._decoded(message, now)
             if event is None:
                 continue
             key = message.key if message.key is not None else f"@{message.partition}:{message.offset}"

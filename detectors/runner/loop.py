@@ -32,7 +32,8 @@ from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.events import AlertSignal, Event
 from ioc.records import MAX_AHEAD
 from ioc.store.detector_state import SlotKey, SnapshotStore
-from ioc.topics import ALERT_SIGNALS, BROADCAST_TOPICS, TOPIC_BY_KIND
+from ioc.store.writer import DeadLetter
+from ioc.topics import ALERT_SIGNALS, BROADCAST_TOPICS, DEAD_LETTERS, STORED_TOPICS, TOPIC_BY_KIND
 
 log = logging.getLogger("detectors.runner")
 T = TypeVar("T")
@@ -75,6 +76,10 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         if not topics:
             raise ValueError("the detectors read no event kind: nothing to subscribe to")
         self.topics = tuple(topics)
+        # the topics no store sink reads (fan-out copies): this role dead-letters their bad records
+        self.dead_letter_topics = frozenset(t for t in (*self.topics, *self.broadcast_topics)
+                                            if t not in STORED_TOPICS)
+        self._dead: list[DeadLetter] = []
         self.group = group
         physical = getattr(bus, "physical", None)  # the broker's name, with the bus's namespace
         self.state_group = physical(group) if physical is not None else group
@@ -108,10 +113,11 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         self._closed = False
         self.events_seen = 0
         self.signals_published = 0
-        self.undecodable = 0
+        self.dead_letters = 0  # records of :attr:`dead_letter_topics` published on ``ioc.deadletters``
+        self.undecodable = 0  # not a record, or not one of a kind its topic carries
         self.detector_errors = 0
         self.future_events = 0  # live mode: event times too far ahead of the clock to move the watermark
-        self.implausible_times = 0  # event times no source can have: never observed (the sink dead-letters)
+        self.implausible_times = 0  # event times no source can have: never observed (a dead letter)
         self.last_event_time: datetime | None = None  # event time of the latest event handled
         self.watermark: datetime | None = None  # largest event time seen (any domain)
         self.clocks: dict[str, datetime] = {}  # clock domain -> largest event time seen in it
@@ -128,7 +134,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         if self._broadcast is not None:
             broadcast = self._read_broadcast(max_records, timeout, signals)
             if not self._broadcast.caught_up:  # nothing of our partitions before every warning is known
-                if signals:
+                if signals or self._dead:
                     self._publish(signals, stop)
                 return broadcast
         messages = self._subscription.poll(max_records=max_records, timeout=timeout)
@@ -144,7 +150,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             if slot.fresh:
                 self._replay(slot, signals)
             touched[slot.key] = slot
-            event = self._decoded(message.value, now)
+            event = self._decoded(message, now)
             if event is None:
                 continue
             self.last_event_time = event.time
@@ -163,7 +169,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             if decided:
                 signals.extend(decided)
                 touched[slot.key] = slot
-        if signals:
+        if signals or self._dead:
             self._publish(signals, stop)
         if self.partitioned:
             for slot in touched.values():
@@ -241,15 +247,25 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
             return []
 
     def _publish(self, signals: list[AlertSignal], stop: threading.Event | None) -> None:
-        """Publish and flush; a bus outage is waited out (republished signals are harmless)."""
+        """Publish and flush the signals and the dead letters set aside; a bus outage is waited out
+        (republished signals are harmless, and a dead letter is kept by its origin's position)."""
+        dead = list(self._dead)
+
         def send() -> None:
             for signal in signals:
                 self._publisher.publish(self.signal_topic, signal.source_id, signal.to_wire())
+            for letter in dead:
+                self._publisher.publish(DEAD_LETTERS, letter.key, letter.message())
             self._publisher.flush()
 
-        self._retry("bus unavailable", f"publishing {len(signals)} alert signal(s)", send, stop,
-                    (BusUnavailable,))
+        self._retry("bus unavailable", f"publishing {len(signals)} alert signal(s) and {len(dead)} "
+                    "dead letter(s)", send, stop, (BusUnavailable,))
+        del self._dead[:len(dead)]
         self.signals_published += len(signals)
+        self.dead_letters += len(dead)
+        for letter in dead:
+            log.warning("dead letter: %s[%s]@%s (key %r): %s", letter.topic, letter.partition, letter.offset,
+                        (letter.key or "")[:80], letter.reason[:200])
 
     def _retry(self, what: str, doing: str, action: Callable[[], T], stop: threading.Event | None,
                errors: tuple[type[BaseException], ...]) -> T:

@@ -48,7 +48,8 @@ def _consumer_beat(h: WorkerHealth) -> Beat:
 def _runner_beat(r: DetectorRunner) -> Beat:
     return Beat("detectors", errors=r.detector_errors, waits=r.store_waits, last_write=None,
                 details={"events_seen": r.events_seen, "signals": r.signals_published,
-                         "undecodable": r.undecodable, "watermark": r.watermark,
+                         "undecodable": r.undecodable, "dead_letters": r.dead_letters,
+                         "watermark": r.watermark,
                          "last_event_time": r.last_event_time, "slots_restored": r.slots_restored,
                          "snapshots_saved": r.snapshots_saved})
 
