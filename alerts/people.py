@@ -17,7 +17,9 @@ when it could succeed: a name no account can have is refused (and counted) witho
 that must wait is refused before one, and at most :data:`HASH_SLOTS` hashes run at once in a
 process (:class:`HashSlots`; a login that finds none free within seconds is :class:`LoginBusy`,
 neither tried nor counted). No row is locked while a password is checked: a wrong password for an
-existing name takes as long, alone or beside others, as one for a missing name.
+existing name takes as long, alone or beside others, as one for a missing name. Tries from one
+client address run one at a time, and one that waits for its turn longer than for a hash slot is
+:class:`LoginBusy` too.
 
 :func:`users_command` is what ``ioc users add|list|passwd|disable`` runs.
 """
@@ -317,9 +319,7 @@ class People:
         now = self.clock()
         refused = True
         with self.pool.connection() as conn, conn.transaction():
-            # one try at a time per client address: parallel guesses from one place queue up
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-login'), hashtext(%s))",
-                         (remote_addr or "-",))
+            self._one_at_a_time(conn, remote_addr)
             wait = throttle.wait(conn, remote_addr, key)
             if wait:
                 log.warning("login of %r from %s throttled for %.0f s (%s)", name[:64], remote_addr,
@@ -348,6 +348,19 @@ class People:
         if refused:
             raise LoginRefused()
         return next(u for u in self.users() if u.name == name)
+
+    def _one_at_a_time(self, conn: psycopg.Connection, remote_addr: str | None) -> None:
+        """Tries from one client address run one at a time (parallel guesses from one place queue
+        up), waiting as long as for a hash slot at most: :class:`LoginBusy` past that. Unbounded, a
+        flood of tries from one address held a web thread and a database connection each."""
+        wait_ms = round(self.hash_slots.wait_s * 1000)
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-login'), hashtext(%s))",
+                         (remote_addr or "-",))
+        except psycopg.errors.LockNotAvailable:  # the transaction is rolled back: nothing was counted
+            raise LoginBusy(max(1, round(self.hash_slots.wait_s))) from None
+        conn.execute("SELECT set_config('lock_timeout', '0', true)")  # the throttle's writes wait as before
 
     def start_session(
         self, user: User, remote_addr: str | None = None, user_agent: str | None = None

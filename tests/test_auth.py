@@ -23,6 +23,7 @@ import alerts.people as people_module
 from alerts.people import (
     REFUSED,
     HashSlots,
+    LoginBusy,
     LoginRefused,
     People,
     UserError,
@@ -499,6 +500,23 @@ def test_at_most_two_hashes_at_once_and_a_login_without_a_slot_is_busy_not_count
         release.set()
         assert [h.result().status_code for h in hashing] == [401, 401]
     assert _failures(plain_store) == {("198.51.100.1", "lan"): 1, ("198.51.100.2", "lan"): 1}
+
+
+def test_tries_from_one_address_wait_for_each_other_as_long_as_for_a_hash_slot(plain_store: Store) -> None:
+    """Tries from one address run one at a time; a flood of them waited without end, each holding a
+    web thread and a database connection. Now a try waits as long as for a hash slot at most."""
+    people = People(plain_store.pool, AuthSettings(), Clock(T0), HashSlots(wait_s=0.5))
+    _cheap_user(plain_store, "lan")
+    with plain_store.pool.connection() as other, other.transaction(), ThreadPoolExecutor(1) as pool:
+        # a try from 198.51.100.7 in progress (another web process's, say)
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-login'), hashtext('198.51.100.7'))")
+        waiting = pool.submit(people.authenticate, "lan", CHEAP_PW, "198.51.100.7")
+        with pytest.raises(LoginBusy) as busy:
+            waiting.result(timeout=HANG_GUARD_S)
+        assert busy.value.retry_after_s == 1
+        assert people.authenticate("lan", CHEAP_PW, "198.51.100.8").name == "lan"  # another address
+    assert _failures(plain_store) == {}  # a busy answer counts as nothing
+    assert people.authenticate("lan", CHEAP_PW, "198.51.100.7").name == "lan"  # its turn now
 
 
 def test_logging_in_again_ends_the_session_the_request_came_with(plain_store: Store) -> None:
