@@ -49,7 +49,7 @@ class AlertSignal(Event):
     # pages and notifications render it at display time in the reader's language
     title_template: Annotated[str, Field(max_length=512)] | None = None
     title_params: dict[str, Any] = Field(default_factory=dict)
-    area: str | None = None
+    area: Annotated[str, Field(max_length=256)] | None = None  # a ward, zone or camera area's name
     started_at: AwareDatetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
 

@@ -155,6 +155,9 @@ def test_auth_fail2ban_web_and_eve_lines() -> None:
         (parse_eve_line, b'{"event_type": "alert", "timestamp": "2016-05-02T17:46:48Z"}', "signature"),
         (parse_access_line, b"hello", "combined"), (parse_fail2ban_line, b"2026 x", "fail2ban"),
         (parse_auth_line, b"Dec  4 10:00:01 gw sshd[1]: a\x00b", "NUL"),
+        *[(parse_eve_line, json.dumps({"event_type": "alert", "timestamp": "2016-05-02T17:46:48Z", "alert": {
+            "signature": "ET SCAN", "signature_id": sid}}).encode(), "signature_id")
+          for sid in (2**32, -1, 2**70)],  # a sid is 32 bits unsigned
     ]:
         with pytest.raises(ParseError, match=reason):
             parse(bad, CTX)

@@ -9,6 +9,7 @@ from pydantic import Field
 from ioc.records import Event
 
 Text = Annotated[str, Field(max_length=512)]
+SID_MAX = 2**32 - 1  # a signature id is an unsigned 32-bit number in Suricata and Snort
 
 
 class SecurityEvent(Event):
@@ -32,7 +33,7 @@ class SecurityEvent(Event):
     user: Text | None = None
     process: Text | None = None
     signature: Annotated[str, Field(max_length=1024)] | None = None
-    signature_id: int | None = None
+    signature_id: Annotated[int, Field(ge=0, le=SID_MAX)] | None = None  # Suricata's sid: 32 bits unsigned
     severity: Annotated[int, Field(ge=1, le=5)] = 3
     category: Annotated[str, Field(max_length=256)] = ""
     status: Annotated[int, Field(ge=100, le=999)] | None = None  # HTTP status of a web request
