@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from alerts.lifecycle import MAX_NOTE_CHARS
+from alerts.lifecycle import MAX_NOTE_CHARS, Actor
 from alerts.people import People
 from alerts.service import AlertService
 from dashboards.console.view import ACTIVE
@@ -208,6 +208,19 @@ def test_the_detail_sends_the_latest_history_and_says_what_it_left_out(
         assert history.count('"h-entry"') == 200 and said in history
         assert "z…" in history and "zzzz" * 5000 not in history
         assert len(history) < 200_000  # not the 15 MB note, nor 250 entries
+    # the pane refreshes every 2 s: the history goes again only when it changed
+    status, body = console.post("detail.children", "console-tick.n_intervals",
+                                alert_grid__selectedRows=[{"id": str(alert_id)}])
+    selected = body["response"]["selected"]["data"]
+    assert status == 200 and "history" in body["response"] and selected["id"] == alert_id
+    status, body = console.post("detail.children", "console-tick.n_intervals",
+                                alert_grid__selectedRows=[{"id": str(alert_id)}], selected__data=selected)
+    assert status == 200 and "history" not in body["response"] and "detail" in body["response"]
+    assert body["response"]["selected"]["data"] == selected
+    svc.comment(alert_id, Actor("lan", "duty_officer"), "on my way")  # a note: the alert's version stays
+    status, body = console.post("detail.children", "console-tick.n_intervals",
+                                alert_grid__selectedRows=[{"id": str(alert_id)}], selected__data=selected)
+    assert status == 200 and "on my way" in json.dumps(body["response"]["history"], ensure_ascii=False)
     status, body = console.post("detail.children", "alert-grid.selectedRows",
                                 alert_grid__selectedRows=[{"id": f"{alert_id}.5"}])
     assert status == 400

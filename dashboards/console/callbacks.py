@@ -1,11 +1,14 @@
 """The console's callbacks: refresh, selection, the operator's actions, notices.
 
 What a request asks is checked first (:mod:`dashboards.console.asks`): a value no page of ours sends
-(a filter of 400,000 areas, an id of ``1.5``, a silence "for 999y") is refused, ``400``.
+(a filter of 400,000 areas, an id of ``1.5``, a silence "for 999y") is refused, ``400``. The selected
+alert's history (up to 200 entries of 4,000 characters) is sent only when it changed, not with every
+refresh of the pane: the pane's ``selected`` store keeps a digest of the history the page shows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -13,6 +16,7 @@ import dash
 import psycopg
 from dash import ClientsideFunction, Input, Output, State, html
 from dash.exceptions import PreventUpdate
+from plotly.io.json import to_json_plotly
 
 from alerts import lifecycle as lc
 from alerts.delivery_errors import delivery_error_in
@@ -34,6 +38,11 @@ log = logging.getLogger(__name__)
 def _actor() -> lc.Actor | None:
     who = auth.principal()
     return lc.Actor(who.name, who.role) if who else None  # type: ignore[arg-type]
+
+
+def _digest(children: list[Any]) -> str:
+    """A short digest of what a pane shows (its components as Dash sends them)."""
+    return hashlib.blake2b(to_json_plotly(children).encode(), digest_size=12).hexdigest()
 
 
 def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
@@ -205,10 +214,11 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             and any(a.state in lc.UNACKNOWLEDGED for a in siblings if a.id != alert.id)
         )
         moved = previous is not None and previous.get("id") != alert.id
+        shown = _digest(history)
         return (
             detail_children(alert, view, svc.clock()),
-            history,
-            {"id": alert.id, "version": alert.version, "incident": alert.incident_id},
+            dash.no_update if (previous or {}).get("history") == shown else history,
+            {"id": alert.id, "version": alert.version, "incident": alert.incident_id, "history": shown},
             *disabled,
             incident_off,
             note_off,
