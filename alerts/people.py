@@ -14,7 +14,7 @@ polls all night without anyone touching it).
 
 A password hash costs ~128 MB and a core for a fraction of a second, so a login pays for one only
 when it could succeed: a name no account can have is refused (and counted) without one, a client
-that must wait is refused before one, and at most :data:`HASH_SLOTS` hashes run at once in a
+that must wait is refused before one, and at most ``hash_slots`` (2) hashes run at once in a
 process (:class:`HashSlots`; a login that finds none free within seconds is :class:`LoginBusy`,
 neither tried nor counted). No row is locked while a password is checked: a wrong password for an
 existing name takes as long, alone or beside others, as one for a missing name. Tries from one
@@ -61,6 +61,7 @@ REFUSED = "Wrong name or password, or too many tries from here: wait a minute an
 TOUCH_EVERY = timedelta(seconds=60)  # last_seen_at is written at most this often per session
 HASH_SLOTS = 2  # password hashes at once per process (each ~128 MB): attackers cannot take every thread
 HASH_SLOT_WAIT_S = 5.0  # how long a login waits for a free slot before it is answered "busy"
+# (the defaults of ``[alerts.auth] hash_slots`` and ``hash_slot_wait_seconds``)
 IMPOSSIBLE_NAME = ""  # how the throttle counts a name no account can have (empty, NUL, too long...)
 
 
@@ -102,8 +103,16 @@ class HashSlots:
             self._free.release()
 
 
-#: the slots every :class:`People` of this process shares (memory is the process's, whoever asks)
-PROCESS_HASH_SLOTS = HashSlots()
+    @classmethod
+    def of_process(cls, size: int = HASH_SLOTS, wait_s: float = HASH_SLOT_WAIT_S) -> HashSlots:
+        """The slots every :class:`People` of this process with these settings shares (the memory is
+        the process's, whoever asks)."""
+        with _PROCESS_SLOTS_LOCK:
+            return _PROCESS_SLOTS.setdefault((size, wait_s), cls(size, wait_s))
+
+
+_PROCESS_SLOTS: dict[tuple[int, float], HashSlots] = {}
+_PROCESS_SLOTS_LOCK = threading.Lock()
 
 
 class UserError(ValueError):
@@ -227,7 +236,8 @@ class People:
         self.pool = pool
         self.settings = settings or AuthSettings()
         self.clock = clock
-        self.hash_slots = hash_slots or PROCESS_HASH_SLOTS
+        self.hash_slots = hash_slots or HashSlots.of_process(self.settings.hash_slots,
+                                                             self.settings.hash_slot_wait_seconds)
 
     # -- users -----------------------------------------------------------------------
     def add_user(self, name: str, role: str, password: str, display_name: str = "") -> User:

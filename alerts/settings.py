@@ -171,6 +171,10 @@ class AuthSettings(BaseModel):
     max_delay_seconds: float = Field(default=300.0, gt=0)
     forget_minutes: float = Field(default=30.0, gt=0)
     known_address_days: float = Field(default=90.0, gt=0)  # a user's own workstations skip the spread wait
+    # password hashes at once per web process (each ~128 MB and a core for a fraction of a second), and
+    # how long a login waits for one (or for the try before it from its address) before a 503
+    hash_slots: int = Field(default=2, ge=1, le=64)
+    hash_slot_wait_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 def _default_policies() -> list[EscalationPolicy]:
@@ -208,6 +212,7 @@ class AlertSettings(BaseModel):
     flapping_minutes: float = Field(default=10.0, ge=0)  # re-fires within this after resolving reopen
     flapping_reopens: int = Field(default=3, ge=1)  # that many reopens within it: held open until calm
     grouping_minutes: float = Field(default=30.0, ge=0)  # same detector and area within this: one incident
+    max_silence_days: int = Field(default=7, ge=1, le=366)  # a silence lasts, or starts ahead, at most this
     escalation_check_seconds: float = Field(default=15.0, gt=0)
     escalation: list[EscalationPolicy] = Field(default_factory=_default_policies)
     recipients: dict[str, Recipient] = Field(default_factory=_default_recipients)

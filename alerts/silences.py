@@ -86,7 +86,7 @@ class Silences:
         reason = lc.require_note(reason, "silence")
         now = self.clock()
         starts_at = now if starts_at is None else starts_at
-        check_window(starts_at, ends_at, now)
+        check_window(starts_at, ends_at, now, self.settings.max_silence_days)
         matchers = _matchers(detector=detector, source_id=source_id, area=area, severity=severity,
                              fingerprint=fingerprint)
         with self.pool.connection() as conn, conn.transaction():
@@ -176,21 +176,22 @@ def _aware(value: datetime, name: str) -> datetime:
     return value
 
 
-def check_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
+def check_window(starts_at: datetime, ends_at: datetime, now: datetime, days: int = MAX_SILENCE_DAYS) -> None:
     """Refuse a silence from ``starts_at`` to ``ends_at`` (both timezone-aware: :class:`ValueError`
-    otherwise) that ends before it starts or by ``now``, lasts longer than :data:`MAX_SILENCE`, or
-    starts further ahead than that."""
+    otherwise) that ends before it starts or by ``now``, lasts longer than ``days``
+    (``max_silence_days``: :data:`MAX_SILENCE` by default), or starts further ahead than that."""
     _aware(starts_at, "starts_at")
     _aware(ends_at, "ends_at")
+    longest = timedelta(days=days)
     if ends_at <= now:
         raise AlertError("A silence must end in the future.")
     if ends_at <= starts_at:
         raise AlertError("A silence must end after it starts.")
-    if ends_at - starts_at > MAX_SILENCE:
+    if ends_at - starts_at > longest:
         raise AlertError("A silence may last at most {days} days; end it sooner and renew it if need be.",
-                         days=MAX_SILENCE_DAYS)
-    if starts_at - now > MAX_SILENCE:
-        raise AlertError("A silence may start at most {days} days from now.", days=MAX_SILENCE_DAYS)
+                         days=days)
+    if starts_at - now > longest:
+        raise AlertError("A silence may start at most {days} days from now.", days=days)
 
 
 def _matchers(**given: str | None) -> dict[str, str | None]:

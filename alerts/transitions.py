@@ -126,11 +126,11 @@ class Transitions:
 
         The silence also holds any re-firing of the same condition (and, with
         ``scope="source"``, every alert of this detector at this source) until it ends. It lasts at
-        most :data:`alerts.silences.MAX_SILENCE`; ``until`` must be timezone-aware.
+        most ``max_silence_days`` (7); ``until`` must be timezone-aware.
         """
         note = lc.require_note(note, "silence")
         now = self.clock()
-        check_window(now, until, now)
+        check_window(now, until, now, self.settings.max_silence_days)
         with self.pool.connection() as conn, conn.transaction():
             alert = read_alert(conn, alert_id)
             self._check(conn, actor, "silence", alert, expected_version)

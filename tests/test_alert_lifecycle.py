@@ -593,3 +593,22 @@ def test_silences_are_bounded_in_time_name_what_they_match_and_count_it(plain_st
     svc.expire_silence(week.id, LAN, "works done")
     held = svc.silence(loud, LAN, T0 + timedelta(hours=1), "one alert")
     assert rows(plain_store, "SELECT matched FROM silences WHERE id = %s", held.silence_id) == [(1,)]
+
+
+def test_the_longest_silence_is_the_citys_to_set(plain_store: Store) -> None:
+    """``[alerts] max_silence_days``: a fortnight of roadworks may be one silence where a city says so."""
+    from alerts.lifecycle import AlertError
+
+    clock = Clock(T0)
+    fortnight = AlertService(plain_store.pool, AlertSettings(max_silence_days=14), clock=clock)
+    works = fortnight.create_silence(LAN, reason="roadworks", area="Đông Ba", ends_at=T0 + timedelta(days=14))
+    assert works.ends_at == T0 + timedelta(days=14)
+    with pytest.raises(AlertError, match="at most 14 days"):
+        fortnight.create_silence(LAN, reason="roadworks", area="Đông Ba", ends_at=T0 + timedelta(days=15))
+    loud = fortnight.apply(signal("works-noise", area="Phú Hội")).alert_id
+    assert fortnight.silence(loud, LAN, T0 + timedelta(days=10), "roadworks").state == "silenced"  # type: ignore[arg-type]
+    with pytest.raises(AlertError, match="at most 2 days"):
+        AlertService(plain_store.pool, AlertSettings(max_silence_days=2), clock=clock).create_silence(
+            LAN, reason="long", area="Đông Ba", ends_at=T0 + timedelta(days=3))
+    with pytest.raises(ValueError, match="max_silence_days"):
+        AlertSettings(max_silence_days=0)

@@ -519,6 +519,21 @@ def test_tries_from_one_address_wait_for_each_other_as_long_as_for_a_hash_slot(p
     assert people.authenticate("lan", CHEAP_PW, "198.51.100.7").name == "lan"  # its turn now
 
 
+def test_the_hash_slots_are_the_processs_and_the_citys_to_size(plain_store: Store) -> None:
+    """``[alerts.auth] hash_slots`` and ``hash_slot_wait_seconds``: every People of a process with the
+    same settings shares one set of slots (the memory they guard is the process's)."""
+    one = People(plain_store.pool, AuthSettings(hash_slots=1, hash_slot_wait_seconds=0.2))
+    again = People(plain_store.pool, AuthSettings(hash_slots=1, hash_slot_wait_seconds=0.2))
+    assert one.hash_slots is again.hash_slots and (one.hash_slots.size, one.hash_slots.wait_s) == (1, 0.2)
+    assert People(plain_store.pool).hash_slots.size == 2 and People(plain_store.pool).hash_slots.wait_s == 5.0
+    _cheap_user(plain_store, "lan")
+    with one.hash_slots.held(), pytest.raises(LoginBusy):  # the only slot taken: the next login is busy
+        again.authenticate("lan", CHEAP_PW, "198.51.100.9")
+    assert again.authenticate("lan", CHEAP_PW, "198.51.100.9").name == "lan"
+    with pytest.raises(ValueError, match="hash_slots"):
+        AuthSettings(hash_slots=0)
+
+
 def test_logging_in_again_ends_the_session_the_request_came_with(plain_store: Store) -> None:
     people = People(plain_store.pool)
     _cheap_user(plain_store, "lan")
