@@ -361,3 +361,17 @@ def test_an_article_page_is_decoded_as_a_browser_would(servers, content_type, he
     articles, dead = FeedPoller("SIM", outlet.base + "/feed.xml", matcher(), Seen()).poll(NOW)
     assert dead == [] and len(articles) == 1
     assert "Tiểu thương chợ Đông Ba vui mừng khi lượng khách tăng mạnh" in articles[0].text, articles[0].text
+
+
+def test_a_feed_hosts_www_twin_serves_its_articles_and_nothing_else_is_added():
+    from ingest.press.pages import ArticleHosts
+
+    bare, www = ArticleHosts.of("https://example.vn/rss/tin.rss"), ArticleHosts.of("http://www.example.vn/rss")
+    for hosts in (bare, www):
+        for url in ("https://www.example.vn/tin/1.html", "http://example.vn/tin/1.html"):
+            assert hosts.refusal(url) is None, url
+        for url in ("https://cdn.example.vn/a", "https://www.www.example.vn/a", "https://example.vn.evil/a",
+                    "https://wwwexample.vn/a", "https://example.vn:8443/a"):
+            assert hosts.refusal(url) is not None, url
+    address = ArticleHosts.of("http://127.0.0.1:8080/feed.xml")  # an address has no twin
+    assert address.refusal("http://www.127.0.0.1/a") is not None

@@ -5,8 +5,8 @@ or hijacked feed whose entry says ``//evil.example/a9``, ``http://127.0.0.1:5432
 ``http://169.254.169.254/`` would otherwise have the server send requests wherever it likes.
 So a page is fetched only when its link reaches (read the way requests connects, see
 :func:`endpoint`) the feed's own host, on the feed URL's port or the default http/https ports,
-or one of the outlet's ``article_hosts`` (``"news.example"``: its default ports;
-``"news.example:8080"``: that port). Redirects are followed by hand, each hop checked the same
+or that host's ``www.`` twin, or one of the outlet's ``article_hosts`` (``"news.example"``: its
+default ports; ``"news.example:8080"``: that port). Redirects are followed by hand, each hop checked the same
 way, so none leads to another host. A link elsewhere raises :class:`PageNotFetched`: the poller
 keeps the link (the reader still sees it) and reads the entry from the feed's own summary. The feed
 itself is fetched the same way: a feed redirected to another host is a dead letter, not a request.
@@ -19,6 +19,7 @@ old default, which requests applies): every ``ế`` became ``áº¿``.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -64,6 +65,15 @@ def host_and_port(value: str) -> tuple[str, int | None]:
     return parts.host.lower(), parts.port
 
 
+def _is_address(host: str) -> bool:
+    """Whether ``host`` is an IP address (which has no ``www.`` twin) rather than a name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def article_host(value: str) -> str:
     """An ``article_hosts`` entry normalised: ``host`` or ``host:port``, the host in lower case."""
     host, port = host_and_port(value)
@@ -78,11 +88,15 @@ class ArticleHosts:
 
     @classmethod
     def of(cls, feed_url: str, extra: Iterable[str] = ()) -> ArticleHosts:
-        """The feed URL's host (its port and the default ports) and the ``extra`` hosts."""
+        """The feed URL's host (its port and the default ports) and its ``www.`` twin (``example.vn``
+        and ``www.example.vn``: one site, as outlets serve it), and the ``extra`` hosts."""
         allowed: set[tuple[str, int]] = set()
         own = endpoint(feed_url)
         if own is not None:
-            allowed |= {own, *((own[0], p) for p in DEFAULT_PORTS.values())}
+            host = own[0]
+            twin = host[4:] if host.startswith("www.") else f"www.{host}"
+            twins = {host} if _is_address(host) else {host, twin}
+            allowed |= {own, *((h, p) for h in twins for p in DEFAULT_PORTS.values())}
         for entry in extra:
             host, port = host_and_port(entry)
             allowed |= {(host, port)} if port else {(host, p) for p in DEFAULT_PORTS.values()}
