@@ -352,6 +352,14 @@ class CameraSettings(BaseModel):
         return str(path)
 
 
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+"""The largest compressed frame (one JPEG, one MJPEG part) taken from a camera by default: a 4K
+JPEG at top quality is a few MB. The HTTP MJPEG reader refuses a larger part before reading it."""
+MAX_FRAME_PIXELS = 2 * 3840 * 2160
+"""The most pixels a camera's JPEG may claim in its frame header by default (twice 4K UHD, 16.6 Mpx);
+one that claims more is refused before it is decoded."""
+
+
 class VisionSettings(BaseModel):
     """Settings shared by every camera worker."""
 
@@ -364,6 +372,10 @@ class VisionSettings(BaseModel):
     read_timeout_s: Annotated[float, Field(gt=0)] = 10.0
     stats_width: Annotated[int, Field(ge=32, le=1920)] = 160
     """Frame-stats (brightness, sharpness, change) are measured on a copy this wide."""
+    max_frame_bytes: Annotated[int, Field(ge=64 * 1024, le=1024 * 1024 * 1024)] = MAX_FRAME_BYTES
+    """The largest JPEG (an MJPEG part) a camera may send; a larger one is refused unread."""
+    max_frame_pixels: Annotated[int, Field(ge=64 * 64, le=1 << 30)] = MAX_FRAME_PIXELS
+    """The most pixels a camera's JPEG may claim; one that claims more is refused undecoded."""
     models: dict[str, ModelSettings] = Field(default_factory=dict)
     """Detection models by name (``[vision.models.<name>]``), for cameras' ``model``."""
 

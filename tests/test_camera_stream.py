@@ -452,7 +452,7 @@ BIG_PART_SENT = 32 * 1024 * 1024  # what the camera tries to send of its oversiz
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length-200MB", "no-length-no-boundary"])
 def test_an_mjpeg_part_over_the_size_limit_is_refused_unread_and_the_stream_reconnects(
-        declared: bool) -> None:
+        declared: bool, tmp_path: Path) -> None:
     zeros = bytes(256 * 1024)
 
     def script(n: int) -> Iterator[bytes | float | None]:
@@ -466,8 +466,11 @@ def test_an_mjpeg_part_over_the_size_limit_is_refused_unread_and_the_stream_reco
         yield from good_parts(100_000)
 
     camera = ScriptedCamera(script)
-    capture = CameraCapture("hue-cam-big", camera.url, analysed_fps=20, open_timeout_s=5,
-                            read_timeout_s=60, backoff_initial=0.1, max_frame_bytes=1_000_000)
+    vision = VisionSettings.model_validate({  # as [vision] in the config file sets them
+        "open_timeout_s": 5, "read_timeout_s": 60, "backoff_initial": 0.1, "max_frame_bytes": 1_000_000,
+        "keyframes_dir": str(tmp_path)})
+    capture = CameraWorker(CameraSettings(id="hue-cam-big", url=camera.url, analysed_fps=20),
+                           MemoryBus().publisher(), vision=vision).capture
     try:
         def refused() -> bool:
             capture.next_frame(timeout=0.5)

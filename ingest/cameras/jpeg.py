@@ -3,14 +3,12 @@ decoding (the dimensions its frame header claims), by reading a few bytes of it.
 
 from __future__ import annotations
 
+from ioc.camera_settings import MAX_FRAME_BYTES, MAX_FRAME_PIXELS  # the defaults of [vision] max_frame_*
+
+__all__ = ["JPEG_EOI", "JPEG_SOI", "MAX_FRAME_BYTES", "MAX_FRAME_PIXELS", "complete_jpeg", "jpeg_size"]
+
 JPEG_SOI = b"\xff\xd8"
 JPEG_EOI = b"\xff\xd9"
-MAX_FRAME_BYTES = 16 * 1024 * 1024
-"""The largest compressed frame (one JPEG, one MJPEG part) taken from a camera: a 4K JPEG at top
-quality is a few MB. Our HTTP MJPEG reader refuses a larger part before reading it."""
-MAX_FRAME_PIXELS = 2 * 3840 * 2160
-"""The most pixels a camera's JPEG may claim in its frame header (twice 4K UHD, 16.6 Mpx); one
-that claims more is refused before it is decoded."""
 MAX_HEADER_OFFSET = 256 * 1024
 """How far into a JPEG its frame header (SOF) is looked for. Before it come APPn segments (EXIF,
 64 KB at most; ICC profile...) and the tables: a camera's sits within its first ~64 KB."""

@@ -115,6 +115,8 @@ class CameraWorker:
             backoff_max=self.vision.backoff_max,
             open_timeout_s=self.vision.open_timeout_s,
             read_timeout_s=self.vision.read_timeout_s,
+            max_frame_bytes=self.vision.max_frame_bytes,
+            max_frame_pixels=self.vision.max_frame_pixels,
             clock=clock,
         )
         self.meter = FrameStatsMeter(self.vision.stats_width)
