@@ -1,4 +1,6 @@
-"""Uploaded photos checked by decoding them (not by their names), hashed, and stored by content."""
+"""Uploaded photos checked by decoding them (not by their names), stripped of their metadata (EXIF GPS,
+the phone's serial number, a thumbnail of the uncropped photo: :mod:`ingest.reports.photo_metadata`),
+hashed, and stored by content."""
 
 from __future__ import annotations
 
@@ -9,8 +11,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ingest.reports.photo_metadata import stripped
 from ingest.reports.wording import Worded
 from ioc.feeds.reports.records import Photo
 
@@ -68,6 +71,7 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
                                         width=width, height=height, max_pixels=max_pixels)
                 # every byte is still decoded (a truncated or corrupt file fails here), but a JPEG
                 # at 1/8 scale in grey: the hash needs 8x8, so the full-size picture is never built
+                orientation = _orientation(probe)
                 probe.draft("L", (8, 8))
                 with _DECODING:
                     probe.load()
@@ -83,7 +87,32 @@ def check_photo(data: bytes, max_bytes: int, max_pixels: int) -> CheckedPhoto:
         raise PhotoRejected("not a readable image: no image format recognised") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise PhotoRejected("image does not decode: {error}", error=str(exc)[:120]) from None
-    return CheckedPhoto(data, fmt, width, height, hashlib.sha256(data).hexdigest(), ahash)
+    kept = _without_metadata(data, fmt, orientation)
+    return CheckedPhoto(kept, fmt, width, height, hashlib.sha256(kept).hexdigest(), ahash)
+
+
+def _orientation(image: Image.Image) -> int | None:
+    """The EXIF orientation of a photo (2-8 turn or mirror it), ``None`` when it has none or an EXIF
+    that does not read."""
+    try:
+        value = image.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 - a broken EXIF is no orientation; the picture still counts
+        return None
+    return value if isinstance(value, int) else None
+
+
+def _without_metadata(data: bytes, fmt: str, orientation: int | None) -> bytes:
+    """``data`` with its metadata left out, its pixels as sent; a file whose structure the walker does
+    not follow (it decoded, though) is encoded anew from its pixels, turned upright, with none."""
+    try:
+        return stripped(data, fmt, orientation)
+    except ValueError:
+        pass
+    with _DECODING, Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        out = io.BytesIO()
+        upright.save(out, fmt, **({"quality": 92} if fmt in ("JPEG", "WEBP") else {}))
+        return out.getvalue()
 
 
 def store_photo(photo: CheckedPhoto, directory: Path) -> Photo:
