@@ -18,7 +18,7 @@ one kind (the stale rules), also implements :class:`ClockedDetector`'s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -71,6 +71,19 @@ class ClockedDetector(Protocol):
     def advance_clocks(self, watermarks: Mapping[str, datetime]) -> list[AlertSignal]:
         """Event time of each kind read (its own feed's clock) has reached ``watermarks[kind]``;
         kinds without progress yet are absent. Return the signals due by then."""
+        ...
+
+
+@runtime_checkable
+class KeepsEventTimes(Protocol):
+    """A detector whose state keeps event times of what it read (its watermark, each source's latest).
+
+    The runner checks them when it restores a snapshot: a snapshot saved before impossible times
+    were refused at intake may hold the year 9999, which would hold its source's rule in that year.
+    """
+
+    def event_times(self) -> Iterable[datetime]:
+        """The event times its state holds of records read and of its progress (never a deadline)."""
         ...
 
 

@@ -17,7 +17,7 @@ emitted live.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -128,6 +128,13 @@ class StaleSensorDetector:
             started_at=last_seen,
             details=details,
         )
+
+    def event_times(self) -> Iterator[datetime]:
+        """Its watermark and when each source was last heard (:class:`~detectors.base.KeepsEventTimes`)."""
+        if self._watermark is not None:
+            yield self._watermark
+        for seen in self._last_seen.values():
+            yield from seen.values()
 
     def state(self) -> dict[str, Any]:
         return {

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -273,6 +274,14 @@ class ThresholdDetector:
         )
 
     # -- snapshot --------------------------------------------------------------------
+    def event_times(self) -> Iterator[datetime]:
+        """Its watermark and each station's newest reading (:class:`~detectors.base.KeepsEventTimes`)."""
+        if self._watermark is not None:
+            yield self._watermark
+        for track in self._tracks.values():
+            if track.newest is not None:
+                yield track.newest
+
     def state(self) -> dict[str, Any]:
         tracks: dict[str, dict[str, Any]] = {}
         for (rule, source), track in sorted(self._tracks.items()):

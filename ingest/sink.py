@@ -13,7 +13,11 @@ dead letter with an origin is keyed in the table by the origin's position,
 so the row the sink wrote directly and the one it reads back are the same
 row: each poison record is exactly one ``dead_letters`` row, however often
 its batch or the dead-letter message is redelivered. The dead-letter
-message is flushed before the batch's offsets are committed.
+message is flushed before the batch's offsets are committed. A letter read
+from that topic only *claims* its origin (anyone who may publish there could
+have sent it): it is kept as a row of its own, never in place of the letter
+the sink writes about a record it read itself (``DeadLetter.by_reader``), so a
+forged letter that claimed a position first does not hide the real one.
 
 A record that decodes but that the store still refuses (a value past a limit no model states)
 fails its batch: the loop (:mod:`ioc.bus.loop`) retries the batch in parts until the record is
@@ -80,10 +84,11 @@ def _origin(origin: Any) -> tuple[str, int, int, str | None]:
 def dead_letter_from_message(message: Message) -> DeadLetter:
     """A dead letter read from the dead-letter topic, or one about the message itself if it is unreadable.
 
-    One with an ``origin`` (published by a sink about a poison record) is keyed by the
-    origin's bus position, like the row the sink wrote directly; one without (published
-    by an ingest worker) by its own position on the dead-letter topic. One whose origin is
-    no bus position (a partition of ``Infinity``, an offset past 2**63) is unreadable.
+    One with an ``origin`` (published by a role about a poison record it read) is keyed by the
+    origin's bus position, like the row the sink wrote directly, as a claim (``by_reader`` false:
+    the sink did not read that record); one without (published by an ingest worker) by its own
+    position on the dead-letter topic. One whose origin is no bus position (a partition of
+    ``Infinity``, an offset past 2**63) is unreadable.
     """
     try:
         if not message.value:
@@ -93,7 +98,8 @@ def dead_letter_from_message(message: Message) -> DeadLetter:
             raise ValueError(f"not a JSON object: {type(record).__name__}")
         payload = record.get("payload", "")
         origin = record.get("origin")
-        if origin is not None:
+        claim = origin is not None
+        if claim:
             topic, partition, offset, key = _origin(origin)
         else:
             topic, partition, offset, key = message.topic, message.partition, message.offset, message.key
@@ -110,6 +116,7 @@ def dead_letter_from_message(message: Message) -> DeadLetter:
             topic=topic,
             partition=partition,
             offset=offset,
+            by_reader=not claim,
         )
     except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError) as exc:
         return DeadLetter.for_message(message, "sink", f"unreadable dead-letter record: {exc}")
@@ -165,7 +172,7 @@ class StoreSink:
                 poison.append(DeadLetter.for_message(message, "sink", why))
             else:
                 records.append(decoded)
-        result = self.writer.write(records, self._rows(dead + poison))
+        result = self.writer.write(records, self._rows(poison + dead))  # the reader's own first
         extra = self.health.extra
         extra["stored"] += result.total_inserted - result.inserted.get("dead_letter", 0)
         extra["duplicates"] += sum(v for k, v in result.duplicates.items() if k != "dead_letter")

@@ -257,3 +257,20 @@ def test_lag_drops_to_zero_after_commit(bus: Bus) -> None:
     sub.commit()
     assert sub.lag() == 0
     sub.close()
+
+
+def test_offsets_say_where_an_owned_partitions_log_begins_and_ends(bus: Bus) -> None:
+    """What a detector runner checks a restored snapshot's offset against: one past the end of the
+    partition (the topic was recreated) describes a log that is gone."""
+    topic = unique("ioc.test.offsets")
+    sub = bus.subscribe([topic], unique("g"))
+    publish(bus, topic, [("one-key", b"%d" % i) for i in range(7)])  # one key: one partition
+    (partition,) = {m.partition for m in read(sub, 7, commit=False)}
+    got = wait_for(lambda: sub.offsets(topic, partition), "the partition's offsets")
+    assert (got.first, got.end, got.committed) == (0, 7, None)
+    assert got.holds(7) and not got.holds(8) and got.restart() == 0
+    sub.commit()
+    got = wait_for(lambda: sub.offsets(topic, partition), "the partition's offsets")
+    assert got.committed == 7 and got.end == 7 and got.restart() == 7
+    assert sub.offsets(f"{topic}.other", 0) is None  # not a partition it owns
+    sub.close()

@@ -12,6 +12,9 @@ are flushed and before the offsets are committed (``ioc/store/detector_state.py`
 - ``kill -9`` of the detector process, even between publishing signals and
   saving its state, raises each alert exactly once (the alerts service
   ignores a republished signal).
+- A snapshot that cannot be used is not: one past the end of its partition
+  (the topic was recreated) or holding an impossible event time (saved before
+  such times were refused at intake) starts its partition empty.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from conftest import migrated_database
 from psycopg.types.json import Jsonb
 from test_distributed_e2e import (
     CONSUMER_OPTIONS,
+    PARTITIONS,
     Deployment,
     kafka_bus,
     migrate,
@@ -41,6 +45,8 @@ from test_distributed_e2e import (
 )
 
 from detectors.runner import DetectorRunner
+from detectors.runner.clocks import clock_of_topic
+from detectors.runner.slots import CLOCKS_KEY
 from detectors.stale import StaleSensorDetector
 from detectors.threshold import ThresholdDetector
 from ioc.bus.kafka import KafkaBus
@@ -253,6 +259,81 @@ def test_a_restored_detector_reads_the_backlog_before_judging_silence(
     assert got == [(quiet, "firing", t0 + timedelta(minutes=45))]
     assert b.runner.slots_restored >= 1
     b.halt()
+
+
+def run_until_folded(bus: KafkaBus, store: Store, group: str, signals: Signals, folded: int,
+                     use_wall_clock: bool = False) -> DetectorRunner:
+    """A threshold runner of ``group`` looping until it saved snapshots covering ``folded`` records and
+    its signals were read; the runner, halted."""
+    running = Running(DetectorRunner(bus, [ThresholdDetector([RULE])], group=group,
+                                     use_wall_clock=use_wall_clock, state=PostgresSnapshotStore(store.pool)))
+    try:
+        wait_for("every reading folded and each signal read", lambda: sum(
+            saved_offsets(store, bus.physical(group)).values()) == folded and len(signals.read())
+            >= max(1, running.runner.signals_published), timeout=60)
+    finally:
+        running.halt()
+    return running.runner
+
+
+def episode_signals(t0: datetime) -> list[tuple[str, str, datetime, datetime]]:
+    """What :func:`episode` over minutes 0-39 decides: each station fires at minute 20, clears at 30."""
+    start = t0 + timedelta(minutes=10)
+    return sorted([(s, "firing", t0 + timedelta(minutes=20), start) for s in STATIONS]
+                  + [(s, "resolved", t0 + timedelta(minutes=30), start) for s in STATIONS])
+
+
+def test_a_snapshot_past_the_end_of_its_partition_is_not_used(
+        kafka_broker: str, state_store: Store, signal_readers: Callable[[KafkaBus], Signals],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The topic was deleted and recreated: the snapshots say "up to offset 5000", the partitions now
+    end at a few hundred. Read from 5000, the partitions were never read again (tansu answers nothing
+    there); now each snapshot is dropped and its partition read from its beginning."""
+    bus = kafka_bus(kafka_broker, f"re{uuid.uuid4().hex[:8]}")
+    signals = signal_readers(bus)
+    t0 = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)
+    group = f"detectors-{uuid.uuid4().hex[:8]}"
+    old = {"threshold": ThresholdDetector([RULE]).state(),
+           CLOCKS_KEY: {clock_of_topic(READINGS): t0.isoformat()}}
+    PostgresSnapshotStore(state_store.pool).save(bus.physical(group), [
+        SlotSnapshot(READINGS, p, 5000, t0, old) for p in range(PARTITIONS)])
+    publish(bus, episode(t0, range(0, 40)))
+    runner = run_until_folded(bus, state_store, group, signals, 40 * len(STATIONS))
+    got = sorted((s.source_id, s.status, s.time, s.started_at) for s in signals.read())
+    assert got == episode_signals(t0)
+    assert runner.snapshots_discarded == PARTITIONS and runner.slots_restored == 0
+    assert "offset 5000 is past the partition's end" in caplog.text
+
+
+def test_a_snapshot_holding_an_impossible_time_is_not_restored(
+        kafka_broker: str, state_store: Store, signal_readers: Callable[[KafkaBus], Signals],
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Saved before impossible event times were refused at intake, a snapshot held readings of the year
+    9999 (in the threshold rule's state, or in the partition's watermark): restored, every later real
+    reading of those stations was dropped as late and none fired."""
+    bus = kafka_bus(kafka_broker, f"im{uuid.uuid4().hex[:8]}")
+    signals = signal_readers(bus)
+    t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+    group = f"detectors-live-{uuid.uuid4().hex[:8]}"
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    held = ThresholdDetector([RULE])
+    for station in STATIONS:
+        held.observe(reading(far, 0, station, 1.0))
+    clock = clock_of_topic(READINGS)
+    snapshots = [  # even partitions: the rule's state holds 9999; odd ones: the partition's watermark
+        SlotSnapshot(READINGS, p, 0, t0, {"threshold": held.state(), CLOCKS_KEY: {clock: t0.isoformat()}})
+        if p % 2 == 0 else
+        SlotSnapshot(READINGS, p, 0, far, {"threshold": ThresholdDetector([RULE]).state(),
+                                           CLOCKS_KEY: {clock: far.isoformat()}})
+        for p in range(PARTITIONS)]
+    PostgresSnapshotStore(state_store.pool).save(bus.physical(group), snapshots)
+    publish(bus, episode(t0, range(0, 40)))
+    runner = run_until_folded(bus, state_store, group, signals, 40 * len(STATIONS), use_wall_clock=True)
+    got = sorted((s.source_id, s.status, s.time, s.started_at) for s in signals.read())
+    assert got == episode_signals(t0)
+    assert runner.snapshots_discarded == PARTITIONS and runner.slots_restored == 0
+    assert "the state of detector threshold: time 9999-01-01" in caplog.text
+    assert f"the {clock} watermark: time 9999-01-01" in caplog.text
 
 
 # ----------------------------------------------------------------------------- kill -9 of the role

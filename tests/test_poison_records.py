@@ -289,3 +289,36 @@ def test_readings_stamped_out_of_this_world_never_reach_a_rule() -> None:
     fired = {decode(m.value).source_id for m in wall.poll(100, 0.1)}
     assert fired == {"control", "victim", "victim-2030", "victim-1"}
     assert runner.implausible_times == 3
+
+
+def test_a_forged_dead_letter_claiming_a_position_first_never_hides_the_real_one(plain_store: Store) -> None:
+    """Anyone who may publish on ``ioc.deadletters`` can claim a position before its record is read:
+    the claim was stored and the sink's own letter about that record dropped as a duplicate."""
+    bus = MemoryBus(partitions=1)
+    writer = StoreWriter(plain_store.pool, plain_store.caps)
+    sink = StoreSink(bus, writer, publisher=bus.publisher(), clock=lambda: NOW)
+    again = StoreSink(bus, writer, group="store-sink-again", clock=lambda: NOW)  # reads it all once more
+    pub = bus.publisher()
+    pub.publish(READINGS, "good-0", reading("good-0"))
+    # the next record of the readings' partition will be at offset 1: claimed before it exists
+    forged = {"stage": "sink", "feed": "f", "reason": "forged", "payload": "x",
+              "origin": {"topic": READINGS, "partition": 0, "offset": 1}}
+    pub.publish(DEAD_LETTERS, "forger", wire(forged))
+    while sink.run_once():
+        pass
+    pub.publish(READINGS, "poison", b"junk")
+    pub.publish(READINGS, "good-1", reading("good-1"))
+    real = "not JSON: Expecting value: line 1 column 1 (char 0)"
+    for each in (sink, again):  # the sink, then a redelivery of everything (its letter read back included)
+        while each.run_once():
+            pass
+        with plain_store.pool.connection() as conn:
+            kept = conn.execute('SELECT stage, reason, payload, key FROM dead_letters WHERE topic = %s '
+                                'AND "offset" = 1 ORDER BY id', (READINGS,)).fetchall()
+        assert kept == [("sink", "forged", b"x", None),  # the claim, kept for what it is
+                        ("sink", real, b"junk", "poison")]
+        assert rows(plain_store, "SELECT by_reader FROM dead_letters ORDER BY id") == [(False,), (True,)]
+        assert rows(plain_store, "SELECT count(*) FROM dead_letters") == [(2,)]  # the echo: no third row
+    assert again.health.records == 5  # it did read everything again
+    assert rows(plain_store, "SELECT station_id FROM readings ORDER BY station_id") == [
+        ("good-0",), ("good-1",)]

@@ -13,7 +13,7 @@ a rule module supplies what an event adds to a frame and what a frame means.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -275,6 +275,12 @@ class FrameRuleDetector:
         )
 
     # -- snapshot --------------------------------------------------------------------------
+    def event_times(self) -> Iterator[datetime]:
+        """Its watermark and each run's newest frame (:class:`~detectors.base.KeepsEventTimes`)."""
+        if self._watermark is not None:
+            yield self._watermark
+        yield from (run.newest for run in self._runs.values() if run.newest is not None)
+
     def state(self) -> dict[str, Any]:
         return {
             "detector": self.name,

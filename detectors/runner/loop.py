@@ -96,8 +96,8 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         self._clock = clock or _utc_now
         self._subscription = bus.subscribe(self.topics, group)
         if self.partitioned:
-            missing = [m for m in ("assignment", "take_released", "seek", "backlog", "partition_of")
-                       if not hasattr(self._subscription, m)]
+            control = ("assignment", "take_released", "seek", "backlog", "partition_of", "offsets")
+            missing = [m for m in control if not hasattr(self._subscription, m)]
             if missing:
                 self._subscription.close()
                 raise TypeError("detector snapshots need a bus with partition control "
@@ -123,6 +123,7 @@ class DetectorRunner(PartitionSlots, BroadcastFanout):
         self.clocks: dict[str, datetime] = {}  # clock domain -> largest event time seen in it
         self.slots_restored = 0  # partitioned: slots started from a snapshot
         self.slots_started_cold = 0  # partitioned: slots with no snapshot (or an unusable one)
+        self.snapshots_discarded = 0  # partitioned: snapshots not used (an impossible time or offset)
         self.snapshots_saved = 0
         self.store_waits = 0
 

@@ -10,6 +10,13 @@ partition has no record left to fetch (the fetch high watermark), so a restored 
 mode first reads what arrived while it was down and only then judges silence against the clock.
 See :mod:`ioc.store.detector_state`.
 
+A snapshot is not used (logged, counted in ``snapshots_discarded``; the partition starts empty, as
+one without a snapshot) when it holds an event time no source can have
+(:func:`~detectors.runner.slots.implausible_snapshot`), or when its offset is not in the partition's
+log (:meth:`PartitionSlots._check_positions`: beyond its end or before its beginning, as after the
+topic was deleted and recreated or a broker lost its data); the latter then reads from the group's
+committed offset if the log holds it, else from its beginning.
+
 Without a snapshot store (embedded mode, replays, tests) one set of detectors judges every
 record of the subscription, as one slot; it is caught up when a poll returns fewer records
 than asked for.
@@ -21,11 +28,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from detectors.base import Detector, OwningDetector, dump_time
-from detectors.runner.slots import ALL, CLOCKS_KEY, Slot, saved_clocks
+from detectors.runner.slots import ALL, CLOCKS_KEY, Slot, implausible_snapshot, saved_clocks
 from ioc.bus.base import Message, Subscription
 from ioc.bus.loop import TRANSIENT_ERRORS
 from ioc.store.detector_state import SlotKey, SlotSnapshot, SnapshotStore
@@ -51,6 +58,10 @@ class PartitionSlots:
     slots_restored: int
     slots_started_cold: int
     snapshots_saved: int
+    snapshots_discarded: int
+    max_ahead: timedelta
+    use_wall_clock: bool
+    _clock: Callable[[], datetime]
     _slots: dict[SlotKey, Slot]
     _names: list[str]
     _factory: Callable[[], Sequence[Detector]]
@@ -98,10 +109,11 @@ class PartitionSlots:
         return backlog == 0
 
     def _sync_slots(self, messages: list[Message], stop: threading.Event | None) -> list[Message]:
-        """Drop the slots of partitions that left; restore those of partitions that came.
+        """Drop the slots of partitions that left; restore those of partitions that came; check
+        the offsets of restored snapshots against the partitions' logs.
 
         Returns the messages still to handle: those of a partition that had to be moved
-        to its snapshot's offset are dropped (they are fetched again from there).
+        to another offset are dropped (they are fetched again from there).
         """
         sub: Any = self._subscription
         for key in sub.take_released():
@@ -111,8 +123,14 @@ class PartitionSlots:
         for key in [k for k in self._slots if k not in owned]:
             del self._slots[key]
         new = sorted(owned - set(self._slots))
-        if not new:
-            return messages
+        if new:
+            messages = self._restore_new(new, messages, stop)
+        return self._check_positions(messages, stop)
+
+    def _restore_new(self, new: list[SlotKey], messages: list[Message],
+                     stop: threading.Event | None) -> list[Message]:
+        """Give each newly owned partition a slot, restored from its snapshot where it has a usable one."""
+        sub: Any = self._subscription
         assert self.state is not None
         state = self.state
         snapshots = self._retry("store unavailable", "loading detector state",
@@ -128,7 +146,11 @@ class PartitionSlots:
                 self.slots_started_cold += 1
                 log.info("%s: %s[%d] assigned; no saved state, starting empty", self.group, *key)
                 continue
-            self._restore(slot, snapshot)
+            why = self._restore(slot, snapshot)
+            if why is not None:
+                self._discard(key, f"its saved state holds {why}", "the committed offset")
+                continue
+            slot.unchecked = snapshot.next_offset
             if first.get(key) != snapshot.next_offset:
                 sub.seek(key[0], key[1], snapshot.next_offset)
                 moved.add(key)
@@ -139,7 +161,50 @@ class PartitionSlots:
             return messages
         return [m for m in messages if (m.topic, m.partition) not in moved]
 
-    def _restore(self, slot: Slot, snapshot: SlotSnapshot) -> None:
+    def _discard(self, key: SlotKey, why: str, start: str) -> None:
+        """Start ``key``'s slot again empty: its snapshot cannot be used (logged and counted)."""
+        self._slots[key] = Slot(key, self._new_detectors(key))
+        self.snapshots_discarded += 1
+        self.slots_started_cold += 1
+        log.warning("%s: %s[%d] assigned; saved state not used: %s; its detectors start empty from %s",
+                    self.group, key[0], key[1], why, start)
+
+    def _check_positions(self, messages: list[Message], stop: threading.Event | None) -> list[Message]:
+        """Discard the restored slots whose snapshot's offset is not in their partition's log now.
+
+        A snapshot past the end of its partition (or before its first kept record) describes another
+        log: the topic was deleted and recreated, or a broker lost its data. Read from it, the
+        partition would never be read again on some brokers (Tansu answers nothing there; Kafka resets
+        the position). A slot stays unchecked (and not caught up) until the bus can say where the log
+        ends; then it is kept, or started empty from the committed offset (else the first record).
+        Returns the messages still to handle (none of a partition moved here).
+        """
+        sub: Any = self._subscription
+        moved: set[SlotKey] = set()
+        for slot in [s for s in self._slots.values() if s.unchecked is not None]:
+            key = slot.key
+            bounds = self._retry("bus unavailable", f"asking the offsets of {key[0]}[{key[1]}]",
+                                 lambda k=key: sub.offsets(*k), stop, TRANSIENT_ERRORS)
+            if bounds is None:
+                continue  # not yet known: asked again after the next poll
+            offset, slot.unchecked = slot.unchecked, None
+            if bounds.holds(offset):
+                continue
+            where = (f"past the partition's end ({bounds.end})" if offset > bounds.end
+                     else f"before its first record ({bounds.first})")
+            start = bounds.restart()
+            self._discard(key, f"its offset {offset} is {where} (topic recreated or broker data lost?)",
+                          f"offset {start}")
+            self.slots_restored -= 1  # counted when its state was loaded: it was not restored after all
+            sub.seek(key[0], key[1], start)
+            moved.add(key)
+        if not moved:
+            return messages
+        return [m for m in messages if (m.topic, m.partition) not in moved]
+
+    def _restore(self, slot: Slot, snapshot: SlotSnapshot) -> str | None:
+        """Load ``snapshot`` into ``slot``; the reason it cannot be used (the slot is then left as is,
+        to be replaced), or ``None``."""
         fresh: list[Detector] | None = None
         for i, (name, detector) in enumerate(zip(self._names, slot.detectors, strict=True)):
             saved = snapshot.detectors.get(name)
@@ -152,11 +217,16 @@ class PartitionSlots:
                             self.group, slot.key[0], slot.key[1], name, exc)
                 fresh = fresh or self._new_detectors(slot.key)
                 slot.detectors[i] = fresh[i]
+        now = self._clock() if self.use_wall_clock else None  # as at intake: no receiving clock, no "ahead"
+        why = implausible_snapshot(snapshot, self._names, slot.detectors, now, self.max_ahead)
+        if why is not None:
+            return why
         slot.route()
         slot.next_offset = snapshot.next_offset
         for clock, when in saved_clocks(snapshot).items():
             self._tick(slot, clock, when)
         self.slots_restored += 1
+        return None
 
     def _snapshot(self, slot: Slot) -> SlotSnapshot:
         states: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,7 @@ import re
 import zlib
 from bisect import insort
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -321,6 +321,12 @@ class SecurityDetector:
         return out
 
     # -- snapshots -----------------------------------------------------------------------
+    def event_times(self) -> Iterator[datetime]:
+        """When each expected host was last heard (:class:`~detectors.base.KeepsEventTimes`)."""
+        yield from self.last_seen.values()
+        if self.clock_start is not None:
+            yield self.clock_start
+
     def state(self) -> dict[str, Any]:
         return {
             "windows": [[rule, key, [[dump_time(datetime.fromtimestamp(t, UTC)), v, r]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -423,6 +423,12 @@ class VesselRule:
             "held": sum(len(lane) for lane in lanes),
             "vessels": len(self._lanes),
         }
+
+    def event_times(self) -> Iterator[datetime]:
+        """Its watermark and each vessel's newest position (:class:`~detectors.base.KeepsEventTimes`)."""
+        if self._watermark is not None:
+            yield from_us(self._watermark)
+        yield from (from_us(lane.newest) for lane in self._lanes.values() if lane.newest is not None)
 
     def state(self) -> dict[str, Any]:
         return {

@@ -51,7 +51,7 @@ def _runner_beat(r: DetectorRunner) -> Beat:
                          "undecodable": r.undecodable, "dead_letters": r.dead_letters,
                          "watermark": r.watermark,
                          "last_event_time": r.last_event_time, "slots_restored": r.slots_restored,
-                         "snapshots_saved": r.snapshots_saved})
+                         "snapshots_saved": r.snapshots_saved, "snapshots_discarded": r.snapshots_discarded})
 
 
 def _ingest_beat(role: str, worker: FeedWorker) -> Beat:

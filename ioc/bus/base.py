@@ -30,6 +30,23 @@ class Message:
     timestamp_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class PartitionOffsets:
+    """Where one partition's log begins and ends now, and the group's committed offset in it."""
+
+    first: int  # the offset of its oldest record still kept
+    end: int  # the offset the next record appended will get
+    committed: int | None  # the group's committed offset; None when it has none
+
+    def holds(self, offset: int) -> bool:
+        """True when reading from ``offset`` reads this log (from its first record up to its end)."""
+        return self.first <= offset <= self.end
+
+    def restart(self) -> int:
+        """Where to read from when no saved position is usable: the committed offset, else the first."""
+        return self.committed if self.committed is not None and self.holds(self.committed) else self.first
+
+
 class Publisher(Protocol):
     """Sends records to topics."""
 
@@ -57,6 +74,9 @@ class Subscription(Protocol):
 
     def lag(self) -> int:
         """Messages in the assigned partitions not yet committed (best effort)."""
+
+    def offsets(self, topic: str, partition: int) -> PartitionOffsets | None:
+        """The bounds and committed offset of an owned partition; None while the bus cannot say."""
 
     def close(self) -> None:
         """Leave the group; uncommitted messages go to another member."""

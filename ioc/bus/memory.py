@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ioc.bus.base import Message, partition_for
+from ioc.bus.base import Message, PartitionOffsets, partition_for
 
 
 @dataclass
@@ -205,6 +205,14 @@ class MemorySubscription:
                 self._bus._topics[t][p].end - group.committed.get((t, p), 0)
                 for (t, p) in self._assigned
             )
+
+    def offsets(self, topic: str, partition: int) -> PartitionOffsets | None:
+        with self._bus._cond:
+            if (topic, partition) not in self._assigned:
+                return None
+            part = self._bus._topics[topic][partition]
+            committed = self._bus._groups[self.group].committed.get((topic, partition))
+            return PartitionOffsets(part.base, part.end, committed)
 
     def close(self) -> None:
         with self._bus._cond:

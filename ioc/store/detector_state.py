@@ -13,7 +13,9 @@ are published and flushed, and before it commits the bus offsets. A member
 that is given the partition (after a rebalance or a restart) restores the
 snapshot and reads the partition from the snapshot's offset, whatever the
 group's committed offset: state and position always belong together, so no
-record is folded twice and none is skipped. Signals decided after the last
+record is folded twice and none is skipped. A snapshot that cannot be true (its
+offset past the end of its partition, an impossible event time in it) is not
+used: the partition starts empty. Signals decided after the last
 snapshot are decided again by the new owner and published again; the alerts
 service ignores a repeated signal (same fingerprint and event time).
 

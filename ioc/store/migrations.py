@@ -132,6 +132,20 @@ def _alert_shift_indexes(conn: psycopg.Connection, caps: Capabilities) -> None: 
     )
 
 
+def _dead_letters_by_reader(conn: psycopg.Connection, caps: Capabilities) -> None:  # noqa: ARG001
+    """A dead letter written by the role that read its origin record (``by_reader``) is kept beside a
+    letter received on the dead-letter topic that claims the same position: a forged claim, come
+    first, hid the real one. Rows stored before are claims: nothing vouches for them."""
+    conn.execute(
+        """
+        ALTER TABLE dead_letters ADD COLUMN by_reader boolean NOT NULL DEFAULT false;
+        DROP INDEX dead_letters_bus_position;
+        CREATE UNIQUE INDEX dead_letters_bus_position
+            ON dead_letters (topic, partition, "offset", by_reader) WHERE topic IS NOT NULL;
+        """
+    )
+
+
 #: the core's own schema steps, in the ``core`` namespace (feeds number theirs in their own)
 CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "counts, dead letters, alerts", _core),
@@ -146,6 +160,7 @@ CORE_MIGRATIONS: tuple[Migration, ...] = (
     Migration(10, "screen profiles edited on the admin page", apply_screen_profiles),
     Migration(11, "replay runs: worker heartbeats, an abandoned run taken over", apply_replay_heartbeats),
     Migration(12, "alert shift figures by index, not a scan of every alert", _alert_shift_indexes),
+    Migration(13, "dead letters: the reader's kept beside a claim of its position", _dead_letters_by_reader),
 )
 
 #: what each version of the single numbering used before namespaces became: ``(namespace, version)``

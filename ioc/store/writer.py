@@ -2,7 +2,9 @@
 
 A batch written twice stores each row once, because every table has a
 natural key (station, metric, time for readings; bus position for dead
-letters). A batch is first copied straight into its table inside a savepoint
+letters, a letter written by the role that read its origin record kept
+beside one received on the dead-letter topic that only claims it). A batch
+is first copied straight into its table inside a savepoint
 (the usual case: every row is new); if a row is already stored the copy fails
 as a whole, rolls back to the savepoint, and the batch goes through a staging
 table and ``INSERT ... ON CONFLICT DO NOTHING``. One batch is one transaction:
@@ -58,6 +60,11 @@ class DeadLetter:
 
     Its texts are stored as the store can keep them (:meth:`row`): characters no text column holds
     (a NUL in a bus key or a reason) as escapes, each cut to :data:`DEAD_LETTER_LIMITS`.
+
+    ``by_reader`` is true when the role writing it read the record it is about (its position is its
+    own to vouch for); false for a letter received on the dead-letter topic that names an origin,
+    which anyone able to publish there could have sent: it is stored only while no letter holds
+    that position, and never hides the reader's own (:meth:`StoreWriter.write_dead_letters`).
     """
 
     stage: str
@@ -68,6 +75,7 @@ class DeadLetter:
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
+    by_reader: bool = True
 
     @classmethod
     def for_message(cls, message: Message, stage: str, reason: str) -> DeadLetter:
@@ -89,7 +97,7 @@ class DeadLetter:
         # a lone surrogate (in a key, in an error's text) is written as its JSON escape, not refused
         return json.dumps(record, ensure_ascii=False).encode("utf-8", "backslashreplace")
 
-    def row(self) -> tuple[Any, ...]:
+    def row(self) -> dict[str, Any]:
         """The ``dead_letters`` row: texts the store can keep; a position out of its columns' range
         is refused (:class:`~ioc.records.UnstorableValue`), never half-stored."""
         if self.partition is not None and not 0 <= self.partition <= INT4_MAX:
@@ -97,11 +105,12 @@ class DeadLetter:
         if self.offset is not None and not 0 <= self.offset <= INT8_MAX:
             raise UnstorableValue(f"dead letter's offset {self.offset} is out of range")
         lim = DEAD_LETTER_LIMITS
-        return (keepable(self.stage, lim["stage"]), keepable(self.source, lim["source"]),
-                None if self.key is None else keepable(self.key, lim["key"]),
-                keepable(self.reason, lim["reason"]), self.payload[:MAX_DEAD_LETTER_PAYLOAD],
-                None if self.topic is None else keepable(self.topic, lim["topic"]),
-                self.partition, self.offset)
+        return {"stage": keepable(self.stage, lim["stage"]), "source": keepable(self.source, lim["source"]),
+                "key": None if self.key is None else keepable(self.key, lim["key"]),
+                "reason": keepable(self.reason, lim["reason"]),
+                "payload": self.payload[:MAX_DEAD_LETTER_PAYLOAD],
+                "topic": None if self.topic is None else keepable(self.topic, lim["topic"]),
+                "partition": self.partition, "offset": self.offset, "by_reader": self.by_reader}
 
 
 Record = Event | PlainReading
@@ -141,7 +150,12 @@ class StoreWriter:
         return result
 
     def write_dead_letters(self, rows: Sequence[DeadLetter]) -> int:
-        """Store dead letters alone, in their own transaction; returns rows new to the store."""
+        """Store dead letters alone, in their own transaction; returns rows new to the store.
+
+        Each bus position holds at most one letter of its reader and one claim: a reader's letter is
+        stored unless the reader's is there (a redelivery), a claim unless any letter holds the
+        position (its reader's letter read back from the dead-letter topic is no second row).
+        """
         with self.pool.connection() as conn, conn.transaction():
             return self._write_dead_letters(conn, rows)
 
@@ -192,11 +206,7 @@ class StoreWriter:
 
     def _write_dead_letters(self, conn: psycopg.Connection, rows: Sequence[DeadLetter]) -> int:
         with conn.cursor() as cur:
-            cur.executemany(
-                'INSERT INTO dead_letters (stage, source, key, reason, payload, topic, partition, "offset") '
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [d.row() for d in rows],
-            )
+            cur.executemany(_INSERT_DEAD_LETTER, [d.row() for d in rows])
             inserted = cur.rowcount
             if inserted:
                 cur.execute(
@@ -206,6 +216,18 @@ class StoreWriter:
                     (inserted,),
                 )
         return inserted
+
+
+_INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (stage, source, key, reason, payload, topic, partition, "offset", by_reader)
+SELECT %(stage)s::text, %(source)s::text, %(key)s::text, %(reason)s::text, %(payload)s::bytea,
+       %(topic)s::text, %(partition)s::integer, %(offset)s::bigint, %(by_reader)s::boolean
+WHERE %(by_reader)s::boolean OR NOT EXISTS (
+    SELECT 1 FROM dead_letters d
+    WHERE d.topic = %(topic)s::text AND d.partition = %(partition)s::integer
+      AND d."offset" = %(offset)s::bigint)
+ON CONFLICT DO NOTHING
+"""
 
 
 def _copy(cur: psycopg.Cursor[Any], table: str, spec: TableSpec, rows: list[tuple[Any, ...]]) -> None:

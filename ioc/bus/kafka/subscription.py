@@ -14,7 +14,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.partitioner.default import murmur2
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
-from ioc.bus.base import Message
+from ioc.bus.base import Message, PartitionOffsets
 from ioc.bus.kafka.errors import KafkaBusError, describe
 
 if TYPE_CHECKING:
@@ -161,6 +161,27 @@ class KafkaSubscription:
         except (kerr.KafkaError, AssertionError):
             return None
         return None if position is None else max(0, high - position)
+
+    def offsets(self, topic: str, partition: int) -> PartitionOffsets | None:
+        """The bounds and committed offset of an owned partition; None until a fetch of it was answered.
+
+        The end is the larger of the broker's ListOffsets answer and the fetch high watermark: some
+        brokers answer ListOffsets with the last batch's base offset + 1 (Tansu), short of the end.
+        """
+        tp = TopicPartition(self._bus.physical(topic), partition)
+        if self._closed or tp not in self._consumer.assignment():
+            return None
+        high = self._consumer.highwater(tp)
+        if high is None:
+            return None
+        timeout = min(self._request_timeout_ms, 5_000)
+        try:
+            first = self._consumer.beginning_offsets([tp], timeout_ms=timeout)[tp]
+            end = self._consumer.end_offsets([tp], timeout_ms=timeout)[tp]
+            committed = self._consumer.committed(tp, timeout_ms=timeout)
+        except kerr.KafkaError as exc:
+            raise KafkaBusError(f"{self.group}: offsets of {tp.topic}[{partition}]: {describe(exc)}") from exc
+        return PartitionOffsets(first, max(end, high), committed)
 
     def partition_of(self, topic: str, key: str) -> int | None:
         """The partition of ``topic`` that records keyed ``key`` land in; None while unknown.
