@@ -144,16 +144,21 @@ class KafkaSubscription:
             self._next[tp] = offset
             self._committed.pop(tp, None)
 
+    def _fetched(self, topic: str, partition: int) -> tuple[TopicPartition, int | None]:
+        """An owned partition and the high watermark of its last fetch; ``None`` while not fetched
+        (or not owned)."""
+        tp = TopicPartition(self._bus.physical(topic), partition)
+        if self._closed or tp not in self._consumer.assignment():
+            return tp, None
+        return tp, self._consumer.highwater(tp)
+
     def backlog(self, topic: str, partition: int) -> int | None:
         """Records of an owned partition not yet returned by :meth:`poll`; None while unknown.
 
         From the high watermark of the last fetch response and the consumer's position,
         so it costs no request once the partition has been fetched.
         """
-        tp = TopicPartition(self._bus.physical(topic), partition)
-        if self._closed or tp not in self._consumer.assignment():
-            return None
-        high = self._consumer.highwater(tp)
+        tp, high = self._fetched(topic, partition)
         if high is None:
             return None
         try:
@@ -168,10 +173,7 @@ class KafkaSubscription:
         The end is the larger of the broker's ListOffsets answer and the fetch high watermark: some
         brokers answer ListOffsets with the last batch's base offset + 1 (Tansu), short of the end.
         """
-        tp = TopicPartition(self._bus.physical(topic), partition)
-        if self._closed or tp not in self._consumer.assignment():
-            return None
-        high = self._consumer.highwater(tp)
+        tp, high = self._fetched(topic, partition)
         if high is None:
             return None
         timeout = min(self._request_timeout_ms, 5_000)
