@@ -93,6 +93,9 @@ class BusSettings(BaseModel):
     producer_options: dict[str, Any] = Field(default_factory=dict)  # passed to KafkaProducer
     consumer_options: dict[str, Any] = Field(default_factory=dict)  # e.g. session_timeout_ms
     cells: MapCellSettings = Field(default_factory=MapCellSettings)
+    # a record stamped more than this after the clock of the role that reads it (sink, detectors,
+    # alerts) is a dead letter, never stored nor observed: a clock set years ahead held rules there
+    max_event_ahead_hours: float = Field(default=24.0, gt=0, le=24 * 366)
 
 
 #: feeds whose sources speak seldom: stale only after this many seconds without a record

@@ -30,6 +30,7 @@ from ioc.records import FLOAT4_MAX, INT8_MAX
 from ioc.store.database import Store
 from ioc.store.writer import TABLES, StoreWriter
 from ioc.topics import ALERT_SIGNALS, DEAD_LETTERS, TOPIC_BY_KIND
+from tests.waiting import HANG_GUARD_S, wait_for
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)  # the receiving clock of these tests
 T = "2026-05-01T00:00:00Z"
@@ -322,3 +323,37 @@ def test_a_forged_dead_letter_claiming_a_position_first_never_hides_the_real_one
     assert again.health.records == 5  # it did read everything again
     assert rows(plain_store, "SELECT station_id FROM readings ORDER BY station_id") == [
         ("good-0",), ("good-1",)]
+
+
+def test_how_far_ahead_a_record_may_be_is_the_deployments_to_set(plain_store: Store) -> None:
+    """``[bus] max_event_ahead_hours`` reaches the sink of a running role: 30 h ahead is stored under
+    48 h, 50 h is a dead letter (the default, 24 h, refuses both)."""
+    from ioc.app.runtime import Runtime
+    from ioc.config import Settings
+
+    settings = Settings.model_validate({"database": {"dsn": plain_store.dsn},
+                                        "bus": {"max_event_ahead_hours": 48}})
+    runtime = Runtime(settings)
+    runtime.open_store()
+    bus = runtime.open_bus()
+    runtime.add_sink()
+    [worker] = runtime.workers
+    now = datetime.now(UTC)
+    pub = bus.publisher()
+    for station, hours in (("ahead-30h", 30), ("ahead-50h", 50)):
+        pub.publish(READINGS, station, reading(station, (now + timedelta(hours=hours)).isoformat()))
+    pub.flush()
+    runtime._start_worker(worker)
+    try:
+        wait_for(lambda: rows(plain_store, "SELECT count(*) FROM dead_letters") == [(1,)]
+                 and rows(plain_store, "SELECT count(*) FROM readings") == [(1,)], "one stored, one refused")
+    finally:
+        worker.stop.set()
+        worker.thread.join(timeout=HANG_GUARD_S)
+        runtime.store.close()  # type: ignore[union-attr]
+        bus.close()
+    assert rows(plain_store, "SELECT station_id FROM readings") == [("ahead-30h",)]
+    [(key, reason)] = rows(plain_store, "SELECT key, reason FROM dead_letters")
+    assert key == "ahead-50h" and "more than 48 h ahead" in reason, reason
+    with pytest.raises(ValueError, match="max_event_ahead_hours"):
+        Settings.model_validate({"bus": {"max_event_ahead_hours": 0}})

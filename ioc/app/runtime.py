@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -139,10 +139,14 @@ class Runtime:
             self.workers.append(Worker(source.label, worker.run, partial(_ingest_beat, source.label, worker),
                                        stage=0, ready=lambda w=worker: w.feed_health().live))
 
+    def _max_ahead(self) -> timedelta:
+        """How far past a role's clock a record's time may be (``[bus] max_event_ahead_hours``)."""
+        return timedelta(hours=self.settings.bus.max_event_ahead_hours)
+
     def add_sink(self) -> None:
         assert self.bus is not None and self.store is not None
         sink = StoreSink(self.bus, StoreWriter(self.store.pool, self.store.caps),
-                         publisher=self.bus.publisher())
+                         publisher=self.bus.publisher(), max_ahead=self._max_ahead())
         self.workers.append(Worker("sink", sink.run, partial(_consumer_beat, sink.health)))
 
     def add_detectors(self) -> None:
@@ -155,13 +159,14 @@ class Runtime:
         settings = self.settings
         runner = DetectorRunner(self.bus, build_detectors(settings), use_wall_clock=True,
                                 state=state, factory=lambda: build_detectors(settings),
-                                checkpoint_interval=1.0)
+                                checkpoint_interval=1.0, max_ahead=self._max_ahead())
         self.workers.append(Worker("detectors", runner.run, partial(_runner_beat, runner)))
 
     def add_alerts(self) -> None:
         assert self.bus is not None and self.store is not None
         consumer = AlertSignalConsumer(self.bus, AlertService(self.store.pool, alert_settings(self.settings)),
-                                       StoreWriter(self.store.pool, self.store.caps))
+                                       StoreWriter(self.store.pool, self.store.caps),
+                                       max_ahead=self._max_ahead())
         self.workers.append(Worker("alerts", consumer.run, partial(_consumer_beat, consumer.health),
                                    stage=2))
 
