@@ -132,6 +132,12 @@ def test_an_excel_export_from_a_vietnamese_windows_semicolons_and_windows_1258(t
     assert "not utf-8 text" in reason and "windows-1258" in reason
     export.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # Excel's "CSV UTF-8": the BOM decides
     assert len(list(read_csv_file(export, encoding="windows-1258", source="csv", tz=HUE))) == 2
+    # Excel's "Unicode Text": UTF-16 (little-endian) with its BOM, cells between tabs
+    export.write_bytes("\r\n".join(r.replace(";", "\t").replace(",", "\t") for r in text.split("\r\n"))
+                       .encode("utf-16"))
+    events = list(read_csv_file(export, source="csv", tz=HUE))
+    assert [(e.dossier_id, e.procedure_name) for e in events] == [  # type: ignore[union-attr]
+        ("H1", "Cấp phép xây dựng"), ("H2", "Đăng ký hộ tịch")]
 
 
 def test_polling_pages_conditional_requests_backoff_and_worker() -> None:

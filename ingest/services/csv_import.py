@@ -115,10 +115,13 @@ def _separator(header: str) -> str:
 
 def read_csv_file(path: Path, encoding: str = "utf-8",
                   **kw: object) -> Iterator[DossierEvent | tuple[str, str]]:
-    """:func:`read_csv` of a file in ``encoding`` (a UTF-8 BOM says UTF-8 whatever is set); bytes that
-    do not decode are one dead letter that says so."""
+    """:func:`read_csv` of a file in ``encoding`` (a byte order mark says which Unicode encoding,
+    whatever is set: Excel's "CSV UTF-8" writes UTF-8's, its "Unicode Text" UTF-16's, with tabs);
+    bytes that do not decode are one dead letter that says so."""
     data = path.read_bytes()
     utf8 = data.startswith(codecs.BOM_UTF8) or codecs.lookup(encoding).name == "utf-8"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, utf8 = "utf-16", False  # the codec reads the mark and drops it
     try:
         text = data.decode("utf-8-sig" if utf8 else encoding)
     except UnicodeDecodeError as exc:
