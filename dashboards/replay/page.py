@@ -24,6 +24,7 @@ from dashboards.i18n import page_language
 from dashboards.replay import view as v
 from ioc.config import ConfigError, Settings
 from ioc.feeds import FEEDS
+from ioc.i18n import format_number
 from ioc.rules_overlay import rules_from_text
 from ioc.store import replay_queries as rq
 from ioc.store import replay_runs as runs
@@ -31,6 +32,8 @@ from ioc.store import replay_runs as runs
 PREFIX = "/replay/"
 t = v.t
 STARTERS = {"analyst", "admin"}
+MAX_ACTIVE_RUNS = 5  # runs one person may have queued, running or paused at once (a worker runs one)
+MAX_RULES = 50_000  # characters of an edited rules text (a few tables; each run stores it)
 SPEEDS = ("1", "10", "60", "max")
 MAX_PERIOD = timedelta(days=7)
 TRACK_HOURS = timedelta(hours=6)  # how much of each track is drawn behind the cursor
@@ -76,14 +79,32 @@ def check_request(settings: Settings, start_text: str | None, end_text: str | No
         return t("Choose at least one feed.", lang)
     if speed not in SPEEDS:
         return t("Choose a speed.", lang)
+    if rules and len(rules) > MAX_RULES:
+        return t("Edited rules are at most {n} characters.", lang, n=format_number(MAX_RULES, lang, 0))
     if rules and rules.strip():
         try:
             tomllib.loads(rules)
             rules_from_text(settings, rules, t("edited rules", lang))
+        except RecursionError:  # x = [[[[...]]]] thousands deep: tomllib reads it by recursion
+            return t("The edited rules are not valid: {reason}", lang,
+                     reason=t("their values are nested too deeply", lang))
         except (tomllib.TOMLDecodeError, ConfigError) as exc:
             reason = exc.said(lang) if isinstance(exc, ConfigError) else str(exc)
             return t("The edited rules are not valid: {reason}", lang, reason=reason)
     return start, end
+
+
+def active_runs_of(pool: Any, name: str) -> int:
+    """How many of ``name``'s runs are queued, running or paused."""
+    with pool.connection() as conn:
+        row = conn.execute("SELECT count(*) FROM replay_runs WHERE requested_by = %s AND state = ANY(%s)",
+                           (name, list(runs.ACTIVE))).fetchone()
+    return int(row[0]) if row else 0
+
+
+def may_steer(role: str, name: str, run: runs.ReplayRequest) -> bool:
+    """Whether a user may pause or resume ``run``: its own analyst, or an admin."""
+    return role == "admin" or (role in STARTERS and run.requested_by == name)
 
 
 def layout(pool: Any, settings: Settings) -> html.Div:
@@ -180,6 +201,9 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
         checked = check_request(settings, start_text, end_text, feeds, speed, rules, lang)
         if isinstance(checked, str):
             return checked, no_update, no_update
+        if active_runs_of(pool, who.name) >= MAX_ACTIVE_RUNS:
+            return (t("The queue holds at most {n} of your replays at once: wait for one to end.", lang,
+                      n=MAX_ACTIVE_RUNS), no_update, no_update)
         run_id = runs.request_run(pool, who.name, checked[0], checked[1], feeds, speed,
                                   rules if rules and rules.strip() else None)
         options = run_options(runs.recent_runs(pool), lang, tz)  # the new run among them, then chosen
@@ -199,10 +223,11 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
                   Input("replay-pause", "n_clicks"), State("replay-run", "value"), prevent_initial_call=True)
     def play_pause(_: int, __: int, run_id: int | None) -> bool:
         playing = ctx.triggered_id == "replay-play"
-        if run_id is not None:  # the replay itself follows: a pause holds it, play resumes it
-            run = runs.get_run(pool, run_id)
-            if run is not None and run.state in ("running", "paused"):
-                runs.send_command(pool, run_id, "resume" if playing else "pause")
+        who = auth.principal()
+        if run_id is not None and who is not None:  # the replay follows: a pause holds it, play resumes it
+            run = runs.get_run(pool, int(run_id))
+            if run is not None and run.state in ("running", "paused") and may_steer(who.role, who.name, run):
+                runs.send_command(pool, run.id, "resume" if playing else "pause")
         return not playing
 
     @app.callback(Output("replay-slider", "value"), Output("replay-slider", "max"),

@@ -24,6 +24,22 @@ RETURNING id
 """
 
 
+# a report on an incident is made again only when the last one failed, its maker died, or an officer
+# acted on the incident's alerts since it was claimed (a note, an acknowledgement): else it stands
+_CLAIM_INCIDENT = f"""
+INSERT INTO reports (kind, period_start, period_end, lang, incident_id, claimed_by)
+SELECT %(kind)s, %(start)s, %(end)s, %(lang)s, %(incident)s, %(by)s
+WHERE NOT EXISTS (
+    SELECT 1 FROM reports r
+    WHERE r.kind = %(kind)s AND r.incident_id = %(incident)s AND r.lang = %(lang)s
+      AND r.period_start = %(start)s AND r.period_end = %(end)s
+      AND (r.state = 'done' OR (r.state = 'claimed' AND r.claimed_at >= now() - interval '{STALE_CLAIM}'))
+      AND r.claimed_at >= (SELECT coalesce(max(u.at), '-infinity') FROM alert_audit u
+                           JOIN alerts a ON a.id = u.alert_id WHERE a.incident_id = %(incident)s))
+RETURNING id
+"""
+
+
 @dataclass(frozen=True)
 class ArchivedReport:
     """One line of the reports list."""
@@ -42,9 +58,16 @@ class ArchivedReport:
 
 def claim(pool: ConnectionPool, kind: str, start: datetime, end: datetime, lang: str, by: str,
           incident_id: int | None = None) -> int | None:
-    """The id of a new report row this maker owns, or ``None`` when another maker has the period."""
+    """The id of a new report row this maker owns, or ``None`` when another maker has the period (or,
+    for an incident, the report made of it still holds everything its alerts' history says)."""
     args: dict[str, Any] = {"kind": kind, "start": start, "end": end, "lang": lang, "by": by,
                             "incident": incident_id}
+    if incident_id is not None:  # one maker at a time per incident: a second asking sees the first's row
+        with pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('ioc-incident-report'), hashtext(%s))",
+                         (str(incident_id),))
+            row = conn.execute(_CLAIM_INCIDENT, args).fetchone()
+        return int(row[0]) if row else None
     with pool.connection() as conn:
         row = conn.execute(_CLAIM, args).fetchone()
         if row is None and incident_id is None:

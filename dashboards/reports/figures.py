@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg_pool import ConnectionPool
@@ -50,7 +50,7 @@ _TIMELINE = """
 SELECT a.incident_id, u.alert_id, u.at, u.actor, u.action, u.from_state, u.to_state, u.note
 FROM alert_audit u
 JOIN alerts a ON a.id = u.alert_id
-WHERE a.incident_id = ANY(%(ids)s) AND u.at >= %(start)s AND u.at < %(end)s ORDER BY u.at LIMIT 500
+WHERE a.incident_id = ANY(%(ids)s) AND u.at >= %(start)s AND u.at < %(timeline_end)s ORDER BY u.at LIMIT 500
 """
 _DEAD_LETTERS = """
 SELECT source, stage, count(*), max(reason) FROM dead_letters
@@ -111,8 +111,11 @@ def _nested(rows: list[tuple[Any, ...]], missing: str) -> dict[str, dict[str, in
 
 def gather(pool: ConnectionPool, start: datetime, end: datetime, top: int = 10,
            incident_id: int | None = None) -> ReportFigures:
-    """The figures of ``[start, end)`` (of one incident only when ``incident_id`` is given)."""
-    args: dict[str, Any] = {"start": start, "end": end, "top": top}
+    """The figures of ``[start, end)`` (of one incident only when ``incident_id`` is given: its timeline
+    then runs on to what officers did until now, its acknowledgement and resolution often coming long
+    after its last alert)."""
+    args: dict[str, Any] = {"start": start, "end": end, "top": top,
+                            "timeline_end": end if incident_id is None else datetime.max.replace(tzinfo=UTC)}
     f = ReportFigures(start, end)
     with pool.connection() as conn:
         t = conn.execute(_TOTALS, args).fetchone()

@@ -199,7 +199,8 @@ def register_screens(server: Flask, pool: ConnectionPool, settings: Settings) ->
             return admin_page({"": [said]}, {"": text[:MAX_PROFILE]}, status=400)
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: [[[[...]]]] nested deep
+        # RecursionError: [[[[...]]]] nested deep; ValueError: an integer of over 4,300 digits
+        except (ValueError, RecursionError) as exc:
             return admin_page({"": [f"JSON: {exc}"]}, {"": text}, status=400)
         key = data.get("name", "") if isinstance(data, dict) and isinstance(data.get("name"), str) else ""
         try:
