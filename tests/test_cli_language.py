@@ -95,6 +95,9 @@ def test_configuration_errors_are_said_in_the_command_lines_language(tmp_path: P
         rules_from_text(settings, "[feeds]\nx = 1\n", "edited")
     assert str(no_rules.value) == "edited: no [rules] table"
     assert no_rules.value.said("vi") == "edited: không có bảng [rules]"
+    with pytest.raises(ConfigError) as deep:  # a rules file of `ioc replay --rules` nested 5,000 deep
+        rules_from_text(settings, "x = " + "[" * 5000 + "]" * 5000 + "\n", "edited")
+    assert str(deep.value) == "edited: not valid TOML: nested too deeply"
     with pytest.raises(ConfigError) as negative:
         rules_from_text(settings, "[rules.vessels.ais_gap]\ngap_minutes = -5\n", "edited")
     said = negative.value.said("vi")
