@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from conftest import Clock
 from pypdf import PdfReader
@@ -13,7 +14,7 @@ from alerts.lifecycle import Actor
 from alerts.people import People
 from alerts.service import AlertService
 from dashboards.reports import archive
-from dashboards.reports.figures import gather
+from dashboards.reports.figures import ReportFigures, gather
 from dashboards.reports.making import run_due
 from dashboards.reports.pdf import html_to_pdf
 from dashboards.reports.periods import last_period, periods_between
@@ -110,6 +111,31 @@ def test_report_in_both_languages_prints_to_a_pdf_with_tables_and_charts(plain_s
     text = " ".join(page.extract_text() for page in reader.pages)
     for expected in ("Daily incident report", "Alerts by area and severity", "lan", "minh", "hue-co2-3"):
         assert expected in text
+
+
+def test_the_pdf_printer_fetches_nothing_a_report_names() -> None:
+    """The printer opens the report as a file:// page: had any text reached the page as markup, an
+    image there would have been fetched from the network or read from the disk. The report's own
+    policy (default-src 'none', images only as data: URIs) lets nothing out."""
+    from tests.browser import serving_wsgi
+
+    asked: list[str] = []
+
+    def site(environ: dict, start: Any) -> list[bytes]:
+        asked.append(environ["PATH_INFO"])
+        start("200 OK", [("Content-Type", "image/png")])
+        return [b""]
+
+    f = ReportFigures(datetime(2026, 12, 4, tzinfo=UTC), datetime(2026, 12, 5, tzinfo=UTC))
+    page = render_html("daily", f, "en", TZ, "Huế")
+    with serving_wsgi(site) as base:
+        planted = page.replace("<body>", f'<body><img src="{base}/planted.png">'
+                                         f'<link rel="stylesheet" href="{base}/planted.css">'
+                                         '<iframe src="file:///etc/passwd"></iframe>', 1)
+        assert html_to_pdf(planted).startswith(b"%PDF")
+        assert asked == []  # the report's policy let nothing out
+        html_to_pdf(planted.replace('http-equiv="Content-Security-Policy"', 'name="no-policy"'))
+    assert "/planted.png" in asked  # without the policy the printer fetches it: this test would notice
 
 
 def test_two_schedulers_make_one_report_per_period_and_catch_up_after_downtime(plain_store: Store) -> None:
