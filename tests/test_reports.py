@@ -138,6 +138,26 @@ def test_the_pdf_printer_fetches_nothing_a_report_names() -> None:
     assert "/planted.png" in asked  # without the policy the printer fetches it: this test would notice
 
 
+def test_a_long_timeline_shows_its_first_entries_and_says_how_many_it_leaves_out(plain_store: Store) -> None:
+    """An incident of 250 notes: its report shows the first 200 and says "50 later entries not shown";
+    the other incident of the day keeps its whole timeline (the cut was 500 rows for all together)."""
+    clock = make_day(plain_store)
+    svc = AlertService(plain_store.pool, clock=clock)
+    chatty = svc.apply(signal("hue-co2-9", 40, area="Phú Hội")).alert_id
+    for n in range(249):
+        clock.advance(seconds=10)
+        svc.comment(chatty, LAN, f"call {n}")  # type: ignore[arg-type]
+    day = datetime(2026, 12, 4, 0, 0, tzinfo=UTC)
+    f = gather(plain_store.pool, day, day + timedelta(days=1))
+    incident = svc.get(chatty).incident_id  # type: ignore[arg-type]
+    assert len(f.timeline[incident]) == 200 and f.timeline_left[incident] == 50  # type: ignore[index]
+    assert [r["note"] for r in f.timeline[incident][1:3]] == ["call 0", "call 1"]  # type: ignore[index]
+    others = [i["id"] for i in f.incidents if i["id"] != incident]
+    assert others and all(f.timeline_left[i] == 0 for i in others)
+    vi, en = (render_html("daily", f, lang, TZ, "Huế") for lang in ("vi", "en"))
+    assert "50 later entries not shown" in en and "50 mục sau không được hiển thị" in vi
+
+
 def test_two_schedulers_make_one_report_per_period_and_catch_up_after_downtime(plain_store: Store) -> None:
     make_day(plain_store)
     cfg = ReportSettings(kinds=["daily", "shift"], languages=["vi"], pdf=False, catch_up_days=2)

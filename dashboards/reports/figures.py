@@ -46,12 +46,18 @@ WHERE EXISTS (SELECT 1 FROM alerts a WHERE a.incident_id = i.id
               AND a.created_at < %(end)s AND (a.closed_at IS NULL OR a.closed_at >= %(start)s))
 ORDER BY i.first_at DESC LIMIT %(top)s
 """
+#: the first entries of each incident's timeline (and how many it has): a report stays printable
 _TIMELINE = """
-SELECT a.incident_id, u.alert_id, u.at, u.actor, u.action, u.from_state, u.to_state, u.note
-FROM alert_audit u
-JOIN alerts a ON a.id = u.alert_id
-WHERE a.incident_id = ANY(%(ids)s) AND u.at >= %(start)s AND u.at < %(timeline_end)s ORDER BY u.at LIMIT 500
+SELECT incident_id, alert_id, at, actor, action, from_state, to_state, note, total FROM (
+    SELECT a.incident_id, u.alert_id, u.at, u.actor, u.action, u.from_state, u.to_state, u.note,
+           row_number() OVER (PARTITION BY a.incident_id ORDER BY u.at, u.id) AS n,
+           count(*) OVER (PARTITION BY a.incident_id) AS total
+    FROM alert_audit u
+    JOIN alerts a ON a.id = u.alert_id
+    WHERE a.incident_id = ANY(%(ids)s) AND u.at >= %(start)s AND u.at < %(timeline_end)s) entries
+WHERE n <= %(per_incident)s ORDER BY at
 """
+TIMELINE_ENTRIES = 200  # entries of one incident's timeline a report shows; it says how many more
 _DEAD_LETTERS = """
 SELECT source, stage, count(*), max(reason) FROM dead_letters
 WHERE received_at >= %(start)s AND received_at < %(end)s GROUP BY 1, 2 ORDER BY 3 DESC LIMIT %(top)s
@@ -94,6 +100,7 @@ class ReportFigures:
     open_critical: list[dict[str, Any]] = field(default_factory=list)
     incidents: list[dict[str, Any]] = field(default_factory=list)
     timeline: dict[int, list[dict[str, Any]]] = field(default_factory=dict)  # incident id -> audit rows
+    timeline_left: dict[int, int] = field(default_factory=dict)  # incident id -> later rows not shown
     dead_letters: list[dict[str, Any]] = field(default_factory=list)
     roles: list[dict[str, Any]] = field(default_factory=list)
     hourly: list[tuple[datetime, int]] = field(default_factory=list)
@@ -138,8 +145,9 @@ def gather(pool: ConnectionPool, start: datetime, end: datetime, top: int = 10,
         f.incidents = [dict(zip(keys, r, strict=True)) for r in incidents]
         args["ids"] = [i["id"] for i in f.incidents]
         keys = ("alert_id", "at", "actor", "action", "from_state", "to_state", "note")
-        for r in conn.execute(_TIMELINE, args).fetchall():
-            f.timeline.setdefault(int(r[0]), []).append(dict(zip(keys, r[1:], strict=True)))
+        for r in conn.execute(_TIMELINE, {**args, "per_incident": TIMELINE_ENTRIES}).fetchall():
+            f.timeline.setdefault(int(r[0]), []).append(dict(zip(keys, r[1:-1], strict=True)))
+            f.timeline_left[int(r[0])] = max(0, int(r[-1]) - TIMELINE_ENTRIES)
         keys = ("source", "stage", "count", "reason")
         f.dead_letters = [dict(zip(keys, r, strict=True)) for r in conn.execute(_DEAD_LETTERS, args)]
         keys = ("role", "instances", "errors", "last_beat", "stopped")
