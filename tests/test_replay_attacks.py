@@ -130,3 +130,38 @@ def test_a_rules_text_too_long_or_too_deep_is_refused_with_its_reason(plain_stor
     assert "queued" not in said and "nested" in said, said
     assert "lồng" in start(client, headers, deep, lang="vi")
     assert runs.recent_runs(plain_store.pool) == []  # nothing was queued
+
+
+def cancel(client: Any, headers: dict[str, str], run_id: int, lang: str = "en") -> str:
+    """The page's Cancel button on ``run_id``, as dash-renderer posts it; returns the page's message."""
+    deps = client.get("/replay/_dash-dependencies", headers=headers).get_json()
+    dep = next(d for d in deps if any(i["id"] == "replay-cancel" for i in d["inputs"]))
+    values = {"replay-cancel.n_clicks": 1, "replay-run.value": run_id, "replay-lang.data": lang}
+
+    def filled(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
+
+    output = dep["output"].split("@")[0]  # an output that allows duplicates carries a hash after "@"
+    body = {"output": dep["output"], "outputs": {"id": output.rsplit(".", 1)[0], "property": "children"},
+            "inputs": filled(dep["inputs"]), "state": filled(dep["state"]),
+            "changedPropIds": ["replay-cancel.n_clicks"]}
+    answer = client.post(DISPATCH, json=body, headers=headers)
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    return str(answer.get_json()["response"]["replay-message"]["children"])
+
+
+def test_an_analyst_cancels_their_own_runs_from_the_page_and_nobody_elses(plain_store: Store) -> None:
+    """The page had no Cancel: an analyst at the queue's limit could only wait for a run to end."""
+    pool = plain_store.pool
+    theirs, mine = running(plain_store, "binh"), running(plain_store, "ana")
+    queued = runs.request_run(pool, "ana", START, START + timedelta(hours=1), ["vessels"], "1", None)
+    client, headers = logged_in(plain_store, "ana", "analyst")
+    assert "may cancel" in cancel(client, headers, theirs)
+    assert runs.get_run(pool, theirs).command is None  # type: ignore[union-attr]
+    assert f"#{mine} is being cancelled" in cancel(client, headers, mine)
+    assert runs.get_run(pool, mine).command == "cancel"  # type: ignore[union-attr]  # its worker stops it
+    assert "đang được hủy" in cancel(client, headers, queued, lang="vi")
+    assert runs.get_run(pool, queued).state == "cancelled"  # type: ignore[union-attr]  # queued: at once
+    assert "has ended already" in cancel(client, headers, queued)
+    viewer, viewer_headers = logged_in(plain_store, "kiosk", "viewer")
+    assert "may cancel" in cancel(viewer, viewer_headers, mine)

@@ -143,6 +143,7 @@ def layout(pool: Any, settings: Settings) -> html.Div:
         html.Div([
             html.Button(t("Play", lang), id="replay-play", n_clicks=0),
             html.Button(t("Pause", lang), id="replay-pause", n_clicks=0),
+            html.Button(t("Cancel run", lang), id="replay-cancel", n_clicks=0),
             dcc.Input(id="replay-seek", type="text", placeholder="HH:MM", n_submit=0,
                       style={"width": "170px"}),
             html.Button(t("Go to", lang), id="replay-seek-go", n_clicks=0),
@@ -229,6 +230,21 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
             if run is not None and run.state in ("running", "paused") and may_steer(who.role, who.name, run):
                 runs.send_command(pool, run.id, "resume" if playing else "pause")
         return not playing
+
+    @app.callback(Output("replay-message", "children", allow_duplicate=True),
+                  Input("replay-cancel", "n_clicks"), State("replay-run", "value"),
+                  State("replay-lang", "data"), prevent_initial_call=True)
+    def cancel(_: int, run_id: int | None, lang: str) -> str:
+        """Cancel the chosen run (its analyst or an admin): a queued one at once, a running one by its
+        worker at its next step."""
+        who = auth.principal()
+        run = runs.get_run(pool, int(run_id)) if run_id is not None else None
+        if who is None or run is None or not may_steer(who.role, who.name, run):
+            return t("Only the analyst who asked for a run, or an admin, may cancel it.", lang)
+        if run.state not in runs.ACTIVE:
+            return t("Run #{id} has ended already.", lang, id=run.id)
+        runs.send_command(pool, run.id, "cancel")
+        return t("Run #{id} is being cancelled.", lang, id=run.id)
 
     @app.callback(Output("replay-slider", "value"), Output("replay-slider", "max"),
                   Output("replay-slider", "marks"), Output("replay-seek", "value"),
