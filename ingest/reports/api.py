@@ -8,6 +8,7 @@ reason and the spec's error answer. ``GET requests`` reads the store: no state i
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import uuid
@@ -41,6 +42,12 @@ KEPT_FIELDS = ("service_code", "lat", "long", "address_string", "address_id", "d
 #: refused posts one address may make a minute (and at once) before they are only counted: nobody can
 #: fill the dead letters by posting garbage without a key
 REFUSALS_PER_MINUTE, REFUSALS_BURST = 30, 60
+#: a urlencoded form carries no photo: its body is text, at most this many bytes and fields (the
+#: spec's fields and an app's extras fit many times over; a body of millions of empty fields does not)
+FORM_TEXT_BYTES, MAX_FORM_FIELDS = 256_000, 1000
+#: the parameters of a post and of a query that mean one value: given twice, which one counts is a guess
+SINGLE_POST = (*KEPT_FIELDS, "api_key")
+SINGLE_QUERY = ("service_request_id", "service_code", "status", "start_date", "end_date", "jurisdiction_id")
 # a decimal number as the spec's examples write it (no ``1_0``, no Arabic-Indic digits, no hex)
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
@@ -109,6 +116,26 @@ def _listed(raw: str, name: str) -> tuple[str, ...]:
     return values
 
 
+def _once(values: Any, names: tuple[str, ...]) -> None:
+    """Refuse a parameter of ``names`` given more than once (``lat=..&lat=..``): taking the first
+    would silently drop the other, and a proxy that reads the last would see another request."""
+    for name in names:
+        if len(values.getlist(name)) > 1:
+            raise Refused(400, "{name} is given more than once", name=name)
+
+
+def _address_key(addr: str) -> str:
+    """The key an address's refusals are counted under: an IPv6 address by its /64 (a subscriber's
+    network, whose addresses its owner may rotate through freely), any other address as it is."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
+
+
 def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reader: ReportReader,
               now: Callable[[], datetime] = lambda: datetime.now(UTC), language: str = "en") -> Flask:
     """The Open311 app. ``now`` stamps arrivals: the intake is where a report's event time is made.
@@ -119,8 +146,19 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     keys = {c.api_key: (name, c) for name, c in cfg.clients.items()}
     photo_dir = Path(cfg.photo_dir)
     app = Flask("ioc.reports.open311")
-    app.config["MAX_CONTENT_LENGTH"] = cfg.max_photos * cfg.max_photo_bytes + 256_000
+    app.config["MAX_CONTENT_LENGTH"] = cfg.max_photos * cfg.max_photo_bytes + FORM_TEXT_BYTES
     app.config["MAX_FORM_MEMORY_SIZE"] = 64_000
+
+    def jurisdiction(value: str | None) -> None:
+        """Refuse a ``jurisdiction_id`` that is not this city's (the spec's 404): a report meant for
+        another city is not routed to this one's departments."""
+        if value and value != cfg.jurisdiction_id:
+            raise Refused(404, "jurisdiction_id {id} not found", id=repr(value[:64]))
+
+    @app.before_request
+    def _query() -> None:
+        if request.method != "POST":  # a post's is checked with its form (and dead-lettered)
+            jurisdiction(request.args.get("jurisdiction_id"))
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -181,8 +219,8 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             return accept(_fmt(fmt), shown)
         except (Refused, HTTPException) as exc:  # a refused post leaves a dead letter with its reason
             reason = exc.description if isinstance(exc, Refused) else f"{exc.code}: {exc.description}"
-            if not shown["client"] and not refusals.allow(request.remote_addr or "", REFUSALS_PER_MINUTE,
-                                                          REFUSALS_BURST):
+            if not shown["client"] and not refusals.allow(_address_key(request.remote_addr or ""),
+                                                          REFUSALS_PER_MINUTE, REFUSALS_BURST):
                 # an address without a known key posting refusal after refusal: counted, not kept
                 dead_letter(str(reason), None)
                 raise Refused(429, "too many refused requests from this address: try again later") from None
@@ -197,11 +235,13 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         shown.update({k: form.get(k, "")[:200] for k in KEPT_FIELDS if k in form})
         if others := [k for k in form if k not in KEPT_FIELDS and k != "api_key"]:
             shown["other_fields"] = len(others)
+        _once(form, SINGLE_POST)
         key = form.get("api_key", "")
         if key not in keys:
             raise refuse(403, "api_key missing or not known", shown)
         client, limits = keys[key]
         shown["client"] = client
+        jurisdiction(form.get("jurisdiction_id") or request.args.get("jurisdiction_id"))
         if not limiter.allow(client, limits.per_minute, limits.burst):
             raise refuse(429, "rate limit of client {client} exceeded ({per_minute}/min)", shown,
                          client=client, per_minute=limits.per_minute)
@@ -269,6 +309,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     def list_requests(fmt: str) -> Response:
         fmt = _fmt(fmt)
         args = request.args
+        _once(args, SINGLE_QUERY)
         ids = _listed(args.get("service_request_id", ""), "service_request_id")
         status = args.get("status", "")
         if status not in ("", "open", "closed"):
@@ -301,7 +342,7 @@ def _form(req: Request) -> tuple[Any, list[bytes]]:
     """The posted fields and the ``media`` uploads: multipart by :mod:`ingest.reports.multipart`
     (the body bounded by ``MAX_CONTENT_LENGTH`` first), a urlencoded form by Werkzeug."""
     if req.mimetype != "multipart/form-data":
-        return req.form, []
+        return _urlencoded(req), []
     body = req.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, before anything is parsed
     try:
         parsed = multipart.parse(body, req.mimetype_params.get("boundary", ""),
@@ -315,6 +356,25 @@ def _form(req: Request) -> tuple[Any, list[bytes]]:
         raise Refused(400, "file field {names} is not read: send the photo as media",
                       names=", ".join(others)[:80])
     return parsed.fields, [data for name, _, data in parsed.files if name == "media"]
+
+
+def _urlencoded(req: Request) -> Any:
+    """A urlencoded form's fields, its body bounded first (:data:`FORM_TEXT_BYTES`,
+    :data:`MAX_FORM_FIELDS`: Werkzeug would split any body ``MAX_CONTENT_LENGTH`` lets through, seconds
+    of CPU for millions of empty fields) and checked to be UTF-8 (Werkzeug reads a body that is not
+    as an empty form: a missing key, and nothing the client sent kept in the dead letter)."""
+    if (req.content_length or 0) > FORM_TEXT_BYTES:
+        raise Refused(413, "the form is longer than {n} bytes", n=FORM_TEXT_BYTES)
+    body = req.get_data(cache=True)  # a chunked body: bounded by MAX_CONTENT_LENGTH; req.form reads it
+    if len(body) > FORM_TEXT_BYTES:
+        raise Refused(413, "the form is longer than {n} bytes", n=FORM_TEXT_BYTES)
+    if body.count(b"&") >= MAX_FORM_FIELDS:
+        raise Refused(413, "the form has more than {n} fields", n=MAX_FORM_FIELDS)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "the form is not UTF-8 (percent-encode its text as UTF-8)") from None
+    return req.form
 
 
 def _definition_xml(code: str) -> Response:

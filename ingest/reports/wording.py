@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from werkzeug.datastructures import LanguageAccept
+
 from ioc import i18n
 from ioc.i18n import LANGUAGES, gettext
 
@@ -45,6 +47,7 @@ def http_text(code: int, english: str, lang: str) -> str:
 
 def answer_language(accept_language: Any, default: str) -> str:
     """The language to answer in: the best of :data:`~ioc.i18n.LANGUAGES` the request accepts (Werkzeug's
-    ``request.accept_languages``; ``vi-VN`` counts as ``vi``), else ``default``."""
-    best = accept_language.best_match(LANGUAGES) if accept_language else None
-    return best or default
+    ``request.accept_languages``; ``vi-VN`` counts as ``vi``), else ``default``. A wildcard (``*``)
+    names no language: it leaves the answer in ``default``, not in the first language offered."""
+    named = LanguageAccept([(v, q) for v, q in accept_language or () if v != "*"])
+    return named.best_match(LANGUAGES) or default
