@@ -7,18 +7,16 @@ rules text nested too deeply to read is refused with its reason in the analyst's
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from alerts.people import People
 from ioc.config import Settings
 from ioc.store import replay_runs as runs
 from ioc.store.database import Store
+from tests import app_login
 
-PASSWORD = "correct horse battery"
 MAX_ACTIVE_RUNS = 5  # dashboards.replay.page's: one person's runs queued, running or paused at once
 MAX_RULES = 50_000  # characters of an edited rules text
 DISPATCH = "/replay/_dash-update-component"
@@ -27,18 +25,8 @@ START = datetime(2026, 12, 4, 1, 0).astimezone()
 
 def logged_in(store: Store, name: str, role: str) -> tuple[Any, dict[str, str]]:
     """A test client of the real app logged in through ``/login`` as ``name`` (``role``); its CSRF header."""
-    from dashboards.app import create_app
-
-    People(store.pool).add_user(name, role, PASSWORD)
-    client = create_app(store.pool, Settings(timezone="Asia/Ho_Chi_Minh")).server.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    assert token is not None
-    answer = client.post("/login", data={"username": name, "password": PASSWORD,
-                                         "csrf_token": token.group(1), "next": "/replay/"})
-    assert answer.status_code in (302, 303)
-    cookie = client.get_cookie("_csrf_token")
-    assert cookie is not None
-    return client, {"X-CSRFToken": cookie.value}
+    client, token = app_login.logged_in(store, name, role, Settings(timezone="Asia/Ho_Chi_Minh"), "/replay/")
+    return client, {"X-CSRFToken": token}
 
 
 def callback(client: Any, headers: dict[str, str], output_has: str, values: dict[str, Any],

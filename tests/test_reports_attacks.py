@@ -4,37 +4,23 @@ incident that did not change makes no more reports (each one a headless Chromium
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conftest import Clock
 from test_reports import LAN, MINH
 
-from alerts.people import People
 from alerts.service import AlertService
-from dashboards.app import create_app
 from dashboards.reports import archive
 from detectors.threshold import THRESHOLD_TITLES
-from ioc.config import Settings
 from ioc.events import AlertSignal
 from ioc.store.database import Store
-
-PASSWORD = "correct horse battery"
+from tests import app_login
 
 
 def logged_in(store: Store, name: str, role: str) -> tuple[Any, str]:
     """A test client logged in through ``/login`` as ``name`` (``role``), and its CSRF token."""
-    People(store.pool).add_user(name, role, PASSWORD)
-    client = create_app(store.pool, Settings()).server.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    assert token is not None
-    answer = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1),
-                                         "next": "/reports/"})
-    assert answer.status_code in (302, 303)
-    cookie = client.get_cookie("_csrf_token")
-    assert cookie is not None
-    return client, cookie.value
+    return app_login.logged_in(store, name, role, next_page="/reports/")
 
 
 def an_incident(store: Store) -> tuple[AlertService, Clock, int, int]:

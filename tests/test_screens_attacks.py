@@ -4,32 +4,19 @@ reason (400, the admin's language), never a server error, and only an admin may 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 
-from alerts.people import People
-from dashboards.app import create_app
-from ioc.config import Settings
 from ioc.store.database import Store
+from tests import app_login
 
-PASSWORD = "correct horse battery"
 GOOD = {"name": "lobby", "title": "Lobby", "items": [{"page": "/", "dwell_s": 60}]}
 
 
 def logged_in(store: Store, name: str, role: str) -> tuple[Any, str]:
     """A test client logged in through ``/login`` as ``name`` (``role``), and its CSRF token."""
-    People(store.pool).add_user(name, role, PASSWORD)
-    client = create_app(store.pool, Settings()).server.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))
-    assert token is not None
-    answer = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": token.group(1),
-                                         "next": "/"})
-    assert answer.status_code in (302, 303)
-    cookie = client.get_cookie("_csrf_token")
-    assert cookie is not None
-    return client, cookie.value
+    return app_login.logged_in(store, name, role)
 
 
 def save(client: Any, token: str, text: str) -> Any:
