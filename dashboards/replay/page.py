@@ -118,9 +118,9 @@ def layout(pool: Any, settings: Settings) -> html.Div:
                      html.Span(settings.city, className="city")], className="sec-header"),
         html.Div(id="replay-simulated"),
         html.Section([
-            html.Label([t("From", lang), dcc.Input(id="replay-from", type="text", style={"width": "150px"},
+            html.Label([t("From", lang), dcc.Input(id="replay-from", type="text", style={"width": "170px"},
                                                    value=(end - timedelta(hours=1)).strftime(SHOWN))]),
-            html.Label([t("To", lang), dcc.Input(id="replay-to", type="text", style={"width": "150px"},
+            html.Label([t("To", lang), dcc.Input(id="replay-to", type="text", style={"width": "170px"},
                                                  value=end.strftime(SHOWN))]),
             html.Div([html.Span(t("Feeds", lang)),
                       dcc.Checklist(id="replay-feeds", value=feeds, inline=True,
