@@ -1,9 +1,8 @@
 """What every answer of the web server carries for safety, and what to believe of a reverse proxy.
 
-- :class:`ProxyTrust`: behind the city's reverse proxy the client's address
-  and scheme come from ``X-Forwarded-For`` / ``X-Forwarded-Proto``, but only
-  when the request arrives from an address in ``web.trusted_proxies``;
-  anyone else could write those headers themselves.
+- :class:`~ioc.http_proxies.ProxyTrust` (re-exported): behind the city's reverse proxy the client's
+  address and scheme come from ``X-Forwarded-For`` / ``X-Forwarded-Proto``, but only when the
+  request arrives from an address in ``web.trusted_proxies``; anyone else could write those headers.
 - :class:`SecurityHeaders`: a Content Security Policy (scripts from this site
   and the Dash pages' own inline scripts by their hashes; framing by this site
   only (a screen's grid of pages), no plugins, forms and fetches to this site only; blob: workers for the sea
@@ -14,55 +13,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Request, Response
+from flask import Response
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from ioc.http_proxies import ProxyTrust
 
-
-def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address((text or "").strip())
-    except ValueError:
-        return None
-
-
-class ProxyTrust:
-    """The reverse proxies whose forwarding headers are believed (addresses or networks)."""
-
-    def __init__(self, trusted: Iterable[str] = ()) -> None:
-        self.networks: list[Network] = [ipaddress.ip_network(t, strict=False) for t in trusted]
-
-    def trusts(self, addr: str | None) -> bool:
-        ip = _ip(addr)
-        return ip is not None and any(ip in net for net in self.networks)
-
-    def client_address(self, request: Request) -> str | None:
-        """The client's address: the nearest ``X-Forwarded-For`` hop that is not a trusted proxy."""
-        addr = request.remote_addr
-        if not self.trusts(addr):
-            return addr
-        hops = [h.strip() for v in request.headers.getlist("X-Forwarded-For") for h in v.split(",")]
-        for hop in reversed([h for h in hops if h]):
-            if _ip(hop) is None:
-                return addr  # a hop we cannot read: keep to what we know
-            if not self.trusts(hop):
-                return hop
-        return addr
-
-    def is_https(self, request: Request) -> bool:
-        """Whether the client reached us over HTTPS (directly, or says a trusted proxy)."""
-        if request.is_secure:
-            return True
-        if not self.trusts(request.remote_addr):
-            return False
-        proto = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        return proto == "https"
-
+__all__ = ["ProxyTrust", "SecurityHeaders", "origin"]
 
 def origin(url: str | None) -> str | None:
     """``scheme://host[:port]`` of ``url`` (a tile server, say), or None."""

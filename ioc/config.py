@@ -7,7 +7,6 @@ code is tied to one city: stations, feeds, rules and zones are all data.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from pydantic_settings import (
 
 from ioc.camera_settings import CameraSettings, VisionSettings, check_camera_models
 from ioc.feeds import FEEDS
+from ioc.http_proxies import checked_networks
 from ioc.i18n import Worded, validation_reason
 from ioc.screens import ScreenProfile, unique_names
 from ioc.time_zones import TimeZoneName
@@ -148,12 +148,7 @@ class WebSettings(BaseModel):
     def _networks(cls, value: list[str]) -> list[str]:
         """Each an address or a network (``10.0.0.5``, ``10.0.0.0/24``): the web role could not start with
         another."""
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or network") from None
-        return value
+        return checked_networks(value)
 
     @field_validator("feed_stale_after_s")
     @classmethod

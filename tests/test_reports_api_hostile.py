@@ -164,6 +164,33 @@ def test_refusals_of_one_ipv6_network_are_throttled_together(client: tuple[Flask
     assert v4.status_code == 403
 
 
+def test_behind_a_trusted_proxy_each_client_has_its_own_allowance_and_nobody_else_names_one(
+        plain_store: Store, tmp_path: Path) -> None:
+    """Behind the city's reverse proxy every post came from the proxy's address: one client posting
+    garbage used up the refusal allowance of all. A proxy in ``trusted_proxies`` now names the client
+    (``X-Forwarded-For``); a client that is no proxy cannot name another to escape its own count."""
+    raw = tomllib.loads(SAMPLE.read_text()) | {"photo_dir": str(tmp_path / "photos"),
+                                               "trusted_proxies": ["127.0.0.1"]}
+    with plain_store.pool.connection() as conn:
+        for m in MIGRATIONS:
+            m.apply(conn, plain_store.caps)
+    sink = StoreSink(plain_store.pool)
+    c = build_app(ReportsFeed.model_validate(raw), sink.publish, sink.dead_letter,
+                  StoreReportReader(plain_store.pool)).test_client()
+
+    def refused(addr: str, forwarded: str) -> int:
+        return c.post("/requests.json", data={"api_key": "wrong"}, headers={"X-Forwarded-For": forwarded},
+                      environ_base={"REMOTE_ADDR": addr}).status_code
+
+    codes = [refused("127.0.0.1", "203.0.113.5") for _ in range(REFUSALS_BURST + 2)]
+    assert codes[:REFUSALS_BURST] == [403] * REFUSALS_BURST and codes[-1] == 429
+    assert refused("127.0.0.1", "203.0.113.6") == 403  # another client behind the same proxy
+    spoofed = [refused("198.51.100.9", f"203.0.113.{i}") for i in range(REFUSALS_BURST + 2)]
+    assert spoofed[-1] == 429  # not a proxy: counted under its own address, whatever it writes
+    with pytest.raises(ValueError, match="not an IP address or network"):
+        ReportsFeed.model_validate(raw | {"trusted_proxies": ["proxy.example"]})
+
+
 def test_a_rate_limiter_keeps_a_bounded_number_of_keys() -> None:
     """Keys may be addresses made up by the thousand: every call past MAX_KEYS scanned all buckets
     under the lock (milliseconds each, growing) and none was forgotten while they were recent."""

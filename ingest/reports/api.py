@@ -30,6 +30,7 @@ from ingest.reports.wording import Worded, answer_language, http_text
 from ioc.events import Event
 from ioc.feeds.reports.records import FieldReport, ReportStatusChange
 from ioc.feeds.reports.settings import ReportsFeed
+from ioc.http_proxies import ProxyTrust
 from ioc.records import unkeepable
 
 Publish = Callable[[list[Event]], None]  # records of one report, sent together
@@ -144,6 +145,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     limiter = RateLimiter()
     refusals = RateLimiter()  # refused posts per client address
     keys = {c.api_key: (name, c) for name, c in cfg.clients.items()}
+    proxies = ProxyTrust(cfg.trusted_proxies)  # behind one, the client is the one it names
     photo_dir = Path(cfg.photo_dir)
     app = Flask("ioc.reports.open311")
     app.config["MAX_CONTENT_LENGTH"] = cfg.max_photos * cfg.max_photo_bytes + FORM_TEXT_BYTES
@@ -219,7 +221,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             return accept(_fmt(fmt), shown)
         except (Refused, HTTPException) as exc:  # a refused post leaves a dead letter with its reason
             reason = exc.description if isinstance(exc, Refused) else f"{exc.code}: {exc.description}"
-            if not shown["client"] and not refusals.allow(_address_key(request.remote_addr or ""),
+            if not shown["client"] and not refusals.allow(_address_key(proxies.client_address(request) or ""),
                                                           REFUSALS_PER_MINUTE, REFUSALS_BURST):
                 # an address without a known key posting refusal after refusal: counted, not kept
                 dead_letter(str(reason), None)

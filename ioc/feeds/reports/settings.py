@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ioc.http_proxies import checked_networks
 
 Minutes = Annotated[float, Field(gt=0, le=60 * 24 * 90)]
 
@@ -62,6 +64,14 @@ class ReportsFeed(BaseModel):
     duplicate_metres: Annotated[float, Field(gt=0)] = 50
     duplicate_minutes: Minutes = 120
     jurisdiction_id: str = "hue.gov.vn"
+    # the reverse proxies in front of the intake (addresses or networks): a post arriving from one is
+    # counted under the client its X-Forwarded-For names, else every client would share the proxy's
+    trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return checked_networks(value)
 
     @model_validator(mode="after")
     def _unique_keys(self) -> ReportsFeed:
