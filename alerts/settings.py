@@ -175,6 +175,18 @@ class AuthSettings(BaseModel):
     # how long a login waits for one (or for the try before it from its address) before a 503
     hash_slots: int = Field(default=2, ge=1, le=64)
     hash_slot_wait_seconds: float = Field(default=5.0, gt=0, le=60)
+    # the least role a page needs, by its address (``{"/reports311/" = "operator"}``: a wall's kiosk
+    # account, a viewer, then never shows citizens' photos); a page named here needs a login
+    page_roles: dict[str, Literal["viewer", "operator", "duty_officer", "analyst", "admin"]] = Field(
+        default_factory=dict)
+
+    @field_validator("page_roles")
+    @classmethod
+    def _page_paths(cls, value: dict[str, str]) -> dict[str, str]:
+        for path in value:
+            if not path.startswith("/") or path == "/" or any(c in path for c in "?#") or ".." in path:
+                raise ValueError(f"{path!r} is not a page's address such as /reports311/")
+        return value
 
 
 def _default_policies() -> list[EscalationPolicy]:

@@ -21,7 +21,9 @@ Installed on the Flask server that carries the Dash apps (:func:`install`):
   its key frames: people are on them) needs one unless
   ``alerts.auth.cameras_require_login`` is off; the wall and the other pages
   stay open unless ``alerts.auth.wall_requires_login`` is set. Any session
-  will do there, e.g. a ``viewer`` kiosk account on the wall's screen.
+  will do there, e.g. a ``viewer`` kiosk account on the wall's screen, unless
+  ``alerts.auth.page_roles`` names a page's least role (``{"/reports311/" = "operator"}``): a
+  session below it is answered 403 there, saying why.
 - Every answer carries the security headers of :mod:`dashboards.http_security`; an answer to a
   request with a session, of a page that needs one, or of the login routes is ``no-store`` (a
   control room's shared browser keeps nothing of it after a logout), the pages' static files
@@ -45,7 +47,7 @@ from urllib.parse import quote, urlsplit
 from flask import Flask, Response, g, has_request_context, redirect, request
 from flask.typing import ResponseReturnValue
 
-from alerts.lifecycle import label
+from alerts.lifecycle import label, role_rank
 from alerts.people import NAME_RE, LoginBusy, LoginRefused, People, Principal
 from alerts.settings import AuthSettings
 from dashboards.activity import by_a_person
@@ -206,11 +208,27 @@ class Auth:
         if endpoint in PUBLIC_ENDPOINTS or is_static(endpoint):
             return None
         route = request.url_rule.rule if request.url_rule is not None else request.path
-        if self.needs_login(route) and principal() is None:
+        who = principal()
+        if self.needs_login(route) and who is None:
             if request.method == "GET" and "text/html" in request.headers.get("Accept", ""):
                 return redirect(f"/login?next={quote(request.full_path.rstrip('?'), safe='/')}", code=302)
             return Response(self._said("Log in first."), status=401, mimetype="text/plain")
+        need = self.role_needed(route)
+        if need is not None and who is not None and role_rank(who.role) < role_rank(need):
+            log.warning("refused %s %s to %s (%s): the page needs %s", request.method, request.path, who.name,
+                        who.role, need)
+            from dashboards.i18n import page_language, t
+
+            lang = page_language(self.language)
+            said = t("This page needs a {need} or above; you are logged in as {role}.", lang,
+                     need=t(label(need), lang), role=t(label(who.role), lang))
+            return Response(said, status=403, mimetype="text/plain")
         return None
+
+    def role_needed(self, route: str) -> str | None:
+        """The least role ``[alerts.auth] page_roles`` asks of a route (the longest prefix named), if any."""
+        named = [prefix for prefix in self.settings.page_roles if under(route, prefix.rstrip("/"))]
+        return self.settings.page_roles[max(named, key=len)] if named else None
 
     def needs_login(self, route: str) -> bool:
         """Whether a route (a matched rule, or the path of an unmatched request) needs a session."""
@@ -219,6 +237,8 @@ class Auth:
         if any(under(route, prefix) for prefix in guarded):
             return True
         if self.settings.cameras_require_login and under(route, CAMERAS_PREFIX):
+            return True
+        if self.role_needed(route) is not None:
             return True
         return self.settings.wall_requires_login
 

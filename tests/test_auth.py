@@ -265,6 +265,43 @@ def test_only_a_persons_requests_keep_a_session_from_idling_out(plain_store: Sto
     assert callback(officer, "f-feed.value", **{"X-IOC-Activity": "input"}) == 401  # ended: log in again
 
 
+def test_a_page_may_need_more_than_a_login_where_the_city_says_so(plain_store: Store) -> None:
+    """``[alerts.auth] page_roles``: a wall's kiosk account (a viewer) may read every page that needs a
+    login, citizens' photos included; a city can say a page needs an operator or above."""
+    settings = AuthSettings(page_roles={"/reports311/": "operator", "/sea/": "duty_officer"})
+    people = People(plain_store.pool, settings)
+    _cheap_user(plain_store, "wall-1", "viewer")
+    _cheap_user(plain_store, "hoa", "operator")
+    server = Flask(__name__)
+    install_auth(server, people, settings, language="vi")
+    server.add_url_rule("/reports311/", "r311", lambda: "the reports")
+    server.add_url_rule("/reports311/photo/<sha>", "photo", lambda sha: "jpeg bytes")
+    server.add_url_rule("/sea/", "sea", lambda: "the sea map")
+    server.add_url_rule("/console/", "console", lambda: "the console")
+
+    def client_of(name: str | None) -> Any:
+        client = server.test_client()
+        if name is not None:
+            token, _ = people.start_session(next(u for u in people.users() if u.name == name), "127.0.0.1")
+            client.set_cookie("ioc_session", token)
+        return client
+
+    kiosk, operator, nobody = client_of("wall-1"), client_of("hoa"), client_of(None)
+    for path in ("/reports311/", "/reports311/photo/ab12"):
+        refused = kiosk.get(path)
+        assert refused.status_code == 403 and "jpeg" not in refused.get_data(as_text=True)
+        assert refused.get_data(as_text=True) == (
+            "Trang này cần vai trò điều hành viên trở lên; bạn đang đăng nhập với vai trò người xem.")
+        assert operator.get(path).status_code == 200
+    assert kiosk.get("/console/").status_code == 200  # a page not named: any login, as before
+    assert operator.get("/sea/").status_code == 403  # the longest prefix named decides
+    assert nobody.get("/sea/", headers={"Accept": "text/html"}).status_code == 302  # named: a login first
+    with pytest.raises(ValueError, match="page_roles"):
+        AuthSettings(page_roles={"/reports311/": "chief"})
+    with pytest.raises(ValueError, match="not a page's address"):
+        AuthSettings(page_roles={"reports311": "operator"})
+
+
 def test_ioc_users_command(
     plain_store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
