@@ -33,7 +33,7 @@ def rules_from_text(settings: Settings, text: str, origin: Any = "rules file") -
         raise ConfigError("{origin}: not valid TOML: {reason}", origin=origin, reason=exc) from None
     except RecursionError:  # x = [[[[...]]]] thousands deep: tomllib reads nesting by recursion
         raise ConfigError("{origin}: not valid TOML: {reason}", origin=origin,
-                          reason="nested too deeply") from None
+                          reason=ConfigError("nested too deeply")) from None
     if not isinstance(doc.get("rules"), dict):
         raise ConfigError("{origin}: no [rules] table", origin=origin)
     unknown = sorted(set(doc) - {"rules"})

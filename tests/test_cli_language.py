@@ -98,6 +98,7 @@ def test_configuration_errors_are_said_in_the_command_lines_language(tmp_path: P
     with pytest.raises(ConfigError) as deep:  # a rules file of `ioc replay --rules` nested 5,000 deep
         rules_from_text(settings, "x = " + "[" * 5000 + "]" * 5000 + "\n", "edited")
     assert str(deep.value) == "edited: not valid TOML: nested too deeply"
+    assert deep.value.said("vi") == "edited: không phải TOML hợp lệ: lồng nhau quá sâu"
     with pytest.raises(ConfigError) as negative:
         rules_from_text(settings, "[rules.vessels.ais_gap]\ngap_minutes = -5\n", "edited")
     said = negative.value.said("vi")

@@ -48,7 +48,8 @@ def check_config(path: Path, lang: str = "en") -> tuple[Settings | None, list[st
     except tomllib.TOMLDecodeError as exc:  # the position and what was expected: Python's own words
         return None, [gettext("ioc", "(file): not valid TOML: {reason}", lang, reason=exc)]
     except RecursionError:  # arrays or tables nested hundreds deep
-        return None, [gettext("ioc", "(file): not valid TOML: {reason}", lang, reason="nested too deeply")]
+        return None, [gettext("ioc", "(file): not valid TOML: {reason}", lang,
+                              reason=gettext("ioc", "nested too deeply", lang))]
     unknown = [gettext("ioc", "{key}: not a section of the settings", lang, key=key)
                for key in doc if key not in Settings.model_fields]
     try:
