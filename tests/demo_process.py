@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -60,18 +59,19 @@ def running_demo(*args: str, start_timeout: float = 120, root: Path = ROOT) -> I
         assert demo.url, demo.output
         yield demo
     finally:
+        seen = len(demo.lines)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:  # where it is stuck (``ioc`` answers SIGUSR1 with its stacks)
-            seen = len(demo.lines)
             proc.send_signal(signal.SIGUSR1)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
-            print("--- ioc demo did not stop in 30 s; its threads:\n" + "".join(demo.lines[seen:]))
-            os.kill(proc.pid, signal.SIGKILL)
+            print("--- ioc demo did not stop in 30 s; what it said since, and its threads:\n"
+                  + "".join(demo.lines[seen:]))
+            proc.kill()  # not os.kill: the demo may have ended meanwhile, and its PID been reaped
             proc.wait()
         reader.join(timeout=5)
         demo.returncode = proc.returncode

@@ -276,6 +276,7 @@ class Runtime:
     def stop(self, drain_s: float = 3.0) -> None:
         """Stop ingest, let the consumers drain and commit, then stop the rest."""
         self._stop_beats.set()
+        began = time.monotonic()
         for stage in sorted({w.stage for w in self.workers}):
             group = [w for w in self.workers if w.stage == stage]
             for w in group:
@@ -283,6 +284,11 @@ class Runtime:
             for w in group:
                 if w.thread is not None:
                     w.thread.join(timeout=drain_s + 10)
+                    if w.thread.is_alive():  # left behind (a daemon thread): say which, for the log
+                        log.warning("worker %s did not stop in %.0f s; going on without it", w.name,
+                                    drain_s + 10)
+            log.info("stage %d stopped (%d workers) %.1f s after the stop began", stage, len(group),
+                     time.monotonic() - began)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         self.record_health(stopped=True)
@@ -294,3 +300,4 @@ class Runtime:
             self.bus.close()
         if self.embedded is not None:
             self.embedded.stop()
+        log.info("stopped %.1f s after the stop began", time.monotonic() - began)
