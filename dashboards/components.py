@@ -27,9 +27,10 @@ from ioc.health import FeedHealth
 from ioc.store.queries import AlertRow, LatestValue, RoleHealth, SeriesPoint
 
 ASSETS = Path(__file__).parent / "assets"  # every page's stylesheets and browser callbacks
-# what every page loads: the theme, the clock, the banner that says when data is not live, and the
-# mark of a person's requests (a session idles out without them)
-SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js", "truth.css", "truth.js", "activity.js")
+# what every page loads: the theme, the clock, the banner that says when data is not live, the
+# mark of a person's requests (a session idles out without them) and the refreshes' pacing
+SHARED_ASSETS: tuple[str, ...] = ("theme.css", "clock.js", "truth.css", "truth.js", "activity.js",
+                                  "pacing.js")
 #: the same for pages written as plain HTML (press, reports, screens), served from the console's assets
 SHARED_TAGS = ('<link rel="stylesheet" href="/console/assets/theme.css">'
                '<link rel="stylesheet" href="/console/assets/truth.css">'

@@ -31,6 +31,7 @@ from dashboards import components as c
 from dashboards.deep_links import query_arg
 from dashboards.freshness import FEED_PAGES, feed_title
 from dashboards.i18n import clock_texts, page_language, t, when
+from dashboards.pacing import pace, paced_interval
 from dashboards.registry import navigation_split
 from dashboards.shared_reads import SharedReads
 from ioc.config import Settings, Station
@@ -240,8 +241,8 @@ def layout(view: WallView) -> html.Div:
                 ],
                 className="wall-main",
             ),
-            dcc.Interval(id="tick", interval=refresh),
-            dcc.Interval(id="chart-tick", interval=chart_interval_ms(refresh)),
+            *paced_interval("tick", refresh),
+            *paced_interval("chart-tick", chart_interval_ms(refresh)),
             dcc.Interval(id="clock-tick", interval=1000),
             dcc.Store(id="last-update"),
             dcc.Store(id="chart-figures"),  # the charts' new figures, on their way to the graphs
@@ -296,6 +297,8 @@ def register_callbacks(app: dash.Dash, view: WallView) -> None:
             log.info("wall: not warmed: %s", exc)
 
     threading.Thread(target=warm, name="wall-warm", daemon=True).start()
+
+    pace(app, "tick", "chart-tick")
 
     @app.callback(
         Output("kpi-stored", "children"),

@@ -275,6 +275,47 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
 
 
 @pytest.mark.browser
+def test_a_link_slower_than_the_refresh_slows_the_console_never_freezes_it(
+    console_store: Store, base_url: str, chrome: object
+) -> None:
+    """Each answer takes 2.5 refreshes to arrive (Chromium's own network emulation on a real server).
+    Dash drops a callback's answer still on its way when the same callback is asked again, so with
+    a plain 1 s ``Interval`` the detail pane never filled after ``j``; paced, it fills, and an alert
+    raised meanwhile still reaches the grid."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    refresh_ms = _settings().web.refresh_ms
+    ids = _seed(console_store)
+    driver = chrome
+    _login(driver, base_url, "lan")
+    wait = WebDriverWait(driver, 90, poll_frequency=0.2, ignored_exceptions=[StaleElementReferenceException])
+    wait.until(lambda d: _text(d, "#fig-critical .ctile-value") == "2")
+    driver.execute_cdp_cmd("Network.enable", {})  # type: ignore[attr-defined]
+    driver.execute_cdp_cmd("Network.emulateNetworkConditions", {  # type: ignore[attr-defined]
+        "offline": False, "latency": refresh_ms * 5 // 2, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        driver.find_element(By.ID, "help-line").click()  # type: ignore[attr-defined]
+        _key(driver, "j")
+        wait.until(lambda d: "Water level above 2.0 m" in _text(d, "#detail-title"))
+        assert AlertService(console_store.pool).get(ids["flood"]).state == "open"
+
+        # the refreshes go on at the link's pace: a new critical alert is counted and listed
+        AlertService(console_store.pool).apply(AlertSignal(
+            time=datetime.now(UTC), source_id="hue-gauge-3", detector="threshold", rule="flood2",
+            fingerprint="threshold:flood2:hue-gauge-3", status="firing", severity="critical",
+            title="Water level above 2.0 m at Kim Long", area="Kim Long", details={}))
+        wait.until(lambda d: _text(d, "#fig-critical .ctile-value") == "3")
+        wait.until(lambda d: "Kim Long" in _text(d, ".ag-center-cols-container"))
+        # ...and the timer's ticks that came while a refresh was out were held back, not sent
+        assert driver.execute_script("return window.__iocPacing.held;") > 0  # type: ignore[attr-defined]
+        assert "Water level above 2.0 m" in _text(driver, "#detail-title")  # the selection held
+    finally:
+        driver.execute_cdp_cmd("Network.emulateNetworkConditions", {  # type: ignore[attr-defined]
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+
+@pytest.mark.browser
 def test_a_viewer_cannot_change_alerts(console_store: Store, base_url: str, chrome: object) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

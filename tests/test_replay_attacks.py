@@ -56,7 +56,7 @@ def running(store: Store, requested_by: str) -> int:
 
 
 def pause(client: Any, headers: dict[str, str], run_id: int) -> Any:
-    return callback(client, headers, "replay-tick.disabled",
+    return callback(client, headers, "replay-tick-timer.disabled",
                     {"replay-pause.n_clicks": 1, "replay-play.n_clicks": 0, "replay-run.value": run_id},
                     "replay-pause.n_clicks")
 

@@ -57,10 +57,12 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
         lambda d: d.find_elements(By.CSS_SELECTOR, "#services-overdue tbody tr")
     )
     wait_until_still(driver)
-    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    # read by script, in one go: each refresh draws the page again, and an element found by one
+    # call can be gone by the next (StaleElementReferenceException)
+    text, tiles = driver.execute_script(  # type: ignore[attr-defined]
+        "return [document.body.innerText, document.getElementById('services-tiles').innerText];")
     assert "Dịch vụ hành chính công" in text and "MÔ PHỎNG" in text and "Danh sách hồ sơ quá hạn" in text
     assert "Trực tuyến mức độ 4" in text
-    tiles = driver.find_element(By.ID, "services-tiles").text  # type: ignore[attr-defined]
     assert str(overdue) in tiles.replace(".", "").replace(",", "")
     # each department against its own target: Sở Tư pháp's is configured, the others have the default
     # read in one go: the page is drawn again on each refresh, elements found earlier go stale
@@ -79,9 +81,9 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
-        lambda d: "Public administrative services" in d.find_element(By.TAG_NAME, "body").text
+        lambda d: "Public administrative services" in d.execute_script("return document.body.innerText;")
     )
     wait_until_still(driver)
-    text = driver.find_element(By.TAG_NAME, "body").text  # type: ignore[attr-defined]
+    text = driver.execute_script("return document.body.innerText;")  # type: ignore[attr-defined]
     assert "SIMULATED" in text and "Overdue dossiers" in text and "Online, level 3" in text
     driver.save_screenshot(str(ARTIFACTS / "services-en.png"))  # type: ignore[attr-defined]

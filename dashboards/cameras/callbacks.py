@@ -21,6 +21,7 @@ from dashboards.cameras.traffic import traffic_block
 from dashboards.deep_links import query_arg, time_arg
 from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
+from dashboards.pacing import pace
 from dashboards.shared_reads import SharedReads
 from ioc.feeds.cameras.traffic_queries import latest_traffic
 from ioc.store import camera_queries as cq
@@ -50,6 +51,8 @@ def register_callbacks(app: dash.Dash, view: CameraView) -> None:
     """Wire the page's callbacks onto ``app`` (never the global callback list)."""
     tz = view.tz
     shared = SharedReads(view.settings.web.shared_read_s)
+
+    pace(app, "cam-tick", "cam-chart-tick")
 
     @app.callback(
         *[Output({"type": kind, "camera": ALL}, prop) for _, kind, prop in TILE_PARTS],

@@ -8,6 +8,7 @@ from dashboards import components as c
 from dashboards.cameras.model import GRAPH_CONFIG, CameraView, grid_shape
 from dashboards.cameras.tiles import _tile
 from dashboards.i18n import clock_texts, page_language, t
+from dashboards.pacing import paced_interval
 
 
 def layout(view: CameraView) -> html.Div:
@@ -90,8 +91,8 @@ def layout(view: CameraView) -> html.Div:
                 role="dialog",
                 **{"aria-modal": "true", "aria-labelledby": "cam-detail-title"},
             ),
-            dcc.Interval(id="cam-tick", interval=refresh),
-            dcc.Interval(id="cam-chart-tick", interval=max(refresh, 5000)),
+            *paced_interval("cam-tick", refresh),
+            *paced_interval("cam-chart-tick", max(refresh, 5000)),
             dcc.Interval(id="cam-clock-tick", interval=1000),
             dcc.Store(id="cam-selected", data=None),
             dcc.Store(id="cam-at", data=None),  # a link's time (the alert's): its frame, not the newest

@@ -30,6 +30,7 @@ from dashboards.console.grid import grid_rows
 from dashboards.console.layout import _tile_children
 from dashboards.console.view import BUTTONS, SILENCE_CHOICES, TIME_WINDOWS, ConsoleView
 from dashboards.i18n import page_language, t
+from dashboards.pacing import pace, timer_of
 from dashboards.shared_reads import SharedReads
 
 log = logging.getLogger(__name__)
@@ -335,12 +336,13 @@ def register_callbacks(app: dash.Dash, view: ConsoleView) -> None:
             "notice-banner show" + (" critical" if critical else ""),
         )
 
+    pace(app, "console-tick")
     app.clientside_callback(ClientsideFunction("console", "keys"), Output("keys-sink", "data"),
                             Input("console-config", "data"))
     app.clientside_callback(
         ClientsideFunction("ioc", "clock"),
         Output("console-clock", "children"),
-        Input("console-tick", "n_intervals"),
+        Input(timer_of("console-tick"), "n_intervals"),  # the clock goes on while a refresh is out
         State("console-config", "data"),
     )
     app.clientside_callback(

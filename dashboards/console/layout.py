@@ -26,6 +26,7 @@ from dashboards.console.view import (
     ConsoleView,
 )
 from dashboards.i18n import clock_texts, dropdown_labels, page_language, t
+from dashboards.pacing import paced_interval
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +342,7 @@ def layout(view: ConsoleView) -> html.Div:
                 className="console-main",
             ),
             html.Footer(t(HELP, lang), className="help-line", id="help-line"),
-            dcc.Interval(id="console-tick", interval=max(1000, view.settings.web.refresh_ms)),
+            *paced_interval("console-tick", max(1000, view.settings.web.refresh_ms)),
             dcc.Store(id="selected", data=None),
             dcc.Store(id="action-done", data=0),
             dcc.Store(id="notice-seen", data=last_notice),

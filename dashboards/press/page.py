@@ -23,6 +23,7 @@ from psycopg_pool import ConnectionPool
 
 from dashboards import components as c
 from dashboards.i18n import page_language
+from dashboards.pacing import pace, paced_interval
 from dashboards.press.panels import panels
 from dashboards.signatures import signature
 from ioc.config import Settings
@@ -165,11 +166,13 @@ def create_press_page(server: Flask, pool: ConnectionPool, settings: Settings) -
                 className="press-filter"),
             html.Div(body := content(pool, settings, lang, department), id="press-body"),
             dcc.Store(id="press-sent", data=signature(body)),  # the digest of the body this screen has
-            dcc.Interval(id="press-refresh", interval=settings.web.refresh_ms * 2),
+            *paced_interval("press-refresh", settings.web.refresh_ms * 2),
             dcc.Store(id="press-lang", data=lang),
         ], className="security-page press-page", lang=lang)
 
     app.layout = layout
+
+    pace(app, "press-refresh")
 
     @app.callback(Output("press-body", "children"), Output("press-sent", "data"),
                   Input("press-refresh", "n_intervals"), Input("press-department", "value"),

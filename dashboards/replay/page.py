@@ -21,6 +21,7 @@ from flask import Flask
 from dashboards import auth
 from dashboards import components as c
 from dashboards.i18n import page_language
+from dashboards.pacing import pace, paced_interval, timer_of
 from dashboards.replay import view as v
 from ioc.config import ConfigError, Settings
 from ioc.feeds import FEEDS
@@ -161,8 +162,8 @@ def layout(pool: Any, settings: Settings) -> html.Div:
         html.Div(id="replay-alerts-box"),
         html.H3(t("Back-test: the edited rules against the configured ones", lang)),
         html.Div(id="replay-backtest-box"),
-        dcc.Interval(id="replay-poll", interval=1000),
-        dcc.Interval(id="replay-tick", interval=1000, disabled=True),
+        *paced_interval("replay-poll", 1000),
+        *paced_interval("replay-tick", 1000, disabled=True),
         dcc.Store(id="replay-info"),
         dcc.Store(id="replay-lang", data=lang),
     ], className="security-page replay-page", lang=lang)
@@ -188,6 +189,8 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
     app = c.page_app(server, PREFIX, "Replay", "feed-page.css", "replay.css", settings=settings)
     app.layout = lambda: layout(pool, settings)
     tz = settings.timezone
+
+    pace(app, "replay-poll", "replay-tick")
 
     @app.callback(Output("replay-message", "children"), Output("replay-run", "options", allow_duplicate=True),
                   Output("replay-run", "value", allow_duplicate=True), Input("replay-start", "n_clicks"),
@@ -220,7 +223,7 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
         return (v.progress(run, lang), run_options(recent, lang, tz), info_of(run),
                 v.backtest_table(run.result if run else None, lang, tz))
 
-    @app.callback(Output("replay-tick", "disabled"), Input("replay-play", "n_clicks"),
+    @app.callback(Output(timer_of("replay-tick"), "disabled"), Input("replay-play", "n_clicks"),
                   Input("replay-pause", "n_clicks"), State("replay-run", "value"), prevent_initial_call=True)
     def play_pause(_: int, __: int, run_id: int | None) -> bool:
         playing = ctx.triggered_id == "replay-play"

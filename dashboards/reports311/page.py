@@ -20,6 +20,7 @@ from flask import Flask
 
 from dashboards import components as c
 from dashboards.i18n import page_language
+from dashboards.pacing import pace, paced_interval
 from dashboards.reports311.figures import Case, age_hours, cases, on_time_rate, queue, week_start
 from ioc.config import Settings
 from ioc.feeds.reports.config import configured_feed
@@ -236,11 +237,13 @@ def create_reports311_page(server: Flask, pool: Any, settings: Settings) -> dash
                 html.Div(parts["queues"], id=PARTS["queues"]),
                 html.Div(parts["ontime"], id=PARTS["ontime"]),
             ], className="r311-grid"),
-            dcc.Interval(id="r311-refresh", interval=settings.web.refresh_ms * 4),
+            *paced_interval("r311-refresh", settings.web.refresh_ms * 4),
             dcc.Store(id="r311-lang", data=lang),
         ], className="security-page", lang=lang)
 
     app.layout = layout
+
+    pace(app, "r311-refresh")
 
     @app.callback([Output(PARTS[p], "children") for p in PARTS],
                   Input("r311-refresh", "n_intervals"), State("r311-lang", "data"), prevent_initial_call=True)

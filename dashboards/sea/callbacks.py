@@ -17,6 +17,7 @@ from dash.exceptions import PreventUpdate
 from dashboards.deep_links import int_arg
 from dashboards.formats import Formats
 from dashboards.i18n import page_language, t
+from dashboards.pacing import pace, timer_of
 from dashboards.sea.basemap import SeaView, TrackSet
 from dashboards.sea.layout import vessel_refresh_ms
 from dashboards.sea.panel import alert_items, counts_children, details_children, simulated_note
@@ -169,6 +170,8 @@ def details_update(view: SeaView, selected: dict[str, Any] | None, hours: int | 
 
 def register_callbacks(app: dash.Dash, view: SeaView) -> None:
     """Wire the page's callbacks onto ``app`` (never the global callback list)."""
+    pace(app, "sea-tick", "sea-track-tick")
+
     @app.callback(
         Output("sea-vessels", "data"),
         Output("sea-counts", "children"),
@@ -180,7 +183,7 @@ def register_callbacks(app: dash.Dash, view: SeaView) -> None:
         Output("sea-options-sig", "data"),
         Output("sea-asof", "children"),
         Output("sea-last-update", "data"),
-        Output("sea-tick", "interval"),
+        Output(timer_of("sea-tick"), "interval"),  # the pace of a fleet of this size
         Input("sea-tick", "n_intervals"),
         State("sea-list-sig", "data"),
         State("sea-options-sig", "data"),

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from dashboards import components as c
 from dashboards.i18n import clock_texts, dropdown_labels, page_language, t
+from dashboards.pacing import paced_interval
 from dashboards.sea.basemap import SeaView, base_figure
 from dashboards.sea.panel import _legend
 from dashboards.sea.style import BUSY_FLEET, DEFAULT_TRACK_HOURS, EMPTY_FIGURE, GRAPH_CONFIG, HOURS_OPTIONS
@@ -106,8 +107,8 @@ def layout(view: SeaView) -> html.Div:
                 ],
                 className="sea-main",
             ),
-            dcc.Interval(id="sea-tick", interval=refresh_ms(settings)),
-            dcc.Interval(id="sea-track-tick", interval=track_refresh_ms(settings)),
+            *paced_interval("sea-tick", refresh_ms(settings)),
+            *paced_interval("sea-track-tick", track_refresh_ms(settings)),
             dcc.Interval(id="sea-clock-tick", interval=1000),
             dcc.Store(id="sea-base", data=base),
             dcc.Store(id="sea-vessels"),

@@ -23,6 +23,7 @@ from dashboards import auth
 from dashboards import components as c
 from dashboards.deep_links import int_arg
 from dashboards.i18n import page_language
+from dashboards.pacing import pace, paced_interval
 from dashboards.security.grid import RAW_ROLES, events_grid, grid_rows
 from dashboards.security.scope import AlertScope, scope_of
 from ioc.config import Settings
@@ -131,11 +132,13 @@ def create_security_page(server: Flask, pool: Any, settings: Settings) -> dash.D
                                    id="security-grid-head"),
                           events_grid(lang, _may_read_raw(), [])], className="sec-events"),
             dcc.Location(id="security-url", refresh=False),
-            dcc.Interval(id="security-refresh", interval=settings.web.refresh_ms * 2),
+            *paced_interval("security-refresh", settings.web.refresh_ms * 2),
             dcc.Store(id="security-lang", data=lang),
         ], className="security-page", lang=lang)
 
     app.layout = layout
+
+    pace(app, "security-refresh")
 
     @app.callback(Output("security-body", "children"), Input("security-refresh", "n_intervals"),
                   Input("security-lang", "data"))

@@ -18,6 +18,7 @@ from flask import Flask
 from dashboards import components as c
 from dashboards.formats import Formats
 from dashboards.i18n import page_language
+from dashboards.pacing import pace, paced_interval
 from ioc.config import Settings
 from ioc.feeds.services import queries as q
 from ioc.feeds.services.settings import ServicesRuleSettings
@@ -195,7 +196,7 @@ def create_services_page(server: Flask, pool: Any, settings: Settings) -> dash.D
                     className="sec-header",
                 ),
                 html.Div(content(pool, settings, lang, datetime.now(UTC)), id="services-body"),
-                dcc.Interval(id="services-refresh", interval=settings.web.refresh_ms * 4),
+                *paced_interval("services-refresh", settings.web.refresh_ms * 4),
                 dcc.Store(id="services-lang", data=lang),
             ],
             className="security-page",
@@ -203,6 +204,8 @@ def create_services_page(server: Flask, pool: Any, settings: Settings) -> dash.D
         )
 
     app.layout = layout
+
+    pace(app, "services-refresh")
 
     @app.callback(
         Output("services-body", "children"),
