@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from alerts import lifecycle as lc
 from dashboards.reports.charts import bar_chart, stacked_severity_chart
 from dashboards.reports.figures import ReportFigures
 from ioc.i18n import Translator, format_number, format_time, render
@@ -54,6 +55,9 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
         pct=lambda v: f"{format_number(100 * v, lang, 1)}%",  # as CLDR writes it: 81,4%
         title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
         svg=Markup,
+        # the timeline's words in the report's language, as the console's history says them
+        action=lambda a: tr(lc.PAST.get(a, a)), state=lambda s: tr(s) if s else "–",
+        actor=lambda a: tr(a) if a == lc.SYSTEM else a,
         alert_title=lambda a: render("alerts", a.get("title_template"), a.get("title_params"), lang,
                                      a["title"]),  # an alert's title in the report's language
         period=f"{when(figures.start)} – {when(figures.end)}",
