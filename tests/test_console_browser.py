@@ -274,6 +274,62 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
     assert not errors, errors
 
 
+#: a refresh's rows land in the grid right after the officer's choice of row (the next
+#: ``selectionChanged`` event; ``arguments[0]``: also one the grid reports as made by its API, as the
+#: keyboard's is), as they can on any tick: the same rows, a second older
+_REFRESH_LANDS = """
+const api = dash_ag_grid.getApi('alert-grid');
+const anySource = arguments[0];
+window.__refreshLanded = 0;
+const land = function (e) {
+    if (!anySource && String(e.source || '').startsWith('api')) { return; }
+    api.removeEventListener('selectionChanged', land);
+    const rows = [];
+    api.forEachNode(n => rows.push(Object.assign({}, n.data, {ageSeconds: n.data.ageSeconds + 1})));
+    window.dash_clientside.set_props('alert-grid', {rowData: rows});
+    window.__refreshLanded += 1;
+};
+api.addEventListener('selectionChanged', land);
+"""
+
+
+@pytest.mark.browser
+def test_a_row_chosen_as_a_refresh_lands_stays_chosen(
+    console_store: Store, base_url: str, chrome: object
+) -> None:
+    """dash-ag-grid passes a selection on to Dash a millisecond later, and rows arriving meanwhile put
+    back the selection Dash had: the chosen row was unselected and its detail never came (the
+    console test's flake under CI load). Both a key and a click now keep it."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _seed(console_store)
+    driver = chrome
+    _login(driver, base_url, "lan")
+    wait = WebDriverWait(driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
+    wait.until(lambda d: _text(d, "#fig-critical .ctile-value") == "2")
+    selected = "return dash_ag_grid.getApi('alert-grid').getSelectedRows().map(r => r.id);"
+    title_at = ("return dash_ag_grid.getApi('alert-grid').getDisplayedRowAtIndex(arguments[0]).data.title"
+                ".split('   ')[0];")
+
+    driver.find_element(By.ID, "help-line").click()  # type: ignore[attr-defined]
+    first = driver.execute_script(title_at, 0)  # type: ignore[attr-defined]
+    driver.execute_script(_REFRESH_LANDS, True)  # type: ignore[attr-defined]
+    _key(driver, "j")
+    wait.until(lambda d: first in _text(d, "#detail-title"))
+    assert driver.execute_script("return window.__refreshLanded;") == 1  # type: ignore[attr-defined]
+    assert len(driver.execute_script(selected)) == 1  # type: ignore[attr-defined]
+
+    third = driver.execute_script(title_at, 2)  # type: ignore[attr-defined]
+    driver.execute_script(_REFRESH_LANDS, False)  # type: ignore[attr-defined]
+    driver.find_element(  # type: ignore[attr-defined]
+        By.CSS_SELECTOR, ".ag-center-cols-container .ag-row[row-index='2'] .ag-cell").click()
+    wait.until(lambda d: third in _text(d, "#detail-title"))
+    assert driver.execute_script("return window.__refreshLanded;") == 1  # type: ignore[attr-defined]
+    assert driver.execute_script(  # type: ignore[attr-defined]
+        "return dash_ag_grid.getApi('alert-grid').getSelectedNodes()[0].rowIndex;") == 2
+
+
 @pytest.mark.browser
 def test_a_link_slower_than_the_refresh_slows_the_console_never_freezes_it(
     console_store: Store, base_url: str, chrome: object

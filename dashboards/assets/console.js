@@ -9,6 +9,18 @@ window.dash_clientside.console = {
             const b = document.getElementById(id);
             if (b && !b.disabled) { b.click(); }
         };
+        // The officer's choice of row goes to Dash at once. dash-ag-grid passes a selection on a
+        // millisecond later, and a refresh's rows arriving meanwhile put back the selection Dash
+        // had (none): the row was unselected and its detail never shown. Selections the grid makes
+        // itself ('api': putting back Dash's own) are not passed on again.
+        const share = function (api) {
+            window.dash_clientside.set_props('alert-grid', {selectedRows: api.getSelectedRows()});
+        };
+        dash_ag_grid.getApiAsync('alert-grid').then(function (api) {
+            api.addEventListener('selectionChanged', function (e) {
+                if (!String(e.source || '').startsWith('api')) { share(api); }
+            });
+        });
         const move = async function (delta) {
             const api = await dash_ag_grid.getApiAsync('alert-grid');
             const n = api.getDisplayedRowCount();
@@ -19,6 +31,7 @@ window.dash_clientside.console = {
             const node = api.getDisplayedRowAtIndex(i);
             if (node) {
                 node.setSelected(true, true);
+                share(api);
                 api.ensureIndexVisible(i);
                 api.setFocusedCell(i, 'title');
             }
