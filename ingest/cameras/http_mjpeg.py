@@ -255,9 +255,11 @@ class HttpMjpegStream:
         try:
             sock.settimeout(wait)
             data = sock.recv(self.CHUNK)
-        except TimeoutError:
-            raise _StreamError(self._late) from None
-        except OSError as exc:
+        except OSError as exc:  # an interrupt() shutting the socket can surface as any of these
+            if self._cancelled:  # (a reset where unread data was left in it)
+                raise _StreamError("interrupted") from None
+            if isinstance(exc, TimeoutError):
+                raise _StreamError(self._late) from None
             raise _StreamError(f"read failed: {type(exc).__name__}: {exc}") from None
         if not data:
             raise _StreamError("interrupted" if self._cancelled else "the camera closed the stream")
