@@ -34,7 +34,7 @@ def served(pg_plain: EmbeddedPostgres) -> Iterator[tuple[str, Store]]:
     StoreWriter(store.pool, store.caps).write(events)
     try:
         targets = {"department_targets": {"Sở Tư pháp": 0.5}}
-        settings = Settings.model_validate({"rules": {"services": targets}})
+        settings = Settings.model_validate({"rules": {"services": targets}, "web": {"refresh_ms": 500}})
         with serving_pages(store.pool, settings) as base:
             yield base, store
     finally:
@@ -74,10 +74,23 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
     assert {target for name, (target, _) in targets.items() if name != "Sở Tư pháp"} == {"95%"}
     assert "svc-below" in {cls for _, cls in targets.values()}  # the simulation has laggards
     # the hostile department reads as its text, cut to fit, never as a link on the chart
-    labels = driver.execute_script(  # type: ignore[attr-defined]
+    labels = WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: (drawn := d.execute_script(
         "return [document.querySelectorAll('.js-plotly-plot a').length,"
-        " Array.from(document.querySelectorAll('.js-plotly-plot .ytick text')).map(e => e.textContent)];")
+        " Array.from(document.querySelectorAll('.js-plotly-plot .ytick text')).map(e => e.textContent)];"))
+        and drawn[1] and drawn)  # the chart's labels are drawn a moment after the chart is placed
     assert labels[0] == 0 and HOSTILE[:35] + "…" in labels[1], labels
+    # a refresh that would send the same body sends nothing: the chart is not placed and drawn again
+    driver.execute_script("""
+        window.__svcMutations = 0; window.__svcAnswers = 0;
+        new MutationObserver(ms => { window.__svcMutations += ms.length; }).observe(
+            document.getElementById('services-body'), {childList: true, subtree: true, characterData: true});
+        const fetched = window.fetch;
+        window.fetch = (...args) => fetched(...args).then(r => {
+            if (String(args[0]).includes('_dash-update-component')) { window.__svcAnswers += 1; }
+            return r; });""")  # type: ignore[attr-defined]
+    WebDriverWait(driver, 60, poll_frequency=0.1).until(
+        lambda d: d.execute_script("return window.__svcAnswers;") >= 2)
+    assert driver.execute_script("return window.__svcMutations;") == 0  # type: ignore[attr-defined]
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
