@@ -203,6 +203,20 @@ def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
     wait.until(lambda d: d.execute_script("return window.__iocFrames;") == 2)
 
 
+def watch_redraws(driver: Any, element_id: str) -> None:
+    """Count from now on the changes of the DOM under ``element_id`` (``window.__iocMutations``) and
+    the page's answered Dash callbacks (``window.__iocAnswers``): a refresh that sends nothing new
+    must leave the page's nodes as they are."""
+    driver.execute_script("""
+        window.__iocMutations = 0; window.__iocAnswers = 0;
+        new MutationObserver(ms => { window.__iocMutations += ms.length; }).observe(
+            document.getElementById(arguments[0]), {childList: true, subtree: true, characterData: true});
+        const fetched = window.fetch;
+        window.fetch = (...args) => fetched(...args).then(r => {
+            if (String(args[0]).includes('_dash-update-component')) { window.__iocAnswers += 1; }
+            return r; });""", element_id)
+
+
 @contextmanager
 def serving_pages(pool: Any, settings: Any, **app_options: Any) -> Iterator[str]:
     """The whole app (every page) on ``pool``, served by waitress from a thread on 127.0.0.1; its URL."""

@@ -20,7 +20,7 @@ from ioc.feeds.press.settings import PressRuleSettings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import serving_pages, wait_until_still
+from tests.browser import serving_pages, wait_until_still, watch_redraws
 from tests.test_security_page import PASSWORD, login
 from tests.waiting import HANG_GUARD_S
 
@@ -106,16 +106,9 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
     wait.until(lambda d: len(texts("#press-articles .article")) == 4)
     driver.execute_script("window.__pressNoReload = true;")  # type: ignore[attr-defined]
     # a refresh that would send the same body sends nothing: the screen's nodes are left as they are
-    driver.execute_script("""
-        window.__pressMutations = 0; window.__pressAnswers = 0;
-        new MutationObserver(ms => { window.__pressMutations += ms.length; }).observe(
-            document.getElementById('press-body'), {childList: true, subtree: true, characterData: true});
-        const fetched = window.fetch;
-        window.fetch = (...args) => fetched(...args).then(r => {
-            if (String(args[0]).includes('_dash-update-component')) { window.__pressAnswers += 1; }
-            return r; });""")  # type: ignore[attr-defined]
-    wait.until(lambda d: d.execute_script("return window.__pressAnswers;") >= 3)
-    assert driver.execute_script("return window.__pressMutations;") == 0  # type: ignore[attr-defined]
+    watch_redraws(driver, "press-body")
+    wait.until(lambda d: d.execute_script("return window.__iocAnswers;") >= 3)
+    assert driver.execute_script("return window.__iocMutations;") == 0  # type: ignore[attr-defined]
     now = datetime.now(UTC)
     writer = StoreWriter(store.pool, store.caps)
     writer.write([article(3, "Sạt lở ở A Lưới, giao thông bị chia cắt", now, places=["A Lưới"],

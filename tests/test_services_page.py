@@ -15,7 +15,7 @@ from ioc.feeds.services.records import DossierEvent
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import serving_pages, wait_until_still
+from tests.browser import serving_pages, wait_until_still, watch_redraws
 
 HOSTILE = '<a href="https://evil.example/phish">Sở Tư pháp</a>'
 
@@ -80,17 +80,10 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
         and drawn[1] and drawn)  # the chart's labels are drawn a moment after the chart is placed
     assert labels[0] == 0 and HOSTILE[:35] + "…" in labels[1], labels
     # a refresh that would send the same body sends nothing: the chart is not placed and drawn again
-    driver.execute_script("""
-        window.__svcMutations = 0; window.__svcAnswers = 0;
-        new MutationObserver(ms => { window.__svcMutations += ms.length; }).observe(
-            document.getElementById('services-body'), {childList: true, subtree: true, characterData: true});
-        const fetched = window.fetch;
-        window.fetch = (...args) => fetched(...args).then(r => {
-            if (String(args[0]).includes('_dash-update-component')) { window.__svcAnswers += 1; }
-            return r; });""")  # type: ignore[attr-defined]
+    watch_redraws(driver, "services-body")
     WebDriverWait(driver, 60, poll_frequency=0.1).until(
-        lambda d: d.execute_script("return window.__svcAnswers;") >= 2)
-    assert driver.execute_script("return window.__svcMutations;") == 0  # type: ignore[attr-defined]
+        lambda d: d.execute_script("return window.__iocAnswers;") >= 2)
+    assert driver.execute_script("return window.__iocMutations;") == 0  # type: ignore[attr-defined]
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
