@@ -56,7 +56,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
         title=tr(KIND_TITLES[kind]), city=city, simulated=simulated, media=media or {},
         svg=Markup,
         # the timeline's words in the report's language, as the console's history says them
-        action=lambda a: tr(lc.PAST.get(a, a)), state=lambda s: tr(s) if s else "–",
+        action=lambda a: tr(lc.PAST.get(a, a)), state=tr,
         actor=lambda a: tr(a) if a == lc.SYSTEM else a,
         alert_title=lambda a: render("alerts", a.get("title_template"), a.get("title_params"), lang,
                                      a["title"]),  # an alert's title in the report's language
