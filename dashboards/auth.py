@@ -51,7 +51,8 @@ from alerts.lifecycle import label, role_rank
 from alerts.people import NAME_RE, LoginBusy, LoginRefused, People, Principal
 from alerts.settings import AuthSettings
 from dashboards.activity import by_a_person
-from dashboards.http_security import ProxyTrust, SecurityHeaders
+from dashboards.http_security import SecurityHeaders
+from ioc.http_proxies import ProxyTrust
 
 log = logging.getLogger(__name__)
 

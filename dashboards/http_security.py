@@ -1,8 +1,7 @@
-"""What every answer of the web server carries for safety, and what to believe of a reverse proxy.
+"""What every answer of the web server carries for safety.
 
-- :class:`~ioc.http_proxies.ProxyTrust` (re-exported): behind the city's reverse proxy the client's
-  address and scheme come from ``X-Forwarded-For`` / ``X-Forwarded-Proto``, but only when the
-  request arrives from an address in ``web.trusted_proxies``; anyone else could write those headers.
+- What to believe of a reverse proxy is :class:`ioc.http_proxies.ProxyTrust` (the web role's
+  ``web.trusted_proxies``; the Open311 intake has its own).
 - :class:`SecurityHeaders`: a Content Security Policy (scripts from this site
   and the Dash pages' own inline scripts by their hashes; framing by this site
   only (a screen's grid of pages), no plugins, forms and fetches to this site only; blob: workers for the sea
@@ -19,9 +18,6 @@ from urllib.parse import urlsplit
 
 from flask import Response
 
-from ioc.http_proxies import ProxyTrust
-
-__all__ = ["ProxyTrust", "SecurityHeaders", "origin"]
 
 def origin(url: str | None) -> str | None:
     """``scheme://host[:port]`` of ``url`` (a tile server, say), or None."""
