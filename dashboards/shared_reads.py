@@ -68,9 +68,12 @@ class SharedReads:
             return True, hit[1]
         return False, None
 
-    def get(self, key: Hashable, read: Callable[[], T], fresh: bool = False) -> T:
+    def get(self, key: Hashable, read: Callable[[], T], fresh: bool = False,
+            worth_serving_stale: Callable[[T], bool] | None = None) -> T:
         """``read()``'s result for ``key``: kept from a read begun less than ``max_age_s`` ago, or new;
-        ``fresh``: new in any case (after a change made from this screen), and kept for the others."""
+        ``fresh``: new in any case (after a change made from this screen), and kept for the others.
+        ``worth_serving_stale``: whether a result past its age is still worth serving while the next is
+        read (an empty one made before the store held anything is not: the request reads itself)."""
         if self.max_age_s <= 0 or key_size(key) > MAX_KEY_CHARS:
             with self._lock:
                 self.reads += 1
@@ -80,7 +83,8 @@ class SharedReads:
             if found and not fresh:
                 return value  # type: ignore[return-value]
             hit = self._kept.get(key)
-            if hit is not None and not fresh and time.monotonic() - hit[0] < self.max_age_s + self.stale_s:
+            if hit is not None and not fresh and time.monotonic() - hit[0] < self.max_age_s + self.stale_s \
+                    and (worth_serving_stale is None or worth_serving_stale(hit[1])):  # type: ignore[arg-type]
                 if key not in self._refreshing:  # one background read makes the next result
                     self._refreshing.add(key)
                     threading.Thread(target=self._refresh, args=(key, read), daemon=True,

@@ -93,6 +93,31 @@ def test_past_its_age_a_result_is_served_while_one_background_read_makes_the_nex
         shared.get("tiles", broken)
 
 
+def test_a_result_not_worth_serving_stale_is_read_again_in_the_request() -> None:
+    """The sea map's tracks, warmed as the page was mounted, were an empty set made before the store
+    held the fleet; served stale while the next was read, a screen opened just after start-up showed
+    no tracks for a whole track tick. A result its page says is not worth serving stale is read
+    again in the request past its age; within its age it is still shared."""
+    shared = SharedReads(max_age_s=60, stale_s=60)
+    worth = len  # an empty list is not worth serving stale
+    assert shared.get("tracks", list, worth_serving_stale=worth) == []
+    assert shared.get("tracks", lambda: [1], worth_serving_stale=worth) == []  # within its age: kept
+    began, value = shared._kept["tracks"]
+    shared._kept["tracks"] = (began - 90, value)  # past its age, within the grace
+    assert shared.get("tracks", lambda: [1, 2], worth_serving_stale=worth) == [1, 2]  # read, not stale
+    began, value = shared._kept["tracks"]
+    shared._kept["tracks"] = (began - 90, value)
+    release = threading.Event()
+
+    def slow() -> list[int]:
+        release.wait()
+        return [3]
+
+    assert shared.get("tracks", slow, worth_serving_stale=worth) == [1, 2]  # worth it: served stale
+    release.set()
+    wait_for(lambda: shared.get("tracks", slow) == [3], "the background read's result")
+
+
 def test_a_key_too_large_to_keep_is_read_for_its_request_alone() -> None:
     """A console filter of 400,000 areas became a key the page kept (38 MB a request, never freed):
     a key over MAX_KEY_CHARS is read each time and never kept, and sizing it stops early."""

@@ -100,7 +100,9 @@ def track_set(view: SeaView, hours: int) -> TrackSet:
     """The thinned tracks of the last ``hours``, shared by every screen showing the page
     (:attr:`SeaView.tracks`): queried at most once every :data:`TRACK_CACHE_S`, and past that age
     still served while one background read builds the next, so no screen waits on the query once a
-    set exists (one that nothing warmed, :func:`warm_page`, is read in the first request)."""
+    set exists (one that nothing warmed, :func:`warm_page`, is read in the first request). An empty
+    set past that age is not served so: warmed as the page was mounted, before the store held the
+    fleet, it left a screen opened just after start-up without tracks for a whole track tick."""
     hours = hours if hours in TRACK_HOURS else DEFAULT_TRACK_HOURS
 
     def build() -> TrackSet:
@@ -110,7 +112,7 @@ def track_set(view: SeaView, hours: int) -> TrackSet:
                                                points=tracks.points, vessels=len(tracks.lines),
                                                body=track_geojson(tracks)))
 
-    return view.tracks.get(hours, build)
+    return view.tracks.get(hours, build, worth_serving_stale=lambda kept: kept.points > 0)
 
 
 def track_set_named(view: SeaView, hours: int, version: int | None) -> TrackSet:
