@@ -22,6 +22,7 @@ import psycopg
 from flask import Flask, Response, request
 from psycopg_pool import ConnectionPool
 
+from dashboards.feed_titles import feed_title
 from dashboards.i18n import BROWSER_LOCALES, page_language, t
 from ioc.config import Settings
 from ioc.store.freshness import feed_freshness
@@ -33,7 +34,6 @@ FEED_PAGES: dict[str, str] = {
     "environment": "/", "vessels": "/sea/", "cameras": "/cameras/", "security": "/security/",
     "press": "/press/", "services": "/services/", "reports": "/reports311/",  # citizens' field reports
 }
-FEED_TITLE_DOMAINS = ("dashboards", "press", "security", "services", "reports", "reports311", "ioc")
 
 
 class StoreWatch:
@@ -61,17 +61,6 @@ def texts(lang: str) -> dict[str, str]:
         "feed_never": t("{feed}: no data yet", lang),
         "unknown": t("unknown", lang),
     }
-
-
-def feed_title(title: str, lang: str) -> str:
-    """A feed's display name in ``lang``, from whichever catalogue holds it."""
-    from ioc import i18n
-
-    for domain in FEED_TITLE_DOMAINS:
-        text = i18n.gettext(domain, title, lang)
-        if text != title:
-            return text
-    return title
 
 
 def freshness_document(pool: ConnectionPool, settings: Settings, lang: str,

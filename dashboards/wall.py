@@ -29,7 +29,8 @@ from alerts.links import feed_of
 from dashboards import auth
 from dashboards import components as c
 from dashboards.deep_links import query_arg
-from dashboards.freshness import FEED_PAGES, feed_title
+from dashboards.feed_titles import feed_title
+from dashboards.freshness import FEED_PAGES
 from dashboards.i18n import clock_texts, page_language, t, when
 from dashboards.pacing import pace, paced_interval
 from dashboards.registry import navigation_split

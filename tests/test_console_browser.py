@@ -205,6 +205,7 @@ def test_duty_officer_acknowledges_and_resolves_with_history(
     driver.find_element(By.ID, "help-line").click()  # type: ignore[attr-defined]  # focus the page, select nothing
     _key(driver, "j")
     wait.until(lambda d: "Water level above 2.0 m" in _text(d, "#detail-title"))
+    assert "Threshold exceeded / flood" in _text(driver, "#detail")  # the rule as people say it
     # the panel re-renders while it fills in: read the link afresh until it settles
     wait.until(lambda d: d.find_element(By.ID, "data-link").get_attribute("href")
                == f"{base_url}/?station=perfume-river")

@@ -110,6 +110,9 @@ def test_report_in_both_languages_prints_to_a_pdf_with_tables_and_charts(plain_s
     # the incidents' timelines say who did what in the report's language, as the console does
     assert "<td>đã xác nhận</td>" in vi and "hệ thống" in vi and "<td>acknowledge</td>" not in vi
     assert "<td>acknowledged</td>" in en and "<td>system</td><td>raised</td><td>open</td>" in en  # no "– →"
+    # each incident and the rule chart name its rule as people say it, not by the detector's code
+    assert "· Vượt ngưỡng ·" in vi and "· Threshold exceeded ·" in en and "· threshold ·" not in vi + en
+    assert ">Vượt ngưỡng<" in vi and ">threshold<" not in vi  # a bar's label in the rule chart
     reader = PdfReader(io.BytesIO(html_to_pdf(en)))
     text = " ".join(page.extract_text() for page in reader.pages)
     for expected in ("Daily incident report", "Alerts by area and severity", "lan", "minh", "hue-co2-3"):

@@ -92,14 +92,22 @@ def test_freshness_says_which_feed_is_stale_since_when_and_when_the_store_is_dow
 
 def test_each_feed_greys_out_its_own_page_and_is_named_in_the_pages_language() -> None:
     """A stale feed marks the page that shows it: the citizens' reports are on /reports311/, not on the
-    managers' /reports/; and every feed's name reads in Vietnamese on a Vietnamese page."""
-    from dashboards.freshness import FEED_PAGES, feed_title
+    managers' /reports/; and every feed's name, and the name of each of its rules (a manager's report
+    heading read "threshold"), reads in Vietnamese on a Vietnamese page."""
+    from dashboards.feed_titles import RULE_TITLES, feed_title, rule_title
+    from dashboards.freshness import FEED_PAGES
     from ioc.feeds import FEEDS
 
     assert FEED_PAGES["reports"] == "/reports311/"
     for spec in FEEDS:
         assert spec.name in FEED_PAGES, spec.name
         assert feed_title(spec.title, "vi") != spec.title, spec.title
+        assert spec.rule_titles, spec.name
+    for detector, title in RULE_TITLES.items():
+        assert rule_title(detector, "en") == title
+        assert rule_title(detector, "vi") not in (title, detector), detector
+    assert rule_title("threshold", "vi") == "Vượt ngưỡng"
+    assert rule_title("retired_rule", "vi") == "retired rule"  # an old alert's rule of no feed now
 
 
 @needs_browser

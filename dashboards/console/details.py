@@ -13,6 +13,7 @@ from alerts.models import Alert
 from alerts.wording import note_in
 from dashboards.components import severity_short, state_label
 from dashboards.console.view import ConsoleView, where
+from dashboards.feed_titles import rule_title
 from dashboards.i18n import t
 from ioc.i18n import gettext
 
@@ -39,7 +40,7 @@ def detail_children(alert: Alert, view: ConsoleView, now: datetime) -> list[Any]
         ),
         _fact(t("Seen", lang), t("×{n}, last {time}", lang, n=f.number(alert.count),
                                  time=f.time(alert.last_seen))),
-        _fact(t("Rule", lang), f"{alert.detector} / {alert.rule}"),
+        _fact(t("Rule", lang), f"{rule_title(alert.detector, lang)} / {alert.rule}"),
     ]
     if alert.acknowledged_by:
         facts.append(_fact(t("Acknowledged", lang), t("{who} at {time}", lang, who=alert.acknowledged_by,

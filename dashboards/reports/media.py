@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from alerts.links import DETECTOR_FEEDS
 from dashboards.reports.charts import track_map
 from ioc.store import replay_queries as rq
 
-VESSEL_DETECTORS = frozenset({"zone_dwell", "ais_gap", "loitering", "encounter", "storm_ban"})
 MMSI = re.compile(r"(?<!\d)\d{9}(?!\d)")
 BEFORE, AFTER = timedelta(hours=1), timedelta(minutes=15)
 FRAME_MARGIN = timedelta(minutes=5)
@@ -61,7 +61,8 @@ def incident_media(pool: Any, incidents: list[dict[str, Any]], keyframes_dir: Pa
     for incident in incidents:
         mine = [r for r in rows if r[0] == incident["id"]]
         media = IncidentMedia()
-        mmsis = sorted({int(m) for _, detector, source, fp in mine if detector in VESSEL_DETECTORS
+        feeds = [(DETECTOR_FEEDS.get(detector), source, fp) for _, detector, source, fp in mine]
+        mmsis = sorted({int(m) for feed, source, fp in feeds if feed == "vessels"
                         for m in MMSI.findall(f"{source} {fp}")})
         if mmsis:
             tracks = rq.tracks_until(pool, incident["last_at"] + AFTER, since=incident["first_at"] - BEFORE,
@@ -69,7 +70,7 @@ def incident_media(pool: Any, incidents: list[dict[str, Any]], keyframes_dir: Pa
             if tracks:
                 lines = {m: [(p.lon, p.lat) for p in pts] for m, pts in tracks.items()}
                 media.track = track_map(lines, title)
-        cameras = sorted({source for _, detector, source, _ in mine if detector not in VESSEL_DETECTORS})
+        cameras = sorted({source for feed, source, _ in feeds if feed == "cameras"})
         if cameras and keyframes_dir is not None:
             for f in rq.keyframes_between(pool, incident["first_at"] - FRAME_MARGIN,
                                           incident["last_at"] + FRAME_MARGIN, cameras, frames_per_incident):

@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from alerts import lifecycle as lc
+from dashboards.feed_titles import rule_title
 from dashboards.reports.charts import bar_chart, stacked_severity_chart
 from dashboards.reports.figures import ReportFigures
 from ioc.i18n import Translator, format_number, format_time, render
@@ -45,8 +46,13 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
     def when(value: Any) -> str:
         return format_time(value, lang, tz, "short") if value is not None else "–"
 
+    by_rule: dict[str, dict[str, int]] = {}  # the rules by their names in this language
+    for detector, counts in figures.by_detector.items():
+        named = by_rule.setdefault(rule_title(detector, lang), {})
+        for severity, n in counts.items():
+            named[severity] = named.get(severity, 0) + n
     charts = {
-        "by_detector": Markup(stacked_severity_chart(figures.by_detector, tr("Alerts by rule and severity"))),
+        "by_detector": Markup(stacked_severity_chart(by_rule, tr("Alerts by rule and severity"))),
         "by_area": Markup(stacked_severity_chart(figures.by_area, tr("Alerts by area and severity"))),
         "hourly": Markup(bar_chart([(when(h), n) for h, n in figures.hourly], tr("Alerts raised per hour"))),
     }
@@ -58,6 +64,7 @@ def render_html(kind: str, figures: ReportFigures, lang: str, tz: str, city: str
         # the timeline's words in the report's language, as the console's history says them
         action=lambda a: tr(lc.PAST.get(a, a)), state=tr,
         actor=lambda a: tr(a) if a == lc.SYSTEM else a,
+        rule=lambda detector: rule_title(detector, lang),
         alert_title=lambda a: render("alerts", a.get("title_template"), a.get("title_params"), lang,
                                      a["title"]),  # an alert's title in the report's language
         period=f"{when(figures.start)} – {when(figures.end)}",

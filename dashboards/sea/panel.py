@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from dash import html
 
 from dashboards import components as c
+from dashboards.feed_titles import rule_title
 from dashboards.formats import Formats
 from dashboards.i18n import t
 from dashboards.sea.style import (
@@ -19,7 +20,6 @@ from dashboards.sea.style import (
     STATE_SHORT,
     STATES,
     ZONE_STYLES,
-    detector_label,
     ship_type_label,
 )
 from dashboards.sea.vessels import VesselRow, fmt_course, fmt_position, fmt_speed
@@ -39,7 +39,7 @@ def alert_items(rows: Sequence[VesselRow], limit: int = ALERT_LIST_ROWS, lang: s
     for r in flagged[:limit]:
         v = r.vessel
         sev = v.alert_severity or "info"
-        what = " · ".join(detector_label(d, lang) for d in v.alert_detectors)
+        what = " · ".join(rule_title(d, lang) for d in v.alert_detectors)
         items.append(html.Button(
             [
                 html.Span(c.severity_short(sev, lang), className=f"sea-sev sea-sev-{sev}"),
@@ -115,7 +115,7 @@ def details_children(d: vq.VesselDetails, tz: ZoneInfo, hours: int, lang: str = 
         title = a.title_in(lang)
         alerts.append(html.Div(
             [html.Span(c.severity_short(a.severity, lang), className=f"sea-sev sea-sev-{a.severity}"),
-             html.Span([html.Span(detector_label(a.detector, lang), className="sea-da-what"),
+             html.Span([html.Span(rule_title(a.detector, lang), className="sea-da-what"),
                         html.Span(f"{t(a.state, lang)} · {when}", className="sea-da-when"),
                         html.Span(title, className="sea-da-title")], className="sea-da-body")],
             className="sea-detail-alert" + ("" if a.active else " resolved"), title=title,

@@ -70,10 +70,6 @@ ZONE_STYLES: dict[str, ZoneStyle] = {
 }
 OTHER_ZONE = ZoneStyle("Zone", "#9aa8ba", "#9aa8ba", 0.12)
 
-DETECTOR_LABELS: dict[str, str] = {
-    "zone_dwell": "In a protected zone", "ais_gap": "AIS gap (dark)", "loitering": "Loitering",
-    "encounter": "Encounter at sea", "storm_ban": "In storm-ban area",
-}
 NAV_STATUS: dict[int, str] = {
     0: "under way (engine)", 1: "at anchor", 2: "not under command", 3: "restricted manoeuvrability",
     4: "constrained by draught", 5: "moored", 6: "aground", 7: "fishing", 8: "under way (sail)",
@@ -85,11 +81,6 @@ EMPTY_FIGURE: dict[str, Any] = {"data": [], "layout": {
     "margin": {"l": 0, "r": 0, "t": 0, "b": 0}}}
 GRAPH_CONFIG = {"displayModeBar": False, "responsive": True, "scrollZoom": True, "doubleClick": False,
                 "showTips": False}
-
-
-def detector_label(detector: str, lang: str = "en") -> str:
-    """What a vessel rule is called in lists and hover labels, in ``lang``."""
-    return t(DETECTOR_LABELS[detector], lang) if detector in DETECTOR_LABELS else detector.replace("_", " ")
 
 
 def ship_type_label(code: int | None, lang: str = "en") -> str:

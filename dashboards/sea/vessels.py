@@ -15,10 +15,11 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from dashboards import components as c
+from dashboards.feed_titles import rule_title
 from dashboards.formats import Formats
 from dashboards.i18n import t
 from dashboards.sea.sprite import icon_name
-from dashboards.sea.style import GAP, SELECTED, SLOW_KN, STALE_AFTER, STATE_LABELS, TRACK_GAP, detector_label
+from dashboards.sea.style import GAP, SELECTED, SLOW_KN, STALE_AFTER, STATE_LABELS, TRACK_GAP
 from ioc.store import vessel_queries as vq
 
 
@@ -105,7 +106,7 @@ def _hover_data(row: VesselRow, as_of: datetime, f: Formats = EN) -> list[Any]:
     alert = ""
     if v.in_alert:
         colour = c.SEVERITY_COLOURS.get(v.alert_severity or "", c.SEVERITY_COLOURS["critical"])
-        what = " · ".join(detector_label(d, f.lang) for d in v.alert_detectors)
+        what = " · ".join(rule_title(d, f.lang) for d in v.alert_detectors)
         alert = f"<br><span style='color:{colour}'>⚠ {html_text.escape(what)}</span>"
     speed = fmt_speed(v.sog, f)
     if row.state == "stale":

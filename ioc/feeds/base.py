@@ -47,8 +47,9 @@ class FeedSpec:
     * ``refresh``: ``(connection, capabilities) -> rows``: keeps its rollups current where they are
       not continuous aggregates (the scheduler runs it); ``rollup_tables`` are kept ten times
       longer than raw rows by retention.
-    * ``detectors``: the names of its rules' detectors (each signal's ``detector``): the console
-      files their alerts under this feed and links them to its page.
+    * ``rule_titles``: its rules' detectors (each signal's ``detector``), each with the
+      message-catalogue id of what pages and reports call it ("Threshold exceeded", not
+      ``threshold``). The console files their alerts under this feed and links them to its page.
     """
 
     name: str
@@ -67,4 +68,9 @@ class FeedSpec:
     fan_out: Callable[[Event, Any], Iterable[tuple[str, str, bytes]]] | None = None
     refresh: Callable[[Any, Any], int] | None = None
     rollup_tables: tuple[str, ...] = ()
-    detectors: frozenset[str] = frozenset()
+    rule_titles: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def detectors(self) -> frozenset[str]:
+        """The names of its rules' detectors."""
+        return frozenset(self.rule_titles)

@@ -17,10 +17,16 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="cameras",
-    detectors=frozenset({
-        "intrusion", "crowd", "congestion", "camera_fault", "camera",
-        "wrong_way", "no_stopping", "lane_congestion",
-    }),
+    rule_titles={
+        "intrusion": "Intrusion",
+        "crowd": "Crowd",
+        "congestion": "Congestion",
+        "camera_fault": "Camera fault",
+        "camera": "Camera rule",
+        "wrong_way": "Wrong-way movement",
+        "no_stopping": "Stopped in a no-stopping zone",
+        "lane_congestion": "Lane congestion",
+    },
     title="Cameras",
     events=(CameraDetection, CameraFrameStats, CameraKeyFrame, TrafficCount, LaneOccupancy),
     topics={

@@ -16,7 +16,9 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="environment",
-    detectors=frozenset({"threshold"}),
+    rule_titles={
+        "threshold": "Threshold exceeded",
+    },
     title="Environment",
     short_title="Environ.",
     events=(EnvironmentReading,),

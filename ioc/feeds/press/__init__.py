@@ -16,7 +16,9 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="press",
-    detectors=frozenset({"press"}),
+    rule_titles={
+        "press": "Press coverage",
+    },
     title="Local press",
     short_title="Press",
     events=(PressArticle,),

@@ -23,7 +23,10 @@ def area_copies(record: Event, settings: Any = None) -> Iterator[tuple[str, str,
 
 SPEC = FeedSpec(
     name="reports",
-    detectors=frozenset({"reports_deadline", "reports_burst"}),
+    rule_titles={
+        "reports_deadline": "Report past its deadline",
+        "reports_burst": "Burst of reports",
+    },
     title="Citizens' field reports",
     short_title="Reports",
     events=(FieldReport, ReportStatusChange, AreaReport),

@@ -15,7 +15,9 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="security",
-    detectors=frozenset({"security"}),
+    rule_titles={
+        "security": "Security event",
+    },
     title="Network security",
     short_title="Cyber",
     events=(SecurityEvent,),

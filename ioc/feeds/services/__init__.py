@@ -10,7 +10,9 @@ from ioc.store.tables import Migration
 
 SPEC = FeedSpec(
     name="services",
-    detectors=frozenset({"services"}),
+    rule_titles={
+        "services": "Dossier past its deadline",
+    },
     title="Public administrative services",
     short_title="Public services",
     events=(DossierEvent,),

@@ -32,9 +32,15 @@ def cell_copies(record: Event, settings: Any) -> Iterator[tuple[str, str, bytes]
 
 SPEC = FeedSpec(
     name="vessels",
-    detectors=frozenset({
-        "ais_gap", "encounter", "loitering", "storm_ban", "zone_dwell", "vessel", "vessel_rules",
-    }),
+    rule_titles={
+        "ais_gap": "AIS gap (dark)",
+        "encounter": "Encounter at sea",
+        "loitering": "Loitering",
+        "storm_ban": "In storm-ban area",
+        "zone_dwell": "In a protected zone",
+        "vessel": "Vessel",
+        "vessel_rules": "Vessel rules",
+    },
     title="Vessels",
     events=(VesselPosition, VesselCellPosition, VesselStatic, StormWarning),
     topics={
