@@ -113,6 +113,7 @@ def test_report_in_both_languages_prints_to_a_pdf_with_tables_and_charts(plain_s
     # each incident and the rule chart name its rule as people say it, not by the detector's code
     assert "· Vượt ngưỡng ·" in vi and "· Threshold exceeded ·" in en and "· threshold ·" not in vi + en
     assert ">Vượt ngưỡng<" in vi and ">threshold<" not in vi  # a bar's label in the rule chart
+    assert not f.roles and "Không có tiến trình nào gửi tín hiệu hoạt động" in vi  # not a bare header
     reader = PdfReader(io.BytesIO(html_to_pdf(en)))
     text = " ".join(page.extract_text() for page in reader.pages)
     for expected in ("Daily incident report", "Alerts by area and severity", "lan", "minh", "hue-co2-3"):
