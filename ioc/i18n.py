@@ -81,8 +81,10 @@ def ngettext(domain: str, singular: str, plural: str, n: int, lang: str, **param
 
 
 def format_time(value: datetime, lang: str, tz: str, pattern: str = "medium") -> str:
-    """A time in the city's zone, in the locale's form (``pattern``: short, medium, long, or a Babel one)."""
-    return _babel_datetime(value.astimezone(ZoneInfo(tz)), format=pattern, locale=lang)
+    """A time in the city's zone, in the locale's form (``pattern``: short, medium, long, or a Babel one);
+    English in the British form (``09/12/2026, 07:00``), never the American ``12/9/26, 7:00 AM``."""
+    local = value.astimezone(ZoneInfo(tz))
+    return _babel_datetime(local, format=pattern, locale=BABEL_LOCALES.get(lang, lang))
 
 
 def format_number(value: float, lang: str, digits: int = 1) -> str:

@@ -42,3 +42,16 @@ def test_the_marks_of_each_language_and_no_negative_zero() -> None:
     assert (vi.fixed(-0.04, 1), en.number(-0.4), vi.fixed(-0.0, 0)) == ("0,0", "0", "0")
     assert vi.fixed(-0.06, 1) == "-0,1" and vi.plotly_separators == ",."
     assert (vi.number(None), en.fixed(float("nan")), en.value(float("inf"))) == (NONE, NONE, NONE)
+
+
+def test_times_are_written_in_the_citys_zone_and_english_in_the_british_form() -> None:
+    """The reports, press and Open311 pages wrote English times the American way ("12/9/26, 7:05 PM"),
+    which a reader in Huế takes for the 12th of September; English is British (day first, 24 h)."""
+    from datetime import UTC, datetime
+
+    from ioc.i18n import format_time
+
+    at = datetime(2026, 12, 9, 12, 5, tzinfo=UTC)
+    assert format_time(at, "en", "Asia/Ho_Chi_Minh", "short") == "09/12/2026, 19:05"
+    assert format_time(at, "vi", "Asia/Ho_Chi_Minh", "short") == "19:05 9/12/26"
+    assert format_time(at, "en", "UTC", "medium") == "9 Dec 2026, 12:05:00"
