@@ -17,10 +17,11 @@ from dashboards.reports import archive
 from dashboards.reports.figures import ReportFigures, gather
 from dashboards.reports.making import run_due
 from dashboards.reports.pdf import html_to_pdf
-from dashboards.reports.periods import last_period, periods_between
+from dashboards.reports.periods import last_period, next_period_end, periods_between
 from dashboards.reports.render import render_html
 from dashboards.reports.settings import ReportSettings
 from detectors.threshold import THRESHOLD_TITLES
+from ioc.config import Settings
 from ioc.events import AlertSignal
 from ioc.store.database import Store
 
@@ -57,6 +58,13 @@ def test_periods_follow_the_citys_shifts_days_and_weeks() -> None:
     # three days down: every shift that ended in them, oldest first, back to back
     shifts = list(periods_between("shift", now - timedelta(days=3), now, TZ, SHIFTS))
     assert len(shifts) == 9 and all(a.end == b.start for a, b in zip(shifts, shifts[1:], strict=False))
+    # what the archive page says comes next: each kind's next end after now (a mark at now has passed)
+    assert next_period_end("shift", now, TZ, SHIFTS) == datetime(2026, 12, 7, 7, 0, tzinfo=UTC)  # 14:00
+    assert next_period_end("daily", now, TZ, SHIFTS, "07:00") == datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
+    assert next_period_end("weekly", now, TZ, SHIFTS, "07:00", "mon") \
+        == datetime(2026, 12, 14, 0, 0, tzinfo=UTC)
+    assert next_period_end("daily", datetime(2026, 12, 7, 0, 0, tzinfo=UTC), TZ, SHIFTS, "07:00") \
+        == datetime(2026, 12, 8, 0, 0, tzinfo=UTC)
 
 
 def make_day(store: Store) -> Clock:
@@ -195,7 +203,6 @@ def test_reports_page_needs_a_session_lists_reports_and_makes_one_for_an_inciden
     import re
 
     from dashboards.app import create_app
-    from ioc.config import Settings
 
     make_day(plain_store)
     People(plain_store.pool).add_user("lan", "duty_officer", "correct horse battery")
@@ -212,6 +219,10 @@ def test_reports_page_needs_a_session_lists_reports_and_makes_one_for_an_inciden
     assert answer.status_code in (302, 303)
     listing = client.get("/reports/?lang=en").get_data(as_text=True)
     assert "Daily incident report" in listing and ".html" in listing
+    assert "No report made yet." not in listing and 'href="/">←' in listing  # and a way back to the wall
+    # when the next scheduled reports come, so an archive without them reads as "not yet"
+    assert re.search(r"Next scheduled reports: Shift handover report [^;]+; Daily incident report [^;]+; "
+                     r"Weekly incident report", listing), listing
     token = re.search(r'name="csrf_token" value="([^"]+)"', listing)
     assert token is not None
     with plain_store.pool.connection() as conn:
@@ -289,3 +300,20 @@ def test_reports_carry_the_services_on_time_rate_by_department_and_the_overdue_c
     vi = render_html("daily", f, "vi", TZ, "Huế", simulated=True)
     assert "Dịch vụ hành chính công" in vi and "Hồ sơ quá hạn cuối kỳ" in vi
     assert f"<b>{overdue}</b>" in vi and f.services_on_time[0]["department"] in vi
+
+
+def test_an_empty_archive_says_no_report_yet_and_when_the_next_come_or_that_none_are_scheduled(
+        plain_store: Store) -> None:
+    """A manager opening /reports/ on a new system saw a bare table header: the page now says no report
+    is made yet and when the scheduled ones come, in the reader's language, or that they are off."""
+    from tests import app_login
+
+    client, _ = app_login.logged_in(plain_store, "lan", "duty_officer", next_page="/reports/")
+    page = client.get("/reports/?lang=vi").get_data(as_text=True)
+    assert "Chưa có báo cáo nào được lập." in page and "Báo cáo định kỳ tiếp theo: " in page
+    assert "Báo cáo giao ca" in page and "Báo cáo sự cố hằng ngày" in page
+    off = Settings.model_validate({"reports": {"enabled": False}})
+    client, _ = app_login.logged_in(plain_store, "minh2", "duty_officer", settings=off, next_page="/reports/")
+    page = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert "No report made yet." in page and "Scheduled reports are off ([reports] enabled)." in page
+    assert "Next scheduled reports" not in page

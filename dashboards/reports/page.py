@@ -9,12 +9,13 @@ from flask import Flask, Response, redirect, request
 from psycopg_pool import ConnectionPool
 
 from alerts.lifecycle import can_change_alerts
+from alerts.settings import alert_settings
 from dashboards import auth
 from dashboards import components as c
 from dashboards.i18n import page_language
 from dashboards.reports import archive
 from dashboards.reports.making import make_report
-from dashboards.reports.periods import Period
+from dashboards.reports.periods import Period, next_period_end
 from dashboards.reports.render import KIND_TITLES, t
 from dashboards.reports.settings import report_settings
 from ioc.config import Settings
@@ -22,6 +23,21 @@ from ioc.i18n import format_time, language
 from ioc.store.health import instance_id
 
 PREFIX = "/reports"
+
+
+def next_reports(settings: Settings, lang: str, now: datetime) -> str:
+    """The line under the archive that says when the next scheduled reports are made (or that none
+    are), so an empty archive reads as "not yet", not as "broken"."""
+    cfg = report_settings(settings)
+    if not cfg.enabled or not cfg.kinds:
+        return t("Scheduled reports are off ([reports] enabled).", lang)
+    shifts = alert_settings(settings).shift_starts
+    due = sorted((at, kind) for kind in cfg.kinds
+                 if (at := next_period_end(kind, now, settings.timezone, shifts, cfg.daily_at,
+                                           cfg.weekly_on)) is not None)
+    when = [f"{t(KIND_TITLES[kind], lang)} {format_time(at, lang, settings.timezone, 'short')}"
+            for at, kind in due]
+    return t("Next scheduled reports: {reports}", lang, reports="; ".join(when))
 
 
 def register_reports_page(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
@@ -43,6 +59,8 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
                         f"<td>{links if r.state == 'done' else ''}</td></tr>")
         guard = auth.Auth.of(server)
         token = html.escape(guard.csrf_token()) if guard is not None else ""
+        if not rows:
+            rows.append(f'<tr><td colspan="5">{html.escape(t("No report made yet.", lang))}</td></tr>')
         head = "".join(f"<th>{html.escape(t(h, lang))}</th>" for h in ("Report", "Period", "Language",
                                                                           "State", ""))
         # the console links here with ?incident=<id> (its "Report on this incident"): the form comes filled
@@ -54,14 +72,16 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
 <title>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</title>
 {c.SHARED_TAGS}
 <link rel="stylesheet" href="/console/assets/feed-page.css">
-</head><body class="feed-page"><h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1>
+</head><body class="feed-page"><header class="reports-head"><a class="back" href="/">←</a>
+<h1>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</h1></header>
 {simulated}<form method="post" action="{PREFIX}/incident">
 <input type="hidden" name="{auth.CSRF_FIELD}" value="{token}">
 <label>{html.escape(t("Report on incident", lang))} #
 <input name="incident" type="number" min="1" required{prefill}></label>
 <input type="hidden" name="lang" value="{lang}">
 <button type="submit">{html.escape(t("Make", lang))}</button></form>
-<table id="reports"><tr>{head}</tr>{"".join(rows)}</table></body></html>"""
+<table id="reports"><tr>{head}</tr>{"".join(rows)}</table>
+<p id="reports-next">{html.escape(next_reports(settings, lang, datetime.now(UTC)))}</p></body></html>"""
         return Response(page, mimetype="text/html")
 
     @server.route(f"{PREFIX}/<int:report_id>.<any(html, pdf):fmt>", endpoint="ioc_report_file")

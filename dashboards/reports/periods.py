@@ -66,3 +66,17 @@ def last_period(kind: str, now: datetime, tz: str, shift_starts: Sequence[str], 
     """The latest period of ``kind`` that has ended by ``now``."""
     found = list(periods_between(kind, now - timedelta(days=8), now, tz, shift_starts, daily_at, weekly_on))
     return found[-1] if found else None
+
+
+def next_period_end(kind: str, now: datetime, tz: str, shift_starts: Sequence[str], daily_at: str = "07:00",
+                    weekly_on: str = "mon") -> datetime | None:
+    """When the next period of ``kind`` ends after ``now`` (its report is made then), in UTC."""
+    zone = ZoneInfo(tz)
+    local_now = now.astimezone(zone)
+    for days in range(9):  # a week's period ends within eight days whatever the weekday
+        day = local_now + timedelta(days=days)
+        marks = _local_marks(kind, day, zone, shift_starts, daily_at, weekly_on)
+        ends = sorted(m for m in marks if m > local_now)
+        if ends:
+            return ends[0].astimezone(UTC)
+    return None
