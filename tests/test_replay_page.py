@@ -83,6 +83,20 @@ def state(store: Store, run_id: int) -> str | None:
     return run.state if run else None
 
 
+def test_the_track_map_without_positions_says_so_instead_of_drawing_empty_axes() -> None:
+    """Before a run (or before its first position) the map drew plotly's made-up axes around nothing,
+    longitude -4 to 8; it now says what the empty map means, in the page's language."""
+    from dashboards.replay.view import track_figure
+    from ioc.store.replay_queries import TrackPoint
+
+    empty = track_figure({}, "vi").to_plotly_json()["layout"]
+    assert empty["xaxis"]["visible"] is False and empty["yaxis"]["visible"] is False
+    assert [a["text"] for a in empty["annotations"]] == ["Chưa có vị trí tàu nào đến con trỏ"]
+    point = TrackPoint(mmsi=412000001, time=T0, lat=16.6, lon=107.6, sog=5.0, simulated=True)
+    drawn = track_figure({412000001: [point]}, "en").to_plotly_json()["layout"]
+    assert drawn["xaxis"]["title"]["text"] == "longitude" and not drawn.get("annotations")
+
+
 @pytest.fixture
 def recorded(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[tuple[Store, Settings, int]]:
     store = open_store(migrated_database(pg_plain), pool_max=8, want_timescaledb=False)

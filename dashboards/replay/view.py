@@ -89,6 +89,12 @@ def track_figure(tracks: dict[int, list[TrackPoint]], lang: str, height: int = 4
     fig.update_layout(height=height, margin={"l": 40, "r": 10, "t": 30, "b": 30}, template="plotly_dark",
                       title=t("Vessel tracks up to the cursor", lang), paper_bgcolor="rgba(0,0,0,0)",
                       plot_bgcolor=c.PANEL, uirevision="tracks")
+    if not tracks:  # no made-up axes around nothing: say what the empty map means
+        fig.update_xaxes(visible=False)
+        fig.update_yaxes(visible=False)
+        fig.add_annotation(text=t("No vessel positions up to the cursor", lang), showarrow=False,
+                           xref="paper", yref="paper", x=0.5, y=0.5, font={"size": 16, "color": c.MUTED})
+        return fig
     fig.update_yaxes(scaleanchor="x", scaleratio=1.045, title_text=t("latitude", lang))  # ~1/cos(16.5°)
     fig.update_xaxes(title_text=t("longitude", lang))
     return fig
