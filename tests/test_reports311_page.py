@@ -49,6 +49,36 @@ def settings_with_feed() -> Settings:
 UNBROKEN = "https://example.org/" + "x" * 900  # a citizen's text may hold a word as long as this
 
 
+def test_the_map_holds_every_open_report_and_every_ward() -> None:
+    """The map opened at a fixed zoom around the reports' mean: on the wall the northern wards and
+    their reports were cut off. It now fits them all, whatever their spread."""
+    import math
+
+    from dashboards.reports311.figures import cases
+    from dashboards.reports311.page import MAP_PX, _map
+
+    cfg = ReportsFeed.model_validate(tomllib.loads(SAMPLE.read_text()))
+    now = datetime.now(UTC)
+    events = [e for e in simulate(cfg, now - timedelta(days=8), days=8, seed=3) if e.time <= now]
+    open_cases = [k for k in cases(events).values() if k.status not in ("resolved", "rejected")]
+    south = sorted(k.report.lat for k in open_cases)[len(open_cases) // 4]
+    open_cases = [k for k in open_cases if k.report.lat <= south]  # today's reports all in the south
+    assert open_cases and cfg.wards
+    view = _map(open_cases, cfg, Settings(), "vi", now).to_plotly_json()["layout"]["map"]
+    scale = 512 * 2 ** view["zoom"]  # pixels of the whole world at that zoom
+
+    def pixel(lon: float, lat: float) -> tuple[float, float]:
+        y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+        return lon / 360 * scale, y / (2 * math.pi) * scale
+
+    cx, cy = pixel(view["center"]["lon"], view["center"]["lat"])
+    points = [(k.report.lon, k.report.lat) for k in open_cases] + [p for w in cfg.wards for p in w.polygon]
+    for lon, lat in points:
+        x, y = pixel(lon, lat)
+        assert abs(x - cx) <= MAP_PX[0] / 2 and abs(y - cy) <= MAP_PX[1] / 2, (lon, lat)
+    assert view["zoom"] > 12  # and no wider than it needs: the city's wards, not the province
+
+
 @pytest.fixture
 def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
     store = open_store(migrated_database(pg_plain), pool_max=6, want_timescaledb=False)

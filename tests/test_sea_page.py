@@ -29,6 +29,7 @@ import pytest
 from shapely.geometry import box
 
 from dashboards import sea
+from dashboards.map_view import fit_view
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store import vessel_queries as vq
 from tests.demo_process import running_demo
@@ -127,14 +128,14 @@ def test_tiles_when_a_tile_url_is_configured() -> None:
 
 
 def test_fit_view() -> None:
-    centre, zoom = sea.fit_view((107.0, 16.0, 108.0, 17.0), (1000, 1000), pad=0.0)
+    centre, zoom = fit_view((107.0, 16.0, 108.0, 17.0), (1000, 1000), pad=0.0)
     assert centre["lon"] == 107.5 and 16.49 < centre["lat"] < 16.51
     def y(lat: float) -> float:
         return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
     merc = y(17) - y(16)
     assert zoom == pytest.approx(math.log2(1000 / 512 / (merc / (2 * math.pi))), abs=0.01)  # latitude decides
-    _, wide = sea.fit_view((100.0, 16.0, 110.0, 16.1), (1000, 1000), pad=0.0)
+    _, wide = fit_view((100.0, 16.0, 110.0, 16.1), (1000, 1000), pad=0.0)
     assert wide == pytest.approx(math.log2(1000 / 512 * 36), abs=0.01)  # longitude decides
 
 

@@ -20,6 +20,7 @@ from flask import Flask
 
 from dashboards import components as c
 from dashboards.i18n import page_language
+from dashboards.map_view import fit_view
 from dashboards.pacing import pace, paced_interval
 from dashboards.reports311.figures import Case, age_hours, cases, on_time_rate, queue, week_start
 from ioc.config import Settings
@@ -36,6 +37,7 @@ PALETTE = ("#5cc8ff", "#ffb020", "#57ab5a", "#e5534b", "#b083f0", "#f69d50", "#3
 STATUS = {"received": "Received", "assigned": "Assigned", "in_progress": "In progress",
           "resolved": "Resolved", "rejected": "Rejected"}
 QUEUE_ROWS = 12
+MAP_PX = (1240, 530)  # the map on a 1920x1080 wall, less its title
 
 
 def department(code: str, lang: str) -> str:
@@ -80,8 +82,13 @@ def _map(open_cases: list[Case], cfg: ReportsFeed | None, settings: Settings, la
         layers.append({"sourcetype": "geojson", "type": "line", "color": "#5a6b80", "line": {"width": 1},
                        "source": {"type": "Feature", "properties": {},
                                   "geometry": {"type": "Polygon", "coordinates": [ring]}}})
-    lats = [k.report.lat for k in open_cases] or [16.4637]
-    lons = [k.report.lon for k in open_cases] or [107.5909]
+    # the view holds every open report and every ward (a fixed zoom cut the northern wards off)
+    lats = [k.report.lat for k in open_cases] + [p[1] for w in (cfg.wards if cfg else []) for p in w.polygon]
+    lons = [k.report.lon for k in open_cases] + [p[0] for w in (cfg.wards if cfg else []) for p in w.polygon]
+    if lats:
+        centre, zoom = fit_view((min(lons), min(lats), max(lons), max(lats)), MAP_PX)
+    else:
+        centre, zoom = {"lat": 16.4637, "lon": 107.5909}, 13.2  # Huế's centre
     tiles = settings.web.map_tiles_url
     style: dict[str, Any] = {"version": 8, "sources": {}, "layers": [
         {"id": "ground", "type": "background", "paint": {"background-color": "#0f1722"}}]}
@@ -90,8 +97,7 @@ def _map(open_cases: list[Case], cfg: ReportsFeed | None, settings: Settings, la
                                      "attribution": settings.web.map_tiles_attribution}
         style["layers"].append({"id": "tiles", "type": "raster", "source": "tiles"})
     fig.update_layout(
-        map={"style": style, "center": {"lat": sum(lats) / len(lats), "lon": sum(lons) / len(lons)},
-             "zoom": 13.2, "layers": layers},
+        map={"style": style, "center": centre, "zoom": zoom, "layers": layers},
         height=560, margin={"l": 0, "r": 0, "t": 30, "b": 0}, template="plotly_dark",
         title=t("Open reports by category (larger: older)", lang), paper_bgcolor="rgba(0,0,0,0)",
         legend={"bgcolor": "rgba(18,25,35,0.8)", "x": 0.01, "y": 0.99}, uirevision="map",

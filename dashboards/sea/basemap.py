@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 
 from dashboards import components as c
 from dashboards.i18n import t
+from dashboards.map_view import fit_view
 from dashboards.sea.style import (
     COAST,
     FLEET_GRACE_S,
@@ -184,23 +184,6 @@ def zone_layers(
     return sources, layers
 
 
-def fit_view(bounds: tuple[float, float, float, float], size_px: tuple[int, int] = MAP_SIZE_PX,
-             pad: float = 0.06) -> tuple[dict[str, float], float]:
-    """Centre and zoom (web Mercator, 512 px tiles) that show ``bounds`` (west, south, east, north)."""
-    west, south, east, north = bounds
-
-    def merc(lat: float) -> float:
-        return math.log(math.tan(math.pi / 4 + math.radians(max(-85.0, min(85.0, lat))) / 2))
-
-    width, height = size_px
-    dx = max(east - west, 1e-6) / 360 * (1 + 2 * pad)
-    dy = max(merc(north) - merc(south), 1e-6) / (2 * math.pi) * (1 + 2 * pad)
-    zoom = math.log2(min(width / 512 / dx, height / 512 / dy))
-    mid = (merc(north) + merc(south)) / 2
-    lat = math.degrees(2 * math.atan(math.exp(mid)) - math.pi / 2)
-    return {"lon": round((west + east) / 2, 5), "lat": round(lat, 5)}, round(max(0.0, min(zoom, 16.0)), 2)
-
-
 def track_reads() -> SharedReads:
     """The track sets' shared reads: kept :data:`TRACK_CACHE_S`, then served while a background read
     makes the next for up to :data:`TRACK_STALE_PERIODS` ages in all (past that, the store is not
@@ -281,7 +264,7 @@ class SeaView:
 
 def base_figure(view: SeaView) -> dict[str, Any]:
     """The map without vessels: style, zones, coast and the first view; built once per page load."""
-    centre, zoom = fit_view(view.bounds())
+    centre, zoom = fit_view(view.bounds(), MAP_SIZE_PX)
     return {
         "data": [],
         "layout": {
