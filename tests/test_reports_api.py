@@ -319,6 +319,22 @@ def test_a_browser_forms_empty_file_input_is_no_photo_and_others_are_named(intak
         assert r.status_code == 400 and "lat is not a number" in r.json()[0]["description"], odd
 
 
+def test_a_photo_sent_without_a_file_name_is_a_photo(intake: Intake) -> None:
+    """RFC 7578 makes a file part's name optional: an app posting its JPEG under ``media`` without one
+    was read as a text field and refused as "not UTF-8". A part whose Content-Type is not text is a
+    file; one with no Content-Type (text/plain by the RFC) stays a field."""
+    r = intake.post(files=[("media", (None, photo(), "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    with intake.store.pool.connection() as conn:
+        [photos] = conn.execute("SELECT photos FROM field_reports WHERE request_id = %s", (rid,)).fetchone()
+    assert Path(photos[0]["path"]).read_bytes() == photo()
+    r = intake.post(files=[("address_string", (None, "12 Lê Lợi".encode()))])  # a field as a part
+    assert r.status_code == 201, r.text
+    got = requests.get(f"{intake.url}/requests/{r.json()[0]['service_request_id']}.json", timeout=30).json()
+    assert got[0]["address"] == "12 Lê Lợi"
+
+
 def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
     """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
     (200 characters each) and how many others came, and past the address's allowance a refusal is only

@@ -57,6 +57,8 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64, max_text_bytes: in
             raise MalformedForm("a part's headers do not end (or are longer than 8 kB)")
         name, filename = _disposition(section[2:end])
         data = section[end + 4:]
+        if filename is None and data and not _is_text(section[2:end]):
+            filename = ""  # a file sent without a file name (RFC 7578 makes it optional): still a file
         if filename is None:
             text += len(data)
             if text > max_text_bytes:
@@ -70,6 +72,15 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64, max_text_bytes: in
         # else: a file input left empty, which every browser sends as a part with no file name and
         # no content: nothing was uploaded
     raise MalformedForm("the body ends without the closing boundary")
+
+
+def _is_text(head: bytes) -> bool:
+    """Whether a part is text by its ``Content-Type`` (none: ``text/plain``, RFC 7578 §4.4)."""
+    for line in head.decode("utf-8", "replace").split("\r\n"):
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == "content-type":
+            return parse_options_header(value.strip())[0].lower().startswith("text/")
+    return True
 
 
 def _disposition(head: bytes) -> tuple[str, str | None]:
