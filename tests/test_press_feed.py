@@ -367,3 +367,50 @@ def test_an_article_that_crashes_fails_alone_and_is_refused_after_its_attempts(s
     articles, dead = p.poll(NOW)
     assert articles == []
     assert [reason for reason, _ in dead] == ["article refused after 3 attempts: KeyError: 'bug'"]
+
+
+HUE = "Asia/Ho_Chi_Minh"
+
+
+@pytest.mark.parametrize(("written", "local"), [
+    ("Mon, 08 Dec 2026 09:15:00 +0700", "09:15"),  # RFC 822, as the spec asks
+    ("Mon, 08 Dec 2026 09:15:00 GMT+7", "09:15"),  # feedparser: no date at all (the poll's time)
+    ("Mon, 08 Dec 2026 09:15:00 GMT+07:00", "09:15"),
+    ("Mon, 08 Dec 2026 09:15:00 ICT", "09:15"),  # Indochina Time; feedparser: UTC, 7 h off
+    ("Thứ hai, 08/12/2026 - 09:15 (GMT+7)", "09:15"),
+    ("2026-12-08 09:15:00", "09:15"),  # no zone: the outlet's local time; feedparser: UTC
+    ("08/12/2026 09:15", "09:15"),  # day first, as Vietnamese write it
+    ("08/12/2026 09h15", "09:15"),
+    ("Mon, 08 Dec 2026 09:15:00", "09:15"),
+    ("Mon, 08 Dec 2026 02:15:00 GMT", "09:15"),  # zones feedparser reads right stay its reading
+    ("2026-12-08T02:15:00Z", "09:15"),
+    ("Sun, 07 Dec 2026 21:15:00 EST", "09:15"),
+    ("Mon, 08 Dec 2026 09:15:00 +0700 (ICT)", "09:15"),
+])
+def test_an_entrys_date_is_read_in_the_zone_it_names_else_in_the_outlets(written: str, local: str) -> None:
+    """Vietnamese outlets write GMT+7, ICT or no zone at all: feedparser made those UTC (a story from
+    seven hours in the future on the press page) or dropped them (the poll's time instead)."""
+    from zoneinfo import ZoneInfo
+
+    from ingest.press.feeds import parse_feed, read_feed
+
+    body = (f'<rss version="2.0"><channel><title>t</title><item><title>Lũ ở Phú Hội</title>'
+            f"<link>https://example.org/a</link><pubDate>{written}</pubDate></item></channel></rss>").encode()
+    [entry] = read_feed(body, local=ZoneInfo(HUE)).entries
+    assert entry.published is not None and entry.published.tzinfo is not None
+    assert entry.published.astimezone(ZoneInfo(HUE)).strftime("%Y-%m-%d %H:%M") == f"2026-12-08 {local}"
+    if written.endswith(("+0700", "GMT", "Z", "EST")):  # what names its zone does not depend on ours
+        [same] = parse_feed(body)
+        assert same.published == entry.published
+
+
+@pytest.mark.parametrize("written", ["garbage", "31/02/2026 10:00", "Mon, 08 Dec 2026 09:15:00 GMT+99", ""])
+def test_a_date_no_one_can_read_is_no_date(written: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from ingest.press.feeds import read_feed
+
+    body = (f'<rss version="2.0"><channel><title>t</title><item><title>x</title>'
+            f"<link>https://example.org/a</link><pubDate>{written}</pubDate></item></channel></rss>").encode()
+    [entry] = read_feed(body, local=ZoneInfo(HUE)).entries
+    assert entry.published is None  # the poller then takes the time it read the entry

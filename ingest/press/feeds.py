@@ -22,7 +22,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 import defusedxml.ElementTree as SafeET
@@ -30,6 +30,7 @@ import feedparser
 import nh3
 from defusedxml import DefusedXmlException
 
+from ingest.press.dates import published_at
 from ingest.press.text import normalise
 
 
@@ -157,11 +158,13 @@ def check_document(body: bytes, content_type: str = "", max_bytes: int = 5_000_0
     return body
 
 
-def _when(entry: dict) -> datetime | None:
-    for key in ("published_parsed", "updated_parsed"):
-        parsed = entry.get(key)
-        if parsed:
-            return datetime(*parsed[:6], tzinfo=UTC)
+def _when(entry: dict, local: tzinfo) -> datetime | None:
+    """When the entry was published (else updated), :func:`ingest.press.dates.published_at`."""
+    for key in ("published", "updated"):
+        if dict.__contains__(entry, key):  # not feedparser's own mapping of one to the other, deprecated
+            when = published_at(dict.get(entry, key), dict.get(entry, f"{key}_parsed"), local)
+            if when is not None:
+                return when
     return None
 
 
@@ -181,9 +184,10 @@ def article_link(link: str, base: str = "") -> str | None:
     return parts.scheme + url[url.index(":"):]
 
 
-def read_feed(body: bytes, content_type: str = "", max_bytes: int = 5_000_000, url: str = "") -> Feed:
+def read_feed(body: bytes, content_type: str = "", max_bytes: int = 5_000_000, url: str = "",
+              local: tzinfo = UTC) -> Feed:
     """The entries of a feed document fetched from ``url``, and those left out with why; or
-    :class:`FeedRefused` with the reason."""
+    :class:`FeedRefused` with the reason (``local``: the outlet's zone, for dates that name none)."""
     body = check_document(body, content_type, max_bytes)
     parsed = feedparser.parse(body, sanitize_html=True, resolve_relative_uris=False)
     if parsed.bozo and not parsed.entries:
@@ -205,7 +209,7 @@ def read_feed(body: bytes, content_type: str = "", max_bytes: int = 5_000_000, u
         feed.entries.append(Entry(
             url=link[:2048], guid=(raw.get("id") or link)[:2048], title=plain(raw.get("title", ""))[:1024],
             summary=plain(raw.get("summary", ""))[:16384], text=plain(content)[:200_000],
-            author=plain(raw.get("author", ""))[:256], published=_when(raw)))
+            author=plain(raw.get("author", ""))[:256], published=_when(raw, local)))
     return feed
 
 

@@ -24,6 +24,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import requests
 
@@ -52,6 +53,7 @@ class FeedPoller:
     article_hosts: tuple[str, ...] = ()  # hosts besides the feed's own that article pages come from
     max_attempts: int = 3  # polls an entry failing for no fault of its own is tried before a dead letter
     simulated: bool = False
+    timezone: str = "Asia/Ho_Chi_Minh"  # the outlet's, for dates that name no zone
     entities: Method = "rules"
     timeout_s: float = 10.0
     etag: str | None = None
@@ -112,7 +114,8 @@ class FeedPoller:
             return [], [(f"HTTP {response.status_code} from {self.url}", response.content[:4096])]
         base = self._base(response)
         try:
-            feed = read_feed(response.content, response.headers.get("Content-Type", ""), self.max_bytes, base)
+            feed = read_feed(response.content, response.headers.get("Content-Type", ""), self.max_bytes, base,
+                             ZoneInfo(self.timezone))
         except FeedRefused as exc:
             self._schedule(now, failed=True)
             return [], [(str(exc), response.content)]

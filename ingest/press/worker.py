@@ -35,6 +35,7 @@ from ioc.bus.base import Publisher
 from ioc.deadletters import dead_letter_record
 from ioc.feeds.press.settings import PressOptions
 from ioc.health import FeedHealth, feed_state
+from ioc.time_zones import TimeZoneName
 from ioc.topics import DEAD_LETTERS, topic_for
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Outlet(BaseModel):
     url: Annotated[str, Field(pattern=r"^https?://")]
     interval_s: Annotated[float, Field(ge=1)] = 300.0
     simulated: bool = False
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"  # its dates that name no zone ("2026-12-08 09:15") are here
     # hosts besides the feed's own whose article pages are fetched ("example.vn", "example.vn:8080")
     article_hosts: Annotated[list[Annotated[str, AfterValidator(article_host)]], Field(max_length=64)] = []
 
@@ -86,7 +88,8 @@ class PressWorker:
         self.pollers = [FeedPoller(o.name, o.url, matcher, seen, interval_s=o.interval_s,
                                    max_bytes=options.max_feed_bytes, max_page_bytes=options.max_page_bytes,
                                    fetch_pages=options.fetch_pages, article_hosts=tuple(o.article_hosts),
-                                   simulated=o.simulated, entities=options.entities) for o in options.outlets]
+                                   simulated=o.simulated, timezone=o.timezone, entities=options.entities)
+                        for o in options.outlets]
         self.out = PendingPublisher(publisher, name, **publishing)
         self.articles = 0
         self.rounds = 0
