@@ -47,20 +47,26 @@ def test_csv_import_publishes_rows_and_dead_letters_each_bad_line(tmp_path: Path
         "H2,01.0001,x,9,Sở Tư pháp,received,2026-03-02T08:00,2026-03-02T08:00,2026-03-12T17:00,\n"
         "H3,01.0001,x,3,Sở Tư pháp,resolved,2026-03-02T08:00,2026-03-02T08:00,2026-03-12T17:00,\n"
         "H4,01.0001,x,3,Sở Tư pháp,received,yesterday,2026-03-02T08:00,2026-03-12T17:00,\n"
-        "H5,too,few\n",
+        "H5,too,few\n"
+        # day first, as a spreadsheet's export writes it
+        "H6,01.0001,x,4,Sở Tư pháp,received,02/03/2026 08:00,02/03/2026 08:00,12/03/2026 17:00,\n"
+        "H7,01.0001,x,4,Sở Tư pháp,received,02/03/2026 8h,02/03/2026 08:00,12/03/2026 17:00,\n",
         encoding="utf-8",
     )
     items = list(read_csv_file(path, source="csv", tz=HUE))
     events = [i for i in items if isinstance(i, DossierEvent)]
     reasons = [i[0] for i in items if isinstance(i, tuple)]
-    assert [(e.dossier_id, e.status) for e in events] == [("H1", "received"), ("H1", "resolved")]
+    assert [(e.dossier_id, e.status) for e in events] == [("H1", "received"), ("H1", "resolved"),
+                                                          ("H6", "received")]
     assert events[0].received == datetime(
         2026, 3, 2, 1, 0, tzinfo=ZoneInfo("UTC")
     )  # local time read as UTC+7
-    assert len(reasons) == 4
+    assert (events[2].received, events[2].due) == (events[0].received, events[0].due)  # 2 March, not 3 Feb
+    assert len(reasons) == 5
     assert reasons[0].startswith("line 4: level: unknown")
     assert "finished time" in reasons[1] and reasons[2].startswith("line 6: time: not ISO 8601")
     assert reasons[3] == "line 7: 3 cells for 10 columns"
+    assert reasons[4].startswith("line 9: time: not ISO 8601 (nor dd/mm/yyyy hh:mm): '02/03/2026 8h'")
 
 
 HEADER = "dossier_id,procedure_code,procedure_name,level,department,status,time,received,due,finished"

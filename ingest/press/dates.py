@@ -17,13 +17,13 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.utils import parsedate_tz
 from time import struct_time
 
+from ingest.local_time import day_first
+
 #: zone names outlets of the region write that feedparser does not know (it reads them as UTC)
 ZONE_OFFSETS: dict[str, timedelta] = {"ICT": timedelta(hours=7)}
 _GMT_OFFSET = re.compile(r"\(?\b(?:GMT|UTC)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\)?\s*$", re.IGNORECASE)
 _ZONE_NAME = re.compile(r"\(?\b([A-Za-z]{2,5})\)?\s*$")
 _OWN_ZONE = re.compile(r"(?:[+-]\d{2}:?\d{2}|\d[zZ]|\b(?:GMT|UTC|UT)\b)(?:\s*\([^)]*\))?\s*$", re.IGNORECASE)
-_DAY_FIRST = re.compile(r"\b(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})\b"  # 08/12/2026, " - 09:15" or 09h15
-                        r"(?:\D{0,4}?(\d{1,2})[:hH](\d{2})(?::(\d{2}))?)?")
 _KNOWN_NAMES = frozenset({"EST", "EDT", "CST", "CDT", "MST", "MDT", "PST", "PDT"})  # RFC 822's own
 
 
@@ -73,10 +73,4 @@ def _naive(text: str) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         pass
-    if match := _DAY_FIRST.search(text):
-        day, month, year, hour, minute, second = (int(g) if g else 0 for g in match.groups())
-        try:
-            return datetime(year, month, day, hour, minute, second)
-        except ValueError:
-            return None
-    return None
+    return day_first(text)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from ingest.local_time import day_first
 from ioc.feeds.services.records import DossierEvent
 
 FIELDS = (
@@ -46,7 +47,11 @@ def _time(raw: Any, name: str, tz: ZoneInfo) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw.strip())
     except ValueError:
-        raise BadRow(f"{name}: not ISO 8601: {raw!r}"[:200]) from None
+        # a spreadsheet's export writes the day first (08/12/2026 09:15); nothing else is guessed at
+        read = day_first(raw, whole=True)
+        if read is None:
+            raise BadRow(f"{name}: not ISO 8601 (nor dd/mm/yyyy hh:mm): {raw!r}"[:200]) from None
+        value = read
     return value.replace(tzinfo=tz) if value.tzinfo is None else value  # local time when none is given
 
 
