@@ -29,6 +29,7 @@ from tests.test_security_page import PASSWORD, login
 from tests.waiting import HANG_GUARD_S
 
 PHOTO_ID = "HUE-TEST-PHOTO-1"
+APP_PHOTO = "https://media.hue-s.example/p/123.jpg"  # the citizen's app keeps its own copy
 CLOSED_ID = "HUE-TEST-CLOSED-1"
 
 
@@ -92,7 +93,7 @@ def served(pg_plain: EmbeddedPostgres, tmp_path: Path) -> Iterator[Served]:
     events += [
         FieldReport(time=received, source_id=PHOTO_ID, service_code="waste", category="Uncollected waste",
                     description="Rác tràn ra đường Lê Lợi", lat=16.4637, lon=107.5909, ward="Phú Hội",
-                    photos=(photo,), client="hue-s-app", department="environment",
+                    photos=(photo,), client="hue-s-app", department="environment", media_url=APP_PHOTO,
                     assignee_group="waste_city",
                     ack_due=received + timedelta(minutes=60), resolve_due=received + timedelta(hours=12)),
         ReportStatusChange(time=received, source_id=PHOTO_ID, status="received", actor="client:hue-s-app"),
@@ -220,6 +221,17 @@ def test_staff_change_a_report_on_the_page(served: Served, browser: object) -> N
     assert queued == 2  # both on their way to the bus
     wait_until_still(driver)
     driver.save_screenshot(str(ARTIFACTS / "reports311-staff-vi.png"))  # type: ignore[attr-defined]
+
+
+def test_the_apps_own_photo_address_is_a_link_staff_open_never_an_image_the_page_loads(
+        served: Served) -> None:
+    from dashboards.reports311.page import detail
+
+    found = detail(served.store.pool, settings_with_feed(), PHOTO_ID, "vi", datetime.now(UTC))
+    links = [c for part in found if hasattr(part, "children") and isinstance(part.children, list)
+             for c in part.children if getattr(c, "href", None) == APP_PHOTO]
+    assert len(links) == 1 and links[0].children == "Ảnh do ứng dụng lưu (liên kết ngoài)"
+    assert "noreferrer" in links[0].rel and links[0].target == "_blank"
 
 
 def test_a_citizens_photo_is_kept_by_no_cache(served: Served) -> None:

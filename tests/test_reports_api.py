@@ -335,6 +335,23 @@ def test_a_photo_sent_without_a_file_name_is_a_photo(intake: Intake) -> None:
     assert got[0]["address"] == "12 Lê Lợi"
 
 
+def test_an_apps_media_url_is_kept_and_answered_never_fetched(intake: Intake) -> None:
+    """The spec's media_url (a photo the client app keeps) was dropped without a word: it is now kept
+    with the report, answered in the request's media_url, and refused when it is no web address."""
+    url = "HTTPS://media.hue-s.example/p/123.jpg?size=l"
+    r = intake.post(media_url=url)
+    assert r.status_code == 201, r.text
+    rid = r.json()[0]["service_request_id"]
+    [got] = requests.get(f"{intake.url}/requests/{rid}.json", timeout=30).json()
+    assert got["media_url"] == "https" + url[5:]  # its scheme in lower case, the rest as sent
+    xml = DET.fromstring(requests.get(f"{intake.url}/requests/{rid}.xml", timeout=30).content)
+    assert xml.findtext("request/media_url") == "https" + url[5:]
+    for bad in ("javascript:alert(1)", "file:///etc/passwd", "http://", "https://a b/c.jpg", "//x.example/a"):
+        r = intake.post(media_url=bad)
+        assert r.status_code == 400 and "media_url is not an http(s) address" in r.text, bad
+    assert intake.post(media_url="").status_code == 201  # an empty field: no photo elsewhere
+
+
 def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
     """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
     (200 characters each) and how many others came, and past the address's allowance a refusal is only

@@ -196,8 +196,11 @@ def detail(pool: Any, settings: Settings, rid: str, lang: str, now: datetime) ->
     history = [html.Tr([html.Td(format_time(h.time, lang, settings.timezone, "short")),
                         html.Td(t(STATUS[h.status], lang)), html.Td(h.actor), html.Td(h.reason)])
                for h in case.history or []]
-    photos = [html.Img(src=f"{PHOTO_ROUTE}{p.sha256}", alt=t("Photo sent with the report", lang),
-                       className="r311-photo") for p in r.photos]
+    photos: list[Any] = [html.Img(src=f"{PHOTO_ROUTE}{p.sha256}", alt=t("Photo sent with the report", lang),
+                                  className="r311-photo") for p in r.photos]
+    if r.media_url:  # the app's own copy: a link staff open themselves, never an image the page loads
+        photos.append(html.A(t("Photo kept by the app (external link)", lang), href=r.media_url,
+                             target="_blank", rel="noopener noreferrer nofollow", className="r311-media-url"))
     return [
         html.H3(f"{r.source_id} · {t(r.category, lang)}"),
         html.Div(photos or [html.P(t("No photo was sent.", lang))], className="r311-photos"),

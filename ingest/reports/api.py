@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
@@ -105,6 +106,19 @@ def _text(form: Any, name: str, limit: int) -> str:
     if (bad := unkeepable(value)) is not None:
         raise Refused(400, "{name} holds a control character ({char})", name=name, char=bad)
     return value
+
+
+def _web_address(url: str) -> str | None:
+    """``url`` (its scheme in lower case) if it is an http(s) address with a host and no blank, what a
+    page may link to; else ``None``."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed host ("http://[x")
+        return None
+    if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
+        return None
+    return parts.scheme + url[url.index(":"):]
 
 
 def _listed(raw: str, name: str) -> tuple[str, ...]:
@@ -262,6 +276,10 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             raise refuse(400, "location {lat},{lon} is outside the city", shown,
                          lat=f"{lat:.5f}", lon=f"{lon:.5f}")
         description = _text(form, "description", cfg.max_description)
+        given_url = _text(form, "media_url", 2048).strip()
+        media_url = _web_address(given_url) if given_url else ""  # kept as the app's link, never fetched
+        if media_url is None:
+            raise refuse(400, "media_url is not an http(s) address", shown)
         if len(uploads) > cfg.max_photos:
             raise refuse(400, "more than {n} photos", shown, n=cfg.max_photos)
         checked = []
@@ -281,7 +299,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             time=received, source_id=rid, service_code=code, category=cfg.categories[code].name,
             description=description, lat=lat, lon=lon, address=address, ward=route.ward, photos=photos,
             client=client, department=route.department, assignee_group=route.assignee_group,
-            ack_due=route.ack_due, resolve_due=route.resolve_due, duplicate_of=dup)
+            ack_due=route.ack_due, resolve_due=route.resolve_due, duplicate_of=dup, media_url=media_url)
         first = ReportStatusChange(time=received, source_id=rid, status="received", actor=f"client:{client}",
                                    reason=f"duplicate of {dup}" if dup else "",
                                    department=route.department, assignee_group=route.assignee_group)
@@ -304,7 +322,7 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
             "updated_datetime": _iso(row.get("updated") or row["time"]),
             "expected_datetime": _iso(row["resolve_due"]),
             "address": row["address"], "address_id": "", "zipcode": "",
-            "lat": row["lat"], "long": row["lon"], "media_url": "",
+            "lat": row["lat"], "long": row["lon"], "media_url": row.get("media_url") or "",
         }
 
     @app.get("/requests.<fmt>")

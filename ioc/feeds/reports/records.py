@@ -32,7 +32,9 @@ class FieldReport(Event):
 
     ``source_id`` is the service request id (the bus key keeps a report's events in order);
     ``client`` the client application whose API key posted it; ``duplicate_of`` the earlier
-    report it was grouped with (same category near in place and time, or a re-posted photo).
+    report it was grouped with (same category near in place and time, or a re-posted photo);
+    ``media_url`` the address of a photo the client application keeps (the spec's ``media_url``:
+    an http(s) URL, shown to staff as a link, never fetched by the intake).
     """
 
     kind: Literal["reports.report"] = "reports.report"
@@ -50,6 +52,7 @@ class FieldReport(Event):
     ack_due: AwareDatetime
     resolve_due: AwareDatetime
     duplicate_of: str | None = None
+    media_url: Annotated[str, Field(max_length=2048, pattern=r"^(https?://\S+)?$")] = ""
 
 
 class AreaReport(FieldReport):

@@ -18,7 +18,7 @@ def _report_row(r: FieldReport) -> tuple[object, ...]:
     photos = Jsonb([p.model_dump() for p in r.photos])
     return (r.time, r.source_id, r.service_code, r.category, r.description, r.lat, r.lon, r.address,
             r.ward, photos, r.client, r.department, r.assignee_group, r.ack_due, r.resolve_due,
-            r.duplicate_of)
+            r.duplicate_of, r.media_url)
 
 
 def _status_row(s: ReportStatusChange) -> tuple[object, ...]:
@@ -30,6 +30,7 @@ def _report_from_row(row: dict[str, object]) -> FieldReport:
     r["source_id"] = r.pop("request_id")
     photos = r["photos"]
     r["photos"] = tuple((json.loads(photos) if isinstance(photos, str) else photos) or ())
+    r["media_url"] = r.get("media_url") or ""
     return FieldReport.model_validate(r)
 
 
@@ -45,7 +46,8 @@ REPORT_TABLE = TableSpec(
              ("category", "text"), ("description", "text"), ("lat", "double precision"),
              ("lon", "double precision"), ("address", "text"), ("ward", "text"), ("photos", "jsonb"),
              ("client", "text"), ("department", "text"), ("assignee_group", "text"),
-             ("ack_due", "timestamptz"), ("resolve_due", "timestamptz"), ("duplicate_of", "text")),
+             ("ack_due", "timestamptz"), ("resolve_due", "timestamptz"), ("duplicate_of", "text"),
+             ("media_url", "text")),
     key=("request_id",), to_row=_report_row, from_row=_report_from_row,
 )
 STATUS_TABLE = TableSpec(
@@ -83,9 +85,14 @@ def _duplicate_indexes(conn: psycopg.Connection, caps: Capabilities) -> None:
                  "USING gin (photos jsonb_path_ops)")
 
 
+def _media_url(conn: psycopg.Connection, caps: Capabilities) -> None:
+    conn.execute("ALTER TABLE field_reports ADD COLUMN IF NOT EXISTS media_url text")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "field reports and their status changes", _create),
     Migration(2, "outbox of staff status changes for the bus", _outbox),
     Migration(3, "photos kept as JSON text by the bulk writer become the arrays they hold", _photos_array),
     Migration(4, "indexes of the duplicate check: a category's box, a photo's hash", _duplicate_indexes),
+    Migration(5, "the address of a photo the client application keeps (the spec's media_url)", _media_url),
 )
