@@ -352,6 +352,22 @@ def test_an_apps_media_url_is_kept_and_answered_never_fetched(intake: Intake) ->
     assert intake.post(media_url="").status_code == 201  # an empty field: no photo elsewhere
 
 
+
+def test_contact_details_are_not_kept_and_the_answer_says_so(intake: Intake) -> None:
+    """The spec's email, names and phone are personal data this intake does not keep: they were dropped
+    without a word, and a citizen waited for a mail that never came. The answer now says so."""
+    r = intake.post(email="lan@example.vn", first_name="Lan", phone="0905 000 000",
+                    headers={"Accept-Language": "vi"})
+    assert r.status_code == 201, r.text
+    [made] = r.json()
+    assert made["service_notice"] == "Thông tin liên hệ không được lưu: hãy theo dõi phản ánh bằng mã của nó"
+    with intake.store.pool.connection() as conn:
+        row = conn.execute("SELECT to_jsonb(r)::text FROM field_reports r WHERE request_id = %s",
+                           (made["service_request_id"],)).fetchone()
+    assert row is not None and "lan@example.vn" not in row[0] and "0905" not in row[0]
+    assert "Contact" not in intake.post(email=" ").json()[0]["service_notice"]  # a blank one: nothing to say
+
+
 def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
     """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
     (200 characters each) and how many others came, and past the address's allowance a refusal is only

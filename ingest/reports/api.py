@@ -41,6 +41,9 @@ FORMATS = ("json", "xml")
 #: the spec's fields of a posted request a dead letter keeps (200 characters each), beside how many others
 KEPT_FIELDS = ("service_code", "lat", "long", "address_string", "address_id", "description", "media_url",
                "jurisdiction_id", "device_id", "account_id")
+#: the spec's fields for following up with the sender: personal data this intake does not keep (the
+#: answer's service_notice says so when one is given)
+CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
 #: refused posts one address may make a minute (and at once) before they are only counted: nobody can
 #: fill the dead letters by posting garbage without a key
 REFUSALS_PER_MINUTE, REFUSALS_BURST = 30, 60
@@ -304,7 +307,10 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
                                    reason=f"duplicate of {dup}" if dup else "",
                                    department=route.department, assignee_group=route.assignee_group)
         publish([report, first])
-        notice = Worded("Grouped with {id}", id=dup).said(current_lang()) if dup else ""
+        said = [Worded("Grouped with {id}", id=dup)] if dup else []
+        if any(form.get(k, "").strip() for k in CONTACT_FIELDS):  # the sender should not count on them
+            said.append(Worded("Contact details are not kept: follow the request by its id"))
+        notice = "; ".join(w.said(current_lang()) for w in said)
         return answer(fmt, "service_requests",
                       [{"service_request_id": rid, "service_notice": notice, "account_id": None}], status=201)
 
