@@ -368,6 +368,19 @@ def test_contact_details_are_not_kept_and_the_answer_says_so(intake: Intake) -> 
     assert "Contact" not in intake.post(email=" ").json()[0]["service_notice"]  # a blank one: nothing to say
 
 
+def test_a_web_app_on_another_origin_may_read_the_answers(intake: Intake) -> None:
+    """No CORS header: a citizens' web app served from the city's portal could post a report (a form
+    post needs no preflight) but its browser hid the answer, the request's id with it."""
+    origin = {"Origin": "https://hue-s.example"}
+    made = intake.post(headers=origin)
+    assert made.status_code == 201 and made.headers["Access-Control-Allow-Origin"] == "*"
+    refused = intake.post(headers=origin, service_code="nope")
+    assert refused.status_code == 400 and refused.headers["Access-Control-Allow-Origin"] == "*"
+    listed = requests.get(f"{intake.url}/services.json", headers=origin, timeout=30)
+    assert listed.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in listed.headers  # no cookie is ever trusted
+
+
 def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
     """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
     (200 characters each) and how many others came, and past the address's allowance a refusal is only

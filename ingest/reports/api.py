@@ -184,6 +184,9 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
         # the answers are data for apps: never sniffed as another type, never framed
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        # a citizens' web app on another origin may read the answers: the API trusts no cookie (a post
+        # carries its api_key in the form), so letting any origin read them opens nothing
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
         return response
 
     def current_fmt() -> str:
