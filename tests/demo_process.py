@@ -12,7 +12,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ioc.config import DEFAULT_CONFIG
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def sample_config(folder: Path, *, cameras: bool = True, text: str | None = None) -> Path:
+    """The Huế sample configuration (or ``text``, an edited copy of it) written into ``folder``; with
+    ``cameras=False`` its cameras are off: a test of another page does not pay for their video
+    analysis (on CI's two busy cores the sea map's test took a third longer with them)."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8") if text is None else text
+    if not cameras:
+        text, n = re.subn(r"(?m)^\[\[cameras\]\]$", "[[cameras]]\nenabled = false", text)
+        assert n, "the sample configuration has no [[cameras]] to turn off"
+    path = folder / "hue-test.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 @dataclass

@@ -4,18 +4,19 @@ GET answers from the store, staff move a report on /reports311/, the citizen see
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import psycopg
 import requests
 
 from ioc.store.embedded import PASSWORD_FILE
-from tests.demo_process import running_demo
+from tests.demo_process import running_demo, sample_config
 from tests.test_reports_status_api import change
 from tests.waiting import wait_for
 
 
-def test_demo_serves_open311_from_its_store_and_staff_changes_show() -> None:
-    with running_demo() as demo:
+def test_demo_serves_open311_from_its_store_and_staff_changes_show(tmp_path: Path) -> None:
+    with running_demo("--config", str(sample_config(tmp_path, cameras=False))) as demo:
         intake = wait_for(lambda: re.search(r"Open311: (http://127\.0\.0\.1:\d+/)", demo.output),
                           "the Open311 address")[1]
         login = wait_for(lambda: re.search(r"duty officer '([^']+)', password '([^']+)'", demo.output),

@@ -32,7 +32,7 @@ from dashboards import sea
 from dashboards.map_view import fit_view
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store import vessel_queries as vq
-from tests.demo_process import running_demo
+from tests.demo_process import running_demo, sample_config
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -249,7 +249,7 @@ def sea_browser() -> Iterator[object]:
 
 
 def _demo_config(tmp: Path) -> Path:
-    """The Huế sample configuration, with the fleet's history cut to 4.6 h.
+    """The Huế sample configuration, with the fleet's history cut to 4.6 h and no cameras.
 
     With the sample's 13 h of history every boat is back in port and every scenario
     alert resolved when the demo starts; 4.6 h in, the fleet is at sea and the scenario's
@@ -258,9 +258,7 @@ def _demo_config(tmp: Path) -> Path:
     text = DEFAULT_CONFIG.read_text(encoding="utf-8")
     text, n = re.subn(r"(?m)^backfill_hours = [0-9.]+$", "backfill_hours = 4.6", text)
     assert n == 1, "the sample configuration no longer sets the fleet's backfill_hours"
-    path = tmp / "hue-sea.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
+    return sample_config(tmp, cameras=False, text=text)
 
 
 _MAP_STATE_JS = """
