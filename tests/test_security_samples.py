@@ -60,6 +60,33 @@ def test_sshd_failures_never_blame_an_address_fail2ban_would_not() -> None:
     assert checked == 16 and agreed == 15  # the one left: an injection only fail2ban's full regex unpicks
 
 
+REFUSALS = (rb"sshd\[\d+\]: (?:\[ID \d+ \S+\] )?(?:error: )?(?:PAM: [Aa]uthentication|ROOT LOGIN REFUSED|"
+            rb"User \S+ from \S+ not allowed|maximum authentication attempts|"
+            rb"Failed \S+ for <invalid username>)")
+
+
+def test_sshd_and_pam_refusals_are_failures_of_the_address_fail2ban_blames() -> None:
+    """PAM's "Authentication failure for X from H", "ROOT LOGIN REFUSED", "User X not allowed because",
+    "maximum authentication attempts exceeded" and Solaris' tagged lines were plain syslog messages:
+    an attacker refused by them counted no failure. Each is now a failure of fail2ban's address
+    (an IPv4 address a dual-stack sshd wrote as ::ffff:1.2.3.4 as plain IPv4: one attacker, one
+    address); one that names a host name, not an address, blames no one."""
+    seen = by_name = 0
+    for expected, line in annotated("sshd"):
+        if not (expected and expected.get("match") and re.search(REFUSALS, line)):
+            continue
+        event = PARSERS["auth"](line, CTX)
+        host = expected["host"]
+        if not re.fullmatch(r"[0-9a-fA-F:.]+", host):  # "example.com": no address to blame
+            assert event.outcome != "failure" or event.src_ip != host, line
+            by_name += 1
+            continue
+        seen += 1
+        assert event.outcome == "failure" and event.src_ip == host, (line, event.src_ip)
+        assert event.user or b"<invalid username>" in line, line
+    assert seen >= 15 and by_name >= 2, (seen, by_name)
+
+
 def test_apache_bad_bots_are_web_requests_from_their_address() -> None:
     rows = [(x, PARSERS["web"](line, CTX)) for x, line in annotated("apache-badbots") if x and x.get("match")]
     plain = [(x, e) for x, e in rows if "vhost" not in x.get("desc", "")]

@@ -53,14 +53,31 @@ class LineContext:
 _FROM = (r" from (?P<ip>[0-9a-fA-F:.]+)(?: port (?P<port>\d+))?(?: on \S+(?: port \d+)?)?(?: ssh\d*)?"
          r"(?: \[preauth\])?(?::.*)?\s*$")
 _ANY_USER = r"(?P<user>(?:(?! from ).)*?)"
-_SSHD = [
-    (re.compile(r"^Failed (?P<method>\S+) for (?:invalid user " + _ANY_USER + r"|(?P<vuser>\S+))" + _FROM),
-     "failure"),
-    (re.compile(r"^Accepted (?P<method>\S+) for (?P<vuser>\S+)" + _FROM), "success"),
-    (re.compile(r"^Invalid user " + _ANY_USER + _FROM), "failure"),
-    (re.compile(r"authentication failure;.*?rhost=(?P<ip>[0-9a-fA-F:.]+)(?:\s+user=(?P<user>\S+))?"),
-     "failure"),
+_IP = r"(?P<ip>[0-9a-fA-F:.]+)"
+# sshd's and PAM's refusals as fail2ban's sshd filter reads them (its test log is our sample): each
+# pattern, its outcome, and the user when the message names none ("ROOT LOGIN REFUSED")
+_SSHD: list[tuple[re.Pattern[str], str, str | None]] = [
+    (re.compile(r"^Failed (?P<method>\S+) for (?:invalid user " + _ANY_USER
+                + r"|<invalid username>|(?P<vuser>\S+))" + _FROM), "failure", None),
+    (re.compile(r"^Accepted (?P<method>\S+) for (?P<vuser>\S+)" + _FROM), "success", None),
+    (re.compile(r"^Invalid user " + _ANY_USER + _FROM), "failure", None),
+    (re.compile(r"^(?:error: )?maximum authentication attempts exceeded for (?:invalid user " + _ANY_USER
+                + r"|(?P<vuser>\S+))" + _FROM), "failure", None),
+    (re.compile(r"^(?:error: )?PAM: [Aa]uthentication (?:failure|error) for (?:illegal user )?" + _ANY_USER
+                + r" from " + _IP + r"(?: via \S+)?\s*$"), "failure", None),
+    (re.compile(r"^ROOT LOGIN REFUSED FROM " + _IP + r"(?: port (?P<port>\d+))?(?: \[preauth\])?\s*$"),
+     "failure", "root"),
+    (re.compile(r"^User (?P<vuser>\S+) from " + _IP + r" not allowed because "), "failure", None),
+    (re.compile(r"authentication failure;.*?rhost=" + _IP + r"(?:\s+user=(?P<user>\S+))?"), "failure", None),
 ]
+_SOLARIS_ID = re.compile(r"^\[ID \d+ [\w.]+\] ")  # Solaris' syslog tag before sshd's own message
+
+
+def _address(ip: str) -> str:
+    """An IPv4 address written as IPv6 (``::ffff:1.2.3.4``, a dual-stack sshd) as plain IPv4, so one
+    attacker is counted under one address."""
+    rest = ip[7:] if ip.lower().startswith("::ffff:") else ""
+    return rest if rest.count(".") == 3 else ip
 
 
 _VALIDATE = SecurityEvent.__pydantic_validator__.validate_python
@@ -124,14 +141,16 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
     """A login attempt from an sshd/PAM message, else a plain syslog event of its program."""
     text = msg.message.lstrip()  # rsyslog's RFC 5424 template keeps the legacy message's leading space
     if msg.app in ("sshd", "sshd-session") or "pam_unix" in text:
-        for pattern, outcome in _SSHD:
+        text = _SOLARIS_ID.sub("", text)
+        for pattern, outcome, named in _SSHD:
             m = pattern.search(text)
             if m:
                 found = m.groupdict()
                 port = found.get("port")
                 return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
-                              outcome=outcome, src_ip=found["ip"], src_port=int(port) if port else None,
-                              user=found.get("user") or found.get("vuser") or None,
+                              outcome=outcome, src_ip=_address(found["ip"]),
+                              src_port=int(port) if port else None,
+                              user=found.get("user") or found.get("vuser") or named,
                               process=msg.app, proto="ssh",
                               category="authentication", severity=3)
     return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,
