@@ -381,6 +381,22 @@ def test_a_web_app_on_another_origin_may_read_the_answers(intake: Intake) -> Non
     assert "Access-Control-Allow-Credentials" not in listed.headers  # no cookie is ever trusted
 
 
+def test_discovery_names_the_endpoint_and_its_formats(intake: Intake) -> None:
+    """Apps built for many cities start at the spec's service discovery: it answered 404."""
+    got = requests.get(f"{intake.url}/discovery.json", timeout=30)
+    assert got.status_code == 200, got.text
+    doc = got.json()
+    [endpoint] = doc["endpoints"]
+    assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint["url"] == intake.url.rstrip("/") and endpoint["type"] == "production"
+    assert endpoint["formats"] == ["text/xml", "application/json"] and doc["changeset"]
+    # the endpoint it names answers, in both formats
+    assert requests.get(f"{endpoint['url']}/services.json", timeout=30).ok
+    xml = DET.fromstring(requests.get(f"{intake.url}/discovery.xml", timeout=30).content)
+    assert xml.tag == "discovery" and xml.findtext("endpoints/endpoint/url") == endpoint["url"]
+    assert [f.text for f in xml.findall("endpoints/endpoint/formats/format")] == endpoint["formats"]
+
+
 def test_refusals_without_a_key_are_throttled_per_address_and_kept_small(intake: Intake) -> None:
     """Posting garbage without a key cannot fill the store: a dead letter keeps the spec's fields only
     (200 characters each) and how many others came, and past the address's allowance a refusal is only

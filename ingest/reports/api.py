@@ -22,7 +22,7 @@ from flask import Flask, Request, Response, request
 from werkzeug.exceptions import HTTPException
 
 from ingest.reports import multipart
-from ingest.reports.formats import answer, error
+from ingest.reports.formats import answer, answer_document, error
 from ingest.reports.limits import RateLimiter
 from ingest.reports.photos import PhotoRejected, check_photo, store_photo
 from ingest.reports.reader import Query, ReportReader
@@ -41,6 +41,8 @@ FORMATS = ("json", "xml")
 #: the spec's fields of a posted request a dead letter keeps (200 characters each), beside how many others
 KEPT_FIELDS = ("service_code", "lat", "long", "address_string", "address_id", "description", "media_url",
                "jurisdiction_id", "device_id", "account_id")
+#: when this API last changed what it answers (the discovery answer's ``changeset``)
+CHANGESET = "2026-12-08T00:00:00Z"
 #: the spec's fields for following up with the sender: personal data this intake does not keep (the
 #: answer's service_notice says so when one is given)
 CONTACT_FIELDS = ("email", "first_name", "last_name", "phone", "device_id", "account_id")
@@ -217,6 +219,17 @@ def build_app(cfg: ReportsFeed, publish: Publish, dead_letter: DeadLetter, reade
     def service(code: str, c: Any) -> dict[str, Any]:
         return {"service_code": code, "service_name": c.name, "description": c.description, "metadata": False,
                 "type": "realtime", "keywords": "", "group": c.group}
+
+    @app.get("/discovery.<fmt>")
+    def discovery(fmt: str) -> Response:
+        """Open311 service discovery: where this city's GeoReport v2 endpoint is and in which formats
+        (apps built for many cities start here)."""
+        fmt = _fmt(fmt)
+        return answer_document(fmt, "discovery", {
+            "changeset": CHANGESET, "contact": cfg.contact, "key_service": cfg.key_service,
+            "endpoints": [{"specification": "http://wiki.open311.org/GeoReport_v2",
+                           "url": request.url_root.rstrip("/"), "changeset": CHANGESET, "type": "production",
+                           "formats": ["text/xml", "application/json"]}]})
 
     @app.get("/services.<fmt>")
     def services(fmt: str) -> Response:

@@ -13,7 +13,8 @@ from ioc.records import UNKEEPABLE
 
 # the element name of one item of each XML list
 XML_ITEM = {"services": "service", "service_requests": "request", "errors": "error",
-            "attributes": "attribute", "values": "value", "history": "change"}
+            "attributes": "attribute", "values": "value", "history": "change", "endpoints": "endpoint",
+            "formats": "format"}
 
 
 
@@ -39,12 +40,16 @@ def _fill(parent: ET.Element, key: str, value: Any) -> None:
         node.text = _text(value)
 
 
+def _document(top: ET.Element) -> bytes:
+    body = ET.tostring(top, encoding="utf-8", xml_declaration=False)
+    return b'<?xml version="1.0" encoding="utf-8"?>' + body
+
+
 def to_xml(root: str, items: Sequence[Mapping[str, Any]]) -> bytes:
     top = ET.Element(root)
     for item in items:
         _fill(top, XML_ITEM[root], item)
-    body = ET.tostring(top, encoding="utf-8", xml_declaration=False)
-    return b'<?xml version="1.0" encoding="utf-8"?>' + body
+    return _document(top)
 
 
 def answer(fmt: str, root: str, items: Sequence[Mapping[str, Any]] | Mapping[str, Any],
@@ -55,6 +60,16 @@ def answer(fmt: str, root: str, items: Sequence[Mapping[str, Any]] | Mapping[str
         return Response(body, status=status, content_type="text/xml; charset=utf-8")
     return Response(json.dumps(items, ensure_ascii=False), status=status,
                     content_type="application/json; charset=utf-8")
+
+
+def answer_document(fmt: str, root: str, doc: Mapping[str, Any]) -> Response:
+    """One document (not a list): a JSON object, or its fields as the children of ``root`` in XML."""
+    if fmt != "xml":
+        return answer(fmt, root, doc)
+    top = ET.Element(root)
+    for key, value in doc.items():
+        _fill(top, key, value)
+    return Response(_document(top), content_type="text/xml; charset=utf-8")
 
 
 def error(fmt: str, code: int, description: str) -> Response:

@@ -64,6 +64,9 @@ class ReportsFeed(BaseModel):
     duplicate_metres: Annotated[float, Field(gt=0)] = 50
     duplicate_minutes: Minutes = 120
     jurisdiction_id: str = "hue.gov.vn"
+    # what the Open311 discovery answer (``discovery.json``) tells an app's developers
+    contact: Annotated[str, Field(max_length=500)] = ""  # whom to ask about the API
+    key_service: Annotated[str, Field(max_length=500)] = ""  # how to get an api_key
     # the reverse proxies in front of the intake (addresses or networks): a post arriving from one is
     # counted under the client its X-Forwarded-For names, else every client would share the proxy's
     trusted_proxies: list[str] = Field(default_factory=list)
