@@ -203,18 +203,35 @@ def wait_until_still(driver: Any, timeout: float = 120.0) -> None:
     wait.until(lambda d: d.execute_script("return window.__iocFrames;") == 2)
 
 
-def watch_redraws(driver: Any, element_id: str) -> None:
-    """Count from now on the changes of the DOM under ``element_id`` (``window.__iocMutations``) and
-    the page's answered Dash callbacks (``window.__iocAnswers``): a refresh that sends nothing new
-    must leave the page's nodes as they are."""
-    driver.execute_script("""
-        window.__iocMutations = 0; window.__iocAnswers = 0;
-        new MutationObserver(ms => { window.__iocMutations += ms.length; }).observe(
-            document.getElementById(arguments[0]), {childList: true, subtree: true, characterData: true});
-        const fetched = window.fetch;
-        window.fetch = (...args) => fetched(...args).then(r => {
-            if (String(args[0]).includes('_dash-update-component')) { window.__iocAnswers += 1; }
-            return r; });""", element_id)
+def redraws_of_unchanged_content(driver: Any, element_id: str, answers: int = 2, tries: int = 4) -> int:
+    """The changes of the DOM under ``element_id`` while the page's Dash callbacks were answered
+    ``answers`` times and the element's text stayed as it was: a refresh that sends nothing new must
+    leave the page's nodes alone (0). A window in which the content itself changed (a dossier fell
+    overdue, an hour turned) says nothing about that and is watched again, up to ``tries`` times."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    for _ in range(tries):
+        driver.execute_script("""
+            const w = window, el = document.getElementById(arguments[0]);
+            if (w.__iocObserver) { w.__iocObserver.disconnect(); }
+            w.__iocMutations = 0; w.__iocAnswers = 0; w.__iocTextBefore = el.innerText;
+            w.__iocObserver = new MutationObserver(ms => { w.__iocMutations += ms.length; });
+            w.__iocObserver.observe(el, {childList: true, subtree: true, characterData: true});
+            if (!w.__iocCounting) {  // wrap fetch once: each answered callback counts once
+                w.__iocCounting = true;
+                const fetched = w.fetch;
+                w.fetch = (...args) => fetched(...args).then(r => {
+                    if (String(args[0]).includes('_dash-update-component')) { w.__iocAnswers += 1; }
+                    return r; });
+            }""", element_id)
+        WebDriverWait(driver, 60, poll_frequency=0.1).until(
+            lambda d: d.execute_script("return window.__iocAnswers;") >= answers)
+        same, mutations = driver.execute_script(
+            "return [document.getElementById(arguments[0]).innerText === window.__iocTextBefore,"
+            " window.__iocMutations];", element_id)
+        if same:
+            return int(mutations)
+    raise AssertionError(f"#{element_id}'s content changed in each of {tries} windows of {answers} answers")
 
 
 @contextmanager

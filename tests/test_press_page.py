@@ -20,7 +20,7 @@ from ioc.feeds.press.settings import PressRuleSettings
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import serving_pages, wait_until_still, watch_redraws
+from tests.browser import redraws_of_unchanged_content, serving_pages, wait_until_still
 from tests.test_security_page import PASSWORD, login
 from tests.waiting import HANG_GUARD_S
 
@@ -106,9 +106,7 @@ def test_new_articles_and_alerts_appear_without_a_reload(served: tuple[str, Stor
     wait.until(lambda d: len(texts("#press-articles .article")) == 4)
     driver.execute_script("window.__pressNoReload = true;")  # type: ignore[attr-defined]
     # a refresh that would send the same body sends nothing: the screen's nodes are left as they are
-    watch_redraws(driver, "press-body")
-    wait.until(lambda d: d.execute_script("return window.__iocAnswers;") >= 3)
-    assert driver.execute_script("return window.__iocMutations;") == 0  # type: ignore[attr-defined]
+    assert redraws_of_unchanged_content(driver, "press-body", answers=3) == 0
     now = datetime.now(UTC)
     writer = StoreWriter(store.pool, store.caps)
     writer.write([article(3, "Sạt lở ở A Lưới, giao thông bị chia cắt", now, places=["A Lưới"],

@@ -15,7 +15,7 @@ from ioc.feeds.services.records import DossierEvent
 from ioc.store.database import Store, open_store
 from ioc.store.embedded import EmbeddedPostgres
 from ioc.store.writer import StoreWriter
-from tests.browser import serving_pages, wait_until_still, watch_redraws
+from tests.browser import redraws_of_unchanged_content, serving_pages, wait_until_still
 
 HOSTILE = '<a href="https://evil.example/phish">Sở Tư pháp</a>'
 
@@ -80,10 +80,7 @@ def test_services_page_in_both_languages(served: tuple[str, Store], browser: obj
         and drawn[1] and drawn)  # the chart's labels are drawn a moment after the chart is placed
     assert labels[0] == 0 and HOSTILE[:35] + "…" in labels[1], labels
     # a refresh that would send the same body sends nothing: the chart is not placed and drawn again
-    watch_redraws(driver, "services-body")
-    WebDriverWait(driver, 60, poll_frequency=0.1).until(
-        lambda d: d.execute_script("return window.__iocAnswers;") >= 2)
-    assert driver.execute_script("return window.__iocMutations;") == 0  # type: ignore[attr-defined]
+    assert redraws_of_unchanged_content(driver, "services-body", answers=2) == 0
     driver.save_screenshot(str(ARTIFACTS / "services-vi.png"))  # type: ignore[attr-defined]
     driver.get(f"{base}/services/?lang=en")  # type: ignore[attr-defined]
     WebDriverWait(driver, 30, poll_frequency=0.1).until(
