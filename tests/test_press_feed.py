@@ -404,7 +404,8 @@ def test_an_entrys_date_is_read_in_the_zone_it_names_else_in_the_outlets(written
         assert same.published == entry.published
 
 
-@pytest.mark.parametrize("written", ["garbage", "31/02/2026 10:00", "Mon, 08 Dec 2026 09:15:00 GMT+99", ""])
+@pytest.mark.parametrize("written", ["garbage", "31/02/2026 10:00", "Mon, 08 Dec 2026 09:15:00 GMT+99", "",
+                                     "31/12/9999 23:59 GMT-12"])  # past the end of UTC's range
 def test_a_date_no_one_can_read_is_no_date(written: str) -> None:
     from zoneinfo import ZoneInfo
 
@@ -414,3 +415,5 @@ def test_a_date_no_one_can_read_is_no_date(written: str) -> None:
             f"<link>https://example.org/a</link><pubDate>{written}</pubDate></item></channel></rss>").encode()
     [entry] = read_feed(body, local=ZoneInfo(HUE)).entries
     assert entry.published is None  # the poller then takes the time it read the entry
+    early = body.replace(written.encode(), b"0001-01-01 00:30") if written else body
+    read_feed(early, local=ZoneInfo(HUE))  # before UTC's range in Huế's time: read, never raised

@@ -58,8 +58,13 @@ def _at(text: str, zone: tzinfo | None) -> datetime | None:
     """``text`` without its zone, read as a time in ``zone``, in UTC (``None``: not a date we read)."""
     if zone is None:
         return None
-    naive = _naive(text.strip().rstrip(","))
-    return naive.replace(tzinfo=zone).astimezone(UTC) if naive is not None else None
+    when = _naive(text.strip().rstrip(","))
+    if when is None:
+        return None
+    try:  # an offset the text itself wrote (ISO 8601) stays; year 1 in UTC+7 is before year 1 in UTC
+        return (when.replace(tzinfo=zone) if when.tzinfo is None else when).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _naive(text: str) -> datetime | None:
