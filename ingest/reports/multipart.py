@@ -57,8 +57,8 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64, max_text_bytes: in
             raise MalformedForm("a part's headers do not end (or are longer than 8 kB)")
         name, filename = _disposition(section[2:end])
         data = section[end + 4:]
-        if filename is None and data and not _is_text(section[2:end]):
-            filename = ""  # a file sent without a file name (RFC 7578 makes it optional): still a file
+        if filename is None and data and _is_media(section[2:end]):
+            filename = ""  # a photo sent without a file name (RFC 7578 makes it optional): still a file
         if filename is None:
             text += len(data)
             if text > max_text_bytes:
@@ -74,13 +74,14 @@ def parse(body: bytes, boundary: str, *, max_parts: int = 64, max_text_bytes: in
     raise MalformedForm("the body ends without the closing boundary")
 
 
-def _is_text(head: bytes) -> bool:
-    """Whether a part is text by its ``Content-Type`` (none: ``text/plain``, RFC 7578 §4.4)."""
+def _is_media(head: bytes) -> bool:
+    """Whether a part's ``Content-Type`` says image, video or audio (none says ``text/plain``, RFC 7578
+    §4.4); a field some client labels ``application/octet-stream`` stays a field."""
     for line in head.decode("utf-8", "replace").split("\r\n"):
         key, sep, value = line.partition(":")
         if sep and key.strip().lower() == "content-type":
-            return parse_options_header(value.strip())[0].lower().startswith("text/")
-    return True
+            return parse_options_header(value.strip())[0].lower().split("/")[0] in ("image", "video", "audio")
+    return False
 
 
 def _disposition(head: bytes) -> tuple[str, str | None]:
