@@ -87,6 +87,33 @@ def test_sshd_and_pam_refusals_are_failures_of_the_address_fail2ban_blames() -> 
     assert seen >= 15 and by_name >= 2, (seen, by_name)
 
 
+def test_a_password_try_on_debians_sshd_counts_once_toward_brute_force() -> None:
+    """With UsePAM (Debian's default) one wrong password is logged twice: by pam_unix inside sshd and
+    by sshd itself ("Failed password"). Both were login failures, so brute force fired at half the
+    failures its rule names. sshd's PAM line is now a PAM check; the same line from another program
+    (login, su, an FTP server) is still that program's failed login."""
+    from detectors.security.rules import SecurityDetector
+    from ioc.feeds.security.settings import SecurityRuleSettings
+
+    rules = SecurityDetector(SecurityRuleSettings(brute_force_failures=4))
+    fired = []
+    for i in range(3):  # three tries: six lines, three failures, below the rule's four
+        for line in (f"Dec  5 09:0{i}:00 gw sshd[41{i}]: pam_unix(sshd:auth): authentication failure; "
+                     f"logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root",
+                     f"Dec  5 09:0{i}:01 gw sshd[41{i}]: Failed password for root from 203.0.113.9 "
+                     f"port 5{i} ssh2"):
+            event = PARSERS["auth"](line.encode(), CTX)
+            assert event.outcome == "failure" and event.src_ip == "203.0.113.9"
+            fired += rules.observe(event)
+    assert fired == []
+    check = PARSERS["auth"](b"Dec  5 09:00:00 gw sshd[410]: pam_unix(sshd:auth): authentication failure; "
+                            b"logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root", CTX)
+    assert check.action == "pam_check"
+    other = PARSERS["auth"](b"Dec  5 09:00:00 gw vsftpd[77]: pam_unix(vsftpd:auth): authentication failure; "
+                            b"logname= uid=0 euid=0 tty=ftp ruser=x rhost=203.0.113.9", CTX)
+    assert other.action == "login" and other.outcome == "failure"
+
+
 def test_apache_bad_bots_are_web_requests_from_their_address() -> None:
     rows = [(x, PARSERS["web"](line, CTX)) for x, line in annotated("apache-badbots") if x and x.get("match")]
     plain = [(x, e) for x, e in rows if "vhost" not in x.get("desc", "")]

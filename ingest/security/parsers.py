@@ -70,6 +70,8 @@ _SSHD: list[tuple[re.Pattern[str], str, str | None]] = [
     (re.compile(r"^User (?P<vuser>\S+) from " + _IP + r" not allowed because "), "failure", None),
     (re.compile(r"authentication failure;.*?rhost=" + _IP + r"(?:\s+user=(?P<user>\S+))?"), "failure", None),
 ]
+_PAM_UNIX = _SSHD[-1][0]
+SSHD_APPS = ("sshd", "sshd-session")
 _SOLARIS_ID = re.compile(r"^\[ID \d+ [\w.]+\] ")  # Solaris' syslog tag before sshd's own message
 
 
@@ -140,14 +142,18 @@ def syslog_severity(severity: int | None) -> int:
 def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
     """A login attempt from an sshd/PAM message, else a plain syslog event of its program."""
     text = msg.message.lstrip()  # rsyslog's RFC 5424 template keeps the legacy message's leading space
-    if msg.app in ("sshd", "sshd-session") or "pam_unix" in text:
+    if msg.app in SSHD_APPS or "pam_unix" in text:
         text = _SOLARIS_ID.sub("", text)
         for pattern, outcome, named in _SSHD:
             m = pattern.search(text)
             if m:
                 found = m.groupdict()
                 port = found.get("port")
-                return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="login",
+                # sshd's PAM check of a password: sshd logs the same try as "Failed password" too
+                # (Debian's UsePAM), so it is kept as a PAM check, not a second login; pam_unix's
+                # line from another program (login, su, an FTP server) is that program's login
+                action = "pam_check" if pattern is _PAM_UNIX and msg.app in SSHD_APPS else "login"
+                return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action=action,
                               outcome=outcome, src_ip=_address(found["ip"]),
                               src_port=int(port) if port else None,
                               user=found.get("user") or found.get("vuser") or named,
