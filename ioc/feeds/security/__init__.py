@@ -8,6 +8,7 @@ from ioc.feeds.security.schema import (
     RAW_SECURITY_TABLES,
     SECURITY_EVENTS,
     apply_security,
+    apply_security_pam_checks,
     apply_security_vhost,
 )
 from ioc.feeds.security.settings import SecurityRules
@@ -24,7 +25,8 @@ SPEC = FeedSpec(
     topics={"security.event": "ioc.security.events"},
     tables=(SECURITY_EVENTS,),
     migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),
-                Migration(2, "the virtual host of web requests", apply_security_vhost)),
+                Migration(2, "the virtual host of web requests", apply_security_vhost),
+                Migration(3, "sshd's PAM checks are not failures twice", apply_security_pam_checks)),
     raw_tables=RAW_SECURITY_TABLES,
     rules=SecurityRules,
 )

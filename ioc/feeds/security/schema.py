@@ -3,8 +3,9 @@
 ``security_events``: one row per event, natural key ``(host, time, digest)`` where ``digest`` is
 a hash of the raw line (a redelivered event is stored once); a hypertable on TimescaleDB, a BRIN
 index elsewhere. ``security_events_1m``: per minute, category and source address, the events and
-failures; the writer recomputes, in the same transaction, every minute its batch touched from the
-stored rows (exact under duplicates and batches out of order, the same SQL at both levels).
+failures (sshd's own PAM check is not one: sshd logs the same try as its failed login); the writer
+recomputes, in the same transaction, every minute its batch touched from the stored rows (exact
+under duplicates and batches out of order, the same SQL at both levels).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
 RAW_SECURITY_TABLES = ("security_events",)
+# sshd's PAM check of a password is the same try as sshd's own "Failed password": one failure, not two
+_FAILURE = "e.outcome = 'failure' AND e.action <> 'pam_check'"
 
 
 def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
@@ -69,6 +72,23 @@ def apply_security_vhost(conn: psycopg.Connection, caps: Capabilities) -> None:
     conn.execute("ALTER TABLE security_events ADD COLUMN vhost text")
 
 
+def apply_security_pam_checks(conn: psycopg.Connection, caps: Capabilities) -> None:
+    """Migration 3: the minutes that counted sshd's PAM checks as failures count them again without."""
+    conn.execute(
+        f"""
+        UPDATE security_events_1m r SET failures = f.failures
+        FROM (SELECT date_trunc('minute', e.time) AS bucket,
+                     coalesce(nullif(e.category, ''), e.action) AS category,
+                     coalesce(e.src_ip, '') AS src_ip, count(*) FILTER (WHERE {_FAILURE}) AS failures
+              FROM security_events e
+              WHERE date_trunc('minute', e.time) IN (SELECT DISTINCT date_trunc('minute', time)
+                                                     FROM security_events WHERE action = 'pam_check')
+              GROUP BY 1, 2, 3) f
+        WHERE (r.bucket, r.category, r.src_ip) = (f.bucket, f.category, f.src_ip) AND r.failures <> f.failures
+        """
+    )
+
+
 def digest(event: Any) -> str:
     """What tells two events of one host at one time apart: the raw line (or the whole record)."""
     basis = event.raw or event.model_dump_json(exclude={"raw"})
@@ -81,7 +101,7 @@ _ROLLUP = (  # two statements: a data-modifying CTE would not let the insert see
     f"""
 INSERT INTO security_events_1m (bucket, category, src_ip, events, failures)
 SELECT date_trunc('minute', e.time), coalesce(nullif(e.category, ''), e.action), coalesce(e.src_ip, ''),
-       count(*), count(*) FILTER (WHERE e.outcome = 'failure')
+       count(*), count(*) FILTER (WHERE {_FAILURE})
 FROM security_events e JOIN {_TOUCHED} t ON e.time >= t.bucket AND e.time < t.bucket + interval '1 minute'
 GROUP BY 1, 2, 3
 """,
