@@ -361,21 +361,22 @@ def test_events_are_stored_once_with_their_minute_rollup(plain_store: Store) -> 
     assert all(r[1] == "login" and r[2] == "203.0.113.9" for r in rows)
 
 
-def test_sshds_pam_check_and_its_failed_password_are_one_failure_on_the_page(plain_store: Store) -> None:
+def test_sshds_pam_check_and_a_refused_key_are_no_more_failures_on_the_page(plain_store: Store) -> None:
     from ioc.feeds.security.queries import summary, top_sources
     from ioc.feeds.security.schema import apply_security_pam_checks
 
     lines = [line for i in range(3) for line in (
         f"Dec  4 09:0{i}:00 gw sshd[41{i}]: pam_unix(sshd:auth): authentication failure; logname= uid=0 "
         f"euid=0 tty=ssh ruser= rhost=203.0.113.9  user=root",
-        f"Dec  4 09:0{i}:01 gw sshd[41{i}]: Failed password for root from 203.0.113.9 port 5{i} ssh2")]
+        f"Dec  4 09:0{i}:01 gw sshd[41{i}]: Failed password for root from 203.0.113.9 port 5{i} ssh2")] + [
+        "Dec  4 09:03:00 gw sshd[420]: Failed publickey for root from 203.0.113.9 port 60 ssh2: RSA SHA256:x"]
     events = [parse_auth_line(line.encode(), CTX) for line in lines]
-    assert [e.action for e in events] == ["pam_check", "login"] * 3
+    assert [e.action for e in events] == ["pam_check", "login"] * 3 + ["key_refused"]
     StoreWriter(plain_store.pool, plain_store.caps).write(events)
     now = max(e.time for e in events) + timedelta(minutes=1)
     assert summary(plain_store.pool, now)["failures"] == 3
-    assert [(r["src_ip"], r["failures"], r["events"]) for r in top_sources(plain_store.pool, now - timedelta(hours=1))] == [
-        ("203.0.113.9", 3, 6)]
+    top = top_sources(plain_store.pool, now - timedelta(hours=1))
+    assert [(r["src_ip"], r["failures"], r["events"]) for r in top] == [("203.0.113.9", 3, 7)]
     with plain_store.pool.connection() as conn:  # as the rollup stood before: each try twice
         conn.execute("UPDATE security_events_1m SET failures = events")
         apply_security_pam_checks(conn, plain_store.caps)

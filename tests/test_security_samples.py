@@ -114,6 +114,25 @@ def test_a_password_try_on_debians_sshd_counts_once_toward_brute_force() -> None
     assert other.action == "login" and other.outcome == "failure"
 
 
+def test_keys_refused_before_the_accepted_one_are_no_failed_logins() -> None:
+    """A client offers each key it holds until one is taken; fail2ban's log marks the refusals for a
+    real account as no failure (gh-1263), those for an invalid user as failures. A user with several
+    keys logged in, and brute force fired, then a "compromise" on the key accepted."""
+    from detectors.security.rules import SecurityDetector
+    from ioc.feeds.security.settings import SecurityRuleSettings
+
+    offered = [(x, PARSERS["auth"](line, CTX)) for x, line in annotated("sshd")
+               if b"Failed publickey" in line]
+    assert len(offered) >= 4
+    for x, event in offered:
+        assert event.outcome == "failure", event.raw
+        assert event.action == ("login" if x and x.get("match") else "key_refused"), event.raw
+    rules = SecurityDetector(SecurityRuleSettings(brute_force_failures=2))
+    session = [PARSERS["auth"](line, CTX) for _, line in annotated("sshd") if b"sshd[32307]" in line]
+    assert [e.action for e in session][-2:] == ["login", "message"]  # accepted, then closed
+    assert [a for e in session for a in rules.observe(e)] == []
+
+
 def test_apache_bad_bots_are_web_requests_from_their_address() -> None:
     rows = [(x, PARSERS["web"](line, CTX)) for x, line in annotated("apache-badbots") if x and x.get("match")]
     plain = [(x, e) for x, e in rows if "vhost" not in x.get("desc", "")]

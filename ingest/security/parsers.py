@@ -153,6 +153,11 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
                 # (Debian's UsePAM), so it is kept as a PAM check, not a second login; pam_unix's
                 # line from another program (login, su, an FTP server) is that program's login
                 action = "pam_check" if pattern is _PAM_UNIX and msg.app in SSHD_APPS else "login"
+                # a key refused for a real account: a client offers each key it holds in turn, so a
+                # user with several keys logs these before "Accepted publickey" (fail2ban counts
+                # none); shown, not a failed login. For an invalid user it is one.
+                if found.get("method") == "publickey" and found.get("vuser") and outcome == "failure":
+                    action = "key_refused"
                 return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action=action,
                               outcome=outcome, src_ip=_address(found["ip"]),
                               src_port=int(port) if port else None,

@@ -26,7 +26,7 @@ SPEC = FeedSpec(
     tables=(SECURITY_EVENTS,),
     migrations=(Migration(1, "security events and their 1-minute rollup", apply_security),
                 Migration(2, "the virtual host of web requests", apply_security_vhost),
-                Migration(3, "sshd's PAM checks are not failures twice", apply_security_pam_checks)),
+                Migration(3, "PAM checks and refused keys are not failed logins", apply_security_pam_checks)),
     raw_tables=RAW_SECURITY_TABLES,
     rules=SecurityRules,
 )

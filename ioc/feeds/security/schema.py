@@ -20,8 +20,9 @@ from ioc.store.capabilities import Capabilities
 from ioc.store.tables import TableSpec, hypertable_or_brin
 
 RAW_SECURITY_TABLES = ("security_events",)
-# sshd's PAM check of a password is the same try as sshd's own "Failed password": one failure, not two
-_FAILURE = "e.outcome = 'failure' AND e.action <> 'pam_check'"
+# sshd's PAM check of a password is the same try as sshd's own "Failed password": one failure, not two;
+# a key offered and refused is how a client with several keys finds the one that works: no failure
+_FAILURE = "e.outcome = 'failure' AND e.action NOT IN ('pam_check', 'key_refused')"
 
 
 def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
@@ -82,7 +83,8 @@ def apply_security_pam_checks(conn: psycopg.Connection, caps: Capabilities) -> N
                      coalesce(e.src_ip, '') AS src_ip, count(*) FILTER (WHERE {_FAILURE}) AS failures
               FROM security_events e
               WHERE date_trunc('minute', e.time) IN (SELECT DISTINCT date_trunc('minute', time)
-                                                     FROM security_events WHERE action = 'pam_check')
+                                                     FROM security_events
+                                                     WHERE action IN ('pam_check', 'key_refused'))
               GROUP BY 1, 2, 3) f
         WHERE (r.bucket, r.category, r.src_ip) = (f.bucket, f.category, f.src_ip) AND r.failures <> f.failures
         """
