@@ -59,8 +59,9 @@ def position_record(msg: Any, msg_type: int, when: datetime, simulated: bool) ->
     if lat is None or lon is None or mmsi is None:
         raise Reject("truncated payload: no position")
     status = msg.status if msg_type <= 3 or msg_type == 27 else None
-    return _position(int(mmsi), lat, lon, msg.speed, msg.course, None if msg_type == 27 else msg.heading,
-                     None if status is None else int(status), msg_type, when, simulated)
+    heading = None if msg_type == 27 else msg.heading
+    return position_from_fields(int(mmsi), lat, lon, msg.speed, msg.course, heading,
+                                None if status is None else int(status), msg_type, when, simulated)
 
 
 def class_a_position(value: int, msg_type: int, when: datetime, simulated: bool) -> VesselPosition:
@@ -75,16 +76,17 @@ def class_a_position(value: int, msg_type: int, when: datetime, simulated: bool)
         raise Reject("MMSI 0: not a station identity")
     lon = (value >> 79) & 0xFFFFFFF
     lat = (value >> 52) & 0x7FFFFFF
-    return _position(mmsi, to_lat_lon(lat - 0x8000000 if lat & 0x4000000 else lat),  # 27 bits, signed
-                     to_lat_lon(lon - 0x10000000 if lon & 0x8000000 else lon),  # 28 bits, signed
-                     to_speed((value >> 108) & 1023), to_10th((value >> 40) & 4095), (value >> 31) & 511,
-                     (value >> 126) & 15, msg_type, when, simulated)
+    return position_from_fields(mmsi, to_lat_lon(lat - 0x8000000 if lat & 0x4000000 else lat),  # 27 bits
+                                to_lat_lon(lon - 0x10000000 if lon & 0x8000000 else lon),  # 28, signed
+                                to_speed((value >> 108) & 1023), to_10th((value >> 40) & 4095),
+                                (value >> 31) & 511, (value >> 126) & 15, msg_type, when, simulated)
 
 
-def _position(mmsi: int, lat: float, lon: float, speed: float | None, course: float | None,
-              heading: int | None, status: int | None, msg_type: int, when: datetime,
-              simulated: bool) -> VesselPosition:
-    """A checked position record; :class:`Reject` for a position that is none (not available, 0, 0)."""
+def position_from_fields(mmsi: int, lat: float, lon: float, speed: float | None, course: float | None,
+                         heading: int | None, status: int | None, msg_type: int | None, when: datetime,
+                         simulated: bool) -> VesselPosition:
+    """A checked position record; :class:`Reject` for a position that is none (not available, 0, 0).
+    ``msg_type`` ``None``: a position read from an archive that does not say which message it was."""
     if lat == 91 or lon == 181:
         raise Reject("position not available")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):

@@ -30,7 +30,9 @@ and its ``r``/``R``, ``b``/``B`` or ``D`` field (``D09MN-BU-RIPBS1`` in newer ar
 receiving station. Either may be missing (gpsd's sample.aivdm: ``...,0*4A,b003660465``,
 ``...,0*5B,s36310,d-081,T59.01777335``); a field of no NAIS kind is a dead letter. A time a
 logger wrote before the line (``gpspipe -t``'s ``2026-12-06 12:11:12: !AIVDM...``, UNIX seconds,
-ISO 8601; :mod:`ingest.vessels.loggers`) is the event time when the line carries no other.
+ISO 8601; :mod:`ingest.vessels.loggers`) is the event time when the line carries no other. A CSV
+archive's header line (the Danish Maritime Authority's, MarineCadastre's) makes the rows after it
+read as that archive's (:mod:`ingest.vessels.archives`), each at its own time.
 Without any, the receive time given by the caller is the event time. A time before AIS existed
 (:data:`EARLIEST_TIME`, e.g. ``c:0``) or more than ``max_future`` after the receive time is refused.
 
@@ -71,6 +73,7 @@ from ingest.vessels.ais_messages import (
 )
 from ingest.vessels.ais_messages import Reject as _Reject
 from ingest.vessels.ais_outcomes import DeadLetter, DecodeStats, TooLong
+from ingest.vessels.archives import ArchiveReader, NotAVessel
 from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, gpsd_report_class, log_time
 from ingest.vessels.sentences import AIS_LINE, HEX, Sentence, ais_sentence, checked_sentence, nmea_checksum
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
@@ -89,6 +92,7 @@ DEAD_LETTER_PAYLOAD_BYTES = 4096  # what of an oversized line is kept in its dea
 EARLIEST_TIME = datetime(1998, 1, 1, tzinfo=UTC)
 
 _WHITESPACE = b" \t\r\n\x00"
+_NMEA_FIRST = frozenset(b"!$\\{")  # how a sentence, a tag block or gpsd's JSON starts
 _CONTROL = bytes(range(0, 32)) + b"\x7f"
 _ADDRESS = re.compile(rb"^[A-Z0-9]{2,6}$")
 _METADATA_TIME = re.compile(rb"^\d{1,13}(\.\d*)?$")  # the last field of NAIS receiver metadata
@@ -163,6 +167,7 @@ class AisDecoder:
         # the last tag block read and what it says: a receiver stamps every sentence of a second
         # with the same block (station, time), so most lines repeat the one before
         self._last_block: tuple[bytes, _Framing] | None = None
+        self._archive = ArchiveReader()  # rows of a CSV archive, once its header is read
 
     # -- public ---------------------------------------------------------------------------
     def feed(self, line: bytes | str | TooLong, received: datetime) -> list[VesselRecord]:
@@ -241,6 +246,14 @@ class AisDecoder:
         if not line:
             self._ignore_line("blank")
             return []
+        if line[0] not in _NMEA_FIRST:  # a CSV archive's header or row, else NMEA after a logger's time
+            archive = self._archive
+            if (layout := archive.header(line)) is not None:
+                self._ignore_line(f"archive:{layout.name} header")
+                return []
+            if (archive.layout is not None and line[:1] != b"#"
+                    and not (line[0] in PREFIX_STARTS and LOG_PREFIX.match(line))):
+                return self._archive_row(line, received)
         if line[:1] == b"#":
             self._ignore_line("comment")
             return []
@@ -465,13 +478,27 @@ class AisDecoder:
             stats.ignored_by_type[msg_type] += 1
             stats.lines_ignored += len(lines)
             return []
-        records = message_records(payload, fill, msg_type, tag_time or received, self.simulated)
+        return self._decoded(message_records(payload, fill, msg_type, tag_time or received, self.simulated),
+                             len(lines))
+
+    def _archive_row(self, line: bytes, received: datetime) -> list[VesselRecord]:
+        """One row of a CSV archive (:mod:`ingest.vessels.archives`); :class:`_Reject` for a dead letter."""
+        try:
+            when, records = self._archive.row(line, self.simulated)
+        except NotAVessel as exc:
+            self._ignore_line(f"archive:{exc}")
+            return []
+        self._check_time(when, received, "archive time")
+        return self._decoded(records, 1)
+
+    def _decoded(self, records: list[VesselRecord], lines: int) -> list[VesselRecord]:
+        stats = self.stats
         for record in records:
             if isinstance(record, VesselPosition):
                 stats.positions += 1
             else:
                 stats.statics += 1
-        stats.lines_decoded += len(lines)
+        stats.lines_decoded += lines
         return records
 
     # -- bookkeeping ----------------------------------------------------------------------

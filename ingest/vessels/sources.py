@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from ingest.vessels.archives import row_stamp
 from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, log_time
 from ingest.vessels.nmea import TooLong
 
@@ -43,9 +44,9 @@ _NAIS_TIME = re.compile(rb"\*[0-9A-Fa-f]{2},(?:.*,)?(\d{9,13})(?:\.\d*)?$")  # N
 
 def line_stamp(line: bytes, near: float | None = None) -> float | None:
     """The UNIX time a recorded line carries, for pacing a replay: its tag block's ``c:``, else
-    its NAIS metadata's time, else the time a logger wrote before it (a time without a zone read
-    as UTC: only the differences between lines matter here; one without a year in the year nearest
-    ``near``, the stamp of the line before); ``None`` without one."""
+    its NAIS metadata's time, else the time a logger wrote before it, else a CSV archive row's (a
+    time without a zone read as UTC: only the differences between lines matter here; one without a
+    year in the year nearest ``near``, the stamp of the line before); ``None`` without one."""
     logged: float | None = None
     if line[:1] and line[0] in PREFIX_STARTS and (prefix := LOG_PREFIX.match(line)) is not None:
         try:
@@ -56,7 +57,7 @@ def line_stamp(line: bytes, near: float | None = None) -> float | None:
         line = line[prefix.end() :]
     match = _TAG_TIME.match(line) or _NAIS_TIME.search(line)
     if match is None:
-        return logged
+        return logged if logged is not None else row_stamp(line)
     stamp = int(match.group(1))
     return stamp / 1000 if stamp > 10**11 else stamp
 
