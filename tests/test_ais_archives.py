@@ -3,7 +3,6 @@ lines, in sample_streams/vessels) and MarineCadastre's layout as its documentati
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from ingest.vessels.nmea import AisDecoder, VesselRecord
-from ingest.vessels.sources import FileSource, line_stamp
+from ingest.vessels.sources import line_stamp
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
+from tests.paced_replay import paced_waits
 
 DMA = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels" / "aisdk-2018-06-01-head.csv"
 RECEIVED = datetime(2026, 12, 8, 5, 0, tzinfo=UTC)
@@ -131,18 +131,7 @@ def test_a_replay_of_an_archive_is_paced_by_its_rows_times(tmp_path: Path) -> No
     assert line_stamp(lines[1]) == datetime(2018, 6, 1, tzinfo=UTC).timestamp()
     assert line_stamp(b"367605855,2023-06-15T00:00:05,16.55,107.65") == datetime(
         2023, 6, 15, 0, 0, 5, tzinfo=UTC).timestamp()
-    now = [0.0]
-    waited: list[float] = []
-
-    class Stop(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waited.append(timeout or 0.0)
-            now[0] += timeout or 0.0
-            return False
-
-    source = FileSource(archive, speed=10.0, clock=lambda: RECEIVED, monotonic=lambda: now[0])
-    assert sum(len(b) for b, _ in source.read(Stop())) == 3
-    assert waited == [pytest.approx(2.0)]
+    assert paced_waits(archive, 10.0, RECEIVED) == (3, [pytest.approx(2.0)])
 
 
 def test_an_archive_reaches_the_store_and_the_register(store: Store) -> None:

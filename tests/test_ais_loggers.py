@@ -3,7 +3,6 @@ times other loggers put before a line, and gpsd's JSON reports."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from operator import xor
@@ -14,8 +13,9 @@ import pytest
 
 from ingest.vessels import FeedConfigError, feed_options
 from ingest.vessels.nmea import AisDecoder, VesselRecord
-from ingest.vessels.sources import FileSource, line_stamp
+from ingest.vessels.sources import line_stamp
 from ioc.config import FeedSettings
+from tests.paced_replay import paced_waits
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_streams" / "vessels"
 GPSPIPE_U = SAMPLES / "gpspipe-r-u.log"  # 2026-12-06 12:13:03.178135: !AIVDM...
@@ -208,18 +208,7 @@ def test_a_replay_of_a_ts_log_keeps_its_order_across_new_year(tmp_path: Path) ->
     log.write_bytes(b"Dec 31 23:59:59 " + T1 + b"\n" + b"Jan 01 00:00:09 " + T1 + b"\n")
     assert line_stamp(b"Jan 01 00:00:09 " + T1, near=line_stamp(b"Dec 31 23:59:59 " + T1)) == pytest.approx(
         line_stamp(b"Dec 31 23:59:59 " + T1) + 10)
-    now = [0.0]
-    waited: list[float] = []
-
-    class Stop(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waited.append(timeout or 0.0)
-            now[0] += timeout or 0.0
-            return False
-
-    source = FileSource(log, speed=10.0, clock=lambda: RECEIVED, monotonic=lambda: now[0])
-    assert sum(len(b) for b, _ in source.read(Stop())) == 2
-    assert waited == [pytest.approx(1.0)]
+    assert paced_waits(log, 10.0, RECEIVED) == (2, [pytest.approx(1.0)])
 
 
 def test_gpsd_json_reports() -> None:
@@ -243,19 +232,7 @@ def test_a_replay_is_paced_by_the_logged_times(tmp_path: Path) -> None:
     """FileSource at speed 10 waits a tenth of the gap between two logged times."""
     log = tmp_path / "two.log"
     log.write_bytes(b"1796559072: " + T1 + b"\n" + b"1796559082: " + T1 + b"\n")
-    now = [0.0]
-    waited: list[float] = []
-
-    class Stop(threading.Event):
-        def wait(self, timeout: float | None = None) -> bool:
-            waited.append(timeout or 0.0)
-            now[0] += timeout or 0.0
-            return False
-
-    source = FileSource(log, speed=10.0, clock=lambda: RECEIVED, monotonic=lambda: now[0])
-    batches = list(source.read(Stop()))
-    assert sum(len(b) for b, _ in batches) == 2
-    assert waited == [pytest.approx(1.0)]
+    assert paced_waits(log, 10.0, RECEIVED) == (2, [pytest.approx(1.0)])
 
 
 def test_the_feeds_log_timezone_is_checked() -> None:
