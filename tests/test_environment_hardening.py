@@ -675,7 +675,7 @@ def test_a_compressed_csv_is_named_as_such(tmp_path: Path) -> None:
     path = tmp_path / "r.csv.gz"
     path.write_bytes(gzip.compress(b"offset_s,station_id,metric,value,unit\n0,hue-air-dongba,pm25,1,ug\n"))
     feed = FeedSettings(name="gz", kind="csv_replay", options={"path": str(path)})
-    with pytest.raises(FeedConfigError, match="gzip-compressed; decompress it first"):
+    with pytest.raises(FeedConfigError, match="gzip-compressed and a series is read by position"):
         build_source(feed, hue_settings(), tmp_path, now=lambda: T0)
 
 

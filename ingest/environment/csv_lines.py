@@ -1,13 +1,19 @@
 """The lines of a replayed CSV file and its format.
 
 The format is checked (compression, header shape, delimiter); lines are read by position with
-bounded memory and split into checked fields; :class:`Row` and :class:`Cursor` are what
+bounded memory (a gzip, bzip2 or xz file through its decompressor, for files read in order) and
+split into checked fields; :class:`Row` and :class:`Cursor` are what
 :class:`~ingest.environment.csv_replay.CsvReplaySource` keeps while it streams the file.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
+import lzma
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -19,6 +25,10 @@ from .base import BadRecord
 MAX_LINE_BYTES = 64 * 1024
 SERIES_COLUMNS = ("offset_s", "station_id", "metric", "value", "unit")
 TIMESTAMPED_COLUMNS = ("time", "station_id", "metric", "value", "unit")
+#: OpenAQ's archive (``openaq-data-archive``, one ``csv.gz`` per location and day); its other
+#: columns, where a file has them, are not read
+OPENAQ_COLUMNS = ("location_id", "sensors_id", "location", "datetime", "lat", "lon", "parameter", "units",
+                  "value")
 OPTIONAL_COLUMNS = ("quality",)
 SNIFF_ROWS = 20  # rows read to check the delimiter
 OTHER_DELIMITERS = (";", "\t", "|")
@@ -32,7 +42,7 @@ COMPRESSED = {
 
 
 class CsvFormatError(ValueError):
-    """The file is not a CSV of one of the two known shapes (header, delimiter, compression)."""
+    """The file is not a CSV of one of the known shapes (header, delimiter, compression)."""
 
 
 def line_text(raw: bytes) -> str:
@@ -68,16 +78,20 @@ class Lines:
         self.f = f
 
     def read(self, pos: int) -> tuple[bytes, bool, int]:
-        if self.f.tell() != pos:
-            self.f.seek(pos)
-        raw = self.f.readline(MAX_LINE_BYTES + 1)
-        too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
-        if too_long:  # skip the rest of this line in chunks
-            while True:
-                rest = self.f.readline(MAX_LINE_BYTES)
-                if not rest or rest.endswith(b"\n"):
-                    break
-        return raw, too_long, self.f.tell()
+        """The line at ``pos``; :class:`CsvFormatError` when a compressed file is cut or corrupt there."""
+        try:
+            if self.f.tell() != pos:
+                self.f.seek(pos)
+            raw = self.f.readline(MAX_LINE_BYTES + 1)
+            too_long = len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n")
+            if too_long:  # skip the rest of this line in chunks
+                while True:
+                    rest = self.f.readline(MAX_LINE_BYTES)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+            return raw, too_long, self.f.tell()
+        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
+            raise CsvFormatError(f"the compressed file is cut or corrupt: {exc}") from None
 
 
 @dataclass
@@ -108,11 +122,23 @@ class Cursor:
     pending: tuple[float, list[EnvironmentReading]] | None = None  # the next step and its time
 
 
-def check_not_compressed(path: Path, magic: bytes) -> None:
-    """:class:`CsvFormatError` when the file's first bytes are those of a compressed file."""
+#: decompressors of the kinds read as they are (the others must be decompressed first)
+OPENERS: dict[str, Callable[[Path], BinaryIO]] = {
+    "gzip": lambda path: gzip.open(path, "rb"),
+    "bzip2": lambda path: bz2.open(path, "rb"),
+    "xz": lambda path: lzma.open(path, "rb"),
+}
+
+
+def compression(path: Path, magic: bytes) -> str | None:
+    """The compression the file's first bytes name (``None``: none); :class:`CsvFormatError` for one
+    that is not read here (zstd, a zip archive)."""
     for prefix, kind in COMPRESSED.items():
         if magic.startswith(prefix):
-            raise CsvFormatError(f"{path}: the file is {kind}-compressed; decompress it first")
+            if kind not in OPENERS:
+                raise CsvFormatError(f"{path}: the file is {kind}-compressed; decompress it first")
+            return kind
+    return None
 
 
 def header_columns(path: Path, raw: bytes) -> tuple[list[str], bool]:
@@ -121,17 +147,19 @@ def header_columns(path: Path, raw: bytes) -> tuple[list[str], bool]:
         columns = [c.strip() for c in next(csv.reader([line_text(raw).lstrip("\ufeff").rstrip("\r\n")]))]
     except (BadRecord, StopIteration, csv.Error) as exc:
         raise CsvFormatError(f"{path}: unreadable header: {exc}") from None
-    for shape in (SERIES_COLUMNS, TIMESTAMPED_COLUMNS):
+    for shape in (SERIES_COLUMNS, TIMESTAMPED_COLUMNS, OPENAQ_COLUMNS):
         if set(shape) <= set(columns):
             unknown = set(columns) - set(shape) - set(OPTIONAL_COLUMNS)
+            if shape is OPENAQ_COLUMNS:
+                unknown = set()
             if unknown:
                 raise CsvFormatError(f"{path}: unknown column(s) {sorted(unknown)}")
             if len(set(columns)) != len(columns):
                 raise CsvFormatError(f"{path}: repeated column in header {columns}")
-            return columns, shape is TIMESTAMPED_COLUMNS
+            return columns, shape is not SERIES_COLUMNS
     raise CsvFormatError(
         f"{path}: header {columns[:8]} is neither {','.join(SERIES_COLUMNS)} "
-        f"nor {','.join(TIMESTAMPED_COLUMNS)}"
+        f"nor {','.join(TIMESTAMPED_COLUMNS)} nor OpenAQ's archive ({','.join(OPENAQ_COLUMNS)})"
     )
 
 

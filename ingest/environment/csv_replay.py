@@ -11,6 +11,14 @@ Two file shapes, told apart by the header:
   starts over after its last step, one spacing later, for ever.
 * a *timestamped file* ``time,station_id,metric,value,unit[,quality]`` with ISO 8601 times and a
   timezone: rows keep their own times (no re-timing, no loop); every row not after ``now`` is due.
+* *OpenAQ's archive* (``openaq-data-archive``: ``location_id,sensors_id,location,datetime,lat,lon,
+  parameter,units,value``, one file per location and day, quoted or not): read as a timestamped
+  file; ``sensors`` maps each sensor id to a station, metric and unit (as an ``openaq`` feed does),
+  a sensor not mapped is not read (counted), and a row whose unit is not its sensor's is a dead
+  letter. OpenAQ's ``-999`` is a no-measurement sentinel (``[environment] sentinels``).
+
+A timestamped file (an archive too) may be gzip-, bzip2- or xz-compressed, as OpenAQ publishes
+its files (``.csv.gz``): it is read through the decompressor; a series file must be plain.
 
 The file is streamed, never loaded: memory does not grow with its size. A series file is scanned
 once when the source is built (to find each station's first row); then every station has a
@@ -23,7 +31,8 @@ A line that is not a valid reading (binary junk, too long, wrong number of field
 value, bad metric name, a station not in ``[[stations]]``, a sentinel, a repeat or a conflicting
 value for the same station, metric and time...) becomes a
 :class:`~ingest.environment.base.Rejected` with the reason (once, not on every loop). A
-compressed file, or a header whose rows all use another delimiter, is a :class:`CsvFormatError`.
+compressed series, a zstd or zip file, or a header whose rows all use another delimiter, is a
+:class:`CsvFormatError`; so is a compressed file cut short (the rows before the cut are read).
 Quoted fields may not hold newlines.
 """
 
@@ -47,6 +56,7 @@ from .base import (
     FeedConfigError,
     ReadingChecks,
     SourceBase,
+    Target,
     check_stations,
     feed_options,
     parse_time,
@@ -55,15 +65,17 @@ from .base import (
 )
 from .csv_lines import (
     MAX_LINE_BYTES,
+    OPENERS,
     CsvFormatError,
     Cursor,
     Lines,
     Row,
     check_delimiter,
-    check_not_compressed,
+    compression,
     header_columns,
     line_record,
 )
+from .openaq_archive import ArchiveSensors
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +104,7 @@ class CsvReplaySource(SourceBase):
         name: str = "csv_replay",
         max_batch: int = 50_000,
         checks: ReadingChecks = DEFAULT_CHECKS,
+        sensors: dict[int, Target] | None = None,
     ) -> None:
         super().__init__(name)
         if cadence_seconds is not None and cadence_seconds <= 0:
@@ -112,6 +125,8 @@ class CsvReplaySource(SourceBase):
         self.start = self.anchor - timedelta(minutes=backfill_minutes)
         self.rows_loaded = 0
         self.timestamped = False
+        self.sensors = dict(sensors or {})
+        self.archive: ArchiveSensors | None = None  # OpenAQ's archive: rows name a sensor
         self._columns: list[str] = []
         self._file = self.path.open("rb")
         self._lines = Lines(self._file)
@@ -143,13 +158,25 @@ class CsvReplaySource(SourceBase):
 
     # -- opening ---------------------------------------------------------------------
     def _open(self) -> None:
-        check_not_compressed(self.path, self._file.read(8))
+        compressed = compression(self.path, self._file.read(8))
+        if compressed is not None:
+            self._file.close()
+            self._file = OPENERS[compressed](self.path)
+            self._lines = Lines(self._file)
         raw, too_long, pos = self._lines.read(0)
         if not raw:
             raise CsvFormatError(f"{self.path}: empty file")
         if too_long:
             raise CsvFormatError(f"{self.path}: header line longer than {MAX_LINE_BYTES} bytes")
         self._columns, self.timestamped = header_columns(self.path, raw)
+        if compressed is not None and not self.timestamped:
+            raise CsvFormatError(f"{self.path}: the file is {compressed}-compressed and a series is read "
+                                 "by position; decompress it first")
+        if "sensors_id" in self._columns:
+            if not self.sensors:
+                raise CsvFormatError(f"{self.path}: an OpenAQ archive needs 'sensors' (sensor id -> "
+                                     "station, metric, unit), as an openaq feed has")
+            self.archive = ArchiveSensors(self.sensors, self.name)
         check_delimiter(self.path, self._lines, pos, len(self._columns))
         self._pos, self._number = pos, 1
         if self.timestamped:
@@ -213,8 +240,11 @@ class CsvReplaySource(SourceBase):
             self._schedule(station)
 
     # -- one row ---------------------------------------------------------------------
-    def _valid(self, record: dict[str, str], raw: bytes, number: int) -> Row:
-        """The row of a well-formed record, or :class:`BadRecord` with the reason."""
+    def _valid(self, record: dict[str, str], raw: bytes, number: int) -> Row | None:
+        """The row of a well-formed record, or :class:`BadRecord` with the reason; ``None`` for an
+        archive row of a sensor not mapped."""
+        if self.archive is not None:
+            return self.archive.row(record, raw, number, self.checks)
         if self.timestamped:
             when, offset = parse_time(record["time"]), 0.0
         else:
@@ -268,6 +298,8 @@ class CsvReplaySource(SourceBase):
             except BadRecord as exc:
                 if first:
                     self.reject(f"line {cursor.number}: {exc}", raw)
+                continue
+            if row is None:  # pragma: no cover - only an archive's rows (never a series) are unmapped
                 continue
             if cursor.last_offset is not None and row.offset < cursor.last_offset:
                 if first:
@@ -346,7 +378,12 @@ class CsvReplaySource(SourceBase):
     def _fill(self) -> None:
         """Read rows until the look-ahead holds :data:`REORDER_ROWS` (or the file ends)."""
         while not self._eof and len(self._ahead) < REORDER_ROWS:
-            raw, too_long, next_pos = self._lines.read(self._pos)
+            try:
+                raw, too_long, next_pos = self._lines.read(self._pos)
+            except CsvFormatError as exc:  # a compressed file cut short: what came before it is read
+                self.reject(f"line {self._number + 1}: {self.path}: {exc}", b"")
+                self._eof = True
+                return
             if not raw:
                 self._eof = True
                 return
@@ -358,11 +395,14 @@ class CsvReplaySource(SourceBase):
                 continue
             try:
                 record = line_record(raw, self._columns)
-                if self.stations is not None and record["station_id"] not in self.stations:
+                if (self.stations is not None and self.archive is None
+                        and record["station_id"] not in self.stations):
                     continue
                 row = self._valid(record, raw, self._number)
             except BadRecord as exc:
                 self.reject(f"line {self._number}: {exc}", raw)
+                continue
+            if row is None:
                 continue
             self._seq += 1
             heapq.heappush(self._ahead, (row.reading.time, self._seq, row))
@@ -441,6 +481,8 @@ class CsvReplayOptions(BaseModel):
     backfill_minutes: float = Field(default=0.0, ge=0)
     loop: bool = True
     speed: float = Field(default=1.0, ge=MIN_SPEED)
+    sensors: dict[int, Target] | None = None
+    """Of an OpenAQ archive: each sensor id's station, metric and unit (others are not read)."""
 
 
 def from_feed(
@@ -450,6 +492,8 @@ def from_feed(
     options = feed_options(CsvReplayOptions, feed)
     if options.stations is not None:
         check_stations(feed, settings, options.stations)
+    if options.sensors:
+        check_stations(feed, settings, (t.station for t in options.sensors.values()))
     path = Path(options.path)
     if not path.is_absolute():
         path = Path(samples_dir) / path
@@ -466,6 +510,7 @@ def from_feed(
             now=now,
             name=feed.name,
             checks=ReadingChecks.from_settings(settings),
+            sensors=options.sensors,
         )
     except CsvFormatError as exc:
         raise FeedConfigError(f"feed {feed.name!r}: {exc}") from None
