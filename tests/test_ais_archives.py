@@ -84,6 +84,13 @@ def test_marinecadastres_layout_with_its_sentinels_and_repeated_static_data() ->
     assert (position.lat, position.lon, position.nav_status) == (16.5, 107.6, 0)
 
 
+def test_the_static_data_of_a_dead_row_is_sent_with_the_next_row() -> None:
+    bad = MARINECADASTRE_ROW.replace(b"16.55,107.65", b"95.0,107.65")  # a latitude out of range
+    decoder, records = decode([MARINECADASTRE, bad, MARINECADASTRE_ROW, MARINECADASTRE_ROW])
+    assert decoder.stats.lines_dead == 1
+    assert [type(r).__name__ for r in records] == ["VesselPosition", "VesselStatic", "VesselPosition"]
+
+
 @pytest.mark.parametrize(("row", "reason"), [
     (b"01/13/2018 00:00:00,Class A,215810000,55.9,17.3,Moored,,,,,,,,,,,,,,,,", "bad archive time"),
     (b"01/06/2018 00:00:00,Class A,0,55.9,17.3,Moored,,,,,,,,,,,,,,,,", "MMSI '0'"),

@@ -196,8 +196,11 @@ class ArchiveReader:
                 raise Reject(f"invalid record: {_first_error(exc)}") from None
         elif not named:
             raise Reject("position not available")
-        if static is not None:
+        if static is not None:  # remembered once the row is read: a dead letter's is sent again
             records.append(static)
+            if len(self._statics) >= MAX_REMEMBERED_VESSELS:
+                self._statics.clear()
+            self._statics[mmsi] = static_values(static)
         return when, records
 
     def _static(self, get: Any, mmsi: int, when: datetime,
@@ -211,19 +214,19 @@ class ArchiveReader:
         fields = {"name": get("name"), "callsign": get("callsign"), "imo": imo_number or None,
                   "ship_type": ship_type if ship_type and ship_type <= 255 else None,
                   "length_m": length or None, "beam_m": beam or None, "destination": get("destination")}
-        values = tuple(fields.values())
-        if not any(v is not None for v in values):
+        if not any(v is not None for v in fields.values()):
             return False, None
-        if self._statics.get(mmsi) == values:
-            return True, None
         try:
             static = VesselStatic(time=when, source_id=str(mmsi), mmsi=mmsi, simulated=simulated, **fields)
         except ValidationError as exc:
             raise Reject(f"invalid record: {_first_error(exc)}") from None
-        if len(self._statics) >= MAX_REMEMBERED_VESSELS:
-            self._statics.clear()
-        self._statics[mmsi] = values
-        return True, static
+        return True, None if self._statics.get(mmsi) == static_values(static) else static
+
+
+def static_values(static: VesselStatic) -> tuple[Any, ...]:
+    """What a static report says of its vessel (not when): a repeat of it says nothing new."""
+    return (static.name, static.callsign, static.imo, static.ship_type, static.length_m, static.beam_m,
+            static.destination)
 
 
 def _first_error(exc: ValidationError) -> str:
