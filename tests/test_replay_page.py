@@ -253,3 +253,26 @@ def test_the_replay_page_starts_a_back_test_and_seeking_changes_the_tiles(
         stop.set()
         worker.join(timeout=60)
     assert live_alerts(store) == before  # the replay never touched live alerts
+
+
+def test_a_go_to_is_applied_by_the_poll_that_overtakes_the_clicks_own_call(plain_store: Store) -> None:
+    """dash-renderer drops the answer to a call overtaken by a newer one of the same callback; the
+    page's poll starts one every second. The cursor moved only if the click's own call landed."""
+    from tests.test_replay_attacks import START, callback, logged_in
+
+    client, headers = logged_in(plain_store, "an", "analyst")
+    info = {"id": 1, "start": START.isoformat(), "end": (START + timedelta(hours=2)).isoformat(),
+            "reached": (START + timedelta(hours=2)).isoformat(), "speed": "max"}
+    seek_to = (START + timedelta(minutes=45)).astimezone(ZoneInfo("Asia/Ho_Chi_Minh"))
+    values = {"replay-info.data": info, "replay-slider.value": 60, "replay-seek-go.n_clicks": 1,
+              "replay-seek.n_submit": 0, "replay-seek.value": seek_to.strftime("%Y-%m-%d %H:%M"),
+              "replay-seek-done.data": 0, "replay-lang.data": "en", "replay-tick.n_intervals": 3}
+    answer = callback(client, headers, "replay-slider.value", values, "replay-info.data")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:300]
+    out = answer.get_json()["response"]
+    assert (out["replay-slider"]["value"], out["replay-seek"]["value"], out["replay-seek-done"]["data"]) == (
+        45 * 60, "", 1)
+    # applied once: the next poll leaves the cursor where the playback put it
+    values.update({"replay-slider.value": 45 * 60 + 5, "replay-seek-done.data": 1})
+    out = callback(client, headers, "replay-slider.value", values, "replay-info.data").get_json()["response"]
+    assert out["replay-slider"]["value"] == 45 * 60 + 5 and "replay-seek" not in out

@@ -166,6 +166,7 @@ def layout(pool: Any, settings: Settings) -> html.Div:
         *paced_interval("replay-tick", 1000, disabled=True),
         dcc.Store(id="replay-info"),
         dcc.Store(id="replay-lang", data=lang),
+        dcc.Store(id="replay-seek-done", data=0),  # how many Go-to asks (clicks and Enters) were applied
     ], className="security-page replay-page", lang=lang)
 
 
@@ -249,16 +250,21 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
         runs.send_command(pool, run.id, "cancel")
         return t("Run #{id} is being cancelled.", lang, id=run.id)
 
+    # A Go-to is applied by whichever call of this callback first sees it unapplied: dash-renderer
+    # drops the answer to a call that a newer one overtook, and the poll (replay-info) or the
+    # playback tick starts a newer one every second, so the click's own call may never land.
     @app.callback(Output("replay-slider", "value"), Output("replay-slider", "max"),
                   Output("replay-slider", "marks"), Output("replay-seek", "value"),
+                  Output("replay-seek-done", "data"),
                   Input("replay-tick", "n_intervals"), Input("replay-seek-go", "n_clicks"),
                   Input("replay-seek", "n_submit"), Input("replay-info", "data"),
                   State("replay-slider", "value"), State("replay-seek", "value"),
-                  State("replay-lang", "data"))
-    def move(_: int | None, __: int, ___: int, info: dict[str, Any] | None, value: float | None,
-             seek: str | None, lang: str) -> tuple[Any, ...]:
+                  State("replay-seek-done", "data"), State("replay-lang", "data"))
+    def move(_: int | None, clicks: int | None, submits: int | None, info: dict[str, Any] | None,
+             value: float | None, seek: str | None, done: int | None, lang: str) -> tuple[Any, ...]:
+        asked = (clicks or 0) + (submits or 0)
         if not info:
-            return 0, 3600, None, no_update
+            return 0, 3600, None, no_update, no_update
         start, end = datetime.fromisoformat(info["start"]), datetime.fromisoformat(info["end"])
         reached = datetime.fromisoformat(info["reached"])
         span = int((end - start).total_seconds())
@@ -266,16 +272,16 @@ def create_replay_page(server: Flask, pool: Any, settings: Settings) -> dash.Das
         marks = {0: v.when(start, lang, tz)[11:16], span: v.when(end, lang, tz)[11:16]}
         value = value or 0
         seek_out: Any = no_update
-        if ctx.triggered_id == "replay-tick":
-            step = span / 60 if info["speed"] == "max" else float(info["speed"])
-            value = value + step
-        elif ctx.triggered_id in ("replay-seek-go", "replay-seek"):
+        if asked > (done or 0):
             at = parse_local(seek, tz, day=start)
             if at is None:
-                return no_update, span, marks, ""
+                return no_update, span, marks, "", asked
             value = (at - start).total_seconds()
             seek_out = ""
-        return max(0, min(int(value), limit, span)), span, marks, seek_out
+        elif ctx.triggered_id == "replay-tick":
+            step = span / 60 if info["speed"] == "max" else float(info["speed"])
+            value = value + step
+        return max(0, min(int(value), limit, span)), span, marks, seek_out, asked
 
     @app.callback(Output("replay-cursor-label", "children"), Output("replay-tiles-box", "children"),
                   Output("replay-map", "figure"), Output("replay-readings-box", "children"),
