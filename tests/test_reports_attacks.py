@@ -16,6 +16,7 @@ from detectors.threshold import THRESHOLD_TITLES
 from ioc.events import AlertSignal
 from ioc.store.database import Store
 from tests import app_login
+from tests.waiting import wait_for
 
 
 def logged_in(store: Store, name: str, role: str) -> tuple[Any, str]:
@@ -44,7 +45,12 @@ def an_incident(store: Store) -> tuple[AlertService, Clock, int, int]:
 
 
 def incident_reports(store: Store) -> list[archive.ArchivedReport]:
-    return [r for r in archive.recent(store.pool) if r.kind == "incident"]
+    """The incident reports, once none is still being made (they are made off the request)."""
+    def made() -> list[archive.ArchivedReport] | None:
+        reports = [r for r in archive.recent(store.pool) if r.kind == "incident"]
+        return None if any(r.state == "claimed" for r in reports) else reports
+
+    return wait_for(made, "the incident reports made") or []
 
 
 def test_an_incident_report_holds_what_officers_did_after_its_last_alert(plain_store: Store) -> None:
@@ -82,3 +88,39 @@ def test_asking_again_for_an_unchanged_incident_makes_no_second_report(plain_sto
     viewer, viewer_token = logged_in(plain_store, "kiosk", "viewer")
     assert viewer.post("/reports/incident", data={"incident": str(incident),
                                                   "csrf_token": viewer_token}).status_code == 403
+
+
+def test_the_officer_is_answered_while_the_pdf_is_still_printing(plain_store: Store, tmp_path: Any) -> None:
+    """Chromium prints the PDF off the request: a "browser" that blocks until the test lets it go is
+    configured; the officer is sent back to the list at once, which says the report is being made and
+    looks again until it is there."""
+    import os
+    import stat
+
+    from ioc.config import Settings
+
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    printer = tmp_path / "chromium"
+    # waits (60 s at most, so a maker that prints in the request fails this test instead of hanging it)
+    printer.write_text(f"#!/bin/sh\ntimeout 60 cat {gate} > /dev/null\nexit 3\n")
+    printer.chmod(printer.stat().st_mode | stat.S_IXUSR)
+    _, _, _, incident = an_incident(plain_store)
+    settings = Settings(reports={"chromium": str(printer)})
+    client, token = app_login.logged_in(plain_store, "lan", "duty_officer", settings, "/reports/")
+    made = client.post("/reports/incident", data={"incident": str(incident), "lang": "en", "csrf_token": token})
+    assert made.status_code == 303
+    listing = client.get("/reports/?lang=en").get_data(as_text=True)
+    assert '<meta http-equiv="refresh"' in listing and "claimed" in listing
+    def printer_waiting() -> int | None:
+        try:
+            return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the printer opened it
+        except OSError:
+            return None
+
+    release = wait_for(printer_waiting, "the printer waiting for the gate")
+    os.write(release, b"go\n")  # the printer reads it and fails: the report is made without a PDF
+    os.close(release)
+    (report,) = incident_reports(plain_store)
+    assert report.state == "done" and not report.has_pdf
+    assert '<meta http-equiv="refresh"' not in client.get("/reports/?lang=en").get_data(as_text=True)

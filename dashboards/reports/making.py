@@ -33,6 +33,15 @@ def make_report(pool: ConnectionPool, period: Period, lang: str, cfg: ReportSett
     report_id = archive.claim(pool, period.kind, period.start, period.end, lang, maker, incident_id)
     if report_id is None:
         return None
+    make_claimed(pool, report_id, period, lang, cfg, tz=tz, city=city, simulated=simulated,
+                 incident_id=incident_id, keyframes_dir=keyframes_dir, recipients=recipients)
+    return report_id
+
+
+def make_claimed(pool: ConnectionPool, report_id: int, period: Period, lang: str, cfg: ReportSettings, *,
+                 tz: str, city: str, simulated: bool = False, incident_id: int | None = None,
+                 keyframes_dir: Path | None = None, recipients: list[str] | None = None) -> None:
+    """Make the report of a row already claimed (see :func:`make_report`)."""
     try:
         figures = gather(pool, period.start, period.end, cfg.top, incident_id=incident_id)
         media = incident_media(pool, figures.incidents, keyframes_dir, t("Vessel tracks", lang))
@@ -54,7 +63,6 @@ def make_report(pool: ConnectionPool, period: Period, lang: str, cfg: ReportSett
     if to:
         _deliver(pool, report_id, subject, figures.raised, cfg, to, lang)
     log.info("report %d made: %s", report_id, subject)
-    return report_id
 
 
 def _deliver(pool: ConnectionPool, report_id: int, subject: str, raised: int, cfg: ReportSettings,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import Flask, Response, redirect, request
 from psycopg_pool import ConnectionPool
@@ -14,7 +17,7 @@ from dashboards import auth
 from dashboards import components as c
 from dashboards.i18n import page_language
 from dashboards.reports import archive
-from dashboards.reports.making import make_report
+from dashboards.reports.making import make_claimed
 from dashboards.reports.periods import Period, next_period_end
 from dashboards.reports.render import KIND_TITLES, t
 from dashboards.reports.settings import report_settings
@@ -23,6 +26,7 @@ from ioc.i18n import format_time, language
 from ioc.store.health import instance_id
 
 PREFIX = "/reports"
+log = logging.getLogger(__name__)
 
 
 def next_reports(settings: Settings, lang: str, now: datetime) -> str:
@@ -40,15 +44,26 @@ def next_reports(settings: Settings, lang: str, now: datetime) -> str:
     return t("Next scheduled reports: {reports}", lang, reports="; ".join(when))
 
 
+def _make_in_background(pool: ConnectionPool, report_id: int, *args: Any, **kwargs: Any) -> None:
+    """:func:`make_claimed` on the page's maker thread; a failure is logged (and, where it can be,
+    archived as the report's state), never lost in a future nobody reads."""
+    try:
+        make_claimed(pool, report_id, *args, **kwargs)
+    except Exception:
+        log.exception("incident report %d failed", report_id)
+
+
 def register_reports_page(server: Flask, pool: ConnectionPool, settings: Settings) -> None:
     """Add the report routes to the pages' Flask server (the login guard covers them)."""
     cfg = report_settings(settings)
+    makers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="incident-report")
 
     @server.route(f"{PREFIX}/", endpoint="ioc_reports")
     def reports_list() -> Response:
         lang = page_language(settings)
         rows = []
-        for r in archive.recent(pool):
+        recent = archive.recent(pool)
+        for r in recent:
             period = (f"{format_time(r.period_start, lang, settings.timezone, 'short')} – "
                       f"{format_time(r.period_end, lang, settings.timezone, 'short')}")
             links = (f'<a href="{PREFIX}/{r.id}.html">HTML</a>'
@@ -68,7 +83,10 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
         prefill = f' value="{int(asked)}" autofocus' if asked.isdigit() and 0 < len(asked) < 12 else ""
         simulated = (f'<p class="simulated"><b>{html.escape(t("SIMULATED", lang))}</b></p>'
                      if cfg.simulated else "")
-        page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
+        # a report being made: the list looks again every few seconds until it is there
+        refresh = ('<meta http-equiv="refresh" content="5">' if any(r.state == "claimed" for r in recent)
+                   else "")
+        page = f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{refresh}
 <title>{html.escape(t("Reports", lang))} · {html.escape(settings.city)}</title>
 {c.SHARED_TAGS}
 <link rel="stylesheet" href="/console/assets/feed-page.css">
@@ -109,8 +127,12 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
         if row is None:
             return Response(t("No such incident.", lang), status=404, mimetype="text/plain")
         start, end = row[0], max(row[1], row[0]) + timedelta(minutes=1)
-        make_report(pool, Period("incident", start, min(end, datetime.now(UTC) + timedelta(days=1))), lang,
-                    cfg, tz=settings.timezone, city=settings.city, maker=instance_id(),
-                    simulated=cfg.simulated, incident_id=incident,
-                    keyframes_dir=settings.vision.keyframes_dir)
+        period = Period("incident", start, min(end, datetime.now(UTC) + timedelta(days=1)))
+        # claimed here, so the list the officer is sent back to shows it "being made"; made (figures,
+        # PDF by Chromium) off the request, one at a time
+        report_id = archive.claim(pool, period.kind, period.start, period.end, lang, instance_id(), incident)
+        if report_id is not None:
+            makers.submit(_make_in_background, pool, report_id, period, lang, cfg, tz=settings.timezone,
+                          city=settings.city, simulated=cfg.simulated, incident_id=incident,
+                          keyframes_dir=settings.vision.keyframes_dir)
         return redirect(f"{PREFIX}/", code=303)
