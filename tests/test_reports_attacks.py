@@ -108,7 +108,8 @@ def test_the_officer_is_answered_while_the_pdf_is_still_printing(plain_store: St
     _, _, _, incident = an_incident(plain_store)
     settings = Settings(reports={"chromium": str(printer)})
     client, token = app_login.logged_in(plain_store, "lan", "duty_officer", settings, "/reports/")
-    made = client.post("/reports/incident", data={"incident": str(incident), "lang": "en", "csrf_token": token})
+    made = client.post("/reports/incident",
+                       data={"incident": str(incident), "lang": "en", "csrf_token": token})
     assert made.status_code == 303
     listing = client.get("/reports/?lang=en").get_data(as_text=True)
     assert '<meta http-equiv="refresh"' in listing and "claimed" in listing
