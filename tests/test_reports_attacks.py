@@ -112,7 +112,7 @@ def test_the_officer_is_answered_while_the_pdf_is_still_printing(plain_store: St
                        data={"incident": str(incident), "lang": "en", "csrf_token": token})
     assert made.status_code == 303
     listing = client.get("/reports/?lang=en").get_data(as_text=True)
-    assert '<meta http-equiv="refresh"' in listing and "claimed" in listing
+    assert '<meta http-equiv="refresh"' in listing and "being made" in listing
     def printer_waiting() -> int | None:
         try:
             return os.open(gate, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO until the printer opened it

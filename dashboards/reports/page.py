@@ -26,6 +26,7 @@ from ioc.i18n import format_time, language
 from ioc.store.health import instance_id
 
 PREFIX = "/reports"
+STATE_WORDS = {"claimed": "being made", "done": "done", "failed": "failed"}  # a report row's state, as read
 log = logging.getLogger(__name__)
 
 
@@ -70,7 +71,7 @@ def register_reports_page(server: Flask, pool: ConnectionPool, settings: Setting
                      + (f' · <a href="{PREFIX}/{r.id}.pdf">PDF</a>' if r.has_pdf else ""))
             what = t(KIND_TITLES[r.kind], lang) + (f" #{r.incident_id}" if r.incident_id else "")
             rows.append(f"<tr><td>{html.escape(what)}</td><td>{html.escape(period)}</td>"
-                        f"<td>{r.lang}</td><td>{html.escape(t(r.state, lang))}</td>"
+                        f"<td>{r.lang}</td><td>{html.escape(t(STATE_WORDS.get(r.state, r.state), lang))}</td>"
                         f"<td>{links if r.state == 'done' else ''}</td></tr>")
         guard = auth.Auth.of(server)
         token = html.escape(guard.csrf_token()) if guard is not None else ""
