@@ -3,6 +3,7 @@ lines, in sample_streams/vessels) and MarineCadastre's layout as its documentati
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ingest.vessels.nmea import AisDecoder, VesselRecord
-from ingest.vessels.sources import line_stamp
+from ingest.vessels.sources import FileSource, line_stamp
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 from ioc.store.database import Store
 from ioc.store.writer import StoreWriter
@@ -150,3 +151,43 @@ def test_an_archive_reaches_the_store_and_the_register(store: Store) -> None:
             115, 115)
         assert conn.execute("SELECT name, ship_type, length_m, destination FROM vessels "
                             "WHERE mmsi = 266220000").fetchone() == ("ASTINA", 80, 130.0, "FREDERICIA")
+
+
+def read_file(path: Path) -> tuple[FileSource, list[bytes]]:
+    source = FileSource(path, clock=lambda: RECEIVED)
+    lines = [line for batch, _ in source.read(threading.Event()) for line in batch]
+    return source, lines  # type: ignore[return-value]
+
+
+def test_compressed_logs_and_archives_read_as_their_plain_files(tmp_path: Path) -> None:
+    """Rotated logs are gzipped, the Authority's and MarineCadastre's days come zipped."""
+    import bz2
+    import gzip
+    import zipfile
+
+    nmea = (DMA.parent / "ais-nmea.log").read_bytes()
+    plain = {"ais-nmea.log": nmea, "aisdk.csv": DMA.read_bytes()}
+    for name, data in plain.items():
+        expected = decode(data.splitlines())[1]
+        for suffix, packed in ((".gz", gzip.compress(data)), (".bz2", bz2.compress(data))):
+            path = tmp_path / (name + suffix)
+            path.write_bytes(packed)
+            source, lines = read_file(path)
+            assert decode(lines)[1] == expected and source.take_errors() == [], path.name
+        with zipfile.ZipFile(tmp_path / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(name, data)
+        assert decode(read_file(tmp_path / f"{name}.zip")[1])[1] == expected
+    cut = tmp_path / "cut.log.gz"
+    whole = gzip.compress(nmea)
+    cut.write_bytes(whole[: len(whole) // 2])
+    source, lines = read_file(cut)
+    assert 100 < len(lines) < len(nmea.splitlines())  # the lines before the cut (the last one dead)
+    assert any("cut or corrupt" in e for e in source.take_errors())
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.log", nmea)
+        archive.writestr("b.log", nmea)
+    zstd = tmp_path / "day.csv.zst"
+    zstd.write_bytes(b"\x28\xb5\x2f\xfd" + b"\x00" * 32)
+    for path, reason in ((tmp_path / "two.zip", "a zip archive of 2 files"), (zstd, "zstd-compressed")):
+        source, lines = read_file(path)
+        assert lines == [] and any(reason in e for e in source.take_errors()), source.take_errors()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import tomllib
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,9 @@ def test_a_day_of_the_hanoi_monitor_is_read_through_gzip_as_its_sensors_station(
     assert "line 6" in reasons[1] and "unit 'ppm' of sensor 21632" in reasons[1]
     assert source.archive is not None and source.archive.unmapped_rows == 1  # pm10: not mapped
     assert source.exhausted
+    with zipfile.ZipFile(tmp_path / "day.zip", "w") as day:  # a zip of the day reads the same
+        day.writestr("location-7441-20230101.csv", "\n".join(HANOI))
+    assert CsvReplaySource(tmp_path / "day.zip", sensors=SENSORS, now=lambda: NOW).backfill() == readings
 
 
 def test_the_quoted_form_of_2024_and_a_bzip2_file(tmp_path: Path) -> None:

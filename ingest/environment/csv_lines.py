@@ -1,23 +1,19 @@
 """The lines of a replayed CSV file and its format.
 
 The format is checked (compression, header shape, delimiter); lines are read by position with
-bounded memory (a gzip, bzip2 or xz file through its decompressor, for files read in order) and
+bounded memory (a compressed file through its decompressor, :mod:`ingest.compressed`) and
 split into checked fields; :class:`Row` and :class:`Cursor` are what
 :class:`~ingest.environment.csv_replay.CsvReplaySource` keeps while it streams the file.
 """
 
 from __future__ import annotations
 
-import bz2
 import csv
-import gzip
-import lzma
-import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from ingest.compressed import STREAM_ERRORS
 from ioc.feeds.environment.records import EnvironmentReading
 
 from .base import BadRecord
@@ -32,13 +28,6 @@ OPENAQ_COLUMNS = ("location_id", "sensors_id", "location", "datetime", "lat", "l
 OPTIONAL_COLUMNS = ("quality",)
 SNIFF_ROWS = 20  # rows read to check the delimiter
 OTHER_DELIMITERS = (";", "\t", "|")
-COMPRESSED = {
-    b"\x1f\x8b": "gzip",
-    b"BZh": "bzip2",
-    b"\xfd7zXZ\x00": "xz",
-    b"\x28\xb5\x2f\xfd": "zstd",
-    b"PK\x03\x04": "zip",
-}
 
 
 class CsvFormatError(ValueError):
@@ -90,7 +79,7 @@ class Lines:
                     if not rest or rest.endswith(b"\n"):
                         break
             return raw, too_long, self.f.tell()
-        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
+        except STREAM_ERRORS as exc:
             raise CsvFormatError(f"the compressed file is cut or corrupt: {exc}") from None
 
 
@@ -120,25 +109,6 @@ class Cursor:
     period: float | None = None  # seconds of one cycle, once the end of the file has been seen
     gaps: list[float] = field(default_factory=list)  # the first spacings, for the median
     pending: tuple[float, list[EnvironmentReading]] | None = None  # the next step and its time
-
-
-#: decompressors of the kinds read as they are (the others must be decompressed first)
-OPENERS: dict[str, Callable[[Path], BinaryIO]] = {
-    "gzip": lambda path: gzip.open(path, "rb"),
-    "bzip2": lambda path: bz2.open(path, "rb"),
-    "xz": lambda path: lzma.open(path, "rb"),
-}
-
-
-def compression(path: Path, magic: bytes) -> str | None:
-    """The compression the file's first bytes name (``None``: none); :class:`CsvFormatError` for one
-    that is not read here (zstd, a zip archive)."""
-    for prefix, kind in COMPRESSED.items():
-        if magic.startswith(prefix):
-            if kind not in OPENERS:
-                raise CsvFormatError(f"{path}: the file is {kind}-compressed; decompress it first")
-            return kind
-    return None
 
 
 def header_columns(path: Path, raw: bytes) -> tuple[list[str], bool]:

@@ -17,8 +17,9 @@ Two file shapes, told apart by the header:
   a sensor not mapped is not read (counted), and a row whose unit is not its sensor's is a dead
   letter. OpenAQ's ``-999`` is a no-measurement sentinel (``[environment] sentinels``).
 
-A timestamped file (an archive too) may be gzip-, bzip2- or xz-compressed, as OpenAQ publishes
-its files (``.csv.gz``): it is read through the decompressor; a series file must be plain.
+A timestamped file (an archive too) may be compressed (gzip, bzip2, xz, a zip of one file), as
+OpenAQ publishes its files (``.csv.gz``): it is read through the decompressor
+(:mod:`ingest.compressed`); a series file must be plain.
 
 The file is streamed, never loaded: memory does not grow with its size. A series file is scanned
 once when the source is built (to find each station's first row); then every station has a
@@ -46,6 +47,7 @@ from statistics import median
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.compressed import CompressedFileError, open_decompressed
 from ioc.config import FeedSettings, Settings
 from ioc.feeds.environment.records import EnvironmentReading
 
@@ -65,13 +67,11 @@ from .base import (
 )
 from .csv_lines import (
     MAX_LINE_BYTES,
-    OPENERS,
     CsvFormatError,
     Cursor,
     Lines,
     Row,
     check_delimiter,
-    compression,
     header_columns,
     line_record,
 )
@@ -128,7 +128,10 @@ class CsvReplaySource(SourceBase):
         self.sensors = dict(sensors or {})
         self.archive: ArchiveSensors | None = None  # OpenAQ's archive: rows name a sensor
         self._columns: list[str] = []
-        self._file = self.path.open("rb")
+        try:
+            self._file, self._compressed = open_decompressed(self.path)
+        except CompressedFileError as exc:
+            raise CsvFormatError(str(exc)) from None
         self._lines = Lines(self._file)
         self._cursors: dict[str, Cursor] = {}
         self._heap: list[tuple[float, str]] = []
@@ -158,11 +161,7 @@ class CsvReplaySource(SourceBase):
 
     # -- opening ---------------------------------------------------------------------
     def _open(self) -> None:
-        compressed = compression(self.path, self._file.read(8))
-        if compressed is not None:
-            self._file.close()
-            self._file = OPENERS[compressed](self.path)
-            self._lines = Lines(self._file)
+        compressed = self._compressed
         raw, too_long, pos = self._lines.read(0)
         if not raw:
             raise CsvFormatError(f"{self.path}: empty file")

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
+from ingest.compressed import STREAM_ERRORS, CompressedFileError, open_decompressed
 from ingest.vessels.archives import row_stamp
 from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, log_time
 from ingest.vessels.nmea import TooLong
@@ -148,7 +149,9 @@ class _Base:
 
 
 class FileSource(_Base):
-    """Reads a recorded AIS log (``.nmea``, ``.nm4``, ``.log``...), once or in a loop.
+    """Reads a recorded AIS log (``.nmea``, ``.nm4``, ``.log``...), once or in a loop; a compressed
+    one (a rotated ``.gz``, an archive's ``.zip`` of one file...) through its decompressor
+    (:mod:`ingest.compressed`): one cut short gives its lines up to the cut, and an error.
 
     With ``speed`` set, lines are paced by the times they carry (:func:`line_stamp`): a line
     stamped ``s`` seconds after the first stamped line is released ``s / speed`` seconds after it
@@ -182,8 +185,8 @@ class FileSource(_Base):
     def read(self, stop: threading.Event) -> Iterator[Batch]:
         while not stop.is_set():
             try:
-                handle = self.path.open("rb")
-            except OSError as exc:
+                handle, _ = open_decompressed(self.path)
+            except (OSError, CompressedFileError) as exc:
                 self.connected = False
                 self.error(f"cannot open {self.path}: {exc}")
                 return
@@ -202,7 +205,11 @@ class FileSource(_Base):
         first_wall = 0.0
         batch: list[Line] = []
         while not stop.is_set():
-            chunk = handle.read(65536)
+            try:
+                chunk = handle.read1(65536)  # what one read gives: a cut file's end loses no earlier line
+            except STREAM_ERRORS as exc:  # a compressed file cut short: its lines so far are read
+                self.error(f"{self.path}: the compressed file is cut or corrupt: {exc}")
+                chunk = b""
             lines = splitter.feed(chunk) if chunk else []
             if not chunk:
                 rest = splitter.rest()
