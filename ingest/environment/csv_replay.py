@@ -32,8 +32,9 @@ A line that is not a valid reading (binary junk, too long, wrong number of field
 value, bad metric name, a station not in ``[[stations]]``, a sentinel, a repeat or a conflicting
 value for the same station, metric and time...) becomes a
 :class:`~ingest.environment.base.Rejected` with the reason (once, not on every loop). A
-compressed series, a zstd or zip file, or a header whose rows all use another delimiter, is a
-:class:`CsvFormatError`; so is a compressed file cut short (the rows before the cut are read).
+compressed series, a zstd file, a zip of several files, or a header whose rows all use another
+delimiter, is a :class:`CsvFormatError`. A compressed file cut short gives its rows up to the cut,
+and the cut is a dead letter.
 Quoted fields may not hold newlines.
 """
 
