@@ -300,6 +300,31 @@ def test_a_followed_log_survives_rotation_and_bad_lines_become_dead_letters(tmp_
     assert len(dead) == 1 and "RFC 3164" in dead[0]["reason"]
 
 
+def test_a_rotated_log_kept_gzipped_is_read_whole_and_one_cut_short_up_to_the_cut(tmp_path: Path) -> None:
+    """logrotate compresses last week's auth.log: an analyst points a feed at auth.log.2.gz."""
+    import gzip
+
+    lines = b"".join(b"Dec  4 10:00:%02d gw sshd[1]: Failed password for root from 203.0.113.9 port %d "
+                     b"ssh2\n" % (i, i) for i in range(40))
+    packed = gzip.compress(lines)
+    cut = packed[: len(packed) * 2 // 3]
+    for name, data, expected in (("auth.log.2.gz", packed, 40), ("cut.gz", cut, None)):
+        path = tmp_path / name
+        path.write_bytes(data)
+        source = TailSource(path, name="auth", poll_s=0.05)  # not from_start: an archive is read whole
+        stop, got = threading.Event(), []
+        for batch, _ in source.read(stop):
+            got += batch
+            if not batch:  # idle: the file is read
+                stop.set()
+        errors = source.take_errors()
+        if expected is not None:
+            assert (len(got), errors) == (expected, [])
+        else:
+            assert 0 < len(got) < 40 and any("cut or corrupt" in e for e in errors), (len(got), errors)
+            assert all(line.startswith(b"Dec  4") for line in got[:-1])  # whole lines, the cut one last
+
+
 def test_a_flood_of_idle_tcp_connections_is_refused_past_the_cap_and_the_listener_serves_on() -> None:
     source = TcpSyslogSource("127.0.0.1", 0, name="syslog", max_connections=2)
     idle = [socket.create_connection(source.address, timeout=30) for _ in range(2)]

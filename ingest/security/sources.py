@@ -9,6 +9,7 @@ file from its start. :class:`UdpSyslogSource` takes one message per datagram;
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import socket
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.compressed import STREAM_ERRORS, CompressedFileError, open_decompressed
 from ingest.security.sockets import DatagramSource, FromSender, LineFramer
 from ingest.security.syslog import SyslogFramer
 
@@ -31,7 +33,11 @@ def utc_now() -> datetime:
 
 
 class TailSource:
-    """Follows a log file across rotation and truncation (``from_start``: read what it holds first)."""
+    """Follows a log file across rotation and truncation (``from_start``: read what it holds first).
+
+    A compressed file (``auth.log.2.gz`` that logrotate made, :mod:`ingest.compressed`) is an
+    archive, not a growing log: it is read whole, from its start, once; a cut one up to the cut (the
+    cut is an error). A new file put in its place is read in turn."""
 
     def __init__(self, path: Path, *, name: str, from_start: bool = False, poll_s: float = 0.25,
                  clock: Clock = utc_now) -> None:
@@ -42,22 +48,36 @@ class TailSource:
         self.errors: list[str] = []
         self._file: Any = None
         self._inode: int | None = None
+        self._compressed = False
         self._framer = LineFramer()
 
     def _open(self, at_end: bool) -> None:
-        self._file = open(self.path, "rb")  # noqa: SIM115 - kept open while following
-        st = os.fstat(self._file.fileno())
-        self._inode = st.st_ino
-        if at_end:
+        self._file, kind = open_decompressed(self.path)  # kept open while following
+        self._compressed = kind is not None
+        try:  # the inode of the file opened (not of one rotated into its place meanwhile)
+            self._inode = os.fstat(self._file.fileno()).st_ino
+        except (AttributeError, OSError):  # a zip's member has no descriptor of its own
+            self._inode = os.stat(self.path).st_ino
+        if at_end and not self._compressed:
             self._file.seek(0, os.SEEK_END)
         self.connected = True
+
+    def _read_chunk(self) -> bytes:
+        try:
+            return self._file.read1(1 << 20)
+        except STREAM_ERRORS as exc:  # a compressed file cut short: read up to the cut, once
+            self.errors.append(f"{self.path}: the compressed file is cut or corrupt: {exc}")
+            self._file.close()
+            self._file = io.BytesIO()
+            return b""
 
     def _rotated(self) -> bool:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
             return False  # moved away, not yet re-created: finish the old file
-        return st.st_ino != self._inode or st.st_size < self._file.tell()
+        # a compressed file does not grow: only another file in its place is news
+        return st.st_ino != self._inode or (not self._compressed and st.st_size < self._file.tell())
 
     def read(self, stop: threading.Event) -> Iterator[Batch]:
         first = True
@@ -65,12 +85,12 @@ class TailSource:
             if self._file is None:
                 try:
                     self._open(at_end=first and not self.from_start)
-                except OSError as exc:
+                except (OSError, CompressedFileError) as exc:
                     self.errors.append(f"{self.path}: {exc}")
                     stop.wait(max(self.poll_s, 1.0))
                     continue
                 first = False
-            chunk = self._file.read(1 << 20)
+            chunk = self._read_chunk()
             if chunk:
                 # a "line" that never ends is passed on cut (a "too long" dead letter), its rest skipped
                 yield self._framer.feed(chunk), self.clock()
