@@ -30,6 +30,11 @@ STREAM_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, lzma.LZM
                                                   zipfile.BadZipFile, OSError)
 
 
+def cut_short(path: Path | str, exc: BaseException) -> str:
+    """What to report of a compressed file whose stream raised one of :data:`STREAM_ERRORS`."""
+    return f"{path}: the compressed file is cut or corrupt: {exc}"
+
+
 class CompressedFileError(ValueError):
     """A compressed file that is not read as it is (its reason says what to do)."""
 

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ingest.compressed import STREAM_ERRORS, CompressedFileError, open_decompressed
+from ingest.compressed import STREAM_ERRORS, CompressedFileError, cut_short, open_decompressed
 from ingest.security.sockets import DatagramSource, FromSender, LineFramer
 from ingest.security.syslog import SyslogFramer
 
@@ -66,7 +66,7 @@ class TailSource:
         try:
             return self._file.read1(1 << 20)
         except STREAM_ERRORS as exc:  # a compressed file cut short: read up to the cut, once
-            self.errors.append(f"{self.path}: the compressed file is cut or corrupt: {exc}")
+            self.errors.append(cut_short(self.path, exc))
             self._file.close()
             self._file = io.BytesIO()
             return b""

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
-from ingest.compressed import STREAM_ERRORS, CompressedFileError, open_decompressed
+from ingest.compressed import STREAM_ERRORS, CompressedFileError, cut_short, open_decompressed
 from ingest.vessels.archives import row_stamp
 from ingest.vessels.loggers import LOG_PREFIX, PREFIX_STARTS, BadLogTime, log_time
 from ingest.vessels.nmea import TooLong
@@ -208,7 +208,7 @@ class FileSource(_Base):
             try:
                 chunk = handle.read1(65536)  # what one read gives: a cut file's end loses no earlier line
             except STREAM_ERRORS as exc:  # a compressed file cut short: its lines so far are read
-                self.error(f"{self.path}: the compressed file is cut or corrupt: {exc}")
+                self.error(cut_short(self.path, exc))
                 chunk = b""
             lines = splitter.feed(chunk) if chunk else []
             if not chunk:
