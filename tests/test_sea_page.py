@@ -33,6 +33,7 @@ from dashboards.map_view import fit_view
 from ioc.config import DEFAULT_CONFIG, load_settings
 from ioc.store import vessel_queries as vq
 from tests.demo_process import running_demo, sample_config
+from tests.waiting import HANG_GUARD_S
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -294,7 +295,7 @@ def test_sea_map_of_a_running_demo(sea_browser, tmp_path: Path) -> None:  # noqa
         driver.get_log("performance")  # forget the browser's own start page
         driver.get(url + "sea/?lang=en")  # the Huế config speaks Vietnamese
         driver.execute_script("window.__seaNoReload = true;")
-        wait = WebDriverWait(driver, 90, poll_frequency=0.5)
+        wait = WebDriverWait(driver, HANG_GUARD_S, poll_frequency=0.5)  # a guard against a hang only
 
         # the vessels are drawn: the header counts them, the map holds as many markers, icons loaded
         count = wait.until(lambda d: int(re.sub(r"\D", "", d.execute_script(
