@@ -257,3 +257,33 @@ def test_the_eve_records_of_suricatas_own_documentation() -> None:
     assert PARSERS["suricata"](http, CTX).status == 200
     with pytest.raises(ParseError, match="http.status"):
         PARSERS["suricata"](http.replace(b'"200"', b'"2OO"'), CTX)
+
+
+def test_sshds_own_penalties_are_bans_and_its_drops_refusals() -> None:
+    """OpenSSH 9.8+ (Debian 13's 10.0) penalises sources itself (PerSourcePenalties, on by default).
+    The lines are written as srclimit.c and sshd.c format them; the first two as ssh-audit's issue
+    #349 quotes a stock OpenSSH 10.3p1 writing them."""
+    lines = {
+        b"Dec  8 10:00:00 gw sshd[812]: srclimit_penalise: 127.0.0.1/32: activating ipv4 penalty of 15 "
+        b"seconds for penalty: connections without attempting authentication":
+            ("ban", "127.0.0.1", "connections without attempting authentication"),
+        b"Dec  8 10:00:01 gw sshd[812]: drop connection #2 from [127.0.0.1]:40046 on [127.0.0.1]:22 "
+        b"penalty: connections without attempting authentication":
+            ("refused", "127.0.0.1", "penalty: connections without attempting authentication"),
+        b"Dec  8 10:00:02 gw sshd[812]: srclimit_penalise: ipv4: new 203.0.113.0/24 active penalty of 30 "
+        b"seconds for penalty: failed authentication": ("ban", "203.0.113.0/24", "failed authentication"),
+        b"Dec  8 10:00:03 gw sshd[812]: srclimit_penalise: ::ffff:198.51.100.7/128: activating ipv6 penalty "
+        b"of 600 seconds for penalty: caused crash": ("ban", "198.51.100.7", "caused crash"),
+        b"Dec  8 10:00:04 gw sshd[812]: drop connection #11 from [2001:db8::5]:5022 on [2001:db8::1]:22 "
+        b"past MaxStartups": ("refused", "2001:db8::5", "past MaxStartups"),
+        # a deferred penalty is no ban yet; and only sshd speaks for sshd
+        b"Dec  8 10:00:05 gw sshd[812]: srclimit_penalise: ipv4: new 192.0.2.9/32 deferred penalty of 5 "
+        b"seconds for penalty: failed authentication": ("message", None, None),
+        b"Dec  8 10:00:06 gw cron[77]: srclimit_penalise: 192.0.2.9/32: activating ipv4 penalty of 15 "
+        b"seconds for penalty: failed authentication": ("message", None, None),
+    }
+    for line, expected in lines.items():
+        event = PARSERS["auth"](line, CTX)
+        assert (event.action, event.src_ip, event.signature) == expected, line
+    ban = PARSERS["auth"](next(iter(lines)), CTX)
+    assert ban.outcome == "success" and ban.process == "sshd" and ban.severity == 2

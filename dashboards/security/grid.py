@@ -45,6 +45,7 @@ CODE_WORDS: dict[str, dict[str, str]] = {
     "log": {"auth": "login log", "syslog": "system log", "fail2ban": "fail2ban", "web": "web server",
             "suricata": "Suricata IDS"},
     "action": {"login": "login", "pam_check": "PAM check", "key_refused": "key refused",
+               "refused": "connection refused",
                "message": "message", "ban": "ban",
                "unban": "unban", "match": "match",
                "http_request": "web request", "ids_alert": "IDS alert", "anomaly": "anomaly", "flow": "flow",

@@ -71,6 +71,14 @@ _SSHD: list[tuple[re.Pattern[str], str, str | None]] = [
     (re.compile(r"authentication failure;.*?rhost=" + _IP + r"(?:\s+user=(?P<user>\S+))?"), "failure", None),
 ]
 _PAM_UNIX = _SSHD[-1][0]
+# OpenSSH 9.8+ penalises a source itself (PerSourcePenalties, on by default; srclimit.c): a penalty
+# that becomes active is a ban by sshd, as fail2ban's; a connection it drops (penalised, or past
+# MaxStartups: a flood) is refused. A deferred penalty is no ban yet: a plain message.
+_SSHD_PENALTY = re.compile(r"^srclimit_penalise: (?:(?P<net>[0-9a-fA-F:.]+/\d+): activating ipv[46]"
+                           r"|ipv[46]: new (?P<new>[0-9a-fA-F:.]+/\d+) active) penalty of [\d.]+ seconds "
+                           r"for penalty: (?P<reason>.{1,120})$")
+_SSHD_DROP = re.compile(r"^drop connection #\d+ from \[" + _IP + r"\]:(?P<port>\d+) on \[[0-9a-fA-F:.]*\]:"
+                        r"(?P<dport>\d+) (?P<reason>.{1,120})$")
 SSHD_APPS = ("sshd", "sshd-session")
 _SOLARIS_ID = re.compile(r"^\[ID \d+ [\w.]+\] ")  # Solaris' syslog tag before sshd's own message
 
@@ -139,6 +147,24 @@ def syslog_severity(severity: int | None) -> int:
     return 5 if severity is None else min(5, max(1, severity))
 
 
+def _sshd_guard(msg: SyslogMessage, text: str, raw: str, ctx: LineContext) -> SecurityEvent | None:
+    """sshd's own defence (OpenSSH 9.8+): a penalty made active is a ban, a dropped connection is
+    refused; ``None`` for another message."""
+    if (m := _SSHD_PENALTY.match(text)) is not None:
+        net = m["net"] or m["new"]
+        address, bits = net.rsplit("/", 1)
+        single = bits == ("128" if ":" in address else "32")  # one address, else the block penalised
+        return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="ban", process=msg.app,
+                      src_ip=_address(address) if single else net, outcome="success",
+                      signature=m["reason"], category="sshd:penalty", severity=2)
+    if (m := _SSHD_DROP.match(text)) is not None:
+        return _event(ctx, raw, host=msg.host, time=msg.time, log="auth", action="refused",
+                      process=msg.app, src_ip=_address(m["ip"]), src_port=int(m["port"]),
+                      dest_port=int(m["dport"]), proto="ssh", signature=m["reason"],
+                      category="sshd:refused", severity=4)
+    return None
+
+
 def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
     """A login attempt from an sshd/PAM message, else a plain syslog event of its program."""
     text = msg.message.lstrip()  # rsyslog's RFC 5424 template keeps the legacy message's leading space
@@ -164,6 +190,8 @@ def auth_event(msg: SyslogMessage, raw: str, ctx: LineContext) -> SecurityEvent:
                               user=found.get("user") or found.get("vuser") or named,
                               process=msg.app, proto="ssh",
                               category="authentication", severity=3)
+        if msg.app in SSHD_APPS and (guard := _sshd_guard(msg, text, raw, ctx)) is not None:
+            return guard
     return _event(ctx, raw, host=msg.host, time=msg.time, log="syslog", action="message", process=msg.app,
                   severity=syslog_severity(msg.severity),
                   category="syslog")
