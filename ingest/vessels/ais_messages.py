@@ -170,6 +170,11 @@ def message_records(payload: bytes, fill: int, msg_type: int, when: datetime,
             records.append(static_record(decoded, bv, msg_type, when, simulated))
         return records
     except ValidationError as exc:
-        first_error = exc.errors()[0]
-        where = ".".join(str(p) for p in first_error["loc"]) or "record"
-        raise Reject(f"invalid record: {where}: {first_error['msg']}") from None
+        raise invalid_record(exc) from None
+
+
+def invalid_record(exc: ValidationError) -> Reject:
+    """The dead letter of a record pydantic refused: its first error, where and what."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    return Reject(f"invalid record: {where}: {first['msg']}")

@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingest.vessels.ais_messages import Reject, position_from_fields
+from ingest.vessels.ais_messages import Reject, invalid_record, position_from_fields
 from ioc.feeds.vessels.records import VesselPosition, VesselStatic
 
 MAX_REMEMBERED_VESSELS = 200_000  # static data remembered to send only changes; forgotten past this
@@ -193,7 +193,7 @@ class ArchiveReader:
                     _integer(get("heading"), "heading"), None if class_b else _status(get("status")),
                     18 if class_b else None, when, simulated))
             except ValidationError as exc:
-                raise Reject(f"invalid record: {_first_error(exc)}") from None
+                raise invalid_record(exc) from None
         elif not named:
             raise Reject("position not available")
         if static is not None:  # remembered once the row is read: a dead letter's is sent again
@@ -219,7 +219,7 @@ class ArchiveReader:
         try:
             static = VesselStatic(time=when, source_id=str(mmsi), mmsi=mmsi, simulated=simulated, **fields)
         except ValidationError as exc:
-            raise Reject(f"invalid record: {_first_error(exc)}") from None
+            raise invalid_record(exc) from None
         return True, None if self._statics.get(mmsi) == static_values(static) else static
 
 
@@ -227,11 +227,6 @@ def static_values(static: VesselStatic) -> tuple[Any, ...]:
     """What a static report says of its vessel (not when): a repeat of it says nothing new."""
     return (static.name, static.callsign, static.imo, static.ship_type, static.length_m, static.beam_m,
             static.destination)
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"{'.'.join(map(str, first['loc'])) or 'record'}: {first['msg']}"
 
 
 def _number(text: str | None, what: str) -> float | None:
