@@ -3,9 +3,9 @@
 ``security_events``: one row per event, natural key ``(host, time, digest)`` where ``digest`` is
 a hash of the raw line (a redelivered event is stored once); a hypertable on TimescaleDB, a BRIN
 index elsewhere. ``security_events_1m``: per minute, category and source address, the events and
-failures (sshd's own PAM check is not one: sshd logs the same try as its failed login); the writer
-recomputes, in the same transaction, every minute its batch touched from the stored rows (exact
-under duplicates and batches out of order, the same SQL at both levels).
+failures (not :data:`NOT_FAILURES`: sshd's PAM check, a key refused before the one taken); the
+writer recomputes, in the same transaction, every minute its batch touched from the stored rows
+(exact under duplicates and batches out of order, the same SQL at both levels).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from ioc.store.tables import TableSpec, hypertable_or_brin
 RAW_SECURITY_TABLES = ("security_events",)
 # sshd's PAM check of a password is the same try as sshd's own "Failed password": one failure, not two;
 # a key offered and refused is how a client with several keys finds the one that works: no failure
-_FAILURE = "e.outcome = 'failure' AND e.action NOT IN ('pam_check', 'key_refused')"
+NOT_FAILURES = ("pam_check", "key_refused")
+_NOT_FAILURES = ", ".join(f"'{action}'" for action in NOT_FAILURES)
+_FAILURE = f"e.outcome = 'failure' AND e.action NOT IN ({_NOT_FAILURES})"
+# a row's minute, category and source in the rollup
+_ROLLUP_KEY = ("date_trunc('minute', e.time), coalesce(nullif(e.category, ''), e.action), "
+               "coalesce(e.src_ip, '')")
 
 
 def apply_security(conn: psycopg.Connection, caps: Capabilities) -> None:
@@ -74,18 +79,17 @@ def apply_security_vhost(conn: psycopg.Connection, caps: Capabilities) -> None:
 
 
 def apply_security_pam_checks(conn: psycopg.Connection, caps: Capabilities) -> None:
-    """Migration 3: the minutes that counted sshd's PAM checks as failures count them again without."""
+    """Migration 3: the minutes that counted PAM checks or refused keys as failures count them again
+    without."""
     conn.execute(
         f"""
         UPDATE security_events_1m r SET failures = f.failures
-        FROM (SELECT date_trunc('minute', e.time) AS bucket,
-                     coalesce(nullif(e.category, ''), e.action) AS category,
-                     coalesce(e.src_ip, '') AS src_ip, count(*) FILTER (WHERE {_FAILURE}) AS failures
+        FROM (SELECT {_ROLLUP_KEY}, count(*) FILTER (WHERE {_FAILURE})
               FROM security_events e
               WHERE date_trunc('minute', e.time) IN (SELECT DISTINCT date_trunc('minute', time)
                                                      FROM security_events
-                                                     WHERE action IN ('pam_check', 'key_refused'))
-              GROUP BY 1, 2, 3) f
+                                                     WHERE action IN ({_NOT_FAILURES}))
+              GROUP BY 1, 2, 3) f (bucket, category, src_ip, failures)
         WHERE (r.bucket, r.category, r.src_ip) = (f.bucket, f.category, f.src_ip) AND r.failures <> f.failures
         """
     )
@@ -102,8 +106,7 @@ _ROLLUP = (  # two statements: a data-modifying CTE would not let the insert see
     f"DELETE FROM security_events_1m r USING {_TOUCHED} t WHERE r.bucket = t.bucket",
     f"""
 INSERT INTO security_events_1m (bucket, category, src_ip, events, failures)
-SELECT date_trunc('minute', e.time), coalesce(nullif(e.category, ''), e.action), coalesce(e.src_ip, ''),
-       count(*), count(*) FILTER (WHERE {_FAILURE})
+SELECT {_ROLLUP_KEY}, count(*), count(*) FILTER (WHERE {_FAILURE})
 FROM security_events e JOIN {_TOUCHED} t ON e.time >= t.bucket AND e.time < t.bucket + interval '1 minute'
 GROUP BY 1, 2, 3
 """,
