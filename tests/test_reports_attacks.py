@@ -16,7 +16,7 @@ from detectors.threshold import THRESHOLD_TITLES
 from ioc.events import AlertSignal
 from ioc.store.database import Store
 from tests import app_login
-from tests.waiting import wait_for
+from tests.waiting import HANG_GUARD_S, wait_for
 
 
 def logged_in(store: Store, name: str, role: str) -> tuple[Any, str]:
@@ -102,8 +102,9 @@ def test_the_officer_is_answered_while_the_pdf_is_still_printing(plain_store: St
     gate = tmp_path / "gate"
     os.mkfifo(gate)
     printer = tmp_path / "chromium"
-    # waits (60 s at most, so a maker that prints in the request fails this test instead of hanging it)
-    printer.write_text(f"#!/bin/sh\ntimeout 60 cat {gate} > /dev/null\nexit 3\n")
+    # waits for the gate, the suite's hang guard at most: a maker that prints in the request then
+    # fails this test instead of hanging it
+    printer.write_text(f"#!/bin/sh\ntimeout {HANG_GUARD_S:.0f} cat {gate} > /dev/null\nexit 3\n")
     printer.chmod(printer.stat().st_mode | stat.S_IXUSR)
     _, _, _, incident = an_incident(plain_store)
     settings = Settings(reports={"chromium": str(printer)})
